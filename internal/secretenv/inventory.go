@@ -1,0 +1,212 @@
+package secretenv
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+
+	"github.com/goodgo/rotation/fingerprint"
+)
+
+// Var is one environment variable of a secret class.
+type Var struct {
+	Name     string
+	Rule     Rule
+	Required bool
+	// Identifier marks a variable that names an account rather than holding
+	// a secret (VNPAY_TMN_CODE, MOMO_PARTNER_CODE, ZALOPAY_APP_ID). It is
+	// still only shown by fingerprint.
+	Identifier bool
+}
+
+// Class is one row of the runbook's §1 inventory.
+type Class struct {
+	ID          string // short name used by the CLI: "jwt", "field", "vnpay", …
+	Name        string // "JWT signing keys"
+	Vars        []Var
+	Cadence     string
+	BlastRadius string
+	Owner       string
+	// Keygen is the "rotate keygen" class that generates this class's
+	// secrets, or "" when the provider issues them.
+	Keygen string
+}
+
+// The per-class rules, shared by the packages that load these secrets.
+var (
+	// HMACRule: JWT and webhook secrets; used as raw bytes, at least 32
+	// (RFC 7518 §3.2: a key at least the size of the hash output).
+	HMACRule = Rule{Encoding: Raw, MinLen: 32}
+	// FieldKeyRule: FIELD_ENCRYPTION_KEY, standard base64 of exactly 32 bytes.
+	FieldKeyRule = Rule{Encoding: Base64, ExactLen: 32}
+	// FieldKeyListRule: FIELD_ENCRYPTION_KEY_PREVIOUS, one or more keys.
+	FieldKeyListRule = Rule{Encoding: Base64, ExactLen: 32, List: true}
+	// ProviderSecretRule: keys issued by a payment or OAuth provider.
+	ProviderSecretRule = Rule{Encoding: Raw, MinLen: 16}
+	// IdentifierRule: account identifiers that must merely be present.
+	IdentifierRule = Rule{Encoding: Raw, MinLen: 1}
+	// DatabaseURLRule: DATABASE_URL, which must carry a password.
+	DatabaseURLRule = Rule{Encoding: URLPassword, MinLen: 16}
+	// RedisURLRule: REDIS_URL; its password may instead be in REDIS_PASSWORD.
+	RedisURLRule = Rule{Encoding: URLPassword, MinLen: 16, PasswordOptional: true}
+	// PasswordRule: a bare password (REDIS_PASSWORD).
+	PasswordRule = Rule{Encoding: Raw, MinLen: 16}
+)
+
+// Inventory returns the runbook's §1 secret inventory as data, one Class per
+// row, in the runbook's order. The *_PREVIOUS and *_NEXT variables that the
+// rotation packages read are listed with their classes, as optional.
+func Inventory() []Class {
+	req := func(name string, r Rule) Var { return Var{Name: name, Rule: r, Required: true} }
+	opt := func(name string, r Rule) Var { return Var{Name: name, Rule: r} }
+	id := func(name string) Var { return Var{Name: name, Rule: IdentifierRule, Required: true, Identifier: true} }
+	return []Class{
+		{ID: "jwt", Name: "JWT signing keys", Keygen: "jwt",
+			Vars: []Var{
+				req("JWT_SECRET", HMACRule), opt("JWT_SECRET_PREVIOUS", HMACRule), opt("JWT_SECRET_NEXT", HMACRule),
+				req("JWT_REFRESH_SECRET", HMACRule), opt("JWT_REFRESH_SECRET_PREVIOUS", HMACRule), opt("JWT_REFRESH_SECRET_NEXT", HMACRule),
+			},
+			Cadence: "90 days / on leak", BlastRadius: "All active user sessions", Owner: "Security / Auth"},
+		{ID: "field", Name: "Field-level encryption", Keygen: "field",
+			Vars:    []Var{req("FIELD_ENCRYPTION_KEY", FieldKeyRule), opt("FIELD_ENCRYPTION_KEY_PREVIOUS", FieldKeyListRule)},
+			Cadence: "180 days / on leak", BlastRadius: "At-rest encrypted columns (PII)", Owner: "Security"},
+		{ID: "vnpay", Name: "VNPay",
+			Vars:    []Var{req("VNPAY_HASH_SECRET", ProviderSecretRule), opt("VNPAY_HASH_SECRET_PREVIOUS", ProviderSecretRule), id("VNPAY_TMN_CODE")},
+			Cadence: "90 days / on leak", BlastRadius: "All VNPay checkout + IPN", Owner: "Payments"},
+		{ID: "momo", Name: "MoMo",
+			Vars: []Var{
+				id("MOMO_PARTNER_CODE"), req("MOMO_ACCESS_KEY", ProviderSecretRule), req("MOMO_SECRET_KEY", ProviderSecretRule),
+				opt("MOMO_ACCESS_KEY_PREVIOUS", ProviderSecretRule), opt("MOMO_SECRET_KEY_PREVIOUS", ProviderSecretRule),
+			},
+			Cadence: "90 days / on leak", BlastRadius: "All MoMo checkout + IPN", Owner: "Payments"},
+		{ID: "zalopay", Name: "ZaloPay",
+			Vars: []Var{
+				id("ZALOPAY_APP_ID"), req("ZALOPAY_KEY1", ProviderSecretRule), req("ZALOPAY_KEY2", ProviderSecretRule),
+				opt("ZALOPAY_KEY1_PREVIOUS", ProviderSecretRule), opt("ZALOPAY_KEY2_PREVIOUS", ProviderSecretRule),
+			},
+			Cadence: "90 days / on leak", BlastRadius: "All ZaloPay checkout + IPN", Owner: "Payments"},
+		{ID: "webhook", Name: "Bank transfer webhook", Keygen: "webhook",
+			Vars:    []Var{req("BANK_TRANSFER_WEBHOOK_SECRET", HMACRule), opt("BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS", HMACRule)},
+			Cadence: "90 days / on leak", BlastRadius: "Inbound bank webhook verification", Owner: "Payments"},
+		{ID: "db", Name: "Database password", Keygen: "db",
+			Vars:    []Var{req("DATABASE_URL", DatabaseURLRule)},
+			Cadence: "180 days / on leak", BlastRadius: "All API DB access", Owner: "Platform"},
+		{ID: "redis", Name: "Redis password", Keygen: "redis",
+			Vars:    []Var{req("REDIS_URL", RedisURLRule), opt("REDIS_PASSWORD", PasswordRule)},
+			Cadence: "180 days / on leak", BlastRadius: "Session cache, queues", Owner: "Platform"},
+		{ID: "oauth", Name: "OAuth provider secrets",
+			Vars:    []Var{req("GOOGLE_CLIENT_SECRET", ProviderSecretRule), req("ZALO_APP_SECRET", ProviderSecretRule)},
+			Cadence: "180 days / on leak", BlastRadius: "Social login flows", Owner: "Auth"},
+		{ID: "storage", Name: "Object storage",
+			Vars:    []Var{req("MINIO_ACCESS_KEY", Rule{Encoding: Raw, MinLen: 3}), req("MINIO_SECRET_KEY", Rule{Encoding: Raw, MinLen: 8})},
+			Cadence: "180 days / on leak", BlastRadius: "Media uploads/downloads", Owner: "Platform"},
+		{ID: "notification", Name: "Notification",
+			Vars:    []Var{req("ZALO_OA_ACCESS_TOKEN", ProviderSecretRule)},
+			Cadence: "Per provider policy", BlastRadius: "Push / OA messages", Owner: "Growth"},
+	}
+}
+
+// Lookup returns the inventory class with the given ID.
+func Lookup(id string) (Class, bool) {
+	for _, c := range Inventory() {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Class{}, false
+}
+
+// Finding is the state of one variable in a checked environment.
+type Finding struct {
+	Class    string // class ID
+	Var      string
+	Required bool
+	Set      bool
+	// Fingerprints of the value as written (one per list item): for Raw and
+	// Base64 variables the fingerprint of the text, which is what
+	// "rotate keygen" prints and the rotation ticket records; for URLs, of
+	// the password.
+	Fingerprints []string
+	// Err is nil when the variable is valid, or unset and optional; an
+	// *Error otherwise.
+	Err error
+}
+
+// OK reports whether the finding is acceptable: valid, or optional and unset.
+func (f Finding) OK() bool { return f.Err == nil }
+
+// Check validates every variable of classes against src. A required variable
+// that is unset or empty gets ErrMissing. Values are never kept, only
+// fingerprints.
+func Check(src Source, classes []Class) []Finding {
+	var out []Finding
+	for _, c := range classes {
+		for _, v := range c.Vars {
+			f := Finding{Class: c.ID, Var: v.Name, Required: v.Required}
+			raw, ok, err := src.Lookup(v.Name)
+			switch {
+			case err != nil:
+				f.Err = err
+			case !ok || raw == "":
+				if v.Required {
+					f.Err = &Error{Var: v.Name, Index: -1, Err: ErrMissing}
+				}
+			default:
+				f.Set = true
+				f.Fingerprints, f.Err = textFingerprints(v.Name, raw, v.Rule)
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func textFingerprints(name, raw string, r Rule) ([]string, error) {
+	items := []string{raw}
+	if r.List {
+		items = strings.Split(raw, ",")
+	}
+	var fps []string
+	for i, it := range items {
+		idx := -1
+		if r.List {
+			idx = i
+			if it == "" {
+				return fps, &Error{Var: name, Index: i, Err: ErrEmptyItem}
+			}
+		}
+		s, err := decodeItem(name, idx, it, r)
+		if err != nil {
+			return fps, err
+		}
+		fps = append(fps, TextFingerprint(s, r))
+	}
+	return fps, nil
+}
+
+// TextFingerprint returns the fingerprint an operator records for a secret
+// decoded under r: for Base64 secrets the fingerprint of the canonical base64
+// text (the value as generated and stored), otherwise the fingerprint of the
+// secret bytes.
+func TextFingerprint(s fingerprint.Secret, r Rule) string {
+	if s.IsZero() {
+		return ""
+	}
+	if r.Encoding == Base64 {
+		return fingerprint.OfString(base64.StdEncoding.EncodeToString(s.Bytes()))
+	}
+	return s.Fingerprint()
+}
+
+// FirstProblem returns the first failing required-or-set finding, or nil.
+func FirstProblem(fs []Finding) error {
+	for _, f := range fs {
+		if f.Err != nil {
+			return f.Err
+		}
+	}
+	return nil
+}
+
+// IsMissing reports whether err says a required variable is unset.
+func IsMissing(err error) bool { return errors.Is(err, ErrMissing) }

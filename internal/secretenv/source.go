@@ -1,0 +1,132 @@
+// Package secretenv loads secrets from the environment or from a directory of
+// mounted secret files, validates them with per-class rules and checks a whole
+// environment against the runbook's §1 inventory. It is the Go counterpart of
+// the API's env-validation.ts, shared by every package that reads a secret.
+//
+// Errors name the variable and the value's fingerprint, never the value.
+package secretenv
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Source looks up secret values by variable name.
+type Source interface {
+	// Lookup returns the raw value of name and whether it is set. An error
+	// means the source could not be read (not that the value is invalid).
+	Lookup(name string) (value string, ok bool, err error)
+	// String says where values come from, for messages ("environment",
+	// "directory /run/secrets"). It never includes a value.
+	String() string
+}
+
+// Env is the process environment.
+func Env() Source { return envSource{} }
+
+type envSource struct{}
+
+func (envSource) Lookup(name string) (string, bool, error) {
+	v, ok := os.LookupEnv(name)
+	return v, ok, nil
+}
+
+func (envSource) String() string { return "environment" }
+
+// Map is a fixed set of values, for tests and for callers that read secrets
+// from somewhere else.
+func Map(m map[string]string) Source { return mapSource(m) }
+
+type mapSource map[string]string
+
+func (m mapSource) Lookup(name string) (string, bool, error) {
+	v, ok := m[name]
+	return v, ok, nil
+}
+
+func (mapSource) String() string { return "map" }
+
+// MaxFileSize is the largest secret file Dir reads.
+const MaxFileSize = 64 << 10
+
+// Dir reads each variable from the file of the same name in dir, the layout of
+// a Kubernetes secret volume or of Docker secrets. A missing file is an unset
+// variable. One trailing newline ("\n" or "\r\n") is stripped, because files
+// written with echo or an editor end with one; nothing else is trimmed.
+// Symbolic links are followed, so a Kubernetes volume, which swaps its files
+// through a "..data" link, is read as it is at the time of the call. Names
+// must be plain variable names ([A-Za-z0-9_]): a name is never a path.
+func Dir(dir string) Source { return dirSource(dir) }
+
+type dirSource string
+
+// ErrBadName is returned by Dir sources for a name that is not a plain
+// variable name.
+var ErrBadName = errors.New("secretenv: not a variable name")
+
+func (d dirSource) Lookup(name string) (string, bool, error) {
+	if !validName(name) {
+		return "", false, fmt.Errorf("%w: %q", ErrBadName, name)
+	}
+	f, err := os.Open(filepath.Join(string(d), name))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("secretenv: read %s: %w", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return "", false, fmt.Errorf("secretenv: read %s: %w", name, err)
+	}
+	if len(b) > MaxFileSize {
+		return "", false, fmt.Errorf("secretenv: %s: file larger than %d bytes", name, MaxFileSize)
+	}
+	s := string(b)
+	if strings.HasSuffix(s, "\r\n") {
+		s = s[:len(s)-2]
+	} else if strings.HasSuffix(s, "\n") {
+		s = s[:len(s)-1]
+	}
+	return s, true, nil
+}
+
+func (d dirSource) String() string { return "directory " + string(d) }
+
+// Names lists the plain files (and links to files) in a Dir source whose
+// names are variable names, sorted. Kubernetes' "..data" entries are skipped.
+func Names(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if validName(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func validName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

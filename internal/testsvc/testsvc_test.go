@@ -1,0 +1,112 @@
+package testsvc
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestPostgresIsolatedDatabase(t *testing.T) {
+	db := Postgres(t)
+	var name string
+	if err := db.Pool.QueryRow(context.Background(), "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if name != db.Name {
+		t.Fatalf("connected to %q, want %q", name, db.Name)
+	}
+}
+
+func TestRedisPrefixCleanedUp(t *testing.T) {
+	var key string
+	var outer *Redis
+	t.Run("inner", func(t *testing.T) {
+		r := NewRedis(t)
+		outer = r
+		key = r.Prefix + "k"
+		if err := r.Client.Set(context.Background(), key, "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The inner test's cleanup closed its client: check with a new one.
+	r := NewRedis(t)
+	if outer.Prefix == r.Prefix {
+		t.Fatal("two tests got the same prefix")
+	}
+	if n, err := r.Client.Exists(context.Background(), key).Result(); err != nil || n != 0 {
+		t.Fatalf("key under a finished test's prefix survived: n=%d err=%v", n, err)
+	}
+}
+
+func TestPgBouncerScramAndRoleCleanup(t *testing.T) {
+	db := Postgres(t)
+	ctx := context.Background()
+	role := RoleName(t, "bouncer")
+	password := "pw-" + Suffix() + Suffix()
+	if _, err := db.Pool.Exec(ctx, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN PASSWORD '"+password+"'"); err != nil {
+		t.Fatal(err)
+	}
+	b := PgBouncer(t, BouncerOptions{Users: map[string]string{role: password}})
+
+	c, err := pgx.Connect(ctx, b.URL(db.Name, role, password))
+	if err != nil {
+		t.Fatalf("connect through pgbouncer: %v", err)
+	}
+	var user string
+	if err := c.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil || user != role {
+		t.Fatalf("current_user = %q, %v; want %q", user, err, role)
+	}
+	c.Close(ctx)
+
+	if c, err := pgx.Connect(ctx, b.URL(db.Name, role, "wrong-password")); err == nil {
+		c.Close(ctx)
+		t.Fatal("pgbouncer accepted a wrong password")
+	}
+	res, err := b.Admin(ctx, "SHOW USERS")
+	if err != nil {
+		t.Fatalf("admin console: %v", err)
+	}
+	if len(res.Rows) == 0 {
+		t.Fatal("SHOW USERS returned no rows")
+	}
+}
+
+func TestScramDatabaseChecksPasswords(t *testing.T) {
+	RequireScram(t)
+	ctx := context.Background()
+	admin := Admin(t)
+	role := RoleName(t, "scram")
+	password := "pw-" + Suffix() + Suffix()
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN PASSWORD '"+password+"'"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, URLAs(ScramDatabase, role, password))
+	if err != nil {
+		t.Fatalf("right password refused: %v", err)
+	}
+	c.Close(ctx)
+	if c, err := pgx.Connect(ctx, URLAs(ScramDatabase, role, password+"x")); err == nil {
+		c.Close(ctx)
+		t.Fatal("wrong password accepted")
+	}
+}
+
+func TestRoleNameDroppedAtCleanup(t *testing.T) {
+	var role string
+	t.Run("inner", func(t *testing.T) {
+		db := Postgres(t)
+		role = RoleName(t, "owner")
+		ctx := context.Background()
+		if _, err := db.Pool.Exec(ctx, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Pool.Exec(ctx, "CREATE TABLE t (id int); ALTER TABLE t OWNER TO "+pgx.Identifier{role}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var exists bool
+	if err := Admin(t).QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil || exists {
+		t.Fatalf("role %s still exists after cleanup (err=%v)", role, err)
+	}
+}
