@@ -3,7 +3,6 @@ package secretenv
 import (
 	"encoding/base64"
 	"errors"
-	"strings"
 
 	"github.com/goodgo/rotation/fingerprint"
 )
@@ -141,6 +140,7 @@ func (f Finding) OK() bool { return f.Err == nil }
 func Check(src Source, classes []Class) []Finding {
 	var out []Finding
 	for _, c := range classes {
+		var seen []Named // this class's valid secrets, to find one in two places
 		for _, v := range c.Vars {
 			f := Finding{Class: c.ID, Var: v.Name, Required: v.Required}
 			raw, ok, err := src.Lookup(v.Name)
@@ -153,7 +153,14 @@ func Check(src Source, classes []Class) []Finding {
 				}
 			default:
 				f.Set = true
-				f.Fingerprints, f.Err = textFingerprints(v.Name, raw, v.Rule)
+				var secrets []fingerprint.Secret
+				secrets, f.Fingerprints, f.Err = decodeForCheck(v.Name, raw, v.Rule)
+				for _, s := range secrets {
+					if f.Err == nil && !v.Identifier {
+						f.Err = Distinct(append(seen, Named{Var: v.Name, Secret: s})...)
+					}
+					seen = append(seen, Named{Var: v.Name, Secret: s})
+				}
 			}
 			out = append(out, f)
 		}
@@ -161,27 +168,28 @@ func Check(src Source, classes []Class) []Finding {
 	return out
 }
 
-func textFingerprints(name, raw string, r Rule) ([]string, error) {
-	items := []string{raw}
+func decodeForCheck(name, raw string, r Rule) ([]fingerprint.Secret, []string, error) {
+	var secrets []fingerprint.Secret
 	if r.List {
-		items = strings.Split(raw, ",")
+		list, err := DecodeList(name, raw, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		secrets = list
+	} else {
+		s, err := Decode(name, raw, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		secrets = []fingerprint.Secret{s}
 	}
 	var fps []string
-	for i, it := range items {
-		idx := -1
-		if r.List {
-			idx = i
-			if it == "" {
-				return fps, &Error{Var: name, Index: i, Err: ErrEmptyItem}
-			}
+	for _, s := range secrets {
+		if fp := TextFingerprint(s, r); fp != "" {
+			fps = append(fps, fp)
 		}
-		s, err := decodeItem(name, idx, it, r)
-		if err != nil {
-			return fps, err
-		}
-		fps = append(fps, TextFingerprint(s, r))
 	}
-	return fps, nil
+	return secrets, fps, nil
 }
 
 // TextFingerprint returns the fingerprint an operator records for a secret

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/goodgo/rotation/internal/secretenv"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitCheck = 1 // a check failed
+	exitUsage = 2 // bad usage
+)
+
+// Env is what a command may touch: its streams and where secrets come from.
+// Tests swap every field.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Vars is where secrets and settings are read (the process environment
+	// in main, a map in tests).
+	Vars secretenv.Source
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (e *Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// getenv returns a non-secret setting from Vars ("" when unset).
+func (e *Env) getenv(name string) string {
+	v, _, _ := e.Vars.Lookup(name)
+	return v
+}
+
+// command is one top-level subcommand. Each lives in its own file and
+// registers itself in init.
+type command struct {
+	name    string
+	summary string // one line for "rotate help"
+	run     func(ctx context.Context, env *Env, args []string) int
+}
+
+var commands = map[string]command{}
+
+func register(c command) {
+	if _, dup := commands[c.name]; dup {
+		panic("rotate: command registered twice: " + c.name) // programming error at init
+	}
+	commands[c.name] = c
+}
+
+func run(ctx context.Context, args []string, env *Env) int {
+	env.Stderr = newRedactor(env.Stderr, env.Vars)
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				return c.run(ctx, env, []string{"--help"})
+			}
+		}
+		usage(env.Stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "rotate: unknown command %q\n\n", args[0])
+		usage(env.Stderr)
+		return exitUsage
+	}
+	return c.run(ctx, env, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: rotate <command> [flags] [args]")
+	fmt.Fprintln(w, "\nSecrets come from the environment, files or stdin, never from arguments.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 a check failed, 2 bad usage.\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun \"rotate <command> --help\" for details.")
+}
+
+// newFlags returns a FlagSet that writes its usage to env.Stderr, headed by
+// synopsis (the lines after "usage: ").
+func newFlags(env *Env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: %s\n", synopsis)
+		var any bool
+		fs.VisitAll(func(*flag.Flag) { any = true })
+		if any {
+			fmt.Fprintln(env.Stderr, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses args into fs. It returns done=true with the exit code when
+// the command must stop: 0 after --help, 2 after a bad flag.
+func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	return 0, false
+}
+
+// subcommand dispatches args[0] among subs, for commands with verbs
+// ("rotate jwt status"). It handles help and unknown verbs.
+func subcommand(ctx context.Context, env *Env, name string, args []string, subs map[string]command) int {
+	names := make([]string, 0, len(subs))
+	for n := range subs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	help := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: rotate %s <%s> [flags]\n\n", name, strings.Join(names, "|"))
+		for _, n := range names {
+			fmt.Fprintf(w, "  %-16s %s\n", n, subs[n].summary)
+		}
+	}
+	if len(args) == 0 {
+		help(env.Stderr)
+		return exitUsage
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		help(env.Stdout)
+		return exitOK
+	}
+	c, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "rotate %s: unknown subcommand %q\n", name, args[0])
+		help(env.Stderr)
+		return exitUsage
+	}
+	return c.run(ctx, env, args[1:])
+}
+
+// ErrEmptySecret is returned by readSecret for empty input.
+var ErrEmptySecret = errors.New("empty secret")
+
+// maxSecretInput bounds what readSecret accepts.
+const maxSecretInput = 64 << 10
+
+// readSecret reads one secret from env.Stdin. On a terminal it reads without
+// echo (prompting on stderr). Unless keepNewline, one trailing newline ("\n"
+// or "\r\n") is stripped. Empty input is ErrEmptySecret.
+func readSecret(env *Env, prompt string, keepNewline bool) ([]byte, error) {
+	if f, ok := env.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(env.Stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(env.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == 0 {
+			return nil, ErrEmptySecret
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(env.Stdin, maxSecretInput+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretInput {
+		return nil, fmt.Errorf("input larger than %d bytes", maxSecretInput)
+	}
+	if !keepNewline {
+		switch {
+		case len(b) >= 2 && b[len(b)-2] == '\r' && b[len(b)-1] == '\n':
+			b = b[:len(b)-2]
+		case len(b) >= 1 && b[len(b)-1] == '\n':
+			b = b[:len(b)-1]
+		}
+	}
+	if len(b) == 0 {
+		return nil, ErrEmptySecret
+	}
+	return b, nil
+}
+
+// readFileSecret reads a secret from path, stripping one trailing newline.
+func readFileSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if s == "" {
+		return nil, fmt.Errorf("%s: %w", path, ErrEmptySecret)
+	}
+	return []byte(s), nil
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/goodgo/rotation/fingerprint"
+)
+
+func init() {
+	register(command{name: "fingerprint", summary: "print the fingerprint of a secret read from stdin", run: runFingerprint})
+}
+
+func runFingerprint(_ context.Context, env *Env, args []string) int {
+	fs := newFlags(env, "fingerprint", "rotate fingerprint [--keep-newline] < secret\n\n"+
+		"Reads one secret from stdin (without echo on a terminal) and prints the first 16\n"+
+		"hex characters of its SHA-256: the value to record in the rotation ticket.\n"+
+		"Equivalent: printf '%s' \"$S\" | sha256sum | cut -c1-16")
+	keep := fs.Bool("keep-newline", false, "hash a trailing newline too (by default one is stripped)")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(env.Stderr, "rotate fingerprint: the secret is read from stdin, never from arguments")
+		return exitUsage
+	}
+	b, err := readSecret(env, "secret: ", *keep)
+	if errors.Is(err, ErrEmptySecret) {
+		fmt.Fprintln(env.Stderr, "rotate fingerprint: empty input: pipe the secret on stdin")
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate fingerprint: read stdin: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintln(env.Stdout, fingerprint.Of(b))
+	return exitOK
+}

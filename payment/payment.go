@@ -1,0 +1,236 @@
+// Package payment is the rotation-aware core shared by the provider packages
+// (payment/vnpay, payment/momo, payment/zalopay) and the bank-transfer
+// webhook package (payment/webhook): a secret set that accepts the previous
+// secret until a deadline, constant-time HMAC verification against it, the
+// errors every verifier returns, and an observer for metrics.
+//
+// A provider re-sends IPNs signed with the old secret for its retry window
+// after a rotation (VNPay 24 h, MoMo 24 h, ZaloPay 48 h). A verifier given a
+// SecretSet{Current, Previous, PreviousUntil} accepts such a callback and
+// reports slot "previous", so a rotation no longer needs the runbook's
+// checkout freeze and drain. Signing always uses Current. In incident mode the
+// previous secret is refused at once.
+//
+//	set, err := payment.LoadSecretSet(secretenv.Env(), payment.SecretVars{
+//		Current: "VNPAY_HASH_SECRET", Previous: "VNPAY_HASH_SECRET_PREVIOUS",
+//		PreviousUntil: "VNPAY_HASH_SECRET_PREVIOUS_UNTIL"}, secretenv.ProviderSecretRule)
+//
+// Importing this package pulls in no database or Redis client.
+package payment
+
+import (
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"hash"
+	"time"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/secretenv"
+)
+
+// Slot names the secret that verified a signature.
+type Slot string
+
+// The slots of a SecretSet.
+const (
+	SlotCurrent  Slot = "current"
+	SlotPrevious Slot = "previous"
+)
+
+// Retry windows: how long each provider keeps re-sending a callback signed
+// with the old secret. They are the default PreviousUntil offsets.
+const (
+	VNPayRetryWindow   = 24 * time.Hour
+	MoMoRetryWindow    = 24 * time.Hour
+	ZaloPayRetryWindow = 48 * time.Hour
+)
+
+// SecretSet is one provider secret during a rotation.
+type SecretSet struct {
+	// Current signs and verifies. Required.
+	Current fingerprint.Secret
+	// Previous verifies only, until PreviousUntil. Optional.
+	Previous fingerprint.Secret
+	// PreviousUntil is the end of Previous's acceptance (exclusive). The zero
+	// time means Previous is never accepted.
+	PreviousUntil time.Time
+	// Incident refuses Previous whatever PreviousUntil says: the old secret
+	// is assumed burned (runbook §4.4).
+	Incident bool
+}
+
+// Errors returned by verifiers, matched with errors.Is.
+var (
+	ErrNoSecret          = errors.New("payment: no current secret configured")
+	ErrSameSecret        = errors.New("payment: previous secret equals the current one")
+	ErrMissingSignature  = errors.New("payment: signature missing")
+	ErrMalformed         = errors.New("payment: malformed message")
+	ErrDuplicateParam    = errors.New("payment: duplicate parameter")
+	ErrSignatureMismatch = errors.New("payment: signature does not match")
+	// ErrPreviousExpired: the signature was made with the previous secret,
+	// but its window has closed (or incident mode refuses it).
+	ErrPreviousExpired = errors.New("payment: signed with the previous secret after its acceptance window")
+	ErrTimestamp       = errors.New("payment: timestamp outside the tolerance")
+	ErrReplay          = errors.New("payment: message already processed")
+	ErrBodyTooLarge    = errors.New("payment: body too large")
+)
+
+// Validate checks the set: Current present, Previous different from it.
+func (s SecretSet) Validate() error {
+	if s.Current.IsZero() {
+		return ErrNoSecret
+	}
+	if !s.Previous.IsZero() && s.Previous.Equal(s.Current) {
+		return fmt.Errorf("%w (fp=%s)", ErrSameSecret, s.Current.Fingerprint())
+	}
+	return nil
+}
+
+// PreviousLive reports whether Previous is accepted at now.
+func (s SecretSet) PreviousLive(now time.Time) bool {
+	return !s.Previous.IsZero() && !s.Incident && now.Before(s.PreviousUntil)
+}
+
+// VerifyMAC checks that sig is the HMAC of msg under the set at time now,
+// with the hash function newHash. It tries Current, then Previous, comparing
+// in constant time, and returns the slot that matched. A match with Previous
+// outside its window is ErrPreviousExpired, so the caller can tell a late
+// retry from a forgery. Any other mismatch is ErrSignatureMismatch.
+func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time.Time) (Slot, error) {
+	if len(sig) == 0 {
+		return "", ErrMissingSignature
+	}
+	if s.Current.IsZero() {
+		return "", ErrNoSecret
+	}
+	var buf [64]byte
+	if hmac.Equal(sum(newHash, s.Current, msg, buf[:0]), sig) {
+		return SlotCurrent, nil
+	}
+	if !s.Previous.IsZero() && hmac.Equal(sum(newHash, s.Previous, msg, buf[:0]), sig) {
+		if s.PreviousLive(now) {
+			return SlotPrevious, nil
+		}
+		return "", ErrPreviousExpired
+	}
+	return "", ErrSignatureMismatch
+}
+
+// Sign returns the HMAC of msg under Current, appended to dst.
+func (s SecretSet) Sign(newHash func() hash.Hash, msg, dst []byte) ([]byte, error) {
+	if s.Current.IsZero() {
+		return dst, ErrNoSecret
+	}
+	return sum(newHash, s.Current, msg, dst), nil
+}
+
+func sum(newHash func() hash.Hash, key fingerprint.Secret, msg, dst []byte) []byte {
+	m := hmac.New(newHash, key.Bytes())
+	m.Write(msg)
+	return m.Sum(dst)
+}
+
+// SecretVars names the variables a SecretSet is loaded from.
+type SecretVars struct {
+	Current       string // e.g. "VNPAY_HASH_SECRET"
+	Previous      string // e.g. "VNPAY_HASH_SECRET_PREVIOUS"
+	PreviousUntil string // e.g. "VNPAY_HASH_SECRET_PREVIOUS_UNTIL", RFC 3339
+}
+
+// ErrNoDeadline: a previous secret is set without its acceptance deadline.
+var ErrNoDeadline = errors.New("payment: previous secret set without a PREVIOUS_UNTIL deadline")
+
+// LoadSecretSet reads a SecretSet from src, validating each secret with rule
+// through the shared env validation. When Previous is set, PreviousUntil must
+// be set too (RFC 3339, e.g. the rotation time plus the provider's retry
+// window): a deadline derived from the process start would move with every
+// restart. Errors name variables and fingerprints, never values.
+func LoadSecretSet(src secretenv.Source, vars SecretVars, rule secretenv.Rule) (SecretSet, error) {
+	var s SecretSet
+	var err error
+	if s.Current, err = secretenv.Require(src, vars.Current, rule); err != nil {
+		return SecretSet{}, err
+	}
+	if vars.Previous == "" {
+		return s, nil
+	}
+	if s.Previous, err = secretenv.Load(src, vars.Previous, rule); err != nil {
+		return SecretSet{}, err
+	}
+	if err := secretenv.Distinct(secretenv.Named{Var: vars.Current, Secret: s.Current}, secretenv.Named{Var: vars.Previous, Secret: s.Previous}); err != nil {
+		return SecretSet{}, err
+	}
+	if s.Previous.IsZero() {
+		return s, nil
+	}
+	raw, ok, err := src.Lookup(vars.PreviousUntil)
+	if err != nil {
+		return SecretSet{}, err
+	}
+	if !ok || raw == "" {
+		return SecretSet{}, fmt.Errorf("%w: set %s", ErrNoDeadline, vars.PreviousUntil)
+	}
+	if s.PreviousUntil, err = time.Parse(time.RFC3339, raw); err != nil {
+		return SecretSet{}, fmt.Errorf("payment: %s: want an RFC 3339 time such as 2026-11-28T02:00:00+07:00", vars.PreviousUntil)
+	}
+	return s, nil
+}
+
+// Reason says why a signature or an IPN was refused, as a metric label.
+type Reason string
+
+// Refusal reasons.
+const (
+	ReasonMissing         Reason = "missing_signature"
+	ReasonMalformed       Reason = "malformed"
+	ReasonMismatch        Reason = "mismatch"
+	ReasonPreviousExpired Reason = "previous_expired"
+	ReasonDuplicate       Reason = "duplicate_param"
+	ReasonTimestamp       Reason = "timestamp"
+	ReasonReplay          Reason = "replay"
+	ReasonBodyTooLarge    Reason = "body_too_large"
+	ReasonMethod          Reason = "method"
+	ReasonContentType     Reason = "content_type"
+	ReasonCallback        Reason = "callback_error"
+)
+
+// ReasonOf maps a verifier error to its Reason.
+func ReasonOf(err error) Reason {
+	switch {
+	case errors.Is(err, ErrMissingSignature):
+		return ReasonMissing
+	case errors.Is(err, ErrPreviousExpired):
+		return ReasonPreviousExpired
+	case errors.Is(err, ErrSignatureMismatch):
+		return ReasonMismatch
+	case errors.Is(err, ErrDuplicateParam):
+		return ReasonDuplicate
+	case errors.Is(err, ErrTimestamp):
+		return ReasonTimestamp
+	case errors.Is(err, ErrReplay):
+		return ReasonReplay
+	case errors.Is(err, ErrBodyTooLarge):
+		return ReasonBodyTooLarge
+	}
+	return ReasonMalformed
+}
+
+// Observer is told about every verification. Implementations must be safe
+// for concurrent use and fast (they run on the request path).
+type Observer interface {
+	// Verified: a signature from provider checked out with slot.
+	Verified(provider string, slot Slot)
+	// SignatureFailed: a signature from provider was refused.
+	SignatureFailed(provider string, reason Reason)
+	// IPNRejected: an IPN/callback was answered with a refusal, for a
+	// signature failure or another reason (method, content type, body).
+	IPNRejected(provider string, reason Reason)
+}
+
+// NopObserver ignores everything.
+type NopObserver struct{}
+
+func (NopObserver) Verified(string, Slot)          {}
+func (NopObserver) SignatureFailed(string, Reason) {}
+func (NopObserver) IPNRejected(string, Reason)     {}
