@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/secretenv"
+)
+
+// result is one CLI run.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs rotate with args, stdin and the variables vars (no process
+// environment leaks in).
+func runCLI(t *testing.T, vars map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Vars: secretenv.Map(vars),
+		Now: func() time.Time { return time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) }}
+	code := run(context.Background(), args, env)
+	return result{code, out.String(), errb.String()}
+}
+
+// assertNoSecret fails when any of secrets appears in the run's output.
+func assertNoSecret(t *testing.T, r result, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && (strings.Contains(r.stdout, s) || strings.Contains(r.stderr, s)) {
+			t.Fatalf("output contains a secret:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+		}
+	}
+}
+
+func TestHelpAndUnknown(t *testing.T) {
+	if r := runCLI(t, nil, ""); r.code != exitUsage || !strings.Contains(r.stdout, "keygen") {
+		t.Errorf("no args: %+v", r)
+	}
+	if r := runCLI(t, nil, "", "help"); r.code != exitOK || !strings.Contains(r.stdout, "inventory") {
+		t.Errorf("help: %+v", r)
+	}
+	if r := runCLI(t, nil, "", "frobnicate"); r.code != exitUsage || !strings.Contains(r.stderr, "unknown command") {
+		t.Errorf("unknown: %+v", r)
+	}
+	for name := range commands {
+		if r := runCLI(t, nil, "", name, "--help"); r.code != exitOK {
+			t.Errorf("%s --help: exit %d, stderr %s", name, r.code, r.stderr)
+		}
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	for _, tc := range []struct {
+		class   string
+		decoded int
+	}{{"jwt", 48}, {"webhook", 48}, {"field", 32}, {"db", 0}, {"redis", 0}} {
+		r := runCLI(t, nil, "", "keygen", tc.class)
+		if r.code != exitOK {
+			t.Fatalf("%s: %+v", tc.class, r)
+		}
+		secret := strings.TrimSuffix(r.stdout, "\n")
+		if want := "fingerprint: " + fingerprint.OfString(secret) + "\n"; r.stderr != want {
+			t.Errorf("%s: stderr %q, want %q", tc.class, r.stderr, want)
+		}
+		if tc.decoded > 0 {
+			if b, err := base64.StdEncoding.DecodeString(secret); err != nil || len(b) != tc.decoded {
+				t.Errorf("%s: %d bytes, want %d", tc.class, len(b), tc.decoded)
+			}
+		} else if len(secret) != 32 {
+			t.Errorf("%s: %d characters, want 32", tc.class, len(secret))
+		}
+	}
+	if r := runCLI(t, nil, "", "keygen", "ssh"); r.code != exitUsage || !strings.Contains(r.stderr, "unknown secret class") {
+		t.Errorf("unknown class: %+v", r)
+	}
+	if r := runCLI(t, nil, "", "keygen"); r.code != exitUsage {
+		t.Errorf("no class: %+v", r)
+	}
+}
+
+// TestFingerprintMatchesSha256sum checks the CLI against coreutils for the
+// same bytes (after the one stripped newline).
+func TestFingerprintMatchesSha256sum(t *testing.T) {
+	secret := "kc6tTSHu+jKgSig6NGFEUEaeIMGDC++DhIl5kOrrqK9yvOhsw+znXm2+TlknedbQ"
+	cmd := exec.Command("sha256sum")
+	cmd.Stdin = strings.NewReader(secret)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skip("sha256sum:", err)
+	}
+	want := string(out[:16])
+	for _, in := range []string{secret, secret + "\n", secret + "\r\n"} {
+		if r := runCLI(t, nil, in, "fingerprint"); r.code != exitOK || r.stdout != want+"\n" {
+			t.Errorf("fingerprint of %q: %+v, want %s", in[len(secret):], r, want)
+		} else {
+			assertNoSecret(t, r, secret)
+		}
+	}
+	withNL := fingerprint.OfString(secret + "\n")
+	if r := runCLI(t, nil, secret+"\n", "fingerprint", "--keep-newline"); r.stdout != withNL+"\n" {
+		t.Errorf("--keep-newline: %+v", r)
+	}
+	// Only one newline is stripped.
+	if r := runCLI(t, nil, secret+"\n\n", "fingerprint"); r.stdout != withNL+"\n" {
+		t.Errorf("two newlines: %+v", r)
+	}
+}
+
+func TestFingerprintRefusesBadInput(t *testing.T) {
+	for _, in := range []string{"", "\n"} {
+		if r := runCLI(t, nil, in, "fingerprint"); r.code != exitUsage || !strings.Contains(r.stderr, "empty input") {
+			t.Errorf("input %q: %+v", in, r)
+		}
+	}
+	r := runCLI(t, nil, "", "fingerprint", "my-secret-on-argv")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "never from arguments") {
+		t.Errorf("argv secret: %+v", r)
+	}
+	assertNoSecret(t, r, "my-secret-on-argv")
+}
+
+func TestInventory(t *testing.T) {
+	jwtA := strings.Repeat("a", 40)
+	vars := map[string]string{
+		"JWT_SECRET":         jwtA,
+		"JWT_REFRESH_SECRET": "too-short-refresh",
+	}
+	r := runCLI(t, vars, "", "inventory", "--class", "jwt")
+	if r.code != exitCheck {
+		t.Fatalf("invalid refresh secret: exit %d\n%s", r.code, r.stdout)
+	}
+	for _, want := range []string{fingerprint.OfString(jwtA), "INVALID", "too short", "JWT_SECRET_PREVIOUS"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	assertNoSecret(t, r, jwtA, "too-short-refresh")
+
+	vars["JWT_REFRESH_SECRET"] = strings.Repeat("b", 40)
+	r = runCLI(t, vars, "", "inventory", "--class", "jwt", "--json")
+	if r.code != exitOK {
+		t.Fatalf("valid jwt class: %+v", r)
+	}
+	var rows []struct {
+		Var   string `json:"var"`
+		Valid bool   `json:"valid"`
+		Set   bool   `json:"set"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 6 || !rows[0].Valid {
+		t.Fatalf("json: %v %+v", err, rows)
+	}
+	if r := runCLI(t, nil, "", "inventory"); r.code != exitCheck || !strings.Contains(r.stdout, "MISSING") {
+		t.Errorf("empty environment: exit %d", r.code)
+	}
+	if r := runCLI(t, nil, "", "inventory", "--class", "nope"); r.code != exitUsage {
+		t.Errorf("unknown class: %+v", r)
+	}
+}
+
+func TestChecklist(t *testing.T) {
+	secret := "new-secret-value-from-keygen-0123456789"
+	r := runCLI(t, nil, secret+"\n", "checklist", "--stdin", "jwt", "production")
+	if r.code != exitOK {
+		t.Fatalf("%+v", r)
+	}
+	for _, want := range []string{
+		"## Rotation — JWT signing keys — production",
+		"- [ ] New-secret fingerprint (SHA-256 first 16 chars): `" + fingerprint.OfString(secret) + "`",
+		"- [ ] Overlap window end date (JWT only): 2026-12-28 09:00 UTC",
+		"- [ ] Old secret retired / role dropped (timestamp)",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("checklist lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	assertNoSecret(t, r, secret)
+	if r := runCLI(t, nil, "", "checklist", "--fingerprint", "ABC", "db", "staging"); r.code != exitUsage {
+		t.Errorf("bad fingerprint: %+v", r)
+	}
+	if r := runCLI(t, nil, "", "checklist", "db", "Prod;rm"); r.code != exitUsage {
+		t.Errorf("bad env name: %+v", r)
+	}
+	if r := runCLI(t, nil, "", "checklist", "db", "staging"); r.code != exitOK || !strings.Contains(r.stdout, "`________________`") {
+		t.Errorf("no fingerprint: %+v", r)
+	}
+}
+
+func TestRedactorHidesKnownSecretsAndURLPasswords(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	var buf bytes.Buffer
+	w := newRedactor(&buf, secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": key, "JWT_SECRET": strings.Repeat("z", 40)}))
+	io.WriteString(w, "boom: "+key+" and "+strings.Repeat("z", 40)+" and 0123456789abcdef0123456789abcdef\n")
+	io.WriteString(w, "dial postgres://app:S3cretPassw0rd@db:5432/app failed\n")
+	out := buf.String()
+	for _, leak := range []string{key, strings.Repeat("z", 40), "0123456789abcdef0123456789abcdef", "S3cretPassw0rd"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("redactor let %q through: %s", leak, out)
+		}
+	}
+	if !strings.Contains(out, "[secret fp="+fingerprint.OfString(key)+"]") || !strings.Contains(out, "postgres://app:[redacted]@db") {
+		t.Errorf("redacted forms missing: %s", out)
+	}
+}
