@@ -98,7 +98,7 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 	}
 	overlap := "n/a"
 	if classID == "jwt" {
-		overlap = env.now().Add(*refreshTTL + *margin).UTC().Format("2006-01-02 15:04 MST") +
+		overlap = env.now().Add(*refreshTTL+*margin).UTC().Format("2006-01-02 15:04 MST") +
 			fmt.Sprintf(" (refresh TTL %s + margin %s from now)", *refreshTTL, *margin)
 	}
 	p := procedure[classID]
