@@ -1,0 +1,93 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Options configures a drill.
+type Options struct {
+	Env   string // environment name in the report ("local")
+	By    string // who ran it
+	Buddy string
+	// DatabaseURL is a superuser DSN for the Postgres phases; "" skips them.
+	DatabaseURL string
+	// RedisURL is the Redis for the flush phase; "" skips it.
+	RedisURL string
+	// Instances is the number of API instances in the JWT phase (default 4).
+	Instances int
+	// Clients is the number of concurrent API clients (default 8).
+	Clients int
+	// Rows is the number of rows in the field-encryption phases (default 2000).
+	Rows int
+	// Progress receives one line per phase event; nil discards.
+	Progress io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.Env == "" {
+		o.Env = "local"
+	}
+	if o.By == "" {
+		o.By = "rotate drill"
+	}
+	if o.Buddy == "" {
+		o.Buddy = "(none: local drill)"
+	}
+	if o.Instances <= 0 {
+		o.Instances = 4
+	}
+	if o.Clients <= 0 {
+		o.Clients = 8
+	}
+	if o.Rows <= 0 {
+		o.Rows = 2000
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+}
+
+// step is one phase of the drill: it fills p and returns an error when the
+// phase failed. It may mark p skipped with a reason.
+type step struct {
+	name, class string
+	run         func(ctx context.Context, o *Options, p *Phase) error
+}
+
+// steps in order; each file adds its own in init.
+var steps []step
+
+// Run runs every phase in order and returns the report. A failing phase does
+// not stop the others; Report.OK says whether all passed or were skipped.
+func Run(ctx context.Context, o Options) *Report {
+	o.defaults()
+	r := &Report{Env: o.Env, By: o.By, Buddy: o.Buddy, Started: time.Now()}
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			break
+		}
+		p := &Phase{Name: s.name, Class: s.class, now: time.Now, Started: time.Now()}
+		fmt.Fprintf(o.Progress, "drill: %s…\n", s.name)
+		err := s.run(ctx, &o, p)
+		p.Ended = time.Now()
+		switch {
+		case err != nil:
+			p.Status, p.Reason = Failed, err.Error()
+		case p.Status == "":
+			p.Status = Passed
+		}
+		fmt.Fprintf(o.Progress, "drill: %s: %s %s\n", s.name, p.Status, p.Reason)
+		r.Phases = append(r.Phases, p)
+	}
+	r.Ended = time.Now()
+	return r
+}
+
+// skip marks p skipped with reason.
+func skip(p *Phase, format string, args ...any) error {
+	p.Status, p.Reason = Skipped, fmt.Sprintf(format, args...)
+	return nil
+}
