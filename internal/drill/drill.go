@@ -57,8 +57,11 @@ type step struct {
 	run         func(ctx context.Context, o *Options, p *Phase) error
 }
 
-// steps in order; each file adds its own in init.
-var steps []step
+// steps are the drill's phases, in order.
+var steps = []step{
+	{"JWT staged rotation under load", "jwt", jwtStaged},
+	{"JWT runbook single-step roll (comparison)", "jwt", jwtSingleStep},
+}
 
 // Run runs every phase in order and returns the report. A failing phase does
 // not stop the others; Report.OK says whether all passed or were skipped.
