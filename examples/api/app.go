@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/jwtkeys/jwtprom"
+)
+
+type config struct {
+	SecretsDir string // "" reads the environment
+	RedisURL   string // "" disables the user-status cache
+	Log        *slog.Logger
+	// Now is the clock for the keyring and payment verifiers (tests).
+	Now func() time.Time
+}
+
+// App is the service: its handler and what it must close.
+type App struct {
+	cfg      config
+	src      secretenv.Source
+	keys     *jwtkeys.Keys
+	tokens   *jwtkeys.Service[AppClaims]
+	status   *jwtkeys.StatusCache
+	rdb      *redis.Client
+	registry *prometheus.Registry
+	mux      *http.ServeMux
+	cancel   context.CancelFunc
+	watchErr chan error
+
+	mu       sync.Mutex
+	disabled map[string]bool // the "user table" of this example
+}
+
+// AppClaims are the application's claims: the library's plus a role.
+type AppClaims struct {
+	jwtkeys.Claims
+	Role string `json:"role,omitempty"`
+}
+
+func newApp(ctx context.Context, cfg config) (*App, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	a := &App{cfg: cfg, registry: prometheus.NewRegistry(), mux: http.NewServeMux(), disabled: map[string]bool{}}
+	a.src = secretenv.Env()
+	if cfg.SecretsDir != "" {
+		a.src = secretenv.Dir(cfg.SecretsDir)
+	}
+	jwtObs := jwtprom.New(a.registry)
+	var err error
+	a.keys, err = jwtkeys.Open(a.src, jwtkeys.Options{Observer: logReloads{jwtObs, cfg.Log}, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("jwt keys: %w", err)
+	}
+	if a.tokens, err = jwtkeys.NewService[AppClaims](a.keys); err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	a.cancel = cancel
+	a.watchErr = make(chan error, 1)
+	go func() { a.watchErr <- a.keys.Watch(wctx, cfg.SecretsDir, jwtkeys.WatchOptions{}) }()
+
+	mw := jwtkeys.MiddlewareOptions{Realm: "api"}
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("REDIS_URL: not a valid redis URL")
+		}
+		a.rdb = redis.NewClient(opt)
+		a.status = jwtkeys.NewStatusCache(a.rdb, a.loadStatus, jwtkeys.StatusOptions{Observer: jwtObs})
+		mw.Status = a.status
+	}
+	auth := a.tokens.Middleware(mw)
+
+	a.mux.HandleFunc("POST /login", a.login)
+	a.mux.HandleFunc("POST /refresh", a.refresh)
+	a.mux.Handle("GET /api/me", auth(http.HandlerFunc(a.me)))
+	a.mux.HandleFunc("GET /health/ready", a.ready)
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
+	if err := a.mountPayments(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Handler is the service's HTTP handler.
+func (a *App) Handler() http.Handler { return a.mux }
+
+// Close stops the secret watcher and closes Redis.
+func (a *App) Close() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.rdb != nil {
+		a.rdb.Close()
+	}
+}
+
+// logReloads logs reloads on top of the Prometheus observer.
+type logReloads struct {
+	*jwtprom.Observer
+	log *slog.Logger
+}
+
+func (l logReloads) Reloaded(err error) {
+	l.Observer.Reloaded(err)
+	if err != nil {
+		l.log.Error("jwt keys: reload refused, keeping the previous keyring", "err", err)
+		return
+	}
+	l.log.Info("jwt keys: reloaded")
+}
+
+// login stands in for the application's real login flow (password, OTP…):
+// it issues a token pair for the subject in the form.
+func (a *App) login(w http.ResponseWriter, r *http.Request) {
+	sub := r.FormValue("sub")
+	if sub == "" {
+		http.Error(w, "sub required", http.StatusBadRequest)
+		return
+	}
+	pair, err := a.tokens.Issue(sub, AppClaims{Role: "customer"})
+	if err != nil {
+		a.cfg.Log.Error("issue", "err", err)
+		http.Error(w, "cannot issue tokens", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, pairJSON(pair))
+}
+
+// refresh exchanges a refresh token (form field refresh_token) for a new
+// pair signed with the current keys.
+func (a *App) refresh(w http.ResponseWriter, r *http.Request) {
+	pair, err := a.tokens.Refresh(r.FormValue("refresh_token"))
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	writeJSON(w, http.StatusOK, pairJSON(pair))
+}
+
+func (a *App) me(w http.ResponseWriter, r *http.Request) {
+	c, _ := jwtkeys.ClaimsFrom[AppClaims](r.Context())
+	writeJSON(w, http.StatusOK, map[string]string{"sub": c.Subject, "role": c.Role})
+}
+
+// disable marks a user disabled in the example's user table.
+func (a *App) disable(sub string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.disabled[sub] = true
+}
+
+func (a *App) loadStatus(_ context.Context, sub string) (jwtkeys.UserStatus, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return jwtkeys.UserStatus{Disabled: a.disabled[sub]}, nil
+}
+
+// ready reports readiness: the keyring has signing keys; Redis is reported
+// but does not fail readiness (the status loader works without it).
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	checks := map[string]string{"jwt_keys": "ok"}
+	code := http.StatusOK
+	if len(a.keys.Status()) == 0 {
+		checks["jwt_keys"], code = "no keys", http.StatusServiceUnavailable
+	}
+	if a.rdb != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := a.rdb.Ping(ctx).Err(); err != nil {
+			checks["redis"] = "unreachable (status loader used directly)"
+		} else {
+			checks["redis"] = "ok"
+		}
+	}
+	writeJSON(w, code, checks)
+}
+
+func pairJSON(p jwtkeys.Pair) map[string]any {
+	return map[string]any{"access_token": p.Access, "refresh_token": p.Refresh, "token_type": "Bearer",
+		"expires_in": int(time.Until(p.AccessExpiresAt).Seconds())}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
