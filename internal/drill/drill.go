@@ -61,6 +61,7 @@ type step struct {
 var steps = []step{
 	{"JWT staged rotation under load", "jwt", jwtStaged},
 	{"JWT runbook single-step roll (comparison)", "jwt", jwtSingleStep},
+	{"Payment secret rotation with IPN retries", "payment", paymentRotation},
 }
 
 // Run runs every phase in order and returns the report. A failing phase does
