@@ -62,6 +62,7 @@ var steps = []step{
 	{"JWT staged rotation under load", "jwt", jwtStaged},
 	{"JWT runbook single-step roll (comparison)", "jwt", jwtSingleStep},
 	{"Payment secret rotation with IPN retries", "payment", paymentRotation},
+	{"Field key rotation, in-memory store", "field", fieldInMemory},
 }
 
 // Run runs every phase in order and returns the report. A failing phase does
