@@ -25,7 +25,7 @@ import (
 // clock is the drill's adjustable clock for payment deadlines.
 type clock struct{ offset atomic.Int64 }
 
-func (c *clock) now() time.Time            { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // slotCounter is a payment.Observer that counts verifications by slot.
