@@ -63,6 +63,8 @@ var steps = []step{
 	{"JWT runbook single-step roll (comparison)", "jwt", jwtSingleStep},
 	{"Payment secret rotation with IPN retries", "payment", paymentRotation},
 	{"Field key rotation, in-memory store", "field", fieldInMemory},
+	{"Field key re-encryption, real Postgres table", "field", fieldPostgres},
+	{"Incident session flush, real Redis", "jwt", redisFlush},
 }
 
 // Run runs every phase in order and returns the report. A failing phase does
