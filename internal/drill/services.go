@@ -53,7 +53,9 @@ type errUnreachable struct {
 	err     error
 }
 
-func (e errUnreachable) Error() string { return e.service + " unreachable: " + redactURLs(e.err.Error()) }
+func (e errUnreachable) Error() string {
+	return e.service + " unreachable: " + redactURLs(e.err.Error())
+}
 
 func unreachable(service string, err error) error { return errUnreachable{service, err} }
 
