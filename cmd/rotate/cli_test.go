@@ -211,3 +211,12 @@ func TestRedactorHidesKnownSecretsAndURLPasswords(t *testing.T) {
 		t.Errorf("redacted forms missing: %s", out)
 	}
 }
+
+func TestRedactorLeavesIdentifiersAndShortValues(t *testing.T) {
+	var buf bytes.Buffer
+	w := newRedactor(&buf, secretenv.Map(map[string]string{"MOMO_PARTNER_CODE": "MOMO", "ZALOPAY_APP_ID": "2553", "MINIO_ACCESS_KEY": "abc"}))
+	io.WriteString(w, "MOMO_SECRET_KEY missing for partner MOMO, app 2553, key abc\n")
+	if got := buf.String(); got != "MOMO_SECRET_KEY missing for partner MOMO, app 2553, key abc\n" {
+		t.Errorf("redactor changed non-secret text: %q", got)
+	}
+}

@@ -20,6 +20,9 @@ type redactor struct {
 	repl    [][]byte
 }
 
+// minRedacted is the shortest value the redactor looks for.
+const minRedacted = 8
+
 var urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]+@`)
 
 func newRedactor(w io.Writer, src secretenv.Source) io.Writer {
@@ -30,11 +33,13 @@ func newRedactor(w io.Writer, src secretenv.Source) io.Writer {
 	for _, c := range secretenv.Inventory() {
 		for _, v := range c.Vars {
 			raw, ok, err := src.Lookup(v.Name)
-			if err != nil || !ok || len(raw) < 4 {
+			// Identifiers (partner codes, app ids) are not secret, and values
+			// this short would redact ordinary words.
+			if err != nil || !ok || v.Identifier || len(raw) < minRedacted {
 				continue
 			}
 			r.add([]byte(raw))
-			if s, err := secretenv.Decode(v.Name, raw, v.Rule); err == nil && s.Len() >= 4 {
+			if s, err := secretenv.Decode(v.Name, raw, v.Rule); err == nil && s.Len() >= minRedacted {
 				r.add(s.Bytes())
 			}
 		}

@@ -42,6 +42,9 @@ var (
 	FieldKeyListRule = Rule{Encoding: Base64, ExactLen: 32, List: true}
 	// ProviderSecretRule: keys issued by a payment or OAuth provider.
 	ProviderSecretRule = Rule{Encoding: Raw, MinLen: 16}
+	// AccessKeyRule: MoMo's accessKey, signed into messages but not the HMAC
+	// key; MoMo issues 13-16 characters (the sandbox's is 13).
+	AccessKeyRule = Rule{Encoding: Raw, MinLen: 8}
 	// IdentifierRule: account identifiers that must merely be present.
 	IdentifierRule = Rule{Encoding: Raw, MinLen: 1}
 	// DatabaseURLRule: DATABASE_URL, which must carry a password.
@@ -74,8 +77,8 @@ func Inventory() []Class {
 			Cadence: "90 days / on leak", BlastRadius: "All VNPay checkout + IPN", Owner: "Payments"},
 		{ID: "momo", Name: "MoMo",
 			Vars: []Var{
-				id("MOMO_PARTNER_CODE"), req("MOMO_ACCESS_KEY", ProviderSecretRule), req("MOMO_SECRET_KEY", ProviderSecretRule),
-				opt("MOMO_ACCESS_KEY_PREVIOUS", ProviderSecretRule), opt("MOMO_SECRET_KEY_PREVIOUS", ProviderSecretRule),
+				id("MOMO_PARTNER_CODE"), req("MOMO_ACCESS_KEY", AccessKeyRule), req("MOMO_SECRET_KEY", ProviderSecretRule),
+				opt("MOMO_ACCESS_KEY_PREVIOUS", AccessKeyRule), opt("MOMO_SECRET_KEY_PREVIOUS", ProviderSecretRule),
 			},
 			Cadence: "90 days / on leak", BlastRadius: "All MoMo checkout + IPN", Owner: "Payments"},
 		{ID: "zalopay", Name: "ZaloPay",

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/internal/testsvc"
+)
+
+func fieldKey(t *testing.T) string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func TestFieldEncryptDecrypt(t *testing.T) {
+	k1, k2 := fieldKey(t), fieldKey(t)
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k1}
+	r := runCLI(t, vars, "079201001234\n", "field", "encrypt", "--table", "users", "--column", "nid", "--row", "7")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "fc1:") {
+		t.Fatalf("encrypt: %+v", r)
+	}
+	env := strings.TrimSpace(r.stdout)
+	// After rotation (k1 previous) it still decrypts, with the same binding only.
+	after := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1}
+	d := runCLI(t, after, r.stdout, "field", "decrypt", "--table", "users", "--column", "nid", "--row", "7")
+	if d.code != 0 || d.stdout != "079201001234" {
+		t.Fatalf("decrypt: %+v", d)
+	}
+	if d := runCLI(t, after, env, "field", "decrypt", "--table", "users", "--column", "nid", "--row", "8"); d.code != exitCheck || !strings.Contains(d.stderr, "authentication failed") {
+		t.Fatalf("other row: %+v", d)
+	}
+	// Without k1: the error names its key id, which is its fingerprint.
+	ring, _ := fieldcrypt.NewKeyring(k1)
+	d = runCLI(t, map[string]string{"FIELD_ENCRYPTION_KEY": k2}, env, "field", "decrypt", "--table", "users", "--column", "nid", "--row", "7")
+	if d.code != exitCheck || !strings.Contains(d.stderr, ring.Primary().String()) {
+		t.Fatalf("unknown key: %+v", d)
+	}
+	assertNoSecret(t, d, k1, k2, "079201001234")
+	// Binary form, raw and hex; the empty string is a value.
+	b := runCLI(t, vars, "", "field", "encrypt", "--form", "binary")
+	if b.code != 0 || len(b.stdout) != 50 || b.stdout[0] != '\xfc' {
+		t.Fatalf("binary: %d bytes %+v", len(b.stdout), b.code)
+	}
+	if d := runCLI(t, vars, b.stdout, "field", "decrypt", "--form", "binary"); d.code != 0 || d.stdout != "" {
+		t.Fatalf("binary decrypt: %+v", d)
+	}
+	h := runCLI(t, vars, "x", "field", "encrypt", "--form", "binary", "--hex", "--algorithm", "aes256gcm")
+	if d := runCLI(t, vars, `\x`+h.stdout, "field", "decrypt", "--form", "binary", "--hex"); d.code != 0 || d.stdout != "x" {
+		t.Fatalf("hex: %+v %+v", h, d)
+	}
+	// Bad usage.
+	for _, args := range [][]string{
+		{"field", "encrypt", "--form", "base32"},
+		{"field", "encrypt", "--table", "users"},
+		{"field", "decrypt", "--form", "text", "--hex"},
+		{"field", "encrypt", "--algorithm", "rot13"},
+	} {
+		if r := runCLI(t, vars, "v", args...); r.code != exitUsage {
+			t.Errorf("%v: exit %d", args, r.code)
+		}
+	}
+	if r := runCLI(t, map[string]string{"FIELD_ENCRYPTION_KEY": "c2hvcnQ="}, "v", "field", "encrypt"); r.code != exitUsage || !strings.Contains(r.stderr, "FIELD_ENCRYPTION_KEY") {
+		t.Fatalf("bad key: %+v", r)
+	}
+	if r := runCLI(t, vars, "plain", "field", "decrypt"); r.code != exitCheck || !strings.Contains(r.stderr, "not a fieldcrypt envelope") {
+		t.Fatalf("plaintext: %+v", r)
+	}
+}
+
+func TestFieldCensusAndReencrypt(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (id bigint PRIMARY KEY, nid bytea, email text)`); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := fieldKey(t), fieldKey(t)
+	old, _ := fieldcrypt.NewKeyring(k1)
+	var rows [][]any
+	for i := 1; i <= 1500; i++ {
+		id := strconv.Itoa(i)
+		nid, _ := old.Encrypt(nil, []byte("n"+id), fieldcrypt.Binding{Table: "users", Column: "nid", Row: id})
+		em, _ := old.EncryptText(nil, []byte("e"+id), fieldcrypt.Binding{Table: "users", Column: "email", Row: id})
+		var emv any = string(em)
+		if i%100 == 0 {
+			emv = nil
+		}
+		rows = append(rows, []any{int64(i), nid, emv})
+	}
+	if _, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"id", "nid", "email"}, pgx.CopyFromRows(rows)); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1, "DATABASE_URL": db.URL}
+	tbl := []string{"--table", "users", "--column", "nid", "--column", "email:text", "--bind"}
+	oldID := old.Primary().String()
+
+	c := runCLI(t, vars, "", append([]string{"field", "census"}, tbl...)...)
+	if c.code != exitCheck || !strings.Contains(c.stdout, oldID) || !strings.Contains(c.stdout, "1500") ||
+		!strings.Contains(c.stdout, "NOT safe to retire") {
+		t.Fatalf("census before: %+v", c)
+	}
+	dry := runCLI(t, vars, "", append([]string{"field", "reencrypt", "--dry-run"}, tbl...)...)
+	if dry.code != 0 || !strings.Contains(dry.stdout, `"dry_run":true`) {
+		t.Fatalf("dry run: %+v", dry)
+	}
+	re := runCLI(t, vars, "", append([]string{"field", "reencrypt", "--batch-size", "400", "--workers", "2"}, tbl...)...)
+	if re.code != 0 {
+		t.Fatalf("reencrypt: %+v", re)
+	}
+	lines := strings.Split(strings.TrimSpace(re.stdout), "\n")
+	var last struct {
+		Event  string `json:"event"`
+		Report struct {
+			Rewrapped int64 `json:"rewrapped"`
+			Previous  []struct {
+				KeyID string `json:"key_id"`
+				Rows  int64  `json:"rows"`
+			} `json:"previous"`
+		} `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Event != "report" ||
+		last.Report.Rewrapped != 1500+1485 || last.Report.Previous[0].KeyID != oldID || last.Report.Previous[0].Rows != 0 {
+		t.Fatalf("report: %v %s", err, lines[len(lines)-1])
+	}
+	if len(lines) < 3 {
+		t.Fatalf("no progress lines: %s", re.stdout)
+	}
+	c = runCLI(t, vars, "", append([]string{"field", "census", "--json"}, tbl...)...)
+	if c.code != 0 || strings.Contains(c.stdout, oldID) {
+		t.Fatalf("census after: %+v", c)
+	}
+	// The progress bar.
+	bar := runCLI(t, vars, "", append([]string{"field", "reencrypt", "--progress", "bar"}, tbl...)...)
+	if bar.code != 0 || !strings.Contains(bar.stdout, "safe to retire") {
+		t.Fatalf("bar: %+v", bar)
+	}
+	assertNoSecret(t, re, k1, k2)
+	assertNoSecret(t, c, k1, k2)
+	// Missing database.
+	delete(vars, "DATABASE_URL")
+	if r := runCLI(t, vars, "", append([]string{"field", "census"}, tbl...)...); r.code != exitUsage || !strings.Contains(r.stderr, "DATABASE_URL") {
+		t.Fatalf("no DSN: %+v", r)
+	}
+}

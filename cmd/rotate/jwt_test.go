@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/testsvc"
+)
+
+const (
+	jwtA  = "cli-test-access-secret-A-0123456789abcdef"
+	jwtB  = "cli-test-access-secret-B-0123456789abcdef"
+	jwtRA = "cli-test-refresh-secret-A-0123456789abcdef"
+)
+
+var jwtVars = map[string]string{
+	"JWT_SECRET": jwtB, "JWT_SECRET_PREVIOUS": jwtA, "JWT_SECRET_PREVIOUS_SINCE": "2026-11-27T08:00:00Z",
+	"JWT_REFRESH_SECRET": jwtRA,
+}
+
+func TestJWTStatusGolden(t *testing.T) {
+	r := runCLI(t, jwtVars, "", "jwt", "status")
+	want := fmt.Sprintf(`RING     SLOT      VARIABLE                     STATE      FINGERPRINT       SINCE                 RETIRE AT
+access   next      JWT_SECRET_NEXT              empty      -                 -                     -
+access   current   JWT_SECRET                   signing    %s  2026-11-27T09:00:00Z  -
+access   previous  JWT_SECRET_PREVIOUS          verifying  %s  2026-11-27T08:00:00Z  2026-11-28T08:15:00Z
+refresh  next      JWT_REFRESH_SECRET_NEXT      empty      -                 -                     -
+refresh  current   JWT_REFRESH_SECRET           signing    %s  2026-11-27T09:00:00Z  -
+refresh  previous  JWT_REFRESH_SECRET_PREVIOUS  empty      -                 -                     -
+JWT_SECRET_PREVIOUS verifies until 2026-11-28T08:15:00Z; set JWT_SECRET_PREVIOUS_SINCE at promotion so a restart keeps that time.
+`, fingerprint.OfString(jwtB), fingerprint.OfString(jwtA), fingerprint.OfString(jwtRA))
+	if r.code != exitOK || r.stdout != want {
+		t.Fatalf("exit %d\ngot:\n%s\nwant:\n%s\nstderr: %s", r.code, r.stdout, want, r.stderr)
+	}
+	assertNoSecret(t, r, jwtA, jwtB, jwtRA)
+
+	if r := runCLI(t, jwtVars, "", "jwt", "status", "--json"); r.code != exitOK || !strings.Contains(r.stdout, `"State": "verifying"`) {
+		t.Errorf("--json: %+v", r)
+	}
+}
+
+func TestJWTStatusErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		vars map[string]string
+		args []string
+		code int
+		err  string
+	}{
+		{"missing", map[string]string{"JWT_SECRET": jwtA}, nil, exitCheck, "JWT_REFRESH_SECRET: required but not set"},
+		{"short", map[string]string{"JWT_SECRET": "shortsecret", "JWT_REFRESH_SECRET": jwtRA}, nil, exitCheck, "JWT_SECRET (fp=" + fingerprint.OfString("shortsecret") + "): too short"},
+		{"duplicate", map[string]string{"JWT_SECRET": jwtA, "JWT_REFRESH_SECRET": jwtA}, nil, exitCheck, "same secret in two places"},
+		{"bad flag", jwtVars, []string{"--nope"}, exitUsage, "flag provided but not defined"},
+		{"bad alg", jwtVars, []string{"--alg", "none"}, exitCheck, "use HS256, HS384 or HS512"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runCLI(t, c.vars, "", append([]string{"jwt", "status"}, c.args...)...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.err) {
+				t.Fatalf("%+v, want exit %d and %q", r, c.code, c.err)
+			}
+			assertNoSecret(t, r, "shortsecret", jwtA, jwtRA)
+		})
+	}
+}
+
+func TestJWTSignInspect(t *testing.T) {
+	r := runCLI(t, jwtVars, "", "jwt", "sign", "--sub", "smoke-user")
+	if r.code != exitOK || !strings.Contains(r.stderr, "access token, kid "+fingerprint.OfString(jwtB)) {
+		t.Fatalf("sign: %+v", r)
+	}
+	tok := strings.TrimSpace(r.stdout)
+	in := runCLI(t, jwtVars, tok+"\n", "jwt", "inspect")
+	wantHead := "alg:      HS256\nkid:      " + fingerprint.OfString(jwtB) + "\nverified: yes, access ring, current key\nexpires:  2026-11-27T09:15:00Z (in 15m0s)\n"
+	if in.code != exitOK || !strings.HasPrefix(in.stdout, wantHead) || !strings.Contains(in.stdout, `"sub": "smoke-user"`) {
+		t.Fatalf("inspect:\n%s\nwant prefix:\n%s", in.stdout, wantHead)
+	}
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	legacyPrev := mustSign(t, jwtA, nil, jwt.MapClaims{"sub": "u", "exp": now.Add(time.Hour).Unix()})
+	expiredBad := mustSign(t, "wrong-key-wrong-key-wrong-key-wrong-key", map[string]any{"kid": fingerprint.OfString(jwtB)},
+		jwt.MapClaims{"sub": "u", "exp": now.Add(-time.Hour).Unix(), "token_use": "access"})
+	refresh := runCLI(t, jwtVars, "", "jwt", "sign", "--sub", "u", "--refresh")
+	cases := []struct {
+		name, tok string
+		code      int
+		want      string
+	}{
+		{"legacy on previous", legacyPrev, exitOK, "verified: yes, access ring, previous key, legacy token without kid"},
+		{"refresh token", strings.TrimSpace(refresh.stdout), exitOK, "verified: yes, refresh ring, current key"},
+		{"expired with bad signature", expiredBad, exitCheck, "verified: no: access token refused (bad_signature) kid=" + fingerprint.OfString(jwtB) + ": the token signature is invalid\nexpires:  2026-11-27T08:00:00Z (1h0m0s ago)"},
+		{"unknown kid", mustSign(t, jwtA, map[string]any{"kid": "0000000000000000"}, jwt.MapClaims{"exp": now.Unix() + 60}), exitCheck, "(unknown_kid)"},
+		{"garbage", "not-a-token", exitCheck, "verified: no: access token refused (malformed)"},
+		{"bearer prefix", "Bearer " + tok, exitOK, "verified: yes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runCLI(t, jwtVars, c.tok, "jwt", "inspect")
+			if r.code != c.code || !strings.Contains(r.stdout, c.want) {
+				t.Fatalf("exit %d, stdout:\n%s\nwant %q", r.code, r.stdout, c.want)
+			}
+			assertNoSecret(t, r, jwtA, jwtB, jwtRA)
+		})
+	}
+	if r := runCLI(t, jwtVars, "", "jwt", "sign"); r.code != exitUsage {
+		t.Errorf("sign without --sub: %+v", r)
+	}
+	if r := runCLI(t, jwtVars, "", "jwt", "inspect"); r.code != exitUsage {
+		t.Errorf("inspect without input: %+v", r)
+	}
+}
+
+func mustSign(t *testing.T, key string, hdr map[string]any, c jwt.MapClaims) string {
+	t.Helper()
+	tk := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	for k, v := range hdr {
+		tk.Header[k] = v
+	}
+	s, err := tk.SignedString([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestJWTFlushSessions(t *testing.T) {
+	rd := testsvc.NewRedis(t)
+	ctx := context.Background()
+	prefix := rd.Prefix + "auth:user_status:v1:"
+	for i := 0; i < 500; i++ {
+		rd.Client.Set(ctx, fmt.Sprintf("%s%d", prefix, i), "active", time.Hour)
+	}
+	rd.Client.Set(ctx, rd.Prefix+"keep", "1", time.Hour)
+	vars := map[string]string{"REDIS_URL": testsvc.RedisURL()}
+
+	if r := runCLI(t, vars, "", "jwt", "flush-sessions", "--prefix", prefix); r.code != exitUsage || !strings.Contains(r.stderr, "--yes") {
+		t.Fatalf("without --yes: %+v", r)
+	}
+	if n := rd.Client.Exists(ctx, prefix+"1").Val(); n != 1 {
+		t.Fatal("deleted without confirmation")
+	}
+	if r := runCLI(t, nil, "", "jwt", "flush-sessions", "--yes"); r.code != exitUsage || !strings.Contains(r.stderr, "REDIS_URL") {
+		t.Fatalf("without REDIS_URL: %+v", r)
+	}
+	r := runCLI(t, vars, "", "jwt", "flush-sessions", "--prefix", prefix, "--yes")
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, fmt.Sprintf("flushed 500 keys under %q", prefix)) {
+		t.Fatalf("flush: %+v", r)
+	}
+	if rd.Client.Exists(ctx, rd.Prefix+"keep").Val() != 1 {
+		t.Fatal("flush deleted a key outside the prefix")
+	}
+	bad := map[string]string{"REDIS_URL": "redis://:hunter2-password@127.0.0.1:1/0"}
+	r = runCLI(t, bad, "", "jwt", "flush-sessions", "--yes")
+	if r.code != exitCheck || strings.Contains(r.stderr, "hunter2") {
+		t.Fatalf("unreachable Redis: %+v", r)
+	}
+}

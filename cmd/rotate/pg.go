@@ -1,0 +1,437 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/keygen"
+	"github.com/goodgo/rotation/pgrole"
+	"github.com/goodgo/rotation/pgrole/pgbouncer"
+	"github.com/goodgo/rotation/pgrole/scram"
+)
+
+func init() {
+	register(command{name: "pg", summary: "Postgres login-role rotation: plan, apply, verify, drain, retire", run: runPG})
+	register(command{name: "pgbouncer", summary: "PgBouncer userlist entries and RELOAD for a rotated role", run: runPgBouncer})
+}
+
+func runPG(ctx context.Context, env *Env, args []string) int {
+	return subcommand(ctx, env, "pg", args, map[string]command{
+		"plan":   {name: "plan", summary: "print the rotation plan as SQL (password redacted)", run: pgPlan},
+		"apply":  {name: "apply", summary: "run create, grant and verify (or one --phase)", run: pgApply},
+		"verify": {name: "verify", summary: "privilege diff old → new; exit 1 unless empty", run: pgVerify},
+		"drain":  {name: "drain", summary: "wait until the old role has no sessions (--incident terminates)", run: pgDrain},
+		"retire": {name: "retire", summary: "break-glass, nologin or drop the old role", run: pgRetire},
+	})
+}
+
+func runPgBouncer(ctx context.Context, env *Env, args []string) int {
+	return subcommand(ctx, env, "pgbouncer", args, map[string]command{
+		"userlist": {name: "userlist", summary: "put a role's stored verifier into userlist.txt (atomic)", run: bouncerUserlist},
+		"reload":   {name: "reload", summary: "RELOAD, confirm users with SHOW USERS, optional RECONNECT", run: bouncerReload},
+	})
+}
+
+// pgFlags are shared by plan and apply.
+type pgFlags struct {
+	adminURLFile, role, strategy, stable, newRole, retire, reassign, passwordFile string
+	incident, resume                                                              bool
+}
+
+func (f *pgFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.adminURLFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&f.role, "role", "", "the login role in use now (required)")
+	fs.StringVar(&f.strategy, "strategy", "alternate", "alternate or mirror")
+	fs.StringVar(&f.stable, "stable", "", "alternate: the stable role (default: base of --role)")
+	fs.StringVar(&f.newRole, "new", "", "new login role name (default: next by alternation)")
+	fs.StringVar(&f.retire, "retire", "", "break-glass, nologin or drop (default depends on the strategy)")
+	fs.StringVar(&f.reassign, "reassign-to", "", "drop: role receiving what the old role owns")
+	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
+	fs.BoolVar(&f.incident, "incident", false, "incident mode (§5.5): terminate the old role's sessions")
+	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted rotation onto the existing --new role")
+}
+
+func adminDSN(env *Env, file string) (string, error) {
+	if file != "" {
+		b, err := readFileSecret(file)
+		if err != nil {
+			return "", fmt.Errorf("admin DSN: %w", err)
+		}
+		return string(b), nil
+	}
+	if v := env.getenv("DATABASE_URL"); v != "" {
+		return v, nil
+	}
+	return "", errors.New("no operator DSN: set DATABASE_URL or pass --admin-url-file")
+}
+
+func connectPG(ctx context.Context, env *Env, file string) (*pgrole.Admin, int) {
+	dsn, err := adminDSN(env, file)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
+		return nil, exitUsage
+	}
+	adm, err := pgrole.Connect(ctx, dsn)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
+		return nil, exitCheck
+	}
+	return adm, exitOK
+}
+
+func readPassword(env *Env, file string) (fingerprint.Secret, error) {
+	var b []byte
+	var err error
+	if file != "" {
+		b, err = readFileSecret(file)
+	} else {
+		b, err = readSecret(env, "new password: ", false)
+	}
+	if err != nil {
+		return fingerprint.Secret{}, fmt.Errorf("new password: %w", err)
+	}
+	return fingerprint.NewSecret(b), nil
+}
+
+func (f *pgFlags) plan(ctx context.Context, env *Env, adm *pgrole.Admin) (*pgrole.Plan, int) {
+	if f.role == "" {
+		fmt.Fprintln(env.Stderr, "rotate pg: --role is required")
+		return nil, exitUsage
+	}
+	pw, err := readPassword(env, f.passwordFile)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
+		return nil, exitUsage
+	}
+	v, err := scram.New(pw, scram.Options{})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
+		return nil, exitUsage
+	}
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.role, Strategy: pgrole.Strategy(f.strategy), Stable: f.stable, New: f.newRole,
+		Verifier: v, Retire: pgrole.RetireMode(f.retire), ReassignTo: f.reassign, Incident: f.incident, Resume: f.resume})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
+		return nil, codeFor(err)
+	}
+	return p, exitOK
+}
+
+// codeFor maps refusals caused by the input to exit 2, others to 1.
+func codeFor(err error) int {
+	for _, e := range []error{pgrole.ErrInvalidName, pgrole.ErrNameTooLong, pgrole.ErrBadPlan} {
+		if errors.Is(err, e) {
+			return exitUsage
+		}
+	}
+	return exitCheck
+}
+
+func pgPlan(ctx context.Context, env *Env, args []string) int {
+	var f pgFlags
+	fs := newFlags(env, "pg plan", "rotate pg plan --role NAME [--strategy alternate|mirror] [flags] < new-password\n\n"+
+		"Introspects the role and prints the plan: SQL per phase and database, checks between phases,\n"+
+		"passwords redacted. The new password is read from stdin or --password-file, never argv.")
+	f.register(fs)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	adm, code := connectPG(ctx, env, f.adminURLFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	p, code := f.plan(ctx, env, adm)
+	if p == nil {
+		return code
+	}
+	fmt.Fprint(env.Stdout, p.Render())
+	return exitOK
+}
+
+func pgApply(ctx context.Context, env *Env, args []string) int {
+	var f pgFlags
+	var phase, userlist string
+	fs := newFlags(env, "pg apply", "rotate pg apply --role NAME [--phase create|grant|verify] [--userlist PATH] [flags] < new-password\n\n"+
+		"Runs create, grant and verify (cutover is yours: point the applications at the new role),\n"+
+		"printing every statement committed. With --userlist, the new role's verifier is added to it.")
+	f.register(fs)
+	fs.StringVar(&phase, "phase", "", "run only this phase")
+	fs.StringVar(&userlist, "userlist", "", "PgBouncer userlist.txt to add the new role to (then run rotate pgbouncer reload)")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	adm, code := connectPG(ctx, env, f.adminURLFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	p, code := f.plan(ctx, env, adm)
+	if p == nil {
+		return code
+	}
+	phases := []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify}
+	switch pgrole.PhaseName(phase) {
+	case "":
+	case pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify:
+		phases = []pgrole.PhaseName{pgrole.PhaseName(phase)}
+	default:
+		fmt.Fprintf(env.Stderr, "rotate pg apply: --phase %q: use create, grant or verify (then rotate pg drain / retire)\n", phase)
+		return exitUsage
+	}
+	for _, ph := range phases {
+		applied, err := adm.Apply(ctx, p, ph)
+		for _, a := range applied {
+			fmt.Fprintf(env.Stdout, "applied %s: %s;\n", ph, a)
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
+			return exitCheck
+		}
+	}
+	if userlist != "" {
+		ul, err := pgbouncer.ReadUserlist(userlist)
+		if err == nil {
+			err = ul.Set(p.New, p.Verifier().Secret())
+		}
+		if err == nil {
+			err = pgbouncer.WriteUserlist(userlist, ul)
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
+			return exitCheck
+		}
+	}
+	fmt.Fprintf(env.Stdout, "new role %s ready (verifier fp=%s); cut over, then: rotate pg drain --role %s\n", p.New, p.Verifier().Fingerprint(), p.Old)
+	return exitOK
+}
+
+func pgVerify(ctx context.Context, env *Env, args []string) int {
+	var adminFile, oldRole, newRole string
+	fs := newFlags(env, "pg verify", "rotate pg verify --old NAME --new NAME\n\nPrints what the old role can do that the new one cannot; exit 1 unless nothing.")
+	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&oldRole, "old", "", "old login role")
+	fs.StringVar(&newRole, "new", "", "new login role")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if oldRole == "" || newRole == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	adm, code := connectPG(ctx, env, adminFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	ms, err := adm.Diff(ctx, oldRole, newRole)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg verify: %v\n", err)
+		return exitCheck
+	}
+	for _, m := range ms {
+		fmt.Fprintf(env.Stdout, "missing %s\n", m)
+	}
+	if len(ms) > 0 {
+		fmt.Fprintf(env.Stderr, "rotate pg verify: %q lacks %d privilege(s) of %q; cutover refused\n", newRole, len(ms), oldRole)
+		return exitCheck
+	}
+	fmt.Fprintln(env.Stdout, "diff empty: cutover allowed")
+	return exitOK
+}
+
+func pgDrain(ctx context.Context, env *Env, args []string) int {
+	var adminFile, role string
+	var timeout time.Duration
+	var incident bool
+	fs := newFlags(env, "pg drain", "rotate pg drain --role NAME [--timeout 10m] [--incident]")
+	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&role, "role", "", "the old login role")
+	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
+	fs.BoolVar(&incident, "incident", false, "terminate the role's sessions (§5.5)")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if role == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	adm, code := connectPG(ctx, env, adminFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	err := adm.Drain(ctx, role, pgrole.DrainOptions{Timeout: timeout, Terminate: incident, Progress: func(s pgrole.DrainStatus) {
+		fmt.Fprintf(env.Stdout, "%s: %d session(s) of %s in [%s], %d terminated\n", s.Elapsed.Round(time.Second), s.Sessions, s.Role, strings.Join(s.Databases, " "), s.Terminated)
+	}})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg drain: %v\n", err)
+		return exitCheck
+	}
+	return exitOK
+}
+
+func pgRetire(ctx context.Context, env *Env, args []string) int {
+	var adminFile, role, strategy, stable, mode, reassign, out string
+	fs := newFlags(env, "pg retire", "rotate pg retire --role NAME --mode break-glass|nologin|drop [flags]\n\n"+
+		"break-glass sets a fresh random password and writes it to --break-glass-out (0600).\n"+
+		"drop is refused while a role is a member of it, while it has sessions, while it owns objects\n"+
+		"without --reassign-to, and always for the alternate strategy's stable role.")
+	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&role, "role", "", "the old login role")
+	fs.StringVar(&strategy, "strategy", "alternate", "alternate or mirror")
+	fs.StringVar(&stable, "stable", "", "alternate: the stable role (default: base of --role)")
+	fs.StringVar(&mode, "mode", "", "break-glass, nologin or drop")
+	fs.StringVar(&reassign, "reassign-to", "", "mirror drop: role receiving what the old role owns")
+	fs.StringVar(&out, "break-glass-out", "", "break-glass: file to write the new password to (created 0600, must not exist)")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if role == "" || mode == "" || (mode == string(pgrole.RetireBreakGlass) && out == "") {
+		fs.Usage()
+		return exitUsage
+	}
+	adm, code := connectPG(ctx, env, adminFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	o := pgrole.RetireOptions{Role: role, Strategy: pgrole.Strategy(strategy), Stable: stable, Mode: pgrole.RetireMode(mode), ReassignTo: reassign}
+	if o.Mode == pgrole.RetireBreakGlass {
+		pw, err := keygen.Password(rand.Reader, 32)
+		if err == nil {
+			o.BreakGlass, err = scram.New(fingerprint.NewSecret([]byte(pw)), scram.Options{})
+		}
+		if err == nil {
+			var f *os.File
+			f, err = os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err == nil {
+				_, err = f.WriteString(pw + "\n")
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg retire: break-glass password: %v\n", err)
+			return exitCheck
+		}
+		fmt.Fprintf(env.Stdout, "break-glass password written to %s (fingerprint %s)\n", out, fingerprint.OfString(pw))
+	}
+	applied, err := adm.Retire(ctx, o)
+	for _, a := range applied {
+		fmt.Fprintf(env.Stdout, "applied retire: %s;\n", a)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg retire: %v\n", err)
+		return codeFor(err)
+	}
+	return exitOK
+}
+
+func bouncerUserlist(ctx context.Context, env *Env, args []string) int {
+	var adminFile, path, user, remove string
+	fs := newFlags(env, "pgbouncer userlist", "rotate pgbouncer userlist --userlist PATH [--user NAME] [--remove NAME]\n\n"+
+		"Copies NAME's verifier as Postgres stores it (pg_authid; identical salt, so SCRAM pass-through works)\n"+
+		"into userlist.txt, written atomically with its mode and owner kept. Then run rotate pgbouncer reload.")
+	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&path, "userlist", "", "path of userlist.txt")
+	fs.StringVar(&user, "user", "", "role to add or update")
+	fs.StringVar(&remove, "remove", "", "role to remove")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if path == "" || (user == "" && remove == "") {
+		fs.Usage()
+		return exitUsage
+	}
+	ul, err := pgbouncer.ReadUserlist(path)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pgbouncer userlist: %v\n", err)
+		return exitCheck
+	}
+	if user != "" {
+		adm, code := connectPG(ctx, env, adminFile)
+		if adm == nil {
+			return code
+		}
+		defer adm.Close(ctx)
+		v, err := adm.StoredVerifier(ctx, user)
+		if err == nil {
+			err = ul.Set(user, v.Secret())
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pgbouncer userlist: %v\n", err)
+			return exitCheck
+		}
+		fmt.Fprintf(env.Stdout, "set %s: %s\n", user, v)
+	}
+	if remove != "" {
+		ul.Delete(remove)
+		fmt.Fprintf(env.Stdout, "removed %s\n", remove)
+	}
+	if err := pgbouncer.WriteUserlist(path, ul); err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pgbouncer userlist: %v\n", err)
+		return exitCheck
+	}
+	return exitOK
+}
+
+func bouncerReload(ctx context.Context, env *Env, args []string) int {
+	var adminFile, confirm, reconnect string
+	var waitClose bool
+	fs := newFlags(env, "pgbouncer reload", "rotate pgbouncer reload --admin-url-file FILE [--confirm NAME,…] [--reconnect DB] [--wait-close]")
+	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the PgBouncer admin console DSN (default: $PGBOUNCER_ADMIN_URL)")
+	fs.StringVar(&confirm, "confirm", "", "comma-separated users SHOW USERS must list after RELOAD")
+	fs.StringVar(&reconnect, "reconnect", "", "RECONNECT this database (\"*\" for all) so old server connections close")
+	fs.BoolVar(&waitClose, "wait-close", false, "with --reconnect: WAIT_CLOSE until they are closed")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	dsn := env.getenv("PGBOUNCER_ADMIN_URL")
+	if adminFile != "" {
+		b, err := readFileSecret(adminFile)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pgbouncer reload: %v\n", err)
+			return exitUsage
+		}
+		dsn = string(b)
+	}
+	if dsn == "" {
+		fmt.Fprintln(env.Stderr, "rotate pgbouncer reload: set PGBOUNCER_ADMIN_URL or pass --admin-url-file")
+		return exitUsage
+	}
+	adm, err := pgbouncer.Connect(ctx, dsn)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pgbouncer reload: %v\n", err)
+		return exitCheck
+	}
+	defer adm.Close(ctx)
+	err = adm.Reload(ctx)
+	if err == nil && confirm != "" {
+		err = adm.Confirm(ctx, strings.Split(confirm, ",")...)
+	}
+	if err == nil && reconnect != "" {
+		db := reconnect
+		if db == "*" {
+			db = ""
+		}
+		err = adm.Reconnect(ctx, db)
+		if err == nil && waitClose {
+			err = adm.WaitClose(ctx, db)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pgbouncer reload: %v\n", err)
+		return exitCheck
+	}
+	fmt.Fprintln(env.Stdout, "reloaded")
+	return exitOK
+}

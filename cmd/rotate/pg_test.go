@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goodgo/rotation/internal/testsvc"
+	"github.com/jackc/pgx/v5"
+)
+
+func TestPGCommands(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	app := testsvc.RoleName(t, "cli")
+	admin := testsvc.Admin(t)
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, "CREATE TABLE t (id serial); GRANT SELECT, INSERT ON t TO "+pgx.Identifier{app}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"DATABASE_URL": db.URL}
+	pw := "cli-new-password-" + testsvc.Suffix()
+
+	r := runCLI(t, vars, pw+"\n", "pg", "plan", "--role", app, "--strategy", "mirror")
+	if r.code != exitOK || !strings.Contains(r.stdout, "GRANT INSERT, SELECT ON TABLE public.t") || !strings.Contains(r.stdout, "[redacted SCRAM-SHA-256 verifier fp=") {
+		t.Fatalf("plan: %+v", r)
+	}
+	assertNoSecret(t, r, pw, "SCRAM-SHA-256$")
+	if r := runCLI(t, vars, pw, "pg", "plan", "--role", `x"; DROP ROLE postgres; --`); r.code != exitUsage {
+		t.Fatalf("hostile name: %+v", r)
+	}
+	if r := runCLI(t, nil, pw, "pg", "plan", "--role", app); r.code != exitUsage || !strings.Contains(r.stderr, "DATABASE_URL") {
+		t.Fatalf("no DSN: %+v", r)
+	}
+
+	ul := filepath.Join(t.TempDir(), "userlist.txt")
+	r = runCLI(t, vars, pw, "pg", "apply", "--role", app, "--userlist", ul)
+	if r.code != exitOK || !strings.Contains(r.stdout, "applied create: ") || !strings.Contains(r.stdout, "GRANT") {
+		t.Fatalf("apply: %+v", r)
+	}
+	assertNoSecret(t, r, pw, "SCRAM-SHA-256$")
+	newRole := app + "_v2"
+	if b, _ := os.ReadFile(ul); !strings.Contains(string(b), `"`+newRole+`" "SCRAM-SHA-256$4096:`) {
+		t.Fatalf("userlist lacks the new role: %s", b)
+	}
+	if r := runCLI(t, vars, "", "pg", "verify", "--old", app, "--new", newRole); r.code != exitOK {
+		t.Fatalf("verify: %+v", r)
+	}
+	if r := runCLI(t, vars, "", "pg", "verify", "--old", newRole, "--new", app+"_nope"); r.code != exitCheck {
+		t.Fatalf("verify unknown: %+v", r)
+	}
+	if r := runCLI(t, vars, "", "pg", "drain", "--role", app, "--timeout", "2s"); r.code != exitOK {
+		t.Fatalf("drain: %+v", r)
+	}
+	// The stable role is never dropped.
+	if r := runCLI(t, vars, "", "pg", "retire", "--role", app, "--mode", "drop"); r.code != exitCheck || !strings.Contains(r.stderr, "never dropped") {
+		t.Fatalf("drop stable: %+v", r)
+	}
+	out := filepath.Join(t.TempDir(), "breakglass")
+	r = runCLI(t, vars, "", "pg", "retire", "--role", app, "--mode", "break-glass", "--break-glass-out", out)
+	if r.code != exitOK {
+		t.Fatalf("break-glass: %+v", r)
+	}
+	bg, _ := os.ReadFile(out)
+	assertNoSecret(t, r, strings.TrimSpace(string(bg)))
+
+	// PgBouncer: the stored verifier goes in, RELOAD confirms it.
+	b := testsvc.PgBouncer(t, testsvc.BouncerOptions{})
+	if r := runCLI(t, vars, "", "pgbouncer", "userlist", "--userlist", b.UserlistPath, "--user", newRole); r.code != exitOK {
+		t.Fatalf("userlist: %+v", r)
+	}
+	vars["PGBOUNCER_ADMIN_URL"] = b.AdminURL()
+	if r := runCLI(t, vars, "", "pgbouncer", "reload", "--confirm", newRole, "--reconnect", db.Name, "--wait-close"); r.code != exitOK {
+		t.Fatalf("reload: %+v", r)
+	}
+	c, err := pgx.Connect(ctx, b.URL(db.Name, newRole, pw))
+	if err != nil {
+		t.Fatalf("new role through PgBouncer: %v", err)
+	}
+	c.Close(ctx)
+}
