@@ -65,6 +65,7 @@ var steps = []step{
 	{"Field key rotation, in-memory store", "field", fieldInMemory},
 	{"Field key re-encryption, real Postgres table", "field", fieldPostgres},
 	{"Incident session flush, real Redis", "jwt", redisFlush},
+	{"Database password rotation, real Postgres", "db", pgRoleRotation},
 }
 
 // Run runs every phase in order and returns the report. A failing phase does

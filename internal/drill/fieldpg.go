@@ -80,9 +80,11 @@ func fieldPostgres(ctx context.Context, o *Options, p *Phase) error {
 	table := pgstore.Table{Name: "customers", PK: "id", Bind: true,
 		Columns: []pgstore.Column{{Name: "phone", Form: fieldcrypt.Binary}, {Name: "email", Form: fieldcrypt.Text}}}
 
-	// The application writes phones with the new primary during the job.
-	wctx, stopWriters := context.WithCancel(ctx)
+	// The application writes phones with the new primary during the job. It
+	// stops between statements, so every write it records was committed.
+	var stopping atomic.Bool
 	var wg sync.WaitGroup
+	stopWriters := func() { stopping.Store(true) }
 	var writes atomic.Int64
 	last := sync.Map{} // id → last phone written
 	var writeErr error
@@ -90,17 +92,15 @@ func fieldPostgres(ctx context.Context, o *Options, p *Phase) error {
 	go func() {
 		defer wg.Done()
 		r := rand.New(rand.NewPCG(3, 4))
-		for wctx.Err() == nil {
+		for !stopping.Load() && ctx.Err() == nil {
 			id := 1 + r.IntN(o.Rows)
 			v := fmt.Sprintf("08%08d", r.IntN(1e8))
 			ct, err := ring.Encrypt(nil, []byte(v), bind("phone", id))
 			if err == nil {
-				_, err = pool.Exec(wctx, `UPDATE customers SET phone = $1 WHERE id = $2`, ct, id)
+				_, err = pool.Exec(ctx, `UPDATE customers SET phone = $1 WHERE id = $2`, ct, id)
 			}
 			if err != nil {
-				if wctx.Err() == nil {
-					writeErr = err
-				}
+				writeErr = err
 				return
 			}
 			last.Store(id, v)
@@ -149,6 +149,7 @@ func fieldPostgres(ctx context.Context, o *Options, p *Phase) error {
 	if err != nil {
 		return err
 	}
+	defer rs.Close()
 	var checked int
 	for rs.Next() {
 		var id int
