@@ -43,6 +43,7 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	instances := fs.Int("instances", 4, "API instances in the JWT phase")
 	clients := fs.Int("clients", 8, "concurrent API clients in the JWT phase")
 	rows := fs.Int("rows", 2000, "rows in the field-encryption phases")
+	only := fs.String("only", "", "comma-separated phases to run (default all): "+strings.Join(drill.PhaseIDs(), ", "))
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -63,12 +64,23 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	if *inProcess {
 		db, rd = "", ""
 	}
+	var phases []string
+	if *only != "" {
+		known := strings.Join(drill.PhaseIDs(), ",")
+		for _, id := range strings.Split(*only, ",") {
+			if !strings.Contains(","+known+",", ","+id+",") {
+				fmt.Fprintf(env.Stderr, "rotate drill: unknown phase %q (known: %s)\n", id, known)
+				return exitUsage
+			}
+			phases = append(phases, id)
+		}
+	}
 	if *by == "" {
 		*by = env.getenv("USER")
 	}
 	r := drill.Run(ctx, drill.Options{
 		Env: *envName, By: *by, Buddy: *buddy, DatabaseURL: db, RedisURL: rd,
-		Instances: *instances, Clients: *clients, Rows: *rows, Progress: env.Stderr,
+		Instances: *instances, Clients: *clients, Rows: *rows, Only: phases, Progress: env.Stderr,
 	})
 	md := r.Markdown()
 	switch *out {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/goodgo/rotation/internal/secretenv"
 )
@@ -60,12 +61,16 @@ func runInventory(_ context.Context, env *Env, args []string) int {
 			Valid        bool     `json:"valid"`
 			Problem      string   `json:"problem,omitempty"`
 			Fingerprints []string `json:"fingerprints,omitempty"`
+			Until        string   `json:"accepted_until,omitempty"`
 		}
 		rows := make([]row, 0, len(findings))
 		for _, f := range findings {
 			r := row{Class: f.Class, Var: f.Var, Required: f.Required, Set: f.Set, Valid: f.OK() && f.Set, Fingerprints: f.Fingerprints}
 			if f.Err != nil {
 				r.Problem = problem(f.Err)
+			}
+			if !f.Until.IsZero() {
+				r.Until = f.Until.Format(time.RFC3339)
 			}
 			rows = append(rows, r)
 		}
@@ -89,7 +94,11 @@ func runInventory(_ context.Context, env *Env, args []string) int {
 			if f.Err != nil {
 				p = problem(f.Err)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Class, f.Var, state, strings.Join(f.Fingerprints, ","), p)
+			fps := strings.Join(f.Fingerprints, ",")
+			if !f.Until.IsZero() {
+				fps += " (accepted until " + f.Until.Format(time.RFC3339) + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Class, f.Var, state, fps, p)
 		}
 		_ = tw.Flush()
 	}

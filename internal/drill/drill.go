@@ -22,6 +22,8 @@ type Options struct {
 	Clients int
 	// Rows is the number of rows in the field-encryption phases (default 2000).
 	Rows int
+	// Only, when set, runs just the phases with these IDs (see PhaseIDs).
+	Only []string
 	// Progress receives one line per phase event; nil discards.
 	Progress io.Writer
 }
@@ -53,19 +55,40 @@ func (o *Options) defaults() {
 // step is one phase of the drill: it fills p and returns an error when the
 // phase failed. It may mark p skipped with a reason.
 type step struct {
-	name, class string
+	id, name, class string
 	run         func(ctx context.Context, o *Options, p *Phase) error
 }
 
 // steps are the drill's phases, in order.
 var steps = []step{
-	{"JWT staged rotation under load", "jwt", jwtStaged},
-	{"JWT runbook single-step roll (comparison)", "jwt", jwtSingleStep},
-	{"Payment secret rotation with IPN retries", "payment", paymentRotation},
-	{"Field key rotation, in-memory store", "field", fieldInMemory},
-	{"Field key re-encryption, real Postgres table", "field", fieldPostgres},
-	{"Incident session flush, real Redis", "jwt", redisFlush},
-	{"Database password rotation, real Postgres", "db", pgRoleRotation},
+	{"jwt", "JWT staged rotation under load", "jwt", jwtStaged},
+	{"jwt-single-step", "JWT runbook single-step roll (comparison)", "jwt", jwtSingleStep},
+	{"payment", "Payment secret rotation with IPN retries", "payment", paymentRotation},
+	{"field", "Field key rotation, in-memory store", "field", fieldInMemory},
+	{"field-pg", "Field key re-encryption, real Postgres table", "field", fieldPostgres},
+	{"redis", "Incident session flush, real Redis", "jwt", redisFlush},
+	{"db", "Database password rotation, real Postgres", "db", pgRoleRotation},
+}
+
+// PhaseIDs lists the phases' IDs in the order they run.
+func PhaseIDs() []string {
+	ids := make([]string, len(steps))
+	for i, s := range steps {
+		ids[i] = s.id
+	}
+	return ids
+}
+
+func (o *Options) wants(id string) bool {
+	if len(o.Only) == 0 {
+		return true
+	}
+	for _, x := range o.Only {
+		if x == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Run runs every phase in order and returns the report. A failing phase does
@@ -77,7 +100,10 @@ func Run(ctx context.Context, o Options) *Report {
 		if ctx.Err() != nil {
 			break
 		}
-		p := &Phase{Name: s.name, Class: s.class, now: time.Now, Started: time.Now()}
+		if !o.wants(s.id) {
+			continue
+		}
+		p := &Phase{ID: s.id, Name: s.name, Class: s.class, now: time.Now, Started: time.Now()}
 		fmt.Fprintf(o.Progress, "drill: %s…\n", s.name)
 		err := s.run(ctx, &o, p)
 		p.Ended = time.Now()

@@ -42,6 +42,7 @@ type Fingerprint struct {
 
 // Phase is the record of one part of the drill.
 type Phase struct {
+	ID              string // "jwt", "field-pg", … (PhaseIDs)
 	Name            string // "JWT staged rotation under load"
 	Class           string // inventory class id: "jwt", "vnpay", …
 	Status          Status

@@ -3,6 +3,7 @@ package secretenv
 import (
 	"encoding/base64"
 	"errors"
+	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
 )
@@ -16,6 +17,10 @@ type Var struct {
 	// a secret (VNPAY_TMN_CODE, MOMO_PARTNER_CODE, ZALOPAY_APP_ID). It is
 	// still only shown by fingerprint.
 	Identifier bool
+	// Deadline, for a payment *_PREVIOUS secret, names the variable holding
+	// the RFC 3339 time until which it is accepted (*_PREVIOUS_UNTIL). When
+	// the secret is set, the deadline must be set too.
+	Deadline string
 }
 
 // Class is one row of the runbook's §1 inventory.
@@ -62,6 +67,7 @@ func Inventory() []Class {
 	req := func(name string, r Rule) Var { return Var{Name: name, Rule: r, Required: true} }
 	opt := func(name string, r Rule) Var { return Var{Name: name, Rule: r} }
 	id := func(name string) Var { return Var{Name: name, Rule: IdentifierRule, Required: true, Identifier: true} }
+	prev := func(name string, r Rule) Var { return Var{Name: name, Rule: r, Deadline: name + "_UNTIL"} }
 	return []Class{
 		{ID: "jwt", Name: "JWT signing keys", Keygen: "jwt",
 			Vars: []Var{
@@ -73,22 +79,27 @@ func Inventory() []Class {
 			Vars:    []Var{req("FIELD_ENCRYPTION_KEY", FieldKeyRule), opt("FIELD_ENCRYPTION_KEY_PREVIOUS", FieldKeyListRule)},
 			Cadence: "180 days / on leak", BlastRadius: "At-rest encrypted columns (PII)", Owner: "Security"},
 		{ID: "vnpay", Name: "VNPay",
-			Vars:    []Var{req("VNPAY_HASH_SECRET", ProviderSecretRule), opt("VNPAY_HASH_SECRET_PREVIOUS", ProviderSecretRule), id("VNPAY_TMN_CODE")},
+			Vars:    []Var{req("VNPAY_HASH_SECRET", ProviderSecretRule), prev("VNPAY_HASH_SECRET_PREVIOUS", ProviderSecretRule), id("VNPAY_TMN_CODE")},
 			Cadence: "90 days / on leak", BlastRadius: "All VNPay checkout + IPN", Owner: "Payments"},
 		{ID: "momo", Name: "MoMo",
 			Vars: []Var{
 				id("MOMO_PARTNER_CODE"), req("MOMO_ACCESS_KEY", AccessKeyRule), req("MOMO_SECRET_KEY", ProviderSecretRule),
-				opt("MOMO_ACCESS_KEY_PREVIOUS", AccessKeyRule), opt("MOMO_SECRET_KEY_PREVIOUS", ProviderSecretRule),
+				prev("MOMO_ACCESS_KEY_PREVIOUS", AccessKeyRule), prev("MOMO_SECRET_KEY_PREVIOUS", ProviderSecretRule),
 			},
 			Cadence: "90 days / on leak", BlastRadius: "All MoMo checkout + IPN", Owner: "Payments"},
 		{ID: "zalopay", Name: "ZaloPay",
 			Vars: []Var{
 				id("ZALOPAY_APP_ID"), req("ZALOPAY_KEY1", ProviderSecretRule), req("ZALOPAY_KEY2", ProviderSecretRule),
-				opt("ZALOPAY_KEY1_PREVIOUS", ProviderSecretRule), opt("ZALOPAY_KEY2_PREVIOUS", ProviderSecretRule),
+				prev("ZALOPAY_KEY1_PREVIOUS", ProviderSecretRule), prev("ZALOPAY_KEY2_PREVIOUS", ProviderSecretRule),
 			},
 			Cadence: "90 days / on leak", BlastRadius: "All ZaloPay checkout + IPN", Owner: "Payments"},
 		{ID: "webhook", Name: "Bank transfer webhook", Keygen: "webhook",
-			Vars:    []Var{req("BANK_TRANSFER_WEBHOOK_SECRET", HMACRule), opt("BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS", HMACRule)},
+			Vars: []Var{
+				req("BANK_TRANSFER_WEBHOOK_SECRET", HMACRule), prev("BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS", HMACRule),
+				// Keys of the bank-transfer notifiers, issued by them (optional).
+				opt("CASSO_WEBHOOK_SECRET", ProviderSecretRule), prev("CASSO_WEBHOOK_SECRET_PREVIOUS", ProviderSecretRule),
+				opt("PAYOS_CHECKSUM_KEY", ProviderSecretRule), prev("PAYOS_CHECKSUM_KEY_PREVIOUS", ProviderSecretRule),
+			},
 			Cadence: "90 days / on leak", BlastRadius: "Inbound bank webhook verification", Owner: "Payments"},
 		{ID: "db", Name: "Database password", Keygen: "db",
 			Vars:    []Var{req("DATABASE_URL", DatabaseURLRule)},
@@ -129,6 +140,8 @@ type Finding struct {
 	// "rotate keygen" prints and the rotation ticket records; for URLs, of
 	// the password.
 	Fingerprints []string
+	// Until is the acceptance deadline of a *_PREVIOUS payment secret.
+	Until time.Time
 	// Err is nil when the variable is valid, or unset and optional; an
 	// *Error otherwise.
 	Err error
@@ -164,6 +177,9 @@ func Check(src Source, classes []Class) []Finding {
 					}
 					seen = append(seen, Named{Var: v.Name, Secret: s})
 				}
+				if f.Err == nil && v.Deadline != "" {
+					f.Until, f.Err = deadline(src, v)
+				}
 			}
 			out = append(out, f)
 		}
@@ -193,6 +209,24 @@ func decodeForCheck(name, raw string, r Rule) ([]fingerprint.Secret, []string, e
 		}
 	}
 	return secrets, fps, nil
+}
+
+// ErrNoDeadline: a previous payment secret is set without its *_UNTIL time.
+var ErrNoDeadline = errors.New("set without its acceptance deadline")
+
+func deadline(src Source, v Var) (time.Time, error) {
+	raw, ok, err := src.Lookup(v.Deadline)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if !ok || raw == "" {
+		return time.Time{}, &Error{Var: v.Name, Index: -1, Err: ErrNoDeadline, Detail: "set " + v.Deadline + " (RFC 3339: rotation time + the provider's retry window)"}
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		return time.Time{}, &Error{Var: v.Deadline, Index: -1, Err: ErrNoDeadline, Detail: "not an RFC 3339 time such as 2026-11-28T02:00:00+07:00"}
+	}
+	return t, nil
 }
 
 // TextFingerprint returns the fingerprint an operator records for a secret

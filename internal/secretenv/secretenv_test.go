@@ -283,3 +283,28 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckPaymentDeadline(t *testing.T) {
+	vnpay, _ := Lookup("vnpay")
+	base := map[string]string{"VNPAY_HASH_SECRET": strings.Repeat("N", 32), "VNPAY_TMN_CODE": "DEMOV210", "VNPAY_HASH_SECRET_PREVIOUS": strings.Repeat("O", 32)}
+	find := func(m map[string]string) Finding {
+		for _, f := range Check(Map(m), []Class{vnpay}) {
+			if f.Var == "VNPAY_HASH_SECRET_PREVIOUS" {
+				return f
+			}
+		}
+		t.Fatal("no finding")
+		return Finding{}
+	}
+	if f := find(base); !errors.Is(f.Err, ErrNoDeadline) || !strings.Contains(f.Err.Error(), "VNPAY_HASH_SECRET_PREVIOUS_UNTIL") {
+		t.Errorf("previous without deadline: %v", f.Err)
+	}
+	base["VNPAY_HASH_SECRET_PREVIOUS_UNTIL"] = "tomorrow"
+	if f := find(base); !errors.Is(f.Err, ErrNoDeadline) {
+		t.Errorf("bad deadline: %v", f.Err)
+	}
+	base["VNPAY_HASH_SECRET_PREVIOUS_UNTIL"] = "2026-11-28T02:00:00+07:00"
+	if f := find(base); f.Err != nil || f.Until.IsZero() {
+		t.Errorf("good deadline: %+v", f)
+	}
+}
