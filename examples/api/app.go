@@ -40,8 +40,10 @@ type App struct {
 	cancel   context.CancelFunc
 	watchErr chan error
 
+
 	mu       sync.Mutex
 	disabled map[string]bool // the "user table" of this example
+	ledger   ledger
 }
 
 // AppClaims are the application's claims: the library's plus a role.
