@@ -40,7 +40,6 @@ type App struct {
 	cancel   context.CancelFunc
 	watchErr chan error
 
-
 	mu       sync.Mutex
 	disabled map[string]bool // the "user table" of this example
 	ledger   ledger

@@ -141,4 +141,3 @@ func (a *App) mountPayments() error {
 	}
 	return nil
 }
-
