@@ -11,15 +11,19 @@
 // checkout freeze and drain. Signing always uses Current. In incident mode the
 // previous secret is refused at once.
 //
-//	set, err := payment.LoadSecretSet(secretenv.Env(), payment.SecretVars{
-//		Current: "VNPAY_HASH_SECRET", Previous: "VNPAY_HASH_SECRET_PREVIOUS",
-//		PreviousUntil: "VNPAY_HASH_SECRET_PREVIOUS_UNTIL"}, secretenv.ProviderSecretRule)
+//	// VNPAY_HASH_SECRET, VNPAY_HASH_SECRET_PREVIOUS, VNPAY_HASH_SECRET_PREVIOUS_UNTIL
+//	set, err := payment.LoadSecretSet(secretenv.Env(), payment.Vars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
+//	slot, err := set.VerifyHex(sha512.New, canonical, sigHex, time.Now())
+//
+// Most code uses a provider package, which loads its sets, builds the
+// canonical strings and wraps this in IPN handlers.
 //
 // Importing this package pulls in no database or Redis client.
 package payment
 
 import (
 	"crypto/hmac"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -45,6 +49,14 @@ const (
 	MoMoRetryWindow    = 24 * time.Hour
 	ZaloPayRetryWindow = 48 * time.Hour
 )
+
+// UntilAfterRotation returns the end of the previous secret's acceptance
+// for a rotation made at rotatedAt with a provider whose retry window is
+// window: the PreviousUntil to configure. The provider packages offer it
+// with their window filled in (vnpay.UntilAfterRotation, ...).
+func UntilAfterRotation(rotatedAt time.Time, window time.Duration) time.Time {
+	return rotatedAt.Add(window)
+}
 
 // SecretSet is one provider secret during a rotation.
 type SecretSet struct {
@@ -74,6 +86,9 @@ var (
 	ErrTimestamp       = errors.New("payment: timestamp outside the tolerance")
 	ErrReplay          = errors.New("payment: message already processed")
 	ErrBodyTooLarge    = errors.New("payment: body too large")
+	// ErrWrongMerchant: a correctly signed message names another merchant
+	// (TmnCode, partnerCode, app_id) than the one configured.
+	ErrWrongMerchant = errors.New("payment: message is for another merchant")
 )
 
 // Validate checks the set: Current present, Previous different from it.
@@ -117,6 +132,41 @@ func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time
 	return "", ErrSignatureMismatch
 }
 
+// VerifyHex is VerifyMAC for a signature sent as hex, as VNPay, MoMo and
+// ZaloPay do. Upper- and lowercase hex are both accepted; a signature that
+// is not hex is ErrMalformed, an empty one ErrMissingSignature.
+func (s SecretSet) VerifyHex(newHash func() hash.Hash, msg []byte, sigHex string, now time.Time) (Slot, error) {
+	if sigHex == "" {
+		return "", ErrMissingSignature
+	}
+	var buf [64]byte
+	if len(sigHex) > 2*len(buf) || len(sigHex)%2 != 0 {
+		return "", fmt.Errorf("%w: signature is %d characters, want the %d hex digits of the MAC", ErrMalformed, len(sigHex), 2*newHash().Size())
+	}
+	n, err := hex.Decode(buf[:], []byte(sigHex))
+	if err != nil {
+		return "", fmt.Errorf("%w: signature is not hex", ErrMalformed)
+	}
+	return s.VerifyMAC(newHash, msg, buf[:n], now)
+}
+
+// SignHex returns the lowercase hex HMAC of msg under Current.
+func (s SecretSet) SignHex(newHash func() hash.Hash, msg []byte) (string, error) {
+	var buf [64]byte
+	sum, err := s.Sign(newHash, msg, buf[:0])
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(sum), nil
+}
+
+// MAC returns the HMAC of msg under key, appended to dst. It is the
+// primitive under Sign and VerifyMAC, for verifiers whose message itself
+// depends on the slot (MoMo puts the access key into the signed string).
+func MAC(newHash func() hash.Hash, key fingerprint.Secret, msg, dst []byte) []byte {
+	return sum(newHash, key, msg, dst)
+}
+
 // Sign returns the HMAC of msg under Current, appended to dst.
 func (s SecretSet) Sign(newHash func() hash.Hash, msg, dst []byte) ([]byte, error) {
 	if s.Current.IsZero() {
@@ -133,13 +183,26 @@ func sum(newHash func() hash.Hash, key fingerprint.Secret, msg, dst []byte) []by
 
 // SecretVars names the variables a SecretSet is loaded from.
 type SecretVars struct {
-	Current       string // e.g. "VNPAY_HASH_SECRET"
-	Previous      string // e.g. "VNPAY_HASH_SECRET_PREVIOUS"
-	PreviousUntil string // e.g. "VNPAY_HASH_SECRET_PREVIOUS_UNTIL", RFC 3339
+	Current  string // e.g. "VNPAY_HASH_SECRET"
+	Previous string // e.g. "VNPAY_HASH_SECRET_PREVIOUS"; "" = no previous
+	// PreviousUntil, e.g. "VNPAY_HASH_SECRET_PREVIOUS_UNTIL", holds an
+	// RFC 3339 time. "" means Previous + "_UNTIL".
+	PreviousUntil string
 }
 
-// ErrNoDeadline: a previous secret is set without its acceptance deadline.
-var ErrNoDeadline = errors.New("payment: previous secret set without a PREVIOUS_UNTIL deadline")
+// Vars returns the conventional names for the secret current:
+// current, current_PREVIOUS and current_PREVIOUS_UNTIL.
+func Vars(current string) SecretVars {
+	return SecretVars{Current: current, Previous: current + "_PREVIOUS", PreviousUntil: current + "_PREVIOUS_UNTIL"}
+}
+
+// Load errors.
+var (
+	// ErrNoDeadline: a previous secret is set without its acceptance deadline.
+	ErrNoDeadline = errors.New("payment: previous secret set without a PREVIOUS_UNTIL deadline")
+	// ErrBadDeadline: the deadline is not an RFC 3339 time.
+	ErrBadDeadline = errors.New("payment: PREVIOUS_UNTIL is not an RFC 3339 time")
+)
 
 // LoadSecretSet reads a SecretSet from src, validating each secret with rule
 // through the shared env validation. When Previous is set, PreviousUntil must
@@ -164,15 +227,19 @@ func LoadSecretSet(src secretenv.Source, vars SecretVars, rule secretenv.Rule) (
 	if s.Previous.IsZero() {
 		return s, nil
 	}
-	raw, ok, err := src.Lookup(vars.PreviousUntil)
+	until := vars.PreviousUntil
+	if until == "" {
+		until = vars.Previous + "_UNTIL"
+	}
+	raw, ok, err := src.Lookup(until)
 	if err != nil {
 		return SecretSet{}, err
 	}
 	if !ok || raw == "" {
-		return SecretSet{}, fmt.Errorf("%w: set %s", ErrNoDeadline, vars.PreviousUntil)
+		return SecretSet{}, fmt.Errorf("%w: %s is set, so set %s to the rotation time plus the provider's retry window", ErrNoDeadline, vars.Previous, until)
 	}
 	if s.PreviousUntil, err = time.Parse(time.RFC3339, raw); err != nil {
-		return SecretSet{}, fmt.Errorf("payment: %s: want an RFC 3339 time such as 2026-11-28T02:00:00+07:00", vars.PreviousUntil)
+		return SecretSet{}, fmt.Errorf("%w: %s: want a time such as 2026-11-28T02:00:00+07:00", ErrBadDeadline, until)
 	}
 	return s, nil
 }
@@ -193,6 +260,8 @@ const (
 	ReasonMethod          Reason = "method"
 	ReasonContentType     Reason = "content_type"
 	ReasonCallback        Reason = "callback_error"
+	ReasonNoSecret        Reason = "no_secret"
+	ReasonWrongMerchant   Reason = "wrong_merchant"
 )
 
 // ReasonOf maps a verifier error to its Reason.
@@ -212,6 +281,10 @@ func ReasonOf(err error) Reason {
 		return ReasonReplay
 	case errors.Is(err, ErrBodyTooLarge):
 		return ReasonBodyTooLarge
+	case errors.Is(err, ErrNoSecret):
+		return ReasonNoSecret
+	case errors.Is(err, ErrWrongMerchant):
+		return ReasonWrongMerchant
 	}
 	return ReasonMalformed
 }
@@ -230,6 +303,14 @@ type Observer interface {
 
 // NopObserver ignores everything.
 type NopObserver struct{}
+
+// OrNop returns o, or NopObserver when o is nil.
+func OrNop(o Observer) Observer {
+	if o == nil {
+		return NopObserver{}
+	}
+	return o
+}
 
 func (NopObserver) Verified(string, Slot)          {}
 func (NopObserver) SignatureFailed(string, Reason) {}

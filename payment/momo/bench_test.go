@@ -1,0 +1,41 @@
+package momo
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+)
+
+// BenchmarkVerifyIPN verifies a typical IPN body (JSON decode, integer
+// parsing, raw string, HMAC, compare) next to the bare HMAC-SHA256 over the
+// same raw string with the compare, in the same run.
+func BenchmarkVerifyIPN(b *testing.B) {
+	c := sandboxClient(b, nil)
+	body := signIPN(sandboxAccess, sandboxSecret, typical())
+	raw := []byte(NotificationRaw(sandboxAccess, typical()))
+	m := hmac.New(sha256.New, []byte(sandboxSecret))
+	m.Write(raw)
+	sig, _ := hex.DecodeString(hex.EncodeToString(m.Sum(nil)))
+	b.Run("VerifyIPN", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := c.VerifyIPN(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bare-HMAC", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		key := []byte(sandboxSecret)
+		for b.Loop() {
+			m := hmac.New(sha256.New, key)
+			m.Write(raw)
+			if !hmac.Equal(m.Sum(nil), sig) {
+				b.Fatal("mismatch")
+			}
+		}
+	})
+}

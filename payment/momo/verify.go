@@ -1,0 +1,277 @@
+package momo
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/ipnhttp"
+)
+
+// Result codes (resultCode) most integrations act on; see MoMo's table.
+const (
+	ResultSuccess    = 0    // paid
+	ResultAuthorized = 9000 // authorized, to be captured (autoCapture=false)
+)
+
+// Notification is a verified IPN or redirect result.
+type Notification struct {
+	PartnerCode  string
+	OrderID      string
+	RequestID    string
+	Amount       int64 // VND
+	OrderInfo    string
+	OrderType    string
+	TransID      int64 // MoMo's transaction ID
+	ResultCode   int
+	Message      string
+	PayType      string
+	ResponseTime int64  // Unix milliseconds
+	ExtraData    string // base64 as received
+	Signature    string
+	// Slot is the key pair that verified the signature.
+	Slot payment.Slot
+}
+
+// Paid reports whether MoMo says the payment went through (resultCode 0).
+// The caller must still match OrderID and Amount with the order.
+func (n *Notification) Paid() bool { return n.ResultCode == ResultSuccess }
+
+// notificationKeys are the signed keys of an IPN or redirect, in order.
+var notificationKeys = []string{"accessKey", "amount", "extraData", "message", "orderId", "orderInfo", "orderType",
+	"partnerCode", "payType", "requestId", "responseTime", "resultCode", "transId"}
+
+// NotificationRaw is the string an IPN or redirect result signs: accessKey,
+// amount, extraData, message, orderId, orderInfo, orderType, partnerCode,
+// payType, requestId, responseTime, resultCode, transId. The access key is
+// the merchant's (the IPN body does not carry it).
+func NotificationRaw(accessKey string, n *Notification) string {
+	return raw("accessKey", accessKey, "amount", itoa(n.Amount), "extraData", n.ExtraData, "message", n.Message,
+		"orderId", n.OrderID, "orderInfo", n.OrderInfo, "orderType", n.OrderType, "partnerCode", n.PartnerCode,
+		"payType", n.PayType, "requestId", n.RequestID, "responseTime", itoa(n.ResponseTime),
+		"resultCode", strconv.Itoa(n.ResultCode), "transId", itoa(n.TransID))
+}
+
+// ipnWire is the IPN body; numbers are kept as JSON numbers so that they
+// are never formatted through float64.
+type ipnWire struct {
+	PartnerCode  string      `json:"partnerCode"`
+	OrderID      string      `json:"orderId"`
+	RequestID    string      `json:"requestId"`
+	Amount       json.Number `json:"amount"`
+	OrderInfo    string      `json:"orderInfo"`
+	OrderType    string      `json:"orderType"`
+	TransID      json.Number `json:"transId"`
+	ResultCode   json.Number `json:"resultCode"`
+	Message      string      `json:"message"`
+	PayType      string      `json:"payType"`
+	ResponseTime json.Number `json:"responseTime"`
+	ExtraData    string      `json:"extraData"`
+	Signature    string      `json:"signature"`
+}
+
+// VerifyIPN decodes and verifies an IPN body (JSON). Errors wrap the payment
+// sentinels; a valid signature for another partnerCode is ErrWrongMerchant.
+func (c *Client) VerifyIPN(body []byte) (*Notification, error) {
+	var w ipnWire
+	var n *Notification
+	err := json.Unmarshal(body, &w)
+	if err != nil {
+		err = fmt.Errorf("momo: %w: IPN body is not the expected JSON object", payment.ErrMalformed)
+	} else {
+		n, err = fromText(w.PartnerCode, w.OrderID, w.RequestID, w.Amount.String(), w.OrderInfo, w.OrderType, w.TransID.String(),
+			w.ResultCode.String(), w.Message, w.PayType, w.ResponseTime.String(), w.ExtraData, w.Signature)
+	}
+	return c.finish(n, err)
+}
+
+// VerifyReturn verifies the query MoMo appends to the redirectUrl, given as
+// received (r.URL.RawQuery). A repeated signed parameter is refused; other
+// parameters are ignored.
+func (c *Client) VerifyReturn(rawQuery string) (*Notification, error) {
+	v, err := parseQuery(rawQuery)
+	var n *Notification
+	if err == nil {
+		n, err = fromText(v["partnerCode"], v["orderId"], v["requestId"], v["amount"], v["orderInfo"], v["orderType"], v["transId"],
+			v["resultCode"], v["message"], v["payType"], v["responseTime"], v["extraData"], v["signature"])
+	}
+	return c.finish(n, err)
+}
+
+// MaxQueryLen caps the redirect query VerifyReturn accepts.
+const MaxQueryLen = 8 << 10
+
+func parseQuery(rawQuery string) (map[string]string, error) {
+	if len(rawQuery) > MaxQueryLen {
+		return nil, fmt.Errorf("momo: %w: query is %d bytes, the limit is %d", payment.ErrBodyTooLarge, len(rawQuery), MaxQueryLen)
+	}
+	signed := make(map[string]bool, len(notificationKeys)+1)
+	for _, k := range notificationKeys {
+		signed[k] = true
+	}
+	signed["signature"] = true
+	v := make(map[string]string, 16)
+	for rawQuery != "" {
+		var part string
+		part, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if part == "" {
+			continue
+		}
+		k, val, _ := strings.Cut(part, "=")
+		key, err1 := url.QueryUnescape(k)
+		value, err2 := url.QueryUnescape(val)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("momo: %w: bad escape in the query", payment.ErrMalformed)
+		}
+		if !signed[key] {
+			continue
+		}
+		if _, dup := v[key]; dup {
+			return nil, fmt.Errorf("momo: %w: %s appears twice", payment.ErrDuplicateParam, key)
+		}
+		v[key] = value
+	}
+	return v, nil
+}
+
+func fromText(partner, orderID, requestID, amount, orderInfo, orderType, transID, resultCode, message, payType, responseTime, extraData, sig string) (*Notification, error) {
+	if sig == "" {
+		return nil, fmt.Errorf("momo: %w", payment.ErrMissingSignature)
+	}
+	n := &Notification{PartnerCode: partner, OrderID: orderID, RequestID: requestID, OrderInfo: orderInfo, OrderType: orderType,
+		Message: message, PayType: payType, ExtraData: extraData, Signature: sig}
+	var err error
+	num := func(name, s string, bits int) int64 {
+		v, e := strconv.ParseInt(s, 10, bits)
+		if e != nil && err == nil {
+			err = fmt.Errorf("momo: %w: %s %q is not an integer", payment.ErrMalformed, name, s)
+		}
+		return v
+	}
+	n.Amount = num("amount", amount, 64)
+	n.TransID = num("transId", transID, 64)
+	n.ResultCode = int(num("resultCode", resultCode, 32))
+	n.ResponseTime = num("responseTime", responseTime, 64)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range []string{partner, orderID, requestID, orderInfo, orderType, message, payType, extraData} {
+		if i := strings.IndexByte(v, '&'); i >= 0 && ambiguous(v[i:]) {
+			return nil, fmt.Errorf("momo: %w: a value contains \"&<signed field>=\", which makes the signed string ambiguous", payment.ErrMalformed)
+		}
+	}
+	return n, nil
+}
+
+// ambiguous reports whether s contains "&k=" for a signed key k.
+func ambiguous(s string) bool {
+	for _, k := range notificationKeys {
+		if strings.Contains(s, "&"+k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// finish verifies n's signature against every key pair and reports to the
+// observer.
+func (c *Client) finish(n *Notification, err error) (*Notification, error) {
+	if err == nil {
+		n.Slot, err = c.verify(n)
+		if err == nil {
+			c.obs.Verified(Provider, n.Slot)
+			if n.PartnerCode != c.partner {
+				return nil, fmt.Errorf("momo: %w: partnerCode %q, configured %q", payment.ErrWrongMerchant, n.PartnerCode, c.partner)
+			}
+			return n, nil
+		}
+	}
+	c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
+	return nil, err
+}
+
+func (c *Client) verify(n *Notification) (payment.Slot, error) {
+	var sig [sha256.Size]byte
+	if len(n.Signature) != 2*sha256.Size {
+		return "", fmt.Errorf("momo: %w: signature is %d characters, want 64 hex digits", payment.ErrMalformed, len(n.Signature))
+	}
+	if _, err := hex.Decode(sig[:], []byte(n.Signature)); err != nil {
+		return "", fmt.Errorf("momo: %w: signature is not hex", payment.ErrMalformed)
+	}
+	var buf [sha256.Size]byte
+	for _, p := range c.pairs(c.now()) {
+		msg := NotificationRaw(string(p.access.Bytes()), n)
+		if hmac.Equal(payment.MAC(sha256.New, p.secret, []byte(msg), buf[:0]), sig[:]) {
+			if !p.live {
+				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
+			}
+			return p.slot, nil
+		}
+	}
+	return "", fmt.Errorf("momo: %w", payment.ErrSignatureMismatch)
+}
+
+// NotifyFunc handles a verified IPN. Returning nil answers MoMo 204 No
+// Content; an error answers 500 so that MoMo retries.
+type NotifyFunc func(ctx context.Context, n *Notification) error
+
+// IPNHandler returns the handler for MoMo's ipnUrl: POST with a JSON body
+// (capped at 64 KiB). It verifies the body, calls fn and answers 204 as
+// MoMo requires. A refused IPN gets 400 with a JSON body saying why and fn
+// is not called; another method 405, another content type 415, a larger
+// body 413. Each refusal is reported to the observer's IPNRejected.
+func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reject := func(status int, reason payment.Reason, msg string) {
+			c.obs.IPNRejected(Provider, reason)
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			reject(http.StatusMethodNotAllowed, payment.ReasonMethod, "MoMo sends IPNs with POST, not "+r.Method)
+			return
+		}
+		if !ipnhttp.IsJSON(r) {
+			reject(http.StatusUnsupportedMediaType, payment.ReasonContentType, "want Content-Type application/json")
+			return
+		}
+		body, err := ipnhttp.ReadBody(w, r, ipnhttp.MaxBody)
+		if err != nil {
+			if errors.Is(err, payment.ErrBodyTooLarge) {
+				reject(http.StatusRequestEntityTooLarge, payment.ReasonBodyTooLarge, "body too large")
+			} else {
+				reject(http.StatusBadRequest, payment.ReasonMalformed, "could not read the body")
+			}
+			return
+		}
+		n, err := c.VerifyIPN(body)
+		if err != nil {
+			reason := payment.ReasonOf(err)
+			msg := "signature refused"
+			switch reason {
+			case payment.ReasonMalformed:
+				msg = "malformed IPN"
+			case payment.ReasonWrongMerchant:
+				msg = "partnerCode is not this merchant's"
+			}
+			reject(http.StatusBadRequest, reason, msg)
+			return
+		}
+		if err := fn(r.Context(), n); err != nil {
+			reject(http.StatusInternalServerError, payment.ReasonCallback, "not processed, retry later")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,94 @@
+package vnpay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/goodgo/rotation/payment"
+)
+
+// IPNResponse is the JSON body VNPay expects in answer to an IPN, always
+// with HTTP 200. VNPay acts on RspCode; Message is for people.
+type IPNResponse struct {
+	RspCode string `json:"RspCode"`
+	Message string `json:"Message"`
+}
+
+// The documented IPN answers (VNPay's IPN demo).
+var (
+	// ConfirmSuccess: the order was found, the amount matched and the
+	// result is recorded. VNPay stops retrying.
+	ConfirmSuccess = IPNResponse{"00", "Confirm Success"}
+	// OrderNotFound: no order with this vnp_TxnRef.
+	OrderNotFound = IPNResponse{"01", "Order not found"}
+	// OrderAlreadyConfirmed: the order was already updated (a retry).
+	OrderAlreadyConfirmed = IPNResponse{"02", "Order already confirmed"}
+	// InvalidAmount: vnp_Amount differs from the order's amount.
+	InvalidAmount = IPNResponse{"04", "Invalid amount"}
+	// InvalidSignature: the checksum did not verify (sent by IPNHandler).
+	InvalidSignature = IPNResponse{"97", "Invalid signature"}
+	// UnknownError: anything else; VNPay retries.
+	UnknownError = IPNResponse{"99", "Unknown error"}
+)
+
+// Write sends r as VNPay expects: HTTP 200, JSON.
+func (r IPNResponse) Write(w http.ResponseWriter) { r.write(w, http.StatusOK) }
+
+func (r IPNResponse) write(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(r)
+}
+
+// IPNFunc handles a verified IPN and says what to answer: one of
+// ConfirmSuccess, OrderNotFound, OrderAlreadyConfirmed, InvalidAmount or
+// UnknownError. An empty RspCode is sent as UnknownError.
+type IPNFunc func(ctx context.Context, n *Notification) IPNResponse
+
+// IPNHandler returns the handler for VNPay's IPN URL. VNPay calls it with
+// GET and the signed parameters in the query. The handler verifies them
+// (VerifyQuery), calls fn with the notification and writes fn's answer.
+// A bad or missing signature is answered RspCode 97 without calling fn; a
+// query naming another terminal or missing required fields, 99. Another
+// method than GET gets 405 and a query over MaxQueryLen 414, both with a
+// JSON body saying what was wrong. Each refusal is reported to the
+// observer's IPNRejected.
+func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			c.obs.IPNRejected(Provider, payment.ReasonMethod)
+			w.Header().Set("Allow", http.MethodGet)
+			IPNResponse{"99", "method " + r.Method + " not allowed: VNPay sends IPNs with GET"}.write(w, http.StatusMethodNotAllowed)
+			return
+		}
+		if len(r.URL.RawQuery) > MaxQueryLen {
+			c.obs.IPNRejected(Provider, payment.ReasonBodyTooLarge)
+			IPNResponse{"99", "query too long"}.write(w, http.StatusRequestURITooLong)
+			return
+		}
+		n, err := c.VerifyQuery(r.URL.RawQuery)
+		if err != nil {
+			reason := payment.ReasonOf(err)
+			c.obs.IPNRejected(Provider, reason)
+			switch {
+			case errors.Is(err, payment.ErrWrongMerchant):
+				IPNResponse{"99", "vnp_TmnCode is not this merchant's"}.Write(w)
+			case reason == payment.ReasonMalformed:
+				IPNResponse{"99", "malformed IPN query"}.Write(w)
+			default:
+				InvalidSignature.Write(w)
+			}
+			return
+		}
+		resp := fn(r.Context(), n)
+		if resp.RspCode == "" {
+			resp = UnknownError
+		}
+		if resp.RspCode == UnknownError.RspCode {
+			c.obs.IPNRejected(Provider, payment.ReasonCallback)
+		}
+		resp.Write(w)
+	})
+}

@@ -1,0 +1,156 @@
+package vnpay
+
+import (
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/goodgo/rotation/payment"
+)
+
+// Notification is a verified Return URL or IPN query.
+type Notification struct {
+	TmnCode           string // vnp_TmnCode, checked against the configured one
+	TxnRef            string // vnp_TxnRef: the merchant's order reference
+	Amount            int64  // VND: vnp_Amount / 100
+	BankCode          string
+	BankTranNo        string
+	CardType          string
+	OrderInfo         string
+	PayDate           string // yyyyMMddHHmmss, GMT+7
+	ResponseCode      string // "00" success; see VNPay's table
+	TransactionNo     string // VNPay's transaction number
+	TransactionStatus string // "00" success
+	// Params holds every vnp_* parameter received, signature excluded.
+	Params map[string]string
+	// Slot is the secret that verified the signature.
+	Slot payment.Slot
+}
+
+// Paid reports whether VNPay says the payment went through: vnp_ResponseCode
+// and vnp_TransactionStatus both "00". The caller must still compare Amount
+// with the order and check the order is pending.
+func (n *Notification) Paid() bool {
+	return n.ResponseCode == "00" && n.TransactionStatus == "00"
+}
+
+// VerifyQuery verifies a Return URL or IPN query, given raw as received
+// (r.URL.RawQuery). Only vnp_* parameters take part; vnp_SecureHash and
+// vnp_SecureHashType are excluded; a repeated vnp_* parameter is refused
+// (ErrDuplicateParam). The signature is accepted under the current secret,
+// or the previous one inside its window (Slot says which).
+//
+// Errors wrap the payment sentinels: ErrMissingSignature,
+// ErrSignatureMismatch, ErrPreviousExpired, ErrDuplicateParam, ErrMalformed,
+// ErrBodyTooLarge, and ErrWrongMerchant for a valid signature over another
+// terminal's code.
+func (c *Client) VerifyQuery(raw string) (*Notification, error) {
+	params, sig, err := parseQuery(raw)
+	if err == nil {
+		var slot payment.Slot
+		slot, err = c.verifyParams(params, sig)
+		if err == nil {
+			c.obs.Verified(Provider, slot)
+			return c.notification(params, slot)
+		}
+	}
+	c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
+	return nil, err
+}
+
+func (c *Client) verifyParams(params map[string]string, sig string) (payment.Slot, error) {
+	now := c.now()
+	slot, err := c.secret.VerifyHex(sha512.New, []byte(hashData(params, false)), sig, now)
+	if errors.Is(err, payment.ErrSignatureMismatch) && hasEmpty(params) {
+		// The official PHP IPN demo signs empty vnp_* values too ("k=&");
+		// the .NET and Java libraries skip them. Accept either form.
+		slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(params, true)), sig, now)
+	}
+	if err != nil {
+		return "", fmt.Errorf("vnpay: %w", err)
+	}
+	return slot, nil
+}
+
+func hasEmpty(params map[string]string) bool {
+	for k, v := range params {
+		if v == "" && signed(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Client) notification(p map[string]string, slot payment.Slot) (*Notification, error) {
+	n := &Notification{
+		TmnCode: p["vnp_TmnCode"], TxnRef: p["vnp_TxnRef"], BankCode: p["vnp_BankCode"],
+		BankTranNo: p["vnp_BankTranNo"], CardType: p["vnp_CardType"], OrderInfo: p["vnp_OrderInfo"],
+		PayDate: p["vnp_PayDate"], ResponseCode: p["vnp_ResponseCode"], TransactionNo: p["vnp_TransactionNo"],
+		TransactionStatus: p["vnp_TransactionStatus"], Params: p, Slot: slot,
+	}
+	if n.TmnCode != c.tmn {
+		return nil, fmt.Errorf("vnpay: %w: vnp_TmnCode %q, configured %q", payment.ErrWrongMerchant, n.TmnCode, c.tmn)
+	}
+	if n.TxnRef == "" || n.ResponseCode == "" {
+		return nil, fmt.Errorf("vnpay: %w: vnp_TxnRef and vnp_ResponseCode are required", payment.ErrMalformed)
+	}
+	amt, err := strconv.ParseInt(p["vnp_Amount"], 10, 64)
+	if err != nil || amt < 0 {
+		return nil, fmt.Errorf("vnpay: %w: vnp_Amount %q is not a non-negative integer", payment.ErrMalformed, p["vnp_Amount"])
+	}
+	n.Amount = amt / 100
+	return n, nil
+}
+
+// parseQuery splits a raw query into its vnp_* parameters (signature
+// excluded) and the signature. It decodes like PHP and Go ("+" is a space),
+// ignores parameters not starting with vnp_, and refuses a repeated vnp_*
+// key or a bad escape.
+func parseQuery(raw string) (map[string]string, string, error) {
+	if len(raw) > MaxQueryLen {
+		return nil, "", fmt.Errorf("vnpay: %w: query is %d bytes, the limit is %d", payment.ErrBodyTooLarge, len(raw), MaxQueryLen)
+	}
+	params := make(map[string]string, 16)
+	var sig string
+	var haveSig bool
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, "", fmt.Errorf("vnpay: %w: bad escape in a parameter name", payment.ErrMalformed)
+		}
+		if !strings.HasPrefix(key, "vnp_") {
+			continue
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, "", fmt.Errorf("vnpay: %w: bad escape in %s", payment.ErrMalformed, key)
+		}
+		switch key {
+		case "vnp_SecureHash":
+			if haveSig {
+				return nil, "", fmt.Errorf("vnpay: %w: vnp_SecureHash appears twice", payment.ErrDuplicateParam)
+			}
+			sig, haveSig = val, true
+			continue
+		case "vnp_SecureHashType":
+			continue
+		}
+		if _, dup := params[key]; dup {
+			return nil, "", fmt.Errorf("vnpay: %w: %s appears twice", payment.ErrDuplicateParam, key)
+		}
+		params[key] = val
+	}
+	if !haveSig || sig == "" {
+		return nil, "", fmt.Errorf("vnpay: %w: no vnp_SecureHash", payment.ErrMissingSignature)
+	}
+	return params, sig, nil
+}

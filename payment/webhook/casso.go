@@ -1,0 +1,305 @@
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goodgo/rotation/payment"
+)
+
+// HeaderCassoSignature carries Casso webhook v2 signatures.
+const HeaderCassoSignature = "X-Casso-Signature"
+
+// Casso verifies Casso webhook v2 deliveries.
+//
+// Casso signs HMAC-SHA512(key, t + "." + JSON) where t is the header's
+// millisecond timestamp and JSON is the whole body {"error":…,"data":{…}}
+// with object keys sorted at every depth, printed compactly the way
+// JavaScript's JSON.stringify prints it (no HTML escaping, non-ASCII as
+// is), hex-encoded (Casso's published samples,
+// github.com/CassoHQ/casso-webhook-v2-verify-signature). The key is Casso's
+// "Key bảo mật" as raw bytes.
+//
+// Casso documents no timestamp tolerance; the default 5 minutes both ways
+// applies (WithTolerance to change it). The samples' differences on
+// characters Go's json.Marshal escapes (&<> and U+2028/9) are settled in
+// favour of the JavaScript sample. Numbers are printed as JavaScript prints
+// the received value (599000, 1.5, 1e+21); integers beyond 2^53-1 in the
+// typed fields, duplicate keys, lone surrogate escapes and invalid UTF-8
+// are refused.
+// Where the samples disagree on shapes Casso does not send, arrays stay
+// arrays (Go and Python samples; the JavaScript one turns them into
+// objects) and keys sort by bytes (JavaScript would put integer-like keys
+// such as "2" before "10" first): such a delivery could be refused, never
+// wrongly accepted.
+type Casso struct {
+	set payment.SecretSet
+	cfg config
+}
+
+// NewCasso returns a Casso verifier for set. Options used: WithClock,
+// WithTolerance, WithObserver, WithMaxBody, WithLogger, and
+// WithReplayStore/WithReplayFailOpen (used by Handler: a delivery whose
+// signed content was already processed is not passed to the callback
+// again).
+func NewCasso(set payment.SecretSet, opts ...Option) (*Casso, error) {
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	return &Casso{set: set, cfg: newConfig(opts)}, nil
+}
+
+// CassoEvent is a verified Casso v2 delivery.
+type CassoEvent struct {
+	Error     int64
+	Data      CassoTransaction
+	Timestamp time.Time // the t of X-Casso-Signature
+	Slot      payment.Slot
+	// Body is the raw body as received (only its canonical form is signed:
+	// whitespace and key order are not).
+	Body []byte
+
+	replayKey string // identifies the signed content, for the replay store
+}
+
+// CassoTransaction is the "data" object of a Casso v2 delivery.
+type CassoTransaction struct {
+	ID                     int64
+	Reference              string
+	Description            string
+	Amount                 int64 // VND; negative for outgoing transfers
+	RunningBalance         int64
+	TransactionDateTime    string // "2006-01-02 15:04:05", Vietnam time
+	AccountNumber          string
+	BankName               string
+	BankAbbreviation       string
+	VirtualAccountNumber   string
+	VirtualAccountName     string
+	CounterAccountName     string
+	CounterAccountNumber   string
+	CounterAccountBankID   string
+	CounterAccountBankName string
+}
+
+// cassoHeader is a parsed X-Casso-Signature.
+type cassoHeader struct {
+	t    string // digits, as received
+	ms   int64
+	sigs [][sha512.Size]byte
+}
+
+// parseCassoHeader parses "t=<ms>,v1=<hex>"; several v1 entries are
+// allowed (like Stripe's, for a rotation) and unknown keys are ignored.
+func parseCassoHeader(h string) (cassoHeader, error) {
+	var out cassoHeader
+	if h == "" {
+		return out, fmt.Errorf("%w: no %s header", payment.ErrMissingSignature, HeaderCassoSignature)
+	}
+	if len(h) > MaxSignatureHeaderLen {
+		return out, fmt.Errorf("%w: %s longer than %d bytes", payment.ErrMalformed, HeaderCassoSignature, MaxSignatureHeaderLen)
+	}
+	for part := range strings.SplitSeq(h, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return out, fmt.Errorf("%w: %s: want t=<ms>,v1=<hex>", payment.ErrMalformed, HeaderCassoSignature)
+		}
+		switch k {
+		case "t":
+			if out.t != "" {
+				return out, fmt.Errorf("%w: %s: t given twice", payment.ErrMalformed, HeaderCassoSignature)
+			}
+			ms, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || ms < 0 || len(v) > 16 || v[0] == '+' || (len(v) > 1 && v[0] == '0') {
+				return out, fmt.Errorf("%w: %s: t must be unix milliseconds", payment.ErrMalformed, HeaderCassoSignature)
+			}
+			out.t, out.ms = v, ms
+		case "v1":
+			var s [sha512.Size]byte
+			if len(v) != 2*sha512.Size {
+				return out, fmt.Errorf("%w: %s: v1 must be %d hex digits", payment.ErrMalformed, HeaderCassoSignature, 2*sha512.Size)
+			}
+			if _, err := hex.Decode(s[:], []byte(v)); err != nil {
+				return out, fmt.Errorf("%w: %s: v1 must be %d hex digits", payment.ErrMalformed, HeaderCassoSignature, 2*sha512.Size)
+			}
+			out.sigs = append(out.sigs, s)
+		}
+	}
+	if out.t == "" {
+		return out, fmt.Errorf("%w: %s: no t", payment.ErrMalformed, HeaderCassoSignature)
+	}
+	if len(out.sigs) == 0 {
+		return out, fmt.Errorf("%w: %s: no v1", payment.ErrMissingSignature, HeaderCassoSignature)
+	}
+	return out, nil
+}
+
+// cassoMessage returns the signed string t "." canonical-JSON(body).
+func cassoMessage(dst []byte, t string, body *jvalue) []byte {
+	dst = append(dst, t...)
+	dst = append(dst, '.')
+	return appendCanonical(dst, body, true)
+}
+
+// Verify checks a delivery: header is the X-Casso-Signature value, body
+// the raw request body. It reports Verified or SignatureFailed.
+func (c *Casso) Verify(header string, body []byte) (CassoEvent, error) {
+	ev, err := c.verify(header, body)
+	if err != nil {
+		c.cfg.obs.SignatureFailed(ProviderCasso, payment.ReasonOf(err))
+		return CassoEvent{}, err
+	}
+	c.cfg.obs.Verified(ProviderCasso, ev.Slot)
+	return ev, nil
+}
+
+func (c *Casso) verify(header string, body []byte) (CassoEvent, error) {
+	h, err := parseCassoHeader(header)
+	if err != nil {
+		return CassoEvent{}, err
+	}
+	now := c.cfg.now()
+	ts := time.UnixMilli(h.ms)
+	if !c.cfg.inWindow(ts, now) {
+		return CassoEvent{}, fmt.Errorf("%w: %s t=%s is more than %s from now", payment.ErrTimestamp, HeaderCassoSignature, h.t, c.cfg.tolerance)
+	}
+	root, err := parseJSON(body)
+	if err != nil {
+		return CassoEvent{}, fmt.Errorf("%w: body: %w", payment.ErrMalformed, err)
+	}
+	if root.kind != jObj {
+		return CassoEvent{}, fmt.Errorf("%w: body is not a JSON object", payment.ErrMalformed)
+	}
+	var buf [1024]byte
+	msg := cassoMessage(buf[:0], h.t, &root)
+	cur, prev := macs512(&c.set, msg)
+	var okCur, okPrev bool
+	for i := range h.sigs {
+		okCur = hmac.Equal(h.sigs[i][:], cur) || okCur
+		if prev != nil {
+			okPrev = hmac.Equal(h.sigs[i][:], prev) || okPrev
+		}
+	}
+	slot, err := slotOf(&c.set, okCur, okPrev, now)
+	if err != nil {
+		return CassoEvent{}, err
+	}
+	ev := CassoEvent{Timestamp: ts, Slot: slot, Body: body, replayKey: contentKey(ProviderCasso, msg)}
+	if err := ev.fill(&root); err != nil {
+		return CassoEvent{}, err
+	}
+	return ev, nil
+}
+
+func macs512(set *payment.SecretSet, msg []byte) (cur, prev []byte) {
+	m := hmac.New(sha512.New, set.Current.Bytes())
+	m.Write(msg)
+	cur = m.Sum(nil)
+	if !set.Previous.IsZero() {
+		m := hmac.New(sha512.New, set.Previous.Bytes())
+		m.Write(msg)
+		prev = m.Sum(nil)
+	}
+	return cur, prev
+}
+
+func (ev *CassoEvent) fill(root *jvalue) error {
+	var f fields
+	if v, ok := root.get("error"); ok {
+		ev.Error = f.int(v, "error")
+	}
+	d, ok := root.get("data")
+	if !ok || d.kind != jObj {
+		return fmt.Errorf("%w: body has no \"data\" object", payment.ErrMalformed)
+	}
+	t := &ev.Data
+	for i := range d.obj {
+		m := &d.obj[i]
+		switch m.key {
+		case "id":
+			t.ID = f.int(&m.val, m.key)
+		case "amount":
+			t.Amount = f.int(&m.val, m.key)
+		case "runningBalance":
+			t.RunningBalance = f.int(&m.val, m.key)
+		case "reference":
+			t.Reference = f.str(&m.val, m.key)
+		case "description":
+			t.Description = f.str(&m.val, m.key)
+		case "transactionDateTime":
+			t.TransactionDateTime = f.str(&m.val, m.key)
+		case "accountNumber":
+			t.AccountNumber = f.str(&m.val, m.key)
+		case "bankName":
+			t.BankName = f.str(&m.val, m.key)
+		case "bankAbbreviation":
+			t.BankAbbreviation = f.str(&m.val, m.key)
+		case "virtualAccountNumber":
+			t.VirtualAccountNumber = f.str(&m.val, m.key)
+		case "virtualAccountName":
+			t.VirtualAccountName = f.str(&m.val, m.key)
+		case "counterAccountName":
+			t.CounterAccountName = f.str(&m.val, m.key)
+		case "counterAccountNumber":
+			t.CounterAccountNumber = f.str(&m.val, m.key)
+		case "counterAccountBankId":
+			t.CounterAccountBankID = f.str(&m.val, m.key)
+		case "counterAccountBankName":
+			t.CounterAccountBankName = f.str(&m.val, m.key)
+		}
+	}
+	return f.err
+}
+
+// fields extracts typed values, remembering the first type error.
+type fields struct{ err error }
+
+func (f *fields) int(v *jvalue, name string) int64 {
+	switch v.kind {
+	case jNull:
+		return 0
+	case jNum:
+		if v.f == math.Trunc(v.f) && math.Abs(v.f) < 1<<53 {
+			return int64(v.f)
+		}
+	}
+	if f.err == nil {
+		f.err = fmt.Errorf("%w: %q must be an integer", payment.ErrMalformed, name)
+	}
+	return 0
+}
+
+func (f *fields) str(v *jvalue, name string) string {
+	switch v.kind {
+	case jNull:
+		return ""
+	case jStr:
+		return v.s
+	}
+	if f.err == nil {
+		f.err = fmt.Errorf("%w: %q must be a string", payment.ErrMalformed, name)
+	}
+	return ""
+}
+
+// CassoSignature returns the X-Casso-Signature value Casso would send for
+// body at time t with key: for tests, drills and replaying a delivery to a
+// staging receiver. body must be a JSON object.
+func CassoSignature(key []byte, t time.Time, body []byte) (string, error) {
+	root, err := parseJSON(body)
+	if err != nil {
+		return "", fmt.Errorf("%w: body: %w", payment.ErrMalformed, err)
+	}
+	if root.kind != jObj {
+		return "", fmt.Errorf("%w: body is not a JSON object", payment.ErrMalformed)
+	}
+	ts := strconv.FormatInt(t.UnixMilli(), 10)
+	m := hmac.New(sha512.New, key)
+	m.Write(cassoMessage(nil, ts, &root))
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil)), nil
+}

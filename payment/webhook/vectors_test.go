@@ -1,0 +1,148 @@
+package webhook
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goodgo/rotation/payment"
+)
+
+// Standard Webhooks official vector: libraries/go/webhook_test.go
+// (TestWebhookSign) and libraries/javascript/src/webhook.test.ts ("sign
+// function works") in github.com/standard-webhooks/standard-webhooks.
+const (
+	swSecret    = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	swID        = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+	swTimestamp = 1614265330
+	swPayload   = `{"test": 2432232314}`
+	swExpected  = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+)
+
+func TestStandardWebhooksVectorSign(t *testing.T) {
+	s := must(NewSigner(payment.SecretSet{Current: secret(swSecret)}))
+	got := must(s.Sign(swID, time.Unix(swTimestamp, 0), []byte(swPayload)))
+	if got != swExpected {
+		t.Fatalf("Sign = %s, want %s (Standard Webhooks TestWebhookSign)", got, swExpected)
+	}
+}
+
+func TestStandardWebhooksVectorVerify(t *testing.T) {
+	at := time.Unix(swTimestamp, 0)
+	v := must(NewVerifier(payment.SecretSet{Current: secret(swSecret)}, WithClock(fixed(at))))
+	// "valid multi sig is valid" from the same test files: bogus v1, an
+	// unknown v2, the valid one, bogus v1 again.
+	multi := strings.Join([]string{
+		"v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=",
+		"v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=",
+		swExpected,
+		"v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=",
+	}, " ")
+	for name, sig := range map[string]string{"single": swExpected, "multi": multi, "with v1a": "v1a,AAAA " + swExpected} {
+		m, err := v.VerifyParts(swID, "1614265330", sig, []byte(swPayload))
+		if err != nil || m.Slot != payment.SlotCurrent || m.ID != swID || !m.Timestamp.Equal(at) {
+			t.Errorf("%s: %+v, %v", name, m, err)
+		}
+	}
+	// Invalid vectors from the same tests.
+	for name, sig := range map[string]string{
+		"invalid":   "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=",
+		"garbage":   "v1,dawfeoifkpqwoekfpqoekf",
+		"partial":   swExpected[:8],
+		"empty v1":  "v1,",
+		"only v1a":  "v1a,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+		"uppercase": "V1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+	} {
+		if _, err := v.VerifyParts(swID, "1614265330", sig, []byte(swPayload)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// The spec's secret without the prefix is, for us, a raw secret: a
+	// different key (documented in the package doc).
+	raw := must(NewVerifier(payment.SecretSet{Current: secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")}, WithClock(fixed(at))))
+	if _, err := raw.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err == nil {
+		t.Error("a secret without whsec_ must be used as raw bytes, not base64-decoded")
+	}
+}
+
+// Casso's published sample: golang.go and python.py in
+// github.com/CassoHQ/casso-webhook-v2-verify-signature (checksumKey
+// "mgExMr…", t=1727948258788). The body below is the sample's data as a
+// receiver gets it, in the sample's (unsorted) key order.
+const (
+	cassoSampleKey    = "mgExMrjj4i7a1p8Cs6LmFbpCd8lbw4sSX4LZXPag7TKazeIogtR90tvWYTkwQbvs"
+	cassoSampleHeader = "t=1727948258788,v1=ed0a4bd2e826d5cb69988cdb141e6c1a080e21f3b57eb72cd78192220042b9e7dde0868fc667faea8e224900fa7904e7c88dfa098032fb2d6b6996856e8b7ff3"
+	cassoSampleBody   = `{
+  "error": 0,
+  "data": {
+    "id": 0,
+    "reference": "MA_GIAO_DICH_THU_NGHIEM",
+    "description": "giao dich thu nghiem",
+    "amount": 599000,
+    "runningBalance": 25000000,
+    "transactionDateTime": "2024-10-03 15:06:37",
+    "accountNumber": "88888888",
+    "bankName": "VPBank",
+    "bankAbbreviation": "VPB",
+    "virtualAccountNumber": "",
+    "virtualAccountName": "",
+    "counterAccountName": "NGUYEN VAN A",
+    "counterAccountNumber": "8888888888",
+    "counterAccountBankId": "970415",
+    "counterAccountBankName": "VietinBank"
+  }
+}`
+)
+
+var cassoAt = time.UnixMilli(1727948258788)
+
+func TestCassoVector(t *testing.T) {
+	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithClock(fixed(cassoAt.Add(2*time.Second)))))
+	ev, err := c.Verify(cassoSampleHeader, []byte(cassoSampleBody))
+	if err != nil {
+		t.Fatalf("Casso's published sample refused: %v", err)
+	}
+	d := ev.Data
+	if ev.Slot != payment.SlotCurrent || d.Amount != 599000 || d.RunningBalance != 25000000 || d.Reference != "MA_GIAO_DICH_THU_NGHIEM" ||
+		d.CounterAccountBankID != "970415" || d.BankAbbreviation != "VPB" || !ev.Timestamp.Equal(cassoAt) {
+		t.Fatalf("event = %+v", ev)
+	}
+	// And we produce the same header.
+	got := must(CassoSignature([]byte(cassoSampleKey), cassoAt, []byte(cassoSampleBody)))
+	if got != cassoSampleHeader {
+		t.Fatalf("CassoSignature = %s\nwant %s", got, cassoSampleHeader)
+	}
+}
+
+// PayOS's published sample: https://payos.vn/docs/tich-hop-webhook/kiem-tra-du-lieu-voi-signature
+// (checksum key "1a5471…", signature 412e915d…).
+const (
+	payosSampleKey  = "1a54716c8f0efb2744fb28b6e38b25da7f67a925d98bc1c18bd8faaecadd7675"
+	payosSampleBody = `{"code":"00","desc":"success","success":true,"data":{"orderCode":123,"amount":3000,"description":"VQRIO123","accountNumber":"12345678","reference":"TF230204212323","transactionDateTime":"2023-02-04 18:25:00","currency":"VND","paymentLinkId":"124c33293c43417ab7879e14c8d9eb18","code":"00","desc":"Thành công","counterAccountBankId":"","counterAccountBankName":"","counterAccountName":"","counterAccountNumber":"","virtualAccountName":"","virtualAccountNumber":""},"signature":"412e915d2871504ed31be63c8f62a149a4410d34c4c42affc9006ef9917eaa03"}`
+)
+
+func TestPayOSVector(t *testing.T) {
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}))
+	ev, err := p.Verify([]byte(payosSampleBody))
+	if err != nil {
+		t.Fatalf("PayOS's published sample refused: %v", err)
+	}
+	if ev.OrderCode != 123 || ev.Amount != 3000 || ev.Desc != "Thành công" || ev.PaymentLinkID != "124c33293c43417ab7879e14c8d9eb18" ||
+		ev.Currency != "VND" || ev.Fields["amount"] != "3000" || ev.Slot != payment.SlotCurrent {
+		t.Fatalf("event = %+v", ev)
+	}
+	data := payosSampleBody[strings.Index(payosSampleBody, `"data":`)+7 : strings.Index(payosSampleBody, `,"signature"`)]
+	if got := must(PayOSSignature([]byte(payosSampleKey), []byte(data))); got != "412e915d2871504ed31be63c8f62a149a4410d34c4c42affc9006ef9917eaa03" {
+		t.Fatalf("PayOSSignature = %s", got)
+	}
+}
+
+// header builds Standard Webhooks headers.
+func header(id string, ts int64, sig string) http.Header {
+	h := http.Header{}
+	h.Set(HeaderID, id)
+	h.Set(HeaderTimestamp, itoa(ts))
+	h.Set(HeaderSignature, sig)
+	return h
+}

@@ -1,0 +1,293 @@
+package zalopay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/ipnhttp"
+)
+
+// Callback types.
+const (
+	TypeOrder     = 1
+	TypeAgreement = 2
+)
+
+// Callback is a verified callback.
+type Callback struct {
+	// Type is TypeOrder or TypeAgreement.
+	Type int
+	// Data is the signed "data" string exactly as received.
+	Data string
+	// Order is Data parsed, for TypeOrder callbacks.
+	Order OrderData
+	// Slot is the key2 that verified the MAC.
+	Slot payment.Slot
+}
+
+// OrderData is the data of an order callback: ZaloPay received the money.
+type OrderData struct {
+	AppID          int    `json:"app_id"`
+	AppTransID     string `json:"app_trans_id"`
+	AppTime        int64  `json:"app_time"`
+	AppUser        string `json:"app_user"`
+	Amount         int64  `json:"amount"` // VND received
+	EmbedData      string `json:"embed_data"`
+	Item           string `json:"item"`
+	ZPTransID      int64  `json:"zp_trans_id"`
+	ServerTime     int64  `json:"server_time"` // Unix ms
+	Channel        int    `json:"channel"`
+	MerchantUserID string `json:"merchant_user_id"`
+	UserFeeAmount  int64  `json:"user_fee_amount"`
+	DiscountAmount int64  `json:"discount_amount"`
+}
+
+// envelope is the callback body. Data stays a string: the MAC covers it as
+// received, so it is never re-serialized.
+type envelope struct {
+	Data *string `json:"data"`
+	Mac  string  `json:"mac"`
+	Type *int    `json:"type"`
+}
+
+// VerifyCallback decodes and verifies a callback body. The MAC is checked
+// with key2 over the data string as received before data is parsed. Errors
+// wrap the payment sentinels; a valid MAC over another app's data is
+// ErrWrongMerchant.
+func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil || env.Data == nil {
+		err := fmt.Errorf("zalopay: %w: callback body is not {\"data\": \"…\", \"mac\": \"…\", \"type\": n}", payment.ErrMalformed)
+		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
+		return nil, err
+	}
+	slot, err := c.k2.VerifyHex(sha256.New, []byte(*env.Data), env.Mac, c.now())
+	if err != nil {
+		err = fmt.Errorf("zalopay: %w", err)
+		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
+		return nil, err
+	}
+	c.obs.Verified(Provider, slot)
+	cb := &Callback{Type: TypeOrder, Data: *env.Data, Slot: slot}
+	if env.Type != nil {
+		cb.Type = *env.Type
+	}
+	if cb.Type != TypeOrder {
+		return cb, nil
+	}
+	if err := json.Unmarshal([]byte(cb.Data), &cb.Order); err != nil {
+		return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)
+	}
+	if cb.Order.AppID != c.appID {
+		return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, cb.Order.AppID, c.appID)
+	}
+	return cb, nil
+}
+
+// CallbackResponse is the JSON ZaloPay expects in answer to a callback.
+type CallbackResponse struct {
+	ReturnCode    int    `json:"return_code"`
+	ReturnMessage string `json:"return_message"`
+}
+
+// The documented answers.
+var (
+	// CallbackOK: processed; ZaloPay stops.
+	CallbackOK = CallbackResponse{1, "success"}
+	// CallbackInvalid: the MAC (or the body) is invalid; ZaloPay does not
+	// retry.
+	CallbackInvalid = CallbackResponse{-1, "mac not equal"}
+	// CallbackRetry: not processed now; ZaloPay calls back again (at most
+	// 3 times).
+	CallbackRetry = CallbackResponse{0, "retry"}
+)
+
+// Write sends r as JSON with the given HTTP status.
+func (r CallbackResponse) Write(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(r)
+}
+
+// CallbackFunc handles a verified callback. nil answers return_code 1; an
+// error answers return_code 0 so that ZaloPay calls back again.
+type CallbackFunc func(ctx context.Context, cb *Callback) error
+
+// CallbackHandler returns the handler for ZaloPay's callback URL: POST,
+// application/json, body capped at 64 KiB. It verifies the body, calls fn
+// and answers with the documented JSON: return_code 1 on success, -1 for a
+// bad MAC or body (fn not called), 0 when fn fails. Another method gets 405
+// and another content type 415, both with return_code -1; a larger body 413.
+// Each refusal is reported to the observer's IPNRejected.
+func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reject := func(status int, reason payment.Reason, resp CallbackResponse) {
+			c.obs.IPNRejected(Provider, reason)
+			resp.Write(w, status)
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			reject(http.StatusMethodNotAllowed, payment.ReasonMethod, CallbackResponse{-1, "ZaloPay sends callbacks with POST, not " + r.Method})
+			return
+		}
+		if !ipnhttp.IsJSON(r) {
+			reject(http.StatusUnsupportedMediaType, payment.ReasonContentType, CallbackResponse{-1, "want Content-Type application/json"})
+			return
+		}
+		body, err := ipnhttp.ReadBody(w, r, ipnhttp.MaxBody)
+		if err != nil {
+			if errors.Is(err, payment.ErrBodyTooLarge) {
+				reject(http.StatusRequestEntityTooLarge, payment.ReasonBodyTooLarge, CallbackResponse{-1, "body too large"})
+			} else {
+				reject(http.StatusBadRequest, payment.ReasonMalformed, CallbackResponse{-1, "could not read the body"})
+			}
+			return
+		}
+		cb, err := c.VerifyCallback(body)
+		if err != nil {
+			reason := payment.ReasonOf(err)
+			resp := CallbackInvalid
+			switch reason {
+			case payment.ReasonMalformed:
+				resp = CallbackResponse{-1, "malformed callback"}
+			case payment.ReasonWrongMerchant:
+				resp = CallbackResponse{-1, "app_id is not this merchant's"}
+			}
+			reject(http.StatusOK, reason, resp)
+			return
+		}
+		if err := fn(r.Context(), cb); err != nil {
+			reject(http.StatusOK, payment.ReasonCallback, CallbackRetry)
+			return
+		}
+		CallbackOK.Write(w, http.StatusOK)
+	})
+}
+
+// Redirect is a verified redirect to the merchant's page after payment.
+// It is for display only: fulfil orders from the callback.
+type Redirect struct {
+	AppID          int
+	AppTransID     string
+	PmcID          string
+	BankCode       string
+	Amount         int64
+	DiscountAmount int64
+	Status         int // 1 = success
+	Slot           payment.Slot
+}
+
+// MaxQueryLen caps the redirect query VerifyRedirect accepts.
+const MaxQueryLen = 4 << 10
+
+var redirectKeys = []string{"appid", "apptransid", "pmcid", "bankcode", "amount", "discountamount", "status", "checksum"}
+
+// VerifyRedirect verifies the query ZaloPay appends to the redirect URL,
+// given as received: checksum = HMAC(key2,
+// appid|apptransid|pmcid|bankcode|amount|discountamount|status). A repeated
+// parameter, or a "|" inside a value (which could move text across the
+// separator), is refused.
+func (c *Client) VerifyRedirect(rawQuery string) (*Redirect, error) {
+	r, verified, err := c.verifyRedirect(rawQuery)
+	if err != nil && !verified {
+		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
+	}
+	return r, err
+}
+
+func (c *Client) verifyRedirect(rawQuery string) (r *Redirect, verified bool, err error) {
+	if len(rawQuery) > MaxQueryLen {
+		return nil, false, fmt.Errorf("zalopay: %w: query is %d bytes, the limit is %d", payment.ErrBodyTooLarge, len(rawQuery), MaxQueryLen)
+	}
+	v := make(map[string]string, len(redirectKeys))
+	for rawQuery != "" {
+		var part string
+		part, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if part == "" {
+			continue
+		}
+		k, val, _ := strings.Cut(part, "=")
+		key, err1 := url.QueryUnescape(k)
+		value, err2 := url.QueryUnescape(val)
+		if err1 != nil || err2 != nil {
+			return nil, false, fmt.Errorf("zalopay: %w: bad escape in the query", payment.ErrMalformed)
+		}
+		known := false
+		for _, rk := range redirectKeys {
+			known = known || rk == key
+		}
+		if !known {
+			continue
+		}
+		if _, dup := v[key]; dup {
+			return nil, false, fmt.Errorf("zalopay: %w: %s appears twice", payment.ErrDuplicateParam, key)
+		}
+		if strings.Contains(value, "|") {
+			return nil, false, fmt.Errorf("zalopay: %w: %s contains the separator |", payment.ErrMalformed, key)
+		}
+		v[key] = value
+	}
+	if v["checksum"] == "" {
+		return nil, false, fmt.Errorf("zalopay: %w: no checksum", payment.ErrMissingSignature)
+	}
+	input := join(v["appid"], v["apptransid"], v["pmcid"], v["bankcode"], v["amount"], v["discountamount"], v["status"])
+	slot, err := c.k2.VerifyHex(sha256.New, []byte(input), v["checksum"], c.now())
+	if err != nil {
+		return nil, false, fmt.Errorf("zalopay: %w", err)
+	}
+	c.obs.Verified(Provider, slot)
+	r = &Redirect{AppTransID: v["apptransid"], PmcID: v["pmcid"], BankCode: v["bankcode"], Slot: slot}
+	var errs []error
+	num := func(s string) int64 {
+		n, err := strconv.ParseInt(s, 10, 64)
+		errs = append(errs, err)
+		return n
+	}
+	r.AppID = int(num(v["appid"]))
+	r.Amount = num(v["amount"])
+	r.DiscountAmount = num(v["discountamount"])
+	r.Status = int(num(v["status"]))
+	if errors.Join(errs...) != nil {
+		return nil, true, fmt.Errorf("zalopay: %w: appid, amount, discountamount and status must be integers", payment.ErrMalformed)
+	}
+	if r.AppID != c.appID {
+		return nil, true, fmt.Errorf("zalopay: %w: appid %d, configured %d", payment.ErrWrongMerchant, r.AppID, c.appID)
+	}
+	return r, true, nil
+}
+
+// SignCallback signs data with the current key2 as ZaloPay does and returns
+// the callback body ZaloPay would POST. It is for drills and smoke tests
+// that play the provider's side.
+func (c *Client) SignCallback(data string, typ int) ([]byte, error) {
+	mac, err := c.k2.SignHex(sha256.New, []byte(data))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Data string `json:"data"`
+		Mac  string `json:"mac"`
+		Type int    `json:"type"`
+	}{data, mac, typ})
+}
+
+// Previous returns a client whose key2 is this client's previous key2, as
+// ZaloPay still signs callbacks with for its retry window after a rotation,
+// and false when there is none. It is for drills and smoke tests that play
+// the provider's side.
+func (c *Client) Previous() (*Client, bool) {
+	if c.k2.Previous.IsZero() {
+		return nil, false
+	}
+	p := *c
+	p.k2 = payment.SecretSet{Current: c.k2.Previous}
+	return &p, true
+}
