@@ -4,6 +4,15 @@
 // the API's env-validation.ts, shared by every package that reads a secret.
 //
 // Errors name the variable and the value's fingerprint, never the value.
+//
+//	src := secretenv.Env()                      // or secretenv.Dir("/run/secrets")
+//	key, err := secretenv.Require(src, "JWT_SECRET", secretenv.HMACRule)
+//	// err: JWT_SECRET (fp=3f2a9c0d41b7e8aa): too short: 12 bytes, need at least 32
+//	for _, f := range secretenv.Check(src, secretenv.Inventory()) { … }
+//
+// The rotation packages take a Source, so a service can feed them from the
+// environment, a mounted secrets directory, or its own secret store (any
+// type with Lookup and String).
 package secretenv
 
 import (
