@@ -56,7 +56,7 @@ func (o *Options) defaults() {
 // phase failed. It may mark p skipped with a reason.
 type step struct {
 	id, name, class string
-	run         func(ctx context.Context, o *Options, p *Phase) error
+	run             func(ctx context.Context, o *Options, p *Phase) error
 }
 
 // steps are the drill's phases, in order.
