@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 )
 

@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Slot names the secret that verified a signature.

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Exit codes.

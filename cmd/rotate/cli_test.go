@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // result is one CLI run.

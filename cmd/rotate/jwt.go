@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/goodgo/rotation/internal/secretenv"
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func init() {

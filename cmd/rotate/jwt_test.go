@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +160,42 @@ func TestJWTFlushSessions(t *testing.T) {
 	r = runCLI(t, bad, "", "jwt", "flush-sessions", "--yes")
 	if r.code != exitCheck || strings.Contains(r.stderr, "hunter2") {
 		t.Fatalf("unreachable Redis: %+v", r)
+	}
+}
+
+func TestJWTStatusDir(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{"JWT_SECRET": jwtB + "\n", "JWT_SECRET_NEXT": jwtA, "JWT_REFRESH_SECRET": jwtRA} {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runCLI(t, nil, "", "jwt", "status", "--dir", dir)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(line); len(f) == 7 {
+			rows[f[2]] = f
+		}
+	}
+	if r.code != exitOK || rows["JWT_SECRET_NEXT"][3] != "staged" || rows["JWT_SECRET_NEXT"][4] != fingerprint.OfString(jwtA) ||
+		rows["JWT_SECRET"][3] != "signing" || rows["JWT_SECRET"][4] != fingerprint.OfString(jwtB) {
+		t.Fatalf("--dir: %+v", r)
+	}
+}
+
+func TestJWTFlushSessionsCluster(t *testing.T) {
+	rc := testsvc.NewRedisCluster(t)
+	ctx := context.Background()
+	for i := 0; i < 300; i++ {
+		rc.Client.Set(ctx, fmt.Sprintf("auth:user_status:v1:%d", i), "active", time.Hour)
+	}
+	rc.Client.Set(ctx, "keep", "1", time.Hour)
+	url := "redis://" + rc.Addrs[0] + "?addr=" + rc.Addrs[1] + "&addr=" + rc.Addrs[2]
+	r := runCLI(t, map[string]string{"REDIS_URL": url}, "", "jwt", "flush-sessions", "--cluster", "--yes")
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, `flushed 300 keys under "auth:user_status:v1:"`) {
+		t.Fatalf("cluster flush: %+v", r)
+	}
+	if rc.Client.Exists(ctx, "keep").Val() != 1 {
+		t.Fatal("cluster flush deleted another key")
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func main() {

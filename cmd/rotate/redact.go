@@ -6,7 +6,7 @@ import (
 	"regexp"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // redactor passes error output through, replacing every secret it knows of

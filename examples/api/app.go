@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/jwtkeys/jwtprom"
 )

@@ -33,7 +33,7 @@ import (
 
 	"github.com/goodgo/rotation/fieldcrypt"
 	"github.com/goodgo/rotation/fieldcrypt/pgstore"
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func main() {

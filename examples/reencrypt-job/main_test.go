@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/goodgo/rotation/fieldcrypt"
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/internal/testsvc"
 )
 

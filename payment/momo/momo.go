@@ -41,7 +41,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 )
 

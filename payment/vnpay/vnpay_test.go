@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/paymenttest"
 )

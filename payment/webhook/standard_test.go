@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 )
 

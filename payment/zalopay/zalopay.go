@@ -34,7 +34,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goodgo/rotation/internal/secretenv"
+	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 )
 
