@@ -1,0 +1,373 @@
+package pgrole
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Applied is one statement that ran and was committed (SQL redacted).
+type Applied struct {
+	Database string
+	SQL      string
+}
+
+func (a Applied) String() string { return "[" + a.Database + "] " + a.SQL }
+
+// ApplyError reports a failed phase and exactly what it left behind:
+// statements of earlier transactions stay committed (Applied); the
+// statements of the failing transaction were rolled back.
+type ApplyError struct {
+	Phase      PhaseName
+	Applied    []Applied // committed before the failure
+	Failed     Applied   // the statement that failed
+	RolledBack []Applied // ran before it in the same transaction, rolled back
+	Err        error
+}
+
+func (e *ApplyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pgrole: %s phase failed in database %q at %q: %v", e.Phase, e.Failed.Database, e.Failed.SQL, e.Err)
+	if len(e.Applied) == 0 {
+		b.WriteString("; nothing was committed")
+	} else {
+		fmt.Fprintf(&b, "; %d statement(s) were committed before it:", len(e.Applied))
+		for _, s := range e.Applied {
+			b.WriteString("\n  " + s.String())
+		}
+	}
+	if len(e.RolledBack) > 0 {
+		fmt.Fprintf(&b, "\n%d statement(s) of its transaction were rolled back", len(e.RolledBack))
+	}
+	return b.String()
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Apply runs one phase of p: create, grant and retire execute their
+// statements (each consecutive group of one database in one transaction);
+// verify runs Admin.Verify; drain runs Admin.Drain with default options
+// (terminating sessions in incident mode). Cutover is the caller's
+// (applications and PgBouncer), so Apply refuses it. The retire phase checks
+// first that dropping is safe, and recomputes the databases to clean from
+// the catalogs.
+func (a *Admin) Apply(ctx context.Context, p *Plan, phase PhaseName) ([]Applied, error) {
+	ph := p.Phase(phase)
+	if ph == nil {
+		return nil, fmt.Errorf("%w: no phase %q", ErrBadPlan, phase)
+	}
+	switch phase {
+	case PhaseVerify:
+		return nil, a.Verify(ctx, p.Old, p.New)
+	case PhaseCutover:
+		return nil, fmt.Errorf("%w: cutover is done by the caller (PgBouncer userlist + RELOAD, the applications' credential file); see Rotate", ErrBadPlan)
+	case PhaseDrain:
+		return nil, a.Drain(ctx, p.Old, DrainOptions{Terminate: p.Incident})
+	case PhaseCreate:
+		if _, err := a.roleOID(ctx, p.New); err == nil && !p.resume {
+			return nil, fmt.Errorf("%w: %q (a previous run created it? drop it or plan again)", ErrRoleExists, p.New)
+		}
+	case PhaseRetire:
+		if p.Retire == RetireDrop {
+			steps, err := a.checkDrop(ctx, p.Strategy, p.Old, p.Stable, p.ReassignTo)
+			if err != nil {
+				return nil, err
+			}
+			return a.run(ctx, phase, steps)
+		}
+	}
+	return a.run(ctx, phase, ph.Steps)
+}
+
+// checkDrop refuses to drop role while something depends on it, and
+// returns the drop statements for the databases it has dependencies in now.
+func (a *Admin) checkDrop(ctx context.Context, strategy Strategy, role, stable, target string) ([]Step, error) {
+	if strategy == Alternate && role == stable {
+		return nil, fmt.Errorf("%w: %q; retire it with break-glass or nologin", ErrStableRole, role)
+	}
+	r, err := a.Introspect(ctx, role)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Members) > 0 {
+		return nil, &DependencyError{Role: role, Members: memberNames(r.Members)}
+	}
+	if n, dbs, err := a.sessions(ctx, role); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, fmt.Errorf("%w: %d client session(s) of %q in %s; drain first (Drain, incident mode terminates them)", ErrSessionsRemain, n, role, strings.Join(dbs, ", "))
+	}
+	if len(r.Owned) > 0 && target == "" {
+		return nil, fmt.Errorf("%w: %q owns %d object(s) (first: %s in %q); give a reassign target", ErrOwnsObjects, role, len(r.Owned), r.Owned[0].Object, r.Owned[0].Database)
+	}
+	if target != "" {
+		if _, err := a.roleOID(ctx, target); err != nil {
+			return nil, err
+		}
+	}
+	steps := dropSteps(role, target, r.DependencyDatabases, a.cfg.Database)
+	// DROP ROLE runs in the same transaction as a last session check.
+	last := len(steps) - 1
+	steps = append(steps[:last], Step{SQL: "-- sessions check", exec: sessionGuard(role)}, steps[last])
+	return steps, nil
+}
+
+// sessionGuard fails the transaction if role has client sessions.
+func sessionGuard(role string) string {
+	return `DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = ` + literal(role) +
+		` AND backend_type = 'client backend') THEN RAISE EXCEPTION 'sessions of the role remain' USING ERRCODE = '55006'; END IF; END$$`
+}
+
+// run executes steps, one transaction per consecutive group of the same
+// database.
+func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Applied, error) {
+	var applied []Applied
+	for i := 0; i < len(steps); {
+		j := i
+		for j < len(steps) && steps[j].Database == steps[i].Database {
+			j++
+		}
+		group := steps[i:j]
+		db := group[0].Database
+		if db == "" {
+			db = a.cfg.Database
+		}
+		var done []Applied
+		var failed *Applied
+		err := a.withDB(ctx, db, func(c *pgx.Conn) error {
+			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+				if a.super && hasPassword(group) {
+					// Keep even the verifier out of the server log.
+					if _, err := tx.Exec(ctx, "SET LOCAL log_statement = 'none'"); err != nil {
+						return err
+					}
+				}
+				for _, s := range group {
+					a.notices = nil
+					_, err := tx.Exec(ctx, s.exec)
+					if err == nil {
+						err = a.noticeError()
+					}
+					if err != nil {
+						failed = &Applied{Database: db, SQL: s.SQL}
+						return classify(err)
+					}
+					if !strings.HasPrefix(s.SQL, "--") {
+						done = append(done, Applied{Database: db, SQL: s.SQL})
+					}
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			if failed == nil {
+				failed = &Applied{Database: db, SQL: "(connect or commit)"}
+			}
+			var pg *pgconn.PgError
+			if errors.As(err, &pg) && pg.Code == "55006" {
+				err = fmt.Errorf("%w: %w", ErrSessionsRemain, err)
+			}
+			return applied, &ApplyError{Phase: phase, Applied: applied, Failed: *failed, RolledBack: done, Err: err}
+		}
+		applied = append(applied, done...)
+		i = j
+	}
+	return applied, nil
+}
+
+func hasPassword(steps []Step) bool {
+	for _, s := range steps {
+		if s.password {
+			return true
+		}
+	}
+	return false
+}
+
+// noticeError turns the warnings a GRANT or REVOKE gives instead of an
+// error ("no privileges were granted", 01007; "not all privileges were
+// revoked", 01006) into errors: a grant that silently granted nothing would
+// otherwise surface only in the diff.
+func (a *Admin) noticeError() error {
+	for _, n := range a.notices {
+		if n.Code == "01007" || n.Code == "01006" || n.Code == "01008" {
+			pe := pgconn.PgError(*n)
+			return &pe
+		}
+	}
+	return nil
+}
+
+// DrainOptions tune Drain.
+type DrainOptions struct {
+	// Timeout bounds the wait (default 10 minutes).
+	Timeout time.Duration
+	// Poll is the interval between checks (default 1 s).
+	Poll time.Duration
+	// Terminate ends the role's client backends with pg_terminate_backend
+	// (incident mode, §5.5) once TerminateAfter has passed.
+	Terminate      bool
+	TerminateAfter time.Duration
+	// Progress is called after every check.
+	Progress func(DrainStatus)
+	// Nudge is called after every check that still sees sessions, e.g. to
+	// RECONNECT the database on PgBouncer, whose idle server connections of
+	// the old role otherwise live until server_idle_timeout/server_lifetime.
+	// Its error ends the drain.
+	Nudge func(ctx context.Context) error
+}
+
+// DrainStatus is one observation of Drain.
+type DrainStatus struct {
+	Role       string
+	Sessions   int
+	Databases  []string
+	Elapsed    time.Duration
+	Terminated int
+}
+
+// Drain waits until pg_stat_activity shows no client backend of role (in any
+// database), or fails with ErrDrainTimeout. Behind PgBouncer, idle server
+// connections of the role count too: RECONNECT the database, or keep
+// server_lifetime short.
+func (a *Admin) Drain(ctx context.Context, role string, opt DrainOptions) error {
+	if opt.Timeout <= 0 {
+		opt.Timeout = 10 * time.Minute
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = time.Second
+	}
+	start := time.Now()
+	terminated := 0
+	for {
+		n, dbs, err := a.sessions(ctx, role)
+		if err != nil {
+			return err
+		}
+		elapsed := time.Since(start)
+		if n > 0 && opt.Terminate && elapsed >= opt.TerminateAfter {
+			var k int
+			if err := a.conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+				WHERE usename = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()`, role).Scan(&k); err != nil {
+				return fmt.Errorf("pgrole: terminate sessions of %q: %w", role, classify(err))
+			}
+			terminated += k
+		}
+		if opt.Progress != nil {
+			opt.Progress(DrainStatus{Role: role, Sessions: n, Databases: dbs, Elapsed: elapsed, Terminated: terminated})
+		}
+		if n == 0 {
+			return nil
+		}
+		if opt.Nudge != nil {
+			if err := opt.Nudge(ctx); err != nil {
+				return fmt.Errorf("pgrole: drain %q: nudge: %w", role, err)
+			}
+		}
+		if elapsed >= opt.Timeout {
+			return fmt.Errorf("%w: %d client session(s) of %q remain in %s after %s; find the clients still using it, or use incident mode to terminate them",
+				ErrDrainTimeout, n, role, strings.Join(dbs, ", "), opt.Timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(opt.Poll):
+		}
+	}
+}
+
+func (a *Admin) sessions(ctx context.Context, role string) (int, []string, error) {
+	var n int
+	var dbs []string
+	err := a.conn.QueryRow(ctx, `SELECT count(*)::int, coalesce(array_agg(DISTINCT datname::text) FILTER (WHERE datname IS NOT NULL), '{}')
+		FROM pg_stat_activity WHERE usename = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()`, role).Scan(&n, &dbs)
+	if err != nil {
+		return 0, nil, fmt.Errorf("pgrole: read pg_stat_activity: %w", err)
+	}
+	return n, dbs, nil
+}
+
+// Hooks are the caller's parts of Rotate.
+type Hooks struct {
+	// Cutover points applications (and PgBouncer) at the new role. It runs
+	// after the diff is empty; an error stops the rotation before drain
+	// (the old role still works: roll back with Rollback).
+	Cutover func(ctx context.Context, p *Plan) error
+	// Drain tunes the wait for the old role's sessions.
+	Drain DrainOptions
+	// BeforeRetire runs after drain, before retire (e.g. remove the old
+	// role from PgBouncer's userlist).
+	BeforeRetire func(ctx context.Context, p *Plan) error
+}
+
+// Rotate runs every phase of p in order: create, grant, verify (refusing
+// cutover while the diff is not empty), Hooks.Cutover, drain, retire. It
+// returns the statements applied; on failure the error says which phase
+// failed and, for SQL phases, what was committed (*ApplyError).
+func (a *Admin) Rotate(ctx context.Context, p *Plan, h Hooks) ([]Applied, error) {
+	var all []Applied
+	for _, ph := range []PhaseName{PhaseCreate, PhaseGrant} {
+		done, err := a.Apply(ctx, p, ph)
+		all = append(all, done...)
+		if err != nil {
+			return all, err
+		}
+	}
+	if err := a.Verify(ctx, p.Old, p.New); err != nil {
+		return all, err
+	}
+	if h.Cutover != nil {
+		if err := h.Cutover(ctx, p); err != nil {
+			return all, fmt.Errorf("pgrole: cutover: %w", err)
+		}
+	}
+	d := h.Drain
+	d.Terminate = d.Terminate || p.Incident
+	if err := a.Drain(ctx, p.Old, d); err != nil {
+		return all, err
+	}
+	if h.BeforeRetire != nil {
+		if err := h.BeforeRetire(ctx, p); err != nil {
+			return all, fmt.Errorf("pgrole: before retire: %w", err)
+		}
+	}
+	done, err := a.Apply(ctx, p, PhaseRetire)
+	all = append(all, done...)
+	return all, err
+}
+
+// Rollback undoes a rotation before its retire phase (runbook §5.7): the
+// applications must already use the old role again. It refuses once the old
+// role was retired (ErrRolledForward), waits for the new role's sessions to
+// end (opt), then reassigns what the new role owns (to the stable role, or
+// the old role under Mirror), drops what it was granted and drops it.
+func (a *Admin) Rollback(ctx context.Context, p *Plan, opt DrainOptions) ([]Applied, error) {
+	var login bool
+	err := a.conn.QueryRow(ctx, `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`, p.Old).Scan(&login)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !login) {
+		return nil, fmt.Errorf("%w: %q is dropped or cannot log in; rotate forward instead", ErrRolledForward, p.Old)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: rollback: %w", err)
+	}
+	if _, err := a.roleOID(ctx, p.New); err != nil {
+		return nil, err
+	}
+	if err := a.Drain(ctx, p.New, opt); err != nil {
+		return nil, err
+	}
+	target := p.Old
+	if p.Strategy == Alternate {
+		target = p.Stable
+	}
+	steps, err := a.checkDrop(ctx, Mirror, p.New, "", target)
+	if err != nil {
+		return nil, err
+	}
+	return a.run(ctx, "rollback", steps)
+}

@@ -1,0 +1,260 @@
+package pgrole
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Missing is one thing the old role can do that the new one cannot.
+type Missing struct {
+	Database  string // "" for cluster-wide items
+	Kind      string // an object kind, or ATTRIBUTE, SETTING, MEMBERSHIP, POLICY, DEFAULT PRIVILEGES
+	Object    string
+	Privilege string
+}
+
+func (m Missing) String() string {
+	db := m.Database
+	if db == "" {
+		db = "(cluster)"
+	}
+	return fmt.Sprintf("%s: %s %s: %s", db, m.Kind, m.Object, m.Privilege)
+}
+
+// DiffError is ErrPrivilegeDiff with the list of what the new role lacks.
+type DiffError struct {
+	Old, New string
+	Missing  []Missing
+}
+
+func (e *DiffError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pgrole: %q lacks %d privilege(s) of %q; cutover refused until the diff is empty (re-run the grant phase or grant them):",
+		e.New, len(e.Missing), e.Old)
+	for i, m := range e.Missing {
+		if i == 10 {
+			fmt.Fprintf(&b, " … and %d more", len(e.Missing)-10)
+			break
+		}
+		b.WriteString("\n  ")
+		b.WriteString(m.String())
+	}
+	return b.String()
+}
+
+func (e *DiffError) Unwrap() error { return ErrPrivilegeDiff }
+
+// effectiveQuery lists, per object, the privileges old (oid $1) has and new
+// (oid $2) has not, through the has_*_privilege functions: direct grants,
+// inherited grants, ownership and PUBLIC all count, as they do at run time.
+var effectiveQuery = `
+SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, quote_ident(n.nspname) || '.' || quote_ident(c.relname), p
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+     unnest(CASE c.relkind WHEN 'S' THEN ` + withGrantOption("'USAGE', 'SELECT', 'UPDATE'") + `
+            ELSE ` + withGrantOption("'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'") + ` END) p
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ` + userNamespace + `
+  AND CASE c.relkind WHEN 'S' THEN has_sequence_privilege($1::oid, c.oid, p) AND NOT has_sequence_privilege($2::oid, c.oid, p)
+      ELSE has_table_privilege($1::oid, c.oid, p) AND NOT has_table_privilege($2::oid, c.oid, p) END
+UNION ALL
+SELECT 'COLUMN', quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(t.attname), p
+FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace,
+     unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']) p
+WHERE t.attnum > 0 AND NOT t.attisdropped AND t.attacl IS NOT NULL AND ` + userNamespace + `
+  AND has_column_privilege($1::oid, c.oid, t.attnum, p) AND NOT has_column_privilege($2::oid, c.oid, t.attnum, p)
+UNION ALL
+SELECT 'SCHEMA', quote_ident(n.nspname), p FROM pg_namespace n, unnest(` + withGrantOption("'USAGE', 'CREATE'") + `) p
+WHERE ` + userNamespace + ` AND has_schema_privilege($1::oid, n.oid, p) AND NOT has_schema_privilege($2::oid, n.oid, p)
+UNION ALL
+SELECT CASE f.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+       quote_ident(n.nspname) || '.' || quote_ident(f.proname) || '(' || pg_get_function_identity_arguments(f.oid) || ')', p
+FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace, unnest(` + withGrantOption("'EXECUTE'") + `) p
+WHERE ` + userNamespace + ` AND has_function_privilege($1::oid, f.oid, p) AND NOT has_function_privilege($2::oid, f.oid, p)
+UNION ALL
+SELECT 'TYPE', quote_ident(n.nspname) || '.' || quote_ident(t.typname), p
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace, unnest(` + withGrantOption("'USAGE'") + `) p
+WHERE t.typtype IN ('b', 'd', 'e', 'r', 'm') AND t.typcategory <> 'A' AND ` + userNamespace + `
+  AND has_type_privilege($1::oid, t.oid, p) AND NOT has_type_privilege($2::oid, t.oid, p)
+UNION ALL
+SELECT 'LARGE OBJECT', l.oid::text, a.privilege_type
+FROM pg_largeobject_metadata l, aclexplode(coalesce(l.lomacl, acldefault('L', l.lomowner))) a
+WHERE (a.grantee = 0 OR pg_has_role($1::oid, a.grantee, 'USAGE')) AND NOT EXISTS (
+  SELECT 1 FROM aclexplode(coalesce(l.lomacl, acldefault('L', l.lomowner))) b
+  WHERE b.privilege_type = a.privilege_type AND (b.grantee = 0 OR pg_has_role($2::oid, b.grantee, 'USAGE')))
+UNION ALL
+SELECT 'POLICY', quote_ident(p.polname) || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname), 'applies'
+FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE EXISTS (SELECT 1 FROM unnest(p.polroles) r WHERE r = 0 OR pg_has_role($1::oid, r, 'USAGE'))
+  AND NOT EXISTS (SELECT 1 FROM unnest(p.polroles) r WHERE r = 0 OR pg_has_role($2::oid, r, 'USAGE'))
+UNION ALL
+SELECT 'DEFAULT PRIVILEGES', 'FOR ROLE ' || quote_ident(o.rolname) || coalesce(' IN SCHEMA ' || quote_ident(s.nspname), '') || ' ON ' ||
+       CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
+       a.privilege_type
+FROM pg_default_acl d JOIN pg_roles o ON o.oid = d.defaclrole LEFT JOIN pg_namespace s ON s.oid = d.defaclnamespace,
+     aclexplode(d.defaclacl) a
+WHERE a.grantee <> 0 AND a.grantee <> d.defaclrole AND pg_has_role($1::oid, a.grantee, 'USAGE') AND NOT EXISTS (
+  SELECT 1 FROM aclexplode(d.defaclacl) b WHERE b.privilege_type = a.privilege_type AND b.grantee <> 0 AND pg_has_role($2::oid, b.grantee, 'USAGE'))
+UNION ALL
+SELECT 'DEFAULT PRIVILEGES', 'FOR ROLE (new)' || coalesce(' IN SCHEMA ' || quote_ident(s.nspname), '') || ' ON ' ||
+       CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
+       a.privilege_type || ' TO ' || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.rolname) END
+FROM pg_default_acl d LEFT JOIN pg_namespace s ON s.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
+LEFT JOIN pg_roles g ON g.oid = a.grantee
+WHERE d.defaclrole = $1 AND a.grantee <> $1 AND NOT EXISTS (
+  SELECT 1 FROM pg_default_acl e, aclexplode(e.defaclacl) b
+  WHERE e.defaclrole = $2 AND e.defaclnamespace = d.defaclnamespace AND e.defaclobjtype = d.defaclobjtype
+    AND b.privilege_type = a.privilege_type AND b.grantee = a.grantee)`
+
+// sharedDiffQuery covers cluster-wide items: databases, attributes,
+// settings and memberships.
+var sharedDiffQuery = `
+SELECT 'DATABASE', quote_ident(d.datname), p FROM pg_database d, unnest(` + withGrantOption("'CONNECT', 'CREATE', 'TEMPORARY'") + `) p
+WHERE NOT d.datistemplate AND has_database_privilege($1::oid, d.oid, p) AND NOT has_database_privilege($2::oid, d.oid, p)
+UNION ALL
+SELECT 'ATTRIBUTE', '', x.k FROM pg_roles o, pg_roles n, LATERAL (VALUES
+  ('LOGIN', o.rolcanlogin AND NOT n.rolcanlogin), ('CREATEDB', o.rolcreatedb AND NOT n.rolcreatedb),
+  ('CREATEROLE', o.rolcreaterole AND NOT n.rolcreaterole), ('BYPASSRLS', o.rolbypassrls AND NOT n.rolbypassrls),
+  ('REPLICATION', o.rolreplication AND NOT n.rolreplication), ('SUPERUSER', o.rolsuper AND NOT n.rolsuper),
+  ('CONNECTION LIMIT ' || o.rolconnlimit, o.rolconnlimit <> n.rolconnlimit)) x(k, missing)
+WHERE o.oid = $1 AND n.oid = $2 AND x.missing
+UNION ALL
+SELECT 'SETTING', coalesce(d.datname::text, ''), c FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase,
+  unnest(s.setconfig) c
+WHERE s.setrole = $1 AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting t, unnest(t.setconfig) e
+  WHERE t.setrole = $2 AND t.setdatabase = s.setdatabase AND e = c)
+UNION ALL
+SELECT 'MEMBERSHIP', r.rolname::text, 'privileges of' FROM pg_roles r
+WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'USAGE') AND NOT pg_has_role($2::oid, r.oid, 'USAGE') AND NOT r.rolname LIKE 'pg\_%'
+UNION ALL
+SELECT 'MEMBERSHIP', r.rolname::text, 'SET ROLE to' FROM pg_roles r
+WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'MEMBER') AND NOT pg_has_role($2::oid, r.oid, 'MEMBER') AND NOT r.rolname LIKE 'pg\_%'`
+
+// Diff returns what oldRole can do that newRole cannot, per object, in every
+// database either role (or a role they inherit) has dependencies in, plus
+// the operator's database: table, column, sequence, schema, function,
+// procedure, type, large object and database privileges (effective, through
+// has_*_privilege), RLS policies that apply, default privileges that grant
+// to it or that it defined, attributes, settings and memberships. An empty
+// result means the new role can replace the old one.
+func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, error) {
+	oldOID, err := a.roleOID(ctx, oldRole)
+	if err != nil {
+		return nil, err
+	}
+	newOID, err := a.roleOID(ctx, newRole)
+	if err != nil {
+		return nil, err
+	}
+	var out []Missing
+	rows, err := a.conn.Query(ctx, sharedDiffQuery, oldOID, newOID)
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: diff: %w", err)
+	}
+	ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Missing, error) {
+		var m Missing
+		err := row.Scan(&m.Kind, &m.Object, &m.Privilege)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: diff: %w", err)
+	}
+	if a.isMember(ctx, newOID, oldOID) {
+		// A member that inherits the old role lacks nothing the old role
+		// was granted; only "SET ROLE to old" would be listed for it.
+		filtered := ms[:0]
+		for _, m := range ms {
+			if !(m.Kind == "MEMBERSHIP" && m.Object == oldRole) {
+				filtered = append(filtered, m)
+			}
+		}
+		ms = filtered
+	}
+	out = append(out, ms...)
+	set := []uint32{oldOID, newOID}
+	dbs, _, err := a.dependencyDatabases(ctx, a.inheritedOIDs(ctx, set), 0)
+	if err != nil {
+		return nil, err
+	}
+	if !contains(dbs, a.cfg.Database) {
+		dbs = append(dbs, a.cfg.Database)
+	}
+	sort.Strings(dbs)
+	for _, db := range dbs {
+		err := a.withDB(ctx, db, func(c *pgx.Conn) error {
+			rows, err := c.Query(ctx, effectiveQuery, oldOID, newOID)
+			if err != nil {
+				return err
+			}
+			ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Missing, error) {
+				m := Missing{Database: db}
+				err := row.Scan(&m.Kind, &m.Object, &m.Privilege)
+				return m, err
+			})
+			out = append(out, ms...)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pgrole: diff in database %q: %w", db, err)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out, nil
+}
+
+func (a *Admin) isMember(ctx context.Context, member, group uint32) bool {
+	var ok bool
+	_ = a.conn.QueryRow(ctx, `SELECT pg_has_role($1::oid, $2, 'USAGE')`, member, group).Scan(&ok)
+	return ok
+}
+
+func (a *Admin) inheritedOIDs(ctx context.Context, set []uint32) []uint32 {
+	rows, err := a.conn.Query(ctx, `SELECT DISTINCT r.oid FROM pg_roles r, unnest($1::oid[]) s(o)
+		WHERE r.oid = s.o OR (pg_has_role(s.o, r.oid, 'USAGE') AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = s.o))`, set)
+	if err != nil {
+		return set
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[uint32])
+	if err != nil {
+		return set
+	}
+	return out
+}
+
+// Verify returns a *DiffError (ErrPrivilegeDiff) unless newRole can do
+// everything oldRole can.
+func (a *Admin) Verify(ctx context.Context, oldRole, newRole string) error {
+	ms, err := a.Diff(ctx, oldRole, newRole)
+	if err != nil {
+		return err
+	}
+	if len(ms) > 0 {
+		return &DiffError{Old: oldRole, New: newRole, Missing: ms}
+	}
+	return nil
+}
+
+func (a *Admin) roleOID(ctx context.Context, name string) (uint32, error) {
+	var oid uint32
+	err := a.conn.QueryRow(ctx, `SELECT oid FROM pg_roles WHERE rolname = $1`, name).Scan(&oid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("%w: %q", ErrRoleNotFound, name)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pgrole: look up role %q: %w", name, err)
+	}
+	return oid, nil
+}
+
+// withGrantOption renders ARRAY[privs…, each privilege WITH GRANT OPTION]:
+// a role that may grant a privilege on can do more than one that holds it.
+func withGrantOption(privs string) string {
+	all := strings.Split(privs, ", ")
+	for _, p := range strings.Split(privs, ", ") {
+		all = append(all, strings.TrimSuffix(p, "'")+" WITH GRANT OPTION'")
+	}
+	return "ARRAY[" + strings.Join(all, ", ") + "]"
+}

@@ -1,0 +1,781 @@
+package pgrole
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/keygen"
+	"github.com/goodgo/rotation/pgrole/scram"
+)
+
+// Strategy selects how the new login role gets the old one's privileges.
+type Strategy string
+
+const (
+	// Alternate keeps privileges on a stable role; login roles are members.
+	Alternate Strategy = "alternate"
+	// Mirror copies every privilege to the new role explicitly.
+	Mirror Strategy = "mirror"
+)
+
+// RetireMode is what happens to the old login role at the end.
+type RetireMode string
+
+const (
+	// RetireBreakGlass resets the old role's password to a fresh random one
+	// (Plan.BreakGlassPassword) and keeps it.
+	RetireBreakGlass RetireMode = "break-glass"
+	// RetireNoLogin keeps the old role but removes LOGIN.
+	RetireNoLogin RetireMode = "nologin"
+	// RetireDrop reassigns what it owns, drops what it was granted in every
+	// database, and drops it.
+	RetireDrop RetireMode = "drop"
+)
+
+// PhaseName names a phase of a rotation, in order.
+type PhaseName string
+
+const (
+	PhaseCreate  PhaseName = "create"
+	PhaseGrant   PhaseName = "grant"
+	PhaseVerify  PhaseName = "verify"
+	PhaseCutover PhaseName = "cutover"
+	PhaseDrain   PhaseName = "drain"
+	PhaseRetire  PhaseName = "retire"
+)
+
+// Phases lists the phases in the order they run.
+var Phases = []PhaseName{PhaseCreate, PhaseGrant, PhaseVerify, PhaseCutover, PhaseDrain, PhaseRetire}
+
+// PlanOptions say what to rotate and how.
+type PlanOptions struct {
+	// Role is the login role in use now (the old role).
+	Role string
+	// Strategy defaults to Alternate.
+	Strategy Strategy
+	// Stable is the role holding the privileges under Alternate; default:
+	// the base of Role ("app" for "app_v3").
+	Stable string
+	// New overrides the next login role name (default: NextLoginName).
+	New string
+	// Verifier is the new role's SCRAM-SHA-256 verifier (scram.New).
+	Verifier scram.Verifier
+	// Retire defaults to break-glass when Role is the stable role (or under
+	// Mirror), and to drop for an earlier login role under Alternate.
+	Retire RetireMode
+	// ReassignTo receives what the old role owns when it is dropped.
+	// Alternate: always the stable role. Mirror: required if it owns
+	// anything (usually the new role).
+	ReassignTo string
+	// Incident terminates the old role's sessions instead of waiting (§5.5).
+	Incident bool
+	// Resume continues a rotation whose create phase already ran (New must
+	// name the existing role): create becomes ALTER ROLE … PASSWORD, and the
+	// grant statements, which are idempotent, run again.
+	Resume bool
+	// Rand is the random source of the break-glass password and its salt
+	// (default crypto/rand); tests make plans deterministic with it.
+	Rand io.Reader
+}
+
+// Step is one SQL statement of a plan. SQL is the reviewable text, with any
+// password material redacted; the executor sends the real statement.
+type Step struct {
+	Database string // "" = the operator's database
+	SQL      string
+	exec     string
+	password bool
+}
+
+// Phase is one phase of a plan: statements grouped by database (one
+// transaction per consecutive group) and the checks that gate the next phase.
+type Phase struct {
+	Name   PhaseName
+	Steps  []Step
+	Checks []string
+}
+
+// Plan is a reviewable, deterministic rotation plan.
+type Plan struct {
+	Strategy      Strategy
+	Old, New      string
+	Stable        string // Alternate only
+	Retire        RetireMode
+	ReassignTo    string
+	Incident      bool
+	ServerVersion int
+	AdminDatabase string
+	Phases        []Phase
+	// Notes explain choices a reviewer should know about.
+	Notes []string
+
+	resume             bool
+	verifier           scram.Verifier
+	breakGlass         scram.Verifier
+	breakGlassPassword fingerprint.Secret
+}
+
+// Verifier returns the new role's verifier (for PgBouncer's userlist).
+func (p *Plan) Verifier() scram.Verifier { return p.verifier }
+
+// BreakGlassPassword returns the old role's new random password under
+// RetireBreakGlass (zero otherwise). Store it in the break-glass vault; it
+// prints redacted.
+func (p *Plan) BreakGlassPassword() fingerprint.Secret { return p.breakGlassPassword }
+
+// BreakGlassVerifier returns the verifier of BreakGlassPassword.
+func (p *Plan) BreakGlassVerifier() scram.Verifier { return p.breakGlass }
+
+// Phase returns the named phase.
+func (p *Plan) Phase(name PhaseName) *Phase {
+	for i := range p.Phases {
+		if p.Phases[i].Name == name {
+			return &p.Phases[i]
+		}
+	}
+	return nil
+}
+
+// Plan introspects opts.Role and builds the rotation plan.
+func (a *Admin) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
+	if err := ValidateName(opts.Role); err != nil {
+		return nil, err
+	}
+	if !a.super && !a.create {
+		return nil, fmt.Errorf("%w: operator role %q is neither superuser nor CREATEROLE: it cannot create login roles; connect as a superuser or grant it CREATEROLE",
+			ErrInsufficientPrivilege, a.user)
+	}
+	old, err := a.Introspect(ctx, opts.Role)
+	if err != nil {
+		return nil, err
+	}
+	exists := func(name string) bool {
+		var ok bool
+		_ = a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&ok)
+		return ok
+	}
+	return BuildPlan(old, a.cfg.Database, opts, exists)
+}
+
+// BuildPlan builds a plan from a snapshot of the old role (Admin.Introspect)
+// without touching the server: the same snapshot and options give the same
+// plan. exists reports whether a role name is taken.
+func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) bool) (*Plan, error) {
+	if old == nil || old.Name != opts.Role {
+		return nil, fmt.Errorf("%w: the snapshot is not of role %q", ErrBadPlan, opts.Role)
+	}
+	if err := ValidateName(opts.Role); err != nil {
+		return nil, err
+	}
+	if err := checkVersion(old.ServerVersion); err != nil {
+		return nil, err
+	}
+	if opts.Verifier.IsZero() {
+		return nil, fmt.Errorf("%w: no verifier for the new role: compute one with scram.New", ErrBadPlan)
+	}
+	p := &Plan{Strategy: opts.Strategy, Old: opts.Role, ServerVersion: old.ServerVersion, AdminDatabase: adminDB,
+		Incident: opts.Incident, verifier: opts.Verifier}
+	if p.Strategy == "" {
+		p.Strategy = Alternate
+	}
+	if p.Strategy != Alternate && p.Strategy != Mirror {
+		return nil, fmt.Errorf("%w: strategy %q: use alternate or mirror", ErrBadPlan, p.Strategy)
+	}
+	base, _ := SplitLoginName(opts.Role)
+	if p.Strategy == Alternate {
+		p.Stable = opts.Stable
+		if p.Stable == "" {
+			p.Stable = base
+		}
+		if err := ValidateName(p.Stable); err != nil {
+			return nil, err
+		}
+		if p.Stable != p.Old && !exists(p.Stable) {
+			return nil, fmt.Errorf("%w: stable role %q of %q does not exist; pass the stable role explicitly", ErrRoleNotFound, p.Stable, p.Old)
+		}
+		base = p.Stable
+	}
+	p.New = opts.New
+	if p.New == "" {
+		var err error
+		if p.New, err = NextLoginName(base, p.Old, exists); err != nil {
+			return nil, err
+		}
+	} else if err := ValidateName(p.New); err != nil {
+		return nil, err
+	} else if exists(p.New) && !opts.Resume {
+		return nil, fmt.Errorf("%w: %q; resume the rotation (Resume, --resume), pick another name or drop it first", ErrRoleExists, p.New)
+	} else if !exists(p.New) && opts.Resume {
+		return nil, fmt.Errorf("%w: %q: nothing to resume", ErrRoleNotFound, p.New)
+	}
+	if opts.Resume && opts.New == "" {
+		return nil, fmt.Errorf("%w: Resume needs New, the role the interrupted rotation created", ErrBadPlan)
+	}
+	p.resume = opts.Resume
+	if p.New == p.Old || p.New == p.Stable {
+		return nil, fmt.Errorf("%w: the new role must differ from the old and the stable role", ErrBadPlan)
+	}
+
+	p.Retire = opts.Retire
+	oldIsStable := p.Strategy == Alternate && p.Old == p.Stable
+	if p.Retire == "" {
+		if p.Strategy == Alternate && !oldIsStable {
+			p.Retire = RetireDrop
+		} else {
+			p.Retire = RetireBreakGlass
+		}
+	}
+	switch p.Retire {
+	case RetireBreakGlass, RetireNoLogin, RetireDrop:
+	default:
+		return nil, fmt.Errorf("%w: retire mode %q: use break-glass, nologin or drop", ErrBadPlan, p.Retire)
+	}
+	if p.Retire == RetireDrop {
+		if oldIsStable {
+			return nil, fmt.Errorf("%w: %q would lose every privilege it inherits from %q (the runbook's Option A: DROP OWNED BY / DROP ROLE %s strips its members); retire it with break-glass or nologin, or use the mirror strategy",
+				ErrStableRole, p.New, p.Old, p.Old)
+		}
+		if len(old.Members) > 0 {
+			return nil, &DependencyError{Role: p.Old, Members: memberNames(old.Members)}
+		}
+		p.ReassignTo = opts.ReassignTo
+		if p.Strategy == Alternate {
+			p.ReassignTo = p.Stable
+		}
+		if p.ReassignTo != "" {
+			if err := ValidateName(p.ReassignTo); err != nil {
+				return nil, err
+			}
+		}
+		if len(old.Owned) > 0 && p.ReassignTo == "" {
+			return nil, fmt.Errorf("%w: %q owns %d object(s) (first: %s); pass ReassignTo (e.g. the new role %q)",
+				ErrOwnsObjects, p.Old, len(old.Owned), old.Owned[0].Object, p.New)
+		}
+	}
+	if p.Retire == RetireBreakGlass {
+		r := opts.Rand
+		if r == nil {
+			r = rand.Reader
+		}
+		pw, err := keygen.Password(r, 32)
+		if err != nil {
+			return nil, fmt.Errorf("pgrole: break-glass password: %w", err)
+		}
+		p.breakGlassPassword = fingerprint.NewSecret([]byte(pw))
+		if p.breakGlass, err = scram.New(p.breakGlassPassword, scram.Options{Iterations: opts.Verifier.Iterations(), Rand: r}); err != nil {
+			return nil, fmt.Errorf("pgrole: break-glass verifier: %w", err)
+		}
+	}
+
+	if p.Strategy == Alternate {
+		p.Notes = append(p.Notes, fmt.Sprintf("grant future privileges to the stable role %s, never to a login role", ident(p.Stable)))
+	} else {
+		p.Notes = append(p.Notes, "privileges granted to the old role after this plan are not copied: verify runs again right before cutover")
+	}
+	if old.Attributes.Superuser {
+		p.Notes = append(p.Notes, "the old role is a superuser: so is the new one; consider a less privileged application role")
+	}
+	b := &builder{p: p, old: old}
+	b.create()
+	b.grant()
+	b.verify()
+	b.cutover()
+	b.drain()
+	b.retire(old.DependencyDatabases)
+	return p, nil
+}
+
+func memberNames(ms []Membership) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Role
+	}
+	return out
+}
+
+// DependencyError is ErrDependentMembers: dropping Role would revoke the
+// memberships Members inherit privileges through.
+type DependencyError struct {
+	Role    string
+	Members []string
+}
+
+func (e *DependencyError) Error() string {
+	return fmt.Sprintf("pgrole: refusing to drop %q: %s %s a member of it and would lose every privilege inherited from it (DROP ROLE revokes memberships, DROP OWNED revokes its grants); keep %q as break-glass or NOLOGIN, or mirror its privileges first",
+		e.Role, quoteList(e.Members), isAre(len(e.Members)), e.Role)
+}
+
+func (e *DependencyError) Unwrap() error { return ErrDependentMembers }
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func quoteList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = strconv.Quote(x)
+	}
+	return strings.Join(q, ", ")
+}
+
+type builder struct {
+	p   *Plan
+	old *Role
+	cur *Phase
+}
+
+func (b *builder) phase(name PhaseName) {
+	b.p.Phases = append(b.p.Phases, Phase{Name: name})
+	b.cur = &b.p.Phases[len(b.p.Phases)-1]
+}
+
+func (b *builder) add(db, sql string) {
+	b.cur.Steps = append(b.cur.Steps, Step{Database: db, SQL: sql, exec: sql})
+}
+
+func (b *builder) addPassword(db, template string, v scram.Verifier) {
+	b.cur.Steps = append(b.cur.Steps, Step{Database: db, password: true,
+		SQL:  fmt.Sprintf(template, "'"+v.Redacted()+"'"),
+		exec: fmt.Sprintf(template, v.SQLLiteral())})
+}
+
+func (b *builder) check(s string) { b.cur.Checks = append(b.cur.Checks, s) }
+
+func (b *builder) create() {
+	b.phase(PhaseCreate)
+	at := b.old.Attributes
+	opts := []string{"LOGIN"}
+	if b.p.Strategy == Mirror && !at.Inherit {
+		opts = append(opts, "NOINHERIT")
+	} else {
+		opts = append(opts, "INHERIT")
+	}
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{at.Superuser, "SUPERUSER"}, {at.CreateDB, "CREATEDB"}, {at.CreateRole, "CREATEROLE"}, {at.Replication, "REPLICATION"}, {at.BypassRLS, "BYPASSRLS"}} {
+		if x.on {
+			opts = append(opts, x.name)
+		}
+	}
+	opts = append(opts, "CONNECTION LIMIT "+strconv.Itoa(at.ConnLimit))
+	verb := "CREATE ROLE "
+	if b.p.resume {
+		verb = "ALTER ROLE "
+	}
+	b.addPassword("", verb+ident(b.p.New)+" WITH "+strings.Join(opts, " ")+" PASSWORD %s", b.p.verifier)
+	b.check(fmt.Sprintf("role %q exists with LOGIN and logs in with the new password", b.p.New))
+}
+
+func (b *builder) grantMembership(role, member string, m *Membership) {
+	sql := "GRANT " + ident(role) + " TO " + ident(member)
+	var with []string
+	if b.p.ServerVersion >= 160000 {
+		admin, inherit, set := false, true, true
+		if m != nil {
+			admin = m.Admin
+			if m.Inherit != nil {
+				inherit = *m.Inherit
+			}
+			if m.Set != nil {
+				set = *m.Set
+			}
+		}
+		with = append(with, "ADMIN "+strings.ToUpper(strconv.FormatBool(admin)), "INHERIT "+strings.ToUpper(strconv.FormatBool(inherit)), "SET "+strings.ToUpper(strconv.FormatBool(set)))
+	} else if m != nil && m.Admin {
+		with = append(with, "ADMIN OPTION")
+	}
+	if len(with) > 0 {
+		sql += " WITH " + strings.Join(with, ", ")
+	}
+	b.add("", sql)
+}
+
+func (b *builder) grant() {
+	b.phase(PhaseGrant)
+	p, old := b.p, b.old
+	// Memberships.
+	if p.Strategy == Alternate {
+		b.grantMembership(p.Stable, p.New, nil)
+	}
+	for i := range old.MemberOf {
+		m := old.MemberOf[i]
+		if p.Strategy == Alternate && m.Role == p.Stable {
+			continue
+		}
+		b.grantMembership(m.Role, p.New, &m)
+	}
+	// Settings are per role, never inherited.
+	for _, s := range old.Settings {
+		sql := "ALTER ROLE " + ident(p.New)
+		if s.Database != "" {
+			sql += " IN DATABASE " + ident(s.Database)
+		}
+		b.add("", sql+" SET "+settingSQL(s.Name, s.Value))
+	}
+	// Where the old role's direct privileges go: the new role (mirror), or
+	// the stable role when an earlier login role drifted (alternate).
+	target := p.New
+	rehome := p.Strategy == Alternate && p.Old != p.Stable
+	if rehome {
+		target = p.Stable
+	}
+	copyDirect := p.Strategy == Mirror || rehome
+	if copyDirect {
+		for _, g := range groupPrivileges(old.Privileges, p.Old, KindDatabase) {
+			b.add("", g.sql(target))
+		}
+	}
+	dbs := append([]string(nil), old.Databases...)
+	for _, db := range dbs {
+		dbKey := db
+		if db == p.AdminDatabase {
+			dbKey = ""
+		}
+		if copyDirect {
+			for _, g := range groupPrivileges(old.Privileges, p.Old, "", db) {
+				b.add(dbKey, g.sql(target))
+			}
+		}
+		for _, d := range old.DefaultPrivileges {
+			if d.Database != db {
+				continue
+			}
+			switch {
+			case d.Owner == p.Old && d.Grantee != p.Old:
+				// Defined by the old role: objects the new role creates get the same.
+				b.add(dbKey, defaultSQL(p.New, d, d.Grantee))
+			case copyDirect && d.Grantee == p.Old && d.Owner != p.Old:
+				// Granting to the old role: objects others create later.
+				b.add(dbKey, defaultSQL(d.Owner, d, target))
+			}
+		}
+		if copyDirect {
+			for _, pol := range old.Policies {
+				if pol.Database != db || !contains(pol.Roles, p.Old) || contains(pol.Roles, target) {
+					continue
+				}
+				roles := make([]string, 0, len(pol.Roles)+1)
+				for _, r := range append(append([]string(nil), pol.Roles...), target) {
+					if r == "PUBLIC" {
+						roles = append(roles, "PUBLIC")
+					} else {
+						roles = append(roles, ident(r))
+					}
+				}
+				b.add(dbKey, "ALTER POLICY "+ident(pol.Name)+" ON "+pol.Table+" TO "+strings.Join(roles, ", "))
+			}
+		}
+		if rehome && contains(old.DependencyDatabases, db) && ownsIn(old, db) {
+			b.add(dbKey, "REASSIGN OWNED BY "+ident(p.Old)+" TO "+ident(p.Stable))
+		}
+	}
+	if p.Strategy == Alternate {
+		b.check(fmt.Sprintf("%q is a member of %q and inherits its privileges", p.New, p.Stable))
+	} else {
+		b.check(fmt.Sprintf("every privilege, default privilege, setting, membership and policy of %q is granted to %q", p.Old, p.New))
+	}
+}
+
+func ownsIn(r *Role, db string) bool {
+	for _, o := range r.Owned {
+		if o.Database == db {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) verify() {
+	b.phase(PhaseVerify)
+	b.check(fmt.Sprintf("privilege diff %q → %q is empty (Admin.Verify): tables, columns, sequences, schemas, functions, types, large objects, databases, policies, default privileges, attributes, settings, memberships", b.p.Old, b.p.New))
+	b.check("cutover is refused while the diff is not empty")
+}
+
+func (b *builder) cutover() {
+	b.phase(PhaseCutover)
+	b.check(fmt.Sprintf("PgBouncer userlist.txt has %q with the same verifier (%s), written atomically, then RELOAD; SHOW USERS lists it", b.p.New, b.p.verifier.Redacted()))
+	b.check(fmt.Sprintf("applications read the new DSN (user %q) through their BeforeConnect hook as connections recycle", b.p.New))
+	b.check(fmt.Sprintf("rollback until retire (§5.7): point applications back at %q, drain %q, Admin.Rollback", b.p.Old, b.p.New))
+}
+
+func (b *builder) drain() {
+	b.phase(PhaseDrain)
+	if b.p.Incident {
+		b.add("", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "+literal(b.p.Old)+" AND backend_type = 'client backend'")
+		b.check(fmt.Sprintf("incident mode (§5.5): sessions of %q are terminated, not waited for", b.p.Old))
+	}
+	b.check(fmt.Sprintf("pg_stat_activity shows no client backend of %q (PgBouncer: RECONNECT, WAIT_CLOSE)", b.p.Old))
+}
+
+func (b *builder) retire(depDBs []string) {
+	b.phase(PhaseRetire)
+	p := b.p
+	switch p.Retire {
+	case RetireBreakGlass:
+		b.addPassword("", "ALTER ROLE "+ident(p.Old)+" PASSWORD %s", p.breakGlass)
+		b.check(fmt.Sprintf("%q keeps its privileges with a fresh random password (break-glass, fp=%s); remove it from PgBouncer's userlist", p.Old, p.breakGlassPassword.Fingerprint()))
+	case RetireNoLogin:
+		b.add("", "ALTER ROLE "+ident(p.Old)+" NOLOGIN")
+		b.check(fmt.Sprintf("%q keeps its privileges but cannot log in; remove it from PgBouncer's userlist", p.Old))
+	case RetireDrop:
+		b.cur.Steps = append(b.cur.Steps, dropSteps(p.Old, p.ReassignTo, depDBs, p.AdminDatabase)...)
+		b.check(fmt.Sprintf("refused while a role is a member of %q, while it has sessions, or while it owns objects with no reassign target", p.Old))
+	}
+}
+
+// dropSteps are the statements that drop role: in every database where it
+// has dependencies (and the operator's, for shared ones), REASSIGN OWNED to
+// target then DROP OWNED; then DROP ROLE.
+func dropSteps(role, target string, depDBs []string, adminDB string) []Step {
+	dbs := append([]string(nil), depDBs...)
+	if !contains(dbs, adminDB) {
+		dbs = append(dbs, adminDB)
+	}
+	sort.Strings(dbs)
+	var out []Step
+	for _, db := range dbs {
+		key := db
+		if db == adminDB {
+			continue // last, with DROP ROLE
+		}
+		if target != "" {
+			s := "REASSIGN OWNED BY " + ident(role) + " TO " + ident(target)
+			out = append(out, Step{Database: key, SQL: s, exec: s})
+		}
+		s := "DROP OWNED BY " + ident(role)
+		out = append(out, Step{Database: key, SQL: s, exec: s})
+	}
+	if target != "" {
+		s := "REASSIGN OWNED BY " + ident(role) + " TO " + ident(target)
+		out = append(out, Step{SQL: s, exec: s})
+	}
+	for _, s := range []string{"DROP OWNED BY " + ident(role), "DROP ROLE " + ident(role)} {
+		out = append(out, Step{SQL: s, exec: s})
+	}
+	return out
+}
+
+type privGroup struct {
+	kind, object, db string
+	grantable        bool
+	privs            []string
+	columns          map[string][]string // column → privileges
+}
+
+func (g privGroup) sql(to string) string {
+	suffix := ""
+	if g.grantable {
+		suffix = " WITH GRANT OPTION"
+	}
+	if g.kind == KindColumn {
+		// GRANT SELECT ("a", "b"), UPDATE ("b") ON TABLE t TO r
+		byPriv := map[string][]string{}
+		for col, ps := range g.columns {
+			for _, pr := range ps {
+				byPriv[pr] = append(byPriv[pr], col)
+			}
+		}
+		var parts []string
+		for _, pr := range sortedKeys(byPriv) {
+			cols := byPriv[pr]
+			sort.Strings(cols)
+			parts = append(parts, pr+" ("+strings.Join(cols, ", ")+")")
+		}
+		return "GRANT " + strings.Join(parts, ", ") + " ON TABLE " + g.object + " TO " + ident(to) + suffix
+	}
+	return "GRANT " + strings.Join(g.privs, ", ") + " ON " + g.kind + " " + g.object + " TO " + ident(to) + suffix
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// groupPrivileges groups the direct privileges of role: only kind (when
+// set) or every kind but databases, in database db (when given).
+func groupPrivileges(privs []Privilege, role, kind string, db ...string) []privGroup {
+	var order []string
+	groups := map[string]*privGroup{}
+	for _, pr := range privs {
+		if pr.Grantee != role {
+			continue
+		}
+		if kind != "" && pr.Kind != kind {
+			continue
+		}
+		if kind == "" && pr.Kind == KindDatabase {
+			continue
+		}
+		if len(db) > 0 && pr.Database != db[0] {
+			continue
+		}
+		key := pr.Database + "\x00" + pr.Kind + "\x00" + pr.Object + "\x00" + strconv.FormatBool(pr.Grantable)
+		g, ok := groups[key]
+		if !ok {
+			g = &privGroup{kind: pr.Kind, object: pr.Object, db: pr.Database, grantable: pr.Grantable, columns: map[string][]string{}}
+			groups[key] = g
+			order = append(order, key)
+		}
+		if pr.Kind == KindColumn {
+			g.columns[pr.Column] = append(g.columns[pr.Column], pr.Privilege)
+		} else if !contains(g.privs, pr.Privilege) {
+			g.privs = append(g.privs, pr.Privilege)
+		}
+	}
+	sort.Strings(order)
+	out := make([]privGroup, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		sort.Strings(g.privs)
+		out = append(out, *g)
+	}
+	return out
+}
+
+func defaultSQL(forRole string, d DefaultPrivilege, grantee string) string {
+	sql := "ALTER DEFAULT PRIVILEGES FOR ROLE " + ident(forRole)
+	if d.Schema != "" {
+		sql += " IN SCHEMA " + d.Schema
+	}
+	to := "PUBLIC"
+	if grantee != "PUBLIC" {
+		to = ident(grantee)
+	}
+	sql += " GRANT " + d.Privilege + " ON " + d.ObjType + " TO " + to
+	if d.Grantable {
+		sql += " WITH GRANT OPTION"
+	}
+	return sql
+}
+
+var gucName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+
+// listQuoteGUCs are GUC_LIST_QUOTE settings: the stored value is a list of
+// identifiers, which must be given back element by element.
+var listQuoteGUCs = map[string]bool{"search_path": true, "temp_tablespaces": true,
+	"session_preload_libraries": true, "local_preload_libraries": true}
+
+// settingSQL renders "name TO value" for ALTER ROLE … SET.
+func settingSQL(name, value string) string {
+	n := strings.ToLower(name)
+	if !gucName.MatchString(name) {
+		// The catalog held it, so it is a real setting; quote it rather than refuse.
+		n = ident(name)
+	}
+	if listQuoteGUCs[n] {
+		elems := splitList(value)
+		lits := make([]string, len(elems))
+		for i, e := range elems {
+			lits[i] = literal(e)
+		}
+		if len(lits) == 0 {
+			lits = []string{"''"}
+		}
+		return n + " TO " + strings.Join(lits, ", ")
+	}
+	return n + " TO " + literal(value)
+}
+
+// splitList splits a flattened GUC list ("\"$user\", public") into its
+// unquoted elements.
+func splitList(s string) []string {
+	var out []string
+	var cur strings.Builder
+	inQuote, any := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inQuote && c == '"' && i+1 < len(s) && s[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			inQuote = !inQuote
+			any = true
+		case !inQuote && c == ',':
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+			any = false
+		case !inQuote && (c == ' ' || c == '\t') && !any && cur.Len() == 0:
+		default:
+			cur.WriteByte(c)
+			any = true
+		}
+	}
+	if any || cur.Len() > 0 || len(out) > 0 {
+		out = append(out, strings.TrimSpace(cur.String()))
+	}
+	return out
+}
+
+// literal quotes s as a SQL string literal (standard_conforming_strings).
+func literal(s string) string {
+	s = strings.ReplaceAll(s, "\x00", "")
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// Render prints the plan as reviewable SQL: phases, the database each group
+// runs in (one transaction per group), the checks between phases, and every
+// password as "[redacted SCRAM-SHA-256 verifier fp=…]". The same plan always
+// renders the same text.
+func (p *Plan) Render() string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "-- pgrole rotation plan\n-- strategy: %s\n-- old login role: %s\n-- new login role: %s\n", p.Strategy, ident(p.Old), ident(p.New))
+	if p.Stable != "" {
+		fmt.Fprintf(&w, "-- stable role: %s (never dropped)\n", ident(p.Stable))
+	}
+	fmt.Fprintf(&w, "-- retire: %s", p.Retire)
+	if p.ReassignTo != "" {
+		fmt.Fprintf(&w, " (reassign owned objects to %s)", ident(p.ReassignTo))
+	}
+	fmt.Fprintf(&w, "\n-- server_version_num: %d\n-- new password: SCRAM-SHA-256 verifier fp=%s (%d iterations)\n", p.ServerVersion, p.verifier.Fingerprint(), p.verifier.Iterations())
+	if p.Incident {
+		w.WriteString("-- incident mode (§5.5): sessions of the old role are terminated\n")
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(&w, "-- note: %s\n", n)
+	}
+	for i, ph := range p.Phases {
+		fmt.Fprintf(&w, "\n-- phase %d/%d: %s\n", i+1, len(p.Phases), ph.Name)
+		last := "\x00"
+		for _, s := range ph.Steps {
+			if s.Database != last {
+				db := s.Database
+				if db == "" {
+					db = p.AdminDatabase
+				}
+				fmt.Fprintf(&w, "-- in database %s (one transaction)\n", ident(db))
+				last = s.Database
+			}
+			w.WriteString(s.SQL)
+			w.WriteString(";\n")
+		}
+		if len(ph.Steps) == 0 {
+			w.WriteString("-- (no SQL)\n")
+		}
+		for _, c := range ph.Checks {
+			fmt.Fprintf(&w, "-- check: %s\n", c)
+		}
+	}
+	return w.String()
+}
+
+// String returns Render's first line summary; plans never print secrets.
+func (p *Plan) String() string {
+	return fmt.Sprintf("pgrole plan %s %s → %s (retire %s)", p.Strategy, p.Old, p.New, p.Retire)
+}

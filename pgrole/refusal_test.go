@@ -1,0 +1,207 @@
+package pgrole_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/goodgo/rotation/internal/testsvc"
+	"github.com/goodgo/rotation/pgrole"
+	"github.com/jackc/pgx/v5"
+)
+
+// The runbook's Option A after "GRANT app TO app_v2" is refused, both at
+// plan time and at apply time, with the reason.
+func TestDropRefusedWhileNewRoleIsAMember(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	adm := connectAdmin(t, f.db.Name)
+	_, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Retire: pgrole.RetireDrop, Verifier: verifierFor(t, "x")})
+	if !errors.Is(err, pgrole.ErrStableRole) || !strings.Contains(err.Error(), "Option A") {
+		t.Fatalf("plan drop of the stable role: %v", err)
+	}
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant} {
+		if _, err := adm.Apply(ctx, p, ph); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Mirror-style drop of the old role while v2 is its member.
+	mp := *p
+	mp.Strategy, mp.Retire, mp.ReassignTo = pgrole.Mirror, pgrole.RetireDrop, p.New
+	_, err = adm.Apply(ctx, &mp, pgrole.PhaseRetire)
+	var de *pgrole.DependencyError
+	if !errors.As(err, &de) || !errors.Is(err, pgrole.ErrDependentMembers) || de.Members[0] != p.New {
+		t.Fatalf("drop with a dependent member: %v", err)
+	}
+	f.check(t, p.New) // nothing was applied
+}
+
+func TestDropRefusedWithSessionsAndOwnedObjects(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	adm := connectAdmin(t, f.db.Name)
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Retire: pgrole.RetireDrop,
+		ReassignTo: f.app + "_v2", Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without a reassign target the plan refuses: the old role owns a table.
+	if _, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Retire: pgrole.RetireDrop,
+		Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrOwnsObjects) {
+		t.Fatalf("owned objects without a target: %v", err)
+	}
+	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
+		if _, err := adm.Apply(ctx, p, ph); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := pgx.Connect(ctx, testsvc.URLAs(f.db.Name, f.app, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = adm.Apply(ctx, p, pgrole.PhaseRetire)
+	if !errors.Is(err, pgrole.ErrSessionsRemain) {
+		t.Fatalf("drop with a live session: %v", err)
+	}
+	// Drain times out while the session lives, reporting progress…
+	var seen []pgrole.DrainStatus
+	err = adm.Drain(ctx, f.app, pgrole.DrainOptions{Timeout: 300 * quickDrain.Poll / 100, Poll: quickDrain.Poll,
+		Progress: func(s pgrole.DrainStatus) { seen = append(seen, s) }})
+	if !errors.Is(err, pgrole.ErrDrainTimeout) || len(seen) == 0 || seen[0].Sessions != 1 {
+		t.Fatalf("drain with a live session: %v %+v", err, seen)
+	}
+	// …and incident mode terminates it.
+	if err := adm.Drain(ctx, f.app, pgrole.DrainOptions{Terminate: true, Timeout: quickDrain.Timeout, Poll: quickDrain.Poll}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(ctx); err == nil {
+		t.Fatal("the session survived incident drain")
+	}
+	if _, err := adm.Apply(ctx, p, pgrole.PhaseRetire); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHostileAndLongNamesRefused(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	adm := connectAdmin(t, db.Name)
+	long := strings.Repeat("a", 64)
+	for _, tc := range []struct {
+		name string
+		want error
+	}{
+		{`x"; DROP ROLE postgres; --`, pgrole.ErrInvalidName},
+		{"app\x00", pgrole.ErrInvalidName},
+		{"app role", pgrole.ErrInvalidName},
+		{"pg_signal_backend", pgrole.ErrInvalidName},
+		{"", pgrole.ErrInvalidName},
+		{long, pgrole.ErrNameTooLong},
+	} {
+		_, err := adm.Plan(ctx, pgrole.PlanOptions{Role: tc.name, Verifier: verifierFor(t, "x")})
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%q: %v, want %v", tc.name, err, tc.want)
+		}
+		var ne *pgrole.NameError
+		if !errors.As(err, &ne) {
+			t.Errorf("%q: not a *NameError: %v", tc.name, err)
+		}
+	}
+	// A base of 60 bytes leaves no room for "_v2".
+	base := strings.Repeat("b", 61)
+	if _, err := pgrole.NextLoginName(base, base, func(string) bool { return false }); !errors.Is(err, pgrole.ErrNameTooLong) {
+		t.Fatalf("suffix overflow: %v", err)
+	}
+	if _, err := adm.Introspect(ctx, "rt_no_such_role_"+testsvc.Suffix()); !errors.Is(err, pgrole.ErrRoleNotFound) {
+		t.Fatalf("missing role: %v", err)
+	}
+}
+
+// A name that needs quoting (upper case, '-', '.', '$') is rotated safely.
+func TestQuotedNameRotates(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	adm := connectAdmin(t, db.Name)
+	name := "RT-Mixed.Case$" + testsvc.RoleName(t, "q")
+	t.Cleanup(func() {
+		a := testsvc.Admin(t)
+		for _, n := range []string{name + "_v2", name} {
+			_, _ = a.Exec(context.Background(), "DROP OWNED BY "+pgx.Identifier{n}.Sanitize())
+			_, _ = a.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{n}.Sanitize())
+		}
+	})
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN")
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: name, Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Rotate(ctx, p, pgrole.Hooks{Drain: quickDrain}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Introspect(ctx, name+"_v2"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The operator lacks a privilege: refused up front, or, when it fails
+// midway, the error says exactly what was committed.
+func TestOperatorLacksPrivilege(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	weak := testsvc.RoleName(t, "op")
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(weak)+" LOGIN")
+	adm, err := pgrole.Connect(ctx, testsvc.URLAs(f.db.Name, weak, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close(ctx)
+	if _, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrInsufficientPrivilege) {
+		t.Fatalf("operator without CREATEROLE: %v", err)
+	}
+	// With CREATEROLE it can create roles, but not change the owner's
+	// default privileges in the fixture database.
+	mustExec(t, testsvc.Admin(t), "ALTER ROLE "+q(weak)+" CREATEROLE")
+	adm2, err := pgrole.Connect(ctx, testsvc.URLAs(f.db.Name, weak, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm2.Close(ctx)
+	p, err := adm2.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm2.Apply(ctx, p, pgrole.PhaseCreate); err != nil {
+		t.Fatal(err)
+	}
+	_, err = adm2.Apply(ctx, p, pgrole.PhaseGrant)
+	var ae *pgrole.ApplyError
+	if !errors.Is(err, pgrole.ErrInsufficientPrivilege) || !errors.As(err, &ae) {
+		t.Fatalf("grant phase as a weak operator: %v", err)
+	}
+	if !strings.HasPrefix(ae.Failed.SQL, "GRANT") || !strings.Contains(err.Error(), "rolled back") || len(ae.RolledBack) == 0 {
+		t.Fatalf("error does not name the failed statement: %v", err)
+	}
+	t.Logf("reported: %v", err)
+
+	// The operator fixes the cause (here: runs as a superuser) and resumes
+	// the interrupted rotation instead of leaving the half-made role behind.
+	adm3 := connectAdmin(t, f.db.Name)
+	if _, err := adm3.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, New: p.New, Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrRoleExists) {
+		t.Fatalf("plan onto an existing role without resume: %v", err)
+	}
+	rp, err := adm3.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, New: p.New, Resume: true, Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
+		if _, err := adm3.Apply(ctx, rp, ph); err != nil {
+			t.Fatalf("resume %s: %v", ph, err)
+		}
+	}
+	f.check(t, p.New)
+}

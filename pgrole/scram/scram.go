@@ -1,0 +1,227 @@
+// Package scram computes and parses PostgreSQL SCRAM-SHA-256 password
+// verifiers ("SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"),
+// so a password reaches the server, and PgBouncer's userlist.txt, only as a
+// verifier computed client-side, never as plaintext.
+//
+// The password is normalised as pgx (and libpq) do when they log in: SASLprep
+// through precis.OpaqueString, falling back to the raw bytes when the password
+// is not valid under it. A verifier built here therefore accepts exactly the
+// logins pgx makes with the same password.
+//
+//	v, err := scram.New(password, scram.Options{})        // 4096 iterations, 16-byte random salt
+//	sql := "ALTER ROLE app PASSWORD " + v.SQLLiteral()     // send it, never log it
+//	fmt.Println(v)                                          // [redacted SCRAM-SHA-256 verifier fp=…]
+package scram
+
+import (
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"golang.org/x/text/secure/precis"
+)
+
+// Defaults match PostgreSQL's (src/include/common/scram-common.h).
+const (
+	DefaultIterations = 4096
+	DefaultSaltLen    = 16
+	// MaxIterations bounds what Parse accepts, so a hostile verifier cannot
+	// make a check spin for minutes.
+	MaxIterations = 10_000_000
+	prefix        = "SCRAM-SHA-256$"
+)
+
+var (
+	// ErrEmptyPassword is returned for an empty password.
+	ErrEmptyPassword = errors.New("scram: empty password: supply a non-empty password")
+	// ErrMalformed is returned by Parse for anything that is not a
+	// SCRAM-SHA-256 verifier.
+	ErrMalformed = errors.New("scram: malformed SCRAM-SHA-256 verifier")
+	// ErrRandom is returned when the salt source fails.
+	ErrRandom = errors.New("scram: reading the salt source failed")
+)
+
+// Options tunes New. The zero value gives PostgreSQL's defaults.
+type Options struct {
+	Iterations int       // 0 = DefaultIterations
+	SaltLen    int       // 0 = DefaultSaltLen
+	Rand       io.Reader // salt source; nil = crypto/rand
+}
+
+// Verifier is a SCRAM-SHA-256 verifier. It is not the password, but it is
+// still sensitive (with an observed SCRAM exchange it lets a pooler or an
+// attacker log in), so it prints only as "[redacted SCRAM-SHA-256 verifier
+// fp=…]" through fmt, slog and JSON. The zero Verifier is invalid.
+type Verifier struct {
+	text       string
+	iterations int
+	salt       []byte
+	storedKey  []byte
+	serverKey  []byte
+}
+
+// New computes the verifier of password with a fresh salt.
+func New(password fingerprint.Secret, opt Options) (Verifier, error) {
+	if password.IsZero() {
+		return Verifier{}, ErrEmptyPassword
+	}
+	iter := opt.Iterations
+	if iter == 0 {
+		iter = DefaultIterations
+	}
+	if iter < 1 || iter > MaxIterations {
+		return Verifier{}, fmt.Errorf("scram: iterations %d out of range 1..%d", iter, MaxIterations)
+	}
+	n := opt.SaltLen
+	if n == 0 {
+		n = DefaultSaltLen
+	}
+	if n < 1 || n > 1024 {
+		return Verifier{}, fmt.Errorf("scram: salt length %d out of range 1..1024", n)
+	}
+	r := opt.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	salt := make([]byte, n)
+	if _, err := io.ReadFull(r, salt); err != nil {
+		return Verifier{}, fmt.Errorf("%w: %w", ErrRandom, err)
+	}
+	return compute(password.Bytes(), salt, iter)
+}
+
+func compute(password, salt []byte, iter int) (Verifier, error) {
+	salted, err := pbkdf2.Key(sha256.New, Normalize(string(password)), salt, iter, sha256.Size)
+	if err != nil {
+		return Verifier{}, fmt.Errorf("scram: pbkdf2: %w", err)
+	}
+	clientKey := mac(salted, "Client Key")
+	stored := sha256.Sum256(clientKey)
+	server := mac(salted, "Server Key")
+	b := base64.StdEncoding.EncodeToString
+	return Verifier{
+		text:       prefix + strconv.Itoa(iter) + ":" + b(salt) + "$" + b(stored[:]) + ":" + b(server),
+		iterations: iter, salt: salt, storedKey: stored[:], serverKey: server,
+	}, nil
+}
+
+// Normalize applies SASLprep the way pgx's SCRAM client does
+// (precis.OpaqueString, raw password when that fails).
+func Normalize(password string) string {
+	if p, err := precis.OpaqueString.String(password); err == nil {
+		return p
+	}
+	return password
+}
+
+func mac(key []byte, msg string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(msg))
+	return h.Sum(nil)
+}
+
+// Parse checks that s is a SCRAM-SHA-256 verifier in PostgreSQL's format and
+// returns it. The error never contains s.
+func Parse(s string) (Verifier, error) {
+	rest, ok := strings.CutPrefix(s, prefix)
+	if !ok {
+		return Verifier{}, fmt.Errorf("%w: want prefix %q", ErrMalformed, prefix)
+	}
+	iterSalt, keys, ok := strings.Cut(rest, "$")
+	if !ok {
+		return Verifier{}, fmt.Errorf("%w: want <iterations>:<salt>$<StoredKey>:<ServerKey>", ErrMalformed)
+	}
+	iterText, saltText, ok := strings.Cut(iterSalt, ":")
+	if !ok {
+		return Verifier{}, fmt.Errorf("%w: want <iterations>:<salt>", ErrMalformed)
+	}
+	iter, err := strconv.Atoi(iterText)
+	if err != nil || iter < 1 || iter > MaxIterations || strconv.Itoa(iter) != iterText {
+		return Verifier{}, fmt.Errorf("%w: iterations must be a number in 1..%d", ErrMalformed, MaxIterations)
+	}
+	storedText, serverText, ok := strings.Cut(keys, ":")
+	if !ok {
+		return Verifier{}, fmt.Errorf("%w: want <StoredKey>:<ServerKey>", ErrMalformed)
+	}
+	dec := base64.StdEncoding.Strict()
+	salt, err := dec.DecodeString(saltText)
+	if err != nil || len(salt) == 0 {
+		return Verifier{}, fmt.Errorf("%w: salt is not standard base64", ErrMalformed)
+	}
+	stored, err := dec.DecodeString(storedText)
+	if err != nil || len(stored) != sha256.Size {
+		return Verifier{}, fmt.Errorf("%w: StoredKey must be 32 bytes of standard base64", ErrMalformed)
+	}
+	server, err := dec.DecodeString(serverText)
+	if err != nil || len(server) != sha256.Size {
+		return Verifier{}, fmt.Errorf("%w: ServerKey must be 32 bytes of standard base64", ErrMalformed)
+	}
+	return Verifier{text: s, iterations: iter, salt: salt, storedKey: stored, serverKey: server}, nil
+}
+
+// Matches reports whether password is the one this verifier was built from
+// (constant-time comparison of the StoredKey).
+func (v Verifier) Matches(password fingerprint.Secret) bool {
+	if v.IsZero() || password.IsZero() {
+		return false
+	}
+	w, err := compute(password.Bytes(), v.salt, v.iterations)
+	if err != nil {
+		return false
+	}
+	return hmac.Equal(w.storedKey, v.storedKey) && hmac.Equal(w.serverKey, v.serverKey)
+}
+
+// IsZero reports whether v is the zero Verifier.
+func (v Verifier) IsZero() bool { return v.text == "" }
+
+// Iterations returns the PBKDF2 iteration count.
+func (v Verifier) Iterations() int { return v.iterations }
+
+// Secret returns the verifier text as a fingerprint.Secret, the form in which
+// it is written to PostgreSQL and to userlist.txt.
+func (v Verifier) Secret() fingerprint.Secret { return fingerprint.NewSecret([]byte(v.text)) }
+
+// SQLLiteral returns the verifier as a SQL string literal ('…'), for
+// CREATE/ALTER ROLE … PASSWORD. Utility statements take no bind parameters,
+// so this is how it must be sent; the verifier alphabet holds no quote, and
+// any quote is doubled anyway.
+func (v Verifier) SQLLiteral() string { return "'" + strings.ReplaceAll(v.text, "'", "''") + "'" }
+
+// Fingerprint returns the fingerprint of the verifier text (not of the
+// password), the value a plan or a ticket may show.
+func (v Verifier) Fingerprint() string {
+	if v.IsZero() {
+		return ""
+	}
+	return fingerprint.OfString(v.text)
+}
+
+// Redacted returns "[redacted SCRAM-SHA-256 verifier fp=…]".
+func (v Verifier) Redacted() string {
+	return "[redacted SCRAM-SHA-256 verifier fp=" + v.Fingerprint() + "]"
+}
+
+// String returns Redacted.
+func (v Verifier) String() string { return v.Redacted() }
+
+// GoString returns Redacted.
+func (v Verifier) GoString() string { return v.Redacted() }
+
+// Format prints Redacted for every verb.
+func (v Verifier) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, v.Redacted()) }
+
+// LogValue makes slog print Redacted.
+func (v Verifier) LogValue() slog.Value { return slog.StringValue(v.Redacted()) }
+
+// MarshalText makes JSON and text encoders print Redacted.
+func (v Verifier) MarshalText() ([]byte, error) { return []byte(v.Redacted()), nil }
