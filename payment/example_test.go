@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // A rotation of the VNPay secret made at 02:00 UTC: the old secret stays

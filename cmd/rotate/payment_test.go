@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/momo"
 	"github.com/goodgo/rotation/payment/vnpay"
 	"github.com/goodgo/rotation/payment/webhook"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // runCLI's clock is 2026-11-27T09:00:00Z.

@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/jwtkeys/jwtprom"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 type config struct {

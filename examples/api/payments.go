@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/momo"
 	"github.com/goodgo/rotation/payment/paymentprom"
@@ -13,6 +12,7 @@ import (
 	"github.com/goodgo/rotation/payment/webhook"
 	"github.com/goodgo/rotation/payment/webhook/redisreplay"
 	"github.com/goodgo/rotation/payment/zalopay"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // ledger is the example's order book: which payments were confirmed. A real

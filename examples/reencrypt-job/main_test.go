@@ -19,8 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/goodgo/rotation/fieldcrypt"
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/internal/testsvc"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func keyText(t *testing.T) string {

@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment/momo"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func Example() {

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/vnpay"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func Example() {

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/paymenttest"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 const (

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/webhook"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // A rotation of BANK_TRANSFER_WEBHOOK_SECRET: the sender already has the

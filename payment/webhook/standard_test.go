@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 const body = `{"type":"transfer.received","data":{"amount":599000,"memo":"Thanh toán đơn #42 & <b>"}}`

@@ -34,8 +34,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Provider is the provider label in observer calls and metrics.

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/paymenttest"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Sandbox app 2553 (public samples, e.g. zalopay-samples quickstart; key2

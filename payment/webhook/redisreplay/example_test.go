@@ -7,9 +7,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/goodgo/rotation/secretenv"
 	"github.com/goodgo/rotation/payment/webhook"
 	"github.com/goodgo/rotation/payment/webhook/redisreplay"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Receiving our own bank-transfer webhooks with replay protection: a
