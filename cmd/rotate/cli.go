@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -104,27 +106,47 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun \"rotate <command> --help\" for details.")
 }
 
+// helpOut maps a FlagSet made by newFlags to its command's stdout, where
+// parse sends the usage that --help asked for.
+var helpOut sync.Map // *flag.FlagSet → io.Writer
+
 // newFlags returns a FlagSet that writes its usage to env.Stderr, headed by
-// synopsis (the lines after "usage: ").
+// synopsis (the lines after "usage: "); after an explicit --help, parse
+// sends it to env.Stdout instead (so "rotate pg plan --help | less" works,
+// as "rotate help" and "rotate pg --help" do).
 func newFlags(env *Env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: %s\n", synopsis)
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: %s\n", synopsis)
 		var any bool
 		fs.VisitAll(func(*flag.Flag) { any = true })
 		if any {
-			fmt.Fprintln(env.Stderr, "\nflags:")
+			fmt.Fprintln(w, "\nflags:")
 			fs.PrintDefaults()
 		}
 	}
+	helpOut.Store(fs, env.Stdout)
 	return fs
 }
 
 // parse parses args into fs. It returns done=true with the exit code when
-// the command must stop: 0 after --help, 2 after a bad flag.
+// the command must stop: 0 after --help (usage on stdout), 2 after a bad
+// flag (error and usage on stderr).
 func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
-	if err := fs.Parse(args); err != nil {
+	stderr := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	stdout, _ := helpOut.LoadAndDelete(fs)
+	if err != nil {
+		if w, ok := stdout.(io.Writer); ok && errors.Is(err, flag.ErrHelp) {
+			_, _ = w.Write(buf.Bytes())
+			return exitOK, true
+		}
+		_, _ = stderr.Write(buf.Bytes())
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK, true
 		}

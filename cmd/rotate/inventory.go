@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,6 +46,11 @@ func runInventory(_ context.Context, env *Env, args []string) int {
 	}
 	src := env.Vars
 	if *dir != "" {
+		// A mistyped directory would otherwise report every secret MISSING.
+		if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
+			fmt.Fprintf(env.Stderr, "rotate inventory: --dir %q is not a readable directory\n", *dir)
+			return exitUsage
+		}
 		src = secretenv.Dir(*dir)
 	}
 	findings := secretenv.Check(src, classes)

@@ -46,7 +46,7 @@ type pgFlags struct {
 }
 
 func (f *pgFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.adminURLFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&f.adminURLFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&f.role, "role", "", "the login role in use now (required)")
 	fs.StringVar(&f.strategy, "strategy", "alternate", "alternate or mirror")
 	fs.StringVar(&f.stable, "stable", "", "alternate: the stable role (default: base of --role)")
@@ -57,6 +57,13 @@ func (f *pgFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.incident, "incident", false, "incident mode (§5.5): terminate the old role's sessions")
 	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted rotation onto the existing --new role")
 }
+
+// The operator DSN (a superuser) comes from $DATABASE_URL or a file named by
+// --database-url-file, the same flag as in "rotate field" and "rotate drill".
+const (
+	dsnFileFlag  = "database-url-file"
+	dsnFileUsage = "file holding the operator (superuser) DSN (default: $DATABASE_URL)"
+)
 
 func adminDSN(env *Env, file string) (string, error) {
 	if file != "" {
@@ -69,7 +76,7 @@ func adminDSN(env *Env, file string) (string, error) {
 	if v := env.getenv("DATABASE_URL"); v != "" {
 		return v, nil
 	}
-	return "", errors.New("no operator DSN: set DATABASE_URL or pass --admin-url-file")
+	return "", errors.New("no operator DSN: set DATABASE_URL or pass --database-url-file")
 }
 
 func connectPG(ctx context.Context, env *Env, file string) (*pgrole.Admin, int) {
@@ -100,11 +107,22 @@ func readPassword(env *Env, file string) (fingerprint.Secret, error) {
 	return fingerprint.NewSecret(b), nil
 }
 
-func (f *pgFlags) plan(ctx context.Context, env *Env, adm *pgrole.Admin) (*pgrole.Plan, int) {
+// usage checks what needs no connection; it reports and returns false on
+// bad usage.
+func (f *pgFlags) usage(env *Env, fs *flag.FlagSet) bool {
 	if f.role == "" {
 		fmt.Fprintln(env.Stderr, "rotate pg: --role is required")
-		return nil, exitUsage
+		return false
 	}
+	if fs.NArg() != 0 {
+		// Not echoed: it may be the password itself.
+		fmt.Fprintln(env.Stderr, "rotate pg: unexpected argument: the new password is read from stdin or --password-file, never argv")
+		return false
+	}
+	return true
+}
+
+func (f *pgFlags) plan(ctx context.Context, env *Env, adm *pgrole.Admin) (*pgrole.Plan, int) {
 	pw, err := readPassword(env, f.passwordFile)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
@@ -143,6 +161,9 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
+	if !f.usage(env, fs) {
+		return exitUsage
+	}
 	adm, code := connectPG(ctx, env, f.adminURLFile)
 	if adm == nil {
 		return code
@@ -168,14 +189,8 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	adm, code := connectPG(ctx, env, f.adminURLFile)
-	if adm == nil {
-		return code
-	}
-	defer adm.Close(ctx)
-	p, code := f.plan(ctx, env, adm)
-	if p == nil {
-		return code
+	if !f.usage(env, fs) {
+		return exitUsage
 	}
 	phases := []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify}
 	switch pgrole.PhaseName(phase) {
@@ -185,6 +200,15 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	default:
 		fmt.Fprintf(env.Stderr, "rotate pg apply: --phase %q: use create, grant or verify (then rotate pg drain / retire)\n", phase)
 		return exitUsage
+	}
+	adm, code := connectPG(ctx, env, f.adminURLFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	p, code := f.plan(ctx, env, adm)
+	if p == nil {
+		return code
 	}
 	for _, ph := range phases {
 		applied, err := adm.Apply(ctx, p, ph)
@@ -216,7 +240,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 func pgVerify(ctx context.Context, env *Env, args []string) int {
 	var adminFile, oldRole, newRole string
 	fs := newFlags(env, "pg verify", "rotate pg verify --old NAME --new NAME\n\nPrints what the old role can do that the new one cannot; exit 1 unless nothing.")
-	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&oldRole, "old", "", "old login role")
 	fs.StringVar(&newRole, "new", "", "new login role")
 	if code, done := parse(fs, args); done {
@@ -252,7 +276,7 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 	var timeout time.Duration
 	var incident bool
 	fs := newFlags(env, "pg drain", "rotate pg drain --role NAME [--timeout 10m] [--incident]")
-	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&role, "role", "", "the old login role")
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
 	fs.BoolVar(&incident, "incident", false, "terminate the role's sessions (§5.5)")
@@ -284,7 +308,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		"break-glass sets a fresh random password and writes it to --break-glass-out (0600).\n"+
 		"drop is refused while a role is a member of it, while it has sessions, while it owns objects\n"+
 		"without --reassign-to, and always for the alternate strategy's stable role.")
-	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&role, "role", "", "the old login role")
 	fs.StringVar(&strategy, "strategy", "alternate", "alternate or mirror")
 	fs.StringVar(&stable, "stable", "", "alternate: the stable role (default: base of --role)")
@@ -294,8 +318,15 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if role == "" || mode == "" || (mode == string(pgrole.RetireBreakGlass) && out == "") {
+	switch {
+	case role == "" || mode == "" || fs.NArg() != 0:
 		fs.Usage()
+		return exitUsage
+	case mode != string(pgrole.RetireBreakGlass) && mode != string(pgrole.RetireNoLogin) && mode != string(pgrole.RetireDrop):
+		fmt.Fprintf(env.Stderr, "rotate pg retire: --mode %q: use break-glass, nologin or drop\n", mode)
+		return exitUsage
+	case mode == string(pgrole.RetireBreakGlass) && out == "":
+		fmt.Fprintln(env.Stderr, "rotate pg retire: --mode break-glass needs --break-glass-out FILE for the new password (never printed)")
 		return exitUsage
 	}
 	adm, code := connectPG(ctx, env, adminFile)
@@ -330,6 +361,13 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "applied retire: %s;\n", a)
 	}
 	if err != nil {
+		if o.Mode == pgrole.RetireBreakGlass && len(applied) == 0 {
+			// The password was never set: do not leave it behind to be
+			// mistaken for the break-glass credential.
+			if rerr := os.Remove(out); rerr == nil {
+				fmt.Fprintf(env.Stdout, "removed %s: the password was not applied\n", out)
+			}
+		}
 		fmt.Fprintf(env.Stderr, "rotate pg retire: %v\n", err)
 		return codeFor(err)
 	}
@@ -341,7 +379,7 @@ func bouncerUserlist(ctx context.Context, env *Env, args []string) int {
 	fs := newFlags(env, "pgbouncer userlist", "rotate pgbouncer userlist --userlist PATH [--user NAME] [--remove NAME]\n\n"+
 		"Copies NAME's verifier as Postgres stores it (pg_authid; identical salt, so SCRAM pass-through works)\n"+
 		"into userlist.txt, written atomically with its mode and owner kept. Then run rotate pgbouncer reload.")
-	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the operator DSN (default: $DATABASE_URL)")
+	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&path, "userlist", "", "path of userlist.txt")
 	fs.StringVar(&user, "user", "", "role to add or update")
 	fs.StringVar(&remove, "remove", "", "role to remove")
@@ -387,7 +425,10 @@ func bouncerUserlist(ctx context.Context, env *Env, args []string) int {
 func bouncerReload(ctx context.Context, env *Env, args []string) int {
 	var adminFile, confirm, reconnect string
 	var waitClose bool
-	fs := newFlags(env, "pgbouncer reload", "rotate pgbouncer reload --admin-url-file FILE [--confirm NAME,…] [--reconnect DB] [--wait-close]")
+	fs := newFlags(env, "pgbouncer reload", "rotate pgbouncer reload [--admin-url-file FILE] [--confirm NAME,…] [--reconnect DB] [--wait-close]\n\n"+
+		"Connects to the PgBouncer admin console (PGBOUNCER_ADMIN_URL, or the DSN in --admin-url-file),\n"+
+		"sends RELOAD so a rewritten userlist.txt takes effect, and checks SHOW USERS lists every\n"+
+		"--confirm user. Exit 1 when RELOAD, the confirmation or RECONNECT fails.")
 	fs.StringVar(&adminFile, "admin-url-file", "", "file holding the PgBouncer admin console DSN (default: $PGBOUNCER_ADMIN_URL)")
 	fs.StringVar(&confirm, "confirm", "", "comma-separated users SHOW USERS must list after RELOAD")
 	fs.StringVar(&reconnect, "reconnect", "", "RECONNECT this database (\"*\" for all) so old server connections close")

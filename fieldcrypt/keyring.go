@@ -1,0 +1,205 @@
+package fieldcrypt
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/secretenv"
+)
+
+// The environment variables a keyring is loaded from.
+const (
+	EnvKey         = "FIELD_ENCRYPTION_KEY"          // the primary key: standard base64 of exactly 32 bytes
+	EnvKeyPrevious = "FIELD_ENCRYPTION_KEY_PREVIOUS" // decrypt-only keys, comma-separated
+)
+
+// key is one field key with its AEADs, built once and reused for every value.
+type key struct {
+	id     KeyID
+	secret fingerprint.Secret
+	xc     cipher.AEAD // XChaCha20-Poly1305
+	gcm    cipher.AEAD // AES-256-GCM
+}
+
+func newKey(s fingerprint.Secret) (*key, error) {
+	fp := secretenv.TextFingerprint(s, secretenv.FieldKeyRule)
+	k := &key{secret: s}
+	if _, err := hex.Decode(k.id[:], []byte(fp)); err != nil {
+		return nil, fmt.Errorf("fieldcrypt: key fingerprint: %w", err)
+	}
+	var err error
+	if k.xc, err = chacha20poly1305.NewX(s.Bytes()); err != nil {
+		return nil, fmt.Errorf("fieldcrypt: key %s: %w", k.id, err)
+	}
+	block, err := aes.NewCipher(s.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("fieldcrypt: key %s: %w", k.id, err)
+	}
+	if k.gcm, err = cipher.NewGCM(block); err != nil {
+		return nil, fmt.Errorf("fieldcrypt: key %s: %w", k.id, err)
+	}
+	return k, nil
+}
+
+func (k *key) aead(a Algorithm) cipher.AEAD {
+	if a == AES256GCM {
+		return k.gcm
+	}
+	return k.xc
+}
+
+// Keyring holds the field keys of a service: the primary key, which
+// encrypts, and previous keys, which only decrypt. Envelopes name their key,
+// so decryption never tries keys in turn.
+//
+// Configure a Keyring (SetAlgorithm, SetRand) before sharing it; after that
+// it is safe for concurrent use.
+type Keyring struct {
+	keys   []*key // keys[0] is the primary
+	alg    Algorithm
+	rand   io.Reader // nil: crypto/rand
+	legacy LegacyDecoder
+}
+
+// NewKeyring returns a keyring whose primary key is primary and whose
+// decrypt-only keys are previous. Keys are given as their base64 text (the
+// form "rotate keygen field" prints): standard base64 of exactly 32 bytes.
+// The same key twice is an error, as is a key id collision.
+func NewKeyring(primary string, previous ...string) (*Keyring, error) {
+	p, err := secretenv.Decode(EnvKey, primary, secretenv.FieldKeyRule)
+	if err != nil {
+		return nil, err
+	}
+	prev := make([]fingerprint.Secret, 0, len(previous))
+	for i, t := range previous {
+		s, err := secretenv.Decode(fmt.Sprintf("%s[%d]", EnvKeyPrevious, i), t, secretenv.FieldKeyRule)
+		if err != nil {
+			return nil, err
+		}
+		prev = append(prev, s)
+	}
+	return newKeyring(p, prev)
+}
+
+// KeyringFromEnv loads the keyring from FIELD_ENCRYPTION_KEY (required) and
+// FIELD_ENCRYPTION_KEY_PREVIOUS (optional, comma-separated) in the process
+// environment.
+func KeyringFromEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
+
+// LoadKeyring is KeyringFromEnv reading from src (a secret volume, a map in
+// tests). Errors name the variable and the fingerprint, never the key.
+func LoadKeyring(src secretenv.Source) (*Keyring, error) {
+	p, err := secretenv.Require(src, EnvKey, secretenv.FieldKeyRule)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := secretenv.LoadList(src, EnvKeyPrevious, secretenv.FieldKeyListRule)
+	if err != nil {
+		return nil, err
+	}
+	return newKeyring(p, prev)
+}
+
+func newKeyring(primary fingerprint.Secret, previous []fingerprint.Secret) (*Keyring, error) {
+	named := []secretenv.Named{{Var: EnvKey, Secret: primary}}
+	for i, s := range previous {
+		named = append(named, secretenv.Named{Var: fmt.Sprintf("%s[%d]", EnvKeyPrevious, i), Secret: s})
+	}
+	if err := secretenv.Distinct(named...); err != nil {
+		return nil, err
+	}
+	r := &Keyring{alg: XChaCha20Poly1305}
+	for _, n := range named {
+		k, err := newKey(n.Secret)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range r.keys {
+			if o.id == k.id {
+				return nil, fmt.Errorf("fieldcrypt: %s: key id %s collides with another key: generate a new key", n.Var, k.id)
+			}
+		}
+		r.keys = append(r.keys, k)
+	}
+	return r, nil
+}
+
+// SetAlgorithm selects the AEAD that Encrypt uses: XChaCha20Poly1305 (the
+// default) or AES256GCM. Envelopes of either algorithm always decrypt.
+func (r *Keyring) SetAlgorithm(a Algorithm) error {
+	if a.nonceLen() == 0 {
+		return fmt.Errorf("fieldcrypt: unknown algorithm %v", a)
+	}
+	r.alg = a
+	return nil
+}
+
+// SetRand replaces crypto/rand as the source of nonces. Only tests and
+// known-answer vectors need this: a predictable source destroys security.
+func (r *Keyring) SetRand(rand io.Reader) { r.rand = rand }
+
+// Primary returns the id of the key that encrypts.
+func (r *Keyring) Primary() KeyID { return r.keys[0].id }
+
+// Previous returns the ids of the decrypt-only keys, in configuration order.
+func (r *Keyring) Previous() []KeyID {
+	ids := make([]KeyID, 0, len(r.keys)-1)
+	for _, k := range r.keys[1:] {
+		ids = append(ids, k.id)
+	}
+	return ids
+}
+
+// Has reports whether the keyring holds the key with id.
+func (r *Keyring) Has(id KeyID) bool { return r.lookup(id) != nil }
+
+func (r *Keyring) lookup(id KeyID) *key {
+	for _, k := range r.keys {
+		if k.id == id {
+			return k
+		}
+	}
+	return nil
+}
+
+// String describes the keyring by fingerprints only.
+func (r *Keyring) String() string {
+	s := "fieldcrypt.Keyring{primary=" + r.keys[0].id.String()
+	for i, k := range r.keys[1:] {
+		if i == 0 {
+			s += " previous="
+		} else {
+			s += ","
+		}
+		s += k.id.String()
+	}
+	return s + " alg=" + r.alg.String() + "}"
+}
+
+// LegacyDecoder turns a stored value that is not an envelope (one without the
+// 0xFC / "fc1:" marker) into its plaintext, appended to dst: a decryptor for
+// the scheme a column used before, or Plaintext for a column that was never
+// encrypted.
+type LegacyDecoder func(dst, value []byte) ([]byte, error)
+
+// Plaintext is the LegacyDecoder for columns that held plaintext: the stored
+// value is the plaintext.
+func Plaintext(dst, value []byte) ([]byte, error) { return append(dst, value...), nil }
+
+// WithLegacy returns a keyring sharing r's keys whose Decrypt and Rewrap
+// accept values that are not envelopes, decoding them with d. It is the
+// explicit migration option that brings an existing column under the
+// envelope; use it in the migration job and during the migration window
+// only. Values carrying the envelope marker are still parsed strictly: a
+// damaged envelope is never handed to d.
+func (r *Keyring) WithLegacy(d LegacyDecoder) *Keyring {
+	c := *r
+	c.legacy = d
+	return &c
+}

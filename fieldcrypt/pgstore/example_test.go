@@ -1,0 +1,61 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/fieldcrypt/pgstore"
+)
+
+// The batch job after promoting a new FIELD_ENCRYPTION_KEY (the old one in
+// FIELD_ENCRYPTION_KEY_PREVIOUS). Not run: it needs a database.
+func ExampleReencrypt() {
+	ctx := context.Background()
+	ring, err := fieldcrypt.KeyringFromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	t := pgstore.Table{Name: "users", PK: "id", Bind: true, Columns: []pgstore.Column{
+		{Name: "national_id"},                  // bytea
+		{Name: "email", Form: fieldcrypt.Text}, // text
+	}}
+	rep, err := pgstore.Reencrypt(ctx, pool, ring, t, pgstore.Options{
+		Workers: 2, BatchSize: 1000, RowsPerSecond: 20000,
+		Progress: func(p pgstore.Progress) { log.Printf("%d/%d rows, ETA %v", p.Scanned, p.Total, p.ETA) },
+	})
+	if err != nil {
+		log.Fatal(err) // cancelled or failed: run again to resume
+	}
+	fmt.Println(rep.Summary())
+	for _, id := range ring.Previous() {
+		fmt.Println(id, "safe to retire:", rep.SafeToRetire(id))
+	}
+}
+
+// The census: rows per key id per column, counted in SQL.
+func ExampleTakeCensus() {
+	ctx := context.Background()
+	ring, _ := fieldcrypt.KeyringFromEnv()
+	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	t := pgstore.Table{Name: "users", PK: "id", Columns: []pgstore.Column{{Name: "national_id"}}}
+	c, err := pgstore.TakeCensus(ctx, pool, ring, t)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, col := range c.Columns {
+		for _, k := range col.Keys {
+			fmt.Println(col.Column, k.KeyID, k.Role, k.Rows)
+		}
+		fmt.Println(col.Column, "NULL", col.Nulls, "not an envelope", col.NotEnvelope)
+	}
+}

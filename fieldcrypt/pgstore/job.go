@@ -1,0 +1,871 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/goodgo/rotation/fieldcrypt"
+)
+
+// Options tune a re-encrypt run. The zero value is a sensible default.
+type Options struct {
+	// BatchSize is the number of rows read and written per statement;
+	// default 1000. Memory use is proportional to it.
+	BatchSize int
+	// Workers splits the primary-key range into this many parts processed in
+	// parallel; default 1. The split is stored in the checkpoint, so a
+	// resumed run keeps it whatever Workers then says.
+	Workers int
+	// RowsPerSecond caps the rate of rows read, over all workers; 0 is no
+	// cap.
+	RowsPerSecond float64 `json:"rows_per_second"`
+	// Pause is slept by each worker after each batch.
+	Pause time.Duration
+	// DryRun reads and decrypts everything that would be rewrapped and
+	// reports it, but writes nothing: no UPDATE, no checkpoint.
+	DryRun bool
+	// Job names the checkpoint. The default is derived from the table, the
+	// columns and the primary key id, so a run for another rotation starts
+	// afresh.
+	Job string
+	// CheckpointTable is where checkpoints live, created if missing; default
+	// fieldcrypt_checkpoint (in the search_path's first schema).
+	CheckpointTable pgx.Identifier
+	// SyncCommit makes each batch's commit wait for the WAL flush. By
+	// default a batch commits with synchronous_commit = off: a Postgres
+	// crash may then undo the last few batches, which is harmless (their rows
+	// go back to their old, still decryptable envelopes and the checkpoint
+	// goes back with them), and it never affects the application's own
+	// commits. Set it where even that is unwanted.
+	SyncCommit bool
+	// MaxRetries bounds how often a row that keeps being written
+	// concurrently is re-read and retried in one run; default 10. A row still
+	// conflicting is counted in Unresolved and left for the next run.
+	MaxRetries int
+	// MaxReported caps the failures listed in Progress.Failures (all are
+	// counted); default 1000.
+	MaxReported int
+	// Progress, when set, is called after every batch and once at the end,
+	// never concurrently.
+	Progress func(Progress)
+	// Now and Sleep replace the clock in tests.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (o *Options) defaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
+	if len(o.CheckpointTable) == 0 {
+		o.CheckpointTable = pgx.Identifier{"fieldcrypt_checkpoint"}
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 10
+	}
+	if o.MaxReported <= 0 {
+		o.MaxReported = 1000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = realSleep
+	}
+}
+
+// Failure is a value that could not be opened: reported, left as it is.
+type Failure struct {
+	PK     string
+	Column string
+	Err    error
+}
+
+// MarshalJSON writes the failure with its error as a string. Errors of
+// package fieldcrypt never contain a value or a key.
+func (f Failure) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		PK     string `json:"pk"`
+		Column string `json:"column"`
+		Err    string `json:"error"`
+	}{f.PK, f.Column, f.Err.Error()})
+}
+
+// ParseColumn parses a column spec as the CLI and the example job take it:
+// "name" (bytea, binary form) or "name:text" / "name:binary".
+func ParseColumn(spec string) (Column, error) {
+	name, form, _ := strings.Cut(spec, ":")
+	c := Column{Name: name}
+	switch form {
+	case "", "binary", "bytea":
+	case "text":
+		c.Form = fieldcrypt.Text
+	default:
+		return c, fmt.Errorf("pgstore: column %q: form must be binary or text", spec)
+	}
+	if name == "" {
+		return c, fmt.Errorf("pgstore: empty column name in %q", spec)
+	}
+	return c, nil
+}
+
+// Progress is the state of a run. Counts are cumulative over the run.
+type Progress struct {
+	// Total is the number of rows that needed work when the run started
+	// (counted in SQL); for a resumed run, what was left.
+	Total int64 `json:"total"`
+	// Scanned rows were read (each has at least one value to rewrap).
+	Scanned int64 `json:"scanned"`
+	// Rewrapped values were written under the primary key (would have been,
+	// in a dry run).
+	Rewrapped int64 `json:"rewrapped"`
+	// Current values were already under the primary key in rows read.
+	Current int64 `json:"current"`
+	// Conflicts counts compare-and-swap misses: rows written by someone else
+	// between read and update, then re-read and retried.
+	Conflicts int64 `json:"conflicts"`
+	// Unresolved rows still conflicted after MaxRetries; a new run takes them.
+	Unresolved int64 `json:"unresolved"`
+	// Undecryptable values could not be opened; see Failures.
+	Undecryptable int64 `json:"undecryptable"`
+	// Failures lists undecryptable values with their primary keys, at most
+	// MaxReported of them.
+	Failures []Failure     `json:"failures,omitempty"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+	// RowsPerSecond is Scanned over Elapsed.
+	RowsPerSecond float64 `json:"rows_per_second"`
+	// ETA estimates the time left from Total and the rate so far.
+	ETA  time.Duration `json:"eta_ns"`
+	Done bool          `json:"done"`
+}
+
+// Report is the result of a run.
+type Report struct {
+	Progress
+	DryRun  bool `json:"dry_run"`
+	Resumed bool `json:"resumed"` // the run continued from a checkpoint
+	// Census is taken after the run (before it, for a dry run).
+	Census *Census `json:"census,omitempty"`
+	// Previous lists the keyring's previous keys with their remaining rows.
+	Previous []KeyCount `json:"previous"`
+}
+
+// SafeToRetire reports whether no row of the table is left under key id.
+func (r *Report) SafeToRetire(id fieldcrypt.KeyID) bool {
+	return r.Census != nil && r.Census.SafeToRetire(id)
+}
+
+// Summary says in one line whether the run finished and which previous keys
+// can be retired, by fingerprint.
+func (r *Report) Summary() string {
+	if r.Census == nil {
+		return fmt.Sprintf("scanned %d rows, rewrapped %d values: run did not finish", r.Scanned, r.Rewrapped)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: scanned %d rows, rewrapped %d values, %d already current, %d conflicts, %d undecryptable",
+		r.Census.Table, r.Scanned, r.Rewrapped, r.Current, r.Conflicts, r.Undecryptable)
+	if r.DryRun {
+		b.WriteString(" (dry run: nothing written)")
+	}
+	for _, k := range r.Previous {
+		if k.Rows == 0 {
+			fmt.Fprintf(&b, "; previous key %s: 0 rows, safe to retire for this table", k.KeyID)
+		} else {
+			fmt.Fprintf(&b, "; previous key %s: %d rows left, NOT safe to retire", k.KeyID, k.Rows)
+		}
+	}
+	if n := r.Census.NotCurrent(); n > 0 {
+		fmt.Fprintf(&b, "; %d values not under the primary key", n)
+	}
+	return b.String()
+}
+
+// ErrBusy is returned when another run holds the same job's checkpoint.
+var ErrBusy = errors.New("pgstore: another run of this job is in progress")
+
+type part struct {
+	n          int
+	lo, hi     *string // exclusive lower, inclusive upper bound; nil is open
+	cursor     *string
+	checkpoint bool // persisted
+}
+
+type job struct {
+	db      DB
+	ring    *fieldcrypt.Keyring
+	t       Table
+	opt     Options
+	pkType  string
+	name    string
+	cpTable string
+
+	mu       sync.Mutex
+	prog     Progress
+	start    time.Time
+	limStart time.Time
+	limRows  int64
+
+	selectSQL [4]string // by bound shape: lo?, hi?
+	rereadSQL string
+	updateSQL string
+	prefixes  []any
+}
+
+// Reencrypt rewraps every value of t's columns that is not under the
+// keyring's primary key, online, and returns a report ending with the
+// census. It returns the report so far and ctx's error when cancelled; a
+// later run with the same job name resumes from the checkpoint. Values that
+// cannot be opened are reported (Progress.Failures), never skipped silently
+// and never changed.
+func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt Options) (*Report, error) {
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
+	opt.defaults()
+	j := &job{db: db, ring: ring, t: t, opt: opt, cpTable: opt.CheckpointTable.Sanitize()}
+	if err := j.prepare(ctx); err != nil {
+		return nil, err
+	}
+	rep := &Report{DryRun: opt.DryRun}
+	parts, resumed, err := j.parts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Resumed = resumed
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()+" WHERE "+t.needsWork(1), j.prefixes...).Scan(&j.prog.Total); err != nil {
+		return nil, fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	}
+	j.start = opt.Now()
+	j.limStart = j.start
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(parts))
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := j.work(wctx, p)
+			if err != nil {
+				cancel()
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var runErr error
+	for err := range errs {
+		if err != nil && (runErr == nil || errors.Is(runErr, context.Canceled)) {
+			runErr = err
+		}
+	}
+	if runErr == nil && !opt.DryRun {
+		if _, err := db.Exec(ctx, "DELETE FROM "+j.cpTable+" WHERE job = $1", j.name); err != nil {
+			runErr = fmt.Errorf("pgstore: clear checkpoint: %w", err)
+		}
+	}
+	j.mu.Lock()
+	j.prog.Done = runErr == nil
+	j.tick()
+	rep.Progress = j.snapshot()
+	if opt.Progress != nil {
+		opt.Progress(j.snapshot())
+	}
+	j.mu.Unlock()
+	if runErr != nil {
+		if ctx.Err() != nil {
+			runErr = ctx.Err()
+		}
+		return rep, runErr
+	}
+	if rep.Census, err = TakeCensus(ctx, db, ring, t); err != nil {
+		return rep, err
+	}
+	for _, id := range ring.Previous() {
+		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Rows: rep.Census.Rows(id), Role: "previous"})
+	}
+	return rep, nil
+}
+
+func (j *job) prepare(ctx context.Context) error {
+	var err error
+	if j.pkType, err = columnType(ctx, j.db, j.t, j.t.PK); err != nil {
+		return err
+	}
+	for _, c := range j.t.Columns {
+		typ, err := columnType(ctx, j.db, j.t, c.Name)
+		if err != nil {
+			return err
+		}
+		isText := typ == "text" || strings.HasPrefix(typ, "character varying")
+		if (c.Form == fieldcrypt.Binary && typ != "bytea") || (c.Form == fieldcrypt.Text && !isText) {
+			return fmt.Errorf("pgstore: column %q is %s, which does not hold the %v form: use bytea for binary, text for text", c.Name, typ, c.Form)
+		}
+	}
+	cols := make([]string, len(j.t.Columns))
+	for i, c := range j.t.Columns {
+		cols[i] = c.Name
+	}
+	j.name = j.opt.Job
+	if j.name == "" {
+		j.name = j.t.ident() + "(" + strings.Join(cols, ",") + ")@" + j.ring.Primary().String()
+	}
+	j.prefixes = prefixArgs(j.ring, j.t)
+
+	// Every column is qualified with the alias t: "ORDER BY id" would
+	// otherwise sort by the output column id::text.
+	pk := "t." + pgx.Identifier{j.t.PK}.Sanitize()
+	sel := make([]string, len(j.t.Columns))
+	qsel := make([]string, len(j.t.Columns))
+	for i, c := range j.t.Columns {
+		sel[i] = pgx.Identifier{c.Name}.Sanitize()
+		qsel[i] = "t." + sel[i]
+	}
+	n := len(j.t.Columns)
+	base := "SELECT " + pk + "::text, " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() + " AS t WHERE " + j.t.needsWork(1)
+	lo := fmt.Sprintf(" AND %s > $%d::%s", pk, n+1, j.pkType)
+	hi := func(k int) string { return fmt.Sprintf(" AND %s <= $%d::%s", pk, k, j.pkType) }
+	limit := func(k int) string { return fmt.Sprintf(" ORDER BY %s LIMIT $%d", pk, k) }
+	j.selectSQL[0] = base + limit(n+1)
+	j.selectSQL[1] = base + lo + limit(n+2)
+	j.selectSQL[2] = base + hi(n+1) + limit(n+2)
+	j.selectSQL[3] = base + lo + hi(n+2) + limit(n+3)
+	j.rereadSQL = "SELECT " + pk + "::text, " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() +
+		" AS t WHERE " + pk + " = ANY($1::text[]::" + j.pkType + "[])"
+
+	// UPDATE t SET c = v.n… FROM unnest(ids, old…, new…) v WHERE t.pk = v.id AND t.c IS NOT DISTINCT FROM v.o…
+	set := make([]string, n)
+	cas := make([]string, n)
+	arrs := []string{"$1::text[]"}
+	names := []string{"id"}
+	for i, c := range j.t.Columns {
+		typ := "bytea"
+		if c.Form == fieldcrypt.Text {
+			typ = "text"
+		}
+		arrs = append(arrs, fmt.Sprintf("$%d::%s[]", 2+2*i, typ), fmt.Sprintf("$%d::%s[]", 3+2*i, typ))
+		names = append(names, fmt.Sprintf("o%d", i), fmt.Sprintf("n%d", i))
+		set[i] = fmt.Sprintf("%s = v.n%d", sel[i], i)
+		op := "="
+		if n > 1 {
+			op = "IS NOT DISTINCT FROM" // another column of the row may be NULL
+		}
+		cas[i] = fmt.Sprintf("%s %s v.o%d", qsel[i], op, i)
+	}
+	j.updateSQL = "UPDATE " + j.t.ident() + " AS t SET " + strings.Join(set, ", ") +
+		" FROM unnest(" + strings.Join(arrs, ", ") + ") AS v(" + strings.Join(names, ", ") + ")" +
+		" WHERE " + pk + " = v.id::" + j.pkType + " AND " + strings.Join(cas, " AND ") + " RETURNING v.id"
+	return nil
+}
+
+// parts loads the job's checkpoint, or splits the key range and stores it.
+func (j *job) parts(ctx context.Context) ([]*part, bool, error) {
+	if !j.opt.DryRun {
+		if _, err := j.db.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+j.cpTable+` (
+			job text NOT NULL, part int NOT NULL, lo text, hi text, cursor text,
+			done boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(),
+			PRIMARY KEY (job, part))`); err != nil {
+			return nil, false, fmt.Errorf("pgstore: create checkpoint table: %w", err)
+		}
+		rows, err := j.db.Query(ctx, "SELECT part, lo, hi, cursor FROM "+j.cpTable+" WHERE job = $1 AND NOT done ORDER BY part", j.name)
+		if err != nil {
+			return nil, false, fmt.Errorf("pgstore: read checkpoint: %w", err)
+		}
+		var ps []*part
+		for rows.Next() {
+			p := &part{checkpoint: true}
+			if err := rows.Scan(&p.n, &p.lo, &p.hi, &p.cursor); err != nil {
+				rows.Close()
+				return nil, false, err
+			}
+			ps = append(ps, p)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, false, fmt.Errorf("pgstore: read checkpoint: %w", err)
+		}
+		var any bool
+		if err := j.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+j.cpTable+" WHERE job = $1)", j.name).Scan(&any); err != nil {
+			return nil, false, err
+		}
+		if any {
+			return ps, true, nil
+		}
+	}
+	// Split the key range into Workers parts of about equal row counts.
+	bounds := []*string{nil}
+	if j.opt.Workers > 1 {
+		ends, err := j.split(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("pgstore: split key range: %w", err)
+		}
+		for i := range ends {
+			bounds = append(bounds, &ends[i])
+		}
+	}
+	bounds = append(bounds, nil)
+	var ps []*part
+	for i := 0; i+1 < len(bounds); i++ {
+		p := &part{n: i, lo: bounds[i], hi: bounds[i+1]}
+		if !j.opt.DryRun {
+			if _, err := j.db.Exec(ctx, "INSERT INTO "+j.cpTable+" (job, part, lo, hi) VALUES ($1, $2, $3, $4)",
+				j.name, p.n, p.lo, p.hi); err != nil {
+				return nil, false, fmt.Errorf("pgstore: write checkpoint: %w", err)
+			}
+			p.checkpoint = true
+		}
+		ps = append(ps, p)
+	}
+	return ps, false, nil
+}
+
+// split returns Workers-1 inner bounds of the primary-key range: for integer
+// keys by arithmetic on min and max (two index probes), otherwise at equal
+// row counts (ntile, one ordered scan).
+func (j *job) split(ctx context.Context) ([]string, error) {
+	pk := pgx.Identifier{j.t.PK}.Sanitize()
+	w := j.opt.Workers
+	switch j.pkType {
+	case "smallint", "integer", "bigint":
+		var lo, hi *int64
+		if err := j.db.QueryRow(ctx, fmt.Sprintf("SELECT min(%s)::bigint, max(%s)::bigint FROM %s", pk, pk, j.t.ident())).Scan(&lo, &hi); err != nil {
+			return nil, err
+		}
+		if lo == nil || *hi-*lo < int64(w) {
+			return nil, nil
+		}
+		var ends []string
+		span := uint64(*hi - *lo)
+		for i := 1; i < w; i++ {
+			ends = append(ends, strconv.FormatInt(*lo+int64(span/uint64(w)*uint64(i)), 10))
+		}
+		return ends, nil
+	}
+	rows, err := j.db.Query(ctx, fmt.Sprintf(
+		"SELECT k FROM (SELECT DISTINCT ON (part) part, k FROM (SELECT t.%s::text AS k, t.%s AS o, ntile($1) OVER (ORDER BY t.%s) AS part FROM %s AS t) s ORDER BY part, o DESC) e ORDER BY part",
+		pk, pk, pk, j.t.ident()), w)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ends) == 0 {
+		return nil, err
+	}
+	return ends[:len(ends)-1], nil
+}
+
+// batch holds one batch's rows; its buffers are reused, which bounds memory.
+type batch struct {
+	ids   []string
+	vals  [][][]byte // vals[col][row], nil = NULL
+	arena []byte
+	news  [][][]byte
+	out   []byte
+	idx   map[string]int
+}
+
+func (j *job) newBatch() *batch {
+	n := len(j.t.Columns)
+	b := &batch{vals: make([][][]byte, n), news: make([][][]byte, n), idx: make(map[string]int)}
+	return b
+}
+
+// read runs a query returning (pk::text, cols…) into b.
+func (b *batch) read(rows pgx.Rows, ncol int) error {
+	defer rows.Close()
+	b.ids = b.ids[:0]
+	for c := range b.vals {
+		b.vals[c] = b.vals[c][:0]
+	}
+	type span struct{ off, n int }
+	var spans []span
+	b.arena = b.arena[:0]
+	for rows.Next() {
+		raw := rows.RawValues()
+		if len(raw) != ncol+1 {
+			return fmt.Errorf("pgstore: unexpected row shape")
+		}
+		b.ids = append(b.ids, string(raw[0]))
+		for c := 0; c < ncol; c++ {
+			if raw[1+c] == nil {
+				spans = append(spans, span{-1, 0})
+				continue
+			}
+			spans = append(spans, span{len(b.arena), len(raw[1+c])})
+			b.arena = append(b.arena, raw[1+c]...)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for r := range b.ids {
+		for c := 0; c < ncol; c++ {
+			s := spans[r*ncol+c]
+			if s.off < 0 {
+				b.vals[c] = append(b.vals[c], nil)
+			} else {
+				b.vals[c] = append(b.vals[c], b.arena[s.off:s.off+s.n:s.off+s.n])
+			}
+		}
+	}
+	return nil
+}
+
+// work processes one part of the key range.
+func (j *job) work(ctx context.Context, p *part) error {
+	b := j.newBatch()
+	var pending *cpWrite
+	cursor := p.cursor
+	if cursor == nil {
+		cursor = p.lo
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		args := append([]any(nil), j.prefixes...)
+		shape := 0
+		if cursor != nil {
+			shape |= 1
+			args = append(args, *cursor)
+		}
+		if p.hi != nil {
+			shape |= 2
+			args = append(args, *p.hi)
+		}
+		args = append(args, j.opt.BatchSize)
+		rows, err := j.db.Query(ctx, j.selectSQL[shape], args...)
+		if err != nil {
+			return fmt.Errorf("pgstore: read batch: %w", err)
+		}
+		if err := b.read(rows, len(j.t.Columns)); err != nil {
+			return fmt.Errorf("pgstore: read batch: %w", err)
+		}
+		if len(b.ids) == 0 {
+			break
+		}
+		if err := j.throttle(ctx, len(b.ids)); err != nil {
+			return err
+		}
+		last, full := b.ids[len(b.ids)-1], len(b.ids) == j.opt.BatchSize
+		written, err := j.process(ctx, b, pending)
+		if err != nil {
+			return err
+		}
+		if written {
+			pending = nil
+		}
+		cursor = &last
+		// The checkpoint of the previous batch, whose conflicts are resolved,
+		// rides in the transaction of this batch's UPDATE; redoing a batch
+		// after a crash is harmless because finished rows no longer match.
+		pending = &cpWrite{part: p.n, cursor: last}
+		j.report()
+		if !full {
+			break
+		}
+		if err := j.opt.Sleep(ctx, j.opt.Pause); err != nil {
+			return err
+		}
+	}
+	if !j.opt.DryRun {
+		if _, err := j.db.Exec(ctx, "UPDATE "+j.cpTable+" SET cursor = coalesce($3, cursor), done = true, updated_at = now() WHERE job = $1 AND part = $2",
+			j.name, p.n, cursor); err != nil {
+			return fmt.Errorf("pgstore: write checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+// cpWrite is a checkpoint not yet written.
+type cpWrite struct {
+	part   int
+	cursor string
+}
+
+// process rewraps the rows in b and writes them back with compare-and-swap,
+// re-reading and retrying rows that changed underneath. cp, if set, is
+// written in the same transaction as the first UPDATE; process reports
+// whether it was.
+func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten bool, err error) {
+	first := true
+	for attempt := 0; ; attempt++ {
+		var scanned int64
+		if first {
+			scanned = int64(len(b.ids))
+		}
+		changed, stats := j.rewrapBatch(b)
+		j.mu.Lock()
+		j.prog.Scanned += scanned
+		j.prog.Current += stats.current
+		j.prog.Undecryptable += int64(len(stats.failures))
+		for _, f := range stats.failures {
+			if len(j.prog.Failures) < j.opt.MaxReported {
+				j.prog.Failures = append(j.prog.Failures, f)
+			}
+		}
+		if j.opt.DryRun {
+			j.prog.Rewrapped += stats.rewrapped
+		}
+		j.mu.Unlock()
+		first = false
+		if j.opt.DryRun || changed == 0 {
+			return cpWritten, nil
+		}
+		// Only rows with something rewrapped are sent.
+		ids, args := j.updateArgs(b)
+		if testHookBeforeUpdate != nil {
+			testHookBeforeUpdate(ids)
+		}
+		qb := &pgx.Batch{}
+		if !j.opt.SyncCommit {
+			qb.Queue("BEGIN")
+			qb.Queue("SET LOCAL synchronous_commit = off")
+		}
+		qb.Queue(j.updateSQL, args...)
+		withCP := cp != nil && !cpWritten
+		if withCP {
+			qb.Queue("UPDATE "+j.cpTable+" SET cursor = $3, updated_at = now() WHERE job = $1 AND part = $2", j.name, cp.part, cp.cursor)
+		}
+		if !j.opt.SyncCommit {
+			qb.Queue("COMMIT")
+		}
+		br := j.db.SendBatch(ctx, qb)
+		var err error
+		if !j.opt.SyncCommit {
+			if _, err = br.Exec(); err == nil {
+				_, err = br.Exec()
+			}
+		}
+		var done []string
+		if err == nil {
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				done, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			}
+		}
+		if err == nil && withCP {
+			_, err = br.Exec()
+		}
+		if err == nil && !j.opt.SyncCommit {
+			_, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return cpWritten, fmt.Errorf("pgstore: update batch: %w", err)
+		}
+		cpWritten = cpWritten || withCP
+		// Rewrapped counts values in rows the UPDATE really changed.
+		okRow := make(map[string]bool, len(done))
+		for _, id := range done {
+			okRow[id] = true
+		}
+		var rewrapped int64
+		var conflicts []string
+		for _, id := range ids {
+			if okRow[id] {
+				r := b.idx[id]
+				for c := range j.t.Columns {
+					if b.news[c][r] != nil {
+						rewrapped++
+					}
+				}
+			} else {
+				conflicts = append(conflicts, id)
+			}
+		}
+		j.mu.Lock()
+		j.prog.Rewrapped += rewrapped
+		j.prog.Conflicts += int64(len(conflicts))
+		if len(conflicts) > 0 && attempt >= j.opt.MaxRetries {
+			j.prog.Unresolved += int64(len(conflicts))
+			conflicts = nil
+		}
+		j.mu.Unlock()
+		if len(conflicts) == 0 {
+			return cpWritten, nil
+		}
+		// Re-read the rows someone else wrote; rows deleted meanwhile vanish.
+		rows, err := j.db.Query(ctx, j.rereadSQL, conflicts)
+		if err != nil {
+			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
+		}
+		if err := b.read(rows, len(j.t.Columns)); err != nil {
+			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
+		}
+		if len(b.ids) == 0 {
+			return cpWritten, nil
+		}
+	}
+}
+
+// testHookBeforeUpdate, set by tests only, runs between reading a batch and
+// writing it back: where a concurrent application write lands.
+var testHookBeforeUpdate func(ids []string)
+
+type batchStats struct {
+	current, rewrapped int64
+	failures           []Failure
+}
+
+// rewrapBatch computes the new value of every cell of b (nil when unchanged)
+// and returns how many rows have something to write.
+func (j *job) rewrapBatch(b *batch) (int, batchStats) {
+	var st batchStats
+	type span struct{ off, n int }
+	spans := make([]span, 0, len(b.ids)*len(j.t.Columns))
+	b.out = b.out[:0]
+	clear(b.idx)
+	for r, id := range b.ids {
+		b.idx[id] = r
+		for c, col := range j.t.Columns {
+			var bind fieldcrypt.Binding
+			if j.t.Bind {
+				bind = fieldcrypt.Binding{Table: j.t.Name, Column: col.Name, Row: id}
+			}
+			start := len(b.out)
+			out, status, err := j.ring.Rewrap(b.out, b.vals[c][r], col.Form, bind)
+			switch status {
+			case fieldcrypt.Rewrapped:
+				b.out = out
+				spans = append(spans, span{start, len(out) - start})
+				st.rewrapped++
+				continue
+			case fieldcrypt.Current:
+				st.current++
+			case fieldcrypt.Failed:
+				st.failures = append(st.failures, Failure{PK: id, Column: col.Name, Err: err})
+			}
+			spans = append(spans, span{-1, 0})
+		}
+	}
+	changed := 0
+	for c := range j.t.Columns {
+		b.news[c] = b.news[c][:0]
+	}
+	for r := range b.ids {
+		any := false
+		for c := range j.t.Columns {
+			s := spans[r*len(j.t.Columns)+c]
+			if s.off < 0 {
+				b.news[c] = append(b.news[c], nil)
+			} else {
+				b.news[c] = append(b.news[c], b.out[s.off:s.off+s.n:s.off+s.n])
+				any = true
+			}
+		}
+		if any {
+			changed++
+		}
+	}
+	return changed, st
+}
+
+// updateArgs builds the unnest arrays for rows with a rewrapped value. An
+// unchanged column is written back with the value read.
+func (j *job) updateArgs(b *batch) ([]string, []any) {
+	var ids []string
+	n := len(j.t.Columns)
+	olds := make([][][]byte, n)
+	news := make([][][]byte, n)
+	for r, id := range b.ids {
+		any := false
+		for c := 0; c < n; c++ {
+			if b.news[c][r] != nil {
+				any = true
+			}
+		}
+		if !any {
+			continue
+		}
+		ids = append(ids, id)
+		for c := 0; c < n; c++ {
+			olds[c] = append(olds[c], b.vals[c][r])
+			nv := b.news[c][r]
+			if nv == nil {
+				nv = b.vals[c][r]
+			}
+			news[c] = append(news[c], nv)
+		}
+	}
+	args := []any{ids}
+	for c, col := range j.t.Columns {
+		if col.Form == fieldcrypt.Text {
+			args = append(args, textArray(olds[c]), textArray(news[c]))
+		} else {
+			args = append(args, olds[c], news[c])
+		}
+	}
+	return ids, args
+}
+
+// textArray turns raw text values into a text[] argument (nil is NULL).
+func textArray(vs [][]byte) []*string {
+	out := make([]*string, len(vs))
+	for i, v := range vs {
+		if v != nil {
+			s := string(v)
+			out[i] = &s
+		}
+	}
+	return out
+}
+
+// throttle waits so that rows read stay under RowsPerSecond.
+func (j *job) throttle(ctx context.Context, n int) error {
+	if j.opt.RowsPerSecond <= 0 {
+		return nil
+	}
+	j.mu.Lock()
+	j.limRows += int64(n)
+	due := j.limStart.Add(time.Duration(float64(j.limRows) / j.opt.RowsPerSecond * float64(time.Second)))
+	wait := due.Sub(j.opt.Now())
+	j.mu.Unlock()
+	if wait > 0 {
+		return j.opt.Sleep(ctx, wait)
+	}
+	return nil
+}
+
+// tick updates rate and ETA; j.mu must be held.
+func (j *job) tick() {
+	j.prog.Elapsed = j.opt.Now().Sub(j.start)
+	if s := j.prog.Elapsed.Seconds(); s > 0 {
+		j.prog.RowsPerSecond = float64(j.prog.Scanned) / s
+	}
+	j.prog.ETA = 0
+	if left := j.prog.Total - j.prog.Scanned; left > 0 && j.prog.RowsPerSecond > 0 && !j.prog.Done {
+		j.prog.ETA = time.Duration(float64(left) / j.prog.RowsPerSecond * float64(time.Second))
+	}
+}
+
+// snapshot copies the progress; j.mu must be held.
+func (j *job) snapshot() Progress {
+	p := j.prog
+	p.Failures = append([]Failure(nil), j.prog.Failures...)
+	return p
+}
+
+func (j *job) report() {
+	if j.opt.Progress == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.tick()
+	j.opt.Progress(j.snapshot())
+}

@@ -1,0 +1,347 @@
+// Package pgstore re-encrypts fieldcrypt columns of a Postgres table online,
+// and counts the rows under each key (the census that says when an old key
+// can be retired). It keeps pgx out of package fieldcrypt.
+//
+//	ring, _ := fieldcrypt.KeyringFromEnv()
+//	t := pgstore.Table{Name: "users", PK: "id", Columns: []pgstore.Column{{Name: "national_id"}}}
+//	rep, err := pgstore.Reencrypt(ctx, pool, ring, t, pgstore.Options{Workers: 2})
+//	if err == nil && rep.SafeToRetire(oldKeyID) { /* remove the old key */ }
+//
+// # How the job stays online
+//
+// Rows are read in primary-key order (keyset pagination, never OFFSET), and
+// only rows holding a value that is not under the primary key are read: the
+// filter is a prefix test that runs in Postgres. Each batch is written back
+// with one UPDATE … FROM unnest(…) that compares every column with the value
+// that was read (compare-and-swap), so a row the application rewrote
+// meanwhile is not overwritten: it is read again and retried. A checkpoint
+// table records how far each worker got; a killed job resumes there. Work is
+// idempotent: a batch redone after a crash finds its rows already current.
+//
+// Memory is bounded by the batch size (and the capped list of failed rows),
+// whatever the size of the table.
+package pgstore
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/goodgo/rotation/fieldcrypt"
+)
+
+// DB is the part of *pgxpool.Pool (or *pgx.Conn) the job uses. With more
+// than one worker it must be safe for concurrent use: pass a pool.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Table says where the encrypted values live.
+type Table struct {
+	Schema string // optional; the search_path decides when empty
+	Name   string
+	// PK is the primary key column (a single column of any orderable type:
+	// bigint, uuid, text…). Its text form (pk::text) names rows in reports
+	// and in bindings.
+	PK      string
+	Columns []Column
+	// Bind says values are sealed with fieldcrypt.Binding{Table: Name,
+	// Column: column name, Row: pk::text}; rewrapped values keep it.
+	Bind bool
+}
+
+// Column is one encrypted column: bytea for fieldcrypt.Binary, text or
+// varchar for fieldcrypt.Text.
+type Column struct {
+	Name string
+	Form fieldcrypt.Form
+}
+
+func (t Table) ident() string {
+	if t.Schema != "" {
+		return pgx.Identifier{t.Schema, t.Name}.Sanitize()
+	}
+	return pgx.Identifier{t.Name}.Sanitize()
+}
+
+func (t Table) validate() error {
+	if t.Name == "" || t.PK == "" || len(t.Columns) == 0 {
+		return errors.New("pgstore: table needs a name, a primary key column and at least one column")
+	}
+	seen := map[string]bool{t.PK: true}
+	for _, c := range t.Columns {
+		if c.Name == "" || seen[c.Name] {
+			return fmt.Errorf("pgstore: column %q is empty, repeated or the primary key", c.Name)
+		}
+		if c.Form != fieldcrypt.Binary && c.Form != fieldcrypt.Text {
+			return fmt.Errorf("pgstore: column %q: unknown form %v", c.Name, c.Form)
+		}
+		seen[c.Name] = true
+	}
+	return nil
+}
+
+// KeyIDExpr returns the SQL expression that reads the key id (as its 16 hex
+// characters, the key's fingerprint) of the envelope in column col, without
+// decrypting, as FORMAT.md gives it; NULL for NULL. For the text form it
+// assumes col holds an envelope: guard it with NotEnvelopeExpr on columns
+// that may hold anything else, since decode() raises on bad base64.
+func KeyIDExpr(col string, f fieldcrypt.Form) string {
+	c := pgx.Identifier{col}.Sanitize()
+	if f == fieldcrypt.Text {
+		return "encode(substring(decode(substring(" + c + " from 5 for 12), 'base64') from 2 for 8), 'hex')"
+	}
+	return "encode(substring(" + c + " from 2 for 8), 'hex')"
+}
+
+// envelopeTest is a SQL condition true when col starts like an envelope of
+// format 1 with a readable key id.
+func envelopeTest(col string, f fieldcrypt.Form) string {
+	c := pgx.Identifier{col}.Sanitize()
+	if f == fieldcrypt.Text {
+		return c + " ~ '^fc1:/[A-Za-z0-9+/]{11}'"
+	}
+	return "(length(" + c + ") >= 38 AND substring(" + c + " from 1 for 1) = '\\xfc'::bytea)"
+}
+
+// rawKeyExpr is the census key of a column, cheap to compute per row: NULL
+// for NULL; for an envelope the bytes that carry its key id (FORMAT.md §4:
+// substring(col from 2 for 8) of the binary form, substring(col from 5 for
+// 12) of the text form, i.e. the base64 of 0xFC || key id); an empty value
+// for anything else. Groups are decoded to key ids in Go, once per group.
+func rawKeyExpr(col string, f fieldcrypt.Form) string {
+	c := pgx.Identifier{col}.Sanitize()
+	if f == fieldcrypt.Text {
+		return "CASE WHEN " + c + " IS NULL THEN NULL WHEN length(" + c + ") >= 16 AND starts_with(" + c + ", 'fc1:/') THEN substring(" + c + " from 5 for 12) ELSE '' END"
+	}
+	return "CASE WHEN " + c + " IS NULL THEN NULL WHEN " + envelopeTest(col, f) + " THEN substring(" + c + " from 2 for 8) ELSE '\\x'::bytea END"
+}
+
+// keyOf decodes a census group key; ok is false for "not an envelope".
+func keyOf(raw []byte, f fieldcrypt.Form) (fieldcrypt.KeyID, bool) {
+	var id fieldcrypt.KeyID
+	if f == fieldcrypt.Text {
+		b, err := base64.StdEncoding.Strict().DecodeString(string(raw))
+		if err != nil || len(b) != 9 || b[0] != 0xFC {
+			return id, false
+		}
+		raw = b[1:]
+	}
+	if len(raw) != len(id) {
+		return id, false
+	}
+	copy(id[:], raw)
+	return id, true
+}
+
+// notCurrentExpr is true when col holds a value that is not under the key
+// whose prefix is parameter $n (NULL is never "not current").
+func notCurrentExpr(col string, f fieldcrypt.Form, n int) string {
+	c := pgx.Identifier{col}.Sanitize()
+	if f == fieldcrypt.Text {
+		return fmt.Sprintf("(%s IS NOT NULL AND NOT starts_with(%s, $%d::text))", c, c, n)
+	}
+	return fmt.Sprintf("(%s IS NOT NULL AND substring(%s from 1 for 9) <> $%d::bytea)", c, c, n)
+}
+
+// needsWork is the SQL filter "some column is not under the primary key",
+// with the prefixes as parameters first..first+len(cols)-1.
+func (t Table) needsWork(first int) string {
+	parts := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		parts[i] = notCurrentExpr(c.Name, c.Form, first+i)
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+func prefixArgs(ring *fieldcrypt.Keyring, t Table) []any {
+	args := make([]any, len(t.Columns))
+	for i, c := range t.Columns {
+		p := ring.Primary().Prefix(c.Form)
+		if c.Form == fieldcrypt.Text {
+			args[i] = string(p)
+		} else {
+			args[i] = p
+		}
+	}
+	return args
+}
+
+// KeyCount is how many values of a column are under one key.
+type KeyCount struct {
+	KeyID fieldcrypt.KeyID `json:"key_id"`
+	Rows  int64            `json:"rows"`
+	// Role is "primary", "previous" or "unknown" (not in the keyring).
+	Role string `json:"role"`
+}
+
+// ColumnCensus counts the values of one column.
+type ColumnCensus struct {
+	Column string     `json:"column"`
+	Keys   []KeyCount `json:"keys"` // sorted by key id
+	Nulls  int64      `json:"nulls"`
+	// NotEnvelope counts values that are not envelopes (plaintext, legacy,
+	// damaged): they need a migration (Keyring.WithLegacy) or repair.
+	NotEnvelope int64 `json:"not_envelope"`
+}
+
+// Census counts, per column, the rows under each key id, NULLs and values
+// that are not envelopes. It is computed in Postgres by reading the key id
+// from each value (one scan of the table), never by decrypting.
+type Census struct {
+	Table   string           `json:"table"`
+	Columns []ColumnCensus   `json:"columns"`
+	Primary fieldcrypt.KeyID `json:"primary"`
+}
+
+// Rows returns the number of values under key id, over all columns.
+func (c *Census) Rows(id fieldcrypt.KeyID) int64 {
+	var n int64
+	for _, col := range c.Columns {
+		for _, k := range col.Keys {
+			if k.KeyID == id {
+				n += k.Rows
+			}
+		}
+	}
+	return n
+}
+
+// NotCurrent returns the number of non-NULL values not under the primary key
+// (other keys and non-envelopes), over all columns.
+func (c *Census) NotCurrent() int64 {
+	var n int64
+	for _, col := range c.Columns {
+		n += col.NotEnvelope
+		for _, k := range col.Keys {
+			if k.KeyID != c.Primary {
+				n += k.Rows
+			}
+		}
+	}
+	return n
+}
+
+// SafeToRetire reports whether no value of the table is under key id, so
+// that, as far as this table goes, the key can be removed.
+func (c *Census) SafeToRetire(id fieldcrypt.KeyID) bool { return c.Rows(id) == 0 }
+
+// TakeCensus runs the census of t.
+func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (*Census, error) {
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
+	n := len(t.Columns)
+	sets := make([]string, n)
+	sel := make([]string, n)
+	grouping := make([]string, n)
+	for i, c := range t.Columns {
+		sel[i] = rawKeyExpr(c.Name, c.Form) + fmt.Sprintf(" AS k%d", i)
+		sets[i] = fmt.Sprintf("(k%d)", i)
+		grouping[i] = fmt.Sprintf("k%d", i)
+	}
+	// One scan, a grouping set per column; GROUPING() says which set a row
+	// of the result belongs to.
+	sql := fmt.Sprintf("SELECT GROUPING(%s), %s, count(*) FROM (SELECT %s FROM %s) s GROUP BY GROUPING SETS (%s)",
+		strings.Join(grouping, ", "), strings.Join(grouping, ", "), strings.Join(sel, ", "), t.ident(), strings.Join(sets, ", "))
+	rows, err := db.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+	}
+	defer rows.Close()
+	c := &Census{Table: t.ident(), Primary: ring.Primary()}
+	for _, col := range t.Columns {
+		c.Columns = append(c.Columns, ColumnCensus{Column: col.Name})
+	}
+	for rows.Next() {
+		raw := rows.RawValues()
+		var g int32
+		var cnt int64
+		vals := make([]any, n+2) // the keys are read raw, not scanned
+		vals[0], vals[n+1] = &g, &cnt
+		if err := rows.Scan(vals...); err != nil {
+			return nil, fmt.Errorf("pgstore: census: %w", err)
+		}
+		// GROUPING(k0..kn-1) has bit n-1-i clear for the set of column i.
+		i := -1
+		for j := 0; j < n; j++ {
+			if g&(1<<(n-1-j)) == 0 {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			continue
+		}
+		cc := &c.Columns[i]
+		key := raw[1+i]
+		if key == nil {
+			cc.Nulls += cnt
+			continue
+		}
+		id, ok := keyOf(key, t.Columns[i].Form)
+		if !ok {
+			cc.NotEnvelope += cnt
+			continue
+		}
+		role := "unknown"
+		if id == ring.Primary() {
+			role = "primary"
+		} else if ring.Has(id) {
+			role = "previous"
+		}
+		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Rows: cnt, Role: role})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+	}
+	for i := range c.Columns {
+		ks := c.Columns[i].Keys
+		for a := 1; a < len(ks); a++ {
+			for b := a; b > 0 && ks[b].KeyID.String() < ks[b-1].KeyID.String(); b-- {
+				ks[b], ks[b-1] = ks[b-1], ks[b]
+			}
+		}
+	}
+	return c, nil
+}
+
+// columnType returns the SQL type of column col of t (format_type), or an
+// error naming what is wrong.
+func columnType(ctx context.Context, db DB, t Table, col string) (string, error) {
+	var typ string
+	err := db.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+		WHERE a.attrelid = $1::regclass AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
+		t.ident(), col).Scan(&typ)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("pgstore: table %s has no column %q", t.ident(), col)
+	}
+	if err != nil {
+		return "", fmt.Errorf("pgstore: table %s: %w", t.ident(), err)
+	}
+	return typ, nil
+}
+
+// now/sleep defaults.
+func realSleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}

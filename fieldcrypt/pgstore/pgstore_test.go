@@ -1,0 +1,645 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	mrand "math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/internal/testsvc"
+)
+
+func keyText(t testing.TB) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func ring(t testing.TB, primary string, prev ...string) *fieldcrypt.Keyring {
+	t.Helper()
+	r, err := fieldcrypt.NewKeyring(primary, prev...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// fixture is a table "accounts" (id bigint, nid bytea, email text) whose
+// values are plaintext "nid-<id>" / "mail-<id>", sealed under a given ring.
+type fixture struct {
+	pool *pgxpool.Pool
+	t    Table
+	want map[string][2]*string // plaintext per row; nil = NULL
+}
+
+func newFixture(t *testing.T, n int, r *fieldcrypt.Keyring, bind bool) *fixture {
+	t.Helper()
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE accounts (id bigint PRIMARY KEY, nid bytea, email text, other int)`); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{pool: db.Pool, want: map[string][2]*string{},
+		t: Table{Name: "accounts", PK: "id", Bind: bind, Columns: []Column{{Name: "nid"}, {Name: "email", Form: fieldcrypt.Text}}}}
+	rows := make([][]any, 0, n)
+	for i := 1; i <= n; i++ {
+		id := strconv.Itoa(i)
+		nid, mail := "nid-"+id, "mail-"+id
+		var pn, pm *string = &nid, &mail
+		switch i % 10 {
+		case 3:
+			pn = nil // NULL
+		case 4:
+			pm = nil
+		case 5:
+			empty := ""
+			pn = &empty // the empty string, encrypted
+		}
+		f.want[id] = [2]*string{pn, pm}
+		rows = append(rows, []any{int64(i), f.seal(t, r, 0, id, pn), f.sealText(t, r, 1, id, pm), i})
+	}
+	if _, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"accounts"}, []string{"id", "nid", "email", "other"}, pgx.CopyFromRows(rows)); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) bind(col int, id string) fieldcrypt.Binding {
+	if !f.t.Bind {
+		return fieldcrypt.Binding{}
+	}
+	return fieldcrypt.Binding{Table: f.t.Name, Column: f.t.Columns[col].Name, Row: id}
+}
+
+func (f *fixture) seal(t testing.TB, r *fieldcrypt.Keyring, col int, id string, p *string) []byte {
+	if p == nil {
+		return nil
+	}
+	v, err := r.Encrypt(nil, []byte(*p), f.bind(col, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (f *fixture) sealText(t testing.TB, r *fieldcrypt.Keyring, col int, id string, p *string) *string {
+	if p == nil {
+		return nil
+	}
+	v, err := r.EncryptText(nil, []byte(*p), f.bind(col, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(v)
+	return &s
+}
+
+// verify decrypts every row with r and compares with f.want; it returns the
+// number of values under each key id.
+func (f *fixture) verify(t *testing.T, r *fieldcrypt.Keyring) map[fieldcrypt.KeyID]int {
+	t.Helper()
+	rows, err := f.pool.Query(context.Background(), `SELECT id::text, nid, email FROM accounts ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	keys := map[fieldcrypt.KeyID]int{}
+	n := 0
+	for rows.Next() {
+		var id string
+		var nid []byte
+		var email *string
+		if err := rows.Scan(&id, &nid, &email); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		w, ok := f.want[id]
+		if !ok {
+			t.Fatalf("unexpected row %s", id)
+		}
+		check := func(col int, stored []byte, null bool, form fieldcrypt.Form, want *string) {
+			if null || want == nil {
+				if !null || want != nil {
+					t.Fatalf("row %s col %d: NULL mismatch (stored NULL %v, want %v)", id, col, null, want)
+				}
+				return
+			}
+			var got []byte
+			var err error
+			if form == fieldcrypt.Text {
+				got, err = r.DecryptText(nil, stored, f.bind(col, id))
+			} else {
+				got, err = r.Decrypt(nil, stored, f.bind(col, id))
+			}
+			if err != nil || string(got) != *want {
+				t.Fatalf("row %s col %d: %q, %v; want %q", id, col, got, err, *want)
+			}
+			h, _ := fieldcrypt.ParseHeader(stored, form)
+			keys[h.KeyID]++
+		}
+		check(0, nid, nid == nil, fieldcrypt.Binary, w[0])
+		var eb []byte
+		if email != nil {
+			eb = []byte(*email)
+		}
+		check(1, eb, email == nil, fieldcrypt.Text, w[1])
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	if n != len(f.want) {
+		t.Fatalf("%d rows, want %d: rows lost", n, len(f.want))
+	}
+	return keys
+}
+
+func TestReencryptEndToEnd(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	f := newFixture(t, 2500, rOld, true)
+	rNew := ring(t, newK, oldK)
+	ctx := context.Background()
+
+	before, err := TakeCensus(ctx, f.pool, rNew, f.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Rows(rOld.Primary()) != 2500*2-250-250 || before.Columns[0].Nulls != 250 || before.Columns[1].Nulls != 250 {
+		t.Fatalf("census before: %+v", before)
+	}
+	if before.Columns[0].Keys[0].Role != "previous" {
+		t.Fatalf("role %q", before.Columns[0].Keys[0].Role)
+	}
+
+	var calls int
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 300, Workers: 2, Progress: func(p Progress) { calls++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != 2500 || rep.Scanned != 2500 || rep.Rewrapped != 4500 || rep.Undecryptable != 0 || !rep.Done {
+		t.Fatalf("report %+v", rep.Progress)
+	}
+	if calls < 9 {
+		t.Fatalf("progress called %d times", calls)
+	}
+	if !rep.SafeToRetire(rOld.Primary()) || rep.Census.NotCurrent() != 0 {
+		t.Fatalf("census after: %+v", rep.Census)
+	}
+	if !strings.Contains(rep.Summary(), "previous key "+rOld.Primary().String()+": 0 rows, safe to retire") {
+		t.Fatalf("summary: %s", rep.Summary())
+	}
+	keys := f.verify(t, rNew)
+	if len(keys) != 1 || keys[rNew.Primary()] != 4500 {
+		t.Fatalf("keys after: %v", keys)
+	}
+	// The checkpoint of a finished run is cleared; a second run finds nothing.
+	var n int
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM fieldcrypt_checkpoint`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("checkpoint rows left: %d %v", n, err)
+	}
+	rep, err = Reencrypt(ctx, f.pool, rNew, f.t, Options{})
+	if err != nil || rep.Scanned != 0 || rep.Resumed {
+		t.Fatalf("second run: %+v %v", rep, err)
+	}
+	// With the old key gone, everything still decrypts.
+	f.verify(t, ring(t, newK))
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	f := newFixture(t, 700, ring(t, oldK), false)
+	ctx := context.Background()
+	var sum1, sum2 string
+	q := `SELECT md5(string_agg(id::text || coalesce(encode(nid,'hex'),'-') || coalesce(email,'-'), ',' ORDER BY id)) FROM accounts`
+	_ = f.pool.QueryRow(ctx, q).Scan(&sum1)
+	rep, err := Reencrypt(ctx, f.pool, ring(t, newK, oldK), f.t, Options{DryRun: true, BatchSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.pool.QueryRow(ctx, q).Scan(&sum2)
+	if sum1 != sum2 {
+		t.Fatal("dry run changed the table")
+	}
+	if rep.Rewrapped != 700*2-70-70 || rep.Scanned != 700 || !rep.DryRun || !strings.Contains(rep.Summary(), "dry run") {
+		t.Fatalf("dry run report %+v", rep.Progress)
+	}
+	if rep.SafeToRetire(ring(t, oldK).Primary()) {
+		t.Fatal("dry run says the old key is safe to retire")
+	}
+	var exists bool
+	_ = f.pool.QueryRow(ctx, `SELECT to_regclass('fieldcrypt_checkpoint') IS NOT NULL`).Scan(&exists)
+	if exists {
+		t.Fatal("dry run created the checkpoint table")
+	}
+}
+
+func TestUndecryptableReported(t *testing.T) {
+	oldK, newK, lostK := keyText(t), keyText(t), keyText(t)
+	f := newFixture(t, 400, ring(t, oldK), false)
+	ctx := context.Background()
+	lost := ring(t, lostK)
+	v, _ := lost.Encrypt(nil, []byte("sealed under a lost key"), fieldcrypt.Binding{})
+	_, err := f.pool.Exec(ctx, `UPDATE accounts SET nid = $1 WHERE id IN (17, 230)`, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tampered: flip the last byte of row 99's nid; plaintext in row 150's email.
+	if _, err := f.pool.Exec(ctx, `UPDATE accounts SET nid = overlay(nid placing decode(lpad(to_hex(get_byte(nid, length(nid)-1) # 1), 2, '0'), 'hex') from length(nid) for 1) WHERE id = 99`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE accounts SET email = 'plain@example.com' WHERE id = 150`); err != nil {
+		t.Fatal(err)
+	}
+	rNew := ring(t, newK, oldK)
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]error{}
+	for _, fl := range rep.Failures {
+		got[fl.PK+"/"+fl.Column] = fl.Err
+	}
+	if rep.Undecryptable != 4 || len(got) != 4 {
+		t.Fatalf("failures %v (%d)", got, rep.Undecryptable)
+	}
+	if !errors.Is(got["17/nid"], fieldcrypt.ErrUnknownKey) || !errors.Is(got["230/nid"], fieldcrypt.ErrUnknownKey) ||
+		!errors.Is(got["99/nid"], fieldcrypt.ErrAuthentication) || !errors.Is(got["150/email"], fieldcrypt.ErrNotEnvelope) {
+		t.Fatalf("failures %v", got)
+	}
+	if strings.Contains(fmt.Sprint(got), "sealed under") || strings.Contains(fmt.Sprint(got), "plain@") {
+		t.Fatal("failure reveals a value")
+	}
+	// The other column of those rows was still rewrapped, and the bad values
+	// are left exactly as they were.
+	var stored []byte
+	_ = f.pool.QueryRow(ctx, `SELECT nid FROM accounts WHERE id = 17`).Scan(&stored)
+	if string(stored) != string(v) {
+		t.Fatal("undecryptable value was changed")
+	}
+	var email string
+	_ = f.pool.QueryRow(ctx, `SELECT email FROM accounts WHERE id = 17`).Scan(&email)
+	if h, _ := fieldcrypt.ParseHeader([]byte(email), fieldcrypt.Text); h.KeyID != rNew.Primary() {
+		t.Fatal("the good column of a failing row was not rewrapped")
+	}
+	if rep.Census.NotCurrent() != 4 || !strings.Contains(rep.Summary(), "4 undecryptable") || !strings.Contains(rep.Summary(), "4 values not under the primary key") {
+		t.Fatalf("summary: %s", rep.Summary())
+	}
+	var unknown, previous, invalid int64
+	for _, c := range rep.Census.Columns {
+		invalid += c.NotEnvelope
+		for _, k := range c.Keys {
+			switch k.Role {
+			case "unknown":
+				unknown += k.Rows
+			case "previous":
+				previous += k.Rows
+			}
+		}
+	}
+	if unknown != 2 || previous != 1 || invalid != 1 { // the tampered value still carries the old key id
+		t.Fatalf("census unknown=%d invalid=%d: %+v", unknown, invalid, rep.Census)
+	}
+	if rep.SafeToRetire(ring(t, oldK).Primary()) {
+		t.Fatal("old key reported safe to retire while the tampered row still names it")
+	}
+}
+
+// TestConflictNotOverwritten writes rows between the job's read and its
+// update (deterministically, through the test hook): the job must not
+// overwrite them, must count the conflicts, re-read and rewrap them.
+func TestConflictNotOverwritten(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	f := newFixture(t, 600, rOld, true)
+	ctx := context.Background()
+	var hits atomic.Int64
+	testHookBeforeUpdate = func(ids []string) {
+		if hits.Add(1) > 3 || len(ids) < 2 {
+			return
+		}
+		for _, id := range []string{ids[0], ids[len(ids)/2]} {
+			p := "rewritten-" + id
+			f.want[id] = [2]*string{&p, f.want[id][1]}
+			if _, err := f.pool.Exec(ctx, `UPDATE accounts SET nid = $1 WHERE id = $2::bigint`, f.seal(t, rOld, 0, id, &p), id); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer func() { testHookBeforeUpdate = nil }()
+	rNew := ring(t, newK, oldK)
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Conflicts != 6 || rep.Unresolved != 0 {
+		t.Fatalf("conflicts %d unresolved %d", rep.Conflicts, rep.Unresolved)
+	}
+	keys := f.verify(t, rNew)
+	if len(keys) != 1 || !rep.SafeToRetire(rOld.Primary()) {
+		t.Fatalf("keys %v", keys)
+	}
+}
+
+// TestWritersDuringJob: application writers update random rows, under the old
+// or the new key, while the job runs; afterwards every row decrypts to the
+// last value its writer wrote.
+func TestWritersDuringJob(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	rNew := ring(t, newK, oldK)
+	f := newFixture(t, 3000, rOld, true)
+	ctx := context.Background()
+	const writers = 3
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var writes atomic.Int64
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := mrand.New(mrand.NewPCG(uint64(w), 7))
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Writer w owns the rows with id % writers == w.
+				id := strconv.Itoa(1 + w + writers*rnd.IntN(3000/writers))
+				p := fmt.Sprintf("w%d-%d", w, n)
+				r := rOld
+				if n%2 == 0 {
+					r = rNew
+				}
+				v := f.seal(t, r, 0, id, &p)
+				if _, err := f.pool.Exec(ctx, `UPDATE accounts SET nid = $1 WHERE id = $2::bigint`, v, id); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				f.want[id] = [2]*string{&p, f.want[id][1]}
+				mu.Unlock()
+				writes.Add(1)
+			}
+		}()
+	}
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 50, Workers: 2, Pause: time.Millisecond})
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("writes during job: %d, conflicts: %d, rewrapped: %d", writes.Load(), rep.Conflicts, rep.Rewrapped)
+	if writes.Load() < 50 {
+		t.Fatalf("only %d concurrent writes", writes.Load())
+	}
+	f.verify(t, rNew)
+}
+
+func TestCancelAndResume(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	f := newFixture(t, 5000, rOld, false)
+	rNew := ring(t, newK, oldK)
+	ctx, cancel := context.WithCancel(context.Background())
+	var batches atomic.Int64
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 200, Workers: 2, Progress: func(p Progress) {
+		if batches.Add(1) == 5 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) || rep == nil || rep.Done {
+		t.Fatalf("cancelled run: %v %+v", err, rep)
+	}
+	bg := context.Background()
+	mid, err := TakeCensus(bg, f.pool, rNew, f.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mid.Rows(rOld.Primary()) == 0 || mid.Rows(rNew.Primary()) == 0 {
+		t.Fatalf("cancel did not land midway: %+v", mid)
+	}
+	var parts int
+	_ = f.pool.QueryRow(bg, `SELECT count(*) FROM fieldcrypt_checkpoint WHERE cursor IS NOT NULL`).Scan(&parts)
+	if parts == 0 {
+		t.Fatal("no checkpoint written")
+	}
+	rep2, err := Reencrypt(bg, f.pool, rNew, f.t, Options{BatchSize: 200, Workers: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep2.Resumed || rep2.Scanned >= 5000 || !rep2.SafeToRetire(rOld.Primary()) {
+		t.Fatalf("resumed run: resumed=%v scanned=%d census=%+v", rep2.Resumed, rep2.Scanned, rep2.Census)
+	}
+	if rep.Scanned+rep2.Scanned < 5000 {
+		t.Fatalf("scanned %d + %d", rep.Scanned, rep2.Scanned)
+	}
+	keys := f.verify(t, rNew)
+	if len(keys) != 1 {
+		t.Fatalf("keys %v", keys)
+	}
+}
+
+func TestLegacyPlaintextMigration(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE people (id text PRIMARY KEY, phone text);
+		INSERT INTO people SELECT 'p' || i, '+84-' || i FROM generate_series(1, 300) i;
+		UPDATE people SET phone = NULL WHERE id = 'p7';
+		UPDATE people SET phone = '' WHERE id = 'p8'`); err != nil {
+		t.Fatal(err)
+	}
+	r := ring(t, keyText(t))
+	tb := Table{Name: "people", PK: "id", Bind: true, Columns: []Column{{Name: "phone", Form: fieldcrypt.Text}}}
+	// Without the migration option plaintext is an error for every row.
+	rep, err := Reencrypt(ctx, db.Pool, r, tb, Options{DryRun: true})
+	if err != nil || rep.Undecryptable != 299 {
+		t.Fatalf("strict dry run: %v %d", err, rep.Undecryptable)
+	}
+	rep, err = Reencrypt(ctx, db.Pool, r.WithLegacy(fieldcrypt.Plaintext), tb, Options{BatchSize: 64})
+	if err != nil || rep.Rewrapped != 299 || rep.Census.NotCurrent() != 0 || rep.Census.Columns[0].Nulls != 1 {
+		t.Fatalf("migration: %v %+v", err, rep)
+	}
+	var phone string
+	_ = db.Pool.QueryRow(ctx, `SELECT phone FROM people WHERE id = 'p42'`).Scan(&phone)
+	got, err := r.DecryptText(nil, []byte(phone), fieldcrypt.Binding{Table: "people", Column: "phone", Row: "p42"})
+	if err != nil || string(got) != "+84-42" {
+		t.Fatalf("p42: %q %v", got, err)
+	}
+	_ = db.Pool.QueryRow(ctx, `SELECT phone FROM people WHERE id = 'p8'`).Scan(&phone)
+	got, err = r.DecryptText(nil, []byte(phone), fieldcrypt.Binding{Table: "people", Column: "phone", Row: "p8"})
+	if err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("empty string: %q %v", got, err)
+	}
+}
+
+func TestQuotedIdentifiersAndUUIDKeys(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE SCHEMA "Vault"; CREATE TABLE "Vault"."Card ""Holders""" ("Row Id" uuid PRIMARY KEY, "Name; DROP" bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	tb := Table{Schema: "Vault", Name: `Card "Holders"`, PK: "Row Id", Bind: true, Columns: []Column{{Name: "Name; DROP"}}}
+	for i := 0; i < 250; i++ {
+		var id string
+		if err := db.Pool.QueryRow(ctx, `SELECT gen_random_uuid()::text`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := rOld.Encrypt(nil, []byte("holder "+id), fieldcrypt.Binding{Table: tb.Name, Column: "Name; DROP", Row: id})
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO "Vault"."Card ""Holders""" VALUES ($1, $2)`, id, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rNew := ring(t, newK, oldK)
+	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, Options{BatchSize: 40, Workers: 3, Job: "uuid job", CheckpointTable: pgx.Identifier{"Vault", "my checkpoints"}})
+	if err != nil || rep.Rewrapped != 250 || !rep.SafeToRetire(rOld.Primary()) {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	rows, _ := db.Pool.Query(ctx, `SELECT "Row Id"::text, "Name; DROP" FROM "Vault"."Card ""Holders"""`)
+	for rows.Next() {
+		var id string
+		var v []byte
+		_ = rows.Scan(&id, &v)
+		got, err := rNew.Decrypt(nil, v, fieldcrypt.Binding{Table: tb.Name, Column: "Name; DROP", Row: id})
+		if err != nil || string(got) != "holder "+id {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	rows.Close()
+}
+
+func TestThrottleAndPause(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	f := newFixture(t, 3000, ring(t, oldK), false)
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	var slept time.Duration
+	var pauses int
+	opt := Options{BatchSize: 500, RowsPerSecond: 1000, Pause: 7 * time.Millisecond,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if d == 7*time.Millisecond {
+				pauses++
+			}
+			slept += d
+			now = now.Add(d)
+			return nil
+		}}
+	rep, err := Reencrypt(context.Background(), f.pool, ring(t, newK, oldK), f.t, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3000 rows at 1000 rows/s is 3 s of waiting, pauses included; a pause
+	// after each of the 6 full batches (the 7th read finds nothing).
+	if pauses != 6 || slept < 2900*time.Millisecond || slept > 3100*time.Millisecond {
+		t.Fatalf("pauses %d slept %v", pauses, slept)
+	}
+	if rep.RowsPerSecond < 900 || rep.RowsPerSecond > 1100 || rep.Elapsed < 2900*time.Millisecond {
+		t.Fatalf("rate %v elapsed %v", rep.RowsPerSecond, rep.Elapsed)
+	}
+}
+
+func TestProgressETA(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	f := newFixture(t, 1000, ring(t, oldK), false)
+	now := time.Unix(1e9, 0)
+	var seen []Progress
+	opt := Options{BatchSize: 250,
+		Now:      func() time.Time { now = now.Add(100 * time.Millisecond); return now },
+		Progress: func(p Progress) { seen = append(seen, p) }}
+	if _, err := Reencrypt(context.Background(), f.pool, ring(t, newK, oldK), f.t, opt); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 5 || seen[0].Scanned != 250 || seen[0].ETA <= 0 || seen[0].Total != 1000 || seen[4].ETA != 0 || !seen[4].Done {
+		t.Fatalf("progress %+v", seen)
+	}
+}
+
+func TestBadTable(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	_, _ = db.Pool.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY, b bytea, s text)`)
+	r := ring(t, keyText(t))
+	cases := []Table{
+		{Name: "t", PK: "id", Columns: []Column{{Name: "b", Form: fieldcrypt.Text}}},
+		{Name: "t", PK: "id", Columns: []Column{{Name: "s"}}},
+		{Name: "t", PK: "id", Columns: []Column{{Name: "missing"}}},
+		{Name: "nope", PK: "id", Columns: []Column{{Name: "b"}}},
+		{Name: "t", PK: "id"},
+		{Name: "t", PK: "id", Columns: []Column{{Name: "b"}, {Name: "b"}}},
+	}
+	for i, tb := range cases {
+		if _, err := Reencrypt(ctx, db.Pool, r, tb, Options{}); err == nil {
+			t.Errorf("case %d accepted", i)
+		}
+	}
+	_ = big.NewInt
+}
+
+// TestFormatSQL runs the SQL expressions of FORMAT.md §4, verbatim, against
+// stored values: the key id they read is the key's ticket fingerprint, and
+// the "not under the primary" filters select exactly the other rows.
+func TestFormatSQL(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE f (id int PRIMARY KEY, b bytea, t text)`); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := keyText(t), keyText(t)
+	r1, r2 := ring(t, k1), ring(t, k2)
+	_ = r2.SetAlgorithm(fieldcrypt.AES256GCM)
+	for i, r := range []*fieldcrypt.Keyring{r1, r2, r1} {
+		b, _ := r.Encrypt(nil, []byte("v"), fieldcrypt.Binding{})
+		s, _ := r.EncryptText(nil, []byte("v"), fieldcrypt.Binding{})
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO f VALUES ($1, $2, $3)`, i, b, string(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _ = db.Pool.Exec(ctx, `INSERT INTO f VALUES (9, NULL, NULL)`)
+	// Not envelopes: the census counts them as such and does not fail.
+	_, _ = db.Pool.Exec(ctx, `INSERT INTO f VALUES (10, '\x0102', 'fc1:/!!!!!!!!!!!!!!!!!!'), (11, '\xfc01', 'plain')`)
+	var got []string
+	rows, _ := db.Pool.Query(ctx, `SELECT encode(substring(b from 2 for 8), 'hex') || '/' ||
+		encode(substring(decode(substring(t from 5 for 12), 'base64') from 2 for 8), 'hex') FROM f WHERE b IS NOT NULL AND id < 9 ORDER BY id`)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp1, fp2 := r1.Primary().String(), r2.Primary().String()
+	if strings.Join(got, ",") != fp1+"/"+fp1+","+fp2+"/"+fp2+","+fp1+"/"+fp1 {
+		t.Fatalf("key ids %v, want %s and %s", got, fp1, fp2)
+	}
+	var nb, nt int
+	err = db.Pool.QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE b IS NOT NULL AND substring(b from 1 for 9) <> ('\xfc' || $1)::bytea),
+		count(*) FILTER (WHERE t IS NOT NULL AND NOT starts_with(t, 'fc1:' || encode(('\xfc' || $1)::bytea, 'base64')))
+		FROM f`, fp1).Scan(&nb, &nt)
+	if err != nil || nb != 3 || nt != 3 {
+		t.Fatalf("not-current filters: %d %d %v", nb, nt, err)
+	}
+	// The census agrees.
+	c, err := TakeCensus(ctx, db.Pool, r1, Table{Name: "f", PK: "id", Columns: []Column{{Name: "b"}, {Name: "t", Form: fieldcrypt.Text}}})
+	if err != nil || c.Rows(r1.Primary()) != 4 || c.Rows(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Role != "unknown" && c.Columns[1].Keys[0].Role != "unknown" {
+		t.Fatalf("census %+v %v", c, err)
+	}
+}

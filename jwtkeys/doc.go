@@ -1,0 +1,86 @@
+// Package jwtkeys makes JWT secret rotation zero-downtime: staged HMAC
+// keyrings for access and refresh tokens, a token service, net/http
+// middleware, hot reload of mounted secrets, a Redis user-status cache and
+// the incident flush of that cache.
+//
+// The common path:
+//
+//	keys, err := jwtkeys.FromEnv(jwtkeys.Options{Observer: jwtprom.New(prometheus.DefaultRegisterer)})
+//	svc, err := jwtkeys.NewService[AppClaims](keys)      // AppClaims embeds jwtkeys.Claims
+//	pair, err := svc.Issue(userID, AppClaims{Role: "customer"})
+//	mux.Handle("/api/", svc.Middleware(jwtkeys.MiddlewareOptions{Realm: "api", Status: cache})(api))
+//	claims, _ := jwtkeys.ClaimsFrom[AppClaims](r.Context())
+//	pair, err = svc.Refresh(refreshToken)
+//
+// # Rings and slots
+//
+// Each ring (access: JWT_SECRET*, refresh: JWT_REFRESH_SECRET*) has three
+// slots: next (…_NEXT, verifies only), current (signs and verifies) and
+// previous (…_PREVIOUS, verifies until its retire time). Every minted token
+// carries kid = the key's fingerprint, so verification is one exact map
+// lookup; an unknown kid is refused without trying any key, a kid longer than
+// MaxKidLen or outside [A-Za-z0-9_-] is never looked up, and a non-string kid
+// is malformed. A token without kid (minted by the service before this
+// library) is parsed once and its signature tried against the ring's live
+// keys, current first; its use is decided by the ring that verified it.
+//
+// The rotation is staged, because a one-step change breaks sessions during a
+// rolling restart (new pods sign with a key old pods do not know):
+//
+//  1. Stage: JWT_SECRET_NEXT=new on every instance (all verify it).
+//  2. Promote: JWT_SECRET=new, JWT_SECRET_PREVIOUS=old, JWT_SECRET_NEXT
+//     unset, instance by instance.
+//  3. Retire: after the previous key's retire time (Status), unset
+//     JWT_SECRET_PREVIOUS. The previous key stops verifying at that time
+//     anyway.
+//
+// Same for JWT_REFRESH_SECRET*. TestRollingDeployStagedRotation proves zero
+// 401s for this procedure and TestRollingDeploySingleStepBreaksSessions shows
+// the 401s of the one-step procedure.
+//
+// # Retire time
+//
+// previous retire time = when it left current + the ring's TTL (AccessTTL or
+// RefreshTTL) + RetireMargin (24 h). "When it left current" is, in order:
+// JWT_SECRET_PREVIOUS_SINCE / JWT_REFRESH_SECRET_PREVIOUS_SINCE (RFC 3339,
+// set by the operator at promotion; the same names as files in a secrets
+// directory); else, within one process, the time a reload moved the key into
+// previous; else the load time. A restart without *_SINCE therefore moves the
+// retire time later, never earlier. Status lists every slot with its
+// fingerprint, state, since and retire time.
+//
+// # Validation and security
+//
+// Secrets load through package secretenv: at least as long as the hash
+// output (32 bytes for HS256), an empty variable is an absent slot (never an
+// empty key: golang-jwt would accept one), no secret in two slots or in both
+// rings, and errors name the variable and fingerprint, never the value. The
+// algorithm is pinned (HS256 by default; HS384 or HS512 via Options), exp is
+// required, iat may not be in the future, Leeway applies to both, iss and
+// aud are checked when configured, and token_use keeps refresh and access
+// tokens apart. The signature is checked before any claim, so a forged
+// expired token is reported as a bad signature, never as expired.
+//
+// # Reload
+//
+// Keys holds the live keyring behind an atomic pointer. Reload re-reads the
+// source and swaps only if the whole new configuration is valid; Watch calls
+// it on changes in a secrets directory (including a Kubernetes "..data"
+// symlink swap) and on SIGHUP. Failures keep the old keyring and go to
+// Observer.Reloaded.
+//
+// # Redis
+//
+// StatusCache keeps auth:user_status:v1:<sub> ("active" or "disabled") with
+// a TTL, filled by the caller's loader. Redis down: the loader answers and
+// Observer.StatusCacheError is told. Both down: the middleware answers 503,
+// never allows. FlushPrefix is the incident-rotation flush of that prefix
+// (SCAN + UNLINK, pipelined, on every master of a cluster).
+//
+// # Metrics
+//
+// Observer receives every outcome; package jwtprom exports them as
+// auth_jwt_verify_failure_total{reason}, auth_jwt_verified_total{ring,slot}
+// and auth_refresh_total. When auth_jwt_verified_total{slot="previous"} and
+// {slot="legacy-no-kid"} stay at zero, the previous key is no longer used.
+package jwtkeys

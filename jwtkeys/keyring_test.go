@@ -1,0 +1,250 @@
+package jwtkeys
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/secretenv"
+)
+
+func TestLoadFromEnvAllSlots(t *testing.T) {
+	for k, v := range map[string]string{
+		"JWT_SECRET": sA, "JWT_SECRET_PREVIOUS": sB, "JWT_SECRET_NEXT": sC,
+		"JWT_REFRESH_SECRET": sRA, "JWT_REFRESH_SECRET_PREVIOUS": sRB, "JWT_REFRESH_SECRET_NEXT": sRC,
+	} {
+		t.Setenv(k, v)
+	}
+	clk := newClock()
+	keys, err := FromEnv(Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := keys.Status()
+	if len(st) != 6 {
+		t.Fatalf("Status has %d slots, want 6", len(st))
+	}
+	want := []struct {
+		v     string
+		state State
+		sec   string
+	}{
+		{"JWT_SECRET_NEXT", StateStaged, sC}, {"JWT_SECRET", StateSigning, sA}, {"JWT_SECRET_PREVIOUS", StateVerifying, sB},
+		{"JWT_REFRESH_SECRET_NEXT", StateStaged, sRC}, {"JWT_REFRESH_SECRET", StateSigning, sRA}, {"JWT_REFRESH_SECRET_PREVIOUS", StateVerifying, sRB},
+	}
+	for i, w := range want {
+		if st[i].Var != w.v || st[i].State != w.state || st[i].Fingerprint != fingerprint.OfString(w.sec) {
+			t.Errorf("slot %d = %+v, want %s %s fp=%s", i, st[i], w.v, w.state, fingerprint.OfString(w.sec))
+		}
+	}
+	// Retire times: load time + ring TTL + 24 h margin.
+	if got, want := st[2].RetireAt, clk.Now().Add(15*time.Minute+24*time.Hour); !got.Equal(want) {
+		t.Errorf("access previous RetireAt = %v, want %v", got, want)
+	}
+	if got, want := st[5].RetireAt, clk.Now().Add(30*24*time.Hour+24*time.Hour); !got.Equal(want) {
+		t.Errorf("refresh previous RetireAt = %v, want %v", got, want)
+	}
+	if keys.Keyring().CurrentKid(Access) != fingerprint.OfString(sA) {
+		t.Error("CurrentKid is not the fingerprint of JWT_SECRET")
+	}
+}
+
+// k8sDir lays out a Kubernetes secret volume: files are links through
+// "..data" to a timestamped directory; update swaps "..data" atomically.
+type k8sDir struct {
+	t   *testing.T
+	dir string
+	gen int
+}
+
+func newK8sDir(t *testing.T, vals map[string]string) *k8sDir {
+	d := &k8sDir{t: t, dir: t.TempDir()}
+	d.update(vals, true)
+	return d
+}
+
+func (d *k8sDir) update(vals map[string]string, first bool) {
+	d.gen++
+	ts := filepath.Join(d.dir, fmt.Sprintf("..2026_05_01_10_00_%02d.%d", d.gen, d.gen))
+	if err := os.Mkdir(ts, 0o755); err != nil {
+		d.t.Fatal(err)
+	}
+	for k, v := range vals {
+		if err := os.WriteFile(filepath.Join(ts, k), []byte(v+"\n"), 0o600); err != nil {
+			d.t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(d.dir, "..data_tmp")
+	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(d.dir, "..data")); err != nil {
+		d.t.Fatal(err)
+	}
+	for _, name := range []string{"JWT_SECRET", "JWT_SECRET_PREVIOUS", "JWT_SECRET_NEXT", "JWT_REFRESH_SECRET", "JWT_REFRESH_SECRET_PREVIOUS", "JWT_REFRESH_SECRET_NEXT", "JWT_SECRET_PREVIOUS_SINCE"} {
+		link := filepath.Join(d.dir, name)
+		if _, err := os.Lstat(link); err != nil {
+			if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+				d.t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestLoadFromK8sSecretDir(t *testing.T) {
+	d := newK8sDir(t, map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA, "JWT_SECRET_NEXT": sB})
+	keys, err := FromDir(d.dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := keys.Status()
+	if st[0].Fingerprint != fingerprint.OfString(sB) || st[1].Fingerprint != fingerprint.OfString(sA) || st[2].State != StateEmpty {
+		t.Fatalf("status from dir: %+v", st[:3])
+	}
+	d.update(map[string]string{"JWT_SECRET": sB, "JWT_SECRET_PREVIOUS": sA, "JWT_REFRESH_SECRET": sRA}, false)
+	if err := keys.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	st = keys.Status()
+	if st[0].State != StateEmpty || st[1].Fingerprint != fingerprint.OfString(sB) || st[2].Fingerprint != fingerprint.OfString(sA) {
+		t.Fatalf("status after ..data swap: %+v", st[:3])
+	}
+}
+
+func TestLoadValidation(t *testing.T) {
+	short := "only-20-bytes-secret"
+	cases := []struct {
+		name    string
+		env     map[string]string
+		opts    Options
+		is      error
+		varName string
+		leak    string
+	}{
+		{"missing current", map[string]string{"JWT_REFRESH_SECRET": sRA}, Options{}, secretenv.ErrMissing, "JWT_SECRET", ""},
+		{"missing refresh current", map[string]string{"JWT_SECRET": sA}, Options{}, secretenv.ErrMissing, "JWT_REFRESH_SECRET", ""},
+		{"short current", map[string]string{"JWT_SECRET": short, "JWT_REFRESH_SECRET": sRA}, Options{}, secretenv.ErrTooShort, "JWT_SECRET", short},
+		{"short previous", map[string]string{"JWT_SECRET": sA, "JWT_SECRET_PREVIOUS": short, "JWT_REFRESH_SECRET": sRA}, Options{}, secretenv.ErrTooShort, "JWT_SECRET_PREVIOUS", short},
+		{"same key in two slots", map[string]string{"JWT_SECRET": sA, "JWT_SECRET_NEXT": sA, "JWT_REFRESH_SECRET": sRA}, Options{}, secretenv.ErrDuplicate, "JWT_SECRET", sA},
+		{"same key in both rings", map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA, "JWT_REFRESH_SECRET_PREVIOUS": sA}, Options{}, secretenv.ErrDuplicate, "JWT_REFRESH_SECRET_PREVIOUS", sA},
+		{"HS512 needs 64 bytes", map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA}, Options{Algorithm: "HS512"}, secretenv.ErrTooShort, "JWT_SECRET", sA},
+		{"unknown algorithm", map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA}, Options{Algorithm: "RS256"}, ErrConfig, "RS256", ""},
+		{"bad since", map[string]string{"JWT_SECRET": sA, "JWT_SECRET_PREVIOUS": sB, "JWT_SECRET_PREVIOUS_SINCE": "yesterday", "JWT_REFRESH_SECRET": sRA}, Options{}, ErrConfig, "JWT_SECRET_PREVIOUS_SINCE", sB},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Open(secretenv.Map(c.env), c.opts)
+			if !errors.Is(err, c.is) {
+				t.Fatalf("err = %v, want %v", err, c.is)
+			}
+			if !strings.Contains(err.Error(), c.varName) {
+				t.Errorf("error %q does not name %s", err, c.varName)
+			}
+			if c.leak != "" && strings.Contains(err.Error(), c.leak) {
+				t.Errorf("error leaks the secret: %q", err)
+			}
+		})
+	}
+}
+
+func TestEmptyPreviousIsAbsent(t *testing.T) {
+	keys, err := Open(secretenv.Map(map[string]string{"JWT_SECRET": sA, "JWT_SECRET_PREVIOUS": "", "JWT_REFRESH_SECRET": sRA}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := keys.Status()[2]; st.State != StateEmpty {
+		t.Fatalf("empty JWT_SECRET_PREVIOUS gave %+v, want an empty slot", st)
+	}
+}
+
+func TestPreviousRetiresAfterWindow(t *testing.T) {
+	clk := newClock()
+	obs := newRec()
+	// Mint with A, then rotate: B current, A previous.
+	_, svc, src := fixture(t, clk, obs)
+	old, err := svc.Issue("user-1", appClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.set("JWT_SECRET", sB, "JWT_SECRET_PREVIOUS", sA)
+	clk.Advance(time.Minute)
+	rotatedAt := clk.Now()
+	if err := svc.Keys().Reload(); err != nil {
+		t.Fatal(err)
+	}
+	st := svc.Keys().Status()[2]
+	if !st.Since.Equal(rotatedAt) || !st.RetireAt.Equal(rotatedAt.Add(15*time.Minute+24*time.Hour)) {
+		t.Fatalf("previous since=%v retire=%v, want since=%v (time it left current)", st.Since, st.RetireAt, rotatedAt)
+	}
+	if _, err := svc.VerifyAccess(old.Access); err != nil {
+		t.Fatalf("old token within window: %v", err)
+	}
+	if obs.count("access/previous") != 1 {
+		t.Errorf("verified counts %v, want access/previous=1", obs.verified)
+	}
+	// A token signed with A that is still unexpired after the window: forge
+	// one with a long exp, so only the retire time can refuse it.
+	long := signWith(t, svc, sA, Access, 48*time.Hour, clk)
+	clk.Advance(15*time.Minute + 24*time.Hour - time.Second)
+	if _, err := svc.VerifyAccess(long); err != nil {
+		t.Fatalf("1 s before retire: %v", err)
+	}
+	clk.Advance(time.Second)
+	if _, err := svc.VerifyAccess(long); !errors.Is(err, ErrKeyRetired) {
+		t.Fatalf("at retire time: err = %v, want ErrKeyRetired", err)
+	}
+	if st := svc.Keys().Status()[2]; st.State != StateRetired {
+		t.Errorf("state after retire = %s", st.State)
+	}
+	// A reload keeps the since time (same key, same slot).
+	if err := svc.Keys().Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if st := svc.Keys().Status()[2]; !st.Since.Equal(rotatedAt) {
+		t.Errorf("reload moved since to %v", st.Since)
+	}
+}
+
+func TestPreviousSinceFromEnv(t *testing.T) {
+	clk := newClock()
+	since := clk.Now().Add(-2 * time.Hour)
+	_, svc, _ := fixture(t, clk, nil, "JWT_SECRET", sB, "JWT_SECRET_PREVIOUS", sA, "JWT_SECRET_PREVIOUS_SINCE", since.Format(time.RFC3339))
+	st := svc.Keys().Status()[2]
+	if !st.Since.Equal(since) || !st.RetireAt.Equal(since.Add(15*time.Minute+24*time.Hour)) {
+		t.Fatalf("since=%v retire=%v, want since=%v", st.Since, st.RetireAt, since)
+	}
+	// Restart without _SINCE: load time (later, never earlier).
+	_, svc2, _ := fixture(t, clk, nil, "JWT_SECRET", sB, "JWT_SECRET_PREVIOUS", sA)
+	if st := svc2.Keys().Status()[2]; !st.Since.Equal(clk.Now()) {
+		t.Errorf("without _SINCE since = %v, want load time", st.Since)
+	}
+	// A future _SINCE is refused.
+	src := secretenv.Map(map[string]string{"JWT_SECRET": sB, "JWT_SECRET_PREVIOUS": sA, "JWT_REFRESH_SECRET": sRA,
+		"JWT_SECRET_PREVIOUS_SINCE": clk.Now().Add(time.Hour).Format(time.RFC3339)})
+	if _, err := Open(src, Options{Now: clk.Now}); !errors.Is(err, ErrConfig) {
+		t.Errorf("future since: err = %v", err)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	clk := newClock()
+	keys, _, _ := fixture(t, clk, nil, "JWT_SECRET_PREVIOUS", sB)
+	out := fmt.Sprintf("%v %+v %#v %v", keys.Status(), keys.Status(), keys.Keyring(), keys.Keyring())
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("keys", "status", keys.Status(), "keyring", keys.Keyring())
+	out += logged.String()
+	for _, s := range []string{sA, sB, sRA} {
+		if strings.Contains(out, s) {
+			t.Fatalf("a secret appears in printed keyring/status")
+		}
+	}
+	if want := "current=" + fingerprintOf(sA); !strings.Contains(keys.Keyring().String(), want) {
+		t.Errorf("Keyring.String() = %s, want it to name %s", keys.Keyring(), want)
+	}
+}

@@ -1,0 +1,32 @@
+package jwtkeys
+
+// Observer receives what the keyring, the token service, the middleware and
+// the status cache did. Implementations must be safe for concurrent use and
+// fast: they run on the request path. Embed NopObserver to implement only
+// some methods (new methods may be added to this interface; NopObserver keeps
+// embedders compiling).
+type Observer interface {
+	// Verified: a token verified on ring with the key in slot (SlotLegacy
+	// for a token without kid, whatever slot its key is in).
+	Verified(ring RingID, slot Slot)
+	// Refused: a token (or, for user_disabled and status_unavailable, a
+	// request) was refused.
+	Refused(ring RingID, reason Reason)
+	// Refreshed: a refresh token was exchanged for a new pair.
+	Refreshed()
+	// Reloaded: a reload attempt finished; err is nil when the new keyring
+	// is in use, else why the old one was kept.
+	Reloaded(err error)
+	// StatusCacheError: Redis failed for the user-status cache and the
+	// loader was called directly.
+	StatusCacheError(err error)
+}
+
+// NopObserver ignores everything.
+type NopObserver struct{}
+
+func (NopObserver) Verified(RingID, Slot)  {}
+func (NopObserver) Refused(RingID, Reason) {}
+func (NopObserver) Refreshed()             {}
+func (NopObserver) Reloaded(error)         {}
+func (NopObserver) StatusCacheError(error) {}

@@ -1,0 +1,299 @@
+package jwtkeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goodgo/rotation/internal/testsvc"
+)
+
+type loaderRec struct {
+	calls    atomic.Int64
+	disabled map[string]bool
+	err      error
+}
+
+func (l *loaderRec) load(_ context.Context, sub string) (UserStatus, error) {
+	l.calls.Add(1)
+	if l.err != nil {
+		return UserStatus{}, l.err
+	}
+	return UserStatus{Disabled: l.disabled[sub]}, nil
+}
+
+// deadRedis is a client on a port where nothing listens.
+func deadRedis(t *testing.T) *redis.Client {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestStatusCacheRedis(t *testing.T) {
+	r := testsvc.NewRedis(t)
+	ctx := context.Background()
+	obs := newRec()
+	l := &loaderRec{disabled: map[string]bool{"bad": true}}
+	prefix := r.Prefix + DefaultStatusPrefix
+	c := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: prefix, TTL: time.Minute, Observer: obs})
+
+	if err := c.Check(ctx, "good"); err != nil {
+		t.Fatal(err)
+	}
+	if l.calls.Load() != 1 {
+		t.Fatalf("loader calls on miss = %d", l.calls.Load())
+	}
+	v, err := r.Client.Get(ctx, prefix+"good").Result()
+	if err != nil || v != "active" {
+		t.Fatalf("cached value %q %v", v, err)
+	}
+	if ttl := r.Client.TTL(ctx, prefix+"good").Val(); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("TTL = %v", ttl)
+	}
+	if err := c.Check(ctx, "good"); err != nil || l.calls.Load() != 1 {
+		t.Fatalf("hit: %v, loader calls %d", err, l.calls.Load())
+	}
+	if err := c.Check(ctx, "bad"); !errors.Is(err, ErrUserDisabled) {
+		t.Fatalf("disabled: %v", err)
+	}
+	if err := c.Check(ctx, "bad"); !errors.Is(err, ErrUserDisabled) || l.calls.Load() != 2 {
+		t.Fatalf("disabled (cached): %v, calls %d", err, l.calls.Load())
+	}
+	// The key is exactly prefix+sub (runbook's auth:user_status:v1:<sub>).
+	if n := r.Client.Exists(ctx, prefix+"bad").Val(); n != 1 {
+		t.Error("key auth:user_status:v1:bad not written")
+	}
+	// A disabled flag set by the app is honoured without the loader.
+	r.Client.Set(ctx, prefix+"good", "disabled", time.Minute)
+	if err := c.Check(ctx, "good"); !errors.Is(err, ErrUserDisabled) {
+		t.Fatalf("after app disabled: %v", err)
+	}
+	if err := c.Invalidate(ctx, "good"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(ctx, "good"); err != nil || l.calls.Load() != 3 {
+		t.Fatalf("after invalidate: %v calls %d", err, l.calls.Load())
+	}
+	if obs.refusedN(ReasonUserDisabled) != 3 {
+		t.Errorf("refused user_disabled = %d", obs.refusedN(ReasonUserDisabled))
+	}
+}
+
+func TestStatusCacheRedisDown(t *testing.T) {
+	ctx := context.Background()
+	obs := newRec()
+	l := &loaderRec{disabled: map[string]bool{"bad": true}}
+	c := NewStatusCache(deadRedis(t), l.load, StatusOptions{Observer: obs})
+	if err := c.Check(ctx, "good"); err != nil {
+		t.Fatalf("Redis down, loader up: %v", err)
+	}
+	if err := c.Check(ctx, "bad"); !errors.Is(err, ErrUserDisabled) {
+		t.Fatalf("Redis down, disabled: %v", err)
+	}
+	if l.calls.Load() != 2 || len(obs.cacheErr) != 2 {
+		t.Fatalf("loader calls %d, reported cache errors %d", l.calls.Load(), len(obs.cacheErr))
+	}
+	l.err = errors.New("db down")
+	err := c.Check(ctx, "good")
+	if !errors.Is(err, ErrStatusUnavailable) {
+		t.Fatalf("both down: %v", err)
+	}
+}
+
+func TestMiddlewareStatusCheck(t *testing.T) {
+	r := testsvc.NewRedis(t)
+	clk := newClock()
+	_, svc, _ := fixture(t, clk, nil)
+	l := &loaderRec{disabled: map[string]bool{"bad": true}}
+	serve := func(c *StatusCache, sub string) *httptest.ResponseRecorder {
+		h := svc.Middleware(MiddlewareOptions{Status: c})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+		p, _ := svc.Issue(sub, appClaims{})
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer "+p.Access)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	live := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: r.Prefix})
+	if rec := serve(live, "good"); rec.Code != 204 {
+		t.Fatalf("active user: %d", rec.Code)
+	}
+	rec := serve(live, "bad")
+	if rec.Code != 401 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("disabled user: %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"))
+	}
+	down := NewStatusCache(deadRedis(t), (&loaderRec{err: errors.New("db down")}).load, StatusOptions{})
+	if rec := serve(down, "good"); rec.Code != 503 {
+		t.Fatalf("Redis and loader down: %d, want 503 (never allow)", rec.Code)
+	}
+}
+
+// fill writes n keys under prefix in pipelined batches.
+func fill(t testing.TB, c redis.UniversalClient, prefix string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i += 1000 {
+		pipe := c.Pipeline()
+		for j := i; j < i+1000 && j < n; j++ {
+			pipe.Set(ctx, fmt.Sprintf("%s%d", prefix, j), "active", time.Hour)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func countKeys(t testing.TB, c redis.UniversalClient, match string) int {
+	t.Helper()
+	ctx := context.Background()
+	var n atomic.Int64
+	scan := func(ctx context.Context, c *redis.Client) error {
+		it := c.Scan(ctx, 0, match, 10000).Iterator()
+		for it.Next(ctx) {
+			n.Add(1)
+		}
+		return it.Err()
+	}
+	var err error
+	switch cc := c.(type) {
+	case *redis.ClusterClient:
+		err = cc.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, cc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n.Load())
+}
+
+func TestFlushPrefixRedis(t *testing.T) {
+	r := testsvc.NewRedis(t)
+	ctx := context.Background()
+	target := r.Prefix + "auth:user_status:v1:"
+	fill(t, r.Client, target, 30000)
+	fill(t, r.Client, r.Prefix+"auth:user_status:v2:", 3000) // other keys
+	fill(t, r.Client, r.Prefix+"auth:user_status:v1", 10)    // no colon: not under the prefix
+	r.Client.Set(ctx, r.Prefix+"auth:user_status:v1:*lit[er]al?", "x", time.Hour)
+
+	// PING latency while flushing: Redis must stay responsive.
+	stop := make(chan struct{})
+	var maxPing time.Duration
+	var pings int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t0 := time.Now()
+			if err := r.Client.Ping(ctx).Err(); err != nil {
+				t.Error(err)
+				return
+			}
+			if d := time.Since(t0); d > maxPing {
+				maxPing = d
+			}
+			pings++
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	// COUNT 2000 gives ~18 SCAN rounds over 36k keys: Redis must answer
+	// PINGs between them (one KEYS or one giant UNLINK would block them all).
+	n, err := FlushPrefix(ctx, r.Client, target, FlushOptions{Count: 2000})
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 30001 {
+		t.Fatalf("flushed %d, want 30001", n)
+	}
+	if left := countKeys(t, r.Client, target+"*"); left != 0 {
+		t.Fatalf("%d keys left under the prefix", left)
+	}
+	if kept := countKeys(t, r.Client, r.Prefix+"auth:user_status:v2:*"); kept != 3000 {
+		t.Fatalf("other keys: %d of 3000 survive", kept)
+	}
+	if kept := countKeys(t, r.Client, r.Prefix+"auth:user_status:v1[0-9]*"); kept != 10 {
+		t.Fatalf("near-prefix keys: %d of 10 survive", kept)
+	}
+	t.Logf("flush: %d pings, max latency %v", pings, maxPing)
+	if pings < 5 || maxPing > 250*time.Millisecond {
+		t.Errorf("Redis unresponsive during flush: %d pings, max %v", pings, maxPing)
+	}
+	if _, err := FlushPrefix(ctx, r.Client, "", FlushOptions{}); !errors.Is(err, ErrEmptyPrefix) {
+		t.Errorf("empty prefix: %v", err)
+	}
+}
+
+func TestFlushPrefixRedisCluster(t *testing.T) {
+	rc := testsvc.NewRedisCluster(t)
+	ctx := context.Background()
+	fill(t, rc.Client, "auth:user_status:v1:", 9000)
+	fill(t, rc.Client, "other:", 900)
+	// Keys land on every master.
+	var masters atomic.Int64
+	_ = rc.Client.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		if c.DBSize(ctx).Val() > 0 {
+			masters.Add(1)
+		}
+		return nil
+	})
+	if masters.Load() != 3 {
+		t.Fatalf("keys on %d masters, want 3", masters.Load())
+	}
+	n, err := FlushPrefix(ctx, rc.Client, "auth:user_status:v1:", FlushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 9000 {
+		t.Fatalf("flushed %d, want 9000", n)
+	}
+	if left := countKeys(t, rc.Client, "auth:*"); left != 0 {
+		t.Fatalf("%d left", left)
+	}
+	if kept := countKeys(t, rc.Client, "other:*"); kept != 900 {
+		t.Fatalf("other keys: %d of 900", kept)
+	}
+}
+
+func TestRefreshCheckedRefusesDisabled(t *testing.T) {
+	r := testsvc.NewRedis(t)
+	ctx := context.Background()
+	_, svc, _ := fixture(t, newClock(), nil)
+	l := &loaderRec{disabled: map[string]bool{"bad": true}}
+	c := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: r.Prefix})
+	good, _ := svc.Issue("good", appClaims{})
+	bad, _ := svc.Issue("bad", appClaims{})
+	if _, err := svc.RefreshChecked(ctx, good.Refresh, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RefreshChecked(ctx, bad.Refresh, c); !errors.Is(err, ErrUserDisabled) {
+		t.Fatalf("disabled user refreshed: %v", err)
+	}
+	down := NewStatusCache(deadRedis(t), (&loaderRec{err: errors.New("db down")}).load, StatusOptions{})
+	if _, err := svc.RefreshChecked(ctx, good.Refresh, down); !errors.Is(err, ErrStatusUnavailable) {
+		t.Fatalf("both down: %v", err)
+	}
+}

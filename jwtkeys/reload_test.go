@@ -1,0 +1,183 @@
+package jwtkeys
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/goodgo/rotation/secretenv"
+)
+
+func waitReload(t *testing.T, obs *recObserver) error {
+	t.Helper()
+	select {
+	case err := <-obs.reloadCh:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload reported")
+		return nil
+	}
+}
+
+func TestWatchK8sSwapAndBadConfig(t *testing.T) {
+	d := newK8sDir(t, map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA})
+	obs := newRec()
+	keys, err := FromDir(d.dir, Options{Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- keys.Watch(ctx, d.dir, WatchOptions{NoSignals: true, Debounce: 20 * time.Millisecond}) }()
+	time.Sleep(100 * time.Millisecond) // watcher registered
+
+	d.update(map[string]string{"JWT_SECRET": sB, "JWT_SECRET_NEXT": sC, "JWT_REFRESH_SECRET": sRA}, false)
+	if err := waitReload(t, obs); err != nil {
+		t.Fatalf("reload after ..data swap: %v", err)
+	}
+	if got := keys.Keyring().CurrentKid(Access); got != fingerprintOf(sB) {
+		t.Fatalf("current kid after swap %s", got)
+	}
+	// A bad new config (short secret) keeps the old keyring and is reported.
+	before := keys.Keyring()
+	d.update(map[string]string{"JWT_SECRET": "short", "JWT_REFRESH_SECRET": sRA}, false)
+	err = waitReload(t, obs)
+	if !errors.Is(err, secretenv.ErrTooShort) || !strings.Contains(err.Error(), "JWT_SECRET") || strings.Contains(err.Error(), "short\"") {
+		t.Fatalf("bad config reload: %v", err)
+	}
+	if keys.Keyring() != before {
+		t.Fatal("bad config replaced the keyring")
+	}
+	// Duplicate across rings is refused too.
+	d.update(map[string]string{"JWT_SECRET": sB, "JWT_REFRESH_SECRET": sB}, false)
+	if err := waitReload(t, obs); !errors.Is(err, secretenv.ErrDuplicate) {
+		t.Fatalf("duplicate reload: %v", err)
+	}
+	if keys.Keyring() != before {
+		t.Fatal("duplicate config replaced the keyring")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Watch returned %v", err)
+	}
+}
+
+func TestWatchPlainFileRewrite(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, v string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("JWT_SECRET", sA)
+	write("JWT_REFRESH_SECRET", sRA)
+	obs := newRec()
+	keys, err := FromDir(dir, Options{Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go keys.Watch(ctx, dir, WatchOptions{NoSignals: true, Debounce: 20 * time.Millisecond})
+	time.Sleep(100 * time.Millisecond)
+	write("JWT_SECRET_PREVIOUS", sB)
+	if err := waitReload(t, obs); err != nil {
+		t.Fatal(err)
+	}
+	if st := keys.Status()[2]; st.Fingerprint != fingerprintOf(sB) {
+		t.Fatalf("previous after write: %+v", st)
+	}
+}
+
+func TestWatchSIGHUP(t *testing.T) {
+	src := newSource("JWT_SECRET", sA, "JWT_REFRESH_SECRET", sRA)
+	obs := newRec()
+	keys, err := Open(src, Options{Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go keys.Watch(ctx, "", WatchOptions{})
+	time.Sleep(100 * time.Millisecond) // signal.Notify installed
+	src.set("JWT_SECRET", sB)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitReload(t, obs); err != nil {
+		t.Fatal(err)
+	}
+	if keys.Keyring().CurrentKid(Access) != fingerprintOf(sB) {
+		t.Fatal("SIGHUP did not reload")
+	}
+}
+
+func TestWatchPoll(t *testing.T) {
+	src := newSource("JWT_SECRET", sA, "JWT_REFRESH_SECRET", sRA)
+	obs := newRec()
+	keys, _ := Open(src, Options{Observer: obs})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go keys.Watch(ctx, "", WatchOptions{NoSignals: true, Poll: 10 * time.Millisecond})
+	src.set("JWT_SECRET_NEXT", sB)
+	if err := waitReload(t, obs); err != nil {
+		t.Fatal(err)
+	}
+	if keys.Status()[0].Fingerprint != fingerprintOf(sB) {
+		t.Fatal("poll did not pick up the change")
+	}
+}
+
+// TestConcurrentVerifyDuringReload runs verification, issuing and reloads
+// at once; -race proves the swap is safe, and no valid token is refused.
+func TestConcurrentVerifyDuringReload(t *testing.T) {
+	clk := newClock()
+	_, svc, src := fixture(t, clk, nil, "JWT_SECRET_NEXT", sB)
+	p, _ := svc.Issue("u", appClaims{})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var failures sync.Map
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := svc.VerifyAccess(p.Access); err != nil {
+					failures.Store(err.Error(), true)
+				}
+				q, err := svc.Issue("u", appClaims{})
+				if err != nil {
+					failures.Store(err.Error(), true)
+					continue
+				}
+				if _, err := svc.VerifyAccess(q.Access); err != nil {
+					failures.Store(err.Error(), true)
+				}
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		if i%2 == 0 {
+			src.set("JWT_SECRET", sB, "JWT_SECRET_PREVIOUS", sA, "JWT_SECRET_NEXT", "")
+		} else {
+			src.set("JWT_SECRET", sA, "JWT_SECRET_PREVIOUS", "", "JWT_SECRET_NEXT", sB)
+		}
+		if err := svc.Keys().Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	failures.Range(func(k, _ any) bool { t.Errorf("refused during reload: %v", k); return true })
+}
