@@ -191,12 +191,16 @@ func (f *fleet) rollOut(ctx context.Context, kv map[string]string, pause time.Du
 	return nil
 }
 
-// jwtKeys generates an access and a refresh secret.
-func jwtKeys() (access, refresh string, err error) {
-	if access, err = keygen.New(keygen.JWT); err != nil {
-		return
+// startJWTDrill generates old and new access and refresh secrets and starts
+// the fleet on the old ones, clients running. stop ends the clients and the
+// instances; it may be called more than once.
+func startJWTDrill(ctx context.Context, o *Options) (oldA, oldR, newA, newR string, f *fleet, stop func(), err error) {
+	for _, s := range []*string{&oldA, &oldR, &newA, &newR} {
+		if *s, err = keygen.New(keygen.JWT); err != nil {
+			return
+		}
 	}
-	refresh, err = keygen.New(keygen.JWT)
+	f, stop, err = runFleet(ctx, o, map[string]string{"JWT_SECRET": oldA, "JWT_REFRESH_SECRET": oldR})
 	return
 }
 
@@ -225,7 +229,8 @@ func runFleet(ctx context.Context, o *Options, vars map[string]string) (*fleet, 
 			f.session(cctx, fmt.Sprintf("user-%d", i), jwtDrillOpts.AccessTTL/2)
 		}(i)
 	}
-	return f, func() { cancel(); wg.Wait(); f.close() }, nil
+	var once sync.Once
+	return f, func() { once.Do(func() { cancel(); wg.Wait(); f.close() }) }, nil
 }
 
 func pause(ctx context.Context, d time.Duration) error {
@@ -240,23 +245,15 @@ func pause(ctx context.Context, d time.Duration) error {
 // jwtStaged drives the staged rotation: stage next everywhere, promote one
 // instance at a time, hold until the previous keys' retire time, retire.
 func jwtStaged(ctx context.Context, o *Options, p *Phase) error {
-	oldA, oldR, err := jwtKeys()
-	if err != nil {
-		return err
-	}
-	newA, newR, err := jwtKeys()
-	if err != nil {
-		return err
-	}
-	p.FP("JWT_SECRET (old)", fingerprint.OfString(oldA))
-	p.FP("JWT_REFRESH_SECRET (old)", fingerprint.OfString(oldR))
-	p.FP("JWT_SECRET (new)", fingerprint.OfString(newA))
-	p.FP("JWT_REFRESH_SECRET (new)", fingerprint.OfString(newR))
-	f, stop, err := runFleet(ctx, o, map[string]string{"JWT_SECRET": oldA, "JWT_REFRESH_SECRET": oldR})
+	oldA, oldR, newA, newR, f, stop, err := startJWTDrill(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	p.FP("JWT_SECRET (old)", fingerprint.OfString(oldA))
+	p.FP("JWT_REFRESH_SECRET (old)", fingerprint.OfString(oldR))
+	p.FP("JWT_SECRET (new)", fingerprint.OfString(newA))
+	p.FP("JWT_REFRESH_SECRET (new)", fingerprint.OfString(newR))
 	p.Event("JWT: %d API instances up, %d clients calling and refreshing", o.Instances, o.Clients)
 	if err := pause(ctx, 500*time.Millisecond); err != nil {
 		return err
@@ -312,15 +309,7 @@ func jwtStaged(ctx context.Context, o *Options, p *Phase) error {
 // JWT_SECRET_PREVIOUS=old in one step, one instance at a time) under the same
 // load, to show why we stage. Its 401s are expected and do not fail the drill.
 func jwtSingleStep(ctx context.Context, o *Options, p *Phase) error {
-	oldA, oldR, err := jwtKeys()
-	if err != nil {
-		return err
-	}
-	newA, newR, err := jwtKeys()
-	if err != nil {
-		return err
-	}
-	f, stop, err := runFleet(ctx, o, map[string]string{"JWT_SECRET": oldA, "JWT_REFRESH_SECRET": oldR})
+	oldA, oldR, newA, newR, f, stop, err := startJWTDrill(ctx, o)
 	if err != nil {
 		return err
 	}
