@@ -234,8 +234,15 @@ type DrainStatus struct {
 // Drain waits until pg_stat_activity shows no client backend of role (in any
 // database), or fails with ErrDrainTimeout. Behind PgBouncer, idle server
 // connections of the role count too: RECONNECT the database, or keep
-// server_lifetime short.
+// server_lifetime short. A role that does not exist is ErrRoleNotFound, not
+// "drained": a mistyped name must not pass for an empty pg_stat_activity.
 func (a *Admin) Drain(ctx context.Context, role string, opt DrainOptions) error {
+	if err := ValidateName(role); err != nil {
+		return err
+	}
+	if _, err := a.roleOID(ctx, role); err != nil {
+		return err
+	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 10 * time.Minute
 	}

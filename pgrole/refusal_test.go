@@ -82,6 +82,11 @@ func TestDropRefusedWithSessionsAndOwnedObjects(t *testing.T) {
 	if err := c.Ping(ctx); err == nil {
 		t.Fatal("the session survived incident drain")
 	}
+	// A mistyped role is not "drained": it has no sessions because it does
+	// not exist.
+	if err := adm.Drain(ctx, f.app+"_typo", quickDrain); !errors.Is(err, pgrole.ErrRoleNotFound) {
+		t.Fatalf("drain of a role that does not exist: %v, want ErrRoleNotFound", err)
+	}
 	if _, err := adm.Apply(ctx, p, pgrole.PhaseRetire); err != nil {
 		t.Fatal(err)
 	}

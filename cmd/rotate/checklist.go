@@ -24,7 +24,7 @@ var procedure = map[string]struct {
 }{
 	"jwt": {"`rotate keygen jwt`, once for access and once for refresh", []string{
 		"Stage: JWT_SECRET_NEXT / JWT_REFRESH_SECRET_NEXT set on every instance (rotate jwt status shows slot next)",
-		"Promote: JWT_SECRET=new, JWT_SECRET_PREVIOUS=old (same for refresh), one instance at a time",
+		"Promote: JWT_SECRET=new, JWT_SECRET_PREVIOUS=old, JWT_SECRET_PREVIOUS_SINCE=promotion time (same for refresh), one instance at a time",
 		"auth_jwt_verified_total{slot=\"previous\"} at zero before retiring the previous keys",
 	}},
 	"field": {"`rotate keygen field`", []string{

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +23,20 @@ type result struct {
 	stdout, stderr string
 }
 
+// String masks secret-shaped tokens (24+ base64 or alphanumeric characters:
+// generated keys and passwords, SCRAM verifier parts) by their fingerprint,
+// so that a failure message printing a result with %v or %+v never shows
+// a secret the command under test leaked.
+func (r result) String() string {
+	return fmt.Sprintf("{code:%d stdout:%q stderr:%q}", r.code, maskTokens(r.stdout), maskTokens(r.stderr))
+}
+
+var secretShaped = regexp.MustCompile(`[A-Za-z0-9+/=]{24,}`)
+
+func maskTokens(s string) string {
+	return secretShaped.ReplaceAllStringFunc(s, func(tok string) string { return "[token fp=" + fingerprint.OfString(tok) + "]" })
+}
+
 // runCLI runs rotate with args, stdin and the variables vars (no process
 // environment leaks in).
 func runCLI(t *testing.T, vars map[string]string, stdin string, args ...string) result {
@@ -32,14 +48,26 @@ func runCLI(t *testing.T, vars map[string]string, stdin string, args ...string) 
 	return result{code, out.String(), errb.String()}
 }
 
-// assertNoSecret fails when any of secrets appears in the run's output.
+// assertNoSecret fails when any of secrets appears in the run's output. The
+// failure message shows the output with every secret replaced by its
+// position, so a failing test does not print the secret itself.
 func assertNoSecret(t *testing.T, r result, secrets ...string) {
 	t.Helper()
-	for _, s := range secrets {
+	for i, s := range secrets {
 		if s != "" && (strings.Contains(r.stdout, s) || strings.Contains(r.stderr, s)) {
-			t.Fatalf("output contains a secret:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+			t.Fatalf("output contains secret #%d:\nstdout: %s\nstderr: %s", i, withoutSecrets(r.stdout, secrets), withoutSecrets(r.stderr, secrets))
 		}
 	}
+}
+
+// withoutSecrets replaces each non-empty secrets[i] in s by "[SECRET #i]".
+func withoutSecrets(s string, secrets []string) string {
+	for i, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, fmt.Sprintf("[SECRET #%d]", i))
+		}
+	}
+	return s
 }
 
 func TestHelpAndUnknown(t *testing.T) {
@@ -177,6 +205,7 @@ func TestChecklist(t *testing.T) {
 		"## Rotation — JWT signing keys — production",
 		"- [ ] New-secret fingerprint (SHA-256 first 16 chars): `" + fingerprint.OfString(secret) + "`",
 		"- [ ] Overlap window end date (JWT only): 2026-12-28 09:00 UTC",
+		"JWT_SECRET_PREVIOUS_SINCE=promotion time",
 		"- [ ] Old secret retired / role dropped (timestamp)",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -202,9 +231,10 @@ func TestRedactorHidesKnownSecretsAndURLPasswords(t *testing.T) {
 	io.WriteString(w, "boom: "+key+" and "+strings.Repeat("z", 40)+" and 0123456789abcdef0123456789abcdef\n")
 	io.WriteString(w, "dial postgres://app:S3cretPassw0rd@db:5432/app failed\n")
 	out := buf.String()
-	for _, leak := range []string{key, strings.Repeat("z", 40), "0123456789abcdef0123456789abcdef", "S3cretPassw0rd"} {
+	leaks := []string{key, strings.Repeat("z", 40), "0123456789abcdef0123456789abcdef", "S3cretPassw0rd"}
+	for i, leak := range leaks {
 		if strings.Contains(out, leak) {
-			t.Errorf("redactor let %q through: %s", leak, out)
+			t.Errorf("redactor let secret #%d through: %s", i, withoutSecrets(out, leaks))
 		}
 	}
 	if !strings.Contains(out, "[secret fp="+fingerprint.OfString(key)+"]") || !strings.Contains(out, "postgres://app:[redacted]@db") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -121,7 +122,7 @@ func pickURL(env *Env, variable, flagURL, file, local string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%s flag: not a URL", variable)
 		}
-		if _, has := u.User.Password(); has {
+		if flagHasPassword(u, flagURL) {
 			return "", fmt.Errorf("%s flag carries a password: pass it in %s or a file instead", variable, variable)
 		}
 		return flagURL, nil
@@ -137,3 +138,16 @@ func pickURL(env *Env, variable, flagURL, file, local string) (string, error) {
 	}
 	return local, nil
 }
+
+// flagHasPassword reports whether a service address given on the command
+// line carries a password anywhere a client would read one: the URL's user
+// info, a "password" query parameter (libpq and pgx honour it), or a
+// key=value DSN ("host=… password = …").
+func flagHasPassword(u *url.URL, raw string) bool {
+	if _, has := u.User.Password(); has {
+		return true
+	}
+	return passwordParam.MatchString(raw)
+}
+
+var passwordParam = regexp.MustCompile(`(?i)(^|[\s?&])password\s*=`)

@@ -184,7 +184,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		"Runs create, grant and verify (cutover is yours: point the applications at the new role),\n"+
 		"printing every statement committed. With --userlist, the new role's verifier is added to it.")
 	f.register(fs)
-	fs.StringVar(&phase, "phase", "", "run only this phase")
+	fs.StringVar(&phase, "phase", "", "run only this phase (grant and verify need --resume --new ROLE)")
 	fs.StringVar(&userlist, "userlist", "", "PgBouncer userlist.txt to add the new role to (then run rotate pgbouncer reload)")
 	if code, done := parse(fs, args); done {
 		return code
@@ -197,6 +197,18 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	case "":
 	case pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify:
 		phases = []pgrole.PhaseName{pgrole.PhaseName(phase)}
+		// Without --resume the plan picks the next free login name, which is
+		// not the role an earlier "--phase create" made.
+		if phase != string(pgrole.PhaseCreate) && (!f.resume || f.newRole == "") {
+			fmt.Fprintf(env.Stderr, "rotate pg apply: --phase %s continues a rotation: add --resume --new <the role --phase create made>\n", phase)
+			return exitUsage
+		}
+		// Only the create phase sets the verifier --userlist would write;
+		// otherwise it would carry another salt than the server's.
+		if phase != string(pgrole.PhaseCreate) && userlist != "" {
+			fmt.Fprintf(env.Stderr, "rotate pg apply: --userlist needs the create phase; use rotate pgbouncer userlist --user %s (copies the stored verifier)\n", f.newRole)
+			return exitUsage
+		}
 	default:
 		fmt.Fprintf(env.Stderr, "rotate pg apply: --phase %q: use create, grant or verify (then rotate pg drain / retire)\n", phase)
 		return exitUsage
@@ -233,8 +245,26 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 			return exitCheck
 		}
 	}
-	fmt.Fprintf(env.Stdout, "new role %s ready (verifier fp=%s); cut over, then: rotate pg drain --role %s\n", p.New, p.Verifier().Fingerprint(), p.Old)
+	last := phases[len(phases)-1]
+	if last != pgrole.PhaseVerify {
+		fmt.Fprintf(env.Stdout, "phase %s done for %s; continue: rotate pg apply --role %s --resume --new %s --phase %s\n",
+			last, p.New, p.Old, p.New, nextPhase(last))
+		return exitOK
+	}
+	if phases[0] == pgrole.PhaseCreate {
+		fmt.Fprintf(env.Stdout, "new role %s ready (verifier fp=%s); cut over, then: rotate pg drain --role %s\n", p.New, p.Verifier().Fingerprint(), p.Old)
+	} else {
+		fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: rotate pg drain --role %s\n", p.New, p.Old)
+	}
 	return exitOK
+}
+
+// nextPhase is the phase after ph among create, grant, verify.
+func nextPhase(ph pgrole.PhaseName) pgrole.PhaseName {
+	if ph == pgrole.PhaseCreate {
+		return pgrole.PhaseGrant
+	}
+	return pgrole.PhaseVerify
 }
 
 func pgVerify(ctx context.Context, env *Env, args []string) int {

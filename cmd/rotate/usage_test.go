@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/jackc/pgx/v5"
 )
@@ -64,6 +66,11 @@ func TestUsageErrorsNeedNoService(t *testing.T) {
 		{[]string{"pg", "apply"}, "--role is required"},
 		{[]string{"pg", "plan", "--role", "app", "hunter2-password-on-argv"}, "never argv"},
 		{[]string{"pg", "apply", "--role", "app", "--phase", "bogus"}, `--phase "bogus"`},
+		// A later phase alone would plan the next free name, not the role
+		// "--phase create" made.
+		{[]string{"pg", "apply", "--role", "app", "--phase", "grant"}, "add --resume --new"},
+		{[]string{"pg", "apply", "--role", "app", "--phase", "verify", "--resume"}, "add --resume --new"},
+		{[]string{"pg", "apply", "--role", "app", "--phase", "grant", "--resume", "--new", "app_v2", "--userlist", "u.txt"}, "--userlist needs the create phase"},
 		{[]string{"pg", "retire", "--role", "app", "--mode", "bogus"}, `--mode "bogus": use break-glass, nologin or drop`},
 		{[]string{"pg", "retire", "--role", "app", "--mode", "break-glass"}, "needs --break-glass-out"},
 		{[]string{"pg", "retire", "--role", "app"}, "usage: rotate pg retire"},
@@ -72,6 +79,13 @@ func TestUsageErrorsNeedNoService(t *testing.T) {
 		{[]string{"pgbouncer", "userlist", "--user", "app"}, "usage: rotate pgbouncer userlist"},
 		{[]string{"pgbouncer", "reload"}, "set PGBOUNCER_ADMIN_URL or pass --admin-url-file"},
 		{[]string{"inventory", "--dir", filepath.Join(t.TempDir(), "no-such-dir")}, "is not a readable directory"},
+		// A password never goes on argv, whatever the DSN's form.
+		{[]string{"drill", "--database-url", "postgres://u:hunter2-password-on-argv@h/db"}, "carries a password"},
+		{[]string{"drill", "--database-url", "postgres://u@h/db?sslmode=disable&password=hunter2-password-on-argv"}, "carries a password"},
+		{[]string{"drill", "--database-url", "postgres://u@h/db?PassWord=hunter2-password-on-argv"}, "carries a password"},
+		{[]string{"drill", "--database-url", "host=h user=u password=hunter2-password-on-argv"}, "carries a password"},
+		{[]string{"drill", "--database-url", "host=h user=u password = hunter2-password-on-argv"}, "carries a password"},
+		{[]string{"drill", "--redis-url", "redis://:hunter2-password-on-argv@h:6379/0"}, "carries a password"},
 	} {
 		r := runCLI(t, nil, "pw-from-stdin-0123456789", tc.args...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
@@ -111,6 +125,27 @@ func TestPGOperatorMistakes(t *testing.T) {
 		t.Errorf("break-glass file left behind after a failed retire (stat: %v)", err)
 	}
 
+	// Phase by phase: create names the role, the later phases continue it.
+	pw := "qa-phase-password-" + testsvc.Suffix()
+	r = runCLI(t, vars, pw, "pg", "apply", "--role", app, "--phase", "create")
+	newRole := app + "_v2"
+	if r.code != exitOK || !strings.Contains(r.stdout, "continue: rotate pg apply --role "+app+" --resume --new "+newRole+" --phase grant") {
+		t.Fatalf("apply --phase create: %+v", r)
+	}
+	for _, ph := range []string{"grant", "verify"} {
+		r = runCLI(t, vars, pw, "pg", "apply", "--role", app, "--resume", "--new", newRole, "--phase", ph)
+		if r.code != exitOK {
+			t.Fatalf("apply --phase %s: %+v", ph, r)
+		}
+		assertNoSecret(t, r, pw)
+	}
+	if !strings.Contains(r.stdout, "new role "+newRole+" ready") {
+		t.Errorf("after verify: %+v", r)
+	}
+	if r := runCLI(t, vars, "", "pg", "verify", "--old", app, "--new", newRole); r.code != exitOK {
+		t.Errorf("verify after phase-by-phase apply: %+v", r)
+	}
+
 	dsn := filepath.Join(t.TempDir(), "dsn")
 	if err := os.WriteFile(dsn, []byte(db.URL+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -120,5 +155,20 @@ func TestPGOperatorMistakes(t *testing.T) {
 	}
 	if r := runCLI(t, nil, "", "pg", "verify", "--old", app, "--new", app); r.code != exitUsage || !strings.Contains(r.stderr, "--database-url-file") {
 		t.Errorf("pg verify without a DSN: %+v; want exit 2 naming DATABASE_URL and --database-url-file", r)
+	}
+}
+
+// TestResultStringMasksSecrets: failure messages print results with %+v;
+// a generated secret in the output shows as its fingerprint only.
+func TestResultStringMasksSecrets(t *testing.T) {
+	r := runCLI(t, nil, "", "keygen", "jwt")
+	secret := strings.TrimSpace(r.stdout)
+	for _, out := range []string{fmt.Sprint(r), fmt.Sprintf("%v %+v %s", r, r, r)} {
+		if strings.Contains(out, secret) {
+			t.Fatal("a printed result shows the generated secret (message withheld)")
+		}
+		if !strings.Contains(out, "[token fp="+fingerprint.OfString(secret)+"]") {
+			t.Fatalf("masked form missing: %s", out)
+		}
 	}
 }

@@ -96,3 +96,18 @@ func TestDrillAgainstServices(t *testing.T) {
 		t.Errorf("report contains something secret-shaped: %q", m)
 	}
 }
+
+// TestScratchDBRefusesKeywordDSN: the drill derives DSNs by editing a URL; a
+// key=value DSN is refused up front with what to give instead, before any
+// database is created, and without echoing the DSN (it may hold a password).
+func TestScratchDBRefusesKeywordDSN(t *testing.T) {
+	for _, dsn := range []string{"host=127.0.0.1 user=postgres password=kv-secret-0123456789", "mysql://u@h/db", "::"} {
+		_, _, err := scratchDB(context.Background(), dsn)
+		if err == nil || !strings.Contains(err.Error(), "as a URL") {
+			t.Errorf("DSN of %d bytes: %v, want a refusal asking for a URL", len(dsn), err)
+		}
+		if err != nil && strings.Contains(err.Error(), "kv-secret") {
+			t.Errorf("the refusal echoes the DSN (message withheld)")
+		}
+	}
+}

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -17,6 +18,11 @@ import (
 // scratchDB creates a database for the drill's Postgres phases and returns a
 // superuser DSN to it and a function that drops it.
 func scratchDB(ctx context.Context, adminURL string) (dsn string, drop func(), err error) {
+	// The scratch database and the rotated roles' DSNs are derived by
+	// editing the URL, so a key=value DSN cannot be used.
+	if u, err := url.Parse(adminURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, errors.New("the drill needs the Postgres DSN as a URL (postgres://user@host:5432/db?sslmode=…), not key=value")
+	}
 	admin, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
 		return "", nil, unreachable("Postgres", err)
