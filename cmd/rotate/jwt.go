@@ -229,14 +229,16 @@ func runJWTSign(_ context.Context, env *Env, args []string) int {
 }
 
 func runJWTFlush(ctx context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt flush-sessions", "rotate jwt flush-sessions [--prefix P] [--cluster] --yes\n\n"+
+	fs := newFlags(env, "jwt flush-sessions", "rotate jwt flush-sessions [--prefix P] [--cluster] [--redis-url-file F] --yes\n\n"+
 		"Deletes every Redis key under the user-status prefix (incident rotation, runbook §3.3) with\n"+
-		"SCAN + UNLINK, never KEYS; on every master with --cluster. Redis comes from REDIS_URL.\n"+
+		"SCAN + UNLINK, never KEYS; on every master with --cluster. Redis comes from REDIS_URL\n"+
+		"or --redis-url-file.\n"+
 		"Refuses to run without --yes.")
 	prefix := fs.String("prefix", jwtkeys.DefaultStatusPrefix, "key prefix to delete")
 	yes := fs.Bool("yes", false, "confirm the deletion")
 	cluster := fs.Bool("cluster", false, "REDIS_URL is a Redis Cluster (redis://host:port?addr=host2:port2...)")
 	count := fs.Int64("count", 0, "SCAN COUNT hint (default 10000)")
+	urlFile := fs.String("redis-url-file", "", "file holding the Redis URL (instead of REDIS_URL)")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -245,8 +247,16 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 		return exitUsage
 	}
 	url := env.getenv("REDIS_URL")
+	if *urlFile != "" {
+		b, err := readFileSecret(*urlFile)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: --redis-url-file: %v\n", err)
+			return exitUsage
+		}
+		url = string(b)
+	}
 	if url == "" {
-		fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: REDIS_URL is not set")
+		fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: REDIS_URL is not set (or give --redis-url-file)")
 		return exitUsage
 	}
 	if !*yes {

@@ -156,6 +156,16 @@ func TestJWTFlushSessions(t *testing.T) {
 	if rd.Client.Exists(ctx, rd.Prefix+"keep").Val() != 1 {
 		t.Fatal("flush deleted a key outside the prefix")
 	}
+	// The URL may come from a file instead of the environment.
+	urlFile := filepath.Join(t.TempDir(), "redis-url")
+	if err := os.WriteFile(urlFile, []byte(testsvc.RedisURL()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rd.Client.Set(ctx, prefix+"again", "active", time.Hour)
+	r = runCLI(t, nil, "", "jwt", "flush-sessions", "--prefix", prefix, "--redis-url-file", urlFile, "--yes")
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, fmt.Sprintf("flushed 1 keys under %q", prefix)) {
+		t.Fatalf("flush with --redis-url-file: %+v", r)
+	}
 	bad := map[string]string{"REDIS_URL": "redis://:hunter2-password@127.0.0.1:1/0"}
 	r = runCLI(t, bad, "", "jwt", "flush-sessions", "--yes")
 	if r.code != exitCheck || strings.Contains(r.stderr, "hunter2") {

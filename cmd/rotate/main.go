@@ -15,10 +15,20 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/goodgo/rotation/secretenv"
 )
 
+// quietRedis drops go-redis's own log lines (connection retries), which
+// would bypass the redactor; every failure also comes back as an error that
+// the command prints through it.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 func main() {
+	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Vars: secretenv.Env(),
