@@ -8,6 +8,15 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// quietRedis drops go-redis's own log lines ("failed to dial after 5
+// attempts"), which tests of a dead Redis provoke on purpose; the errors
+// themselves reach the tests.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietRedis{}) }
+
 // Redis is a client on the REDIS_URL server and a key prefix that belongs to
 // one test. Keys under the prefix are deleted when the test ends.
 type Redis struct {
