@@ -106,11 +106,11 @@ func (r *Keyring) seal(dst, plaintext []byte, b Binding) ([]byte, error) {
 // open decrypts a value stored in form f.
 func (r *Keyring) open(dst, value []byte, f Form, b Binding) ([]byte, error) {
 	if f != Text {
-		e, err := parse(value)
-		if err != nil {
+		var e envelope
+		if err := parseInto(&e, value); err != nil {
 			return r.openLegacy(dst, value, err)
 		}
-		return r.openEnvelope(dst, e, b)
+		return r.openEnvelope(dst, &e, b)
 	}
 	// Text: decode the binary envelope into dst's spare capacity, open it in
 	// place and move the plaintext to where it belongs.
@@ -119,11 +119,11 @@ func (r *Keyring) open(dst, value []byte, f Form, b Binding) ([]byte, error) {
 	if err != nil {
 		return r.openLegacy(dst, value, err)
 	}
-	e, err := parse(buf[start:])
-	if err != nil {
+	var e envelope
+	if err := parseInto(&e, buf[start:]); err != nil {
 		return nil, err
 	}
-	pt, err := r.openEnvelope(e.sealed[:0], e, b)
+	pt, err := r.openEnvelope(e.sealed[:0], &e, b)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (r *Keyring) openLegacy(dst, value []byte, err error) ([]byte, error) {
 	return nil, err
 }
 
-func (r *Keyring) openEnvelope(dst []byte, e envelope, b Binding) ([]byte, error) {
+func (r *Keyring) openEnvelope(dst []byte, e *envelope, b Binding) ([]byte, error) {
 	k := r.lookup(e.id)
 	if k == nil {
 		return nil, &KeyError{ID: e.id}

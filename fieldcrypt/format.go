@@ -148,25 +148,36 @@ type envelope struct {
 // parses to exactly one envelope or is an error.
 func parse(b []byte) (envelope, error) {
 	var e envelope
+	err := parseInto(&e, b)
+	return e, err
+}
+
+// parseInto is parse without copying the result, for the hot path.
+func parseInto(e *envelope, b []byte) error {
 	if len(b) == 0 || b[0] != formatByte {
-		return e, ErrNotEnvelope
+		return ErrNotEnvelope
 	}
 	if len(b) < headerLen {
-		return e, malformed("truncated header")
+		return malformed("truncated header")
 	}
-	copy(e.id[:], b[1:1+keyIDLen])
+	e.id = KeyID(b[1 : 1+keyIDLen])
 	e.alg = Algorithm(b[headerLen-1])
-	n := e.alg.nonceLen()
-	if n == 0 {
-		return e, malformed(fmt.Sprintf("unknown algorithm id 0x%02x", b[headerLen-1]))
+	var n int
+	switch e.alg {
+	case XChaCha20Poly1305:
+		n = 24
+	case AES256GCM:
+		n = 12
+	default:
+		return malformed(fmt.Sprintf("unknown algorithm id 0x%02x", b[headerLen-1]))
 	}
 	if len(b) < headerLen+n+tagLen {
-		return e, malformed("truncated: shorter than header, nonce and tag")
+		return malformed("truncated: shorter than header, nonce and tag")
 	}
 	e.header = b[:headerLen+n]
 	e.nonce = b[headerLen : headerLen+n]
 	e.sealed = b[headerLen+n:]
-	return e, nil
+	return nil
 }
 
 var strictB64 = base64.StdEncoding.Strict()

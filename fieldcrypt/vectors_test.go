@@ -238,3 +238,43 @@ func TestIndependentDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatDocVectors: every vector quoted in FORMAT.md §5 is one of
+// testdata/vectors.json, so the document cannot drift from the code.
+func TestFormatDocVectors(t *testing.T) {
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, v := range loadVectors(t) {
+		known[v.Envelope] = true
+		known[v.Text] = true
+	}
+	sec := string(doc[strings.Index(string(doc), "## 5."):strings.Index(string(doc), "## 6.")])
+	lines := strings.Split(sec, "\n")
+	quoted := 0
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		switch {
+		case strings.HasPrefix(l, "fc1:"):
+			if !known[l] {
+				t.Errorf("FORMAT.md text vector not in vectors.json: %s", l)
+			}
+			quoted++
+		case strings.HasPrefix(l, "fc905f"):
+			// A binary envelope may be wrapped over two lines.
+			if i+1 < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[i+1]), "fc1:") && strings.TrimSpace(lines[i+1]) != "" {
+				l += strings.TrimSpace(lines[i+1])
+				i++
+			}
+			if !known[l] {
+				t.Errorf("FORMAT.md binary vector not in vectors.json: %s", l)
+			}
+			quoted++
+		}
+	}
+	if quoted != 6 {
+		t.Fatalf("found %d quoted vectors in FORMAT.md §5, want 6", quoted)
+	}
+}

@@ -1,10 +1,12 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,13 +41,6 @@ type Options struct {
 	// CheckpointTable is where checkpoints live, created if missing; default
 	// fieldcrypt_checkpoint (in the search_path's first schema).
 	CheckpointTable pgx.Identifier
-	// SyncCommit makes each batch's commit wait for the WAL flush. By
-	// default a batch commits with synchronous_commit = off: a Postgres
-	// crash may then undo the last few batches, which is harmless (their rows
-	// go back to their old, still decryptable envelopes and the checkpoint
-	// goes back with them), and it never affects the application's own
-	// commits. Set it where even that is unwanted.
-	SyncCommit bool
 	// MaxRetries bounds how often a row that keeps being written
 	// concurrently is re-read and retried in one run; default 10. A row still
 	// conflicting is counted in Unresolved and left for the next run.
@@ -191,9 +186,6 @@ func (r *Report) Summary() string {
 	return b.String()
 }
 
-// ErrBusy is returned when another run holds the same job's checkpoint.
-var ErrBusy = errors.New("pgstore: another run of this job is in progress")
-
 type part struct {
 	n          int
 	lo, hi     *string // exclusive lower, inclusive upper bound; nil is open
@@ -243,6 +235,8 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		return nil, err
 	}
 	rep.Resumed = resumed
+	// The count of rows to do, for the ETA. (Run alongside the first batches
+	// it would miss the rows they already did.)
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()+" WHERE "+t.needsWork(1), j.prefixes...).Scan(&j.prog.Total); err != nil {
 		return nil, fmt.Errorf("pgstore: count rows to rewrap: %w", err)
 	}
@@ -346,18 +340,33 @@ func (j *job) prepare(ctx context.Context) error {
 	j.rereadSQL = "SELECT " + pk + "::text, " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() +
 		" AS t WHERE " + pk + " = ANY($1::text[]::" + j.pkType + "[])"
 
-	// UPDATE t SET c = v.n… FROM unnest(ids, old…, new…) v WHERE t.pk = v.id AND t.c IS NOT DISTINCT FROM v.o…
+	// UPDATE t SET c = v.n… FROM (SELECT … FROM unnest(ids, …)) v
+	//   WHERE t.pk = v.id AND t.c = v.o…
+	// Text columns travel as text[] arrays of old and new values. Bytea
+	// columns travel as one bytea of concatenated old values and one of new
+	// values, with int4[] arrays of 1-based offsets and lengths (-1: NULL):
+	// pgx encodes a bytea[] element by element, which cost more client CPU
+	// than the crypto.
 	set := make([]string, n)
 	cas := make([]string, n)
 	arrs := []string{"$1::text[]"}
 	names := []string{"id"}
+	outs := []string{"u.id"}
+	param := 2
+	next := func(typ string) string { p := fmt.Sprintf("$%d::%s", param, typ); param++; return p }
 	for i, c := range j.t.Columns {
-		typ := "bytea"
 		if c.Form == fieldcrypt.Text {
-			typ = "text"
+			arrs = append(arrs, next("text[]"), next("text[]"))
+			names = append(names, fmt.Sprintf("o%d", i), fmt.Sprintf("n%d", i))
+			outs = append(outs, fmt.Sprintf("u.o%d", i), fmt.Sprintf("u.n%d", i))
+		} else {
+			arrs = append(arrs, next("int4[]"), next("int4[]"), next("int4[]"), next("int4[]"))
+			names = append(names, fmt.Sprintf("oo%d", i), fmt.Sprintf("ol%d", i), fmt.Sprintf("no%d", i), fmt.Sprintf("nl%d", i))
+			ob, nb := next("bytea"), next("bytea")
+			outs = append(outs,
+				fmt.Sprintf("CASE WHEN u.ol%d < 0 THEN NULL ELSE substring(%s from u.oo%d for u.ol%d) END AS o%d", i, ob, i, i, i),
+				fmt.Sprintf("CASE WHEN u.nl%d < 0 THEN NULL ELSE substring(%s from u.no%d for u.nl%d) END AS n%d", i, nb, i, i, i))
 		}
-		arrs = append(arrs, fmt.Sprintf("$%d::%s[]", 2+2*i, typ), fmt.Sprintf("$%d::%s[]", 3+2*i, typ))
-		names = append(names, fmt.Sprintf("o%d", i), fmt.Sprintf("n%d", i))
 		set[i] = fmt.Sprintf("%s = v.n%d", sel[i], i)
 		op := "="
 		if n > 1 {
@@ -366,8 +375,8 @@ func (j *job) prepare(ctx context.Context) error {
 		cas[i] = fmt.Sprintf("%s %s v.o%d", qsel[i], op, i)
 	}
 	j.updateSQL = "UPDATE " + j.t.ident() + " AS t SET " + strings.Join(set, ", ") +
-		" FROM unnest(" + strings.Join(arrs, ", ") + ") AS v(" + strings.Join(names, ", ") + ")" +
-		" WHERE " + pk + " = v.id::" + j.pkType + " AND " + strings.Join(cas, " AND ") + " RETURNING v.id"
+		" FROM (SELECT " + strings.Join(outs, ", ") + " FROM unnest(" + strings.Join(arrs, ", ") + ") AS u(" + strings.Join(names, ", ") + ")) AS v" +
+		" WHERE " + pk + " = v.id::" + j.pkType + " AND " + strings.Join(cas, " AND ")
 	return nil
 }
 
@@ -474,6 +483,8 @@ type batch struct {
 	news  [][][]byte
 	out   []byte
 	idx   map[string]int
+	// sendIDs are the ids of the rows sent in the last UPDATE.
+	sendIDs []string
 }
 
 func (j *job) newBatch() *batch {
@@ -629,37 +640,17 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 		if testHookBeforeUpdate != nil {
 			testHookBeforeUpdate(ids)
 		}
+		// One round trip, one implicit transaction: the UPDATE and the
+		// checkpoint commit together.
 		qb := &pgx.Batch{}
-		if !j.opt.SyncCommit {
-			qb.Queue("BEGIN")
-			qb.Queue("SET LOCAL synchronous_commit = off")
-		}
 		qb.Queue(j.updateSQL, args...)
 		withCP := cp != nil && !cpWritten
 		if withCP {
 			qb.Queue("UPDATE "+j.cpTable+" SET cursor = $3, updated_at = now() WHERE job = $1 AND part = $2", j.name, cp.part, cp.cursor)
 		}
-		if !j.opt.SyncCommit {
-			qb.Queue("COMMIT")
-		}
 		br := j.db.SendBatch(ctx, qb)
-		var err error
-		if !j.opt.SyncCommit {
-			if _, err = br.Exec(); err == nil {
-				_, err = br.Exec()
-			}
-		}
-		var done []string
-		if err == nil {
-			var rows pgx.Rows
-			if rows, err = br.Query(); err == nil {
-				done, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			}
-		}
+		tag, err := br.Exec()
 		if err == nil && withCP {
-			_, err = br.Exec()
-		}
-		if err == nil && !j.opt.SyncCommit {
 			_, err = br.Exec()
 		}
 		if cerr := br.Close(); err == nil {
@@ -669,45 +660,84 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 			return cpWritten, fmt.Errorf("pgstore: update batch: %w", err)
 		}
 		cpWritten = cpWritten || withCP
-		// Rewrapped counts values in rows the UPDATE really changed.
-		okRow := make(map[string]bool, len(done))
-		for _, id := range done {
-			okRow[id] = true
-		}
-		var rewrapped int64
-		var conflicts []string
-		for _, id := range ids {
-			if okRow[id] {
-				r := b.idx[id]
-				for c := range j.t.Columns {
-					if b.news[c][r] != nil {
-						rewrapped++
-					}
-				}
-			} else {
-				conflicts = append(conflicts, id)
-			}
-		}
-		j.mu.Lock()
-		j.prog.Rewrapped += rewrapped
-		j.prog.Conflicts += int64(len(conflicts))
-		if len(conflicts) > 0 && attempt >= j.opt.MaxRetries {
-			j.prog.Unresolved += int64(len(conflicts))
-			conflicts = nil
-		}
-		j.mu.Unlock()
-		if len(conflicts) == 0 {
+		if tag.RowsAffected() == int64(len(ids)) {
+			// The common case: no row changed underneath.
+			j.mu.Lock()
+			j.prog.Rewrapped += stats.rewrapped
+			j.mu.Unlock()
 			return cpWritten, nil
 		}
-		// Re-read the rows someone else wrote; rows deleted meanwhile vanish.
-		rows, err := j.db.Query(ctx, j.rereadSQL, conflicts)
+		// Some rows were written meanwhile (or deleted). Remember what was
+		// sent, re-read the rows, count those that took our value, and go
+		// round again with the others, which now hold someone else's value.
+		sent := make(map[string][][]byte, len(ids))
+		for _, id := range ids {
+			r := b.idx[id]
+			vals := make([][]byte, len(j.t.Columns))
+			for c := range j.t.Columns {
+				if nv := b.news[c][r]; nv != nil {
+					vals[c] = slices.Clone(nv)
+				} else {
+					vals[c] = slices.Clone(b.vals[c][r])
+				}
+			}
+			sent[id] = vals
+		}
+		changedCount := func(id string) (n int64) {
+			r := b.idx[id]
+			for c := range j.t.Columns {
+				if b.news[c][r] != nil {
+					n++
+				}
+			}
+			return n
+		}
+		perRow := make(map[string]int64, len(ids))
+		for _, id := range ids {
+			perRow[id] = changedCount(id)
+		}
+		rows, err := j.db.Query(ctx, j.rereadSQL, ids)
 		if err != nil {
 			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
 		}
 		if err := b.read(rows, len(j.t.Columns)); err != nil {
 			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
 		}
-		if len(b.ids) == 0 {
+		var rewrapped, conflicts int64
+		keep := 0
+		for r, id := range b.ids {
+			ours := true
+			for c := range j.t.Columns {
+				if !bytes.Equal(b.vals[c][r], sent[id][c]) || (b.vals[c][r] == nil) != (sent[id][c] == nil) {
+					ours = false
+				}
+			}
+			delete(sent, id)
+			if ours {
+				rewrapped += perRow[id]
+				continue
+			}
+			conflicts++
+			b.ids[keep] = id
+			for c := range j.t.Columns {
+				b.vals[c][keep] = b.vals[c][r]
+			}
+			keep++
+		}
+		conflicts += int64(len(sent)) // deleted meanwhile: nothing left to do
+		b.ids = b.ids[:keep]
+		for c := range j.t.Columns {
+			b.vals[c] = b.vals[c][:keep]
+		}
+		j.mu.Lock()
+		j.prog.Rewrapped += rewrapped
+		j.prog.Conflicts += conflicts
+		if keep > 0 && attempt >= j.opt.MaxRetries {
+			j.prog.Unresolved += int64(keep)
+			keep = 0
+		}
+		j.mu.Unlock()
+		if keep == 0 {
 			return cpWritten, nil
 		}
 	}
@@ -775,42 +805,75 @@ func (j *job) rewrapBatch(b *batch) (int, batchStats) {
 	return changed, st
 }
 
-// updateArgs builds the unnest arrays for rows with a rewrapped value. An
-// unchanged column is written back with the value read.
+// updateArgs builds the UPDATE's arguments for rows with a rewrapped value
+// (see prepare for their shape). An unchanged column is written back with
+// the value read.
 func (j *job) updateArgs(b *batch) ([]string, []any) {
-	var ids []string
 	n := len(j.t.Columns)
-	olds := make([][][]byte, n)
-	news := make([][][]byte, n)
+	b.sendIDs = b.sendIDs[:0]
 	for r, id := range b.ids {
-		any := false
 		for c := 0; c < n; c++ {
 			if b.news[c][r] != nil {
-				any = true
+				b.sendIDs = append(b.sendIDs, id)
+				break
 			}
 		}
-		if !any {
-			continue
-		}
-		ids = append(ids, id)
-		for c := 0; c < n; c++ {
-			olds[c] = append(olds[c], b.vals[c][r])
+	}
+	args := []any{b.sendIDs}
+	for c, col := range j.t.Columns {
+		olds := make([][]byte, 0, len(b.sendIDs))
+		news := make([][]byte, 0, len(b.sendIDs))
+		for r := range b.ids {
+			if !b.sends(r, n) {
+				continue
+			}
+			olds = append(olds, b.vals[c][r])
 			nv := b.news[c][r]
 			if nv == nil {
 				nv = b.vals[c][r]
 			}
-			news[c] = append(news[c], nv)
+			news = append(news, nv)
 		}
-	}
-	args := []any{ids}
-	for c, col := range j.t.Columns {
 		if col.Form == fieldcrypt.Text {
-			args = append(args, textArray(olds[c]), textArray(news[c]))
-		} else {
-			args = append(args, olds[c], news[c])
+			args = append(args, textArray(olds), textArray(news))
+			continue
+		}
+		oo, ol, ob := blob(olds)
+		no, nl, nb := blob(news)
+		args = append(args, oo, ol, no, nl, ob, nb)
+	}
+	return b.sendIDs, args
+}
+
+// sends reports whether row r of b has a rewrapped value.
+func (b *batch) sends(r, ncol int) bool {
+	for c := 0; c < ncol; c++ {
+		if b.news[c][r] != nil {
+			return true
 		}
 	}
-	return ids, args
+	return false
+}
+
+// blob concatenates vs and returns 1-based offsets and lengths (-1 for NULL).
+func blob(vs [][]byte) (offs, lens []int32, cat []byte) {
+	offs = make([]int32, len(vs))
+	lens = make([]int32, len(vs))
+	size := 0
+	for _, v := range vs {
+		size += len(v)
+	}
+	cat = make([]byte, 0, size)
+	for i, v := range vs {
+		offs[i] = int32(len(cat) + 1)
+		if v == nil {
+			lens[i] = -1
+			continue
+		}
+		lens[i] = int32(len(v))
+		cat = append(cat, v...)
+	}
+	return offs, lens, cat
 }
 
 // textArray turns raw text values into a text[] argument (nil is NULL).

@@ -253,6 +253,9 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 	// of the result belongs to.
 	sql := fmt.Sprintf("SELECT GROUPING(%s), %s, count(*) FROM (SELECT %s FROM %s) s GROUP BY GROUPING SETS (%s)",
 		strings.Join(grouping, ", "), strings.Join(grouping, ", "), strings.Join(sel, ", "), t.ident(), strings.Join(sets, ", "))
+	if n == 1 { // a plain GROUP BY is cheaper; 0 stands for GROUPING()
+		sql = fmt.Sprintf("SELECT 0, k0, count(*) FROM (SELECT %s FROM %s) s GROUP BY k0", sel[0], t.ident())
+	}
 	rows, err := db.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)

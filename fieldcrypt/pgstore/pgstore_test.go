@@ -637,6 +637,11 @@ func TestFormatSQL(t *testing.T) {
 	if err != nil || nb != 3 || nt != 3 {
 		t.Fatalf("not-current filters: %d %d %v", nb, nt, err)
 	}
+	// KeyIDExpr is the same expression.
+	var viaExpr string
+	if err := db.Pool.QueryRow(ctx, `SELECT `+KeyIDExpr("b", fieldcrypt.Binary)+` || '/' || `+KeyIDExpr("t", fieldcrypt.Text)+` FROM f WHERE id = 1`).Scan(&viaExpr); err != nil || viaExpr != fp2+"/"+fp2 {
+		t.Fatalf("KeyIDExpr: %q %v", viaExpr, err)
+	}
 	// The census agrees.
 	c, err := TakeCensus(ctx, db.Pool, r1, Table{Name: "f", PK: "id", Columns: []Column{{Name: "b"}, {Name: "t", Form: fieldcrypt.Text}}})
 	if err != nil || c.Rows(r1.Primary()) != 4 || c.Rows(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Role != "unknown" && c.Columns[1].Keys[0].Role != "unknown" {
