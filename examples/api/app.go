@@ -179,8 +179,14 @@ func (a *App) loadStatus(_ context.Context, sub string) (jwtkeys.UserStatus, err
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	checks := map[string]string{"jwt_keys": "ok"}
 	code := http.StatusOK
-	if len(a.keys.Status()) == 0 {
-		checks["jwt_keys"], code = "no keys", http.StatusServiceUnavailable
+	signing := 0
+	for _, s := range a.keys.Status() {
+		if s.State == jwtkeys.StateSigning {
+			signing++
+		}
+	}
+	if signing != 2 { // one signing key per ring, access and refresh
+		checks["jwt_keys"], code = "no signing key", http.StatusServiceUnavailable
 	}
 	if a.rdb != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
