@@ -162,13 +162,8 @@ func parseInto(e *envelope, b []byte) error {
 	}
 	e.id = KeyID(b[1 : 1+keyIDLen])
 	e.alg = Algorithm(b[headerLen-1])
-	var n int
-	switch e.alg {
-	case XChaCha20Poly1305:
-		n = 24
-	case AES256GCM:
-		n = 12
-	default:
+	n := e.alg.nonceLen()
+	if n == 0 {
 		return malformed(fmt.Sprintf("unknown algorithm id 0x%02x", b[headerLen-1]))
 	}
 	if len(b) < headerLen+n+tagLen {

@@ -45,7 +45,10 @@ func token68(s string) bool {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
-		case c == '=' && strings.Trim(s[i:], "=") == "":
+		case c == '=':
+			// Only trailing padding: decide once (checking the rest at
+			// every '=' was quadratic in the header length).
+			return strings.Trim(s[i:], "=") == ""
 		default:
 			return false
 		}

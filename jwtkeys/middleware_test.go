@@ -102,3 +102,15 @@ func TestMiddlewarePluggable(t *testing.T) {
 		t.Fatalf("custom error handler: %d %v", rec.Code, gotErr)
 	}
 }
+
+// TestToken68Padding: '=' is allowed only as trailing padding.
+func TestToken68Padding(t *testing.T) {
+	for s, want := range map[string]bool{
+		"abc": true, "abc=": true, "abc==": true, "a.b.c": true, "ab=c": false, "a==b": false, "a=.": false,
+		"a" + strings.Repeat("=", MaxTokenLen-1): true, strings.Repeat("=", 100) + "a": false,
+	} {
+		if got := token68(s); got != want {
+			t.Errorf("token68(%.20q…) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -102,16 +103,33 @@ func TestWatchSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A SIGHUP that arrives before Watch has called signal.Notify must not
+	// kill the test binary (the default action): listen here too.
+	guard := make(chan os.Signal, 16)
+	signal.Notify(guard, syscall.SIGHUP)
+	defer signal.Stop(guard)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go keys.Watch(ctx, "", WatchOptions{})
-	time.Sleep(100 * time.Millisecond) // signal.Notify installed
+	done := make(chan error, 1)
+	go func() { done <- keys.Watch(ctx, "", WatchOptions{}) }()
+	defer func() { cancel(); <-done }()
 	src.set("JWT_SECRET", sB)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitReload(t, obs); err != nil {
-		t.Fatal(err)
+	// Signal until Watch reacts: on a loaded machine it may not be listening yet.
+	deadline := time.After(10 * time.Second)
+	for reloaded := false; !reloaded; {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-obs.reloadCh:
+			if err != nil {
+				t.Fatal(err)
+			}
+			reloaded = true
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("SIGHUP never caused a reload")
+		}
 	}
 	if keys.Keyring().CurrentKid(Access) != fingerprintOf(sB) {
 		t.Fatal("SIGHUP did not reload")

@@ -67,7 +67,10 @@ func (kr *Keyring) verifyInto(r RingID, token string, dst any, base *Claims) (ve
 		return fail(ReasonBadSignature, "", nil)
 	}
 	// Strict: a signature has one encoding (no malleable trailing bits).
-	if _, err := b64Strict.Decode(sig[:], bytesOf(s64)); err != nil {
+	// The decoder skips '\r' and '\n', so the length check above is not
+	// enough: a signature with a character swapped for a newline would decode
+	// short and be compared with zero bytes in its tail.
+	if n, err := b64Strict.Decode(sig[:], bytesOf(s64)); err != nil || n != kr.sigSize {
 		return fail(ReasonMalformed, "", errBase64)
 	}
 	signed := token[:len(h64)+1+len(p64)]

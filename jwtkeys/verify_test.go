@@ -3,6 +3,7 @@ package jwtkeys
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -311,4 +312,35 @@ func TestAppClaimsValidator(t *testing.T) {
 	if _, err := svc.VerifyAccess(bad.Access); !errors.Is(err, ErrInvalidClaims) {
 		t.Fatalf("app validator not run: %v", err)
 	}
+}
+
+// TestSignatureNewlineMalleability: the base64 decoder skips '\r' and '\n',
+// so without a decoded-length check a signature whose last byte is 0x00 (one
+// token in 256) had a second spelling, its last character replaced by a
+// newline, that verified.
+func TestSignatureNewlineMalleability(t *testing.T) {
+	clk := newClock()
+	_, svc, _ := fixture(t, clk, nil)
+	hdr := `{"alg":"HS256","kid":"` + fingerprintOf(sA) + `"}`
+	for i := 0; i < 1<<16; i++ {
+		tok := signRaw(sA, hdr, fmt.Sprintf(`{"sub":"u%d","exp":%d,"token_use":"access"}`, i, clk.Now().Add(time.Hour).Unix()))
+		sig, err := base64.RawURLEncoding.DecodeString(tok[strings.LastIndexByte(tok, '.')+1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sig[len(sig)-1] != 0 {
+			continue
+		}
+		if _, err := svc.VerifyAccess(tok); err != nil {
+			t.Fatalf("canonical token: %v", err)
+		}
+		for _, nl := range []string{"\n", "\r"} {
+			alt := tok[:len(tok)-1] + nl
+			if c, err := svc.VerifyAccess(alt); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("signature with its last character replaced by %q: claims %v, err %v; want ErrMalformed", nl, c, err)
+			}
+		}
+		return
+	}
+	t.Fatal("no token with a signature ending in 0x00 found")
 }

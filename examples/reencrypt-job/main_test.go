@@ -235,6 +235,60 @@ func TestBinaryKilledAndResumed(t *testing.T) {
 	verify(t, db, mustRing(t, newK), 4000)
 }
 
+// TestBinarySIGKILLResumed kills the job with SIGKILL midway, so nothing
+// runs on the way out: the checkpoint written inside the batches' own
+// transactions must survive, and the next run must resume from it and end
+// with zero rows on the old key and no row lost.
+func TestBinarySIGKILLResumed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "reencrypt-job")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	oldK, newK := keyText(t), keyText(t)
+	db := setup(t, 4000, oldK)
+	env := append(os.Environ(), "FIELD_ENCRYPTION_KEY="+newK, "FIELD_ENCRYPTION_KEY_PREVIOUS="+oldK, "DATABASE_URL="+db.URL)
+	args := []string{"-table", "users", "-column", "nid", "-column", "email:text", "-bind", "-batch-size", "200", "-workers", "2", "-rate", "2000"}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for lines := 0; sc.Scan(); {
+		if lines++; lines == 6 {
+			_ = cmd.Process.Kill()
+		}
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("killed run exited 0")
+	}
+	var cursors, old int
+	ctx := context.Background()
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM fieldcrypt_checkpoint WHERE cursor IS NOT NULL`).Scan(&cursors); err != nil || cursors == 0 {
+		t.Fatalf("no checkpoint cursor survived SIGKILL: %d %v", cursors, err)
+	}
+	oldFP := mustRing(t, oldK).Primary().String()
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE encode(substring(nid from 2 for 8), 'hex') = $1`, oldFP).Scan(&old); err != nil || old == 0 || old == 4000 {
+		t.Fatalf("kill did not land midway: %d rows on the old key, %v", old, err)
+	}
+	cmd = exec.Command(bin, args[:len(args)-2]...)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	evs := events(t, out)
+	last := evs[len(evs)-1]
+	if last.Report == nil || !last.Report.Resumed || !last.Retire[0].Safe {
+		t.Fatalf("resumed report %s", out)
+	}
+	verify(t, db, mustRing(t, newK), 4000)
+}
+
 // BenchmarkJobPeakRSS builds the job, runs it as a process over a table of
 // 100,000 and of 1,000,000 rows (one 64-byte bytea column) and reports its
 // peak resident set size (getrusage ru_maxrss, what /usr/bin/time -v calls

@@ -150,7 +150,7 @@ type Report struct {
 	Progress
 	DryRun  bool `json:"dry_run"`
 	Resumed bool `json:"resumed"` // the run continued from a checkpoint
-	// Census is taken after the run (before it, for a dry run).
+	// Census is taken after the run (for a dry run: of the table as it is).
 	Census *Census `json:"census,omitempty"`
 	// Previous lists the keyring's previous keys with their remaining rows.
 	Previous []KeyCount `json:"previous"`
@@ -426,16 +426,19 @@ func (j *job) parts(ctx context.Context) ([]*part, bool, error) {
 	}
 	bounds = append(bounds, nil)
 	var ps []*part
+	var ns []int32
+	var los, his []*string
 	for i := 0; i+1 < len(bounds); i++ {
-		p := &part{n: i, lo: bounds[i], hi: bounds[i+1]}
-		if !j.opt.DryRun {
-			if _, err := j.db.Exec(ctx, "INSERT INTO "+j.cpTable+" (job, part, lo, hi) VALUES ($1, $2, $3, $4)",
-				j.name, p.n, p.lo, p.hi); err != nil {
-				return nil, false, fmt.Errorf("pgstore: write checkpoint: %w", err)
-			}
-			p.checkpoint = true
+		ps = append(ps, &part{n: i, lo: bounds[i], hi: bounds[i+1], checkpoint: !j.opt.DryRun})
+		ns, los, his = append(ns, int32(i)), append(los, bounds[i]), append(his, bounds[i+1])
+	}
+	// All parts in one statement: a run killed here must not leave a split
+	// with parts missing, which a resumed run would take for the whole range.
+	if !j.opt.DryRun {
+		if _, err := j.db.Exec(ctx, "INSERT INTO "+j.cpTable+" (job, part, lo, hi) SELECT $1, p, lo, hi FROM unnest($2::int4[], $3::text[], $4::text[]) AS u(p, lo, hi)",
+			j.name, ns, los, his); err != nil {
+			return nil, false, fmt.Errorf("pgstore: write checkpoint: %w", err)
 		}
-		ps = append(ps, p)
 	}
 	return ps, false, nil
 }
@@ -505,7 +508,8 @@ func (b *batch) read(rows pgx.Rows, ncol int) error {
 	b.arena = b.arena[:0]
 	for rows.Next() {
 		raw := rows.RawValues()
-		if len(raw) != ncol+1 {
+		fds := rows.FieldDescriptions()
+		if len(raw) != ncol+1 || len(fds) != ncol+1 {
 			return fmt.Errorf("pgstore: unexpected row shape")
 		}
 		b.ids = append(b.ids, string(raw[0]))
@@ -514,8 +518,12 @@ func (b *batch) read(rows pgx.Rows, ncol int) error {
 				spans = append(spans, span{-1, 0})
 				continue
 			}
-			spans = append(spans, span{len(b.arena), len(raw[1+c])})
-			b.arena = append(b.arena, raw[1+c]...)
+			off := len(b.arena)
+			var err error
+			if b.arena, err = appendBytea(b.arena, fds[1+c], raw[1+c]); err != nil {
+				return err
+			}
+			spans = append(spans, span{off, len(b.arena) - off})
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -25,6 +25,7 @@ package pgstore
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/goodgo/rotation/fieldcrypt"
 )
@@ -93,8 +95,9 @@ func (t Table) validate() error {
 // KeyIDExpr returns the SQL expression that reads the key id (as its 16 hex
 // characters, the key's fingerprint) of the envelope in column col, without
 // decrypting, as FORMAT.md gives it; NULL for NULL. For the text form it
-// assumes col holds an envelope: guard it with NotEnvelopeExpr on columns
-// that may hold anything else, since decode() raises on bad base64.
+// assumes col holds an envelope: on columns that may hold anything else,
+// guard it with the CASE of FORMAT.md §4, since decode() raises on bad
+// base64.
 func KeyIDExpr(col string, f fieldcrypt.Form) string {
 	c := pgx.Identifier{col}.Sanitize()
 	if f == fieldcrypt.Text {
@@ -291,6 +294,9 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 			cc.Nulls += cnt
 			continue
 		}
+		if key, err = appendBytea(nil, rows.FieldDescriptions()[1+i], key); err != nil {
+			return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+		}
 		id, ok := keyOf(key, t.Columns[i].Form)
 		if !ok {
 			cc.NotEnvelope += cnt
@@ -332,6 +338,25 @@ func columnType(ctx context.Context, db DB, t Table, col string) (string, error)
 		return "", fmt.Errorf("pgstore: table %s: %w", t.ident(), err)
 	}
 	return typ, nil
+}
+
+// appendBytea appends the bytes of one result value to dst. pgx hands raw
+// values over in the result format: a bytea is its bytes in the binary format
+// but "\x" and hex in the text format, which the simple protocol and
+// QueryExecModeExec use (a DSN with default_query_exec_mode=simple_protocol,
+// common behind PgBouncer). Other values are the same in both formats.
+func appendBytea(dst []byte, fd pgconn.FieldDescription, raw []byte) ([]byte, error) {
+	if fd.Format != pgx.TextFormatCode || fd.DataTypeOID != pgtype.ByteaOID {
+		return append(dst, raw...), nil
+	}
+	if len(raw) < 2 || raw[0] != '\\' || raw[1] != 'x' {
+		return nil, errors.New("pgstore: bytea result in text format is not hex: set bytea_output = hex")
+	}
+	out, err := hex.AppendDecode(dst, raw[2:])
+	if err != nil {
+		return nil, errors.New("pgstore: bytea result in text format is not valid hex")
+	}
+	return out, nil
 }
 
 // now/sleep defaults.

@@ -6,8 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/big"
 	mrand "math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/goodgo/rotation/fieldcrypt"
@@ -593,7 +594,6 @@ func TestBadTable(t *testing.T) {
 			t.Errorf("case %d accepted", i)
 		}
 	}
-	_ = big.NewInt
 }
 
 // TestFormatSQL runs the SQL expressions of FORMAT.md §4, verbatim, against
@@ -646,5 +646,82 @@ func TestFormatSQL(t *testing.T) {
 	c, err := TakeCensus(ctx, db.Pool, r1, Table{Name: "f", PK: "id", Columns: []Column{{Name: "b"}, {Name: "t", Form: fieldcrypt.Text}}})
 	if err != nil || c.Rows(r1.Primary()) != 4 || c.Rows(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Role != "unknown" && c.Columns[1].Keys[0].Role != "unknown" {
 		t.Fatalf("census %+v %v", c, err)
+	}
+}
+
+// TestTextResultFormat runs the census and the job through connections that
+// get results in the text format (the simple protocol and exec mode, which a
+// DSN meant for PgBouncer often selects): bytea values then arrive as "\x…"
+// hex and must still be read as the bytes they are.
+func TestTextResultFormat(t *testing.T) {
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		t.Run(mode.String(), func(t *testing.T) {
+			oldK, newK := keyText(t), keyText(t)
+			rOld := ring(t, oldK)
+			f := newFixture(t, 300, rOld, true)
+			rNew := ring(t, newK, oldK)
+			ctx := context.Background()
+			cfg, err := pgxpool.ParseConfig(f.pool.Config().ConnString())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.ConnConfig.DefaultQueryExecMode = mode
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			want, err := TakeCensus(ctx, f.pool, rNew, f.t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := TakeCensus(ctx, pool, rNew, f.t)
+			if err != nil || !reflect.DeepEqual(got, want) || got.Rows(rOld.Primary()) == 0 {
+				t.Fatalf("census over %v: %+v, %v; want %+v", mode, got, err, want)
+			}
+			rep, err := Reencrypt(ctx, pool, rNew, f.t, Options{BatchSize: 64, Workers: 2})
+			if err != nil || rep.Undecryptable != 0 || rep.Unresolved != 0 || rep.Census.NotCurrent() != 0 || !rep.SafeToRetire(rOld.Primary()) {
+				t.Fatalf("job over %v: %v; %s", mode, err, rep.Summary())
+			}
+			if keys := f.verify(t, rNew); len(keys) != 1 {
+				t.Fatalf("keys %v", keys)
+			}
+		})
+	}
+}
+
+// cancelAfterInsert cancels the run once the checkpoint's parts are written:
+// a job killed right after it split the key range.
+type cancelAfterInsert struct {
+	DB
+	cancel context.CancelFunc
+}
+
+func (d cancelAfterInsert) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := d.DB.Exec(ctx, sql, args...)
+	if strings.HasPrefix(sql, "INSERT INTO") {
+		d.cancel()
+	}
+	return tag, err
+}
+
+// TestKilledWhileSplitting: a run stopped while it records its split must not
+// leave a checkpoint that covers only part of the key range.
+func TestKilledWhileSplitting(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	f := newFixture(t, 900, rOld, false)
+	rNew := ring(t, newK, oldK)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := Reencrypt(ctx, cancelAfterInsert{f.pool, cancel}, rNew, f.t, Options{BatchSize: 100, Workers: 3}); err == nil {
+		t.Fatal("cancelled run succeeded")
+	}
+	rep, err := Reencrypt(context.Background(), f.pool, rNew, f.t, Options{BatchSize: 100, Workers: 3})
+	if err != nil || !rep.SafeToRetire(rOld.Primary()) || rep.Census.NotCurrent() != 0 {
+		t.Fatalf("resumed run: %v; %s", err, rep.Summary())
+	}
+	if keys := f.verify(t, rNew); len(keys) != 1 {
+		t.Fatalf("keys %v", keys)
 	}
 }

@@ -97,7 +97,11 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 		return Config{}, err
 	}
 	akVars := payment.Vars(EnvAccessKey)
-	if v, ok, _ := src.Lookup(akVars.PreviousUntil); !ok || v == "" {
+	v, ok, err := src.Lookup(akVars.PreviousUntil)
+	if err != nil {
+		return Config{}, err
+	}
+	if !ok || v == "" {
 		// The two keys usually rotate together: one deadline serves both.
 		akVars.PreviousUntil = EnvSecretKey + "_PREVIOUS_UNTIL"
 	}

@@ -445,3 +445,35 @@ func TestSignIPNAndPrevious(t *testing.T) {
 		t.Error("Previous without previous keys")
 	}
 }
+
+// failingSource is a Source whose lookup of one variable fails, like a
+// secret volume whose file cannot be read.
+type failingSource struct {
+	secretenv.Source
+	name string
+}
+
+var errUnreadable = errors.New("test: file unreadable")
+
+func (s failingSource) Lookup(name string) (string, bool, error) {
+	if name == s.name {
+		return "", false, errUnreadable
+	}
+	return s.Source.Lookup(name)
+}
+
+// An unreadable MOMO_ACCESS_KEY_PREVIOUS_UNTIL is an error, not a silent
+// fallback to MOMO_SECRET_KEY_PREVIOUS_UNTIL.
+func TestLoadConfigDeadlineUnreadable(t *testing.T) {
+	env := secretenv.Map(map[string]string{
+		"MOMO_PARTNER_CODE": "MOMO", "MOMO_ACCESS_KEY": sandboxAccess, "MOMO_SECRET_KEY": sandboxSecret,
+		"MOMO_ACCESS_KEY_PREVIOUS": "OLDACCESSKEY1", "MOMO_SECRET_KEY_PREVIOUS": "OLDSECRETKEYOLDSECRETKEY01234567",
+		"MOMO_SECRET_KEY_PREVIOUS_UNTIL": "2026-11-28T02:00:00Z",
+	})
+	if _, err := LoadConfig(env); err != nil {
+		t.Fatalf("readable source: %v", err)
+	}
+	if _, err := LoadConfig(failingSource{env, "MOMO_ACCESS_KEY_PREVIOUS_UNTIL"}); !errors.Is(err, errUnreadable) {
+		t.Errorf("unreadable MOMO_ACCESS_KEY_PREVIOUS_UNTIL: err = %v, want the read error", err)
+	}
+}

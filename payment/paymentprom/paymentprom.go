@@ -32,7 +32,9 @@ type Observer struct {
 
 var _ payment.Observer = (*Observer)(nil)
 
-// New creates the counters and registers them with reg.
+// New creates the counters and registers them with reg. When one cannot be
+// registered (a name already taken), none stays registered, so the caller
+// can fix the conflict and call New again.
 func New(reg prometheus.Registerer) (*Observer, error) {
 	o := &Observer{
 		sigFail: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -56,8 +58,12 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 			Help: "IPN and callback refusals by reason (mismatch, method, content_type, body_too_large, ...).",
 		}, []string{"provider", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{o.sigFail, o.ipnReject, o.verified, o.sigFailReason, o.ipnWhyFail} {
+	cs := []prometheus.Collector{o.sigFail, o.ipnReject, o.verified, o.sigFailReason, o.ipnWhyFail}
+	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
 			return nil, err
 		}
 	}

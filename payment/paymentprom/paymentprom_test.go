@@ -86,6 +86,23 @@ func TestObserverCounts(t *testing.T) {
 	}
 }
 
+// A failed New leaves nothing registered: once the conflicting metric is
+// gone, New succeeds on the same registry.
+func TestNewFailureRegistersNothing(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	// The same descriptor as New's (a registry never forgets a name's labels
+	// and help), registered by someone else first.
+	taken := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "payment_ipn_reject_total", Help: "IPNs and callbacks answered with a refusal."}, []string{"provider"})
+	reg.MustRegister(taken)
+	if _, err := New(reg); err == nil {
+		t.Fatal("New succeeded with payment_ipn_reject_total taken")
+	}
+	reg.Unregister(taken)
+	if _, err := New(reg); err != nil {
+		t.Fatalf("New after the conflict was removed: %v (a counter of the failed New stayed registered)", err)
+	}
+}
+
 // TestThroughVNPayHandler wires the adapter into a real provider handler and
 // checks what a rotation looks like on the metrics.
 func TestThroughVNPayHandler(t *testing.T) {

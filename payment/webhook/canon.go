@@ -136,6 +136,7 @@ func (p *parser) value(depth int) jvalue {
 	case c == '{':
 		p.i++
 		v := jvalue{kind: jObj, obj: make([]jmember, 0, 4)}
+		var seen map[string]struct{} // keys, once the object is too large for a linear scan
 		p.ws()
 		if p.i < len(p.b) && p.b[p.i] == '}' {
 			p.i++
@@ -148,10 +149,8 @@ func (p *parser) value(depth int) jvalue {
 				break
 			}
 			k := p.str()
-			for _, m := range v.obj {
-				if m.key == k {
-					p.fail(errDuplicateKey)
-				}
+			if p.dupKey(&v, &seen, k) {
+				p.fail(errDuplicateKey)
 			}
 			p.ws()
 			if p.i >= len(p.b) || p.b[p.i] != ':' {
@@ -213,6 +212,35 @@ func (p *parser) value(depth int) jvalue {
 	}
 	p.fail(errJSON)
 	return jvalue{}
+}
+
+// linearKeys is the member count up to which dupKey scans the object
+// instead of keeping a set: a webhook's objects are small, but a hostile body
+// of a megabyte of keys must not cost a quadratic scan.
+const linearKeys = 16
+
+// dupKey reports whether k is already a key of the object v, whose key set
+// (built once v outgrows linearKeys) is *seen.
+func (p *parser) dupKey(v *jvalue, seen *map[string]struct{}, k string) bool {
+	if len(v.obj) < linearKeys {
+		for i := range v.obj {
+			if v.obj[i].key == k {
+				return true
+			}
+		}
+		return false
+	}
+	if *seen == nil {
+		*seen = make(map[string]struct{}, 2*len(v.obj))
+		for i := range v.obj {
+			(*seen)[v.obj[i].key] = struct{}{}
+		}
+	}
+	if _, dup := (*seen)[k]; dup {
+		return true
+	}
+	(*seen)[k] = struct{}{}
+	return false
 }
 
 func (p *parser) num() jvalue {

@@ -98,7 +98,11 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 		return Config{}, fmt.Errorf("%w: %s must be a positive integer", ErrConfig, EnvAppID)
 	}
 	k1Vars := payment.Vars(EnvKey1)
-	if v, ok, _ := src.Lookup(k1Vars.PreviousUntil); !ok || v == "" {
+	v, ok, err := src.Lookup(k1Vars.PreviousUntil)
+	if err != nil {
+		return Config{}, err
+	}
+	if !ok || v == "" {
 		// key1's previous value is never used to verify; one deadline
 		// (key2's) serves both.
 		k1Vars.PreviousUntil = EnvKey2 + "_PREVIOUS_UNTIL"

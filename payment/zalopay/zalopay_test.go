@@ -398,3 +398,35 @@ func TestSignCallbackAndPrevious(t *testing.T) {
 		t.Errorf("previous: %+v %v", cb, err)
 	}
 }
+
+// failingSource is a Source whose lookup of one variable fails, like a
+// secret volume whose file cannot be read.
+type failingSource struct {
+	secretenv.Source
+	name string
+}
+
+var errUnreadable = errors.New("test: file unreadable")
+
+func (s failingSource) Lookup(name string) (string, bool, error) {
+	if name == s.name {
+		return "", false, errUnreadable
+	}
+	return s.Source.Lookup(name)
+}
+
+// An unreadable ZALOPAY_KEY1_PREVIOUS_UNTIL is an error, not a silent
+// fallback to ZALOPAY_KEY2_PREVIOUS_UNTIL.
+func TestLoadConfigDeadlineUnreadable(t *testing.T) {
+	env := secretenv.Map(map[string]string{
+		"ZALOPAY_APP_ID": "2553", "ZALOPAY_KEY1": sandboxKey1, "ZALOPAY_KEY2": sandboxKey2,
+		"ZALOPAY_KEY1_PREVIOUS": "OLDKEY1OLDKEY1OLDKEY1OLDKEY1OLD1", "ZALOPAY_KEY2_PREVIOUS": "OLDKEY2OLDKEY2OLDKEY2OLDKEY2OLD2",
+		"ZALOPAY_KEY2_PREVIOUS_UNTIL": "2026-11-29T02:00:00Z",
+	})
+	if _, err := LoadConfig(env); err != nil {
+		t.Fatalf("readable source: %v", err)
+	}
+	if _, err := LoadConfig(failingSource{env, "ZALOPAY_KEY1_PREVIOUS_UNTIL"}); !errors.Is(err, errUnreadable) {
+		t.Errorf("unreadable ZALOPAY_KEY1_PREVIOUS_UNTIL: err = %v, want the read error", err)
+	}
+}
