@@ -152,7 +152,7 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		"FIELD_ENCRYPTION_KEY_PREVIOUS). Concurrent writes are never overwritten (compare-and-swap).\n"+
 		"Interrupted, it resumes from its checkpoint when run again. Progress: a bar on a terminal,\n"+
 		"JSON lines otherwise. Exit 0 when every value is under the primary key, 1 when values remain\n"+
-		"(undecryptable ones are listed), 2 bad usage.")
+		"(undecryptable ones are listed), 2 bad usage. --dry-run exits 1 only for undecryptable values.")
 	f.register(fs)
 	fs.IntVar(&opt.BatchSize, "batch-size", 1000, "rows per batch")
 	fs.IntVar(&opt.Workers, "workers", 1, "parallel workers over primary-key ranges")
@@ -221,6 +221,10 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		}{"report", rep, rep.Summary()})
 	}
 	if rep.DryRun {
+		// Values that remain are expected; values no key opens are not.
+		if rep.Undecryptable > 0 {
+			return exitCheck
+		}
 		return exitOK
 	}
 	if rep.Census.NotCurrent() > 0 || rep.Undecryptable > 0 {

@@ -150,3 +150,30 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 		t.Fatalf("no DSN: %+v", r)
 	}
 }
+
+// TestFieldReencryptUndecryptable: a value no key opens fails the run, and a
+// dry run too, naming its primary key.
+func TestFieldReencryptUndecryptable(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE cards (id bigint PRIMARY KEY, pan bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2, lost := fieldKey(t), fieldKey(t), fieldKey(t)
+	old, _ := fieldcrypt.NewKeyring(k1)
+	gone, _ := fieldcrypt.NewKeyring(lost)
+	good, _ := old.Encrypt(nil, []byte("4111111111111111"), fieldcrypt.Binding{})
+	orphan, _ := gone.Encrypt(nil, []byte("5500000000000004"), fieldcrypt.Binding{})
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO cards VALUES (1, $1), (2, $2)`, good, orphan); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1, "DATABASE_URL": db.URL}
+	tbl := []string{"--table", "cards", "--column", "pan"}
+	for _, args := range [][]string{{"--dry-run"}, {}} {
+		r := runCLI(t, vars, "", append(append([]string{"field", "reencrypt"}, args...), tbl...)...)
+		if r.code != exitCheck || !strings.Contains(r.stdout, `"undecryptable":1`) {
+			t.Fatalf("reencrypt %v with an undecryptable value: %+v", args, r)
+		}
+		assertNoSecret(t, r, k1, k2, lost, "5500000000000004")
+	}
+}
