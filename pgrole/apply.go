@@ -73,13 +73,21 @@ func (a *Admin) Apply(ctx context.Context, p *Plan, phase PhaseName) ([]Applied,
 			return nil, fmt.Errorf("%w: %q (a previous run created it? drop it or plan again)", ErrRoleExists, p.New)
 		}
 	case PhaseRetire:
+		steps := ph.Steps
 		if p.Retire == RetireDrop {
-			steps, err := a.checkDrop(ctx, p.Strategy, p.Old, p.Stable, p.ReassignTo)
-			if err != nil {
+			var err error
+			if steps, err = a.checkDrop(ctx, p.Strategy, p.Old, p.Stable, p.ReassignTo); err != nil {
 				return nil, err
 			}
-			return a.run(ctx, phase, steps)
 		}
+		applied, err := a.run(ctx, phase, steps)
+		if len(applied) > 0 {
+			// Break-glass leaves the old role with LOGIN but a password no
+			// application has; a partial drop has revoked its grants
+			// somewhere. Either way going back to it is no longer safe.
+			p.retired = true
+		}
+		return applied, err
 	}
 	return a.run(ctx, phase, ph.Steps)
 }
@@ -117,9 +125,16 @@ func (a *Admin) checkDrop(ctx context.Context, strategy Strategy, role, stable, 
 	return steps, nil
 }
 
-// sessionGuard fails the transaction if role has client sessions.
+// sessionGuard fails the transaction if role has client sessions. The name
+// sits inside a dollar-quoted body, which a name holding "$$" (ValidateName
+// allows '$') would end early: there it is an escape string with every '$'
+// spelled \x24.
 func sessionGuard(role string) string {
-	return `DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = ` + literal(role) +
+	name := strings.ReplaceAll(literal(role), "$", `\x24`)
+	if !strings.HasPrefix(name, "E") {
+		name = "E" + name
+	}
+	return `DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = ` + name +
 		` AND backend_type = 'client backend') THEN RAISE EXCEPTION 'sessions of the role remain' USING ERRCODE = '55006'; END IF; END$$`
 }
 
@@ -142,9 +157,12 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 		err := a.withDB(ctx, db, func(c *pgx.Conn) error {
 			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 				if a.super && hasPassword(group) {
-					// Keep even the verifier out of the server log.
-					if _, err := tx.Exec(ctx, "SET LOCAL log_statement = 'none'"); err != nil {
-						return err
+					// Keep even the verifier out of the server log: not
+					// logged as run, nor as the statement of an error.
+					for _, set := range []string{"SET LOCAL log_statement = 'none'", "SET LOCAL log_min_error_statement = 'panic'"} {
+						if _, err := tx.Exec(ctx, set); err != nil {
+							return err
+						}
 					}
 				}
 				for _, s := range group {
@@ -350,10 +368,16 @@ func (a *Admin) Rotate(ctx context.Context, p *Plan, h Hooks) ([]Applied, error)
 
 // Rollback undoes a rotation before its retire phase (runbook §5.7): the
 // applications must already use the old role again. It refuses once the old
-// role was retired (ErrRolledForward), waits for the new role's sessions to
-// end (opt), then reassigns what the new role owns (to the stable role, or
-// the old role under Mirror), drops what it was granted and drops it.
+// role was retired (ErrRolledForward): dropped or without LOGIN, or once
+// this plan's retire phase committed anything (a break-glass password no
+// application knows, or part of a drop). Otherwise it waits for the new
+// role's sessions to end (opt), then reassigns what the new role owns (to
+// the stable role, or the old role under Mirror), drops what it was granted
+// and drops it.
 func (a *Admin) Rollback(ctx context.Context, p *Plan, opt DrainOptions) ([]Applied, error) {
+	if p.retired {
+		return nil, fmt.Errorf("%w: the retire phase (%s) of this plan already ran on %q; rotate forward instead", ErrRolledForward, p.Retire, p.Old)
+	}
 	var login bool
 	err := a.conn.QueryRow(ctx, `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`, p.Old).Scan(&login)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !login) {

@@ -1,9 +1,12 @@
 package pgrole
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/goodgo/rotation/internal/testsvc"
 )
 
 // Only PostgreSQL 15 runs here: the PG16 shape of pg_auth_members is
@@ -77,7 +80,7 @@ func FuzzSplitList(f *testing.F) {
 	f.Add(`""`)
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, e := range splitList(s) {
-			if lit := literal(e); !strings.HasPrefix(lit, "'") || strings.Count(lit, "'")%2 != 0 {
+			if lit := literal(e); !(strings.HasPrefix(lit, "'") || strings.HasPrefix(lit, "E'")) || strings.Count(lit, "'")%2 != 0 {
 				t.Fatalf("literal %q unbalanced", lit)
 			}
 		}
@@ -105,4 +108,26 @@ func FuzzValidateName(f *testing.F) {
 			t.Fatalf("split/join %q → %q %d → %q", s, base, gen, name)
 		}
 	})
+}
+
+// A role setting is data any role may write for itself (ALTER ROLE
+// CURRENT_USER SET myapp.x = …); the plan copies it into SQL run as the
+// operator. Its literal must read back unchanged, and never end early,
+// whatever standard_conforming_strings the operator's session has.
+func TestLiteralReadsBackWithEitherStringMode(t *testing.T) {
+	ctx := context.Background()
+	c := testsvc.Admin(t)
+	for _, scs := range []string{"on", "off"} {
+		if _, err := c.Exec(ctx, "SET standard_conforming_strings = "+scs); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{`plain`, `it's`, `a\b`, `\`, `x\'; SELECT 'injected`, `\'' OR true --`} {
+			// As Apply sends statements: the simple protocol, no parameters.
+			sql := "SELECT " + literal(v) + " AS v"
+			res, err := c.PgConn().Exec(ctx, sql).ReadAll()
+			if err != nil || len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 1 || string(res[0].Rows[0][0]) != v {
+				t.Errorf("standard_conforming_strings=%s: %s did not read back %q (%d results, %v)", scs, sql, v, len(res), err)
+			}
+		}
+	}
 }

@@ -83,7 +83,7 @@ var (
 	// ErrDrainTimeout: sessions of the old role remained past the timeout.
 	ErrDrainTimeout = errors.New("pgrole: drain timed out")
 	// ErrRolledForward: rollback is impossible because the old role was
-	// retired (dropped or without LOGIN).
+	// retired (dropped, without LOGIN, or given a break-glass password).
 	ErrRolledForward = errors.New("pgrole: the old role was retired; rollback is no longer possible")
 	// ErrBadPlan: the plan or its options are inconsistent.
 	ErrBadPlan = errors.New("pgrole: invalid plan")

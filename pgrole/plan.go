@@ -117,6 +117,7 @@ type Plan struct {
 	Notes []string
 
 	resume             bool
+	retired            bool // the retire phase committed something: no rollback
 	verifier           scram.Verifier
 	breakGlass         scram.Verifier
 	breakGlassPassword fingerprint.Secret
@@ -723,10 +724,19 @@ func splitList(s string) []string {
 	return out
 }
 
-// literal quotes s as a SQL string literal (standard_conforming_strings).
+// literal quotes s as a SQL string literal that reads back as s whatever
+// standard_conforming_strings is: a value holding a backslash is written as
+// an escape string (E'…', backslashes doubled), as libpq's
+// PQescapeLiteral does, so a catalog value such as `\'; DROP …` cannot end
+// the literal early on a connection with standard_conforming_strings off.
+// NUL bytes, which no SQL literal can hold, are dropped.
 func literal(s string) string {
 	s = strings.ReplaceAll(s, "\x00", "")
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	s = strings.ReplaceAll(s, "'", "''")
+	if strings.Contains(s, `\`) {
+		return "E'" + strings.ReplaceAll(s, `\`, `\\`) + "'"
+	}
+	return "'" + s + "'"
 }
 
 // Render prints the plan as reviewable SQL: phases, the database each group

@@ -3,6 +3,10 @@ package pgrole_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -209,4 +213,100 @@ func TestOperatorLacksPrivilege(t *testing.T) {
 		}
 	}
 	f.check(t, p.New)
+}
+
+// A password statement that fails (here: resuming onto a role dropped in
+// the meantime) must not put the verifier into the server log as the
+// statement of the error. Skipped when the server log cannot be read.
+func TestFailedPasswordStatementStaysOutOfServerLog(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	adm := connectAdmin(t, db.Name)
+	logPath := serverLog(t)
+	app := testsvc.RoleName(t, "lg")
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(app)+" LOGIN", "CREATE ROLE "+q(app+"_v2")+" LOGIN")
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: app, New: app + "_v2", Resume: true, Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, testsvc.Admin(t), "DROP ROLE "+q(app+"_v2"))
+	before, err := os.Stat(logPath)
+	if err != nil {
+		t.Skipf("server log unreadable: %v", err)
+	}
+	var ae *pgrole.ApplyError
+	if _, err := adm.Apply(ctx, p, pgrole.PhaseCreate); !errors.As(err, &ae) {
+		t.Fatalf("resume onto a dropped role: %v, want *ApplyError", err)
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		t.Skipf("server log unreadable: %v", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(before.Size(), io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	tail, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(tail), app+"_v2") {
+		t.Skip("the server log does not show this test's error (another log file?)")
+	}
+	if strings.Contains(string(tail), string(p.Verifier().Secret().Bytes())) {
+		t.Fatal("the server log holds the verifier of the failed statement")
+	}
+}
+
+// serverLog returns the server's log file: pg_current_logfile() with the
+// logging collector, else the Debian default for the running major version.
+func serverLog(t *testing.T) string {
+	var path *string
+	var major int
+	if err := testsvc.Admin(t).QueryRow(context.Background(),
+		"SELECT pg_current_logfile(), current_setting('server_version_num')::int / 10000").Scan(&path, &major); err != nil {
+		t.Fatal(err)
+	}
+	if path != nil && *path != "" {
+		if filepath.IsAbs(*path) {
+			return *path
+		}
+		var dir string
+		_ = testsvc.Admin(t).QueryRow(context.Background(), "SELECT current_setting('data_directory')").Scan(&dir)
+		return filepath.Join(dir, *path)
+	}
+	return fmt.Sprintf("/var/log/postgresql/postgresql-%d-main.log", major)
+}
+
+// ValidateName allows '$', so a name may hold "$$": the drop's session
+// check, a dollar-quoted DO block, must still parse and let the drop run.
+func TestDropRoleWithDollarsInName(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	adm := connectAdmin(t, db.Name)
+	name := testsvc.RoleName(t, "dl") + "$$x"
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(name)+" LOGIN")
+	if _, err := adm.Retire(ctx, pgrole.RetireOptions{Role: name, Strategy: pgrole.Mirror, Mode: pgrole.RetireDrop}); err != nil {
+		t.Fatalf("drop %q: %v", name, err)
+	}
+	if _, err := adm.Introspect(ctx, name); !errors.Is(err, pgrole.ErrRoleNotFound) {
+		t.Fatalf("%q survived the drop: %v", name, err)
+	}
+}
+
+// A mistyped strategy is refused; it must not pass for "not alternate",
+// which would lift the stable role's protection against a drop.
+func TestRetireRefusesUnknownStrategy(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	adm := connectAdmin(t, db.Name)
+	stable := testsvc.RoleName(t, "st")
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(stable)+" LOGIN")
+	_, err := adm.Retire(ctx, pgrole.RetireOptions{Role: stable, Strategy: "Alternate", Mode: pgrole.RetireDrop})
+	if !errors.Is(err, pgrole.ErrBadPlan) {
+		t.Fatalf("retire with strategy %q: %v, want ErrBadPlan", "Alternate", err)
+	}
+	if _, err := adm.Introspect(ctx, stable); err != nil {
+		t.Fatalf("the stable role was dropped: %v", err)
+	}
 }

@@ -36,6 +36,11 @@ func (a *Admin) Retire(ctx context.Context, o RetireOptions) ([]Applied, error) 
 	if o.Strategy == "" {
 		o.Strategy = Alternate
 	}
+	if o.Strategy != Alternate && o.Strategy != Mirror {
+		// An unknown strategy must not pass for "not alternate", which
+		// would skip the stable role's protection.
+		return nil, fmt.Errorf("%w: strategy %q: use alternate or mirror", ErrBadPlan, o.Strategy)
+	}
 	if o.Stable == "" {
 		o.Stable, _ = SplitLoginName(o.Role)
 	}

@@ -269,3 +269,30 @@ func TestRotateRefusesCutoverOnDrift(t *testing.T) {
 		t.Fatalf("diff: %v", de.Missing)
 	}
 }
+
+// After a break-glass retire the old role still has LOGIN, but with a
+// password no application knows: rolling back to it would drop the only
+// role the applications can use, so Rollback refuses.
+func TestRollbackRefusedAfterBreakGlass(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	adm := connectAdmin(t, db.Name)
+	app := testsvc.RoleName(t, "bg")
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(app)+" LOGIN")
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: app, Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Retire != pgrole.RetireBreakGlass {
+		t.Fatalf("retire %q, want break-glass", p.Retire)
+	}
+	if _, err := adm.Rotate(ctx, p, pgrole.Hooks{Drain: quickDrain}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Rollback(ctx, p, quickDrain); !errors.Is(err, pgrole.ErrRolledForward) {
+		t.Fatalf("rollback after break-glass retire: %v, want ErrRolledForward", err)
+	}
+	if _, err := adm.Introspect(ctx, p.New); err != nil {
+		t.Fatalf("the new role is gone after a refused rollback: %v", err)
+	}
+}

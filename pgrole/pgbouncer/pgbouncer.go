@@ -39,6 +39,10 @@ var (
 	ErrMalformed = errors.New("pgbouncer: malformed userlist line")
 	// ErrBadName is returned for a user name that cannot be written.
 	ErrBadName = errors.New("pgbouncer: invalid user name")
+	// ErrBadSecret is returned for a secret that cannot be written on one
+	// userlist line (it holds a NUL or a newline). The error never
+	// contains the secret.
+	ErrBadSecret = errors.New("pgbouncer: invalid secret")
 	// ErrNotConfirmed is returned by Confirm when SHOW USERS lacks a user.
 	ErrNotConfirmed = errors.New("pgbouncer: user not listed by SHOW USERS after RELOAD")
 )
@@ -52,10 +56,15 @@ type Userlist struct {
 // NewUserlist returns an empty Userlist.
 func NewUserlist() *Userlist { return &Userlist{m: map[string]fingerprint.Secret{}} }
 
-// Set adds or replaces name's secret.
+// Set adds or replaces name's secret. A secret holding a NUL or a newline
+// is refused (ErrBadSecret): written out, it would end its line and could
+// add a user of its own choosing to the file.
 func (u *Userlist) Set(name string, secret fingerprint.Secret) error {
 	if err := checkName(name); err != nil {
 		return err
+	}
+	if bytes.ContainsAny(secret.Bytes(), "\x00\n") {
+		return fmt.Errorf("%w for %q (fp=%s): it holds a NUL or a newline, which a userlist line cannot carry", ErrBadSecret, name, secret.Fingerprint())
 	}
 	if u.m == nil {
 		u.m = map[string]fingerprint.Secret{}
@@ -366,7 +375,8 @@ func withDB(cmd, db string) string {
 // Update is the cutover and retire step in one call: it sets the given
 // users' secrets and removes others in the userlist at path (atomically),
 // runs RELOAD on the admin console at adminDSN, and confirms with SHOW
-// USERS that every set user is listed.
+// USERS that every set user is listed. An error after the file was replaced
+// says that it was (the new userlist is in place, the reload unconfirmed).
 func Update(ctx context.Context, path, adminDSN string, set map[string]fingerprint.Secret, remove ...string) error {
 	ul, err := ReadUserlist(path)
 	if err != nil {
@@ -383,15 +393,23 @@ func Update(ctx context.Context, path, adminDSN string, set map[string]fingerpri
 	if err := WriteUserlist(path, ul); err != nil {
 		return err
 	}
+	// The new file is in place from here on: every error says so.
+	applied := func(err error) error {
+		return fmt.Errorf("pgbouncer: %s was rewritten (set %q, removed %q) but the reload was not confirmed; run RELOAD and SHOW USERS: %w",
+			path, sortedNames(set), remove, err)
+	}
 	adm, err := Connect(ctx, adminDSN)
 	if err != nil {
-		return err
+		return applied(err)
 	}
 	defer adm.Close(ctx)
 	if err := adm.Reload(ctx); err != nil {
-		return err
+		return applied(err)
 	}
-	return adm.Confirm(ctx, sortedNames(set)...)
+	if err := adm.Confirm(ctx, sortedNames(set)...); err != nil {
+		return applied(err)
+	}
+	return nil
 }
 
 func sortedNames(m map[string]fingerprint.Secret) []string {

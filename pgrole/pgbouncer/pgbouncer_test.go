@@ -183,3 +183,54 @@ func TestReloadPicksUpRewrite(t *testing.T) {
 		t.Fatalf("userlist mode/owner changed: %v uid %d", fi.Mode().Perm(), fi.Sys().(*syscall.Stat_t).Uid)
 	}
 }
+
+// A secret with a newline would end its line in userlist.txt and smuggle
+// in a user of its own: Set refuses it, without echoing it, and the file
+// written afterwards holds only the legitimate user.
+func TestSetRefusesSecretThatWouldAddALine(t *testing.T) {
+	u := pgbouncer.NewUserlist()
+	if err := u.Set("app", sec("SCRAM-SHA-256$4096:ok")); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"x\"\n\"postgres\" \"hunter2-injected", "x\x00y"} {
+		err := u.Set("app_v2", sec(bad))
+		if !errors.Is(err, pgbouncer.ErrBadSecret) {
+			t.Fatalf("Set accepted a secret with NUL or newline: %v", err)
+		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "x\x00y") {
+			t.Fatal("the error echoes the secret")
+		}
+	}
+	again, err := pgbouncer.ParseUserlist(u.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := again.Names(); len(names) != 1 || names[0] != "app" {
+		t.Fatalf("userlist users %q, want only app", names)
+	}
+}
+
+// When the admin console cannot be reached after the file was replaced, the
+// error says the new userlist is in place (nothing half-applied silently),
+// and it does not carry the secret.
+func TestUpdateSaysWhatWasWrittenWhenReloadFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "userlist.txt")
+	v, _ := scram.New(sec("update-pw"), scram.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := pgbouncer.Update(ctx, path, "postgres://admin@127.0.0.1:1/pgbouncer?connect_timeout=2",
+		map[string]fingerprint.Secret{"app_v2": v.Secret()}, "app")
+	if err == nil || !strings.Contains(err.Error(), "was rewritten") || !strings.Contains(err.Error(), `"app_v2"`) {
+		t.Fatalf("reload failure after the write: %v", err)
+	}
+	if strings.Contains(err.Error(), string(v.Secret().Bytes())) {
+		t.Fatal("the error carries the verifier")
+	}
+	u, rerr := pgbouncer.ReadUserlist(path)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if got, ok := u.Get("app_v2"); !ok || !got.Equal(v.Secret()) {
+		t.Fatal("the userlist the error reports as written lacks app_v2")
+	}
+}

@@ -3,7 +3,8 @@
 // so a password reaches the server, and PgBouncer's userlist.txt, only as a
 // verifier computed client-side, never as plaintext.
 //
-// The password is normalised as pgx (and libpq) do when they log in: SASLprep
+// The password is normalised as pgx does when it logs in: the raw bytes when
+// the password holds a code point unassigned in Unicode 3.2, otherwise SASLprep
 // through precis.OpaqueString, falling back to the raw bytes when the password
 // is not valid under it. A verifier built here therefore accepts exactly the
 // logins pgx makes with the same password.
@@ -25,6 +26,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/goodgo/rotation/fingerprint"
 	"golang.org/x/text/secure/precis"
@@ -114,9 +116,18 @@ func compute(password, salt []byte, iter int) (Verifier, error) {
 	}, nil
 }
 
-// Normalize applies SASLprep the way pgx's SCRAM client does
-// (precis.OpaqueString, raw password when that fails).
+// Normalize applies SASLprep the way pgx's SCRAM client does: the raw
+// password when it holds a code point unassigned in Unicode 3.2 (RFC 3454
+// table A.1; PostgreSQL's pg_saslprep gives up on those too), otherwise
+// precis.OpaqueString, or the raw password when that fails. Without the
+// table check, a password such as "pw\u00a0x😀" would get a verifier of
+// "pw x😀" that no client can log in with.
 func Normalize(password string) string {
+	for _, r := range password {
+		if unicode.Is(unassigned32, r) {
+			return password
+		}
+	}
 	if p, err := precis.OpaqueString.String(password); err == nil {
 		return p
 	}

@@ -29,6 +29,10 @@ func TestVerifierLogsInOverRealScram(t *testing.T) {
 		// SASLprep: NFKC maps the decomposed é and the no-break space, as
 		// pgx does when it logs in, so either spelling works.
 		{"saslprep", "cafe\u0301\u00a0pw", "caf\u00e9 pw"},
+		// A code point unassigned in Unicode 3.2 (an emoji) makes pgx and
+		// PostgreSQL skip SASLprep: the raw password must work, so the
+		// verifier must not be of the NFC/space-mapped form.
+		{"unassigned", "pw\u00a0cafe\u0301\U0001F600", "pw\u00a0cafe\u0301\U0001F600"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			role := testsvc.RoleName(t, "scram")
