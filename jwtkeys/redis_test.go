@@ -296,4 +296,7 @@ func TestRefreshCheckedRefusesDisabled(t *testing.T) {
 	if _, err := svc.RefreshChecked(ctx, good.Refresh, down); !errors.Is(err, ErrStatusUnavailable) {
 		t.Fatalf("both down: %v", err)
 	}
+	if p, err := svc.RefreshChecked(ctx, bad.Refresh, nil); !errors.Is(err, ErrConfig) || p.Access != "" {
+		t.Fatalf("nil status cache: %v (a refresh without the check)", err)
+	}
 }

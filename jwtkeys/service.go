@@ -145,8 +145,13 @@ func (s *Service[C]) Refresh(refreshToken string) (Pair, error) {
 
 // RefreshChecked is Refresh that also refuses a disabled user (or answers
 // ErrStatusUnavailable when status cannot be known) through status, checked
-// after the refresh token verifies and before a new pair is minted.
+// after the refresh token verifies and before a new pair is minted. A nil
+// status is a configuration error (ErrConfig), never a refresh without the
+// check.
 func (s *Service[C]) RefreshChecked(ctx context.Context, refreshToken string, status *StatusCache) (Pair, error) {
+	if status == nil {
+		return Pair{}, fmt.Errorf("%w: RefreshChecked needs a status cache (use Refresh for none)", ErrConfig)
+	}
 	c, err := s.Verify(Refresh, refreshToken)
 	if err != nil {
 		return Pair{}, err

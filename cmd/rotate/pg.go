@@ -487,7 +487,13 @@ func bouncerReload(ctx context.Context, env *Env, args []string) int {
 	defer adm.Close(ctx)
 	err = adm.Reload(ctx)
 	if err == nil && confirm != "" {
-		err = adm.Confirm(ctx, strings.Split(confirm, ",")...)
+		var names []string
+		for _, n := range strings.Split(confirm, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+		err = adm.Confirm(ctx, names...)
 	}
 	if err == nil && reconnect != "" {
 		db := reconnect
