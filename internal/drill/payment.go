@@ -67,14 +67,17 @@ type provider struct {
 	accepted func(*http.Response) bool
 }
 
-// providerSecret stands in for a provider-issued secret: 32 characters
-// from crypto/rand.
-func providerSecret() string {
-	s, err := keygen.New(keygen.DB)
-	if err != nil {
-		panic("drill: crypto/rand failed: " + err.Error()) // unreachable on supported platforms
+// providerSecrets returns n stand-ins for provider-issued secrets: 32
+// characters each from crypto/rand.
+func providerSecrets(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		var err error
+		if out[i], err = keygen.New(keygen.DB); err != nil {
+			return nil, err
+		}
 	}
-	return s
+	return out, nil
 }
 
 func secret(s string) fingerprint.Secret { return fingerprint.NewSecret([]byte(s)) }
@@ -112,9 +115,10 @@ func vnpayProvider() provider {
 	}
 }
 
-func momoProvider() provider {
+// momoProvider plays MoMo; accessKey stays fixed in this drill, the secret
+// key rotates.
+func momoProvider(accessKey string) provider {
 	const partner = "DRILLMOMO"
-	accessKey := providerSecret()[:16] // stays fixed in this drill; the secret key rotates
 	return provider{
 		name: "momo", window: payment.MoMoRetryWindow,
 		receiver: func(set payment.SecretSet, obs payment.Observer, now func() time.Time) (http.Handler, error) {
@@ -143,9 +147,9 @@ func momoProvider() provider {
 	}
 }
 
-func zalopayProvider() provider {
+// zalopayProvider plays ZaloPay; key1 stays fixed, key2 (callbacks) rotates.
+func zalopayProvider(key1 string) provider {
 	const app = 2553
-	key1 := providerSecret()
 	return provider{
 		name: "zalopay", window: payment.ZaloPayRetryWindow,
 		receiver: func(set payment.SecretSet, obs payment.Observer, now func() time.Time) (http.Handler, error) {
@@ -200,10 +204,14 @@ func (pv provider) deliver(h http.Handler, s string, n int) (bool, error) {
 // retry window, refused after it and in incident mode.
 func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 	const inFlight, fresh = 20, 20
+	sec, err := providerSecrets(12)
+	if err != nil {
+		return err
+	}
 	var problems []string
-	for _, pv := range []provider{vnpayProvider(), momoProvider(), zalopayProvider()} {
+	for i, pv := range []provider{vnpayProvider(), momoProvider(sec[0][:16]), zalopayProvider(sec[1])} {
 		clk := &clock{}
-		old, nw := providerSecret(), providerSecret()
+		old, nw := sec[2+2*i], sec[3+2*i]
 		obs := newSlotCounter()
 		p.FP(pv.name+" secret (new)", fingerprint.OfString(nw))
 		before, err := pv.receiver(payment.SecretSet{Current: secret(old)}, obs, clk.now)
@@ -273,7 +281,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 		}
 	}
 	// Bank-transfer webhook: our own secret, the sender signs with both.
-	old, nw := providerSecret()+providerSecret(), providerSecret()+providerSecret()
+	old, nw := sec[8]+sec[9], sec[10]+sec[11] // 64 characters, as keygen webhook makes
 	p.FP("BANK_TRANSFER_WEBHOOK_SECRET (new)", fingerprint.OfString(nw))
 	signer, err := webhook.NewSigner(payment.SecretSet{Current: secret(nw), Previous: secret(old), PreviousUntil: time.Now().Add(time.Hour)})
 	if err != nil {
