@@ -101,6 +101,10 @@ func (c *Client) notification(p map[string]string, slot payment.Slot) (*Notifica
 	if err != nil || amt < 0 {
 		return nil, fmt.Errorf("vnpay: %w: vnp_Amount %q is not a non-negative integer", payment.ErrMalformed, p["vnp_Amount"])
 	}
+	if amt%100 != 0 {
+		// VNPay sends VND × 100: a remainder is not an amount VNPay made.
+		return nil, fmt.Errorf("vnpay: %w: vnp_Amount %q is not a multiple of 100 (VND × 100)", payment.ErrMalformed, p["vnp_Amount"])
+	}
 	n.Amount = amt / 100
 	return n, nil
 }

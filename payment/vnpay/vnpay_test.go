@@ -129,6 +129,13 @@ func TestVerifyQueryRefusals(t *testing.T) {
 		})
 	}
 
+	// Signed, but an amount VNPay never sends (VND × 100 always ends in 00).
+	odd := ipnParams()
+	odd["vnp_Amount"] = "1806001"
+	if _, err := c.VerifyQuery(signWith(demoSecret, odd)); !errors.Is(err, payment.ErrMalformed) {
+		t.Errorf("amount not a multiple of 100: err = %v, want ErrMalformed", err)
+	}
+
 	// Accepted: a Return URL with the merchant's own parameters, and
 	// vnp_SecureHashType as 2.0.x clients still send it.
 	for _, q := range []string{"act=return&id=9&" + good + "&page=2", good + "&vnp_SecureHashType=HmacSHA512", "&&" + good + "&"} {

@@ -216,6 +216,12 @@ func (v *Verifier) Release(ctx context.Context, id string) error {
 func (v *Verifier) ReplayTTL() time.Duration { return v.cfg.replayTTL() }
 
 func (v *Verifier) verify(h http.Header, body []byte) (Message, error) {
+	for _, name := range []string{HeaderID, HeaderTimestamp, HeaderSignature} {
+		if len(h.Values(name)) > 1 {
+			// Which copy was signed is ambiguous: refuse rather than pick one.
+			return Message{}, fmt.Errorf("%w: %s header repeated", payment.ErrMalformed, name)
+		}
+	}
 	id, tsText, sigs := h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
 	if sigs == "" {
 		return Message{}, fmt.Errorf("%w: no %s header", payment.ErrMissingSignature, HeaderSignature)

@@ -92,6 +92,14 @@ func TestMalformedHeaders(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", name, err, tc.want)
 		}
 	}
+	// A repeated header is ambiguous (which copy was signed?): refused.
+	for _, name := range []string{HeaderID, HeaderTimestamp, HeaderSignature} {
+		h := header("msg_1", t0.Unix(), good)
+		h.Add(name, h.Get(name))
+		if _, err := v.Verify(context.Background(), h, []byte(body)); !errors.Is(err, payment.ErrMalformed) {
+			t.Errorf("repeated %s: err = %v, want ErrMalformed", name, err)
+		}
+	}
 	// Missing headers through Verify.
 	for _, drop := range []string{HeaderID, HeaderTimestamp, HeaderSignature} {
 		h := header("msg_1", t0.Unix(), good)
