@@ -104,7 +104,8 @@ type WatchOptions struct {
 	Signals   []os.Signal
 	NoSignals bool
 	// Debounce groups the burst of events of one secret update (default
-	// 100 ms).
+	// 100 ms). A directory that keeps changing is still reloaded at least
+	// every 10 × Debounce.
 	Debounce time.Duration
 	// Poll, when > 0, also re-reads the source at this interval (for
 	// filesystems without inotify). Polls report only changes and failures.
@@ -153,6 +154,10 @@ func (k *Keys) Watch(ctx context.Context, dir string, wo WatchOptions) error {
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	// A burst of events is grouped (Debounce), but a directory that never
+	// stops changing must not put the reload off forever.
+	maxWait := 10 * wo.Debounce
+	var pendingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -161,12 +166,32 @@ func (k *Keys) Watch(ctx context.Context, dir string, wo WatchOptions) error {
 			if !ok {
 				return errors.New("jwtkeys: file watcher closed")
 			}
+			if pendingSince.IsZero() {
+				pendingSince = time.Now()
+			}
+			if time.Since(pendingSince) >= maxWait {
+				timer.Stop()
+				pendingSince = time.Time{}
+				_ = k.Reload()
+				continue
+			}
 			timer.Reset(wo.Debounce)
 		case err, ok := <-errs:
-			if ok && err != nil {
+			if !ok {
+				errs = nil // closed: stop selecting on it
+				continue
+			}
+			if err != nil {
+				// Events may have been lost (inotify queue overflow): say
+				// so, then reload as if something changed.
 				k.opts.Observer.Reloaded(fmt.Errorf("jwtkeys: watch %s: %w", dir, err))
+				if pendingSince.IsZero() {
+					pendingSince = time.Now()
+				}
+				timer.Reset(wo.Debounce)
 			}
 		case <-timer.C:
+			pendingSince = time.Time{}
 			_ = k.Reload()
 		case <-sigs:
 			_ = k.Reload()

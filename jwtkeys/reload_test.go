@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -198,4 +199,50 @@ func TestConcurrentVerifyDuringReload(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	failures.Range(func(k, _ any) bool { t.Errorf("refused during reload: %v", k); return true })
+}
+
+// TestWatchReloadsDespiteConstantChanges: a file in the directory that never
+// stops changing (a log, a sidecar's heartbeat) must not put the reload off
+// forever; it happens within 10 × Debounce.
+func TestWatchReloadsDespiteConstantChanges(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, v string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("JWT_SECRET", sA)
+	write("JWT_REFRESH_SECRET", sRA)
+	obs := newRec()
+	keys, err := FromDir(dir, Options{Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- keys.Watch(ctx, dir, WatchOptions{NoSignals: true, Debounce: 50 * time.Millisecond}) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond) // watcher registered
+	write("JWT_SECRET_NEXT", sB)
+	// Keep touching another file every 10 ms, far more often than the
+	// debounce, for 5 s: without a maximum wait the reload never comes.
+	stop := time.After(5 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case err := <-obs.reloadCh:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keys.Keyring().CurrentKid(Access) == "" || keys.Status()[0].Fingerprint != fingerprintOf(sB) {
+				t.Fatalf("reloaded, but next is %+v", keys.Status()[0])
+			}
+			return
+		case <-tick.C:
+			write("heartbeat", strconv.Itoa(i))
+		case <-stop:
+			t.Fatal("no reload while another file kept changing")
+		}
+	}
 }
