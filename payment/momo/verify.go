@@ -9,12 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
+	"github.com/goodgo/rotation/payment/internal/query"
 )
 
 // Result codes (resultCode) most integrations act on; see MoMo's table.
@@ -111,34 +111,14 @@ func (c *Client) VerifyReturn(rawQuery string) (*Notification, error) {
 const MaxQueryLen = 8 << 10
 
 func parseQuery(rawQuery string) (map[string]string, error) {
-	if len(rawQuery) > MaxQueryLen {
-		return nil, fmt.Errorf("momo: %w: query is %d bytes, the limit is %d", payment.ErrBodyTooLarge, len(rawQuery), MaxQueryLen)
-	}
 	signed := make(map[string]bool, len(notificationKeys)+1)
 	for _, k := range notificationKeys {
 		signed[k] = true
 	}
 	signed["signature"] = true
-	v := make(map[string]string, 16)
-	for rawQuery != "" {
-		var part string
-		part, rawQuery, _ = strings.Cut(rawQuery, "&")
-		if part == "" {
-			continue
-		}
-		k, val, _ := strings.Cut(part, "=")
-		key, err1 := url.QueryUnescape(k)
-		value, err2 := url.QueryUnescape(val)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("momo: %w: bad escape in the query", payment.ErrMalformed)
-		}
-		if !signed[key] {
-			continue
-		}
-		if _, dup := v[key]; dup {
-			return nil, fmt.Errorf("momo: %w: %s appears twice", payment.ErrDuplicateParam, key)
-		}
-		v[key] = value
+	v, err := query.Parse(rawQuery, MaxQueryLen, func(k string) bool { return signed[k] })
+	if err != nil {
+		return nil, fmt.Errorf("momo: %w", err)
 	}
 	return v, nil
 }

@@ -4,11 +4,11 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/query"
 )
 
 // Notification is a verified Return URL or IPN query.
@@ -111,49 +111,18 @@ func (c *Client) notification(p map[string]string, slot payment.Slot) (*Notifica
 
 // parseQuery splits a raw query into its vnp_* parameters (signature
 // excluded) and the signature. It decodes like PHP and Go ("+" is a space),
-// ignores parameters not starting with vnp_, and refuses a repeated vnp_*
-// key or a bad escape.
+// ignores parameters not starting with vnp_ (and vnp_SecureHashType), and
+// refuses a repeated vnp_* key or a bad escape.
 func parseQuery(raw string) (map[string]string, string, error) {
-	if len(raw) > MaxQueryLen {
-		return nil, "", fmt.Errorf("vnpay: %w: query is %d bytes, the limit is %d", payment.ErrBodyTooLarge, len(raw), MaxQueryLen)
+	params, err := query.Parse(raw, MaxQueryLen, func(k string) bool {
+		return strings.HasPrefix(k, "vnp_") && k != "vnp_SecureHashType"
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("vnpay: %w", err)
 	}
-	params := make(map[string]string, 16)
-	var sig string
-	var haveSig bool
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		key, err := url.QueryUnescape(k)
-		if err != nil {
-			return nil, "", fmt.Errorf("vnpay: %w: bad escape in a parameter name", payment.ErrMalformed)
-		}
-		if !strings.HasPrefix(key, "vnp_") {
-			continue
-		}
-		val, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, "", fmt.Errorf("vnpay: %w: bad escape in %s", payment.ErrMalformed, key)
-		}
-		switch key {
-		case "vnp_SecureHash":
-			if haveSig {
-				return nil, "", fmt.Errorf("vnpay: %w: vnp_SecureHash appears twice", payment.ErrDuplicateParam)
-			}
-			sig, haveSig = val, true
-			continue
-		case "vnp_SecureHashType":
-			continue
-		}
-		if _, dup := params[key]; dup {
-			return nil, "", fmt.Errorf("vnpay: %w: %s appears twice", payment.ErrDuplicateParam, key)
-		}
-		params[key] = val
-	}
-	if !haveSig || sig == "" {
+	sig := params["vnp_SecureHash"]
+	delete(params, "vnp_SecureHash")
+	if sig == "" {
 		return nil, "", fmt.Errorf("vnpay: %w: no vnp_SecureHash", payment.ErrMissingSignature)
 	}
 	return params, sig, nil

@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
+	"github.com/goodgo/rotation/payment/internal/query"
 )
 
 // Callback types.
@@ -204,36 +205,14 @@ func (c *Client) VerifyRedirect(rawQuery string) (*Redirect, error) {
 }
 
 func (c *Client) verifyRedirect(rawQuery string) (r *Redirect, verified bool, err error) {
-	if len(rawQuery) > MaxQueryLen {
-		return nil, false, fmt.Errorf("zalopay: %w: query is %d bytes, the limit is %d", payment.ErrBodyTooLarge, len(rawQuery), MaxQueryLen)
+	v, err := query.Parse(rawQuery, MaxQueryLen, func(k string) bool { return slices.Contains(redirectKeys, k) })
+	if err != nil {
+		return nil, false, fmt.Errorf("zalopay: %w", err)
 	}
-	v := make(map[string]string, len(redirectKeys))
-	for rawQuery != "" {
-		var part string
-		part, rawQuery, _ = strings.Cut(rawQuery, "&")
-		if part == "" {
-			continue
+	for _, k := range redirectKeys {
+		if strings.Contains(v[k], "|") {
+			return nil, false, fmt.Errorf("zalopay: %w: %s contains the separator |", payment.ErrMalformed, k)
 		}
-		k, val, _ := strings.Cut(part, "=")
-		key, err1 := url.QueryUnescape(k)
-		value, err2 := url.QueryUnescape(val)
-		if err1 != nil || err2 != nil {
-			return nil, false, fmt.Errorf("zalopay: %w: bad escape in the query", payment.ErrMalformed)
-		}
-		known := false
-		for _, rk := range redirectKeys {
-			known = known || rk == key
-		}
-		if !known {
-			continue
-		}
-		if _, dup := v[key]; dup {
-			return nil, false, fmt.Errorf("zalopay: %w: %s appears twice", payment.ErrDuplicateParam, key)
-		}
-		if strings.Contains(value, "|") {
-			return nil, false, fmt.Errorf("zalopay: %w: %s contains the separator |", payment.ErrMalformed, key)
-		}
-		v[key] = value
 	}
 	if v["checksum"] == "" {
 		return nil, false, fmt.Errorf("zalopay: %w: no checksum", payment.ErrMissingSignature)
