@@ -213,15 +213,8 @@ func vnpaySmoke(env *Env, now time.Time) (*smoke, error) {
 			return c.PaymentURL(vnpay.SandboxURL, vnpay.PaymentRequest{Amount: 10000, TxnRef: ref, OrderInfo: "Kiem tra xoay vong khoa " + ref,
 				ReturnURL: "https://example.invalid/vnpay/return", IPAddr: "127.0.0.1"})
 		},
-		current: func() (payment.Slot, error) { return verify(c) },
-		previous: func() (payment.Slot, bool, error) {
-			p, ok := c.Previous()
-			if !ok {
-				return "", false, nil
-			}
-			slot, err := verify(p)
-			return slot, true, err
-		},
+		current:  func() (payment.Slot, error) { return verify(c) },
+		previous: viaPrevious(c.Previous, verify),
 		callback: func(in []byte) (payment.Slot, error) {
 			q := strings.TrimSpace(string(in))
 			if i := strings.IndexByte(q, '?'); i >= 0 {
@@ -275,15 +268,8 @@ func momoSmoke(env *Env, now time.Time) (*smoke, error) {
 			}
 			return "create " + r.OrderID + " signature " + r.Signature, nil
 		},
-		current: func() (payment.Slot, error) { return verify(c) },
-		previous: func() (payment.Slot, bool, error) {
-			p, ok := c.Previous()
-			if !ok {
-				return "", false, nil
-			}
-			slot, err := verify(p)
-			return slot, true, err
-		},
+		current:  func() (payment.Slot, error) { return verify(c) },
+		previous: viaPrevious(c.Previous, verify),
 		callback: func(in []byte) (payment.Slot, error) {
 			got, err := c.VerifyIPN(in)
 			if err != nil {
@@ -330,15 +316,8 @@ func zalopaySmoke(env *Env, now time.Time) (*smoke, error) {
 			}
 			return "order " + o.AppTransID + " mac " + o.Mac, nil
 		},
-		current: func() (payment.Slot, error) { return verify(c) },
-		previous: func() (payment.Slot, bool, error) {
-			p, ok := c.Previous()
-			if !ok {
-				return "", false, nil
-			}
-			slot, err := verify(p)
-			return slot, true, err
-		},
+		current:  func() (payment.Slot, error) { return verify(c) },
+		previous: viaPrevious(c.Previous, verify),
 		callback: func(in []byte) (payment.Slot, error) {
 			cb, err := c.VerifyCallback(in)
 			if err != nil {
@@ -422,4 +401,18 @@ func splitHeaders(in []byte) (http.Header, []byte, error) {
 	}
 	body, _ := io.ReadAll(r.R)
 	return http.Header(h), body, nil
+}
+
+// viaPrevious returns a smoke.previous check for a provider client: verify a
+// message signed by the client's previous-secret twin, or report that no
+// previous secret is configured.
+func viaPrevious[C any](previous func() (C, bool), verify func(C) (payment.Slot, error)) func() (payment.Slot, bool, error) {
+	return func() (payment.Slot, bool, error) {
+		p, ok := previous()
+		if !ok {
+			return "", false, nil
+		}
+		slot, err := verify(p)
+		return slot, true, err
+	}
 }
