@@ -132,10 +132,12 @@ func TestPayOSAndCassoHandlersCommonRefusals(t *testing.T) {
 // End to end over real HTTP: a sender in the middle of a rotation posts to
 // a receiver that has not been upgraded yet and to one that has.
 func TestEndToEndOverHTTP(t *testing.T) {
-	sender := must(NewSigner(rotating()))
+	// Both ends read the same injected clock: the rotating set's previous
+	// secret is valid until t0+24h, whatever today's date is.
+	sender := must(NewSigner(rotating(), WithClock(fixed(t0))))
 	var got []payment.Slot
 	for _, set := range []payment.SecretSet{{Current: secret(oldSecret)}, rotating()} {
-		v := must(NewVerifier(set))
+		v := must(NewVerifier(set, WithClock(fixed(t0))))
 		srv := httptest.NewServer(v.Handler(func(_ context.Context, m Message) error {
 			got = append(got, m.Slot)
 			return nil
