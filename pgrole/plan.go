@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/keygen"
+	"github.com/goodgo/rotation/keygen"
 	"github.com/goodgo/rotation/pgrole/scram"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/keygen"
+	"github.com/goodgo/rotation/keygen"
 )
 
 func init() {

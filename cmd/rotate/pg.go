@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/keygen"
+	"github.com/goodgo/rotation/keygen"
 	"github.com/goodgo/rotation/pgrole"
 	"github.com/goodgo/rotation/pgrole/pgbouncer"
 	"github.com/goodgo/rotation/pgrole/scram"

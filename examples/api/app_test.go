@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/keygen"
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/keygen"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/momo"
 	"github.com/goodgo/rotation/payment/vnpay"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/goodgo/rotation/fieldcrypt"
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/keygen"
+	"github.com/goodgo/rotation/keygen"
 )
 
 // memTable is an in-memory table of one encrypted column, standing in for a

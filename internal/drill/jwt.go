@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/keygen"
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/keygen"
 )
 
 // mutableSource is an instance's secret store: the drill edits it, then the

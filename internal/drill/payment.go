@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"github.com/goodgo/rotation/internal/keygen"
+	"github.com/goodgo/rotation/keygen"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/momo"
 	"github.com/goodgo/rotation/payment/vnpay"

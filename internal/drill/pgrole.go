@@ -17,7 +17,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/internal/bouncer"
-	"github.com/goodgo/rotation/internal/keygen"
+	"github.com/goodgo/rotation/keygen"
 	"github.com/goodgo/rotation/pgrole"
 	"github.com/goodgo/rotation/pgrole/pgbouncer"
 	"github.com/goodgo/rotation/pgrole/scram"

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/goodgo/rotation/internal/keygen"
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/keygen"
 )
 
 // redisFlush runs the §3.3 incident step on a real Redis: flush a
