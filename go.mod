@@ -2,6 +2,8 @@ module github.com/goodgo/rotation
 
 go 1.25.0
 
+toolchain go1.27.3
+
 require (
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/golang-jwt/jwt/v5 v5.3.1

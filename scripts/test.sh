@@ -2,6 +2,8 @@
 # Prepares the local test services and runs the whole test suite against them:
 #   ./scripts/test.sh            # go test -race ./...
 #   ./scripts/test.sh -run Foo ./jwtkeys/   # extra arguments go to go test
+#   PG_VERSIONS=16 ./scripts/test.sh ./pgrole/...  # one PostgreSQL version (default "15 16 17")
+#   ROTATION_CLOCK_SHIFT=9600h ./scripts/test.sh    # the same suite 400 days from now
 # On a fresh machine of this project's kind it starts Postgres and Redis when
 # installed but stopped, installs PgBouncer from Debian packages when missing,
 # and adds a scram-sha-256 pg_hba rule for the database rotation_scram so that
@@ -71,7 +73,57 @@ if local_url "$DATABASE_URL" && command -v psql >/dev/null 2>&1; then
 fi
 
 # --- the tests ----------------------------------------------------------------
-if [ "$#" -eq 0 ]; then
-  set -- ./...
+# The whole suite runs on the machine's own PostgreSQL (DATABASE_URL, 15 here);
+# then every package whose tests reach Postgres (they depend on pgx) runs again
+# on each other version in PG_VERSIONS, on a cluster started by
+# scripts/postgres-versions.sh. PG_EXPECT_MAJOR makes each test fail if its
+# server is not the version the run claims. ROTATION_CLOCK_SHIFT (a Go duration,
+# e.g. 9600h) shifts time.Now in every test binary through a build overlay
+# (scripts/clockshift.sh); the services keep the real time.
+source scripts/toolchain.sh
+source scripts/postgres-versions.sh
+trap pg_stop_started EXIT
+
+if [ -n "${ROTATION_CLOCK_SHIFT:-}" ]; then
+  overlay=$(./scripts/clockshift.sh "${ROTATION_CACHE:-/var/cache/rotation}/clockshift-$(go env GOVERSION)")
+  export GOFLAGS="${GOFLAGS:+$GOFLAGS }-overlay=$overlay"
+  log "time.Now shifted by $ROTATION_CLOCK_SHIFT in every test binary"
 fi
-exec go test -race -count=1 "$@"
+
+# Split the arguments into go test flags and package patterns.
+flags=() pkgs=()
+for a in "$@"; do
+  case "$a" in ./*|.|...|github.com/*) pkgs+=("$a") ;; *) flags+=("$a") ;; esac
+done
+[ "${#pkgs[@]}" -gt 0 ] || pkgs=(./...)
+
+# postgres_packages PATTERN...: the packages among PATTERN that reach Postgres:
+# their code depends on pgx, or their tests import it.
+postgres_packages() {
+  go list -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' "$@" |
+    awk '/ github.com\/jackc\/pgx\/v5(\/[^ ]*)?( |$)/ { sub(/ .*/, ""); print }'
+}
+
+base_major=$(psql "$DATABASE_URL" -qtAc "SHOW server_version_num" 2>/dev/null | cut -c1-2 || true)
+PG_VERSIONS=${PG_VERSIONS:-15 16 17}
+status=0
+if [[ " $PG_VERSIONS " == *" $base_major "* ]] || [ -z "$base_major" ]; then
+  log "go test on PostgreSQL ${base_major:-?} ($DATABASE_URL): ${pkgs[*]}"
+  PG_EXPECT_MAJOR=$base_major go test -race -count=1 "${flags[@]}" "${pkgs[@]}" || status=1
+  only_postgres=1
+else
+  only_postgres=0
+fi
+for major in $PG_VERSIONS; do
+  [ "$major" = "$base_major" ] && continue
+  if [ "$only_postgres" = 1 ]; then
+    mapfile -t run < <(postgres_packages "${pkgs[@]}")
+  else
+    run=("${pkgs[@]}")
+  fi
+  [ "${#run[@]}" -gt 0 ] || continue
+  pg_start "$major" || { log "PostgreSQL $major could not be started"; status=1; continue; }
+  log "go test on PostgreSQL $major ($PG_URL): ${#run[@]} packages"
+  DATABASE_URL=$PG_URL PG_EXPECT_MAJOR=$major go test -race -count=1 "${flags[@]}" "${run[@]}" || status=1
+done
+exit "$status"

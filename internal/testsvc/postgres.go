@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,7 +71,36 @@ func adminConn(t testing.TB, ctx context.Context) *pgx.Conn {
 	if err != nil {
 		unavailable(t, "Postgres", "set DATABASE_URL to a superuser DSN, or run ./scripts/test.sh", err)
 	}
+	checkServerVersion(t, c.PgConn().ParameterStatus("server_version"))
 	return c
+}
+
+// checkServerVersion logs the server version a test runs on and, when
+// PG_EXPECT_MAJOR is set (scripts/test.sh sets it for each version it runs),
+// fails the test if the server is another major version: a run that claims
+// to test PostgreSQL 16 really ran on 16.
+func checkServerVersion(t testing.TB, version string) {
+	t.Helper()
+	t.Logf("testsvc: PostgreSQL %s", version)
+	if err := versionMismatch(version, os.Getenv("PG_EXPECT_MAJOR")); err != nil {
+		t.Fatalf("testsvc: %v", err)
+	}
+}
+
+// versionMismatch says why a server_version does not have the wanted major
+// version ("16" for "16.14", "16beta1", "16.2 (Debian 16.2-1)"); "" wants any.
+func versionMismatch(version, want string) error {
+	if want == "" {
+		return nil
+	}
+	major := version
+	if i := strings.IndexFunc(version, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		major = version[:i]
+	}
+	if major != want {
+		return fmt.Errorf("PG_EXPECT_MAJOR=%s but DATABASE_URL's server is PostgreSQL %q", want, version)
+	}
+	return nil
 }
 
 func dropDatabase(t testing.TB, name string) {

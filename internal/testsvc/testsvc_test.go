@@ -2,7 +2,12 @@ package testsvc
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -108,5 +113,51 @@ func TestRoleNameDroppedAtCleanup(t *testing.T) {
 	var exists bool
 	if err := Admin(t).QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil || exists {
 		t.Fatalf("role %s still exists after cleanup (err=%v)", role, err)
+	}
+}
+
+func TestVersionMismatch(t *testing.T) {
+	for _, c := range []struct {
+		version, want string
+		ok            bool
+	}{
+		{"16.14", "16", true}, {"17.10 (Debian 17.10-1)", "17", true}, {"18beta1", "18", true},
+		{"15.19 (Debian 15.19-0+deb12u1)", "16", false}, {"160.1", "16", false}, {"16.1", "", true}, {"", "15", false},
+	} {
+		if err := versionMismatch(c.version, c.want); (err == nil) != c.ok {
+			t.Errorf("versionMismatch(%q, %q) = %v, want ok=%v", c.version, c.want, err, c.ok)
+		}
+	}
+}
+
+// TestServerIsTheExpectedVersion fails when scripts/test.sh says it runs the
+// suite on one PostgreSQL major version and DATABASE_URL reaches another.
+func TestServerIsTheExpectedVersion(t *testing.T) {
+	Admin(t)
+}
+
+// TestClockShiftReachesTests proves that a run with ROTATION_CLOCK_SHIFT set
+// (scripts/test.sh's build overlay) really moves time.Now in test binaries,
+// compared with date(1), which reads the real clock: otherwise the shifted CI
+// run would pass without testing anything.
+func TestClockShiftReachesTests(t *testing.T) {
+	v := os.Getenv("ROTATION_CLOCK_SHIFT")
+	if v == "" {
+		t.Skip("ROTATION_CLOCK_SHIFT is not set: the clock is not shifted in this run")
+	}
+	shift, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("ROTATION_CLOCK_SHIFT=%q: %v", v, err)
+	}
+	out, err := exec.Command("date", "+%s").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Now().Unix() - real; got < int64(shift/time.Second)-60 || got > int64(shift/time.Second)+60 {
+		t.Fatalf("time.Now is %ds away from date(1), want %s: the overlay did not apply", got, shift)
 	}
 }
