@@ -138,7 +138,7 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 	stderr := fs.Output()
 	var buf bytes.Buffer
 	fs.SetOutput(&buf)
-	err := fs.Parse(args)
+	err := fs.Parse(flagsFirst(fs, args))
 	fs.SetOutput(stderr)
 	stdout, _ := helpOut.LoadAndDelete(fs)
 	if err != nil {
@@ -153,6 +153,46 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 		return exitUsage, true
 	}
 	return 0, false
+}
+
+// flagsFirst moves the flags in args in front of the positional arguments,
+// so that "rotate checklist jwt prod --stdin" means what
+// "rotate checklist --stdin jwt prod" does, as in most CLIs. A flag that takes
+// a value keeps the argument after it (unless written -flag=value); boolean
+// flags take none; everything after "--" stays positional, in order.
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			positional = append(positional, args[i:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // unknown: Parse reports it
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	if len(positional) > 0 && positional[0] != "--" {
+		flags = append(flags, "--")
+	}
+	return append(flags, positional...)
 }
 
 // subcommand dispatches args[0] among subs, for commands with verbs
