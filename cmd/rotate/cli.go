@@ -165,7 +165,7 @@ func flagsFirst(fs *flag.FlagSet, args []string) []string {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			positional = append(positional, args[i:]...)
+			positional = append(positional, args[i+1:]...)
 			break
 		}
 		if len(a) < 2 || a[0] != '-' {
@@ -189,10 +189,10 @@ func flagsFirst(fs *flag.FlagSet, args []string) []string {
 			flags = append(flags, args[i])
 		}
 	}
-	if len(positional) > 0 && positional[0] != "--" {
-		flags = append(flags, "--")
+	if len(positional) == 0 {
+		return flags
 	}
-	return append(flags, positional...)
+	return append(append(flags, "--"), positional...)
 }
 
 // subcommand dispatches args[0] among subs, for commands with verbs
