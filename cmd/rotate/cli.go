@@ -36,6 +36,11 @@ type Env struct {
 	Vars secretenv.Source
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// The audit trail's global settings and the running command's record
+	// (audit.go).
+	auditLog, ticket, actor string
+	audit                   *audit
 }
 
 func (e *Env) now() time.Time {
@@ -70,6 +75,11 @@ func register(c command) {
 
 func run(ctx context.Context, args []string, env *Env) int {
 	env.Stderr = newRedactor(env.Stderr, env.Vars)
+	args, err := globalFlags(env, args)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate: %v\n", err)
+		return exitUsage
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
@@ -88,11 +98,11 @@ func run(ctx context.Context, args []string, env *Env) int {
 		usage(env.Stderr)
 		return exitUsage
 	}
-	return c.run(ctx, env, args[1:])
+	return withAudit(ctx, env, args, func() int { return c.run(ctx, env, args[1:]) })
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: rotate <command> [flags] [args]")
+	fmt.Fprintln(w, "usage: rotate [--audit-log FILE|DSN] [--ticket ID] [--actor NAME] <command> [flags] [args]")
 	fmt.Fprintln(w, "\nSecrets come from the environment, files or stdin, never from arguments.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 a check failed, 2 bad usage.\n\ncommands:")
 	names := make([]string, 0, len(commands))
