@@ -58,7 +58,7 @@ func TestAuditTrailFile(t *testing.T) {
 	got := recs[0]
 	want := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) // runCLI's clock
 	if !got.Time.Equal(want) || got.Actor != "alice" || got.Ticket != "GOO-121" || got.Command != "jwt flush-sessions" ||
-		got.Outcome != "ok" || got.ExitCode != 0 || strings.Join(got.Args, " ") != "--prefix "+prefix+" --yes" {
+		got.Outcome != "ok" || got.ExitCode != 0 || got.Target != "redis prefix "+prefix || strings.Join(got.Args, " ") != "--prefix "+prefix+" --yes" {
 		t.Fatalf("record %+v", got)
 	}
 	line, _ := os.ReadFile(log)

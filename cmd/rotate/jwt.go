@@ -280,6 +280,7 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 		rdb = redis.NewClient(opt)
 	}
 	defer rdb.Close()
+	env.auditTarget("redis prefix " + *prefix)
 	start := time.Now()
 	n, err := jwtkeys.FlushPrefix(ctx, rdb, *prefix, jwtkeys.FlushOptions{Count: *count})
 	if err != nil {

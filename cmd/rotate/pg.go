@@ -252,6 +252,8 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		return exitOK
 	}
 	if phases[0] == pgrole.PhaseCreate {
+		env.auditTarget("role " + p.Old + " -> " + p.New)
+		env.auditFingerprint("verifier "+p.New, "", p.Verifier().Fingerprint())
 		fmt.Fprintf(env.Stdout, "new role %s ready (verifier fp=%s); cut over, then: rotate pg drain --role %s\n", p.New, p.Verifier().Fingerprint(), p.Old)
 	} else {
 		fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: rotate pg drain --role %s\n", p.New, p.Old)
