@@ -123,7 +123,7 @@ func isMutation(name string, rest []string) bool {
 func globalFlags(env *Env, args []string) (rest []string, err error) {
 	for len(args) > 0 {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
-		if !strings.HasPrefix(args[0], "-") || (name != "audit-log" && name != "ticket" && name != "actor") {
+		if !strings.HasPrefix(args[0], "-") || (name != "audit-log" && name != "ticket" && name != "actor" && name != "tz") {
 			break
 		}
 		if !hasValue {
@@ -140,6 +140,8 @@ func globalFlags(env *Env, args []string) (rest []string, err error) {
 			env.ticket = value
 		case "actor":
 			env.actor = value
+		case "tz":
+			env.tz = value
 		}
 	}
 	return args, nil

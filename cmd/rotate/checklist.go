@@ -28,9 +28,9 @@ var procedure = map[string]struct {
 		"auth_jwt_verified_total{slot=\"previous\"} at zero before retiring the previous keys",
 	}},
 	"field": {"`rotate keygen field`", []string{
-		"Phase 1: new key deployed as FIELD_ENCRYPTION_KEY_PREVIOUS everywhere (all instances can read it)",
-		"Phase 2: FIELD_ENCRYPTION_KEY=new, FIELD_ENCRYPTION_KEY_PREVIOUS=old",
-		"rotate field reencrypt finished; rotate field census shows zero rows on the old key id",
+		"Stage: FIELD_ENCRYPTION_KEY_NEXT=new on every instance (all can decrypt with it before any encrypts)",
+		"Promote: FIELD_ENCRYPTION_KEY=new, FIELD_ENCRYPTION_KEY_PREVIOUS=old, FIELD_ENCRYPTION_KEY_NEXT removed",
+		"rotate field reencrypt finished; rotate field verify passes; rotate field census shows zero values on the previous key in every encrypted column",
 	}},
 	"vnpay":   {"provider portal", []string{"VNPAY_HASH_SECRET_PREVIOUS=old with VNPAY_HASH_SECRET_PREVIOUS_UNTIL=rotation time + 24 h", "rotate payment smoke vnpay passed"}},
 	"momo":    {"provider portal", []string{"MOMO_*_PREVIOUS=old with MOMO_SECRET_KEY_PREVIOUS_UNTIL=rotation time + 24 h", "rotate payment smoke momo passed"}},
@@ -50,12 +50,18 @@ var procedure = map[string]struct {
 var envName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
 func runChecklist(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "checklist", "rotate checklist [--stdin | --fingerprint FP] <class> <env>\n\n"+
+	fs := newFlags(env, "checklist", "rotate checklist [--stdin | --fingerprint FP] [--promoted-at TIME] <class> <env>\n\n"+
 		"Prints the runbook's §7 checklist for a rotation ticket, with the new secret's\n"+
-		"fingerprint filled in (read the new secret from stdin with --stdin).\n"+
+		"fingerprint filled in (read the new secret from stdin with --stdin; for jwt, the\n"+
+		"access secret then, on a second line, the refresh secret). With --from-audit the\n"+
+		"fingerprints and the promotion time come from the audit log's records of --ticket.\n"+
+		"Times are in the zone of --tz / ROTATE_TZ (default: the machine's).\n"+
 		"classes: "+classIDs())
 	fromStdin := fs.Bool("stdin", false, "read the new secret from stdin and fill in its fingerprint")
-	fp := fs.String("fingerprint", "", "the new secret's fingerprint, when it was computed elsewhere")
+	fp := fs.String("fingerprint", "", "the new secret's fingerprint, when it was computed elsewhere (jwt: the access secret's)")
+	refreshFP := fs.String("refresh-fingerprint", "", "JWT only: the new refresh secret's fingerprint")
+	promotedAt := fs.String("promoted-at", "", "JWT only: when the new keys were promoted (RFC 3339), for the overlap end")
+	fromAudit := fs.Bool("from-audit", false, "fill fingerprints and the promotion time from the audit log (--audit-log / ROTATE_AUDIT_LOG) for --ticket / ROTATE_TICKET")
 	refreshTTL := fs.Duration("refresh-ttl", 30*24*time.Hour, "JWT only: longest refresh-token TTL, for the overlap end date")
 	margin := fs.Duration("margin", 24*time.Hour, "JWT only: margin after the longest TTL")
 	if code, done := parse(fs, args); done {
@@ -65,52 +71,99 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(env.Stderr, "rotate checklist: "+format+"\n", a...)
+		return exitUsage
+	}
 	classID, envID := fs.Arg(0), fs.Arg(1)
 	class, ok := secretenv.Lookup(classID)
 	if !ok {
-		fmt.Fprintf(env.Stderr, "rotate checklist: unknown class %q (known: %s)\n", classID, classIDs())
-		return exitUsage
+		return fail("unknown class %q (known: %s)", classID, classIDs())
 	}
 	if !envName.MatchString(envID) {
-		fmt.Fprintf(env.Stderr, "rotate checklist: environment %q: want a short lowercase name such as staging or production\n", envID)
-		return exitUsage
+		return fail("environment %q: want a short lowercase name such as staging or production", envID)
+	}
+	loc, err := env.zone()
+	if err != nil {
+		return fail("%v", err)
+	}
+	var promoted time.Time
+	if *promotedAt != "" {
+		if promoted, err = time.Parse(time.RFC3339, *promotedAt); err != nil {
+			return fail("--promoted-at %q: want RFC 3339, e.g. 2026-12-02T02:10:00+07:00", *promotedAt)
+		}
+	}
+	sources := 0
+	for _, set := range []bool{*fromStdin, *fp != "" || *refreshFP != "", *fromAudit} {
+		if set {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return fail("give one of --stdin, --fingerprint or --from-audit")
 	}
 	switch {
-	case *fromStdin && *fp != "":
-		fmt.Fprintln(env.Stderr, "rotate checklist: give --stdin or --fingerprint, not both")
-		return exitUsage
 	case *fromStdin:
 		b, err := readSecret(env, "new secret: ", false)
 		if errors.Is(err, ErrEmptySecret) {
-			fmt.Fprintln(env.Stderr, "rotate checklist: empty input on stdin")
-			return exitUsage
+			return fail("empty input on stdin")
 		} else if err != nil {
-			fmt.Fprintf(env.Stderr, "rotate checklist: read stdin: %v\n", err)
-			return exitUsage
+			return fail("read stdin: %v", err)
 		}
-		*fp = fingerprint.Of(b)
-	case *fp != "" && !fingerprint.Valid(*fp):
-		fmt.Fprintln(env.Stderr, "rotate checklist: --fingerprint must be 16 lowercase hex characters")
-		return exitUsage
+		access, refresh, two := strings.Cut(string(b), "\n")
+		if two && classID != "jwt" {
+			return fail("stdin holds more than one line: give one secret (jwt alone takes access, then refresh)")
+		}
+		*fp = fingerprint.OfString(access)
+		if two && refresh != "" {
+			*refreshFP = fingerprint.OfString(strings.TrimSuffix(refresh, "\n"))
+		}
+	case *fromAudit:
+		a, err := checklistFromAudit(env, classID)
+		if err != nil {
+			return fail("%v", err)
+		}
+		*fp, *refreshFP = a.access, a.refresh
+		if promoted.IsZero() {
+			promoted = a.promoted
+		}
 	}
-	if *fp == "" {
-		*fp = "________________"
+	for _, f := range []string{*fp, *refreshFP} {
+		if f != "" && !fingerprint.Valid(f) {
+			return fail("a fingerprint must be 16 lowercase hex characters")
+		}
+	}
+	blank := func(s string) string {
+		if s == "" {
+			return "________________"
+		}
+		return s
 	}
 	overlap := "n/a"
 	if classID == "jwt" {
-		overlap = env.now().Add(*refreshTTL+*margin).UTC().Format("2006-01-02 15:04 MST") +
-			fmt.Sprintf(" (refresh TTL %s + margin %s from now)", *refreshTTL, *margin)
+		basis := fmt.Sprintf("promotion + refresh TTL %s + margin %s", *refreshTTL, *margin)
+		if promoted.IsZero() {
+			overlap = "____ (" + basis + "; give --promoted-at or --from-audit)"
+		} else {
+			overlap = promoted.Add(*refreshTTL+*margin).In(loc).Format(timeLayout) + " (" + basis +
+				", promoted " + promoted.In(loc).Format(timeLayout) + ")"
+		}
 	}
 	p := procedure[classID]
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Rotation — %s — %s\n", class.Name, envID)
 	line := func(s string) { b.WriteString("- [ ] " + s + "\n") }
 	line("Ticket opened in Paperclip; linked to [GOO-121](/GOO/issues/GOO-121)")
-	line("Change window booked (date/time ICT)")
+	line("Change window booked (date/time " + zoneLabel(loc, env.now()) + ")")
 	line("Staging rehearsal completed (date, drill report link: rotate drill)")
 	line("Buddy on-call: <name>")
 	line("New secret generated with " + p.generate)
-	line("New-secret fingerprint (SHA-256 first 16 chars): `" + *fp + "`")
+	if classID == "jwt" {
+		line("New JWT_SECRET fingerprint (SHA-256 first 16 chars): `" + blank(*fp) + "`")
+		line("New JWT_REFRESH_SECRET fingerprint (SHA-256 first 16 chars): `" + blank(*refreshFP) + "`")
+	} else {
+		line("New-secret fingerprint (SHA-256 first 16 chars): `" + blank(*fp) + "`")
+	}
 	line("Secret store updated (do not paste the value here)")
 	for _, s := range p.steps {
 		line(s)
@@ -123,4 +176,49 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 	line("Runbook updated if anything surprised us")
 	fmt.Fprint(env.Stdout, b.String())
 	return exitOK
+}
+
+// auditFill is what the audit log says of one ticket's rotation.
+type auditFill struct {
+	access, refresh string
+	promoted        time.Time
+}
+
+// checklistFromAudit reads the file audit log's successful records of the
+// ticket: the newest fingerprints recorded after a change (for jwt, those of
+// JWT_SECRET* and JWT_REFRESH_SECRET* separately) and the time of the newest
+// "jwt promote".
+func checklistFromAudit(env *Env, classID string) (auditFill, error) {
+	var a auditFill
+	path := firstNonEmpty(env.auditLog, env.getenv("ROTATE_AUDIT_LOG"))
+	ticket := firstNonEmpty(env.ticket, env.getenv("ROTATE_TICKET"))
+	if path == "" || ticket == "" {
+		return a, errors.New("--from-audit needs the audit log (--audit-log / ROTATE_AUDIT_LOG, a file) and --ticket / ROTATE_TICKET")
+	}
+	recs, err := readAudit(path)
+	if err != nil {
+		return a, fmt.Errorf("audit log: %v", err)
+	}
+	found := false
+	for _, r := range recs {
+		if r.Ticket != ticket || r.Outcome != "ok" {
+			continue
+		}
+		found = true
+		if r.Command == "jwt promote" {
+			a.promoted = r.Time
+		}
+		for slot, fp := range r.After {
+			switch {
+			case classID == "jwt" && strings.Contains(slot, "JWT_REFRESH_SECRET"):
+				a.refresh = fp
+			case classID != "jwt" || strings.Contains(slot, "JWT_SECRET"):
+				a.access = fp
+			}
+		}
+	}
+	if !found {
+		return a, fmt.Errorf("the audit log has no successful record for ticket %q", ticket)
+	}
+	return a, nil
 }

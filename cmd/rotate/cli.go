@@ -41,6 +41,8 @@ type Env struct {
 	// (audit.go).
 	auditLog, ticket, actor string
 	audit                   *audit
+	// tz is the global --tz flag (zone.go).
+	tz string
 }
 
 func (e *Env) now() time.Time {
@@ -102,7 +104,7 @@ func run(ctx context.Context, args []string, env *Env) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: rotate [--audit-log FILE|DSN] [--ticket ID] [--actor NAME] <command> [flags] [args]")
+	fmt.Fprintln(w, "usage: rotate [--audit-log FILE|DSN] [--ticket ID] [--actor NAME] [--tz ZONE] <command> [flags] [args]")
 	fmt.Fprintln(w, "\nSecrets come from the environment, files or stdin, never from arguments.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 a check failed, 2 bad usage.\n\ncommands:")
 	names := make([]string, 0, len(commands))

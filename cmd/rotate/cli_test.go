@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -197,14 +199,19 @@ func TestInventory(t *testing.T) {
 
 func TestChecklist(t *testing.T) {
 	secret := "new-secret-value-from-keygen-0123456789"
-	r := runCLI(t, nil, secret+"\n", "checklist", "--stdin", "jwt", "production")
+	refresh := "new-refresh-secret-from-keygen-9876543210"
+	r := runCLI(t, nil, secret+"\n"+refresh+"\n", "--tz", "Asia/Ho_Chi_Minh", "checklist", "--stdin",
+		"--promoted-at", "2026-11-20T02:10:00+07:00", "jwt", "production")
 	if r.code != exitOK {
 		t.Fatalf("%+v", r)
 	}
 	for _, want := range []string{
 		"## Rotation — JWT signing keys — production",
-		"- [ ] New-secret fingerprint (SHA-256 first 16 chars): `" + fingerprint.OfString(secret) + "`",
-		"- [ ] Overlap window end date (JWT only): 2026-12-28 09:00 UTC",
+		"- [ ] Change window booked (date/time Asia/Ho_Chi_Minh (+07))",
+		"- [ ] New JWT_SECRET fingerprint (SHA-256 first 16 chars): `" + fingerprint.OfString(secret) + "`",
+		"- [ ] New JWT_REFRESH_SECRET fingerprint (SHA-256 first 16 chars): `" + fingerprint.OfString(refresh) + "`",
+		// promotion + 30 days + 24 h, in the chosen zone, not "now + …"
+		"- [ ] Overlap window end date (JWT only): 2026-12-21 02:10 +07 (promotion + refresh TTL 720h0m0s + margin 24h0m0s, promoted 2026-11-20 02:10 +07)",
 		"JWT_SECRET_PREVIOUS_SINCE=promotion time",
 		"- [ ] Old secret retired / role dropped (timestamp)",
 	} {
@@ -212,7 +219,12 @@ func TestChecklist(t *testing.T) {
 			t.Errorf("checklist lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	assertNoSecret(t, r, secret)
+	assertNoSecret(t, r, secret, refresh)
+	// Without a promotion time the overlap end is left to fill, never computed from now.
+	if r := runCLI(t, nil, secret, "checklist", "--stdin", "jwt", "production"); r.code != exitOK ||
+		!strings.Contains(r.stdout, "Overlap window end date (JWT only): ____ (promotion") {
+		t.Errorf("no promotion time: %+v", r)
+	}
 	if r := runCLI(t, nil, "", "checklist", "--fingerprint", "ABC", "db", "staging"); r.code != exitUsage {
 		t.Errorf("bad fingerprint: %+v", r)
 	}
@@ -221,6 +233,45 @@ func TestChecklist(t *testing.T) {
 	}
 	if r := runCLI(t, nil, "", "checklist", "db", "staging"); r.code != exitOK || !strings.Contains(r.stdout, "`________________`") {
 		t.Errorf("no fingerprint: %+v", r)
+	}
+	if r := runCLI(t, nil, "a\nb\n", "checklist", "--stdin", "db", "staging"); r.code != exitUsage {
+		t.Errorf("two secrets for db: %+v", r)
+	}
+	if r := runCLI(t, nil, "", "--tz", "Mars/Olympus", "checklist", "db", "staging"); r.code != exitUsage || !strings.Contains(r.stderr, "IANA") {
+		t.Errorf("bad zone: %+v", r)
+	}
+}
+
+// The checklist is filled from the audit log's records of one ticket.
+func TestChecklistFromAudit(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "audit.jsonl")
+	access, refresh, other := fingerprint.OfString("a"), fingerprint.OfString("r"), fingerprint.OfString("o")
+	lines := []AuditRecord{
+		{Time: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Ticket: "GOO-1", Command: "jwt stage", Outcome: "ok",
+			After: map[string]string{"JWT_SECRET_NEXT": access, "JWT_REFRESH_SECRET_NEXT": refresh}},
+		{Time: time.Date(2026, 11, 2, 19, 10, 0, 0, time.UTC), Ticket: "GOO-1", Command: "jwt promote", Outcome: "ok"},
+		{Time: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), Ticket: "GOO-2", Command: "jwt stage", Outcome: "ok",
+			After: map[string]string{"JWT_SECRET_NEXT": other}},
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		j, _ := json.Marshal(l)
+		b.Write(append(j, '\n'))
+	}
+	if err := os.WriteFile(log, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, map[string]string{"ROTATE_AUDIT_LOG": log}, "", "--ticket", "GOO-1", "--tz", "UTC", "checklist", "--from-audit", "jwt", "production")
+	for _, want := range []string{"`" + access + "`", "`" + refresh + "`", "2026-12-03 19:10 UTC"} {
+		if r.code != exitOK || !strings.Contains(r.stdout, want) {
+			t.Errorf("lacks %q: %+v", want, r)
+		}
+	}
+	if strings.Contains(r.stdout, other) {
+		t.Errorf("another ticket's fingerprint: %s", r.stdout)
+	}
+	if r := runCLI(t, map[string]string{"ROTATE_AUDIT_LOG": log}, "", "--ticket", "GOO-9", "checklist", "--from-audit", "jwt", "production"); r.code != exitUsage {
+		t.Errorf("unknown ticket: %+v", r)
 	}
 }
 
