@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -240,6 +241,9 @@ type auditSink interface {
 func openAudit(ctx context.Context, where string) (auditSink, error) {
 	if strings.HasPrefix(where, "postgres://") || strings.HasPrefix(where, "postgresql://") {
 		return openPostgresAudit(ctx, where)
+	}
+	if err := os.MkdirAll(filepath.Dir(where), 0o700); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(where, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {

@@ -80,7 +80,11 @@ func TestAuditTrailFile(t *testing.T) {
 
 	// An audit log that cannot be opened: the command does not run.
 	rd.Client.Set(ctx, prefix+"z", "active", time.Hour)
-	unwritable := map[string]string{"REDIS_URL": testsvc.RedisURL(), "ROTATE_AUDIT_LOG": filepath.Join(t.TempDir(), "no", "such", "dir", "log")}
+	blocker := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unwritable := map[string]string{"REDIS_URL": testsvc.RedisURL(), "ROTATE_AUDIT_LOG": filepath.Join(blocker, "log")}
 	if r := runCLI(t, unwritable, "", "jwt", "flush-sessions", "--prefix", prefix, "--yes"); r.code != exitCheck ||
 		!strings.Contains(r.stderr, "nothing was changed") {
 		t.Fatalf("with an unwritable audit log: %+v", r)

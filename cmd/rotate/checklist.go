@@ -201,7 +201,7 @@ func checklistFromAudit(env *Env, classID string) (auditFill, error) {
 	}
 	found := false
 	for _, r := range recs {
-		if r.Ticket != ticket || r.Outcome != "ok" {
+		if r.Ticket != ticket || r.Outcome != "ok" || !auditOfClass(r.Command, classID) {
 			continue
 		}
 		found = true
@@ -218,7 +218,22 @@ func checklistFromAudit(env *Env, classID string) (auditFill, error) {
 		}
 	}
 	if !found {
-		return a, fmt.Errorf("the audit log has no successful record for ticket %q", ticket)
+		return a, fmt.Errorf("the audit log has no successful %s record for ticket %q", classID, ticket)
 	}
 	return a, nil
+}
+
+// auditOfClass reports whether an audit record's command rotates secrets of
+// the class ("pg apply" is a db rotation).
+func auditOfClass(command, classID string) bool {
+	prefixes := map[string][]string{"jwt": {"jwt "}, "db": {"pg ", "pgbouncer "}, "field": {"field "}, "redis": {"redis "}}[classID]
+	if prefixes == nil {
+		prefixes = []string{"payment ", "keygen"}
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(command, p) {
+			return true
+		}
+	}
+	return false
 }

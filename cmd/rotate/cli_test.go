@@ -252,6 +252,8 @@ func TestChecklistFromAudit(t *testing.T) {
 		{Time: time.Date(2026, 11, 2, 19, 10, 0, 0, time.UTC), Ticket: "GOO-1", Command: "jwt promote", Outcome: "ok"},
 		{Time: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), Ticket: "GOO-2", Command: "jwt stage", Outcome: "ok",
 			After: map[string]string{"JWT_SECRET_NEXT": other}},
+		{Time: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), Ticket: "GOO-1", Command: "pg apply", Outcome: "ok",
+			After: map[string]string{"verifier app_v2": other}},
 	}
 	var b strings.Builder
 	for _, l := range lines {
@@ -269,6 +271,10 @@ func TestChecklistFromAudit(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, other) {
 		t.Errorf("another ticket's fingerprint: %s", r.stdout)
+	}
+	if r := runCLI(t, map[string]string{"ROTATE_AUDIT_LOG": log}, "", "--ticket", "GOO-1", "checklist", "--from-audit", "db", "production"); r.code != exitOK ||
+		!strings.Contains(r.stdout, "`"+other+"`") {
+		t.Errorf("db from audit: %+v", r)
 	}
 	if r := runCLI(t, map[string]string{"ROTATE_AUDIT_LOG": log}, "", "--ticket", "GOO-9", "checklist", "--from-audit", "jwt", "production"); r.code != exitUsage {
 		t.Errorf("unknown ticket: %+v", r)
