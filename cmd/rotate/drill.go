@@ -81,7 +81,7 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	}
 	r := drill.Run(ctx, drill.Options{
 		Env: *envName, By: *by, Buddy: *buddy, DatabaseURL: db, RedisURL: rd,
-		Instances: *instances, Clients: *clients, Rows: *rows, Only: phases, Progress: env.Stderr,
+		Instances: *instances, Clients: *clients, Rows: *rows, Only: phases, Progress: env.Stderr, Now: env.now,
 	})
 	md := r.Markdown()
 	switch *out {

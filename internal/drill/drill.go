@@ -26,9 +26,15 @@ type Options struct {
 	Only []string
 	// Progress receives one line per phase event; nil discards.
 	Progress io.Writer
+	// Now is the clock that payment deadlines and provider fixtures (their
+	// dates and day-prefixed ids) are read from; nil means time.Now.
+	Now func() time.Time
 }
 
 func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Env == "" {
 		o.Env = "local"
 	}

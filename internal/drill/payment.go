@@ -22,10 +22,18 @@ import (
 	"github.com/goodgo/rotation/payment/zalopay"
 )
 
-// clock is the drill's adjustable clock for payment deadlines.
-type clock struct{ offset atomic.Int64 }
+// vietnam is the providers' time zone (GMT+7): VNPay's dates and ZaloPay's
+// yymmdd id prefixes are of the day there.
+var vietnam = time.FixedZone("ICT", 7*3600)
 
-func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+// clock is the drill's adjustable clock for payment deadlines: the drill's
+// own clock (Options.Now) plus what the drill advanced it by.
+type clock struct {
+	base   func() time.Time
+	offset atomic.Int64
+}
+
+func (c *clock) now() time.Time          { return c.base().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // slotCounter is a payment.Observer that counts verifications by slot.
@@ -61,8 +69,9 @@ type provider struct {
 	// receiver builds our callback endpoint for the set of the secret that
 	// rotates (the other secrets of the provider stay fixed).
 	receiver func(set payment.SecretSet, obs payment.Observer, now func() time.Time) (http.Handler, error)
-	// send builds the provider's callback number n, signed with secret.
-	send func(secret string, n int) (*http.Request, error)
+	// send builds the provider's callback number n, signed with secret, as
+	// the provider sends it at now (its dates and ids are of that day).
+	send func(secret string, n int, now time.Time) (*http.Request, error)
 	// accepted reads our answer.
 	accepted func(*http.Response) bool
 }
@@ -93,14 +102,14 @@ func vnpayProvider() provider {
 			}
 			return c.IPNHandler(func(context.Context, *vnpay.Notification) vnpay.IPNResponse { return vnpay.ConfirmSuccess }), nil
 		},
-		send: func(s string, n int) (*http.Request, error) {
+		send: func(s string, n int, now time.Time) (*http.Request, error) {
 			c, err := vnpay.New(vnpay.Config{TmnCode: tmn, HashSecret: payment.SecretSet{Current: secret(s)}})
 			if err != nil {
 				return nil, err
 			}
 			q, err := c.SignParams(map[string]string{
 				"vnp_Amount": "10000000", "vnp_BankCode": "NCB", "vnp_CardType": "ATM", "vnp_OrderInfo": "Thanh toan don hang " + strconv.Itoa(n),
-				"vnp_PayDate": "20261127020500", "vnp_ResponseCode": "00", "vnp_TmnCode": tmn, "vnp_TransactionNo": strconv.Itoa(14000000 + n),
+				"vnp_PayDate": now.In(vietnam).Format("20060102150405"), "vnp_ResponseCode": "00", "vnp_TmnCode": tmn, "vnp_TransactionNo": strconv.Itoa(14000000 + n),
 				"vnp_TransactionStatus": "00", "vnp_TxnRef": "ORD" + strconv.Itoa(n),
 			})
 			if err != nil {
@@ -128,14 +137,14 @@ func momoProvider(accessKey string) provider {
 			}
 			return c.IPNHandler(func(context.Context, *momo.Notification) error { return nil }), nil
 		},
-		send: func(s string, n int) (*http.Request, error) {
+		send: func(s string, n int, now time.Time) (*http.Request, error) {
 			c, err := momo.New(momo.Config{PartnerCode: partner, AccessKey: payment.SecretSet{Current: secret(accessKey)}, SecretKey: payment.SecretSet{Current: secret(s)}})
 			if err != nil {
 				return nil, err
 			}
 			body, err := c.SignIPN(&momo.Notification{PartnerCode: partner, OrderID: "ORD" + strconv.Itoa(n), RequestID: "REQ" + strconv.Itoa(n),
 				Amount: 50000, OrderInfo: "Thanh toán qua MoMo", OrderType: "momo_wallet", TransID: 4088878653 + int64(n), ResultCode: 0,
-				Message: "Thành công.", PayType: "qr", ResponseTime: 1764208800000 + int64(n)})
+				Message: "Thành công.", PayType: "qr", ResponseTime: now.UnixMilli()})
 			if err != nil {
 				return nil, err
 			}
@@ -159,13 +168,16 @@ func zalopayProvider(key1 string) provider {
 			}
 			return c.CallbackHandler(func(context.Context, *zalopay.Callback) error { return nil }), nil
 		},
-		send: func(s string, n int) (*http.Request, error) {
+		send: func(s string, n int, now time.Time) (*http.Request, error) {
 			c, err := zalopay.New(zalopay.Config{AppID: app, Key1: payment.SecretSet{Current: secret(key1)}, Key2: payment.SecretSet{Current: secret(s)}})
 			if err != nil {
 				return nil, err
 			}
-			data, _ := json.Marshal(zalopay.OrderData{AppID: app, AppTransID: "261127_" + strconv.Itoa(n), AppTime: 1764208800000, AppUser: "user" + strconv.Itoa(n),
-				Amount: 50000, EmbedData: "{}", Item: "[]", ZPTransID: 251127000000000 + int64(n), ServerTime: 1764208801000, Channel: 38})
+			// app_trans_id and zp_trans_id start with yymmdd of the day in Vietnam, as ZaloPay requires.
+			day := now.In(vietnam).Format("060102")
+			zpTrans, _ := strconv.ParseInt(day+fmt.Sprintf("%09d", n), 10, 64)
+			data, _ := json.Marshal(zalopay.OrderData{AppID: app, AppTransID: day + "_" + strconv.Itoa(n), AppTime: now.Add(-time.Minute).UnixMilli(),
+				AppUser: "user" + strconv.Itoa(n), Amount: 50000, EmbedData: "{}", Item: "[]", ZPTransID: zpTrans, ServerTime: now.UnixMilli(), Channel: 38})
 			body, err := c.SignCallback(string(data), zalopay.TypeOrder)
 			if err != nil {
 				return nil, err
@@ -185,8 +197,8 @@ func zalopayProvider(key1 string) provider {
 
 // deliver sends provider callback n signed with s to h and reports whether
 // we accepted it.
-func (pv provider) deliver(h http.Handler, s string, n int) (bool, error) {
-	req, err := pv.send(s, n)
+func (pv provider) deliver(h http.Handler, s string, n int, now time.Time) (bool, error) {
+	req, err := pv.send(s, n, now)
 	if err != nil {
 		return false, err
 	}
@@ -210,7 +222,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 	}
 	var problems []string
 	for i, pv := range []provider{vnpayProvider(), momoProvider(sec[0][:16]), zalopayProvider(sec[1])} {
-		clk := &clock{}
+		clk := &clock{base: o.Now}
 		old, nw := sec[2+2*i], sec[3+2*i]
 		obs := newSlotCounter()
 		p.FP(pv.name+" secret (new)", fingerprint.OfString(nw))
@@ -219,7 +231,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 			return fmt.Errorf("%s: %w", pv.name, err)
 		}
 		for n := 0; n < inFlight; n++ {
-			if ok, err := pv.deliver(before, old, n); err != nil || !ok {
+			if ok, err := pv.deliver(before, old, n, clk.now()); err != nil || !ok {
 				return fmt.Errorf("%s: callback %d refused before the rotation (%v)", pv.name, n, err)
 			}
 		}
@@ -239,7 +251,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 				s = old
 				clk.advance(pv.window / 2 / inFlight)
 			}
-			ok, err := pv.deliver(after, s, n)
+			ok, err := pv.deliver(after, s, n, clk.now())
 			if err != nil {
 				return err
 			}
@@ -250,7 +262,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 		p.PaymentFailures += failures
 		prevUsed := obs.verified[payment.SlotPrevious]
 		clk.advance(pv.window) // past the deadline
-		lateOK, err := pv.deliver(after, old, 999)
+		lateOK, err := pv.deliver(after, old, 999, clk.now())
 		if err != nil {
 			return err
 		}
@@ -258,7 +270,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 		if err != nil {
 			return err
 		}
-		incidentOK, err := pv.deliver(incident, old, 1000)
+		incidentOK, err := pv.deliver(incident, old, 1000, clk.now())
 		if err != nil {
 			return err
 		}
@@ -269,7 +281,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 		}
 		swapFailures := 0
 		for n := 0; n < inFlight; n++ {
-			if ok, _ := pv.deliver(swap, old, n); !ok {
+			if ok, _ := pv.deliver(swap, old, n, clk.now()); !ok {
 				swapFailures++
 			}
 		}
@@ -283,24 +295,25 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 	// Bank-transfer webhook: our own secret, the sender signs with both.
 	old, nw := sec[8]+sec[9], sec[10]+sec[11] // 64 characters, as keygen webhook makes
 	p.FP("BANK_TRANSFER_WEBHOOK_SECRET (new)", fingerprint.OfString(nw))
-	signer, err := webhook.NewSigner(payment.SecretSet{Current: secret(nw), Previous: secret(old), PreviousUntil: time.Now().Add(time.Hour)})
+	signer, err := webhook.NewSigner(payment.SecretSet{Current: secret(nw), Previous: secret(old), PreviousUntil: o.Now().Add(time.Hour)}, webhook.WithClock(o.Now))
 	if err != nil {
 		return err
 	}
-	oldRecv, err := webhook.NewVerifier(payment.SecretSet{Current: secret(old)})
+	oldRecv, err := webhook.NewVerifier(payment.SecretSet{Current: secret(old)}, webhook.WithClock(o.Now))
 	if err != nil {
 		return err
 	}
-	newRecv, err := webhook.NewVerifier(payment.SecretSet{Current: secret(nw)})
+	newRecv, err := webhook.NewVerifier(payment.SecretSet{Current: secret(nw)}, webhook.WithClock(o.Now))
 	if err != nil {
 		return err
 	}
 	body := []byte(`{"type":"transfer.received","amount":500000,"description":"CK don hang 42"}`)
-	sig, err := signer.Sign("msg_drill_1", time.Now(), body)
+	sentAt := o.Now()
+	sig, err := signer.Sign("msg_drill_1", sentAt, body)
 	if err != nil {
 		return err
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	ts := strconv.FormatInt(sentAt.Unix(), 10)
 	_, errOld := oldRecv.VerifyParts("msg_drill_1", ts, sig, body)
 	_, errNew := newRecv.VerifyParts("msg_drill_1", ts, sig, body)
 	p.Fact("bank webhook: message signed with both secrets during the overlap: receiver on the old secret ok=%v, on the new secret ok=%v", errOld == nil, errNew == nil)
