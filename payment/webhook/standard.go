@@ -35,13 +35,14 @@ type Signer struct {
 	cfg config
 }
 
-// NewSigner returns a Signer for set. Options used: WithClock.
+// NewSigner returns a Signer for set. Options used: WithClock, WithRawSecrets.
 func NewSigner(set payment.SecretSet, opts ...Option) (*Signer, error) {
-	ks, err := keySet(set)
+	cfg := newConfig(opts)
+	ks, err := keySet(set, cfg.rawSecrets)
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{set: ks, cfg: newConfig(opts)}, nil
+	return &Signer{set: ks, cfg: cfg}, nil
 }
 
 // Sign returns the webhook-signature header value for a message: one
@@ -150,11 +151,12 @@ type Verifier struct {
 // WithTolerance, WithObserver, WithReplayStore, WithReplayFailOpen,
 // WithMaxBody and WithLogger (the last two by Handler).
 func NewVerifier(set payment.SecretSet, opts ...Option) (*Verifier, error) {
-	ks, err := keySet(set)
+	cfg := newConfig(opts)
+	ks, err := keySet(set, cfg.rawSecrets)
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{set: ks, cfg: newConfig(opts)}, nil
+	return &Verifier{set: ks, cfg: cfg}, nil
 }
 
 // Verify checks a message given its headers and raw body: the three

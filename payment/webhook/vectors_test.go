@@ -58,11 +58,15 @@ func TestStandardWebhooksVectorVerify(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	// The spec's secret without the prefix is, for us, a raw secret: a
-	// different key (documented in the package doc).
-	raw := must(NewVerifier(payment.SecretSet{Current: secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")}, WithClock(fixed(at))))
+	// The reference libraries base64-decode the secret with or without its
+	// prefix, and so do we; only WithRawSecrets keeps the old raw reading.
+	bare := must(NewVerifier(payment.SecretSet{Current: secret(strings.TrimPrefix(swSecret, "whsec_"))}, WithClock(fixed(at))))
+	if _, err := bare.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err != nil {
+		t.Errorf("the spec's vector secret without whsec_: %v", err)
+	}
+	raw := must(NewVerifier(payment.SecretSet{Current: secret(strings.TrimPrefix(swSecret, "whsec_"))}, WithClock(fixed(at)), WithRawSecrets()))
 	if _, err := raw.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err == nil {
-		t.Error("a secret without whsec_ must be used as raw bytes, not base64-decoded")
+		t.Error("WithRawSecrets: an unprefixed secret must be raw bytes, not base64-decoded")
 	}
 }
 
