@@ -259,10 +259,36 @@ func TestVerifyCallbackRefusals(t *testing.T) {
 	if _, err := c.VerifyCallback([]byte(b)); !errors.Is(err, payment.ErrMalformed) {
 		t.Errorf("signed non-object: %v", err)
 	}
-	// An agreement callback is verified but not parsed as an order.
-	b = fmt.Sprintf(`{"data":"[1]","mac":"%x","type":2}`, m.Sum(nil))
-	if cb, err := c.VerifyCallback([]byte(b)); err != nil || cb.Type != TypeAgreement || cb.Data != "[1]" {
+	// An agreement callback for this app is verified but not parsed as an
+	// order.
+	signed := func(data string, typ int) []byte {
+		m := hmac.New(sha256.New, []byte(sandboxKey2))
+		m.Write([]byte(data))
+		d, _ := json.Marshal(data)
+		return fmt.Appendf(nil, `{"data":%s,"mac":"%x","type":%d}`, d, m.Sum(nil), typ)
+	}
+	agreement := `{"app_id":2553,"binding_id":"b1"}`
+	if cb, err := c.VerifyCallback(signed(agreement, 2)); err != nil || cb.Type != TypeAgreement || cb.Data != agreement {
 		t.Errorf("agreement: %+v %v", cb, err)
+	}
+	// type is outside the MAC: relabelling another app's signed order
+	// callback as an agreement (or an unknown type) must not skip the
+	// app_id check.
+	otherJSON, _ := json.Marshal(other)
+	typicalJSON, _ := json.Marshal(typical())
+	otherData := string(otherJSON)
+	for _, typ := range []int{1, 2} {
+		if _, err := c.VerifyCallback(signed(otherData, typ)); !errors.Is(err, payment.ErrWrongMerchant) {
+			t.Errorf("other app's order as type %d: %v, want ErrWrongMerchant", typ, err)
+		}
+	}
+	for _, typ := range []int{0, 3, 77, -1} {
+		if _, err := c.VerifyCallback(signed(string(typicalJSON), typ)); !errors.Is(err, payment.ErrMalformed) {
+			t.Errorf("type %d: %v, want ErrMalformed", typ, err)
+		}
+	}
+	if _, err := c.VerifyCallback(signed(`{"binding_id":"b1"}`, 2)); !errors.Is(err, payment.ErrMalformed) {
+		t.Errorf("agreement without app_id: %v", err)
 	}
 }
 
