@@ -477,3 +477,22 @@ func TestLoadConfigDeadlineUnreadable(t *testing.T) {
 		t.Errorf("unreadable MOMO_ACCESS_KEY_PREVIOUS_UNTIL: err = %v, want the read error", err)
 	}
 }
+
+// A validly signed IPN with a second, case-variant "Amount" after the
+// signed one: encoding/json alone would let it win; another reader may take
+// either. Refused as a duplicate parameter.
+func TestIPNDuplicateKeysRefused(t *testing.T) {
+	c := sandboxClient(t, nil)
+	good := signIPN(sandboxAccess, sandboxSecret, typical())
+	if _, err := c.VerifyIPN(good); err != nil {
+		t.Fatalf("valid IPN: %v", err)
+	}
+	for name, body := range map[string]string{
+		"case variant": strings.Replace(string(good), `"amount":150000`, `"amount":150000,"Amount":1`, 1),
+		"exact repeat": strings.Replace(string(good), `"amount":150000`, `"amount":150000,"amount":150000`, 1),
+	} {
+		if _, err := c.VerifyIPN([]byte(body)); !errors.Is(err, payment.ErrDuplicateParam) {
+			t.Errorf("%s: %v, want ErrDuplicateParam", name, err)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
+	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/query"
 )
 
@@ -66,9 +67,15 @@ type envelope struct {
 // with key2 over the data string as received before data is parsed. Errors
 // wrap the payment sentinels; a valid MAC over another app's data is
 // ErrWrongMerchant, whatever the (unsigned) type says; a type other than
-// TypeOrder and TypeAgreement is ErrMalformed.
+// TypeOrder and TypeAgreement is ErrMalformed. A body or data whose
+// objects repeat a key, exactly or up to case, is ErrDuplicateParam.
 func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	var env envelope
+	if err := jsonkeys.Check(body); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+		err = fmt.Errorf("zalopay: %w: callback body: %w", payment.ErrDuplicateParam, err)
+		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
+		return nil, err
+	}
 	if err := json.Unmarshal(body, &env); err != nil || env.Data == nil {
 		err := fmt.Errorf("zalopay: %w: callback body is not {\"data\": \"…\", \"mac\": \"…\", \"type\": n}", payment.ErrMalformed)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
@@ -89,6 +96,9 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	// (signed) must name this app whatever type says.
 	if cb.Type != TypeOrder && cb.Type != TypeAgreement {
 		return nil, fmt.Errorf("zalopay: %w: callback type %d is neither %d (order) nor %d (agreement)", payment.ErrMalformed, cb.Type, TypeOrder, TypeAgreement)
+	}
+	if err := jsonkeys.Check([]byte(cb.Data)); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+		return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
 	}
 	var app struct {
 		AppID *int `json:"app_id"`

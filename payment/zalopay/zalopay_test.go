@@ -290,6 +290,15 @@ func TestVerifyCallbackRefusals(t *testing.T) {
 	if _, err := c.VerifyCallback(signed(`{"binding_id":"b1"}`, 2)); !errors.Is(err, payment.ErrMalformed) {
 		t.Errorf("agreement without app_id: %v", err)
 	}
+	// Duplicate or case-variant keys, signed data or envelope: refused.
+	dupData := strings.Replace(string(typicalJSON), `"amount":`, `"Amount":1,"amount":`, 1)
+	if _, err := c.VerifyCallback(signed(dupData, 1)); !errors.Is(err, payment.ErrDuplicateParam) {
+		t.Errorf("signed data with amount and Amount: %v", err)
+	}
+	dupEnv := strings.Replace(string(signed(string(typicalJSON), 1)), `"type":1`, `"type":1,"Type":2`, 1)
+	if _, err := c.VerifyCallback([]byte(dupEnv)); !errors.Is(err, payment.ErrDuplicateParam) {
+		t.Errorf("envelope with type and Type: %v", err)
+	}
 }
 
 func TestCallbackHandler(t *testing.T) {
