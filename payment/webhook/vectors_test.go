@@ -150,3 +150,21 @@ func header(id string, ts int64, sig string) http.Header {
 	h.Set(HeaderSignature, sig)
 	return h
 }
+
+// Svix-branded senders put the same scheme under svix-* headers; a request
+// with webhook-* headers is read by those alone.
+func TestSvixHeaders(t *testing.T) {
+	at := time.Unix(swTimestamp, 0)
+	v := must(NewVerifier(payment.SecretSet{Current: secret(swSecret)}, WithClock(fixed(at))))
+	h := http.Header{}
+	h.Set(SvixHeaderID, swID)
+	h.Set(SvixHeaderTimestamp, "1614265330")
+	h.Set(SvixHeaderSignature, swExpected)
+	if m, err := v.Verify(t.Context(), h, []byte(swPayload)); err != nil || m.ID != swID {
+		t.Fatalf("svix-* headers: %+v %v", m, err)
+	}
+	h.Set(HeaderID, swID) // a partial webhook-* set: read as webhook-*, so incomplete
+	if _, err := v.Verify(t.Context(), h, []byte(swPayload)); err == nil {
+		t.Error("webhook-id with svix-* timestamp and signature: accepted")
+	}
+}
