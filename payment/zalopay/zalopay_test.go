@@ -113,6 +113,24 @@ func TestRequestVectors(t *testing.T) {
 	if err := c.SignRefund(&r); err != nil || r.Mac != vecRefund {
 		t.Errorf("refund mac %s %v, want %s", r.Mac, err, vecRefund)
 	}
+	// With refund_fee_amount, signed between amount and description. The
+	// MAC was computed with node's crypto over
+	// "2553|240101000000175|20000|1000|Hoàn tiền đơn 240101_123456|1704070800000".
+	fee := int64(1000)
+	rf := RefundRequest{MRefundID: "240101_2553_rf1", ZPTransID: "240101000000175", Amount: 20000, RefundFeeAmount: &fee, Description: "Hoàn tiền đơn 240101_123456", Timestamp: 1704070800000}
+	if err := c.SignRefund(&rf); err != nil || rf.Mac != "e250baaf0441000f958652adc79c79f36f98d475838c39987839bb5ba9060f0e" {
+		t.Errorf("refund with fee mac %s %v", rf.Mac, err)
+	}
+	if b, _ := json.Marshal(rf); !strings.Contains(string(b), `"refund_fee_amount":1000`) {
+		t.Errorf("refund with fee body: %s", b)
+	}
+	if b, _ := json.Marshal(r); strings.Contains(string(b), "refund_fee_amount") {
+		t.Errorf("refund without fee body: %s", b)
+	}
+	tooMuch := int64(20001)
+	if err := c.SignRefund(&RefundRequest{MRefundID: "x", ZPTransID: "1", Amount: 20000, RefundFeeAmount: &tooMuch}); !errors.Is(err, ErrRequest) {
+		t.Errorf("fee above amount: %v", err)
+	}
 	qr := QueryRefundRequest{MRefundID: "240101_2553_rf1", Timestamp: 1704070900000}
 	if err := c.SignQueryRefund(&qr); err != nil || qr.Mac != vecQueryRefund {
 		t.Errorf("query refund mac %s %v, want %s", qr.Mac, err, vecQueryRefund)
