@@ -496,3 +496,31 @@ func TestIPNDuplicateKeysRefused(t *testing.T) {
 		}
 	}
 }
+
+// autoCapture, orderGroupId and items are sent as MoMo's create API names
+// them and leave the signature (which does not cover them) unchanged.
+func TestCreateAutoCaptureGroupItems(t *testing.T) {
+	c := sandboxClient(t, nil)
+	no := false
+	cr := CreateRequest{RequestID: "MOMO1700000000000", OrderID: "MOMO1700000000000", Amount: 50000, OrderInfo: "pay with MoMo",
+		RedirectURL: "https://momo.vn/return", IPNURL: "https://callback.url/notify", Lang: "vi",
+		AutoCapture: &no, OrderGroupID: 123456,
+		Items: []Item{{ID: "sku-1", Name: "Ao thun", Price: 25000, Quantity: 2, TotalPrice: 50000, Currency: "VND"}}}
+	if err := c.SignCreate(&cr); err != nil || cr.Signature != vecCreate {
+		t.Fatalf("signature %s %v, want %s", cr.Signature, err, vecCreate)
+	}
+	b, _ := json.Marshal(cr)
+	for _, want := range []string{`"autoCapture":false`, `"orderGroupId":123456`, `"items":[{"id":"sku-1","name":"Ao thun","price":25000,"currency":"VND","quantity":2,"totalPrice":50000}]`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("create body %s lacks %s", b, want)
+		}
+	}
+	plain, _ := json.Marshal(CreateRequest{})
+	if bytes.Contains(plain, []byte("autoCapture")) || bytes.Contains(plain, []byte("orderGroupId")) || bytes.Contains(plain, []byte("items")) {
+		t.Errorf("unset fields are sent: %s", plain)
+	}
+	cr.Items[0].TotalPrice = 1
+	if err := c.SignCreate(&cr); !errors.Is(err, ErrRequest) {
+		t.Errorf("item total not price × quantity: %v", err)
+	}
+}
