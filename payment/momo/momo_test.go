@@ -271,8 +271,12 @@ func TestVerifyReturn(t *testing.T) {
 	if _, err := c.VerifyReturn(q.Encode() + "&amount=1"); !errors.Is(err, payment.ErrDuplicateParam) {
 		t.Errorf("duplicate: %v", err)
 	}
-	if _, err := c.VerifyReturn(q.Encode() + "&x=%zz"); !errors.Is(err, payment.ErrMalformed) {
-		t.Errorf("bad escape: %v", err)
+	// A bad escape outside the signed parameters does not fail the redirect.
+	if n, err := c.VerifyReturn("utm_campaign=50%off&" + q.Encode() + "&x=%zz"); err != nil || n.OrderID != "ĐH-42" {
+		t.Errorf("bad escape in unsigned parameters: %+v %v", n, err)
+	}
+	if _, err := c.VerifyReturn(strings.Replace(q.Encode(), "requestId=", "requestId=%zz", 1)); !errors.Is(err, payment.ErrMalformed) {
+		t.Errorf("bad escape in a signed parameter: %v", err)
 	}
 	q.Set("amount", "5000000")
 	if _, err := c.VerifyReturn(q.Encode()); !errors.Is(err, payment.ErrSignatureMismatch) {

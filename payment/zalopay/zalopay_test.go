@@ -174,13 +174,17 @@ func TestRedirect(t *testing.T) {
 		{q + "&status=1", payment.ErrDuplicateParam},
 		{strings.Replace(q, "checksum="+vecRedirect, "", 1), payment.ErrMissingSignature},
 		{strings.Replace(q, "bankcode=zalopayapp", "bankcode=a%7Cb", 1), payment.ErrMalformed},
-		{q + "&x=%zz", payment.ErrMalformed},
+		{strings.Replace(q, "bankcode=zalopayapp", "bankcode=%zz", 1), payment.ErrMalformed},
 	} {
 		if _, err := c.VerifyRedirect(tc.q); !errors.Is(err, tc.err) {
 			t.Errorf("%s: err = %v, want %v", tc.q, err, tc.err)
 		}
 	}
-	if ev := rec.Events(); len(ev) != 6 || ev[0] != "verified zalopay current" {
+	// A bad escape outside the signed parameters does not fail it.
+	if r, err := c.VerifyRedirect("utm_campaign=50%off&" + q + "&x=%zz"); err != nil || r.AppTransID != "240101_123456" {
+		t.Errorf("bad escape in unsigned parameters: %+v %v", r, err)
+	}
+	if ev := rec.Events(); len(ev) != 7 || ev[0] != "verified zalopay current" {
 		t.Errorf("events %q", ev)
 	}
 }
