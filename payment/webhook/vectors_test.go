@@ -168,3 +168,32 @@ func TestSvixHeaders(t *testing.T) {
 		t.Error("webhook-id with svix-* timestamp and signature: accepted")
 	}
 }
+
+// TestReferenceLibraryVector pins a signature made by the Standard Webhooks
+// reference library (npm standardwebhooks 1.0.0) with a secret in the form
+// "rotate keygen webhook" prints: produced by
+// payment/testdata/standardwebhooks/vector.js (npm ci && node vector.js).
+// Before secrets were read per the spec, ours gave another signature.
+func TestReferenceLibraryVector(t *testing.T) {
+	const (
+		refSecret = "whsec_cm90YXRpb24tY3Jvc3MtY2hlY2sta2V5LW9mLTQ4LWJ5dGVzLTAxMjM0NTY3ODk="
+		refSig    = "v1,KwKW8w+GhzyVnpHjo9YJ1hqbRHdSjzsLg4Hua2twoJ0="
+		refID     = "msg_rotation_1"
+		refTS     = 1764662400
+		refBody   = `{"amount":500000,"memo":"CK don hang 42"}`
+	)
+	at := time.Unix(refTS, 0)
+	s := must(NewSigner(payment.SecretSet{Current: secret(refSecret)}))
+	if got := must(s.Sign(refID, at, []byte(refBody))); got != refSig {
+		t.Errorf("Sign = %s, the reference library gives %s", got, refSig)
+	}
+	// The reference signature verifies here, as current and, after a
+	// rotation, as previous inside its window.
+	rot := payment.SecretSet{Current: secret(newSecret), Previous: secret(refSecret), PreviousUntil: at.Add(time.Hour)}
+	for set, slot := range map[*payment.SecretSet]payment.Slot{{Current: secret(refSecret)}: payment.SlotCurrent, &rot: payment.SlotPrevious} {
+		v := must(NewVerifier(*set, WithClock(fixed(at))))
+		if m, err := v.VerifyParts(refID, itoa(refTS), refSig, []byte(refBody)); err != nil || m.Slot != slot {
+			t.Errorf("reference signature, want slot %s: %+v %v", slot, m, err)
+		}
+	}
+}
