@@ -100,6 +100,15 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	if err := jsonkeys.Check([]byte(cb.Data)); errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
 	}
+	if cb.Type == TypeOrder {
+		if err := json.Unmarshal([]byte(cb.Data), &cb.Order); err != nil {
+			return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)
+		}
+		if cb.Order.AppID != c.appID {
+			return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, cb.Order.AppID, c.appID)
+		}
+		return cb, nil
+	}
 	var app struct {
 		AppID *int `json:"app_id"`
 	}
@@ -108,12 +117,6 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	}
 	if *app.AppID != c.appID {
 		return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, *app.AppID, c.appID)
-	}
-	if cb.Type != TypeOrder {
-		return cb, nil
-	}
-	if err := json.Unmarshal([]byte(cb.Data), &cb.Order); err != nil {
-		return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)
 	}
 	return cb, nil
 }
