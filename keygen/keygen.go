@@ -16,11 +16,14 @@ type Class string
 
 // The classes of §2.
 const (
-	JWT     Class = "jwt"     // 48 random bytes, standard base64 (64 characters)
-	Webhook Class = "webhook" // 48 random bytes, standard base64 (64 characters)
-	Field   Class = "field"   // exactly 32 random bytes, standard base64 (44 characters)
-	DB      Class = "db"      // 32 characters from [A-Za-z0-9]
-	Redis   Class = "redis"   // 32 characters from [A-Za-z0-9]
+	JWT Class = "jwt" // 48 random bytes, standard base64 (64 characters)
+	// Webhook is a Standard Webhooks secret: "whsec_" then 48 random bytes in
+	// standard base64 (70 characters), the form the spec and its reference
+	// libraries (npm standardwebhooks, svix) read.
+	Webhook Class = "webhook"
+	Field   Class = "field" // exactly 32 random bytes, standard base64 (44 characters)
+	DB      Class = "db"    // 32 characters from [A-Za-z0-9]
+	Redis   Class = "redis" // 32 characters from [A-Za-z0-9]
 )
 
 // Classes lists every class, sorted.
@@ -29,6 +32,9 @@ func Classes() []Class {
 	sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
 	return c
 }
+
+// WebhookPrefix starts every Standard Webhooks secret.
+const WebhookPrefix = "whsec_"
 
 // ErrUnknownClass is returned for a class name that is not one of Classes.
 var ErrUnknownClass = errors.New("unknown secret class")
@@ -52,8 +58,14 @@ func New(c Class) (string, error) { return NewFrom(rand.Reader, c) }
 // secret.
 func NewFrom(r io.Reader, c Class) (string, error) {
 	switch c {
-	case JWT, Webhook:
+	case JWT:
 		return randomBase64(r, 48)
+	case Webhook:
+		s, err := randomBase64(r, 48)
+		if err != nil {
+			return "", err
+		}
+		return WebhookPrefix + s, nil
 	case Field:
 		return randomBase64(r, 32)
 	case DB, Redis:

@@ -13,17 +13,22 @@ import (
 func TestClasses(t *testing.T) {
 	for _, tc := range []struct {
 		class      Class
+		prefix     string
 		textLen    int
 		decodedLen int // 0: not base64
 	}{
-		{JWT, 64, 48}, {Webhook, 64, 48}, {Field, 44, 32}, {DB, 32, 0}, {Redis, 32, 0},
+		{JWT, "", 64, 48}, {Webhook, "whsec_", 70, 48}, {Field, "", 44, 32}, {DB, "", 32, 0}, {Redis, "", 32, 0},
 	} {
-		s, err := New(tc.class)
+		full, err := New(tc.class)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.class, err)
 		}
-		if len(s) != tc.textLen {
-			t.Errorf("%s: %d characters, want %d", tc.class, len(s), tc.textLen)
+		if len(full) != tc.textLen {
+			t.Errorf("%s: %d characters, want %d", tc.class, len(full), tc.textLen)
+		}
+		s, ok := strings.CutPrefix(full, tc.prefix)
+		if !ok {
+			t.Errorf("%s: %d-character secret does not start with %q", tc.class, len(full), tc.prefix)
 		}
 		if tc.decodedLen > 0 {
 			b, err := base64.StdEncoding.Strict().DecodeString(s)
@@ -33,7 +38,7 @@ func TestClasses(t *testing.T) {
 		} else if strings.Trim(s, passwordAlphabet) != "" {
 			t.Errorf("%s: %q has characters outside [A-Za-z0-9]", tc.class, s)
 		}
-		if again, _ := New(tc.class); again == s {
+		if again, _ := New(tc.class); again == full {
 			t.Errorf("%s: two calls gave the same secret", tc.class)
 		}
 	}

@@ -99,11 +99,14 @@ func TestKeygen(t *testing.T) {
 			t.Fatalf("%s: %+v", tc.class, r)
 		}
 		secret := strings.TrimSuffix(r.stdout, "\n")
+		if tc.class == "webhook" && !strings.HasPrefix(secret, "whsec_") {
+			t.Errorf("webhook: %d-character secret without the whsec_ prefix", len(secret))
+		}
 		if want := "fingerprint: " + fingerprint.OfString(secret) + "\n"; r.stderr != want {
 			t.Errorf("%s: stderr %q, want %q", tc.class, r.stderr, want)
 		}
 		if tc.decoded > 0 {
-			if b, err := base64.StdEncoding.DecodeString(secret); err != nil || len(b) != tc.decoded {
+			if b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_")); err != nil || len(b) != tc.decoded {
 				t.Errorf("%s: %d bytes, want %d", tc.class, len(b), tc.decoded)
 			}
 		} else if len(secret) != 32 {

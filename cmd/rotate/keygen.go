@@ -20,7 +20,8 @@ func runKeygen(_ context.Context, env *Env, args []string) int {
 	}
 	fs := newFlags(env, "keygen", "rotate keygen <"+strings.Join(classes, "|")+">\n\n"+
 		"Prints a new secret from crypto/rand on stdout and \"fingerprint: <16 hex>\" on stderr.\n"+
-		"  jwt, webhook  48 random bytes, base64\n"+
+		"  jwt           48 random bytes, base64\n"+
+		"  webhook       whsec_ + 48 random bytes, base64 (Standard Webhooks)\n"+
 		"  field         exactly 32 random bytes, base64 (FIELD_ENCRYPTION_KEY)\n"+
 		"  db, redis     32 characters from [A-Za-z0-9]")
 	if code, done := parse(fs, args); done {

@@ -25,7 +25,7 @@ const (
 	smokeZPKey1   = "PcY4iZIKFCIdgZvA6ueMcMHHUbRLYjPL"
 	smokeZPKey2   = "kLtgPl8HHhfvMuDHPwKfgfsY4Ydm9eIz"
 	smokeHookNew  = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	smokeHookOld  = "an-old-raw-webhook-secret-of-40-bytes-xxx"
+	smokeHookOld  = "whsec_YW4tb2xkLXdlYmhvb2stc2VjcmV0LW9mLTQwLWJ5dGVzLXh4eA=="
 )
 
 func vnpayVars(extra map[string]string) map[string]string {

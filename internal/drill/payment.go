@@ -293,7 +293,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 		}
 	}
 	// Bank-transfer webhook: our own secret, the sender signs with both.
-	old, nw := sec[8]+sec[9], sec[10]+sec[11] // 64 characters, as keygen webhook makes
+	old, nw := "whsec_"+sec[8]+sec[9], "whsec_"+sec[10]+sec[11] // whsec_ + 64 base64 characters, as keygen webhook makes
 	p.FP("BANK_TRANSFER_WEBHOOK_SECRET (new)", fingerprint.OfString(nw))
 	signer, err := webhook.NewSigner(payment.SecretSet{Current: secret(nw), Previous: secret(old), PreviousUntil: o.Now().Add(time.Hour)}, webhook.WithClock(o.Now))
 	if err != nil {

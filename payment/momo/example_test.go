@@ -1,12 +1,16 @@
 package momo_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/momo"
 	"github.com/goodgo/rotation/secretenv"
 )
@@ -45,4 +49,38 @@ func Example() {
 	// Output:
 	// 4378bb95714712f6be833da81f743910a01e5ba6279bfe596b8a08e891259424
 	// 400
+}
+
+// A successful IPN during a secret-key rotation: MoMo signs with the new
+// key, or, for a retry queued before the switch, with the old one until
+// PreviousUntil; both are answered 204 (MoMo's "received").
+func ExampleClient_IPNHandler_rotation() {
+	now := time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)
+	key := func(s string) fingerprint.Secret { return fingerprint.NewSecret([]byte(s)) }
+	c, _ := momo.New(momo.Config{PartnerCode: "MOMO",
+		AccessKey: payment.SecretSet{Current: key("F8BBA842ECF85")},
+		SecretKey: payment.SecretSet{Current: key("NEWsecretNEWsecretNEWsecret01234"), Previous: key("K951B6PE1waDMi640xX08PD3vg6EkVlz"),
+			PreviousUntil: momo.UntilAfterRotation(now.Add(-time.Hour))},
+		Now: func() time.Time { return now },
+	})
+	h := c.IPNHandler(func(ctx context.Context, n *momo.Notification) error {
+		fmt.Println(n.OrderID, n.Amount, "paid", n.Paid(), "verified with", n.Slot)
+		return nil
+	})
+	old, _ := c.Previous() // plays MoMo's queued retry, signed with the old key
+	for _, signer := range []*momo.Client{c, old} {
+		body, _ := signer.SignIPN(&momo.Notification{PartnerCode: "MOMO", OrderID: "ORD-1", RequestID: "REQ-1", Amount: 150000,
+			OrderInfo: "Thanh toan don hang ORD-1", OrderType: "momo_wallet", TransID: 4088878653, ResultCode: 0,
+			Message: "Successful.", PayType: "qr", ResponseTime: 1721720663942})
+		rr := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/ipn/momo", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rr, r)
+		fmt.Println(rr.Code)
+	}
+	// Output:
+	// ORD-1 150000 paid true verified with current
+	// 204
+	// ORD-1 150000 paid true verified with previous
+	// 204
 }

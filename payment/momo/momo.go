@@ -190,7 +190,35 @@ type CreateRequest struct {
 	RequestType string `json:"requestType"` // default "captureWallet"
 	ExtraData   string `json:"extraData"`   // "" or base64 of JSON
 	Lang        string `json:"lang,omitempty"`
-	Signature   string `json:"signature"`
+	// AutoCapture, OrderGroupID and Items are outside MoMo's create
+	// signature (see CreateRaw): only the TLS connection protects them.
+	//
+	// AutoCapture false asks MoMo to authorize only: the IPN then carries
+	// ResultAuthorized (9000) and the money moves on a later confirm. nil
+	// sends nothing (MoMo's default, true: capture at once).
+	AutoCapture *bool `json:"autoCapture,omitempty"`
+	// OrderGroupID groups orders for settlement, when MoMo assigned groups
+	// to the merchant; 0 sends nothing.
+	OrderGroupID int64 `json:"orderGroupId,omitempty"`
+	// Items lists the goods, shown to the payer.
+	Items     []Item `json:"items,omitempty"`
+	Signature string `json:"signature"`
+}
+
+// Item is one line of CreateRequest.Items, as MoMo's create API names it.
+type Item struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Description  string `json:"description,omitempty"`
+	Category     string `json:"category,omitempty"`
+	ImageURL     string `json:"imageUrl,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Price        int64  `json:"price"` // VND per unit
+	Currency     string `json:"currency,omitempty"`
+	Quantity     int    `json:"quantity"`
+	Unit         string `json:"unit,omitempty"`
+	TotalPrice   int64  `json:"totalPrice"` // VND, Price × Quantity
+	TaxAmount    int64  `json:"taxAmount,omitempty"`
 }
 
 // CreateRaw is the string a create request signs:
@@ -207,6 +235,11 @@ func CreateRaw(accessKey string, r *CreateRequest) string {
 func (c *Client) SignCreate(r *CreateRequest) error {
 	if r.Amount <= 0 || r.RequestID == "" || r.OrderID == "" || r.IPNURL == "" || r.RedirectURL == "" {
 		return fmt.Errorf("%w: create needs a positive Amount, RequestID, OrderID, IPNURL and RedirectURL", ErrRequest)
+	}
+	for i, it := range r.Items {
+		if it.ID == "" || it.Name == "" || it.Quantity <= 0 || it.Price < 0 || it.TotalPrice != it.Price*int64(it.Quantity) {
+			return fmt.Errorf("%w: item %d needs an ID, a Name, a positive Quantity and TotalPrice = Price × Quantity", ErrRequest, i)
+		}
 	}
 	r.PartnerCode = c.partner
 	if r.RequestType == "" {

@@ -271,8 +271,12 @@ func TestVerifyReturn(t *testing.T) {
 	if _, err := c.VerifyReturn(q.Encode() + "&amount=1"); !errors.Is(err, payment.ErrDuplicateParam) {
 		t.Errorf("duplicate: %v", err)
 	}
-	if _, err := c.VerifyReturn(q.Encode() + "&x=%zz"); !errors.Is(err, payment.ErrMalformed) {
-		t.Errorf("bad escape: %v", err)
+	// A bad escape outside the signed parameters does not fail the redirect.
+	if n, err := c.VerifyReturn("utm_campaign=50%off&" + q.Encode() + "&x=%zz"); err != nil || n.OrderID != "ĐH-42" {
+		t.Errorf("bad escape in unsigned parameters: %+v %v", n, err)
+	}
+	if _, err := c.VerifyReturn(strings.Replace(q.Encode(), "requestId=", "requestId=%zz", 1)); !errors.Is(err, payment.ErrMalformed) {
+		t.Errorf("bad escape in a signed parameter: %v", err)
 	}
 	q.Set("amount", "5000000")
 	if _, err := c.VerifyReturn(q.Encode()); !errors.Is(err, payment.ErrSignatureMismatch) {
@@ -475,5 +479,52 @@ func TestLoadConfigDeadlineUnreadable(t *testing.T) {
 	}
 	if _, err := LoadConfig(failingSource{env, "MOMO_ACCESS_KEY_PREVIOUS_UNTIL"}); !errors.Is(err, errUnreadable) {
 		t.Errorf("unreadable MOMO_ACCESS_KEY_PREVIOUS_UNTIL: err = %v, want the read error", err)
+	}
+}
+
+// A validly signed IPN with a second, case-variant "Amount" after the
+// signed one: encoding/json alone would let it win; another reader may take
+// either. Refused as a duplicate parameter.
+func TestIPNDuplicateKeysRefused(t *testing.T) {
+	c := sandboxClient(t, nil)
+	good := signIPN(sandboxAccess, sandboxSecret, typical())
+	if _, err := c.VerifyIPN(good); err != nil {
+		t.Fatalf("valid IPN: %v", err)
+	}
+	for name, body := range map[string]string{
+		"case variant": strings.Replace(string(good), `"amount":150000`, `"amount":150000,"Amount":1`, 1),
+		"exact repeat": strings.Replace(string(good), `"amount":150000`, `"amount":150000,"amount":150000`, 1),
+	} {
+		if _, err := c.VerifyIPN([]byte(body)); !errors.Is(err, payment.ErrDuplicateParam) {
+			t.Errorf("%s: %v, want ErrDuplicateParam", name, err)
+		}
+	}
+}
+
+// autoCapture, orderGroupId and items are sent as MoMo's create API names
+// them and leave the signature (which does not cover them) unchanged.
+func TestCreateAutoCaptureGroupItems(t *testing.T) {
+	c := sandboxClient(t, nil)
+	no := false
+	cr := CreateRequest{RequestID: "MOMO1700000000000", OrderID: "MOMO1700000000000", Amount: 50000, OrderInfo: "pay with MoMo",
+		RedirectURL: "https://momo.vn/return", IPNURL: "https://callback.url/notify", Lang: "vi",
+		AutoCapture: &no, OrderGroupID: 123456,
+		Items: []Item{{ID: "sku-1", Name: "Ao thun", Price: 25000, Quantity: 2, TotalPrice: 50000, Currency: "VND"}}}
+	if err := c.SignCreate(&cr); err != nil || cr.Signature != vecCreate {
+		t.Fatalf("signature %s %v, want %s", cr.Signature, err, vecCreate)
+	}
+	b, _ := json.Marshal(cr)
+	for _, want := range []string{`"autoCapture":false`, `"orderGroupId":123456`, `"items":[{"id":"sku-1","name":"Ao thun","price":25000,"currency":"VND","quantity":2,"totalPrice":50000}]`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("create body %s lacks %s", b, want)
+		}
+	}
+	plain, _ := json.Marshal(CreateRequest{})
+	if bytes.Contains(plain, []byte("autoCapture")) || bytes.Contains(plain, []byte("orderGroupId")) || bytes.Contains(plain, []byte("items")) {
+		t.Errorf("unset fields are sent: %s", plain)
+	}
+	cr.Items[0].TotalPrice = 1
+	if err := c.SignCreate(&cr); !errors.Is(err, ErrRequest) {
+		t.Errorf("item total not price × quantity: %v", err)
 	}
 }

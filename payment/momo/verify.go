@@ -14,6 +14,7 @@ import (
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
+	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/query"
 )
 
@@ -80,14 +81,21 @@ type ipnWire struct {
 }
 
 // VerifyIPN decodes and verifies an IPN body (JSON). Errors wrap the payment
-// sentinels; a valid signature for another partnerCode is ErrWrongMerchant.
+// sentinels; a valid signature for another partnerCode is ErrWrongMerchant;
+// a body whose objects repeat a key, exactly or up to case ("amount" and
+// "Amount"), is ErrDuplicateParam, since readers disagree on which wins.
 func (c *Client) VerifyIPN(body []byte) (*Notification, error) {
 	var w ipnWire
 	var n *Notification
-	err := json.Unmarshal(body, &w)
-	if err != nil {
+	err := jsonkeys.Check(body)
+	if errors.Is(err, jsonkeys.ErrDuplicateKey) {
+		err = fmt.Errorf("momo: %w: IPN body: %w", payment.ErrDuplicateParam, err)
+	} else if err == nil {
+		err = json.Unmarshal(body, &w)
+	}
+	if err != nil && !errors.Is(err, payment.ErrDuplicateParam) {
 		err = fmt.Errorf("momo: %w: IPN body is not the expected JSON object", payment.ErrMalformed)
-	} else {
+	} else if err == nil {
 		n, err = fromText(w.PartnerCode, w.OrderID, w.RequestID, w.Amount.String(), w.OrderInfo, w.OrderType, w.TransID.String(),
 			w.ResultCode.String(), w.Message, w.PayType, w.ResponseTime.String(), w.ExtraData, w.Signature)
 	}

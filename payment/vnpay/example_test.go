@@ -48,6 +48,40 @@ func ExampleClient_IPNHandler() {
 	// Output: 200 {"RspCode":"97","Message":"Invalid signature"}
 }
 
+// A successful IPN during a rotation: VNPay signs with the current secret,
+// or, for a retry queued before the switch, with the previous one until
+// PreviousUntil; both are confirmed and the slot says which verified.
+func ExampleClient_IPNHandler_rotation() {
+	now := time.Date(2021, 8, 1, 8, 35, 0, 0, time.UTC)
+	set := payment.SecretSet{
+		Current:       fingerprint.NewSecret([]byte("NEWSECRETKEY0123456789ABCDEFGHIJ")),
+		Previous:      fingerprint.NewSecret([]byte("DEMOSECRETKEY0123456789ABCDEFGHI")),
+		PreviousUntil: vnpay.UntilAfterRotation(now.Add(-time.Hour)),
+	}
+	c, _ := vnpay.New(vnpay.Config{TmnCode: "DEMOV210", HashSecret: set, Now: func() time.Time { return now }})
+	h := c.IPNHandler(func(ctx context.Context, n *vnpay.Notification) vnpay.IPNResponse {
+		fmt.Println("order", n.TxnRef, "paid", n.Paid(), "verified with", n.Slot)
+		return vnpay.ConfirmSuccess
+	})
+	ipn := map[string]string{
+		"vnp_Amount": "1806000", "vnp_BankCode": "NCB", "vnp_OrderInfo": "Thanh toan don hang :5",
+		"vnp_PayDate": "20210801153500", "vnp_ResponseCode": "00", "vnp_TmnCode": "DEMOV210",
+		"vnp_TransactionNo": "14422574", "vnp_TransactionStatus": "00", "vnp_TxnRef": "5",
+	}
+	old, _ := c.Previous() // a client signing with the previous secret plays VNPay's queued retry
+	for _, signer := range []*vnpay.Client{c, old} {
+		q, _ := signer.SignParams(ipn)
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/ipn/vnpay?"+q, nil))
+		fmt.Print(rr.Body.String())
+	}
+	// Output:
+	// order 5 paid true verified with current
+	// {"RspCode":"00","Message":"Confirm Success"}
+	// order 5 paid true verified with previous
+	// {"RspCode":"00","Message":"Confirm Success"}
+}
+
 func mustSet(secret string) (s payment.SecretSet) {
 	s.Current = fingerprint.NewSecret([]byte(secret))
 	return s

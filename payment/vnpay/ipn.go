@@ -50,11 +50,21 @@ type IPNFunc func(ctx context.Context, n *Notification) IPNResponse
 // IPNHandler returns the handler for VNPay's IPN URL. VNPay calls it with
 // GET and the signed parameters in the query. The handler verifies them
 // (VerifyQuery), calls fn with the notification and writes fn's answer.
-// A bad or missing signature is answered RspCode 97 without calling fn; a
-// query naming another terminal or missing required fields, 99. Another
-// method than GET gets 405 and a query over MaxQueryLen 414, both with a
-// JSON body saying what was wrong. Each refusal is reported to the
-// observer's IPNRejected.
+//
+// Refusals, without calling fn, each reported to the observer's
+// IPNRejected:
+//   - RspCode 97: vnp_SecureHash missing, or well-formed (128 hex digits)
+//     but matching neither secret, made with the previous secret after its
+//     window, or a repeated vnp_* parameter (which copy was signed is
+//     ambiguous).
+//   - RspCode 99: a malformed query or signature (vnp_SecureHash of another
+//     length or not hex, a bad escape among the signed vnp_* parameters),
+//     or a signed notification that lacks what an IPN
+//     needs: vnp_TxnRef and vnp_ResponseCode present, vnp_Amount a multiple
+//     of 100 (VNPay sends VND × 100), vnp_TmnCode equal to the configured
+//     terminal.
+//   - HTTP 405 for another method than GET and 414 for a query over
+//     MaxQueryLen, both with a JSON body saying what was wrong.
 func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {

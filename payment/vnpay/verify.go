@@ -51,8 +51,18 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 	params, sig, err := parseQuery(raw)
 	if err == nil {
 		var slot payment.Slot
-		slot, err = c.verifyParams(params, sig)
+		var emptySigned bool
+		slot, emptySigned, err = c.verifyParams(params, sig)
 		if err == nil {
+			if !emptySigned {
+				// Empty vnp_* values were outside the signature: the
+				// application must not see them as signed.
+				for k, v := range params {
+					if v == "" {
+						delete(params, k)
+					}
+				}
+			}
 			c.obs.Verified(Provider, slot)
 			return c.notification(params, slot)
 		}
@@ -61,18 +71,21 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 	return nil, err
 }
 
-func (c *Client) verifyParams(params map[string]string, sig string) (payment.Slot, error) {
+// verifyParams checks sig over params and says whether the empty vnp_*
+// values were part of the signed string.
+func (c *Client) verifyParams(params map[string]string, sig string) (slot payment.Slot, emptySigned bool, err error) {
 	now := c.now()
-	slot, err := c.secret.VerifyHex(sha512.New, []byte(hashData(params, false)), sig, now)
+	slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(params, false)), sig, now)
 	if errors.Is(err, payment.ErrSignatureMismatch) && hasEmpty(params) {
 		// The official PHP IPN demo signs empty vnp_* values too ("k=&");
 		// the .NET and Java libraries skip them. Accept either form.
 		slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(params, true)), sig, now)
+		emptySigned = err == nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("vnpay: %w", err)
+		return "", false, fmt.Errorf("vnpay: %w", err)
 	}
-	return slot, nil
+	return slot, emptySigned, nil
 }
 
 func hasEmpty(params map[string]string) bool {

@@ -196,7 +196,7 @@ func (c *Client) SignParams(params map[string]string) (string, error) {
 type PaymentRequest struct {
 	Amount    int64  // VND, > 0
 	TxnRef    string // the merchant's order reference, unique per day
-	OrderInfo string // VNPay asks for unaccented Vietnamese without special characters
+	OrderInfo string // VNPay asks for unaccented Vietnamese without special characters: see StripDiacritics
 	OrderType string // default "other"
 	ReturnURL string // where the customer lands afterwards
 	IPAddr    string // the customer's IP address

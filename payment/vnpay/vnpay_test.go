@@ -398,3 +398,33 @@ func TestPreviousSigner(t *testing.T) {
 		t.Error("Previous without a previous secret")
 	}
 }
+
+// Parameters outside the signature never fail a valid IPN and never reach
+// the application as signed.
+func TestUnsignedParameters(t *testing.T) {
+	c := demoClient(t, current(demoSecret), nil, vecCreateDate)
+	good := signWith(demoSecret, ipnParams()) // empty values skipped, as .NET and Java sign
+	n, err := c.VerifyQuery("utm_campaign=50%off&" + good + "&vnp_Extra=&fbclid=%zz")
+	if err != nil {
+		t.Fatalf("valid IPN with unsigned parameters around it: %v", err)
+	}
+	if _, ok := n.Params["vnp_Extra"]; ok {
+		t.Errorf("empty vnp_Extra outside the signature reached Params: %v", n.Params)
+	}
+	for k := range n.Params {
+		if _, signed := ipnParams()[k]; !signed {
+			t.Errorf("Params has unsigned %s", k)
+		}
+	}
+	// The PHP form signs empty values: then they were signed and stay.
+	p := ipnParams()
+	p["vnp_BankTranNo"] = ""
+	m := hmac.New(sha512.New, []byte(demoSecret))
+	m.Write([]byte(hashData(p, true)))
+	q := hashData(p, true) + "&vnp_SecureHash=" + hex.EncodeToString(m.Sum(nil))
+	if n, err := c.VerifyQuery(q); err != nil {
+		t.Fatalf("PHP form: %v", err)
+	} else if v, ok := n.Params["vnp_BankTranNo"]; !ok || v != "" {
+		t.Errorf("signed empty vnp_BankTranNo missing from Params: %v", n.Params)
+	}
+}

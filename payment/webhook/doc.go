@@ -41,13 +41,15 @@
 //
 // # Secrets
 //
-// A secret whose value starts with "whsec_" is used as the Standard Webhooks
-// spec says: the rest is standard base64 and the decoded bytes (24 to 64)
-// are the HMAC key; that is how secrets from Svix-style senders are
-// written. Any other value, such as the 64-character secret that
-// "rotate keygen webhook" generates, is used as raw bytes, like every other
-// HMAC secret of the platform. Both forms are validated at load and never
-// appear in an error or a log line (only fingerprints do). Casso's and
+// Our own secret is a Standard Webhooks secret, read as the spec and its
+// reference libraries (npm standardwebhooks, svix) read it: the value after
+// an optional "whsec_" prefix is standard base64, and the decoded bytes (24
+// to 64) are the HMAC key. "rotate keygen webhook" prints "whsec_" + base64
+// of 48 random bytes. A secret deployed raw by an earlier version (its
+// characters were the key bytes) keeps working only with [WithRawSecrets];
+// see the migration note in docs/rotation-procedures.md. Secrets are
+// validated at load and never appear in an error or a log line (only
+// fingerprints do). Casso's and
 // PayOS's keys are issued by them and used as raw bytes, as their samples do.
 //
 // Importing this package pulls in no database or Redis client.

@@ -47,7 +47,7 @@ func TestStandardHandler(t *testing.T) {
 	})
 	oldSender := must(NewSigner(payment.SecretSet{Current: secret(oldSecret)}))
 	newSender := must(NewSigner(payment.SecretSet{Current: secret(newSecret)}))
-	strangerSender := must(NewSigner(payment.SecretSet{Current: secret("a-stranger-secret-a-stranger-secret-0000")}))
+	strangerSender := must(NewSigner(payment.SecretSet{Current: secret("whsec_YS1zdHJhbmdlci1zZWNyZXQtYS1zdHJhbmdlci1zZWNyZXQ=")}))
 
 	// Wrong method: 405 with Allow.
 	code, w := serve(h, "GET", "application/json", stdHeaders(t, newSender, "m1"), body)

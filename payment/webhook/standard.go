@@ -24,6 +24,12 @@ const (
 	HeaderID        = "webhook-id"
 	HeaderTimestamp = "webhook-timestamp"
 	HeaderSignature = "webhook-signature"
+
+	// The Svix-branded names of the same headers. Verify reads them when a
+	// request carries none of the webhook-* headers.
+	SvixHeaderID        = "svix-id"
+	SvixHeaderTimestamp = "svix-timestamp"
+	SvixHeaderSignature = "svix-signature"
 )
 
 // Signer signs outgoing Standard Webhooks messages. While the set's
@@ -35,13 +41,14 @@ type Signer struct {
 	cfg config
 }
 
-// NewSigner returns a Signer for set. Options used: WithClock.
+// NewSigner returns a Signer for set. Options used: WithClock, WithRawSecrets.
 func NewSigner(set payment.SecretSet, opts ...Option) (*Signer, error) {
-	ks, err := keySet(set)
+	cfg := newConfig(opts)
+	ks, err := keySet(set, cfg.rawSecrets)
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{set: ks, cfg: newConfig(opts)}, nil
+	return &Signer{set: ks, cfg: cfg}, nil
 }
 
 // Sign returns the webhook-signature header value for a message: one
@@ -150,11 +157,12 @@ type Verifier struct {
 // WithTolerance, WithObserver, WithReplayStore, WithReplayFailOpen,
 // WithMaxBody and WithLogger (the last two by Handler).
 func NewVerifier(set payment.SecretSet, opts ...Option) (*Verifier, error) {
-	ks, err := keySet(set)
+	cfg := newConfig(opts)
+	ks, err := keySet(set, cfg.rawSecrets)
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{set: ks, cfg: newConfig(opts)}, nil
+	return &Verifier{set: ks, cfg: cfg}, nil
 }
 
 // Verify checks a message given its headers and raw body: the three
@@ -216,18 +224,24 @@ func (v *Verifier) Release(ctx context.Context, id string) error {
 func (v *Verifier) ReplayTTL() time.Duration { return v.cfg.replayTTL() }
 
 func (v *Verifier) verify(h http.Header, body []byte) (Message, error) {
-	for _, name := range []string{HeaderID, HeaderTimestamp, HeaderSignature} {
+	names := [3]string{HeaderID, HeaderTimestamp, HeaderSignature}
+	if len(h.Values(HeaderID)) == 0 && len(h.Values(HeaderTimestamp)) == 0 && len(h.Values(HeaderSignature)) == 0 {
+		// Svix-branded senders: the same scheme under svix-* names. Only when
+		// no webhook-* header is present, so one request has one reading.
+		names = [3]string{SvixHeaderID, SvixHeaderTimestamp, SvixHeaderSignature}
+	}
+	for _, name := range names {
 		if len(h.Values(name)) > 1 {
 			// Which copy was signed is ambiguous: refuse rather than pick one.
 			return Message{}, fmt.Errorf("%w: %s header repeated", payment.ErrMalformed, name)
 		}
 	}
-	id, tsText, sigs := h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
+	id, tsText, sigs := h.Get(names[0]), h.Get(names[1]), h.Get(names[2])
 	if sigs == "" {
-		return Message{}, fmt.Errorf("%w: no %s header", payment.ErrMissingSignature, HeaderSignature)
+		return Message{}, fmt.Errorf("%w: no %s header", payment.ErrMissingSignature, names[2])
 	}
 	if id == "" || tsText == "" {
-		return Message{}, fmt.Errorf("%w: %s and %s are required", payment.ErrMalformed, HeaderID, HeaderTimestamp)
+		return Message{}, fmt.Errorf("%w: %s and %s are required", payment.ErrMalformed, names[0], names[1])
 	}
 	return v.VerifyParts(id, tsText, sigs, body)
 }

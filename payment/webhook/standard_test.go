@@ -191,11 +191,27 @@ func TestWhsecSecrets(t *testing.T) {
 	if _, err := NewSigner(payment.SecretSet{Current: secret("whsec_c2hvcnQ=")}); !errors.Is(err, ErrBadSecret) {
 		t.Errorf("whsec_ of 5 bytes: %v", err)
 	}
+	// A raw secret deployed before the spec was followed: refused by
+	// default, its raw bytes with WithRawSecrets.
+	raw := "0123456789abcdef0123456789abcdef!"
+	if _, err := NewSigner(payment.SecretSet{Current: secret(raw)}); !errors.Is(err, ErrBadSecret) {
+		t.Errorf("raw secret without WithRawSecrets: %v", err)
+	}
 	// whsec_ of the same bytes as a raw previous secret is the same key.
-	raw := "0123456789abcdef0123456789abcdef"
-	set := payment.SecretSet{Current: secret("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), Previous: secret(raw), PreviousUntil: t0}
-	if _, err := NewVerifier(set); !errors.Is(err, payment.ErrSameSecret) {
+	set := payment.SecretSet{Current: secret("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYh"), Previous: secret(raw), PreviousUntil: t0}
+	if _, err := NewVerifier(set, WithRawSecrets()); !errors.Is(err, payment.ErrSameSecret) {
 		t.Errorf("whsec_ and raw forms of one key: %v", err)
+	}
+	// Migration: current whsec_, previous raw; both verify with WithRawSecrets.
+	at := time.Unix(swTimestamp, 0)
+	mig := payment.SecretSet{Current: secret(swSecret), Previous: secret(raw), PreviousUntil: at.Add(time.Hour)}
+	v := must(NewVerifier(mig, WithRawSecrets(), WithClock(fixed(at))))
+	oldSig := must(must(NewSigner(payment.SecretSet{Current: secret(raw)}, WithRawSecrets())).Sign(swID, at, []byte(swPayload)))
+	if m, err := v.VerifyParts(swID, "1614265330", oldSig, []byte(swPayload)); err != nil || m.Slot != payment.SlotPrevious {
+		t.Errorf("raw previous during migration: %+v %v", m, err)
+	}
+	if m, err := v.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err != nil || m.Slot != payment.SlotCurrent {
+		t.Errorf("whsec_ current during migration: %+v %v", m, err)
 	}
 }
 

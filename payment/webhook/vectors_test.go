@@ -58,11 +58,15 @@ func TestStandardWebhooksVectorVerify(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	// The spec's secret without the prefix is, for us, a raw secret: a
-	// different key (documented in the package doc).
-	raw := must(NewVerifier(payment.SecretSet{Current: secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")}, WithClock(fixed(at))))
+	// The reference libraries base64-decode the secret with or without its
+	// prefix, and so do we; only WithRawSecrets keeps the old raw reading.
+	bare := must(NewVerifier(payment.SecretSet{Current: secret(strings.TrimPrefix(swSecret, "whsec_"))}, WithClock(fixed(at))))
+	if _, err := bare.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err != nil {
+		t.Errorf("the spec's vector secret without whsec_: %v", err)
+	}
+	raw := must(NewVerifier(payment.SecretSet{Current: secret(strings.TrimPrefix(swSecret, "whsec_"))}, WithClock(fixed(at)), WithRawSecrets()))
 	if _, err := raw.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err == nil {
-		t.Error("a secret without whsec_ must be used as raw bytes, not base64-decoded")
+		t.Error("WithRawSecrets: an unprefixed secret must be raw bytes, not base64-decoded")
 	}
 }
 
@@ -145,4 +149,51 @@ func header(id string, ts int64, sig string) http.Header {
 	h.Set(HeaderTimestamp, itoa(ts))
 	h.Set(HeaderSignature, sig)
 	return h
+}
+
+// Svix-branded senders put the same scheme under svix-* headers; a request
+// with webhook-* headers is read by those alone.
+func TestSvixHeaders(t *testing.T) {
+	at := time.Unix(swTimestamp, 0)
+	v := must(NewVerifier(payment.SecretSet{Current: secret(swSecret)}, WithClock(fixed(at))))
+	h := http.Header{}
+	h.Set(SvixHeaderID, swID)
+	h.Set(SvixHeaderTimestamp, "1614265330")
+	h.Set(SvixHeaderSignature, swExpected)
+	if m, err := v.Verify(t.Context(), h, []byte(swPayload)); err != nil || m.ID != swID {
+		t.Fatalf("svix-* headers: %+v %v", m, err)
+	}
+	h.Set(HeaderID, swID) // a partial webhook-* set: read as webhook-*, so incomplete
+	if _, err := v.Verify(t.Context(), h, []byte(swPayload)); err == nil {
+		t.Error("webhook-id with svix-* timestamp and signature: accepted")
+	}
+}
+
+// TestReferenceLibraryVector pins a signature made by the Standard Webhooks
+// reference library (npm standardwebhooks 1.0.0) with a secret in the form
+// "rotate keygen webhook" prints: produced by
+// payment/testdata/standardwebhooks/vector.js (npm ci && node vector.js).
+// Before secrets were read per the spec, ours gave another signature.
+func TestReferenceLibraryVector(t *testing.T) {
+	const (
+		refSecret = "whsec_cm90YXRpb24tY3Jvc3MtY2hlY2sta2V5LW9mLTQ4LWJ5dGVzLTAxMjM0NTY3ODk="
+		refSig    = "v1,KwKW8w+GhzyVnpHjo9YJ1hqbRHdSjzsLg4Hua2twoJ0="
+		refID     = "msg_rotation_1"
+		refTS     = 1764662400
+		refBody   = `{"amount":500000,"memo":"CK don hang 42"}`
+	)
+	at := time.Unix(refTS, 0)
+	s := must(NewSigner(payment.SecretSet{Current: secret(refSecret)}))
+	if got := must(s.Sign(refID, at, []byte(refBody))); got != refSig {
+		t.Errorf("Sign = %s, the reference library gives %s", got, refSig)
+	}
+	// The reference signature verifies here, as current and, after a
+	// rotation, as previous inside its window.
+	rot := payment.SecretSet{Current: secret(newSecret), Previous: secret(refSecret), PreviousUntil: at.Add(time.Hour)}
+	for set, slot := range map[*payment.SecretSet]payment.Slot{{Current: secret(refSecret)}: payment.SlotCurrent, &rot: payment.SlotPrevious} {
+		v := must(NewVerifier(*set, WithClock(fixed(at))))
+		if m, err := v.VerifyParts(refID, itoa(refTS), refSig, []byte(refBody)); err != nil || m.Slot != slot {
+			t.Errorf("reference signature, want slot %s: %+v %v", slot, m, err)
+		}
+	}
 }

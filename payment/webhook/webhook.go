@@ -64,8 +64,10 @@ var (
 	}
 )
 
-// ErrBadSecret: a "whsec_" secret is not standard base64 of 24 to 64 bytes.
-var ErrBadSecret = errors.New("webhook: whsec_ secret must be standard base64 of 24 to 64 bytes")
+// ErrBadSecret: a Standard Webhooks secret is not standard base64 of 24 to
+// 64 bytes (after an optional "whsec_" prefix). A secret deployed before
+// this library followed the spec, used as raw bytes, needs WithRawSecrets.
+var ErrBadSecret = errors.New("webhook: Standard Webhooks secret must be \"whsec_\" + standard base64 of 24 to 64 bytes (rotate keygen webhook); for a raw secret deployed earlier use webhook.WithRawSecrets")
 
 // ErrReplayStore: the replay store could not be reached; with the default
 // fail-closed policy the message is refused (the handler answers 503 so the
@@ -77,44 +79,55 @@ const ReasonReplayStore payment.Reason = "replay_store_unavailable"
 
 // LoadSecretSet reads BANK_TRANSFER_WEBHOOK_SECRET, its _PREVIOUS and
 // _PREVIOUS_UNTIL from src with secretenv.HMACRule (at least 32 bytes) and
-// checks that a "whsec_" value decodes. Errors name the variable and the
-// fingerprint, never the value.
-func LoadSecretSet(src secretenv.Source) (payment.SecretSet, error) {
+// checks that each value is a Standard Webhooks secret (see Key), or, with
+// WithRawSecrets among opts, takes unprefixed values as raw bytes. Errors
+// name the variable and the fingerprint, never the value.
+func LoadSecretSet(src secretenv.Source, opts ...Option) (payment.SecretSet, error) {
 	set, err := payment.LoadSecretSet(src, Vars, secretenv.HMACRule)
 	if err != nil {
 		return payment.SecretSet{}, err
 	}
-	if _, err := keySet(set); err != nil {
+	if _, err := keySet(set, newConfig(opts).rawSecrets); err != nil {
 		return payment.SecretSet{}, err
 	}
 	return set, nil
 }
 
-// Key returns the HMAC key a Standard Webhooks secret stands for: the
-// base64-decoded bytes after "whsec_", or the raw bytes of any other value.
-func Key(secret fingerprint.Secret) (fingerprint.Secret, error) {
+// SecretPrefix starts a Standard Webhooks secret ("rotate keygen webhook"
+// prints it).
+const SecretPrefix = "whsec_"
+
+// Key returns the HMAC key a Standard Webhooks secret stands for, as the
+// spec and its reference libraries (npm standardwebhooks, svix) read it:
+// the standard base64 decoding of the value after an optional "whsec_"
+// prefix, 24 to 64 bytes; anything else is ErrBadSecret.
+func Key(secret fingerprint.Secret) (fingerprint.Secret, error) { return key(secret, false) }
+
+// key is Key; with raw, a value without the prefix is the raw key bytes
+// (WithRawSecrets).
+func key(secret fingerprint.Secret, raw bool) (fingerprint.Secret, error) {
 	b := secret.Bytes()
-	const prefix = "whsec_"
-	if !strings.HasPrefix(string(b), prefix) {
+	text, prefixed := strings.CutPrefix(string(b), SecretPrefix)
+	if raw && !prefixed {
 		return secret, nil
 	}
-	k, err := base64.StdEncoding.DecodeString(string(b[len(prefix):]))
+	k, err := base64.StdEncoding.DecodeString(text)
 	if err != nil || len(k) < 24 || len(k) > 64 {
 		return fingerprint.Secret{}, fmt.Errorf("%w (fp=%s)", ErrBadSecret, secret.Fingerprint())
 	}
 	return fingerprint.NewSecret(k), nil
 }
 
-func keySet(set payment.SecretSet) (payment.SecretSet, error) {
+func keySet(set payment.SecretSet, raw bool) (payment.SecretSet, error) {
 	if err := set.Validate(); err != nil {
 		return payment.SecretSet{}, err
 	}
 	var err error
-	if set.Current, err = Key(set.Current); err != nil {
+	if set.Current, err = key(set.Current, raw); err != nil {
 		return payment.SecretSet{}, err
 	}
 	if !set.Previous.IsZero() {
-		if set.Previous, err = Key(set.Previous); err != nil {
+		if set.Previous, err = key(set.Previous, raw); err != nil {
 			return payment.SecretSet{}, err
 		}
 	}
@@ -133,6 +146,8 @@ type config struct {
 	replay    ReplayStore
 	failOpen  bool
 	log       *slog.Logger
+	// rawSecrets: Standard Webhooks secrets without "whsec_" are raw bytes.
+	rawSecrets bool
 }
 
 func newConfig(opts []Option) config {
@@ -142,6 +157,16 @@ func newConfig(opts []Option) config {
 	}
 	return c
 }
+
+// WithRawSecrets makes the Signer, Verifier and LoadSecretSet use a
+// Standard Webhooks secret without the "whsec_" prefix as raw bytes, as
+// this package did before it followed the spec. It exists only for secrets
+// deployed that way: such a secret is a different key for the reference
+// libraries, so receivers and senders that use them refuse our signatures.
+// Migrate by rotating to a "rotate keygen webhook" secret (whsec_…) with
+// the usual overlap; whsec_ values are decoded even with this option, so
+// the current whsec_ and the previous raw secret verify side by side.
+func WithRawSecrets() Option { return func(c *config) { c.rawSecrets = true } }
 
 // WithClock sets the clock (tests, drills). Default time.Now.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
+	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/query"
 )
 
@@ -24,7 +25,10 @@ const (
 
 // Callback is a verified callback.
 type Callback struct {
-	// Type is TypeOrder or TypeAgreement.
+	// Type is TypeOrder or TypeAgreement. It is NOT authenticated: ZaloPay's
+	// MAC covers only Data. VerifyCallback refuses other values and checks
+	// Data's app_id for both types, so a changed type cannot smuggle another
+	// app's callback; never base a decision on Type alone.
 	Type int
 	// Data is the signed "data" string exactly as received.
 	Data string
@@ -62,9 +66,16 @@ type envelope struct {
 // VerifyCallback decodes and verifies a callback body. The MAC is checked
 // with key2 over the data string as received before data is parsed. Errors
 // wrap the payment sentinels; a valid MAC over another app's data is
-// ErrWrongMerchant.
+// ErrWrongMerchant, whatever the (unsigned) type says; a type other than
+// TypeOrder and TypeAgreement is ErrMalformed. A body or data whose
+// objects repeat a key, exactly or up to case, is ErrDuplicateParam.
 func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	var env envelope
+	if err := jsonkeys.Check(body); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+		err = fmt.Errorf("zalopay: %w: callback body: %w", payment.ErrDuplicateParam, err)
+		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
+		return nil, err
+	}
 	if err := json.Unmarshal(body, &env); err != nil || env.Data == nil {
 		err := fmt.Errorf("zalopay: %w: callback body is not {\"data\": \"…\", \"mac\": \"…\", \"type\": n}", payment.ErrMalformed)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
@@ -81,14 +92,31 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	if env.Type != nil {
 		cb.Type = *env.Type
 	}
-	if cb.Type != TypeOrder {
+	// type is outside the MAC: it only chooses how data is read, and data
+	// (signed) must name this app whatever type says.
+	if cb.Type != TypeOrder && cb.Type != TypeAgreement {
+		return nil, fmt.Errorf("zalopay: %w: callback type %d is neither %d (order) nor %d (agreement)", payment.ErrMalformed, cb.Type, TypeOrder, TypeAgreement)
+	}
+	if err := jsonkeys.Check([]byte(cb.Data)); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+		return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
+	}
+	if cb.Type == TypeOrder {
+		if err := json.Unmarshal([]byte(cb.Data), &cb.Order); err != nil {
+			return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)
+		}
+		if cb.Order.AppID != c.appID {
+			return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, cb.Order.AppID, c.appID)
+		}
 		return cb, nil
 	}
-	if err := json.Unmarshal([]byte(cb.Data), &cb.Order); err != nil {
-		return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)
+	var app struct {
+		AppID *int `json:"app_id"`
 	}
-	if cb.Order.AppID != c.appID {
-		return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, cb.Order.AppID, c.appID)
+	if err := json.Unmarshal([]byte(cb.Data), &app); err != nil || app.AppID == nil {
+		return nil, fmt.Errorf("zalopay: %w: callback data is not an object with app_id", payment.ErrMalformed)
+	}
+	if *app.AppID != c.appID {
+		return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, *app.AppID, c.appID)
 	}
 	return cb, nil
 }

@@ -2,11 +2,18 @@ package zalopay_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/zalopay"
 	"github.com/goodgo/rotation/secretenv"
 )
@@ -46,4 +53,41 @@ func Example() {
 	// Output:
 	// 8c7331dc8eb45b5ef1fa0814245954ca859a3c0f32bd1c7fa5df6c838ecbc069
 	// {"return_code":-1,"return_message":"mac not equal"}
+}
+
+// A successful callback during a key2 rotation: ZaloPay signs with the new
+// key2, or, for a retry queued before the switch, with the old one until
+// PreviousUntil; both are answered return_code 1.
+func ExampleClient_CallbackHandler_rotation() {
+	now := time.UnixMilli(1704067260000)
+	key := func(s string) fingerprint.Secret { return fingerprint.NewSecret([]byte(s)) }
+	const oldKey2, newKey2 = "kLtgPl8HHhfvMuDHPwKfgfsY4Ydm9eIz", "NEWkey2NEWkey2NEWkey2NEWkey2NEWk"
+	c, _ := zalopay.New(zalopay.Config{AppID: 2553,
+		Key1: payment.SecretSet{Current: key("PcY4iZIKFCIdgZvA6ueMcMHHUbRLYjPL")},
+		Key2: payment.SecretSet{Current: key(newKey2), Previous: key(oldKey2), PreviousUntil: zalopay.UntilAfterRotation(now.Add(-time.Hour))},
+		Now:  func() time.Time { return now },
+	})
+	h := c.CallbackHandler(func(ctx context.Context, cb *zalopay.Callback) error {
+		fmt.Println(cb.Order.AppTransID, cb.Order.Amount, "verified with", cb.Slot)
+		return nil
+	})
+	data := `{"app_id":2553,"app_trans_id":"240101_123456","app_time":1704067200000,"app_user":"user123","amount":50000,` +
+		`"embed_data":"{}","item":"[]","zp_trans_id":240101000000175,"server_time":1704067250000,"channel":38,` +
+		`"merchant_user_id":"","user_fee_amount":0,"discount_amount":0}`
+	for _, k2 := range []string{newKey2, oldKey2} {
+		m := hmac.New(sha256.New, []byte(k2))
+		m.Write([]byte(data))
+		d, _ := json.Marshal(data)
+		body := fmt.Sprintf(`{"data":%s,"mac":"%s","type":1}`, d, hex.EncodeToString(m.Sum(nil)))
+		rr := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/callback/zalopay", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rr, r)
+		fmt.Print(rr.Body.String())
+	}
+	// Output:
+	// 240101_123456 50000 verified with current
+	// {"return_code":1,"return_message":"success"}
+	// 240101_123456 50000 verified with previous
+	// {"return_code":1,"return_message":"success"}
 }

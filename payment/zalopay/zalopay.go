@@ -223,18 +223,26 @@ func (c *Client) SignQuery(q *QueryRequest) error {
 
 // RefundRequest is the body of POST /v2/refund.
 type RefundRequest struct {
-	AppID       int    `json:"app_id"`
-	MRefundID   string `json:"m_refund_id"` // yymmdd_appid_xxx
-	ZPTransID   string `json:"zp_trans_id"`
-	Amount      int64  `json:"amount"`
-	Timestamp   int64  `json:"timestamp"` // Unix ms; set by SignRefund when zero
-	Description string `json:"description"`
-	Mac         string `json:"mac"`
+	AppID     int    `json:"app_id"`
+	MRefundID string `json:"m_refund_id"` // yymmdd_appid_xxx
+	ZPTransID string `json:"zp_trans_id"`
+	Amount    int64  `json:"amount"`
+	// RefundFeeAmount is the fee the merchant bears for the refund, when
+	// the refund charges one. nil sends no refund_fee_amount; set (even to
+	// 0) it is sent and signed.
+	RefundFeeAmount *int64 `json:"refund_fee_amount,omitempty"`
+	Timestamp       int64  `json:"timestamp"` // Unix ms; set by SignRefund when zero
+	Description     string `json:"description"`
+	Mac             string `json:"mac"`
 }
 
 // RefundMACInput is the string a refund signs:
-// app_id|zp_trans_id|amount|description|timestamp.
+// app_id|zp_trans_id|amount|description|timestamp, or with a
+// RefundFeeAmount app_id|zp_trans_id|amount|refund_fee_amount|description|timestamp.
 func RefundMACInput(r *RefundRequest) string {
+	if r.RefundFeeAmount != nil {
+		return join(strconv.Itoa(r.AppID), r.ZPTransID, itoa(r.Amount), itoa(*r.RefundFeeAmount), r.Description, itoa(r.Timestamp))
+	}
 	return join(strconv.Itoa(r.AppID), r.ZPTransID, itoa(r.Amount), r.Description, itoa(r.Timestamp))
 }
 
@@ -243,6 +251,9 @@ func RefundMACInput(r *RefundRequest) string {
 func (c *Client) SignRefund(r *RefundRequest) error {
 	if r.Amount <= 0 || r.ZPTransID == "" || r.MRefundID == "" {
 		return fmt.Errorf("%w: a refund needs a positive Amount, ZPTransID and MRefundID", ErrRequest)
+	}
+	if f := r.RefundFeeAmount; f != nil && (*f < 0 || *f > r.Amount) {
+		return fmt.Errorf("%w: RefundFeeAmount %d must be between 0 and Amount %d", ErrRequest, *f, r.Amount)
 	}
 	r.AppID = c.appID
 	if r.Timestamp == 0 {

@@ -113,6 +113,24 @@ func TestRequestVectors(t *testing.T) {
 	if err := c.SignRefund(&r); err != nil || r.Mac != vecRefund {
 		t.Errorf("refund mac %s %v, want %s", r.Mac, err, vecRefund)
 	}
+	// With refund_fee_amount, signed between amount and description. The
+	// MAC was computed with node's crypto over
+	// "2553|240101000000175|20000|1000|Hoàn tiền đơn 240101_123456|1704070800000".
+	fee := int64(1000)
+	rf := RefundRequest{MRefundID: "240101_2553_rf1", ZPTransID: "240101000000175", Amount: 20000, RefundFeeAmount: &fee, Description: "Hoàn tiền đơn 240101_123456", Timestamp: 1704070800000}
+	if err := c.SignRefund(&rf); err != nil || rf.Mac != "e250baaf0441000f958652adc79c79f36f98d475838c39987839bb5ba9060f0e" {
+		t.Errorf("refund with fee mac %s %v", rf.Mac, err)
+	}
+	if b, _ := json.Marshal(rf); !strings.Contains(string(b), `"refund_fee_amount":1000`) {
+		t.Errorf("refund with fee body: %s", b)
+	}
+	if b, _ := json.Marshal(r); strings.Contains(string(b), "refund_fee_amount") {
+		t.Errorf("refund without fee body: %s", b)
+	}
+	tooMuch := int64(20001)
+	if err := c.SignRefund(&RefundRequest{MRefundID: "x", ZPTransID: "1", Amount: 20000, RefundFeeAmount: &tooMuch}); !errors.Is(err, ErrRequest) {
+		t.Errorf("fee above amount: %v", err)
+	}
 	qr := QueryRefundRequest{MRefundID: "240101_2553_rf1", Timestamp: 1704070900000}
 	if err := c.SignQueryRefund(&qr); err != nil || qr.Mac != vecQueryRefund {
 		t.Errorf("query refund mac %s %v, want %s", qr.Mac, err, vecQueryRefund)
@@ -156,13 +174,17 @@ func TestRedirect(t *testing.T) {
 		{q + "&status=1", payment.ErrDuplicateParam},
 		{strings.Replace(q, "checksum="+vecRedirect, "", 1), payment.ErrMissingSignature},
 		{strings.Replace(q, "bankcode=zalopayapp", "bankcode=a%7Cb", 1), payment.ErrMalformed},
-		{q + "&x=%zz", payment.ErrMalformed},
+		{strings.Replace(q, "bankcode=zalopayapp", "bankcode=%zz", 1), payment.ErrMalformed},
 	} {
 		if _, err := c.VerifyRedirect(tc.q); !errors.Is(err, tc.err) {
 			t.Errorf("%s: err = %v, want %v", tc.q, err, tc.err)
 		}
 	}
-	if ev := rec.Events(); len(ev) != 6 || ev[0] != "verified zalopay current" {
+	// A bad escape outside the signed parameters does not fail it.
+	if r, err := c.VerifyRedirect("utm_campaign=50%off&" + q + "&x=%zz"); err != nil || r.AppTransID != "240101_123456" {
+		t.Errorf("bad escape in unsigned parameters: %+v %v", r, err)
+	}
+	if ev := rec.Events(); len(ev) != 7 || ev[0] != "verified zalopay current" {
 		t.Errorf("events %q", ev)
 	}
 }
@@ -259,10 +281,45 @@ func TestVerifyCallbackRefusals(t *testing.T) {
 	if _, err := c.VerifyCallback([]byte(b)); !errors.Is(err, payment.ErrMalformed) {
 		t.Errorf("signed non-object: %v", err)
 	}
-	// An agreement callback is verified but not parsed as an order.
-	b = fmt.Sprintf(`{"data":"[1]","mac":"%x","type":2}`, m.Sum(nil))
-	if cb, err := c.VerifyCallback([]byte(b)); err != nil || cb.Type != TypeAgreement || cb.Data != "[1]" {
+	// An agreement callback for this app is verified but not parsed as an
+	// order.
+	signed := func(data string, typ int) []byte {
+		m := hmac.New(sha256.New, []byte(sandboxKey2))
+		m.Write([]byte(data))
+		d, _ := json.Marshal(data)
+		return fmt.Appendf(nil, `{"data":%s,"mac":"%x","type":%d}`, d, m.Sum(nil), typ)
+	}
+	agreement := `{"app_id":2553,"binding_id":"b1"}`
+	if cb, err := c.VerifyCallback(signed(agreement, 2)); err != nil || cb.Type != TypeAgreement || cb.Data != agreement {
 		t.Errorf("agreement: %+v %v", cb, err)
+	}
+	// type is outside the MAC: relabelling another app's signed order
+	// callback as an agreement (or an unknown type) must not skip the
+	// app_id check.
+	otherJSON, _ := json.Marshal(other)
+	typicalJSON, _ := json.Marshal(typical())
+	otherData := string(otherJSON)
+	for _, typ := range []int{1, 2} {
+		if _, err := c.VerifyCallback(signed(otherData, typ)); !errors.Is(err, payment.ErrWrongMerchant) {
+			t.Errorf("other app's order as type %d: %v, want ErrWrongMerchant", typ, err)
+		}
+	}
+	for _, typ := range []int{0, 3, 77, -1} {
+		if _, err := c.VerifyCallback(signed(string(typicalJSON), typ)); !errors.Is(err, payment.ErrMalformed) {
+			t.Errorf("type %d: %v, want ErrMalformed", typ, err)
+		}
+	}
+	if _, err := c.VerifyCallback(signed(`{"binding_id":"b1"}`, 2)); !errors.Is(err, payment.ErrMalformed) {
+		t.Errorf("agreement without app_id: %v", err)
+	}
+	// Duplicate or case-variant keys, signed data or envelope: refused.
+	dupData := strings.Replace(string(typicalJSON), `"amount":`, `"Amount":1,"amount":`, 1)
+	if _, err := c.VerifyCallback(signed(dupData, 1)); !errors.Is(err, payment.ErrDuplicateParam) {
+		t.Errorf("signed data with amount and Amount: %v", err)
+	}
+	dupEnv := strings.Replace(string(signed(string(typicalJSON), 1)), `"type":1`, `"type":1,"Type":2`, 1)
+	if _, err := c.VerifyCallback([]byte(dupEnv)); !errors.Is(err, payment.ErrDuplicateParam) {
+		t.Errorf("envelope with type and Type: %v", err)
 	}
 }
 

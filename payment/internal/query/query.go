@@ -13,8 +13,10 @@ import (
 
 // Parse splits raw into the parameters keep accepts, decoding like PHP and
 // Go ("+" is a space). Empty segments ("&&") are skipped; parameters keep
-// refuses are ignored. It returns payment.ErrBodyTooLarge for a query longer
-// than max bytes, payment.ErrMalformed for a bad escape anywhere, and
+// refuses are ignored, whatever they hold (a bad escape in a parameter
+// outside the signature never fails a valid notification). It returns
+// payment.ErrBodyTooLarge for a query longer than max bytes,
+// payment.ErrMalformed for a bad escape in a kept parameter, and
 // payment.ErrDuplicateParam for a kept key given twice (a signature would
 // otherwise cover one copy while the application reads the other).
 func Parse(raw string, max int, keep func(key string) bool) (map[string]string, error) {
@@ -29,13 +31,15 @@ func Parse(raw string, max int, keep func(key string) bool) (map[string]string, 
 			continue
 		}
 		k, v, _ := strings.Cut(part, "=")
-		key, err1 := url.QueryUnescape(k)
-		val, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%w: bad escape in the query", payment.ErrMalformed)
-		}
-		if !keep(key) {
+		key, err := url.QueryUnescape(k)
+		if err != nil || !keep(key) {
+			// A key that does not decode names no parameter the provider
+			// signed: ignored like any unsigned parameter (utm_*=50%off).
 			continue
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad escape in %s", payment.ErrMalformed, key)
 		}
 		if _, dup := params[key]; dup {
 			return nil, fmt.Errorf("%w: %s appears twice", payment.ErrDuplicateParam, key)

@@ -1,0 +1,112 @@
+// Package jsonkeys refuses JSON objects that repeat a key, also up to case:
+// encoding/json matches struct fields case-insensitively and lets the last
+// duplicate win, while another JSON reader of the same signed body may take
+// the first, so "amount" and "Amount" in one object could mean two amounts
+// to two readers.
+package jsonkeys
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ErrDuplicateKey: an object repeats a key, exactly or up to case.
+var ErrDuplicateKey = errors.New("JSON object repeats a key (exactly or up to case)")
+
+// Check returns an error wrapping ErrDuplicateKey when b is a JSON object
+// with two top-level keys equal under case folding (as encoding/json
+// matches them). Only the top level is checked: the bodies it guards are
+// decoded into flat structs, which read nothing below it. It does not
+// validate b: a caller decodes b with encoding/json afterwards, which
+// refuses what is not JSON. It allocates nothing for keys without escapes.
+func Check(b []byte) error {
+	i := ws(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	var arr [32][]byte
+	seen := arr[:0]
+	i++
+	for {
+		i = ws(b, i)
+		if i >= len(b) || b[i] == '}' || b[i] != '"' {
+			return nil // end, or not JSON: left to the decoder
+		}
+		end, esc := str(b, i)
+		if end < 0 {
+			return nil
+		}
+		key := b[i+1 : end]
+		if esc {
+			var s string
+			if json.Unmarshal(b[i:end+1], &s) != nil {
+				return nil
+			}
+			key = []byte(s)
+		}
+		for _, k := range seen {
+			if bytes.EqualFold(k, key) {
+				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+			}
+		}
+		seen = append(seen, key)
+		i = ws(b, end+1)
+		if i >= len(b) || b[i] != ':' {
+			return nil
+		}
+		// Skip the value: strings whole, brackets counted.
+		depth := 0
+	value:
+		for i++; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				e, _ := str(b, i)
+				if e < 0 {
+					return nil
+				}
+				i = e
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth == 0 {
+					return nil // the object's end
+				}
+				depth--
+			case ',':
+				if depth == 0 {
+					i++
+					break value
+				}
+			}
+		}
+		if i >= len(b) {
+			return nil
+		}
+	}
+}
+
+// ws skips JSON whitespace from i.
+func ws(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// str returns the index of the quote closing the string opened at b[i], or
+// -1, and whether the string has escapes.
+func str(b []byte, i int) (int, bool) {
+	esc := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			esc = true
+			j++
+		case '"':
+			return j, esc
+		}
+	}
+	return -1, esc
+}
