@@ -183,7 +183,8 @@ func prefixArgs(ring *fieldcrypt.Keyring, t Table) []any {
 type KeyCount struct {
 	KeyID fieldcrypt.KeyID `json:"key_id"`
 	Rows  int64            `json:"rows"`
-	// Role is "primary", "previous" or "unknown" (not in the keyring).
+	// Role is "primary", "next" (staged, never retirable), "previous" or
+	// "unknown" (not in the keyring).
 	Role string `json:"role"`
 }
 
@@ -302,12 +303,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 			cc.NotEnvelope += cnt
 			continue
 		}
-		role := "unknown"
-		if id == ring.Primary() {
-			role = "primary"
-		} else if ring.Has(id) {
-			role = "previous"
-		}
+		role := ring.Role(id)
 		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Rows: cnt, Role: role})
 	}
 	if err := rows.Err(); err != nil {
