@@ -135,9 +135,9 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 		}
 		for _, id := range ring.Previous() {
 			if n := c.Rows(id); n == 0 {
-				fmt.Fprintf(env.Stdout, "previous key %s: 0 rows in %s, safe to retire for this table\n", id, c.Table)
+				fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s, safe to retire for this table\n", id, c.Table)
 			} else {
-				fmt.Fprintf(env.Stdout, "previous key %s: %d rows in %s, NOT safe to retire: run rotate field reencrypt\n", id, n, c.Table)
+				fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT safe to retire: run rotate field reencrypt\n", id, n, c.Table)
 			}
 		}
 	}

@@ -37,4 +37,10 @@ func TestFieldCensusStagedNextNeverRetirable(t *testing.T) {
 		t.Fatalf("census calls a key retirable while staging: %s", c.stdout)
 	}
 	assertNoSecret(t, c, oldK, newK, "0901234567")
+	// Issue 12 point 9: the JSON names the table as it is, not as a quoted
+	// SQL identifier.
+	j := runCLI(t, vars, "", "field", "census", "--table", "users", "--column", "phone:text", "--json")
+	if j.code != exitOK || !strings.Contains(j.stdout, `"table":"users"`) {
+		t.Fatalf("census --json: %+v", j)
+	}
 }
