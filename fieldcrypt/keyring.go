@@ -16,7 +16,11 @@ import (
 // The environment variables a keyring is loaded from.
 const (
 	EnvKey         = "FIELD_ENCRYPTION_KEY"          // the primary key: standard base64 of exactly 32 bytes
-	EnvKeyPrevious = "FIELD_ENCRYPTION_KEY_PREVIOUS" // decrypt-only keys, comma-separated
+	EnvKeyPrevious = "FIELD_ENCRYPTION_KEY_PREVIOUS" // decrypt-only keys that left primary, comma-separated
+	// EnvKeyNext is the staged key: decrypt-only, deployed everywhere before
+	// any writer encrypts with it (it then becomes FIELD_ENCRYPTION_KEY).
+	// It is never retirable.
+	EnvKeyNext = "FIELD_ENCRYPTION_KEY_NEXT"
 )
 
 // key is one field key with its AEADs, built once and reused for every value.
@@ -61,10 +65,11 @@ func (k *key) aead(a Algorithm) cipher.AEAD {
 // Configure a Keyring (SetAlgorithm, SetRand) before sharing it; after that
 // it is safe for concurrent use.
 type Keyring struct {
-	keys   []*key // keys[0] is the primary
-	alg    Algorithm
-	rand   io.Reader // nil: crypto/rand
-	legacy LegacyDecoder
+	keys    []*key // keys[0] is the primary, then previous keys, then the next key if hasNext
+	hasNext bool
+	alg     Algorithm
+	rand    io.Reader // nil: crypto/rand
+	legacy  LegacyDecoder
 }
 
 // NewKeyring returns a keyring whose primary key is primary and whose
@@ -84,7 +89,25 @@ func NewKeyring(primary string, previous ...string) (*Keyring, error) {
 		}
 		prev = append(prev, s)
 	}
-	return newKeyring(p, prev)
+	return newKeyring(p, prev, fingerprint.Secret{})
+}
+
+// NewStagedKeyring is NewKeyring with a staged next key (decrypt only, see
+// EnvKeyNext); next may be empty for none.
+func NewStagedKeyring(primary, next string, previous ...string) (*Keyring, error) {
+	r, err := NewKeyring(primary, previous...)
+	if err != nil || next == "" {
+		return r, err
+	}
+	n, err := secretenv.Decode(EnvKeyNext, next, secretenv.FieldKeyRule)
+	if err != nil {
+		return nil, err
+	}
+	secrets := make([]fingerprint.Secret, 0, len(r.keys))
+	for _, k := range r.keys[1:] {
+		secrets = append(secrets, k.secret)
+	}
+	return newKeyring(r.keys[0].secret, secrets, n)
 }
 
 // KeyringFromEnv loads the keyring from FIELD_ENCRYPTION_KEY (required) and
@@ -103,18 +126,26 @@ func LoadKeyring(src secretenv.Source) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newKeyring(p, prev)
+	next, err := secretenv.Load(src, EnvKeyNext, secretenv.FieldKeyRule)
+	if err != nil {
+		return nil, err
+	}
+	return newKeyring(p, prev, next)
 }
 
-func newKeyring(primary fingerprint.Secret, previous []fingerprint.Secret) (*Keyring, error) {
+func newKeyring(primary fingerprint.Secret, previous []fingerprint.Secret, next fingerprint.Secret) (*Keyring, error) {
 	named := []secretenv.Named{{Var: EnvKey, Secret: primary}}
 	for i, s := range previous {
 		named = append(named, secretenv.Named{Var: fmt.Sprintf("%s[%d]", EnvKeyPrevious, i), Secret: s})
 	}
+	hasNext := len(next.Bytes()) > 0
+	if hasNext {
+		named = append(named, secretenv.Named{Var: EnvKeyNext, Secret: next})
+	}
 	if err := secretenv.Distinct(named...); err != nil {
 		return nil, err
 	}
-	r := &Keyring{alg: XChaCha20Poly1305}
+	r := &Keyring{alg: XChaCha20Poly1305, hasNext: hasNext}
 	for _, n := range named {
 		k, err := newKey(n.Secret)
 		if err != nil {
@@ -147,13 +178,41 @@ func (r *Keyring) SetRand(rand io.Reader) { r.rand = rand }
 // Primary returns the id of the key that encrypts.
 func (r *Keyring) Primary() KeyID { return r.keys[0].id }
 
-// Previous returns the ids of the decrypt-only keys, in configuration order.
+// Previous returns the ids of the keys that left primary (decrypt only), in
+// configuration order. The staged next key is not among them.
 func (r *Keyring) Previous() []KeyID {
-	ids := make([]KeyID, 0, len(r.keys)-1)
-	for _, k := range r.keys[1:] {
+	prev := r.keys[1:]
+	if r.hasNext {
+		prev = prev[:len(prev)-1]
+	}
+	ids := make([]KeyID, 0, len(prev))
+	for _, k := range prev {
 		ids = append(ids, k.id)
 	}
 	return ids
+}
+
+// Next returns the id of the staged next key (decrypt only), if any. A next
+// key is never retirable: it is about to become the primary.
+func (r *Keyring) Next() (KeyID, bool) {
+	if !r.hasNext {
+		return KeyID{}, false
+	}
+	return r.keys[len(r.keys)-1].id, true
+}
+
+// Role names what key id is to this keyring: "primary", "next", "previous"
+// or "unknown".
+func (r *Keyring) Role(id KeyID) string {
+	switch {
+	case id == r.keys[0].id:
+		return "primary"
+	case r.hasNext && id == r.keys[len(r.keys)-1].id:
+		return "next"
+	case r.Has(id):
+		return "previous"
+	}
+	return "unknown"
 }
 
 // Has reports whether the keyring holds the key with id.
@@ -171,13 +230,16 @@ func (r *Keyring) lookup(id KeyID) *key {
 // String describes the keyring by fingerprints only.
 func (r *Keyring) String() string {
 	s := "fieldcrypt.Keyring{primary=" + r.keys[0].id.String()
-	for i, k := range r.keys[1:] {
+	if id, ok := r.Next(); ok {
+		s += " next=" + id.String()
+	}
+	for i, id := range r.Previous() {
 		if i == 0 {
 			s += " previous="
 		} else {
 			s += ","
 		}
-		s += k.id.String()
+		s += id.String()
 	}
 	return s + " alg=" + r.alg.String() + "}"
 }

@@ -76,7 +76,7 @@ func Inventory() []Class {
 			},
 			Cadence: "90 days / on leak", BlastRadius: "All active user sessions", Owner: "Security / Auth"},
 		{ID: "field", Name: "Field-level encryption", Keygen: "field",
-			Vars:    []Var{req("FIELD_ENCRYPTION_KEY", FieldKeyRule), opt("FIELD_ENCRYPTION_KEY_PREVIOUS", FieldKeyListRule)},
+			Vars:    []Var{req("FIELD_ENCRYPTION_KEY", FieldKeyRule), opt("FIELD_ENCRYPTION_KEY_PREVIOUS", FieldKeyListRule), opt("FIELD_ENCRYPTION_KEY_NEXT", FieldKeyRule)},
 			Cadence: "180 days / on leak", BlastRadius: "At-rest encrypted columns (PII)", Owner: "Security"},
 		{ID: "vnpay", Name: "VNPay",
 			Vars:    []Var{req("VNPAY_HASH_SECRET", ProviderSecretRule), prev("VNPAY_HASH_SECRET_PREVIOUS", ProviderSecretRule), id("VNPAY_TMN_CODE")},

@@ -100,8 +100,8 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 	var f tableFlags
 	fs := newFlags(env, "field census", "rotate field census --table T [--pk id] --column C[:text]... [--bind]\n\n"+
 		"Counts, in SQL and without decrypting, the values of each column under each key id (the key's\n"+
-		"fingerprint), NULLs and values that are not envelopes. Keys come from FIELD_ENCRYPTION_KEY and\n"+
-		"FIELD_ENCRYPTION_KEY_PREVIOUS. Exit 0 when every value is under the primary key, 1 otherwise.")
+		"fingerprint), NULLs and values that are not envelopes. Keys come from FIELD_ENCRYPTION_KEY,\n"+
+		"FIELD_ENCRYPTION_KEY_NEXT (staged, never retirable) and FIELD_ENCRYPTION_KEY_PREVIOUS. Exit 0 when every value is under the primary key, 1 otherwise.")
 	f.register(fs)
 	asJSON := fs.Bool("json", false, "print the census as JSON")
 	if code, done := parse(fs, args); done {
@@ -130,11 +130,14 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 			}
 			fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, "-", "null", col.Nulls)
 		}
+		if id, ok := ring.Next(); ok {
+			fmt.Fprintf(env.Stdout, "next key %s: %d values in %s (staged: never retirable)\n", id, c.Rows(id), c.Table)
+		}
 		for _, id := range ring.Previous() {
 			if n := c.Rows(id); n == 0 {
-				fmt.Fprintf(env.Stdout, "previous key %s: 0 rows in %s, safe to retire for this table\n", id, c.Table)
+				fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s, safe to retire for this table\n", id, c.Table)
 			} else {
-				fmt.Fprintf(env.Stdout, "previous key %s: %d rows in %s, NOT safe to retire: run rotate field reencrypt\n", id, n, c.Table)
+				fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT safe to retire: run rotate field reencrypt\n", id, n, c.Table)
 			}
 		}
 	}

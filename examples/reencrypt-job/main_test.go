@@ -134,7 +134,7 @@ func TestRunInProcess(t *testing.T) {
 		t.Fatalf("events: %+v", evs)
 	}
 	oldID := mustRing(t, oldK).Primary().String()
-	if last.Retire[0].KeyID != oldID || !strings.Contains(stderr.String(), "previous key "+oldID+": 0 rows, safe to retire") {
+	if last.Retire[0].KeyID != oldID || !strings.Contains(stderr.String(), "previous key "+oldID+": 0 values, safe to retire") {
 		t.Fatalf("report: %+v / %s", last, stderr.String())
 	}
 	for _, k := range []string{oldK, newK} {

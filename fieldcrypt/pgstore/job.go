@@ -175,9 +175,9 @@ func (r *Report) Summary() string {
 	}
 	for _, k := range r.Previous {
 		if k.Rows == 0 {
-			fmt.Fprintf(&b, "; previous key %s: 0 rows, safe to retire for this table", k.KeyID)
+			fmt.Fprintf(&b, "; previous key %s: 0 values, safe to retire for this table", k.KeyID)
 		} else {
-			fmt.Fprintf(&b, "; previous key %s: %d rows left, NOT safe to retire", k.KeyID, k.Rows)
+			fmt.Fprintf(&b, "; previous key %s: %d values left, NOT safe to retire", k.KeyID, k.Rows)
 		}
 	}
 	if n := r.Census.NotCurrent(); n > 0 {

@@ -75,6 +75,15 @@ func (t Table) ident() string {
 	return pgx.Identifier{t.Name}.Sanitize()
 }
 
+// displayName is the table's name as reports show it: schema.name, not
+// quoted as an SQL identifier.
+func (t Table) displayName() string {
+	if t.Schema != "" {
+		return t.Schema + "." + t.Name
+	}
+	return t.Name
+}
+
 func (t Table) validate() error {
 	if t.Name == "" || t.PK == "" || len(t.Columns) == 0 {
 		return errors.New("pgstore: table needs a name, a primary key column and at least one column")
@@ -183,7 +192,8 @@ func prefixArgs(ring *fieldcrypt.Keyring, t Table) []any {
 type KeyCount struct {
 	KeyID fieldcrypt.KeyID `json:"key_id"`
 	Rows  int64            `json:"rows"`
-	// Role is "primary", "previous" or "unknown" (not in the keyring).
+	// Role is "primary", "next" (staged, never retirable), "previous" or
+	// "unknown" (not in the keyring).
 	Role string `json:"role"`
 }
 
@@ -264,7 +274,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
 	}
 	defer rows.Close()
-	c := &Census{Table: t.ident(), Primary: ring.Primary()}
+	c := &Census{Table: t.displayName(), Primary: ring.Primary()}
 	for _, col := range t.Columns {
 		c.Columns = append(c.Columns, ColumnCensus{Column: col.Name})
 	}
@@ -302,12 +312,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 			cc.NotEnvelope += cnt
 			continue
 		}
-		role := "unknown"
-		if id == ring.Primary() {
-			role = "primary"
-		} else if ring.Has(id) {
-			role = "previous"
-		}
+		role := ring.Role(id)
 		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Rows: cnt, Role: role})
 	}
 	if err := rows.Err(); err != nil {

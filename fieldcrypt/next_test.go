@@ -1,0 +1,62 @@
+package fieldcrypt_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/secretenv"
+)
+
+// The staged procedure: NEXT decrypts before any writer encrypts with it, it
+// is never listed as previous (so never called retirable), and after the
+// promotion the old primary is the previous key.
+func TestStagedNextKey(t *testing.T) {
+	oldK, newK := newKeyText(t), newKeyText(t)
+	staged, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{fieldcrypt.EnvKey: oldK, fieldcrypt.EnvKeyNext: newK}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted, err := fieldcrypt.NewKeyring(newK, oldK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextID, ok := staged.Next()
+	if !ok || nextID != promoted.Primary() {
+		t.Fatalf("Next() = %v, %v; want %v", nextID, ok, promoted.Primary())
+	}
+	if len(staged.Previous()) != 0 {
+		t.Fatalf("the next key must not be a previous key: %v", staged.Previous())
+	}
+	if got := staged.Role(nextID); got != "next" {
+		t.Fatalf("Role(next) = %q", got)
+	}
+	if got := promoted.Role(staged.Primary()); got != "previous" {
+		t.Fatalf("Role(old) after promotion = %q", got)
+	}
+	if !strings.Contains(staged.String(), "next="+nextID.String()) {
+		t.Fatalf("String() = %s", staged)
+	}
+	// A writer already promoted; a reader still staged decrypts its value.
+	b := fieldcrypt.Binding{Table: "users", Column: "phone", Row: "1"}
+	env, err := promoted.EncryptText(nil, []byte("0901234567"), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := staged.DecryptText(nil, env, b); err != nil || string(pt) != "0901234567" {
+		t.Fatalf("staged reader: %q, %v", pt, err)
+	}
+	// The staged keyring still encrypts under the old primary.
+	env2, _ := staged.EncryptText(nil, []byte("x"), b)
+	if h, err := fieldcrypt.ParseHeader(env2, fieldcrypt.Text); err != nil || h.KeyID != staged.Primary() {
+		t.Fatalf("staged encrypt: %+v %v", h, err)
+	}
+	// Same key as primary and next is refused.
+	if _, err := fieldcrypt.NewStagedKeyring(oldK, oldK); err == nil {
+		t.Fatal("next == primary accepted")
+	}
+	r, err := fieldcrypt.NewStagedKeyring(oldK, newK)
+	if err != nil || r.Role(nextID) != "next" {
+		t.Fatalf("NewStagedKeyring: %v", err)
+	}
+}
