@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -147,4 +148,17 @@ func TestSIGHUPRightAfterStartWatch(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestBadSinceNeverEchoed: a secret pasted into JWT_SECRET_PREVIOUS_SINCE is
+// named by variable and fingerprint in the error, never shown.
+func TestBadSinceNeverEchoed(t *testing.T) {
+	src := newSource("JWT_SECRET", sA, "JWT_SECRET_PREVIOUS", sB, "JWT_SECRET_PREVIOUS_SINCE", sC, "JWT_REFRESH_SECRET", sRA)
+	_, err := Open(src, Options{})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "JWT_SECRET_PREVIOUS_SINCE") || !strings.Contains(err.Error(), fingerprintOf(sC)) {
+		t.Fatalf("error: %v", err)
+	}
+	if strings.Contains(err.Error(), sC) || strings.Contains(err.Error(), sC[:12]) {
+		t.Fatal("the value reached the error")
+	}
 }
