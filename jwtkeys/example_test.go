@@ -3,6 +3,7 @@ package jwtkeys_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -104,7 +105,7 @@ func ExampleFlushPrefix() {
 	// jwtkeys: refusing to flush an empty prefix
 }
 
-func ExampleKeys_Watch() {
+func ExampleKeys_StartWatch() {
 	// A Kubernetes secret volume mounted at /run/secrets/jwt holds
 	// JWT_SECRET, JWT_SECRET_NEXT, … as files. Reload on change and SIGHUP.
 	keys, err := jwtkeys.FromDir("/run/secrets/jwt", jwtkeys.Options{})
@@ -113,7 +114,11 @@ func ExampleKeys_Watch() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = keys.Watch(ctx, "/run/secrets/jwt", jwtkeys.WatchOptions{}) }()
+	// SIGHUP is handled once StartWatch returns; without inotify it polls.
+	keys.StartWatch(ctx, "/run/secrets/jwt", jwtkeys.WatchOptions{})
+	if h := keys.WatchHealth(); h.Degraded != nil {
+		log.Printf("jwt keys: polling every %s: %v", h.Poll, h.Degraded) // and report it in readiness
+	}
 }
 
 func ExampleNewStatusCache() {

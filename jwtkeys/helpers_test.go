@@ -50,6 +50,7 @@ type recObserver struct {
 	refresh  int
 	reloads  []error
 	cacheErr []error
+	watching []WatchHealth
 	reloadCh chan error
 }
 
@@ -75,6 +76,11 @@ func (o *recObserver) Reloaded(err error) {
 func (o *recObserver) StatusCacheError(err error) {
 	o.mu.Lock()
 	o.cacheErr = append(o.cacheErr, err)
+	o.mu.Unlock()
+}
+func (o *recObserver) Watching(h WatchHealth) {
+	o.mu.Lock()
+	o.watching = append(o.watching, h)
 	o.mu.Unlock()
 }
 func (o *recObserver) count(k string) int    { o.mu.Lock(); defer o.mu.Unlock(); return o.verified[k] }

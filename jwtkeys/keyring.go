@@ -307,10 +307,13 @@ func load(src secretenv.Source, o Options, old *Keyring) (*Keyring, error) {
 			if ok && raw != "" {
 				t, perr := time.Parse(time.RFC3339, raw)
 				if perr != nil {
-					return nil, fmt.Errorf("%w: %s=%q is not an RFC 3339 time (e.g. 2026-05-01T10:00:00Z)", ErrConfig, name, raw)
+					// Never echo the value: it may be a secret pasted into the
+					// wrong file. Its length and fingerprint identify it.
+					return nil, fmt.Errorf("%w: %s (%d bytes, fp=%s) is not an RFC 3339 time (e.g. 2026-05-01T10:00:00Z)",
+						ErrConfig, name, len(raw), fingerprint.OfString(raw))
 				}
 				if t.After(now.Add(o.Leeway)) {
-					return nil, fmt.Errorf("%w: %s=%s is in the future", ErrConfig, name, raw)
+					return nil, fmt.Errorf("%w: %s=%s is in the future", ErrConfig, name, t.UTC().Format(time.RFC3339))
 				}
 				prev.since = t
 			}

@@ -1,18 +1,9 @@
 package jwtkeys
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
-
-	"github.com/fsnotify/fsnotify"
 
 	"github.com/goodgo/rotation/secretenv"
 )
@@ -26,6 +17,8 @@ type Keys struct {
 	opts Options
 	cur  atomic.Pointer[Keyring]
 	mu   sync.Mutex // serializes reloads
+
+	watch atomic.Pointer[WatchHealth] // nil until StartWatch
 }
 
 // Open loads both rings from src and returns the holder. It fails if the
@@ -95,110 +88,4 @@ func sameKeys(a, b *Keyring) bool {
 		}
 	}
 	return true
-}
-
-// WatchOptions tune Watch. The zero value watches with fsnotify and SIGHUP.
-type WatchOptions struct {
-	// Signals that trigger a reload (default SIGHUP). Set NoSignals to
-	// listen to none.
-	Signals   []os.Signal
-	NoSignals bool
-	// Debounce groups the burst of events of one secret update (default
-	// 100 ms). A directory that keeps changing is still reloaded at least
-	// every 10 × Debounce.
-	Debounce time.Duration
-	// Poll, when > 0, also re-reads the source at this interval (for
-	// filesystems without inotify). Polls report only changes and failures.
-	Poll time.Duration
-}
-
-// Watch reloads the keyring when files in dir change (including a
-// Kubernetes "..data" symlink swap, which shows up as events on the
-// directory) and on SIGHUP, until ctx is done. It returns ctx.Err(), or an
-// error if dir cannot be watched. Each reload is reported to the Observer.
-// dir may be "" to react to signals (and Poll) only.
-func (k *Keys) Watch(ctx context.Context, dir string, wo WatchOptions) error {
-	if wo.Debounce <= 0 {
-		wo.Debounce = 100 * time.Millisecond
-	}
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if dir != "" {
-		w, err := fsnotify.NewWatcher()
-		if err != nil {
-			return fmt.Errorf("jwtkeys: watch %s: %w", dir, err)
-		}
-		defer w.Close()
-		// Watch the directory, not the files: a k8s update replaces the
-		// "..data" link, and editors replace files by rename.
-		if err := w.Add(filepath.Clean(dir)); err != nil {
-			return fmt.Errorf("jwtkeys: watch %s: %w", dir, err)
-		}
-		events, errs = w.Events, w.Errors
-	}
-	var sigs chan os.Signal
-	if !wo.NoSignals {
-		list := wo.Signals
-		if len(list) == 0 {
-			list = []os.Signal{syscall.SIGHUP}
-		}
-		sigs = make(chan os.Signal, 1)
-		signal.Notify(sigs, list...)
-		defer signal.Stop(sigs)
-	}
-	var poll <-chan time.Time
-	if wo.Poll > 0 {
-		t := time.NewTicker(wo.Poll)
-		defer t.Stop()
-		poll = t.C
-	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	// A burst of events is grouped (Debounce), but a directory that never
-	// stops changing must not put the reload off forever.
-	maxWait := 10 * wo.Debounce
-	var pendingSince time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case _, ok := <-events:
-			if !ok {
-				return errors.New("jwtkeys: file watcher closed")
-			}
-			if pendingSince.IsZero() {
-				pendingSince = time.Now()
-			}
-			if time.Since(pendingSince) >= maxWait {
-				timer.Stop()
-				pendingSince = time.Time{}
-				_ = k.Reload()
-				continue
-			}
-			timer.Reset(wo.Debounce)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil // closed: stop selecting on it
-				continue
-			}
-			if err != nil {
-				// Events may have been lost (inotify queue overflow): say
-				// so, then reload as if something changed.
-				k.opts.Observer.Reloaded(fmt.Errorf("jwtkeys: watch %s: %w", dir, err))
-				if pendingSince.IsZero() {
-					pendingSince = time.Now()
-				}
-				timer.Reset(wo.Debounce)
-			}
-		case <-timer.C:
-			pendingSince = time.Time{}
-			_ = k.Reload()
-		case <-sigs:
-			_ = k.Reload()
-		case <-poll:
-			if changed, err := k.reload(); err != nil || changed {
-				k.opts.Observer.Reloaded(err)
-			}
-		}
-	}
 }

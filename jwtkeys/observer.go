@@ -20,6 +20,10 @@ type Observer interface {
 	// StatusCacheError: Redis failed for the user-status cache and the
 	// loader was called directly.
 	StatusCacheError(err error)
+	// Watching: Watch started, changed how it follows changes (file events
+	// unavailable or lost: polling) or stopped. h.Degraded says why it is
+	// not using file events.
+	Watching(h WatchHealth)
 }
 
 // NopObserver ignores everything.
@@ -30,3 +34,4 @@ func (NopObserver) Refused(RingID, Reason) {}
 func (NopObserver) Refreshed()             {}
 func (NopObserver) Reloaded(error)         {}
 func (NopObserver) StatusCacheError(error) {}
+func (NopObserver) Watching(WatchHealth)   {}

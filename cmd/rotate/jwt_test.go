@@ -209,3 +209,19 @@ func TestJWTFlushSessionsCluster(t *testing.T) {
 		t.Fatal("cluster flush deleted another key")
 	}
 }
+
+// TestJWTStatusDirBadSinceRedacted: a secret pasted into the
+// JWT_SECRET_PREVIOUS_SINCE file is never printed by `rotate jwt status --dir`.
+func TestJWTStatusDirBadSinceRedacted(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{"JWT_SECRET": jwtB, "JWT_SECRET_PREVIOUS": jwtA, "JWT_SECRET_PREVIOUS_SINCE": jwtRA + "x", "JWT_REFRESH_SECRET": jwtRA} {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runCLI(t, nil, "", "jwt", "status", "--dir", dir)
+	if r.code != exitCheck || !strings.Contains(r.stderr, "JWT_SECRET_PREVIOUS_SINCE") || !strings.Contains(r.stderr, fingerprint.OfString(jwtRA+"x")) {
+		t.Fatalf("%+v", r)
+	}
+	assertNoSecret(t, r, jwtRA+"x", jwtA, jwtB)
+}

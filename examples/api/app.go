@@ -38,7 +38,7 @@ type App struct {
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 	cancel   context.CancelFunc
-	watchErr chan error
+	watchEnd <-chan error
 
 	mu       sync.Mutex
 	disabled map[string]bool // the "user table" of this example
@@ -62,7 +62,7 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 	}
 	jwtObs := jwtprom.New(a.registry)
 	var err error
-	a.keys, err = jwtkeys.Open(a.src, jwtkeys.Options{Observer: logReloads{jwtObs, cfg.Log}, Now: cfg.Now})
+	a.keys, err = jwtkeys.Open(a.src, jwtkeys.Options{Observer: logReloads{jwtObs, cfg.Log, a}, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("jwt keys: %w", err)
 	}
@@ -71,8 +71,10 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
-	a.watchErr = make(chan error, 1)
-	go func() { a.watchErr <- a.keys.Watch(wctx, cfg.SecretsDir, jwtkeys.WatchOptions{}) }()
+	// StartWatch installs the SIGHUP handler before it returns and falls
+	// back to polling when file events are unavailable; how it watches is
+	// logged (logReloads.Watching), exported and part of readiness.
+	a.watchEnd = a.keys.StartWatch(wctx, cfg.SecretsDir, jwtkeys.WatchOptions{})
 
 	mw := jwtkeys.MiddlewareOptions{Realm: "api"}
 	if cfg.RedisURL != "" {
@@ -112,10 +114,12 @@ func (a *App) Close() {
 	}
 }
 
-// logReloads logs reloads on top of the Prometheus observer.
+// logReloads logs reloads and the watcher's state on top of the Prometheus
+// observer.
 type logReloads struct {
 	*jwtprom.Observer
 	log *slog.Logger
+	app *App
 }
 
 func (l logReloads) Reloaded(err error) {
@@ -124,7 +128,20 @@ func (l logReloads) Reloaded(err error) {
 		l.log.Error("jwt keys: reload refused, keeping the previous keyring", "err", err)
 		return
 	}
-	l.log.Info("jwt keys: reloaded")
+	// The fingerprints loaded per ring and slot, never a secret.
+	l.log.Info("jwt keys: reloaded", "keyring", l.app.keys.Keyring().String())
+}
+
+func (l logReloads) Watching(h jwtkeys.WatchHealth) {
+	l.Observer.Watching(h)
+	switch {
+	case h.Mode == jwtkeys.WatchPolling:
+		l.log.Warn("jwt keys: file events unavailable, polling for secret changes", "dir", h.Dir, "every", h.Poll, "err", h.Degraded)
+	case !h.Running():
+		l.log.Warn("jwt keys: watch stopped: secret changes are no longer picked up", "dir", h.Dir)
+	default:
+		l.log.Info("jwt keys: watching for secret changes", "mode", h.Mode, "dir", h.Dir)
+	}
 }
 
 // login stands in for the application's real login flow (password, OTP…):
@@ -174,8 +191,10 @@ func (a *App) loadStatus(_ context.Context, sub string) (jwtkeys.UserStatus, err
 	return jwtkeys.UserStatus{Disabled: a.disabled[sub]}, nil
 }
 
-// ready reports readiness: the keyring has signing keys; Redis is reported
-// but does not fail readiness (the status loader works without it).
+// ready reports readiness: the keyring has signing keys and its watcher
+// runs (polling instead of file events is reported, not a failure); Redis
+// is reported but does not fail readiness (the status loader works without
+// it).
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	checks := map[string]string{"jwt_keys": "ok"}
 	code := http.StatusOK
@@ -187,6 +206,14 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	if signing != 2 { // one signing key per ring, access and refresh
 		checks["jwt_keys"], code = "no signing key", http.StatusServiceUnavailable
+	}
+	switch h := a.keys.WatchHealth(); {
+	case !h.Running():
+		checks["jwt_watch"], code = "stopped: secret changes are not picked up", http.StatusServiceUnavailable
+	case h.Degraded != nil:
+		checks["jwt_watch"] = fmt.Sprintf("polling every %s: %v", h.Poll, h.Degraded)
+	default:
+		checks["jwt_watch"] = string(h.Mode)
 	}
 	if a.rdb != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)

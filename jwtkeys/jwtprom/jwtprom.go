@@ -6,6 +6,9 @@
 //	auth_refresh_total                      refresh tokens exchanged
 //	auth_jwt_reload_total{result}           keyring reloads (ok, failed)
 //	auth_user_status_cache_errors_total     Redis failures of the status cache
+//	auth_jwt_watch_mode{mode}               1 for how the keyring follows changes now:
+//	                                        events, polling (file events unavailable),
+//	                                        signals, stopped (changes are never picked up)
 //
 // auth_jwt_verified_total{slot="previous"} (and slot="legacy-no-kid") going to
 // zero is how an operator knows the previous key is no longer used.
@@ -27,6 +30,7 @@ type Observer struct {
 	refreshed   prometheus.Counter
 	reloads     *prometheus.CounterVec
 	cacheErrors prometheus.Counter
+	watchMode   *prometheus.GaugeVec
 }
 
 var _ jwtkeys.Observer = (*Observer)(nil)
@@ -51,7 +55,11 @@ func New(reg prometheus.Registerer) *Observer {
 		cacheErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "auth_user_status_cache_errors_total", Help: "Redis errors of the user-status cache (the loader was used instead).",
 		}),
+		watchMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "auth_jwt_watch_mode", Help: "1 for the way the keyring follows secret changes now (events, polling, signals, stopped).",
+		}, []string{"mode"}),
 	}
+	o.setMode(jwtkeys.WatchStopped)
 	for _, r := range []jwtkeys.Reason{jwtkeys.ReasonMalformed, jwtkeys.ReasonExpired, jwtkeys.ReasonBadSignature,
 		jwtkeys.ReasonUnknownKid, jwtkeys.ReasonWrongAlg, jwtkeys.ReasonWrongUse, jwtkeys.ReasonRetiredKey,
 		jwtkeys.ReasonInvalidClaims, jwtkeys.ReasonUserDisabled, jwtkeys.ReasonUnavailable} {
@@ -65,7 +73,7 @@ func New(reg prometheus.Registerer) *Observer {
 	o.reloads.WithLabelValues("ok")
 	o.reloads.WithLabelValues("failed")
 	if reg != nil {
-		reg.MustRegister(o.failures, o.verified, o.refreshed, o.reloads, o.cacheErrors)
+		reg.MustRegister(o.failures, o.verified, o.refreshed, o.reloads, o.cacheErrors, o.watchMode)
 	}
 	return o
 }
@@ -89,3 +97,15 @@ func (o *Observer) Reloaded(err error) {
 }
 
 func (o *Observer) StatusCacheError(error) { o.cacheErrors.Inc() }
+
+func (o *Observer) Watching(h jwtkeys.WatchHealth) { o.setMode(h.Mode) }
+
+func (o *Observer) setMode(m jwtkeys.WatchMode) {
+	for _, x := range []jwtkeys.WatchMode{jwtkeys.WatchEvents, jwtkeys.WatchPolling, jwtkeys.WatchSignals, jwtkeys.WatchStopped} {
+		v := 0.0
+		if x == m {
+			v = 1
+		}
+		o.watchMode.WithLabelValues(string(x)).Set(v)
+	}
+}
