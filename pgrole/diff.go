@@ -10,7 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Missing is one thing the old role can do that the new one cannot.
+// Missing is one difference between the old and the new role: something
+// the old role can do that the new one cannot, or (Privilege or Kind
+// starting with "extra") a right the new role has that the old had not.
 type Missing struct {
 	Database  string // "" for cluster-wide items
 	Kind      string // an object kind, or ATTRIBUTE, SETTING, MEMBERSHIP, POLICY, DEFAULT PRIVILEGES
@@ -140,7 +142,10 @@ SELECT 'ATTRIBUTE', '', x.k FROM pg_roles o, pg_roles n, LATERAL (VALUES
   ('LOGIN', o.rolcanlogin AND NOT n.rolcanlogin), ('CREATEDB', o.rolcreatedb AND NOT n.rolcreatedb),
   ('CREATEROLE', o.rolcreaterole AND NOT n.rolcreaterole), ('BYPASSRLS', o.rolbypassrls AND NOT n.rolbypassrls),
   ('REPLICATION', o.rolreplication AND NOT n.rolreplication), ('SUPERUSER', o.rolsuper AND NOT n.rolsuper),
-  ('CONNECTION LIMIT ' || o.rolconnlimit, o.rolconnlimit <> n.rolconnlimit)) x(k, missing)
+  ('CONNECTION LIMIT ' || o.rolconnlimit, o.rolconnlimit <> n.rolconnlimit),
+  ('extra CREATEDB', n.rolcreatedb AND NOT o.rolcreatedb), ('extra CREATEROLE', n.rolcreaterole AND NOT o.rolcreaterole),
+  ('extra BYPASSRLS', n.rolbypassrls AND NOT o.rolbypassrls), ('extra REPLICATION', n.rolreplication AND NOT o.rolreplication),
+  ('extra SUPERUSER', n.rolsuper AND NOT o.rolsuper)) x(k, missing)
 WHERE o.oid = $1 AND n.oid = $2 AND x.missing
 UNION ALL
 SELECT 'SETTING', coalesce(d.datname::text, ''), c FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase,
@@ -149,10 +154,14 @@ WHERE s.setrole = $1 AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting t, unnest(
   WHERE t.setrole = $2 AND t.setdatabase = s.setdatabase AND e = c)
 UNION ALL
 SELECT 'MEMBERSHIP', r.rolname::text, 'privileges of' FROM pg_roles r
-WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'USAGE') AND NOT pg_has_role($2::oid, r.oid, 'USAGE') AND NOT r.rolname LIKE 'pg\_%'
+WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'USAGE') AND NOT pg_has_role($2::oid, r.oid, 'USAGE')
 UNION ALL
 SELECT 'MEMBERSHIP', r.rolname::text, 'SET ROLE to' FROM pg_roles r
-WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'MEMBER') AND NOT pg_has_role($2::oid, r.oid, 'MEMBER') AND NOT r.rolname LIKE 'pg\_%'`
+WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'MEMBER') AND NOT pg_has_role($2::oid, r.oid, 'MEMBER')
+UNION ALL
+SELECT 'MEMBERSHIP', r.rolname::text, 'extra: privileges of' FROM pg_roles r
+WHERE r.oid NOT IN ($1, $2) AND pg_has_role($2::oid, r.oid, 'USAGE') AND NOT pg_has_role($1::oid, r.oid, 'USAGE')
+  AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = $2)`
 
 // Diff returns what oldRole can do that newRole cannot, per object, in every
 // database either role (or a role they inherit) has dependencies in. Owner

@@ -92,3 +92,40 @@ func TestMirrorDiffListsOwnerRights(t *testing.T) {
 		t.Fatalf("REFRESH after ownership moved: %v", err)
 	}
 }
+
+// Issue 11.4: the gate looks both ways: a missing predefined pg_* role
+// membership is a finding, and so is a right the new role has that the old
+// had not, SUPERUSER above all.
+func TestDiffTwoWayAttributesAndPredefinedRoles(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	adm := connectAdmin(t, f.db.Name)
+	t.Logf("server_version_num %d", adm.ServerVersion())
+	a, b := testsvc.RoleName(t, "a"), testsvc.RoleName(t, "b")
+	extra := testsvc.RoleName(t, "extra")
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(a)+" LOGIN", "CREATE ROLE "+q(b)+" LOGIN", "CREATE ROLE "+q(extra)+" NOLOGIN",
+		"GRANT pg_read_all_stats TO "+q(a), "ALTER ROLE "+q(b)+" CREATEDB", "GRANT "+q(extra)+" TO "+q(b))
+	ms, err := adm.Diff(ctx, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, testsvc.Admin(t), "ALTER ROLE "+q(b)+" SUPERUSER")
+	su, err := adm.Diff(ctx, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms = append(ms, su...)
+	want := map[string]bool{"MEMBERSHIP pg_read_all_stats privileges of": false, "ATTRIBUTE  extra SUPERUSER": false,
+		"ATTRIBUTE  extra CREATEDB": false, "MEMBERSHIP " + extra + " extra: privileges of": false}
+	for _, m := range ms {
+		k := m.Kind + " " + m.Object + " " + m.Privilege
+		if _, ok := want[k]; ok {
+			want[k] = true
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("diff %s → %s does not list %q: %v", a, b, k, ms)
+		}
+	}
+}
