@@ -129,3 +129,31 @@ func TestDiffTwoWayAttributesAndPredefinedRoles(t *testing.T) {
 		}
 	}
 }
+
+// Issue 11.12: a dependency in a database with ALLOW_CONNECTIONS false is
+// found before anything changes, instead of a half-done retire.
+func TestRetireRefusesDependencyInClosedDatabase(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	adm := connectAdmin(t, f.db.Name)
+	t.Logf("server_version_num %d", adm.ServerVersion())
+	role := testsvc.RoleName(t, "gone")
+	dbName := testsvc.RoleName(t, "closeddb")
+	admin := testsvc.Admin(t)
+	mustExec(t, admin, "CREATE ROLE "+q(role)+" LOGIN", "CREATE DATABASE "+q(dbName))
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+q(dbName)) })
+	c, err := pgx.Connect(ctx, testsvc.URLAs(dbName, "postgres", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, c, "CREATE SCHEMA s", "GRANT USAGE ON SCHEMA s TO "+q(role))
+	c.Close(ctx)
+	mustExec(t, admin, "ALTER DATABASE "+q(dbName)+" ALLOW_CONNECTIONS false")
+	applied, err := adm.Retire(ctx, pgrole.RetireOptions{Role: role, Strategy: pgrole.Mirror, Mode: pgrole.RetireDrop})
+	if err == nil || !strings.Contains(err.Error(), dbName) || !strings.Contains(err.Error(), "ALLOW_CONNECTIONS") || len(applied) != 0 {
+		t.Fatalf("retire with a dependency in a closed database: %v (applied %v)", err, applied)
+	}
+	if _, err := adm.Introspect(ctx, role); err != nil {
+		t.Fatalf("role changed: %v", err)
+	}
+}
