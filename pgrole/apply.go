@@ -105,6 +105,18 @@ func (a *Admin) checkDrop(ctx context.Context, strategy Strategy, role, stable, 
 	if len(r.Members) > 0 {
 		return nil, &DependencyError{Role: role, Members: memberNames(r.Members)}
 	}
+	// REASSIGN/DROP OWNED cannot run in a database that refuses
+	// connections: DROP ROLE would fail after the others committed.
+	var closed []string
+	if err := a.conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT d.datname::text ORDER BY d.datname::text), '{}') FROM pg_shdepend s
+		JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1 AND NOT d.datallowconn`,
+		r.OID).Scan(&closed); err != nil {
+		return nil, fmt.Errorf("pgrole: read dependencies in databases without connections: %w", err)
+	}
+	if len(closed) > 0 {
+		return nil, fmt.Errorf("%w: %q has dependencies in database(s) %s, which do not allow connections; nothing was changed: run ALTER DATABASE … ALLOW_CONNECTIONS true there for the retire (or remove the role's grants and objects in it), then retire again",
+			ErrOwnsObjects, role, quoteList(closed))
+	}
 	if n, dbs, err := a.sessions(ctx, role); err != nil {
 		return nil, err
 	} else if n > 0 {

@@ -10,7 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Missing is one thing the old role can do that the new one cannot.
+// Missing is one difference between the old and the new role: something
+// the old role can do that the new one cannot, or (Privilege or Kind
+// starting with "extra") a right the new role has that the old had not.
 type Missing struct {
 	Database  string // "" for cluster-wide items
 	Kind      string // an object kind, or ATTRIBUTE, SETTING, MEMBERSHIP, POLICY, DEFAULT PRIVILEGES
@@ -34,7 +36,7 @@ type DiffError struct {
 
 func (e *DiffError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pgrole: %q lacks %d privilege(s) of %q; cutover refused until the diff is empty (re-run the grant phase or grant them):",
+	fmt.Fprintf(&b, "pgrole: %q lacks %d privilege(s) of %q; cutover refused until the diff is empty (re-run the grant phase or grant them; OWNER: move ownership to a NOLOGIN role both login roles are members of):",
 		e.New, len(e.Missing), e.Old)
 	for i, m := range e.Missing {
 		if i == 10 {
@@ -86,6 +88,27 @@ WHERE (a.grantee = 0 OR pg_has_role($1::oid, a.grantee, 'USAGE')) AND NOT EXISTS
   SELECT 1 FROM aclexplode(coalesce(l.lomacl, acldefault('L', l.lomowner))) b
   WHERE b.privilege_type = a.privilege_type AND (b.grantee = 0 OR pg_has_role($2::oid, b.grantee, 'USAGE')))
 UNION ALL
+SELECT 'OWNER', o.kind || ' ' || o.name, 'owner rights (of ' || quote_ident(r.rolname) || ')'
+FROM (
+  SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+         quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relowner
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ` + userNamespace + `
+  UNION ALL
+  SELECT 'SCHEMA', quote_ident(n.nspname), n.nspowner FROM pg_namespace n WHERE ` + userNamespace + `
+  UNION ALL
+  SELECT CASE f.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+         quote_ident(n.nspname) || '.' || quote_ident(f.proname) || '(' || pg_get_function_identity_arguments(f.oid) || ')', f.proowner
+  FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace WHERE ` + userNamespace + `
+  UNION ALL
+  SELECT 'TYPE', quote_ident(n.nspname) || '.' || quote_ident(t.typname), t.typowner
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+  WHERE t.typtype IN ('b', 'd', 'e', 'r', 'm') AND t.typcategory <> 'A' AND ` + userNamespace + `
+  UNION ALL
+  SELECT 'LARGE OBJECT', l.oid::text, l.lomowner FROM pg_largeobject_metadata l
+) o(kind, name, owner) JOIN pg_roles r ON r.oid = o.owner
+WHERE pg_has_role($1::oid, o.owner, 'USAGE') AND NOT pg_has_role($2::oid, o.owner, 'USAGE')
+UNION ALL
 SELECT 'POLICY', quote_ident(p.polname) || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname), 'applies'
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE EXISTS (SELECT 1 FROM unnest(p.polroles) r WHERE r = 0 OR pg_has_role($1::oid, r, 'USAGE'))
@@ -119,7 +142,10 @@ SELECT 'ATTRIBUTE', '', x.k FROM pg_roles o, pg_roles n, LATERAL (VALUES
   ('LOGIN', o.rolcanlogin AND NOT n.rolcanlogin), ('CREATEDB', o.rolcreatedb AND NOT n.rolcreatedb),
   ('CREATEROLE', o.rolcreaterole AND NOT n.rolcreaterole), ('BYPASSRLS', o.rolbypassrls AND NOT n.rolbypassrls),
   ('REPLICATION', o.rolreplication AND NOT n.rolreplication), ('SUPERUSER', o.rolsuper AND NOT n.rolsuper),
-  ('CONNECTION LIMIT ' || o.rolconnlimit, o.rolconnlimit <> n.rolconnlimit)) x(k, missing)
+  ('CONNECTION LIMIT ' || o.rolconnlimit, o.rolconnlimit <> n.rolconnlimit),
+  ('extra CREATEDB', n.rolcreatedb AND NOT o.rolcreatedb), ('extra CREATEROLE', n.rolcreaterole AND NOT o.rolcreaterole),
+  ('extra BYPASSRLS', n.rolbypassrls AND NOT o.rolbypassrls), ('extra REPLICATION', n.rolreplication AND NOT o.rolreplication),
+  ('extra SUPERUSER', n.rolsuper AND NOT o.rolsuper)) x(k, missing)
 WHERE o.oid = $1 AND n.oid = $2 AND x.missing
 UNION ALL
 SELECT 'SETTING', coalesce(d.datname::text, ''), c FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase,
@@ -128,14 +154,25 @@ WHERE s.setrole = $1 AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting t, unnest(
   WHERE t.setrole = $2 AND t.setdatabase = s.setdatabase AND e = c)
 UNION ALL
 SELECT 'MEMBERSHIP', r.rolname::text, 'privileges of' FROM pg_roles r
-WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'USAGE') AND NOT pg_has_role($2::oid, r.oid, 'USAGE') AND NOT r.rolname LIKE 'pg\_%'
+WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'USAGE') AND NOT pg_has_role($2::oid, r.oid, 'USAGE')
 UNION ALL
 SELECT 'MEMBERSHIP', r.rolname::text, 'SET ROLE to' FROM pg_roles r
-WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'MEMBER') AND NOT pg_has_role($2::oid, r.oid, 'MEMBER') AND NOT r.rolname LIKE 'pg\_%'`
+WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'MEMBER') AND NOT pg_has_role($2::oid, r.oid, 'MEMBER')
+UNION ALL
+SELECT 'MEMBERSHIP', r.rolname::text, 'extra: privileges of' FROM pg_roles r
+WHERE r.oid NOT IN ($1, $2) AND pg_has_role($2::oid, r.oid, 'USAGE') AND NOT pg_has_role($1::oid, r.oid, 'USAGE')
+  AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = $2)`
 
 // Diff returns what oldRole can do that newRole cannot, per object, in every
-// database either role (or a role they inherit) has dependencies in, plus
-// the operator's database: table, column, sequence, schema, function,
+// database either role (or a role they inherit) has dependencies in. Owner
+// rights count (kind OWNER): what the old role owns, or owns through a role
+// it inherits, and the new role has no owner rights on. Only an owner (or a
+// role with its privileges) bypasses RLS that is not forced, REFRESHes a
+// materialized view, ALTERs or DROPs, so a mirror of an owning role is
+// refused cutover until ownership moves to a role both inherit (e.g. a
+// NOLOGIN owner role, as the alternate strategy does).
+//
+// Diff also covers the operator's database, and there: table, column, sequence, schema, function,
 // procedure, type, large object and database privileges (effective, through
 // has_*_privilege), RLS policies that apply, default privileges that grant
 // to it or that it defined, attributes, settings and memberships. An empty

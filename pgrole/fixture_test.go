@@ -220,3 +220,15 @@ func detRand(seed byte) *bytes.Reader {
 	}
 	return bytes.NewReader(b)
 }
+
+// shareOwnership moves what the app role owns to a NOLOGIN owner role the
+// app role is a member of, the remedy the diff's OWNER findings name: the
+// mirror strategy copies that membership, so the new login role gets the
+// owner rights too.
+func (f *fixture) shareOwnership(t *testing.T) string {
+	t.Helper()
+	owners := testsvc.RoleName(t, "owners")
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(owners)+" NOLOGIN", "GRANT "+q(owners)+" TO "+q(f.app))
+	mustExec(t, f.db.Pool, "ALTER TABLE app.app_owned OWNER TO "+q(owners))
+	return owners
+}

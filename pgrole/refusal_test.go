@@ -49,15 +49,17 @@ func TestDropRefusedWithSessionsAndOwnedObjects(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	adm := connectAdmin(t, f.db.Name)
-	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Retire: pgrole.RetireDrop,
-		ReassignTo: f.app + "_v2", Verifier: verifierFor(t, "x")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Without a reassign target the plan refuses: the old role owns a table.
 	if _, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Retire: pgrole.RetireDrop,
 		Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrOwnsObjects) {
 		t.Fatalf("owned objects without a target: %v", err)
+	}
+	// Mirror cannot copy owner rights (verify would refuse): share them.
+	f.shareOwnership(t)
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Retire: pgrole.RetireDrop,
+		ReassignTo: f.app + "_v2", Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
 		if _, err := adm.Apply(ctx, p, ph); err != nil {
@@ -200,6 +202,7 @@ func TestOperatorLacksPrivilege(t *testing.T) {
 	// The operator fixes the cause (here: runs as a superuser) and resumes
 	// the interrupted rotation instead of leaving the half-made role behind.
 	adm3 := connectAdmin(t, f.db.Name)
+	f.shareOwnership(t) // mirror cannot copy owner rights
 	if _, err := adm3.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, New: p.New, Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrRoleExists) {
 		t.Fatalf("plan onto an existing role without resume: %v", err)
 	}
