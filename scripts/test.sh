@@ -91,9 +91,9 @@ if [ -n "${ROTATION_CLOCK_SHIFT:-}" ]; then
 fi
 
 # Split the arguments into go test flags and package patterns.
-flags=() pkgs=()
+flags=() pkgs=() explicit=0
 for a in "$@"; do
-  case "$a" in ./*|.|...|github.com/*) pkgs+=("$a") ;; *) flags+=("$a") ;; esac
+  case "$a" in ./*|.|...|github.com/*) pkgs+=("$a"); explicit=1 ;; *) flags+=("$a") ;; esac
 done
 [ "${#pkgs[@]}" -gt 0 ] || pkgs=(./...)
 
@@ -126,4 +126,14 @@ for major in $PG_VERSIONS; do
   log "go test on PostgreSQL $major ($PG_URL): ${#run[@]} packages"
   DATABASE_URL=$PG_URL PG_EXPECT_MAJOR=$major go test -race -count=1 "${flags[@]}" "${run[@]}" || status=1
 done
+# Modules of their own under examples/ (a consumer of the public packages and
+# test kits, with a replace directive to this checkout): vetted and tested on
+# the machine's PostgreSQL when the whole suite runs.
+if [ "$explicit" = 0 ]; then
+  while IFS= read -r mod; do
+    dir=$(dirname "$mod")
+    log "go vet + go test in the module $dir"
+    (cd "$dir" && go vet ./... && go test -race -count=1 "${flags[@]}" ./...) || status=1
+  done < <(find examples -mindepth 2 -name go.mod | sort)
+fi
 exit "$status"
