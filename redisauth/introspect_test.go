@@ -3,8 +3,8 @@ package redisauth_test
 import (
 	"errors"
 	"os/exec"
-	"strconv"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
