@@ -43,8 +43,8 @@ func PasswordFile(path, userPath string) CredentialsFunc {
 			if user, err = readCredential(userPath); err != nil {
 				return "", "", err
 			}
-			if err := ValidateName(user); err != nil {
-				return "", "", fmt.Errorf("%w: %s: %w", ErrCredentials, userPath, err)
+			if ValidateName(user) != nil {
+				return "", "", fmt.Errorf("%w: %s does not hold a valid user name (content withheld)", ErrCredentials, userPath)
 			}
 		}
 		return user, pw, nil
