@@ -147,7 +147,8 @@ func (a *Admin) login(ctx context.Context, n *Node, user string, password finger
 	o.Protocol, o.DisableIdentity, o.PoolSize, o.MaxRetries = 2, true, 1, -1
 	c := redis.NewClient(&o)
 	defer c.Close()
-	if err := c.Ping(ctx).Err(); err != nil {
+	if err := c.Ping(ctx).Err(); err != nil && !strings.HasPrefix(err.Error(), "NOPERM") {
+		// NOPERM: logged in, but the user may not PING.
 		if strings.Contains(err.Error(), "WRONGPASS") {
 			return fmt.Errorf("%w: %s cannot log in with the new password", ErrNotApplied, user)
 		}
