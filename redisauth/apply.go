@@ -324,7 +324,7 @@ func (a *Admin) retireDual(ctx context.Context, o RetireOptions) ([]Step, error)
 			return nil, &NodeError{n.Addr, fmt.Errorf("%w: %q lacks the new password: apply first; retire would lock its clients out", ErrNotApplied, o.User)}
 		}
 	}
-	if err := a.checkReplicaAuth(ctx, o.User, keep, users); err != nil {
+	if err := a.checkReplicaAuth(ctx, o.User, keep); err != nil {
 		return nil, err
 	}
 	var steps []Step
@@ -358,7 +358,7 @@ func (a *Admin) retireDual(ctx context.Context, o RetireOptions) ([]Step, error)
 
 // checkReplicaAuth refuses when a replica authenticates to its primary as
 // user with a password other than keep (a hash).
-func (a *Admin) checkReplicaAuth(ctx context.Context, user, keep string, _ map[string]*User) error {
+func (a *Admin) checkReplicaAuth(ctx context.Context, user, keep string) error {
 	for _, n := range a.nodes {
 		if n.Role != "replica" {
 			continue
@@ -407,7 +407,7 @@ func (a *Admin) retireAlternate(ctx context.Context, o RetireOptions) ([]Step, e
 			return nil, &DiffError{Old: o.User, New: o.New, Node: n.Addr, Findings: fs}
 		}
 	}
-	if err := a.checkReplicaAuth(ctx, o.User, "", nil); err != nil {
+	if err := a.checkReplicaAuth(ctx, o.User, ""); err != nil {
 		return nil, err
 	}
 	per, err := a.Clients(ctx, o.User)

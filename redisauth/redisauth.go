@@ -51,7 +51,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -385,16 +384,4 @@ func CheckVersion(v string) error {
 		return fmt.Errorf("%w: redis_version %s, redisauth needs %s or later", ErrServerTooOld, v, MinServerVersion)
 	}
 	return nil
-}
-
-// redactURL returns rawURL with any password replaced.
-func redactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
-		return rawURL
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "redacted")
-	}
-	return u.String()
 }

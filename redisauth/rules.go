@@ -281,7 +281,7 @@ func getUserSelector(m map[string]any, flags []string) Selector {
 	if slices.Contains(flags, "allchannels") && len(s.Channels) == 0 {
 		s.Channels = []string{"&*"}
 	}
-	if s.Keys != nil && len(s.Keys) > 0 && !strings.HasPrefix(s.Keys[0], "~") && !strings.HasPrefix(s.Keys[0], "%") {
+	if len(s.Keys) > 0 && !strings.HasPrefix(s.Keys[0], "~") && !strings.HasPrefix(s.Keys[0], "%") {
 		// Redis 6 lists bare patterns.
 		for i, k := range s.Keys {
 			s.Keys[i] = "~" + k
