@@ -188,3 +188,86 @@ func TestAlternateDiffGatesAndIncident(t *testing.T) {
 		t.Fatalf("alternate default: %v", err)
 	}
 }
+
+// TestAlternatePartialRollback: a node that fails mid-apply leaves app_v2
+// on the nodes apply reached; rollback deletes it there and leaves app.
+func TestAlternatePartialRollback(t *testing.T) {
+	ctx := ctxT(t)
+	prim, repl := primaryReplica(t, redisserver.Options{})
+	for _, s := range []*redisserver.Server{prim, repl} {
+		must(t, client(t, s.Addr, "", "").ACLSetUser(ctx, "app", appRules...).Err())
+		must(t, client(t, s.Addr, "", "").ConfigRewrite(ctx).Err())
+	}
+	adm := connect(t, prim.Addr, "", "")
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW)})
+	must(t, err)
+	repl.Stop()
+	var ae *redisauth.ApplyError
+	if _, err := adm.Apply(ctx, plan); !errors.As(err, &ae) || ae.Failed.Node != repl.Addr {
+		t.Fatalf("apply: %v", err)
+	}
+	must(t, repl.Restart())
+	must(t, redisserver.WaitReplica(ctx, repl.Addr, ""))
+	adm = connect(t, prim.Addr, "", "")
+	// The half-applied state plans again (and would finish); roll back.
+	plan, err = adm.Plan(ctx, redisauth.PlanOptions{User: "app", New: "app_v2", Password: secret(newPW)})
+	must(t, err)
+	done, err := adm.Rollback(ctx, plan)
+	must(t, err)
+	if len(done) != 2 || done[0].Node != prim.Addr {
+		t.Fatalf("rollback ran %v", done)
+	}
+	for _, s := range []*redisserver.Server{prim, repl} {
+		must(t, s.Restart())
+		if u, _ := client(t, s.Addr, "", "").ACLUsers(ctx).Result(); strings.Join(u, ",") != "app,default" {
+			t.Errorf("%s: users %v", s.Addr, u)
+		}
+	}
+}
+
+// TestAlternateExactCopy: the copy's ACL LIST line equals the original's
+// (name and password aside) for a user made without "reset" (no
+// sanitize-payload flag) and one with skip-sanitize-payload; re-applying an
+// exact copy leaves its clients connected.
+func TestAlternateExactCopy(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "plain", "on", ">"+oldPW, "~p:*", "+@read", "+ping", "+client|id").Err())
+	must(t, c.ACLSetUser(ctx, "skipper", "reset", "on", ">"+oldPW, "skip-sanitize-payload", "~s:*", "+@all").Err())
+	adm := connect(t, s.Addr, "", "")
+	line := func(user string) string {
+		lines, err := c.ACLList(ctx).Result()
+		must(t, err)
+		for _, l := range lines {
+			if f := strings.Fields(l); f[1] == user {
+				var keep []string
+				for _, x := range f[2:] {
+					if !strings.HasPrefix(x, "#") {
+						keep = append(keep, x)
+					}
+				}
+				return strings.Join(keep, " ")
+			}
+		}
+		return ""
+	}
+	for _, u := range []string{"plain", "skipper"} {
+		plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: u, Password: secret(newPW)})
+		must(t, err)
+		_, err = adm.Apply(ctx, plan)
+		must(t, err)
+		if a, b := line(u), line(u+"_v2"); a == "" || a != b {
+			t.Fatalf("%s: %q vs %q", u, a, b)
+		}
+		held := client(t, s.Addr, u+"_v2", newPW)
+		must(t, held.Ping(ctx).Err())
+		id, err := held.ClientID(ctx).Result()
+		must(t, err)
+		_, err = adm.Apply(ctx, plan) // exact already: left alone
+		must(t, err)
+		if id2, err := held.ClientID(ctx).Result(); err != nil || id2 != id {
+			t.Fatalf("%s: re-apply reconnected the new user's client (%d → %d, %v)", u, id, id2, err)
+		}
+	}
+}

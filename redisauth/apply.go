@@ -68,6 +68,15 @@ func (a *Admin) runSteps(ctx context.Context, steps []Step) ([]Applied, error) {
 		if n == nil {
 			return done, &ApplyError{done, s, fmt.Errorf("%w: node %s is not part of this connection", ErrBadPlan, s.Node)}
 		}
+		if s.skipIf != nil {
+			skip, err := s.skipIf(ctx, n)
+			if err != nil {
+				return done, &ApplyError{done, s, err}
+			}
+			if skip {
+				continue
+			}
+		}
 		var err error
 		switch {
 		case s.persist && s.args == nil:

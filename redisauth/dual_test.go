@@ -45,6 +45,8 @@ func TestDualRequirepassReplica(t *testing.T) {
 	if len(adm.Nodes()) != 2 {
 		t.Fatalf("nodes: %+v", adm.Nodes())
 	}
+	before, err := adm.User(ctx, "default")
+	must(t, err)
 	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "default", Password: secret(newPW)})
 	must(t, err)
 	text := plan.Render()
@@ -95,6 +97,16 @@ func TestDualRequirepassReplica(t *testing.T) {
 		}
 		if err := client(t, s.Addr, "", oldPW).Ping(ctx).Err(); err == nil {
 			t.Errorf("%s after restart: the old password logs in", s.Addr)
+		}
+	}
+	// The rules of default are unchanged on every node (both ways); only
+	// the password is new.
+	after := connect(t, prim.Addr, "", newPW)
+	for _, n := range after.Nodes() {
+		u, err := connect(t, n.Addr, "", newPW).User(ctx, "default")
+		must(t, err)
+		if fs := redisauth.Diff(before, u); len(fs) != 0 || len(u.Passwords) != 1 || u.Passwords[0] != redisauth.Hash([]byte(newPW)) {
+			t.Errorf("%s: default after rotation: %v %d passwords", n.Addr, fs, len(u.Passwords))
 		}
 	}
 	logP, _ := os.ReadFile(prim.Log)
@@ -149,6 +161,18 @@ func TestDualNamedUserAndRollback(t *testing.T) {
 			t.Errorf("%s: old password during overlap: %v", s.Addr, err)
 		}
 	}
+	// A restart of each node after apply keeps both passwords.
+	must(t, repl.Restart())
+	must(t, prim.Restart())
+	must(t, redisserver.WaitReplica(ctx, repl.Addr, ""))
+	for _, s := range []*redisserver.Server{prim, repl} {
+		for _, pw := range []string{oldPW, newPW} {
+			if err := client(t, s.Addr, "app", pw).Ping(ctx).Err(); err != nil {
+				t.Errorf("%s after restart: %v", s.Addr, err)
+			}
+		}
+	}
+	adm = connect(t, prim.Addr, "", "")
 	// Roll back: the new password is gone everywhere, the old one stays.
 	_, err = adm.Rollback(ctx, plan)
 	must(t, err)

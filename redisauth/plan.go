@@ -61,6 +61,21 @@ type Step struct {
 	args    []any
 	multi   [][]any // run as one MULTI/EXEC instead of args
 	persist bool    // ACL SAVE or CONFIG REWRITE
+	// skipIf, when set, is asked before the step: true means the node is
+	// already as the step would leave it.
+	skipIf func(ctx context.Context, n *Node) (bool, error)
+}
+
+// exact reports whether user name on the node equals want exactly (flags,
+// passwords, rules).
+func exact(name string, want *User) func(ctx context.Context, n *Node) (bool, error) {
+	return func(ctx context.Context, n *Node) (bool, error) {
+		u, err := readUser(ctx, n, name)
+		if err != nil || u == nil {
+			return false, err
+		}
+		return sameModel(u, want) == "", nil
+	}
 }
 
 // Plan is a reviewable rotation plan over every node.
@@ -198,13 +213,20 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 				}
 				p.Notes = append(p.Notes, n.Addr+" already has "+p.New+" with the same rules and the new password (an earlier apply): recreated identically")
 			}
-			args := []any{"ACL", "SETUSER", p.New, "reset"}
+			// A fresh user, not "reset": reset also sets sanitize-payload,
+			// which the old user may not have. DELUSER and SETUSER in one
+			// MULTI, so a partial earlier apply is repaired atomically; a
+			// copy that is already exact is left alone (its clients stay).
+			args := []any{"ACL", "SETUSER", p.New}
 			for _, r := range rules {
 				args = append(args, r)
 			}
 			args = append(args, "#"+p.hash)
+			want := *p.Rules
+			want.Name, want.Passwords = p.New, []string{p.hash}
 			p.Steps = append(p.Steps,
-				Step{Node: n.Addr, Phase: PhaseCreate, Command: "ACL SETUSER " + p.New + " reset " + strings.Join(rules, " ") + " " + short, args: args},
+				Step{Node: n.Addr, Phase: PhaseCreate, Command: "MULTI; ACL DELUSER " + p.New + "; ACL SETUSER " + p.New + " " + strings.Join(rules, " ") + " " + short + "; EXEC",
+					multi: [][]any{{"ACL", "DELUSER", p.New}, args}, skipIf: exact(p.New, &want)},
 				Step{Node: n.Addr, Phase: PhaseCreate, Command: string(n.Persist), persist: true})
 		}
 		p.Notes = append(p.Notes, "cutover is gated by a two-way rules diff of "+o.User+" and "+p.New+" on every node")

@@ -381,7 +381,11 @@ func (f Finding) String() string {
 
 // Diff compares the rules (not the names or passwords) of old and new both
 // ways. An empty result means the new user can do exactly what the old
-// could: the gate for cutover in the alternate strategy.
+// could: the gate for cutover in the alternate strategy. The one
+// equivalence it applies: no sanitize flag and "sanitize-payload" are the
+// same (Redis skips RESTORE payload sanitization only for
+// "skip-sanitize-payload"; "reset" and loading users from a config file
+// add "sanitize-payload" by themselves).
 func Diff(old, new *User) []Finding {
 	var fs []Finding
 	both := func(what string, a, b []string) {
@@ -404,7 +408,7 @@ func Diff(old, new *User) []Finding {
 		if u.NoPass {
 			r = append(r, "nopass")
 		}
-		if u.Sanitize != "" {
+		if u.Sanitize == "skip-sanitize-payload" {
 			r = append(r, u.Sanitize)
 		}
 		return r

@@ -48,7 +48,7 @@ func procedureBlocks(t *testing.T) [][]string {
 // real CLI (its trailing comment dropped, "> FILE" honoured), with the
 // words in subst replaced (file names, durations); a comment line
 // "# WORD…" calls at[WORD].
-func runProcedure(t *testing.T, lines []string, subst map[string]string, at map[string]func(), secrets ...string) {
+func runProcedure(t *testing.T, vars map[string]string, lines []string, subst map[string]string, at map[string]func(), secrets ...string) {
 	t.Helper()
 	for _, line := range lines {
 		line = strings.TrimSpace(line)
@@ -82,7 +82,7 @@ func runProcedure(t *testing.T, lines []string, subst map[string]string, at map[
 			}
 			args = append(args, w)
 		}
-		r := runCLI(t, nil, "", args...)
+		r := runCLI(t, vars, "", args...)
 		assertNoSecret(t, r, secrets...)
 		if r.code != exitOK {
 			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", line, r.code, r.stdout, r.stderr)
@@ -154,12 +154,35 @@ func TestRedisProcedureAsDocumented(t *testing.T) {
 			t.Fatal(err)
 		}
 		var newPW string
-		runProcedure(t, blocks[0], files, map[string]func(){
+		audit := filepath.Join(t.TempDir(), "audit.jsonl")
+		vars := map[string]string{"ROTATE_AUDIT_LOG": audit, "ROTATE_TICKET": "GOO-16"}
+		runProcedure(t, vars, blocks[0], files, map[string]func(){
 			"cutover": func() {
 				b, _ := os.ReadFile(files["pw"])
 				newPW = strings.TrimSpace(string(b))
 			},
 		}, opsPW, oldPW)
+		// The audit log has apply (with the fingerprint), drain and retire,
+		// and never a password; the checklist fills in from it.
+		recs, err := readAudit(audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cmds []string
+		for _, r := range recs {
+			cmds = append(cmds, r.Command)
+		}
+		if strings.Join(cmds, ",") != "redis apply,redis drain,redis retire" || recs[0].After["password app_v2"] != fingerprint.OfString(newPW) {
+			t.Fatalf("audit: %+v", recs)
+		}
+		raw, _ := os.ReadFile(audit)
+		if strings.Contains(string(raw), newPW) || strings.Contains(string(raw), opsPW) {
+			t.Fatal("the audit log holds a password")
+		}
+		r := runCLI(t, vars, "", "checklist", "--from-audit", "redis", "production")
+		if r.code != exitOK || !strings.Contains(r.stdout, fingerprint.OfString(newPW)) {
+			t.Fatalf("checklist --from-audit: %d %s %s", r.code, r.stdout, r.stderr)
+		}
 		for _, s := range []*redisserver.Server{prim, repl} {
 			if pingAs(s.Addr, "app", oldPW) == nil {
 				t.Errorf("%s: app still logs in", s.Addr)
@@ -169,7 +192,7 @@ func TestRedisProcedureAsDocumented(t *testing.T) {
 			}
 		}
 		// --json: the plan of the next rotation parses and names app_v3.
-		r := runCLI(t, nil, "new-password-for-v3-0123456789", "redis", "plan", "--redis-url-file", files["admin.url"], "--user", "app_v2", "--json")
+		r = runCLI(t, nil, "new-password-for-v3-0123456789", "redis", "plan", "--redis-url-file", files["admin.url"], "--user", "app_v2", "--json")
 		var p struct {
 			New   string `json:"new_user"`
 			Nodes []any  `json:"nodes"`
@@ -187,7 +210,7 @@ func TestRedisProcedureAsDocumented(t *testing.T) {
 			t.Fatal(err)
 		}
 		var newPW string
-		runProcedure(t, blocks[1], files, map[string]func(){
+		runProcedure(t, nil, blocks[1], files, map[string]func(){
 			"cutover": func() {
 				b, _ := os.ReadFile(files["pw"])
 				newPW = strings.TrimSpace(string(b))
