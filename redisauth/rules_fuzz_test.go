@@ -61,3 +61,18 @@ func TestGetUserRedis6(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzParseURLCredentials: never panics; its errors never echo the URL.
+func FuzzParseURLCredentials(f *testing.F) {
+	f.Add("redis://app_v2:s3cr3t@cache:6379/0")
+	f.Add("rediss://:pw@h")
+	f.Add("redis://u:p@[bad")
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _, err := ParseURLCredentials(s)
+		// The errors are fixed texts: nothing of the input is in them.
+		if err != nil && err.Error() != ErrCredentials.Error()+": not a valid redis:// URL (details withheld: it may contain a password)" &&
+			err.Error() != ErrCredentials.Error()+": the URL has no password" {
+			t.Fatalf("unexpected error text: %d bytes", len(err.Error()))
+		}
+	})
+}
