@@ -116,8 +116,8 @@ func TestAlternateReplica(t *testing.T) {
 	logR, _ := os.ReadFile(repl.Log)
 	neverShown(t, newPW, map[string]string{"MONITOR primary": monP(), "MONITOR replica": monR(), "primary log": string(logP), "replica log": string(logR)})
 
-	// The next rotation alternates back: app_v2 → app_v3? No: app is free
-	// again only as a base; the next generation is app_v3.
+	// The next rotation goes app_v2 → app_v3 (the base app is not a
+	// generation name; after app_v2 is retired, app_v3 → app_v2).
 	plan2, err := adm2.Plan(ctx, redisauth.PlanOptions{User: "app_v2", Password: secret(oldPW + "x")})
 	must(t, err)
 	if plan2.New != "app_v3" {

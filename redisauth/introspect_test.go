@@ -163,3 +163,14 @@ func TestCheckVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoveryDedup: a server reached under two addresses (the seed's
+// name, the address its replica reports) is one node.
+func TestDiscoveryDedup(t *testing.T) {
+	prim, repl := primaryReplica(t, redisserver.Options{})
+	adm := connect(t, "localhost:"+strconv.Itoa(prim.Port), "", "")
+	ns := adm.Nodes()
+	if len(ns) != 2 || ns[0].Role != "master" || ns[1].Addr != repl.Addr || ns[1].Role != "replica" {
+		t.Fatalf("nodes: %+v", ns)
+	}
+}

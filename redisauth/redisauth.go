@@ -164,6 +164,7 @@ type Node struct {
 	Requirepass bool
 
 	client *redis.Client
+	runID  string
 }
 
 // Admin is an operator connection to every node of one deployment: a
@@ -220,10 +221,25 @@ func Connect(ctx context.Context, opt *redis.Options) (*Admin, error) {
 				a.Close()
 				return nil, err
 			}
+			if a.duplicate(m) {
+				continue // the same server under another address
+			}
 			queue = append(queue, m)
 		}
 	}
 	return a, nil
+}
+
+// duplicate drops m when a node with its run_id is already known.
+func (a *Admin) duplicate(m *Node) bool {
+	for _, n := range a.nodes[:len(a.nodes)-1] {
+		if n.runID != "" && n.runID == m.runID {
+			m.client.Close()
+			a.nodes = a.nodes[:len(a.nodes)-1]
+			return true
+		}
+	}
+	return false
 }
 
 // Nodes returns the discovered nodes, the seed first.
@@ -262,7 +278,7 @@ func (a *Admin) node(ctx context.Context, addr string) (*Node, error) {
 		return nil, &NodeError{addr, fmt.Errorf("INFO: %w", err)}
 	}
 	kv := parseInfo(info)
-	n.Version, n.ConfigFile = kv["redis_version"], kv["config_file"]
+	n.Version, n.ConfigFile, n.runID = kv["redis_version"], kv["config_file"], kv["run_id"]
 	if err := CheckVersion(n.Version); err != nil {
 		return nil, &NodeError{addr, err}
 	}
