@@ -361,6 +361,11 @@ func (a *Admin) retireDual(ctx context.Context, o RetireOptions) ([]Step, error)
 			continue // nothing left to remove here (an earlier retire)
 		}
 		steps = append(steps, Step{Node: n.Addr, Phase: PhaseRetire, Command: string(n.Persist), persist: true})
+		if o.User == "default" && n.Requirepass && n.Persist == PersistACLSave && n.ConfigFile != "" {
+			// requirepass lives in the config file, users in the aclfile:
+			// both must drop the old password.
+			steps = append(steps, Step{Node: n.Addr, Phase: PhaseRetire, Command: "CONFIG REWRITE", persist: true, args: []any{"CONFIG", "REWRITE"}})
+		}
 	}
 	return steps, nil
 }

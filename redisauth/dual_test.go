@@ -190,3 +190,44 @@ func TestDualNamedUserAndRollback(t *testing.T) {
 	_, err = adm.Rollback(ctx, plan)
 	must(t, err)
 }
+
+// TestDualRequirepassWithACLFile: requirepass in the config file and users
+// in an aclfile; retire leaves neither holding the old password, and a
+// restart keeps only the new one.
+func TestDualRequirepassWithACLFile(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{Requirepass: oldPW, ACLFile: true})
+	// With an aclfile, Redis loads default from it over requirepass (an
+	// empty file leaves default nopass, which Plan refuses): give it the
+	// requirepass password there, as such a legacy setup has.
+	c := client(t, s.Addr, "", oldPW)
+	must(t, c.ACLSetUser(ctx, "default", "resetpass", ">"+oldPW).Err())
+	must(t, c.Do(ctx, "ACL", "SAVE").Err())
+	adm := connect(t, s.Addr, "", oldPW)
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "default", Password: secret(newPW)})
+	must(t, err)
+	_, err = adm.Apply(ctx, plan)
+	must(t, err)
+	done, err := adm.Retire(ctx, plan.RetireOptions())
+	must(t, err)
+	var cmds []string
+	for _, d := range done {
+		cmds = append(cmds, d.Command)
+	}
+	if !strings.Contains(strings.Join(cmds, ","), "ACL SAVE,CONFIG REWRITE") {
+		t.Fatalf("retire ran %v", cmds)
+	}
+	for _, f := range []string{s.Conf, s.ACLFile} {
+		b, _ := os.ReadFile(f)
+		if strings.Contains(string(b), oldPW) || strings.Contains(string(b), redisauth.Hash([]byte(oldPW))) {
+			t.Errorf("%s still holds the old password", f)
+		}
+	}
+	must(t, s.Restart())
+	if err := client(t, s.Addr, "", newPW).Ping(ctx).Err(); err != nil {
+		t.Fatalf("new password after restart: %v", err)
+	}
+	if err := client(t, s.Addr, "", oldPW).Ping(ctx).Err(); err == nil {
+		t.Fatal("old password after restart")
+	}
+}

@@ -159,7 +159,11 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 	}
 	p.Rules = olds[first]
 	if p.Rules.NoPass {
-		return nil, fmt.Errorf("%w: %q is nopass (any password works): rotating a password means nothing until nopass is removed", ErrBadPlan, o.User)
+		hint := ""
+		if o.User == "default" && a.nodes[0].Requirepass && a.nodes[0].ACLFile != "" {
+			hint = " (requirepass is set, but the aclfile, loaded after it, makes default nopass: any password is accepted now)"
+		}
+		return nil, fmt.Errorf("%w: %q is nopass (any password works)%s: rotating a password means nothing until nopass is removed", ErrBadPlan, o.User, hint)
 	}
 	short := "#" + shortHash(p.hash) + "…"
 	switch o.Strategy {
@@ -267,6 +271,9 @@ func (a *Admin) planReplicaAuth(ctx context.Context, p *Plan) error {
 		}
 		if !slices.Contains(p.Rules.Passwords, Hash([]byte(pw))) {
 			continue
+		}
+		if n.ConfigFile == "" {
+			return &NodeError{n.Addr, fmt.Errorf("%w: it logs in to its primary as %q (masterauth) and has no config file: its new masterauth would be lost at restart, and replication with it once the old password is retired", ErrCannotPersist, p.Old)}
 		}
 		p.Notes = append(p.Notes, n.Addr+" authenticates to its primary as "+p.Old+" (masterauth): apply moves it to the new credentials, which the primary already accepts")
 		var args [][]any
