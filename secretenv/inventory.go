@@ -105,7 +105,7 @@ func Inventory() []Class {
 			Vars:    []Var{req("DATABASE_URL", DatabaseURLRule)},
 			Cadence: "180 days / on leak", BlastRadius: "All API DB access", Owner: "Platform"},
 		{ID: "redis", Name: "Redis password", Keygen: "redis",
-			Vars:    []Var{req("REDIS_URL", RedisURLRule), opt("REDIS_PASSWORD", PasswordRule)},
+			Vars:    []Var{req("REDIS_URL", RedisURLRule), opt("REDIS_PASSWORD", PasswordRule), opt("REDIS_USERNAME", IdentifierRule)},
 			Cadence: "180 days / on leak", BlastRadius: "Session cache, queues", Owner: "Platform"},
 		{ID: "oauth", Name: "OAuth provider secrets",
 			Vars:    []Var{req("GOOGLE_CLIENT_SECRET", ProviderSecretRule), req("ZALO_APP_SECRET", ProviderSecretRule)},

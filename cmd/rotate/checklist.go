@@ -41,7 +41,12 @@ var procedure = map[string]struct {
 		"PgBouncer userlist updated and RELOADed; SHOW USERS lists the new role",
 		"rotate pg drain: no session left on the old role",
 	}},
-	"redis":        {"`rotate keygen redis`", nil},
+	"redis": {"`rotate keygen redis`", []string{
+		"rotate redis plan reviewed by the buddy: every node listed (primary, replicas or every Cluster node), each persisting (ACL SAVE or CONFIG REWRITE)",
+		"rotate redis apply done; rotate redis verify: the new password logs in on every node, rules identical both ways (alternate)",
+		"Services switched through the credentials file (REDIS_USERNAME / REDIS_PASSWORD or REDIS_URL), no restart; rotate redis drain: no client left on the old user (dual: window passed)",
+		"rotate redis retire --yes: the old password refused on every node",
+	}},
 	"oauth":        {"provider console", nil},
 	"storage":      {"MinIO console / mc admin", nil},
 	"notification": {"provider console", nil},

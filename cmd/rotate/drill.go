@@ -30,7 +30,9 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 		"When Postgres (DATABASE_URL, or the local default) is reachable it also rotates a real\n"+
 		"role under a live pgx pool (through PgBouncer when installed) and re-encrypts a real\n"+
 		"table; when Redis (REDIS_URL, or the local default) is reachable it flushes a real\n"+
-		"session prefix. A phase whose service is absent is reported as skipped.\n"+
+		"session prefix and rotates the Redis password of a private redis-server and replica it\n"+
+		"starts (both strategies, under a live go-redis pool: failed commands must be 0).\n"+
+		"A phase whose service is absent is reported as skipped.\n"+
 		"Exit 1 when a phase failed.")
 	out := fs.String("out", "", "report file (default drill-report-<time>.md; - for stdout)")
 	dbURL := fs.String("database-url", "", "superuser DSN for the Postgres phases (no password here: use DATABASE_URL or --database-url-file)")

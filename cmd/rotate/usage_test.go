@@ -21,6 +21,7 @@ func TestHelpGoesToStdout(t *testing.T) {
 	verbs := map[string][]string{
 		"pg":        {"plan", "apply", "verify", "drain", "retire"},
 		"pgbouncer": {"userlist", "reload"},
+		"redis":     {"plan", "apply", "verify", "drain", "retire", "rollback"},
 		"payment":   {"smoke"},
 		"jwt":       {"status", "inspect", "sign", "flush-sessions"},
 		"field":     {"census", "reencrypt", "encrypt", "decrypt"},

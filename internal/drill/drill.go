@@ -74,6 +74,7 @@ var steps = []step{
 	{"field-pg", "Field key re-encryption, real Postgres table", "field", fieldPostgres},
 	{"redis", "Incident session flush, real Redis", "jwt", redisFlush},
 	{"db", "Database password rotation, real Postgres", "db", pgRoleRotation},
+	{"redis-password", "Redis password rotation, private Redis under a live pool", "redis", redisPassword},
 }
 
 // PhaseIDs lists the phases' IDs in the order they run.

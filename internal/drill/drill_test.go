@@ -74,15 +74,18 @@ func TestDrillAgainstServices(t *testing.T) {
 	testsvc.NewRedis(t) // likewise for Redis
 	r := Run(context.Background(), Options{
 		DatabaseURL: testsvc.DatabaseURL(), RedisURL: testsvc.RedisURL(), Rows: 500,
-		Only: []string{"field-pg", "redis", "db"},
+		Only: []string{"field-pg", "redis", "db", "redis-password"},
 	})
-	if len(r.Phases) != 3 {
+	if len(r.Phases) != 4 {
 		t.Fatalf("Only ran %d phases", len(r.Phases))
 	}
 	for _, p := range r.Phases {
 		if p.Status != Passed {
 			t.Errorf("%s: %s %s", p.ID, p.Status, p.Reason)
 		}
+	}
+	if rp := phase(t, r, "redis-password"); !strings.Contains(strings.Join(rp.Facts, "\n"), ", 0 failed;") {
+		t.Errorf("redis-password facts: %v", rp.Facts)
 	}
 	db := phase(t, r, "db")
 	if db.Rollback == "" {

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/redisserver"
+	"github.com/goodgo/rotation/internal/testsvc"
+)
+
+// procedureBlocks returns the ```sh blocks of the Redis section of
+// docs/rotation-procedures.md, in order.
+func procedureBlocks(t *testing.T) [][]string {
+	b, err := os.ReadFile("../../docs/rotation-procedures.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "## REDIS_URL / REDIS_PASSWORD")
+	if i < 0 {
+		t.Fatal("docs: no Redis section")
+	}
+	doc = doc[i+3:]
+	if j := strings.Index(doc, "\n## "); j >= 0 {
+		doc = doc[:j]
+	}
+	var blocks [][]string
+	for {
+		i := strings.Index(doc, "```sh\n")
+		if i < 0 {
+			return blocks
+		}
+		doc = doc[i+6:]
+		j := strings.Index(doc, "```")
+		blocks = append(blocks, strings.Split(strings.TrimSpace(doc[:j]), "\n"))
+		doc = doc[j+3:]
+	}
+}
+
+// runProcedure runs a block as written: each "rotate …" line through the
+// real CLI (its trailing comment dropped, "> FILE" honoured), with the
+// words in subst replaced (file names, durations); a comment line
+// "# WORD…" calls at[WORD].
+func runProcedure(t *testing.T, vars map[string]string, lines []string, subst map[string]string, at map[string]func(), secrets ...string) {
+	t.Helper()
+	for _, line := range lines {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") {
+			word := strings.TrimSuffix(strings.Fields(strings.TrimPrefix(line, "#"))[0], ":")
+			f, ok := at[word]
+			if !ok {
+				t.Fatalf("procedure step %q has no test action", line)
+			}
+			f()
+			continue
+		}
+		if i := strings.Index(line, "  #"); i >= 0 {
+			line = line[:i]
+		}
+		words := strings.Fields(line)
+		if words[0] != "rotate" {
+			t.Fatalf("not a rotate command: %q", line)
+		}
+		var args []string
+		out := ""
+		for i := 1; i < len(words); i++ {
+			w := words[i]
+			if v, ok := subst[w]; ok {
+				w = v
+			}
+			if w == ">" {
+				i++
+				out = subst[words[i]]
+				continue
+			}
+			args = append(args, w)
+		}
+		r := runCLI(t, vars, "", args...)
+		assertNoSecret(t, r, secrets...)
+		if r.code != exitOK {
+			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", line, r.code, r.stdout, r.stderr)
+		}
+		if out != "" {
+			if err := os.WriteFile(out, []byte(r.stdout), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			secrets = append(secrets, strings.TrimSpace(r.stdout))
+		}
+		t.Logf("%s → ok", line)
+	}
+}
+
+func redisPair(t *testing.T, o redisserver.Options) (*redisserver.Server, *redisserver.Server) {
+	p, err := redisserver.Start(t.TempDir(), o)
+	if err == redisserver.ErrNoServer && !testsvc.InCI() {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	o.ReplicaOf, o.Masterauth = p.Addr, o.Requirepass
+	r, err := redisserver.Start(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	if err := redisserver.WaitReplica(context.Background(), r.Addr, o.Requirepass); err != nil {
+		t.Fatal(err)
+	}
+	return p, r
+}
+
+func pingAs(addr, user, pw string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: pw, MaxRetries: -1})
+	defer c.Close()
+	if err := c.Ping(context.Background()).Err(); err != nil && !strings.HasPrefix(err.Error(), "NOPERM") {
+		return err // NOPERM: logged in, but may not PING
+	}
+	return nil
+}
+
+// TestRedisProcedureAsDocumented runs both procedures of the docs with the
+// real CLI on a primary and its replica.
+func TestRedisProcedureAsDocumented(t *testing.T) {
+	blocks := procedureBlocks(t)
+	if len(blocks) != 2 {
+		t.Fatalf("docs: %d sh blocks in the Redis section, want 2", len(blocks))
+	}
+	dir := t.TempDir()
+	files := map[string]string{"admin.url": filepath.Join(dir, "admin.url"), "pw": filepath.Join(dir, "pw"), "10m": "1s"}
+
+	t.Run("alternate", func(t *testing.T) {
+		const opsPW, oldPW = "ops-password-0123456789abcdef", "old-password-0123456789abcdef"
+		prim, repl := redisPair(t, redisserver.Options{})
+		for _, s := range []*redisserver.Server{prim, repl} {
+			c := redis.NewClient(&redis.Options{Addr: s.Addr})
+			for _, u := range [][]string{{"ops", "reset", "on", ">" + opsPW, "~*", "&*", "+@all"}, {"app", "reset", "on", ">" + oldPW, "~app:*", "%R~ref:*", "+@read", "+@write", "(~log:* +xadd)"}} {
+				if err := c.ACLSetUser(context.Background(), u[0], u[1:]...).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.ConfigRewrite(context.Background())
+			c.Close()
+		}
+		if err := os.WriteFile(files["admin.url"], []byte("redis://ops:"+opsPW+"@"+prim.Addr+"/0\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var newPW string
+		audit := filepath.Join(t.TempDir(), "audit.jsonl")
+		vars := map[string]string{"ROTATE_AUDIT_LOG": audit, "ROTATE_TICKET": "GOO-16"}
+		runProcedure(t, vars, blocks[0], files, map[string]func(){
+			"cutover": func() {
+				b, _ := os.ReadFile(files["pw"])
+				newPW = strings.TrimSpace(string(b))
+			},
+		}, opsPW, oldPW)
+		// The audit log has apply (with the fingerprint), drain and retire,
+		// and never a password; the checklist fills in from it.
+		recs, err := readAudit(audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cmds []string
+		for _, r := range recs {
+			cmds = append(cmds, r.Command)
+		}
+		if strings.Join(cmds, ",") != "redis apply,redis drain,redis retire" || recs[0].After["password app_v2"] != fingerprint.OfString(newPW) {
+			t.Fatalf("audit: %+v", recs)
+		}
+		raw, _ := os.ReadFile(audit)
+		if strings.Contains(string(raw), newPW) || strings.Contains(string(raw), opsPW) {
+			t.Fatal("the audit log holds a password")
+		}
+		r := runCLI(t, vars, "", "checklist", "--from-audit", "redis", "production")
+		if r.code != exitOK || !strings.Contains(r.stdout, fingerprint.OfString(newPW)) {
+			t.Fatalf("checklist --from-audit: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		for _, s := range []*redisserver.Server{prim, repl} {
+			if pingAs(s.Addr, "app", oldPW) == nil {
+				t.Errorf("%s: app still logs in", s.Addr)
+			}
+			if err := pingAs(s.Addr, "app_v2", newPW); err != nil {
+				t.Errorf("%s: app_v2: %v", s.Addr, err)
+			}
+		}
+		// --json: the plan of the next rotation parses and names app_v3.
+		r = runCLI(t, nil, "new-password-for-v3-0123456789", "redis", "plan", "--redis-url-file", files["admin.url"], "--user", "app_v2", "--json")
+		var p struct {
+			New   string `json:"new_user"`
+			Nodes []any  `json:"nodes"`
+		}
+		if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &p) != nil || p.New != "app_v3" || len(p.Nodes) != 2 {
+			t.Fatalf("plan --json: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		assertNoSecret(t, r, "new-password-for-v3-0123456789", opsPW)
+	})
+
+	t.Run("dual-default", func(t *testing.T) {
+		const oldPW = "old-requirepass-0123456789abcdef"
+		prim, repl := redisPair(t, redisserver.Options{Requirepass: oldPW})
+		if err := os.WriteFile(files["admin.url"], []byte("redis://:"+oldPW+"@"+repl.Addr+"/0\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var newPW string
+		runProcedure(t, nil, blocks[1], files, map[string]func(){
+			"cutover": func() {
+				b, _ := os.ReadFile(files["pw"])
+				newPW = strings.TrimSpace(string(b))
+			},
+			"admin.url": func() {
+				_ = os.WriteFile(files["admin.url"], []byte("redis://:"+newPW+"@"+repl.Addr+"/0\n"), 0o600)
+			},
+		}, oldPW)
+		for _, s := range []*redisserver.Server{prim, repl} {
+			if pingAs(s.Addr, "", oldPW) == nil {
+				t.Errorf("%s: the old requirepass still logs in", s.Addr)
+			}
+			if err := pingAs(s.Addr, "", newPW); err != nil {
+				t.Errorf("%s: new password: %v", s.Addr, err)
+			}
+			if err := s.Restart(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := redisserver.WaitReplica(context.Background(), repl.Addr, newPW); err != nil {
+			t.Fatal(err)
+		}
+		// Verify with the admin URL updated, after restart, as the doc's
+		// last step leaves it.
+		r := runCLI(t, nil, newPW, "redis", "verify", "--redis-url-file", files["admin.url"], "--user", "default")
+		if r.code != exitOK {
+			t.Fatalf("verify after restart: %s", r.stderr)
+		}
+		assertNoSecret(t, r, newPW, oldPW)
+	})
+}
+
+// TestRedisCLIRefusals: bad usage and irreversible steps without --yes are
+// refused before any connection.
+func TestRedisCLIRefusals(t *testing.T) {
+	vars := map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"redis", "plan"}, "--user is required"},
+		{[]string{"redis", "apply", "--user", "app", "hunter2-on-argv"}, "never argv"},
+		{[]string{"redis", "retire", "--user", "app", "--new", "app_v2"}, "add --yes"},
+		{[]string{"redis", "retire", "--user", "app"}, "--new NAME is required"},
+		{[]string{"redis", "drain", "--user", "app", "--incident"}, "add --yes"},
+		{[]string{"redis", "plan", "--user", "app", "--strategy", "triple"}, `--strategy "triple"`},
+		{[]string{"redis", "rollback", "--user", "app", "--new", "app_v2"}, "add --yes"},
+	} {
+		r := runCLI(t, vars, "", tc.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+		assertNoSecret(t, r, "hunter2-on-argv")
+	}
+	// An unreachable node is a check failure, with the URL's password hidden.
+	r := runCLI(t, map[string]string{"REDIS_URL": "redis://:s3cr3t-admin@127.0.0.1:1/0"}, "new-password-0123456789", "redis", "plan", "--user", "app")
+	if r.code != exitCheck {
+		t.Fatalf("unreachable: %d %s", r.code, r.stderr)
+	}
+	assertNoSecret(t, r, "s3cr3t-admin", "new-password-0123456789")
+}
+
+// TestRedisChecklistAndInventory: the redis class has its procedure steps
+// and its variables, the alternating user among them.
+func TestRedisChecklistAndInventory(t *testing.T) {
+	r := runCLI(t, nil, "new-redis-password-0123456789abc\n", "checklist", "--stdin", "redis", "production")
+	if r.code != exitOK || !strings.Contains(r.stdout, "rotate redis verify") || !strings.Contains(r.stdout, "rotate redis retire --yes") ||
+		!strings.Contains(r.stdout, "`"+fingerprint.OfString("new-redis-password-0123456789abc")+"`") {
+		t.Fatalf("checklist: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	assertNoSecret(t, r, "new-redis-password-0123456789abc")
+	vars := map[string]string{"REDIS_URL": "redis://app_v2:s3cr3t-redis-password-123@cache:6379/0", "REDIS_USERNAME": "app_v2"}
+	r = runCLI(t, vars, "", "inventory", "--class", "redis", "--json")
+	if r.code != exitOK || !strings.Contains(r.stdout, `"var": "REDIS_USERNAME"`) || !strings.Contains(r.stdout, `"var": "REDIS_PASSWORD"`) {
+		t.Fatalf("inventory: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	assertNoSecret(t, r, "s3cr3t-redis-password-123")
+}
