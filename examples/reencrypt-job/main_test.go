@@ -99,6 +99,7 @@ type event struct {
 
 type report struct {
 	Resumed       bool  `json:"resumed"`
+	TakenOver     int64 `json:"taken_over"`
 	Undecryptable int64 `json:"undecryptable"`
 	Failures      []struct {
 		PK, Column, Error string
@@ -250,7 +251,9 @@ func TestBinarySIGKILLResumed(t *testing.T) {
 	oldK, newK := keyText(t), keyText(t)
 	db := setup(t, 4000, oldK)
 	env := append(os.Environ(), "FIELD_ENCRYPTION_KEY="+newK, "FIELD_ENCRYPTION_KEY_PREVIOUS="+oldK, "DATABASE_URL="+db.URL)
-	args := []string{"-table", "users", "-column", "nid", "-column", "email:text", "-bind", "-batch-size", "200", "-workers", "2", "-rate", "2000"}
+	// The resumed run takes the killed run's parts over when their leases
+	// expire (2s here, 30s by default).
+	args := []string{"-table", "users", "-column", "nid", "-column", "email:text", "-bind", "-batch-size", "200", "-workers", "2", "-lease", "2s", "-rate", "2000"}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	stdout, _ := cmd.StdoutPipe()
@@ -339,4 +342,71 @@ func benchKey() string {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	return base64.StdEncoding.EncodeToString(k)
+}
+
+// TestBinaryThreeProcessesOneKilled runs three job processes on one table at
+// once; one is SIGKILLed midway. The two others share the job, take over
+// the dead one's parts when its lease expires, and both exit 0 with every
+// value under the new key and none lost.
+func TestBinaryThreeProcessesOneKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "reencrypt-job")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	oldK, newK := keyText(t), keyText(t)
+	db := setup(t, 6000, oldK)
+	env := append(os.Environ(), "FIELD_ENCRYPTION_KEY="+newK, "FIELD_ENCRYPTION_KEY_PREVIOUS="+oldK, "DATABASE_URL="+db.URL)
+	args := []string{"-table", "users", "-column", "nid", "-column", "email:text", "-bind", "-batch-size", "100",
+		"-workers", "2", "-ranges", "12", "-lease", "2s", "-rate", "1500"}
+	type proc struct {
+		cmd    *exec.Cmd
+		stdout bytes.Buffer
+	}
+	procs := make([]*proc, 3)
+	for i := range procs {
+		p := &proc{cmd: exec.Command(bin, args...)}
+		p.cmd.Env = env
+		if i == 0 {
+			pipe, _ := p.cmd.StdoutPipe()
+			if err := p.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				sc := bufio.NewScanner(pipe)
+				for lines := 0; sc.Scan(); {
+					if lines++; lines == 4 {
+						_ = p.cmd.Process.Kill()
+					}
+				}
+			}()
+		} else {
+			p.cmd.Stdout = &p.stdout
+			if err := p.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		procs[i] = p
+	}
+	if err := procs[0].cmd.Wait(); err == nil {
+		t.Fatal("killed process exited 0")
+	}
+	var taken int64
+	for i, p := range procs[1:] {
+		if err := p.cmd.Wait(); err != nil {
+			t.Fatalf("process %d: %v\n%s", i+1, err, p.stdout.String())
+		}
+		evs := events(t, p.stdout.Bytes())
+		last := evs[len(evs)-1]
+		if last.Report == nil || !last.Retire[0].Safe {
+			t.Fatalf("process %d report %s", i+1, p.stdout.String())
+		}
+		taken += last.Report.TakenOver
+	}
+	if taken == 0 {
+		t.Fatal("no survivor took over a part of the killed process")
+	}
+	verify(t, db, mustRing(t, newK), 6000)
 }

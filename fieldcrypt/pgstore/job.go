@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/goodgo/rotation/fieldcrypt"
 )
@@ -22,10 +23,19 @@ type Options struct {
 	// BatchSize is the number of rows read and written per statement;
 	// default 1000. Memory use is proportional to it.
 	BatchSize int
-	// Workers splits the primary-key range into this many parts processed in
-	// parallel; default 1. The split is stored in the checkpoint, so a
-	// resumed run keeps it whatever Workers then says.
+	// Workers is the number of parts of the key range this process works
+	// on in parallel; default 1. Several processes (on several machines) run
+	// with the same job name share one job: each worker claims parts that no
+	// one else holds.
 	Workers int
+	// Ranges is the number of parts the key range is split into when the
+	// job starts; default max(16, 4 × Workers). The split is stored in the
+	// checkpoint, so processes that join or resume keep it.
+	Ranges int
+	// Lease is how long a worker holds a part without renewing it; default
+	// 30s. Each process renews its leases every Lease/3. A process that dies
+	// leaves its parts to the others after at most Lease.
+	Lease time.Duration
 	// RowsPerSecond caps the rate of rows read, over all workers; 0 is no
 	// cap.
 	RowsPerSecond float64 `json:"rows_per_second"`
@@ -62,6 +72,12 @@ func (o *Options) defaults() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 1
+	}
+	if o.Ranges <= 0 {
+		o.Ranges = max(16, 4*o.Workers)
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
 	}
 	if len(o.CheckpointTable) == 0 {
 		o.CheckpointTable = pgx.Identifier{"fieldcrypt_checkpoint"}
@@ -141,8 +157,14 @@ type Progress struct {
 	// RowsPerSecond is Scanned over Elapsed.
 	RowsPerSecond float64 `json:"rows_per_second"`
 	// ETA estimates the time left from Total and the rate so far.
-	ETA  time.Duration `json:"eta_ns"`
-	Done bool          `json:"done"`
+	ETA time.Duration `json:"eta_ns"`
+	// TakenOver counts parts this process took over from a process whose
+	// lease expired (it crashed or hung).
+	TakenOver int64 `json:"taken_over,omitempty"`
+	// Waiting, when set, says that this process has nothing left to claim
+	// and waits for parts other processes hold.
+	Waiting string `json:"waiting,omitempty"`
+	Done    bool   `json:"done"`
 }
 
 // Report is the result of a run.
@@ -194,13 +216,15 @@ type part struct {
 }
 
 type job struct {
-	db      DB
-	ring    *fieldcrypt.Keyring
-	t       Table
-	opt     Options
-	pkType  string
-	name    string
-	cpTable string
+	db       DB
+	ring     *fieldcrypt.Keyring
+	t        Table
+	opt      Options
+	pkType   string
+	name     string
+	cpTable  string
+	tableOID string
+	owner    string // this process, in the checkpoint table
 
 	mu       sync.Mutex
 	prog     Progress
@@ -220,21 +244,48 @@ type job struct {
 // later run with the same job name resumes from the checkpoint. Values that
 // cannot be opened are reported (Progress.Failures), never skipped silently
 // and never changed.
+//
+// Several processes may run Reencrypt for the same job at once, on one
+// machine or several: they share the work through the checkpoint table and
+// no part of the key range is worked twice (see Options.Lease). Each returns
+// when the whole job is done. A job under another name that holds the same
+// table is refused with a *BusyError.
 func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt Options) (*Report, error) {
 	if err := t.validate(); err != nil {
 		return nil, err
 	}
 	opt.defaults()
-	j := &job{db: db, ring: ring, t: t, opt: opt, cpTable: opt.CheckpointTable.Sanitize()}
+	j := &job{db: db, ring: ring, t: t, opt: opt, cpTable: opt.CheckpointTable.Sanitize(), owner: newOwner()}
 	if err := j.prepare(ctx); err != nil {
 		return nil, err
 	}
 	rep := &Report{DryRun: opt.DryRun}
-	parts, resumed, err := j.parts(ctx)
-	if err != nil {
-		return nil, err
+	var claim func(ctx context.Context, w int) (*part, string, error)
+	if opt.DryRun {
+		// Nothing is written: the parts live in memory.
+		bounds, err := j.bounds(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		var mu sync.Mutex
+		n := 0
+		claim = func(context.Context, int) (*part, string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if n+1 >= len(bounds) {
+				return nil, "", nil
+			}
+			n++
+			return &part{n: n - 1, lo: bounds[n-1], hi: bounds[n]}, "", nil
+		}
+	} else {
+		resumed, err := j.setup(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Resumed = resumed
+		claim = j.claim
 	}
-	rep.Resumed = resumed
 	// The count of rows to do, for the ETA. (Run alongside the first batches
 	// it would miss the rows they already did.)
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()+" WHERE "+t.needsWork(1), j.prefixes...).Scan(&j.prog.Total); err != nil {
@@ -245,13 +296,19 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, len(parts))
+	hbDone := make(chan struct{})
+	if !opt.DryRun {
+		go func() { defer close(hbDone); j.heartbeat(wctx) }()
+	} else {
+		close(hbDone)
+	}
+	errs := make(chan error, opt.Workers)
 	var wg sync.WaitGroup
-	for _, p := range parts {
+	for w := 0; w < opt.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := j.work(wctx, p)
+			err := j.worker(wctx, w, claim)
 			if err != nil {
 				cancel()
 			}
@@ -259,6 +316,8 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		}()
 	}
 	wg.Wait()
+	cancel()
+	<-hbDone
 	close(errs)
 	var runErr error
 	for err := range errs {
@@ -266,13 +325,18 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 			runErr = err
 		}
 	}
+	if runErr != nil && !opt.DryRun {
+		j.release()
+	}
 	if runErr == nil && !opt.DryRun {
-		if _, err := db.Exec(ctx, "DELETE FROM "+j.cpTable+" WHERE job = $1", j.name); err != nil {
+		// The last process to finish clears the job.
+		if _, err := db.Exec(ctx, "DELETE FROM "+j.cpTable+" WHERE job = $1 AND NOT EXISTS (SELECT 1 FROM "+j.cpTable+" WHERE job = $1 AND NOT done)", j.name); err != nil {
 			runErr = fmt.Errorf("pgstore: clear checkpoint: %w", err)
 		}
 	}
 	j.mu.Lock()
 	j.prog.Done = runErr == nil
+	j.prog.Waiting = ""
 	j.tick()
 	rep.Progress = j.snapshot()
 	if opt.Progress != nil {
@@ -285,6 +349,7 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		}
 		return rep, runErr
 	}
+	var err error
 	if rep.Census, err = TakeCensus(ctx, db, ring, t); err != nil {
 		return rep, err
 	}
@@ -294,10 +359,44 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 	return rep, nil
 }
 
+// worker claims parts and works them until the job is done: when nothing is
+// left to claim but other processes still hold parts, it waits, and takes
+// over the parts of a process whose lease expires.
+func (j *job) worker(ctx context.Context, w int, claim func(ctx context.Context, w int) (*part, string, error)) error {
+	for {
+		p, waiting, err := claim(ctx, w)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			if err := j.work(ctx, p, w); err != nil && !errors.Is(err, errLeaseLost) {
+				return err
+			}
+			continue
+		}
+		if waiting == "" {
+			return nil
+		}
+		j.mu.Lock()
+		changed := j.prog.Waiting != waiting
+		j.prog.Waiting = waiting
+		j.mu.Unlock()
+		if changed {
+			j.report()
+		}
+		if err := j.opt.Sleep(ctx, j.pollInterval()); err != nil {
+			return err
+		}
+	}
+}
+
 func (j *job) prepare(ctx context.Context) error {
 	var err error
 	if j.pkType, err = columnType(ctx, j.db, j.t, j.t.PK); err != nil {
 		return err
+	}
+	if err := j.db.QueryRow(ctx, "SELECT $1::regclass::oid::text", j.t.ident()).Scan(&j.tableOID); err != nil {
+		return fmt.Errorf("pgstore: table %s: %w", j.t.ident(), err)
 	}
 	for _, c := range j.t.Columns {
 		typ, err := columnType(ctx, j.db, j.t, c.Name)
@@ -380,79 +479,15 @@ func (j *job) prepare(ctx context.Context) error {
 	return nil
 }
 
-// parts loads the job's checkpoint, or splits the key range and stores it.
-func (j *job) parts(ctx context.Context) ([]*part, bool, error) {
-	if !j.opt.DryRun {
-		if _, err := j.db.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+j.cpTable+` (
-			job text NOT NULL, part int NOT NULL, lo text, hi text, cursor text,
-			done boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(),
-			PRIMARY KEY (job, part))`); err != nil {
-			return nil, false, fmt.Errorf("pgstore: create checkpoint table: %w", err)
-		}
-		rows, err := j.db.Query(ctx, "SELECT part, lo, hi, cursor FROM "+j.cpTable+" WHERE job = $1 AND NOT done ORDER BY part", j.name)
-		if err != nil {
-			return nil, false, fmt.Errorf("pgstore: read checkpoint: %w", err)
-		}
-		var ps []*part
-		for rows.Next() {
-			p := &part{checkpoint: true}
-			if err := rows.Scan(&p.n, &p.lo, &p.hi, &p.cursor); err != nil {
-				rows.Close()
-				return nil, false, err
-			}
-			ps = append(ps, p)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, false, fmt.Errorf("pgstore: read checkpoint: %w", err)
-		}
-		var any bool
-		if err := j.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+j.cpTable+" WHERE job = $1)", j.name).Scan(&any); err != nil {
-			return nil, false, err
-		}
-		if any {
-			return ps, true, nil
-		}
-	}
-	// Split the key range into Workers parts of about equal row counts.
-	bounds := []*string{nil}
-	if j.opt.Workers > 1 {
-		ends, err := j.split(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("pgstore: split key range: %w", err)
-		}
-		for i := range ends {
-			bounds = append(bounds, &ends[i])
-		}
-	}
-	bounds = append(bounds, nil)
-	var ps []*part
-	var ns []int32
-	var los, his []*string
-	for i := 0; i+1 < len(bounds); i++ {
-		ps = append(ps, &part{n: i, lo: bounds[i], hi: bounds[i+1], checkpoint: !j.opt.DryRun})
-		ns, los, his = append(ns, int32(i)), append(los, bounds[i]), append(his, bounds[i+1])
-	}
-	// All parts in one statement: a run killed here must not leave a split
-	// with parts missing, which a resumed run would take for the whole range.
-	if !j.opt.DryRun {
-		if _, err := j.db.Exec(ctx, "INSERT INTO "+j.cpTable+" (job, part, lo, hi) SELECT $1, p, lo, hi FROM unnest($2::int4[], $3::text[], $4::text[]) AS u(p, lo, hi)",
-			j.name, ns, los, his); err != nil {
-			return nil, false, fmt.Errorf("pgstore: write checkpoint: %w", err)
-		}
-	}
-	return ps, false, nil
-}
-
-// split returns Workers-1 inner bounds of the primary-key range: for integer
+// split returns w-1 inner bounds of the primary-key range: for integer
 // keys by arithmetic on min and max (two index probes), otherwise at equal
 // row counts (ntile, one ordered scan).
-func (j *job) split(ctx context.Context) ([]string, error) {
+func (j *job) split(ctx context.Context, q querier, w int) ([]string, error) {
 	pk := pgx.Identifier{j.t.PK}.Sanitize()
-	w := j.opt.Workers
 	switch j.pkType {
 	case "smallint", "integer", "bigint":
 		var lo, hi *int64
-		if err := j.db.QueryRow(ctx, fmt.Sprintf("SELECT min(%s)::bigint, max(%s)::bigint FROM %s", pk, pk, j.t.ident())).Scan(&lo, &hi); err != nil {
+		if err := q.QueryRow(ctx, fmt.Sprintf("SELECT min(%s)::bigint, max(%s)::bigint FROM %s", pk, pk, j.t.ident())).Scan(&lo, &hi); err != nil {
 			return nil, err
 		}
 		if lo == nil || *hi-*lo < int64(w) {
@@ -465,7 +500,7 @@ func (j *job) split(ctx context.Context) ([]string, error) {
 		}
 		return ends, nil
 	}
-	rows, err := j.db.Query(ctx, fmt.Sprintf(
+	rows, err := q.Query(ctx, fmt.Sprintf(
 		"SELECT k FROM (SELECT DISTINCT ON (part) part, k FROM (SELECT t.%s::text AS k, t.%s AS o, ntile($1) OVER (ORDER BY t.%s) AS part FROM %s AS t) s ORDER BY part, o DESC) e ORDER BY part",
 		pk, pk, pk, j.t.ident()), w)
 	if err != nil {
@@ -488,6 +523,8 @@ type batch struct {
 	idx   map[string]int
 	// sendIDs are the ids of the rows sent in the last UPDATE.
 	sendIDs []string
+	// leaseLost: a checkpoint write found the part held by another owner.
+	leaseLost bool
 }
 
 func (j *job) newBatch() *batch {
@@ -543,7 +580,7 @@ func (b *batch) read(rows pgx.Rows, ncol int) error {
 }
 
 // work processes one part of the key range.
-func (j *job) work(ctx context.Context, p *part) error {
+func (j *job) work(ctx context.Context, p *part, w int) error {
 	b := j.newBatch()
 	var pending *cpWrite
 	cursor := p.cursor
@@ -586,11 +623,14 @@ func (j *job) work(ctx context.Context, p *part) error {
 		if written {
 			pending = nil
 		}
+		if b.leaseLost {
+			return errLeaseLost
+		}
 		cursor = &last
 		// The checkpoint of the previous batch, whose conflicts are resolved,
 		// rides in the transaction of this batch's UPDATE; redoing a batch
 		// after a crash is harmless because finished rows no longer match.
-		pending = &cpWrite{part: p.n, cursor: last}
+		pending = &cpWrite{part: p.n, cursor: last, owner: j.workerOwner(w)}
 		j.report()
 		if !full {
 			break
@@ -600,10 +640,7 @@ func (j *job) work(ctx context.Context, p *part) error {
 		}
 	}
 	if !j.opt.DryRun {
-		if _, err := j.db.Exec(ctx, "UPDATE "+j.cpTable+" SET cursor = coalesce($3, cursor), done = true, updated_at = now() WHERE job = $1 AND part = $2",
-			j.name, p.n, cursor); err != nil {
-			return fmt.Errorf("pgstore: write checkpoint: %w", err)
-		}
+		return j.finish(ctx, p, w, cursor)
 	}
 	return nil
 }
@@ -612,6 +649,7 @@ func (j *job) work(ctx context.Context, p *part) error {
 type cpWrite struct {
 	part   int
 	cursor string
+	owner  string // the worker holding the part's lease
 }
 
 // process rewraps the rows in b and writes them back with compare-and-swap,
@@ -654,12 +692,18 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 		qb.Queue(j.updateSQL, args...)
 		withCP := cp != nil && !cpWritten
 		if withCP {
-			qb.Queue("UPDATE "+j.cpTable+" SET cursor = $3, updated_at = now() WHERE job = $1 AND part = $2", j.name, cp.part, cp.cursor)
+			qb.Queue("UPDATE "+j.cpTable+" SET cursor = $3, lease_until = now() + $5 * interval '1 millisecond', updated_at = now() WHERE job = $1 AND part = $2 AND owner = $4",
+				j.name, cp.part, cp.cursor, cp.owner, j.leaseArg())
 		}
 		br := j.db.SendBatch(ctx, qb)
 		tag, err := br.Exec()
 		if err == nil && withCP {
-			_, err = br.Exec()
+			var cpTag pgconn.CommandTag
+			cpTag, err = br.Exec()
+			// Another process took the part over: the rows written are
+			// written (compare-and-swap keeps that safe), but this worker
+			// stops working the part.
+			b.leaseLost = b.leaseLost || (err == nil && cpTag.RowsAffected() == 0)
 		}
 		if cerr := br.Close(); err == nil {
 			err = cerr

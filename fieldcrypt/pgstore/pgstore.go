@@ -15,8 +15,18 @@
 // with one UPDATE … FROM unnest(…) that compares every column with the value
 // that was read (compare-and-swap), so a row the application rewrote
 // meanwhile is not overwritten: it is read again and retried. A checkpoint
-// table records how far each worker got; a killed job resumes there. Work is
-// idempotent: a batch redone after a crash finds its rows already current.
+// table records how far each part of the key range got; a killed job resumes
+// there. Work is idempotent: a batch redone after a crash finds its rows
+// already current.
+//
+// # One job per table, shared by any number of processes
+//
+// Workers claim parts of the key range with leases in the checkpoint table
+// (SELECT … FOR UPDATE SKIP LOCKED), renewed by a heartbeat: processes
+// started with the same job name, on one machine or several, share the job
+// with no part worked twice, and the parts of a process that dies are taken
+// over when its lease expires (Options.Lease). A job under another name on
+// the same table is refused (*BusyError) while it holds a live lease.
 //
 // Memory is bounded by the batch size (and the capped list of failed rows),
 // whatever the size of the table.
@@ -45,6 +55,13 @@ type DB interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// querier is what a DB and a pgx.Tx have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // Table says where the encrypted values live.

@@ -534,7 +534,7 @@ func TestThrottleAndPause(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	var slept time.Duration
 	var pauses int
-	opt := Options{BatchSize: 500, RowsPerSecond: 1000, Pause: 7 * time.Millisecond,
+	opt := Options{BatchSize: 500, Ranges: 1, RowsPerSecond: 1000, Pause: 7 * time.Millisecond,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
@@ -565,7 +565,7 @@ func TestProgressETA(t *testing.T) {
 	f := newFixture(t, 1000, ring(t, oldK), false)
 	now := time.Unix(1e9, 0)
 	var seen []Progress
-	opt := Options{BatchSize: 250,
+	opt := Options{BatchSize: 250, Ranges: 1,
 		Now:      func() time.Time { now = now.Add(100 * time.Millisecond); return now },
 		Progress: func(p Progress) { seen = append(seen, p) }}
 	if _, err := Reencrypt(context.Background(), f.pool, ring(t, newK, oldK), f.t, opt); err != nil {
@@ -697,8 +697,18 @@ type cancelAfterInsert struct {
 	cancel context.CancelFunc
 }
 
-func (d cancelAfterInsert) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := d.DB.Exec(ctx, sql, args...)
+func (d cancelAfterInsert) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := d.DB.Begin(ctx)
+	return cancelTx{tx, d.cancel}, err
+}
+
+type cancelTx struct {
+	pgx.Tx
+	cancel context.CancelFunc
+}
+
+func (d cancelTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := d.Tx.Exec(ctx, sql, args...)
 	if strings.HasPrefix(sql, "INSERT INTO") {
 		d.cancel()
 	}
