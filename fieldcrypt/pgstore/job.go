@@ -220,7 +220,7 @@ type job struct {
 	ring     *fieldcrypt.Keyring
 	t        Table
 	opt      Options
-	pkType   string
+	key      rowKey
 	name     string
 	cpTable  string
 	tableOID string
@@ -392,7 +392,7 @@ func (j *job) worker(ctx context.Context, w int, claim func(ctx context.Context,
 
 func (j *job) prepare(ctx context.Context) error {
 	var err error
-	if j.pkType, err = columnType(ctx, j.db, j.t, j.t.PK); err != nil {
+	if j.key, err = resolveKey(ctx, j.db, j.t); err != nil {
 		return err
 	}
 	if err := j.db.QueryRow(ctx, "SELECT $1::regclass::oid::text", j.t.ident()).Scan(&j.tableOID); err != nil {
@@ -405,7 +405,7 @@ func (j *job) prepare(ctx context.Context) error {
 		}
 		isText := typ == "text" || strings.HasPrefix(typ, "character varying")
 		if (c.Form == fieldcrypt.Binary && typ != "bytea") || (c.Form == fieldcrypt.Text && !isText) {
-			return fmt.Errorf("pgstore: column %q is %s, which does not hold the %v form: use bytea for binary, text for text", c.Name, typ, c.Form)
+			return fmt.Errorf("%w: column %q is %s, which does not hold the %v form: use bytea for binary, text for text", ErrConfig, c.Name, typ, c.Form)
 		}
 	}
 	cols := make([]string, len(j.t.Columns))
@@ -420,7 +420,8 @@ func (j *job) prepare(ctx context.Context) error {
 
 	// Every column is qualified with the alias t: "ORDER BY id" would
 	// otherwise sort by the output column id::text.
-	pk := "t." + pgx.Identifier{j.t.PK}.Sanitize()
+	k := j.key
+	nk := len(k.cols)
 	sel := make([]string, len(j.t.Columns))
 	qsel := make([]string, len(j.t.Columns))
 	for i, c := range j.t.Columns {
@@ -428,16 +429,25 @@ func (j *job) prepare(ctx context.Context) error {
 		qsel[i] = "t." + sel[i]
 	}
 	n := len(j.t.Columns)
-	base := "SELECT " + pk + "::text, " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() + " AS t WHERE " + j.t.needsWork(1)
-	lo := fmt.Sprintf(" AND %s > $%d::%s", pk, n+1, j.pkType)
-	hi := func(k int) string { return fmt.Sprintf(" AND %s <= $%d::%s", pk, k, j.pkType) }
-	limit := func(k int) string { return fmt.Sprintf(" ORDER BY %s LIMIT $%d", pk, k) }
+	base := "SELECT " + k.textList() + ", " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() + " AS t WHERE " + j.t.needsWork(1)
+	lo := " AND " + k.tuple() + " > " + k.params(n+1)
+	hi := func(p int) string { return " AND " + k.tuple() + " <= " + k.params(p) }
+	limit := func(p int) string { return fmt.Sprintf(" ORDER BY %s LIMIT $%d", k.orderBy(), p) }
 	j.selectSQL[0] = base + limit(n+1)
-	j.selectSQL[1] = base + lo + limit(n+2)
-	j.selectSQL[2] = base + hi(n+1) + limit(n+2)
-	j.selectSQL[3] = base + lo + hi(n+2) + limit(n+3)
-	j.rereadSQL = "SELECT " + pk + "::text, " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() +
-		" AS t WHERE " + pk + " = ANY($1::text[]::" + j.pkType + "[])"
+	j.selectSQL[1] = base + lo + limit(n+nk+1)
+	j.selectSQL[2] = base + hi(n+1) + limit(n+nk+1)
+	j.selectSQL[3] = base + lo + hi(n+nk+1) + limit(n+2*nk+1)
+	if nk == 1 {
+		j.rereadSQL = "SELECT " + k.textList() + ", " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() +
+			" AS t WHERE " + k.quoted[0] + " = ANY($1::text[]::" + k.types[0] + "[])"
+	} else {
+		un := make([]string, nk)
+		for i, typ := range k.types {
+			un[i] = fmt.Sprintf("$%d::text[]::%s[]", i+1, typ)
+		}
+		j.rereadSQL = "SELECT " + k.textList() + ", " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() +
+			" AS t WHERE " + k.tuple() + " IN (SELECT * FROM unnest(" + strings.Join(un, ", ") + "))"
+	}
 
 	// UPDATE t SET c = v.n… FROM (SELECT … FROM unnest(ids, …)) v
 	//   WHERE t.pk = v.id AND t.c = v.o…
@@ -448,11 +458,15 @@ func (j *job) prepare(ctx context.Context) error {
 	// than the crypto.
 	set := make([]string, n)
 	cas := make([]string, n)
-	arrs := []string{"$1::text[]"}
-	names := []string{"id"}
-	outs := []string{"u.id"}
-	param := 2
+	var arrs, names, outs, keyEq []string
+	param := 1
 	next := func(typ string) string { p := fmt.Sprintf("$%d::%s", param, typ); param++; return p }
+	for i := range k.cols {
+		arrs = append(arrs, next("text[]"))
+		names = append(names, fmt.Sprintf("id%d", i))
+		outs = append(outs, fmt.Sprintf("u.id%d", i))
+		keyEq = append(keyEq, fmt.Sprintf("%s = v.id%d::%s", k.quoted[i], i, k.types[i]))
+	}
 	for i, c := range j.t.Columns {
 		if c.Form == fieldcrypt.Text {
 			arrs = append(arrs, next("text[]"), next("text[]"))
@@ -475,7 +489,7 @@ func (j *job) prepare(ctx context.Context) error {
 	}
 	j.updateSQL = "UPDATE " + j.t.ident() + " AS t SET " + strings.Join(set, ", ") +
 		" FROM (SELECT " + strings.Join(outs, ", ") + " FROM unnest(" + strings.Join(arrs, ", ") + ") AS u(" + strings.Join(names, ", ") + ")) AS v" +
-		" WHERE " + pk + " = v.id::" + j.pkType + " AND " + strings.Join(cas, " AND ")
+		" WHERE " + strings.Join(keyEq, " AND ") + " AND " + strings.Join(cas, " AND ")
 	return nil
 }
 
@@ -483,11 +497,10 @@ func (j *job) prepare(ctx context.Context) error {
 // keys by arithmetic on min and max (two index probes), otherwise at equal
 // row counts (ntile, one ordered scan).
 func (j *job) split(ctx context.Context, q querier, w int) ([]string, error) {
-	pk := pgx.Identifier{j.t.PK}.Sanitize()
-	switch j.pkType {
-	case "smallint", "integer", "bigint":
+	k := j.key
+	if k.intKey {
 		var lo, hi *int64
-		if err := q.QueryRow(ctx, fmt.Sprintf("SELECT min(%s)::bigint, max(%s)::bigint FROM %s", pk, pk, j.t.ident())).Scan(&lo, &hi); err != nil {
+		if err := q.QueryRow(ctx, fmt.Sprintf("SELECT min(%s)::bigint, max(%s)::bigint FROM %s AS t", k.quoted[0], k.quoted[0], j.t.ident())).Scan(&lo, &hi); err != nil {
 			return nil, err
 		}
 		if lo == nil || *hi-*lo < int64(w) {
@@ -500,14 +513,29 @@ func (j *job) split(ctx context.Context, q querier, w int) ([]string, error) {
 		}
 		return ends, nil
 	}
+	ks := make([]string, len(k.cols))
+	desc := make([]string, len(k.cols))
+	for i := range k.cols {
+		ks[i] = fmt.Sprintf("k%d", i)
+		desc[i] = fmt.Sprintf("o%d DESC", i)
+	}
+	inner := make([]string, 0, 2*len(k.cols))
+	for i, q := range k.quoted {
+		inner = append(inner, fmt.Sprintf("%s::text AS k%d", q, i), fmt.Sprintf("%s AS o%d", q, i))
+	}
 	rows, err := q.Query(ctx, fmt.Sprintf(
-		"SELECT k FROM (SELECT DISTINCT ON (part) part, k FROM (SELECT t.%s::text AS k, t.%s AS o, ntile($1) OVER (ORDER BY t.%s) AS part FROM %s AS t) s ORDER BY part, o DESC) e ORDER BY part",
-		pk, pk, pk, j.t.ident()), w)
+		"SELECT %s FROM (SELECT DISTINCT ON (part) part, %s FROM (SELECT %s, ntile($1) OVER (ORDER BY %s) AS part FROM %s AS t) s ORDER BY part, %s) e ORDER BY part",
+		strings.Join(ks, ", "), strings.Join(ks, ", "), strings.Join(inner, ", "), k.orderBy(), j.t.ident(), strings.Join(desc, ", ")), w)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(ends) == 0 {
+	defer rows.Close()
+	var ends []string
+	for rows.Next() {
+		raw := rows.RawValues()
+		ends = append(ends, string(appendRowText(nil, raw)))
+	}
+	if err := rows.Err(); err != nil || len(ends) == 0 {
 		return nil, err
 	}
 	return ends[:len(ends)-1], nil
@@ -523,6 +551,7 @@ type batch struct {
 	idx   map[string]int
 	// sendIDs are the ids of the rows sent in the last UPDATE.
 	sendIDs []string
+	rowText []byte
 	// leaseLost: a checkpoint write found the part held by another owner.
 	leaseLost bool
 }
@@ -533,8 +562,8 @@ func (j *job) newBatch() *batch {
 	return b
 }
 
-// read runs a query returning (pk::text, cols…) into b.
-func (b *batch) read(rows pgx.Rows, ncol int) error {
+// read runs a query returning (key columns::text…, cols…) into b.
+func (b *batch) read(rows pgx.Rows, nkey, ncol int) error {
 	defer rows.Close()
 	b.ids = b.ids[:0]
 	for c := range b.vals {
@@ -546,10 +575,12 @@ func (b *batch) read(rows pgx.Rows, ncol int) error {
 	for rows.Next() {
 		raw := rows.RawValues()
 		fds := rows.FieldDescriptions()
-		if len(raw) != ncol+1 || len(fds) != ncol+1 {
+		if len(raw) != ncol+nkey || len(fds) != ncol+nkey {
 			return fmt.Errorf("pgstore: unexpected row shape")
 		}
-		b.ids = append(b.ids, string(raw[0]))
+		b.rowText = appendRowText(b.rowText[:0], raw[:nkey])
+		b.ids = append(b.ids, string(b.rowText))
+		raw, fds = raw[nkey-1:], fds[nkey-1:] // raw[1+c] is column c
 		for c := 0; c < ncol; c++ {
 			if raw[1+c] == nil {
 				spans = append(spans, span{-1, 0})
@@ -595,18 +626,30 @@ func (j *job) work(ctx context.Context, p *part, w int) error {
 		shape := 0
 		if cursor != nil {
 			shape |= 1
-			args = append(args, *cursor)
+			parts, err := splitRowText(*cursor, len(j.key.cols))
+			if err != nil {
+				return fmt.Errorf("pgstore: checkpoint cursor: %w", err)
+			}
+			for _, p := range parts {
+				args = append(args, p)
+			}
 		}
 		if p.hi != nil {
 			shape |= 2
-			args = append(args, *p.hi)
+			parts, err := splitRowText(*p.hi, len(j.key.cols))
+			if err != nil {
+				return fmt.Errorf("pgstore: checkpoint bound: %w", err)
+			}
+			for _, p := range parts {
+				args = append(args, p)
+			}
 		}
 		args = append(args, j.opt.BatchSize)
 		rows, err := j.db.Query(ctx, j.selectSQL[shape], args...)
 		if err != nil {
 			return fmt.Errorf("pgstore: read batch: %w", err)
 		}
-		if err := b.read(rows, len(j.t.Columns)); err != nil {
+		if err := b.read(rows, len(j.key.cols), len(j.t.Columns)); err != nil {
 			return fmt.Errorf("pgstore: read batch: %w", err)
 		}
 		if len(b.ids) == 0 {
@@ -682,7 +725,10 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 			return cpWritten, nil
 		}
 		// Only rows with something rewrapped are sent.
-		ids, args := j.updateArgs(b)
+		ids, args, err := j.updateArgs(b)
+		if err != nil {
+			return cpWritten, err
+		}
 		if testHookBeforeUpdate != nil {
 			testHookBeforeUpdate(ids)
 		}
@@ -748,11 +794,15 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 		for _, id := range ids {
 			perRow[id] = changedCount(id)
 		}
-		rows, err := j.db.Query(ctx, j.rereadSQL, ids)
+		keyArgs, err := j.key.keyArgs(ids)
+		if err != nil {
+			return cpWritten, err
+		}
+		rows, err := j.db.Query(ctx, j.rereadSQL, keyArgs...)
 		if err != nil {
 			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
 		}
-		if err := b.read(rows, len(j.t.Columns)); err != nil {
+		if err := b.read(rows, len(j.key.cols), len(j.t.Columns)); err != nil {
 			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
 		}
 		var rewrapped, conflicts int64
@@ -860,7 +910,7 @@ func (j *job) rewrapBatch(b *batch) (int, batchStats) {
 // updateArgs builds the UPDATE's arguments for rows with a rewrapped value
 // (see prepare for their shape). An unchanged column is written back with
 // the value read.
-func (j *job) updateArgs(b *batch) ([]string, []any) {
+func (j *job) updateArgs(b *batch) ([]string, []any, error) {
 	n := len(j.t.Columns)
 	b.sendIDs = b.sendIDs[:0]
 	for r, id := range b.ids {
@@ -871,7 +921,10 @@ func (j *job) updateArgs(b *batch) ([]string, []any) {
 			}
 		}
 	}
-	args := []any{b.sendIDs}
+	args, err := j.key.keyArgs(b.sendIDs)
+	if err != nil {
+		return nil, nil, err
+	}
 	for c, col := range j.t.Columns {
 		olds := make([][]byte, 0, len(b.sendIDs))
 		news := make([][]byte, 0, len(b.sendIDs))
@@ -894,7 +947,7 @@ func (j *job) updateArgs(b *batch) ([]string, []any) {
 		no, nl, nb := blob(news)
 		args = append(args, oo, ol, no, nl, ob, nb)
 	}
-	return b.sendIDs, args
+	return b.sendIDs, args, nil
 }
 
 // sends reports whether row r of b has a rewrapped value.

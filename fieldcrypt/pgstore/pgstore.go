@@ -58,6 +58,11 @@ type DB interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
+// ErrConfig is matched by errors that say the table or the options are
+// wrong (a missing column, a row key that is not unique, a column of the
+// wrong type): nothing was read or written; fix the configuration.
+var ErrConfig = errors.New("pgstore: bad configuration")
+
 // querier is what a DB and a pgx.Tx have in common.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -68,9 +73,12 @@ type querier interface {
 type Table struct {
 	Schema string // optional; the search_path decides when empty
 	Name   string
-	// PK is the primary key column (a single column of any orderable type:
-	// bigint, uuid, text…). Its text form (pk::text) names rows in reports
-	// and in bindings.
+	// PK is the row key: a column, or several separated by commas for a
+	// composite key ("tenant_id,id"), that is unique and NOT NULL (a unique
+	// index or the primary key covers it; checked in the catalog) and of a
+	// type whose text does not depend on session settings: integer types,
+	// numeric, uuid, text, varchar. Its text (RowText) names rows in
+	// reports and in bindings.
 	PK      string
 	Columns []Column
 	// Bind says values are sealed with fieldcrypt.Binding{Table: Name,
@@ -103,15 +111,21 @@ func (t Table) displayName() string {
 
 func (t Table) validate() error {
 	if t.Name == "" || t.PK == "" || len(t.Columns) == 0 {
-		return errors.New("pgstore: table needs a name, a primary key column and at least one column")
+		return fmt.Errorf("%w: a table needs a name, a row key (PK) and at least one column", ErrConfig)
 	}
-	seen := map[string]bool{t.PK: true}
+	seen := map[string]bool{}
+	for _, k := range t.keyColumns() {
+		if k == "" || seen[k] {
+			return fmt.Errorf("%w: row key %q has an empty or repeated column", ErrConfig, t.PK)
+		}
+		seen[k] = true
+	}
 	for _, c := range t.Columns {
 		if c.Name == "" || seen[c.Name] {
-			return fmt.Errorf("pgstore: column %q is empty, repeated or the primary key", c.Name)
+			return fmt.Errorf("%w: column %q is empty, repeated or part of the row key", ErrConfig, c.Name)
 		}
 		if c.Form != fieldcrypt.Binary && c.Form != fieldcrypt.Text {
-			return fmt.Errorf("pgstore: column %q: unknown form %v", c.Name, c.Form)
+			return fmt.Errorf("%w: column %q: unknown form %v", ErrConfig, c.Name, c.Form)
 		}
 		seen[c.Name] = true
 	}
@@ -224,13 +238,18 @@ type ColumnCensus struct {
 	NotEnvelope int64 `json:"not_envelope"`
 }
 
-// Census counts, per column, the rows under each key id, NULLs and values
+// Census counts, per column, the values under each key id, NULLs and values
 // that are not envelopes. It is computed in Postgres by reading the key id
-// from each value (one scan of the table), never by decrypting.
+// from each value's header (one scan of the table), never by decrypting: a
+// value counted under a key only names that key. Verify decrypts every
+// value with its binding and is what proves them.
 type Census struct {
 	Table   string           `json:"table"`
 	Columns []ColumnCensus   `json:"columns"`
 	Primary fieldcrypt.KeyID `json:"primary"`
+	// HeadersOnly is always true: the census read key ids from headers and
+	// decrypted nothing.
+	HeadersOnly bool `json:"headers_only"`
 }
 
 // Rows returns the number of values under key id, over all columns.
@@ -291,7 +310,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
 	}
 	defer rows.Close()
-	c := &Census{Table: t.displayName(), Primary: ring.Primary()}
+	c := &Census{Table: t.displayName(), Primary: ring.Primary(), HeadersOnly: true}
 	for _, col := range t.Columns {
 		c.Columns = append(c.Columns, ColumnCensus{Column: col.Name})
 	}
@@ -354,10 +373,10 @@ func columnType(ctx context.Context, db DB, t Table, col string) (string, error)
 		WHERE a.attrelid = $1::regclass AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
 		t.ident(), col).Scan(&typ)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("pgstore: table %s has no column %q", t.ident(), col)
+		return "", fmt.Errorf("%w: table %s has no column %q", ErrConfig, t.displayName(), col)
 	}
 	if err != nil {
-		return "", fmt.Errorf("pgstore: table %s: %w", t.ident(), err)
+		return "", catalogErr(t, err)
 	}
 	return typ, nil
 }
