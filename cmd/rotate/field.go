@@ -24,7 +24,8 @@ func init() {
 }
 
 var fieldSubs = map[string]command{
-	"census":    {name: "census", summary: "rows per key id per column (and NULLs), counted in SQL", run: runFieldCensus},
+	"census":    {name: "census", summary: "values per key id per column (and NULLs), read from headers in SQL", run: runFieldCensus},
+	"verify":    {name: "verify", summary: "decrypt every value with its binding; list the ones that do not, by row", run: runFieldVerify},
 	"reencrypt": {name: "reencrypt", summary: "rewrap every value under FIELD_ENCRYPTION_KEY, online and resumable", run: runFieldReencrypt},
 	"encrypt":   {name: "encrypt", summary: "encrypt one value from stdin to stdout", run: runFieldEncrypt},
 	"decrypt":   {name: "decrypt", summary: "decrypt one value from stdin to stdout", run: runFieldDecrypt},
@@ -46,20 +47,45 @@ func (c *columnFlags) Set(s string) error {
 	return err
 }
 
-// tableFlags are shared by census and reencrypt.
+// Exit codes of the field commands, shared with examples/reencrypt-job:
+// exitOK (0) done / every value as it should be; exitCheck (1) values remain
+// on other keys or do not decrypt (listed); exitUsage (2) bad usage or
+// configuration (nothing was read or written); exitRun (3) the run failed or
+// was cancelled, or another job holds the table: run again to resume.
+const exitRun = 3
+
+// tableFlags are shared by census, verify and reencrypt.
 type tableFlags struct {
 	t       pgstore.Table
 	cols    columnFlags
 	urlFile string
 }
 
-func (f *tableFlags) register(fs *flag.FlagSet) {
+// register adds the table flags; bind says whether the command reads
+// bindings (census reads headers only and has no --bind).
+func (f *tableFlags) register(fs *flag.FlagSet, bind bool) {
 	fs.StringVar(&f.t.Schema, "schema", "", "schema of the table (default: search_path)")
 	fs.StringVar(&f.t.Name, "table", "", "table holding encrypted columns (required)")
-	fs.StringVar(&f.t.PK, "pk", "id", "primary key column")
+	fs.StringVar(&f.t.PK, "pk", "id", "row key: a unique NOT NULL column, or `a,b` for a composite key")
 	fs.Var(&f.cols, "column", "encrypted column: `name` (bytea) or name:text; repeat for several (required)")
-	fs.BoolVar(&f.t.Bind, "bind", false, "values are bound to (table, column, primary key)")
+	if bind {
+		fs.BoolVar(&f.t.Bind, "bind", false, "values are bound to (table, column, row key)")
+	}
 	fs.StringVar(&f.urlFile, "database-url-file", "", "file holding the DSN (default: $DATABASE_URL)")
+}
+
+// runCode maps an error of package pgstore to an exit code and prints it.
+func runCode(env *Env, name string, err error) int {
+	if errors.Is(err, pgstore.ErrConfig) {
+		fmt.Fprintf(env.Stderr, "rotate field %s: %v\n", name, err)
+		return exitUsage
+	}
+	if errors.Is(err, pgstore.ErrBusy) {
+		fmt.Fprintf(env.Stderr, "rotate field %s: %v\n", name, err)
+		return exitRun
+	}
+	fmt.Fprintf(env.Stderr, "rotate field %s: %v (run again to resume)\n", name, err)
+	return exitRun
 }
 
 // open validates the flags, loads the keyring and connects.
@@ -98,11 +124,14 @@ func (f *tableFlags) open(ctx context.Context, env *Env, name string, conns int)
 
 func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 	var f tableFlags
-	fs := newFlags(env, "field census", "rotate field census --table T [--pk id] --column C[:text]... [--bind]\n\n"+
+	fs := newFlags(env, "field census", "rotate field census --table T [--pk id] --column C[:text]...\n\n"+
 		"Counts, in SQL and without decrypting, the values of each column under each key id (the key's\n"+
-		"fingerprint), NULLs and values that are not envelopes. Keys come from FIELD_ENCRYPTION_KEY,\n"+
-		"FIELD_ENCRYPTION_KEY_NEXT (staged, never retirable) and FIELD_ENCRYPTION_KEY_PREVIOUS. Exit 0 when every value is under the primary key, 1 otherwise.")
-	f.register(fs)
+		"fingerprint), NULLs and values that are not envelopes. It reads headers only: a value counted\n"+
+		"under a key only names it; rotate field verify decrypts every value. Keys come from\n"+
+		"FIELD_ENCRYPTION_KEY, FIELD_ENCRYPTION_KEY_NEXT (staged, never retirable) and\n"+
+		"FIELD_ENCRYPTION_KEY_PREVIOUS. Exit 0 when every value names the primary key, 1 otherwise,\n"+
+		"2 bad usage, 3 the census could not run.")
+	f.register(fs, false)
 	asJSON := fs.Bool("json", false, "print the census as JSON")
 	if code, done := parse(fs, args); done {
 		return code
@@ -114,13 +143,17 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 	defer pool.Close()
 	c, err := pgstore.TakeCensus(ctx, pool, ring, f.t)
 	if err != nil {
+		if errors.Is(err, pgstore.ErrConfig) {
+			fmt.Fprintf(env.Stderr, "rotate field census: %v\n", err)
+			return exitUsage
+		}
 		fmt.Fprintf(env.Stderr, "rotate field census: %v\n", err)
-		return exitCheck
+		return exitRun
 	}
 	if *asJSON {
 		_ = json.NewEncoder(env.Stdout).Encode(c)
 	} else {
-		fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12s\n", "COLUMN", "KEY ID", "ROLE", "ROWS")
+		fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12s\n", "COLUMN", "KEY ID", "ROLE", "VALUES")
 		for _, col := range c.Columns {
 			for _, k := range col.Keys {
 				fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, k.KeyID, k.Role, k.Rows)
@@ -140,6 +173,7 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 				fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT safe to retire: run rotate field reencrypt\n", id, n, c.Table)
 			}
 		}
+		fmt.Fprintln(env.Stdout, "(key ids read from headers, nothing decrypted: rotate field verify decrypts every value)")
 	}
 	if c.NotCurrent() > 0 {
 		return exitCheck
@@ -153,10 +187,13 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 	fs := newFlags(env, "field reencrypt", "rotate field reencrypt --table T [--pk id] --column C[:text]... [--bind] [flags]\n\n"+
 		"Rewraps, online, every value not under FIELD_ENCRYPTION_KEY (old keys in\n"+
 		"FIELD_ENCRYPTION_KEY_PREVIOUS). Concurrent writes are never overwritten (compare-and-swap).\n"+
-		"Interrupted, it resumes from its checkpoint when run again. Progress: a bar on a terminal,\n"+
-		"JSON lines otherwise. Exit 0 when every value is under the primary key, 1 when values remain\n"+
-		"(undecryptable ones are listed), 2 bad usage. --dry-run exits 1 only for undecryptable values.")
-	f.register(fs)
+		"Interrupted, it resumes from its checkpoint when run again. Several processes (on several\n"+
+		"machines) run with the same --job share the work. Progress: a bar on a terminal, JSON lines\n"+
+		"otherwise. Exit 0 when every value is under the primary key, 1 when values remain\n"+
+		"(undecryptable ones are listed), 2 bad usage or configuration, 3 the run failed, was\n"+
+		"cancelled or another job holds the table (run again to resume). --dry-run exits 1 only for\n"+
+		"undecryptable values.")
+	f.register(fs, true)
 	fs.IntVar(&opt.BatchSize, "batch-size", 1000, "rows per batch")
 	fs.IntVar(&opt.Workers, "workers", 1, "parallel workers in this process; processes run with the same --job share it")
 	fs.IntVar(&opt.Ranges, "ranges", 0, "parts the key range is split into when the job starts (default max(16, 4 x workers))")
@@ -196,19 +233,14 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 			}
 			return
 		}
-		_ = enc.Encode(struct {
-			Event string `json:"event"`
-			pgstore.Progress
-			Failures []pgstore.Failure `json:"failures,omitempty"`
-		}{Event: "progress", Progress: p})
+		_ = enc.Encode(pgstore.ProgressEvent(p))
 	}
 	rep, err := pgstore.Reencrypt(ctx, pool, ring, f.t, opt)
 	if err != nil {
 		if bar {
 			fmt.Fprintln(env.Stderr)
 		}
-		fmt.Fprintf(env.Stderr, "rotate field reencrypt: %v (run again to resume)\n", err)
-		return exitCheck
+		return runCode(env, "reencrypt", err)
 	}
 	if bar {
 		for _, fl := range rep.Failures {
@@ -219,11 +251,7 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		}
 		fmt.Fprintln(env.Stdout, rep.Summary())
 	} else {
-		_ = enc.Encode(struct {
-			Event   string          `json:"event"`
-			Report  *pgstore.Report `json:"report"`
-			Summary string          `json:"summary"`
-		}{"report", rep, rep.Summary()})
+		_ = enc.Encode(pgstore.ReportEvent(rep))
 	}
 	if rep.DryRun {
 		// Values that remain are expected; values no key opens are not.
@@ -233,6 +261,51 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		return exitOK
 	}
 	if rep.Census.NotCurrent() > 0 || rep.Undecryptable > 0 {
+		return exitCheck
+	}
+	return exitOK
+}
+
+func runFieldVerify(ctx context.Context, env *Env, args []string) int {
+	var f tableFlags
+	var opt pgstore.VerifyOptions
+	fs := newFlags(env, "field verify", "rotate field verify --table T [--pk id] --column C[:text]... [--bind]\n\n"+
+		"Decrypts every value of the columns, in row-key order, with its binding (--bind), using\n"+
+		"FIELD_ENCRYPTION_KEY, _NEXT and _PREVIOUS, and lists by row the values that do not decrypt:\n"+
+		"not envelopes, unknown keys, tampered, forged or moved from another row. Exit 0 when every\n"+
+		"value decrypts, 1 otherwise, 2 bad usage or configuration, 3 the pass could not run.")
+	f.register(fs, true)
+	fs.IntVar(&opt.BatchSize, "batch-size", 1000, "rows per batch")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	ring, pool, code := f.open(ctx, env, "verify", 2)
+	if code != exitOK {
+		return code
+	}
+	defer pool.Close()
+	rep, err := pgstore.Verify(ctx, pool, ring, f.t, opt)
+	if err != nil {
+		if errors.Is(err, pgstore.ErrConfig) {
+			fmt.Fprintf(env.Stderr, "rotate field verify: %v\n", err)
+			return exitUsage
+		}
+		fmt.Fprintf(env.Stderr, "rotate field verify: %v\n", err)
+		return exitRun
+	}
+	if *asJSON {
+		_ = json.NewEncoder(env.Stdout).Encode(rep)
+	} else {
+		for _, fl := range rep.Failures {
+			fmt.Fprintf(env.Stdout, "undecryptable: %s=%s column %s: %v\n", f.t.PK, fl.PK, fl.Column, fl.Err)
+		}
+		if rep.Undecryptable > int64(len(rep.Failures)) {
+			fmt.Fprintf(env.Stdout, "… and %d more undecryptable values\n", rep.Undecryptable-int64(len(rep.Failures)))
+		}
+		fmt.Fprintln(env.Stdout, rep.Summary())
+	}
+	if !rep.OK() {
 		return exitCheck
 	}
 	return exitOK

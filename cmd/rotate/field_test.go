@@ -100,9 +100,10 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 	}
 	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1, "DATABASE_URL": db.URL}
 	tbl := []string{"--table", "users", "--column", "nid", "--column", "email:text", "--bind"}
+	cols := tbl[:len(tbl)-1] // census reads headers only: no --bind
 	oldID := old.Primary().String()
 
-	c := runCLI(t, vars, "", append([]string{"field", "census"}, tbl...)...)
+	c := runCLI(t, vars, "", append([]string{"field", "census"}, cols...)...)
 	if c.code != exitCheck || !strings.Contains(c.stdout, oldID) || !strings.Contains(c.stdout, "1500") ||
 		!strings.Contains(c.stdout, "NOT safe to retire") {
 		t.Fatalf("census before: %+v", c)
@@ -133,8 +134,8 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 	if len(lines) < 3 {
 		t.Fatalf("no progress lines: %s", re.stdout)
 	}
-	c = runCLI(t, vars, "", append([]string{"field", "census", "--json"}, tbl...)...)
-	if c.code != 0 || strings.Contains(c.stdout, oldID) {
+	c = runCLI(t, vars, "", append([]string{"field", "census", "--json"}, cols...)...)
+	if c.code != 0 || strings.Contains(c.stdout, oldID) || !strings.Contains(c.stdout, `"headers_only":true`) {
 		t.Fatalf("census after: %+v", c)
 	}
 	// The progress bar.
@@ -146,7 +147,7 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 	assertNoSecret(t, c, k1, k2)
 	// Missing database.
 	delete(vars, "DATABASE_URL")
-	if r := runCLI(t, vars, "", append([]string{"field", "census"}, tbl...)...); r.code != exitUsage || !strings.Contains(r.stderr, "DATABASE_URL") {
+	if r := runCLI(t, vars, "", append([]string{"field", "census"}, cols...)...); r.code != exitUsage || !strings.Contains(r.stderr, "DATABASE_URL") {
 		t.Fatalf("no DSN: %+v", r)
 	}
 }
@@ -175,5 +176,59 @@ func TestFieldReencryptUndecryptable(t *testing.T) {
 			t.Fatalf("reencrypt %v with an undecryptable value: %+v", args, r)
 		}
 		assertNoSecret(t, r, k1, k2, lost, "5500000000000004")
+	}
+}
+
+// TestFieldVerify: a bound value moved to another row passes reencrypt and
+// census (headers only) but not verify, which names its row and exits 1.
+// Bad usage (unknown column, key that is not unique, wrong form) exits 2
+// without "run again".
+func TestFieldVerify(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (tenant int, id bigint, nid bytea, PRIMARY KEY (tenant, id))`); err != nil {
+		t.Fatal(err)
+	}
+	k1 := fieldKey(t)
+	r, _ := fieldcrypt.NewKeyring(k1)
+	for i := 1; i <= 300; i++ {
+		row := strconv.Itoa(i%3) + "," + strconv.Itoa(i)
+		v, _ := r.Encrypt(nil, []byte("n"), fieldcrypt.Binding{Table: "users", Column: "nid", Row: row})
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO users VALUES ($1, $2, $3)`, i%3, i, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k1, "DATABASE_URL": db.URL}
+	tbl := []string{"--table", "users", "--pk", "tenant,id", "--column", "nid"}
+	v := runCLI(t, vars, "", append([]string{"field", "verify", "--bind", "--batch-size", "40"}, tbl...)...)
+	if v.code != exitOK || !strings.Contains(v.stdout, "300 values decrypted") {
+		t.Fatalf("verify clean: %+v", v)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE users SET nid = (SELECT nid FROM users WHERE id = 1) WHERE id = 4`); err != nil {
+		t.Fatal(err)
+	}
+	if c := runCLI(t, vars, "", append([]string{"field", "census"}, tbl...)...); c.code != exitOK || !strings.Contains(c.stdout, "nothing decrypted") {
+		t.Fatalf("census: %+v", c)
+	}
+	v = runCLI(t, vars, "", append([]string{"field", "verify", "--bind"}, tbl...)...)
+	if v.code != exitCheck || !strings.Contains(v.stdout, "undecryptable: tenant,id=1,4 column nid") {
+		t.Fatalf("verify moved value: %+v", v)
+	}
+	j := runCLI(t, vars, "", append([]string{"field", "verify", "--bind", "--json"}, tbl...)...)
+	if j.code != exitCheck || !strings.Contains(j.stdout, `"undecryptable":1`) || !strings.Contains(j.stdout, `"pk":"1,4"`) {
+		t.Fatalf("verify --json: %+v", j)
+	}
+	for _, bad := range [][]string{
+		{"--table", "users", "--pk", "id", "--column", "nid"},
+		{"--table", "users", "--pk", "tenant,id", "--column", "nope"},
+		{"--table", "users", "--pk", "tenant,id", "--column", "nid:text"},
+		{"--table", "nope", "--pk", "tenant,id", "--column", "nid"},
+	} {
+		for _, verb := range []string{"verify", "reencrypt"} {
+			r := runCLI(t, vars, "", append([]string{"field", verb}, bad...)...)
+			if r.code != exitUsage || strings.Contains(r.stderr, "run again") {
+				t.Errorf("%s %v: %+v", verb, bad, r)
+			}
+		}
 	}
 }

@@ -23,7 +23,7 @@ func TestHelpGoesToStdout(t *testing.T) {
 		"pgbouncer": {"userlist", "reload"},
 		"payment":   {"smoke"},
 		"jwt":       {"status", "inspect", "sign", "flush-sessions"},
-		"field":     {"census", "reencrypt", "encrypt", "decrypt"},
+		"field":     {"census", "verify", "reencrypt", "encrypt", "decrypt"},
 	}
 	names := make([]string, 0, len(commands))
 	for n := range commands {

@@ -7,13 +7,19 @@
 //	DATABASE_URL=postgres://… reencrypt-job -table users -pk id -column national_id -column email:text -bind
 //
 // It prints one JSON object per batch on stdout ({"event":"progress",…}) and
-// a final {"event":"report",…} whose "retire" lists each previous key with
-// its remaining rows. Killed or cancelled (SIGINT, SIGTERM), it stops after
-// the batch in flight; run it again to resume from the checkpoint.
+// a final {"event":"report","report":…,"summary":…} whose report.previous
+// lists each previous key with the values left under it: the same lines as
+// "rotate field reencrypt" prints (pgstore.ProgressEvent, ReportEvent).
+// Killed or cancelled (SIGINT, SIGTERM), it stops after the batch in flight;
+// run it again to resume from the checkpoint. Several copies run with the
+// same flags (on several machines) share the job; a killed copy's parts are
+// taken over after -lease.
 //
-// Exit status: 0 when every value is under the primary key; 1 when values
-// remain on another key or could not be decrypted (listed in the report);
-// 2 for bad usage or configuration; 3 when the run failed or was cancelled.
+// Exit status, the same as rotate field reencrypt: 0 when every value is
+// under the primary key; 1 when values remain on another key or could not
+// be decrypted (listed in the report); 2 for bad usage or configuration
+// (nothing read or written); 3 when the run failed or was cancelled, or
+// another job holds the table (run again to resume).
 package main
 
 import (
@@ -126,34 +132,21 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 
 	enc := json.NewEncoder(stdout)
 	opt.Progress = func(p pgstore.Progress) {
-		_ = enc.Encode(struct {
-			Event string `json:"event"`
-			pgstore.Progress
-			Failures []pgstore.Failure `json:"failures,omitempty"`
-		}{Event: "progress", Progress: p})
+		_ = enc.Encode(pgstore.ProgressEvent(p))
 	}
-	start := time.Now()
 	rep, err := pgstore.Reencrypt(ctx, pool, ring, t, opt)
-	if err != nil {
+	switch {
+	case errors.Is(err, pgstore.ErrConfig):
+		fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
+		return 2
+	case errors.Is(err, pgstore.ErrBusy):
+		fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
+		return 3
+	case err != nil:
 		fmt.Fprintf(stderr, "reencrypt-job: %v (run again to resume)\n", redact(err, dsn))
 		return 3
 	}
-	type retire struct {
-		KeyID fieldcrypt.KeyID `json:"key_id"`
-		Rows  int64            `json:"rows"`
-		Safe  bool             `json:"safe_to_retire"`
-	}
-	out := struct {
-		Event   string          `json:"event"`
-		Report  *pgstore.Report `json:"report"`
-		Retire  []retire        `json:"retire"`
-		Summary string          `json:"summary"`
-		Seconds float64         `json:"seconds"`
-	}{Event: "report", Report: rep, Summary: rep.Summary(), Seconds: time.Since(start).Seconds()}
-	for _, k := range rep.Previous {
-		out.Retire = append(out.Retire, retire{KeyID: k.KeyID, Rows: k.Rows, Safe: k.Rows == 0})
-	}
-	_ = enc.Encode(out)
+	_ = enc.Encode(pgstore.ReportEvent(rep))
 	fmt.Fprintln(stderr, "reencrypt-job: "+rep.Summary())
 	if rep.Census.NotCurrent() > 0 || rep.Undecryptable > 0 {
 		return 1

@@ -90,17 +90,20 @@ type event struct {
 	Done    bool    `json:"done"`
 	Summary string  `json:"summary"`
 	Report  *report `json:"report"`
-	Retire  []struct {
-		KeyID string `json:"key_id"`
-		Rows  int64  `json:"rows"`
-		Safe  bool   `json:"safe_to_retire"`
-	} `json:"retire"`
+}
+
+// retire is report.previous with Safe = no value left.
+type retire struct {
+	KeyID string `json:"key_id"`
+	Rows  int64  `json:"rows"`
+	Safe  bool
 }
 
 type report struct {
-	Resumed       bool  `json:"resumed"`
-	TakenOver     int64 `json:"taken_over"`
-	Undecryptable int64 `json:"undecryptable"`
+	Resumed       bool     `json:"resumed"`
+	Previous      []retire `json:"previous"`
+	TakenOver     int64    `json:"taken_over"`
+	Undecryptable int64    `json:"undecryptable"`
 	Failures      []struct {
 		PK, Column, Error string
 	} `json:"failures"`
@@ -114,6 +117,11 @@ func events(t *testing.T, out []byte) []event {
 		var e event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("not JSON: %s", sc.Text())
+		}
+		if e.Report != nil {
+			for i := range e.Report.Previous {
+				e.Report.Previous[i].Safe = e.Report.Previous[i].Rows == 0
+			}
 		}
 		evs = append(evs, e)
 	}
@@ -131,11 +139,11 @@ func TestRunInProcess(t *testing.T) {
 	}
 	evs := events(t, stdout.Bytes())
 	last := evs[len(evs)-1]
-	if last.Event != "report" || len(last.Retire) != 1 || !last.Retire[0].Safe || len(evs) < 6 {
+	if last.Event != "report" || len(last.Report.Previous) != 1 || !last.Report.Previous[0].Safe || len(evs) < 6 {
 		t.Fatalf("events: %+v", evs)
 	}
 	oldID := mustRing(t, oldK).Primary().String()
-	if last.Retire[0].KeyID != oldID || !strings.Contains(stderr.String(), "previous key "+oldID+": 0 values, safe to retire") {
+	if last.Report.Previous[0].KeyID != oldID || !strings.Contains(stderr.String(), "previous key "+oldID+": 0 values, safe to retire") {
 		t.Fatalf("report: %+v / %s", last, stderr.String())
 	}
 	for _, k := range []string{oldK, newK} {
@@ -167,6 +175,19 @@ func TestUsageAndUndecryptable(t *testing.T) {
 	if code := run(context.Background(), []string{"-table", "users", "-column", "nid"}, bad, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "FIELD_ENCRYPTION_KEY") {
 		t.Fatalf("bad key: exit %d %s", code, stderr.String())
 	}
+	// Configuration the database refuses is bad usage too: exit 2, not
+	// "run again to resume".
+	for _, args := range [][]string{
+		{"-table", "users", "-column", "nope"},
+		{"-table", "users", "-column", "nid:text"},
+		{"-table", "users", "-pk", "nid", "-column", "email:text"},
+		{"-table", "nope", "-column", "nid"},
+	} {
+		stderr.Reset()
+		if code := run(context.Background(), args, src, &stdout, &stderr); code != 2 || strings.Contains(stderr.String(), "run again") {
+			t.Errorf("%v: exit %d %s", args, code, stderr.String())
+		}
+	}
 	// A row under a key nobody has: reported with its primary key, exit 1.
 	r, _ := fieldcrypt.NewKeyring(lost)
 	v, _ := r.Encrypt(nil, []byte("x"), fieldcrypt.Binding{})
@@ -180,7 +201,7 @@ func TestUsageAndUndecryptable(t *testing.T) {
 	if code != 1 || last.Report == nil || last.Report.Undecryptable != 1 || last.Report.Failures[0].PK != "77" {
 		t.Fatalf("exit %d, %+v", code, last.Report)
 	}
-	if !last.Retire[0].Safe {
+	if !last.Report.Previous[0].Safe {
 		t.Fatal("old key should be retirable: the failing row is under the lost key")
 	}
 }
@@ -230,7 +251,7 @@ func TestBinaryKilledAndResumed(t *testing.T) {
 	}
 	evs := events(t, out)
 	last := evs[len(evs)-1]
-	if last.Report == nil || !last.Report.Resumed || !last.Retire[0].Safe {
+	if last.Report == nil || !last.Report.Resumed || !last.Report.Previous[0].Safe {
 		t.Fatalf("resumed report %s", out)
 	}
 	verify(t, db, mustRing(t, newK), 4000)
@@ -286,7 +307,7 @@ func TestBinarySIGKILLResumed(t *testing.T) {
 	}
 	evs := events(t, out)
 	last := evs[len(evs)-1]
-	if last.Report == nil || !last.Report.Resumed || !last.Retire[0].Safe {
+	if last.Report == nil || !last.Report.Resumed || !last.Report.Previous[0].Safe {
 		t.Fatalf("resumed report %s", out)
 	}
 	verify(t, db, mustRing(t, newK), 4000)
@@ -400,7 +421,7 @@ func TestBinaryThreeProcessesOneKilled(t *testing.T) {
 		}
 		evs := events(t, p.stdout.Bytes())
 		last := evs[len(evs)-1]
-		if last.Report == nil || !last.Retire[0].Safe {
+		if last.Report == nil || !last.Report.Previous[0].Safe {
 			t.Fatalf("process %d report %s", i+1, p.stdout.String())
 		}
 		taken += last.Report.TakenOver

@@ -178,6 +178,28 @@ type Report struct {
 	Previous []KeyCount `json:"previous"`
 }
 
+// ProgressEvent is the JSON line printed after each batch by rotate field
+// reencrypt and examples/reencrypt-job: {"event":"progress", …Progress}.
+func ProgressEvent(p Progress) any {
+	return struct {
+		Event string `json:"event"`
+		Progress
+		Failures []Failure `json:"failures,omitempty"`
+	}{Event: "progress", Progress: p}
+}
+
+// ReportEvent is the last JSON line of a run, the same for rotate field
+// reencrypt and examples/reencrypt-job: {"event":"report","report":…,
+// "summary":…}. report.previous lists each previous key with the values
+// left under it in the table.
+func ReportEvent(r *Report) any {
+	return struct {
+		Event   string  `json:"event"`
+		Report  *Report `json:"report"`
+		Summary string  `json:"summary"`
+	}{"report", r, r.Summary()}
+}
+
 // SafeToRetire reports whether no row of the table is left under key id.
 func (r *Report) SafeToRetire(id fieldcrypt.KeyID) bool {
 	return r.Census != nil && r.Census.SafeToRetire(id)
@@ -398,15 +420,8 @@ func (j *job) prepare(ctx context.Context) error {
 	if err := j.db.QueryRow(ctx, "SELECT $1::regclass::oid::text", j.t.ident()).Scan(&j.tableOID); err != nil {
 		return fmt.Errorf("pgstore: table %s: %w", j.t.ident(), err)
 	}
-	for _, c := range j.t.Columns {
-		typ, err := columnType(ctx, j.db, j.t, c.Name)
-		if err != nil {
-			return err
-		}
-		isText := typ == "text" || strings.HasPrefix(typ, "character varying")
-		if (c.Form == fieldcrypt.Binary && typ != "bytea") || (c.Form == fieldcrypt.Text && !isText) {
-			return fmt.Errorf("%w: column %q is %s, which does not hold the %v form: use bytea for binary, text for text", ErrConfig, c.Name, typ, c.Form)
-		}
+	if err := checkColumns(ctx, j.db, j.t); err != nil {
+		return err
 	}
 	cols := make([]string, len(j.t.Columns))
 	for i, c := range j.t.Columns {

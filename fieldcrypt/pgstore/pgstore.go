@@ -289,6 +289,9 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 	if err := t.validate(); err != nil {
 		return nil, err
 	}
+	if err := checkColumns(ctx, db, t); err != nil {
+		return nil, err
+	}
 	n := len(t.Columns)
 	sets := make([]string, n)
 	sel := make([]string, n)
@@ -367,7 +370,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 
 // columnType returns the SQL type of column col of t (format_type), or an
 // error naming what is wrong.
-func columnType(ctx context.Context, db DB, t Table, col string) (string, error) {
+func columnType(ctx context.Context, db querier, t Table, col string) (string, error) {
 	var typ string
 	err := db.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
 		WHERE a.attrelid = $1::regclass AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
@@ -379,6 +382,22 @@ func columnType(ctx context.Context, db DB, t Table, col string) (string, error)
 		return "", catalogErr(t, err)
 	}
 	return typ, nil
+}
+
+// checkColumns checks that every column of t exists and holds its form:
+// bytea for Binary, text or varchar for Text.
+func checkColumns(ctx context.Context, db querier, t Table) error {
+	for _, c := range t.Columns {
+		typ, err := columnType(ctx, db, t, c.Name)
+		if err != nil {
+			return err
+		}
+		isText := typ == "text" || strings.HasPrefix(typ, "character varying")
+		if (c.Form == fieldcrypt.Binary && typ != "bytea") || (c.Form == fieldcrypt.Text && !isText) {
+			return fmt.Errorf("%w: column %q is %s, which does not hold the %v form: use bytea for binary, text for text", ErrConfig, c.Name, typ, c.Form)
+		}
+	}
+	return nil
 }
 
 // appendBytea appends the bytes of one result value to dst. pgx hands raw

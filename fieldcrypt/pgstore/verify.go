@@ -84,10 +84,8 @@ func Verify(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt V
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range t.Columns {
-		if _, err := columnType(ctx, db, t, c.Name); err != nil {
-			return nil, err
-		}
+	if err := checkColumns(ctx, db, t); err != nil {
+		return nil, err
 	}
 	qsel := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
