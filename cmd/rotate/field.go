@@ -378,15 +378,31 @@ func fail(env *Env, name, msg string) bool {
 	return false
 }
 
-// readValue reads all of stdin (bounded), dropping one trailing newline
-// unless keep.
-func readValue(env *Env, keep bool) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(env.Stdin, maxSecretInput+1))
+// maxFieldPlaintext is the largest value rotate field encrypt takes and
+// rotate field decrypt returns; decrypt accepts any envelope of such a
+// value, in every form.
+const maxFieldPlaintext = 64 << 10
+
+// envelopeMax is the longest envelope (XChaCha20-Poly1305: 50 bytes of
+// overhead) of a maxFieldPlaintext value, as decrypt reads it in form f
+// (without the trailing newline it drops).
+func envelopeMax(f fieldcrypt.Form, hexForm bool) int {
+	raw := 50 + maxFieldPlaintext
+	switch {
+	case f == fieldcrypt.Text:
+		return len(fieldcrypt.TextPrefix) + (raw+2)/3*4 // 87,452
+	case hexForm:
+		return 2 + 2*raw // an optional \x, then 131,172 hex digits
+	}
+	return raw // 65,586
+}
+
+// readValue reads stdin, at most limit bytes once one trailing newline is
+// dropped (unless keep).
+func readValue(env *Env, keep bool, limit int, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(env.Stdin, int64(limit)+3))
 	if err != nil {
 		return nil, err
-	}
-	if len(b) > maxSecretInput {
-		return nil, fmt.Errorf("input larger than %d bytes", maxSecretInput)
 	}
 	if !keep {
 		switch {
@@ -396,6 +412,10 @@ func readValue(env *Env, keep bool) ([]byte, error) {
 			b = b[:len(b)-1]
 		}
 	}
+	if len(b) > limit {
+		clear(b)
+		return nil, fmt.Errorf("%s larger than %d bytes", what, limit)
+	}
 	return b, nil
 }
 
@@ -403,7 +423,9 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 	var v valueFlags
 	fs := newFlags(env, "field encrypt", "rotate field encrypt [--form text|binary [--hex]] [--table T --column C --row ID] < plaintext\n\n"+
 		"Encrypts one value read from stdin (one trailing newline dropped; empty input is the empty\n"+
-		"string) under FIELD_ENCRYPTION_KEY and writes the envelope to stdout.")
+		"string) under FIELD_ENCRYPTION_KEY and writes the envelope to stdout. The value may be up to\n"+
+		"65536 bytes (64 KiB); rotate field decrypt takes back every envelope encrypt writes. Exit 0\n"+
+		"done, 1 it failed, 2 bad usage (an input over the limit).")
 	v.register(fs)
 	alg := fs.String("algorithm", "xchacha20poly1305", "xchacha20poly1305 or aes256gcm")
 	if code, done := parse(fs, args); done {
@@ -421,7 +443,7 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 	if code := setAlgorithm(env, ring, *alg); code != exitOK {
 		return code
 	}
-	pt, err := readValue(env, v.keepNewline)
+	pt, err := readValue(env, v.keepNewline, maxFieldPlaintext, "value")
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field encrypt: %v\n", err)
 		return exitUsage
@@ -448,8 +470,10 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 func runFieldDecrypt(_ context.Context, env *Env, args []string) int {
 	var v valueFlags
 	fs := newFlags(env, "field decrypt", "rotate field decrypt [--form text|binary [--hex]] [--table T --column C --row ID] < envelope\n\n"+
-		"Decrypts one envelope read from stdin with FIELD_ENCRYPTION_KEY or a previous key and writes\n"+
-		"the plaintext to stdout. Exit 1 when it does not decrypt (the error names an unknown key id).")
+		"Decrypts one envelope read from stdin with FIELD_ENCRYPTION_KEY, _NEXT or a previous key and\n"+
+		"writes the plaintext to stdout. It takes the envelope of any value up to 65536 bytes (64 KiB)\n"+
+		"in every form: up to 87,452 characters of text form, 65,586 raw bytes, 131,172 hex digits.\n"+
+		"Exit 1 when it does not decrypt (the error names an unknown key id), 2 bad usage.")
 	v.register(fs)
 	if code, done := parse(fs, args); done {
 		return code
@@ -464,7 +488,7 @@ func runFieldDecrypt(_ context.Context, env *Env, args []string) int {
 		return exitUsage
 	}
 	// A text or hex envelope may end with a newline; raw binary is kept as is.
-	in, err := readValue(env, form == fieldcrypt.Binary && !v.hexForm)
+	in, err := readValue(env, form == fieldcrypt.Binary && !v.hexForm, envelopeMax(form, v.hexForm), "envelope")
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field decrypt: %v\n", err)
 		return exitUsage

@@ -232,3 +232,41 @@ func TestFieldVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldEncryptDecryptLimits: encrypt | decrypt round-trips at every size
+// up to the limit its help states, in every form and with both algorithms;
+// one byte more is bad usage (exit 2) naming the limit.
+func TestFieldEncryptDecryptLimits(t *testing.T) {
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": fieldKey(t)}
+	h := runCLI(t, vars, "", "field", "encrypt", "--help")
+	if h.code != 0 || !strings.Contains(h.stdout, "65536 bytes") {
+		t.Fatalf("encrypt --help does not state the limit: %+v", h)
+	}
+	if h := runCLI(t, vars, "", "field", "decrypt", "--help"); !strings.Contains(h.stdout, "65536 bytes") {
+		t.Fatalf("decrypt --help does not state the limit: %+v", h)
+	}
+	const max = 64 << 10
+	for _, form := range [][]string{{"--form", "text"}, {"--form", "binary"}, {"--form", "binary", "--hex"}} {
+		for _, alg := range []string{"xchacha20poly1305", "aes256gcm"} {
+			for _, n := range []int{0, 1, max - 1, max} {
+				pt := strings.Repeat("a", n)
+				e := runCLI(t, vars, pt+"\n", append([]string{"field", "encrypt", "--algorithm", alg}, form...)...)
+				if e.code != 0 {
+					t.Fatalf("%v %s encrypt %d bytes: %d %s", form, alg, n, e.code, e.stderr)
+				}
+				d := runCLI(t, vars, e.stdout, append([]string{"field", "decrypt"}, form...)...)
+				if d.code != 0 || d.stdout != pt {
+					t.Fatalf("%v %s decrypt %d bytes: %d %s", form, alg, n, d.code, d.stderr)
+				}
+			}
+		}
+		over := runCLI(t, vars, strings.Repeat("a", max+1), append([]string{"field", "encrypt"}, form...)...)
+		if over.code != exitUsage || !strings.Contains(over.stderr, "larger than 65536 bytes") {
+			t.Fatalf("%v over the limit: %+v", form, over)
+		}
+	}
+	big := "fc1:" + strings.Repeat("A", 87453)
+	if d := runCLI(t, vars, big, "field", "decrypt"); d.code != exitUsage || !strings.Contains(d.stderr, "envelope larger than") {
+		t.Fatalf("oversized envelope: %+v", d.code)
+	}
+}
