@@ -500,7 +500,11 @@ func (j *job) prepare(ctx context.Context) error {
 		if n > 1 {
 			op = "IS NOT DISTINCT FROM" // another column of the row may be NULL
 		}
-		cas[i] = fmt.Sprintf("%s %s v.o%d", qsel[i], op, i)
+		lhs := qsel[i]
+		if c.Form == fieldcrypt.Text {
+			lhs += ` COLLATE "C"` // exact bytes, whatever the column's collation
+		}
+		cas[i] = fmt.Sprintf("%s %s v.o%d", lhs, op, i)
 	}
 	j.updateSQL = "UPDATE " + j.t.ident() + " AS t SET " + strings.Join(set, ", ") +
 		" FROM (SELECT " + strings.Join(outs, ", ") + " FROM unnest(" + strings.Join(arrs, ", ") + ") AS u(" + strings.Join(names, ", ") + ")) AS v" +

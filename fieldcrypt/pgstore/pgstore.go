@@ -133,27 +133,35 @@ func (t Table) validate() error {
 }
 
 // KeyIDExpr returns the SQL expression that reads the key id (as its 16 hex
-// characters, the key's fingerprint) of the envelope in column col, without
-// decrypting, as FORMAT.md gives it; NULL for NULL. For the text form it
-// assumes col holds an envelope: on columns that may hold anything else,
-// guard it with the CASE of FORMAT.md §4, since decode() raises on bad
-// base64.
+// characters, the key's fingerprint) of the value in column col, without
+// decrypting, as FORMAT.md §4 gives it: NULL for NULL, 'invalid' for a
+// value that does not start like an envelope. It reads the header only.
 func KeyIDExpr(col string, f fieldcrypt.Form) string {
 	c := pgx.Identifier{col}.Sanitize()
+	expr := "encode(substring(" + c + " from 2 for 8), 'hex')"
 	if f == fieldcrypt.Text {
-		return "encode(substring(decode(substring(" + c + " from 5 for 12), 'base64') from 2 for 8), 'hex')"
+		expr = "encode(substring(decode(substring(" + c + " from 5 for 12), 'base64') from 2 for 8), 'hex')"
 	}
-	return "encode(substring(" + c + " from 2 for 8), 'hex')"
+	return "CASE WHEN " + c + " IS NULL THEN NULL WHEN " + envelopeTest(col, f) + " THEN " + expr + " ELSE 'invalid' END"
 }
+
+// The SQL below works on every column and in every session: text columns
+// are compared under COLLATE "C" (byte by byte: a nondeterministic ICU
+// collation would refuse starts_with and regular expressions, and would
+// group or compare base64 case-insensitively), and no literal depends on
+// standard_conforming_strings (decode('fc', 'hex'), not '\xfc').
+
+// textC is col under the "C" collation.
+func textC(col string) string { return pgx.Identifier{col}.Sanitize() + ` COLLATE "C"` }
 
 // envelopeTest is a SQL condition true when col starts like an envelope of
 // format 1 with a readable key id.
 func envelopeTest(col string, f fieldcrypt.Form) string {
-	c := pgx.Identifier{col}.Sanitize()
 	if f == fieldcrypt.Text {
-		return c + " ~ '^fc1:/[A-Za-z0-9+/]{11}'"
+		return textC(col) + " ~ '^fc1:/[A-Za-z0-9+/]{11}'"
 	}
-	return "(length(" + c + ") >= 38 AND substring(" + c + " from 1 for 1) = '\\xfc'::bytea)"
+	c := pgx.Identifier{col}.Sanitize()
+	return "(length(" + c + ") >= 38 AND substring(" + c + " from 1 for 1) = decode('fc', 'hex'))"
 }
 
 // rawKeyExpr is the census key of a column, cheap to compute per row: NULL
@@ -164,9 +172,10 @@ func envelopeTest(col string, f fieldcrypt.Form) string {
 func rawKeyExpr(col string, f fieldcrypt.Form) string {
 	c := pgx.Identifier{col}.Sanitize()
 	if f == fieldcrypt.Text {
-		return "CASE WHEN " + c + " IS NULL THEN NULL WHEN length(" + c + ") >= 16 AND starts_with(" + c + ", 'fc1:/') THEN substring(" + c + " from 5 for 12) ELSE '' END"
+		cc := textC(col)
+		return "CASE WHEN " + c + " IS NULL THEN NULL WHEN length(" + c + ") >= 16 AND starts_with(" + cc + ", 'fc1:/') THEN substring(" + cc + " from 5 for 12) ELSE '' END"
 	}
-	return "CASE WHEN " + c + " IS NULL THEN NULL WHEN " + envelopeTest(col, f) + " THEN substring(" + c + " from 2 for 8) ELSE '\\x'::bytea END"
+	return "CASE WHEN " + c + " IS NULL THEN NULL WHEN " + envelopeTest(col, f) + " THEN substring(" + c + " from 2 for 8) ELSE ''::bytea END"
 }
 
 // keyOf decodes a census group key; ok is false for "not an envelope".
@@ -191,7 +200,7 @@ func keyOf(raw []byte, f fieldcrypt.Form) (fieldcrypt.KeyID, bool) {
 func notCurrentExpr(col string, f fieldcrypt.Form, n int) string {
 	c := pgx.Identifier{col}.Sanitize()
 	if f == fieldcrypt.Text {
-		return fmt.Sprintf("(%s IS NOT NULL AND NOT starts_with(%s, $%d::text))", c, c, n)
+		return fmt.Sprintf("(%s IS NOT NULL AND NOT starts_with(%s, $%d::text))", c, textC(col), n)
 	}
 	return fmt.Sprintf("(%s IS NOT NULL AND substring(%s from 1 for 9) <> $%d::bytea)", c, c, n)
 }
@@ -310,7 +319,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 	}
 	rows, err := db.Query(ctx, sql)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+		return nil, fmt.Errorf("pgstore: census of %s: %w", t.displayName(), err)
 	}
 	defer rows.Close()
 	c := &Census{Table: t.displayName(), Primary: ring.Primary(), HeadersOnly: true}
@@ -344,7 +353,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 			continue
 		}
 		if key, err = appendBytea(nil, rows.FieldDescriptions()[1+i], key); err != nil {
-			return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+			return nil, fmt.Errorf("pgstore: census of %s: %w", t.displayName(), err)
 		}
 		id, ok := keyOf(key, t.Columns[i].Form)
 		if !ok {
@@ -355,7 +364,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Rows: cnt, Role: role})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+		return nil, fmt.Errorf("pgstore: census of %s: %w", t.displayName(), err)
 	}
 	for i := range c.Columns {
 		ks := c.Columns[i].Keys

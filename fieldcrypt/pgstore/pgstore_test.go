@@ -8,6 +8,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -631,16 +632,35 @@ func TestFormatSQL(t *testing.T) {
 	}
 	var nb, nt int
 	err = db.Pool.QueryRow(ctx, `SELECT
-		count(*) FILTER (WHERE b IS NOT NULL AND substring(b from 1 for 9) <> ('\xfc' || $1)::bytea),
-		count(*) FILTER (WHERE t IS NOT NULL AND NOT starts_with(t, 'fc1:' || encode(('\xfc' || $1)::bytea, 'base64')))
+		count(*) FILTER (WHERE b IS NOT NULL AND substring(b from 1 for 9) <> decode('fc' || $1, 'hex')),
+		count(*) FILTER (WHERE t IS NOT NULL AND NOT starts_with(t COLLATE "C", 'fc1:' || encode(decode('fc' || $1, 'hex'), 'base64')))
 		FROM f`, fp1).Scan(&nb, &nt)
 	if err != nil || nb != 3 || nt != 3 {
 		t.Fatalf("not-current filters: %d %d %v", nb, nt, err)
 	}
-	// KeyIDExpr is the same expression.
+	// KeyIDExpr is the same expression, guarded: 'invalid' for values that
+	// are not envelopes, NULL for NULL.
 	var viaExpr string
 	if err := db.Pool.QueryRow(ctx, `SELECT `+KeyIDExpr("b", fieldcrypt.Binary)+` || '/' || `+KeyIDExpr("t", fieldcrypt.Text)+` FROM f WHERE id = 1`).Scan(&viaExpr); err != nil || viaExpr != fp2+"/"+fp2 {
 		t.Fatalf("KeyIDExpr: %q %v", viaExpr, err)
+	}
+	rows, _ = db.Pool.Query(ctx, `SELECT coalesce(`+KeyIDExpr("b", fieldcrypt.Binary)+`, 'null') || '/' || coalesce(`+KeyIDExpr("t", fieldcrypt.Text)+`, 'null') FROM f WHERE id >= 9 ORDER BY id`)
+	guarded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || strings.Join(guarded, ",") != "null/null,invalid/invalid,invalid/invalid" {
+		t.Fatalf("guarded KeyIDExpr: %v %v", guarded, err)
+	}
+	// FORMAT.md's census one-liner counts plaintext as 'invalid', never
+	// under a key id.
+	rows, _ = db.Pool.Query(ctx, `SELECT coalesce(key_id, 'null') || '=' || count FROM (SELECT CASE WHEN b IS NULL THEN NULL
+                WHEN length(b) >= 38 AND substring(b from 1 for 1) = decode('fc', 'hex')
+                THEN encode(substring(b from 2 for 8), 'hex') ELSE 'invalid' END AS key_id,
+           count(*)
+    FROM f GROUP BY 1) s ORDER BY 1`)
+	census, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	want := []string{fp1 + "=2", fp2 + "=1", "invalid=2", "null=1"}
+	slices.Sort(want)
+	if err != nil || strings.Join(census, ",") != strings.Join(want, ",") {
+		t.Fatalf("one-liner census %v %v, want %v", census, err, want)
 	}
 	// The census agrees.
 	c, err := TakeCensus(ctx, db.Pool, r1, Table{Name: "f", PK: "id", Columns: []Column{{Name: "b"}, {Name: "t", Form: fieldcrypt.Text}}})
