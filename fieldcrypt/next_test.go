@@ -1,6 +1,7 @@
 package fieldcrypt_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -58,5 +59,36 @@ func TestStagedNextKey(t *testing.T) {
 	r, err := fieldcrypt.NewStagedKeyring(oldK, newK)
 	if err != nil || r.Role(nextID) != "next" {
 		t.Fatalf("NewStagedKeyring: %v", err)
+	}
+}
+
+// TestLegacyNeverSeesMarkedValues: FORMAT.md §2–3: only a value without the
+// envelope marker may go to a legacy decoder. A text value with the "fc1:"
+// marker whose decoded bytes are not a format-1 envelope is malformed, with
+// a legacy decoder or without, and its error does not point at WithLegacy.
+func TestLegacyNeverSeesMarkedValues(t *testing.T) {
+	r, err := fieldcrypt.NewKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := r.WithLegacy(fieldcrypt.Plaintext)
+	marked := []byte("fc1:MDc5MjAxMDAxMjM0") // "fc1:" + base64("079201001234")
+	for _, k := range []*fieldcrypt.Keyring{r, legacy} {
+		if pt, err := k.DecryptText(nil, marked, fieldcrypt.Binding{}); !errors.Is(err, fieldcrypt.ErrMalformed) || pt != nil || strings.Contains(err.Error(), "WithLegacy") {
+			t.Fatalf("DecryptText(marked) = %q, %v", pt, err)
+		}
+		if _, st, err := k.Rewrap(nil, marked, fieldcrypt.Text, fieldcrypt.Binding{}); st != fieldcrypt.Failed || !errors.Is(err, fieldcrypt.ErrMalformed) {
+			t.Fatalf("Rewrap(marked) = %v, %v", st, err)
+		}
+		if _, err := fieldcrypt.ParseHeader(marked, fieldcrypt.Text); !errors.Is(err, fieldcrypt.ErrMalformed) {
+			t.Fatalf("ParseHeader(marked) = %v", err)
+		}
+	}
+	// Without the marker, the legacy decoder is used, and only then.
+	if pt, err := legacy.DecryptText(nil, []byte("079201001234"), fieldcrypt.Binding{}); err != nil || string(pt) != "079201001234" {
+		t.Fatalf("legacy plaintext: %q %v", pt, err)
+	}
+	if _, err := r.DecryptText(nil, []byte("079201001234"), fieldcrypt.Binding{}); !errors.Is(err, fieldcrypt.ErrNotEnvelope) {
+		t.Fatalf("plaintext without legacy: %v", err)
 	}
 }
