@@ -92,3 +92,38 @@ func TestLegacyNeverSeesMarkedValues(t *testing.T) {
 		t.Fatalf("plaintext without legacy: %v", err)
 	}
 }
+
+// TestKeyErrorsNameTheirSource: NewKeyring's errors name the key by its
+// place, not by an environment variable it did not come from; a space in a
+// list is named as the problem; no error shows a key.
+func TestKeyErrorsNameTheirSource(t *testing.T) {
+	k1, k2 := newKeyText(t), newKeyText(t)
+	cases := []struct {
+		err        func() error
+		want, dont string
+	}{
+		{func() error { _, err := fieldcrypt.NewKeyring("c2hvcnQ="); return err }, "primary key", "FIELD_ENCRYPTION_KEY"},
+		{func() error { _, err := fieldcrypt.NewKeyring(k1, k2, "c2hvcnQ="); return err }, "previous key 2", "FIELD_ENCRYPTION_KEY"},
+		{func() error { _, err := fieldcrypt.NewStagedKeyring(k1, "c2hvcnQ="); return err }, "next key", "FIELD_ENCRYPTION_KEY"},
+		{func() error { _, err := fieldcrypt.NewKeyring(k1, k1); return err }, "previous key 1", "FIELD_ENCRYPTION_KEY"},
+		{func() error { _, err := fieldcrypt.NewKeyring(k1, " "+k2); return err }, "contains a space", "FIELD_ENCRYPTION_KEY"},
+		{func() error {
+			_, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": k1, "FIELD_ENCRYPTION_KEY_PREVIOUS": k2 + ", " + newKeyText(t)}))
+			return err
+		}, "FIELD_ENCRYPTION_KEY_PREVIOUS: not valid standard base64", "@"},
+		{func() error {
+			_, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": k1, "FIELD_ENCRYPTION_KEY_PREVIOUS": k2 + ", " + newKeyText(t)}))
+			return err
+		}, "separated by commas only", "@"},
+	}
+	for i, c := range cases {
+		err := c.err()
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), c.dont) {
+			t.Errorf("case %d: %v; want %q and no %q", i, err, c.want, c.dont)
+			continue
+		}
+		if strings.Contains(err.Error(), k1) || strings.Contains(err.Error(), k2) {
+			t.Errorf("case %d: error shows a key", i)
+		}
+	}
+}

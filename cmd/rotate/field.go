@@ -156,7 +156,7 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12s\n", "COLUMN", "KEY ID", "ROLE", "VALUES")
 		for _, col := range c.Columns {
 			for _, k := range col.Keys {
-				fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, k.KeyID, k.Role, k.Rows)
+				fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, k.KeyID, k.Role, k.Values)
 			}
 			if col.NotEnvelope > 0 {
 				fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, "-", "invalid", col.NotEnvelope)
@@ -164,10 +164,10 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, "-", "null", col.Nulls)
 		}
 		if id, ok := ring.Next(); ok {
-			fmt.Fprintf(env.Stdout, "next key %s: %d values in %s (staged: never retirable)\n", id, c.Rows(id), c.Table)
+			fmt.Fprintf(env.Stdout, "next key %s: %d values in %s (staged: never retirable)\n", id, c.Values(id), c.Table)
 		}
 		for _, id := range ring.Previous() {
-			if n := c.Rows(id); n == 0 {
+			if n := c.Values(id); n == 0 {
 				fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s, safe to retire for this table\n", id, c.Table)
 			} else {
 				fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT safe to retire: run rotate field reencrypt\n", id, n, c.Table)

@@ -122,13 +122,13 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 		Report struct {
 			Rewrapped int64 `json:"rewrapped"`
 			Previous  []struct {
-				KeyID string `json:"key_id"`
-				Rows  int64  `json:"rows"`
+				KeyID  string `json:"key_id"`
+				Values int64  `json:"values"`
 			} `json:"previous"`
 		} `json:"report"`
 	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Event != "report" ||
-		last.Report.Rewrapped != 1500+1485 || last.Report.Previous[0].KeyID != oldID || last.Report.Previous[0].Rows != 0 {
+		last.Report.Rewrapped != 1500+1485 || last.Report.Previous[0].KeyID != oldID || last.Report.Previous[0].Values != 0 {
 		t.Fatalf("report: %v %s", err, lines[len(lines)-1])
 	}
 	if len(lines) < 3 {

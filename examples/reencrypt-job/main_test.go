@@ -94,9 +94,9 @@ type event struct {
 
 // retire is report.previous with Safe = no value left.
 type retire struct {
-	KeyID string `json:"key_id"`
-	Rows  int64  `json:"rows"`
-	Safe  bool
+	KeyID  string `json:"key_id"`
+	Values int64  `json:"values"`
+	Safe   bool
 }
 
 type report struct {
@@ -120,7 +120,7 @@ func events(t *testing.T, out []byte) []event {
 		}
 		if e.Report != nil {
 			for i := range e.Report.Previous {
-				e.Report.Previous[i].Safe = e.Report.Previous[i].Rows == 0
+				e.Report.Previous[i].Safe = e.Report.Previous[i].Values == 0
 			}
 		}
 		evs = append(evs, e)

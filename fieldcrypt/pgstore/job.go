@@ -218,10 +218,10 @@ func (r *Report) Summary() string {
 		b.WriteString(" (dry run: nothing written)")
 	}
 	for _, k := range r.Previous {
-		if k.Rows == 0 {
+		if k.Values == 0 {
 			fmt.Fprintf(&b, "; previous key %s: 0 values, safe to retire for this table", k.KeyID)
 		} else {
-			fmt.Fprintf(&b, "; previous key %s: %d values left, NOT safe to retire", k.KeyID, k.Rows)
+			fmt.Fprintf(&b, "; previous key %s: %d values left, NOT safe to retire", k.KeyID, k.Values)
 		}
 	}
 	if n := r.Census.NotCurrent(); n > 0 {
@@ -376,7 +376,7 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		return rep, err
 	}
 	for _, id := range ring.Previous() {
-		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Rows: rep.Census.Rows(id), Role: "previous"})
+		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Values: rep.Census.Values(id), Role: "previous"})
 	}
 	return rep, nil
 }

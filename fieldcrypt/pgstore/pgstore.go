@@ -228,10 +228,11 @@ func prefixArgs(ring *fieldcrypt.Keyring, t Table) []any {
 	return args
 }
 
-// KeyCount is how many values of a column are under one key.
+// KeyCount is how many values (not rows: a row has a value per column) are
+// under one key.
 type KeyCount struct {
-	KeyID fieldcrypt.KeyID `json:"key_id"`
-	Rows  int64            `json:"rows"`
+	KeyID  fieldcrypt.KeyID `json:"key_id"`
+	Values int64            `json:"values"`
 	// Role is "primary", "next" (staged, never retirable), "previous" or
 	// "unknown" (not in the keyring).
 	Role string `json:"role"`
@@ -261,13 +262,13 @@ type Census struct {
 	HeadersOnly bool `json:"headers_only"`
 }
 
-// Rows returns the number of values under key id, over all columns.
-func (c *Census) Rows(id fieldcrypt.KeyID) int64 {
+// Values returns the number of values under key id, over all columns.
+func (c *Census) Values(id fieldcrypt.KeyID) int64 {
 	var n int64
 	for _, col := range c.Columns {
 		for _, k := range col.Keys {
 			if k.KeyID == id {
-				n += k.Rows
+				n += k.Values
 			}
 		}
 	}
@@ -282,7 +283,7 @@ func (c *Census) NotCurrent() int64 {
 		n += col.NotEnvelope
 		for _, k := range col.Keys {
 			if k.KeyID != c.Primary {
-				n += k.Rows
+				n += k.Values
 			}
 		}
 	}
@@ -291,7 +292,7 @@ func (c *Census) NotCurrent() int64 {
 
 // SafeToRetire reports whether no value of the table is under key id, so
 // that, as far as this table goes, the key can be removed.
-func (c *Census) SafeToRetire(id fieldcrypt.KeyID) bool { return c.Rows(id) == 0 }
+func (c *Census) SafeToRetire(id fieldcrypt.KeyID) bool { return c.Values(id) == 0 }
 
 // TakeCensus runs the census of t.
 func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (*Census, error) {
@@ -361,7 +362,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 			continue
 		}
 		role := ring.Role(id)
-		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Rows: cnt, Role: role})
+		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Values: cnt, Role: role})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: census of %s: %w", t.displayName(), err)

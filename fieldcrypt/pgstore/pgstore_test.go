@@ -181,7 +181,7 @@ func TestReencryptEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.Rows(rOld.Primary()) != 2500*2-250-250 || before.Columns[0].Nulls != 250 || before.Columns[1].Nulls != 250 {
+	if before.Values(rOld.Primary()) != 2500*2-250-250 || before.Columns[0].Nulls != 250 || before.Columns[1].Nulls != 250 {
 		t.Fatalf("census before: %+v", before)
 	}
 	if before.Columns[0].Keys[0].Role != "previous" {
@@ -307,9 +307,9 @@ func TestUndecryptableReported(t *testing.T) {
 		for _, k := range c.Keys {
 			switch k.Role {
 			case "unknown":
-				unknown += k.Rows
+				unknown += k.Values
 			case "previous":
-				previous += k.Rows
+				previous += k.Values
 			}
 		}
 	}
@@ -434,7 +434,7 @@ func TestCancelAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mid.Rows(rOld.Primary()) == 0 || mid.Rows(rNew.Primary()) == 0 {
+	if mid.Values(rOld.Primary()) == 0 || mid.Values(rNew.Primary()) == 0 {
 		t.Fatalf("cancel did not land midway: %+v", mid)
 	}
 	var parts int
@@ -664,7 +664,7 @@ func TestFormatSQL(t *testing.T) {
 	}
 	// The census agrees.
 	c, err := TakeCensus(ctx, db.Pool, r1, Table{Name: "f", PK: "id", Columns: []Column{{Name: "b"}, {Name: "t", Form: fieldcrypt.Text}}})
-	if err != nil || c.Rows(r1.Primary()) != 4 || c.Rows(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Role != "unknown" && c.Columns[1].Keys[0].Role != "unknown" {
+	if err != nil || c.Values(r1.Primary()) != 4 || c.Values(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Role != "unknown" && c.Columns[1].Keys[0].Role != "unknown" {
 		t.Fatalf("census %+v %v", c, err)
 	}
 }
@@ -696,7 +696,7 @@ func TestTextResultFormat(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := TakeCensus(ctx, pool, rNew, f.t)
-			if err != nil || !reflect.DeepEqual(got, want) || got.Rows(rOld.Primary()) == 0 {
+			if err != nil || !reflect.DeepEqual(got, want) || got.Values(rOld.Primary()) == 0 {
 				t.Fatalf("census over %v: %+v, %v; want %+v", mode, got, err, want)
 			}
 			rep, err := Reencrypt(ctx, pool, rNew, f.t, Options{BatchSize: 64, Workers: 2})

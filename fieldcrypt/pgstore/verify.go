@@ -47,7 +47,7 @@ func (r *VerifyReport) OK() bool { return r.Undecryptable == 0 }
 func (r *VerifyReport) ValuesUnder(id fieldcrypt.KeyID) int64 {
 	for _, k := range r.Keys {
 		if k.KeyID == id {
-			return k.Rows
+			return k.Values
 		}
 	}
 	return 0
@@ -58,7 +58,7 @@ func (r *VerifyReport) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d rows, %d values decrypted with their binding, %d undecryptable, %d NULL", r.Table, r.Rows, r.Checked, r.Undecryptable, r.Nulls)
 	for _, k := range r.Keys {
-		fmt.Fprintf(&b, "; %s key %s: %d values", k.Role, k.KeyID, k.Rows)
+		fmt.Fprintf(&b, "; %s key %s: %d values", k.Role, k.KeyID, k.Values)
 	}
 	return b.String()
 }
@@ -161,7 +161,7 @@ func Verify(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt V
 		}
 	}
 	for id, n := range counts {
-		rep.Keys = append(rep.Keys, KeyCount{KeyID: id, Rows: n, Role: ring.Role(id)})
+		rep.Keys = append(rep.Keys, KeyCount{KeyID: id, Values: n, Role: ring.Role(id)})
 	}
 	slices.SortFunc(rep.Keys, func(a, b KeyCount) int { return strings.Compare(a.KeyID.String(), b.KeyID.String()) })
 	return rep, nil
