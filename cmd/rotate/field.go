@@ -59,6 +59,9 @@ type tableFlags struct {
 	t       pgstore.Table
 	cols    columnFlags
 	urlFile string
+	columns string // a column-list file (pgstore.ColumnList)
+	fs      *flag.FlagSet
+	list    pgstore.ColumnList
 }
 
 // register adds the table flags; bind says whether the command reads
@@ -72,6 +75,38 @@ func (f *tableFlags) register(fs *flag.FlagSet, bind bool) {
 		fs.BoolVar(&f.t.Bind, "bind", false, "values are bound to (table, column, row key)")
 	}
 	fs.StringVar(&f.urlFile, "database-url-file", "", "file holding the DSN (default: $DATABASE_URL)")
+	fs.StringVar(&f.columns, "columns", "", "`file` listing every encrypted column (table column form binding [row key] per line), instead of --table/--column")
+	f.fs = fs
+}
+
+// tables returns the tables to work on: those of the --columns file, or
+// the one of --table and --column.
+func (f *tableFlags) tables(env *Env, name string) (pgstore.ColumnList, bool) {
+	if f.columns != "" {
+		var clash []string
+		f.fs.Visit(func(fl *flag.Flag) {
+			switch fl.Name {
+			case "schema", "table", "pk", "column", "bind":
+				clash = append(clash, "--"+fl.Name)
+			}
+		})
+		if len(clash) > 0 {
+			fmt.Fprintf(env.Stderr, "rotate field %s: --columns lists the tables and columns: drop %s\n", name, strings.Join(clash, ", "))
+			return nil, false
+		}
+		list, err := pgstore.ReadColumnList(f.columns)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate field %s: --columns: %v\n", name, err)
+			return nil, false
+		}
+		return list, true
+	}
+	f.t.Columns = f.cols
+	if f.t.Name == "" || len(f.t.Columns) == 0 {
+		fmt.Fprintf(env.Stderr, "rotate field %s: --columns FILE, or --table and at least one --column, are required\n", name)
+		return nil, false
+	}
+	return pgstore.ColumnList{f.t}, true
 }
 
 // runCode maps an error of package pgstore to an exit code and prints it.
@@ -90,11 +125,11 @@ func runCode(env *Env, name string, err error) int {
 
 // open validates the flags, loads the keyring and connects.
 func (f *tableFlags) open(ctx context.Context, env *Env, name string, conns int) (*fieldcrypt.Keyring, *pgxpool.Pool, int) {
-	f.t.Columns = f.cols
-	if f.t.Name == "" || len(f.t.Columns) == 0 {
-		fmt.Fprintf(env.Stderr, "rotate field %s: --table and at least one --column are required\n", name)
+	list, ok := f.tables(env, name)
+	if !ok {
 		return nil, nil, exitUsage
 	}
+	f.list = list
 	ring, err := fieldcrypt.LoadKeyring(env.Vars)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field %s: %v\n", name, err)
@@ -117,20 +152,21 @@ func (f *tableFlags) open(ctx context.Context, env *Env, name string, conns int)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field %s: connect: %v\n", name, err)
-		return nil, nil, exitCheck
+		return nil, nil, exitRun
 	}
 	return ring, pool, exitOK
 }
 
 func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 	var f tableFlags
-	fs := newFlags(env, "field census", "rotate field census --table T [--pk id] --column C[:text]...\n\n"+
+	fs := newFlags(env, "field census", "rotate field census (--columns FILE | --table T [--pk id] --column C[:text]...)\n\n"+
 		"Counts, in SQL and without decrypting, the values of each column under each key id (the key's\n"+
 		"fingerprint), NULLs and values that are not envelopes. It reads headers only: a value counted\n"+
 		"under a key only names it; rotate field verify decrypts every value. Keys come from\n"+
 		"FIELD_ENCRYPTION_KEY, FIELD_ENCRYPTION_KEY_NEXT (staged, never retirable) and\n"+
-		"FIELD_ENCRYPTION_KEY_PREVIOUS. Exit 0 when every value names the primary key, 1 otherwise,\n"+
-		"2 bad usage, 3 the census could not run.")
+		"FIELD_ENCRYPTION_KEY_PREVIOUS. A previous key is called retirable only with --columns, when no\n"+
+		"listed column holds a value under it. Exit 0 when every value names the primary key, 1\n"+
+		"otherwise, 2 bad usage, 3 the census could not run.")
 	f.register(fs, false)
 	asJSON := fs.Bool("json", false, "print the census as JSON")
 	if code, done := parse(fs, args); done {
@@ -141,7 +177,7 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer pool.Close()
-	c, err := pgstore.TakeCensus(ctx, pool, ring, f.t)
+	lc, err := pgstore.TakeListCensus(ctx, pool, ring, f.list)
 	if err != nil {
 		if errors.Is(err, pgstore.ErrConfig) {
 			fmt.Fprintf(env.Stderr, "rotate field census: %v\n", err)
@@ -150,41 +186,64 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate field census: %v\n", err)
 		return exitRun
 	}
-	if *asJSON {
-		_ = json.NewEncoder(env.Stdout).Encode(c)
-	} else {
-		fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12s\n", "COLUMN", "KEY ID", "ROLE", "VALUES")
-		for _, col := range c.Columns {
-			for _, k := range col.Keys {
-				fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, k.KeyID, k.Role, k.Values)
-			}
-			if col.NotEnvelope > 0 {
-				fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, "-", "invalid", col.NotEnvelope)
-			}
-			fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, "-", "null", col.Nulls)
-		}
-		if id, ok := ring.Next(); ok {
-			fmt.Fprintf(env.Stdout, "next key %s: %d values in %s (staged: never retirable)\n", id, c.Values(id), c.Table)
-		}
-		for _, id := range ring.Previous() {
-			if n := c.Values(id); n == 0 {
-				fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s, safe to retire for this table\n", id, c.Table)
-			} else {
-				fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT safe to retire: run rotate field reencrypt\n", id, n, c.Table)
-			}
-		}
-		fmt.Fprintln(env.Stdout, "(key ids read from headers, nothing decrypted: rotate field verify decrypts every value)")
+	switch {
+	case *asJSON && f.columns == "":
+		_ = json.NewEncoder(env.Stdout).Encode(lc.Tables[0])
+	case *asJSON:
+		_ = json.NewEncoder(env.Stdout).Encode(lc)
+	default:
+		printCensus(env, ring, lc, f.columns != "")
 	}
-	if c.NotCurrent() > 0 {
+	if lc.NotCurrent() > 0 {
 		return exitCheck
 	}
 	return exitOK
 }
 
+// printCensus prints the census table and what it says about each key:
+// with a column list, whether it is retirable; for one table, what that
+// table holds (never "retirable": other tables may still use the key).
+func printCensus(env *Env, ring *fieldcrypt.Keyring, lc *pgstore.ListCensus, all bool) {
+	fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12s\n", "COLUMN", "KEY ID", "ROLE", "VALUES")
+	for _, c := range lc.Tables {
+		for _, col := range c.Columns {
+			name := col.Column
+			if all {
+				name = c.Table + "." + col.Column
+			}
+			for _, k := range col.Keys {
+				fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, k.KeyID, k.Role, k.Values)
+			}
+			if col.NotEnvelope > 0 {
+				fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, "-", "invalid", col.NotEnvelope)
+			}
+			fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, "-", "null", col.Nulls)
+		}
+	}
+	where := lc.Tables[0].Table
+	if all {
+		where = fmt.Sprintf("the %d listed columns", lc.Columns)
+	}
+	for _, k := range lc.Keys {
+		switch {
+		case k.Role == "next":
+			fmt.Fprintf(env.Stdout, "next key %s: %d values in %s (staged: never retirable)\n", k.KeyID, k.Values, where)
+		case k.Role != "previous":
+		case k.Values > 0:
+			fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT retirable: run rotate field reencrypt\n", k.KeyID, k.Values, where)
+		case all:
+			fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s: retirable once rotate field verify passes\n", k.KeyID, where)
+		default:
+			fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s (this table only: a key is retirable when no encrypted column holds it: rotate field census --columns FILE)\n", k.KeyID, where)
+		}
+	}
+	fmt.Fprintln(env.Stdout, "(key ids read from headers, nothing decrypted: rotate field verify decrypts every value)")
+}
+
 func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 	var f tableFlags
 	var opt pgstore.Options
-	fs := newFlags(env, "field reencrypt", "rotate field reencrypt --table T [--pk id] --column C[:text]... [--bind] [flags]\n\n"+
+	fs := newFlags(env, "field reencrypt", "rotate field reencrypt (--columns FILE | --table T [--pk id] --column C[:text]... [--bind]) [flags]\n\n"+
 		"Rewraps, online, every value not under FIELD_ENCRYPTION_KEY (old keys in\n"+
 		"FIELD_ENCRYPTION_KEY_PREVIOUS). Concurrent writes are never overwritten (compare-and-swap).\n"+
 		"Interrupted, it resumes from its checkpoint when run again. Several processes (on several\n"+
@@ -235,41 +294,58 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		}
 		_ = enc.Encode(pgstore.ProgressEvent(p))
 	}
-	rep, err := pgstore.Reencrypt(ctx, pool, ring, f.t, opt)
-	if err != nil {
+	code = exitOK
+	for _, t := range f.list {
+		o := opt
+		if o.Job != "" && len(f.list) > 1 {
+			o.Job += " " + t.Name
+		}
+		rep, err := pgstore.Reencrypt(ctx, pool, ring, t, o)
+		if err != nil {
+			if bar {
+				fmt.Fprintln(env.Stderr)
+			}
+			return runCode(env, "reencrypt", err)
+		}
 		if bar {
-			fmt.Fprintln(env.Stderr)
+			printFailures(env, t, rep.Failures, rep.Undecryptable)
+			fmt.Fprintln(env.Stdout, rep.Summary())
+		} else {
+			_ = enc.Encode(pgstore.ReportEvent(rep))
 		}
-		return runCode(env, "reencrypt", err)
-	}
-	if bar {
-		for _, fl := range rep.Failures {
-			fmt.Fprintf(env.Stdout, "undecryptable: %s=%s column %s: %v\n", f.t.PK, fl.PK, fl.Column, fl.Err)
+		// A dry run expects values to remain; values no key opens are not.
+		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotCurrent() > 0 {
+			code = exitCheck
 		}
-		if rep.Undecryptable > int64(len(rep.Failures)) {
-			fmt.Fprintf(env.Stdout, "… and %d more undecryptable values\n", rep.Undecryptable-int64(len(rep.Failures)))
+	}
+	if f.columns != "" && !opt.DryRun {
+		lc, err := pgstore.TakeListCensus(ctx, pool, ring, f.list)
+		if err != nil {
+			return runCode(env, "reencrypt", err)
 		}
-		fmt.Fprintln(env.Stdout, rep.Summary())
-	} else {
-		_ = enc.Encode(pgstore.ReportEvent(rep))
-	}
-	if rep.DryRun {
-		// Values that remain are expected; values no key opens are not.
-		if rep.Undecryptable > 0 {
-			return exitCheck
+		if bar {
+			fmt.Fprintln(env.Stdout, lc.Summary())
+		} else {
+			_ = enc.Encode(pgstore.CensusEvent(lc))
 		}
-		return exitOK
 	}
-	if rep.Census.NotCurrent() > 0 || rep.Undecryptable > 0 {
-		return exitCheck
+	return code
+}
+
+// printFailures lists undecryptable values by row.
+func printFailures(env *Env, t pgstore.Table, fs []pgstore.Failure, n int64) {
+	for _, fl := range fs {
+		fmt.Fprintf(env.Stdout, "undecryptable: %s %s=%s column %s: %v\n", t.Name, t.PK, fl.PK, fl.Column, fl.Err)
 	}
-	return exitOK
+	if n > int64(len(fs)) {
+		fmt.Fprintf(env.Stdout, "… and %d more undecryptable values in %s\n", n-int64(len(fs)), t.Name)
+	}
 }
 
 func runFieldVerify(ctx context.Context, env *Env, args []string) int {
 	var f tableFlags
 	var opt pgstore.VerifyOptions
-	fs := newFlags(env, "field verify", "rotate field verify --table T [--pk id] --column C[:text]... [--bind]\n\n"+
+	fs := newFlags(env, "field verify", "rotate field verify (--columns FILE | --table T [--pk id] --column C[:text]... [--bind])\n\n"+
 		"Decrypts every value of the columns, in row-key order, with its binding (--bind), using\n"+
 		"FIELD_ENCRYPTION_KEY, _NEXT and _PREVIOUS, and lists by row the values that do not decrypt:\n"+
 		"not envelopes, unknown keys, tampered, forged or moved from another row. Exit 0 when every\n"+
@@ -285,30 +361,28 @@ func runFieldVerify(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer pool.Close()
-	rep, err := pgstore.Verify(ctx, pool, ring, f.t, opt)
-	if err != nil {
-		if errors.Is(err, pgstore.ErrConfig) {
+	code = exitOK
+	for _, t := range f.list {
+		rep, err := pgstore.Verify(ctx, pool, ring, t, opt)
+		if err != nil {
+			if errors.Is(err, pgstore.ErrConfig) {
+				fmt.Fprintf(env.Stderr, "rotate field verify: %v\n", err)
+				return exitUsage
+			}
 			fmt.Fprintf(env.Stderr, "rotate field verify: %v\n", err)
-			return exitUsage
+			return exitRun
 		}
-		fmt.Fprintf(env.Stderr, "rotate field verify: %v\n", err)
-		return exitRun
-	}
-	if *asJSON {
-		_ = json.NewEncoder(env.Stdout).Encode(rep)
-	} else {
-		for _, fl := range rep.Failures {
-			fmt.Fprintf(env.Stdout, "undecryptable: %s=%s column %s: %v\n", f.t.PK, fl.PK, fl.Column, fl.Err)
+		if *asJSON {
+			_ = json.NewEncoder(env.Stdout).Encode(rep) // one line per table
+		} else {
+			printFailures(env, t, rep.Failures, rep.Undecryptable)
+			fmt.Fprintln(env.Stdout, rep.Summary())
 		}
-		if rep.Undecryptable > int64(len(rep.Failures)) {
-			fmt.Fprintf(env.Stdout, "… and %d more undecryptable values\n", rep.Undecryptable-int64(len(rep.Failures)))
+		if !rep.OK() {
+			code = exitCheck
 		}
-		fmt.Fprintln(env.Stdout, rep.Summary())
 	}
-	if !rep.OK() {
-		return exitCheck
-	}
-	return exitOK
+	return code
 }
 
 func setAlgorithm(env *Env, ring *fieldcrypt.Keyring, alg string) int {

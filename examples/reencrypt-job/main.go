@@ -19,7 +19,13 @@
 // under the primary key; 1 when values remain on another key or could not
 // be decrypted (listed in the report); 2 for bad usage or configuration
 // (nothing read or written); 3 when the run failed or was cancelled, or
-// another job holds the table (run again to resume).
+// another job holds the table (run again to resume). -dry-run exits 1 only
+// for undecryptable values.
+//
+// With -columns FILE (every encrypted column, see pgstore.ColumnList) it
+// works each listed table in turn and ends with {"event":"census",…}, whose
+// census.keys says which previous keys no listed column holds any more
+// (retirable).
 package main
 
 import (
@@ -71,6 +77,7 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 		alg     = fs.String("algorithm", "xchacha20poly1305", "algorithm for new envelopes: xchacha20poly1305 or aes256gcm")
 		legacy  = fs.Bool("migrate-plaintext", false, "accept values that are not envelopes as plaintext and encrypt them (migration only)")
 	)
+	columnsFile := fs.String("columns", "", "file listing every encrypted column (table column form binding [row key] per line), instead of -table/-column")
 	fs.StringVar(&t.Schema, "schema", "", "schema of the table (default: search_path)")
 	fs.StringVar(&t.Name, "table", "", "table to re-encrypt (required)")
 	fs.StringVar(&t.PK, "pk", "id", "primary key column")
@@ -91,8 +98,23 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 		return 2
 	}
 	t.Columns = cols
-	if t.Name == "" || len(t.Columns) == 0 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "reencrypt-job: -table and at least one -column are required")
+	list := pgstore.ColumnList{t}
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintln(stderr, "reencrypt-job: unexpected arguments")
+		return 2
+	case *columnsFile != "":
+		if t.Name != "" || len(t.Columns) > 0 {
+			fmt.Fprintln(stderr, "reencrypt-job: -columns lists the tables and columns: drop -table and -column")
+			return 2
+		}
+		var err error
+		if list, err = pgstore.ReadColumnList(*columnsFile); err != nil {
+			fmt.Fprintf(stderr, "reencrypt-job: -columns: %v\n", err)
+			return 2
+		}
+	case t.Name == "" || len(t.Columns) == 0:
+		fmt.Fprintln(stderr, "reencrypt-job: -columns FILE, or -table and at least one -column, are required")
 		return 2
 	}
 	ring, err := fieldcrypt.LoadKeyring(src)
@@ -134,24 +156,40 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 	opt.Progress = func(p pgstore.Progress) {
 		_ = enc.Encode(pgstore.ProgressEvent(p))
 	}
-	rep, err := pgstore.Reencrypt(ctx, pool, ring, t, opt)
-	switch {
-	case errors.Is(err, pgstore.ErrConfig):
-		fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
-		return 2
-	case errors.Is(err, pgstore.ErrBusy):
-		fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
-		return 3
-	case err != nil:
-		fmt.Fprintf(stderr, "reencrypt-job: %v (run again to resume)\n", redact(err, dsn))
-		return 3
+	code := 0
+	for _, t := range list {
+		o := opt
+		if o.Job != "" && len(list) > 1 {
+			o.Job += " " + t.Name
+		}
+		rep, err := pgstore.Reencrypt(ctx, pool, ring, t, o)
+		switch {
+		case errors.Is(err, pgstore.ErrConfig):
+			fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
+			return 2
+		case errors.Is(err, pgstore.ErrBusy):
+			fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
+			return 3
+		case err != nil:
+			fmt.Fprintf(stderr, "reencrypt-job: %v (run again to resume)\n", redact(err, dsn))
+			return 3
+		}
+		_ = enc.Encode(pgstore.ReportEvent(rep))
+		fmt.Fprintln(stderr, "reencrypt-job: "+rep.Summary())
+		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotCurrent() > 0 {
+			code = 1
+		}
 	}
-	_ = enc.Encode(pgstore.ReportEvent(rep))
-	fmt.Fprintln(stderr, "reencrypt-job: "+rep.Summary())
-	if rep.Census.NotCurrent() > 0 || rep.Undecryptable > 0 {
-		return 1
+	if *columnsFile != "" && !opt.DryRun {
+		lc, err := pgstore.TakeListCensus(ctx, pool, ring, list)
+		if err != nil {
+			fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
+			return 3
+		}
+		_ = enc.Encode(pgstore.CensusEvent(lc))
+		fmt.Fprintln(stderr, "reencrypt-job: "+lc.Summary())
 	}
-	return 0
+	return code
 }
 
 // databaseURL reads DATABASE_URL from file, or from src.

@@ -143,7 +143,7 @@ func TestRunInProcess(t *testing.T) {
 		t.Fatalf("events: %+v", evs)
 	}
 	oldID := mustRing(t, oldK).Primary().String()
-	if last.Report.Previous[0].KeyID != oldID || !strings.Contains(stderr.String(), "previous key "+oldID+": 0 values, safe to retire") {
+	if last.Report.Previous[0].KeyID != oldID || !strings.Contains(stderr.String(), "previous key "+oldID+": 0 values left in this table") {
 		t.Fatalf("report: %+v / %s", last, stderr.String())
 	}
 	for _, k := range []string{oldK, newK} {
@@ -430,4 +430,52 @@ func TestBinaryThreeProcessesOneKilled(t *testing.T) {
 		t.Fatal("no survivor took over a part of the killed process")
 	}
 	verify(t, db, mustRing(t, newK), 6000)
+}
+
+// TestColumnsFile: with -columns the job works every listed table and ends
+// with the census of every listed column, the same line rotate field
+// reencrypt --columns prints; the old key is retirable only then.
+func TestColumnsFile(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	db := setup(t, 500, oldK)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE cards (id int PRIMARY KEY, pan bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	old := mustRing(t, oldK)
+	pan, _ := old.Encrypt(nil, []byte("4111"), fieldcrypt.Binding{})
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO cards SELECT i, $1 FROM generate_series(1, 50) i`, pan); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "columns")
+	_ = os.WriteFile(file, []byte("users nid binary bound\nusers email text bound\ncards pan binary unbound\n"), 0o600)
+	src := secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": newK, "FIELD_ENCRYPTION_KEY_PREVIOUS": oldK, "DATABASE_URL": db.URL})
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"-columns", file, "-table", "users"}, src, &stdout, &stderr); code != 2 {
+		t.Fatalf("-columns with -table: exit %d", code)
+	}
+	stdout.Reset()
+	code := run(ctx, []string{"-columns", file, "-batch-size", "64"}, src, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var last struct {
+		Event  string `json:"event"`
+		Census struct {
+			Columns int `json:"columns"`
+			Keys    []struct {
+				KeyID     string `json:"key_id"`
+				Role      string `json:"role"`
+				Values    int64  `json:"values"`
+				Retirable bool   `json:"retirable"`
+			} `json:"keys"`
+		} `json:"census"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || code != 0 || last.Event != "census" || last.Census.Columns != 3 {
+		t.Fatalf("exit %d %v: %s", code, err, lines[len(lines)-1])
+	}
+	for _, k := range last.Census.Keys {
+		if k.Role == "previous" && (!k.Retirable || k.KeyID != old.Primary().String()) || k.Role == "primary" && (k.Retirable || k.Values != 1050) {
+			t.Fatalf("keys %+v", last.Census.Keys)
+		}
+	}
+	verify(t, db, mustRing(t, newK), 500)
 }

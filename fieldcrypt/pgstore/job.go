@@ -200,7 +200,20 @@ func ReportEvent(r *Report) any {
 	}{"report", r, r.Summary()}
 }
 
-// SafeToRetire reports whether no row of the table is left under key id.
+// CensusEvent is the JSON line that ends a run over a column list, after
+// the report of each table: {"event":"census","census":…,"summary":…}, where
+// census.keys says for each key whether it is retirable.
+func CensusEvent(l *ListCensus) any {
+	return struct {
+		Event   string      `json:"event"`
+		Census  *ListCensus `json:"census"`
+		Summary string      `json:"summary"`
+	}{"census", l, l.Summary()}
+}
+
+// SafeToRetire reports whether no value of this table is left under key id.
+// It speaks for this table only: a key is retirable when no encrypted column
+// of the database holds a value under it (ListCensus.Retirable).
 func (r *Report) SafeToRetire(id fieldcrypt.KeyID) bool {
 	return r.Census != nil && r.Census.SafeToRetire(id)
 }
@@ -219,7 +232,7 @@ func (r *Report) Summary() string {
 	}
 	for _, k := range r.Previous {
 		if k.Values == 0 {
-			fmt.Fprintf(&b, "; previous key %s: 0 values, safe to retire for this table", k.KeyID)
+			fmt.Fprintf(&b, "; previous key %s: 0 values left in this table (retirable only when no listed column has any: census --columns)", k.KeyID)
 		} else {
 			fmt.Fprintf(&b, "; previous key %s: %d values left, NOT safe to retire", k.KeyID, k.Values)
 		}
@@ -884,10 +897,7 @@ func (j *job) rewrapBatch(b *batch) (int, batchStats) {
 	for r, id := range b.ids {
 		b.idx[id] = r
 		for c, col := range j.t.Columns {
-			var bind fieldcrypt.Binding
-			if j.t.Bind {
-				bind = fieldcrypt.Binding{Table: j.t.Name, Column: col.Name, Row: id}
-			}
+			bind := j.t.binding(col, id)
 			start := len(b.out)
 			out, status, err := j.ring.Rewrap(b.out, b.vals[c][r], col.Form, bind)
 			switch status {

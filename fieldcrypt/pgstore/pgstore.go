@@ -91,6 +91,17 @@ type Table struct {
 type Column struct {
 	Name string
 	Form fieldcrypt.Form
+	// Bind says this column's values are sealed with a Binding (as
+	// Table.Bind says for every column).
+	Bind bool
+}
+
+// binding is the binding of column c's value in the row named row.
+func (t Table) binding(c Column, row string) fieldcrypt.Binding {
+	if !t.Bind && !c.Bind {
+		return fieldcrypt.Binding{}
+	}
+	return fieldcrypt.Binding{Table: t.Name, Column: c.Name, Row: row}
 }
 
 func (t Table) ident() string {
@@ -290,8 +301,9 @@ func (c *Census) NotCurrent() int64 {
 	return n
 }
 
-// SafeToRetire reports whether no value of the table is under key id, so
-// that, as far as this table goes, the key can be removed.
+// SafeToRetire reports whether no value of the table is under key id: as
+// far as this table goes, the key can be removed. Retire a key only when
+// every encrypted column says so (ListCensus.Retirable).
 func (c *Census) SafeToRetire(id fieldcrypt.KeyID) bool { return c.Values(id) == 0 }
 
 // TakeCensus runs the census of t.

@@ -202,7 +202,7 @@ func TestReencryptEndToEnd(t *testing.T) {
 	if !rep.SafeToRetire(rOld.Primary()) || rep.Census.NotCurrent() != 0 {
 		t.Fatalf("census after: %+v", rep.Census)
 	}
-	if !strings.Contains(rep.Summary(), "previous key "+rOld.Primary().String()+": 0 values, safe to retire") {
+	if !strings.Contains(rep.Summary(), "previous key "+rOld.Primary().String()+": 0 values left in this table") {
 		t.Fatalf("summary: %s", rep.Summary())
 	}
 	keys := f.verify(t, rNew)

@@ -64,7 +64,7 @@ func (r *VerifyReport) Summary() string {
 }
 
 // Verify decrypts every value of t's columns, in row-key order, with the
-// binding it must have been sealed with (when t.Bind), and reports the
+// binding it must have been sealed with (Table.Bind, Column.Bind), and reports the
 // values that do not decrypt by row. It reads and writes nothing else; it
 // is what proves that the census's header counts are real: a value moved
 // to another row, or forged with the primary key's id, counts as
@@ -126,10 +126,7 @@ func Verify(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt V
 					continue
 				}
 				rep.Values++
-				var bind fieldcrypt.Binding
-				if t.Bind {
-					bind = fieldcrypt.Binding{Table: t.Name, Column: col.Name, Row: id}
-				}
+				bind := t.binding(col, id)
 				h, err := fieldcrypt.ParseHeader(v, col.Form)
 				if err == nil {
 					if col.Form == fieldcrypt.Text {
