@@ -312,6 +312,10 @@ func TestFieldColumnsFile(t *testing.T) {
 	if c.code != exitCheck || !strings.Contains(c.stdout, "previous key "+oldID+": ") || !strings.Contains(c.stdout, "NOT retirable") || strings.Contains(c.stdout, ": retirable") {
 		t.Fatalf("census with cards left: %+v", c)
 	}
+	// docs/rotation-procedures.md steps 4-5, as written.
+	if dry := runCLI(t, vars, "", "field", "reencrypt", "--columns", file, "--dry-run"); dry.code != exitOK || strings.Count(dry.stdout, `"dry_run":true`) != 2 {
+		t.Fatalf("dry run --columns: %+v", dry)
+	}
 	re := runCLI(t, vars, "", "field", "reencrypt", "--columns", file, "--batch-size", "50")
 	if re.code != exitOK || !strings.Contains(re.stdout, `"event":"census"`) || !strings.Contains(re.stdout, `"retirable":true`) {
 		t.Fatalf("reencrypt --columns: %+v", re)
