@@ -157,8 +157,9 @@ func (j *job) bounds(ctx context.Context, q querier) ([]*string, error) {
 }
 
 // claim takes a part that is not done and not held, for worker w. With none
-// to take it returns nil and, when parts are still held by others, a
-// description of one holder ("" when the job is finished).
+// to take it returns nil and, when parts are still held by other processes,
+// a description of one holder ("" when nothing is left for this process to
+// wait for).
 func (j *job) claim(ctx context.Context, w int) (*part, string, error) {
 	p := &part{checkpoint: true}
 	var prevOwner *string
@@ -180,11 +181,14 @@ func (j *job) claim(ctx context.Context, w int) (*part, string, error) {
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, "", fmt.Errorf("pgstore: claim a part: %w", err)
 	}
+	// Parts held by this process's other workers need no waiting for: they
+	// finish them (or the run fails). Parts held by other processes do.
 	var holder *string
 	var until *time.Time
 	var left int
-	err = j.db.QueryRow(ctx, "SELECT count(*), min(owner), min(lease_until) FROM "+j.cpTable+" WHERE job = $1 AND NOT done",
-		j.name).Scan(&left, &holder, &until)
+	err = j.db.QueryRow(ctx, "SELECT count(*), min(owner), min(lease_until) FROM "+j.cpTable+
+		" WHERE job = $1 AND NOT done AND (owner IS NULL OR NOT starts_with(owner, $2))",
+		j.name, j.owner+" ").Scan(&left, &holder, &until)
 	if err != nil {
 		return nil, "", fmt.Errorf("pgstore: read checkpoint: %w", err)
 	}
@@ -245,5 +249,5 @@ func (j *job) finish(ctx context.Context, p *part, w int, cursor *string) error 
 
 // pollInterval is how often a worker with nothing to claim looks again.
 func (j *job) pollInterval() time.Duration {
-	return min(max(j.opt.Lease/10, 50*time.Millisecond), 2*time.Second)
+	return min(max(j.opt.Lease/10, 50*time.Millisecond), time.Second)
 }

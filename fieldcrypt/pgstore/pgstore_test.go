@@ -325,6 +325,12 @@ func TestUndecryptableReported(t *testing.T) {
 // update (deterministically, through the test hook): the job must not
 // overwrite them, must count the conflicts, re-read and rewrap them.
 func TestConflictNotOverwritten(t *testing.T) {
+	for _, casValue := range []bool{false, true} {
+		t.Run(fmt.Sprintf("casValue=%v", casValue), func(t *testing.T) { testConflictNotOverwritten(t, casValue) })
+	}
+}
+
+func testConflictNotOverwritten(t *testing.T, casValue bool) {
 	oldK, newK := keyText(t), keyText(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 600, rOld, true)
@@ -344,7 +350,7 @@ func TestConflictNotOverwritten(t *testing.T) {
 	}
 	defer func() { testHookBeforeUpdate = nil }()
 	rNew := ring(t, newK, oldK)
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100, casValue: casValue})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +361,37 @@ func TestConflictNotOverwritten(t *testing.T) {
 	if len(keys) != 1 || !rep.SafeToRetire(rOld.Primary()) {
 		t.Fatalf("keys %v", keys)
 	}
+}
+
+// TestConflictOtherColumn: the compare-and-swap compares the row version, so
+// a write to another column of the row between read and update is a
+// conflict too: the row is re-read (keeping that write) and rewrapped on the
+// next round, never written back over it.
+func TestConflictOtherColumn(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	f := newFixture(t, 300, rOld, true)
+	ctx := context.Background()
+	var hits atomic.Int64
+	testHookBeforeUpdate = func(ids []string) {
+		if hits.Add(1) > 1 {
+			return
+		}
+		if _, err := f.pool.Exec(ctx, `UPDATE accounts SET other = -other WHERE id = $1::bigint`, ids[0]); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookBeforeUpdate = nil }()
+	rNew := ring(t, newK, oldK)
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100, Ranges: 1})
+	if err != nil || rep.Conflicts != 1 || rep.Rewrapped != 300*2-30-30 {
+		t.Fatalf("%v conflicts %d rewrapped %d", err, rep.Conflicts, rep.Rewrapped)
+	}
+	var other int
+	if err := f.pool.QueryRow(ctx, `SELECT other FROM accounts WHERE id = 1`).Scan(&other); err != nil || other != -1 {
+		t.Fatalf("the concurrent write to another column was lost: %d %v", other, err)
+	}
+	f.verify(t, rNew)
 }
 
 // TestWritersDuringJob: application writers update random rows, under the old

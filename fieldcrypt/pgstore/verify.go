@@ -114,7 +114,7 @@ func Verify(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt V
 		if err != nil {
 			return rep, fmt.Errorf("pgstore: verify %s: %w", t.displayName(), err)
 		}
-		if err := b.read(rows, len(key.cols), len(t.Columns)); err != nil {
+		if err := b.read(rows, len(key.cols), len(t.Columns), false); err != nil {
 			return rep, fmt.Errorf("pgstore: verify %s: %w", t.displayName(), err)
 		}
 		for r, id := range b.ids {
