@@ -120,7 +120,7 @@ func (r *Keyring) open(dst, value []byte, f Form, b Binding) ([]byte, error) {
 		return r.openLegacy(dst, value, err)
 	}
 	var e envelope
-	if err := parseInto(&e, buf[start:]); err != nil {
+	if err := parseText(&e, buf[start:]); err != nil {
 		return nil, err
 	}
 	pt, err := r.openEnvelope(e.sealed[:0], &e, b)

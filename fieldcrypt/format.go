@@ -196,19 +196,31 @@ func decodeText(dst, t []byte) ([]byte, error) {
 	return out, nil
 }
 
+// parseText is parseInto for the bytes decoded from a text form. They carry
+// the "fc1:" marker, so a value whose byte 0 is not 0xFC is malformed, never
+// "not an envelope": it is not handed to a legacy decoder (FORMAT.md §3).
+func parseText(e *envelope, b []byte) error {
+	err := parseInto(e, b)
+	if err == ErrNotEnvelope {
+		return malformed("text form does not hold a format-1 envelope (decoded byte 0 is not 0xFC)")
+	}
+	return err
+}
+
 // ParseHeader reads the header of a stored value in form f without
 // decrypting it: which key and algorithm sealed it. It checks the envelope's
 // grammar but not its authenticity.
 func ParseHeader(value []byte, f Form) (Header, error) {
-	b := value
+	var e envelope
 	if f == Text {
-		var err error
-		if b, err = decodeText(nil, value); err != nil {
+		b, err := decodeText(nil, value)
+		if err != nil {
 			return Header{}, err
 		}
-	}
-	e, err := parse(b)
-	if err != nil {
+		if err := parseText(&e, b); err != nil {
+			return Header{}, err
+		}
+	} else if err := parseInto(&e, value); err != nil {
 		return Header{}, err
 	}
 	return Header{KeyID: e.id, Algorithm: e.alg}, nil

@@ -86,6 +86,7 @@ func main() {
 	neg("unknown algorithm 0x03", "malformed", func() []byte { c := bytes.Clone(env); c[9] = 0x03; return c }(), "", bind)
 	neg("truncated tag", "malformed", env[:10+12+15], "", bind)
 	neg("not an envelope", "not envelope", []byte("079201001234"), "079201001234", bind)
+	neg("text marker over a non-envelope", "malformed", nil, "fc1:"+base64.StdEncoding.EncodeToString([]byte("079201001234")), bind)
 	neg("text with line break", "malformed", nil, v.Text[:20]+"\n"+v.Text[20:], bind)
 	neg("text with nonzero padding bits", "malformed", nil, nonzeroPad(v.Text), bind)
 	neg("text without padding", "malformed", nil, stripPad(v.Text), bind)

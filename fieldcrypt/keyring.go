@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -75,49 +76,75 @@ type Keyring struct {
 // NewKeyring returns a keyring whose primary key is primary and whose
 // decrypt-only keys are previous. Keys are given as their base64 text (the
 // form "rotate keygen field" prints): standard base64 of exactly 32 bytes.
-// The same key twice is an error, as is a key id collision.
+// The same key twice is an error, as is a key id collision. Errors name the
+// key by its place ("primary key", "previous key 2") and fingerprint, never
+// by an environment variable it did not come from, and never show it.
 func NewKeyring(primary string, previous ...string) (*Keyring, error) {
-	p, err := secretenv.Decode(EnvKey, primary, secretenv.FieldKeyRule)
-	if err != nil {
-		return nil, err
-	}
-	prev := make([]fingerprint.Secret, 0, len(previous))
-	for i, t := range previous {
-		s, err := secretenv.Decode(fmt.Sprintf("%s[%d]", EnvKeyPrevious, i), t, secretenv.FieldKeyRule)
-		if err != nil {
-			return nil, err
-		}
-		prev = append(prev, s)
-	}
-	return newKeyring(p, prev, fingerprint.Secret{})
+	return NewStagedKeyring(primary, "", previous...)
 }
 
 // NewStagedKeyring is NewKeyring with a staged next key (decrypt only, see
 // EnvKeyNext); next may be empty for none.
 func NewStagedKeyring(primary, next string, previous ...string) (*Keyring, error) {
-	r, err := NewKeyring(primary, previous...)
-	if err != nil || next == "" {
-		return r, err
-	}
-	n, err := secretenv.Decode(EnvKeyNext, next, secretenv.FieldKeyRule)
+	p, err := decodeKey("primary key", -1, primary)
 	if err != nil {
 		return nil, err
 	}
-	secrets := make([]fingerprint.Secret, 0, len(r.keys))
-	for _, k := range r.keys[1:] {
-		secrets = append(secrets, k.secret)
+	prev := make([]fingerprint.Secret, 0, len(previous))
+	for i, t := range previous {
+		s, err := decodeKey("previous key", i, t)
+		if err != nil {
+			return nil, err
+		}
+		prev = append(prev, s)
 	}
-	return newKeyring(r.keys[0].secret, secrets, n)
+	var n fingerprint.Secret
+	if next != "" {
+		if n, err = decodeKey("next key", -1, next); err != nil {
+			return nil, err
+		}
+	}
+	return newKeyring(p, prev, n, argNames)
 }
 
-// KeyringFromEnv loads the keyring from FIELD_ENCRYPTION_KEY (required) and
-// FIELD_ENCRYPTION_KEY_PREVIOUS (optional, comma-separated) in the process
-// environment.
+// decodeKey decodes one key given to NewKeyring.
+func decodeKey(name string, i int, text string) (fingerprint.Secret, error) {
+	if i >= 0 {
+		name = fmt.Sprintf("%s %d", name, i+1)
+	}
+	if err := noSpace(name, text); err != nil {
+		return fingerprint.Secret{}, err
+	}
+	return secretenv.Decode(name, text, secretenv.FieldKeyRule)
+}
+
+// noSpace refuses whitespace in key text with an error that says so (base64
+// never holds any; a list is separated by commas only).
+func noSpace(name, text string) error {
+	if strings.ContainsAny(strings.TrimRight(text, "\r\n"), " \t") {
+		return &secretenv.Error{Var: name, Index: -1, Err: secretenv.ErrNotBase64,
+			Detail: "contains a space or tab: key text has none, and previous keys are separated by commas only (k1,k2)"}
+	}
+	return nil
+}
+
+// KeyringFromEnv loads the keyring from FIELD_ENCRYPTION_KEY (required),
+// FIELD_ENCRYPTION_KEY_NEXT (optional) and FIELD_ENCRYPTION_KEY_PREVIOUS
+// (optional, comma-separated) in the process environment.
 func KeyringFromEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
 
 // LoadKeyring is KeyringFromEnv reading from src (a secret volume, a map in
 // tests). Errors name the variable and the fingerprint, never the key.
 func LoadKeyring(src secretenv.Source) (*Keyring, error) {
+	for _, name := range []string{EnvKey, EnvKeyNext, EnvKeyPrevious} {
+		raw, _, err := src.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := noSpace(name, raw); err != nil {
+			return nil, err
+		}
+	}
 	p, err := secretenv.Require(src, EnvKey, secretenv.FieldKeyRule)
 	if err != nil {
 		return nil, err
@@ -130,17 +157,29 @@ func LoadKeyring(src secretenv.Source) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newKeyring(p, prev, next)
+	return newKeyring(p, prev, next, envNames)
 }
 
-func newKeyring(primary fingerprint.Secret, previous []fingerprint.Secret, next fingerprint.Secret) (*Keyring, error) {
-	named := []secretenv.Named{{Var: EnvKey, Secret: primary}}
+// keyNames labels the keys of a keyring in errors: by variable when they
+// came from the environment, by place when they were arguments.
+type keyNames struct {
+	primary, next string
+	previous      func(i int) string
+}
+
+var (
+	envNames = keyNames{EnvKey, EnvKeyNext, func(i int) string { return fmt.Sprintf("%s[%d]", EnvKeyPrevious, i) }}
+	argNames = keyNames{"primary key", "next key", func(i int) string { return fmt.Sprintf("previous key %d", i+1) }}
+)
+
+func newKeyring(primary fingerprint.Secret, previous []fingerprint.Secret, next fingerprint.Secret, names keyNames) (*Keyring, error) {
+	named := []secretenv.Named{{Var: names.primary, Secret: primary}}
 	for i, s := range previous {
-		named = append(named, secretenv.Named{Var: fmt.Sprintf("%s[%d]", EnvKeyPrevious, i), Secret: s})
+		named = append(named, secretenv.Named{Var: names.previous(i), Secret: s})
 	}
 	hasNext := len(next.Bytes()) > 0
 	if hasNext {
-		named = append(named, secretenv.Named{Var: EnvKeyNext, Secret: next})
+		named = append(named, secretenv.Named{Var: names.next, Secret: next})
 	}
 	if err := secretenv.Distinct(named...); err != nil {
 		return nil, err

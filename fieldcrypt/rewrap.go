@@ -37,8 +37,11 @@ func (s Status) String() string {
 }
 
 // Rewrap brings one stored value in form f under the primary key. A nil
-// value is SQL NULL (Status Null). A value already under the primary key is
-// left alone (Current) without decrypting it. Otherwise the value is opened
+// value is SQL NULL (Status Null). A value whose header names the primary
+// key is left alone (Current) without decrypting it: Current says what the
+// header says, not that the value authenticates (a value forged with the
+// primary key's id, or moved from another row, is Current too). Decrypt
+// every value with its binding to prove that (pgstore.Verify). Otherwise the value is opened
 // with the key it names (or the legacy decoder, see WithLegacy) and sealed
 // again under the primary key with the same binding; the new value is
 // appended to dst and returned with Status Rewrapped. On failure Rewrap

@@ -24,7 +24,8 @@ func init() {
 }
 
 var fieldSubs = map[string]command{
-	"census":    {name: "census", summary: "rows per key id per column (and NULLs), counted in SQL", run: runFieldCensus},
+	"census":    {name: "census", summary: "values per key id per column (and NULLs), read from headers in SQL", run: runFieldCensus},
+	"verify":    {name: "verify", summary: "decrypt every value with its binding; list the ones that do not, by row", run: runFieldVerify},
 	"reencrypt": {name: "reencrypt", summary: "rewrap every value under FIELD_ENCRYPTION_KEY, online and resumable", run: runFieldReencrypt},
 	"encrypt":   {name: "encrypt", summary: "encrypt one value from stdin to stdout", run: runFieldEncrypt},
 	"decrypt":   {name: "decrypt", summary: "decrypt one value from stdin to stdout", run: runFieldDecrypt},
@@ -46,29 +47,89 @@ func (c *columnFlags) Set(s string) error {
 	return err
 }
 
-// tableFlags are shared by census and reencrypt.
+// Exit codes of the field commands, shared with examples/reencrypt-job:
+// exitOK (0) done / every value as it should be; exitCheck (1) values remain
+// on other keys or do not decrypt (listed); exitUsage (2) bad usage or
+// configuration (nothing was read or written); exitRun (3) the run failed or
+// was cancelled, or another job holds the table: run again to resume.
+const exitRun = 3
+
+// tableFlags are shared by census, verify and reencrypt.
 type tableFlags struct {
 	t       pgstore.Table
 	cols    columnFlags
 	urlFile string
+	columns string // a column-list file (pgstore.ColumnList)
+	fs      *flag.FlagSet
+	list    pgstore.ColumnList
 }
 
-func (f *tableFlags) register(fs *flag.FlagSet) {
+// register adds the table flags; bind says whether the command reads
+// bindings (census reads headers only and has no --bind).
+func (f *tableFlags) register(fs *flag.FlagSet, bind bool) {
 	fs.StringVar(&f.t.Schema, "schema", "", "schema of the table (default: search_path)")
 	fs.StringVar(&f.t.Name, "table", "", "table holding encrypted columns (required)")
-	fs.StringVar(&f.t.PK, "pk", "id", "primary key column")
+	fs.StringVar(&f.t.PK, "pk", "id", "row key: a unique NOT NULL column, or `a,b` for a composite key")
 	fs.Var(&f.cols, "column", "encrypted column: `name` (bytea) or name:text; repeat for several (required)")
-	fs.BoolVar(&f.t.Bind, "bind", false, "values are bound to (table, column, primary key)")
+	if bind {
+		fs.BoolVar(&f.t.Bind, "bind", false, "values are bound to (table, column, row key)")
+	}
 	fs.StringVar(&f.urlFile, "database-url-file", "", "file holding the DSN (default: $DATABASE_URL)")
+	fs.StringVar(&f.columns, "columns", "", "`file` listing every encrypted column (table column form binding [row key] per line), instead of --table/--column")
+	f.fs = fs
+}
+
+// tables returns the tables to work on: those of the --columns file, or
+// the one of --table and --column.
+func (f *tableFlags) tables(env *Env, name string) (pgstore.ColumnList, bool) {
+	if f.columns != "" {
+		var clash []string
+		f.fs.Visit(func(fl *flag.Flag) {
+			switch fl.Name {
+			case "schema", "table", "pk", "column", "bind":
+				clash = append(clash, "--"+fl.Name)
+			}
+		})
+		if len(clash) > 0 {
+			fmt.Fprintf(env.Stderr, "rotate field %s: --columns lists the tables and columns: drop %s\n", name, strings.Join(clash, ", "))
+			return nil, false
+		}
+		list, err := pgstore.ReadColumnList(f.columns)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate field %s: --columns: %v\n", name, err)
+			return nil, false
+		}
+		return list, true
+	}
+	f.t.Columns = f.cols
+	if f.t.Name == "" || len(f.t.Columns) == 0 {
+		fmt.Fprintf(env.Stderr, "rotate field %s: --columns FILE, or --table and at least one --column, are required\n", name)
+		return nil, false
+	}
+	return pgstore.ColumnList{f.t}, true
+}
+
+// runCode maps an error of package pgstore to an exit code and prints it.
+func runCode(env *Env, name string, err error) int {
+	if errors.Is(err, pgstore.ErrConfig) {
+		fmt.Fprintf(env.Stderr, "rotate field %s: %v\n", name, err)
+		return exitUsage
+	}
+	if errors.Is(err, pgstore.ErrBusy) {
+		fmt.Fprintf(env.Stderr, "rotate field %s: %v\n", name, err)
+		return exitRun
+	}
+	fmt.Fprintf(env.Stderr, "rotate field %s: %v (run again to resume)\n", name, err)
+	return exitRun
 }
 
 // open validates the flags, loads the keyring and connects.
 func (f *tableFlags) open(ctx context.Context, env *Env, name string, conns int) (*fieldcrypt.Keyring, *pgxpool.Pool, int) {
-	f.t.Columns = f.cols
-	if f.t.Name == "" || len(f.t.Columns) == 0 {
-		fmt.Fprintf(env.Stderr, "rotate field %s: --table and at least one --column are required\n", name)
+	list, ok := f.tables(env, name)
+	if !ok {
 		return nil, nil, exitUsage
 	}
+	f.list = list
 	ring, err := fieldcrypt.LoadKeyring(env.Vars)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field %s: %v\n", name, err)
@@ -91,18 +152,22 @@ func (f *tableFlags) open(ctx context.Context, env *Env, name string, conns int)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field %s: connect: %v\n", name, err)
-		return nil, nil, exitCheck
+		return nil, nil, exitRun
 	}
 	return ring, pool, exitOK
 }
 
 func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 	var f tableFlags
-	fs := newFlags(env, "field census", "rotate field census --table T [--pk id] --column C[:text]... [--bind]\n\n"+
+	fs := newFlags(env, "field census", "rotate field census (--columns FILE | --table T [--pk id] --column C[:text]...)\n\n"+
 		"Counts, in SQL and without decrypting, the values of each column under each key id (the key's\n"+
-		"fingerprint), NULLs and values that are not envelopes. Keys come from FIELD_ENCRYPTION_KEY,\n"+
-		"FIELD_ENCRYPTION_KEY_NEXT (staged, never retirable) and FIELD_ENCRYPTION_KEY_PREVIOUS. Exit 0 when every value is under the primary key, 1 otherwise.")
-	f.register(fs)
+		"fingerprint), NULLs and values that are not envelopes. It reads headers only: a value counted\n"+
+		"under a key only names it; rotate field verify decrypts every value. Keys come from\n"+
+		"FIELD_ENCRYPTION_KEY, FIELD_ENCRYPTION_KEY_NEXT (staged, never retirable) and\n"+
+		"FIELD_ENCRYPTION_KEY_PREVIOUS. A previous key is called retirable only with --columns, when no\n"+
+		"listed column holds a value under it. Exit 0 when every value names the primary key, 1\n"+
+		"otherwise, 2 bad usage, 3 the census could not run.")
+	f.register(fs, false)
 	asJSON := fs.Bool("json", false, "print the census as JSON")
 	if code, done := parse(fs, args); done {
 		return code
@@ -112,53 +177,86 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer pool.Close()
-	c, err := pgstore.TakeCensus(ctx, pool, ring, f.t)
+	lc, err := pgstore.TakeListCensus(ctx, pool, ring, f.list)
 	if err != nil {
+		if errors.Is(err, pgstore.ErrConfig) {
+			fmt.Fprintf(env.Stderr, "rotate field census: %v\n", err)
+			return exitUsage
+		}
 		fmt.Fprintf(env.Stderr, "rotate field census: %v\n", err)
-		return exitCheck
+		return exitRun
 	}
-	if *asJSON {
-		_ = json.NewEncoder(env.Stdout).Encode(c)
-	} else {
-		fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12s\n", "COLUMN", "KEY ID", "ROLE", "ROWS")
-		for _, col := range c.Columns {
-			for _, k := range col.Keys {
-				fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, k.KeyID, k.Role, k.Rows)
-			}
-			if col.NotEnvelope > 0 {
-				fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, "-", "invalid", col.NotEnvelope)
-			}
-			fmt.Fprintf(env.Stdout, "%-20s %-16s %-9s %12d\n", col.Column, "-", "null", col.Nulls)
-		}
-		if id, ok := ring.Next(); ok {
-			fmt.Fprintf(env.Stdout, "next key %s: %d values in %s (staged: never retirable)\n", id, c.Rows(id), c.Table)
-		}
-		for _, id := range ring.Previous() {
-			if n := c.Rows(id); n == 0 {
-				fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s, safe to retire for this table\n", id, c.Table)
-			} else {
-				fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT safe to retire: run rotate field reencrypt\n", id, n, c.Table)
-			}
-		}
+	switch {
+	case *asJSON && f.columns == "":
+		_ = json.NewEncoder(env.Stdout).Encode(lc.Tables[0])
+	case *asJSON:
+		_ = json.NewEncoder(env.Stdout).Encode(lc)
+	default:
+		printCensus(env, ring, lc, f.columns != "")
 	}
-	if c.NotCurrent() > 0 {
+	if lc.NotCurrent() > 0 {
 		return exitCheck
 	}
 	return exitOK
 }
 
+// printCensus prints the census table and what it says about each key:
+// with a column list, whether it is retirable; for one table, what that
+// table holds (never "retirable": other tables may still use the key).
+func printCensus(env *Env, ring *fieldcrypt.Keyring, lc *pgstore.ListCensus, all bool) {
+	fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12s\n", "COLUMN", "KEY ID", "ROLE", "VALUES")
+	for _, c := range lc.Tables {
+		for _, col := range c.Columns {
+			name := col.Column
+			if all {
+				name = c.Table + "." + col.Column
+			}
+			for _, k := range col.Keys {
+				fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, k.KeyID, k.Role, k.Values)
+			}
+			if col.NotEnvelope > 0 {
+				fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, "-", "invalid", col.NotEnvelope)
+			}
+			fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, "-", "null", col.Nulls)
+		}
+	}
+	where := lc.Tables[0].Table
+	if all {
+		where = fmt.Sprintf("the %d listed columns", lc.Columns)
+	}
+	for _, k := range lc.Keys {
+		switch {
+		case k.Role == "next":
+			fmt.Fprintf(env.Stdout, "next key %s: %d values in %s (staged: never retirable)\n", k.KeyID, k.Values, where)
+		case k.Role != "previous":
+		case k.Values > 0:
+			fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT retirable: run rotate field reencrypt\n", k.KeyID, k.Values, where)
+		case all:
+			fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s: retirable once rotate field verify passes\n", k.KeyID, where)
+		default:
+			fmt.Fprintf(env.Stdout, "previous key %s: 0 values in %s (this table only: a key is retirable when no encrypted column holds it: rotate field census --columns FILE)\n", k.KeyID, where)
+		}
+	}
+	fmt.Fprintln(env.Stdout, "(key ids read from headers, nothing decrypted: rotate field verify decrypts every value)")
+}
+
 func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 	var f tableFlags
 	var opt pgstore.Options
-	fs := newFlags(env, "field reencrypt", "rotate field reencrypt --table T [--pk id] --column C[:text]... [--bind] [flags]\n\n"+
+	fs := newFlags(env, "field reencrypt", "rotate field reencrypt (--columns FILE | --table T [--pk id] --column C[:text]... [--bind]) [flags]\n\n"+
 		"Rewraps, online, every value not under FIELD_ENCRYPTION_KEY (old keys in\n"+
 		"FIELD_ENCRYPTION_KEY_PREVIOUS). Concurrent writes are never overwritten (compare-and-swap).\n"+
-		"Interrupted, it resumes from its checkpoint when run again. Progress: a bar on a terminal,\n"+
-		"JSON lines otherwise. Exit 0 when every value is under the primary key, 1 when values remain\n"+
-		"(undecryptable ones are listed), 2 bad usage. --dry-run exits 1 only for undecryptable values.")
-	f.register(fs)
+		"Interrupted, it resumes from its checkpoint when run again. Several processes (on several\n"+
+		"machines) run with the same --job share the work. Progress: a bar on a terminal, JSON lines\n"+
+		"otherwise. Exit 0 when every value is under the primary key, 1 when values remain\n"+
+		"(undecryptable ones are listed), 2 bad usage or configuration, 3 the run failed, was\n"+
+		"cancelled or another job holds the table (run again to resume). --dry-run exits 1 only for\n"+
+		"undecryptable values.")
+	f.register(fs, true)
 	fs.IntVar(&opt.BatchSize, "batch-size", 1000, "rows per batch")
-	fs.IntVar(&opt.Workers, "workers", 1, "parallel workers over primary-key ranges")
+	fs.IntVar(&opt.Workers, "workers", 1, "parallel workers in this process; processes run with the same --job share it")
+	fs.IntVar(&opt.Ranges, "ranges", 0, "parts the key range is split into when the job starts (default max(16, 4 x workers))")
+	fs.DurationVar(&opt.Lease, "lease", 30*time.Second, "how long a part stays held by a process that stopped renewing it")
 	fs.Float64Var(&opt.RowsPerSecond, "rate", 0, "cap on rows per second (0: none)")
 	fs.DurationVar(&opt.Pause, "pause", 0, "pause after each batch")
 	fs.BoolVar(&opt.DryRun, "dry-run", false, "read and decrypt, write nothing")
@@ -194,46 +292,97 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 			}
 			return
 		}
-		_ = enc.Encode(struct {
-			Event string `json:"event"`
-			pgstore.Progress
-			Failures []pgstore.Failure `json:"failures,omitempty"`
-		}{Event: "progress", Progress: p})
+		_ = enc.Encode(pgstore.ProgressEvent(p))
 	}
-	rep, err := pgstore.Reencrypt(ctx, pool, ring, f.t, opt)
-	if err != nil {
+	code = exitOK
+	for _, t := range f.list {
+		o := opt
+		if o.Job != "" && len(f.list) > 1 {
+			o.Job += " " + t.Name
+		}
+		rep, err := pgstore.Reencrypt(ctx, pool, ring, t, o)
+		if err != nil {
+			if bar {
+				fmt.Fprintln(env.Stderr)
+			}
+			return runCode(env, "reencrypt", err)
+		}
 		if bar {
-			fmt.Fprintln(env.Stderr)
+			printFailures(env, t, rep.Failures, rep.Undecryptable)
+			fmt.Fprintln(env.Stdout, rep.Summary())
+		} else {
+			_ = enc.Encode(pgstore.ReportEvent(rep))
 		}
-		fmt.Fprintf(env.Stderr, "rotate field reencrypt: %v (run again to resume)\n", err)
-		return exitCheck
-	}
-	if bar {
-		for _, fl := range rep.Failures {
-			fmt.Fprintf(env.Stdout, "undecryptable: %s=%s column %s: %v\n", f.t.PK, fl.PK, fl.Column, fl.Err)
+		// A dry run expects values to remain; values no key opens are not.
+		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotCurrent() > 0 {
+			code = exitCheck
 		}
-		if rep.Undecryptable > int64(len(rep.Failures)) {
-			fmt.Fprintf(env.Stdout, "… and %d more undecryptable values\n", rep.Undecryptable-int64(len(rep.Failures)))
+	}
+	if f.columns != "" && !opt.DryRun {
+		lc, err := pgstore.TakeListCensus(ctx, pool, ring, f.list)
+		if err != nil {
+			return runCode(env, "reencrypt", err)
 		}
-		fmt.Fprintln(env.Stdout, rep.Summary())
-	} else {
-		_ = enc.Encode(struct {
-			Event   string          `json:"event"`
-			Report  *pgstore.Report `json:"report"`
-			Summary string          `json:"summary"`
-		}{"report", rep, rep.Summary()})
-	}
-	if rep.DryRun {
-		// Values that remain are expected; values no key opens are not.
-		if rep.Undecryptable > 0 {
-			return exitCheck
+		if bar {
+			fmt.Fprintln(env.Stdout, lc.Summary())
+		} else {
+			_ = enc.Encode(pgstore.CensusEvent(lc))
 		}
-		return exitOK
 	}
-	if rep.Census.NotCurrent() > 0 || rep.Undecryptable > 0 {
-		return exitCheck
+	return code
+}
+
+// printFailures lists undecryptable values by row.
+func printFailures(env *Env, t pgstore.Table, fs []pgstore.Failure, n int64) {
+	for _, fl := range fs {
+		fmt.Fprintf(env.Stdout, "undecryptable: %s %s=%s column %s: %v\n", t.Name, t.PK, fl.PK, fl.Column, fl.Err)
 	}
-	return exitOK
+	if n > int64(len(fs)) {
+		fmt.Fprintf(env.Stdout, "… and %d more undecryptable values in %s\n", n-int64(len(fs)), t.Name)
+	}
+}
+
+func runFieldVerify(ctx context.Context, env *Env, args []string) int {
+	var f tableFlags
+	var opt pgstore.VerifyOptions
+	fs := newFlags(env, "field verify", "rotate field verify (--columns FILE | --table T [--pk id] --column C[:text]... [--bind])\n\n"+
+		"Decrypts every value of the columns, in row-key order, with its binding (--bind), using\n"+
+		"FIELD_ENCRYPTION_KEY, _NEXT and _PREVIOUS, and lists by row the values that do not decrypt:\n"+
+		"not envelopes, unknown keys, tampered, forged or moved from another row. Exit 0 when every\n"+
+		"value decrypts, 1 otherwise, 2 bad usage or configuration, 3 the pass could not run.")
+	f.register(fs, true)
+	fs.IntVar(&opt.BatchSize, "batch-size", 1000, "rows per batch")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	ring, pool, code := f.open(ctx, env, "verify", 2)
+	if code != exitOK {
+		return code
+	}
+	defer pool.Close()
+	code = exitOK
+	for _, t := range f.list {
+		rep, err := pgstore.Verify(ctx, pool, ring, t, opt)
+		if err != nil {
+			if errors.Is(err, pgstore.ErrConfig) {
+				fmt.Fprintf(env.Stderr, "rotate field verify: %v\n", err)
+				return exitUsage
+			}
+			fmt.Fprintf(env.Stderr, "rotate field verify: %v\n", err)
+			return exitRun
+		}
+		if *asJSON {
+			_ = json.NewEncoder(env.Stdout).Encode(rep) // one line per table
+		} else {
+			printFailures(env, t, rep.Failures, rep.Undecryptable)
+			fmt.Fprintln(env.Stdout, rep.Summary())
+		}
+		if !rep.OK() {
+			code = exitCheck
+		}
+	}
+	return code
 }
 
 func setAlgorithm(env *Env, ring *fieldcrypt.Keyring, alg string) int {
@@ -303,15 +452,31 @@ func fail(env *Env, name, msg string) bool {
 	return false
 }
 
-// readValue reads all of stdin (bounded), dropping one trailing newline
-// unless keep.
-func readValue(env *Env, keep bool) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(env.Stdin, maxSecretInput+1))
+// maxFieldPlaintext is the largest value rotate field encrypt takes and
+// rotate field decrypt returns; decrypt accepts any envelope of such a
+// value, in every form.
+const maxFieldPlaintext = 64 << 10
+
+// envelopeMax is the longest envelope (XChaCha20-Poly1305: 50 bytes of
+// overhead) of a maxFieldPlaintext value, as decrypt reads it in form f
+// (without the trailing newline it drops).
+func envelopeMax(f fieldcrypt.Form, hexForm bool) int {
+	raw := 50 + maxFieldPlaintext
+	switch {
+	case f == fieldcrypt.Text:
+		return len(fieldcrypt.TextPrefix) + (raw+2)/3*4 // 87,452
+	case hexForm:
+		return 2 + 2*raw // an optional \x, then 131,172 hex digits
+	}
+	return raw // 65,586
+}
+
+// readValue reads stdin, at most limit bytes once one trailing newline is
+// dropped (unless keep).
+func readValue(env *Env, keep bool, limit int, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(env.Stdin, int64(limit)+3))
 	if err != nil {
 		return nil, err
-	}
-	if len(b) > maxSecretInput {
-		return nil, fmt.Errorf("input larger than %d bytes", maxSecretInput)
 	}
 	if !keep {
 		switch {
@@ -321,6 +486,10 @@ func readValue(env *Env, keep bool) ([]byte, error) {
 			b = b[:len(b)-1]
 		}
 	}
+	if len(b) > limit {
+		clear(b)
+		return nil, fmt.Errorf("%s larger than %d bytes", what, limit)
+	}
 	return b, nil
 }
 
@@ -328,7 +497,9 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 	var v valueFlags
 	fs := newFlags(env, "field encrypt", "rotate field encrypt [--form text|binary [--hex]] [--table T --column C --row ID] < plaintext\n\n"+
 		"Encrypts one value read from stdin (one trailing newline dropped; empty input is the empty\n"+
-		"string) under FIELD_ENCRYPTION_KEY and writes the envelope to stdout.")
+		"string) under FIELD_ENCRYPTION_KEY and writes the envelope to stdout. The value may be up to\n"+
+		"65536 bytes (64 KiB); rotate field decrypt takes back every envelope encrypt writes. Exit 0\n"+
+		"done, 1 it failed, 2 bad usage (an input over the limit).")
 	v.register(fs)
 	alg := fs.String("algorithm", "xchacha20poly1305", "xchacha20poly1305 or aes256gcm")
 	if code, done := parse(fs, args); done {
@@ -346,7 +517,7 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 	if code := setAlgorithm(env, ring, *alg); code != exitOK {
 		return code
 	}
-	pt, err := readValue(env, v.keepNewline)
+	pt, err := readValue(env, v.keepNewline, maxFieldPlaintext, "value")
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field encrypt: %v\n", err)
 		return exitUsage
@@ -373,8 +544,10 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 func runFieldDecrypt(_ context.Context, env *Env, args []string) int {
 	var v valueFlags
 	fs := newFlags(env, "field decrypt", "rotate field decrypt [--form text|binary [--hex]] [--table T --column C --row ID] < envelope\n\n"+
-		"Decrypts one envelope read from stdin with FIELD_ENCRYPTION_KEY or a previous key and writes\n"+
-		"the plaintext to stdout. Exit 1 when it does not decrypt (the error names an unknown key id).")
+		"Decrypts one envelope read from stdin with FIELD_ENCRYPTION_KEY, _NEXT or a previous key and\n"+
+		"writes the plaintext to stdout. It takes the envelope of any value up to 65536 bytes (64 KiB)\n"+
+		"in every form: up to 87,452 characters of text form, 65,586 raw bytes, 131,172 hex digits.\n"+
+		"Exit 1 when it does not decrypt (the error names an unknown key id), 2 bad usage.")
 	v.register(fs)
 	if code, done := parse(fs, args); done {
 		return code
@@ -389,7 +562,7 @@ func runFieldDecrypt(_ context.Context, env *Env, args []string) int {
 		return exitUsage
 	}
 	// A text or hex envelope may end with a newline; raw binary is kept as is.
-	in, err := readValue(env, form == fieldcrypt.Binary && !v.hexForm)
+	in, err := readValue(env, form == fieldcrypt.Binary && !v.hexForm, envelopeMax(form, v.hexForm), "envelope")
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field decrypt: %v\n", err)
 		return exitUsage

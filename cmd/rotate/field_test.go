@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,11 +101,12 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 	}
 	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1, "DATABASE_URL": db.URL}
 	tbl := []string{"--table", "users", "--column", "nid", "--column", "email:text", "--bind"}
+	cols := tbl[:len(tbl)-1] // census reads headers only: no --bind
 	oldID := old.Primary().String()
 
-	c := runCLI(t, vars, "", append([]string{"field", "census"}, tbl...)...)
+	c := runCLI(t, vars, "", append([]string{"field", "census"}, cols...)...)
 	if c.code != exitCheck || !strings.Contains(c.stdout, oldID) || !strings.Contains(c.stdout, "1500") ||
-		!strings.Contains(c.stdout, "NOT safe to retire") {
+		!strings.Contains(c.stdout, "NOT retirable") {
 		t.Fatalf("census before: %+v", c)
 	}
 	dry := runCLI(t, vars, "", append([]string{"field", "reencrypt", "--dry-run"}, tbl...)...)
@@ -121,32 +123,32 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 		Report struct {
 			Rewrapped int64 `json:"rewrapped"`
 			Previous  []struct {
-				KeyID string `json:"key_id"`
-				Rows  int64  `json:"rows"`
+				KeyID  string `json:"key_id"`
+				Values int64  `json:"values"`
 			} `json:"previous"`
 		} `json:"report"`
 	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Event != "report" ||
-		last.Report.Rewrapped != 1500+1485 || last.Report.Previous[0].KeyID != oldID || last.Report.Previous[0].Rows != 0 {
+		last.Report.Rewrapped != 1500+1485 || last.Report.Previous[0].KeyID != oldID || last.Report.Previous[0].Values != 0 {
 		t.Fatalf("report: %v %s", err, lines[len(lines)-1])
 	}
 	if len(lines) < 3 {
 		t.Fatalf("no progress lines: %s", re.stdout)
 	}
-	c = runCLI(t, vars, "", append([]string{"field", "census", "--json"}, tbl...)...)
-	if c.code != 0 || strings.Contains(c.stdout, oldID) {
+	c = runCLI(t, vars, "", append([]string{"field", "census", "--json"}, cols...)...)
+	if c.code != 0 || strings.Contains(c.stdout, oldID) || !strings.Contains(c.stdout, `"headers_only":true`) {
 		t.Fatalf("census after: %+v", c)
 	}
 	// The progress bar.
 	bar := runCLI(t, vars, "", append([]string{"field", "reencrypt", "--progress", "bar"}, tbl...)...)
-	if bar.code != 0 || !strings.Contains(bar.stdout, "safe to retire") {
+	if bar.code != 0 || !strings.Contains(bar.stdout, "0 values left in this table") {
 		t.Fatalf("bar: %+v", bar)
 	}
 	assertNoSecret(t, re, k1, k2)
 	assertNoSecret(t, c, k1, k2)
 	// Missing database.
 	delete(vars, "DATABASE_URL")
-	if r := runCLI(t, vars, "", append([]string{"field", "census"}, tbl...)...); r.code != exitUsage || !strings.Contains(r.stderr, "DATABASE_URL") {
+	if r := runCLI(t, vars, "", append([]string{"field", "census"}, cols...)...); r.code != exitUsage || !strings.Contains(r.stderr, "DATABASE_URL") {
 		t.Fatalf("no DSN: %+v", r)
 	}
 }
@@ -175,5 +177,162 @@ func TestFieldReencryptUndecryptable(t *testing.T) {
 			t.Fatalf("reencrypt %v with an undecryptable value: %+v", args, r)
 		}
 		assertNoSecret(t, r, k1, k2, lost, "5500000000000004")
+	}
+}
+
+// TestFieldVerify: a bound value moved to another row passes reencrypt and
+// census (headers only) but not verify, which names its row and exits 1.
+// Bad usage (unknown column, key that is not unique, wrong form) exits 2
+// without "run again".
+func TestFieldVerify(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (tenant int, id bigint, nid bytea, PRIMARY KEY (tenant, id))`); err != nil {
+		t.Fatal(err)
+	}
+	k1 := fieldKey(t)
+	r, _ := fieldcrypt.NewKeyring(k1)
+	for i := 1; i <= 300; i++ {
+		row := strconv.Itoa(i%3) + "," + strconv.Itoa(i)
+		v, _ := r.Encrypt(nil, []byte("n"), fieldcrypt.Binding{Table: "users", Column: "nid", Row: row})
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO users VALUES ($1, $2, $3)`, i%3, i, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k1, "DATABASE_URL": db.URL}
+	tbl := []string{"--table", "users", "--pk", "tenant,id", "--column", "nid"}
+	v := runCLI(t, vars, "", append([]string{"field", "verify", "--bind", "--batch-size", "40"}, tbl...)...)
+	if v.code != exitOK || !strings.Contains(v.stdout, "300 values decrypted") {
+		t.Fatalf("verify clean: %+v", v)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE users SET nid = (SELECT nid FROM users WHERE id = 1) WHERE id = 4`); err != nil {
+		t.Fatal(err)
+	}
+	if c := runCLI(t, vars, "", append([]string{"field", "census"}, tbl...)...); c.code != exitOK || !strings.Contains(c.stdout, "nothing decrypted") {
+		t.Fatalf("census: %+v", c)
+	}
+	v = runCLI(t, vars, "", append([]string{"field", "verify", "--bind"}, tbl...)...)
+	if v.code != exitCheck || !strings.Contains(v.stdout, "undecryptable: users tenant,id=1,4 column nid") {
+		t.Fatalf("verify moved value: %+v", v)
+	}
+	j := runCLI(t, vars, "", append([]string{"field", "verify", "--bind", "--json"}, tbl...)...)
+	if j.code != exitCheck || !strings.Contains(j.stdout, `"undecryptable":1`) || !strings.Contains(j.stdout, `"pk":"1,4"`) {
+		t.Fatalf("verify --json: %+v", j)
+	}
+	for _, bad := range [][]string{
+		{"--table", "users", "--pk", "id", "--column", "nid"},
+		{"--table", "users", "--pk", "tenant,id", "--column", "nope"},
+		{"--table", "users", "--pk", "tenant,id", "--column", "nid:text"},
+		{"--table", "nope", "--pk", "tenant,id", "--column", "nid"},
+	} {
+		for _, verb := range []string{"verify", "reencrypt"} {
+			r := runCLI(t, vars, "", append([]string{"field", verb}, bad...)...)
+			if r.code != exitUsage || strings.Contains(r.stderr, "run again") {
+				t.Errorf("%s %v: %+v", verb, bad, r)
+			}
+		}
+	}
+}
+
+// TestFieldEncryptDecryptLimits: encrypt | decrypt round-trips at every size
+// up to the limit its help states, in every form and with both algorithms;
+// one byte more is bad usage (exit 2) naming the limit.
+func TestFieldEncryptDecryptLimits(t *testing.T) {
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": fieldKey(t)}
+	h := runCLI(t, vars, "", "field", "encrypt", "--help")
+	if h.code != 0 || !strings.Contains(h.stdout, "65536 bytes") {
+		t.Fatalf("encrypt --help does not state the limit: %+v", h)
+	}
+	if h := runCLI(t, vars, "", "field", "decrypt", "--help"); !strings.Contains(h.stdout, "65536 bytes") {
+		t.Fatalf("decrypt --help does not state the limit: %+v", h)
+	}
+	const max = 64 << 10
+	for _, form := range [][]string{{"--form", "text"}, {"--form", "binary"}, {"--form", "binary", "--hex"}} {
+		for _, alg := range []string{"xchacha20poly1305", "aes256gcm"} {
+			for _, n := range []int{0, 1, max - 1, max} {
+				pt := strings.Repeat("a", n)
+				e := runCLI(t, vars, pt+"\n", append([]string{"field", "encrypt", "--algorithm", alg}, form...)...)
+				if e.code != 0 {
+					t.Fatalf("%v %s encrypt %d bytes: %d %s", form, alg, n, e.code, e.stderr)
+				}
+				d := runCLI(t, vars, e.stdout, append([]string{"field", "decrypt"}, form...)...)
+				if d.code != 0 || d.stdout != pt {
+					t.Fatalf("%v %s decrypt %d bytes: %d %s", form, alg, n, d.code, d.stderr)
+				}
+			}
+		}
+		over := runCLI(t, vars, strings.Repeat("a", max+1), append([]string{"field", "encrypt"}, form...)...)
+		if over.code != exitUsage || !strings.Contains(over.stderr, "larger than 65536 bytes") {
+			t.Fatalf("%v over the limit: %+v", form, over)
+		}
+	}
+	big := "fc1:" + strings.Repeat("A", 87453)
+	if d := runCLI(t, vars, big, "field", "decrypt"); d.code != exitUsage || !strings.Contains(d.stderr, "envelope larger than") {
+		t.Fatalf("oversized envelope: %+v", d.code)
+	}
+}
+
+// TestFieldColumnsFile: with --columns, census, reencrypt and verify cover
+// every listed column, and a previous key is called retirable only when no
+// listed column holds a value under it: one table rewrapped is not enough.
+func TestFieldColumnsFile(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (id bigint PRIMARY KEY, phone text, nid bytea);
+		CREATE SCHEMA billing; CREATE TABLE billing.cards (tenant int, id int, pan bytea, PRIMARY KEY (tenant, id))`); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := fieldKey(t), fieldKey(t)
+	old, _ := fieldcrypt.NewKeyring(k1)
+	for i := 1; i <= 200; i++ {
+		id := strconv.Itoa(i)
+		ph, _ := old.EncryptText(nil, []byte("+84"+id), fieldcrypt.Binding{Table: "users", Column: "phone", Row: id})
+		nid, _ := old.Encrypt(nil, []byte("n"+id), fieldcrypt.Binding{})
+		pan, _ := old.Encrypt(nil, []byte("4111"+id), fieldcrypt.Binding{Table: "cards", Column: "pan", Row: "7," + id})
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO users VALUES ($1, $2, $3)`, i, string(ph), nid); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO billing.cards VALUES (7, $1, $2)`, i, pan); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := t.TempDir() + "/columns"
+	list := "# every encrypted column\nusers phone text bound\nusers nid binary unbound id\nbilling.cards pan binary bound tenant,id\n"
+	if err := os.WriteFile(file, []byte(list), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1, "DATABASE_URL": db.URL}
+	oldID := old.Primary().String()
+	// One column rewrapped: its census says 0 values for this table only,
+	// the list census says NOT retirable.
+	if r := runCLI(t, vars, "", "field", "reencrypt", "--table", "users", "--column", "phone:text", "--bind", "--progress", "bar"); r.code != exitOK || !strings.Contains(r.stdout, "this table") {
+		t.Fatalf("users.phone: %+v", r)
+	}
+	c := runCLI(t, vars, "", "field", "census", "--columns", file)
+	if c.code != exitCheck || !strings.Contains(c.stdout, "previous key "+oldID+": ") || !strings.Contains(c.stdout, "NOT retirable") || strings.Contains(c.stdout, ": retirable") {
+		t.Fatalf("census with cards left: %+v", c)
+	}
+	// docs/rotation-procedures.md steps 4-5, as written.
+	if dry := runCLI(t, vars, "", "field", "reencrypt", "--columns", file, "--dry-run"); dry.code != exitOK || strings.Count(dry.stdout, `"dry_run":true`) != 2 {
+		t.Fatalf("dry run --columns: %+v", dry)
+	}
+	re := runCLI(t, vars, "", "field", "reencrypt", "--columns", file, "--batch-size", "50")
+	if re.code != exitOK || !strings.Contains(re.stdout, `"event":"census"`) || !strings.Contains(re.stdout, `"retirable":true`) {
+		t.Fatalf("reencrypt --columns: %+v", re)
+	}
+	c = runCLI(t, vars, "", "field", "census", "--columns", file)
+	if c.code != exitOK || !strings.Contains(c.stdout, "previous key "+oldID+": 0 values in the 3 listed columns: retirable") {
+		t.Fatalf("census after: %+v", c)
+	}
+	if v := runCLI(t, vars, "", "field", "verify", "--columns", file); v.code != exitOK || strings.Count(v.stdout, "0 undecryptable") != 2 {
+		t.Fatalf("verify --columns: %+v", v)
+	}
+	// Bad usage: --columns with --table; a bad file.
+	if r := runCLI(t, vars, "", "field", "census", "--columns", file, "--table", "users"); r.code != exitUsage || !strings.Contains(r.stderr, "drop --table") {
+		t.Fatalf("clash: %+v", r)
+	}
+	_ = os.WriteFile(file, []byte("users phone rot13 bound\n"), 0o600)
+	if r := runCLI(t, vars, "", "field", "verify", "--columns", file); r.code != exitUsage || !strings.Contains(r.stderr, "line 1") {
+		t.Fatalf("bad file: %+v", r)
 	}
 }

@@ -24,7 +24,7 @@ func TestHelpGoesToStdout(t *testing.T) {
 		"redis":     {"plan", "apply", "verify", "drain", "retire", "rollback"},
 		"payment":   {"smoke"},
 		"jwt":       {"status", "inspect", "sign", "flush-sessions"},
-		"field":     {"census", "reencrypt", "encrypt", "decrypt"},
+		"field":     {"census", "verify", "reencrypt", "encrypt", "decrypt"},
 	}
 	names := make([]string, 0, len(commands))
 	for n := range commands {

@@ -7,13 +7,25 @@
 //	DATABASE_URL=postgres://… reencrypt-job -table users -pk id -column national_id -column email:text -bind
 //
 // It prints one JSON object per batch on stdout ({"event":"progress",…}) and
-// a final {"event":"report",…} whose "retire" lists each previous key with
-// its remaining rows. Killed or cancelled (SIGINT, SIGTERM), it stops after
-// the batch in flight; run it again to resume from the checkpoint.
+// a final {"event":"report","report":…,"summary":…} whose report.previous
+// lists each previous key with the values left under it: the same lines as
+// "rotate field reencrypt" prints (pgstore.ProgressEvent, ReportEvent).
+// Killed or cancelled (SIGINT, SIGTERM), it stops after the batch in flight;
+// run it again to resume from the checkpoint. Several copies run with the
+// same flags (on several machines) share the job; a killed copy's parts are
+// taken over after -lease.
 //
-// Exit status: 0 when every value is under the primary key; 1 when values
-// remain on another key or could not be decrypted (listed in the report);
-// 2 for bad usage or configuration; 3 when the run failed or was cancelled.
+// Exit status, the same as rotate field reencrypt: 0 when every value is
+// under the primary key; 1 when values remain on another key or could not
+// be decrypted (listed in the report); 2 for bad usage or configuration
+// (nothing read or written); 3 when the run failed or was cancelled, or
+// another job holds the table (run again to resume). -dry-run exits 1 only
+// for undecryptable values.
+//
+// With -columns FILE (every encrypted column, see pgstore.ColumnList) it
+// works each listed table in turn and ends with {"event":"census",…}, whose
+// census.keys says which previous keys no listed column holds any more
+// (retirable).
 package main
 
 import (
@@ -65,13 +77,16 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 		alg     = fs.String("algorithm", "xchacha20poly1305", "algorithm for new envelopes: xchacha20poly1305 or aes256gcm")
 		legacy  = fs.Bool("migrate-plaintext", false, "accept values that are not envelopes as plaintext and encrypt them (migration only)")
 	)
+	columnsFile := fs.String("columns", "", "file listing every encrypted column (table column form binding [row key] per line), instead of -table/-column")
 	fs.StringVar(&t.Schema, "schema", "", "schema of the table (default: search_path)")
 	fs.StringVar(&t.Name, "table", "", "table to re-encrypt (required)")
 	fs.StringVar(&t.PK, "pk", "id", "primary key column")
 	fs.Var(&cols, "column", "encrypted column, `name` or name:text; repeat for several (required)")
 	fs.BoolVar(&t.Bind, "bind", false, "values are bound to (table, column, pk)")
 	fs.IntVar(&opt.BatchSize, "batch-size", 1000, "rows per batch")
-	fs.IntVar(&opt.Workers, "workers", 1, "parallel workers over primary-key ranges")
+	fs.IntVar(&opt.Workers, "workers", 1, "parallel workers in this process; processes run with the same job share it")
+	fs.IntVar(&opt.Ranges, "ranges", 0, "parts the key range is split into when the job starts (default max(16, 4 x workers))")
+	fs.DurationVar(&opt.Lease, "lease", 30*time.Second, "how long a part stays held by a process that stopped renewing it")
 	fs.Float64Var(&opt.RowsPerSecond, "rate", 0, "cap on rows read per second (0: none)")
 	fs.DurationVar(&opt.Pause, "pause", 0, "pause after each batch")
 	fs.BoolVar(&opt.DryRun, "dry-run", false, "read and decrypt, write nothing")
@@ -83,8 +98,23 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 		return 2
 	}
 	t.Columns = cols
-	if t.Name == "" || len(t.Columns) == 0 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "reencrypt-job: -table and at least one -column are required")
+	list := pgstore.ColumnList{t}
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintln(stderr, "reencrypt-job: unexpected arguments")
+		return 2
+	case *columnsFile != "":
+		if t.Name != "" || len(t.Columns) > 0 {
+			fmt.Fprintln(stderr, "reencrypt-job: -columns lists the tables and columns: drop -table and -column")
+			return 2
+		}
+		var err error
+		if list, err = pgstore.ReadColumnList(*columnsFile); err != nil {
+			fmt.Fprintf(stderr, "reencrypt-job: -columns: %v\n", err)
+			return 2
+		}
+	case t.Name == "" || len(t.Columns) == 0:
+		fmt.Fprintln(stderr, "reencrypt-job: -columns FILE, or -table and at least one -column, are required")
 		return 2
 	}
 	ring, err := fieldcrypt.LoadKeyring(src)
@@ -124,39 +154,42 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 
 	enc := json.NewEncoder(stdout)
 	opt.Progress = func(p pgstore.Progress) {
-		_ = enc.Encode(struct {
-			Event string `json:"event"`
-			pgstore.Progress
-			Failures []pgstore.Failure `json:"failures,omitempty"`
-		}{Event: "progress", Progress: p})
+		_ = enc.Encode(pgstore.ProgressEvent(p))
 	}
-	start := time.Now()
-	rep, err := pgstore.Reencrypt(ctx, pool, ring, t, opt)
-	if err != nil {
-		fmt.Fprintf(stderr, "reencrypt-job: %v (run again to resume)\n", redact(err, dsn))
-		return 3
+	code := 0
+	for _, t := range list {
+		o := opt
+		if o.Job != "" && len(list) > 1 {
+			o.Job += " " + t.Name
+		}
+		rep, err := pgstore.Reencrypt(ctx, pool, ring, t, o)
+		switch {
+		case errors.Is(err, pgstore.ErrConfig):
+			fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
+			return 2
+		case errors.Is(err, pgstore.ErrBusy):
+			fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
+			return 3
+		case err != nil:
+			fmt.Fprintf(stderr, "reencrypt-job: %v (run again to resume)\n", redact(err, dsn))
+			return 3
+		}
+		_ = enc.Encode(pgstore.ReportEvent(rep))
+		fmt.Fprintln(stderr, "reencrypt-job: "+rep.Summary())
+		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotCurrent() > 0 {
+			code = 1
+		}
 	}
-	type retire struct {
-		KeyID fieldcrypt.KeyID `json:"key_id"`
-		Rows  int64            `json:"rows"`
-		Safe  bool             `json:"safe_to_retire"`
+	if *columnsFile != "" && !opt.DryRun {
+		lc, err := pgstore.TakeListCensus(ctx, pool, ring, list)
+		if err != nil {
+			fmt.Fprintf(stderr, "reencrypt-job: %v\n", redact(err, dsn))
+			return 3
+		}
+		_ = enc.Encode(pgstore.CensusEvent(lc))
+		fmt.Fprintln(stderr, "reencrypt-job: "+lc.Summary())
 	}
-	out := struct {
-		Event   string          `json:"event"`
-		Report  *pgstore.Report `json:"report"`
-		Retire  []retire        `json:"retire"`
-		Summary string          `json:"summary"`
-		Seconds float64         `json:"seconds"`
-	}{Event: "report", Report: rep, Summary: rep.Summary(), Seconds: time.Since(start).Seconds()}
-	for _, k := range rep.Previous {
-		out.Retire = append(out.Retire, retire{KeyID: k.KeyID, Rows: k.Rows, Safe: k.Rows == 0})
-	}
-	_ = enc.Encode(out)
-	fmt.Fprintln(stderr, "reencrypt-job: "+rep.Summary())
-	if rep.Census.NotCurrent() > 0 || rep.Undecryptable > 0 {
-		return 1
-	}
-	return 0
+	return code
 }
 
 // databaseURL reads DATABASE_URL from file, or from src.

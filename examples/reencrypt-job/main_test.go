@@ -90,16 +90,20 @@ type event struct {
 	Done    bool    `json:"done"`
 	Summary string  `json:"summary"`
 	Report  *report `json:"report"`
-	Retire  []struct {
-		KeyID string `json:"key_id"`
-		Rows  int64  `json:"rows"`
-		Safe  bool   `json:"safe_to_retire"`
-	} `json:"retire"`
+}
+
+// retire is report.previous with Safe = no value left.
+type retire struct {
+	KeyID  string `json:"key_id"`
+	Values int64  `json:"values"`
+	Safe   bool
 }
 
 type report struct {
-	Resumed       bool  `json:"resumed"`
-	Undecryptable int64 `json:"undecryptable"`
+	Resumed       bool     `json:"resumed"`
+	Previous      []retire `json:"previous"`
+	TakenOver     int64    `json:"taken_over"`
+	Undecryptable int64    `json:"undecryptable"`
 	Failures      []struct {
 		PK, Column, Error string
 	} `json:"failures"`
@@ -113,6 +117,11 @@ func events(t *testing.T, out []byte) []event {
 		var e event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("not JSON: %s", sc.Text())
+		}
+		if e.Report != nil {
+			for i := range e.Report.Previous {
+				e.Report.Previous[i].Safe = e.Report.Previous[i].Values == 0
+			}
 		}
 		evs = append(evs, e)
 	}
@@ -130,11 +139,11 @@ func TestRunInProcess(t *testing.T) {
 	}
 	evs := events(t, stdout.Bytes())
 	last := evs[len(evs)-1]
-	if last.Event != "report" || len(last.Retire) != 1 || !last.Retire[0].Safe || len(evs) < 6 {
+	if last.Event != "report" || len(last.Report.Previous) != 1 || !last.Report.Previous[0].Safe || len(evs) < 6 {
 		t.Fatalf("events: %+v", evs)
 	}
 	oldID := mustRing(t, oldK).Primary().String()
-	if last.Retire[0].KeyID != oldID || !strings.Contains(stderr.String(), "previous key "+oldID+": 0 values, safe to retire") {
+	if last.Report.Previous[0].KeyID != oldID || !strings.Contains(stderr.String(), "previous key "+oldID+": 0 values left in this table") {
 		t.Fatalf("report: %+v / %s", last, stderr.String())
 	}
 	for _, k := range []string{oldK, newK} {
@@ -166,6 +175,19 @@ func TestUsageAndUndecryptable(t *testing.T) {
 	if code := run(context.Background(), []string{"-table", "users", "-column", "nid"}, bad, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "FIELD_ENCRYPTION_KEY") {
 		t.Fatalf("bad key: exit %d %s", code, stderr.String())
 	}
+	// Configuration the database refuses is bad usage too: exit 2, not
+	// "run again to resume".
+	for _, args := range [][]string{
+		{"-table", "users", "-column", "nope"},
+		{"-table", "users", "-column", "nid:text"},
+		{"-table", "users", "-pk", "nid", "-column", "email:text"},
+		{"-table", "nope", "-column", "nid"},
+	} {
+		stderr.Reset()
+		if code := run(context.Background(), args, src, &stdout, &stderr); code != 2 || strings.Contains(stderr.String(), "run again") {
+			t.Errorf("%v: exit %d %s", args, code, stderr.String())
+		}
+	}
 	// A row under a key nobody has: reported with its primary key, exit 1.
 	r, _ := fieldcrypt.NewKeyring(lost)
 	v, _ := r.Encrypt(nil, []byte("x"), fieldcrypt.Binding{})
@@ -179,7 +201,7 @@ func TestUsageAndUndecryptable(t *testing.T) {
 	if code != 1 || last.Report == nil || last.Report.Undecryptable != 1 || last.Report.Failures[0].PK != "77" {
 		t.Fatalf("exit %d, %+v", code, last.Report)
 	}
-	if !last.Retire[0].Safe {
+	if !last.Report.Previous[0].Safe {
 		t.Fatal("old key should be retirable: the failing row is under the lost key")
 	}
 }
@@ -229,7 +251,7 @@ func TestBinaryKilledAndResumed(t *testing.T) {
 	}
 	evs := events(t, out)
 	last := evs[len(evs)-1]
-	if last.Report == nil || !last.Report.Resumed || !last.Retire[0].Safe {
+	if last.Report == nil || !last.Report.Resumed || !last.Report.Previous[0].Safe {
 		t.Fatalf("resumed report %s", out)
 	}
 	verify(t, db, mustRing(t, newK), 4000)
@@ -250,7 +272,9 @@ func TestBinarySIGKILLResumed(t *testing.T) {
 	oldK, newK := keyText(t), keyText(t)
 	db := setup(t, 4000, oldK)
 	env := append(os.Environ(), "FIELD_ENCRYPTION_KEY="+newK, "FIELD_ENCRYPTION_KEY_PREVIOUS="+oldK, "DATABASE_URL="+db.URL)
-	args := []string{"-table", "users", "-column", "nid", "-column", "email:text", "-bind", "-batch-size", "200", "-workers", "2", "-rate", "2000"}
+	// The resumed run takes the killed run's parts over when their leases
+	// expire (2s here, 30s by default).
+	args := []string{"-table", "users", "-column", "nid", "-column", "email:text", "-bind", "-batch-size", "200", "-workers", "2", "-lease", "2s", "-rate", "2000"}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	stdout, _ := cmd.StdoutPipe()
@@ -283,7 +307,7 @@ func TestBinarySIGKILLResumed(t *testing.T) {
 	}
 	evs := events(t, out)
 	last := evs[len(evs)-1]
-	if last.Report == nil || !last.Report.Resumed || !last.Retire[0].Safe {
+	if last.Report == nil || !last.Report.Resumed || !last.Report.Previous[0].Safe {
 		t.Fatalf("resumed report %s", out)
 	}
 	verify(t, db, mustRing(t, newK), 4000)
@@ -339,4 +363,119 @@ func benchKey() string {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	return base64.StdEncoding.EncodeToString(k)
+}
+
+// TestBinaryThreeProcessesOneKilled runs three job processes on one table at
+// once; one is SIGKILLed midway. The two others share the job, take over
+// the dead one's parts when its lease expires, and both exit 0 with every
+// value under the new key and none lost.
+func TestBinaryThreeProcessesOneKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "reencrypt-job")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	oldK, newK := keyText(t), keyText(t)
+	db := setup(t, 6000, oldK)
+	env := append(os.Environ(), "FIELD_ENCRYPTION_KEY="+newK, "FIELD_ENCRYPTION_KEY_PREVIOUS="+oldK, "DATABASE_URL="+db.URL)
+	args := []string{"-table", "users", "-column", "nid", "-column", "email:text", "-bind", "-batch-size", "100",
+		"-workers", "2", "-ranges", "12", "-lease", "2s", "-rate", "1500"}
+	type proc struct {
+		cmd    *exec.Cmd
+		stdout bytes.Buffer
+	}
+	procs := make([]*proc, 3)
+	for i := range procs {
+		p := &proc{cmd: exec.Command(bin, args...)}
+		p.cmd.Env = env
+		if i == 0 {
+			pipe, _ := p.cmd.StdoutPipe()
+			if err := p.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				sc := bufio.NewScanner(pipe)
+				for lines := 0; sc.Scan(); {
+					if lines++; lines == 4 {
+						_ = p.cmd.Process.Kill()
+					}
+				}
+			}()
+		} else {
+			p.cmd.Stdout = &p.stdout
+			if err := p.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		procs[i] = p
+	}
+	if err := procs[0].cmd.Wait(); err == nil {
+		t.Fatal("killed process exited 0")
+	}
+	var taken int64
+	for i, p := range procs[1:] {
+		if err := p.cmd.Wait(); err != nil {
+			t.Fatalf("process %d: %v\n%s", i+1, err, p.stdout.String())
+		}
+		evs := events(t, p.stdout.Bytes())
+		last := evs[len(evs)-1]
+		if last.Report == nil || !last.Report.Previous[0].Safe {
+			t.Fatalf("process %d report %s", i+1, p.stdout.String())
+		}
+		taken += last.Report.TakenOver
+	}
+	if taken == 0 {
+		t.Fatal("no survivor took over a part of the killed process")
+	}
+	verify(t, db, mustRing(t, newK), 6000)
+}
+
+// TestColumnsFile: with -columns the job works every listed table and ends
+// with the census of every listed column, the same line rotate field
+// reencrypt --columns prints; the old key is retirable only then.
+func TestColumnsFile(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	db := setup(t, 500, oldK)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE cards (id int PRIMARY KEY, pan bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	old := mustRing(t, oldK)
+	pan, _ := old.Encrypt(nil, []byte("4111"), fieldcrypt.Binding{})
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO cards SELECT i, $1 FROM generate_series(1, 50) i`, pan); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "columns")
+	_ = os.WriteFile(file, []byte("users nid binary bound\nusers email text bound\ncards pan binary unbound\n"), 0o600)
+	src := secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": newK, "FIELD_ENCRYPTION_KEY_PREVIOUS": oldK, "DATABASE_URL": db.URL})
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"-columns", file, "-table", "users"}, src, &stdout, &stderr); code != 2 {
+		t.Fatalf("-columns with -table: exit %d", code)
+	}
+	stdout.Reset()
+	code := run(ctx, []string{"-columns", file, "-batch-size", "64"}, src, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var last struct {
+		Event  string `json:"event"`
+		Census struct {
+			Columns int `json:"columns"`
+			Keys    []struct {
+				KeyID     string `json:"key_id"`
+				Role      string `json:"role"`
+				Values    int64  `json:"values"`
+				Retirable bool   `json:"retirable"`
+			} `json:"keys"`
+		} `json:"census"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || code != 0 || last.Event != "census" || last.Census.Columns != 3 {
+		t.Fatalf("exit %d %v: %s", code, err, lines[len(lines)-1])
+	}
+	for _, k := range last.Census.Keys {
+		if k.Role == "previous" && (!k.Retirable || k.KeyID != old.Primary().String()) || k.Role == "primary" && (k.Retirable || k.Values != 1050) {
+			t.Fatalf("keys %+v", last.Census.Keys)
+		}
+	}
+	verify(t, db, mustRing(t, newK), 500)
 }

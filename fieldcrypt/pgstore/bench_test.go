@@ -71,14 +71,17 @@ func resetBench(b *testing.B, pool *pgxpool.Pool) {
 // table, the re-encrypt job against two baselines:
 //
 //   - job: Reencrypt, batches of 1000, from the start to the final census
-//     (rows/s) and its batches alone (batch-rows/s);
+//     (rows/s) and its batches alone (batch-rows/s); its compare-and-swap
+//     compares the row version (xmin);
+//   - job-cas-value: the same with the compare-and-swap on every old value
+//     (t.v = old value), as before;
 //   - batched-update: the same keyset-paginated read and one UPDATE … FROM
 //     unnest per batch, without crypto, compare-and-swap or checkpoint, in
 //     autocommit (synchronous commit);
 //   - row-by-row: SELECT, decrypt, encrypt, UPDATE per row in autocommit,
 //     measured on the first 5,000 rows and reported as a rate.
 //
-// job and batched-update run with 2 and with 4 workers each. Each reports
+// job, job-cas-value and batched-update run with 1, 2 and 4 workers each. Each reports
 // rows/s. Run:
 //
 //	FIELDCRYPT_BENCH_ROWS=1000000 go test -run '^$' -bench BenchmarkReencrypt -benchtime 1x -timeout 60m ./fieldcrypt/pgstore/
@@ -99,27 +102,32 @@ func BenchmarkReencrypt(b *testing.B) {
 	resetBench(b, pool)
 	plainBatchedUpdate(b, pool, 2, batch)
 
-	for _, workers := range []int{2, 4} {
-		b.Run(fmt.Sprintf("workers=%d/job", workers), func(b *testing.B) {
-			var rate, loop float64
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				resetBench(b, pool)
-				b.StartTimer()
-				start := time.Now()
-				rep, err := Reencrypt(context.Background(), pool, cur, t, Options{Workers: workers, BatchSize: batch})
-				if err != nil {
-					b.Fatal(err)
+	for _, workers := range []int{1, 2, 4} {
+		for _, v := range []struct {
+			name     string
+			casValue bool
+		}{{"job", false}, {"job-cas-value", true}} {
+			b.Run(fmt.Sprintf("workers=%d/%s", workers, v.name), func(b *testing.B) {
+				var rate, loop float64
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					resetBench(b, pool)
+					b.StartTimer()
+					start := time.Now()
+					rep, err := Reencrypt(context.Background(), pool, cur, t, Options{Workers: workers, BatchSize: batch, casValue: v.casValue})
+					if err != nil {
+						b.Fatal(err)
+					}
+					rate = float64(rep.Rewrapped) / time.Since(start).Seconds()
+					loop = rep.RowsPerSecond // the batches alone, without the final census
+					if rep.Rewrapped != int64(n) || !rep.SafeToRetire(old.Primary()) {
+						b.Fatalf("rewrapped %d of %d", rep.Rewrapped, n)
+					}
 				}
-				rate = float64(rep.Rewrapped) / time.Since(start).Seconds()
-				loop = rep.RowsPerSecond // the batches alone, without the final census
-				if rep.Rewrapped != int64(n) || !rep.SafeToRetire(old.Primary()) {
-					b.Fatalf("rewrapped %d of %d", rep.Rewrapped, n)
-				}
-			}
-			b.ReportMetric(rate, "rows/s")
-			b.ReportMetric(loop, "batch-rows/s")
-		})
+				b.ReportMetric(rate, "rows/s")
+				b.ReportMetric(loop, "batch-rows/s")
+			})
+		}
 		b.Run(fmt.Sprintf("workers=%d/batched-update", workers), func(b *testing.B) {
 			var rate float64
 			for i := 0; i < b.N; i++ {

@@ -54,7 +54,7 @@ func ExampleTakeCensus() {
 	}
 	for _, col := range c.Columns {
 		for _, k := range col.Keys {
-			fmt.Println(col.Column, k.KeyID, k.Role, k.Rows)
+			fmt.Println(col.Column, k.KeyID, k.Role, k.Values)
 		}
 		fmt.Println(col.Column, "NULL", col.Nulls, "not an envelope", col.NotEnvelope)
 	}

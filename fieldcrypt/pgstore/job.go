@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/goodgo/rotation/fieldcrypt"
 )
@@ -22,10 +23,19 @@ type Options struct {
 	// BatchSize is the number of rows read and written per statement;
 	// default 1000. Memory use is proportional to it.
 	BatchSize int
-	// Workers splits the primary-key range into this many parts processed in
-	// parallel; default 1. The split is stored in the checkpoint, so a
-	// resumed run keeps it whatever Workers then says.
+	// Workers is the number of parts of the key range this process works
+	// on in parallel; default 1. Several processes (on several machines) run
+	// with the same job name share one job: each worker claims parts that no
+	// one else holds.
 	Workers int
+	// Ranges is the number of parts the key range is split into when the
+	// job starts; default max(16, 4 × Workers). The split is stored in the
+	// checkpoint, so processes that join or resume keep it.
+	Ranges int
+	// Lease is how long a worker holds a part without renewing it; default
+	// 30s. Each process renews its leases every Lease/3. A process that dies
+	// leaves its parts to the others after at most Lease.
+	Lease time.Duration
 	// RowsPerSecond caps the rate of rows read, over all workers; 0 is no
 	// cap.
 	RowsPerSecond float64 `json:"rows_per_second"`
@@ -54,6 +64,10 @@ type Options struct {
 	// Now and Sleep replace the clock in tests.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// casValue makes the compare-and-swap compare every column with the
+	// value read instead of the row version (xmin); benchmarks only.
+	casValue bool
 }
 
 func (o *Options) defaults() {
@@ -62,6 +76,12 @@ func (o *Options) defaults() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 1
+	}
+	if o.Ranges <= 0 {
+		o.Ranges = max(16, 4*o.Workers)
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
 	}
 	if len(o.CheckpointTable) == 0 {
 		o.CheckpointTable = pgx.Identifier{"fieldcrypt_checkpoint"}
@@ -141,8 +161,14 @@ type Progress struct {
 	// RowsPerSecond is Scanned over Elapsed.
 	RowsPerSecond float64 `json:"rows_per_second"`
 	// ETA estimates the time left from Total and the rate so far.
-	ETA  time.Duration `json:"eta_ns"`
-	Done bool          `json:"done"`
+	ETA time.Duration `json:"eta_ns"`
+	// TakenOver counts parts this process took over from a process whose
+	// lease expired (it crashed or hung).
+	TakenOver int64 `json:"taken_over,omitempty"`
+	// Waiting, when set, says that this process has nothing left to claim
+	// and waits for parts other processes hold.
+	Waiting string `json:"waiting,omitempty"`
+	Done    bool   `json:"done"`
 }
 
 // Report is the result of a run.
@@ -156,7 +182,42 @@ type Report struct {
 	Previous []KeyCount `json:"previous"`
 }
 
-// SafeToRetire reports whether no row of the table is left under key id.
+// ProgressEvent is the JSON line printed after each batch by rotate field
+// reencrypt and examples/reencrypt-job: {"event":"progress", …Progress}.
+func ProgressEvent(p Progress) any {
+	return struct {
+		Event string `json:"event"`
+		Progress
+		Failures []Failure `json:"failures,omitempty"`
+	}{Event: "progress", Progress: p}
+}
+
+// ReportEvent is the last JSON line of a run, the same for rotate field
+// reencrypt and examples/reencrypt-job: {"event":"report","report":…,
+// "summary":…}. report.previous lists each previous key with the values
+// left under it in the table.
+func ReportEvent(r *Report) any {
+	return struct {
+		Event   string  `json:"event"`
+		Report  *Report `json:"report"`
+		Summary string  `json:"summary"`
+	}{"report", r, r.Summary()}
+}
+
+// CensusEvent is the JSON line that ends a run over a column list, after
+// the report of each table: {"event":"census","census":…,"summary":…}, where
+// census.keys says for each key whether it is retirable.
+func CensusEvent(l *ListCensus) any {
+	return struct {
+		Event   string      `json:"event"`
+		Census  *ListCensus `json:"census"`
+		Summary string      `json:"summary"`
+	}{"census", l, l.Summary()}
+}
+
+// SafeToRetire reports whether no value of this table is left under key id.
+// It speaks for this table only: a key is retirable when no encrypted column
+// of the database holds a value under it (ListCensus.Retirable).
 func (r *Report) SafeToRetire(id fieldcrypt.KeyID) bool {
 	return r.Census != nil && r.Census.SafeToRetire(id)
 }
@@ -174,10 +235,10 @@ func (r *Report) Summary() string {
 		b.WriteString(" (dry run: nothing written)")
 	}
 	for _, k := range r.Previous {
-		if k.Rows == 0 {
-			fmt.Fprintf(&b, "; previous key %s: 0 values, safe to retire for this table", k.KeyID)
+		if k.Values == 0 {
+			fmt.Fprintf(&b, "; previous key %s: 0 values left in this table (retirable only when no listed column has any: census --columns)", k.KeyID)
 		} else {
-			fmt.Fprintf(&b, "; previous key %s: %d values left, NOT safe to retire", k.KeyID, k.Rows)
+			fmt.Fprintf(&b, "; previous key %s: %d values left, NOT safe to retire", k.KeyID, k.Values)
 		}
 	}
 	if n := r.Census.NotCurrent(); n > 0 {
@@ -194,13 +255,15 @@ type part struct {
 }
 
 type job struct {
-	db      DB
-	ring    *fieldcrypt.Keyring
-	t       Table
-	opt     Options
-	pkType  string
-	name    string
-	cpTable string
+	db       DB
+	ring     *fieldcrypt.Keyring
+	t        Table
+	opt      Options
+	key      rowKey
+	name     string
+	cpTable  string
+	tableOID string
+	owner    string // this process, in the checkpoint table
 
 	mu       sync.Mutex
 	prog     Progress
@@ -220,21 +283,48 @@ type job struct {
 // later run with the same job name resumes from the checkpoint. Values that
 // cannot be opened are reported (Progress.Failures), never skipped silently
 // and never changed.
+//
+// Several processes may run Reencrypt for the same job at once, on one
+// machine or several: they share the work through the checkpoint table and
+// no part of the key range is worked twice (see Options.Lease). Each returns
+// when the whole job is done. A job under another name that holds the same
+// table is refused with a *BusyError.
 func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt Options) (*Report, error) {
 	if err := t.validate(); err != nil {
 		return nil, err
 	}
 	opt.defaults()
-	j := &job{db: db, ring: ring, t: t, opt: opt, cpTable: opt.CheckpointTable.Sanitize()}
+	j := &job{db: db, ring: ring, t: t, opt: opt, cpTable: opt.CheckpointTable.Sanitize(), owner: newOwner()}
 	if err := j.prepare(ctx); err != nil {
 		return nil, err
 	}
 	rep := &Report{DryRun: opt.DryRun}
-	parts, resumed, err := j.parts(ctx)
-	if err != nil {
-		return nil, err
+	var claim func(ctx context.Context, w int) (*part, string, error)
+	if opt.DryRun {
+		// Nothing is written: the parts live in memory.
+		bounds, err := j.bounds(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		var mu sync.Mutex
+		n := 0
+		claim = func(context.Context, int) (*part, string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if n+1 >= len(bounds) {
+				return nil, "", nil
+			}
+			n++
+			return &part{n: n - 1, lo: bounds[n-1], hi: bounds[n]}, "", nil
+		}
+	} else {
+		resumed, err := j.setup(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Resumed = resumed
+		claim = j.claim
 	}
-	rep.Resumed = resumed
 	// The count of rows to do, for the ETA. (Run alongside the first batches
 	// it would miss the rows they already did.)
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()+" WHERE "+t.needsWork(1), j.prefixes...).Scan(&j.prog.Total); err != nil {
@@ -245,13 +335,19 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, len(parts))
+	hbDone := make(chan struct{})
+	if !opt.DryRun {
+		go func() { defer close(hbDone); j.heartbeat(wctx) }()
+	} else {
+		close(hbDone)
+	}
+	errs := make(chan error, opt.Workers)
 	var wg sync.WaitGroup
-	for _, p := range parts {
+	for w := 0; w < opt.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := j.work(wctx, p)
+			err := j.worker(wctx, w, claim)
 			if err != nil {
 				cancel()
 			}
@@ -259,6 +355,8 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		}()
 	}
 	wg.Wait()
+	cancel()
+	<-hbDone
 	close(errs)
 	var runErr error
 	for err := range errs {
@@ -266,13 +364,18 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 			runErr = err
 		}
 	}
+	if runErr != nil && !opt.DryRun {
+		j.release()
+	}
 	if runErr == nil && !opt.DryRun {
-		if _, err := db.Exec(ctx, "DELETE FROM "+j.cpTable+" WHERE job = $1", j.name); err != nil {
+		// The last process to finish clears the job.
+		if _, err := db.Exec(ctx, "DELETE FROM "+j.cpTable+" WHERE job = $1 AND NOT EXISTS (SELECT 1 FROM "+j.cpTable+" WHERE job = $1 AND NOT done)", j.name); err != nil {
 			runErr = fmt.Errorf("pgstore: clear checkpoint: %w", err)
 		}
 	}
 	j.mu.Lock()
 	j.prog.Done = runErr == nil
+	j.prog.Waiting = ""
 	j.tick()
 	rep.Progress = j.snapshot()
 	if opt.Progress != nil {
@@ -285,29 +388,57 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		}
 		return rep, runErr
 	}
+	var err error
 	if rep.Census, err = TakeCensus(ctx, db, ring, t); err != nil {
 		return rep, err
 	}
 	for _, id := range ring.Previous() {
-		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Rows: rep.Census.Rows(id), Role: "previous"})
+		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Values: rep.Census.Values(id), Role: "previous"})
 	}
 	return rep, nil
 }
 
-func (j *job) prepare(ctx context.Context) error {
-	var err error
-	if j.pkType, err = columnType(ctx, j.db, j.t, j.t.PK); err != nil {
-		return err
-	}
-	for _, c := range j.t.Columns {
-		typ, err := columnType(ctx, j.db, j.t, c.Name)
+// worker claims parts and works them until the job is done: when nothing is
+// left to claim but other processes still hold parts, it waits, and takes
+// over the parts of a process whose lease expires.
+func (j *job) worker(ctx context.Context, w int, claim func(ctx context.Context, w int) (*part, string, error)) error {
+	for {
+		p, waiting, err := claim(ctx, w)
 		if err != nil {
 			return err
 		}
-		isText := typ == "text" || strings.HasPrefix(typ, "character varying")
-		if (c.Form == fieldcrypt.Binary && typ != "bytea") || (c.Form == fieldcrypt.Text && !isText) {
-			return fmt.Errorf("pgstore: column %q is %s, which does not hold the %v form: use bytea for binary, text for text", c.Name, typ, c.Form)
+		if p != nil {
+			if err := j.work(ctx, p, w); err != nil && !errors.Is(err, errLeaseLost) {
+				return err
+			}
+			continue
 		}
+		if waiting == "" {
+			return nil
+		}
+		j.mu.Lock()
+		changed := j.prog.Waiting != waiting
+		j.prog.Waiting = waiting
+		j.mu.Unlock()
+		if changed {
+			j.report()
+		}
+		if err := j.opt.Sleep(ctx, j.pollInterval()); err != nil {
+			return err
+		}
+	}
+}
+
+func (j *job) prepare(ctx context.Context) error {
+	var err error
+	if j.key, err = resolveKey(ctx, j.db, j.t); err != nil {
+		return err
+	}
+	if err := j.db.QueryRow(ctx, "SELECT $1::regclass::oid::text", j.t.ident()).Scan(&j.tableOID); err != nil {
+		return fmt.Errorf("pgstore: table %s: %w", j.t.ident(), err)
+	}
+	if err := checkColumns(ctx, j.db, j.t); err != nil {
+		return err
 	}
 	cols := make([]string, len(j.t.Columns))
 	for i, c := range j.t.Columns {
@@ -321,7 +452,8 @@ func (j *job) prepare(ctx context.Context) error {
 
 	// Every column is qualified with the alias t: "ORDER BY id" would
 	// otherwise sort by the output column id::text.
-	pk := "t." + pgx.Identifier{j.t.PK}.Sanitize()
+	k := j.key
+	nk := len(k.cols)
 	sel := make([]string, len(j.t.Columns))
 	qsel := make([]string, len(j.t.Columns))
 	for i, c := range j.t.Columns {
@@ -329,130 +461,113 @@ func (j *job) prepare(ctx context.Context) error {
 		qsel[i] = "t." + sel[i]
 	}
 	n := len(j.t.Columns)
-	base := "SELECT " + pk + "::text, " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() + " AS t WHERE " + j.t.needsWork(1)
-	lo := fmt.Sprintf(" AND %s > $%d::%s", pk, n+1, j.pkType)
-	hi := func(k int) string { return fmt.Sprintf(" AND %s <= $%d::%s", pk, k, j.pkType) }
-	limit := func(k int) string { return fmt.Sprintf(" ORDER BY %s LIMIT $%d", pk, k) }
+	// The row version read, for the compare-and-swap (see below).
+	selCols := strings.Join(qsel, ", ")
+	if !j.opt.casValue {
+		selCols += ", t.xmin::text"
+	}
+	base := "SELECT " + k.textList() + ", " + selCols + " FROM " + j.t.ident() + " AS t WHERE " + j.t.needsWork(1)
+	lo := " AND " + k.tuple() + " > " + k.params(n+1)
+	hi := func(p int) string { return " AND " + k.tuple() + " <= " + k.params(p) }
+	limit := func(p int) string { return fmt.Sprintf(" ORDER BY %s LIMIT $%d", k.orderBy(), p) }
 	j.selectSQL[0] = base + limit(n+1)
-	j.selectSQL[1] = base + lo + limit(n+2)
-	j.selectSQL[2] = base + hi(n+1) + limit(n+2)
-	j.selectSQL[3] = base + lo + hi(n+2) + limit(n+3)
-	j.rereadSQL = "SELECT " + pk + "::text, " + strings.Join(qsel, ", ") + " FROM " + j.t.ident() +
-		" AS t WHERE " + pk + " = ANY($1::text[]::" + j.pkType + "[])"
+	j.selectSQL[1] = base + lo + limit(n+nk+1)
+	j.selectSQL[2] = base + hi(n+1) + limit(n+nk+1)
+	j.selectSQL[3] = base + lo + hi(n+nk+1) + limit(n+2*nk+1)
+	if nk == 1 {
+		j.rereadSQL = "SELECT " + k.textList() + ", " + selCols + " FROM " + j.t.ident() +
+			" AS t WHERE " + k.quoted[0] + " = ANY($1::text[]::" + k.types[0] + "[])"
+	} else {
+		un := make([]string, nk)
+		for i, typ := range k.types {
+			un[i] = fmt.Sprintf("$%d::text[]::%s[]", i+1, typ)
+		}
+		j.rereadSQL = "SELECT " + k.textList() + ", " + selCols + " FROM " + j.t.ident() +
+			" AS t WHERE " + k.tuple() + " IN (SELECT * FROM unnest(" + strings.Join(un, ", ") + "))"
+	}
 
 	// UPDATE t SET c = v.n… FROM (SELECT … FROM unnest(ids, …)) v
-	//   WHERE t.pk = v.id AND t.c = v.o…
-	// Text columns travel as text[] arrays of old and new values. Bytea
-	// columns travel as one bytea of concatenated old values and one of new
-	// values, with int4[] arrays of 1-based offsets and lengths (-1: NULL):
-	// pgx encodes a bytea[] element by element, which cost more client CPU
-	// than the crypto.
+	//   WHERE t.pk = v.id AND t.xmin = v.x
+	// The compare-and-swap compares the row version read (xmin, the id of
+	// the transaction that wrote it): any write to the row since it was read
+	// makes a new version with another xmin, so the row is re-read, never
+	// clobbered; a write that changed nothing of ours costs a retry. It is
+	// exact, and sends 8 bytes per row instead of every old value. (With
+	// casValue, for benchmarks: t.c = v.o for every column.)
+	// Text columns travel as text[] arrays. Bytea columns travel as one
+	// bytea of concatenated values with int4[] arrays of 1-based offsets and
+	// lengths (-1: NULL): pgx encodes a bytea[] element by element, which
+	// cost more client CPU than the crypto.
 	set := make([]string, n)
-	cas := make([]string, n)
-	arrs := []string{"$1::text[]"}
-	names := []string{"id"}
-	outs := []string{"u.id"}
-	param := 2
+	var cas []string
+	var arrs, names, outs, keyEq []string
+	param := 1
 	next := func(typ string) string { p := fmt.Sprintf("$%d::%s", param, typ); param++; return p }
+	for i := range k.cols {
+		arrs = append(arrs, next("text[]"))
+		names = append(names, fmt.Sprintf("id%d", i))
+		outs = append(outs, fmt.Sprintf("u.id%d", i))
+		keyEq = append(keyEq, fmt.Sprintf("%s = v.id%d::%s", k.quoted[i], i, k.types[i]))
+	}
+	if !j.opt.casValue {
+		arrs = append(arrs, next("int8[]"))
+		names = append(names, "x")
+		outs = append(outs, "u.x")
+		cas = append(cas, "t.xmin = v.x::text::xid")
+	}
 	for i, c := range j.t.Columns {
+		old := j.opt.casValue
 		if c.Form == fieldcrypt.Text {
-			arrs = append(arrs, next("text[]"), next("text[]"))
-			names = append(names, fmt.Sprintf("o%d", i), fmt.Sprintf("n%d", i))
-			outs = append(outs, fmt.Sprintf("u.o%d", i), fmt.Sprintf("u.n%d", i))
+			if old {
+				arrs = append(arrs, next("text[]"))
+				names = append(names, fmt.Sprintf("o%d", i))
+				outs = append(outs, fmt.Sprintf("u.o%d", i))
+			}
+			arrs = append(arrs, next("text[]"))
+			names = append(names, fmt.Sprintf("n%d", i))
+			outs = append(outs, fmt.Sprintf("u.n%d", i))
 		} else {
-			arrs = append(arrs, next("int4[]"), next("int4[]"), next("int4[]"), next("int4[]"))
-			names = append(names, fmt.Sprintf("oo%d", i), fmt.Sprintf("ol%d", i), fmt.Sprintf("no%d", i), fmt.Sprintf("nl%d", i))
-			ob, nb := next("bytea"), next("bytea")
-			outs = append(outs,
-				fmt.Sprintf("CASE WHEN u.ol%d < 0 THEN NULL ELSE substring(%s from u.oo%d for u.ol%d) END AS o%d", i, ob, i, i, i),
-				fmt.Sprintf("CASE WHEN u.nl%d < 0 THEN NULL ELSE substring(%s from u.no%d for u.nl%d) END AS n%d", i, nb, i, i, i))
+			if old {
+				arrs = append(arrs, next("int4[]"), next("int4[]"))
+				names = append(names, fmt.Sprintf("oo%d", i), fmt.Sprintf("ol%d", i))
+			}
+			arrs = append(arrs, next("int4[]"), next("int4[]"))
+			names = append(names, fmt.Sprintf("no%d", i), fmt.Sprintf("nl%d", i))
+			if old {
+				ob := next("bytea")
+				outs = append(outs, fmt.Sprintf("CASE WHEN u.ol%d < 0 THEN NULL ELSE substring(%s from u.oo%d for u.ol%d) END AS o%d", i, ob, i, i, i))
+			}
+			nb := next("bytea")
+			outs = append(outs, fmt.Sprintf("CASE WHEN u.nl%d < 0 THEN NULL ELSE substring(%s from u.no%d for u.nl%d) END AS n%d", i, nb, i, i, i))
 		}
 		set[i] = fmt.Sprintf("%s = v.n%d", sel[i], i)
+		if !old {
+			continue
+		}
 		op := "="
 		if n > 1 {
 			op = "IS NOT DISTINCT FROM" // another column of the row may be NULL
 		}
-		cas[i] = fmt.Sprintf("%s %s v.o%d", qsel[i], op, i)
+		lhs := qsel[i]
+		if c.Form == fieldcrypt.Text {
+			lhs += ` COLLATE "C"` // exact bytes, whatever the column's collation
+		}
+		cas = append(cas, fmt.Sprintf("%s %s v.o%d", lhs, op, i))
 	}
 	j.updateSQL = "UPDATE " + j.t.ident() + " AS t SET " + strings.Join(set, ", ") +
 		" FROM (SELECT " + strings.Join(outs, ", ") + " FROM unnest(" + strings.Join(arrs, ", ") + ") AS u(" + strings.Join(names, ", ") + ")) AS v" +
-		" WHERE " + pk + " = v.id::" + j.pkType + " AND " + strings.Join(cas, " AND ")
+		" WHERE " + strings.Join(keyEq, " AND ") + " AND " + strings.Join(cas, " AND ")
 	return nil
 }
 
-// parts loads the job's checkpoint, or splits the key range and stores it.
-func (j *job) parts(ctx context.Context) ([]*part, bool, error) {
-	if !j.opt.DryRun {
-		if _, err := j.db.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+j.cpTable+` (
-			job text NOT NULL, part int NOT NULL, lo text, hi text, cursor text,
-			done boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(),
-			PRIMARY KEY (job, part))`); err != nil {
-			return nil, false, fmt.Errorf("pgstore: create checkpoint table: %w", err)
-		}
-		rows, err := j.db.Query(ctx, "SELECT part, lo, hi, cursor FROM "+j.cpTable+" WHERE job = $1 AND NOT done ORDER BY part", j.name)
-		if err != nil {
-			return nil, false, fmt.Errorf("pgstore: read checkpoint: %w", err)
-		}
-		var ps []*part
-		for rows.Next() {
-			p := &part{checkpoint: true}
-			if err := rows.Scan(&p.n, &p.lo, &p.hi, &p.cursor); err != nil {
-				rows.Close()
-				return nil, false, err
-			}
-			ps = append(ps, p)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, false, fmt.Errorf("pgstore: read checkpoint: %w", err)
-		}
-		var any bool
-		if err := j.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+j.cpTable+" WHERE job = $1)", j.name).Scan(&any); err != nil {
-			return nil, false, err
-		}
-		if any {
-			return ps, true, nil
-		}
-	}
-	// Split the key range into Workers parts of about equal row counts.
-	bounds := []*string{nil}
-	if j.opt.Workers > 1 {
-		ends, err := j.split(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("pgstore: split key range: %w", err)
-		}
-		for i := range ends {
-			bounds = append(bounds, &ends[i])
-		}
-	}
-	bounds = append(bounds, nil)
-	var ps []*part
-	var ns []int32
-	var los, his []*string
-	for i := 0; i+1 < len(bounds); i++ {
-		ps = append(ps, &part{n: i, lo: bounds[i], hi: bounds[i+1], checkpoint: !j.opt.DryRun})
-		ns, los, his = append(ns, int32(i)), append(los, bounds[i]), append(his, bounds[i+1])
-	}
-	// All parts in one statement: a run killed here must not leave a split
-	// with parts missing, which a resumed run would take for the whole range.
-	if !j.opt.DryRun {
-		if _, err := j.db.Exec(ctx, "INSERT INTO "+j.cpTable+" (job, part, lo, hi) SELECT $1, p, lo, hi FROM unnest($2::int4[], $3::text[], $4::text[]) AS u(p, lo, hi)",
-			j.name, ns, los, his); err != nil {
-			return nil, false, fmt.Errorf("pgstore: write checkpoint: %w", err)
-		}
-	}
-	return ps, false, nil
-}
-
-// split returns Workers-1 inner bounds of the primary-key range: for integer
+// split returns w-1 inner bounds of the primary-key range: for integer
 // keys by arithmetic on min and max (two index probes), otherwise at equal
 // row counts (ntile, one ordered scan).
-func (j *job) split(ctx context.Context) ([]string, error) {
-	pk := pgx.Identifier{j.t.PK}.Sanitize()
-	w := j.opt.Workers
-	switch j.pkType {
-	case "smallint", "integer", "bigint":
+func (j *job) split(ctx context.Context, q querier, w int) ([]string, error) {
+	k := j.key
+	if k.intKey {
 		var lo, hi *int64
-		if err := j.db.QueryRow(ctx, fmt.Sprintf("SELECT min(%s)::bigint, max(%s)::bigint FROM %s", pk, pk, j.t.ident())).Scan(&lo, &hi); err != nil {
+		if err := q.QueryRow(ctx, fmt.Sprintf("SELECT min(%s)::bigint, max(%s)::bigint FROM %s AS t", k.quoted[0], k.quoted[0], j.t.ident())).Scan(&lo, &hi); err != nil {
 			return nil, err
 		}
 		if lo == nil || *hi-*lo < int64(w) {
@@ -465,14 +580,29 @@ func (j *job) split(ctx context.Context) ([]string, error) {
 		}
 		return ends, nil
 	}
-	rows, err := j.db.Query(ctx, fmt.Sprintf(
-		"SELECT k FROM (SELECT DISTINCT ON (part) part, k FROM (SELECT t.%s::text AS k, t.%s AS o, ntile($1) OVER (ORDER BY t.%s) AS part FROM %s AS t) s ORDER BY part, o DESC) e ORDER BY part",
-		pk, pk, pk, j.t.ident()), w)
+	ks := make([]string, len(k.cols))
+	desc := make([]string, len(k.cols))
+	for i := range k.cols {
+		ks[i] = fmt.Sprintf("k%d", i)
+		desc[i] = fmt.Sprintf("o%d DESC", i)
+	}
+	inner := make([]string, 0, 2*len(k.cols))
+	for i, q := range k.quoted {
+		inner = append(inner, fmt.Sprintf("%s::text AS k%d", q, i), fmt.Sprintf("%s AS o%d", q, i))
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(
+		"SELECT %s FROM (SELECT DISTINCT ON (part) part, %s FROM (SELECT %s, ntile($1) OVER (ORDER BY %s) AS part FROM %s AS t) s ORDER BY part, %s) e ORDER BY part",
+		strings.Join(ks, ", "), strings.Join(ks, ", "), strings.Join(inner, ", "), k.orderBy(), j.t.ident(), strings.Join(desc, ", ")), w)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(ends) == 0 {
+	defer rows.Close()
+	var ends []string
+	for rows.Next() {
+		raw := rows.RawValues()
+		ends = append(ends, string(appendRowText(nil, raw)))
+	}
+	if err := rows.Err(); err != nil || len(ends) == 0 {
 		return nil, err
 	}
 	return ends[:len(ends)-1], nil
@@ -488,6 +618,10 @@ type batch struct {
 	idx   map[string]int
 	// sendIDs are the ids of the rows sent in the last UPDATE.
 	sendIDs []string
+	rowText []byte
+	xmins   []int64 // the row versions read, for the compare-and-swap
+	// leaseLost: a checkpoint write found the part held by another owner.
+	leaseLost bool
 }
 
 func (j *job) newBatch() *batch {
@@ -496,10 +630,15 @@ func (j *job) newBatch() *batch {
 	return b
 }
 
-// read runs a query returning (pk::text, cols…) into b.
-func (b *batch) read(rows pgx.Rows, ncol int) error {
+// read runs a query returning (key columns::text…, cols…) into b.
+func (b *batch) read(rows pgx.Rows, nkey, ncol int, xmin bool) error {
 	defer rows.Close()
 	b.ids = b.ids[:0]
+	b.xmins = b.xmins[:0]
+	width := nkey + ncol
+	if xmin {
+		width++
+	}
 	for c := range b.vals {
 		b.vals[c] = b.vals[c][:0]
 	}
@@ -509,10 +648,19 @@ func (b *batch) read(rows pgx.Rows, ncol int) error {
 	for rows.Next() {
 		raw := rows.RawValues()
 		fds := rows.FieldDescriptions()
-		if len(raw) != ncol+1 || len(fds) != ncol+1 {
+		if len(raw) != width || len(fds) != width {
 			return fmt.Errorf("pgstore: unexpected row shape")
 		}
-		b.ids = append(b.ids, string(raw[0]))
+		if xmin {
+			x, err := strconv.ParseInt(string(raw[width-1]), 10, 64)
+			if err != nil {
+				return fmt.Errorf("pgstore: row version: %w", err)
+			}
+			b.xmins = append(b.xmins, x)
+		}
+		b.rowText = appendRowText(b.rowText[:0], raw[:nkey])
+		b.ids = append(b.ids, string(b.rowText))
+		raw, fds = raw[nkey-1:], fds[nkey-1:] // raw[1+c] is column c
 		for c := 0; c < ncol; c++ {
 			if raw[1+c] == nil {
 				spans = append(spans, span{-1, 0})
@@ -543,7 +691,7 @@ func (b *batch) read(rows pgx.Rows, ncol int) error {
 }
 
 // work processes one part of the key range.
-func (j *job) work(ctx context.Context, p *part) error {
+func (j *job) work(ctx context.Context, p *part, w int) error {
 	b := j.newBatch()
 	var pending *cpWrite
 	cursor := p.cursor
@@ -558,18 +706,30 @@ func (j *job) work(ctx context.Context, p *part) error {
 		shape := 0
 		if cursor != nil {
 			shape |= 1
-			args = append(args, *cursor)
+			parts, err := splitRowText(*cursor, len(j.key.cols))
+			if err != nil {
+				return fmt.Errorf("pgstore: checkpoint cursor: %w", err)
+			}
+			for _, p := range parts {
+				args = append(args, p)
+			}
 		}
 		if p.hi != nil {
 			shape |= 2
-			args = append(args, *p.hi)
+			parts, err := splitRowText(*p.hi, len(j.key.cols))
+			if err != nil {
+				return fmt.Errorf("pgstore: checkpoint bound: %w", err)
+			}
+			for _, p := range parts {
+				args = append(args, p)
+			}
 		}
 		args = append(args, j.opt.BatchSize)
 		rows, err := j.db.Query(ctx, j.selectSQL[shape], args...)
 		if err != nil {
 			return fmt.Errorf("pgstore: read batch: %w", err)
 		}
-		if err := b.read(rows, len(j.t.Columns)); err != nil {
+		if err := b.read(rows, len(j.key.cols), len(j.t.Columns), !j.opt.casValue); err != nil {
 			return fmt.Errorf("pgstore: read batch: %w", err)
 		}
 		if len(b.ids) == 0 {
@@ -586,11 +746,14 @@ func (j *job) work(ctx context.Context, p *part) error {
 		if written {
 			pending = nil
 		}
+		if b.leaseLost {
+			return errLeaseLost
+		}
 		cursor = &last
 		// The checkpoint of the previous batch, whose conflicts are resolved,
 		// rides in the transaction of this batch's UPDATE; redoing a batch
 		// after a crash is harmless because finished rows no longer match.
-		pending = &cpWrite{part: p.n, cursor: last}
+		pending = &cpWrite{part: p.n, cursor: last, owner: j.workerOwner(w)}
 		j.report()
 		if !full {
 			break
@@ -600,10 +763,7 @@ func (j *job) work(ctx context.Context, p *part) error {
 		}
 	}
 	if !j.opt.DryRun {
-		if _, err := j.db.Exec(ctx, "UPDATE "+j.cpTable+" SET cursor = coalesce($3, cursor), done = true, updated_at = now() WHERE job = $1 AND part = $2",
-			j.name, p.n, cursor); err != nil {
-			return fmt.Errorf("pgstore: write checkpoint: %w", err)
-		}
+		return j.finish(ctx, p, w, cursor)
 	}
 	return nil
 }
@@ -612,6 +772,7 @@ func (j *job) work(ctx context.Context, p *part) error {
 type cpWrite struct {
 	part   int
 	cursor string
+	owner  string // the worker holding the part's lease
 }
 
 // process rewraps the rows in b and writes them back with compare-and-swap,
@@ -644,7 +805,10 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 			return cpWritten, nil
 		}
 		// Only rows with something rewrapped are sent.
-		ids, args := j.updateArgs(b)
+		ids, args, err := j.updateArgs(b)
+		if err != nil {
+			return cpWritten, err
+		}
 		if testHookBeforeUpdate != nil {
 			testHookBeforeUpdate(ids)
 		}
@@ -654,12 +818,18 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 		qb.Queue(j.updateSQL, args...)
 		withCP := cp != nil && !cpWritten
 		if withCP {
-			qb.Queue("UPDATE "+j.cpTable+" SET cursor = $3, updated_at = now() WHERE job = $1 AND part = $2", j.name, cp.part, cp.cursor)
+			qb.Queue("UPDATE "+j.cpTable+" SET cursor = $3, lease_until = now() + $5 * interval '1 millisecond', updated_at = now() WHERE job = $1 AND part = $2 AND owner = $4",
+				j.name, cp.part, cp.cursor, cp.owner, j.leaseArg())
 		}
 		br := j.db.SendBatch(ctx, qb)
 		tag, err := br.Exec()
 		if err == nil && withCP {
-			_, err = br.Exec()
+			var cpTag pgconn.CommandTag
+			cpTag, err = br.Exec()
+			// Another process took the part over: the rows written are
+			// written (compare-and-swap keeps that safe), but this worker
+			// stops working the part.
+			b.leaseLost = b.leaseLost || (err == nil && cpTag.RowsAffected() == 0)
 		}
 		if cerr := br.Close(); err == nil {
 			err = cerr
@@ -704,11 +874,15 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 		for _, id := range ids {
 			perRow[id] = changedCount(id)
 		}
-		rows, err := j.db.Query(ctx, j.rereadSQL, ids)
+		keyArgs, err := j.key.keyArgs(ids)
+		if err != nil {
+			return cpWritten, err
+		}
+		rows, err := j.db.Query(ctx, j.rereadSQL, keyArgs...)
 		if err != nil {
 			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
 		}
-		if err := b.read(rows, len(j.t.Columns)); err != nil {
+		if err := b.read(rows, len(j.key.cols), len(j.t.Columns), !j.opt.casValue); err != nil {
 			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
 		}
 		var rewrapped, conflicts int64
@@ -727,6 +901,9 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 			}
 			conflicts++
 			b.ids[keep] = id
+			if len(b.xmins) > 0 {
+				b.xmins[keep] = b.xmins[r]
+			}
 			for c := range j.t.Columns {
 				b.vals[c][keep] = b.vals[c][r]
 			}
@@ -734,6 +911,9 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 		}
 		conflicts += int64(len(sent)) // deleted meanwhile: nothing left to do
 		b.ids = b.ids[:keep]
+		if len(b.xmins) > 0 {
+			b.xmins = b.xmins[:keep]
+		}
 		for c := range j.t.Columns {
 			b.vals[c] = b.vals[c][:keep]
 		}
@@ -771,10 +951,7 @@ func (j *job) rewrapBatch(b *batch) (int, batchStats) {
 	for r, id := range b.ids {
 		b.idx[id] = r
 		for c, col := range j.t.Columns {
-			var bind fieldcrypt.Binding
-			if j.t.Bind {
-				bind = fieldcrypt.Binding{Table: j.t.Name, Column: col.Name, Row: id}
-			}
+			bind := j.t.binding(col, id)
 			start := len(b.out)
 			out, status, err := j.ring.Rewrap(b.out, b.vals[c][r], col.Form, bind)
 			switch status {
@@ -816,7 +993,7 @@ func (j *job) rewrapBatch(b *batch) (int, batchStats) {
 // updateArgs builds the UPDATE's arguments for rows with a rewrapped value
 // (see prepare for their shape). An unchanged column is written back with
 // the value read.
-func (j *job) updateArgs(b *batch) ([]string, []any) {
+func (j *job) updateArgs(b *batch) ([]string, []any, error) {
 	n := len(j.t.Columns)
 	b.sendIDs = b.sendIDs[:0]
 	for r, id := range b.ids {
@@ -827,7 +1004,20 @@ func (j *job) updateArgs(b *batch) ([]string, []any) {
 			}
 		}
 	}
-	args := []any{b.sendIDs}
+	args, err := j.key.keyArgs(b.sendIDs)
+	if err != nil {
+		return nil, nil, err
+	}
+	old := j.opt.casValue
+	if !old {
+		xs := make([]int64, 0, len(b.sendIDs))
+		for r := range b.ids {
+			if b.sends(r, n) {
+				xs = append(xs, b.xmins[r])
+			}
+		}
+		args = append(args, xs)
+	}
 	for c, col := range j.t.Columns {
 		olds := make([][]byte, 0, len(b.sendIDs))
 		news := make([][]byte, 0, len(b.sendIDs))
@@ -843,14 +1033,22 @@ func (j *job) updateArgs(b *batch) ([]string, []any) {
 			news = append(news, nv)
 		}
 		if col.Form == fieldcrypt.Text {
-			args = append(args, textArray(olds), textArray(news))
+			if old {
+				args = append(args, textArray(olds))
+			}
+			args = append(args, textArray(news))
 			continue
 		}
-		oo, ol, ob := blob(olds)
+		if old {
+			oo, ol, ob := blob(olds)
+			no, nl, nb := blob(news)
+			args = append(args, oo, ol, no, nl, ob, nb)
+			continue
+		}
 		no, nl, nb := blob(news)
-		args = append(args, oo, ol, no, nl, ob, nb)
+		args = append(args, no, nl, nb)
 	}
-	return b.sendIDs, args
+	return b.sendIDs, args, nil
 }
 
 // sends reports whether row r of b has a rewrapped value.

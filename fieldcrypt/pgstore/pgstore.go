@@ -15,8 +15,18 @@
 // with one UPDATE … FROM unnest(…) that compares every column with the value
 // that was read (compare-and-swap), so a row the application rewrote
 // meanwhile is not overwritten: it is read again and retried. A checkpoint
-// table records how far each worker got; a killed job resumes there. Work is
-// idempotent: a batch redone after a crash finds its rows already current.
+// table records how far each part of the key range got; a killed job resumes
+// there. Work is idempotent: a batch redone after a crash finds its rows
+// already current.
+//
+// # One job per table, shared by any number of processes
+//
+// Workers claim parts of the key range with leases in the checkpoint table
+// (SELECT … FOR UPDATE SKIP LOCKED), renewed by a heartbeat: processes
+// started with the same job name, on one machine or several, share the job
+// with no part worked twice, and the parts of a process that dies are taken
+// over when its lease expires (Options.Lease). A job under another name on
+// the same table is refused (*BusyError) while it holds a live lease.
 //
 // Memory is bounded by the batch size (and the capped list of failed rows),
 // whatever the size of the table.
@@ -45,15 +55,30 @@ type DB interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// ErrConfig is matched by errors that say the table or the options are
+// wrong (a missing column, a row key that is not unique, a column of the
+// wrong type): nothing was read or written; fix the configuration.
+var ErrConfig = errors.New("pgstore: bad configuration")
+
+// querier is what a DB and a pgx.Tx have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // Table says where the encrypted values live.
 type Table struct {
 	Schema string // optional; the search_path decides when empty
 	Name   string
-	// PK is the primary key column (a single column of any orderable type:
-	// bigint, uuid, text…). Its text form (pk::text) names rows in reports
-	// and in bindings.
+	// PK is the row key: a column, or several separated by commas for a
+	// composite key ("tenant_id,id"), that is unique and NOT NULL (a unique
+	// index or the primary key covers it; checked in the catalog) and of a
+	// type whose text does not depend on session settings: integer types,
+	// numeric, uuid, text, varchar. Its text (RowText) names rows in
+	// reports and in bindings.
 	PK      string
 	Columns []Column
 	// Bind says values are sealed with fieldcrypt.Binding{Table: Name,
@@ -66,6 +91,17 @@ type Table struct {
 type Column struct {
 	Name string
 	Form fieldcrypt.Form
+	// Bind says this column's values are sealed with a Binding (as
+	// Table.Bind says for every column).
+	Bind bool
+}
+
+// binding is the binding of column c's value in the row named row.
+func (t Table) binding(c Column, row string) fieldcrypt.Binding {
+	if !t.Bind && !c.Bind {
+		return fieldcrypt.Binding{}
+	}
+	return fieldcrypt.Binding{Table: t.Name, Column: c.Name, Row: row}
 }
 
 func (t Table) ident() string {
@@ -86,15 +122,21 @@ func (t Table) displayName() string {
 
 func (t Table) validate() error {
 	if t.Name == "" || t.PK == "" || len(t.Columns) == 0 {
-		return errors.New("pgstore: table needs a name, a primary key column and at least one column")
+		return fmt.Errorf("%w: a table needs a name, a row key (PK) and at least one column", ErrConfig)
 	}
-	seen := map[string]bool{t.PK: true}
+	seen := map[string]bool{}
+	for _, k := range t.keyColumns() {
+		if k == "" || seen[k] {
+			return fmt.Errorf("%w: row key %q has an empty or repeated column", ErrConfig, t.PK)
+		}
+		seen[k] = true
+	}
 	for _, c := range t.Columns {
 		if c.Name == "" || seen[c.Name] {
-			return fmt.Errorf("pgstore: column %q is empty, repeated or the primary key", c.Name)
+			return fmt.Errorf("%w: column %q is empty, repeated or part of the row key", ErrConfig, c.Name)
 		}
 		if c.Form != fieldcrypt.Binary && c.Form != fieldcrypt.Text {
-			return fmt.Errorf("pgstore: column %q: unknown form %v", c.Name, c.Form)
+			return fmt.Errorf("%w: column %q: unknown form %v", ErrConfig, c.Name, c.Form)
 		}
 		seen[c.Name] = true
 	}
@@ -102,27 +144,35 @@ func (t Table) validate() error {
 }
 
 // KeyIDExpr returns the SQL expression that reads the key id (as its 16 hex
-// characters, the key's fingerprint) of the envelope in column col, without
-// decrypting, as FORMAT.md gives it; NULL for NULL. For the text form it
-// assumes col holds an envelope: on columns that may hold anything else,
-// guard it with the CASE of FORMAT.md §4, since decode() raises on bad
-// base64.
+// characters, the key's fingerprint) of the value in column col, without
+// decrypting, as FORMAT.md §4 gives it: NULL for NULL, 'invalid' for a
+// value that does not start like an envelope. It reads the header only.
 func KeyIDExpr(col string, f fieldcrypt.Form) string {
 	c := pgx.Identifier{col}.Sanitize()
+	expr := "encode(substring(" + c + " from 2 for 8), 'hex')"
 	if f == fieldcrypt.Text {
-		return "encode(substring(decode(substring(" + c + " from 5 for 12), 'base64') from 2 for 8), 'hex')"
+		expr = "encode(substring(decode(substring(" + c + " from 5 for 12), 'base64') from 2 for 8), 'hex')"
 	}
-	return "encode(substring(" + c + " from 2 for 8), 'hex')"
+	return "CASE WHEN " + c + " IS NULL THEN NULL WHEN " + envelopeTest(col, f) + " THEN " + expr + " ELSE 'invalid' END"
 }
+
+// The SQL below works on every column and in every session: text columns
+// are compared under COLLATE "C" (byte by byte: a nondeterministic ICU
+// collation would refuse starts_with and regular expressions, and would
+// group or compare base64 case-insensitively), and no literal depends on
+// standard_conforming_strings (decode('fc', 'hex'), not '\xfc').
+
+// textC is col under the "C" collation.
+func textC(col string) string { return pgx.Identifier{col}.Sanitize() + ` COLLATE "C"` }
 
 // envelopeTest is a SQL condition true when col starts like an envelope of
 // format 1 with a readable key id.
 func envelopeTest(col string, f fieldcrypt.Form) string {
-	c := pgx.Identifier{col}.Sanitize()
 	if f == fieldcrypt.Text {
-		return c + " ~ '^fc1:/[A-Za-z0-9+/]{11}'"
+		return textC(col) + " ~ '^fc1:/[A-Za-z0-9+/]{11}'"
 	}
-	return "(length(" + c + ") >= 38 AND substring(" + c + " from 1 for 1) = '\\xfc'::bytea)"
+	c := pgx.Identifier{col}.Sanitize()
+	return "(length(" + c + ") >= 38 AND substring(" + c + " from 1 for 1) = decode('fc', 'hex'))"
 }
 
 // rawKeyExpr is the census key of a column, cheap to compute per row: NULL
@@ -133,9 +183,10 @@ func envelopeTest(col string, f fieldcrypt.Form) string {
 func rawKeyExpr(col string, f fieldcrypt.Form) string {
 	c := pgx.Identifier{col}.Sanitize()
 	if f == fieldcrypt.Text {
-		return "CASE WHEN " + c + " IS NULL THEN NULL WHEN length(" + c + ") >= 16 AND starts_with(" + c + ", 'fc1:/') THEN substring(" + c + " from 5 for 12) ELSE '' END"
+		cc := textC(col)
+		return "CASE WHEN " + c + " IS NULL THEN NULL WHEN length(" + c + ") >= 16 AND starts_with(" + cc + ", 'fc1:/') THEN substring(" + cc + " from 5 for 12) ELSE '' END"
 	}
-	return "CASE WHEN " + c + " IS NULL THEN NULL WHEN " + envelopeTest(col, f) + " THEN substring(" + c + " from 2 for 8) ELSE '\\x'::bytea END"
+	return "CASE WHEN " + c + " IS NULL THEN NULL WHEN " + envelopeTest(col, f) + " THEN substring(" + c + " from 2 for 8) ELSE ''::bytea END"
 }
 
 // keyOf decodes a census group key; ok is false for "not an envelope".
@@ -160,7 +211,7 @@ func keyOf(raw []byte, f fieldcrypt.Form) (fieldcrypt.KeyID, bool) {
 func notCurrentExpr(col string, f fieldcrypt.Form, n int) string {
 	c := pgx.Identifier{col}.Sanitize()
 	if f == fieldcrypt.Text {
-		return fmt.Sprintf("(%s IS NOT NULL AND NOT starts_with(%s, $%d::text))", c, c, n)
+		return fmt.Sprintf("(%s IS NOT NULL AND NOT starts_with(%s, $%d::text))", c, textC(col), n)
 	}
 	return fmt.Sprintf("(%s IS NOT NULL AND substring(%s from 1 for 9) <> $%d::bytea)", c, c, n)
 }
@@ -188,10 +239,11 @@ func prefixArgs(ring *fieldcrypt.Keyring, t Table) []any {
 	return args
 }
 
-// KeyCount is how many values of a column are under one key.
+// KeyCount is how many values (not rows: a row has a value per column) are
+// under one key.
 type KeyCount struct {
-	KeyID fieldcrypt.KeyID `json:"key_id"`
-	Rows  int64            `json:"rows"`
+	KeyID  fieldcrypt.KeyID `json:"key_id"`
+	Values int64            `json:"values"`
 	// Role is "primary", "next" (staged, never retirable), "previous" or
 	// "unknown" (not in the keyring).
 	Role string `json:"role"`
@@ -207,22 +259,27 @@ type ColumnCensus struct {
 	NotEnvelope int64 `json:"not_envelope"`
 }
 
-// Census counts, per column, the rows under each key id, NULLs and values
+// Census counts, per column, the values under each key id, NULLs and values
 // that are not envelopes. It is computed in Postgres by reading the key id
-// from each value (one scan of the table), never by decrypting.
+// from each value's header (one scan of the table), never by decrypting: a
+// value counted under a key only names that key. Verify decrypts every
+// value with its binding and is what proves them.
 type Census struct {
 	Table   string           `json:"table"`
 	Columns []ColumnCensus   `json:"columns"`
 	Primary fieldcrypt.KeyID `json:"primary"`
+	// HeadersOnly is always true: the census read key ids from headers and
+	// decrypted nothing.
+	HeadersOnly bool `json:"headers_only"`
 }
 
-// Rows returns the number of values under key id, over all columns.
-func (c *Census) Rows(id fieldcrypt.KeyID) int64 {
+// Values returns the number of values under key id, over all columns.
+func (c *Census) Values(id fieldcrypt.KeyID) int64 {
 	var n int64
 	for _, col := range c.Columns {
 		for _, k := range col.Keys {
 			if k.KeyID == id {
-				n += k.Rows
+				n += k.Values
 			}
 		}
 	}
@@ -237,20 +294,24 @@ func (c *Census) NotCurrent() int64 {
 		n += col.NotEnvelope
 		for _, k := range col.Keys {
 			if k.KeyID != c.Primary {
-				n += k.Rows
+				n += k.Values
 			}
 		}
 	}
 	return n
 }
 
-// SafeToRetire reports whether no value of the table is under key id, so
-// that, as far as this table goes, the key can be removed.
-func (c *Census) SafeToRetire(id fieldcrypt.KeyID) bool { return c.Rows(id) == 0 }
+// SafeToRetire reports whether no value of the table is under key id: as
+// far as this table goes, the key can be removed. Retire a key only when
+// every encrypted column says so (ListCensus.Retirable).
+func (c *Census) SafeToRetire(id fieldcrypt.KeyID) bool { return c.Values(id) == 0 }
 
 // TakeCensus runs the census of t.
 func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (*Census, error) {
 	if err := t.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkColumns(ctx, db, t); err != nil {
 		return nil, err
 	}
 	n := len(t.Columns)
@@ -271,10 +332,10 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 	}
 	rows, err := db.Query(ctx, sql)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+		return nil, fmt.Errorf("pgstore: census of %s: %w", t.displayName(), err)
 	}
 	defer rows.Close()
-	c := &Census{Table: t.displayName(), Primary: ring.Primary()}
+	c := &Census{Table: t.displayName(), Primary: ring.Primary(), HeadersOnly: true}
 	for _, col := range t.Columns {
 		c.Columns = append(c.Columns, ColumnCensus{Column: col.Name})
 	}
@@ -305,7 +366,7 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 			continue
 		}
 		if key, err = appendBytea(nil, rows.FieldDescriptions()[1+i], key); err != nil {
-			return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+			return nil, fmt.Errorf("pgstore: census of %s: %w", t.displayName(), err)
 		}
 		id, ok := keyOf(key, t.Columns[i].Form)
 		if !ok {
@@ -313,10 +374,10 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 			continue
 		}
 		role := ring.Role(id)
-		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Rows: cnt, Role: role})
+		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Values: cnt, Role: role})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pgstore: census of %s: %w", t.ident(), err)
+		return nil, fmt.Errorf("pgstore: census of %s: %w", t.displayName(), err)
 	}
 	for i := range c.Columns {
 		ks := c.Columns[i].Keys
@@ -331,18 +392,34 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 
 // columnType returns the SQL type of column col of t (format_type), or an
 // error naming what is wrong.
-func columnType(ctx context.Context, db DB, t Table, col string) (string, error) {
+func columnType(ctx context.Context, db querier, t Table, col string) (string, error) {
 	var typ string
 	err := db.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
 		WHERE a.attrelid = $1::regclass AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
 		t.ident(), col).Scan(&typ)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("pgstore: table %s has no column %q", t.ident(), col)
+		return "", fmt.Errorf("%w: table %s has no column %q", ErrConfig, t.displayName(), col)
 	}
 	if err != nil {
-		return "", fmt.Errorf("pgstore: table %s: %w", t.ident(), err)
+		return "", catalogErr(t, err)
 	}
 	return typ, nil
+}
+
+// checkColumns checks that every column of t exists and holds its form:
+// bytea for Binary, text or varchar for Text.
+func checkColumns(ctx context.Context, db querier, t Table) error {
+	for _, c := range t.Columns {
+		typ, err := columnType(ctx, db, t, c.Name)
+		if err != nil {
+			return err
+		}
+		isText := typ == "text" || strings.HasPrefix(typ, "character varying")
+		if (c.Form == fieldcrypt.Binary && typ != "bytea") || (c.Form == fieldcrypt.Text && !isText) {
+			return fmt.Errorf("%w: column %q is %s, which does not hold the %v form: use bytea for binary, text for text", ErrConfig, c.Name, typ, c.Form)
+		}
+	}
+	return nil
 }
 
 // appendBytea appends the bytes of one result value to dst. pgx hands raw

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,7 +181,7 @@ func TestReencryptEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.Rows(rOld.Primary()) != 2500*2-250-250 || before.Columns[0].Nulls != 250 || before.Columns[1].Nulls != 250 {
+	if before.Values(rOld.Primary()) != 2500*2-250-250 || before.Columns[0].Nulls != 250 || before.Columns[1].Nulls != 250 {
 		t.Fatalf("census before: %+v", before)
 	}
 	if before.Columns[0].Keys[0].Role != "previous" {
@@ -201,7 +202,7 @@ func TestReencryptEndToEnd(t *testing.T) {
 	if !rep.SafeToRetire(rOld.Primary()) || rep.Census.NotCurrent() != 0 {
 		t.Fatalf("census after: %+v", rep.Census)
 	}
-	if !strings.Contains(rep.Summary(), "previous key "+rOld.Primary().String()+": 0 values, safe to retire") {
+	if !strings.Contains(rep.Summary(), "previous key "+rOld.Primary().String()+": 0 values left in this table") {
 		t.Fatalf("summary: %s", rep.Summary())
 	}
 	keys := f.verify(t, rNew)
@@ -306,9 +307,9 @@ func TestUndecryptableReported(t *testing.T) {
 		for _, k := range c.Keys {
 			switch k.Role {
 			case "unknown":
-				unknown += k.Rows
+				unknown += k.Values
 			case "previous":
-				previous += k.Rows
+				previous += k.Values
 			}
 		}
 	}
@@ -324,6 +325,12 @@ func TestUndecryptableReported(t *testing.T) {
 // update (deterministically, through the test hook): the job must not
 // overwrite them, must count the conflicts, re-read and rewrap them.
 func TestConflictNotOverwritten(t *testing.T) {
+	for _, casValue := range []bool{false, true} {
+		t.Run(fmt.Sprintf("casValue=%v", casValue), func(t *testing.T) { testConflictNotOverwritten(t, casValue) })
+	}
+}
+
+func testConflictNotOverwritten(t *testing.T, casValue bool) {
 	oldK, newK := keyText(t), keyText(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 600, rOld, true)
@@ -343,7 +350,7 @@ func TestConflictNotOverwritten(t *testing.T) {
 	}
 	defer func() { testHookBeforeUpdate = nil }()
 	rNew := ring(t, newK, oldK)
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100, casValue: casValue})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,6 +361,37 @@ func TestConflictNotOverwritten(t *testing.T) {
 	if len(keys) != 1 || !rep.SafeToRetire(rOld.Primary()) {
 		t.Fatalf("keys %v", keys)
 	}
+}
+
+// TestConflictOtherColumn: the compare-and-swap compares the row version, so
+// a write to another column of the row between read and update is a
+// conflict too: the row is re-read (keeping that write) and rewrapped on the
+// next round, never written back over it.
+func TestConflictOtherColumn(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	f := newFixture(t, 300, rOld, true)
+	ctx := context.Background()
+	var hits atomic.Int64
+	testHookBeforeUpdate = func(ids []string) {
+		if hits.Add(1) > 1 {
+			return
+		}
+		if _, err := f.pool.Exec(ctx, `UPDATE accounts SET other = -other WHERE id = $1::bigint`, ids[0]); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookBeforeUpdate = nil }()
+	rNew := ring(t, newK, oldK)
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100, Ranges: 1})
+	if err != nil || rep.Conflicts != 1 || rep.Rewrapped != 300*2-30-30 {
+		t.Fatalf("%v conflicts %d rewrapped %d", err, rep.Conflicts, rep.Rewrapped)
+	}
+	var other int
+	if err := f.pool.QueryRow(ctx, `SELECT other FROM accounts WHERE id = 1`).Scan(&other); err != nil || other != -1 {
+		t.Fatalf("the concurrent write to another column was lost: %d %v", other, err)
+	}
+	f.verify(t, rNew)
 }
 
 // TestWritersDuringJob: application writers update random rows, under the old
@@ -433,7 +471,7 @@ func TestCancelAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mid.Rows(rOld.Primary()) == 0 || mid.Rows(rNew.Primary()) == 0 {
+	if mid.Values(rOld.Primary()) == 0 || mid.Values(rNew.Primary()) == 0 {
 		t.Fatalf("cancel did not land midway: %+v", mid)
 	}
 	var parts int
@@ -534,7 +572,7 @@ func TestThrottleAndPause(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	var slept time.Duration
 	var pauses int
-	opt := Options{BatchSize: 500, RowsPerSecond: 1000, Pause: 7 * time.Millisecond,
+	opt := Options{BatchSize: 500, Ranges: 1, RowsPerSecond: 1000, Pause: 7 * time.Millisecond,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
@@ -565,7 +603,7 @@ func TestProgressETA(t *testing.T) {
 	f := newFixture(t, 1000, ring(t, oldK), false)
 	now := time.Unix(1e9, 0)
 	var seen []Progress
-	opt := Options{BatchSize: 250,
+	opt := Options{BatchSize: 250, Ranges: 1,
 		Now:      func() time.Time { now = now.Add(100 * time.Millisecond); return now },
 		Progress: func(p Progress) { seen = append(seen, p) }}
 	if _, err := Reencrypt(context.Background(), f.pool, ring(t, newK, oldK), f.t, opt); err != nil {
@@ -631,20 +669,39 @@ func TestFormatSQL(t *testing.T) {
 	}
 	var nb, nt int
 	err = db.Pool.QueryRow(ctx, `SELECT
-		count(*) FILTER (WHERE b IS NOT NULL AND substring(b from 1 for 9) <> ('\xfc' || $1)::bytea),
-		count(*) FILTER (WHERE t IS NOT NULL AND NOT starts_with(t, 'fc1:' || encode(('\xfc' || $1)::bytea, 'base64')))
+		count(*) FILTER (WHERE b IS NOT NULL AND substring(b from 1 for 9) <> decode('fc' || $1, 'hex')),
+		count(*) FILTER (WHERE t IS NOT NULL AND NOT starts_with(t COLLATE "C", 'fc1:' || encode(decode('fc' || $1, 'hex'), 'base64')))
 		FROM f`, fp1).Scan(&nb, &nt)
 	if err != nil || nb != 3 || nt != 3 {
 		t.Fatalf("not-current filters: %d %d %v", nb, nt, err)
 	}
-	// KeyIDExpr is the same expression.
+	// KeyIDExpr is the same expression, guarded: 'invalid' for values that
+	// are not envelopes, NULL for NULL.
 	var viaExpr string
 	if err := db.Pool.QueryRow(ctx, `SELECT `+KeyIDExpr("b", fieldcrypt.Binary)+` || '/' || `+KeyIDExpr("t", fieldcrypt.Text)+` FROM f WHERE id = 1`).Scan(&viaExpr); err != nil || viaExpr != fp2+"/"+fp2 {
 		t.Fatalf("KeyIDExpr: %q %v", viaExpr, err)
 	}
+	rows, _ = db.Pool.Query(ctx, `SELECT coalesce(`+KeyIDExpr("b", fieldcrypt.Binary)+`, 'null') || '/' || coalesce(`+KeyIDExpr("t", fieldcrypt.Text)+`, 'null') FROM f WHERE id >= 9 ORDER BY id`)
+	guarded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || strings.Join(guarded, ",") != "null/null,invalid/invalid,invalid/invalid" {
+		t.Fatalf("guarded KeyIDExpr: %v %v", guarded, err)
+	}
+	// FORMAT.md's census one-liner counts plaintext as 'invalid', never
+	// under a key id.
+	rows, _ = db.Pool.Query(ctx, `SELECT coalesce(key_id, 'null') || '=' || count FROM (SELECT CASE WHEN b IS NULL THEN NULL
+                WHEN length(b) >= 38 AND substring(b from 1 for 1) = decode('fc', 'hex')
+                THEN encode(substring(b from 2 for 8), 'hex') ELSE 'invalid' END AS key_id,
+           count(*)
+    FROM f GROUP BY 1) s ORDER BY 1`)
+	census, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	want := []string{fp1 + "=2", fp2 + "=1", "invalid=2", "null=1"}
+	slices.Sort(want)
+	if err != nil || strings.Join(census, ",") != strings.Join(want, ",") {
+		t.Fatalf("one-liner census %v %v, want %v", census, err, want)
+	}
 	// The census agrees.
 	c, err := TakeCensus(ctx, db.Pool, r1, Table{Name: "f", PK: "id", Columns: []Column{{Name: "b"}, {Name: "t", Form: fieldcrypt.Text}}})
-	if err != nil || c.Rows(r1.Primary()) != 4 || c.Rows(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Role != "unknown" && c.Columns[1].Keys[0].Role != "unknown" {
+	if err != nil || c.Values(r1.Primary()) != 4 || c.Values(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Role != "unknown" && c.Columns[1].Keys[0].Role != "unknown" {
 		t.Fatalf("census %+v %v", c, err)
 	}
 }
@@ -676,7 +733,7 @@ func TestTextResultFormat(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := TakeCensus(ctx, pool, rNew, f.t)
-			if err != nil || !reflect.DeepEqual(got, want) || got.Rows(rOld.Primary()) == 0 {
+			if err != nil || !reflect.DeepEqual(got, want) || got.Values(rOld.Primary()) == 0 {
 				t.Fatalf("census over %v: %+v, %v; want %+v", mode, got, err, want)
 			}
 			rep, err := Reencrypt(ctx, pool, rNew, f.t, Options{BatchSize: 64, Workers: 2})
@@ -697,8 +754,18 @@ type cancelAfterInsert struct {
 	cancel context.CancelFunc
 }
 
-func (d cancelAfterInsert) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := d.DB.Exec(ctx, sql, args...)
+func (d cancelAfterInsert) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := d.DB.Begin(ctx)
+	return cancelTx{tx, d.cancel}, err
+}
+
+type cancelTx struct {
+	pgx.Tx
+	cancel context.CancelFunc
+}
+
+func (d cancelTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := d.Tx.Exec(ctx, sql, args...)
 	if strings.HasPrefix(sql, "INSERT INTO") {
 		d.cancel()
 	}
