@@ -41,8 +41,6 @@ func New(rdb redis.Scripter, prefix string) *Store {
 // Key is the Redis key of an idempotency key.
 func (s *Store) Key(key string) string { return s.prefix + key }
 
-const done = "d"
-
 // claim: SET NX; when taken, report the holder's state.
 var claimScript = redis.NewScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end

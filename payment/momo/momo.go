@@ -36,12 +36,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -85,6 +87,22 @@ type Config struct {
 	Observer payment.Observer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Idempotency de-duplicates IPNs: IPNHandler runs its callback at most
+	// once per (partnerCode, orderId, transId, resultCode), so the
+	// authorized (9000) and the captured (0) IPN of one transaction are
+	// both delivered, and answers a repeat 204 without calling it.
+	// Required unless NoIdempotency is set; see payment.IdempotencyStore,
+	// payment/idemredis, payment/idempg.
+	Idempotency payment.IdempotencyStore
+	// NoIdempotency opts out explicitly: every delivery of an IPN reaches
+	// the callback, which must then de-duplicate by itself. A Client that
+	// only signs requests sets it.
+	NoIdempotency bool
+	// IdempotencyLease and IdempotencyKeep override payment.DefaultLease
+	// and payment.DefaultKeep.
+	IdempotencyLease, IdempotencyKeep time.Duration
+	// Logger receives idempotency store failures; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // LoadConfig reads MOMO_PARTNER_CODE and the MOMO_ACCESS_KEY and
@@ -122,6 +140,7 @@ type Client struct {
 	ak, sk  payment.SecretSet
 	obs     payment.Observer
 	now     func() time.Time
+	guard   idem.Guard
 }
 
 // Errors returned by New and the Sign methods.
@@ -141,11 +160,15 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.SecretKey.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: secret key: %w", ErrConfig, err)
 	}
+	if cfg.Idempotency == nil && !cfg.NoIdempotency {
+		return nil, fmt.Errorf("%w: %w (Config.Idempotency or Config.NoIdempotency)", ErrConfig, payment.ErrNoIdempotencyStore)
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, obs: payment.OrNop(cfg.Observer), now: now}, nil
+	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, obs: payment.OrNop(cfg.Observer), now: now,
+		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
 }
 
 // raw joins key=value pairs with "&", the MoMo signed-string format.

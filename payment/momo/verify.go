@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/query"
@@ -217,6 +218,15 @@ type NotifyFunc func(ctx context.Context, n *Notification) error
 // MoMo requires. A refused IPN gets 400 with a JSON body saying why and fn
 // is not called; another method 405, another content type 415, a larger
 // body 413. Each refusal is reported to the observer's IPNRejected.
+//
+// Duplicates (Config.Idempotency): fn runs at most once per (orderId,
+// transId, resultCode). MoMo documents a single answer, 204 No Content, so
+// a repeat of a processed IPN is answered 204 without calling fn
+// (reported as payment.ReasonAlreadyProcessed). When fn fails the claim is
+// released and the answer is 500, so MoMo's retry reaches fn again; a
+// repeat arriving while fn still runs, or an idempotency store failure,
+// is answered 503 with Retry-After (ReasonInProgress,
+// ReasonStoreUnavailable). fn's context ends with the claim's lease.
 func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reject := func(status int, reason payment.Reason, msg string) {
@@ -256,9 +266,22 @@ func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
 			reject(http.StatusBadRequest, reason, msg)
 			return
 		}
-		if err := fn(r.Context(), n); err != nil {
+		out, _ := c.guard.Run(r.Context(), idem.Key(Provider, n.PartnerCode, n.OrderID, itoa(n.TransID), strconv.Itoa(n.ResultCode)),
+			func(ctx context.Context) error { return fn(ctx, n) })
+		switch out {
+		case idem.Failed:
 			reject(http.StatusInternalServerError, payment.ReasonCallback, "not processed, retry later")
 			return
+		case idem.InProgress:
+			w.Header().Set("Retry-After", "10")
+			reject(http.StatusServiceUnavailable, payment.ReasonInProgress, "being processed, retry later")
+			return
+		case idem.StoreDown:
+			w.Header().Set("Retry-After", "30")
+			reject(http.StatusServiceUnavailable, payment.ReasonStoreUnavailable, "not processed, retry later")
+			return
+		case idem.Duplicate:
+			c.obs.IPNRejected(Provider, payment.ReasonAlreadyProcessed)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})

@@ -5,14 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"time"
+	"strconv"
 
 	"github.com/goodgo/rotation/payment"
 )
-
-// PayOSReplayTTL is how long the PayOS handler remembers processed
-// webhooks when a ReplayStore is set.
-const PayOSReplayTTL = 24 * time.Hour
 
 // PayOS verifies PayOS payment webhooks.
 //
@@ -36,7 +32,10 @@ const PayOSReplayTTL = 24 * time.Hour
 // element that is not an object: none occurs in a PayOS payment webhook,
 // and each would let a modified body pass. The top-level code, desc and
 // success fields are not signed and are not exposed. PayOS has no
-// timestamp: deduplicate on OrderCode/Reference.
+// timestamp, so a captured webhook verifies forever: the Handler
+// de-duplicates on orderCode and reference through the idempotency store,
+// and the application must still refuse to pay an order twice after the
+// store's keep period.
 type PayOS struct {
 	set payment.SecretSet
 	cfg config
@@ -44,15 +43,17 @@ type PayOS struct {
 
 // NewPayOS returns a PayOS verifier for set. Options used: WithClock
 // (for the previous key's deadline), WithObserver, WithMaxBody, WithLogger,
-// and WithReplayStore/WithReplayFailOpen (used by Handler: a webhook whose
-// signed data was already processed in the last PayOSReplayTTL is not
-// passed to the callback again; PayOS messages carry no timestamp, so the
-// application must still deduplicate on OrderCode/Reference).
+// WithIdempotencyStore or WithoutIdempotency (one is required),
+// WithReplayFailOpen.
 func NewPayOS(set payment.SecretSet, opts ...Option) (*PayOS, error) {
 	if err := set.Validate(); err != nil {
 		return nil, err
 	}
-	return &PayOS{set: set, cfg: newConfig(opts)}, nil
+	cfg := newConfig(opts)
+	if err := cfg.checkIdempotency(); err != nil {
+		return nil, err
+	}
+	return &PayOS{set: set, cfg: cfg}, nil
 }
 
 // PayOSEvent is the verified "data" of a PayOS webhook.
@@ -78,7 +79,7 @@ type PayOSEvent struct {
 	Fields map[string]string
 	Slot   payment.Slot
 
-	replayKey string // identifies the signed content, for the replay store
+	idemKey string // the payment, for the idempotency store
 }
 
 // payosCanon renders data's canonical string into dst and returns the
@@ -223,9 +224,15 @@ func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	ev := PayOSEvent{Fields: vals, Slot: slot, replayKey: contentKey(ProviderPayOS, msg)}
+	ev := PayOSEvent{Fields: vals, Slot: slot}
 	if err := ev.fill(data, vals); err != nil {
 		return PayOSEvent{}, err
+	}
+	if ev.Reference != "" {
+		ev.idemKey = "order:" + strconv.FormatInt(ev.OrderCode, 10) + ":" + ev.Reference
+	} else {
+		sum := sha256.Sum256(msg)
+		ev.idemKey = "data:" + hex.EncodeToString(sum[:16])
 	}
 	return ev, nil
 }

@@ -36,7 +36,7 @@ func TestPayOSCanonicalMatchesNodeSDK(t *testing.T) {
 	if err != nil || string(q) != payosTrickyQ {
 		t.Fatalf("canonical\n got %q %v\nwant %q", q, err, payosTrickyQ)
 	}
-	p := must(NewPayOS(payment.SecretSet{Current: secret(payosTrickyKey)}))
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosTrickyKey)}, WithoutIdempotency()))
 	ev, err := p.Verify([]byte(payosWebhook(payosTrickyData, payosTrickySig)))
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestPayOSCanonicalMatchesNodeSDK(t *testing.T) {
 }
 
 func TestPayOSRefusals(t *testing.T) {
-	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}))
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}, WithoutIdempotency()))
 	sign := func(data string) string { return must(PayOSSignature([]byte(payosSampleKey), []byte(data))) }
 	for name, tc := range map[string]struct {
 		body string
@@ -118,7 +118,7 @@ func TestPayOSRotation(t *testing.T) {
 	} {
 		rec := &recorder{}
 		set := payment.SecretSet{Current: secret(newKey), Previous: secret(payosSampleKey), PreviousUntil: until, Incident: tc.incident}
-		p := must(NewPayOS(set, WithClock(fixed(tc.now)), WithObserver(rec)))
+		p := must(NewPayOS(set, WithoutIdempotency(), WithClock(fixed(tc.now)), WithObserver(rec)))
 		code, _ := serve(p.Handler(func(context.Context, PayOSEvent) error { return nil }), "POST", "application/json", nil, tc.body)
 		ev, err := p.Verify([]byte(tc.body))
 		if ev.Slot != tc.slot || !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
