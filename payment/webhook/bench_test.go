@@ -80,7 +80,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("payos/bare-hmac", func(b *testing.B) {
 		root := must(parseJSON([]byte(payosSampleBody)))
 		data, _ := root.get("data")
-		msg, _, _ := payosCanon(nil, data)
+		msg, _, _, _ := payosCanon(nil, data)
 		b.SetBytes(int64(len(payosSampleBody)))
 		bareHMAC(b, sha256.New, []byte(payosSampleKey), msg)
 	})

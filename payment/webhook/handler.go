@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -65,6 +66,13 @@ func (c *Casso) Handler(fn func(ctx context.Context, ev CassoEvent) error) http.
 // (orderCode, reference): nil → 200 {"success":true} (PayOS's documented
 // answer), an error → 500 so PayOS retries. A payment already processed is
 // answered 200 without calling fn.
+//
+// An ambiguous webhook (see Verify) is confirmed through PayOS's API when
+// WithPayOSClient is set: confirmed, fn gets it with Unconfirmed false;
+// contradicted, it is answered 401 (payment.ReasonAmbiguousMismatch);
+// when the API fails, 503 so PayOS retries (ReasonAmbiguousQuery).
+// Without a client fn gets it with Unconfirmed true. Each outcome is
+// counted by a payment.AmbiguityObserver.
 func (p *PayOS) Handler(fn func(ctx context.Context, ev PayOSEvent) error) http.Handler {
 	g := p.cfg.guard(ProviderPayOS)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +81,9 @@ func (p *PayOS) Handler(fn func(ctx context.Context, ev PayOSEvent) error) http.
 			return
 		}
 		ev, err := p.Verify(body)
+		if errors.Is(err, payment.ErrAmbiguous) {
+			ev, err = p.confirm(r.Context(), ev)
+		}
 		if err != nil {
 			refuse(w, &p.cfg, ProviderPayOS, err)
 			return
@@ -80,6 +91,27 @@ func (p *PayOS) Handler(fn func(ctx context.Context, ev PayOSEvent) error) http.
 		process(w, r.Context(), &p.cfg, &g, ev.idemKey, func(ctx context.Context) error { return fn(ctx, ev) })
 	})
 }
+
+// confirm settles an ambiguous PayOS event for the Handler.
+func (p *PayOS) confirm(ctx context.Context, ev PayOSEvent) (PayOSEvent, error) {
+	if p.cfg.payos == nil {
+		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousUnconfirmed)
+		return ev, nil
+	}
+	ev, err := p.Confirm(ctx, ev)
+	switch {
+	case err == nil:
+		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousConfirmed)
+	case errors.Is(err, payment.ErrUnconfirmed):
+		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousMismatch)
+	default:
+		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousQueryFailed)
+		err = fmt.Errorf("%w: %w", errAmbiguousQuery, err)
+	}
+	return ev, err
+}
+
+var errAmbiguousQuery = errors.New("webhook: could not confirm an ambiguous webhook")
 
 // process runs fn under g's claim on key and answers: 200 after fn
 // succeeds, 500 after it fails (the claim is released), 200 with
@@ -150,6 +182,11 @@ func refuse(w http.ResponseWriter, cfg *config, provider string, err error) {
 	reason := payment.ReasonOf(err)
 	code, msg := http.StatusUnauthorized, "signature verification failed"
 	switch {
+	case errors.Is(err, errAmbiguousQuery):
+		reason, code, msg = payment.ReasonAmbiguousQuery, http.StatusServiceUnavailable, "could not confirm the payment with PayOS; retry later"
+		w.Header().Set("Retry-After", "30")
+	case errors.Is(err, payment.ErrUnconfirmed):
+		msg = "PayOS does not confirm this payment"
 	case errors.Is(err, ErrReplayStore):
 		reason, code, msg = ReasonReplayStore, http.StatusServiceUnavailable, "temporarily unable to check for replays; retry later"
 		w.Header().Set("Retry-After", "30")

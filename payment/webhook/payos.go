@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -78,15 +79,20 @@ type PayOSEvent struct {
 	// (including ones this package does not know).
 	Fields map[string]string
 	Slot   payment.Slot
+	// Unconfirmed: the signed string was ambiguous (a value contains
+	// "&<key>=") and PayOS's query API did not confirm the fields: they
+	// are not authenticated. Check the order with PayOS before delivering.
+	Unconfirmed bool
 
 	idemKey string // the payment, for the idempotency store
 }
 
 // payosCanon renders data's canonical string into dst and returns the
-// rendered values by key.
-func payosCanon(dst []byte, data *jvalue) ([]byte, map[string]string, error) {
+// rendered values by key, and whether a value contains "&<key>=" (which
+// makes the string readable as other fields).
+func payosCanon(dst []byte, data *jvalue) (_ []byte, _ map[string]string, amb bool, _ error) {
 	if data.kind != jObj {
-		return dst, nil, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
+		return dst, nil, false, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
 	}
 	var buf [24]int
 	order := keyOrder(data.obj, buf[:0])
@@ -94,7 +100,7 @@ func payosCanon(dst []byte, data *jvalue) ([]byte, map[string]string, error) {
 	for i, j := range order {
 		m := &data.obj[j]
 		if !payosKey(m.key) {
-			return dst, nil, fmt.Errorf("%w: data key %q is not [A-Za-z0-9_]+", payment.ErrMalformed, m.key)
+			return dst, nil, false, fmt.Errorf("%w: data key %q is not [A-Za-z0-9_]+", payment.ErrMalformed, m.key)
 		}
 		if i > 0 {
 			dst = append(dst, '&')
@@ -104,15 +110,13 @@ func payosCanon(dst []byte, data *jvalue) ([]byte, map[string]string, error) {
 		start := len(dst)
 		var err error
 		if dst, err = payosValue(dst, &m.val); err != nil {
-			return dst, nil, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, m.key, err)
+			return dst, nil, false, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, m.key, err)
 		}
 		v := string(dst[start:])
-		if ambiguous(v) {
-			return dst, nil, fmt.Errorf("%w: data.%s contains \"&<key>=\", which PayOS's signature cannot tell from another field", payment.ErrMalformed, m.key)
-		}
+		amb = amb || ambiguous(v)
 		vals[m.key] = v
 	}
-	return dst, vals, nil
+	return dst, vals, amb, nil
 }
 
 func payosKey(k string) bool {
@@ -182,8 +186,18 @@ func payosValue(dst []byte, v *jvalue) ([]byte, error) {
 
 // Verify checks a webhook body and returns its data. It reports Verified
 // or SignatureFailed.
+//
+// A validly signed body whose data has a value containing "&<key>=" (a
+// payer's memo "a&b=c", a URL with a query) is returned with
+// Unconfirmed set and an error wrapping payment.ErrAmbiguous: its fields
+// are not authenticated. Confirm it (Confirm, or Handler with
+// WithPayOSClient) or treat it as unconfirmed; never as paid.
 func (p *PayOS) Verify(body []byte) (PayOSEvent, error) {
 	ev, err := p.verify(body)
+	if errors.Is(err, payment.ErrAmbiguous) {
+		p.cfg.obs.Verified(ProviderPayOS, ev.Slot)
+		return ev, err
+	}
 	if err != nil {
 		p.cfg.obs.SignatureFailed(ProviderPayOS, payment.ReasonOf(err))
 		return PayOSEvent{}, err
@@ -216,7 +230,7 @@ func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
 		return PayOSEvent{}, fmt.Errorf("%w: no \"data\"", payment.ErrMalformed)
 	}
 	var buf [1024]byte
-	msg, vals, err := payosCanon(buf[:0], data)
+	msg, vals, amb, err := payosCanon(buf[:0], data)
 	if err != nil {
 		return PayOSEvent{}, err
 	}
@@ -224,9 +238,16 @@ func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	ev := PayOSEvent{Fields: vals, Slot: slot}
+	ev := PayOSEvent{Fields: vals, Slot: slot, Unconfirmed: amb}
 	if err := ev.fill(data, vals); err != nil {
 		return PayOSEvent{}, err
+	}
+	if amb {
+		// The fields may be another reading of the signed string: key the
+		// delivery on the string itself until the query API confirms it.
+		sum := sha256.Sum256(msg)
+		ev.idemKey = "data:" + hex.EncodeToString(sum[:16])
+		return ev, fmt.Errorf("payos: %w", payment.ErrAmbiguous)
 	}
 	if ev.Reference != "" {
 		ev.idemKey = "order:" + strconv.FormatInt(ev.OrderCode, 10) + ":" + ev.Reference
@@ -275,7 +296,7 @@ func PayOSSignature(key []byte, data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: data: %w", payment.ErrMalformed, err)
 	}
-	msg, _, err := payosCanon(nil, &root)
+	msg, _, _, err := payosCanon(nil, &root)
 	if err != nil {
 		return "", err
 	}

@@ -32,7 +32,7 @@ func TestPayOSCanonicalMatchesNodeSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, _, err := payosCanon(nil, &root)
+	q, _, _, err := payosCanon(nil, &root)
 	if err != nil || string(q) != payosTrickyQ {
 		t.Fatalf("canonical\n got %q %v\nwant %q", q, err, payosTrickyQ)
 	}
@@ -63,7 +63,7 @@ func TestPayOSRefusals(t *testing.T) {
 		"nested object":     {payosWebhook(`{"a":{"b":1}}`, strings.Repeat("a", 64)), payment.ErrMalformed},
 		"array of numbers":  {payosWebhook(`{"a":[1,2]}`, strings.Repeat("a", 64)), payment.ErrMalformed},
 		"key with =":        {payosWebhook(`{"a=b":"1"}`, strings.Repeat("a", 64)), payment.ErrMalformed},
-		"value with &key=":  {payosWebhook(`{"a":"1&b=2"}`, strings.Repeat("a", 64)), payment.ErrMalformed},
+		"value with &key=":  {payosWebhook(`{"a":"1&b=2"}`, strings.Repeat("a", 64)), payment.ErrSignatureMismatch},
 		"amount as string":  {payosWebhook(`{"amount":"3000"}`, sign(`{"amount":"3000"}`)), payment.ErrMalformed},
 		"amount fractional": {payosWebhook(`{"amount":3000.5}`, sign(`{"amount":3000.5}`)), payment.ErrMalformed},
 		"unsafe integer":    {payosWebhook(`{"orderCode":9007199254740993}`, sign(`{"orderCode":9007199254740993}`)), payment.ErrMalformed},
@@ -80,10 +80,10 @@ func TestPayOSRefusals(t *testing.T) {
 	}
 	// The re-split attack: PayOS signed {"accountNumber":"1","amount":3000};
 	// an attacker moves "amount=3000" into accountNumber, giving the same
-	// signed string. Refused.
+	// signed string. Never trusted: ambiguous, unconfirmed.
 	orig := `{"accountNumber":"1","amount":3000}`
 	forged := payosWebhook(`{"accountNumber":"1&amount=3000"}`, sign(orig))
-	if _, err := p.Verify([]byte(forged)); !errors.Is(err, payment.ErrMalformed) {
+	if ev, err := p.Verify([]byte(forged)); !errors.Is(err, payment.ErrAmbiguous) || !ev.Unconfirmed {
 		t.Errorf("re-split body: %v", err)
 	}
 	// '&' alone is fine (a payer's memo "A & B").

@@ -152,6 +152,7 @@ type config struct {
 	noIdem       bool
 	failOpen     bool
 	toleranceSet bool
+	payos        *PayOSClient
 	log          *slog.Logger
 	// rawSecrets: Standard Webhooks secrets without "whsec_" are raw bytes.
 	rawSecrets bool
