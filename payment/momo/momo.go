@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +104,14 @@ type Config struct {
 	IdempotencyLease, IdempotencyKeep time.Duration
 	// Logger receives idempotency store failures; nil means slog.Default().
 	Logger *slog.Logger
+	// APIURL is the base of MoMo's API (SandboxAPIURL, or
+	// https://payment.momo.vn) for Query; IPNHandler then confirms
+	// ambiguous IPNs through it. Empty: ambiguous IPNs are handed to the
+	// callback marked Unconfirmed.
+	APIURL string
+	// HTTPClient sends Query requests; nil means a client with the 30 s
+	// timeout MoMo asks for.
+	HTTPClient *http.Client
 }
 
 // LoadConfig reads MOMO_PARTNER_CODE and the MOMO_ACCESS_KEY and
@@ -141,6 +150,8 @@ type Client struct {
 	obs     payment.Observer
 	now     func() time.Time
 	guard   idem.Guard
+	apiURL  string
+	hc      *http.Client
 }
 
 // Errors returned by New and the Sign methods.
@@ -167,7 +178,12 @@ func New(cfg Config) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
 	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, obs: payment.OrNop(cfg.Observer), now: now,
+		apiURL: strings.TrimSuffix(cfg.APIURL, "/"), hc: hc,
 		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
 }
 
