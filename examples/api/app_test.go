@@ -120,7 +120,7 @@ func TestAPIExample(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	app, err := newApp(ctx, config{SecretsDir: dir, RedisURL: testsvc.RedisURL()})
+	app, err := newApp(ctx, config{SecretsDir: dir, RedisURL: testsvc.RedisURL(), IdemPrefix: rd.Prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,11 @@ func (a *App) mountPayments() error {
 	// (shared by replicas), in this process's memory otherwise.
 	var store payment.IdempotencyStore = payment.NewMemoryStore(now)
 	if a.rdb != nil {
-		store = idemredis.New(a.rdb, "api:idem:")
+		prefix := a.cfg.IdemPrefix
+		if prefix == "" {
+			prefix = "api:idem:"
+		}
+		store = idemredis.New(a.rdb, prefix)
 	}
 
 	if cfg, err := vnpay.LoadConfig(a.src); err == nil {
