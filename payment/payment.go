@@ -285,6 +285,8 @@ func ReasonOf(err error) Reason {
 		return ReasonNoSecret
 	case errors.Is(err, ErrWrongMerchant):
 		return ReasonWrongMerchant
+	case errors.Is(err, ErrUnconfirmed):
+		return ReasonAmbiguousMismatch
 	}
 	return ReasonMalformed
 }

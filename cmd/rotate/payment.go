@@ -184,6 +184,7 @@ func vnpaySmoke(env *Env, now time.Time) (*smoke, error) {
 		return nil, err
 	}
 	cfg.Now = func() time.Time { return now }
+	cfg.NoIdempotency = true // the smoke test verifies signatures; it runs no IPN handler
 	c, err := vnpay.New(cfg)
 	if err != nil {
 		return nil, err
@@ -235,6 +236,7 @@ func momoSmoke(env *Env, now time.Time) (*smoke, error) {
 		return nil, err
 	}
 	cfg.Now = func() time.Time { return now }
+	cfg.NoIdempotency = true // the smoke test verifies signatures; it runs no IPN handler
 	c, err := momo.New(cfg)
 	if err != nil {
 		return nil, err
@@ -286,6 +288,7 @@ func zalopaySmoke(env *Env, now time.Time) (*smoke, error) {
 		return nil, err
 	}
 	cfg.Now = func() time.Time { return now }
+	cfg.NoIdempotency = true // the smoke test verifies signatures; it runs no IPN handler
 	c, err := zalopay.New(cfg)
 	if err != nil {
 		return nil, err
@@ -334,7 +337,7 @@ func webhookSmoke(env *Env, now time.Time) (*smoke, error) {
 		return nil, err
 	}
 	clock := webhook.WithClock(func() time.Time { return now })
-	v, err := webhook.NewVerifier(set, clock)
+	v, err := webhook.NewVerifier(set, clock, webhook.WithoutIdempotency()) // signatures only, no handler
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,7 @@ func TestPaymentSmokeCallback(t *testing.T) {
 	// VNPay: an IPN signed by the "provider" with the previous secret,
 	// pasted as a whole URL.
 	prev := vnpayVars(map[string]string{"VNPAY_HASH_SECRET_PREVIOUS": smokeVNPayOld, "VNPAY_HASH_SECRET_PREVIOUS_UNTIL": "2026-11-28T09:00:00Z"})
-	provider, err := vnpay.New(vnpay.Config{TmnCode: "DEMOV210", HashSecret: payment.SecretSet{Current: fingerprint.NewSecret([]byte(smokeVNPayOld))}})
+	provider, err := vnpay.New(vnpay.Config{NoIdempotency: true, TmnCode: "DEMOV210", HashSecret: payment.SecretSet{Current: fingerprint.NewSecret([]byte(smokeVNPayOld))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestPaymentSmokeCallback(t *testing.T) {
 
 	// MoMo: an IPN body.
 	mm := map[string]string{"MOMO_PARTNER_CODE": "MOMO", "MOMO_ACCESS_KEY": smokeMoMoAK, "MOMO_SECRET_KEY": smokeMoMoSK}
-	mc, _ := momo.New(momo.Config{PartnerCode: "MOMO", AccessKey: payment.SecretSet{Current: fingerprint.NewSecret([]byte(smokeMoMoAK))},
+	mc, _ := momo.New(momo.Config{NoIdempotency: true, PartnerCode: "MOMO", AccessKey: payment.SecretSet{Current: fingerprint.NewSecret([]byte(smokeMoMoAK))},
 		SecretKey: payment.SecretSet{Current: fingerprint.NewSecret([]byte(smokeMoMoSK))}})
 	body, _ := mc.SignIPN(&momo.Notification{PartnerCode: "MOMO", OrderID: "1", RequestID: "1", Amount: 1000, ResultCode: 0, TransID: 1, ResponseTime: 1})
 	if r := runCLI(t, mm, string(body), "payment", "smoke", "--callback", "momo"); r.code != exitOK {

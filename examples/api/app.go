@@ -22,6 +22,9 @@ import (
 type config struct {
 	SecretsDir string // "" reads the environment
 	RedisURL   string // "" disables the user-status cache
+	// IdemPrefix prefixes the payment idempotency keys in Redis; "" means
+	// "api:idem:".
+	IdemPrefix string
 	Log        *slog.Logger
 	// Now is the clock for the keyring and payment verifiers (tests).
 	Now func() time.Time

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/idemredis"
 	"github.com/goodgo/rotation/payment/momo"
 	"github.com/goodgo/rotation/payment/paymentprom"
 	"github.com/goodgo/rotation/payment/vnpay"
 	"github.com/goodgo/rotation/payment/webhook"
-	"github.com/goodgo/rotation/payment/webhook/redisreplay"
 	"github.com/goodgo/rotation/payment/zalopay"
 	"github.com/goodgo/rotation/secretenv"
 )
@@ -55,9 +55,19 @@ func (a *App) mountPayments() error {
 		now = time.Now
 	}
 	skip := func(err error) bool { return secretenv.IsMissing(err) }
+	// Provider retries reach each callback once: in Redis when configured
+	// (shared by replicas), in this process's memory otherwise.
+	var store payment.IdempotencyStore = payment.NewMemoryStore(now)
+	if a.rdb != nil {
+		prefix := a.cfg.IdemPrefix
+		if prefix == "" {
+			prefix = "api:idem:"
+		}
+		store = idemredis.New(a.rdb, prefix)
+	}
 
 	if cfg, err := vnpay.LoadConfig(a.src); err == nil {
-		cfg.Observer, cfg.Now = obs, now
+		cfg.Observer, cfg.Now, cfg.Idempotency = obs, now, store
 		c, err := vnpay.New(cfg)
 		if err != nil {
 			return fmt.Errorf("vnpay: %w", err)
@@ -76,7 +86,7 @@ func (a *App) mountPayments() error {
 	}
 
 	if cfg, err := momo.LoadConfig(a.src); err == nil {
-		cfg.Observer, cfg.Now = obs, now
+		cfg.Observer, cfg.Now, cfg.Idempotency = obs, now, store
 		c, err := momo.New(cfg)
 		if err != nil {
 			return fmt.Errorf("momo: %w", err)
@@ -92,7 +102,7 @@ func (a *App) mountPayments() error {
 	}
 
 	if cfg, err := zalopay.LoadConfig(a.src); err == nil {
-		cfg.Observer, cfg.Now = obs, now
+		cfg.Observer, cfg.Now, cfg.Idempotency = obs, now, store
 		c, err := zalopay.New(cfg)
 		if err != nil {
 			return fmt.Errorf("zalopay: %w", err)
@@ -105,10 +115,7 @@ func (a *App) mountPayments() error {
 		return fmt.Errorf("zalopay: %w", err)
 	}
 
-	opts := []webhook.Option{webhook.WithObserver(obs), webhook.WithClock(now), webhook.WithLogger(a.cfg.Log)}
-	if a.rdb != nil {
-		opts = append(opts, webhook.WithReplayStore(redisreplay.New(a.rdb, "api:webhook-replay:")))
-	}
+	opts := []webhook.Option{webhook.WithObserver(obs), webhook.WithClock(now), webhook.WithLogger(a.cfg.Log), webhook.WithIdempotencyStore(store)}
 	if set, err := webhook.LoadSecretSet(a.src); err == nil {
 		v, err := webhook.NewVerifier(set, opts...)
 		if err != nil {

@@ -96,14 +96,14 @@ func vnpayProvider() provider {
 	return provider{
 		name: "vnpay", window: payment.VNPayRetryWindow,
 		receiver: func(set payment.SecretSet, obs payment.Observer, now func() time.Time) (http.Handler, error) {
-			c, err := vnpay.New(vnpay.Config{TmnCode: tmn, HashSecret: set, Observer: obs, Now: now})
+			c, err := vnpay.New(vnpay.Config{NoIdempotency: true, TmnCode: tmn, HashSecret: set, Observer: obs, Now: now})
 			if err != nil {
 				return nil, err
 			}
 			return c.IPNHandler(func(context.Context, *vnpay.Notification) vnpay.IPNResponse { return vnpay.ConfirmSuccess }), nil
 		},
 		send: func(s string, n int, now time.Time) (*http.Request, error) {
-			c, err := vnpay.New(vnpay.Config{TmnCode: tmn, HashSecret: payment.SecretSet{Current: secret(s)}})
+			c, err := vnpay.New(vnpay.Config{NoIdempotency: true, TmnCode: tmn, HashSecret: payment.SecretSet{Current: secret(s)}})
 			if err != nil {
 				return nil, err
 			}
@@ -131,14 +131,14 @@ func momoProvider(accessKey string) provider {
 	return provider{
 		name: "momo", window: payment.MoMoRetryWindow,
 		receiver: func(set payment.SecretSet, obs payment.Observer, now func() time.Time) (http.Handler, error) {
-			c, err := momo.New(momo.Config{PartnerCode: partner, AccessKey: payment.SecretSet{Current: secret(accessKey)}, SecretKey: set, Observer: obs, Now: now})
+			c, err := momo.New(momo.Config{NoIdempotency: true, PartnerCode: partner, AccessKey: payment.SecretSet{Current: secret(accessKey)}, SecretKey: set, Observer: obs, Now: now})
 			if err != nil {
 				return nil, err
 			}
 			return c.IPNHandler(func(context.Context, *momo.Notification) error { return nil }), nil
 		},
 		send: func(s string, n int, now time.Time) (*http.Request, error) {
-			c, err := momo.New(momo.Config{PartnerCode: partner, AccessKey: payment.SecretSet{Current: secret(accessKey)}, SecretKey: payment.SecretSet{Current: secret(s)}})
+			c, err := momo.New(momo.Config{NoIdempotency: true, PartnerCode: partner, AccessKey: payment.SecretSet{Current: secret(accessKey)}, SecretKey: payment.SecretSet{Current: secret(s)}})
 			if err != nil {
 				return nil, err
 			}
@@ -162,14 +162,14 @@ func zalopayProvider(key1 string) provider {
 	return provider{
 		name: "zalopay", window: payment.ZaloPayRetryWindow,
 		receiver: func(set payment.SecretSet, obs payment.Observer, now func() time.Time) (http.Handler, error) {
-			c, err := zalopay.New(zalopay.Config{AppID: app, Key1: payment.SecretSet{Current: secret(key1)}, Key2: set, Observer: obs, Now: now})
+			c, err := zalopay.New(zalopay.Config{NoIdempotency: true, AppID: app, Key1: payment.SecretSet{Current: secret(key1)}, Key2: set, Observer: obs, Now: now})
 			if err != nil {
 				return nil, err
 			}
 			return c.CallbackHandler(func(context.Context, *zalopay.Callback) error { return nil }), nil
 		},
 		send: func(s string, n int, now time.Time) (*http.Request, error) {
-			c, err := zalopay.New(zalopay.Config{AppID: app, Key1: payment.SecretSet{Current: secret(key1)}, Key2: payment.SecretSet{Current: secret(s)}})
+			c, err := zalopay.New(zalopay.Config{NoIdempotency: true, AppID: app, Key1: payment.SecretSet{Current: secret(key1)}, Key2: payment.SecretSet{Current: secret(s)}})
 			if err != nil {
 				return nil, err
 			}
@@ -299,11 +299,11 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 	if err != nil {
 		return err
 	}
-	oldRecv, err := webhook.NewVerifier(payment.SecretSet{Current: secret(old)}, webhook.WithClock(o.Now))
+	oldRecv, err := webhook.NewVerifier(payment.SecretSet{Current: secret(old)}, webhook.WithoutIdempotency(), webhook.WithClock(o.Now))
 	if err != nil {
 		return err
 	}
-	newRecv, err := webhook.NewVerifier(payment.SecretSet{Current: secret(nw)}, webhook.WithClock(o.Now))
+	newRecv, err := webhook.NewVerifier(payment.SecretSet{Current: secret(nw)}, webhook.WithoutIdempotency(), webhook.WithClock(o.Now))
 	if err != nil {
 		return err
 	}

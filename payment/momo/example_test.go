@@ -26,6 +26,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	cfg.NoIdempotency = true // this client only signs requests; an IPN handler needs cfg.Idempotency
 	c, err := momo.New(cfg)
 	if err != nil {
 		panic(err)
@@ -53,11 +54,12 @@ func Example() {
 
 // A successful IPN during a secret-key rotation: MoMo signs with the new
 // key, or, for a retry queued before the switch, with the old one until
-// PreviousUntil; both are answered 204 (MoMo's "received").
+// PreviousUntil; both are answered 204 (MoMo's "received"). A repeat of
+// a processed IPN is answered 204 too, without the callback.
 func ExampleClient_IPNHandler_rotation() {
 	now := time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)
 	key := func(s string) fingerprint.Secret { return fingerprint.NewSecret([]byte(s)) }
-	c, _ := momo.New(momo.Config{PartnerCode: "MOMO",
+	c, _ := momo.New(momo.Config{Idempotency: payment.NewMemoryStore(nil), PartnerCode: "MOMO",
 		AccessKey: payment.SecretSet{Current: key("F8BBA842ECF85")},
 		SecretKey: payment.SecretSet{Current: key("NEWsecretNEWsecretNEWsecret01234"), Previous: key("K951B6PE1waDMi640xX08PD3vg6EkVlz"),
 			PreviousUntil: momo.UntilAfterRotation(now.Add(-time.Hour))},
@@ -68,9 +70,10 @@ func ExampleClient_IPNHandler_rotation() {
 		return nil
 	})
 	old, _ := c.Previous() // plays MoMo's queued retry, signed with the old key
-	for _, signer := range []*momo.Client{c, old} {
-		body, _ := signer.SignIPN(&momo.Notification{PartnerCode: "MOMO", OrderID: "ORD-1", RequestID: "REQ-1", Amount: 150000,
-			OrderInfo: "Thanh toan don hang ORD-1", OrderType: "momo_wallet", TransID: 4088878653, ResultCode: 0,
+	for i, signer := range []*momo.Client{c, old, old} {
+		order := fmt.Sprint("ORD-", min(i+1, 2))
+		body, _ := signer.SignIPN(&momo.Notification{PartnerCode: "MOMO", OrderID: order, RequestID: "REQ-" + order, Amount: 150000,
+			OrderInfo: "Thanh toan don hang " + order, OrderType: "momo_wallet", TransID: 4088878653 + int64(min(i, 1)), ResultCode: 0,
 			Message: "Successful.", PayType: "qr", ResponseTime: 1721720663942})
 		rr := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/ipn/momo", bytes.NewReader(body))
@@ -81,6 +84,7 @@ func ExampleClient_IPNHandler_rotation() {
 	// Output:
 	// ORD-1 150000 paid true verified with current
 	// 204
-	// ORD-1 150000 paid true verified with previous
+	// ORD-2 150000 paid true verified with previous
+	// 204
 	// 204
 }

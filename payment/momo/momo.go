@@ -36,12 +36,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -85,6 +88,30 @@ type Config struct {
 	Observer payment.Observer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Idempotency de-duplicates IPNs: IPNHandler runs its callback at most
+	// once per (partnerCode, orderId, transId, resultCode), so the
+	// authorized (9000) and the captured (0) IPN of one transaction are
+	// both delivered, and answers a repeat 204 without calling it.
+	// Required unless NoIdempotency is set; see payment.IdempotencyStore,
+	// payment/idemredis, payment/idempg.
+	Idempotency payment.IdempotencyStore
+	// NoIdempotency opts out explicitly: every delivery of an IPN reaches
+	// the callback, which must then de-duplicate by itself. A Client that
+	// only signs requests sets it.
+	NoIdempotency bool
+	// IdempotencyLease and IdempotencyKeep override payment.DefaultLease
+	// and payment.DefaultKeep.
+	IdempotencyLease, IdempotencyKeep time.Duration
+	// Logger receives idempotency store failures; nil means slog.Default().
+	Logger *slog.Logger
+	// APIURL is the base of MoMo's API (SandboxAPIURL, or
+	// https://payment.momo.vn) for Query; IPNHandler then confirms
+	// ambiguous IPNs through it. Empty: ambiguous IPNs are handed to the
+	// callback marked Unconfirmed.
+	APIURL string
+	// HTTPClient sends Query requests; nil means a client with the 30 s
+	// timeout MoMo asks for.
+	HTTPClient *http.Client
 }
 
 // LoadConfig reads MOMO_PARTNER_CODE and the MOMO_ACCESS_KEY and
@@ -122,6 +149,9 @@ type Client struct {
 	ak, sk  payment.SecretSet
 	obs     payment.Observer
 	now     func() time.Time
+	guard   idem.Guard
+	apiURL  string
+	hc      *http.Client
 }
 
 // Errors returned by New and the Sign methods.
@@ -141,11 +171,20 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.SecretKey.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: secret key: %w", ErrConfig, err)
 	}
+	if cfg.Idempotency == nil && !cfg.NoIdempotency {
+		return nil, fmt.Errorf("%w: %w (Config.Idempotency or Config.NoIdempotency)", ErrConfig, payment.ErrNoIdempotencyStore)
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, obs: payment.OrNop(cfg.Observer), now: now}, nil
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, obs: payment.OrNop(cfg.Observer), now: now,
+		apiURL: strings.TrimSuffix(cfg.APIURL, "/"), hc: hc,
+		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
 }
 
 // raw joins key=value pairs with "&", the MoMo signed-string format.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/query"
@@ -41,6 +42,11 @@ type Notification struct {
 	Signature    string
 	// Slot is the key pair that verified the signature.
 	Slot payment.Slot
+	// Unconfirmed: a value contains "&<signed key>=", so the signed string
+	// reads as other fields too, and MoMo's query API did not confirm
+	// them: nothing here is authenticated. Check the order with MoMo
+	// (Client.Query) before delivering.
+	Unconfirmed bool
 }
 
 // Paid reports whether MoMo says the payment went through (resultCode 0).
@@ -82,6 +88,10 @@ type ipnWire struct {
 
 // VerifyIPN decodes and verifies an IPN body (JSON). Errors wrap the payment
 // sentinels; a valid signature for another partnerCode is ErrWrongMerchant;
+// a valid signature over an ambiguous string (a value containing
+// "&<signed key>=") returns the notification marked Unconfirmed with an
+// error wrapping payment.ErrAmbiguous (confirm it with Confirm, or treat
+// it as unconfirmed, never as paid);
 // a body whose objects repeat a key, exactly or up to case ("amount" and
 // "Amount"), is ErrDuplicateParam, since readers disagree on which wins.
 func (c *Client) VerifyIPN(body []byte) (*Notification, error) {
@@ -154,7 +164,7 @@ func fromText(partner, orderID, requestID, amount, orderInfo, orderType, transID
 	}
 	for _, v := range []string{partner, orderID, requestID, orderInfo, orderType, message, payType, extraData} {
 		if i := strings.IndexByte(v, '&'); i >= 0 && ambiguous(v[i:]) {
-			return nil, fmt.Errorf("momo: %w: a value contains \"&<signed field>=\", which makes the signed string ambiguous", payment.ErrMalformed)
+			n.Unconfirmed = true
 		}
 	}
 	return n, nil
@@ -179,6 +189,9 @@ func (c *Client) finish(n *Notification, err error) (*Notification, error) {
 			c.obs.Verified(Provider, n.Slot)
 			if n.PartnerCode != c.partner {
 				return nil, fmt.Errorf("momo: %w: partnerCode %q, configured %q", payment.ErrWrongMerchant, n.PartnerCode, c.partner)
+			}
+			if n.Unconfirmed {
+				return n, fmt.Errorf("momo: %w", payment.ErrAmbiguous)
 			}
 			return n, nil
 		}
@@ -217,6 +230,22 @@ type NotifyFunc func(ctx context.Context, n *Notification) error
 // MoMo requires. A refused IPN gets 400 with a JSON body saying why and fn
 // is not called; another method 405, another content type 415, a larger
 // body 413. Each refusal is reported to the observer's IPNRejected.
+//
+// Duplicates (Config.Idempotency): fn runs at most once per (orderId,
+// transId, resultCode). MoMo documents a single answer, 204 No Content, so
+// a repeat of a processed IPN is answered 204 without calling fn
+// (reported as payment.ReasonAlreadyProcessed). When fn fails the claim is
+// released and the answer is 500, so MoMo's retry reaches fn again; a
+// repeat arriving while fn still runs, or an idempotency store failure,
+// is answered 503 with Retry-After (ReasonInProgress,
+// ReasonStoreUnavailable). fn's context ends with the claim's lease.
+//
+// An ambiguous IPN (see VerifyIPN) is confirmed through MoMo's query API
+// when Config.APIURL is set: confirmed, fn gets it with Unconfirmed false;
+// contradicted, 400 (payment.ReasonAmbiguousMismatch); the API failing,
+// 503 so MoMo retries (ReasonAmbiguousQuery). Without an API URL fn gets
+// it with Unconfirmed true. Each outcome is counted by a
+// payment.AmbiguityObserver.
 func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reject := func(status int, reason payment.Reason, msg string) {
@@ -244,6 +273,13 @@ func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
 			return
 		}
 		n, err := c.VerifyIPN(body)
+		if errors.Is(err, payment.ErrAmbiguous) {
+			if n, err = c.settle(r.Context(), n); err != nil && errors.Is(err, errQuery) {
+				w.Header().Set("Retry-After", "30")
+				reject(http.StatusServiceUnavailable, payment.ReasonAmbiguousQuery, "could not confirm the payment with MoMo; retry later")
+				return
+			}
+		}
 		if err != nil {
 			reason := payment.ReasonOf(err)
 			msg := "signature refused"
@@ -252,14 +288,53 @@ func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
 				msg = "malformed IPN"
 			case payment.ReasonWrongMerchant:
 				msg = "partnerCode is not this merchant's"
+			case payment.ReasonAmbiguousMismatch:
+				msg = "MoMo does not confirm this payment"
 			}
 			reject(http.StatusBadRequest, reason, msg)
 			return
 		}
-		if err := fn(r.Context(), n); err != nil {
+		key := idem.Key(Provider, n.PartnerCode, n.OrderID, itoa(n.TransID), strconv.Itoa(n.ResultCode))
+		if n.Unconfirmed { // the fields may be another reading of the signed string
+			key = idem.Key(Provider, "unconfirmed", n.Signature)
+		}
+		out, _ := c.guard.Run(r.Context(), key,
+			func(ctx context.Context) error { return fn(ctx, n) })
+		switch out {
+		case idem.Failed:
 			reject(http.StatusInternalServerError, payment.ReasonCallback, "not processed, retry later")
 			return
+		case idem.InProgress:
+			w.Header().Set("Retry-After", "10")
+			reject(http.StatusServiceUnavailable, payment.ReasonInProgress, "being processed, retry later")
+			return
+		case idem.StoreDown:
+			w.Header().Set("Retry-After", "30")
+			reject(http.StatusServiceUnavailable, payment.ReasonStoreUnavailable, "not processed, retry later")
+			return
+		case idem.Duplicate:
+			c.obs.IPNRejected(Provider, payment.ReasonAlreadyProcessed)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+var errQuery = errors.New("momo: query API request failed")
+
+// settle confirms an ambiguous notification for IPNHandler.
+func (c *Client) settle(ctx context.Context, n *Notification) (*Notification, error) {
+	if c.apiURL == "" {
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousUnconfirmed)
+		return n, nil
+	}
+	n, err := c.Confirm(ctx, n)
+	switch {
+	case err == nil:
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousConfirmed)
+	case errors.Is(err, payment.ErrUnconfirmed):
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousMismatch)
+	default:
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)
+	}
+	return n, err
 }

@@ -28,9 +28,10 @@ type Observer struct {
 	sigFail, ipnReject        *prometheus.CounterVec
 	verified                  *prometheus.CounterVec
 	sigFailReason, ipnWhyFail *prometheus.CounterVec
+	ambiguous                 *prometheus.CounterVec
 }
 
-var _ payment.Observer = (*Observer)(nil)
+var _ payment.AmbiguityObserver = (*Observer)(nil)
 
 // New creates the counters and registers them with reg. When one cannot be
 // registered (a name already taken), none stays registered, so the caller
@@ -57,8 +58,12 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 			Name: "payment_ipn_reject_reason_total",
 			Help: "IPN and callback refusals by reason (mismatch, method, content_type, body_too_large, ...).",
 		}, []string{"provider", "reason"}),
+		ambiguous: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "payment_ambiguous_total",
+			Help: "Validly signed but ambiguous notifications (a value containing \"&<key>=\"), by outcome: confirmed, unconfirmed, mismatch, query_failed.",
+		}, []string{"provider", "outcome"}),
 	}
-	cs := []prometheus.Collector{o.sigFail, o.ipnReject, o.verified, o.sigFailReason, o.ipnWhyFail}
+	cs := []prometheus.Collector{o.sigFail, o.ipnReject, o.verified, o.sigFailReason, o.ipnWhyFail, o.ambiguous}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {
@@ -85,4 +90,9 @@ func (o *Observer) SignatureFailed(provider string, reason payment.Reason) {
 func (o *Observer) IPNRejected(provider string, reason payment.Reason) {
 	o.ipnReject.WithLabelValues(provider).Inc()
 	o.ipnWhyFail.WithLabelValues(provider, string(reason)).Inc()
+}
+
+// Ambiguous implements payment.AmbiguityObserver.
+func (o *Observer) Ambiguous(provider, outcome string) {
+	o.ambiguous.WithLabelValues(provider, outcome).Inc()
 }

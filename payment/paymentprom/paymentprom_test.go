@@ -113,7 +113,7 @@ func TestThroughVNPayHandler(t *testing.T) {
 	}
 	const oldS, newS = "OLDSECRETOLDSECRETOLDSECRET01234", "NEWSECRETNEWSECRETNEWSECRET56789"
 	now := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
-	c, err := vnpay.New(vnpay.Config{TmnCode: "DEMOV210", Observer: o, Now: func() time.Time { return now },
+	c, err := vnpay.New(vnpay.Config{Idempotency: payment.NewMemoryStore(nil), TmnCode: "DEMOV210", Observer: o, Now: func() time.Time { return now },
 		HashSecret: payment.SecretSet{Current: fingerprint.NewSecret([]byte(newS)), Previous: fingerprint.NewSecret([]byte(oldS)),
 			PreviousUntil: vnpay.UntilAfterRotation(now.Add(-time.Hour))}})
 	if err != nil {
@@ -138,7 +138,10 @@ func TestThroughVNPayHandler(t *testing.T) {
 		{"payment_signature_verified_total", map[string]string{"provider": "vnpay", "slot": "current"}, 1},
 		{"payment_signature_verified_total", map[string]string{"provider": "vnpay", "slot": "previous"}, 2},
 		{"payment_signature_failure_total", map[string]string{"provider": "vnpay"}, 1},
-		{"payment_ipn_reject_total", map[string]string{"provider": "vnpay"}, 2},
+		// The IPN signed with the old secret came twice: the repeat is
+		// answered RspCode 02 without the callback, counted on its own.
+		{"payment_ipn_reject_total", map[string]string{"provider": "vnpay"}, 4},
+		{"payment_ipn_reject_reason_total", map[string]string{"provider": "vnpay", "reason": "already_processed"}, 2},
 		{"payment_ipn_reject_reason_total", map[string]string{"provider": "vnpay", "reason": "method"}, 1},
 	} {
 		if got := counter(t, reg, tc.name, tc.labels); got != tc.want {

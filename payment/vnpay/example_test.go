@@ -24,6 +24,7 @@ func Example() {
 		panic(err)
 	}
 	cfg.Now = func() time.Time { return time.Date(2021, 8, 1, 8, 33, 33, 0, time.UTC) }
+	cfg.NoIdempotency = true // this client only signs URLs; an IPN handler needs cfg.Idempotency
 	c, err := vnpay.New(cfg)
 	if err != nil {
 		panic(err)
@@ -37,7 +38,7 @@ func Example() {
 }
 
 func ExampleClient_IPNHandler() {
-	c, _ := vnpay.New(vnpay.Config{TmnCode: "DEMOV210", HashSecret: mustSet("DEMOSECRETKEY0123456789ABCDEFGHI")})
+	c, _ := vnpay.New(vnpay.Config{Idempotency: payment.NewMemoryStore(nil), TmnCode: "DEMOV210", HashSecret: mustSet("DEMOSECRETKEY0123456789ABCDEFGHI")})
 	h := c.IPNHandler(func(ctx context.Context, n *vnpay.Notification) vnpay.IPNResponse {
 		// Look the order up by n.TxnRef; compare n.Amount; record n.Paid().
 		return vnpay.ConfirmSuccess
@@ -50,7 +51,8 @@ func ExampleClient_IPNHandler() {
 
 // A successful IPN during a rotation: VNPay signs with the current secret,
 // or, for a retry queued before the switch, with the previous one until
-// PreviousUntil; both are confirmed and the slot says which verified.
+// PreviousUntil; both are confirmed and the slot says which verified. A
+// repeat of a processed IPN is answered RspCode 02 without the callback.
 func ExampleClient_IPNHandler_rotation() {
 	now := time.Date(2021, 8, 1, 8, 35, 0, 0, time.UTC)
 	set := payment.SecretSet{
@@ -58,7 +60,7 @@ func ExampleClient_IPNHandler_rotation() {
 		Previous:      fingerprint.NewSecret([]byte("DEMOSECRETKEY0123456789ABCDEFGHI")),
 		PreviousUntil: vnpay.UntilAfterRotation(now.Add(-time.Hour)),
 	}
-	c, _ := vnpay.New(vnpay.Config{TmnCode: "DEMOV210", HashSecret: set, Now: func() time.Time { return now }})
+	c, _ := vnpay.New(vnpay.Config{Idempotency: payment.NewMemoryStore(nil), TmnCode: "DEMOV210", HashSecret: set, Now: func() time.Time { return now }})
 	h := c.IPNHandler(func(ctx context.Context, n *vnpay.Notification) vnpay.IPNResponse {
 		fmt.Println("order", n.TxnRef, "paid", n.Paid(), "verified with", n.Slot)
 		return vnpay.ConfirmSuccess
@@ -69,8 +71,12 @@ func ExampleClient_IPNHandler_rotation() {
 		"vnp_TransactionNo": "14422574", "vnp_TransactionStatus": "00", "vnp_TxnRef": "5",
 	}
 	old, _ := c.Previous() // a client signing with the previous secret plays VNPay's queued retry
-	for _, signer := range []*vnpay.Client{c, old} {
-		q, _ := signer.SignParams(ipn)
+	for _, step := range []struct {
+		signer      *vnpay.Client
+		txnRef, txn string
+	}{{c, "5", "14422574"}, {old, "6", "14422575"}, {old, "6", "14422575"}} {
+		ipn["vnp_TxnRef"], ipn["vnp_TransactionNo"] = step.txnRef, step.txn
+		q, _ := step.signer.SignParams(ipn)
 		rr := httptest.NewRecorder()
 		h.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/ipn/vnpay?"+q, nil))
 		fmt.Print(rr.Body.String())
@@ -78,8 +84,9 @@ func ExampleClient_IPNHandler_rotation() {
 	// Output:
 	// order 5 paid true verified with current
 	// {"RspCode":"00","Message":"Confirm Success"}
-	// order 5 paid true verified with previous
+	// order 6 paid true verified with previous
 	// {"RspCode":"00","Message":"Confirm Success"}
+	// {"RspCode":"02","Message":"Order already confirmed"}
 }
 
 func mustSet(secret string) (s payment.SecretSet) {

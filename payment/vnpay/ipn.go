@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 )
 
 // IPNResponse is the JSON body VNPay expects in answer to an IPN, always
@@ -42,6 +43,13 @@ func (r IPNResponse) write(w http.ResponseWriter, status int) {
 	_ = json.NewEncoder(w).Encode(r)
 }
 
+var errRetry = errors.New("vnpay: callback answered UnknownError")
+
+// idemKey names a transaction in the idempotency store.
+func (c *Client) idemKey(n *Notification) string {
+	return idem.Key(Provider, n.TmnCode, n.TxnRef, n.TransactionNo, n.TransactionStatus)
+}
+
 // IPNFunc handles a verified IPN and says what to answer: one of
 // ConfirmSuccess, OrderNotFound, OrderAlreadyConfirmed, InvalidAmount or
 // UnknownError. An empty RspCode is sent as UnknownError.
@@ -50,6 +58,16 @@ type IPNFunc func(ctx context.Context, n *Notification) IPNResponse
 // IPNHandler returns the handler for VNPay's IPN URL. VNPay calls it with
 // GET and the signed parameters in the query. The handler verifies them
 // (VerifyQuery), calls fn with the notification and writes fn's answer.
+//
+// Duplicates (Config.Idempotency): fn runs at most once per transaction.
+// An answer other than UnknownError is final for VNPay, so the
+// transaction is marked processed and a repeat is answered RspCode 02
+// (OrderAlreadyConfirmed) without calling fn; UnknownError releases it so
+// VNPay's retry reaches fn again. A repeat arriving while fn still runs,
+// or an idempotency store failure, is answered RspCode 99 (VNPay retries
+// later). fn's context ends with the claim's lease. Each of these is
+// reported to IPNRejected with payment.ReasonAlreadyProcessed,
+// ReasonInProgress or ReasonStoreUnavailable.
 //
 // Refusals, without calling fn, each reported to the observer's
 // IPNRejected:
@@ -92,11 +110,28 @@ func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
 			}
 			return
 		}
-		resp := fn(r.Context(), n)
-		if resp.RspCode == "" {
+		var resp IPNResponse
+		out, _ := c.guard.Run(r.Context(), c.idemKey(n), func(ctx context.Context) error {
+			resp = fn(ctx, n)
+			if resp.RspCode == "" {
+				resp = UnknownError
+			}
+			if resp.RspCode == UnknownError.RspCode {
+				return errRetry
+			}
+			return nil
+		})
+		switch out {
+		case idem.Duplicate:
+			c.obs.IPNRejected(Provider, payment.ReasonAlreadyProcessed)
+			resp = OrderAlreadyConfirmed
+		case idem.InProgress:
+			c.obs.IPNRejected(Provider, payment.ReasonInProgress)
+			resp = IPNResponse{"99", "being processed; retry later"}
+		case idem.StoreDown:
+			c.obs.IPNRejected(Provider, payment.ReasonStoreUnavailable)
 			resp = UnknownError
-		}
-		if resp.RspCode == UnknownError.RspCode {
+		case idem.Failed:
 			c.obs.IPNRejected(Provider, payment.ReasonCallback)
 		}
 		resp.Write(w)

@@ -27,7 +27,7 @@ const (
 )
 
 func TestPublishedVectors(t *testing.T) {
-	c, err := New(Config{TmnCode: "TEST_TMN_CODE", HashSecret: payment.SecretSet{Current: fingerprint.NewSecret([]byte("test_secret"))}})
+	c, err := New(Config{NoIdempotency: true, TmnCode: "TEST_TMN_CODE", HashSecret: payment.SecretSet{Current: fingerprint.NewSecret([]byte("test_secret"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ var (
 
 func demoClient(t testing.TB, set payment.SecretSet, obs payment.Observer, now time.Time) *Client {
 	t.Helper()
-	c, err := New(Config{TmnCode: "DEMOV210", HashSecret: set, Observer: obs, Now: func() time.Time { return now }})
+	c, err := New(Config{NoIdempotency: true, TmnCode: "DEMOV210", HashSecret: set, Observer: obs, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sort"
 	"strconv"
@@ -39,6 +40,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -89,6 +91,21 @@ type Config struct {
 	Observer payment.Observer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Idempotency de-duplicates IPNs: IPNHandler runs its callback at most
+	// once per transaction (vnp_TmnCode, vnp_TxnRef, vnp_TransactionNo,
+	// vnp_TransactionStatus) and answers a repeat RspCode 02 "Order already
+	// confirmed" without calling it. Required unless NoIdempotency is set;
+	// see payment.IdempotencyStore, payment/idemredis, payment/idempg.
+	Idempotency payment.IdempotencyStore
+	// NoIdempotency opts out explicitly: every delivery of an IPN reaches
+	// the callback, which must then de-duplicate by itself. A Client that
+	// only signs payment URLs sets it.
+	NoIdempotency bool
+	// IdempotencyLease and IdempotencyKeep override payment.DefaultLease
+	// and payment.DefaultKeep.
+	IdempotencyLease, IdempotencyKeep time.Duration
+	// Logger receives idempotency store failures; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // LoadConfig reads VNPAY_TMN_CODE and the VNPAY_HASH_SECRET set
@@ -112,6 +129,7 @@ type Client struct {
 	secret payment.SecretSet
 	obs    payment.Observer
 	now    func() time.Time
+	guard  idem.Guard
 }
 
 // ErrConfig is returned by New for an unusable Config.
@@ -125,11 +143,15 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.HashSecret.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	if cfg.Idempotency == nil && !cfg.NoIdempotency {
+		return nil, fmt.Errorf("%w: %w (Config.Idempotency or Config.NoIdempotency)", ErrConfig, payment.ErrNoIdempotencyStore)
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{tmn: cfg.TmnCode, secret: cfg.HashSecret, obs: payment.OrNop(cfg.Observer), now: now}, nil
+	return &Client{tmn: cfg.TmnCode, secret: cfg.HashSecret, obs: payment.OrNop(cfg.Observer), now: now,
+		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
 }
 
 // Encode is PHP's urlencode, the encoding VNPay hashes: Go's

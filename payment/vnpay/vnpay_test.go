@@ -328,7 +328,7 @@ func TestNoSecretInErrors(t *testing.T) {
 		_, err := c.VerifyQuery(q)
 		errs = append(errs, err)
 	}
-	_, err := New(Config{TmnCode: "X", HashSecret: payment.SecretSet{Current: set.Current, Previous: set.Current}})
+	_, err := New(Config{NoIdempotency: true, TmnCode: "X", HashSecret: payment.SecretSet{Current: set.Current, Previous: set.Current}})
 	errs = append(errs, err)
 	for _, err := range errs {
 		if err == nil {
@@ -372,7 +372,7 @@ func TestPaymentURLErrors(t *testing.T) {
 	if _, err := New(Config{HashSecret: current(demoSecret)}); !errors.Is(err, ErrConfig) {
 		t.Errorf("no TmnCode: %v", err)
 	}
-	if _, err := New(Config{TmnCode: "X"}); !errors.Is(err, payment.ErrNoSecret) {
+	if _, err := New(Config{NoIdempotency: true, TmnCode: "X"}); !errors.Is(err, payment.ErrNoSecret) {
 		t.Errorf("no secret: %v", err)
 	}
 }

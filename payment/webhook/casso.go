@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
@@ -26,8 +27,18 @@ const HeaderCassoSignature = "X-Casso-Signature"
 // github.com/CassoHQ/casso-webhook-v2-verify-signature). The key is Casso's
 // "Key bảo mật" as raw bytes.
 //
-// Casso documents no timestamp tolerance; the default 5 minutes both ways
-// applies (WithTolerance to change it). The samples' differences on
+// De-duplication and the timestamp. Casso documents no tolerance for t and
+// its verification samples check none, so a retry may carry the t of the
+// first attempt; a window of 5 minutes would refuse every retry made later
+// (and a fresh t would evade a de-duplication on t). So the Handler
+// de-duplicates on Casso's transaction id (data.accountNumber and data.id,
+// through the idempotency store), not on t, and t only bounds how long a
+// captured delivery verifies: CassoTolerance (72 hours, both ways) unless
+// WithTolerance says otherwise, always shorter than the store's keep
+// period (payment.DefaultKeep, 30 days). A retry with the same t after
+// 5 minutes, or with a fresh t, of a transaction whose first delivery
+// failed reaches the application; of a processed transaction it is
+// answered 200 without reaching it. The samples' differences on
 // characters Go's json.Marshal escapes (&<> and U+2028/9) are settled in
 // favour of the JavaScript sample. Numbers are printed as JavaScript prints
 // the received value (599000, 1.5, 1e+21); integers beyond 2^53-1 in the
@@ -43,16 +54,29 @@ type Casso struct {
 	cfg config
 }
 
+// CassoTolerance is the default window for Casso's t, both ways (see
+// Casso).
+const CassoTolerance = 72 * time.Hour
+
 // NewCasso returns a Casso verifier for set. Options used: WithClock,
-// WithTolerance, WithObserver, WithMaxBody, WithLogger, and
-// WithReplayStore/WithReplayFailOpen (used by Handler: a delivery whose
-// signed content was already processed is not passed to the callback
-// again).
+// WithTolerance (default CassoTolerance), WithObserver, WithMaxBody,
+// WithLogger, WithIdempotencyStore or WithoutIdempotency (one is
+// required), WithReplayFailOpen.
 func NewCasso(set payment.SecretSet, opts ...Option) (*Casso, error) {
 	if err := set.Validate(); err != nil {
 		return nil, err
 	}
-	return &Casso{set: set, cfg: newConfig(opts)}, nil
+	cfg := newConfig(opts)
+	if err := cfg.checkIdempotency(); err != nil {
+		return nil, err
+	}
+	if !cfg.toleranceSet {
+		cfg.tolerance = CassoTolerance
+	}
+	if cfg.store != nil && (cfg.tolerance <= 0 || cfg.tolerance >= payment.DefaultKeep) {
+		return nil, fmt.Errorf("webhook: Casso tolerance %s must be positive and shorter than the idempotency keep period %s, or a replay could outlive its record", cfg.tolerance, payment.DefaultKeep)
+	}
+	return &Casso{set: set, cfg: cfg}, nil
 }
 
 // CassoEvent is a verified Casso v2 delivery.
@@ -65,7 +89,7 @@ type CassoEvent struct {
 	// whitespace and key order are not).
 	Body []byte
 
-	replayKey string // identifies the signed content, for the replay store
+	idemKey string // the transaction, for the idempotency store
 }
 
 // CassoTransaction is the "data" object of a Casso v2 delivery.
@@ -189,9 +213,17 @@ func (c *Casso) verify(header string, body []byte) (CassoEvent, error) {
 	if err != nil {
 		return CassoEvent{}, err
 	}
-	ev := CassoEvent{Timestamp: ts, Slot: slot, Body: body, replayKey: contentKey(ProviderCasso, msg)}
+	ev := CassoEvent{Timestamp: ts, Slot: slot, Body: body}
 	if err := ev.fill(&root); err != nil {
 		return CassoEvent{}, err
+	}
+	if ev.Data.ID != 0 {
+		ev.idemKey = "tx:" + ev.Data.AccountNumber + ":" + strconv.FormatInt(ev.Data.ID, 10)
+	} else {
+		// No transaction id: the signed content without t, so a fresh t
+		// does not make it new.
+		sum := sha256.Sum256(msg[len(h.t)+1:])
+		ev.idemKey = "body:" + hex.EncodeToString(sum[:16])
 	}
 	return ev, nil
 }

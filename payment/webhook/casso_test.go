@@ -31,7 +31,7 @@ func TestCassoCanonicalMatchesJavaScript(t *testing.T) {
 	if got := string(cassoMessage(nil, "1734924830020", &root)); got != cassoTrickyMsg {
 		t.Fatalf("canonical message\n got %q\nwant %q", got, cassoTrickyMsg)
 	}
-	c := must(NewCasso(payment.SecretSet{Current: secret(cassoTrickyKey)}, WithClock(fixed(time.UnixMilli(1734924830020)))))
+	c := must(NewCasso(payment.SecretSet{Current: secret(cassoTrickyKey)}, WithoutIdempotency(), WithClock(fixed(time.UnixMilli(1734924830020)))))
 	ev, err := c.Verify(cassoTrickySig, []byte(cassoTrickyBody))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestCassoHeaderParsing(t *testing.T) {
 }
 
 func TestCassoTamperAndTolerance(t *testing.T) {
-	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithClock(fixed(cassoAt))))
+	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithoutIdempotency(), WithClock(fixed(cassoAt))))
 	for name, b := range map[string]string{
 		"amount":     strings.Replace(cassoSampleBody, "599000", "599001", 1),
 		"amount 1.0": strings.Replace(cassoSampleBody, "599000", "599000.5", 1),
@@ -94,12 +94,12 @@ func TestCassoTamperAndTolerance(t *testing.T) {
 		t.Errorf("reordered body: %v", err)
 	}
 	for _, skew := range []time.Duration{6 * time.Minute, -6 * time.Minute} {
-		late := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithClock(fixed(cassoAt.Add(skew)))))
+		late := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithoutIdempotency(), WithTolerance(5*time.Minute), WithClock(fixed(cassoAt.Add(skew)))))
 		if _, err := late.Verify(cassoSampleHeader, []byte(cassoSampleBody)); !errors.Is(err, payment.ErrTimestamp) {
 			t.Errorf("skew %v: %v", skew, err)
 		}
 	}
-	off := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithClock(fixed(cassoAt.Add(time.Hour))), WithTolerance(0)))
+	off := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithoutIdempotency(), WithClock(fixed(cassoAt.Add(time.Hour))), WithTolerance(0)))
 	if _, err := off.Verify(cassoSampleHeader, []byte(cassoSampleBody)); err != nil {
 		t.Errorf("tolerance disabled: %v", err)
 	}
@@ -124,7 +124,7 @@ func TestCassoRotation(t *testing.T) {
 		{"current", cassoAt, true, byNew, payment.SlotCurrent, nil},
 	} {
 		set := payment.SecretSet{Current: secret(newKey), Previous: secret(oldKey), PreviousUntil: until, Incident: tc.incident}
-		c := must(NewCasso(set, WithClock(fixed(tc.now)), WithTolerance(0)))
+		c := must(NewCasso(set, WithoutIdempotency(), WithClock(fixed(tc.now)), WithTolerance(0)))
 		ev, err := c.Verify(tc.header, []byte(cassoSampleBody))
 		if ev.Slot != tc.slot || !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
 			t.Errorf("%s: %q %v", tc.name, ev.Slot, err)
@@ -134,7 +134,7 @@ func TestCassoRotation(t *testing.T) {
 
 func TestCassoHandler(t *testing.T) {
 	rec := &recorder{}
-	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithClock(fixed(cassoAt)), WithObserver(rec)))
+	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithoutIdempotency(), WithClock(fixed(cassoAt)), WithObserver(rec)))
 	var got CassoEvent
 	h := c.Handler(func(_ context.Context, ev CassoEvent) error { got = ev; return nil })
 	hdr := map[string]string{HeaderCassoSignature: cassoSampleHeader}

@@ -12,12 +12,19 @@
 //     receivers that still know only the old secret and receivers that
 //     already have the new one all accept it. The [Verifier] accepts any
 //     matching v1 entry, ignores other versions (v1a, v2), checks the
-//     timestamp within 5 minutes both ways, and can refuse replays by
-//     webhook-id through a [ReplayStore] (see payment/webhook/redisreplay).
+//     timestamp within 5 minutes both ways; its Handler de-duplicates by
+//     webhook-id.
 //   - Casso webhook v2 ([Casso]): X-Casso-Signature: t=<ms>,v1=<hex
 //     HMAC-SHA512 of t + "." + the body as key-sorted compact JSON>.
 //   - PayOS ([PayOS]): "signature" = hex HMAC-SHA256 of the body's "data"
 //     object as key=value pairs, sorted by key, joined with "&".
+//
+// Every handler runs its callback under a claim in a
+// [payment.IdempotencyStore] keyed on the message's identity (webhook-id;
+// Casso's transaction id; PayOS's orderCode and reference), so a retried
+// or replayed delivery reaches the application once; the constructors
+// require [WithIdempotencyStore] (payment/idemredis, payment/idempg) or
+// the explicit [WithoutIdempotency].
 //
 // Every verifier takes a [payment.SecretSet]: Current always verifies;
 // Previous verifies until PreviousUntil and never in incident mode; the
@@ -28,7 +35,7 @@
 //
 //	set, err := webhook.LoadSecretSet(secretenv.Env()) // BANK_TRANSFER_WEBHOOK_SECRET[_PREVIOUS[_UNTIL]]
 //	v, err := webhook.NewVerifier(set, webhook.WithObserver(obs),
-//		webhook.WithReplayStore(redisreplay.New(rdb, "bank-webhook:")))
+//		webhook.WithIdempotencyStore(idemredis.New(rdb, "bank-webhook:")))
 //	mux.Handle("POST /webhooks/bank", v.Handler(func(ctx context.Context, m webhook.Message) error {
 //		return credit(ctx, m.ID, m.Body) // m.Body is exactly the signed bytes
 //	}))

@@ -40,8 +40,8 @@ func Example_rotation() {
 	}
 	fmt.Println("signatures:", strings.Count(req.Header.Get("webhook-signature"), "v1,"))
 
-	oldReceiver, _ := webhook.NewVerifier(payment.SecretSet{Current: fingerprint.NewSecret([]byte(oldSecret))})
-	newReceiver, _ := webhook.NewVerifier(set)
+	oldReceiver, _ := webhook.NewVerifier(payment.SecretSet{Current: fingerprint.NewSecret([]byte(oldSecret))}, webhook.WithoutIdempotency())
+	newReceiver, _ := webhook.NewVerifier(set, webhook.WithoutIdempotency())
 	for _, v := range []*webhook.Verifier{oldReceiver, newReceiver} {
 		m, err := v.Verify(context.Background(), req.Header, body)
 		fmt.Println(m.ID, m.Slot, err)
@@ -54,7 +54,8 @@ func Example_rotation() {
 
 func ExampleVerifier_Handler() {
 	secret := fingerprint.NewSecret([]byte("bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtbmV3LXNlY3JldC1uZXct"))
-	v, _ := webhook.NewVerifier(payment.SecretSet{Current: secret})
+	// In production a shared store: idemredis.New(rdb, "webhook:") or idempg.New(pool).
+	v, _ := webhook.NewVerifier(payment.SecretSet{Current: secret}, webhook.WithIdempotencyStore(payment.NewMemoryStore(nil)))
 	h := v.Handler(func(ctx context.Context, m webhook.Message) error {
 		fmt.Printf("credit from %s: %s\n", m.ID, m.Body)
 		return nil // an error answers 500 and the sender retries
@@ -68,18 +69,26 @@ func ExampleVerifier_Handler() {
 	h.ServeHTTP(w, req)
 	fmt.Println(w.Code)
 
+	// The sender retries (its answer was lost): not processed twice.
+	req = httptest.NewRequest("POST", "/webhooks/bank", bytes.NewReader(body))
+	_ = s.SignRequest(req, "msg_1", body)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	fmt.Println(w.Code, strings.TrimSpace(w.Body.String()))
+
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/webhooks/bank", nil))
 	fmt.Println(w.Code, w.Header().Get("Allow"))
 	// Output:
 	// credit from msg_1: {"amount":599000}
 	// 200
+	// 200 {"success":true,"duplicate":true}
 	// 405 POST
 }
 
 func ExampleCasso_Handler() {
 	key := []byte("casso-key-0123456789abcdef0123456789abcdef")
-	c, _ := webhook.NewCasso(payment.SecretSet{Current: fingerprint.NewSecret(key)})
+	c, _ := webhook.NewCasso(payment.SecretSet{Current: fingerprint.NewSecret(key)}, webhook.WithIdempotencyStore(payment.NewMemoryStore(nil)))
 	h := c.Handler(func(ctx context.Context, ev webhook.CassoEvent) error {
 		fmt.Println(ev.Data.Amount, ev.Data.Description, ev.Slot)
 		return nil
@@ -100,7 +109,7 @@ func ExampleCasso_Handler() {
 func ExamplePayOS_Verify() {
 	// PayOS's published sample (payos.vn docs, "Kiểm tra dữ liệu với signature").
 	key := "1a54716c8f0efb2744fb28b6e38b25da7f67a925d98bc1c18bd8faaecadd7675"
-	p, _ := webhook.NewPayOS(payment.SecretSet{Current: fingerprint.NewSecret([]byte(key))})
+	p, _ := webhook.NewPayOS(payment.SecretSet{Current: fingerprint.NewSecret([]byte(key))}, webhook.WithoutIdempotency())
 	body := `{"code":"00","desc":"success","success":true,"data":{"orderCode":123,"amount":3000,"description":"VQRIO123","accountNumber":"12345678","reference":"TF230204212323","transactionDateTime":"2023-02-04 18:25:00","currency":"VND","paymentLinkId":"124c33293c43417ab7879e14c8d9eb18","code":"00","desc":"Thành công","counterAccountBankId":"","counterAccountBankName":"","counterAccountName":"","counterAccountNumber":"","virtualAccountName":"","virtualAccountNumber":""},"signature":"412e915d2871504ed31be63c8f62a149a4410d34c4c42affc9006ef9917eaa03"}`
 	ev, err := p.Verify([]byte(body))
 	fmt.Println(ev.OrderCode, ev.Amount, ev.Desc, err)

@@ -37,7 +37,7 @@ func FuzzStandardTamper(f *testing.F) {
 	f.Add("msg_1", []byte(body), "msg_", int64(0), []byte("1"+body))
 	f.Add("a.1", []byte("x"), "a", int64(0), []byte("1.x"))
 	s := must(NewSigner(rotating(), WithClock(fixed(t0))))
-	v := must(NewVerifier(rotating(), WithClock(fixed(t0))))
+	v := must(NewVerifier(rotating(), WithoutIdempotency(), WithClock(fixed(t0))))
 	f.Fuzz(func(t *testing.T, id string, b []byte, id2 string, dts int64, b2 []byte) {
 		sig, err := s.Sign(id, t0, b)
 		if err != nil {
@@ -65,7 +65,7 @@ func FuzzStandardSignatureHeader(f *testing.F) {
 	f.Add("v1," + good[3:] + "  v2,xyz")
 	f.Add("v1,,,, v1")
 	f.Add(strings.Repeat("v1,AAAA", 100))
-	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithClock(fixed(t0))))
+	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
 	f.Fuzz(func(t *testing.T, sig string) {
 		_, err := v.VerifyParts("msg_1", itoa(t0.Unix()), sig, []byte(body))
 		genuine := len(sig) <= MaxSignatureHeaderLen && (strings.HasPrefix(sig, good+" ") || sig == good ||
@@ -89,7 +89,7 @@ func FuzzCassoHeader(f *testing.F) {
 		if ch.t == "" || ch.ms < 0 || len(ch.sigs) == 0 || len(h) > MaxSignatureHeaderLen {
 			t.Fatalf("accepted %q as %+v", h, ch)
 		}
-		c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithClock(fixed(cassoAt))))
+		c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithoutIdempotency(), WithClock(fixed(cassoAt))))
 		// Hex is compared as bytes, so case does not matter.
 		if _, err := c.Verify(h, []byte(cassoSampleBody)); err == nil &&
 			!strings.Contains(strings.ToLower(h), cassoSampleHeader[strings.Index(cassoSampleHeader, "v1="):]) {
@@ -106,7 +106,7 @@ func FuzzCassoTamper(f *testing.F) {
 	f.Add([]byte(cassoTrickyBody), uint(100), uint8(1), byte('\\'))
 	f.Add([]byte(`{"data":{"amount":1.0,"description":"a\u0026b"},"error":0}`), uint(20), uint8(2), byte(' '))
 	key := []byte(cassoSampleKey)
-	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithClock(fixed(cassoAt))))
+	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithoutIdempotency(), WithClock(fixed(cassoAt))))
 	f.Fuzz(func(t *testing.T, orig []byte, pos uint, op uint8, ch byte) {
 		h, err := CassoSignature(key, cassoAt, orig)
 		if err != nil {
@@ -141,7 +141,7 @@ func FuzzPayOSTamper(f *testing.F) {
 	f.Add([]byte(`{"a":"null","b":null,"amount":1}`), uint(6), uint8(2), byte(0))
 	f.Add([]byte(`{"a":"x&","b":"=1"}`), uint(8), uint8(2), byte(0))
 	key := []byte(payosSampleKey)
-	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}))
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}, WithoutIdempotency()))
 	f.Fuzz(func(t *testing.T, data []byte, pos uint, op uint8, ch byte) {
 		sig, err := PayOSSignature(key, data)
 		if err != nil {
@@ -204,7 +204,7 @@ func FuzzStandardHeaders(f *testing.F) {
 	f.Add("msg_1", ts+" ")
 	f.Add("msg_1\x00", "+"+ts)
 	f.Add("", "")
-	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithClock(fixed(t0))))
+	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
 	f.Fuzz(func(t *testing.T, id, tsText string) {
 		m, err := v.VerifyParts(id, tsText, good, []byte(body))
 		if err != nil {

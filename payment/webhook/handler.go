@@ -8,58 +8,45 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 )
 
 // Handler answers Standard Webhooks deliveries: POST only (405 with Allow
 // otherwise), Content-Type application/json (415), body at most
 // WithMaxBody (413), then Verify. A bad signature or timestamp is 401, a
-// malformed request 400. A webhook-id whose first delivery was processed is
-// answered 200 without calling fn again; one still in progress 409 (the
-// sender retries later); a replay store outage 503. Otherwise fn is called
-// with the verified message: nil → 200 and the id is marked processed;
-// an error → 500 and the id is released so the sender's retry goes
-// through. Every refusal is reported to the observer as IPNRejected.
+// malformed request 400. Then fn runs under an idempotency claim on the
+// webhook-id (see WithIdempotencyStore): nil → 200 and the id is marked
+// processed; an error → 500 and the id is released so the sender's retry
+// reaches fn again. A webhook-id already processed is answered 200
+// {"success":true,"duplicate":true} without calling fn; one still being
+// processed 409 (the sender retries later); a store outage 503. fn's
+// context ends with the claim's lease. Every refusal is reported to the
+// observer as IPNRejected.
 func (v *Verifier) Handler(fn func(ctx context.Context, m Message) error) http.Handler {
+	g := v.cfg.guard(ProviderBank)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := readBody(w, r, &v.cfg, ProviderBank)
 		if !ok {
 			return
 		}
-		ctx := r.Context()
-		m, err := v.Verify(ctx, r.Header, body)
+		m, err := v.Verify(r.Context(), r.Header, body)
 		if err != nil {
-			if errors.Is(err, payment.ErrReplay) && isReplayDone(err) {
-				v.cfg.obs.IPNRejected(ProviderBank, payment.ReasonReplay)
-				reply(w, http.StatusOK, `{"success":true,"duplicate":true}`)
-				return
-			}
 			refuse(w, &v.cfg, ProviderBank, err)
 			return
 		}
-		if err := fn(ctx, m); err != nil {
-			callbackFailed(w, &v.cfg, ProviderBank, err)
-			if rerr := v.Release(context.WithoutCancel(ctx), m.ID); rerr != nil {
-				v.cfg.log.ErrorContext(ctx, "webhook: could not release the webhook-id; the sender's retry will be refused until it expires",
-					"provider", ProviderBank, "webhook_id", m.ID, "error", rerr)
-			}
-			return
-		}
-		if err := v.Complete(context.WithoutCancel(ctx), m.ID); err != nil {
-			v.cfg.log.ErrorContext(ctx, "webhook: could not mark the webhook-id processed", "provider", ProviderBank, "webhook_id", m.ID, "error", err)
-		}
-		reply(w, http.StatusOK, `{"success":true}`)
+		process(w, r.Context(), &v.cfg, &g, "id:"+m.ID, func(ctx context.Context) error { return fn(ctx, m) })
 	})
 }
 
 // Handler answers Casso v2 deliveries like Verifier.Handler (405, 415,
-// 413, 400, 401), then calls fn: nil → 200 {"success":true}, an error →
-// 500 so Casso retries. With WithReplayStore, signed content already
-// processed is answered 200 without calling fn (the key is the SHA-256 of
-// t and the canonical body, so reformatting the body does not evade it).
+// 413, 400, 401), then runs fn under an idempotency claim on the
+// transaction (data.id, see CassoEvent): nil → 200 {"success":true}, an
+// error → 500 so Casso retries. A transaction already processed is
+// answered 200 without calling fn, whatever its t.
 func (c *Casso) Handler(fn func(ctx context.Context, ev CassoEvent) error) http.Handler {
+	g := c.cfg.guard(ProviderCasso)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := readBody(w, r, &c.cfg, ProviderCasso)
 		if !ok {
@@ -70,71 +57,83 @@ func (c *Casso) Handler(fn func(ctx context.Context, ev CassoEvent) error) http.
 			refuse(w, &c.cfg, ProviderCasso, err)
 			return
 		}
-		process(w, r.Context(), &c.cfg, ProviderCasso, ev.replayKey, c.cfg.replayTTL(), func(ctx context.Context) error { return fn(ctx, ev) })
+		process(w, r.Context(), &c.cfg, &g, ev.idemKey, func(ctx context.Context) error { return fn(ctx, ev) })
 	})
 }
 
 // Handler answers PayOS webhooks like Verifier.Handler (405, 415, 413,
-// 400, 401), then calls fn: nil → 200 {"success":true} (PayOS's documented
-// answer), an error → 500 so PayOS retries. With WithReplayStore, signed
-// data already processed in the last PayOSReplayTTL is answered 200
-// without calling fn.
+// 400, 401), then runs fn under an idempotency claim on the payment
+// (orderCode, reference): nil → 200 {"success":true} (PayOS's documented
+// answer), an error → 500 so PayOS retries. A payment already processed is
+// answered 200 without calling fn.
+//
+// An ambiguous webhook (see Verify) is confirmed through PayOS's API when
+// WithPayOSClient is set: confirmed, fn gets it with Unconfirmed false;
+// contradicted, it is answered 401 (payment.ReasonAmbiguousMismatch);
+// when the API fails, 503 so PayOS retries (ReasonAmbiguousQuery).
+// Without a client fn gets it with Unconfirmed true. Each outcome is
+// counted by a payment.AmbiguityObserver.
 func (p *PayOS) Handler(fn func(ctx context.Context, ev PayOSEvent) error) http.Handler {
+	g := p.cfg.guard(ProviderPayOS)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := readBody(w, r, &p.cfg, ProviderPayOS)
 		if !ok {
 			return
 		}
 		ev, err := p.Verify(body)
+		if errors.Is(err, payment.ErrAmbiguous) {
+			ev, err = p.confirm(r.Context(), ev)
+		}
 		if err != nil {
 			refuse(w, &p.cfg, ProviderPayOS, err)
 			return
 		}
-		process(w, r.Context(), &p.cfg, ProviderPayOS, ev.replayKey, PayOSReplayTTL, func(ctx context.Context) error { return fn(ctx, ev) })
+		process(w, r.Context(), &p.cfg, &g, ev.idemKey, func(ctx context.Context) error { return fn(ctx, ev) })
 	})
 }
 
-// process calls fn under a replay claim on key when a ReplayStore is set,
-// and answers: 200 after fn succeeds (the key is marked processed), 500
-// after it fails (the key is released so the retry goes through), 200
-// without calling fn for content already processed, 409 for content being
-// processed, 503 when the store fails (fail closed).
-func process(w http.ResponseWriter, ctx context.Context, cfg *config, provider, key string, ttl time.Duration, fn func(context.Context) error) {
-	store := cfg.replay
-	if store != nil {
-		state, err := store.Claim(ctx, key, ttl)
-		switch {
-		case err != nil && cfg.failOpen:
-			cfg.log.ErrorContext(ctx, "webhook: replay store failed; accepting the message without replay protection (fail open)",
-				"provider", provider, "error", err)
-			store = nil
-		case err != nil:
-			refuse(w, cfg, provider, fmt.Errorf("%w: %w", ErrReplayStore, err))
-			return
-		case state == ClaimDone:
-			cfg.obs.IPNRejected(provider, payment.ReasonReplay)
-			reply(w, http.StatusOK, `{"success":true,"duplicate":true}`)
-			return
-		case state == ClaimInProgress:
-			refuse(w, cfg, provider, &ReplayError{ID: key})
-			return
-		}
+// confirm settles an ambiguous PayOS event for the Handler.
+func (p *PayOS) confirm(ctx context.Context, ev PayOSEvent) (PayOSEvent, error) {
+	if p.cfg.payos == nil {
+		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousUnconfirmed)
+		return ev, nil
 	}
-	if err := fn(ctx); err != nil {
-		callbackFailed(w, cfg, provider, err)
-		if store != nil {
-			if err := store.Release(context.WithoutCancel(ctx), key); err != nil {
-				cfg.log.ErrorContext(ctx, "webhook: could not release a replay claim; the retry will be refused until it expires", "provider", provider, "error", err)
-			}
-		}
-		return
+	ev, err := p.Confirm(ctx, ev)
+	switch {
+	case err == nil:
+		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousConfirmed)
+	case errors.Is(err, payment.ErrUnconfirmed):
+		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousMismatch)
+	default:
+		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousQueryFailed)
+		err = fmt.Errorf("%w: %w", errAmbiguousQuery, err)
 	}
-	if store != nil {
-		if err := store.Complete(context.WithoutCancel(ctx), key, ttl); err != nil {
-			cfg.log.ErrorContext(ctx, "webhook: could not mark a message processed", "provider", provider, "error", err)
-		}
+	return ev, err
+}
+
+var errAmbiguousQuery = errors.New("webhook: could not confirm an ambiguous webhook")
+
+// process runs fn under g's claim on key and answers: 200 after fn
+// succeeds, 500 after it fails (the claim is released), 200 with
+// "duplicate" without calling fn for a key already processed, 409 for a
+// key being processed, 503 when the store fails (fail closed).
+func process(w http.ResponseWriter, ctx context.Context, cfg *config, g *idem.Guard, key string, fn func(context.Context) error) {
+	out, err := g.Run(ctx, idem.Key(g.Provider, key), fn)
+	switch out {
+	case idem.Duplicate:
+		cfg.obs.IPNRejected(g.Provider, payment.ReasonAlreadyProcessed)
+		reply(w, http.StatusOK, `{"success":true,"duplicate":true}`)
+	case idem.InProgress:
+		cfg.obs.IPNRejected(g.Provider, payment.ReasonInProgress)
+		w.Header().Set("Retry-After", "10")
+		reply(w, http.StatusConflict, jsonMessage("this message is being processed; retry later"))
+	case idem.StoreDown:
+		refuse(w, cfg, g.Provider, err)
+	case idem.Failed:
+		callbackFailed(w, cfg, g.Provider, err)
+	default:
+		reply(w, http.StatusOK, `{"success":true}`)
 	}
-	reply(w, http.StatusOK, `{"success":true}`)
 }
 
 func reply(w http.ResponseWriter, code int, body string) {
@@ -183,12 +182,14 @@ func refuse(w http.ResponseWriter, cfg *config, provider string, err error) {
 	reason := payment.ReasonOf(err)
 	code, msg := http.StatusUnauthorized, "signature verification failed"
 	switch {
+	case errors.Is(err, errAmbiguousQuery):
+		reason, code, msg = payment.ReasonAmbiguousQuery, http.StatusServiceUnavailable, "could not confirm the payment with PayOS; retry later"
+		w.Header().Set("Retry-After", "30")
+	case errors.Is(err, payment.ErrUnconfirmed):
+		msg = "PayOS does not confirm this payment"
 	case errors.Is(err, ErrReplayStore):
 		reason, code, msg = ReasonReplayStore, http.StatusServiceUnavailable, "temporarily unable to check for replays; retry later"
 		w.Header().Set("Retry-After", "30")
-		cfg.log.Error("webhook: replay store failed; refusing the message (fail closed)", "provider", provider, "error", err)
-	case errors.Is(err, payment.ErrReplay):
-		code, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, payment.ErrTimestamp):
 		msg = "timestamp outside the tolerance; check the sender's clock"
 	case errors.Is(err, payment.ErrMalformed):

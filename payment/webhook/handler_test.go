@@ -34,7 +34,7 @@ func stdHeaders(t *testing.T, s *Signer, id string) map[string]string {
 func TestStandardHandler(t *testing.T) {
 	rec := &recorder{}
 	var logs bytes.Buffer
-	v := must(NewVerifier(rotating(), WithClock(fixed(t0)), WithObserver(rec), WithMaxBody(1024),
+	v := must(NewVerifier(rotating(), WithoutIdempotency(), WithClock(fixed(t0)), WithObserver(rec), WithMaxBody(1024),
 		WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))))
 	var got []Message
 	fail := false
@@ -112,7 +112,7 @@ func TestStandardHandler(t *testing.T) {
 
 func TestPayOSAndCassoHandlersCommonRefusals(t *testing.T) {
 	rec := &recorder{}
-	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}, WithObserver(rec), WithMaxBody(64)))
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}, WithoutIdempotency(), WithObserver(rec), WithMaxBody(64)))
 	h := p.Handler(func(context.Context, PayOSEvent) error { return nil })
 	if code, w := serve(h, "PUT", "application/json", nil, payosSampleBody); code != 405 || w.Header().Get("Allow") != "POST" {
 		t.Errorf("PUT: %d", code)
@@ -137,7 +137,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 	sender := must(NewSigner(rotating(), WithClock(fixed(t0))))
 	var got []payment.Slot
 	for _, set := range []payment.SecretSet{{Current: secret(oldSecret)}, rotating()} {
-		v := must(NewVerifier(set, WithClock(fixed(t0))))
+		v := must(NewVerifier(set, WithoutIdempotency(), WithClock(fixed(t0))))
 		srv := httptest.NewServer(v.Handler(func(_ context.Context, m Message) error {
 			got = append(got, m.Slot)
 			return nil

@@ -4,15 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"time"
+	"strconv"
 
 	"github.com/goodgo/rotation/payment"
 )
-
-// PayOSReplayTTL is how long the PayOS handler remembers processed
-// webhooks when a ReplayStore is set.
-const PayOSReplayTTL = 24 * time.Hour
 
 // PayOS verifies PayOS payment webhooks.
 //
@@ -36,7 +33,10 @@ const PayOSReplayTTL = 24 * time.Hour
 // element that is not an object: none occurs in a PayOS payment webhook,
 // and each would let a modified body pass. The top-level code, desc and
 // success fields are not signed and are not exposed. PayOS has no
-// timestamp: deduplicate on OrderCode/Reference.
+// timestamp, so a captured webhook verifies forever: the Handler
+// de-duplicates on orderCode and reference through the idempotency store,
+// and the application must still refuse to pay an order twice after the
+// store's keep period.
 type PayOS struct {
 	set payment.SecretSet
 	cfg config
@@ -44,15 +44,17 @@ type PayOS struct {
 
 // NewPayOS returns a PayOS verifier for set. Options used: WithClock
 // (for the previous key's deadline), WithObserver, WithMaxBody, WithLogger,
-// and WithReplayStore/WithReplayFailOpen (used by Handler: a webhook whose
-// signed data was already processed in the last PayOSReplayTTL is not
-// passed to the callback again; PayOS messages carry no timestamp, so the
-// application must still deduplicate on OrderCode/Reference).
+// WithIdempotencyStore or WithoutIdempotency (one is required),
+// WithReplayFailOpen.
 func NewPayOS(set payment.SecretSet, opts ...Option) (*PayOS, error) {
 	if err := set.Validate(); err != nil {
 		return nil, err
 	}
-	return &PayOS{set: set, cfg: newConfig(opts)}, nil
+	cfg := newConfig(opts)
+	if err := cfg.checkIdempotency(); err != nil {
+		return nil, err
+	}
+	return &PayOS{set: set, cfg: cfg}, nil
 }
 
 // PayOSEvent is the verified "data" of a PayOS webhook.
@@ -77,15 +79,20 @@ type PayOSEvent struct {
 	// (including ones this package does not know).
 	Fields map[string]string
 	Slot   payment.Slot
+	// Unconfirmed: the signed string was ambiguous (a value contains
+	// "&<key>=") and PayOS's query API did not confirm the fields: they
+	// are not authenticated. Check the order with PayOS before delivering.
+	Unconfirmed bool
 
-	replayKey string // identifies the signed content, for the replay store
+	idemKey string // the payment, for the idempotency store
 }
 
 // payosCanon renders data's canonical string into dst and returns the
-// rendered values by key.
-func payosCanon(dst []byte, data *jvalue) ([]byte, map[string]string, error) {
+// rendered values by key, and whether a value contains "&<key>=" (which
+// makes the string readable as other fields).
+func payosCanon(dst []byte, data *jvalue) (_ []byte, _ map[string]string, amb bool, _ error) {
 	if data.kind != jObj {
-		return dst, nil, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
+		return dst, nil, false, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
 	}
 	var buf [24]int
 	order := keyOrder(data.obj, buf[:0])
@@ -93,7 +100,7 @@ func payosCanon(dst []byte, data *jvalue) ([]byte, map[string]string, error) {
 	for i, j := range order {
 		m := &data.obj[j]
 		if !payosKey(m.key) {
-			return dst, nil, fmt.Errorf("%w: data key %q is not [A-Za-z0-9_]+", payment.ErrMalformed, m.key)
+			return dst, nil, false, fmt.Errorf("%w: data key %q is not [A-Za-z0-9_]+", payment.ErrMalformed, m.key)
 		}
 		if i > 0 {
 			dst = append(dst, '&')
@@ -103,15 +110,13 @@ func payosCanon(dst []byte, data *jvalue) ([]byte, map[string]string, error) {
 		start := len(dst)
 		var err error
 		if dst, err = payosValue(dst, &m.val); err != nil {
-			return dst, nil, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, m.key, err)
+			return dst, nil, false, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, m.key, err)
 		}
 		v := string(dst[start:])
-		if ambiguous(v) {
-			return dst, nil, fmt.Errorf("%w: data.%s contains \"&<key>=\", which PayOS's signature cannot tell from another field", payment.ErrMalformed, m.key)
-		}
+		amb = amb || ambiguous(v)
 		vals[m.key] = v
 	}
-	return dst, vals, nil
+	return dst, vals, amb, nil
 }
 
 func payosKey(k string) bool {
@@ -181,8 +186,18 @@ func payosValue(dst []byte, v *jvalue) ([]byte, error) {
 
 // Verify checks a webhook body and returns its data. It reports Verified
 // or SignatureFailed.
+//
+// A validly signed body whose data has a value containing "&<key>=" (a
+// payer's memo "a&b=c", a URL with a query) is returned with
+// Unconfirmed set and an error wrapping payment.ErrAmbiguous: its fields
+// are not authenticated. Confirm it (Confirm, or Handler with
+// WithPayOSClient) or treat it as unconfirmed; never as paid.
 func (p *PayOS) Verify(body []byte) (PayOSEvent, error) {
 	ev, err := p.verify(body)
+	if errors.Is(err, payment.ErrAmbiguous) {
+		p.cfg.obs.Verified(ProviderPayOS, ev.Slot)
+		return ev, err
+	}
 	if err != nil {
 		p.cfg.obs.SignatureFailed(ProviderPayOS, payment.ReasonOf(err))
 		return PayOSEvent{}, err
@@ -215,7 +230,7 @@ func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
 		return PayOSEvent{}, fmt.Errorf("%w: no \"data\"", payment.ErrMalformed)
 	}
 	var buf [1024]byte
-	msg, vals, err := payosCanon(buf[:0], data)
+	msg, vals, amb, err := payosCanon(buf[:0], data)
 	if err != nil {
 		return PayOSEvent{}, err
 	}
@@ -223,9 +238,22 @@ func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	ev := PayOSEvent{Fields: vals, Slot: slot, replayKey: contentKey(ProviderPayOS, msg)}
+	ev := PayOSEvent{Fields: vals, Slot: slot, Unconfirmed: amb}
 	if err := ev.fill(data, vals); err != nil {
 		return PayOSEvent{}, err
+	}
+	if amb {
+		// The fields may be another reading of the signed string: key the
+		// delivery on the string itself until the query API confirms it.
+		sum := sha256.Sum256(msg)
+		ev.idemKey = "data:" + hex.EncodeToString(sum[:16])
+		return ev, fmt.Errorf("payos: %w", payment.ErrAmbiguous)
+	}
+	if ev.Reference != "" {
+		ev.idemKey = "order:" + strconv.FormatInt(ev.OrderCode, 10) + ":" + ev.Reference
+	} else {
+		sum := sha256.Sum256(msg)
+		ev.idemKey = "data:" + hex.EncodeToString(sum[:16])
 	}
 	return ev, nil
 }
@@ -268,7 +296,7 @@ func PayOSSignature(key []byte, data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: data: %w", payment.ErrMalformed, err)
 	}
-	msg, _, err := payosCanon(nil, &root)
+	msg, _, _, err := payosCanon(nil, &root)
 	if err != nil {
 		return "", err
 	}

@@ -32,11 +32,11 @@ func TestPayOSCanonicalMatchesNodeSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, _, err := payosCanon(nil, &root)
+	q, _, _, err := payosCanon(nil, &root)
 	if err != nil || string(q) != payosTrickyQ {
 		t.Fatalf("canonical\n got %q %v\nwant %q", q, err, payosTrickyQ)
 	}
-	p := must(NewPayOS(payment.SecretSet{Current: secret(payosTrickyKey)}))
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosTrickyKey)}, WithoutIdempotency()))
 	ev, err := p.Verify([]byte(payosWebhook(payosTrickyData, payosTrickySig)))
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestPayOSCanonicalMatchesNodeSDK(t *testing.T) {
 }
 
 func TestPayOSRefusals(t *testing.T) {
-	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}))
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}, WithoutIdempotency()))
 	sign := func(data string) string { return must(PayOSSignature([]byte(payosSampleKey), []byte(data))) }
 	for name, tc := range map[string]struct {
 		body string
@@ -63,7 +63,7 @@ func TestPayOSRefusals(t *testing.T) {
 		"nested object":     {payosWebhook(`{"a":{"b":1}}`, strings.Repeat("a", 64)), payment.ErrMalformed},
 		"array of numbers":  {payosWebhook(`{"a":[1,2]}`, strings.Repeat("a", 64)), payment.ErrMalformed},
 		"key with =":        {payosWebhook(`{"a=b":"1"}`, strings.Repeat("a", 64)), payment.ErrMalformed},
-		"value with &key=":  {payosWebhook(`{"a":"1&b=2"}`, strings.Repeat("a", 64)), payment.ErrMalformed},
+		"value with &key=":  {payosWebhook(`{"a":"1&b=2"}`, strings.Repeat("a", 64)), payment.ErrSignatureMismatch},
 		"amount as string":  {payosWebhook(`{"amount":"3000"}`, sign(`{"amount":"3000"}`)), payment.ErrMalformed},
 		"amount fractional": {payosWebhook(`{"amount":3000.5}`, sign(`{"amount":3000.5}`)), payment.ErrMalformed},
 		"unsafe integer":    {payosWebhook(`{"orderCode":9007199254740993}`, sign(`{"orderCode":9007199254740993}`)), payment.ErrMalformed},
@@ -80,10 +80,10 @@ func TestPayOSRefusals(t *testing.T) {
 	}
 	// The re-split attack: PayOS signed {"accountNumber":"1","amount":3000};
 	// an attacker moves "amount=3000" into accountNumber, giving the same
-	// signed string. Refused.
+	// signed string. Never trusted: ambiguous, unconfirmed.
 	orig := `{"accountNumber":"1","amount":3000}`
 	forged := payosWebhook(`{"accountNumber":"1&amount=3000"}`, sign(orig))
-	if _, err := p.Verify([]byte(forged)); !errors.Is(err, payment.ErrMalformed) {
+	if ev, err := p.Verify([]byte(forged)); !errors.Is(err, payment.ErrAmbiguous) || !ev.Unconfirmed {
 		t.Errorf("re-split body: %v", err)
 	}
 	// '&' alone is fine (a payer's memo "A & B").
@@ -118,7 +118,7 @@ func TestPayOSRotation(t *testing.T) {
 	} {
 		rec := &recorder{}
 		set := payment.SecretSet{Current: secret(newKey), Previous: secret(payosSampleKey), PreviousUntil: until, Incident: tc.incident}
-		p := must(NewPayOS(set, WithClock(fixed(tc.now)), WithObserver(rec)))
+		p := must(NewPayOS(set, WithoutIdempotency(), WithClock(fixed(tc.now)), WithObserver(rec)))
 		code, _ := serve(p.Handler(func(context.Context, PayOSEvent) error { return nil }), "POST", "application/json", nil, tc.body)
 		ev, err := p.Verify([]byte(tc.body))
 		if ev.Slot != tc.slot || !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {

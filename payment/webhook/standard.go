@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"hash"
 	"net/http"
@@ -154,10 +153,14 @@ type Verifier struct {
 }
 
 // NewVerifier returns a Verifier for set. Options used: WithClock,
-// WithTolerance, WithObserver, WithReplayStore, WithReplayFailOpen,
-// WithMaxBody and WithLogger (the last two by Handler).
+// WithTolerance, WithObserver, WithIdempotencyStore or WithoutIdempotency
+// (one is required), WithReplayFailOpen, WithMaxBody and WithLogger (the
+// last four by Handler).
 func NewVerifier(set payment.SecretSet, opts ...Option) (*Verifier, error) {
 	cfg := newConfig(opts)
+	if err := cfg.checkIdempotency(); err != nil {
+		return nil, err
+	}
 	ks, err := keySet(set, cfg.rawSecrets)
 	if err != nil {
 		return nil, err
@@ -168,60 +171,21 @@ func NewVerifier(set payment.SecretSet, opts ...Option) (*Verifier, error) {
 // Verify checks a message given its headers and raw body: the three
 // headers are present and within their size caps, the timestamp is within
 // the tolerance, and one v1 signature matches a live secret (compared in
-// constant time; other versions are ignored). With a ReplayStore it then
-// claims the webhook-id: an id already claimed is ErrReplay (wrapped in a
-// *ReplayError that says whether the first delivery completed). A caller
-// that does not use Handler must call Complete after processing the
-// message, or Release if processing failed so the sender's retry is
-// accepted.
+// constant time; other versions are ignored). It does not de-duplicate:
+// Handler does, through the idempotency store keyed on webhook-id; a
+// caller that does not use Handler must de-duplicate on Message.ID itself.
 //
 // Verify reports Verified or SignatureFailed to the observer; refusals of
 // the whole request are reported by Handler.
-func (v *Verifier) Verify(ctx context.Context, h http.Header, body []byte) (Message, error) {
+func (v *Verifier) Verify(_ context.Context, h http.Header, body []byte) (Message, error) {
 	m, err := v.verify(h, body)
 	if err != nil {
 		v.cfg.obs.SignatureFailed(ProviderBank, payment.ReasonOf(err))
 		return Message{}, err
 	}
 	v.cfg.obs.Verified(ProviderBank, m.Slot)
-	if v.cfg.replay == nil {
-		return m, nil
-	}
-	state, err := v.cfg.replay.Claim(ctx, m.ID, v.ReplayTTL())
-	switch {
-	case err != nil && v.cfg.failOpen:
-		v.cfg.log.ErrorContext(ctx, "webhook: replay store failed; accepting the message without replay protection (fail open)",
-			"provider", ProviderBank, "webhook_id", m.ID, "error", err)
-		return m, nil
-	case err != nil:
-		return Message{}, fmt.Errorf("%w: %w", ErrReplayStore, err)
-	case state != ClaimNew:
-		return Message{}, &ReplayError{ID: m.ID, Done: state == ClaimDone}
-	}
 	return m, nil
 }
-
-// Complete marks a claimed id as processed (a no-op without a store).
-func (v *Verifier) Complete(ctx context.Context, id string) error {
-	if v.cfg.replay == nil {
-		return nil
-	}
-	return v.cfg.replay.Complete(ctx, id, v.ReplayTTL())
-}
-
-// Release forgets a claimed id after processing failed, so the sender's
-// retry is accepted (a no-op without a store).
-func (v *Verifier) Release(ctx context.Context, id string) error {
-	if v.cfg.replay == nil {
-		return nil
-	}
-	return v.cfg.replay.Release(ctx, id)
-}
-
-// ReplayTTL is how long a claimed id is remembered: twice the tolerance
-// (a message is accepted from ts-tolerance to ts+tolerance) plus a minute.
-// Without a tolerance it is 24 hours.
-func (v *Verifier) ReplayTTL() time.Duration { return v.cfg.replayTTL() }
 
 func (v *Verifier) verify(h http.Header, body []byte) (Message, error) {
 	names := [3]string{HeaderID, HeaderTimestamp, HeaderSignature}
@@ -316,51 +280,6 @@ func parseTimestamp(s string) (int64, error) {
 		return 0, fmt.Errorf("%w: webhook-timestamp must be unix seconds", payment.ErrMalformed)
 	}
 	return ts, nil
-}
-
-// ClaimState is the answer of a ReplayStore to a claim.
-type ClaimState int
-
-const (
-	// ClaimNew: the id was not seen; it is now claimed (in progress).
-	ClaimNew ClaimState = iota
-	// ClaimInProgress: an earlier delivery of the id is being processed.
-	ClaimInProgress
-	// ClaimDone: an earlier delivery of the id was processed.
-	ClaimDone
-)
-
-// ReplayStore remembers webhook-ids. Implementations must be safe for
-// concurrent use and atomic across processes (redisreplay uses SET NX).
-type ReplayStore interface {
-	// Claim records id as in progress for ttl if it is not known, and
-	// returns ClaimNew; otherwise it returns the id's state.
-	Claim(ctx context.Context, id string, ttl time.Duration) (ClaimState, error)
-	// Complete records id as processed for ttl.
-	Complete(ctx context.Context, id string, ttl time.Duration) error
-	// Release forgets id (its processing failed; a retry may claim it).
-	Release(ctx context.Context, id string) error
-}
-
-// ReplayError is a message already claimed in the replay store. It
-// matches payment.ErrReplay.
-type ReplayError struct {
-	ID   string // the webhook-id, or the Casso/PayOS content key
-	Done bool   // the first delivery was processed; otherwise it is in progress
-}
-
-func (e *ReplayError) Error() string {
-	if e.Done {
-		return fmt.Sprintf("%v: message %q was already processed", payment.ErrReplay, e.ID)
-	}
-	return fmt.Sprintf("%v: message %q is being processed; retry later", payment.ErrReplay, e.ID)
-}
-
-func (e *ReplayError) Unwrap() error { return payment.ErrReplay }
-
-func isReplayDone(err error) bool {
-	var re *ReplayError
-	return errors.As(err, &re) && re.Done
 }
 
 // strictBase64 refuses non-zero padding bits, so one signature has exactly

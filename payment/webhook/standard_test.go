@@ -17,7 +17,7 @@ const body = `{"type":"transfer.received","data":{"amount":599000,"memo":"Thanh 
 
 func TestTimestampToleranceBothWays(t *testing.T) {
 	s := must(NewSigner(payment.SecretSet{Current: secret(newSecret)}))
-	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithClock(fixed(t0))))
+	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
 	for _, tc := range []struct {
 		skew time.Duration
 		ok   bool
@@ -36,7 +36,7 @@ func TestTimestampToleranceBothWays(t *testing.T) {
 		}
 	}
 	// A custom tolerance is honoured.
-	v2 := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithClock(fixed(t0)), WithTolerance(time.Minute)))
+	v2 := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0)), WithTolerance(time.Minute)))
 	sig := must(s.Sign("msg_1", t0.Add(-2*time.Minute), []byte(body)))
 	if _, err := v2.VerifyParts("msg_1", itoa(t0.Add(-2*time.Minute).Unix()), sig, []byte(body)); !errors.Is(err, payment.ErrTimestamp) {
 		t.Errorf("1-minute tolerance accepted a 2-minute-old message: %v", err)
@@ -45,7 +45,7 @@ func TestTimestampToleranceBothWays(t *testing.T) {
 
 func TestSignatureCoversIDTimestampBody(t *testing.T) {
 	s := must(NewSigner(payment.SecretSet{Current: secret(newSecret)}))
-	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithClock(fixed(t0))))
+	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
 	sig := must(s.Sign("msg_1", t0, []byte(body)))
 	ts := itoa(t0.Unix())
 	if _, err := v.VerifyParts("msg_1", ts, sig, []byte(body)); err != nil {
@@ -66,7 +66,7 @@ func TestSignatureCoversIDTimestampBody(t *testing.T) {
 }
 
 func TestMalformedHeaders(t *testing.T) {
-	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithClock(fixed(t0))))
+	v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
 	s := must(NewSigner(payment.SecretSet{Current: secret(newSecret)}))
 	good := must(s.Sign("msg_1", t0, []byte(body)))
 	ts := itoa(t0.Unix())
@@ -118,9 +118,9 @@ func TestRotationSenderSignsWithBoth(t *testing.T) {
 	if n := strings.Count(sig, "v1,"); n != 2 {
 		t.Fatalf("during the rotation the sender must sign with both secrets, got %q", sig)
 	}
-	oldReceiver := must(NewVerifier(payment.SecretSet{Current: secret(oldSecret)}, WithClock(fixed(t0))))
-	newReceiver := must(NewVerifier(rotating(), WithClock(fixed(t0))))
-	newOnly := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithClock(fixed(t0))))
+	oldReceiver := must(NewVerifier(payment.SecretSet{Current: secret(oldSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
+	newReceiver := must(NewVerifier(rotating(), WithoutIdempotency(), WithClock(fixed(t0))))
+	newOnly := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
 	for name, v := range map[string]*Verifier{"old receiver": oldReceiver, "new receiver": newReceiver, "new-only receiver": newOnly} {
 		m, err := v.VerifyParts("msg_1", itoa(t0.Unix()), sig, []byte(body))
 		if err != nil || m.Slot != payment.SlotCurrent {
@@ -168,7 +168,7 @@ func TestRotationVerifierWindow(t *testing.T) {
 		set := rotating()
 		set.Incident = tc.incident
 		rec := &recorder{}
-		v := must(NewVerifier(set, WithClock(fixed(tc.at)), WithObserver(rec)))
+		v := must(NewVerifier(set, WithoutIdempotency(), WithClock(fixed(tc.at)), WithObserver(rec)))
 		sig := must(tc.sender.Sign("msg_1", tc.at, []byte(body)))
 		m, err := v.Verify(context.Background(), header("msg_1", tc.at.Unix(), sig), []byte(body))
 		if m.Slot != tc.slot || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
@@ -199,13 +199,13 @@ func TestWhsecSecrets(t *testing.T) {
 	}
 	// whsec_ of the same bytes as a raw previous secret is the same key.
 	set := payment.SecretSet{Current: secret("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYh"), Previous: secret(raw), PreviousUntil: t0}
-	if _, err := NewVerifier(set, WithRawSecrets()); !errors.Is(err, payment.ErrSameSecret) {
+	if _, err := NewVerifier(set, WithoutIdempotency(), WithRawSecrets()); !errors.Is(err, payment.ErrSameSecret) {
 		t.Errorf("whsec_ and raw forms of one key: %v", err)
 	}
 	// Migration: current whsec_, previous raw; both verify with WithRawSecrets.
 	at := time.Unix(swTimestamp, 0)
 	mig := payment.SecretSet{Current: secret(swSecret), Previous: secret(raw), PreviousUntil: at.Add(time.Hour)}
-	v := must(NewVerifier(mig, WithRawSecrets(), WithClock(fixed(at))))
+	v := must(NewVerifier(mig, WithoutIdempotency(), WithRawSecrets(), WithClock(fixed(at))))
 	oldSig := must(must(NewSigner(payment.SecretSet{Current: secret(raw)}, WithRawSecrets())).Sign(swID, at, []byte(swPayload)))
 	if m, err := v.VerifyParts(swID, "1614265330", oldSig, []byte(swPayload)); err != nil || m.Slot != payment.SlotPrevious {
 		t.Errorf("raw previous during migration: %+v %v", m, err)
@@ -279,9 +279,9 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	secrets := []string{newSecret, oldSecret, "whsec_@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"}
 	var out []string
 	s := must(NewSigner(rotating()))
-	v := must(NewVerifier(rotating(), WithClock(fixed(t0))))
-	c := must(NewCasso(rotating()))
-	p := must(NewPayOS(rotating()))
+	v := must(NewVerifier(rotating(), WithoutIdempotency(), WithClock(fixed(t0))))
+	c := must(NewCasso(rotating(), WithoutIdempotency()))
+	p := must(NewPayOS(rotating(), WithoutIdempotency()))
 	out = append(out, fmt.Sprintf("%v %+v %#v %v %+v", s, v, rotating(), c, p))
 	for _, b := range []string{`{"data":{"a":1},"signature":"` + strings.Repeat("0", 64) + `"}`, `{"data":{"a":{}},"signature":"x"}`, "{"} {
 		if _, err := p.Verify([]byte(b)); err != nil {
@@ -316,7 +316,7 @@ func TestSignRequest(t *testing.T) {
 	if req.Header.Get("webhook-timestamp") != itoa(t0.Unix()) || req.Header.Get("webhook-id") != "msg_1" || req.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("headers %v", req.Header)
 	}
-	v := must(NewVerifier(payment.SecretSet{Current: secret(oldSecret)}, WithClock(fixed(t0))))
+	v := must(NewVerifier(payment.SecretSet{Current: secret(oldSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
 	if _, err := v.Verify(context.Background(), req.Header, []byte(body)); err != nil {
 		t.Fatal(err)
 	}

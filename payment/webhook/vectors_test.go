@@ -30,7 +30,7 @@ func TestStandardWebhooksVectorSign(t *testing.T) {
 
 func TestStandardWebhooksVectorVerify(t *testing.T) {
 	at := time.Unix(swTimestamp, 0)
-	v := must(NewVerifier(payment.SecretSet{Current: secret(swSecret)}, WithClock(fixed(at))))
+	v := must(NewVerifier(payment.SecretSet{Current: secret(swSecret)}, WithoutIdempotency(), WithClock(fixed(at))))
 	// "valid multi sig is valid" from the same test files: bogus v1, an
 	// unknown v2, the valid one, bogus v1 again.
 	multi := strings.Join([]string{
@@ -60,11 +60,11 @@ func TestStandardWebhooksVectorVerify(t *testing.T) {
 	}
 	// The reference libraries base64-decode the secret with or without its
 	// prefix, and so do we; only WithRawSecrets keeps the old raw reading.
-	bare := must(NewVerifier(payment.SecretSet{Current: secret(strings.TrimPrefix(swSecret, "whsec_"))}, WithClock(fixed(at))))
+	bare := must(NewVerifier(payment.SecretSet{Current: secret(strings.TrimPrefix(swSecret, "whsec_"))}, WithoutIdempotency(), WithClock(fixed(at))))
 	if _, err := bare.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err != nil {
 		t.Errorf("the spec's vector secret without whsec_: %v", err)
 	}
-	raw := must(NewVerifier(payment.SecretSet{Current: secret(strings.TrimPrefix(swSecret, "whsec_"))}, WithClock(fixed(at)), WithRawSecrets()))
+	raw := must(NewVerifier(payment.SecretSet{Current: secret(strings.TrimPrefix(swSecret, "whsec_"))}, WithoutIdempotency(), WithClock(fixed(at)), WithRawSecrets()))
 	if _, err := raw.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err == nil {
 		t.Error("WithRawSecrets: an unprefixed secret must be raw bytes, not base64-decoded")
 	}
@@ -102,7 +102,7 @@ const (
 var cassoAt = time.UnixMilli(1727948258788)
 
 func TestCassoVector(t *testing.T) {
-	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithClock(fixed(cassoAt.Add(2*time.Second)))))
+	c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithoutIdempotency(), WithClock(fixed(cassoAt.Add(2*time.Second)))))
 	ev, err := c.Verify(cassoSampleHeader, []byte(cassoSampleBody))
 	if err != nil {
 		t.Fatalf("Casso's published sample refused: %v", err)
@@ -127,7 +127,7 @@ const (
 )
 
 func TestPayOSVector(t *testing.T) {
-	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}))
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}, WithoutIdempotency()))
 	ev, err := p.Verify([]byte(payosSampleBody))
 	if err != nil {
 		t.Fatalf("PayOS's published sample refused: %v", err)
@@ -155,7 +155,7 @@ func header(id string, ts int64, sig string) http.Header {
 // with webhook-* headers is read by those alone.
 func TestSvixHeaders(t *testing.T) {
 	at := time.Unix(swTimestamp, 0)
-	v := must(NewVerifier(payment.SecretSet{Current: secret(swSecret)}, WithClock(fixed(at))))
+	v := must(NewVerifier(payment.SecretSet{Current: secret(swSecret)}, WithoutIdempotency(), WithClock(fixed(at))))
 	h := http.Header{}
 	h.Set(SvixHeaderID, swID)
 	h.Set(SvixHeaderTimestamp, "1614265330")
@@ -191,7 +191,7 @@ func TestReferenceLibraryVector(t *testing.T) {
 	// rotation, as previous inside its window.
 	rot := payment.SecretSet{Current: secret(newSecret), Previous: secret(refSecret), PreviousUntil: at.Add(time.Hour)}
 	for set, slot := range map[*payment.SecretSet]payment.Slot{{Current: secret(refSecret)}: payment.SlotCurrent, &rot: payment.SlotPrevious} {
-		v := must(NewVerifier(*set, WithClock(fixed(at))))
+		v := must(NewVerifier(*set, WithoutIdempotency(), WithClock(fixed(at))))
 		if m, err := v.VerifyParts(refID, itoa(refTS), refSig, []byte(refBody)); err != nil || m.Slot != slot {
 			t.Errorf("reference signature, want slot %s: %+v %v", slot, m, err)
 		}

@@ -1,9 +1,7 @@
 package webhook
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -69,13 +68,19 @@ var (
 // this library followed the spec, used as raw bytes, needs WithRawSecrets.
 var ErrBadSecret = errors.New("webhook: Standard Webhooks secret must be \"whsec_\" + standard base64 of 24 to 64 bytes (rotate keygen webhook); for a raw secret deployed earlier use webhook.WithRawSecrets")
 
-// ErrReplayStore: the replay store could not be reached; with the default
-// fail-closed policy the message is refused (the handler answers 503 so the
-// sender retries later).
-var ErrReplayStore = errors.New("webhook: replay store unavailable")
+// ErrReplayStore is payment.ErrStoreUnavailable: the idempotency store
+// could not be reached; with the default fail-closed policy the message is
+// refused (the handler answers 503 so the sender retries later).
+var ErrReplayStore = payment.ErrStoreUnavailable
 
-// ReasonReplayStore labels a refusal because the replay store failed.
-const ReasonReplayStore payment.Reason = "replay_store_unavailable"
+// ReasonReplayStore labels a refusal because the idempotency store failed
+// (payment.ReasonStoreUnavailable).
+const ReasonReplayStore = payment.ReasonStoreUnavailable
+
+// ReplayStore is the idempotency store the handlers use.
+//
+// Deprecated: use payment.IdempotencyStore, the same interface.
+type ReplayStore = payment.IdempotencyStore
 
 // LoadSecretSet reads BANK_TRANSFER_WEBHOOK_SECRET, its _PREVIOUS and
 // _PREVIOUS_UNTIL from src with secretenv.HMACRule (at least 32 bytes) and
@@ -139,13 +144,16 @@ func keySet(set payment.SecretSet, raw bool) (payment.SecretSet, error) {
 type Option func(*config)
 
 type config struct {
-	now       func() time.Time
-	tolerance time.Duration
-	obs       payment.Observer
-	maxBody   int64
-	replay    ReplayStore
-	failOpen  bool
-	log       *slog.Logger
+	now          func() time.Time
+	tolerance    time.Duration
+	obs          payment.Observer
+	maxBody      int64
+	store        payment.IdempotencyStore
+	noIdem       bool
+	failOpen     bool
+	toleranceSet bool
+	payos        *PayOSClient
+	log          *slog.Logger
 	// rawSecrets: Standard Webhooks secrets without "whsec_" are raw bytes.
 	rawSecrets bool
 }
@@ -174,7 +182,9 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // WithTolerance sets how far a timestamp may be from now in either
 // direction (default 5 minutes). Zero or less disables the check, which
 // also disables replay protection by time: only do it with a ReplayStore.
-func WithTolerance(d time.Duration) Option { return func(c *config) { c.tolerance = d } }
+func WithTolerance(d time.Duration) Option {
+	return func(c *config) { c.tolerance, c.toleranceSet = d, true }
+}
 
 // WithObserver reports verifications and refusals (default: none).
 func WithObserver(o payment.Observer) Option {
@@ -188,17 +198,30 @@ func WithObserver(o payment.Observer) Option {
 // WithMaxBody caps the request body the handlers read (default 1 MiB).
 func WithMaxBody(n int64) Option { return func(c *config) { c.maxBody = n } }
 
-// WithReplayStore enables replay protection. The Verifier claims each
-// webhook-id (Verify refuses an id already claimed); the Casso and PayOS
-// handlers claim the signed content. Claims last 2×tolerance + 1 minute
-// (the longest time a message stays inside the timestamp window; PayOS,
-// which has no timestamp, PayOSReplayTTL). See redisreplay for a Redis
-// store.
-func WithReplayStore(s ReplayStore) Option { return func(c *config) { c.replay = s } }
+// WithIdempotencyStore de-duplicates deliveries: the handlers run their
+// callback at most once per message (Standard Webhooks: webhook-id; Casso:
+// the transaction's data.id; PayOS: orderCode and reference) and answer a
+// repeat 200 {"success":true,"duplicate":true} without calling it.
+// NewVerifier, NewCasso and NewPayOS require it or WithoutIdempotency.
+// See payment.IdempotencyStore, payment/idemredis, payment/idempg.
+func WithIdempotencyStore(s payment.IdempotencyStore) Option {
+	return func(c *config) { c.store = s }
+}
 
-// WithReplayFailOpen accepts messages when the replay store fails: the
-// error is logged at level ERROR (it is not counted as a rejection, since
-// the message goes through). The default is fail closed: ErrReplayStore,
+// WithoutIdempotency opts out of de-duplication explicitly: every delivery
+// reaches the callback, which must then de-duplicate by itself (inside the
+// timestamp tolerance a Standard Webhooks or Casso replay verifies again;
+// a PayOS webhook, which has no timestamp, verifies forever).
+func WithoutIdempotency() Option { return func(c *config) { c.noIdem = true } }
+
+// WithReplayStore is WithIdempotencyStore.
+//
+// Deprecated: use WithIdempotencyStore.
+func WithReplayStore(s payment.IdempotencyStore) Option { return WithIdempotencyStore(s) }
+
+// WithReplayFailOpen runs the callback when the idempotency store fails:
+// the error is logged at level ERROR (it is not counted as a rejection,
+// since the message goes through). The default is fail closed:
 // answered 503 and reported as IPNRejected with ReasonReplayStore.
 func WithReplayFailOpen() Option { return func(c *config) { c.failOpen = true } }
 
@@ -222,20 +245,17 @@ func (c *config) inWindow(ts, now time.Time) bool {
 	return d <= c.tolerance && d >= -c.tolerance
 }
 
-// contentKey names signed content in a replay store: the provider and
-// the SHA-256 of the signed string.
-func contentKey(provider string, signed []byte) string {
-	sum := sha256.Sum256(signed)
-	return provider + ":" + hex.EncodeToString(sum[:16])
+// checkIdempotency is the constructors' requirement.
+func (c *config) checkIdempotency() error {
+	if c.store == nil && !c.noIdem {
+		return fmt.Errorf("%w (webhook.WithIdempotencyStore or webhook.WithoutIdempotency)", payment.ErrNoIdempotencyStore)
+	}
+	return nil
 }
 
-// replayTTL is how long content stays in the replay store: a message is
-// accepted from ts-tolerance to ts+tolerance, plus a minute of margin.
-func (c *config) replayTTL() time.Duration {
-	if c.tolerance <= 0 {
-		return 24 * time.Hour
-	}
-	return 2*c.tolerance + time.Minute
+// guard is the idempotency guard of a handler for provider.
+func (c *config) guard(provider string) idem.Guard {
+	return idem.Guard{Provider: provider, Store: c.store, FailOpen: c.failOpen, Log: c.log}
 }
 
 // slotOf applies the SecretSet rules to which key matched.

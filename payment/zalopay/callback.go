@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/query"
@@ -137,6 +138,10 @@ var (
 	// CallbackRetry: not processed now; ZaloPay calls back again (at most
 	// 3 times).
 	CallbackRetry = CallbackResponse{0, "retry"}
+	// CallbackAlreadyProcessed: the transaction (zp_trans_id) was
+	// processed before; ZaloPay stops. Sent by CallbackHandler for a
+	// repeat.
+	CallbackAlreadyProcessed = CallbackResponse{2, "already processed"}
 )
 
 // Write sends r as JSON with the given HTTP status.
@@ -156,6 +161,16 @@ type CallbackFunc func(ctx context.Context, cb *Callback) error
 // bad MAC or body (fn not called), 0 when fn fails. Another method gets 405
 // and another content type 415, both with return_code -1; a larger body 413.
 // Each refusal is reported to the observer's IPNRejected.
+//
+// Duplicates (Config.Idempotency): fn runs at most once per zp_trans_id
+// (an agreement callback: per signed data). A repeat of a processed
+// callback is answered return_code 2 (CallbackAlreadyProcessed) without
+// calling fn; when fn fails the claim is released and the answer is
+// return_code 0, so ZaloPay's retry reaches fn again; a repeat arriving
+// while fn still runs, or an idempotency store failure, is answered
+// return_code 0 as well. These are reported to IPNRejected with
+// payment.ReasonAlreadyProcessed, ReasonCallback, ReasonInProgress and
+// ReasonStoreUnavailable. fn's context ends with the claim's lease.
 func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reject := func(status int, reason payment.Reason, resp CallbackResponse) {
@@ -193,12 +208,28 @@ func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 			reject(http.StatusOK, reason, resp)
 			return
 		}
-		if err := fn(r.Context(), cb); err != nil {
+		out, _ := c.guard.Run(r.Context(), c.idemKey(cb), func(ctx context.Context) error { return fn(ctx, cb) })
+		switch out {
+		case idem.Failed:
 			reject(http.StatusOK, payment.ReasonCallback, CallbackRetry)
-			return
+		case idem.InProgress:
+			reject(http.StatusOK, payment.ReasonInProgress, CallbackResponse{0, "being processed; retry"})
+		case idem.StoreDown:
+			reject(http.StatusOK, payment.ReasonStoreUnavailable, CallbackRetry)
+		case idem.Duplicate:
+			reject(http.StatusOK, payment.ReasonAlreadyProcessed, CallbackAlreadyProcessed)
+		default:
+			CallbackOK.Write(w, http.StatusOK)
 		}
-		CallbackOK.Write(w, http.StatusOK)
 	})
+}
+
+// idemKey names a callback's transaction in the idempotency store.
+func (c *Client) idemKey(cb *Callback) string {
+	if cb.Type == TypeOrder {
+		return idem.Key(Provider, c.app, strconv.FormatInt(cb.Order.ZPTransID, 10))
+	}
+	return idem.Key(Provider+"-agreement", c.app, cb.Data)
 }
 
 // Redirect is a verified redirect to the merchant's page after payment.

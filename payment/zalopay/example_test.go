@@ -29,6 +29,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	cfg.NoIdempotency = true // this client only signs requests; a callback handler needs cfg.Idempotency
 	c, err := zalopay.New(cfg)
 	if err != nil {
 		panic(err)
@@ -57,12 +58,13 @@ func Example() {
 
 // A successful callback during a key2 rotation: ZaloPay signs with the new
 // key2, or, for a retry queued before the switch, with the old one until
-// PreviousUntil; both are answered return_code 1.
+// PreviousUntil; both are answered return_code 1. A repeat of a processed
+// callback is answered return_code 2 without the callback.
 func ExampleClient_CallbackHandler_rotation() {
 	now := time.UnixMilli(1704067260000)
 	key := func(s string) fingerprint.Secret { return fingerprint.NewSecret([]byte(s)) }
 	const oldKey2, newKey2 = "kLtgPl8HHhfvMuDHPwKfgfsY4Ydm9eIz", "NEWkey2NEWkey2NEWkey2NEWkey2NEWk"
-	c, _ := zalopay.New(zalopay.Config{AppID: 2553,
+	c, _ := zalopay.New(zalopay.Config{Idempotency: payment.NewMemoryStore(nil), AppID: 2553,
 		Key1: payment.SecretSet{Current: key("PcY4iZIKFCIdgZvA6ueMcMHHUbRLYjPL")},
 		Key2: payment.SecretSet{Current: key(newKey2), Previous: key(oldKey2), PreviousUntil: zalopay.UntilAfterRotation(now.Add(-time.Hour))},
 		Now:  func() time.Time { return now },
@@ -74,7 +76,10 @@ func ExampleClient_CallbackHandler_rotation() {
 	data := `{"app_id":2553,"app_trans_id":"240101_123456","app_time":1704067200000,"app_user":"user123","amount":50000,` +
 		`"embed_data":"{}","item":"[]","zp_trans_id":240101000000175,"server_time":1704067250000,"channel":38,` +
 		`"merchant_user_id":"","user_fee_amount":0,"discount_amount":0}`
-	for _, k2 := range []string{newKey2, oldKey2} {
+	for i, k2 := range []string{newKey2, oldKey2, oldKey2} {
+		if i == 1 { // another order, paid before the switch
+			data = strings.NewReplacer("240101_123456", "240101_123457", "240101000000175", "240101000000176").Replace(data)
+		}
 		m := hmac.New(sha256.New, []byte(k2))
 		m.Write([]byte(data))
 		d, _ := json.Marshal(data)
@@ -88,6 +93,7 @@ func ExampleClient_CallbackHandler_rotation() {
 	// Output:
 	// 240101_123456 50000 verified with current
 	// {"return_code":1,"return_message":"success"}
-	// 240101_123456 50000 verified with previous
+	// 240101_123457 50000 verified with previous
 	// {"return_code":1,"return_message":"success"}
+	// {"return_code":2,"return_message":"already processed"}
 }

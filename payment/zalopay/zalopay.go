@@ -30,11 +30,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -83,6 +85,21 @@ type Config struct {
 	Observer payment.Observer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Idempotency de-duplicates callbacks: CallbackHandler runs its
+	// callback at most once per ZaloPay transaction (app_id, zp_trans_id;
+	// an agreement callback by its signed data) and answers a repeat
+	// return_code 2 without calling it. Required unless NoIdempotency is
+	// set; see payment.IdempotencyStore, payment/idemredis, payment/idempg.
+	Idempotency payment.IdempotencyStore
+	// NoIdempotency opts out explicitly: every delivery of a callback
+	// reaches the application, which must then de-duplicate by itself. A
+	// Client that only signs requests sets it.
+	NoIdempotency bool
+	// IdempotencyLease and IdempotencyKeep override payment.DefaultLease
+	// and payment.DefaultKeep.
+	IdempotencyLease, IdempotencyKeep time.Duration
+	// Logger receives idempotency store failures; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // LoadConfig reads ZALOPAY_APP_ID (an integer) and the ZALOPAY_KEY1 and
@@ -128,6 +145,7 @@ type Client struct {
 	k1, k2 payment.SecretSet
 	obs    payment.Observer
 	now    func() time.Time
+	guard  idem.Guard
 }
 
 // Errors returned by New and the Sign methods.
@@ -147,11 +165,15 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.Key2.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: key2: %w", ErrConfig, err)
 	}
+	if cfg.Idempotency == nil && !cfg.NoIdempotency {
+		return nil, fmt.Errorf("%w: %w (Config.Idempotency or Config.NoIdempotency)", ErrConfig, payment.ErrNoIdempotencyStore)
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{appID: cfg.AppID, app: strconv.Itoa(cfg.AppID), k1: cfg.Key1, k2: cfg.Key2, obs: payment.OrNop(cfg.Observer), now: now}, nil
+	return &Client{appID: cfg.AppID, app: strconv.Itoa(cfg.AppID), k1: cfg.Key1, k2: cfg.Key2, obs: payment.OrNop(cfg.Observer), now: now,
+		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
 }
 
 func join(fields ...string) string { return strings.Join(fields, "|") }

@@ -53,7 +53,7 @@ func set(k string) payment.SecretSet {
 
 func sandboxClient(t testing.TB, obs payment.Observer) *Client {
 	t.Helper()
-	c, err := New(Config{AppID: 2553, Key1: set(sandboxKey1), Key2: set(sandboxKey2), Observer: obs, Now: func() time.Time { return t0 }})
+	c, err := New(Config{NoIdempotency: true, AppID: 2553, Key1: set(sandboxKey1), Key2: set(sandboxKey2), Observer: obs, Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestPublishedCallback(t *testing.T) {
 		t.Errorf("callback = %+v", cb)
 	}
 	// key1 in key2's place does not verify it (notes §5.9).
-	wrong, _ := New(Config{AppID: 2553, Key1: set(sandboxKey2), Key2: set(sandboxKey1)})
+	wrong, _ := New(Config{NoIdempotency: true, AppID: 2553, Key1: set(sandboxKey2), Key2: set(sandboxKey1)})
 	if _, err := wrong.VerifyCallback([]byte(publishedCallback)); !errors.Is(err, payment.ErrSignatureMismatch) {
 		t.Errorf("verified with key1: %v", err)
 	}
@@ -230,7 +230,7 @@ func TestRotation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &paymenttest.Recorder{}
-			c, err := New(Config{AppID: 2553, Key1: set(sandboxKey1), Key2: tc.k2, Observer: rec, Now: func() time.Time { return t0.Add(tc.at) }})
+			c, err := New(Config{NoIdempotency: true, AppID: 2553, Key1: set(sandboxKey1), Key2: tc.k2, Observer: rec, Now: func() time.Time { return t0.Add(tc.at) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -438,6 +438,7 @@ func TestSignCallbackAndPrevious(t *testing.T) {
 		t.Fatalf("key1 deadline should default to key2's: %v", err)
 	}
 	cfg.Now = func() time.Time { return t0 }
+	cfg.NoIdempotency = true
 	c, _ := New(cfg)
 	b, err := c.SignCallback(`{"app_id":2553,"app_trans_id":"x","amount":1}`, TypeOrder)
 	if err != nil {

@@ -1,0 +1,56 @@
+package payment
+
+import "errors"
+
+// Ambiguous notifications. PayOS and MoMo sign "k1=v1&k2=v2…" strings, so a
+// value that itself contains "&<key>=" (a payer's transfer memo such as
+// "a&b=c", or a URL with a query) makes the signed string readable as
+// another set of fields: a crafted memo can make one payment's signature
+// fit another order's. Such a notification is never trusted as signed, and
+// never dropped either: a handler given a query client confirms it through
+// the provider's own query API before the application sees it; without
+// one, it hands it to the application marked unconfirmed (the event's
+// Unconfirmed field), and the application must check the order with the
+// provider before delivering anything.
+
+// ErrAmbiguous: the signature verified, but over a string that other field
+// values would produce too; the fields are not authenticated.
+var ErrAmbiguous = errors.New("payment: signed string is ambiguous (a value contains \"&<key>=\"); the fields are not authenticated")
+
+// ErrUnconfirmed: the provider's query API did not confirm an ambiguous
+// notification: it reports another amount, order or transaction.
+var ErrUnconfirmed = errors.New("payment: the provider's query API does not confirm the notification")
+
+// Reasons for ambiguous notifications.
+const (
+	// ReasonAmbiguousMismatch: the provider's query API contradicts an
+	// ambiguous notification; it is refused.
+	ReasonAmbiguousMismatch Reason = "ambiguous_mismatch"
+	// ReasonAmbiguousQuery: the query API could not be reached; the
+	// notification is answered "retry later".
+	ReasonAmbiguousQuery Reason = "ambiguous_query_failed"
+)
+
+// Outcomes of an ambiguous notification, as AmbiguityObserver reports
+// them.
+const (
+	AmbiguousConfirmed   = "confirmed"    // the query API confirmed it; delivered
+	AmbiguousUnconfirmed = "unconfirmed"  // no query client; delivered marked unconfirmed
+	AmbiguousMismatch    = "mismatch"     // the query API contradicts it; refused
+	AmbiguousQueryFailed = "query_failed" // the query API failed; answered retry later
+)
+
+// AmbiguityObserver is an Observer that also counts ambiguous
+// notifications. Handlers report to it when their Observer implements it
+// (paymentprom's does: payment_ambiguous_total{provider,outcome}).
+type AmbiguityObserver interface {
+	Observer
+	Ambiguous(provider, outcome string)
+}
+
+// ReportAmbiguous tells o about an ambiguous notification if it listens.
+func ReportAmbiguous(o Observer, provider, outcome string) {
+	if a, ok := o.(AmbiguityObserver); ok {
+		a.Ambiguous(provider, outcome)
+	}
+}

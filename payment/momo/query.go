@@ -1,0 +1,100 @@
+package momo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/jsonkeys"
+)
+
+// SandboxAPIURL is the base of MoMo's test API (Config.APIURL); production
+// is https://payment.momo.vn.
+const SandboxAPIURL = "https://test-payment.momo.vn"
+
+// QueryResult is MoMo's answer to POST /v2/gateway/api/query: the state
+// of an order.
+type QueryResult struct {
+	PartnerCode  string `json:"partnerCode"`
+	RequestID    string `json:"requestId"`
+	OrderID      string `json:"orderId"`
+	ExtraData    string `json:"extraData"`
+	Amount       int64  `json:"amount"`
+	TransID      int64  `json:"transId"`
+	PayType      string `json:"payType"`
+	ResultCode   int    `json:"resultCode"`
+	Message      string `json:"message"`
+	ResponseTime int64  `json:"responseTime"`
+}
+
+// Query asks MoMo for the state of orderID (POST Config.APIURL +
+// /v2/gateway/api/query, signed like SignQuery). The answer must echo the
+// request's partnerCode, requestId and orderId; MoMo documents no
+// signature on it, so it is authenticated by the TLS connection alone.
+// Errors are the transport's, an HTTP status other than 200, or a body
+// that is not the documented JSON (duplicate keys refused).
+func (c *Client) Query(ctx context.Context, orderID string) (*QueryResult, error) {
+	if c.apiURL == "" {
+		return nil, fmt.Errorf("%w: no Config.APIURL", ErrConfig)
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	req := QueryRequest{RequestID: "q" + hex.EncodeToString(id[:]), OrderID: orderID, Lang: "en"}
+	if err := c.SignQuery(&req); err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(req)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+"/v2/gateway/api/query", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errQuery, err)
+	}
+	hreq.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errQuery, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the response: %w", errQuery, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: HTTP %d", errQuery, resp.StatusCode)
+	}
+	var out QueryResult
+	if err := jsonkeys.Check(b); err != nil {
+		return nil, fmt.Errorf("%w: response: %w", errQuery, err)
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("%w: response is not the query result JSON", errQuery)
+	}
+	if out.PartnerCode != c.partner || out.RequestID != req.RequestID || out.OrderID != orderID {
+		return nil, fmt.Errorf("%w: response is for another request", errQuery)
+	}
+	return &out, nil
+}
+
+// Confirm checks an ambiguous notification (Unconfirmed, from VerifyIPN)
+// with Query: MoMo must report the same order, amount, transaction and
+// result code. It returns the notification confirmed, an error wrapping
+// payment.ErrUnconfirmed when MoMo reports otherwise, or another error
+// when MoMo cannot answer (retry later).
+func (c *Client) Confirm(ctx context.Context, n *Notification) (*Notification, error) {
+	q, err := c.Query(ctx, n.OrderID)
+	if err != nil {
+		return n, err
+	}
+	if q.Amount != n.Amount || q.TransID != n.TransID || q.ResultCode != n.ResultCode {
+		return n, fmt.Errorf("momo: %w: order %s is %d VND, transId %d, resultCode %d", payment.ErrUnconfirmed, strings.ToValidUTF8(n.OrderID, "?"), q.Amount, q.TransID, q.ResultCode)
+	}
+	m := *n
+	m.Unconfirmed = false
+	return &m, nil
+}
