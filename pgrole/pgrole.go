@@ -121,6 +121,8 @@ type Admin struct {
 	super   bool
 	create  bool
 	notices []*pgconn.Notice // warnings of the statement being run
+	// lockRetry tunes the grant phase (SetLockRetry).
+	lockRetry LockRetry
 }
 
 // Connect opens an operator connection from a DSN. The error never contains

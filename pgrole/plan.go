@@ -92,6 +92,11 @@ type Step struct {
 	SQL      string
 	exec     string
 	password bool
+	// lockRel is a relation to take an ACCESS SHARE lock on first (a GRANT
+	// on it takes none); alone: the statement takes an ACCESS EXCLUSIVE
+	// lock and runs in a transaction of its own (see LockRetry).
+	lockRel string
+	alone   bool
 }
 
 // Phase is one phase of a plan: statements grouped by database (one
@@ -351,6 +356,16 @@ func (b *builder) addPassword(db, template string, v scram.Verifier) {
 		exec: fmt.Sprintf(template, v.SQLLiteral())})
 }
 
+// addLocked adds a statement on relation rel (see Step.lockRel).
+func (b *builder) addLocked(db, sql, rel string) {
+	b.cur.Steps = append(b.cur.Steps, Step{Database: db, SQL: sql, exec: sql, lockRel: rel})
+}
+
+// addAlone adds a statement that runs in a transaction of its own.
+func (b *builder) addAlone(db, sql string) {
+	b.cur.Steps = append(b.cur.Steps, Step{Database: db, SQL: sql, exec: sql, alone: true})
+}
+
 func (b *builder) check(s string) { b.cur.Checks = append(b.cur.Checks, s) }
 
 func (b *builder) create() {
@@ -446,7 +461,12 @@ func (b *builder) grant() {
 		}
 		if copyDirect {
 			for _, g := range groupPrivileges(old.Privileges, p.Old, "", db) {
-				b.add(dbKey, g.sql(target))
+				switch g.kind {
+				case KindTable, KindSequence, KindColumn:
+					b.addLocked(dbKey, g.sql(target), g.object)
+				default:
+					b.add(dbKey, g.sql(target))
+				}
 			}
 		}
 		for _, d := range old.DefaultPrivileges {
@@ -475,11 +495,11 @@ func (b *builder) grant() {
 						roles = append(roles, ident(r))
 					}
 				}
-				b.add(dbKey, "ALTER POLICY "+ident(pol.Name)+" ON "+pol.Table+" TO "+strings.Join(roles, ", "))
+				b.addAlone(dbKey, "ALTER POLICY "+ident(pol.Name)+" ON "+pol.Table+" TO "+strings.Join(roles, ", "))
 			}
 		}
 		if rehome && contains(old.DependencyDatabases, db) && ownsIn(old, db) {
-			b.add(dbKey, "REASSIGN OWNED BY "+ident(p.Old)+" TO "+ident(p.Stable))
+			b.addAlone(dbKey, "REASSIGN OWNED BY "+ident(p.Old)+" TO "+ident(p.Stable))
 		}
 	}
 	if p.Strategy == Alternate {
@@ -740,7 +760,8 @@ func literal(s string) string {
 }
 
 // Render prints the plan as reviewable SQL: phases, the database each group
-// runs in (one transaction per group), the checks between phases, and every
+// runs in (one transaction per group; the grant phase: short, retried
+// transactions, see LockRetry), the checks between phases, and every
 // password as "[redacted SCRAM-SHA-256 verifier fp=…]". The same plan always
 // renders the same text.
 func (p *Plan) Render() string {
@@ -769,7 +790,11 @@ func (p *Plan) Render() string {
 				if db == "" {
 					db = p.AdminDatabase
 				}
-				fmt.Fprintf(&w, "-- in database %s (one transaction)\n", ident(db))
+				how := "one transaction"
+				if ph.Name == PhaseGrant {
+					how = "short transactions with lock_timeout, retried"
+				}
+				fmt.Fprintf(&w, "-- in database %s (%s)\n", ident(db), how)
 				last = s.Database
 			}
 			w.WriteString(s.SQL)
