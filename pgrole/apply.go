@@ -135,6 +135,11 @@ func (a *Admin) checkDrop(ctx context.Context, strategy Strategy, role, stable, 
 		}
 	}
 	steps := dropSteps(role, target, r.DependencyDatabases, a.cfg.Database)
+	// Grants role made to other roles would be revoked by DROP OWNED: the
+	// reassign target makes them again first, or the drop is refused.
+	if steps, err = a.withRegrants(ctx, r, target, steps); err != nil {
+		return nil, err
+	}
 	// DROP ROLE runs in the same transaction as a last session check.
 	last := len(steps) - 1
 	steps = append(steps[:last], Step{SQL: "-- sessions check", exec: sessionGuard(role)}, steps[last])
