@@ -48,6 +48,9 @@ type Role struct {
 type Attributes struct {
 	Superuser, Inherit, CreateRole, CreateDB, Login, Replication, BypassRLS bool
 	ConnLimit                                                               int
+	// ValidUntil is VALID UNTIL (the password's expiry) as the server
+	// prints it in ISO style, UTC ("infinity" possible); "" = never.
+	ValidUntil string
 }
 
 // Membership is one pg_auth_members row seen from the role. Inherit and Set
@@ -78,6 +81,9 @@ const (
 	KindProcedure   = "PROCEDURE"
 	KindType        = "TYPE"
 	KindLargeObject = "LARGE OBJECT"
+	// KindParameter is a configuration parameter (GRANT SET / ALTER
+	// SYSTEM ON PARAMETER, PostgreSQL 15+); cluster-wide, like databases.
+	KindParameter = "PARAMETER"
 )
 
 // Privilege is one ACL entry. Object is the quoted SQL name usable in GRANT
@@ -124,9 +130,12 @@ func (a *Admin) Introspect(ctx context.Context, role string) (*Role, error) {
 	r := &Role{Name: role, ServerVersion: a.version}
 	var attrs Attributes
 	err := a.conn.QueryRow(ctx, `SELECT oid, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
-		rolreplication, rolbypassrls, rolconnlimit FROM pg_roles WHERE rolname = $1`, role).Scan(&r.OID,
+		rolreplication, rolbypassrls, rolconnlimit,
+		coalesce(CASE WHEN isfinite(rolvaliduntil) THEN to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')
+			ELSE rolvaliduntil::text END, '')
+		FROM pg_roles WHERE rolname = $1`, role).Scan(&r.OID,
 		&attrs.Superuser, &attrs.Inherit, &attrs.CreateRole, &attrs.CreateDB, &attrs.Login, &attrs.Replication,
-		&attrs.BypassRLS, &attrs.ConnLimit)
+		&attrs.BypassRLS, &attrs.ConnLimit, &attrs.ValidUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %q (check the name; names are case-sensitive)", ErrRoleNotFound, role)
 	}
@@ -284,6 +293,24 @@ func (a *Admin) scanShared(ctx context.Context, r *Role, set []uint32) error {
 		return fmt.Errorf("pgrole: read database privileges: %w", err)
 	}
 	r.Privileges = append(r.Privileges, privs...)
+	if a.version >= 150000 {
+		rows, err := a.conn.Query(ctx, `SELECT p.parname, a.privilege_type, a.is_grantable, `+fmt.Sprintf(aclRole, "a.grantee")+`, `+fmt.Sprintf(aclRole, "a.grantor")+`
+			FROM pg_parameter_acl p, aclexplode(p.paracl) a WHERE a.grantee = ANY($1) ORDER BY 1, 2`, set)
+		if err != nil {
+			return fmt.Errorf("pgrole: read parameter privileges: %w", err)
+		}
+		params, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Privilege, error) {
+			p := Privilege{Kind: KindParameter}
+			var name string
+			err := row.Scan(&name, &p.Privilege, &p.Grantable, &p.Grantee, &p.Grantor)
+			p.Object = parameterIdent(name)
+			return p, err
+		})
+		if err != nil {
+			return fmt.Errorf("pgrole: read parameter privileges: %w", err)
+		}
+		r.Privileges = append(r.Privileges, params...)
+	}
 	rows, err = a.conn.Query(ctx, `SELECT pg_describe_object(classid, objid, objsubid) FROM pg_shdepend
 		WHERE dbid = 0 AND refclassid = 'pg_authid'::regclass AND refobjid = $1 AND deptype = 'o' ORDER BY 1`, r.OID)
 	if err != nil {
@@ -426,4 +453,14 @@ func (r *Role) sort() {
 	sort.Slice(r.Owned, func(i, j int) bool {
 		return r.Owned[i].Database+"\x00"+r.Owned[i].Object < r.Owned[j].Database+"\x00"+r.Owned[j].Object
 	})
+}
+
+// parameterIdent quotes a parameter name for GRANT … ON PARAMETER: each
+// dot-separated part is an identifier ("plpgsql.extra_warnings").
+func parameterIdent(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = ident(p)
+	}
+	return strings.Join(parts, ".")
 }

@@ -386,6 +386,11 @@ func (b *builder) create() {
 		}
 	}
 	opts = append(opts, "CONNECTION LIMIT "+strconv.Itoa(at.ConnLimit))
+	if at.ValidUntil != "" {
+		// The password expiry is a right too: the new role's expires when
+		// the old one's does.
+		opts = append(opts, "VALID UNTIL "+literal(at.ValidUntil))
+	}
 	verb := "CREATE ROLE "
 	if b.p.resume {
 		verb = "ALTER ROLE "
@@ -449,8 +454,10 @@ func (b *builder) grant() {
 	}
 	copyDirect := p.Strategy == Mirror || rehome
 	if copyDirect {
-		for _, g := range groupPrivileges(old.Privileges, p.Old, KindDatabase) {
-			b.add("", g.sql(target))
+		for _, kind := range []string{KindDatabase, KindParameter} {
+			for _, g := range groupPrivileges(old.Privileges, p.Old, kind) {
+				b.add("", g.sql(target))
+			}
 		}
 	}
 	dbs := append([]string(nil), old.Databases...)
@@ -640,7 +647,7 @@ func groupPrivileges(privs []Privilege, role, kind string, db ...string) []privG
 		if kind != "" && pr.Kind != kind {
 			continue
 		}
-		if kind == "" && pr.Kind == KindDatabase {
+		if kind == "" && (pr.Kind == KindDatabase || pr.Kind == KindParameter) {
 			continue
 		}
 		if len(db) > 0 && pr.Database != db[0] {
