@@ -481,12 +481,12 @@ func (b *builder) grant() {
 				continue
 			}
 			switch {
-			case d.Owner == p.Old && d.Grantee != p.Old:
+			case d.Owner == p.Old && (d.Public || d.Grantee != p.Old):
 				// Defined by the old role: objects the new role creates get the same.
-				b.add(dbKey, defaultSQL(p.New, d, d.Grantee))
-			case copyDirect && d.Grantee == p.Old && d.Owner != p.Old:
+				b.add(dbKey, defaultSQL(p.New, d, d.Grantee, d.Public))
+			case copyDirect && !d.Public && d.Grantee == p.Old && d.Owner != p.Old:
 				// Granting to the old role: objects others create later.
-				b.add(dbKey, defaultSQL(d.Owner, d, target))
+				b.add(dbKey, defaultSQL(d.Owner, d, target, false))
 			}
 		}
 		if copyDirect {
@@ -494,13 +494,12 @@ func (b *builder) grant() {
 				if pol.Database != db || !contains(pol.Roles, p.Old) || contains(pol.Roles, target) {
 					continue
 				}
-				roles := make([]string, 0, len(pol.Roles)+1)
+				roles := make([]string, 0, len(pol.Roles)+2)
+				if pol.Public {
+					roles = append(roles, "PUBLIC")
+				}
 				for _, r := range append(append([]string(nil), pol.Roles...), target) {
-					if r == "PUBLIC" {
-						roles = append(roles, "PUBLIC")
-					} else {
-						roles = append(roles, ident(r))
-					}
+					roles = append(roles, ident(r)) // a role named "PUBLIC" too
 				}
 				b.addAlone(dbKey, "ALTER POLICY "+ident(pol.Name)+" ON "+pol.Table+" TO "+strings.Join(roles, ", "))
 			}
@@ -641,7 +640,7 @@ func groupPrivileges(privs []Privilege, role, kind string, db ...string) []privG
 	var order []string
 	groups := map[string]*privGroup{}
 	for _, pr := range privs {
-		if pr.Grantee != role {
+		if pr.Public || pr.Grantee != role {
 			continue
 		}
 		if kind != "" && pr.Kind != kind {
@@ -676,13 +675,15 @@ func groupPrivileges(privs []Privilege, role, kind string, db ...string) []privG
 	return out
 }
 
-func defaultSQL(forRole string, d DefaultPrivilege, grantee string) string {
+// defaultSQL renders ALTER DEFAULT PRIVILEGES; public (the ACL grantee 0)
+// is the only way to write TO PUBLIC: a role named "PUBLIC" is quoted.
+func defaultSQL(forRole string, d DefaultPrivilege, grantee string, public bool) string {
 	sql := "ALTER DEFAULT PRIVILEGES FOR ROLE " + ident(forRole)
 	if d.Schema != "" {
 		sql += " IN SCHEMA " + d.Schema
 	}
 	to := "PUBLIC"
-	if grantee != "PUBLIC" {
+	if !public {
 		to = ident(grantee)
 	}
 	sql += " GRANT " + d.Privilege + " ON " + d.ObjType + " TO " + to
