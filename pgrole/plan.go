@@ -420,7 +420,28 @@ func (b *builder) grantMembership(role, member string, m *Membership) {
 	if len(with) > 0 {
 		sql += " WITH " + strings.Join(with, ", ")
 	}
+	if b.p.ServerVersion >= 160000 && m != nil && m.Grantor != "" && b.grantors(role) > 1 {
+		// PostgreSQL 16 keeps one grant per grantor, each with its own
+		// options: grants of the same role by several grantors are made
+		// again by the same grantors, or the second would overwrite the
+		// first (one grant, from the operator).
+		sql += " GRANTED BY " + ident(m.Grantor)
+	}
 	b.add("", sql)
+}
+
+// grantors counts the grants of role to the old role (one per grantor).
+func (b *builder) grantors(role string) int {
+	n := 0
+	if b.old == nil {
+		return 0
+	}
+	for _, m := range b.old.MemberOf {
+		if m.Role == role {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *builder) grant() {
