@@ -64,4 +64,3 @@ func TestMirrorMembershipPerGrantor(t *testing.T) {
 	defer c.Close(ctx)
 	mustExec(t, c, "SELECT count(*) FROM app.grp_only", "SET ROLE "+q(grp), "RESET ROLE")
 }
-
