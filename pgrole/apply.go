@@ -316,8 +316,8 @@ func (a *Admin) Drain(ctx context.Context, role string, opt DrainOptions) error 
 			}
 		}
 		if elapsed >= opt.Timeout {
-			return fmt.Errorf("%w: %d client session(s) of %q remain in %s after %s; find the clients still using it, or use incident mode to terminate them",
-				ErrDrainTimeout, n, role, strings.Join(dbs, ", "), opt.Timeout)
+			return fmt.Errorf("%w: %d client session(s) of %q remain in %s after %s; %s",
+				ErrDrainTimeout, n, role, strings.Join(dbs, ", "), opt.Timeout, drainAdvice(role, opt.Nudge != nil))
 		}
 		select {
 		case <-ctx.Done():
