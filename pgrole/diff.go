@@ -264,9 +264,17 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 		for _, m := range ms {
 			// A member that inherits the old role lacks nothing the old
 			// role was granted.
-			if !(member && m.Kind == "MEMBERSHIP" && m.Object == oldRole) {
-				out = append(out, m)
+			if member && m.Kind == "MEMBERSHIP" && m.Object == oldRole {
+				continue
 			}
+			// The alternate strategy's "SET role TO <stable>" on the new
+			// login role gives it no right the old role lacks when the old
+			// role is that role or has its privileges.
+			if name, val, ok := strings.Cut(m.Privilege, "="); ps.extra && ok && m.Kind == "SETTING" && m.Object == "" &&
+				strings.EqualFold(strings.TrimPrefix(name, "extra: "), "role") && (val == oldRole || a.hasPrivsOf(ctx, oldOID, val)) {
+				continue
+			}
+			out = append(out, m)
 		}
 	}
 	set := []uint32{oldOID, newOID}
@@ -296,6 +304,14 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, nil
+}
+
+// hasPrivsOf reports whether role oid has the privileges of the role named
+// name.
+func (a *Admin) hasPrivsOf(ctx context.Context, oid uint32, name string) bool {
+	var ok bool
+	_ = a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2 AND pg_has_role($1::oid, oid, 'USAGE'))`, oid, name).Scan(&ok)
+	return ok
 }
 
 func (a *Admin) isMember(ctx context.Context, member, group uint32) bool {

@@ -80,6 +80,12 @@ type PlanOptions struct {
 	// name the existing role): create becomes ALTER ROLE … PASSWORD, and the
 	// grant statements, which are idempotent, run again.
 	Resume bool
+	// NoSetRole (Alternate) leaves out the default ALTER ROLE <new> SET
+	// role TO <stable>, which makes sessions of the login role run as the
+	// stable role (current_user; session_user and pg_stat_activity still
+	// show the login role), so objects the application creates belong to
+	// the stable role instead of a login role that will be dropped.
+	NoSetRole bool
 	// Rand is the random source of the break-glass password and its salt
 	// (default crypto/rand); tests make plans deterministic with it.
 	Rand io.Reader
@@ -282,13 +288,17 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 
 	if p.Strategy == Alternate {
 		p.Notes = append(p.Notes, fmt.Sprintf("grant future privileges to the stable role %s, never to a login role", ident(p.Stable)))
+		if !opts.NoSetRole {
+			p.Notes = append(p.Notes, fmt.Sprintf("sessions of %s run as %s (SET role): what they create belongs to %s; current_user is %s, session_user and pg_stat_activity show %s",
+				ident(p.New), ident(p.Stable), ident(p.Stable), ident(p.Stable), ident(p.New)))
+		}
 	} else {
 		p.Notes = append(p.Notes, "privileges granted to the old role after this plan are not copied: verify runs again right before cutover")
 	}
 	if old.Attributes.Superuser {
 		p.Notes = append(p.Notes, "the old role is a superuser: so is the new one; consider a less privileged application role")
 	}
-	b := &builder{p: p, old: old}
+	b := &builder{p: p, old: old, noSetRole: opts.NoSetRole}
 	b.create()
 	b.grant()
 	b.verify()
@@ -336,9 +346,21 @@ func quoteList(xs []string) string {
 }
 
 type builder struct {
-	p   *Plan
-	old *Role
-	cur *Phase
+	p         *Plan
+	old       *Role
+	cur       *Phase
+	noSetRole bool
+}
+
+// hasRoleSetting reports whether settings set "role" for every database
+// (the old login role's own ALTER ROLE … SET role, copied as it is).
+func hasRoleSetting(settings []Setting) bool {
+	for _, s := range settings {
+		if s.Database == "" && strings.EqualFold(s.Name, "role") {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *builder) phase(name PhaseName) {
@@ -457,6 +479,12 @@ func (b *builder) grant() {
 			continue
 		}
 		b.grantMembership(m.Role, p.New, &m)
+	}
+	// Alternate: sessions of the login role run as the stable role, so
+	// what the application creates belongs to the stable role, which the
+	// next login role (and break-glass) can use without a reassign.
+	if p.Strategy == Alternate && !b.noSetRole && !hasRoleSetting(old.Settings) {
+		b.add("", "ALTER ROLE "+ident(p.New)+" SET role TO "+literal(p.Stable))
 	}
 	// Settings are per role, never inherited.
 	for _, s := range old.Settings {
