@@ -50,7 +50,9 @@ func (e *ApplyError) Error() string {
 func (e *ApplyError) Unwrap() error { return e.Err }
 
 // Apply runs one phase of p: create, grant and retire execute their
-// statements (each consecutive group of one database in one transaction);
+// statements (create and retire: each consecutive group of one database in
+// one transaction; grant: short transactions under lock_timeout, retried,
+// see LockRetry);
 // verify runs Admin.Verify; drain runs Admin.Drain with default options
 // (terminating sessions in incident mode). Cutover is the caller's
 // (applications and PgBouncer), so Apply refuses it. The retire phase checks
@@ -68,6 +70,8 @@ func (a *Admin) Apply(ctx context.Context, p *Plan, phase PhaseName) ([]Applied,
 		return nil, fmt.Errorf("%w: cutover is done by the caller (PgBouncer userlist + RELOAD, the applications' credential file); see Rotate", ErrBadPlan)
 	case PhaseDrain:
 		return nil, a.Drain(ctx, p.Old, DrainOptions{Terminate: p.Incident})
+	case PhaseGrant:
+		return a.runShort(ctx, phase, ph.Steps)
 	case PhaseCreate:
 		if _, err := a.roleOID(ctx, p.New); err == nil && !p.resume {
 			return nil, fmt.Errorf("%w: %q (a previous run created it? drop it or plan again)", ErrRoleExists, p.New)
@@ -131,6 +135,11 @@ func (a *Admin) checkDrop(ctx context.Context, strategy Strategy, role, stable, 
 		}
 	}
 	steps := dropSteps(role, target, r.DependencyDatabases, a.cfg.Database)
+	// Grants role made to other roles would be revoked by DROP OWNED: the
+	// reassign target makes them again first, or the drop is refused.
+	if steps, err = a.withRegrants(ctx, r, target, steps); err != nil {
+		return nil, err
+	}
 	// DROP ROLE runs in the same transaction as a last session check.
 	last := len(steps) - 1
 	steps = append(steps[:last], Step{SQL: "-- sessions check", exec: sessionGuard(role)}, steps[last])
@@ -307,8 +316,8 @@ func (a *Admin) Drain(ctx context.Context, role string, opt DrainOptions) error 
 			}
 		}
 		if elapsed >= opt.Timeout {
-			return fmt.Errorf("%w: %d client session(s) of %q remain in %s after %s; find the clients still using it, or use incident mode to terminate them",
-				ErrDrainTimeout, n, role, strings.Join(dbs, ", "), opt.Timeout)
+			return fmt.Errorf("%w: %d client session(s) of %q remain in %s after %s; %s",
+				ErrDrainTimeout, n, role, strings.Join(dbs, ", "), opt.Timeout, drainAdvice(role, opt.Nudge != nil))
 		}
 		select {
 		case <-ctx.Done():

@@ -11,8 +11,11 @@ import (
 )
 
 // Missing is one difference between the old and the new role: something
-// the old role can do that the new one cannot, or (Privilege or Kind
-// starting with "extra") a right the new role has that the old had not.
+// the old role can do that the new one cannot, or (Privilege starting with
+// "extra") a right the new role has that the old had not. Kind is an object
+// kind, OWNER, POLICY, DEFAULT PRIVILEGES, ATTRIBUTE (including CONNECTION
+// LIMIT and VALID UNTIL), SETTING, MEMBERSHIP (privileges of, member of,
+// ADMIN OPTION on, SET ROLE to on 16+) or PARAMETER (15+).
 type Missing struct {
 	Database  string // "" for cluster-wide items
 	Kind      string // an object kind, or ATTRIBUTE, SETTING, MEMBERSHIP, POLICY, DEFAULT PRIVILEGES
@@ -54,11 +57,20 @@ func (e *DiffError) Unwrap() error { return ErrPrivilegeDiff }
 // effectiveQuery lists, per object, the privileges old (oid $1) has and new
 // (oid $2) has not, through the has_*_privilege functions: direct grants,
 // inherited grants, ownership and PUBLIC all count, as they do at run time.
-var effectiveQuery = `
+// PostgreSQL 17 adds the MAINTAIN table privilege.
+func effectiveQuery(version int) string {
+	tablePrivs := "'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'"
+	if version >= 170000 {
+		tablePrivs += ", 'MAINTAIN'"
+	}
+	return strings.Replace(effectiveQueryTemplate, "TABLE_PRIVILEGES", withGrantOption(tablePrivs), 1)
+}
+
+var effectiveQueryTemplate = `
 SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, quote_ident(n.nspname) || '.' || quote_ident(c.relname), p
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
      unnest(CASE c.relkind WHEN 'S' THEN ` + withGrantOption("'USAGE', 'SELECT', 'UPDATE'") + `
-            ELSE ` + withGrantOption("'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'") + ` END) p
+            ELSE TABLE_PRIVILEGES END) p
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ` + userNamespace + `
   AND CASE c.relkind WHEN 'S' THEN has_sequence_privilege($1::oid, c.oid, p) AND NOT has_sequence_privilege($2::oid, c.oid, p)
       ELSE has_table_privilege($1::oid, c.oid, p) AND NOT has_table_privilege($2::oid, c.oid, p) END
@@ -132,36 +144,55 @@ WHERE d.defaclrole = $1 AND a.grantee <> $1 AND NOT EXISTS (
   WHERE e.defaclrole = $2 AND e.defaclnamespace = d.defaclnamespace AND e.defaclobjtype = d.defaclobjtype
     AND b.privilege_type = a.privilege_type AND b.grantee = a.grantee)`
 
-// sharedDiffQuery covers cluster-wide items: databases, attributes,
-// settings and memberships.
-var sharedDiffQuery = `
-SELECT 'DATABASE', quote_ident(d.datname), p FROM pg_database d, unnest(` + withGrantOption("'CONNECT', 'CREATE', 'TEMPORARY'") + `) p
-WHERE NOT d.datistemplate AND has_database_privilege($1::oid, d.oid, p) AND NOT has_database_privilege($2::oid, d.oid, p)
-UNION ALL
+// attributeDiffQuery compares the attributes of $1 (old) and $2 (new),
+// both ways: a missing attribute, and an extra one ("extra …").
+var attributeDiffQuery = `
 SELECT 'ATTRIBUTE', '', x.k FROM pg_roles o, pg_roles n, LATERAL (VALUES
   ('LOGIN', o.rolcanlogin AND NOT n.rolcanlogin), ('CREATEDB', o.rolcreatedb AND NOT n.rolcreatedb),
   ('CREATEROLE', o.rolcreaterole AND NOT n.rolcreaterole), ('BYPASSRLS', o.rolbypassrls AND NOT n.rolbypassrls),
   ('REPLICATION', o.rolreplication AND NOT n.rolreplication), ('SUPERUSER', o.rolsuper AND NOT n.rolsuper),
-  ('CONNECTION LIMIT ' || o.rolconnlimit, o.rolconnlimit <> n.rolconnlimit),
+  ('INHERIT', o.rolinherit AND NOT n.rolinherit), ('extra INHERIT', n.rolinherit AND NOT o.rolinherit),
+  ('CONNECTION LIMIT ' || o.rolconnlimit || ' (new role: ' || n.rolconnlimit || ')', o.rolconnlimit <> n.rolconnlimit),
+  ('VALID UNTIL ' || coalesce(o.rolvaliduntil::text, 'never') || ' (new role: ' || coalesce(n.rolvaliduntil::text, 'never') || ')',
+   o.rolvaliduntil IS DISTINCT FROM n.rolvaliduntil),
   ('extra CREATEDB', n.rolcreatedb AND NOT o.rolcreatedb), ('extra CREATEROLE', n.rolcreaterole AND NOT o.rolcreaterole),
   ('extra BYPASSRLS', n.rolbypassrls AND NOT o.rolbypassrls), ('extra REPLICATION', n.rolreplication AND NOT o.rolreplication),
   ('extra SUPERUSER', n.rolsuper AND NOT o.rolsuper)) x(k, missing)
-WHERE o.oid = $1 AND n.oid = $2 AND x.missing
+WHERE o.oid = $1 AND n.oid = $2 AND x.missing`
+
+// sharedDiffQuery lists the cluster-wide rights $1 has and $2 has not:
+// databases, settings, memberships (with their PostgreSQL 16 SET and ADMIN
+// options) and, on 15+, parameter privileges (GRANT SET / ALTER SYSTEM ON
+// PARAMETER). Diff runs it both ways.
+func sharedDiffQuery(version int) string {
+	q := `
+SELECT 'DATABASE', quote_ident(d.datname), p FROM pg_database d, unnest(` + withGrantOption("'CONNECT', 'CREATE', 'TEMPORARY'") + `) p
+WHERE NOT d.datistemplate AND has_database_privilege($1::oid, d.oid, p) AND NOT has_database_privilege($2::oid, d.oid, p)
 UNION ALL
 SELECT 'SETTING', coalesce(d.datname::text, ''), c FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase,
   unnest(s.setconfig) c
 WHERE s.setrole = $1 AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting t, unnest(t.setconfig) e
   WHERE t.setrole = $2 AND t.setdatabase = s.setdatabase AND e = c)
 UNION ALL
-SELECT 'MEMBERSHIP', r.rolname::text, 'privileges of' FROM pg_roles r
-WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'USAGE') AND NOT pg_has_role($2::oid, r.oid, 'USAGE')
+SELECT 'MEMBERSHIP', r.rolname::text, x.what FROM pg_roles r, LATERAL (VALUES
+  ('privileges of', 'USAGE'), ('member of', 'MEMBER'), ('ADMIN OPTION on', 'MEMBER WITH ADMIN OPTION')` + setOption(version) + `) x(what, p)
+WHERE r.oid NOT IN ($1, $2) AND pg_has_role($1::oid, r.oid, x.p) AND NOT pg_has_role($2::oid, r.oid, x.p)`
+	if version >= 150000 {
+		q += `
 UNION ALL
-SELECT 'MEMBERSHIP', r.rolname::text, 'SET ROLE to' FROM pg_roles r
-WHERE r.oid <> $1 AND pg_has_role($1::oid, r.oid, 'MEMBER') AND NOT pg_has_role($2::oid, r.oid, 'MEMBER')
-UNION ALL
-SELECT 'MEMBERSHIP', r.rolname::text, 'extra: privileges of' FROM pg_roles r
-WHERE r.oid NOT IN ($1, $2) AND pg_has_role($2::oid, r.oid, 'USAGE') AND NOT pg_has_role($1::oid, r.oid, 'USAGE')
-  AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = $2)`
+SELECT 'PARAMETER', a.parname, p FROM pg_parameter_acl a, unnest(` + withGrantOption("'SET', 'ALTER SYSTEM'") + `) p
+WHERE has_parameter_privilege($1::oid, a.parname, p) AND NOT has_parameter_privilege($2::oid, a.parname, p)`
+	}
+	return q
+}
+
+// setOption adds the PostgreSQL 16 "may SET ROLE to" check.
+func setOption(version int) string {
+	if version >= 160000 {
+		return `, ('SET ROLE to', 'SET')`
+	}
+	return ""
+}
 
 // Diff returns what oldRole can do that newRole cannot, per object, in every
 // database either role (or a role they inherit) has dependencies in. Owner
@@ -172,11 +203,15 @@ WHERE r.oid NOT IN ($1, $2) AND pg_has_role($2::oid, r.oid, 'USAGE') AND NOT pg_
 // refused cutover until ownership moves to a role both inherit (e.g. a
 // NOLOGIN owner role, as the alternate strategy does).
 //
-// Diff also covers the operator's database, and there: table, column, sequence, schema, function,
-// procedure, type, large object and database privileges (effective, through
-// has_*_privilege), RLS policies that apply, default privileges that grant
-// to it or that it defined, attributes, settings and memberships. An empty
-// result means the new role can replace the old one.
+// Diff also covers the operator's database, and there: table (MAINTAIN on
+// 17+), column, sequence, schema, function, procedure, type, large object,
+// database and parameter privileges (effective, through has_*_privilege,
+// grant options included), RLS policies that apply, default privileges that
+// grant to it or that it defined, attributes (VALID UNTIL included),
+// settings and memberships with their ADMIN and (16+) SET options. It looks
+// both ways: what the new role has and the old had not is listed as
+// "extra: …" (a new superuser is listed once, as extra SUPERUSER). An empty
+// result means the new role can replace the old one, and no more.
 func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, error) {
 	oldOID, err := a.roleOID(ctx, oldRole)
 	if err != nil {
@@ -186,31 +221,62 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 	if err != nil {
 		return nil, err
 	}
-	var out []Missing
-	rows, err := a.conn.Query(ctx, sharedDiffQuery, oldOID, newOID)
-	if err != nil {
-		return nil, fmt.Errorf("pgrole: diff: %w", err)
-	}
-	ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Missing, error) {
-		var m Missing
-		err := row.Scan(&m.Kind, &m.Object, &m.Privilege)
-		return m, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pgrole: diff: %w", err)
-	}
-	if a.isMember(ctx, newOID, oldOID) {
-		// A member that inherits the old role lacks nothing the old role
-		// was granted; only "SET ROLE to old" would be listed for it.
-		filtered := ms[:0]
-		for _, m := range ms {
-			if !(m.Kind == "MEMBERSHIP" && m.Object == oldRole) {
-				filtered = append(filtered, m)
-			}
+	collect := func(c *pgx.Conn, db, q string, x, y uint32, extra bool) ([]Missing, error) {
+		rows, err := c.Query(ctx, q, x, y)
+		if err != nil {
+			return nil, err
 		}
-		ms = filtered
+		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Missing, error) {
+			m := Missing{Database: db}
+			err := row.Scan(&m.Kind, &m.Object, &m.Privilege)
+			if extra {
+				m.Privilege = "extra: " + m.Privilege
+			}
+			return m, err
+		})
 	}
-	out = append(out, ms...)
+	out, err := collect(a.conn, "", attributeDiffQuery, oldOID, newOID, false)
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: diff: %w", err)
+	}
+	// The other way round too: a right the new role has and the old had
+	// not is a finding. A new superuser (listed as extra SUPERUSER) would
+	// list every object: that pass is left out then.
+	var newSuper, oldSuper bool
+	if err := a.conn.QueryRow(ctx, `SELECT (SELECT rolsuper FROM pg_roles WHERE oid = $1), (SELECT rolsuper FROM pg_roles WHERE oid = $2)`,
+		oldOID, newOID).Scan(&oldSuper, &newSuper); err != nil {
+		return nil, fmt.Errorf("pgrole: diff: %w", err)
+	}
+	type pass struct {
+		x, y  uint32
+		extra bool
+	}
+	passes := []pass{{oldOID, newOID, false}}
+	if !newSuper || oldSuper {
+		passes = append(passes, pass{newOID, oldOID, true})
+	}
+	member := a.isMember(ctx, newOID, oldOID)
+	for _, ps := range passes {
+		ms, err := collect(a.conn, "", sharedDiffQuery(a.version), ps.x, ps.y, ps.extra)
+		if err != nil {
+			return nil, fmt.Errorf("pgrole: diff: %w", err)
+		}
+		for _, m := range ms {
+			// A member that inherits the old role lacks nothing the old
+			// role was granted.
+			if member && m.Kind == "MEMBERSHIP" && m.Object == oldRole {
+				continue
+			}
+			// The alternate strategy's "SET role TO <stable>" on the new
+			// login role gives it no right the old role lacks when the old
+			// role is that role or has its privileges.
+			if name, val, ok := strings.Cut(m.Privilege, "="); ps.extra && ok && m.Kind == "SETTING" && m.Object == "" &&
+				strings.EqualFold(strings.TrimPrefix(name, "extra: "), "role") && (val == oldRole || a.hasPrivsOf(ctx, oldOID, val)) {
+				continue
+			}
+			out = append(out, m)
+		}
+	}
 	set := []uint32{oldOID, newOID}
 	dbs, _, err := a.dependencyDatabases(ctx, a.inheritedOIDs(ctx, set), 0)
 	if err != nil {
@@ -220,19 +286,17 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 		dbs = append(dbs, a.cfg.Database)
 	}
 	sort.Strings(dbs)
+	q := effectiveQuery(a.version)
 	for _, db := range dbs {
 		err := a.withDB(ctx, db, func(c *pgx.Conn) error {
-			rows, err := c.Query(ctx, effectiveQuery, oldOID, newOID)
-			if err != nil {
-				return err
+			for _, ps := range passes {
+				ms, err := collect(c, db, q, ps.x, ps.y, ps.extra)
+				if err != nil {
+					return err
+				}
+				out = append(out, ms...)
 			}
-			ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Missing, error) {
-				m := Missing{Database: db}
-				err := row.Scan(&m.Kind, &m.Object, &m.Privilege)
-				return m, err
-			})
-			out = append(out, ms...)
-			return err
+			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("pgrole: diff in database %q: %w", db, err)
@@ -240,6 +304,14 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, nil
+}
+
+// hasPrivsOf reports whether role oid has the privileges of the role named
+// name.
+func (a *Admin) hasPrivsOf(ctx context.Context, oid uint32, name string) bool {
+	var ok bool
+	_ = a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2 AND pg_has_role($1::oid, oid, 'USAGE'))`, oid, name).Scan(&ok)
+	return ok
 }
 
 func (a *Admin) isMember(ctx context.Context, member, group uint32) bool {

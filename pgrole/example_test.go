@@ -39,6 +39,7 @@ func ExampleBuildPlan() {
 	fmt.Println(p.Retire, p.Phase(pgrole.PhaseRetire).Steps[0].SQL[:len(`ALTER ROLE "app" PASSWORD '[redacted`)])
 	// Output:
 	// GRANT "app" TO "app_v2"
+	// ALTER ROLE "app_v2" SET role TO 'app'
 	// ALTER ROLE "app_v2" SET statement_timeout TO '5s'
 	// break-glass ALTER ROLE "app" PASSWORD '[redacted
 }

@@ -48,6 +48,9 @@ type Role struct {
 type Attributes struct {
 	Superuser, Inherit, CreateRole, CreateDB, Login, Replication, BypassRLS bool
 	ConnLimit                                                               int
+	// ValidUntil is VALID UNTIL (the password's expiry) as the server
+	// prints it in ISO style, UTC ("infinity" possible); "" = never.
+	ValidUntil string
 }
 
 // Membership is one pg_auth_members row seen from the role. Inherit and Set
@@ -78,6 +81,9 @@ const (
 	KindProcedure   = "PROCEDURE"
 	KindType        = "TYPE"
 	KindLargeObject = "LARGE OBJECT"
+	// KindParameter is a configuration parameter (GRANT SET / ALTER
+	// SYSTEM ON PARAMETER, PostgreSQL 15+); cluster-wide, like databases.
+	KindParameter = "PARAMETER"
 )
 
 // Privilege is one ACL entry. Object is the quoted SQL name usable in GRANT
@@ -89,8 +95,11 @@ type Privilege struct {
 	Column    string // quoted column name for KindColumn
 	Privilege string // SELECT, INSERT, USAGE, EXECUTE, CONNECT …
 	Grantable bool
-	Grantee   string // the role named in the ACL
+	Grantee   string // the role named in the ACL ("" when Public)
 	Grantor   string
+	// Public: the grantee is PUBLIC (ACL grantee 0). A role may be named
+	// "PUBLIC" (CREATE ROLE "PUBLIC"): only this flag means everyone.
+	Public bool
 }
 
 // DefaultPrivilege is one entry of pg_default_acl, exploded.
@@ -99,9 +108,11 @@ type DefaultPrivilege struct {
 	Owner     string // FOR ROLE
 	Schema    string // "" = global
 	ObjType   string // TABLES, SEQUENCES, FUNCTIONS, TYPES, SCHEMAS
-	Grantee   string // "PUBLIC" for public
+	Grantee   string // the role granted to ("" when Public)
 	Privilege string
 	Grantable bool
+	// Public: granted to PUBLIC (ACL grantee 0), not to a role named so.
+	Public bool
 }
 
 // Policy is an RLS policy naming the role or a role it inherits.
@@ -109,7 +120,9 @@ type Policy struct {
 	Database string
 	Table    string   // quoted schema.table
 	Name     string   // policy name (unquoted)
-	Roles    []string // role names, "PUBLIC" for public, sorted
+	Roles    []string // role names, sorted (a role named "PUBLIC" included)
+	// Public: the policy applies to PUBLIC (polroles holds 0).
+	Public bool
 }
 
 // Owned is an object the role owns.
@@ -124,9 +137,12 @@ func (a *Admin) Introspect(ctx context.Context, role string) (*Role, error) {
 	r := &Role{Name: role, ServerVersion: a.version}
 	var attrs Attributes
 	err := a.conn.QueryRow(ctx, `SELECT oid, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
-		rolreplication, rolbypassrls, rolconnlimit FROM pg_roles WHERE rolname = $1`, role).Scan(&r.OID,
+		rolreplication, rolbypassrls, rolconnlimit,
+		coalesce(CASE WHEN isfinite(rolvaliduntil) THEN to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')
+			ELSE rolvaliduntil::text END, '')
+		FROM pg_roles WHERE rolname = $1`, role).Scan(&r.OID,
 		&attrs.Superuser, &attrs.Inherit, &attrs.CreateRole, &attrs.CreateDB, &attrs.Login, &attrs.Replication,
-		&attrs.BypassRLS, &attrs.ConnLimit)
+		&attrs.BypassRLS, &attrs.ConnLimit, &attrs.ValidUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %q (check the name; names are case-sensitive)", ErrRoleNotFound, role)
 	}
@@ -264,11 +280,16 @@ func (a *Admin) dependencyDatabases(ctx context.Context, set []uint32, self uint
 	return all, own, rows.Err()
 }
 
-// roleNameExpr renders an ACL grantee/grantor oid as a role name.
-const aclRole = `CASE WHEN %[1]s = 0 THEN 'PUBLIC' ELSE coalesce((SELECT rolname::text FROM pg_roles WHERE oid = %[1]s), %[1]s::text) END`
+// aclRole renders an ACL grantee/grantor oid as a role name: "" for 0
+// (PUBLIC), which is carried as a separate flag (aclPublic), never as the
+// name "PUBLIC" a real role may have.
+const aclRole = `CASE WHEN %[1]s = 0 THEN '' ELSE coalesce((SELECT rolname::text FROM pg_roles WHERE oid = %[1]s), %[1]s::text) END`
+
+// aclPublic is true for the ACL grantee 0 (PUBLIC).
+const aclPublic = `(%[1]s = 0)`
 
 func (a *Admin) scanShared(ctx context.Context, r *Role, set []uint32) error {
-	q := `SELECT quote_ident(d.datname), a.privilege_type, a.is_grantable OR a.grantee = d.datdba, ` + fmt.Sprintf(aclRole, "a.grantee") + `, ` + fmt.Sprintf(aclRole, "a.grantor") + `
+	q := `SELECT quote_ident(d.datname), a.privilege_type, a.is_grantable OR a.grantee = d.datdba, ` + fmt.Sprintf(aclRole, "a.grantee") + `, ` + fmt.Sprintf(aclRole, "a.grantor") + `, ` + fmt.Sprintf(aclPublic, "a.grantee") + `
 		FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
 		WHERE a.grantee = ANY($1) AND NOT d.datistemplate ORDER BY 1, 2`
 	rows, err := a.conn.Query(ctx, q, set)
@@ -277,13 +298,31 @@ func (a *Admin) scanShared(ctx context.Context, r *Role, set []uint32) error {
 	}
 	privs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Privilege, error) {
 		p := Privilege{Kind: KindDatabase}
-		err := row.Scan(&p.Object, &p.Privilege, &p.Grantable, &p.Grantee, &p.Grantor)
+		err := row.Scan(&p.Object, &p.Privilege, &p.Grantable, &p.Grantee, &p.Grantor, &p.Public)
 		return p, err
 	})
 	if err != nil {
 		return fmt.Errorf("pgrole: read database privileges: %w", err)
 	}
 	r.Privileges = append(r.Privileges, privs...)
+	if a.version >= 150000 {
+		rows, err := a.conn.Query(ctx, `SELECT p.parname, a.privilege_type, a.is_grantable, `+fmt.Sprintf(aclRole, "a.grantee")+`, `+fmt.Sprintf(aclRole, "a.grantor")+`, `+fmt.Sprintf(aclPublic, "a.grantee")+`
+			FROM pg_parameter_acl p, aclexplode(p.paracl) a WHERE a.grantee = ANY($1) ORDER BY 1, 2`, set)
+		if err != nil {
+			return fmt.Errorf("pgrole: read parameter privileges: %w", err)
+		}
+		params, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Privilege, error) {
+			p := Privilege{Kind: KindParameter}
+			var name string
+			err := row.Scan(&name, &p.Privilege, &p.Grantable, &p.Grantee, &p.Grantor, &p.Public)
+			p.Object = parameterIdent(name)
+			return p, err
+		})
+		if err != nil {
+			return fmt.Errorf("pgrole: read parameter privileges: %w", err)
+		}
+		r.Privileges = append(r.Privileges, params...)
+	}
 	rows, err = a.conn.Query(ctx, `SELECT pg_describe_object(classid, objid, objsubid) FROM pg_shdepend
 		WHERE dbid = 0 AND refclassid = 'pg_authid'::regclass AND refobjid = $1 AND deptype = 'o' ORDER BY 1`, r.OID)
 	if err != nil {
@@ -339,7 +378,7 @@ FROM pg_largeobject_metadata l, aclexplode(coalesce(l.lomacl, acldefault('L', l.
 WHERE a.grantee = ANY($1)`
 
 func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []uint32) error {
-	q := `SELECT k, o, col, p, g, ` + fmt.Sprintf(aclRole, "ge") + `, ` + fmt.Sprintf(aclRole, "gr") +
+	q := `SELECT k, o, col, p, g, ` + fmt.Sprintf(aclRole, "ge") + `, ` + fmt.Sprintf(aclRole, "gr") + `, ` + fmt.Sprintf(aclPublic, "ge") +
 		` FROM (` + aclQuery + `) x(k, o, col, p, g, ge, gr)`
 	rows, err := c.Query(ctx, q, set)
 	if err != nil {
@@ -347,7 +386,7 @@ func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []ui
 	}
 	privs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Privilege, error) {
 		p := Privilege{Database: db}
-		err := row.Scan(&p.Kind, &p.Object, &p.Column, &p.Privilege, &p.Grantable, &p.Grantee, &p.Grantor)
+		err := row.Scan(&p.Kind, &p.Object, &p.Column, &p.Privilege, &p.Grantable, &p.Grantee, &p.Grantor, &p.Public)
 		return p, err
 	})
 	if err != nil {
@@ -358,7 +397,7 @@ func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []ui
 	rows, err = c.Query(ctx, `SELECT o.rolname::text, coalesce(quote_ident(n.nspname), ''),
 		CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS'
 			WHEN 'T' THEN 'TYPES' WHEN 'n' THEN 'SCHEMAS' ELSE d.defaclobjtype::text END,
-		`+fmt.Sprintf(aclRole, "a.grantee")+`, a.privilege_type, a.is_grantable
+		`+fmt.Sprintf(aclRole, "a.grantee")+`, a.privilege_type, a.is_grantable, `+fmt.Sprintf(aclPublic, "a.grantee")+`
 		FROM pg_default_acl d JOIN pg_roles o ON o.oid = d.defaclrole
 		LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) a
 		WHERE d.defaclrole = $2 OR a.grantee = ANY($1)`, set, r.OID)
@@ -367,7 +406,7 @@ func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []ui
 	}
 	defs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DefaultPrivilege, error) {
 		d := DefaultPrivilege{Database: db}
-		err := row.Scan(&d.Owner, &d.Schema, &d.ObjType, &d.Grantee, &d.Privilege, &d.Grantable)
+		err := row.Scan(&d.Owner, &d.Schema, &d.ObjType, &d.Grantee, &d.Privilege, &d.Grantable, &d.Public)
 		return d, err
 	})
 	if err != nil {
@@ -376,7 +415,7 @@ func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []ui
 	r.DefaultPrivileges = append(r.DefaultPrivileges, defs...)
 
 	rows, err = c.Query(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), p.polname::text,
-		ARRAY(SELECT `+fmt.Sprintf(aclRole, "x")+` FROM unnest(p.polroles) x ORDER BY 1)
+		ARRAY(SELECT `+fmt.Sprintf(aclRole, "x")+` FROM unnest(p.polroles) x WHERE x <> 0 ORDER BY 1), 0 = ANY(p.polroles)
 		FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE p.polroles && $1::oid[]`, set)
 	if err != nil {
@@ -384,7 +423,7 @@ func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []ui
 	}
 	pols, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Policy, error) {
 		p := Policy{Database: db}
-		err := row.Scan(&p.Table, &p.Name, &p.Roles)
+		err := row.Scan(&p.Table, &p.Name, &p.Roles, &p.Public)
 		return p, err
 	})
 	if err != nil {
@@ -426,4 +465,14 @@ func (r *Role) sort() {
 	sort.Slice(r.Owned, func(i, j int) bool {
 		return r.Owned[i].Database+"\x00"+r.Owned[i].Object < r.Owned[j].Database+"\x00"+r.Owned[j].Object
 	})
+}
+
+// parameterIdent quotes a parameter name for GRANT … ON PARAMETER: each
+// dot-separated part is an identifier ("plpgsql.extra_warnings").
+func parameterIdent(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = ident(p)
+	}
+	return strings.Join(parts, ".")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -29,7 +30,16 @@ func ValidateName(name string) error {
 		ok := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			(i > 0 && (c >= '0' && c <= '9' || c == '$' || c == '-' || c == '.'))
 		if !ok {
-			return &NameError{Name: name, Reason: fmt.Sprintf("byte %d (%q) is not allowed: use letters, digits, _ $ - . and start with a letter or _", i, string(rune(c))), Err: ErrInvalidName}
+			// Name the character, not its first byte: byte 0xC3 of "é"
+			// printed as a rune would read "Ã".
+			r, _ := utf8.DecodeRuneInString(name[i:])
+			what := fmt.Sprintf("character %q", r)
+			if r == utf8.RuneError {
+				what = fmt.Sprintf("byte 0x%02x (not UTF-8)", c)
+			} else if r >= utf8.RuneSelf {
+				what += " (not ASCII)"
+			}
+			return &NameError{Name: name, Reason: fmt.Sprintf("%s at byte %d is not allowed: use ASCII letters, digits, _ $ - . and start with a letter or _", what, i), Err: ErrInvalidName}
 		}
 	}
 	if strings.HasPrefix(strings.ToLower(name), "pg_") {

@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -102,9 +103,13 @@ func (e *NameError) Error() string {
 }
 func (e *NameError) Unwrap() error { return e.Err }
 
+// truncate shortens s to at most n bytes, at a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
@@ -121,6 +126,8 @@ type Admin struct {
 	super   bool
 	create  bool
 	notices []*pgconn.Notice // warnings of the statement being run
+	// lockRetry tunes the grant phase (SetLockRetry).
+	lockRetry LockRetry
 }
 
 // Connect opens an operator connection from a DSN. The error never contains

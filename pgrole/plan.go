@@ -80,6 +80,12 @@ type PlanOptions struct {
 	// name the existing role): create becomes ALTER ROLE … PASSWORD, and the
 	// grant statements, which are idempotent, run again.
 	Resume bool
+	// NoSetRole (Alternate) leaves out the default ALTER ROLE <new> SET
+	// role TO <stable>, which makes sessions of the login role run as the
+	// stable role (current_user; session_user and pg_stat_activity still
+	// show the login role), so objects the application creates belong to
+	// the stable role instead of a login role that will be dropped.
+	NoSetRole bool
 	// Rand is the random source of the break-glass password and its salt
 	// (default crypto/rand); tests make plans deterministic with it.
 	Rand io.Reader
@@ -92,6 +98,11 @@ type Step struct {
 	SQL      string
 	exec     string
 	password bool
+	// lockRel is a relation to take an ACCESS SHARE lock on first (a GRANT
+	// on it takes none); alone: the statement takes an ACCESS EXCLUSIVE
+	// lock and runs in a transaction of its own (see LockRetry).
+	lockRel string
+	alone   bool
 }
 
 // Phase is one phase of a plan: statements grouped by database (one
@@ -277,13 +288,17 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 
 	if p.Strategy == Alternate {
 		p.Notes = append(p.Notes, fmt.Sprintf("grant future privileges to the stable role %s, never to a login role", ident(p.Stable)))
+		if !opts.NoSetRole {
+			p.Notes = append(p.Notes, fmt.Sprintf("sessions of %s run as %s (SET role): what they create belongs to %s; current_user is %s, session_user and pg_stat_activity show %s",
+				ident(p.New), ident(p.Stable), ident(p.Stable), ident(p.Stable), ident(p.New)))
+		}
 	} else {
 		p.Notes = append(p.Notes, "privileges granted to the old role after this plan are not copied: verify runs again right before cutover")
 	}
 	if old.Attributes.Superuser {
 		p.Notes = append(p.Notes, "the old role is a superuser: so is the new one; consider a less privileged application role")
 	}
-	b := &builder{p: p, old: old}
+	b := &builder{p: p, old: old, noSetRole: opts.NoSetRole}
 	b.create()
 	b.grant()
 	b.verify()
@@ -331,9 +346,21 @@ func quoteList(xs []string) string {
 }
 
 type builder struct {
-	p   *Plan
-	old *Role
-	cur *Phase
+	p         *Plan
+	old       *Role
+	cur       *Phase
+	noSetRole bool
+}
+
+// hasRoleSetting reports whether settings set "role" for every database
+// (the old login role's own ALTER ROLE … SET role, copied as it is).
+func hasRoleSetting(settings []Setting) bool {
+	for _, s := range settings {
+		if s.Database == "" && strings.EqualFold(s.Name, "role") {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *builder) phase(name PhaseName) {
@@ -349,6 +376,16 @@ func (b *builder) addPassword(db, template string, v scram.Verifier) {
 	b.cur.Steps = append(b.cur.Steps, Step{Database: db, password: true,
 		SQL:  fmt.Sprintf(template, "'"+v.Redacted()+"'"),
 		exec: fmt.Sprintf(template, v.SQLLiteral())})
+}
+
+// addLocked adds a statement on relation rel (see Step.lockRel).
+func (b *builder) addLocked(db, sql, rel string) {
+	b.cur.Steps = append(b.cur.Steps, Step{Database: db, SQL: sql, exec: sql, lockRel: rel})
+}
+
+// addAlone adds a statement that runs in a transaction of its own.
+func (b *builder) addAlone(db, sql string) {
+	b.cur.Steps = append(b.cur.Steps, Step{Database: db, SQL: sql, exec: sql, alone: true})
 }
 
 func (b *builder) check(s string) { b.cur.Checks = append(b.cur.Checks, s) }
@@ -371,6 +408,11 @@ func (b *builder) create() {
 		}
 	}
 	opts = append(opts, "CONNECTION LIMIT "+strconv.Itoa(at.ConnLimit))
+	if at.ValidUntil != "" {
+		// The password expiry is a right too: the new role's expires when
+		// the old one's does.
+		opts = append(opts, "VALID UNTIL "+literal(at.ValidUntil))
+	}
 	verb := "CREATE ROLE "
 	if b.p.resume {
 		verb = "ALTER ROLE "
@@ -400,7 +442,28 @@ func (b *builder) grantMembership(role, member string, m *Membership) {
 	if len(with) > 0 {
 		sql += " WITH " + strings.Join(with, ", ")
 	}
+	if b.p.ServerVersion >= 160000 && m != nil && m.Grantor != "" && b.grantors(role) > 1 {
+		// PostgreSQL 16 keeps one grant per grantor, each with its own
+		// options: grants of the same role by several grantors are made
+		// again by the same grantors, or the second would overwrite the
+		// first (one grant, from the operator).
+		sql += " GRANTED BY " + ident(m.Grantor)
+	}
 	b.add("", sql)
+}
+
+// grantors counts the grants of role to the old role (one per grantor).
+func (b *builder) grantors(role string) int {
+	n := 0
+	if b.old == nil {
+		return 0
+	}
+	for _, m := range b.old.MemberOf {
+		if m.Role == role {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *builder) grant() {
@@ -416,6 +479,12 @@ func (b *builder) grant() {
 			continue
 		}
 		b.grantMembership(m.Role, p.New, &m)
+	}
+	// Alternate: sessions of the login role run as the stable role, so
+	// what the application creates belongs to the stable role, which the
+	// next login role (and break-glass) can use without a reassign.
+	if p.Strategy == Alternate && !b.noSetRole && !hasRoleSetting(old.Settings) {
+		b.add("", "ALTER ROLE "+ident(p.New)+" SET role TO "+literal(p.Stable))
 	}
 	// Settings are per role, never inherited.
 	for _, s := range old.Settings {
@@ -434,8 +503,10 @@ func (b *builder) grant() {
 	}
 	copyDirect := p.Strategy == Mirror || rehome
 	if copyDirect {
-		for _, g := range groupPrivileges(old.Privileges, p.Old, KindDatabase) {
-			b.add("", g.sql(target))
+		for _, kind := range []string{KindDatabase, KindParameter} {
+			for _, g := range groupPrivileges(old.Privileges, p.Old, kind) {
+				b.add("", g.sql(target))
+			}
 		}
 	}
 	dbs := append([]string(nil), old.Databases...)
@@ -446,7 +517,12 @@ func (b *builder) grant() {
 		}
 		if copyDirect {
 			for _, g := range groupPrivileges(old.Privileges, p.Old, "", db) {
-				b.add(dbKey, g.sql(target))
+				switch g.kind {
+				case KindTable, KindSequence, KindColumn:
+					b.addLocked(dbKey, g.sql(target), g.object)
+				default:
+					b.add(dbKey, g.sql(target))
+				}
 			}
 		}
 		for _, d := range old.DefaultPrivileges {
@@ -454,12 +530,12 @@ func (b *builder) grant() {
 				continue
 			}
 			switch {
-			case d.Owner == p.Old && d.Grantee != p.Old:
+			case d.Owner == p.Old && (d.Public || d.Grantee != p.Old):
 				// Defined by the old role: objects the new role creates get the same.
-				b.add(dbKey, defaultSQL(p.New, d, d.Grantee))
-			case copyDirect && d.Grantee == p.Old && d.Owner != p.Old:
+				b.add(dbKey, defaultSQL(p.New, d, d.Grantee, d.Public))
+			case copyDirect && !d.Public && d.Grantee == p.Old && d.Owner != p.Old:
 				// Granting to the old role: objects others create later.
-				b.add(dbKey, defaultSQL(d.Owner, d, target))
+				b.add(dbKey, defaultSQL(d.Owner, d, target, false))
 			}
 		}
 		if copyDirect {
@@ -467,19 +543,18 @@ func (b *builder) grant() {
 				if pol.Database != db || !contains(pol.Roles, p.Old) || contains(pol.Roles, target) {
 					continue
 				}
-				roles := make([]string, 0, len(pol.Roles)+1)
-				for _, r := range append(append([]string(nil), pol.Roles...), target) {
-					if r == "PUBLIC" {
-						roles = append(roles, "PUBLIC")
-					} else {
-						roles = append(roles, ident(r))
-					}
+				roles := make([]string, 0, len(pol.Roles)+2)
+				if pol.Public {
+					roles = append(roles, "PUBLIC")
 				}
-				b.add(dbKey, "ALTER POLICY "+ident(pol.Name)+" ON "+pol.Table+" TO "+strings.Join(roles, ", "))
+				for _, r := range append(append([]string(nil), pol.Roles...), target) {
+					roles = append(roles, ident(r)) // a role named "PUBLIC" too
+				}
+				b.addAlone(dbKey, "ALTER POLICY "+ident(pol.Name)+" ON "+pol.Table+" TO "+strings.Join(roles, ", "))
 			}
 		}
 		if rehome && contains(old.DependencyDatabases, db) && ownsIn(old, db) {
-			b.add(dbKey, "REASSIGN OWNED BY "+ident(p.Old)+" TO "+ident(p.Stable))
+			b.addAlone(dbKey, "REASSIGN OWNED BY "+ident(p.Old)+" TO "+ident(p.Stable))
 		}
 	}
 	if p.Strategy == Alternate {
@@ -614,13 +689,13 @@ func groupPrivileges(privs []Privilege, role, kind string, db ...string) []privG
 	var order []string
 	groups := map[string]*privGroup{}
 	for _, pr := range privs {
-		if pr.Grantee != role {
+		if pr.Public || pr.Grantee != role {
 			continue
 		}
 		if kind != "" && pr.Kind != kind {
 			continue
 		}
-		if kind == "" && pr.Kind == KindDatabase {
+		if kind == "" && (pr.Kind == KindDatabase || pr.Kind == KindParameter) {
 			continue
 		}
 		if len(db) > 0 && pr.Database != db[0] {
@@ -649,13 +724,15 @@ func groupPrivileges(privs []Privilege, role, kind string, db ...string) []privG
 	return out
 }
 
-func defaultSQL(forRole string, d DefaultPrivilege, grantee string) string {
+// defaultSQL renders ALTER DEFAULT PRIVILEGES; public (the ACL grantee 0)
+// is the only way to write TO PUBLIC: a role named "PUBLIC" is quoted.
+func defaultSQL(forRole string, d DefaultPrivilege, grantee string, public bool) string {
 	sql := "ALTER DEFAULT PRIVILEGES FOR ROLE " + ident(forRole)
 	if d.Schema != "" {
 		sql += " IN SCHEMA " + d.Schema
 	}
 	to := "PUBLIC"
-	if grantee != "PUBLIC" {
+	if !public {
 		to = ident(grantee)
 	}
 	sql += " GRANT " + d.Privilege + " ON " + d.ObjType + " TO " + to
@@ -740,7 +817,8 @@ func literal(s string) string {
 }
 
 // Render prints the plan as reviewable SQL: phases, the database each group
-// runs in (one transaction per group), the checks between phases, and every
+// runs in (one transaction per group; the grant phase: short, retried
+// transactions, see LockRetry), the checks between phases, and every
 // password as "[redacted SCRAM-SHA-256 verifier fp=…]". The same plan always
 // renders the same text.
 func (p *Plan) Render() string {
@@ -769,7 +847,11 @@ func (p *Plan) Render() string {
 				if db == "" {
 					db = p.AdminDatabase
 				}
-				fmt.Fprintf(&w, "-- in database %s (one transaction)\n", ident(db))
+				how := "one transaction"
+				if ph.Name == PhaseGrant {
+					how = "short transactions with lock_timeout, retried"
+				}
+				fmt.Fprintf(&w, "-- in database %s (%s)\n", ident(db), how)
 				last = s.Database
 			}
 			w.WriteString(s.SQL)

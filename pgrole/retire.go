@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/pgrole/scram"
 	"github.com/jackc/pgx/v5"
 )
@@ -27,6 +29,48 @@ type RetireOptions struct {
 // Retire retires a login role: break-glass (new password verifier), NOLOGIN,
 // or drop with every refusal Apply(PhaseRetire) makes.
 func (a *Admin) Retire(ctx context.Context, o RetireOptions) ([]Applied, error) {
+	if o.Mode == RetireBreakGlass && o.BreakGlass.IsZero() {
+		return nil, fmt.Errorf("%w: break-glass needs a verifier", ErrBadPlan)
+	}
+	steps, err := a.retireSteps(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return a.run(ctx, PhaseRetire, steps)
+}
+
+// RetireDryRun returns the statements Retire would run (password material
+// redacted; break-glass needs no verifier here) after making every check
+// Retire makes, and changes nothing. A refusal is the same error Retire
+// would return.
+func (a *Admin) RetireDryRun(ctx context.Context, o RetireOptions) ([]Applied, error) {
+	if o.Mode == RetireBreakGlass && o.BreakGlass.IsZero() {
+		// A stand-in: only its redacted form is shown, never applied.
+		v, err := scram.New(fingerprint.NewSecret([]byte("dry run, never applied")), scram.Options{Iterations: 1})
+		if err != nil {
+			return nil, err
+		}
+		o.BreakGlass = v
+	}
+	steps, err := a.retireSteps(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	var out []Applied
+	for _, s := range steps {
+		if strings.HasPrefix(s.SQL, "--") {
+			continue
+		}
+		db := s.Database
+		if db == "" {
+			db = a.cfg.Database
+		}
+		out = append(out, Applied{Database: db, SQL: s.SQL})
+	}
+	return out, nil
+}
+
+func (a *Admin) retireSteps(ctx context.Context, o RetireOptions) ([]Step, error) {
 	if err := ValidateName(o.Role); err != nil {
 		return nil, err
 	}
@@ -46,24 +90,17 @@ func (a *Admin) Retire(ctx context.Context, o RetireOptions) ([]Applied, error) 
 	}
 	switch o.Mode {
 	case RetireBreakGlass:
-		if o.BreakGlass.IsZero() {
-			return nil, fmt.Errorf("%w: break-glass needs a verifier", ErrBadPlan)
-		}
-		return a.run(ctx, PhaseRetire, []Step{{SQL: "ALTER ROLE " + ident(o.Role) + " PASSWORD '" + o.BreakGlass.Redacted() + "'",
-			exec: "ALTER ROLE " + ident(o.Role) + " PASSWORD " + o.BreakGlass.SQLLiteral(), password: true}})
+		return []Step{{SQL: "ALTER ROLE " + ident(o.Role) + " PASSWORD '" + o.BreakGlass.Redacted() + "'",
+			exec: "ALTER ROLE " + ident(o.Role) + " PASSWORD " + o.BreakGlass.SQLLiteral(), password: true}}, nil
 	case RetireNoLogin:
 		s := "ALTER ROLE " + ident(o.Role) + " NOLOGIN"
-		return a.run(ctx, PhaseRetire, []Step{{SQL: s, exec: s}})
+		return []Step{{SQL: s, exec: s}}, nil
 	case RetireDrop:
 		target := o.ReassignTo
 		if o.Strategy == Alternate {
 			target = o.Stable
 		}
-		steps, err := a.checkDrop(ctx, o.Strategy, o.Role, o.Stable, target)
-		if err != nil {
-			return nil, err
-		}
-		return a.run(ctx, PhaseRetire, steps)
+		return a.checkDrop(ctx, o.Strategy, o.Role, o.Stable, target)
 	}
 	return nil, fmt.Errorf("%w: retire mode %q: use break-glass, nologin or drop", ErrBadPlan, o.Mode)
 }

@@ -81,7 +81,7 @@ func TestZeroDowntimeThroughPgBouncer(t *testing.T) {
 				var user string
 				switch i % 3 {
 				case 0:
-					err = pool.QueryRow(ctx, "INSERT INTO orders (tenant, amount) VALUES ('a', $1) RETURNING current_user", i).Scan(&user)
+					err = pool.QueryRow(ctx, "INSERT INTO orders (tenant, amount) VALUES ('a', $1) RETURNING session_user", i).Scan(&user)
 				case 1:
 					var n int64
 					err = pool.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n)

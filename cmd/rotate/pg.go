@@ -304,42 +304,97 @@ func pgVerify(ctx context.Context, env *Env, args []string) int {
 }
 
 func pgDrain(ctx context.Context, env *Env, args []string) int {
-	var adminFile, role string
+	var adminFile, role, bouncerFile string
 	var timeout time.Duration
-	var incident bool
-	fs := newFlags(env, "pg drain", "rotate pg drain --role NAME [--timeout 10m] [--incident]")
+	var incident, behindBouncer, dryRun, yes bool
+	fs := newFlags(env, "pg drain", "rotate pg drain --role NAME [--timeout 10m] [--pgbouncer] [--incident [--yes]] [--dry-run]\n\n"+
+		"Waits until pg_stat_activity shows no client backend of the role. Behind PgBouncer, --pgbouncer sends\n"+
+		"RECONNECT (every database) and WAIT_CLOSE on its admin console (PGBOUNCER_ADMIN_URL or\n"+
+		"--pgbouncer-url-file) after each check, so idle server connections do not outlive the drain.\n"+
+		"--incident terminates the sessions (irreversible for them: asks on a terminal, needs --yes otherwise).")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&role, "role", "", "the old login role")
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
 	fs.BoolVar(&incident, "incident", false, "terminate the role's sessions (§5.5)")
+	fs.BoolVar(&behindBouncer, "pgbouncer", false, "RECONNECT + WAIT_CLOSE on the PgBouncer admin console between checks")
+	fs.StringVar(&bouncerFile, "pgbouncer-url-file", "", "file holding the PgBouncer admin console DSN (default: $PGBOUNCER_ADMIN_URL)")
+	fs.BoolVar(&dryRun, "dry-run", false, "print the sessions it would wait for (or terminate) and change nothing")
+	fs.BoolVar(&yes, "yes", false, "--incident: confirm terminating the sessions")
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if role == "" {
+	if role == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	var bouncerDSN string
+	if behindBouncer || bouncerFile != "" {
+		bouncerDSN = env.getenv("PGBOUNCER_ADMIN_URL")
+		if bouncerFile != "" {
+			b, err := readFileSecret(bouncerFile)
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "rotate pg drain: --pgbouncer-url-file: %v\n", err)
+				return exitUsage
+			}
+			bouncerDSN = string(b)
+		}
+		if bouncerDSN == "" {
+			fmt.Fprintln(env.Stderr, "rotate pg drain: --pgbouncer needs PGBOUNCER_ADMIN_URL or --pgbouncer-url-file")
+			return exitUsage
+		}
 	}
 	adm, code := connectPG(ctx, env, adminFile)
 	if adm == nil {
 		return code
 	}
 	defer adm.Close(ctx)
-	err := adm.Drain(ctx, role, pgrole.DrainOptions{Timeout: timeout, Terminate: incident, Progress: func(s pgrole.DrainStatus) {
+	if dryRun || incident {
+		n, dbs, err := adm.Sessions(ctx, role)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg drain: %v\n", err)
+			return codeFor(err)
+		}
+		verb := "would wait for"
+		if incident {
+			verb = "would terminate"
+		}
+		if dryRun {
+			fmt.Fprintf(env.Stdout, "dry run: %s %d session(s) of %s in [%s] (timeout %s", verb, n, role, strings.Join(dbs, " "), timeout)
+			if bouncerDSN != "" {
+				fmt.Fprint(env.Stdout, ", RECONNECT + WAIT_CLOSE on PgBouncer between checks")
+			}
+			fmt.Fprintln(env.Stdout, "); nothing was changed")
+			return exitOK
+		}
+		if n > 0 && !confirmIrreversible(env, "pg drain", yes, fmt.Sprintf("terminates %d session(s) of %s (their transactions roll back)", n, role)) {
+			return exitUsage
+		}
+	}
+	o := pgrole.DrainOptions{Timeout: timeout, Terminate: incident, Progress: func(s pgrole.DrainStatus) {
 		fmt.Fprintf(env.Stdout, "%s: %d session(s) of %s in [%s], %d terminated\n", s.Elapsed.Round(time.Second), s.Sessions, s.Role, strings.Join(s.Databases, " "), s.Terminated)
-	}})
-	if err != nil {
+	}}
+	if bouncerDSN != "" {
+		o.Nudge = pgrole.PgBouncerNudge(bouncerDSN, 0)
+	}
+	if err := adm.Drain(ctx, role, o); err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg drain: %v\n", err)
 		return exitCheck
 	}
+	fmt.Fprintf(env.Stdout, "drained: no session of %s remains; next: rotate pg retire --role %s\n", role, role)
 	return exitOK
 }
 
 func pgRetire(ctx context.Context, env *Env, args []string) int {
 	var adminFile, role, strategy, stable, mode, reassign, out string
-	fs := newFlags(env, "pg retire", "rotate pg retire --role NAME --mode break-glass|nologin|drop [flags]\n\n"+
+	var dryRun, yes bool
+	fs := newFlags(env, "pg retire", "rotate pg retire --role NAME --mode break-glass|nologin|drop [--dry-run] [--yes] [flags]\n\n"+
 		"break-glass sets a fresh random password and writes it to --break-glass-out (0600).\n"+
 		"drop is refused while a role is a member of it, while it has sessions, while it owns objects\n"+
-		"without --reassign-to, and always for the alternate strategy's stable role.")
+		"without --reassign-to, and always for the alternate strategy's stable role; grants the role made\n"+
+		"to other roles are made again by --reassign-to first, or the drop is refused listing them.\n"+
+		"Irreversible: --dry-run prints the statements; it asks on a terminal and needs --yes otherwise.")
+	fs.BoolVar(&dryRun, "dry-run", false, "print what it would run (every check made) and change nothing")
+	fs.BoolVar(&yes, "yes", false, "confirm the retire")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&role, "role", "", "the old login role")
 	fs.StringVar(&strategy, "strategy", "alternate", "alternate or mirror")
@@ -367,6 +422,25 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close(ctx)
 	o := pgrole.RetireOptions{Role: role, Strategy: pgrole.Strategy(strategy), Stable: stable, Mode: pgrole.RetireMode(mode), ReassignTo: reassign}
+	steps, err := adm.RetireDryRun(ctx, o)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg retire: %v\n", err)
+		return codeFor(err)
+	}
+	if dryRun {
+		regrants := 0
+		for _, s := range steps {
+			fmt.Fprintf(env.Stdout, "would run: %s;\n", s)
+			if strings.Contains(s.SQL, "GRANT ") && !strings.Contains(s.SQL, "REVOKE ") {
+				regrants++
+			}
+		}
+		fmt.Fprintf(env.Stdout, "dry run: %d statement(s), %d grant(s) to other roles made again; nothing was changed\n", len(steps), regrants)
+		return exitOK
+	}
+	if !confirmIrreversible(env, "pg retire", yes, fmt.Sprintf("retires %s (%s, %d statement(s))", role, mode, len(steps))) {
+		return exitUsage
+	}
 	if o.Mode == pgrole.RetireBreakGlass {
 		pw, err := keygen.Password(rand.Reader, 32)
 		if err == nil {

@@ -61,7 +61,18 @@ func TestPGCommands(t *testing.T) {
 		t.Fatalf("drop stable: %+v", r)
 	}
 	out := filepath.Join(t.TempDir(), "breakglass")
-	r = runCLI(t, vars, "", "pg", "retire", "--role", app, "--mode", "break-glass", "--break-glass-out", out)
+	// Irreversible: refused without --yes off a terminal, nothing written.
+	if r := runCLI(t, vars, "", "pg", "retire", "--role", app, "--mode", "break-glass", "--break-glass-out", out); r.code != exitUsage || !strings.Contains(r.stderr, "--yes") {
+		t.Fatalf("break-glass without --yes: %+v", r)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a refused break-glass wrote a password file")
+	}
+	if r := runCLI(t, vars, "", "pg", "retire", "--role", app, "--mode", "break-glass", "--break-glass-out", out, "--dry-run"); r.code != exitOK ||
+		!strings.Contains(r.stdout, "would run: ") || !strings.Contains(r.stdout, "nothing was changed") {
+		t.Fatalf("break-glass --dry-run: %+v", r)
+	}
+	r = runCLI(t, vars, "", "pg", "retire", "--role", app, "--mode", "break-glass", "--break-glass-out", out, "--yes")
 	if r.code != exitOK {
 		t.Fatalf("break-glass: %+v", r)
 	}

@@ -1,0 +1,153 @@
+package pgrole_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goodgo/rotation/internal/testsvc"
+	"github.com/goodgo/rotation/pgrole"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// appLoad runs queries through a pgxpool as role until stop is closed and
+// counts the failures. The pool's lock_timeout (1 s) is the application's
+// own bound: a query that queues behind pgrole longer fails.
+type appLoad struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	errs       []error
+	wg         sync.WaitGroup
+}
+
+func (l *appLoad) fail(err error) {
+	l.failed.Add(1)
+	l.mu.Lock()
+	if len(l.errs) < 5 {
+		l.errs = append(l.errs, err)
+	}
+	l.mu.Unlock()
+}
+
+func (l *appLoad) run(t *testing.T, url, setRole string, stop <-chan struct{}, workers int, queries ...string) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = "1s"
+	if setRole != "" {
+		cfg.ConnConfig.RuntimeParams["role"] = setRole
+	}
+	cfg.MaxConns = int32(workers)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func(w int) {
+			defer l.wg.Done()
+			for i := w; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := pool.Exec(context.Background(), queries[i%len(queries)]); err != nil {
+					l.fail(err)
+				} else {
+					l.ok.Add(1)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}(w)
+	}
+	t.Cleanup(pool.Close)
+}
+
+// Issue 11.2: while an application transaction holds a lock on a table
+// whose policy the grant phase alters, and the application keeps querying
+// and refreshing a materialized view the grant phase grants on, the mirror
+// grant phase neither makes an application query fail nor fails itself.
+func TestMirrorGrantPhaseUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.shareOwnership(t)
+	mustExec(t, f.db.Pool,
+		"SET ROLE "+q(f.owner),
+		"CREATE MATERIALIZED VIEW app.order_mv AS SELECT tenant, count(*) AS n FROM app.orders GROUP BY tenant",
+		"RESET ROLE",
+		"GRANT SELECT ON app.order_mv TO "+q(f.app))
+	adm := connectAdmin(t, f.db.Name)
+	t.Logf("server_version_num %d", adm.ServerVersion())
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "new-"+f.password)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Apply(ctx, p, pgrole.PhaseCreate); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var load appLoad
+	load.run(t, testsvc.URLAs(f.db.Name, f.app, ""), "", stop, 4,
+		"SELECT count(*) FROM orders",
+		"INSERT INTO orders (tenant, amount) VALUES ('a', 1)",
+		"SELECT count(*) FROM order_totals",
+		"SELECT next_ticket()",
+		"SELECT count(*) FROM order_mv")
+	// The owner refreshes the view all along (what a cron job does).
+	var refresh appLoad
+	refresh.run(t, testsvc.URLAs(f.db.Name, "postgres", ""), f.owner, stop, 1,
+		"REFRESH MATERIALIZED VIEW app.order_mv")
+
+	// A long application transaction holds ACCESS SHARE on app.orders,
+	// whose policy the grant phase alters (ACCESS EXCLUSIVE).
+	long := make(chan error, 1)
+	go func() {
+		cfg, _ := pgxpool.ParseConfig(testsvc.URLAs(f.db.Name, f.app, ""))
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			long <- err
+			return
+		}
+		defer pool.Close()
+		_, err = pool.Exec(ctx, "SELECT count(*), pg_sleep(2.5) FROM orders")
+		long <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	applied, err := adm.Apply(ctx, p, pgrole.PhaseGrant)
+	took := time.Since(start)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	load.wg.Wait()
+	refresh.wg.Wait()
+	if lerr := <-long; lerr != nil {
+		t.Errorf("the long application transaction failed: %v", lerr)
+	}
+	if err != nil {
+		var ae *pgrole.ApplyError
+		errors.As(err, &ae)
+		t.Fatalf("grant phase under load: %v", err)
+	}
+	t.Logf("grant phase: %d statements in %s; application: %d ok, %d failed; refresh: %d ok, %d failed",
+		len(applied), took, load.ok.Load(), load.failed.Load(), refresh.ok.Load(), refresh.failed.Load())
+	if took < 2*time.Second {
+		t.Errorf("the grant phase took %s: it did not wait for the long transaction (test is not exercising the lock)", took)
+	}
+	if n := load.failed.Load() + refresh.failed.Load(); n > 0 {
+		t.Errorf("%d application queries failed during the grant phase: %v %v", n, load.errs, refresh.errs)
+	}
+	if load.ok.Load() == 0 || refresh.ok.Load() == 0 {
+		t.Errorf("no load ran (%d queries, %d refreshes)", load.ok.Load(), refresh.ok.Load())
+	}
+	if err := adm.Verify(ctx, p.Old, p.New); err != nil {
+		t.Fatal(err)
+	}
+	f.check(t, p.New)
+}
