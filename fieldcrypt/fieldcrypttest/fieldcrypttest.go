@@ -175,7 +175,13 @@ func (r *Rotation) Damaged(t testing.TB, plaintext []byte, f fieldcrypt.Form, b 
 		out = append(out, Damaged{name, inForm(v, f), want})
 	}
 	nonceLen := 24
-	flip("format byte flipped", 0, fieldcrypt.ErrNotEnvelope)
+	// In the text form the "fc1:" prefix is intact, so a wrong decoded
+	// format byte is a malformed envelope; in bytes it is no envelope.
+	formatErr := fieldcrypt.ErrNotEnvelope
+	if f == fieldcrypt.Text {
+		formatErr = fieldcrypt.ErrMalformed
+	}
+	flip("format byte flipped", 0, formatErr)
 	flip("key id flipped", 1, fieldcrypt.ErrUnknownKey)
 	flip("algorithm flipped", 9, fieldcrypt.ErrMalformed)
 	flip("nonce flipped", 10, fieldcrypt.ErrAuthentication)

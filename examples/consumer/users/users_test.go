@@ -84,7 +84,7 @@ func TestFollowsRoleRotation(t *testing.T) {
 		t.Fatalf("after rotating %s → %s: %v", r.Old, r.New, err)
 	}
 	var user string
-	if err := repo.DB.QueryRow(ctx, `SELECT current_user`).Scan(&user); err != nil || user != r.New {
+	if err := repo.DB.QueryRow(ctx, `SELECT session_user`).Scan(&user); err != nil || user != r.New {
 		t.Fatalf("pool connects as %q (%v), want %s", user, err, r.New)
 	}
 	if p, err := repo.Phone(ctx, 1); err != nil || p != "0901234567" {
