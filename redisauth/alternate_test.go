@@ -271,3 +271,42 @@ func TestAlternateExactCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestAlternateMasteruser: a replica that logs in to its primary as the
+// rotated user (masteruser/masterauth) is moved to the new user by apply,
+// retire then deletes the old one, and replication survives restarts.
+func TestAlternateMasteruser(t *testing.T) {
+	ctx := ctxT(t)
+	repRules := []string{"reset", "on", ">" + oldPW, "~*", "&*", "+@all"}
+	prim := server(t, redisserver.Options{})
+	must(t, client(t, prim.Addr, "", "").ACLSetUser(ctx, "repl", repRules...).Err())
+	must(t, client(t, prim.Addr, "", "").ConfigRewrite(ctx).Err())
+	repl := server(t, redisserver.Options{ReplicaOf: prim.Addr, Masterauth: oldPW, Extra: []string{"masteruser repl"}})
+	must(t, client(t, repl.Addr, "", "").ACLSetUser(ctx, "repl", repRules...).Err())
+	must(t, client(t, repl.Addr, "", "").ConfigRewrite(ctx).Err())
+	must(t, redisserver.WaitReplica(ctx, repl.Addr, ""))
+	adm := connect(t, prim.Addr, "", "")
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "repl", Password: secret(newPW)})
+	must(t, err)
+	if !strings.Contains(plan.Render(), "CONFIG SET masteruser repl_v2 masterauth [new password]") {
+		t.Fatalf("plan does not move the replica:\n%s", plan.Render())
+	}
+	_, err = adm.Apply(ctx, plan)
+	must(t, err)
+	// The replica's link still runs as repl until it reconnects; kill it
+	// so it reconnects as repl_v2, as it would at any network blip.
+	must(t, client(t, prim.Addr, "", "").ClientKillByFilter(ctx, "TYPE", "replica").Err())
+	must(t, redisserver.WaitReplica(ctx, repl.Addr, ""))
+	time.Sleep(300 * time.Millisecond)
+	must(t, redisserver.WaitReplica(ctx, repl.Addr, ""))
+	_, err = adm.Retire(ctx, plan.RetireOptions())
+	must(t, err)
+	for _, s := range []*redisserver.Server{prim, repl} {
+		must(t, s.Restart())
+	}
+	must(t, redisserver.WaitReplica(ctx, repl.Addr, ""))
+	cfg, _ := client(t, repl.Addr, "", "").ConfigGet(ctx, "masteruser").Result()
+	if cfg["masteruser"] != "repl_v2" {
+		t.Fatalf("masteruser after restart: %v", cfg)
+	}
+}

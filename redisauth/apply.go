@@ -370,13 +370,10 @@ func (a *Admin) retireDual(ctx context.Context, o RetireOptions) ([]Step, error)
 	return steps, nil
 }
 
-// checkReplicaAuth refuses when a replica authenticates to its primary as
-// user with a password other than keep (a hash).
+// checkReplicaAuth refuses when a node authenticates (or would, after a
+// failover) to its primary as user with a password other than keep (a hash).
 func (a *Admin) checkReplicaAuth(ctx context.Context, user, keep string) error {
 	for _, n := range a.nodes {
-		if n.Role != "replica" {
-			continue
-		}
 		cfg, err := n.client.ConfigGet(ctx, "master*").Result()
 		if err != nil {
 			return &NodeError{n.Addr, fmt.Errorf("CONFIG GET masteruser/masterauth: %w", err)}
@@ -465,11 +462,9 @@ func (a *Admin) Rollback(ctx context.Context, p *Plan) ([]Applied, error) {
 		if u == nil || (p.Strategy == Dual && len(slices.DeleteFunc(slices.Clone(u.Passwords), func(h string) bool { return h == p.hash })) == 0) {
 			return nil, &NodeError{n.Addr, fmt.Errorf("%w: the old credentials were retired there: rollback is no longer possible", ErrBadPlan)}
 		}
-		if n.Role == "replica" {
-			cfg, err := n.client.ConfigGet(ctx, "master*").Result()
-			if err == nil && cfg["masterauth"] != "" && Hash([]byte(cfg["masterauth"])) == p.hash {
-				return nil, &NodeError{n.Addr, fmt.Errorf("%w: it logs in to its primary with the new password; set masterauth back first", ErrReplicaAuth)}
-			}
+		cfg, err := n.client.ConfigGet(ctx, "master*").Result()
+		if err == nil && cfg["masterauth"] != "" && Hash([]byte(cfg["masterauth"])) == p.hash {
+			return nil, &NodeError{n.Addr, fmt.Errorf("%w: its masterauth is already the new password; set it back first", ErrReplicaAuth)}
 		}
 	}
 	var steps []Step

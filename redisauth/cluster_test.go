@@ -124,3 +124,62 @@ func TestClusterBothStrategies(t *testing.T) {
 	neverShown(t, newPW, texts)
 	neverShown(t, thirdPW, texts)
 }
+
+// TestClusterDefaultRequirepass rotates the default user's requirepass on a
+// Cluster whose replicas log in with masterauth, under load, with the dual
+// strategy; then every node restarts with only the new password.
+func TestClusterDefaultRequirepass(t *testing.T) {
+	ctx := ctxT(t)
+	cl, err := redisserver.StartCluster(ctx, t.TempDir(), 3, 1, redisserver.Options{Requirepass: oldPW, Masterauth: oldPW})
+	if errors.Is(err, redisserver.ErrNoServer) && !testsvc.InCI() {
+		t.Skip(err)
+	}
+	must(t, err)
+	t.Cleanup(cl.Stop)
+	secrets := newSecretDir(t, map[string]string{"password": oldPW})
+	creds := redisauth.PasswordFile(secrets.path("password"), "")
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), CredentialsProviderContext: creds,
+		ConnMaxLifetime: 300 * time.Millisecond, PoolFIFO: true})
+	defer rdb.Close()
+	l := startLoad(t, rdb, creds, "rt:cld:")
+	adm := connect(t, cl.Replicas[0].Addr, "", oldPW)
+	if len(adm.Nodes()) != 6 {
+		t.Fatalf("nodes: %d", len(adm.Nodes()))
+	}
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "default", Password: secret(newPW)})
+	must(t, err)
+	// Every node has masterauth: replicas use it now, primaries after a
+	// failover.
+	if n := strings.Count(plan.Render(), "CONFIG SET masterauth"); n != 6 {
+		t.Fatalf("%d nodes moved, want 6:\n%s", n, plan.Render())
+	}
+	_, err = adm.Apply(ctx, plan)
+	must(t, err)
+	secrets.write(t, map[string]string{"password": newPW})
+	must(t, adm.Drain(ctx, "default", redisauth.DrainOptions{Window: time.Second, Poll: 200 * time.Millisecond}))
+	_, err = adm.Retire(ctx, plan.RetireOptions())
+	must(t, err)
+	time.Sleep(500 * time.Millisecond)
+	l.check(t)
+	for _, s := range cl.All() {
+		must(t, s.Restart())
+	}
+	must(t, cl.WaitOK(ctx, newPW))
+	// A failover: a replica takes over, its old primary becomes a replica
+	// and must sync with the new masterauth.
+	must(t, client(t, cl.Replicas[0].Addr, "", newPW).Do(ctx, "CLUSTER", "FAILOVER").Err())
+	time.Sleep(time.Second)
+	must(t, cl.WaitOK(ctx, newPW))
+	for _, s := range cl.All() {
+		if err := client(t, s.Addr, "", oldPW).Ping(ctx).Err(); err == nil {
+			t.Errorf("%s: old password after restart", s.Addr)
+		}
+		if err := client(t, s.Addr, "", newPW).Ping(ctx).Err(); err != nil {
+			t.Errorf("%s: new password after restart: %v", s.Addr, err)
+		}
+		b, _ := os.ReadFile(s.Log)
+		if strings.Contains(string(b), newPW) {
+			t.Errorf("%s: log holds the new password", s.Addr)
+		}
+	}
+}

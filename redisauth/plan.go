@@ -244,16 +244,16 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 	return p, nil
 }
 
-// planReplicaAuth adds, for each replica that authenticates to its primary
-// as the rotated user with one of its passwords (masteruser/masterauth),
+// planReplicaAuth adds, for each node that authenticates (a replica) or would
+// authenticate after a failover (a primary) to its primary as the rotated
+// user with one of its passwords (masteruser/masterauth),
 // the steps that move it to the new credentials. masterauth holds a
 // plaintext password by Redis's design; CONFIG SET is not shown by MONITOR
 // and is redacted from the slow log.
 func (a *Admin) planReplicaAuth(ctx context.Context, p *Plan) error {
 	for _, n := range a.nodes {
-		if n.Role != "replica" {
-			continue
-		}
+		// Primaries too: a primary with masterauth uses it once a failover
+		// makes it a replica (Cluster, Sentinel).
 		cfg, err := n.client.ConfigGet(ctx, "master*").Result()
 		if err != nil {
 			return &NodeError{n.Addr, fmt.Errorf("CONFIG GET masteruser/masterauth: %w", err)}
@@ -275,7 +275,11 @@ func (a *Admin) planReplicaAuth(ctx context.Context, p *Plan) error {
 		if n.ConfigFile == "" {
 			return &NodeError{n.Addr, fmt.Errorf("%w: it logs in to its primary as %q (masterauth) and has no config file: its new masterauth would be lost at restart, and replication with it once the old password is retired", ErrCannotPersist, p.Old)}
 		}
-		p.Notes = append(p.Notes, n.Addr+" authenticates to its primary as "+p.Old+" (masterauth): apply moves it to the new credentials, which the primary already accepts")
+		what := "authenticates to its primary"
+		if n.Role != "replica" {
+			what = "would authenticate to a new primary after a failover"
+		}
+		p.Notes = append(p.Notes, n.Addr+" "+what+" as "+p.Old+" (masterauth): apply moves it to the new credentials, which every node accepts by then")
 		var args [][]any
 		cmd := "CONFIG SET masterauth [new password]"
 		if p.New != p.Old {

@@ -41,9 +41,14 @@
 //	_ = adm.Drain(ctx, plan.Old, redisauth.DrainOptions{Timeout: 10 * time.Minute})
 //	_, err = adm.Retire(ctx, plan.RetireOptions())
 //
+// A node whose masterauth is the rotated password (a replica, or a primary,
+// which uses it after a failover) is moved to the new credentials by Apply;
+// Retire refuses while a node still holds a password being removed.
+//
 // Services follow the new credentials without a restart through a go-redis
 // CredentialsProviderContext (PasswordFile, URLFile, Env) as their
-// connections recycle (ConnMaxLifetime).
+// connections recycle (ConnMaxLifetime, with PoolFIFO so idle connections
+// recycle too).
 package redisauth
 
 import (

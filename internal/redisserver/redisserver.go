@@ -44,7 +44,7 @@ type Options struct {
 	// ACLFile keeps users in an aclfile (ACL SAVE) instead of the config.
 	ACLFile bool
 	// ReplicaOf makes it a replica of that address; Masterauth is its
-	// password to the primary.
+	// password to the primary (also for cluster replicas).
 	ReplicaOf, Masterauth string
 	// Cluster enables cluster mode.
 	Cluster bool
@@ -84,9 +84,9 @@ func Start(parent string, o Options) (*Server, error) {
 	if o.ReplicaOf != "" {
 		h, p, _ := net.SplitHostPort(o.ReplicaOf)
 		lines = append(lines, "replicaof "+h+" "+p)
-		if o.Masterauth != "" {
-			lines = append(lines, "masterauth "+o.Masterauth)
-		}
+	}
+	if o.Masterauth != "" {
+		lines = append(lines, "masterauth "+o.Masterauth)
 	}
 	if o.Cluster {
 		bus, err := freePort()
