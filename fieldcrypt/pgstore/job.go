@@ -244,6 +244,7 @@ func (r *Report) Summary() string {
 	if n := r.Census.NotCurrent(); n > 0 {
 		fmt.Fprintf(&b, "; %d values not under the primary key", n)
 	}
+	b.WriteString(" (key ids read from headers: verify decrypts every value)")
 	return b.String()
 }
 
