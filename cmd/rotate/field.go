@@ -410,6 +410,10 @@ func progressBar(p pgstore.Progress) string {
 		frac = min(float64(p.Scanned)/float64(p.Total), 1)
 	}
 	n := int(frac * width)
+	if p.Waiting != "" {
+		// Another process holds the last parts: say so rather than freeze.
+		return fmt.Sprintf("[%s%s] %3.0f%% waiting: %s ", strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, p.Waiting)
+	}
 	return fmt.Sprintf("[%s%s] %3.0f%% %d/%d rows, %d rewrapped, %d conflicts, %d undecryptable, %.0f rows/s, ETA %s ",
 		strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, p.Scanned, p.Total, p.Rewrapped,
 		p.Conflicts, p.Undecryptable, p.RowsPerSecond, p.ETA.Round(time.Second))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/fieldcrypt/pgstore"
 	"github.com/goodgo/rotation/internal/testsvc"
 )
 
@@ -42,5 +43,14 @@ func TestFieldCensusStagedNextNeverRetirable(t *testing.T) {
 	j := runCLI(t, vars, "", "field", "census", "--table", "users", "--column", "phone:text", "--json")
 	if j.code != exitOK || !strings.Contains(j.stdout, `"table":"users"`) {
 		t.Fatalf("census --json: %+v", j)
+	}
+}
+
+// TestProgressBarSaysWhoItWaitsFor: a process with nothing left to claim
+// says which process holds the rest.
+func TestProgressBarSaysWhoItWaitsFor(t *testing.T) {
+	bar := progressBar(pgstore.Progress{Total: 10, Scanned: 5, Waiting: "2 parts held by others, e.g. host pid 7 run ab worker 0"})
+	if !strings.Contains(bar, "waiting: 2 parts held by others, e.g. host pid 7") {
+		t.Fatal(bar)
 	}
 }

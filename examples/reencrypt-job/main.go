@@ -1,10 +1,11 @@
-// Command reencrypt-job is a deployable batch job that brings the encrypted
-// columns of one table under the current FIELD_ENCRYPTION_KEY, online: run
-// it (as a Kubernetes Job, a cron job or by hand) after promoting a new key,
-// until it reports that the previous key is safe to retire.
+// Command reencrypt-job is a deployable batch job that brings encrypted
+// columns under the current FIELD_ENCRYPTION_KEY, online: run it (as a
+// Kubernetes Job, a cron job or by hand) after promoting a new key, until
+// its census of every listed column says the previous key is retirable.
 //
 //	FIELD_ENCRYPTION_KEY=<new> FIELD_ENCRYPTION_KEY_PREVIOUS=<old> \
-//	DATABASE_URL=postgres://… reencrypt-job -table users -pk id -column national_id -column email:text -bind
+//	DATABASE_URL=postgres://… reencrypt-job -columns fieldcrypt-columns
+//	# or one table: reencrypt-job -table users -pk id -column national_id -column email:text -bind
 //
 // It prints one JSON object per batch on stdout ({"event":"progress",…}) and
 // a final {"event":"report","report":…,"summary":…} whose report.previous

@@ -81,10 +81,12 @@ func resetBench(b *testing.B, pool *pgxpool.Pool) {
 //   - row-by-row: SELECT, decrypt, encrypt, UPDATE per row in autocommit,
 //     measured on the first 5,000 rows and reported as a rate.
 //
-// job, job-cas-value and batched-update run with 1, 2 and 4 workers each. Each reports
-// rows/s. Run:
+// job, job-cas-value and batched-update run with 1, 2 and 4 workers each,
+// interleaved; each reports rows/s and the job's rate as a percentage of
+// the batched UPDATE's (job-% end to end, job-batches-% for the batches
+// alone). Run:
 //
-//	FIELDCRYPT_BENCH_ROWS=1000000 go test -run '^$' -bench BenchmarkReencrypt -benchtime 1x -timeout 60m ./fieldcrypt/pgstore/
+//	FIELDCRYPT_BENCH_ROWS=1000000 go test -run '^$' -bench BenchmarkReencrypt -benchtime 2x -timeout 60m ./fieldcrypt/pgstore/
 func BenchmarkReencrypt(b *testing.B) {
 	n := benchRows(b)
 	oldK, newK := keyText(b), keyText(b)
@@ -102,46 +104,48 @@ func BenchmarkReencrypt(b *testing.B) {
 	resetBench(b, pool)
 	plainBatchedUpdate(b, pool, 2, batch)
 
+	// The variants of one worker count run interleaved, one after the other
+	// in each iteration, so that load from other jobs on the machine hits
+	// them alike; ratios are of sums over the iterations.
 	for _, workers := range []int{1, 2, 4} {
-		for _, v := range []struct {
-			name     string
-			casValue bool
-		}{{"job", false}, {"job-cas-value", true}} {
-			b.Run(fmt.Sprintf("workers=%d/%s", workers, v.name), func(b *testing.B) {
-				var rate, loop float64
-				for i := 0; i < b.N; i++ {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			var jobT, jobLoopT, casT, updT time.Duration
+			for i := 0; i < b.N; i++ {
+				for _, v := range []string{"batched-update", "job", "job-cas-value"} {
 					b.StopTimer()
 					resetBench(b, pool)
 					b.StartTimer()
 					start := time.Now()
-					rep, err := Reencrypt(context.Background(), pool, cur, t, Options{Workers: workers, BatchSize: batch, casValue: v.casValue})
+					if v == "batched-update" {
+						if done := plainBatchedUpdate(b, pool, workers, batch); done != n {
+							b.Fatalf("updated %d of %d", done, n)
+						}
+						updT += time.Since(start)
+						continue
+					}
+					rep, err := Reencrypt(context.Background(), pool, cur, t, Options{Workers: workers, BatchSize: batch, casValue: v == "job-cas-value"})
 					if err != nil {
 						b.Fatal(err)
 					}
-					rate = float64(rep.Rewrapped) / time.Since(start).Seconds()
-					loop = rep.RowsPerSecond // the batches alone, without the final census
 					if rep.Rewrapped != int64(n) || !rep.SafeToRetire(old.Primary()) {
 						b.Fatalf("rewrapped %d of %d", rep.Rewrapped, n)
 					}
-				}
-				b.ReportMetric(rate, "rows/s")
-				b.ReportMetric(loop, "batch-rows/s")
-			})
-		}
-		b.Run(fmt.Sprintf("workers=%d/batched-update", workers), func(b *testing.B) {
-			var rate float64
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				resetBench(b, pool)
-				b.StartTimer()
-				start := time.Now()
-				done := plainBatchedUpdate(b, pool, workers, batch)
-				rate = float64(done) / time.Since(start).Seconds()
-				if done != n {
-					b.Fatalf("updated %d of %d", done, n)
+					if v == "job" {
+						jobT += time.Since(start)
+						jobLoopT += rep.Elapsed
+					} else {
+						casT += time.Since(start)
+					}
 				}
 			}
-			b.ReportMetric(rate, "rows/s")
+			rate := func(d time.Duration) float64 { return float64(n) * float64(b.N) / d.Seconds() }
+			b.ReportMetric(rate(updT), "update-rows/s")
+			b.ReportMetric(rate(jobT), "job-rows/s")
+			b.ReportMetric(rate(jobLoopT), "job-batch-rows/s")
+			b.ReportMetric(rate(casT), "cas-value-rows/s")
+			b.ReportMetric(100*updT.Seconds()/jobT.Seconds(), "job-%")
+			b.ReportMetric(100*updT.Seconds()/jobLoopT.Seconds(), "job-batches-%")
+			b.ReportMetric(100*updT.Seconds()/casT.Seconds(), "cas-value-%")
 		})
 	}
 

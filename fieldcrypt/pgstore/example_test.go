@@ -42,7 +42,7 @@ func ExampleReencrypt() {
 	}
 }
 
-// The census: rows per key id per column, counted in SQL.
+// The census: values per key id per column, read from headers in SQL.
 func ExampleTakeCensus() {
 	ctx := context.Background()
 	ring, _ := fieldcrypt.KeyringFromEnv()
@@ -57,5 +57,33 @@ func ExampleTakeCensus() {
 			fmt.Println(col.Column, k.KeyID, k.Role, k.Values)
 		}
 		fmt.Println(col.Column, "NULL", col.Nulls, "not an envelope", col.NotEnvelope)
+	}
+}
+
+// Before retiring a key: decrypt every value of every listed column with its
+// binding, then check that no listed column holds a value under the key.
+func ExampleTakeListCensus() {
+	ctx := context.Background()
+	ring, _ := fieldcrypt.KeyringFromEnv()
+	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	list, err := pgstore.ReadColumnList("fieldcrypt-columns") // "users phone text bound id" …
+	if err != nil {
+		log.Fatal(err)
+	}
+	reps, err := pgstore.VerifyList(ctx, pool, ring, list, pgstore.VerifyOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range reps {
+		for _, f := range r.Failures {
+			fmt.Println("undecryptable:", r.Table, f.PK, f.Column, f.Err)
+		}
+	}
+	lc, err := pgstore.TakeListCensus(ctx, pool, ring, list)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, id := range ring.Previous() {
+		fmt.Println(id, "retirable:", lc.Retirable(id))
 	}
 }

@@ -48,8 +48,11 @@ import (
 	"github.com/goodgo/rotation/fieldcrypt"
 )
 
-// DB is the part of *pgxpool.Pool (or *pgx.Conn) the job uses. With more
-// than one worker it must be safe for concurrent use: pass a pool.
+// DB is the part of *pgxpool.Pool the job uses. Reencrypt uses it from
+// several goroutines at once (its workers and the heartbeat that renews
+// their leases), so it must be safe for concurrent use: pass a pool, with
+// at least Workers + 1 connections. TakeCensus and Verify use one
+// connection at a time and also accept a *pgx.Conn.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

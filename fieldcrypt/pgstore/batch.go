@@ -1,0 +1,503 @@
+package pgstore
+
+// One batch: read, rewrap, write back with compare-and-swap, retry what
+// changed underneath.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/goodgo/rotation/fieldcrypt"
+)
+
+// batch holds one batch's rows; its buffers are reused, which bounds memory.
+type batch struct {
+	ids   []string
+	vals  [][][]byte // vals[col][row], nil = NULL
+	arena []byte
+	news  [][][]byte
+	out   []byte
+	idx   map[string]int
+	// sendIDs are the ids of the rows sent in the last UPDATE.
+	sendIDs []string
+	rowText []byte
+	xmins   []int64 // the row versions read, for the compare-and-swap
+	// leaseLost: a checkpoint write found the part held by another owner.
+	leaseLost bool
+}
+
+func (j *job) newBatch() *batch {
+	n := len(j.t.Columns)
+	b := &batch{vals: make([][][]byte, n), news: make([][][]byte, n), idx: make(map[string]int)}
+	return b
+}
+
+// read runs a query returning (key columns::text…, cols…) into b.
+func (b *batch) read(rows pgx.Rows, nkey, ncol int, xmin bool) error {
+	defer rows.Close()
+	b.ids = b.ids[:0]
+	b.xmins = b.xmins[:0]
+	width := nkey + ncol
+	if xmin {
+		width++
+	}
+	for c := range b.vals {
+		b.vals[c] = b.vals[c][:0]
+	}
+	type span struct{ off, n int }
+	var spans []span
+	b.arena = b.arena[:0]
+	for rows.Next() {
+		raw := rows.RawValues()
+		fds := rows.FieldDescriptions()
+		if len(raw) != width || len(fds) != width {
+			return fmt.Errorf("pgstore: unexpected row shape")
+		}
+		if xmin {
+			x, err := strconv.ParseInt(string(raw[width-1]), 10, 64)
+			if err != nil {
+				return fmt.Errorf("pgstore: row version: %w", err)
+			}
+			b.xmins = append(b.xmins, x)
+		}
+		b.rowText = appendRowText(b.rowText[:0], raw[:nkey])
+		b.ids = append(b.ids, string(b.rowText))
+		raw, fds = raw[nkey-1:], fds[nkey-1:] // raw[1+c] is column c
+		for c := 0; c < ncol; c++ {
+			if raw[1+c] == nil {
+				spans = append(spans, span{-1, 0})
+				continue
+			}
+			off := len(b.arena)
+			var err error
+			if b.arena, err = appendBytea(b.arena, fds[1+c], raw[1+c]); err != nil {
+				return err
+			}
+			spans = append(spans, span{off, len(b.arena) - off})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for r := range b.ids {
+		for c := 0; c < ncol; c++ {
+			s := spans[r*ncol+c]
+			if s.off < 0 {
+				b.vals[c] = append(b.vals[c], nil)
+			} else {
+				b.vals[c] = append(b.vals[c], b.arena[s.off:s.off+s.n:s.off+s.n])
+			}
+		}
+	}
+	return nil
+}
+
+// work processes one part of the key range.
+func (j *job) work(ctx context.Context, p *part, w int) error {
+	b := j.newBatch()
+	var pending *cpWrite
+	cursor := p.cursor
+	if cursor == nil {
+		cursor = p.lo
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		args := append([]any(nil), j.prefixes...)
+		shape := 0
+		if cursor != nil {
+			shape |= 1
+			parts, err := splitRowText(*cursor, len(j.key.cols))
+			if err != nil {
+				return fmt.Errorf("pgstore: checkpoint cursor: %w", err)
+			}
+			for _, p := range parts {
+				args = append(args, p)
+			}
+		}
+		if p.hi != nil {
+			shape |= 2
+			parts, err := splitRowText(*p.hi, len(j.key.cols))
+			if err != nil {
+				return fmt.Errorf("pgstore: checkpoint bound: %w", err)
+			}
+			for _, p := range parts {
+				args = append(args, p)
+			}
+		}
+		args = append(args, j.opt.BatchSize)
+		rows, err := j.db.Query(ctx, j.selectSQL[shape], args...)
+		if err != nil {
+			return fmt.Errorf("pgstore: read batch: %w", err)
+		}
+		if err := b.read(rows, len(j.key.cols), len(j.t.Columns), !j.opt.casValue); err != nil {
+			return fmt.Errorf("pgstore: read batch: %w", err)
+		}
+		if len(b.ids) == 0 {
+			break
+		}
+		if err := j.throttle(ctx, len(b.ids)); err != nil {
+			return err
+		}
+		last, full := b.ids[len(b.ids)-1], len(b.ids) == j.opt.BatchSize
+		written, err := j.process(ctx, b, pending)
+		if err != nil {
+			return err
+		}
+		if written {
+			pending = nil
+		}
+		if b.leaseLost {
+			return errLeaseLost
+		}
+		cursor = &last
+		// The checkpoint of the previous batch, whose conflicts are resolved,
+		// rides in the transaction of this batch's UPDATE; redoing a batch
+		// after a crash is harmless because finished rows no longer match.
+		pending = &cpWrite{part: p.n, cursor: last, owner: j.workerOwner(w)}
+		j.report()
+		if !full {
+			break
+		}
+		if err := j.opt.Sleep(ctx, j.opt.Pause); err != nil {
+			return err
+		}
+	}
+	if !j.opt.DryRun {
+		return j.finish(ctx, p, w, cursor)
+	}
+	return nil
+}
+
+// cpWrite is a checkpoint not yet written.
+type cpWrite struct {
+	part   int
+	cursor string
+	owner  string // the worker holding the part's lease
+}
+
+// process rewraps the rows in b and writes them back with compare-and-swap,
+// re-reading and retrying rows that changed underneath. cp, if set, is
+// written in the same transaction as the first UPDATE; process reports
+// whether it was.
+func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten bool, err error) {
+	first := true
+	for attempt := 0; ; attempt++ {
+		var scanned int64
+		if first {
+			scanned = int64(len(b.ids))
+		}
+		changed, stats := j.rewrapBatch(b)
+		j.mu.Lock()
+		j.prog.Scanned += scanned
+		j.prog.Current += stats.current
+		j.prog.Undecryptable += int64(len(stats.failures))
+		for _, f := range stats.failures {
+			if len(j.prog.Failures) < j.opt.MaxReported {
+				j.prog.Failures = append(j.prog.Failures, f)
+			}
+		}
+		if j.opt.DryRun {
+			j.prog.Rewrapped += stats.rewrapped
+		}
+		j.mu.Unlock()
+		first = false
+		if j.opt.DryRun || changed == 0 {
+			return cpWritten, nil
+		}
+		// Only rows with something rewrapped are sent.
+		ids, args, err := j.updateArgs(b)
+		if err != nil {
+			return cpWritten, err
+		}
+		if testHookBeforeUpdate != nil {
+			testHookBeforeUpdate(ids)
+		}
+		// One round trip, one implicit transaction: the UPDATE and the
+		// checkpoint commit together.
+		qb := &pgx.Batch{}
+		qb.Queue(j.updateSQL, args...)
+		withCP := cp != nil && !cpWritten
+		if withCP {
+			qb.Queue("UPDATE "+j.cpTable+" SET cursor = $3, lease_until = now() + $5 * interval '1 millisecond', updated_at = now() WHERE job = $1 AND part = $2 AND owner = $4",
+				j.name, cp.part, cp.cursor, cp.owner, j.leaseArg())
+		}
+		br := j.db.SendBatch(ctx, qb)
+		tag, err := br.Exec()
+		if err == nil && withCP {
+			var cpTag pgconn.CommandTag
+			cpTag, err = br.Exec()
+			// Another process took the part over: the rows written are
+			// written (compare-and-swap keeps that safe), but this worker
+			// stops working the part.
+			b.leaseLost = b.leaseLost || (err == nil && cpTag.RowsAffected() == 0)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return cpWritten, fmt.Errorf("pgstore: update batch: %w", err)
+		}
+		cpWritten = cpWritten || withCP
+		if tag.RowsAffected() == int64(len(ids)) {
+			// The common case: no row changed underneath.
+			j.mu.Lock()
+			j.prog.Rewrapped += stats.rewrapped
+			j.mu.Unlock()
+			return cpWritten, nil
+		}
+		// Some rows were written meanwhile (or deleted). Remember what was
+		// sent, re-read the rows, count those that took our value, and go
+		// round again with the others, which now hold someone else's value.
+		sent := make(map[string][][]byte, len(ids))
+		for _, id := range ids {
+			r := b.idx[id]
+			vals := make([][]byte, len(j.t.Columns))
+			for c := range j.t.Columns {
+				if nv := b.news[c][r]; nv != nil {
+					vals[c] = slices.Clone(nv)
+				} else {
+					vals[c] = slices.Clone(b.vals[c][r])
+				}
+			}
+			sent[id] = vals
+		}
+		changedCount := func(id string) (n int64) {
+			r := b.idx[id]
+			for c := range j.t.Columns {
+				if b.news[c][r] != nil {
+					n++
+				}
+			}
+			return n
+		}
+		perRow := make(map[string]int64, len(ids))
+		for _, id := range ids {
+			perRow[id] = changedCount(id)
+		}
+		keyArgs, err := j.key.keyArgs(ids)
+		if err != nil {
+			return cpWritten, err
+		}
+		rows, err := j.db.Query(ctx, j.rereadSQL, keyArgs...)
+		if err != nil {
+			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
+		}
+		if err := b.read(rows, len(j.key.cols), len(j.t.Columns), !j.opt.casValue); err != nil {
+			return cpWritten, fmt.Errorf("pgstore: re-read conflicting rows: %w", err)
+		}
+		var rewrapped, conflicts int64
+		keep := 0
+		for r, id := range b.ids {
+			ours := true
+			for c := range j.t.Columns {
+				if !bytes.Equal(b.vals[c][r], sent[id][c]) || (b.vals[c][r] == nil) != (sent[id][c] == nil) {
+					ours = false
+				}
+			}
+			delete(sent, id)
+			if ours {
+				rewrapped += perRow[id]
+				continue
+			}
+			conflicts++
+			b.ids[keep] = id
+			if len(b.xmins) > 0 {
+				b.xmins[keep] = b.xmins[r]
+			}
+			for c := range j.t.Columns {
+				b.vals[c][keep] = b.vals[c][r]
+			}
+			keep++
+		}
+		conflicts += int64(len(sent)) // deleted meanwhile: nothing left to do
+		b.ids = b.ids[:keep]
+		if len(b.xmins) > 0 {
+			b.xmins = b.xmins[:keep]
+		}
+		for c := range j.t.Columns {
+			b.vals[c] = b.vals[c][:keep]
+		}
+		j.mu.Lock()
+		j.prog.Rewrapped += rewrapped
+		j.prog.Conflicts += conflicts
+		if keep > 0 && attempt >= j.opt.MaxRetries {
+			j.prog.Unresolved += int64(keep)
+			keep = 0
+		}
+		j.mu.Unlock()
+		if keep == 0 {
+			return cpWritten, nil
+		}
+	}
+}
+
+// testHookBeforeUpdate, set by tests only, runs between reading a batch and
+// writing it back: where a concurrent application write lands.
+var testHookBeforeUpdate func(ids []string)
+
+type batchStats struct {
+	current, rewrapped int64
+	failures           []Failure
+}
+
+// rewrapBatch computes the new value of every cell of b (nil when unchanged)
+// and returns how many rows have something to write.
+func (j *job) rewrapBatch(b *batch) (int, batchStats) {
+	var st batchStats
+	type span struct{ off, n int }
+	spans := make([]span, 0, len(b.ids)*len(j.t.Columns))
+	b.out = b.out[:0]
+	clear(b.idx)
+	for r, id := range b.ids {
+		b.idx[id] = r
+		for c, col := range j.t.Columns {
+			bind := j.t.binding(col, id)
+			start := len(b.out)
+			out, status, err := j.ring.Rewrap(b.out, b.vals[c][r], col.Form, bind)
+			switch status {
+			case fieldcrypt.Rewrapped:
+				b.out = out
+				spans = append(spans, span{start, len(out) - start})
+				st.rewrapped++
+				continue
+			case fieldcrypt.Current:
+				st.current++
+			case fieldcrypt.Failed:
+				st.failures = append(st.failures, Failure{PK: id, Column: col.Name, Err: err})
+			}
+			spans = append(spans, span{-1, 0})
+		}
+	}
+	changed := 0
+	for c := range j.t.Columns {
+		b.news[c] = b.news[c][:0]
+	}
+	for r := range b.ids {
+		any := false
+		for c := range j.t.Columns {
+			s := spans[r*len(j.t.Columns)+c]
+			if s.off < 0 {
+				b.news[c] = append(b.news[c], nil)
+			} else {
+				b.news[c] = append(b.news[c], b.out[s.off:s.off+s.n:s.off+s.n])
+				any = true
+			}
+		}
+		if any {
+			changed++
+		}
+	}
+	return changed, st
+}
+
+// updateArgs builds the UPDATE's arguments for rows with a rewrapped value
+// (see prepare for their shape). An unchanged column is written back with
+// the value read.
+func (j *job) updateArgs(b *batch) ([]string, []any, error) {
+	n := len(j.t.Columns)
+	b.sendIDs = b.sendIDs[:0]
+	for r, id := range b.ids {
+		for c := 0; c < n; c++ {
+			if b.news[c][r] != nil {
+				b.sendIDs = append(b.sendIDs, id)
+				break
+			}
+		}
+	}
+	args, err := j.key.keyArgs(b.sendIDs)
+	if err != nil {
+		return nil, nil, err
+	}
+	old := j.opt.casValue
+	if !old {
+		xs := make([]int64, 0, len(b.sendIDs))
+		for r := range b.ids {
+			if b.sends(r, n) {
+				xs = append(xs, b.xmins[r])
+			}
+		}
+		args = append(args, xs)
+	}
+	for c, col := range j.t.Columns {
+		olds := make([][]byte, 0, len(b.sendIDs))
+		news := make([][]byte, 0, len(b.sendIDs))
+		for r := range b.ids {
+			if !b.sends(r, n) {
+				continue
+			}
+			olds = append(olds, b.vals[c][r])
+			nv := b.news[c][r]
+			if nv == nil {
+				nv = b.vals[c][r]
+			}
+			news = append(news, nv)
+		}
+		if col.Form == fieldcrypt.Text {
+			if old {
+				args = append(args, textArray(olds))
+			}
+			args = append(args, textArray(news))
+			continue
+		}
+		if old {
+			oo, ol, ob := blob(olds)
+			no, nl, nb := blob(news)
+			args = append(args, oo, ol, no, nl, ob, nb)
+			continue
+		}
+		no, nl, nb := blob(news)
+		args = append(args, no, nl, nb)
+	}
+	return b.sendIDs, args, nil
+}
+
+// sends reports whether row r of b has a rewrapped value.
+func (b *batch) sends(r, ncol int) bool {
+	for c := 0; c < ncol; c++ {
+		if b.news[c][r] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// blob concatenates vs and returns 1-based offsets and lengths (-1 for NULL).
+func blob(vs [][]byte) (offs, lens []int32, cat []byte) {
+	offs = make([]int32, len(vs))
+	lens = make([]int32, len(vs))
+	size := 0
+	for _, v := range vs {
+		size += len(v)
+	}
+	cat = make([]byte, 0, size)
+	for i, v := range vs {
+		offs[i] = int32(len(cat) + 1)
+		if v == nil {
+			lens[i] = -1
+			continue
+		}
+		lens[i] = int32(len(v))
+		cat = append(cat, v...)
+	}
+	return offs, lens, cat
+}
+
+// textArray turns raw text values into a text[] argument (nil is NULL).
+func textArray(vs [][]byte) []*string {
+	out := make([]*string, len(vs))
+	for i, v := range vs {
+		if v != nil {
+			s := string(v)
+			out[i] = &s
+		}
+	}
+	return out
+}
