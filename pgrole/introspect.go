@@ -378,8 +378,12 @@ FROM pg_largeobject_metadata l, aclexplode(coalesce(l.lomacl, acldefault('L', l.
 WHERE a.grantee = ANY($1)`
 
 func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []uint32) error {
-	q := `SELECT k, o, col, p, g, ` + fmt.Sprintf(aclRole, "ge") + `, ` + fmt.Sprintf(aclRole, "gr") + `, ` + fmt.Sprintf(aclPublic, "ge") +
-		` FROM (` + aclQuery + `) x(k, o, col, p, g, ge, gr)`
+	// Names by a join, not a subquery per row: a role with 20,000 granted
+	// relations has 40,000 rows here.
+	q := `SELECT k, o, col, p, g, CASE WHEN ge = 0 THEN '' ELSE coalesce(rge.rolname::text, ge::text) END,
+		CASE WHEN gr = 0 THEN '' ELSE coalesce(rgr.rolname::text, gr::text) END, ge = 0
+		FROM (` + aclQuery + `) x(k, o, col, p, g, ge, gr)
+		LEFT JOIN pg_roles rge ON rge.oid = x.ge LEFT JOIN pg_roles rgr ON rgr.oid = x.gr`
 	rows, err := c.Query(ctx, q, set)
 	if err != nil {
 		return fmt.Errorf("read privileges: %w", err)
@@ -449,9 +453,14 @@ func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []ui
 
 func (r *Role) sort() {
 	sort.Slice(r.Privileges, func(i, j int) bool {
-		a, b := r.Privileges[i], r.Privileges[j]
-		return strings.Join([]string{a.Database, a.Kind, a.Object, a.Column, a.Grantee, a.Privilege}, "\x00") <
-			strings.Join([]string{b.Database, b.Kind, b.Object, b.Column, b.Grantee, b.Privilege}, "\x00")
+		a, b := &r.Privileges[i], &r.Privileges[j]
+		for _, c := range [...][2]string{{a.Database, b.Database}, {a.Kind, b.Kind}, {a.Object, b.Object},
+			{a.Column, b.Column}, {a.Grantee, b.Grantee}, {a.Privilege, b.Privilege}} {
+			if c[0] != c[1] {
+				return c[0] < c[1]
+			}
+		}
+		return false
 	})
 	sort.Slice(r.DefaultPrivileges, func(i, j int) bool {
 		a, b := r.DefaultPrivileges[i], r.DefaultPrivileges[j]

@@ -135,21 +135,51 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 		var done []Applied
 		var failed *Applied
 		backoff := 50 * time.Millisecond
+		// A batch goes as one simple-protocol query (one round trip for up
+		// to BatchSize statements); a failure other than a lock conflict is
+		// run again statement by statement (precise) to name the
+		// statement that failed. Both are safe: the statements repeat.
+		precise := len(group) == 1
 		for attempt := 1; ; attempt++ {
 			done, failed = nil, nil
 			err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+				if !precise {
+					var b strings.Builder
+					b.WriteString(timeout)
+					for _, s := range group {
+						b.WriteString(";\n")
+						if s.lockRel != "" && a.super {
+							b.WriteString("SELECT FROM " + s.lockRel + " WHERE false;\n")
+						}
+						b.WriteString(s.exec)
+					}
+					a.notices = nil
+					_, err := tx.Exec(ctx, b.String())
+					if err == nil {
+						err = a.noticeError()
+					}
+					if err != nil {
+						return classify(err)
+					}
+					for _, s := range group {
+						if !strings.HasPrefix(s.SQL, "--") {
+							done = append(done, Applied{Database: db, SQL: s.SQL})
+						}
+					}
+					return nil
+				}
 				if _, err := tx.Exec(ctx, timeout); err != nil {
 					return err
 				}
 				for _, s := range group {
+					exec := s.exec
 					if s.lockRel != "" && a.super {
-						if _, err := tx.Exec(ctx, "SELECT FROM "+s.lockRel+" WHERE false"); err != nil {
-							failed = &Applied{Database: db, SQL: "-- ACCESS SHARE lock on " + s.lockRel + " before: " + s.SQL}
-							return err
-						}
+						// One round trip (simple protocol) for the lock and
+						// the statement.
+						exec = "SELECT FROM " + s.lockRel + " WHERE false; " + exec
 					}
 					a.notices = nil
-					_, err := tx.Exec(ctx, s.exec)
+					_, err := tx.Exec(ctx, exec)
 					if err == nil {
 						err = a.noticeError()
 					}
@@ -163,6 +193,11 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 				}
 				return nil
 			})
+			if err != nil && !precise && !retryable(err) && ctx.Err() == nil {
+				precise = true
+				attempt--
+				continue
+			}
 			if err == nil || !retryable(err) || attempt >= lr.Attempts || ctx.Err() != nil {
 				break
 			}

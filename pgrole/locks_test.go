@@ -3,6 +3,7 @@ package pgrole_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,4 +151,35 @@ func TestMirrorGrantPhaseUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.check(t, p.New)
+}
+
+// A grant-phase statement that fails for a reason other than a lock
+// conflict is named (the batch runs again statement by statement), what
+// earlier transactions committed is listed, and running the phase again
+// after the cause is fixed completes it.
+func TestGrantPhaseNamesTheFailingStatement(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.shareOwnership(t)
+	adm := connectAdmin(t, f.db.Name)
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "new-"+f.password)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Apply(ctx, p, pgrole.PhaseCreate); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, f.db.Pool, "ALTER TABLE app.secrets RENAME TO secrets_moved")
+	_, err = adm.Apply(ctx, p, pgrole.PhaseGrant)
+	var ae *pgrole.ApplyError
+	if !errors.As(err, &ae) || !strings.Contains(ae.Failed.SQL, "app.secrets") {
+		t.Fatalf("grant phase with a table gone: %v, want an ApplyError naming the GRANT on app.secrets", err)
+	}
+	mustExec(t, f.db.Pool, "ALTER TABLE app.secrets_moved RENAME TO secrets")
+	if _, err := adm.Apply(ctx, p, pgrole.PhaseGrant); err != nil {
+		t.Fatalf("grant phase again: %v", err)
+	}
+	if err := adm.Verify(ctx, p.Old, p.New); err != nil {
+		t.Fatal(err)
+	}
 }
