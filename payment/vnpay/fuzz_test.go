@@ -108,12 +108,12 @@ func TestCanonicalPrefix(t *testing.T) {
 		t.Fatalf("VNPay's own form not recognised: %s", q)
 	}
 	for _, raw := range []string{
-		"vnp_B=1&vnp_A=2&vnp_SecureHash=ab",     // unsorted
-		"vnp_A=a%20b&vnp_SecureHash=ab",         // %20 where PHP writes +
-		"vnp_A=%7e&vnp_SecureHash=ab",           // lowercase escape
-		"vnp_A=1&vnp_SecureHash=ab&vnp_B=2",     // a vnp_ parameter after the hash
-		"utm=1&vnp_A=1&vnp_SecureHash=ab",       // an unsigned parameter inside
-		"vnp_A=&vnp_B=1&vnp_SecureHash=ab",      // empty value
+		"vnp_B=1&vnp_A=2&vnp_SecureHash=ab", // unsorted
+		"vnp_A=a%20b&vnp_SecureHash=ab",     // %20 where PHP writes +
+		"vnp_A=%7e&vnp_SecureHash=ab",       // lowercase escape
+		"vnp_A=1&vnp_SecureHash=ab&vnp_B=2", // a vnp_ parameter after the hash
+		"utm=1&vnp_A=1&vnp_SecureHash=ab",   // an unsigned parameter inside
+		"vnp_A=&vnp_B=1&vnp_SecureHash=ab",  // empty value
 		"vnp_A=1&vnp_SecureHashType=x&vnp_SecureHash=ab",
 	} {
 		if _, ok := canonicalPrefix(raw); ok {
