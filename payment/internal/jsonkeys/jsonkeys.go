@@ -110,3 +110,82 @@ func str(b []byte, i int) (int, bool) {
 	}
 	return -1, esc
 }
+
+// Fields reads b, which must be valid JSON (json.Valid), as one object and
+// calls fn with each top-level key, exactly as spelled after unescaping,
+// and its value's raw bytes. A repeated key, exactly or up to case, is
+// ErrDuplicateKey; anything that is not a JSON object is an error. It is
+// the reading encoding/json gives a flat struct, without reflection: keys
+// are matched by the caller (case-insensitively, as encoding/json does).
+// key and raw alias b (or a scratch copy for an escaped key) and are valid
+// only during the call.
+func Fields(b []byte, fn func(key, raw []byte) error) error {
+	if !json.Valid(b) {
+		return errors.New("not JSON")
+	}
+	i := ws(b, 0)
+	if b[i] != '{' {
+		return errors.New("not a JSON object")
+	}
+	var arr [32][]byte
+	seen := arr[:0]
+	i++
+	for {
+		i = ws(b, i)
+		if b[i] == '}' {
+			return nil
+		}
+		end, esc := str(b, i)
+		key := b[i+1 : end]
+		if esc {
+			var k string
+			if err := json.Unmarshal(b[i:end+1], &k); err != nil {
+				return err
+			}
+			key = []byte(k)
+		}
+		for _, k := range seen {
+			if bytes.EqualFold(k, key) {
+				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+			}
+		}
+		seen = append(seen, key)
+		i = ws(b, end+1) + 1 // past ':'
+		i = ws(b, i)
+		start := i
+		depth := 0
+	value:
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i, _ = str(b, i)
+				if depth == 0 {
+					i++
+					break value
+				}
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth == 0 {
+					break value
+				}
+				depth--
+				if depth == 0 {
+					i++
+					break value
+				}
+			case ',', ' ', '\t', '\n', '\r':
+				if depth == 0 {
+					break value
+				}
+			}
+		}
+		if err := fn(key, b[start:i]); err != nil {
+			return err
+		}
+		i = ws(b, i)
+		if b[i] == ',' {
+			i++
+		}
+	}
+}
