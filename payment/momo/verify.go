@@ -107,7 +107,7 @@ func (w *ipnWire) decode(body []byte) error {
 			}
 			if raw[0] == '"' { // encoding/json takes a string holding a number
 				var s string
-				if err := unquote(raw, &s); err != nil || s == "" || !json.Valid([]byte(s)) || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+				if err := unquote(raw, &s); err != nil || !isNumber(s) {
 					return errors.New("not a number")
 				}
 				*num = json.Number(s)
@@ -157,6 +157,42 @@ func (w *ipnWire) field(i int) (*string, *json.Number) {
 		return &w.ExtraData, nil
 	}
 	return &w.Signature, nil
+}
+
+// isNumber reports whether s is exactly a JSON number literal.
+func isNumber(s string) bool {
+	i := 0
+	digits := func() bool {
+		j := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if !digits() {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // unquote decodes the JSON string raw into dst.

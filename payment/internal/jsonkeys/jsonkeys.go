@@ -114,7 +114,8 @@ func str(b []byte, i int) (int, bool) {
 // Fields reads b, which must be valid JSON (json.Valid), as one object and
 // calls fn with each top-level key, exactly as spelled after unescaping,
 // and its value's raw bytes. A repeated key, exactly or up to case, is
-// ErrDuplicateKey; anything that is not a JSON object is an error. It is
+// ErrDuplicateKey; null is an object without keys, anything else that is
+// not a JSON object is an error. It is
 // the reading encoding/json gives a flat struct, without reflection: keys
 // are matched by the caller (case-insensitively, as encoding/json does).
 // key and raw alias b (or a scratch copy for an escaped key) and are valid
@@ -124,6 +125,9 @@ func Fields(b []byte, fn func(key, raw []byte) error) error {
 		return errors.New("not JSON")
 	}
 	i := ws(b, 0)
+	if bytes.HasPrefix(b[i:], []byte("null")) {
+		return nil // encoding/json leaves a struct untouched for null
+	}
 	if b[i] != '{' {
 		return errors.New("not a JSON object")
 	}
