@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // ErrDuplicateKey: an object repeats a key, exactly or up to case.
@@ -192,4 +194,38 @@ func Fields(b []byte, fn func(key, raw []byte) error) error {
 			i++
 		}
 	}
+}
+
+// String stores the JSON string raw in dst as encoding/json would: null
+// leaves dst alone, another kind of value is an error.
+func String(raw []byte, dst *string) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	if len(raw) < 2 || raw[0] != '"' {
+		return errors.New("not a string")
+	}
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		*dst = string(raw[1 : len(raw)-1])
+		return nil
+	}
+	return json.Unmarshal(raw, dst)
+}
+
+// Int stores the JSON number raw in dst as encoding/json stores it in an
+// int64: null leaves dst alone; a string, a fraction, an exponent or a
+// value out of range is an error.
+func Int(raw []byte, dst *int64) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return errors.New("not a number")
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return errors.New("not an int64")
+	}
+	*dst = n
+	return nil
 }
