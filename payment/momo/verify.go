@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
@@ -196,16 +195,7 @@ func isNumber(s string) bool {
 }
 
 // unquote decodes the JSON string raw into dst.
-func unquote(raw []byte, dst *string) error {
-	if raw[0] != '"' {
-		return errors.New("not a string")
-	}
-	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
-		*dst = string(raw[1 : len(raw)-1])
-		return nil
-	}
-	return json.Unmarshal(raw, dst)
-}
+func unquote(raw []byte, dst *string) error { return jsonkeys.String(raw, dst) }
 
 // VerifyIPN decodes and verifies an IPN body (JSON). Errors wrap the payment
 // sentinels; a valid signature for another partnerCode is ErrWrongMerchant;
