@@ -21,7 +21,7 @@ import (
 // RequestId|Version|Command|TmnCode|TxnRef|TransactionDate|CreateDate|IpAddr|OrderInfo;
 // the response signs its 15 fields pipe-joined. A badly signed request gets
 // vnp_ResponseCode 97.
-func querydrAPI(t *testing.T, secret string, forge bool) http.Handler {
+func querydrAPI(secret string, forge bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req QueryDRRequest
 		if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&req) != nil {
@@ -54,7 +54,7 @@ func querydrAPI(t *testing.T, secret string, forge bool) http.Handler {
 func TestQueryDR(t *testing.T) {
 	c := demoClient(t, current(demoSecret), nil, vecCreateDate)
 	req := QueryDRRequest{RequestID: "q1", TxnRef: "5", OrderInfo: "Truy van 5", TransactionDate: "20210801153333", IPAddr: "127.0.0.1"}
-	srv := httptest.NewServer(querydrAPI(t, demoSecret, false))
+	srv := httptest.NewServer(querydrAPI(demoSecret, false))
 	defer srv.Close()
 	got, err := c.QueryDR(context.Background(), srv.URL, srv.Client(), req)
 	if err != nil || got.ResponseCode != "00" || got.TransactionStatus != "00" || got.Amount != "1806000" || got.Slot != payment.SlotCurrent {
@@ -63,18 +63,18 @@ func TestQueryDR(t *testing.T) {
 	// VNPay refuses a request signed with another secret (97), and that
 	// answer verifies: the application sees why.
 	wrong := demoClient(t, current("WRONGSECRETWRONGSECRETWRONGSECRE"), nil, vecCreateDate)
-	srvWrong := httptest.NewServer(querydrAPI(t, demoSecret, false))
+	srvWrong := httptest.NewServer(querydrAPI(demoSecret, false))
 	defer srvWrong.Close()
 	if _, err := wrong.QueryDR(context.Background(), srvWrong.URL, nil, req); !errors.Is(err, payment.ErrSignatureMismatch) {
 		t.Fatalf("answer signed with the real secret, verified with the wrong one: %v", err)
 	}
 	// A response not signed with our secret is refused.
-	forged := httptest.NewServer(querydrAPI(t, demoSecret, true))
+	forged := httptest.NewServer(querydrAPI(demoSecret, true))
 	defer forged.Close()
 	if _, err := c.QueryDR(context.Background(), forged.URL, nil, req); !errors.Is(err, payment.ErrSignatureMismatch) {
 		t.Fatalf("forged response: %v", err)
 	}
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 502) }))
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusBadGateway) }))
 	defer down.Close()
 	if _, err := c.QueryDR(context.Background(), down.URL, nil, req); !errors.Is(err, ErrAPI) {
 		t.Fatalf("API down: %v", err)
