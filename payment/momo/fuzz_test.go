@@ -104,6 +104,7 @@ func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte("{\"orderInfo\":\"\xff\"}"))
 	f.Add([]byte(`{"orderId":5}`))
 	f.Add([]byte(` [1] `))
+	f.Add([]byte(`{"tranſId":5,"K":1,"meſſage":"x"}`)) // long s and Kelvin sign fold to s and k
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var got, want ipnWire
 		gotErr := got.decode(body)
