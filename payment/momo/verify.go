@@ -63,10 +63,35 @@ var notificationKeys = []string{"accessKey", "amount", "extraData", "message", "
 // payType, requestId, responseTime, resultCode, transId. The access key is
 // the merchant's (the IPN body does not carry it).
 func NotificationRaw(accessKey string, n *Notification) string {
-	return raw("accessKey", accessKey, "amount", itoa(n.Amount), "extraData", n.ExtraData, "message", n.Message,
-		"orderId", n.OrderID, "orderInfo", n.OrderInfo, "orderType", n.OrderType, "partnerCode", n.PartnerCode,
-		"payType", n.PayType, "requestId", n.RequestID, "responseTime", itoa(n.ResponseTime),
-		"resultCode", strconv.Itoa(n.ResultCode), "transId", itoa(n.TransID))
+	return string(appendNotificationRaw(nil, []byte(accessKey), n))
+}
+
+// appendNotificationRaw appends NotificationRaw to dst without building
+// intermediate strings.
+func appendNotificationRaw(dst, accessKey []byte, n *Notification) []byte {
+	kv := func(dst []byte, k string, v string) []byte {
+		dst = append(dst, k...)
+		dst = append(dst, '=')
+		return append(dst, v...)
+	}
+	dst = append(dst, "accessKey="...)
+	dst = append(dst, accessKey...)
+	dst = append(dst, "&amount="...)
+	dst = strconv.AppendInt(dst, n.Amount, 10)
+	dst = kv(append(dst, '&'), "extraData", n.ExtraData)
+	dst = kv(append(dst, '&'), "message", n.Message)
+	dst = kv(append(dst, '&'), "orderId", n.OrderID)
+	dst = kv(append(dst, '&'), "orderInfo", n.OrderInfo)
+	dst = kv(append(dst, '&'), "orderType", n.OrderType)
+	dst = kv(append(dst, '&'), "partnerCode", n.PartnerCode)
+	dst = kv(append(dst, '&'), "payType", n.PayType)
+	dst = kv(append(dst, '&'), "requestId", n.RequestID)
+	dst = append(dst, "&responseTime="...)
+	dst = strconv.AppendInt(dst, n.ResponseTime, 10)
+	dst = append(dst, "&resultCode="...)
+	dst = strconv.AppendInt(dst, int64(n.ResultCode), 10)
+	dst = append(dst, "&transId="...)
+	return strconv.AppendInt(dst, n.TransID, 10)
 }
 
 // ipnWire is the IPN body; numbers are kept as JSON numbers so that they
@@ -318,9 +343,10 @@ func (c *Client) verify(n *Notification) (payment.Slot, error) {
 		return "", fmt.Errorf("momo: %w: signature is not hex", payment.ErrMalformed)
 	}
 	var buf [sha256.Size]byte
+	var msgBuf [512]byte
 	for _, p := range c.pairs(c.now()) {
-		msg := NotificationRaw(string(p.access.Bytes()), n)
-		if hmac.Equal(payment.MAC(sha256.New, p.secret, []byte(msg), buf[:0]), sig[:]) {
+		msg := appendNotificationRaw(msgBuf[:0], p.access.Bytes(), n)
+		if hmac.Equal(payment.MAC(sha256.New, p.secret, msg, buf[:0]), sig[:]) {
 			if !p.live {
 				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
 			}
