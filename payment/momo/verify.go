@@ -1,6 +1,7 @@
 package momo
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -62,10 +63,35 @@ var notificationKeys = []string{"accessKey", "amount", "extraData", "message", "
 // payType, requestId, responseTime, resultCode, transId. The access key is
 // the merchant's (the IPN body does not carry it).
 func NotificationRaw(accessKey string, n *Notification) string {
-	return raw("accessKey", accessKey, "amount", itoa(n.Amount), "extraData", n.ExtraData, "message", n.Message,
-		"orderId", n.OrderID, "orderInfo", n.OrderInfo, "orderType", n.OrderType, "partnerCode", n.PartnerCode,
-		"payType", n.PayType, "requestId", n.RequestID, "responseTime", itoa(n.ResponseTime),
-		"resultCode", strconv.Itoa(n.ResultCode), "transId", itoa(n.TransID))
+	return string(appendNotificationRaw(nil, []byte(accessKey), n))
+}
+
+// appendNotificationRaw appends NotificationRaw to dst without building
+// intermediate strings.
+func appendNotificationRaw(dst, accessKey []byte, n *Notification) []byte {
+	kv := func(dst []byte, k string, v string) []byte {
+		dst = append(dst, k...)
+		dst = append(dst, '=')
+		return append(dst, v...)
+	}
+	dst = append(dst, "accessKey="...)
+	dst = append(dst, accessKey...)
+	dst = append(dst, "&amount="...)
+	dst = strconv.AppendInt(dst, n.Amount, 10)
+	dst = kv(append(dst, '&'), "extraData", n.ExtraData)
+	dst = kv(append(dst, '&'), "message", n.Message)
+	dst = kv(append(dst, '&'), "orderId", n.OrderID)
+	dst = kv(append(dst, '&'), "orderInfo", n.OrderInfo)
+	dst = kv(append(dst, '&'), "orderType", n.OrderType)
+	dst = kv(append(dst, '&'), "partnerCode", n.PartnerCode)
+	dst = kv(append(dst, '&'), "payType", n.PayType)
+	dst = kv(append(dst, '&'), "requestId", n.RequestID)
+	dst = append(dst, "&responseTime="...)
+	dst = strconv.AppendInt(dst, n.ResponseTime, 10)
+	dst = append(dst, "&resultCode="...)
+	dst = strconv.AppendInt(dst, int64(n.ResultCode), 10)
+	dst = append(dst, "&transId="...)
+	return strconv.AppendInt(dst, n.TransID, 10)
 }
 
 // ipnWire is the IPN body; numbers are kept as JSON numbers so that they
@@ -86,6 +112,116 @@ type ipnWire struct {
 	Signature    string      `json:"signature"`
 }
 
+// decode reads an IPN body as json.Unmarshal into ipnWire does (keys
+// matched case-insensitively, null leaves a field empty, a number field
+// takes a number or a string holding one), without reflection, refusing a
+// key repeated exactly or up to case.
+func (w *ipnWire) decode(body []byte) error {
+	return jsonkeys.Fields(body, func(key, raw []byte) error {
+		for i, name := range ipnFields {
+			if !bytes.EqualFold(key, name) {
+				continue
+			}
+			if string(raw) == "null" {
+				return nil
+			}
+			str, num := w.field(i)
+			if str != nil {
+				return unquote(raw, str)
+			}
+			if raw[0] == '"' { // encoding/json takes a string holding a number
+				var s string
+				if err := unquote(raw, &s); err != nil || !isNumber(s) {
+					return errors.New("not a number")
+				}
+				*num = json.Number(s)
+				return nil
+			}
+			if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+				return errors.New("not a number")
+			}
+			*num = json.Number(raw)
+			return nil
+		}
+		return nil // unknown fields are ignored, as encoding/json does
+	})
+}
+
+// ipnFields are the IPN body's keys, in the order of ipnWire.field.
+var ipnFields = [...][]byte{[]byte("partnerCode"), []byte("orderId"), []byte("requestId"), []byte("amount"),
+	[]byte("orderInfo"), []byte("orderType"), []byte("transId"), []byte("resultCode"), []byte("message"),
+	[]byte("payType"), []byte("responseTime"), []byte("extraData"), []byte("signature")}
+
+// field returns the destination of ipnFields[i]: a string or a number.
+func (w *ipnWire) field(i int) (*string, *json.Number) {
+	switch i {
+	case 0:
+		return &w.PartnerCode, nil
+	case 1:
+		return &w.OrderID, nil
+	case 2:
+		return &w.RequestID, nil
+	case 3:
+		return nil, &w.Amount
+	case 4:
+		return &w.OrderInfo, nil
+	case 5:
+		return &w.OrderType, nil
+	case 6:
+		return nil, &w.TransID
+	case 7:
+		return nil, &w.ResultCode
+	case 8:
+		return &w.Message, nil
+	case 9:
+		return &w.PayType, nil
+	case 10:
+		return nil, &w.ResponseTime
+	case 11:
+		return &w.ExtraData, nil
+	}
+	return &w.Signature, nil
+}
+
+// isNumber reports whether s is exactly a JSON number literal.
+func isNumber(s string) bool {
+	i := 0
+	digits := func() bool {
+		j := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if !digits() {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// unquote decodes the JSON string raw into dst.
+func unquote(raw []byte, dst *string) error { return jsonkeys.String(raw, dst) }
+
 // VerifyIPN decodes and verifies an IPN body (JSON). Errors wrap the payment
 // sentinels; a valid signature for another partnerCode is ErrWrongMerchant;
 // a valid signature over an ambiguous string (a value containing
@@ -97,11 +233,9 @@ type ipnWire struct {
 func (c *Client) VerifyIPN(body []byte) (*Notification, error) {
 	var w ipnWire
 	var n *Notification
-	err := jsonkeys.Check(body)
+	err := w.decode(body)
 	if errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		err = fmt.Errorf("momo: %w: IPN body: %w", payment.ErrDuplicateParam, err)
-	} else if err == nil {
-		err = json.Unmarshal(body, &w)
 	}
 	if err != nil && !errors.Is(err, payment.ErrDuplicateParam) {
 		err = fmt.Errorf("momo: %w: IPN body is not the expected JSON object", payment.ErrMalformed)
@@ -209,9 +343,10 @@ func (c *Client) verify(n *Notification) (payment.Slot, error) {
 		return "", fmt.Errorf("momo: %w: signature is not hex", payment.ErrMalformed)
 	}
 	var buf [sha256.Size]byte
+	var msgBuf [512]byte
 	for _, p := range c.pairs(c.now()) {
-		msg := NotificationRaw(string(p.access.Bytes()), n)
-		if hmac.Equal(payment.MAC(sha256.New, p.secret, []byte(msg), buf[:0]), sig[:]) {
+		msg := appendNotificationRaw(msgBuf[:0], p.access.Bytes(), n)
+		if hmac.Equal(payment.MAC(sha256.New, p.secret, msg, buf[:0]), sig[:]) {
 			if !p.live {
 				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
 			}
