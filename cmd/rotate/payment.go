@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/goodgo/rotation/payment/vnpay"
 	"github.com/goodgo/rotation/payment/webhook"
 	"github.com/goodgo/rotation/payment/zalopay"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func init() {
@@ -29,11 +31,17 @@ func runPayment(ctx context.Context, env *Env, args []string) int {
 	})
 }
 
-const smokeSynopsis = `rotate payment smoke [--callback] <vnpay|momo|zalopay|webhook>
+const smokeSynopsis = `rotate payment smoke [--callback] [--dir DIR] [--raw-secrets] <vnpay|momo|zalopay|webhook>
 
-Loads the provider's secrets from the environment (VNPAY_*, MOMO_*, ZALOPAY_*,
-BANK_TRANSFER_WEBHOOK_SECRET*, each with *_PREVIOUS and *_PREVIOUS_UNTIL),
-prints their fingerprints, signs a sandbox-shaped request with the current
+Loads the provider's secrets from the environment, or with --dir from one
+file per variable in DIR (a mounted secret, like rotate jwt --dir): VNPAY_*,
+MOMO_*, ZALOPAY_*, BANK_TRANSFER_WEBHOOK_SECRET*, each with *_PREVIOUS and
+*_PREVIOUS_UNTIL. --raw-secrets (webhook only) reads a webhook secret without
+the whsec_ prefix as raw key bytes, as secrets deployed before the Standard
+Webhooks format were (webhook.WithRawSecrets); whsec_ values are still
+decoded, so a raw previous and a whsec_ current check side by side.
+
+It prints the secrets' fingerprints, signs a sandbox-shaped request with the current
 secret, then plays the provider: a callback signed with the current secret
 must verify with slot "current", and one signed with the previous secret must
 verify with slot "previous" while its window is open and be refused after.
@@ -65,8 +73,14 @@ type smokeSecret struct {
 func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 	fs := newFlags(env, "payment smoke", smokeSynopsis)
 	callback := fs.Bool("callback", false, "verify a real callback read from stdin")
+	dir := fs.String("dir", "", "read the secrets from files in this directory (a mounted secret) instead of the environment")
+	raw := fs.Bool("raw-secrets", false, "webhook: a secret without whsec_ is raw key bytes (secrets deployed before the Standard Webhooks format)")
 	if code, done := parse(fs, args); done {
 		return code
+	}
+	src := env.Vars
+	if *dir != "" {
+		src = secretenv.Dir(*dir)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -76,15 +90,19 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 	now := env.now()
 	var s *smoke
 	var err error
+	if *raw && provider != "webhook" {
+		fmt.Fprintf(env.Stderr, "rotate payment smoke: --raw-secrets applies to webhook only\n")
+		return exitUsage
+	}
 	switch provider {
 	case vnpay.Provider:
-		s, err = vnpaySmoke(env, now)
+		s, err = vnpaySmoke(src, now)
 	case momo.Provider:
-		s, err = momoSmoke(env, now)
+		s, err = momoSmoke(src, now)
 	case zalopay.Provider:
-		s, err = zalopaySmoke(env, now)
+		s, err = zalopaySmoke(src, now)
 	case "webhook":
-		s, err = webhookSmoke(env, now)
+		s, err = webhookSmoke(src, now, *raw)
 	default:
 		fmt.Fprintf(env.Stderr, "rotate payment smoke: unknown provider %q\n", provider)
 		fs.Usage()
@@ -92,6 +110,9 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate payment smoke %s: %v\n", provider, err)
+		if errors.Is(err, webhook.ErrBadSecret) {
+			fmt.Fprintln(env.Stderr, "rotate payment smoke: for a raw secret deployed before whsec_, add --raw-secrets")
+		}
 		return exitCheck
 	}
 	out := env.Stdout
@@ -178,8 +199,8 @@ func previousWindow(sets ...payment.SecretSet) (time.Time, bool) {
 	return until, has
 }
 
-func vnpaySmoke(env *Env, now time.Time) (*smoke, error) {
-	cfg, err := vnpay.LoadConfig(env.Vars)
+func vnpaySmoke(src secretenv.Source, now time.Time) (*smoke, error) {
+	cfg, err := vnpay.LoadConfig(src)
 	if err != nil {
 		return nil, err
 	}
@@ -230,8 +251,8 @@ func vnpaySmoke(env *Env, now time.Time) (*smoke, error) {
 	}, nil
 }
 
-func momoSmoke(env *Env, now time.Time) (*smoke, error) {
-	cfg, err := momo.LoadConfig(env.Vars)
+func momoSmoke(src secretenv.Source, now time.Time) (*smoke, error) {
+	cfg, err := momo.LoadConfig(src)
 	if err != nil {
 		return nil, err
 	}
@@ -282,8 +303,8 @@ func momoSmoke(env *Env, now time.Time) (*smoke, error) {
 	}, nil
 }
 
-func zalopaySmoke(env *Env, now time.Time) (*smoke, error) {
-	cfg, err := zalopay.LoadConfig(env.Vars)
+func zalopaySmoke(src secretenv.Source, now time.Time) (*smoke, error) {
+	cfg, err := zalopay.LoadConfig(src)
 	if err != nil {
 		return nil, err
 	}
@@ -331,24 +352,27 @@ func zalopaySmoke(env *Env, now time.Time) (*smoke, error) {
 	}, nil
 }
 
-func webhookSmoke(env *Env, now time.Time) (*smoke, error) {
-	set, err := webhook.LoadSecretSet(env.Vars)
+func webhookSmoke(src secretenv.Source, now time.Time, raw bool) (*smoke, error) {
+	opts := []webhook.Option{webhook.WithClock(func() time.Time { return now })}
+	if raw {
+		opts = append(opts, webhook.WithRawSecrets())
+	}
+	set, err := webhook.LoadSecretSet(src, opts...)
 	if err != nil {
 		return nil, err
 	}
-	clock := webhook.WithClock(func() time.Time { return now })
-	v, err := webhook.NewVerifier(set, clock, webhook.WithoutIdempotency()) // signatures only, no handler
+	v, err := webhook.NewVerifier(set, append(opts, webhook.WithoutIdempotency())...) // signatures only, no handler
 	if err != nil {
 		return nil, err
 	}
-	signer, err := webhook.NewSigner(set, clock)
+	signer, err := webhook.NewSigner(set, opts...)
 	if err != nil {
 		return nil, err
 	}
 	id := "msg_smoke" + strconv.FormatInt(now.Unix(), 10)
 	body := []byte(`{"type":"bank_transfer.received","data":{"amount":10000,"description":"Kiểm tra xoay vòng khóa"}}`)
 	verifyWith := func(s fingerprint.Secret) (payment.Slot, error) {
-		one, err := webhook.NewSigner(payment.SecretSet{Current: s}, clock)
+		one, err := webhook.NewSigner(payment.SecretSet{Current: s}, opts...)
 		if err != nil {
 			return "", err
 		}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,5 +142,56 @@ func TestPaymentSmokeCallback(t *testing.T) {
 	}
 	if r := runCLI(t, wh, strings.Replace(in, "10000", "10001", 1), "payment", "smoke", "--callback", "webhook"); r.code != exitCheck {
 		t.Errorf("tampered webhook callback: %+v", r)
+	}
+}
+
+// writeSecrets writes one 0600 file per variable, as a mounted secret is.
+func writeSecrets(t *testing.T, vars map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for k, v := range vars {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// --dir reads the secrets from files, like rotate jwt --dir; the
+// environment is not consulted.
+func TestPaymentSmokeDir(t *testing.T) {
+	dir := writeSecrets(t, vnpayVars(map[string]string{"VNPAY_HASH_SECRET_PREVIOUS": smokeVNPayOld, "VNPAY_HASH_SECRET_PREVIOUS_UNTIL": "2026-11-28T09:00:00Z"}))
+	r := runCLI(t, nil, "", "payment", "smoke", "--dir", dir, "vnpay")
+	if r.code != exitOK || !strings.Contains(r.stdout, "slot previous") || !strings.Contains(r.stdout, "current fp="+fingerprint.OfString(smokeVNPayNew)) {
+		t.Fatalf("--dir: %+v", r)
+	}
+	assertNoSecret(t, r, smokeVNPayNew, smokeVNPayOld)
+	if r := runCLI(t, vnpayVars(nil), "", "payment", "smoke", "--dir", t.TempDir(), "vnpay"); r.code != exitCheck || !strings.Contains(r.stderr, "VNPAY_TMN_CODE") {
+		t.Fatalf("empty --dir must not fall back to the environment: %+v", r)
+	}
+}
+
+// --raw-secrets checks a webhook secret deployed before the whsec_ format
+// (raw key bytes), and a migration with a raw previous and a whsec_
+// current side by side.
+func TestPaymentSmokeRawSecrets(t *testing.T) {
+	const raw = "raw-webhook-secret-deployed-before-whsec-0123456789"
+	vars := map[string]string{"BANK_TRANSFER_WEBHOOK_SECRET": raw}
+	if r := runCLI(t, vars, "", "payment", "smoke", "webhook"); r.code != exitCheck || !strings.Contains(r.stderr, "--raw-secrets") {
+		t.Fatalf("raw secret without the flag: %+v", r)
+	}
+	r := runCLI(t, vars, "", "payment", "smoke", "--raw-secrets", "webhook")
+	if r.code != exitOK || !strings.Contains(r.stdout, "slot current") {
+		t.Fatalf("--raw-secrets: %+v", r)
+	}
+	migration := writeSecrets(t, map[string]string{"BANK_TRANSFER_WEBHOOK_SECRET": smokeHookNew, "BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS": raw,
+		"BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS_UNTIL": "2026-11-28T09:00:00Z"})
+	r = runCLI(t, nil, "", "payment", "smoke", "--raw-secrets", "--dir", migration, "webhook")
+	if r.code != exitOK || !strings.Contains(r.stdout, "slot previous") || !strings.Contains(r.stdout, "with 2 signature(s)") {
+		t.Fatalf("raw previous + whsec_ current: %+v", r)
+	}
+	assertNoSecret(t, r, raw, smokeHookNew)
+	if r := runCLI(t, vnpayVars(nil), "", "payment", "smoke", "--raw-secrets", "vnpay"); r.code != exitUsage {
+		t.Fatalf("--raw-secrets for vnpay: %+v", r)
 	}
 }

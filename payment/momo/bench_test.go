@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/goodgo/rotation/payment/internal/paymenttest"
 	"testing"
 )
 
@@ -36,6 +37,30 @@ func BenchmarkVerifyIPN(b *testing.B) {
 			if !hmac.Equal(m.Sum(nil), sig) {
 				b.Fatal("mismatch")
 			}
+		}
+	})
+}
+
+// BenchmarkVerifyIPNPaired is BenchmarkVerifyIPN with both sides
+// interleaved (see paymenttest.Paired): x-bare is the ratio to compare.
+func BenchmarkVerifyIPNPaired(b *testing.B) {
+	c := sandboxClient(b, nil)
+	body := signIPN(sandboxAccess, sandboxSecret, typical())
+	raw := []byte(NotificationRaw(sandboxAccess, typical()))
+	m := hmac.New(sha256.New, []byte(sandboxSecret))
+	m.Write(raw)
+	sig := m.Sum(nil)
+	key := []byte(sandboxSecret)
+	b.ReportAllocs()
+	paymenttest.Paired(b, func() {
+		if _, err := c.VerifyIPN(body); err != nil {
+			b.Fatal(err)
+		}
+	}, func() {
+		m := hmac.New(sha256.New, key)
+		m.Write(raw)
+		if !hmac.Equal(m.Sum(nil), sig) {
+			b.Fatal("mismatch")
 		}
 	})
 }

@@ -1,9 +1,12 @@
 package momo
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 )
 
 // FuzzVerifyIPN feeds arbitrary bodies to VerifyIPN: no panic, and anything
@@ -88,6 +91,31 @@ func FuzzTamper(f *testing.F) {
 		b = b[:strings.Index(b, `"signature":"`)+13] + sig + `"}`
 		if got, err := c.VerifyIPN([]byte(b)); err == nil && NotificationRaw(sandboxAccess, got) != NotificationRaw(sandboxAccess, orig) {
 			t.Fatalf("modified IPN body accepted: %s", b)
+		}
+	})
+}
+
+// The reflection-free IPN decoder reads every body as jsonkeys.Check plus
+// json.Unmarshal into ipnWire did: same fields, same refusals.
+func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
+	f.Add(signIPN(sandboxAccess, sandboxSecret, typical()))
+	f.Add([]byte(`{"amount":"150000","Amount":1}`))
+	f.Add([]byte(`{"AMOUNT":"1e3","orderId":null,"transId":-0,"x":{"a":[1,"}"]},"message":"\u00e9\ud800"}`))
+	f.Add([]byte("{\"orderInfo\":\"\xff\"}"))
+	f.Add([]byte(`{"orderId":5}`))
+	f.Add([]byte(` [1] `))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var got, want ipnWire
+		gotErr := got.decode(body)
+		wantErr := jsonkeys.Check(body)
+		if wantErr == nil {
+			wantErr = json.Unmarshal(body, &want)
+		}
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("decode error %v, encoding/json %v", gotErr, wantErr)
+		}
+		if gotErr == nil && got != want {
+			t.Fatalf("decode %+v\nencoding/json %+v", got, want)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package momo
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -86,6 +87,116 @@ type ipnWire struct {
 	Signature    string      `json:"signature"`
 }
 
+// decode reads an IPN body as json.Unmarshal into ipnWire does (keys
+// matched case-insensitively, null leaves a field empty, a number field
+// takes a number or a string holding one), without reflection, refusing a
+// key repeated exactly or up to case.
+func (w *ipnWire) decode(body []byte) error {
+	return jsonkeys.Fields(body, func(key, raw []byte) error {
+		for i, name := range ipnFields {
+			if !bytes.EqualFold(key, name) {
+				continue
+			}
+			if string(raw) == "null" {
+				return nil
+			}
+			str, num := w.field(i)
+			if str != nil {
+				return unquote(raw, str)
+			}
+			if raw[0] == '"' { // encoding/json takes a string holding a number
+				var s string
+				if err := unquote(raw, &s); err != nil || !isNumber(s) {
+					return errors.New("not a number")
+				}
+				*num = json.Number(s)
+				return nil
+			}
+			if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+				return errors.New("not a number")
+			}
+			*num = json.Number(raw)
+			return nil
+		}
+		return nil // unknown fields are ignored, as encoding/json does
+	})
+}
+
+// ipnFields are the IPN body's keys, in the order of ipnWire.field.
+var ipnFields = [...][]byte{[]byte("partnerCode"), []byte("orderId"), []byte("requestId"), []byte("amount"),
+	[]byte("orderInfo"), []byte("orderType"), []byte("transId"), []byte("resultCode"), []byte("message"),
+	[]byte("payType"), []byte("responseTime"), []byte("extraData"), []byte("signature")}
+
+// field returns the destination of ipnFields[i]: a string or a number.
+func (w *ipnWire) field(i int) (*string, *json.Number) {
+	switch i {
+	case 0:
+		return &w.PartnerCode, nil
+	case 1:
+		return &w.OrderID, nil
+	case 2:
+		return &w.RequestID, nil
+	case 3:
+		return nil, &w.Amount
+	case 4:
+		return &w.OrderInfo, nil
+	case 5:
+		return &w.OrderType, nil
+	case 6:
+		return nil, &w.TransID
+	case 7:
+		return nil, &w.ResultCode
+	case 8:
+		return &w.Message, nil
+	case 9:
+		return &w.PayType, nil
+	case 10:
+		return nil, &w.ResponseTime
+	case 11:
+		return &w.ExtraData, nil
+	}
+	return &w.Signature, nil
+}
+
+// isNumber reports whether s is exactly a JSON number literal.
+func isNumber(s string) bool {
+	i := 0
+	digits := func() bool {
+		j := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if !digits() {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// unquote decodes the JSON string raw into dst.
+func unquote(raw []byte, dst *string) error { return jsonkeys.String(raw, dst) }
+
 // VerifyIPN decodes and verifies an IPN body (JSON). Errors wrap the payment
 // sentinels; a valid signature for another partnerCode is ErrWrongMerchant;
 // a valid signature over an ambiguous string (a value containing
@@ -97,11 +208,9 @@ type ipnWire struct {
 func (c *Client) VerifyIPN(body []byte) (*Notification, error) {
 	var w ipnWire
 	var n *Notification
-	err := jsonkeys.Check(body)
+	err := w.decode(body)
 	if errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		err = fmt.Errorf("momo: %w: IPN body: %w", payment.ErrDuplicateParam, err)
-	} else if err == nil {
-		err = json.Unmarshal(body, &w)
 	}
 	if err != nil && !errors.Is(err, payment.ErrDuplicateParam) {
 		err = fmt.Errorf("momo: %w: IPN body is not the expected JSON object", payment.ErrMalformed)

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha512"
 	"encoding/hex"
+	"github.com/goodgo/rotation/payment/internal/paymenttest"
 	"testing"
 )
 
@@ -34,6 +35,28 @@ func BenchmarkVerifyIPN(b *testing.B) {
 			if !hmac.Equal(m.Sum(nil), sig) {
 				b.Fatal("mismatch")
 			}
+		}
+	})
+}
+
+// BenchmarkVerifyIPNPaired is BenchmarkVerifyIPN with both sides
+// interleaved (see paymenttest.Paired): x-bare is the ratio to compare.
+func BenchmarkVerifyIPNPaired(b *testing.B) {
+	c := demoClient(b, current(demoSecret), nil, vecCreateDate)
+	query := signWith(demoSecret, ipnParams())
+	canonical := []byte(HashData(ipnParams()))
+	sig, _ := hex.DecodeString(query[len(query)-128:])
+	key := []byte(demoSecret)
+	b.ReportAllocs()
+	paymenttest.Paired(b, func() {
+		if _, err := c.VerifyQuery(query); err != nil {
+			b.Fatal(err)
+		}
+	}, func() {
+		m := hmac.New(sha512.New, key)
+		m.Write(canonical)
+		if !hmac.Equal(m.Sum(nil), sig) {
+			b.Fatal("mismatch")
 		}
 	})
 }

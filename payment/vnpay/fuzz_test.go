@@ -76,3 +76,48 @@ func FuzzAPIResponse(f *testing.F) {
 		_, _ = c.VerifyQueryDRResponse(b)
 	})
 }
+
+// The fast path verifies the received prefix only when it is exactly the
+// string HashData rebuilds from the parsed parameters.
+func FuzzCanonicalPrefix(f *testing.F) {
+	f.Add(signWith(demoSecret, ipnParams()))
+	f.Add("vnp_A=1&vnp_B=x%7Ey&vnp_SecureHash=ab&utm=50%off")
+	f.Add("vnp_A=1&vnp_A=2&vnp_SecureHash=ab")
+	f.Add("vnp_B=1&vnp_A=2&vnp_SecureHash=ab")
+	f.Add("vnp_A=a%20b&vnp_SecureHash=ab")
+	f.Add("vnp_A=1&vnp_SecureHash=ab&vnp%5FB=2")
+	f.Add("vnp_A=%e1%ba%a1&vnp_SecureHash=ab")
+	f.Fuzz(func(t *testing.T, raw string) {
+		prefix, ok := canonicalPrefix(raw)
+		if !ok {
+			return
+		}
+		params, _, err := parseQuery(raw)
+		if err != nil {
+			return // refused on the common path anyway
+		}
+		if got := hashData(params, false); got != prefix {
+			t.Fatalf("fast path would sign %q, HashData is %q", prefix, got)
+		}
+	})
+}
+
+func TestCanonicalPrefix(t *testing.T) {
+	q := signWith(demoSecret, ipnParams())
+	if _, ok := canonicalPrefix(q); !ok {
+		t.Fatalf("VNPay's own form not recognised: %s", q)
+	}
+	for _, raw := range []string{
+		"vnp_B=1&vnp_A=2&vnp_SecureHash=ab", // unsorted
+		"vnp_A=a%20b&vnp_SecureHash=ab",     // %20 where PHP writes +
+		"vnp_A=%7e&vnp_SecureHash=ab",       // lowercase escape
+		"vnp_A=1&vnp_SecureHash=ab&vnp_B=2", // a vnp_ parameter after the hash
+		"utm=1&vnp_A=1&vnp_SecureHash=ab",   // an unsigned parameter inside
+		"vnp_A=&vnp_B=1&vnp_SecureHash=ab",  // empty value
+		"vnp_A=1&vnp_SecureHashType=x&vnp_SecureHash=ab",
+	} {
+		if _, ok := canonicalPrefix(raw); ok {
+			t.Errorf("%s taken for canonical", raw)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/query"
@@ -52,7 +53,16 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 	if err == nil {
 		var slot payment.Slot
 		var emptySigned bool
-		slot, emptySigned, err = c.verifyParams(params, sig)
+		if prefix, ok := canonicalPrefix(raw); ok {
+			// VNPay sends the query it signed: the parameters before
+			// vnp_SecureHash are the signed string itself, so it is
+			// verified as received instead of rebuilt.
+			now := c.now()
+			slot, err = c.secret.VerifyHex(sha512.New, []byte(prefix), sig, now)
+			slot, emptySigned, err = c.verifiedParams(params, sig, now, slot, err)
+		} else {
+			slot, emptySigned, err = c.verifyParams(params, sig)
+		}
 		if err == nil {
 			if !emptySigned {
 				// Empty vnp_* values were outside the signature: the
@@ -76,6 +86,12 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 func (c *Client) verifyParams(params map[string]string, sig string) (slot payment.Slot, emptySigned bool, err error) {
 	now := c.now()
 	slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(params, false)), sig, now)
+	return c.verifiedParams(params, sig, now, slot, err)
+}
+
+// verifiedParams retries a mismatch with the empty vnp_* values signed.
+func (c *Client) verifiedParams(params map[string]string, sig string, now time.Time, slot payment.Slot, err error) (payment.Slot, bool, error) {
+	emptySigned := false
 	if errors.Is(err, payment.ErrSignatureMismatch) && hasEmpty(params) {
 		// The official PHP IPN demo signs empty vnp_* values too ("k=&");
 		// the .NET and Java libraries skip them. Accept either form.
@@ -139,4 +155,86 @@ func parseQuery(raw string) (map[string]string, string, error) {
 		return nil, "", fmt.Errorf("vnpay: %w: no vnp_SecureHash", payment.ErrMissingSignature)
 	}
 	return params, sig, nil
+}
+
+// canonicalPrefix returns the part of raw before "&vnp_SecureHash=" when
+// it is exactly what HashData would build from raw's parameters: vnp_*
+// keys in strictly ascending byte order, none empty, none
+// vnp_SecureHashType, every key plain and every value in PHP urlencode form
+// ([A-Za-z0-9_.-] literal, "+" for a space, uppercase %XX for any other
+// byte), and no vnp_* parameter (however spelled) after the signature.
+// Then the signed string can be verified as received. Any other query
+// takes the general path, with the same result.
+func canonicalPrefix(raw string) (string, bool) {
+	const mark = "&vnp_SecureHash="
+	i := strings.Index(raw, mark)
+	if i <= 0 {
+		return "", false
+	}
+	prefix, rest := raw[:i], raw[i+len(mark):]
+	if strings.HasSuffix(prefix, "&") {
+		return "", false // an empty segment HashData would not write
+	}
+	if j := strings.IndexByte(rest, '&'); j >= 0 {
+		for _, seg := range strings.Split(rest[j+1:], "&") {
+			k, _, _ := strings.Cut(seg, "=")
+			if strings.HasPrefix(k, "vnp") || strings.ContainsAny(k, "%+") {
+				return "", false
+			}
+		}
+	}
+	last := ""
+	for s := prefix; s != ""; {
+		var seg string
+		seg, s, _ = strings.Cut(s, "&")
+		k, v, ok := strings.Cut(seg, "=")
+		if !ok || v == "" || !strings.HasPrefix(k, "vnp_") || k == "vnp_SecureHashType" || k == "vnp_SecureHash" || k <= last || !plainKey(k) || !phpEncoded(v) {
+			return "", false
+		}
+		last = k
+	}
+	return prefix, true
+}
+
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if !unreserved(k[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// unreserved: the bytes PHP's urlencode leaves as they are.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// phpEncoded reports whether v is Encode of some string: literal
+// unreserved bytes, "+" and uppercase %XX escapes of other bytes.
+func phpEncoded(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case unreserved(c) || c == '+':
+		case c == '%' && i+2 < len(v) && upperHex(v[i+1]) && upperHex(v[i+2]):
+			b := unhex(v[i+1])<<4 | unhex(v[i+2])
+			if unreserved(b) || b == ' ' {
+				return false
+			}
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func upperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'A' + 10
 }

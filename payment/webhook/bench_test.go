@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
+	"github.com/goodgo/rotation/payment/internal/paymenttest"
 	"hash"
 	"testing"
 
@@ -101,4 +102,60 @@ func bareHMAC(b *testing.B, h func() hash.Hash, key, msg []byte) {
 			b.Fatal("mismatch")
 		}
 	}
+}
+
+// BenchmarkVerifyPaired is BenchmarkVerify with each provider's two sides
+// interleaved (see paymenttest.Paired): x-bare is the ratio to compare.
+func BenchmarkVerifyPaired(b *testing.B) {
+	bare := func(h func() hash.Hash, key, msg []byte) func() {
+		m := hmac.New(h, key)
+		m.Write(msg)
+		want := m.Sum(nil)
+		var buf [64]byte
+		return func() {
+			m := hmac.New(h, key)
+			m.Write(msg)
+			if !hmac.Equal(m.Sum(buf[:0]), want) {
+				b.Fatal("mismatch")
+			}
+		}
+	}
+	b.Run("standard", func(b *testing.B) {
+		v := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
+		s := must(NewSigner(payment.SecretSet{Current: secret(newSecret)}))
+		payload := []byte(body)
+		sig := must(s.Sign("msg_2Kd8Lq0x", t0, payload))
+		ts := itoa(t0.Unix())
+		key := must(Key(secret(newSecret)))
+		b.ReportAllocs()
+		paymenttest.Paired(b, func() {
+			if _, err := v.VerifyParts("msg_2Kd8Lq0x", ts, sig, payload); err != nil {
+				b.Fatal(err)
+			}
+		}, bare(sha256.New, key.Bytes(), append([]byte("msg_2Kd8Lq0x."+ts+"."), payload...)))
+	})
+	b.Run("casso", func(b *testing.B) {
+		c := must(NewCasso(payment.SecretSet{Current: secret(cassoSampleKey)}, WithoutIdempotency(), WithClock(fixed(cassoAt))))
+		body := []byte(cassoSampleBody)
+		root := must(parseJSON(body))
+		b.ReportAllocs()
+		paymenttest.Paired(b, func() {
+			if _, err := c.Verify(cassoSampleHeader, body); err != nil {
+				b.Fatal(err)
+			}
+		}, bare(sha512.New, []byte(cassoSampleKey), cassoMessage(nil, "1727948258788", &root)))
+	})
+	b.Run("payos", func(b *testing.B) {
+		p := must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}, WithoutIdempotency(), WithClock(fixed(t0))))
+		body := []byte(payosSampleBody)
+		root := must(parseJSON(body))
+		data, _ := root.get("data")
+		msg, _, _, _ := payosCanon(nil, data)
+		b.ReportAllocs()
+		paymenttest.Paired(b, func() {
+			if _, err := p.Verify(body); err != nil {
+				b.Fatal(err)
+			}
+		}, bare(sha256.New, []byte(payosSampleKey), msg))
+	})
 }

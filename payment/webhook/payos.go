@@ -96,7 +96,13 @@ func payosCanon(dst []byte, data *jvalue) (_ []byte, _ map[string]string, amb bo
 	}
 	var buf [24]int
 	order := keyOrder(data.obj, buf[:0])
-	vals := make(map[string]string, len(order))
+	type span struct {
+		key        string
+		start, end int
+	}
+	var spanBuf [24]span
+	spans := spanBuf[:0]
+	base := len(dst)
 	for i, j := range order {
 		m := &data.obj[j]
 		if !payosKey(m.key) {
@@ -112,9 +118,14 @@ func payosCanon(dst []byte, data *jvalue) (_ []byte, _ map[string]string, amb bo
 		if dst, err = payosValue(dst, &m.val); err != nil {
 			return dst, nil, false, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, m.key, err)
 		}
-		v := string(dst[start:])
-		amb = amb || ambiguous(v)
-		vals[m.key] = v
+		amb = amb || ambiguous(dst[start:])
+		spans = append(spans, span{m.key, start - base, len(dst) - base})
+	}
+	// One string for the whole message; the values are slices of it.
+	all := string(dst[base:])
+	vals := make(map[string]string, len(spans))
+	for _, sp := range spans {
+		vals[sp.key] = all[sp.start:sp.end]
 	}
 	return dst, vals, amb, nil
 }
@@ -133,13 +144,13 @@ func payosKey(k string) bool {
 }
 
 // ambiguous reports whether v contains '&', then key characters, then '='.
-func ambiguous(v string) bool {
+func ambiguous[T string | []byte](v T) bool {
 	for i := 0; i < len(v); i++ {
 		if v[i] != '&' {
 			continue
 		}
 		j := i + 1
-		for j < len(v) && payosKey(v[j:j+1]) {
+		for j < len(v) && payosKey(string(v[j:j+1])) {
 			j++
 		}
 		if j < len(v) && v[j] == '=' {

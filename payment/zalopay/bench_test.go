@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/goodgo/rotation/payment/internal/paymenttest"
 	"testing"
 )
 
@@ -40,6 +41,34 @@ func BenchmarkVerifyCallback(b *testing.B) {
 			if !hmac.Equal(m.Sum(nil), sig) {
 				b.Fatal("mismatch")
 			}
+		}
+	})
+}
+
+// BenchmarkVerifyCallbackPaired is BenchmarkVerifyCallback with both sides
+// interleaved (see paymenttest.Paired): x-bare is the ratio to compare.
+func BenchmarkVerifyCallbackPaired(b *testing.B) {
+	c := sandboxClient(b, nil)
+	body := callbackBody(sandboxKey2, typical())
+	cb, err := c.VerifyCallback(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := []byte(cb.Data)
+	m := hmac.New(sha256.New, []byte(sandboxKey2))
+	m.Write(data)
+	sig := m.Sum(nil)
+	key := []byte(sandboxKey2)
+	b.ReportAllocs()
+	paymenttest.Paired(b, func() {
+		if _, err := c.VerifyCallback(body); err != nil {
+			b.Fatal(err)
+		}
+	}, func() {
+		m := hmac.New(sha256.New, key)
+		m.Write(data)
+		if !hmac.Equal(m.Sum(nil), sig) {
+			b.Fatal("mismatch")
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package zalopay
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -64,6 +65,98 @@ type envelope struct {
 	Type *int    `json:"type"`
 }
 
+// decode reads a callback body as json.Unmarshal into envelope does,
+// without reflection (keys matched up to case, a repeated key refused).
+func (e *envelope) decode(body []byte) error {
+	return jsonkeys.Fields(body, func(key, raw []byte) error {
+		switch {
+		case bytes.EqualFold(key, keyData):
+			if string(raw) == "null" {
+				return nil
+			}
+			var s string
+			if err := jsonkeys.String(raw, &s); err != nil {
+				return err
+			}
+			e.Data = &s
+		case bytes.EqualFold(key, keyMac):
+			return jsonkeys.String(raw, &e.Mac)
+		case bytes.EqualFold(key, keyType):
+			if string(raw) == "null" {
+				return nil
+			}
+			var n int64
+			if err := jsonkeys.Int(raw, &n); err != nil {
+				return err
+			}
+			t := int(n)
+			e.Type = &t
+		}
+		return nil
+	})
+}
+
+var (
+	keyData, keyMac, keyType = []byte("data"), []byte("mac"), []byte("type")
+	orderKeys                = [...][]byte{[]byte("app_id"), []byte("app_trans_id"), []byte("app_time"), []byte("app_user"),
+		[]byte("amount"), []byte("embed_data"), []byte("item"), []byte("zp_trans_id"), []byte("server_time"), []byte("channel"),
+		[]byte("merchant_user_id"), []byte("user_fee_amount"), []byte("discount_amount")}
+)
+
+// decode reads order data as json.Unmarshal into OrderData does, without
+// reflection.
+func (o *OrderData) decode(data []byte) error {
+	return jsonkeys.Fields(data, func(key, raw []byte) error {
+		for i, k := range orderKeys {
+			if bytes.EqualFold(key, k) {
+				return o.set(i, raw)
+			}
+		}
+		return nil
+	})
+}
+
+// set stores raw in the field orderKeys[i] names.
+func (o *OrderData) set(i int, raw []byte) error {
+	switch i {
+	case 1:
+		return jsonkeys.String(raw, &o.AppTransID)
+	case 3:
+		return jsonkeys.String(raw, &o.AppUser)
+	case 5:
+		return jsonkeys.String(raw, &o.EmbedData)
+	case 6:
+		return jsonkeys.String(raw, &o.Item)
+	case 10:
+		return jsonkeys.String(raw, &o.MerchantUserID)
+	case 2:
+		return jsonkeys.Int(raw, &o.AppTime)
+	case 4:
+		return jsonkeys.Int(raw, &o.Amount)
+	case 7:
+		return jsonkeys.Int(raw, &o.ZPTransID)
+	case 8:
+		return jsonkeys.Int(raw, &o.ServerTime)
+	case 11:
+		return jsonkeys.Int(raw, &o.UserFeeAmount)
+	case 12:
+		return jsonkeys.Int(raw, &o.DiscountAmount)
+	}
+	n := int64(o.AppID)
+	if i == 9 {
+		n = int64(o.Channel)
+	}
+	if err := jsonkeys.Int(raw, &n); err != nil {
+		return err
+	}
+	if i == 0 {
+		o.AppID = int(n)
+	} else {
+		o.Channel = int(n)
+	}
+	return nil
+}
+
 // VerifyCallback decodes and verifies a callback body. The MAC is checked
 // with key2 over the data string as received before data is parsed. Errors
 // wrap the payment sentinels; a valid MAC over another app's data is
@@ -72,12 +165,11 @@ type envelope struct {
 // objects repeat a key, exactly or up to case, is ErrDuplicateParam.
 func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	var env envelope
-	if err := jsonkeys.Check(body); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+	if err := env.decode(body); errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		err = fmt.Errorf("zalopay: %w: callback body: %w", payment.ErrDuplicateParam, err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
-	}
-	if err := json.Unmarshal(body, &env); err != nil || env.Data == nil {
+	} else if err != nil || env.Data == nil {
 		err := fmt.Errorf("zalopay: %w: callback body is not {\"data\": \"…\", \"mac\": \"…\", \"type\": n}", payment.ErrMalformed)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
@@ -98,17 +190,19 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	if cb.Type != TypeOrder && cb.Type != TypeAgreement {
 		return nil, fmt.Errorf("zalopay: %w: callback type %d is neither %d (order) nor %d (agreement)", payment.ErrMalformed, cb.Type, TypeOrder, TypeAgreement)
 	}
-	if err := jsonkeys.Check([]byte(cb.Data)); errors.Is(err, jsonkeys.ErrDuplicateKey) {
-		return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
-	}
 	if cb.Type == TypeOrder {
-		if err := json.Unmarshal([]byte(cb.Data), &cb.Order); err != nil {
+		if err := cb.Order.decode([]byte(cb.Data)); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+			return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
+		} else if err != nil {
 			return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)
 		}
 		if cb.Order.AppID != c.appID {
 			return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, cb.Order.AppID, c.appID)
 		}
 		return cb, nil
+	}
+	if err := jsonkeys.Check([]byte(cb.Data)); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+		return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
 	}
 	var app struct {
 		AppID *int `json:"app_id"`

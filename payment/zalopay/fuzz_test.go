@@ -1,8 +1,11 @@
 package zalopay
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 )
 
 // FuzzVerifyCallback feeds arbitrary bodies to VerifyCallback: no panic, and
@@ -65,6 +68,42 @@ func FuzzVerifyRedirect(f *testing.F) {
 		r, err := c.VerifyRedirect(raw)
 		if err == nil && (r.Amount != 50000 || r.AppTransID != "240101_123456" || r.Status != 1 || r.BankCode != "zalopayapp" || r.PmcID != "38" || r.DiscountAmount != 0) {
 			t.Fatalf("accepted a redirect that was never signed: %+v", r)
+		}
+	})
+}
+
+// The reflection-free decoders read every callback body and order data as
+// jsonkeys.Check plus json.Unmarshal did: same values, same refusals.
+func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
+	f.Add([]byte(`{"data":"{}","mac":"ab","type":1}`), []byte(`{"app_id":2553,"app_trans_id":"x","amount":50000,"zp_trans_id":1,"channel":38}`))
+	f.Add([]byte(`{"DATA":null,"Mac":"\u0061","type":1.0}`), []byte(`{"APP_ID":"1","amount":1e3}`))
+	f.Add([]byte(`null`), []byte(`{"amount":-0,"item":"[]","x":{"y":[1,{}]}}`))
+	f.Add([]byte("{\"mac\":\"\xff\"}"), []byte(`{"amount":9223372036854775808}`))
+	f.Fuzz(func(t *testing.T, body, data []byte) {
+		var got, want envelope
+		gotErr := got.decode(body)
+		wantErr := jsonkeys.Check(body)
+		if wantErr == nil {
+			wantErr = json.Unmarshal(body, &want)
+		}
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("envelope: decode error %v, encoding/json %v", gotErr, wantErr)
+		}
+		if gotErr == nil && (got.Mac != want.Mac || (got.Data == nil) != (want.Data == nil) || got.Data != nil && *got.Data != *want.Data ||
+			(got.Type == nil) != (want.Type == nil) || got.Type != nil && *got.Type != *want.Type) {
+			t.Fatalf("envelope: decode %+v, encoding/json %+v", got, want)
+		}
+		var gotO, wantO OrderData
+		gotErr = gotO.decode(data)
+		wantErr = jsonkeys.Check(data)
+		if wantErr == nil {
+			wantErr = json.Unmarshal(data, &wantO)
+		}
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("order: decode error %v, encoding/json %v", gotErr, wantErr)
+		}
+		if gotErr == nil && gotO != wantO {
+			t.Fatalf("order: decode %+v\nencoding/json %+v", gotO, wantO)
 		}
 	})
 }

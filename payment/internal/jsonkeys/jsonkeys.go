@@ -10,6 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // ErrDuplicateKey: an object repeats a key, exactly or up to case.
@@ -109,4 +112,398 @@ func str(b []byte, i int) (int, bool) {
 		}
 	}
 	return -1, esc
+}
+
+// Fields reads b, which must be valid JSON (json.Valid), as one object and
+// calls fn with each top-level key, exactly as spelled after unescaping,
+// and its value's raw bytes. A repeated key, exactly or up to case, is
+// ErrDuplicateKey; null is an object without keys, anything else that is
+// not a JSON object is an error. It is
+// the reading encoding/json gives a flat struct, without reflection: keys
+// are matched by the caller (case-insensitively, as encoding/json does).
+// key and raw alias b (or a scratch copy for an escaped key) and are valid
+// only during the call.
+func Fields(b []byte, fn func(key, raw []byte) error) error {
+	if !valid(b) {
+		return errors.New("not JSON")
+	}
+	i := ws(b, 0)
+	if bytes.HasPrefix(b[i:], []byte("null")) {
+		return nil // encoding/json leaves a struct untouched for null
+	}
+	if b[i] != '{' {
+		return errors.New("not a JSON object")
+	}
+	var arr [32][]byte
+	seen := arr[:0]
+	i++
+	for {
+		i = ws(b, i)
+		if b[i] == '}' {
+			return nil
+		}
+		end, esc := str(b, i)
+		key := b[i+1 : end]
+		if esc {
+			var k string
+			if err := json.Unmarshal(b[i:end+1], &k); err != nil {
+				return err
+			}
+			key = []byte(k)
+		}
+		for _, k := range seen {
+			if bytes.EqualFold(k, key) {
+				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+			}
+		}
+		seen = append(seen, key)
+		i = ws(b, end+1) + 1 // past ':'
+		i = ws(b, i)
+		start := i
+		depth := 0
+	value:
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i, _ = str(b, i)
+				if depth == 0 {
+					i++
+					break value
+				}
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth == 0 {
+					break value
+				}
+				depth--
+				if depth == 0 {
+					i++
+					break value
+				}
+			case ',', ' ', '\t', '\n', '\r':
+				if depth == 0 {
+					break value
+				}
+			}
+		}
+		if err := fn(key, b[start:i]); err != nil {
+			return err
+		}
+		i = ws(b, i)
+		if b[i] == ',' {
+			i++
+		}
+	}
+}
+
+// String stores the JSON string raw in dst as encoding/json would: null
+// leaves dst alone, another kind of value is an error.
+func String(raw []byte, dst *string) error {
+	raw = bytes.Trim(raw, " \t\r\n")
+	if string(raw) == "null" {
+		return nil
+	}
+	if len(raw) < 2 || raw[0] != '"' {
+		return errors.New("not a string")
+	}
+	if plainString(raw) {
+		*dst = string(raw[1 : len(raw)-1])
+		return nil
+	}
+	if !validString(raw) {
+		return errors.New("not a JSON string")
+	}
+	*dst = unquote(raw)
+	return nil
+}
+
+// validString reports whether raw is exactly one JSON string (bytes not
+// UTF-8 are allowed, as encoding/json allows and replaces them).
+func validString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' {
+		return false
+	}
+	for i := 1; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '"':
+			return i == len(raw)-1
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if i+1 >= len(raw) {
+				return false
+			}
+			switch raw[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+5 >= len(raw) {
+					return false
+				}
+				for _, h := range raw[i+2 : i+6] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				i += 5
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// plainString reports whether raw is a JSON string without escapes,
+// control characters or invalid UTF-8: its content is the string itself.
+func plainString(raw []byte) bool {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(in)
+}
+
+// unquote decodes the valid JSON string raw (quotes included) as
+// encoding/json does: escapes resolved, a lone or mismatched surrogate and
+// each invalid UTF-8 byte replaced by U+FFFD.
+func unquote(raw []byte) string {
+	out := make([]byte, 0, len(raw))
+	for i := 1; i < len(raw)-1; {
+		c := raw[i]
+		switch {
+		case c == '\\':
+			e := raw[i+1]
+			i += 2
+			switch e {
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r := hex4(raw[i:])
+				i += 4
+				if utf16.IsSurrogate(r) {
+					if i+6 <= len(raw)-1 && raw[i] == '\\' && raw[i+1] == 'u' {
+						if d := utf16.DecodeRune(r, hex4(raw[i+2:])); d != utf8.RuneError {
+							out = utf8.AppendRune(out, d)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, r)
+			default: // " \ /
+				out = append(out, e)
+			}
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(raw[i : len(raw)-1])
+			if r == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, raw[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return string(out)
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// Int stores the JSON number raw in dst as encoding/json stores it in an
+// int64: null leaves dst alone; a string, a fraction, an exponent or a
+// value out of range is an error.
+func Int(raw []byte, dst *int64) error {
+	raw = bytes.Trim(raw, " \t\r\n")
+	if string(raw) == "null" {
+		return nil
+	}
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return errors.New("not a number")
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return errors.New("not an int64")
+	}
+	*dst = n
+	return nil
+}
+
+// maxDepth is encoding/json's nesting limit.
+const maxDepth = 10000
+
+// valid reports whether b is one JSON value (surrounded by whitespace), as
+// json.Valid does, without its decoder's setup.
+func valid(b []byte) bool {
+	i, ok := value(b, ws(b, 0), 0)
+	return ok && ws(b, i) == len(b)
+}
+
+// value checks the value at b[i] and returns the index after it.
+func value(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '{' || c == '[':
+		if depth >= maxDepth {
+			return i, false
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		i = ws(b, i+1)
+		if i < len(b) && b[i] == closing {
+			return i + 1, true
+		}
+		for {
+			if c == '{' {
+				e, ok := stringEnd(b, i)
+				if !ok {
+					return i, false
+				}
+				i = ws(b, e)
+				if i >= len(b) || b[i] != ':' {
+					return i, false
+				}
+				i = ws(b, i+1)
+			}
+			var ok bool
+			if i, ok = value(b, i, depth+1); !ok {
+				return i, false
+			}
+			i = ws(b, i)
+			if i >= len(b) {
+				return i, false
+			}
+			if b[i] == closing {
+				return i + 1, true
+			}
+			if b[i] != ',' {
+				return i, false
+			}
+			i = ws(b, i+1)
+		}
+	case c == '"':
+		return stringEnd(b, i)
+	case c == '-' || '0' <= c && c <= '9':
+		return numberEnd(b, i)
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	}
+	return i, false
+}
+
+func literal(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit), true
+	}
+	return i, false
+}
+
+// stringEnd checks the string at b[i] and returns the index after it.
+func stringEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, true
+		case c < 0x20:
+			return j, false
+		case c == '\\':
+			if j+1 >= len(b) {
+				return j, false
+			}
+			switch b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j++
+			case 'u':
+				if j+5 >= len(b) {
+					return j, false
+				}
+				for _, h := range b[j+2 : j+6] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return j, false
+					}
+				}
+				j += 5
+			default:
+				return j, false
+			}
+		}
+	}
+	return len(b), false
+}
+
+// numberEnd checks the number at b[i] and returns the index after it.
+func numberEnd(b []byte, i int) (int, bool) {
+	digits := func() bool {
+		j := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if !digits() {
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return i, false
+		}
+	}
+	return i, true
 }

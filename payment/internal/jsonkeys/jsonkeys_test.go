@@ -61,3 +61,30 @@ func FuzzCheck(f *testing.F) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// String decodes every JSON value as json.Unmarshal into a string does.
+func FuzzString(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, `"\udc00\ud800"`, "\"\xff\xfe\"", `"\"\\\/\b\f\n\r\t"`, `null`, `1`, `"\ud800\u0041"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var got, want string
+		gotErr := String(raw, &got)
+		wantErr := json.Unmarshal(raw, &want)
+		if (gotErr == nil) != (wantErr == nil) || got != want {
+			t.Fatalf("String(%q) = %q, %v; encoding/json %q, %v", raw, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+// valid accepts exactly what json.Valid accepts.
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{`{}`, ` {"a":[1,2.5e-3,{"b":null}],"c":"\u00e9"} `, `[`, `01`, `-`, `1.`, `"\x"`, "\"\xff\"", `[1,]`, `{"a" 1}`, `tru`, `nul`, `{"a":1}x`, "\"a\x01\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := valid(b), json.Valid(b); got != want {
+			t.Fatalf("valid(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
+}

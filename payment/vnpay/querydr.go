@@ -1,0 +1,59 @@
+package vnpay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// ErrAPI: the querydr or refund API could not be reached or answered with
+// an HTTP error.
+var ErrAPI = errors.New("vnpay: API request failed")
+
+// QueryDR asks VNPay for the state of a transaction: it signs r
+// (SignQueryDR), POSTs it as JSON to apiURL (SandboxAPIURL or production)
+// with hc (nil: http.DefaultClient), and verifies the response's
+// vnp_SecureHash (VerifyQueryDRResponse), so a response not signed with
+// the terminal's secret is refused. It is how an application confirms a
+// payment it has not received an IPN for, or doubts.
+func (c *Client) QueryDR(ctx context.Context, apiURL string, hc *http.Client, r QueryDRRequest) (*APIResponse, error) {
+	if err := c.SignQueryDR(&r); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(&r)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAPI, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAPI, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the response: %w", ErrAPI, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: HTTP %d", ErrAPI, resp.StatusCode)
+	}
+	out, err := c.VerifyQueryDRResponse(b)
+	if err != nil {
+		return nil, err
+	}
+	if out.TxnRef != r.TxnRef || out.TmnCode != r.TmnCode {
+		return nil, fmt.Errorf("%w: the response is for another transaction", ErrAPI)
+	}
+	return out, nil
+}
