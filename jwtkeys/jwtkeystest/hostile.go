@@ -3,6 +3,7 @@ package jwtkeystest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -24,7 +25,9 @@ type Hostile struct {
 // confusion, an expired token with a bad signature, a future iat, a missing
 // exp, malformed encodings and a tampered payload. Each is minted now on the
 // kit's clock and keys; a consumer's handler must answer 401 (or 400 for a
-// malformed Authorization header) to every one.
+// malformed Authorization header) to every one. A string exp and an
+// upper-case "EXP" are among them: RFC 7519 makes exp a NumericDate and claim
+// names case-sensitive, while some verifiers are lenient about both.
 func (k *Kit[C]) Hostile() []Hostile {
 	k.t.Helper()
 	cur := k.need(jwtkeys.Access, jwtkeys.SlotCurrent)
@@ -101,7 +104,8 @@ func (k *Kit[C]) Hostile() []Hostile {
 		{"expired, good signature", forge(m, []byte(cur), kidH, good("access", -3600)), jwtkeys.ReasonExpired},
 		{"no exp", forge(m, []byte(cur), kidH, jwt.MapClaims{"sub": "user-1", "token_use": "access"}), jwtkeys.ReasonInvalidClaims},
 		{"iat an hour ahead", forge(m, []byte(cur), kidH, jwt.MapClaims{"sub": "user-1", "token_use": "access", "iat": now.Unix() + 3600, "exp": now.Unix() + 7200}), jwtkeys.ReasonInvalidClaims},
-		{"exp as a string", raw(hdr, payload(with(good("access", 60), "exp", "9999999999"))), jwtkeys.ReasonMalformed},
+		{"exp as a string", raw(hdr, payload(with(good("access", 60), "exp", strconv.FormatInt(now.Unix()+60, 10)))), jwtkeys.ReasonInvalidClaims},
+		{"EXP in upper case, no exp", raw(hdr, payload(without(with(good("access", 60), "EXP", now.Unix()+60), "exp"))), jwtkeys.ReasonInvalidClaims},
 		{"oversized", strings.Repeat("a", jwtkeys.MaxTokenLen+1), jwtkeys.ReasonMalformed},
 		{"two segments", parts[0] + "." + parts[1], jwtkeys.ReasonMalformed},
 		{"bad base64 header", "!!!." + parts[1] + "." + parts[2], jwtkeys.ReasonMalformed},
@@ -115,6 +119,12 @@ func (k *Kit[C]) Hostile() []Hostile {
 // with returns c with name set to v.
 func with(c jwt.MapClaims, name string, v any) jwt.MapClaims {
 	c[name] = v
+	return c
+}
+
+// without returns c without name.
+func without(c jwt.MapClaims, name string) jwt.MapClaims {
+	delete(c, name)
 	return c
 }
 
