@@ -2,7 +2,6 @@ package fieldcrypt_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -11,17 +10,9 @@ import (
 	"testing"
 
 	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/goodgo/rotation/secretenv"
 )
-
-func newKeyText(t testing.TB) string {
-	t.Helper()
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
 
 func mustRing(t testing.TB, primary string, prev ...string) *fieldcrypt.Keyring {
 	t.Helper()
@@ -58,7 +49,7 @@ func open(r *fieldcrypt.Keyring, f fieldcrypt.Form, v []byte, b fieldcrypt.Bindi
 }
 
 func TestRoundTrip(t *testing.T) {
-	r := mustRing(t, newKeyText(t))
+	r := mustRing(t, fieldcrypttest.NewKey(t))
 	bind := fieldcrypt.Binding{Table: "users", Column: "email", Row: "7"}
 	for _, alg := range algs {
 		if err := r.SetAlgorithm(alg); err != nil {
@@ -102,7 +93,7 @@ func TestRoundTrip(t *testing.T) {
 
 // TestNoncesDiffer: two encryptions of one value never look alike.
 func TestNoncesDiffer(t *testing.T) {
-	r := mustRing(t, newKeyText(t))
+	r := mustRing(t, fieldcrypttest.NewKey(t))
 	a, _ := r.Encrypt(nil, []byte("same"), fieldcrypt.Binding{})
 	b, _ := r.Encrypt(nil, []byte("same"), fieldcrypt.Binding{})
 	if bytes.Equal(a, b) {
@@ -113,7 +104,7 @@ func TestNoncesDiffer(t *testing.T) {
 // TestTamperEveryByte flips each bit position of each byte of envelopes of
 // both algorithms and forms: every change must fail, with no plaintext.
 func TestTamperEveryByte(t *testing.T) {
-	r := mustRing(t, newKeyText(t), newKeyText(t))
+	r := mustRing(t, fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t))
 	b := fieldcrypt.Binding{Table: "t", Column: "c", Row: "1"}
 	pt := []byte("secret national id 0792")
 	for _, alg := range algs {
@@ -168,7 +159,7 @@ func TestTamperEveryByte(t *testing.T) {
 }
 
 func TestWrongBinding(t *testing.T) {
-	r := mustRing(t, newKeyText(t))
+	r := mustRing(t, fieldcrypttest.NewKey(t))
 	b := fieldcrypt.Binding{Table: "users", Column: "email", Row: "7"}
 	others := []fieldcrypt.Binding{
 		{},
@@ -196,7 +187,7 @@ func TestWrongBinding(t *testing.T) {
 }
 
 func TestWrongKeyAndUnknownKey(t *testing.T) {
-	k1, k2 := newKeyText(t), newKeyText(t)
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	r1 := mustRing(t, k1)
 	r2 := mustRing(t, k2)
 	v := seal(t, r1, fieldcrypt.Binary, []byte("pii"), fieldcrypt.Binding{})
@@ -231,7 +222,7 @@ func k2id(t *testing.T, k string) []byte {
 }
 
 func TestPreviousKeysDecryptOnly(t *testing.T) {
-	old, cur := newKeyText(t), newKeyText(t)
+	old, cur := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	before := mustRing(t, old)
 	v := seal(t, before, fieldcrypt.Binary, []byte("v"), fieldcrypt.Binding{})
 	after := mustRing(t, cur, old)
@@ -249,7 +240,7 @@ func TestPreviousKeysDecryptOnly(t *testing.T) {
 
 // TestTruncatedAndExtended: every prefix and every extension is rejected.
 func TestTruncatedAndExtended(t *testing.T) {
-	r := mustRing(t, newKeyText(t))
+	r := mustRing(t, fieldcrypttest.NewKey(t))
 	for _, alg := range algs {
 		_ = r.SetAlgorithm(alg)
 		for _, f := range forms {
@@ -270,7 +261,7 @@ func TestTruncatedAndExtended(t *testing.T) {
 
 // TestNonCanonical: the same envelope written any other way is rejected.
 func TestNonCanonical(t *testing.T) {
-	r := mustRing(t, newKeyText(t))
+	r := mustRing(t, fieldcrypttest.NewKey(t))
 	text := string(seal(t, r, fieldcrypt.Text, []byte("abcde"), fieldcrypt.Binding{})) // 55-byte envelope: "==" padding
 	if !strings.HasSuffix(text, "=") {
 		t.Fatalf("expected padding in %s", text)
@@ -332,7 +323,7 @@ func TestNonCanonical(t *testing.T) {
 }
 
 func TestNotEnvelopeAndLegacy(t *testing.T) {
-	r := mustRing(t, newKeyText(t))
+	r := mustRing(t, fieldcrypttest.NewKey(t))
 	for _, f := range forms {
 		if _, err := open(r, f, []byte("plain value"), fieldcrypt.Binding{}); !errors.Is(err, fieldcrypt.ErrNotEnvelope) {
 			t.Fatalf("%v: plaintext: %v", f, err)
@@ -375,7 +366,7 @@ func TestNotEnvelopeAndLegacy(t *testing.T) {
 }
 
 func TestNullVersusEmpty(t *testing.T) {
-	old, cur := newKeyText(t), newKeyText(t)
+	old, cur := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	r := mustRing(t, cur, old)
 	o := mustRing(t, old)
 	// NULL stays NULL.
@@ -401,7 +392,7 @@ func TestNullVersusEmpty(t *testing.T) {
 }
 
 func TestRewrapAndIterator(t *testing.T) {
-	old, cur, gone := newKeyText(t), newKeyText(t), newKeyText(t)
+	old, cur, gone := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	ro, rc, rg := mustRing(t, old), mustRing(t, cur, old), mustRing(t, gone)
 	cells := []fieldcrypt.Cell{
 		{Table: "u", Column: "c", Row: "1", Bound: true, Value: seal(t, ro, fieldcrypt.Binary, []byte("one"), fieldcrypt.Binding{Table: "u", Column: "c", Row: "1"})},
@@ -453,7 +444,7 @@ func TestRewrapAndIterator(t *testing.T) {
 }
 
 func TestKeyringFromSource(t *testing.T) {
-	k1, k2, k3 := newKeyText(t), newKeyText(t), newKeyText(t)
+	k1, k2, k3 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	r, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{
 		fieldcrypt.EnvKey: k1, fieldcrypt.EnvKeyPrevious: k2 + "," + k3,
 	}))
@@ -497,7 +488,7 @@ func TestKeyringFromSource(t *testing.T) {
 }
 
 func TestParseKeyIDAndPrefix(t *testing.T) {
-	r := mustRing(t, newKeyText(t))
+	r := mustRing(t, fieldcrypttest.NewKey(t))
 	id, err := fieldcrypt.ParseKeyID(r.Primary().String())
 	if err != nil || id != r.Primary() {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -13,7 +14,7 @@ import (
 // is never listed as previous (so never called retirable), and after the
 // promotion the old primary is the previous key.
 func TestStagedNextKey(t *testing.T) {
-	oldK, newK := newKeyText(t), newKeyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	staged, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{fieldcrypt.EnvKey: oldK, fieldcrypt.EnvKeyNext: newK}))
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +98,7 @@ func TestLegacyNeverSeesMarkedValues(t *testing.T) {
 // place, not by an environment variable it did not come from; a space in a
 // list is named as the problem; no error shows a key.
 func TestKeyErrorsNameTheirSource(t *testing.T) {
-	k1, k2 := newKeyText(t), newKeyText(t)
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	cases := []struct {
 		err        func() error
 		want, dont string
@@ -108,11 +109,11 @@ func TestKeyErrorsNameTheirSource(t *testing.T) {
 		{func() error { _, err := fieldcrypt.NewKeyring(k1, k1); return err }, "previous key 1", "FIELD_ENCRYPTION_KEY"},
 		{func() error { _, err := fieldcrypt.NewKeyring(k1, " "+k2); return err }, "contains a space", "FIELD_ENCRYPTION_KEY"},
 		{func() error {
-			_, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": k1, "FIELD_ENCRYPTION_KEY_PREVIOUS": k2 + ", " + newKeyText(t)}))
+			_, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": k1, "FIELD_ENCRYPTION_KEY_PREVIOUS": k2 + ", " + fieldcrypttest.NewKey(t)}))
 			return err
 		}, "FIELD_ENCRYPTION_KEY_PREVIOUS: not valid standard base64", "@"},
 		{func() error {
-			_, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": k1, "FIELD_ENCRYPTION_KEY_PREVIOUS": k2 + ", " + newKeyText(t)}))
+			_, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{"FIELD_ENCRYPTION_KEY": k1, "FIELD_ENCRYPTION_KEY_PREVIOUS": k2 + ", " + fieldcrypttest.NewKey(t)}))
 			return err
 		}, "separated by commas only", "@"},
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
+
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/goodgo/rotation/fieldcrypt"
@@ -209,7 +211,7 @@ func TestIndependentDecoder(t *testing.T) {
 			}
 		}
 	}
-	key := newKeyText(t)
+	key := fieldcrypttest.NewKey(t)
 	ring, err := fieldcrypt.NewKeyring(key)
 	if err != nil {
 		t.Fatal(err)

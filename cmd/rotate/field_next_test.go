@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/goodgo/rotation/fieldcrypt/pgstore"
 	"github.com/goodgo/rotation/internal/testsvc"
 )
@@ -19,7 +20,7 @@ func TestFieldCensusStagedNextNeverRetirable(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (id bigint PRIMARY KEY, phone text)`); err != nil {
 		t.Fatal(err)
 	}
-	oldK, newK := fieldKey(t), fieldKey(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	old, _ := fieldcrypt.NewKeyring(oldK)
 	next, _ := fieldcrypt.NewKeyring(newK)
 	v, _ := old.EncryptText(nil, []byte("0901234567"), fieldcrypt.Binding{})

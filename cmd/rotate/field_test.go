@@ -2,28 +2,21 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/goodgo/rotation/fieldcrypt"
 	"github.com/goodgo/rotation/internal/testsvc"
 )
 
-func fieldKey(t *testing.T) string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
 func TestFieldEncryptDecrypt(t *testing.T) {
-	k1, k2 := fieldKey(t), fieldKey(t)
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k1}
 	r := runCLI(t, vars, "079201001234\n", "field", "encrypt", "--table", "users", "--column", "nid", "--row", "7")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "fc1:") {
@@ -83,7 +76,7 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (id bigint PRIMARY KEY, nid bytea, email text)`); err != nil {
 		t.Fatal(err)
 	}
-	k1, k2 := fieldKey(t), fieldKey(t)
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	old, _ := fieldcrypt.NewKeyring(k1)
 	var rows [][]any
 	for i := 1; i <= 1500; i++ {
@@ -161,7 +154,7 @@ func TestFieldReencryptUndecryptable(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE cards (id bigint PRIMARY KEY, pan bytea)`); err != nil {
 		t.Fatal(err)
 	}
-	k1, k2, lost := fieldKey(t), fieldKey(t), fieldKey(t)
+	k1, k2, lost := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	old, _ := fieldcrypt.NewKeyring(k1)
 	gone, _ := fieldcrypt.NewKeyring(lost)
 	good, _ := old.Encrypt(nil, []byte("4111111111111111"), fieldcrypt.Binding{})
@@ -190,7 +183,7 @@ func TestFieldVerify(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (tenant int, id bigint, nid bytea, PRIMARY KEY (tenant, id))`); err != nil {
 		t.Fatal(err)
 	}
-	k1 := fieldKey(t)
+	k1 := fieldcrypttest.NewKey(t)
 	r, _ := fieldcrypt.NewKeyring(k1)
 	for i := 1; i <= 300; i++ {
 		row := strconv.Itoa(i%3) + "," + strconv.Itoa(i)
@@ -238,7 +231,7 @@ func TestFieldVerify(t *testing.T) {
 // up to the limit its help states, in every form and with both algorithms;
 // one byte more is bad usage (exit 2) naming the limit.
 func TestFieldEncryptDecryptLimits(t *testing.T) {
-	vars := map[string]string{"FIELD_ENCRYPTION_KEY": fieldKey(t)}
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": fieldcrypttest.NewKey(t)}
 	h := runCLI(t, vars, "", "field", "encrypt", "--help")
 	if h.code != 0 || !strings.Contains(h.stdout, "65536 bytes") {
 		t.Fatalf("encrypt --help does not state the limit: %+v", h)
@@ -282,7 +275,7 @@ func TestFieldColumnsFile(t *testing.T) {
 		CREATE SCHEMA billing; CREATE TABLE billing.cards (tenant int, id int, pan bytea, PRIMARY KEY (tenant, id))`); err != nil {
 		t.Fatal(err)
 	}
-	k1, k2 := fieldKey(t), fieldKey(t)
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	old, _ := fieldcrypt.NewKeyring(k1)
 	for i := 1; i <= 200; i++ {
 		id := strconv.Itoa(i)

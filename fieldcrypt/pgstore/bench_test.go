@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -89,7 +90,7 @@ func resetBench(b *testing.B, pool *pgxpool.Pool) {
 //	FIELDCRYPT_BENCH_ROWS=1000000 go test -run '^$' -bench BenchmarkReencrypt -benchtime 2x -timeout 60m ./fieldcrypt/pgstore/
 func BenchmarkReencrypt(b *testing.B) {
 	n := benchRows(b)
-	oldK, newK := keyText(b), keyText(b)
+	oldK, newK := fieldcrypttest.NewKey(b), fieldcrypttest.NewKey(b)
 	old := ring(b, oldK)
 	cur := ring(b, newK, oldK)
 	pool := benchTable(b, n, old)

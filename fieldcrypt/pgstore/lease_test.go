@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,7 +34,7 @@ func (f *fixture) process(t *testing.T) *pgxpool.Pool {
 func TestProcessesShareOneJob(t *testing.T) {
 	for _, procs := range []int{2, 3} {
 		t.Run(fmt.Sprint(procs), func(t *testing.T) {
-			oldK, newK := keyText(t), keyText(t)
+			oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 			rOld := ring(t, oldK)
 			f := newFixture(t, 3000, rOld, true)
 			rNew := ring(t, newK, oldK)
@@ -129,7 +130,7 @@ func (r errRow) Scan(...any) error { return r.err }
 // from their checkpoints; the job finishes with every value under the new
 // key and none lost.
 func TestDeadProcessTakenOver(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 3000, rOld, true)
 	rNew := ring(t, newK, oldK)
@@ -176,7 +177,7 @@ func TestDeadProcessTakenOver(t *testing.T) {
 // columns) is refused while the first holds a live lease on the table, and
 // the error says which job and who holds it.
 func TestOtherJobOnSameTableRefused(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	f := newFixture(t, 1000, ring(t, oldK), false)
 	rNew := ring(t, newK, oldK)
 	ctx, cancel := context.WithCancel(context.Background())

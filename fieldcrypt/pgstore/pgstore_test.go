@@ -2,8 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,14 +22,6 @@ import (
 	"github.com/goodgo/rotation/fieldcrypt"
 	"github.com/goodgo/rotation/internal/testsvc"
 )
-
-func keyText(t testing.TB) string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
 
 func ring(t testing.TB, primary string, prev ...string) *fieldcrypt.Keyring {
 	t.Helper()
@@ -171,7 +162,7 @@ func (f *fixture) verify(t *testing.T, r *fieldcrypt.Keyring) map[fieldcrypt.Key
 }
 
 func TestReencryptEndToEnd(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 2500, rOld, true)
 	rNew := ring(t, newK, oldK)
@@ -223,7 +214,7 @@ func TestReencryptEndToEnd(t *testing.T) {
 }
 
 func TestDryRunWritesNothing(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	f := newFixture(t, 700, ring(t, oldK), false)
 	ctx := context.Background()
 	var sum1, sum2 string
@@ -251,7 +242,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 }
 
 func TestUndecryptableReported(t *testing.T) {
-	oldK, newK, lostK := keyText(t), keyText(t), keyText(t)
+	oldK, newK, lostK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	f := newFixture(t, 400, ring(t, oldK), false)
 	ctx := context.Background()
 	lost := ring(t, lostK)
@@ -331,7 +322,7 @@ func TestConflictNotOverwritten(t *testing.T) {
 }
 
 func testConflictNotOverwritten(t *testing.T, casValue bool) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 600, rOld, true)
 	ctx := context.Background()
@@ -368,7 +359,7 @@ func testConflictNotOverwritten(t *testing.T, casValue bool) {
 // conflict too: the row is re-read (keeping that write) and rewrapped on the
 // next round, never written back over it.
 func TestConflictOtherColumn(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 300, rOld, true)
 	ctx := context.Background()
@@ -398,7 +389,7 @@ func TestConflictOtherColumn(t *testing.T) {
 // or the new key, while the job runs; afterwards every row decrypts to the
 // last value its writer wrote.
 func TestWritersDuringJob(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	rNew := ring(t, newK, oldK)
 	f := newFixture(t, 3000, rOld, true)
@@ -452,7 +443,7 @@ func TestWritersDuringJob(t *testing.T) {
 }
 
 func TestCancelAndResume(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 5000, rOld, false)
 	rNew := ring(t, newK, oldK)
@@ -504,7 +495,7 @@ func TestLegacyPlaintextMigration(t *testing.T) {
 		UPDATE people SET phone = '' WHERE id = 'p8'`); err != nil {
 		t.Fatal(err)
 	}
-	r := ring(t, keyText(t))
+	r := ring(t, fieldcrypttest.NewKey(t))
 	tb := Table{Name: "people", PK: "id", Bind: true, Columns: []Column{{Name: "phone", Form: fieldcrypt.Text}}}
 	// Without the migration option plaintext is an error for every row.
 	rep, err := Reencrypt(ctx, db.Pool, r, tb, Options{DryRun: true})
@@ -534,7 +525,7 @@ func TestQuotedIdentifiersAndUUIDKeys(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE SCHEMA "Vault"; CREATE TABLE "Vault"."Card ""Holders""" ("Row Id" uuid PRIMARY KEY, "Name; DROP" bytea)`); err != nil {
 		t.Fatal(err)
 	}
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	tb := Table{Schema: "Vault", Name: `Card "Holders"`, PK: "Row Id", Bind: true, Columns: []Column{{Name: "Name; DROP"}}}
 	for i := 0; i < 250; i++ {
@@ -566,7 +557,7 @@ func TestQuotedIdentifiersAndUUIDKeys(t *testing.T) {
 }
 
 func TestThrottleAndPause(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	f := newFixture(t, 3000, ring(t, oldK), false)
 	var mu sync.Mutex
 	now := time.Unix(1e9, 0)
@@ -599,7 +590,7 @@ func TestThrottleAndPause(t *testing.T) {
 }
 
 func TestProgressETA(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	f := newFixture(t, 1000, ring(t, oldK), false)
 	now := time.Unix(1e9, 0)
 	var seen []Progress
@@ -618,7 +609,7 @@ func TestBadTable(t *testing.T) {
 	db := testsvc.Postgres(t)
 	ctx := context.Background()
 	_, _ = db.Pool.Exec(ctx, `CREATE TABLE t (id int PRIMARY KEY, b bytea, s text)`)
-	r := ring(t, keyText(t))
+	r := ring(t, fieldcrypttest.NewKey(t))
 	cases := []Table{
 		{Name: "t", PK: "id", Columns: []Column{{Name: "b", Form: fieldcrypt.Text}}},
 		{Name: "t", PK: "id", Columns: []Column{{Name: "s"}}},
@@ -643,7 +634,7 @@ func TestFormatSQL(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE f (id int PRIMARY KEY, b bytea, t text)`); err != nil {
 		t.Fatal(err)
 	}
-	k1, k2 := keyText(t), keyText(t)
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	r1, r2 := ring(t, k1), ring(t, k2)
 	_ = r2.SetAlgorithm(fieldcrypt.AES256GCM)
 	for i, r := range []*fieldcrypt.Keyring{r1, r2, r1} {
@@ -713,7 +704,7 @@ func TestFormatSQL(t *testing.T) {
 func TestTextResultFormat(t *testing.T) {
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
 		t.Run(mode.String(), func(t *testing.T) {
-			oldK, newK := keyText(t), keyText(t)
+			oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 			rOld := ring(t, oldK)
 			f := newFixture(t, 300, rOld, true)
 			rNew := ring(t, newK, oldK)
@@ -775,7 +766,7 @@ func (d cancelTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Com
 // TestKilledWhileSplitting: a run stopped while it records its split must not
 // leave a checkpoint that covers only part of the key range.
 func TestKilledWhileSplitting(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 900, rOld, false)
 	rNew := ring(t, newK, oldK)

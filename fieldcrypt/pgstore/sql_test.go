@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -23,7 +24,7 @@ func TestNondeterministicCollation(t *testing.T) {
 		CREATE TABLE people (id text COLLATE ci PRIMARY KEY, phone text COLLATE ci)`); err != nil {
 		t.Fatal(err)
 	}
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld, rNew := ring(t, oldK), ring(t, newK, oldK)
 	var rows [][]any
 	for i := 1; i <= 400; i++ {
@@ -66,7 +67,7 @@ func TestNondeterministicCollation(t *testing.T) {
 // sessions with standard_conforming_strings = off (over the extended
 // protocol: pgx refuses the simple protocol with the setting off).
 func TestStandardConformingStringsOff(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	f := newFixture(t, 500, rOld, true)
 	rNew := ring(t, newK, oldK)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/goodgo/rotation/fieldcrypt"
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 )
 
 // TestVerifyFindsWhatTheCensusCannot: after a full re-encryption, a bound
@@ -15,7 +16,7 @@ import (
 // read headers only; Verify decrypts every value with its binding and lists
 // both by row.
 func TestVerifyFindsWhatTheCensusCannot(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	f := newFixture(t, 500, ring(t, oldK), true)
 	rNew := ring(t, newK, oldK)
 	ctx := context.Background()
