@@ -51,6 +51,7 @@ type tableFlags struct {
 	t       pgstore.Table
 	cols    columnFlags
 	urlFile string
+	dir     string // --dir: keys from a secrets directory
 }
 
 func (f *tableFlags) register(fs *flag.FlagSet) {
@@ -60,6 +61,7 @@ func (f *tableFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.cols, "column", "encrypted column: `name` (bytea) or name:text; repeat for several (required)")
 	fs.BoolVar(&f.t.Bind, "bind", false, "values are bound to (table, column, primary key)")
 	fs.StringVar(&f.urlFile, "database-url-file", "", "file holding the DSN (default: $DATABASE_URL)")
+	fs.StringVar(&f.dir, "dir", "", dirFlagUsage)
 }
 
 // open validates the flags, loads the keyring and connects.
@@ -69,7 +71,7 @@ func (f *tableFlags) open(ctx context.Context, env *Env, name string, conns int)
 		fmt.Fprintf(env.Stderr, "rotate field %s: --table and at least one --column are required\n", name)
 		return nil, nil, exitUsage
 	}
-	ring, err := fieldcrypt.LoadKeyring(env.Vars)
+	ring, err := fieldcrypt.LoadKeyring(fieldSource(env, f.dir))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field %s: %v\n", name, err)
 		return nil, nil, exitUsage
@@ -271,6 +273,7 @@ type valueFlags struct {
 	form                 string
 	table, column, row   string
 	keepNewline, hexForm bool
+	dir                  string
 }
 
 func (v *valueFlags) register(fs *flag.FlagSet) {
@@ -280,6 +283,7 @@ func (v *valueFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.column, "column", "", "binding: column")
 	fs.StringVar(&v.row, "row", "", "binding: row primary key as text")
 	fs.BoolVar(&v.keepNewline, "keep-newline", false, "keep a trailing newline of the input")
+	fs.StringVar(&v.dir, "dir", "", dirFlagUsage)
 }
 
 func (v *valueFlags) check(env *Env, name string) (fieldcrypt.Form, fieldcrypt.Binding, bool) {
@@ -338,7 +342,7 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 	if !ok || fs.NArg() > 0 {
 		return exitUsage
 	}
-	ring, err := fieldcrypt.LoadKeyring(env.Vars)
+	ring, err := fieldcrypt.LoadKeyring(fieldSource(env, v.dir))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field encrypt: %v\n", err)
 		return exitUsage
@@ -383,7 +387,7 @@ func runFieldDecrypt(_ context.Context, env *Env, args []string) int {
 	if !ok || fs.NArg() > 0 {
 		return exitUsage
 	}
-	ring, err := fieldcrypt.LoadKeyring(env.Vars)
+	ring, err := fieldcrypt.LoadKeyring(fieldSource(env, v.dir))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field decrypt: %v\n", err)
 		return exitUsage
