@@ -68,8 +68,7 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 2 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "two arguments: <class> <environment>")
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(env.Stderr, "rotate checklist: "+format+"\n", a...)

@@ -49,8 +49,7 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	db, err := pickURL(env, "DATABASE_URL", *dbURL, *dbURLFile, localDatabaseURL)
 	if err != nil {

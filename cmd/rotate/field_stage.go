@@ -185,8 +185,7 @@ func runFieldStage(_ context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	d, old, code := openFieldDir(env, "field stage", *dir, *adopt)
 	if code != exitOK {
@@ -225,8 +224,7 @@ func runFieldPromote(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	urls, err := ff.list(nil)
 	if err != nil {
@@ -289,8 +287,7 @@ func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	tf.t.Columns = tf.cols
 	if tf.t.Name == "" || len(tf.t.Columns) == 0 {

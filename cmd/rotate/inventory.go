@@ -28,8 +28,7 @@ func runInventory(_ context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	classes := secretenv.Inventory()
 	if *only != "" {

@@ -68,8 +68,7 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	keys, err := kf.open(env)
 	if err != nil {
@@ -131,8 +130,7 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	keys, err := kf.open(env)
 	if err != nil {
@@ -200,9 +198,11 @@ func runJWTSign(_ context.Context, env *Env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if *sub == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	if *sub == "" {
+		return missingFlag(fs, "sub")
 	}
 	keys, err := kf.open(env)
 	if err != nil {
@@ -242,8 +242,11 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 || *prefix == "" {
-		fs.Usage()
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	if *prefix == "" {
+		fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: --prefix is empty: it would match every key")
 		return exitUsage
 	}
 	url := env.getenv("REDIS_URL")

@@ -313,8 +313,7 @@ func runJWTStage(_ context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	d, old, rings, code := sf.openDir(env, "jwt stage")
 	if code != exitOK {
@@ -356,8 +355,7 @@ func runJWTPromote(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	urls, err := ff.list(nil)
 	if err != nil {
@@ -431,8 +429,7 @@ func runJWTRetire(_ context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	d, old, rings, code := sf.openDir(env, "jwt retire")
 	if code != exitOK {
