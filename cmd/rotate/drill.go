@@ -30,8 +30,9 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 		"When Postgres (DATABASE_URL, or the local default) is reachable it also rotates a real\n"+
 		"role under a live pgx pool (through PgBouncer when installed) and re-encrypts a real\n"+
 		"table; when Redis (REDIS_URL, or the local default) is reachable it flushes a real\n"+
-		"session prefix. A phase whose service is absent is reported as skipped.\n"+
-		"Exit 1 when a phase failed.")
+		"session prefix. A service that is configured (variable, flag or file) but cannot be reached\n"+
+		"fails its phases; only an unconfigured one whose local default does not answer is skipped.\n"+
+		"Times are in --tz / ROTATE_TZ (default: local). Exit 1 when a phase failed.")
 	out := fs.String("out", "", "report file (default drill-report-<time>.md; - for stdout)")
 	dbURL := fs.String("database-url", "", "superuser DSN for the Postgres phases (no password here: use DATABASE_URL or --database-url-file)")
 	dbURLFile := fs.String("database-url-file", "", "file holding the superuser DSN")
@@ -61,8 +62,15 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate drill: %v\n", err)
 		return exitUsage
 	}
+	dbConfigured := *dbURL != "" || *dbURLFile != "" || env.getenv("DATABASE_URL") != ""
+	rdConfigured := *redisURL != "" || *redisURLFile != "" || env.getenv("REDIS_URL") != ""
 	if *inProcess {
 		db, rd = "", ""
+	}
+	loc, err := env.zone()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate drill: %v\n", err)
+		return exitUsage
 	}
 	var phases []string
 	if *only != "" {
@@ -81,6 +89,7 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	r := drill.Run(ctx, drill.Options{
 		Env: *envName, By: *by, Buddy: *buddy, DatabaseURL: db, RedisURL: rd,
 		Instances: *instances, Clients: *clients, Rows: *rows, Only: phases, Progress: env.Stderr, Now: env.now,
+		DatabaseConfigured: dbConfigured, RedisConfigured: rdConfigured, Version: version(), Location: loc,
 	})
 	md := r.Markdown()
 	switch *out {
@@ -89,7 +98,8 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	default:
 		path := *out
 		if path == "" {
-			path = "drill-report-" + env.now().UTC().Format("20060102-150405") + ".md"
+			// The file name carries the same zone as the report's times.
+			path = "drill-report-" + env.now().In(loc).Format("20060102-150405-0700") + ".md"
 		}
 		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
 			fmt.Fprintf(env.Stderr, "rotate drill: write report: %v\n", err)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -229,16 +230,21 @@ func runJWTSign(_ context.Context, env *Env, args []string) int {
 }
 
 func runJWTFlush(ctx context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt flush-sessions", "rotate jwt flush-sessions [--prefix P] [--cluster] [--redis-url-file F] --yes\n\n"+
+	fs := newFlags(env, "jwt flush-sessions", "rotate jwt flush-sessions [--prefix P] [--cluster] [--redis-url-file F] (--dry-run | --yes) [--allow-empty]\n\n"+
 		"Deletes every Redis key under the user-status prefix (incident rotation, runbook §3.3) with\n"+
 		"SCAN + UNLINK, never KEYS; on every master with --cluster. Redis comes from REDIS_URL\n"+
 		"or --redis-url-file.\n"+
-		"Refuses to run without --yes.")
+		"--dry-run counts the keys it would delete. Without --yes it counts them and asks on a terminal,\n"+
+		"or refuses (exit 2) otherwise. A prefix that matches no key (mistyped?) is an error (exit 1)\n"+
+		"unless --allow-empty.")
 	prefix := fs.String("prefix", jwtkeys.DefaultStatusPrefix, "key prefix to delete")
 	yes := fs.Bool("yes", false, "confirm the deletion")
+	dryRun := fs.Bool("dry-run", false, "count the keys that would be deleted, delete nothing")
+	allowEmpty := fs.Bool("allow-empty", false, "a prefix that matches no key is not an error")
 	cluster := fs.Bool("cluster", false, "REDIS_URL is a Redis Cluster (redis://host:port?addr=host2:port2...)")
 	count := fs.Int64("count", 0, "SCAN COUNT hint (default 10000)")
 	urlFile := fs.String("redis-url-file", "", "file holding the Redis URL (instead of REDIS_URL)")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -262,27 +268,47 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: REDIS_URL is not set (or give --redis-url-file)")
 		return exitUsage
 	}
-	if !*yes {
-		fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: would delete every key under %q; rerun with --yes to confirm\n", *prefix)
+	rdb, err := newRedisClient(url, *cluster)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: %v\n", err)
 		return exitUsage
 	}
-	var rdb redis.UniversalClient
-	if *cluster {
-		opt, err := redis.ParseClusterURL(url)
-		if err != nil {
-			fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: REDIS_URL is not a valid cluster URL")
-			return exitUsage
-		}
-		rdb = redis.NewClusterClient(opt)
-	} else {
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: REDIS_URL is not a valid redis:// URL")
-			return exitUsage
-		}
-		rdb = redis.NewClient(opt)
-	}
 	defer rdb.Close()
+	type result struct {
+		Prefix  string  `json:"prefix"`
+		DryRun  bool    `json:"dry_run"`
+		Matched int64   `json:"matched"`
+		Deleted int64   `json:"deleted"`
+		Seconds float64 `json:"seconds"`
+	}
+	empty := func(n int64, what string) int {
+		if n > 0 || *allowEmpty {
+			return exitOK
+		}
+		fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: no key %s under %q: is the prefix right? (--allow-empty if this is expected)\n", what, *prefix)
+		return exitCheck
+	}
+	if *dryRun || !*yes {
+		n, err := countPrefix(ctx, rdb, *prefix, *count)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: count: %s\n", oneLine(err))
+			return exitCheck
+		}
+		if *dryRun {
+			if of.json(env) {
+				writeJSON(env.Stdout, result{Prefix: *prefix, DryRun: true, Matched: n})
+			} else {
+				fmt.Fprintf(env.Stdout, "would delete %d keys under %q (dry run: nothing deleted)\n", n, *prefix)
+			}
+			return empty(n, "matches")
+		}
+		if n == 0 {
+			return empty(n, "matches")
+		}
+		if code := confirm(env, "jwt flush-sessions", fmt.Sprintf("this deletes %d keys under %q", n, *prefix), false); code != exitOK {
+			return code
+		}
+	}
 	env.auditTarget("redis prefix " + *prefix)
 	start := time.Now()
 	n, err := jwtkeys.FlushPrefix(ctx, rdb, *prefix, jwtkeys.FlushOptions{Count: *count})
@@ -294,6 +320,56 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 		return exitCheck
 	}
 	el := time.Since(start)
-	fmt.Fprintf(env.Stdout, "flushed %d keys under %q in %s (%.0f keys/s)\n", n, *prefix, el.Round(time.Millisecond), float64(n)/el.Seconds())
-	return exitOK
+	if of.json(env) {
+		writeJSON(env.Stdout, result{Prefix: *prefix, Matched: n, Deleted: n, Seconds: el.Seconds()})
+	} else if n > 0 {
+		fmt.Fprintf(env.Stdout, "flushed %d keys under %q in %s (%.0f keys/s)\n", n, *prefix, el.Round(time.Millisecond), float64(n)/el.Seconds())
+	}
+	return empty(n, "was deleted")
+}
+
+// countPrefix counts the keys under prefix with SCAN MATCH (every master
+// of a cluster), never KEYS.
+func countPrefix(ctx context.Context, rdb redis.UniversalClient, prefix string, count int64) (int64, error) {
+	if count <= 0 {
+		count = 10000
+	}
+	match := globEscape(prefix) + "*"
+	scan := func(ctx context.Context, c redis.Cmdable) (int64, error) {
+		var n int64
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, match, count).Result()
+			if err != nil {
+				return n, err
+			}
+			n += int64(len(keys))
+			if cursor = next; cursor == 0 {
+				return n, nil
+			}
+		}
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		var total atomic.Int64
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			n, err := scan(ctx, c)
+			total.Add(n)
+			return err
+		})
+		return total.Load(), err
+	}
+	return scan(ctx, rdb)
+}
+
+// globEscape escapes Redis glob characters so prefix matches literally.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
