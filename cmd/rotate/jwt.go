@@ -44,60 +44,72 @@ func addKeyringFlags(fs *flag.FlagSet) keyringFlags {
 	}
 }
 
-func (k keyringFlags) open(env *Env) (*jwtkeys.Keys, error) {
-	src := env.Vars
+func (k keyringFlags) source(env *Env) secretenv.Source {
 	if *k.dir != "" {
-		src = secretenv.Dir(*k.dir)
+		return secretenv.Dir(*k.dir)
 	}
-	return jwtkeys.Open(src, jwtkeys.Options{Algorithm: *k.alg, Now: env.now})
+	return env.Vars
 }
 
-func fmtTime(t time.Time) string {
+func (k keyringFlags) open(env *Env) (*jwtkeys.Keys, error) {
+	return jwtkeys.Open(k.source(env), jwtkeys.Options{Algorithm: *k.alg, Now: env.now})
+}
+
+// fmtTime prints t for people in the CLI's one zone (--tz / ROTATE_TZ),
+// with the zone's abbreviation; "-" for no time.
+func (e *Env) fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format(time.RFC3339)
+	loc, err := e.zone()
+	if err != nil {
+		loc = time.UTC // the zone was checked when the command started
+	}
+	return t.In(loc).Format(timeLayout)
 }
 
 func runJWTStatus(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt status", "rotate jwt status [--dir DIR] [--json]\n\n"+
+	fs := newFlags(env, "jwt status", "rotate jwt status [--dir DIR] [--json | -o json]\n\n"+
 		"Loads and validates JWT_SECRET, JWT_SECRET_PREVIOUS, JWT_SECRET_NEXT and the JWT_REFRESH_SECRET\n"+
-		"trio (plus *_PREVIOUS_SINCE) and lists every slot. Exit 1 when the configuration is invalid.")
+		"trio (plus *_PREVIOUS_SINCE) and lists every slot: the previous key's SINCE (when it left current)\n"+
+		"and RETIRE AT. Times are in --tz / ROTATE_TZ. Exit 1 when the configuration is invalid.")
 	kf := addKeyringFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 0 {
 		return wrongArgs(fs, "no arguments")
 	}
+	if _, err := env.zone(); err != nil {
+		fmt.Fprintf(env.Stderr, "rotate jwt status: %v\n", err)
+		return exitUsage
+	}
 	keys, err := kf.open(env)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate jwt status: %v\n", err)
 		return exitCheck
 	}
+	src := kf.source(env)
+	sinceSet := func(r jwtkeys.RingID) bool {
+		v, ok, _ := src.Lookup(jwtkeys.SinceVarName(r))
+		return ok && v != ""
+	}
 	st := keys.Status()
-	if *asJSON {
-		type row struct {
-			Ring, Slot, Var, State, Fingerprint string
-			Since, RetireAt                     *time.Time `json:",omitempty"`
-		}
-		rows := make([]row, 0, len(st))
-		for _, s := range st {
-			r := row{Ring: s.Ring.String(), Slot: s.Slot.String(), Var: s.Var, State: string(s.State), Fingerprint: s.Fingerprint}
-			if !s.Since.IsZero() {
-				r.Since = &s.Since
+	if of.json(env) {
+		rows := slotRows(st)
+		for i, s := range st {
+			// Only the previous slot has a meaningful "since" (when it left
+			// current); for the others it would be this process's start.
+			if s.Slot != jwtkeys.SlotPrevious {
+				rows[i].Since = nil
 			}
-			if !s.RetireAt.IsZero() {
-				r.RetireAt = &s.RetireAt
-			}
-			rows = append(rows, r)
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rows)
+		writeJSON(env.Stdout, rows)
 		return exitOK
 	}
+	loc, _ := env.zone()
+	fmt.Fprintf(env.Stdout, "times in %s\n", zoneLabel(loc, env.now()))
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RING\tSLOT\tVARIABLE\tSTATE\tFINGERPRINT\tSINCE\tRETIRE AT")
 	var notes []string
@@ -106,13 +118,22 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 		if fp == "" {
 			fp = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Ring, s.Slot, s.Var, s.State, fp, fmtTime(s.Since), fmtTime(s.RetireAt))
+		since := "-"
+		if s.Slot == jwtkeys.SlotPrevious && s.Fingerprint != "" {
+			since = env.fmtTime(s.Since)
+			if !sinceSet(s.Ring) {
+				since += " (load time)"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Ring, s.Slot, s.Var, s.State, fp, since, env.fmtTime(s.RetireAt))
 		switch {
 		case s.State == jwtkeys.StateRetired:
-			notes = append(notes, fmt.Sprintf("%s is retired (tokens signed with it are refused): remove it.", s.Var))
+			notes = append(notes, fmt.Sprintf("%s is retired (tokens signed with it are refused): remove it (rotate jwt retire).", s.Var))
+		case s.State == jwtkeys.StateVerifying && !sinceSet(s.Ring):
+			notes = append(notes, fmt.Sprintf("%s verifies until %s, counted from this load: %s is not set, so every restart moves it later; set it to the promotion time.",
+				s.Var, env.fmtTime(s.RetireAt), jwtkeys.SinceVarName(s.Ring)))
 		case s.State == jwtkeys.StateVerifying:
-			notes = append(notes, fmt.Sprintf("%s verifies until %s; set %s at promotion so a restart keeps that time.",
-				s.Var, fmtTime(s.RetireAt), jwtkeys.SinceVarName(s.Ring)))
+			notes = append(notes, fmt.Sprintf("%s verifies until %s (%s).", s.Var, env.fmtTime(s.RetireAt), jwtkeys.SinceVarName(s.Ring)))
 		}
 	}
 	_ = tw.Flush()
@@ -123,10 +144,11 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 }
 
 func runJWTInspect(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt inspect", "rotate jwt inspect [--dir DIR] < token\n\n"+
+	fs := newFlags(env, "jwt inspect", "rotate jwt inspect [--dir DIR] [--json | -o json] < token\n\n"+
 		"Reads one token on stdin and prints its kid, the ring and slot that verify it, its claims\n"+
 		"and expiry, or exactly why it is refused. Exit 0 when it verifies, 1 when not.")
 	kf := addKeyringFlags(fs)
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -145,6 +167,30 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 	}
 	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(raw)), "Bearer "))
 	in := keys.Keyring().Inspect(tok)
+	if of.json(env) {
+		type inspection struct {
+			Alg       string         `json:"alg,omitempty"`
+			Kid       string         `json:"kid,omitempty"`
+			Verified  bool           `json:"verified"`
+			Ring      string         `json:"ring,omitempty"`
+			Slot      string         `json:"slot,omitempty"`
+			Legacy    bool           `json:"legacy"`
+			Refusal   string         `json:"refusal,omitempty"`
+			ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+			Claims    map[string]any `json:"claims,omitempty"` // unverified when verified is false
+		}
+		out := inspection{Alg: in.Alg, Kid: in.Kid, Verified: in.Verified, Legacy: in.Legacy, ExpiresAt: utcPtr(in.ExpiresAt), Claims: in.Claims}
+		if in.Verified {
+			out.Ring, out.Slot = in.Ring.String(), in.Slot.String()
+		} else if in.Err != nil {
+			out.Refusal = in.Err.Error()
+		}
+		writeJSON(env.Stdout, out)
+		if !in.Verified {
+			return exitCheck
+		}
+		return exitOK
+	}
 	w := env.Stdout
 	orDash := func(s string) string {
 		if s == "" {
@@ -169,9 +215,9 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 	if !in.ExpiresAt.IsZero() {
 		d := in.ExpiresAt.Sub(env.now()).Round(time.Second)
 		if d > 0 {
-			fmt.Fprintf(w, "expires:  %s (in %s)\n", fmtTime(in.ExpiresAt), d)
+			fmt.Fprintf(w, "expires:  %s (in %s)\n", env.fmtTime(in.ExpiresAt), d)
 		} else {
-			fmt.Fprintf(w, "expires:  %s (%s ago)\n", fmtTime(in.ExpiresAt), -d)
+			fmt.Fprintf(w, "expires:  %s (%s ago)\n", env.fmtTime(in.ExpiresAt), -d)
 		}
 	} else {
 		fmt.Fprintln(w, "expires:  - (no exp claim)")
@@ -225,7 +271,7 @@ func runJWTSign(_ context.Context, env *Env, args []string) int {
 		tok, ring, exp = p.Refresh, jwtkeys.Refresh, p.RefreshExpiresAt
 	}
 	fmt.Fprintln(env.Stdout, tok)
-	fmt.Fprintf(env.Stderr, "%s token, kid %s, expires %s\n", ring, keys.Keyring().CurrentKid(ring), fmtTime(exp))
+	fmt.Fprintf(env.Stderr, "%s token, kid %s, expires %s\n", ring, keys.Keyring().CurrentKid(ring), env.fmtTime(exp))
 	return exitOK
 }
 
