@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,12 @@ func TestDrillConfiguredButDown(t *testing.T) {
 		if strings.HasPrefix(line, "dial ") || strings.HasPrefix(line, "\t") {
 			t.Errorf("an error broke onto its own line: %q", line)
 		}
+	}
+	r = runCLI(t, vars, "", "drill", "--only", "redis", "--json", "--out", "-")
+	var sum drillSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || r.code != exitCheck || sum.OK || len(sum.Phases) != 1 ||
+		sum.Phases[0].ID != "redis" || sum.Phases[0].Status != "failed" || !strings.Contains(sum.Phases[0].Reason, "Redis unreachable") {
+		t.Fatalf("--json: %v %v", err, r)
 	}
 	// Not configured at all (no variables) and the local default absent:
 	// skipped, in one clean line. Simulated by pointing the defaults

@@ -32,6 +32,7 @@ func runKeygen(_ context.Context, env *Env, args []string) int {
 		"  db, redis     32 characters from [A-Za-z0-9]")
 	out := fs.String("o", "", "write the secret to this `file` (0600, no trailing newline) instead of stdout")
 	force := fs.Bool("force", false, "with -o: replace an existing file")
+	asJSON := fs.Bool("json", false, `print {"class", "fingerprint", "file" or "secret"} as JSON on stdout`)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -43,7 +44,20 @@ func runKeygen(_ context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate keygen: %v\n", err)
 		return exitUsage
 	}
-	if *out == "" {
+	if *asJSON {
+		type gen struct {
+			Class       string `json:"class"`
+			Fingerprint string `json:"fingerprint"`
+			File        string `json:"file,omitempty"`
+			Secret      string `json:"secret,omitempty"` // only without -o
+		}
+		g := gen{Class: fs.Arg(0), Fingerprint: fingerprint.OfString(secret), File: *out}
+		if *out == "" {
+			g.Secret = secret
+		}
+		defer writeJSON(env.Stdout, g)
+	}
+	if *out == "" && !*asJSON {
 		fmt.Fprintln(env.Stdout, secret)
 	} else if err := writeSecretFile(*out, secret, *force); err != nil {
 		fmt.Fprintf(env.Stderr, "rotate keygen: %v\n", err)

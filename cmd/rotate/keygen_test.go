@@ -69,3 +69,18 @@ func TestVersionAndMissingFlag(t *testing.T) {
 		t.Fatalf("checklist one arg: %v", r)
 	}
 }
+
+func TestKeygenJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k")
+	r := runCLI(t, nil, "", "keygen", "field", "-o", path, "--json")
+	b, _ := os.ReadFile(path)
+	want := `{
+  "class": "field",
+  "fingerprint": "` + fingerprint.Of(b) + `",
+  "file": "` + path + `"
+}
+`
+	if r.code != 0 || r.stdout != want || strings.Contains(r.stdout, string(b)) {
+		t.Fatalf("%v", r)
+	}
+}
