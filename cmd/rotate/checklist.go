@@ -208,6 +208,9 @@ func checklistFromAudit(env *Env, classID string) (auditFill, error) {
 			a.promoted = r.Time
 		}
 		for slot, fp := range r.After {
+			if strings.HasSuffix(slot, "_PREVIOUS") {
+				continue // the old key, moved aside by a promotion
+			}
 			switch {
 			case classID == "jwt" && strings.Contains(slot, "JWT_REFRESH_SECRET"):
 				a.refresh = fp

@@ -147,3 +147,28 @@ func TestJWTIncident(t *testing.T) {
 		t.Fatalf("Redis down: %v", r)
 	}
 }
+
+// TestChecklistFromStagedAudit: the checklist filled from the audit log of
+// a staged rotation names the new keys (never the old one moved to
+// _PREVIOUS) and counts the overlap from the promotion.
+func TestChecklistFromStagedAudit(t *testing.T) {
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	a, ra := newSecret(t, "jwt"), newSecret(t, "jwt")
+	dir := writeDir(t, map[string]string{"JWT_SECRET": a, "JWT_REFRESH_SECRET": ra})
+	g := []string{"--audit-log", audit, "--ticket", "SEC-9", "--tz", "UTC"}
+	na, nr := newSecret(t, "jwt"), newSecret(t, "jwt")
+	if r := runCLI(t, nil, na+"\n"+nr+"\n", append(g, "jwt", "stage", "--dir", dir, "--stdin")...); r.code != 0 {
+		t.Fatal(r)
+	}
+	if r := runCLI(t, nil, "", append(g, "jwt", "promote", "--dir", dir, "--skip-fleet-check")...); r.code != 0 {
+		t.Fatal(r)
+	}
+	for i := 0; i < 5; i++ { // map order must not matter
+		r := runCLI(t, nil, "", append(g, "checklist", "--from-audit", "jwt", "production")...)
+		if r.code != 0 || !strings.Contains(r.stdout, "New JWT_SECRET fingerprint (SHA-256 first 16 chars): `"+fingerprint.OfString(na)+"`") ||
+			!strings.Contains(r.stdout, "New JWT_REFRESH_SECRET fingerprint (SHA-256 first 16 chars): `"+fingerprint.OfString(nr)+"`") ||
+			!strings.Contains(r.stdout, "Overlap window end date (JWT only): 2026-12-28 09:00 UTC") {
+			t.Fatalf("%v", r)
+		}
+	}
+}
