@@ -77,6 +77,8 @@ func TestGolden(t *testing.T) {
 		{"fingerprint", nil, "golden-secret\n", []string{"fingerprint"}},
 		{"fingerprint-json", nil, "golden-secret\n", []string{"fingerprint", "--json"}},
 		{"jwt-sign-missing-sub", jwtVars, "", []string{"jwt", "sign"}},
+		{"checklist-jwt", map[string]string{"ROTATE_TZ": "Asia/Ho_Chi_Minh"}, "", []string{"checklist", "--fingerprint", "0123456789abcdef", "--refresh-fingerprint", "fedcba9876543210", "--promoted-at", "2026-11-27T02:00:00+07:00", "jwt", "production"}},
+		{"checklist-jwt-json", map[string]string{"ROTATE_TZ": "Asia/Ho_Chi_Minh"}, "", []string{"checklist", "--fingerprint", "0123456789abcdef", "--refresh-fingerprint", "fedcba9876543210", "--promoted-at", "2026-11-27T02:00:00+07:00", "jwt", "production", "--json"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
