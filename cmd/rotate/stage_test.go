@@ -172,3 +172,24 @@ func TestChecklistFromStagedAudit(t *testing.T) {
 		}
 	}
 }
+
+// TestJWTIncidentWaitsForFleet: with --fleet the incident command waits
+// until every instance signs with the new keys, and says so; an instance
+// that never catches up fails the step, named.
+func TestJWTIncidentWaitsForFleet(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	keys := map[string]string{"JWT_SECRET": newSecret(t, "jwt"), "JWT_REFRESH_SECRET": newSecret(t, "jwt"), "FIELD_ENCRYPTION_KEY": newSecret(t, "field")}
+	dir, stuck := writeDir(t, keys), writeDir(t, keys)
+	a, b := startInstance(t, ctx, dir, nil), startInstance(t, ctx, dir, nil)
+	fleet := a.fleet.URL + "/keys," + b.fleet.URL + "/keys"
+	r := runCLINow(t, nil, "", "jwt", "incident", "--dir", dir, "--yes", "--fleet", fleet)
+	if r.code != 0 || !strings.Contains(r.stdout, "fleet            ok              all 2 instances sign with the new keys") {
+		t.Fatalf("%v", r)
+	}
+	c := startInstance(t, ctx, stuck, nil)
+	r = runCLINow(t, nil, "", "jwt", "incident", "--dir", dir, "--yes", "--fleet", fleet+","+c.fleet.URL+"/keys", "--wait", "500ms")
+	if r.code != exitCheck || !strings.Contains(r.stdout, "fleet            failed          lagging after 500ms: "+c.fleet.URL+"/keys") {
+		t.Fatalf("stuck instance: %v", r)
+	}
+}
