@@ -22,14 +22,14 @@ var procedure = map[string]struct {
 	generate string // markdown: a command in backticks, or where the provider issues it
 	steps    []string
 }{
-	"jwt": {"`rotate keygen jwt`, once for access and once for refresh", []string{
-		"Stage: JWT_SECRET_NEXT / JWT_REFRESH_SECRET_NEXT set on every instance (rotate jwt status shows slot next)",
-		"Promote: JWT_SECRET=new, JWT_SECRET_PREVIOUS=old, JWT_SECRET_PREVIOUS_SINCE=promotion time (same for refresh), one instance at a time",
+	"jwt": {"`rotate jwt stage --dir DIR` (or `rotate keygen jwt`, once for access and once for refresh)", []string{
+		"Stage: JWT_SECRET_NEXT / JWT_REFRESH_SECRET_NEXT set on every instance (rotate jwt fleet --dir DIR --file F: all in sync)",
+		"Promote: rotate jwt promote --dir DIR --fleet-file F (JWT_SECRET=new, JWT_SECRET_PREVIOUS=old, JWT_SECRET_PREVIOUS_SINCE=promotion time, same for refresh); rotate jwt fleet in sync",
 		"auth_jwt_verified_total{slot=\"previous\"} at zero before retiring the previous keys",
 	}},
-	"field": {"`rotate keygen field`", []string{
+	"field": {"`rotate field stage --dir DIR` (or `rotate keygen field`)", []string{
 		"Stage: FIELD_ENCRYPTION_KEY_NEXT=new on every instance (all can decrypt with it before any encrypts)",
-		"Promote: FIELD_ENCRYPTION_KEY=new, FIELD_ENCRYPTION_KEY_PREVIOUS=old, FIELD_ENCRYPTION_KEY_NEXT removed",
+		"Promote: rotate field promote --dir DIR --fleet-file F (FIELD_ENCRYPTION_KEY=new, FIELD_ENCRYPTION_KEY_PREVIOUS=old, FIELD_ENCRYPTION_KEY_NEXT removed)",
 		"rotate field reencrypt finished; rotate field verify passes; rotate field census shows zero values on the previous key in every encrypted column",
 	}},
 	"vnpay":   {"provider portal", []string{"VNPAY_HASH_SECRET_PREVIOUS=old with VNPAY_HASH_SECRET_PREVIOUS_UNTIL=rotation time + 24 h", "rotate payment smoke vnpay passed"}},
@@ -69,12 +69,12 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 	fromAudit := fs.Bool("from-audit", false, "fill fingerprints and the promotion time from the audit log (--audit-log / ROTATE_AUDIT_LOG) for --ticket / ROTATE_TICKET")
 	refreshTTL := fs.Duration("refresh-ttl", 30*24*time.Hour, "JWT only: longest refresh-token TTL, for the overlap end date")
 	margin := fs.Duration("margin", 24*time.Hour, "JWT only: margin after the longest TTL")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 2 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "two arguments: <class> <environment>")
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(env.Stderr, "rotate checklist: "+format+"\n", a...)
@@ -157,7 +157,8 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 	p := procedure[classID]
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Rotation — %s — %s\n", class.Name, envID)
-	line := func(s string) { b.WriteString("- [ ] " + s + "\n") }
+	var items []string
+	line := func(s string) { items = append(items, s); b.WriteString("- [ ] " + s + "\n") }
 	line("Ticket opened in Paperclip; linked to [GOO-121](/GOO/issues/GOO-121)")
 	line("Change window booked (date/time " + zoneLabel(loc, env.now()) + ")")
 	line("Staging rehearsal completed (date, drill report link: rotate drill)")
@@ -179,6 +180,23 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 	line("Old secret retired / role dropped (timestamp)")
 	line("Post-rotation audit note in ticket")
 	line("Runbook updated if anything surprised us")
+	if of.json(env) {
+		type checklist struct {
+			Class       string     `json:"class"`
+			Environment string     `json:"environment"`
+			Fingerprint string     `json:"fingerprint,omitempty"`
+			RefreshFP   string     `json:"refresh_fingerprint,omitempty"`
+			PromotedAt  *time.Time `json:"promoted_at,omitempty"`
+			OverlapEnd  *time.Time `json:"overlap_end,omitempty"`
+			Items       []string   `json:"items"`
+		}
+		c := checklist{Class: classID, Environment: envID, Fingerprint: *fp, RefreshFP: *refreshFP, Items: items}
+		if classID == "jwt" && !promoted.IsZero() {
+			c.PromotedAt, c.OverlapEnd = utcPtr(promoted), utcPtr(promoted.Add(*refreshTTL+*margin))
+		}
+		writeJSON(env.Stdout, c)
+		return exitOK
+	}
 	fmt.Fprint(env.Stdout, b.String())
 	return exitOK
 }
@@ -214,6 +232,9 @@ func checklistFromAudit(env *Env, classID string) (auditFill, error) {
 			a.promoted = r.Time
 		}
 		for slot, fp := range r.After {
+			if strings.HasSuffix(slot, "_PREVIOUS") {
+				continue // the old key, moved aside by a promotion
+			}
 			switch {
 			case classID == "jwt" && strings.Contains(slot, "JWT_REFRESH_SECRET"):
 				a.refresh = fp

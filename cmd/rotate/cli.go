@@ -82,6 +82,10 @@ func run(ctx context.Context, args []string, env *Env) int {
 		fmt.Fprintf(env.Stderr, "rotate: %v\n", err)
 		return exitUsage
 	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		fmt.Fprintln(env.Stdout, version())
+		return exitOK
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
@@ -105,6 +109,7 @@ func run(ctx context.Context, args []string, env *Env) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: rotate [--audit-log FILE|DSN] [--ticket ID] [--actor NAME] [--tz ZONE] <command> [flags] [args]")
+	fmt.Fprintln(w, "       rotate --version")
 	fmt.Fprintln(w, "\nSecrets come from the environment, files or stdin, never from arguments.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 a check failed, 2 bad usage.\n\ncommands:")
 	names := make([]string, 0, len(commands))

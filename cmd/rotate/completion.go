@@ -28,8 +28,7 @@ func runCompletion(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	if fs.NArg() != 1 || (fs.Arg(0) != "bash" && fs.Arg(0) != "zsh") {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "one shell: bash or zsh")
 	}
 	tree := completionTree(ctx)
 	if fs.Arg(0) == "zsh" {
@@ -40,7 +39,7 @@ func runCompletion(ctx context.Context, env *Env, args []string) int {
 }
 
 var (
-	helpVerbs = regexp.MustCompile(`^usage: rotate \S+ <([a-z0-9|-]+)>`)
+	helpVerbs = regexp.MustCompile(`^usage: rotate \S+ (?:\[[^<]*\] )?<([a-z0-9|-]+)>`)
 	helpFlag  = regexp.MustCompile(`(?m)^  -([a-zA-Z0-9][a-zA-Z0-9-]*)`)
 )
 

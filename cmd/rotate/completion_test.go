@@ -49,7 +49,7 @@ func TestBashCompletion(t *testing.T) {
 		{"rotate pg ap", []string{"apply"}},
 		{"rotate pg apply --res", []string{"--resume"}},
 		{"rotate --ticket GOO-1 jwt flush-sessions --ye", []string{"--yes"}},
-		{"rotate keygen ", []string{"--out", "db", "field", "jwt", "redis", "webhook", "--help"}},
+		{"rotate keygen ", []string{"--force", "--json", "--o", "--out", "db", "field", "jwt", "redis", "webhook", "--help"}},
 	} {
 		got := complete(c.line)
 		if strings.Join(got, " ") != strings.Join(c.want, " ") {

@@ -32,8 +32,9 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 		"table; when Redis (REDIS_URL, or the local default) is reachable it flushes a real\n"+
 		"session prefix and rotates the Redis password of a private redis-server and replica it\n"+
 		"starts (both strategies, under a live go-redis pool: failed commands must be 0).\n"+
-		"A phase whose service is absent is reported as skipped.\n"+
-		"Exit 1 when a phase failed.")
+		"A service that is configured (variable, flag or file) but cannot be reached fails its\n"+
+		"phases; only an unconfigured one whose local default does not answer is skipped.\n"+
+		"Times are in --tz / ROTATE_TZ (default: local). Exit 1 when a phase failed.")
 	out := fs.String("out", "", "report file (default drill-report-<time>.md; - for stdout)")
 	dbURL := fs.String("database-url", "", "superuser DSN for the Postgres phases (no password here: use DATABASE_URL or --database-url-file)")
 	dbURLFile := fs.String("database-url-file", "", "file holding the superuser DSN")
@@ -46,13 +47,13 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	instances := fs.Int("instances", 4, "API instances in the JWT phase")
 	clients := fs.Int("clients", 8, "concurrent API clients in the JWT phase")
 	rows := fs.Int("rows", 2000, "rows in the field-encryption phases")
+	of := addOutputFlags(fs)
 	only := fs.String("only", "", "comma-separated phases to run (default all): "+strings.Join(drill.PhaseIDs(), ", "))
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	db, err := pickURL(env, "DATABASE_URL", *dbURL, *dbURLFile, localDatabaseURL)
 	if err != nil {
@@ -64,8 +65,15 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate drill: %v\n", err)
 		return exitUsage
 	}
+	dbConfigured := *dbURL != "" || *dbURLFile != "" || env.getenv("DATABASE_URL") != ""
+	rdConfigured := *redisURL != "" || *redisURLFile != "" || env.getenv("REDIS_URL") != ""
 	if *inProcess {
 		db, rd = "", ""
+	}
+	loc, err := env.zone()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate drill: %v\n", err)
+		return exitUsage
 	}
 	var phases []string
 	if *only != "" {
@@ -84,15 +92,30 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	r := drill.Run(ctx, drill.Options{
 		Env: *envName, By: *by, Buddy: *buddy, DatabaseURL: db, RedisURL: rd,
 		Instances: *instances, Clients: *clients, Rows: *rows, Only: phases, Progress: env.Stderr, Now: env.now,
+		DatabaseConfigured: dbConfigured, RedisConfigured: rdConfigured, Version: version(), Location: loc,
 	})
 	md := r.Markdown()
-	switch *out {
-	case "-":
+	switch {
+	case of.json(env):
+		path := ""
+		if *out != "-" {
+			path = *out
+			if path == "" {
+				path = "drill-report-" + env.now().In(loc).Format("20060102-150405-0700") + ".md"
+			}
+			if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+				fmt.Fprintf(env.Stderr, "rotate drill: write report: %v\n", err)
+				return exitCheck
+			}
+		}
+		writeJSON(env.Stdout, drillJSON(r, path))
+	case *out == "-":
 		fmt.Fprint(env.Stdout, md)
 	default:
 		path := *out
 		if path == "" {
-			path = "drill-report-" + env.now().UTC().Format("20060102-150405") + ".md"
+			// The file name carries the same zone as the report's times.
+			path = "drill-report-" + env.now().In(loc).Format("20060102-150405-0700") + ".md"
 		}
 		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
 			fmt.Fprintf(env.Stderr, "rotate drill: write report: %v\n", err)
@@ -111,6 +134,47 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 		return exitCheck
 	}
 	return exitOK
+}
+
+// drillSummary is the JSON of a drill.
+type drillSummary struct {
+	OK         bool         `json:"ok"`
+	ReportFile string       `json:"report_file,omitempty"`
+	Version    string       `json:"version"`
+	Started    time.Time    `json:"started"`
+	Ended      time.Time    `json:"ended"`
+	Phases     []drillPhase `json:"phases"`
+}
+
+type drillPhase struct {
+	ID              string            `json:"id"`
+	Name            string            `json:"name"`
+	Class           string            `json:"class"`
+	Status          string            `json:"status"`
+	Reason          string            `json:"reason,omitempty"`
+	Seconds         float64           `json:"seconds"`
+	AuthErrors      int               `json:"auth_errors"`
+	PaymentFailures int               `json:"payment_failures"`
+	Fingerprints    map[string]string `json:"fingerprints,omitempty"`
+}
+
+func drillJSON(r *drill.Report, path string) drillSummary {
+	s := drillSummary{OK: r.OK(), ReportFile: path, Version: r.Version, Started: r.Started.UTC().Truncate(time.Second), Ended: r.Ended.UTC().Truncate(time.Second), Phases: []drillPhase{}}
+	for _, p := range r.Phases {
+		dp := drillPhase{ID: p.ID, Name: p.Name, Class: p.Class, Status: string(p.Status), Reason: p.Reason,
+			Seconds: p.Duration().Round(time.Millisecond).Seconds(), AuthErrors: p.AuthErrors, PaymentFailures: p.PaymentFailures}
+		if p.Status == drill.Skipped {
+			dp.Seconds = 0
+		}
+		for _, f := range p.Fingerprints {
+			if dp.Fingerprints == nil {
+				dp.Fingerprints = map[string]string{}
+			}
+			dp.Fingerprints[f.Label] = f.FP
+		}
+		s.Phases = append(s.Phases, dp)
+	}
+	return s
 }
 
 // pickURL chooses a service URL: the flag (which must carry no password),

@@ -62,6 +62,7 @@ type tableFlags struct {
 	columns string // a column-list file (pgstore.ColumnList)
 	fs      *flag.FlagSet
 	list    pgstore.ColumnList
+	dir     string // --dir: keys from a secrets directory
 }
 
 // register adds the table flags; bind says whether the command reads
@@ -77,6 +78,7 @@ func (f *tableFlags) register(fs *flag.FlagSet, bind bool) {
 	fs.StringVar(&f.urlFile, "database-url-file", "", "file holding the DSN (default: $DATABASE_URL)")
 	fs.StringVar(&f.columns, "columns", "", "`file` listing every encrypted column (table column form binding [row key] per line), instead of --table/--column")
 	f.fs = fs
+	fs.StringVar(&f.dir, "dir", "", dirFlagUsage)
 }
 
 // tables returns the tables to work on: those of the --columns file, or
@@ -130,7 +132,7 @@ func (f *tableFlags) open(ctx context.Context, env *Env, name string, conns int)
 		return nil, nil, exitUsage
 	}
 	f.list = list
-	ring, err := fieldcrypt.LoadKeyring(env.Vars)
+	ring, err := fieldcrypt.LoadKeyring(fieldSource(env, f.dir))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field %s: %v\n", name, err)
 		return nil, nil, exitUsage
@@ -424,6 +426,7 @@ type valueFlags struct {
 	form                 string
 	table, column, row   string
 	keepNewline, hexForm bool
+	dir                  string
 }
 
 func (v *valueFlags) register(fs *flag.FlagSet) {
@@ -433,6 +436,7 @@ func (v *valueFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.column, "column", "", "binding: column")
 	fs.StringVar(&v.row, "row", "", "binding: row primary key as text")
 	fs.BoolVar(&v.keepNewline, "keep-newline", false, "keep a trailing newline of the input")
+	fs.StringVar(&v.dir, "dir", "", dirFlagUsage)
 }
 
 func (v *valueFlags) check(env *Env, name string) (fieldcrypt.Form, fieldcrypt.Binding, bool) {
@@ -513,7 +517,7 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 	if !ok || fs.NArg() > 0 {
 		return exitUsage
 	}
-	ring, err := fieldcrypt.LoadKeyring(env.Vars)
+	ring, err := fieldcrypt.LoadKeyring(fieldSource(env, v.dir))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field encrypt: %v\n", err)
 		return exitUsage
@@ -560,7 +564,7 @@ func runFieldDecrypt(_ context.Context, env *Env, args []string) int {
 	if !ok || fs.NArg() > 0 {
 		return exitUsage
 	}
-	ring, err := fieldcrypt.LoadKeyring(env.Vars)
+	ring, err := fieldcrypt.LoadKeyring(fieldSource(env, v.dir))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate field decrypt: %v\n", err)
 		return exitUsage

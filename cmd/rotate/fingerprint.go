@@ -18,6 +18,7 @@ func runFingerprint(_ context.Context, env *Env, args []string) int {
 		"hex characters of its SHA-256: the value to record in the rotation ticket.\n"+
 		"Equivalent: printf '%s' \"$S\" | sha256sum | cut -c1-16")
 	keep := fs.Bool("keep-newline", false, "hash a trailing newline too (by default one is stripped)")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -33,6 +34,13 @@ func runFingerprint(_ context.Context, env *Env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate fingerprint: read stdin: %v\n", err)
 		return exitUsage
+	}
+	if of.json(env) {
+		writeJSON(env.Stdout, struct {
+			Fingerprint string `json:"fingerprint"`
+			Bytes       int    `json:"bytes"`
+		}{fingerprint.Of(b), len(b)})
+		return exitOK
 	}
 	fmt.Fprintln(env.Stdout, fingerprint.Of(b))
 	return exitOK

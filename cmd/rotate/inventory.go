@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,18 +17,17 @@ func init() {
 }
 
 func runInventory(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "inventory", "rotate inventory [--class id,...] [--dir DIR] [--json]\n\n"+
+	fs := newFlags(env, "inventory", "rotate inventory [--class id,...] [--dir DIR] [--json | -o json]\n\n"+
 		"Checks every secret variable of the runbook's §1 inventory: set or missing, valid or\n"+
 		"why not, and its fingerprint. Exit 1 when a required secret is missing or invalid.")
 	only := fs.String("class", "", "comma-separated class ids to check (default: all)")
 	dir := fs.String("dir", "", "read secrets from files in this directory instead of the environment")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	classes := secretenv.Inventory()
 	if *only != "" {
@@ -58,10 +56,10 @@ func runInventory(_ context.Context, env *Env, args []string) int {
 	for _, f := range findings {
 		failed = failed || !f.OK()
 	}
-	if *asJSON {
+	if of.json(env) {
 		type row struct {
 			Class        string   `json:"class"`
-			Var          string   `json:"var"`
+			Var          string   `json:"variable"`
 			Required     bool     `json:"required"`
 			Set          bool     `json:"set"`
 			Valid        bool     `json:"valid"`
@@ -76,13 +74,11 @@ func runInventory(_ context.Context, env *Env, args []string) int {
 				r.Problem = problem(f.Err)
 			}
 			if !f.Until.IsZero() {
-				r.Until = f.Until.Format(time.RFC3339)
+				r.Until = f.Until.UTC().Format(time.RFC3339)
 			}
 			rows = append(rows, r)
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rows)
+		writeJSON(env.Stdout, rows)
 	} else {
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CLASS\tVARIABLE\tSTATE\tFINGERPRINT\tPROBLEM")
@@ -102,7 +98,7 @@ func runInventory(_ context.Context, env *Env, args []string) int {
 			}
 			fps := strings.Join(f.Fingerprints, ",")
 			if !f.Until.IsZero() {
-				fps += " (accepted until " + f.Until.Format(time.RFC3339) + ")"
+				fps += " (accepted until " + env.fmtTime(f.Until) + ")"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Class, f.Var, state, fps, p)
 		}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -43,32 +44,45 @@ func addKeyringFlags(fs *flag.FlagSet) keyringFlags {
 	}
 }
 
-func (k keyringFlags) open(env *Env) (*jwtkeys.Keys, error) {
-	src := env.Vars
+func (k keyringFlags) source(env *Env) secretenv.Source {
 	if *k.dir != "" {
-		src = secretenv.Dir(*k.dir)
+		return secretenv.Dir(*k.dir)
 	}
-	return jwtkeys.Open(src, jwtkeys.Options{Algorithm: *k.alg, Now: env.now})
+	return env.Vars
 }
 
-func fmtTime(t time.Time) string {
+func (k keyringFlags) open(env *Env) (*jwtkeys.Keys, error) {
+	return jwtkeys.Open(k.source(env), jwtkeys.Options{Algorithm: *k.alg, Now: env.now})
+}
+
+// fmtTime prints t for people in the CLI's one zone (--tz / ROTATE_TZ),
+// with the zone's abbreviation; "-" for no time.
+func (e *Env) fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format(time.RFC3339)
+	loc, err := e.zone()
+	if err != nil {
+		loc = time.UTC // the zone was checked when the command started
+	}
+	return t.In(loc).Format(timeLayout)
 }
 
 func runJWTStatus(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt status", "rotate jwt status [--dir DIR] [--json]\n\n"+
+	fs := newFlags(env, "jwt status", "rotate jwt status [--dir DIR] [--json | -o json]\n\n"+
 		"Loads and validates JWT_SECRET, JWT_SECRET_PREVIOUS, JWT_SECRET_NEXT and the JWT_REFRESH_SECRET\n"+
-		"trio (plus *_PREVIOUS_SINCE) and lists every slot. Exit 1 when the configuration is invalid.")
+		"trio (plus *_PREVIOUS_SINCE) and lists every slot: the previous key's SINCE (when it left current)\n"+
+		"and RETIRE AT. Times are in --tz / ROTATE_TZ. Exit 1 when the configuration is invalid.")
 	kf := addKeyringFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
+		return wrongArgs(fs, "no arguments")
+	}
+	if _, err := env.zone(); err != nil {
+		fmt.Fprintf(env.Stderr, "rotate jwt status: %v\n", err)
 		return exitUsage
 	}
 	keys, err := kf.open(env)
@@ -76,28 +90,26 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate jwt status: %v\n", err)
 		return exitCheck
 	}
+	src := kf.source(env)
+	sinceSet := func(r jwtkeys.RingID) bool {
+		v, ok, _ := src.Lookup(jwtkeys.SinceVarName(r))
+		return ok && v != ""
+	}
 	st := keys.Status()
-	if *asJSON {
-		type row struct {
-			Ring, Slot, Var, State, Fingerprint string
-			Since, RetireAt                     *time.Time `json:",omitempty"`
-		}
-		rows := make([]row, 0, len(st))
-		for _, s := range st {
-			r := row{Ring: s.Ring.String(), Slot: s.Slot.String(), Var: s.Var, State: string(s.State), Fingerprint: s.Fingerprint}
-			if !s.Since.IsZero() {
-				r.Since = &s.Since
+	if of.json(env) {
+		rows := slotRows(st)
+		for i, s := range st {
+			// Only the previous slot has a meaningful "since" (when it left
+			// current); for the others it would be this process's start.
+			if s.Slot != jwtkeys.SlotPrevious {
+				rows[i].Since = nil
 			}
-			if !s.RetireAt.IsZero() {
-				r.RetireAt = &s.RetireAt
-			}
-			rows = append(rows, r)
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rows)
+		writeJSON(env.Stdout, rows)
 		return exitOK
 	}
+	loc, _ := env.zone()
+	fmt.Fprintf(env.Stdout, "times in %s\n", zoneLabel(loc, env.now()))
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RING\tSLOT\tVARIABLE\tSTATE\tFINGERPRINT\tSINCE\tRETIRE AT")
 	var notes []string
@@ -106,13 +118,22 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 		if fp == "" {
 			fp = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Ring, s.Slot, s.Var, s.State, fp, fmtTime(s.Since), fmtTime(s.RetireAt))
+		since := "-"
+		if s.Slot == jwtkeys.SlotPrevious && s.Fingerprint != "" {
+			since = env.fmtTime(s.Since)
+			if !sinceSet(s.Ring) {
+				since += " (load time)"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Ring, s.Slot, s.Var, s.State, fp, since, env.fmtTime(s.RetireAt))
 		switch {
 		case s.State == jwtkeys.StateRetired:
-			notes = append(notes, fmt.Sprintf("%s is retired (tokens signed with it are refused): remove it.", s.Var))
+			notes = append(notes, fmt.Sprintf("%s is retired (tokens signed with it are refused): remove it (rotate jwt retire).", s.Var))
+		case s.State == jwtkeys.StateVerifying && !sinceSet(s.Ring):
+			notes = append(notes, fmt.Sprintf("%s verifies until %s, counted from this load: %s is not set, so every restart moves it later; set it to the promotion time.",
+				s.Var, env.fmtTime(s.RetireAt), jwtkeys.SinceVarName(s.Ring)))
 		case s.State == jwtkeys.StateVerifying:
-			notes = append(notes, fmt.Sprintf("%s verifies until %s; set %s at promotion so a restart keeps that time.",
-				s.Var, fmtTime(s.RetireAt), jwtkeys.SinceVarName(s.Ring)))
+			notes = append(notes, fmt.Sprintf("%s verifies until %s (%s).", s.Var, env.fmtTime(s.RetireAt), jwtkeys.SinceVarName(s.Ring)))
 		}
 	}
 	_ = tw.Flush()
@@ -123,16 +144,16 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 }
 
 func runJWTInspect(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt inspect", "rotate jwt inspect [--dir DIR] < token\n\n"+
+	fs := newFlags(env, "jwt inspect", "rotate jwt inspect [--dir DIR] [--json | -o json] < token\n\n"+
 		"Reads one token on stdin and prints its kid, the ring and slot that verify it, its claims\n"+
 		"and expiry, or exactly why it is refused. Exit 0 when it verifies, 1 when not.")
 	kf := addKeyringFlags(fs)
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "no arguments")
 	}
 	keys, err := kf.open(env)
 	if err != nil {
@@ -146,6 +167,30 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 	}
 	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(raw)), "Bearer "))
 	in := keys.Keyring().Inspect(tok)
+	if of.json(env) {
+		type inspection struct {
+			Alg       string         `json:"alg,omitempty"`
+			Kid       string         `json:"kid,omitempty"`
+			Verified  bool           `json:"verified"`
+			Ring      string         `json:"ring,omitempty"`
+			Slot      string         `json:"slot,omitempty"`
+			Legacy    bool           `json:"legacy"`
+			Refusal   string         `json:"refusal,omitempty"`
+			ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+			Claims    map[string]any `json:"claims,omitempty"` // unverified when verified is false
+		}
+		out := inspection{Alg: in.Alg, Kid: in.Kid, Verified: in.Verified, Legacy: in.Legacy, ExpiresAt: utcPtr(in.ExpiresAt), Claims: in.Claims}
+		if in.Verified {
+			out.Ring, out.Slot = in.Ring.String(), in.Slot.String()
+		} else if in.Err != nil {
+			out.Refusal = in.Err.Error()
+		}
+		writeJSON(env.Stdout, out)
+		if !in.Verified {
+			return exitCheck
+		}
+		return exitOK
+	}
 	w := env.Stdout
 	orDash := func(s string) string {
 		if s == "" {
@@ -170,9 +215,9 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 	if !in.ExpiresAt.IsZero() {
 		d := in.ExpiresAt.Sub(env.now()).Round(time.Second)
 		if d > 0 {
-			fmt.Fprintf(w, "expires:  %s (in %s)\n", fmtTime(in.ExpiresAt), d)
+			fmt.Fprintf(w, "expires:  %s (in %s)\n", env.fmtTime(in.ExpiresAt), d)
 		} else {
-			fmt.Fprintf(w, "expires:  %s (%s ago)\n", fmtTime(in.ExpiresAt), -d)
+			fmt.Fprintf(w, "expires:  %s (%s ago)\n", env.fmtTime(in.ExpiresAt), -d)
 		}
 	} else {
 		fmt.Fprintln(w, "expires:  - (no exp claim)")
@@ -200,9 +245,11 @@ func runJWTSign(_ context.Context, env *Env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if *sub == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	if *sub == "" {
+		return missingFlag(fs, "sub")
 	}
 	keys, err := kf.open(env)
 	if err != nil {
@@ -224,26 +271,34 @@ func runJWTSign(_ context.Context, env *Env, args []string) int {
 		tok, ring, exp = p.Refresh, jwtkeys.Refresh, p.RefreshExpiresAt
 	}
 	fmt.Fprintln(env.Stdout, tok)
-	fmt.Fprintf(env.Stderr, "%s token, kid %s, expires %s\n", ring, keys.Keyring().CurrentKid(ring), fmtTime(exp))
+	fmt.Fprintf(env.Stderr, "%s token, kid %s, expires %s\n", ring, keys.Keyring().CurrentKid(ring), env.fmtTime(exp))
 	return exitOK
 }
 
 func runJWTFlush(ctx context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt flush-sessions", "rotate jwt flush-sessions [--prefix P] [--cluster] [--redis-url-file F] --yes\n\n"+
+	fs := newFlags(env, "jwt flush-sessions", "rotate jwt flush-sessions [--prefix P] [--cluster] [--redis-url-file F] (--dry-run | --yes) [--allow-empty]\n\n"+
 		"Deletes every Redis key under the user-status prefix (incident rotation, runbook §3.3) with\n"+
 		"SCAN + UNLINK, never KEYS; on every master with --cluster. Redis comes from REDIS_URL\n"+
 		"or --redis-url-file.\n"+
-		"Refuses to run without --yes.")
+		"--dry-run counts the keys it would delete. Without --yes it counts them and asks on a terminal,\n"+
+		"or refuses (exit 2) otherwise. A prefix that matches no key (mistyped?) is an error (exit 1)\n"+
+		"unless --allow-empty.")
 	prefix := fs.String("prefix", jwtkeys.DefaultStatusPrefix, "key prefix to delete")
 	yes := fs.Bool("yes", false, "confirm the deletion")
+	dryRun := fs.Bool("dry-run", false, "count the keys that would be deleted, delete nothing")
+	allowEmpty := fs.Bool("allow-empty", false, "a prefix that matches no key is not an error")
 	cluster := fs.Bool("cluster", false, "REDIS_URL is a Redis Cluster (redis://host:port?addr=host2:port2...)")
 	count := fs.Int64("count", 0, "SCAN COUNT hint (default 10000)")
 	urlFile := fs.String("redis-url-file", "", "file holding the Redis URL (instead of REDIS_URL)")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 || *prefix == "" {
-		fs.Usage()
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	if *prefix == "" {
+		fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: --prefix is empty: it would match every key")
 		return exitUsage
 	}
 	url := env.getenv("REDIS_URL")
@@ -259,27 +314,47 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: REDIS_URL is not set (or give --redis-url-file)")
 		return exitUsage
 	}
-	if !*yes {
-		fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: would delete every key under %q; rerun with --yes to confirm\n", *prefix)
+	rdb, err := newRedisClient(url, *cluster)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: %v\n", err)
 		return exitUsage
 	}
-	var rdb redis.UniversalClient
-	if *cluster {
-		opt, err := redis.ParseClusterURL(url)
-		if err != nil {
-			fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: REDIS_URL is not a valid cluster URL")
-			return exitUsage
-		}
-		rdb = redis.NewClusterClient(opt)
-	} else {
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			fmt.Fprintln(env.Stderr, "rotate jwt flush-sessions: REDIS_URL is not a valid redis:// URL")
-			return exitUsage
-		}
-		rdb = redis.NewClient(opt)
-	}
 	defer rdb.Close()
+	type result struct {
+		Prefix  string  `json:"prefix"`
+		DryRun  bool    `json:"dry_run"`
+		Matched int64   `json:"matched"`
+		Deleted int64   `json:"deleted"`
+		Seconds float64 `json:"seconds"`
+	}
+	empty := func(n int64, what string) int {
+		if n > 0 || *allowEmpty {
+			return exitOK
+		}
+		fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: no key %s under %q: is the prefix right? (--allow-empty if this is expected)\n", what, *prefix)
+		return exitCheck
+	}
+	if *dryRun || !*yes {
+		n, err := countPrefix(ctx, rdb, *prefix, *count)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate jwt flush-sessions: count: %s\n", oneLine(err))
+			return exitCheck
+		}
+		if *dryRun {
+			if of.json(env) {
+				writeJSON(env.Stdout, result{Prefix: *prefix, DryRun: true, Matched: n})
+			} else {
+				fmt.Fprintf(env.Stdout, "would delete %d keys under %q (dry run: nothing deleted)\n", n, *prefix)
+			}
+			return empty(n, "matches")
+		}
+		if n == 0 {
+			return empty(n, "matches")
+		}
+		if code := confirm(env, "jwt flush-sessions", fmt.Sprintf("this deletes %d keys under %q", n, *prefix), false); code != exitOK {
+			return code
+		}
+	}
 	env.auditTarget("redis prefix " + *prefix)
 	start := time.Now()
 	n, err := jwtkeys.FlushPrefix(ctx, rdb, *prefix, jwtkeys.FlushOptions{Count: *count})
@@ -291,6 +366,56 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 		return exitCheck
 	}
 	el := time.Since(start)
-	fmt.Fprintf(env.Stdout, "flushed %d keys under %q in %s (%.0f keys/s)\n", n, *prefix, el.Round(time.Millisecond), float64(n)/el.Seconds())
-	return exitOK
+	if of.json(env) {
+		writeJSON(env.Stdout, result{Prefix: *prefix, Matched: n, Deleted: n, Seconds: el.Seconds()})
+	} else if n > 0 {
+		fmt.Fprintf(env.Stdout, "flushed %d keys under %q in %s (%.0f keys/s)\n", n, *prefix, el.Round(time.Millisecond), float64(n)/el.Seconds())
+	}
+	return empty(n, "was deleted")
+}
+
+// countPrefix counts the keys under prefix with SCAN MATCH (every master
+// of a cluster), never KEYS.
+func countPrefix(ctx context.Context, rdb redis.UniversalClient, prefix string, count int64) (int64, error) {
+	if count <= 0 {
+		count = 10000
+	}
+	match := globEscape(prefix) + "*"
+	scan := func(ctx context.Context, c redis.Cmdable) (int64, error) {
+		var n int64
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, match, count).Result()
+			if err != nil {
+				return n, err
+			}
+			n += int64(len(keys))
+			if cursor = next; cursor == 0 {
+				return n, nil
+			}
+		}
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		var total atomic.Int64
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			n, err := scan(ctx, c)
+			total.Add(n)
+			return err
+		})
+		return total.Load(), err
+	}
+	return scan(ctx, rdb)
+}
+
+// globEscape escapes Redis glob characters so prefix matches literally.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/goodgo/rotation/fingerprint"
@@ -11,7 +14,7 @@ import (
 )
 
 func init() {
-	register(command{name: "keygen", summary: "generate a new secret (stdout) and its fingerprint (stderr)", run: runKeygen})
+	register(command{name: "keygen", summary: "generate a new secret (stdout, or -o FILE 0600) and its fingerprint (stderr)", run: runKeygen})
 }
 
 func runKeygen(_ context.Context, env *Env, args []string) int {
@@ -19,43 +22,100 @@ func runKeygen(_ context.Context, env *Env, args []string) int {
 	for _, c := range keygen.Classes() {
 		classes = append(classes, string(c))
 	}
-	fs := newFlags(env, "keygen", "rotate keygen <"+strings.Join(classes, "|")+">\n\n"+
+	fs := newFlags(env, "keygen", "rotate keygen [-o FILE [--force]] <"+strings.Join(classes, "|")+">\n\n"+
 		"Prints a new secret from crypto/rand on stdout and \"fingerprint: <16 hex>\" on stderr.\n"+
+		"With -o FILE (as age-keygen -o) the secret goes to FILE instead: created 0600, no trailing\n"+
+		"newline, never over an existing file unless --force.\n"+
 		"  jwt           48 random bytes, base64\n"+
 		"  webhook       whsec_ + 48 random bytes, base64 (Standard Webhooks)\n"+
 		"  field         exactly 32 random bytes, base64 (FIELD_ENCRYPTION_KEY)\n"+
-		"  db, redis     32 characters from [A-Za-z0-9]\n"+
-		"--out FILE writes it to FILE instead (created 0600, never overwritten).")
-	out := fs.String("out", "", "write the secret to this file (created 0600, must not exist) instead of stdout")
+		"  db, redis     32 characters from [A-Za-z0-9]")
+	out := fs.String("o", "", "write the secret to this `file` (0600, no trailing newline) instead of stdout")
+	fs.StringVar(out, "out", "", "same as -o")
+	force := fs.Bool("force", false, "with -o: replace an existing file")
+	asJSON := fs.Bool("json", false, `print {"class", "fingerprint", "file" or "secret"} as JSON on stdout`)
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "one class ("+strings.Join(classes, ", ")+")")
 	}
 	secret, err := keygen.New(keygen.Class(fs.Arg(0)))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate keygen: %v\n", err)
 		return exitUsage
 	}
-	if *out != "" {
-		// "keygen > pw" would leave the plaintext in a file of the
-		// shell's umask (0644 usually).
-		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			_, err = fmt.Fprintln(f, secret)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
+	if *asJSON {
+		type gen struct {
+			Class       string `json:"class"`
+			Fingerprint string `json:"fingerprint"`
+			File        string `json:"file,omitempty"`
+			Secret      string `json:"secret,omitempty"` // only without -o
 		}
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "rotate keygen: --out: %v\n", err)
-			return exitCheck
+		g := gen{Class: fs.Arg(0), Fingerprint: fingerprint.OfString(secret), File: *out}
+		if *out == "" {
+			g.Secret = secret
 		}
-	} else {
-		fmt.Fprintln(env.Stdout, secret)
+		defer writeJSON(env.Stdout, g)
 	}
-	fmt.Fprintf(env.Stderr, "fingerprint: %s\n", fingerprint.OfString(secret))
+	if *out == "" && !*asJSON {
+		fmt.Fprintln(env.Stdout, secret)
+	} else if err := writeSecretFile(*out, secret, *force); err != nil {
+		fmt.Fprintf(env.Stderr, "rotate keygen: %v\n", err)
+		if errors.Is(err, errExist) {
+			return exitUsage
+		}
+		return exitCheck
+	}
+	fp := fingerprint.OfString(secret)
+	if *out != "" {
+		env.auditTarget("file " + *out)
+		env.auditFingerprint(fs.Arg(0), "", fp)
+	}
+	fmt.Fprintf(env.Stderr, "fingerprint: %s\n", fp)
 	return exitOK
+}
+
+var errExist = fs.ErrExist
+
+// writeSecretFile writes secret to path, 0600, without a trailing newline:
+// to a temporary file in the same directory, then renamed, so the file is
+// never seen half-written or with looser permissions. An existing path is
+// refused unless force.
+func writeSecretFile(path, secret string, force bool) error {
+	if _, err := os.Lstat(path); err == nil && !force {
+		return fmt.Errorf("%s exists: %w (add --force to replace it)", path, fs.ErrExist)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename: no such file
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.WriteString(secret); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if !force {
+		// Link fails if path appeared meanwhile: never replace a file by
+		// accident.
+		if err := os.Link(tmp.Name(), path); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s exists: %w (add --force to replace it)", path, fs.ErrExist)
+			}
+			return err
+		}
+		return nil
+	}
+	return os.Rename(tmp.Name(), path)
 }

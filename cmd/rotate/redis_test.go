@@ -284,7 +284,7 @@ func TestRedisChecklistAndInventory(t *testing.T) {
 	assertNoSecret(t, r, "new-redis-password-0123456789abc")
 	vars := map[string]string{"REDIS_URL": "redis://app_v2:s3cr3t-redis-password-123@cache:6379/0", "REDIS_USERNAME": "app_v2"}
 	r = runCLI(t, vars, "", "inventory", "--class", "redis", "--json")
-	if r.code != exitOK || !strings.Contains(r.stdout, `"var": "REDIS_USERNAME"`) || !strings.Contains(r.stdout, `"var": "REDIS_PASSWORD"`) {
+	if r.code != exitOK || !strings.Contains(r.stdout, `"variable": "REDIS_USERNAME"`) || !strings.Contains(r.stdout, `"variable": "REDIS_PASSWORD"`) {
 		t.Fatalf("inventory: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	assertNoSecret(t, r, "s3cr3t-redis-password-123")

@@ -29,6 +29,9 @@ const timeLayout = "2006-01-02 15:04 MST"
 // zoneLabel names loc for a header: "Asia/Ho_Chi_Minh (+07)".
 func zoneLabel(loc *time.Location, at time.Time) string {
 	abbr, _ := at.In(loc).Zone()
+	if loc == time.Local {
+		return "local time (" + abbr + ")"
+	}
 	if loc.String() == abbr {
 		return abbr
 	}

@@ -240,3 +240,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// FleetHandler serves what this instance has loaded (per ring and slot:
+// fingerprint, state, since, retire time; never a secret) for "rotate jwt
+// fleet". main serves it on FLEET_ADDR, an internal port, never on the
+// public listener.
+func (a *App) FleetHandler() http.Handler { return a.keys.FleetHandler(jwtkeys.FleetOptions{}) }

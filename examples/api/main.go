@@ -9,7 +9,8 @@
 // Settings (environment): SECRETS_DIR (read secrets from files there and
 // reload on change; default: the environment, reloaded on SIGHUP), REDIS_URL
 // (optional: enables the user-status cache), LISTEN_ADDR (default
-// 127.0.0.1:8080). Payment endpoints are enabled for each provider whose
+// 127.0.0.1:8080), FLEET_ADDR (optional: an internal address serving the
+// loaded key fingerprints at /keys for "rotate jwt fleet"). Payment endpoints are enabled for each provider whose
 // secrets are configured.
 package main
 
@@ -49,6 +50,22 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shut)
 	}()
+	if fleetAddr := os.Getenv("FLEET_ADDR"); fleetAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /keys", app.FleetHandler())
+		fleet := &http.Server{Addr: fleetAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			<-ctx.Done()
+			_ = fleet.Close()
+		}()
+		go func() {
+			log.Info("fleet endpoint listening", "addr", fleetAddr, "path", "/keys")
+			if err := fleet.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("fleet endpoint", "err", err)
+				stop()
+			}
+		}()
+	}
 	log.Info("listening", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("serve", "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -16,6 +17,16 @@ type Options struct {
 	DatabaseURL string
 	// RedisURL is the Redis for the flush phase; "" skips it.
 	RedisURL string
+	// DatabaseConfigured and RedisConfigured say the operator named the
+	// service (a variable, a flag or a file), as opposed to a local default
+	// being probed: a configured service that cannot be reached fails its
+	// phases, loudly; an unconfigured one that is absent skips them.
+	DatabaseConfigured, RedisConfigured bool
+	// Version is the tool's version, recorded in the report.
+	Version string
+	// Location is the zone every time in the report is shown in (default
+	// time.Local); its name is printed next to the times.
+	Location *time.Location
 	// Instances is the number of API instances in the JWT phase (default 4).
 	Instances int
 	// Clients is the number of concurrent API clients (default 8).
@@ -55,6 +66,9 @@ func (o *Options) defaults() {
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
+	}
+	if o.Location == nil {
+		o.Location = time.Local
 	}
 }
 
@@ -102,7 +116,7 @@ func (o *Options) wants(id string) bool {
 // not stop the others; Report.OK says whether all passed or were skipped.
 func Run(ctx context.Context, o Options) *Report {
 	o.defaults()
-	r := &Report{Env: o.Env, By: o.By, Buddy: o.Buddy, Started: time.Now()}
+	r := &Report{Env: o.Env, By: o.By, Buddy: o.Buddy, Started: time.Now(), Version: o.Version, Location: o.Location}
 	for _, s := range steps {
 		if ctx.Err() != nil {
 			break
@@ -116,7 +130,7 @@ func Run(ctx context.Context, o Options) *Report {
 		p.Ended = time.Now()
 		switch {
 		case err != nil:
-			p.Status, p.Reason = Failed, err.Error()
+			p.Status, p.Reason = Failed, oneLine(err.Error())
 		case p.Status == "":
 			p.Status = Passed
 		}
@@ -129,6 +143,22 @@ func Run(ctx context.Context, o Options) *Report {
 
 // skip marks p skipped with reason.
 func skip(p *Phase, format string, args ...any) error {
-	p.Status, p.Reason = Skipped, fmt.Sprintf(format, args...)
+	p.Status, p.Reason = Skipped, oneLine(fmt.Sprintf(format, args...))
 	return nil
+}
+
+// absent decides what an unreachable service means for a phase: when the
+// operator configured it, the phase fails (returned error); when only a
+// local default was probed, the phase is skipped.
+func absent(p *Phase, configured bool, u errUnreachable, what string) error {
+	if configured {
+		return fmt.Errorf("%v (%s is configured: the drill does not skip it)", u, what)
+	}
+	return skip(p, "%s not configured and no local server answered (%v)", what, u)
+}
+
+// oneLine flattens a (multi-line) error so it fits one Markdown line and
+// one table cell: whitespace runs become one space, "|" is escaped.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
 }

@@ -57,7 +57,7 @@ func TestInProcessDrill(t *testing.T) {
 	md := r.Markdown()
 	for _, want := range []string{"## Drill report — field, jwt, payment — local — ", "**Window:**", "### Timeline", "### Results",
 		"- Auth errors during rotation: 0", "- Payment failures: 0", "- Rollback triggered: no", "### Learnings",
-		"Database password rotation, real Postgres skipped: Postgres unreachable", "Fingerprint JWT_SECRET (new): `"} {
+		"Database password rotation, real Postgres skipped: Postgres (DATABASE_URL) not configured and no local server answered (Postgres unreachable", "Fingerprint JWT_SECRET (new): `"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
 		}

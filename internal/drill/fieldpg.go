@@ -26,7 +26,7 @@ func fieldPostgres(ctx context.Context, o *Options, p *Phase) error {
 	dsn, drop, err := scratchDB(ctx, o.DatabaseURL)
 	var u errUnreachable
 	if errors.As(err, &u) {
-		return skip(p, "%v", u)
+		return absent(p, o.DatabaseConfigured, u, "Postgres (DATABASE_URL)")
 	}
 	if err != nil {
 		return err

@@ -284,7 +284,7 @@ func jwtStaged(ctx context.Context, o *Options, p *Phase) error {
 		return err
 	}
 	step := 150 * time.Millisecond
-	p.Event("JWT: new secrets generated (fingerprints %s, %s)", fingerprint.OfString(newA)[:8]+"…", fingerprint.OfString(newR)[:8]+"…")
+	p.Event("JWT: new secrets generated (fingerprints %s, %s)", fingerprint.OfString(newA), fingerprint.OfString(newR))
 	if err := f.rollOut(ctx, map[string]string{"JWT_SECRET_NEXT": newA, "JWT_REFRESH_SECRET_NEXT": newR}, step); err != nil {
 		return fmt.Errorf("stage: %w", err)
 	}

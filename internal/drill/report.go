@@ -87,6 +87,10 @@ type Report struct {
 	By, Buddy      string
 	Started, Ended time.Time
 	Phases         []*Phase
+	// Version is the tool's version ("" when unknown).
+	Version string
+	// Location is the zone the report's times are shown in (nil: local).
+	Location *time.Location
 }
 
 // OK reports whether no phase failed.
@@ -111,8 +115,6 @@ func (r *Report) totals() (auth, payment int, rollbacks []string) {
 	return
 }
 
-var ict = time.FixedZone("ICT", 7*3600)
-
 // Markdown renders the report in the runbook's §8 template.
 func (r *Report) Markdown() string {
 	var b strings.Builder
@@ -127,9 +129,19 @@ func (r *Report) Markdown() string {
 		cl = append(cl, c)
 	}
 	sort.Strings(cl)
-	hm := func(t time.Time) string { return t.In(ict).Format("15:04:05") }
-	fmt.Fprintf(&b, "## Drill report — %s — %s — %s\n\n", strings.Join(cl, ", "), r.Env, r.Started.In(ict).Format("2006-01-02"))
-	fmt.Fprintf(&b, "**Window:** %s–%s ICT\n", hm(r.Started), hm(r.Ended))
+	loc := r.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	zone, _ := r.Started.In(loc).Zone()
+	hm := func(t time.Time) string { return t.In(loc).Format("15:04:05") + " " + zone }
+	fmt.Fprintf(&b, "## Drill report — %s — %s — %s\n\n", strings.Join(cl, ", "), r.Env, r.Started.In(loc).Format("2006-01-02"))
+	fmt.Fprintf(&b, "**Window:** %s–%s (%s)\n", r.Started.In(loc).Format("15:04:05"), hm(r.Ended), loc)
+	version := r.Version
+	if version == "" {
+		version = "unknown"
+	}
+	fmt.Fprintf(&b, "**Tool:** %s\n", version)
 	fmt.Fprintf(&b, "**Rotated by:** %s with buddy %s\n\n", r.By, r.Buddy)
 
 	b.WriteString("### Timeline\n")

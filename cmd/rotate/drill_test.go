@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDrillConfiguredButDown: Postgres and Redis named by the environment
+// but not answering fail the drill (exit 1), each phase saying which
+// service, every reason on one line; the report records the tool's version
+// and prints its times in the --tz zone, which its file name carries too.
+func TestDrillConfiguredButDown(t *testing.T) {
+	vars := map[string]string{
+		"DATABASE_URL": "postgres://postgres@127.0.0.1:5499/postgres?sslmode=disable&connect_timeout=2",
+		"REDIS_URL":    "redis://127.0.0.1:6399/0",
+	}
+	r := runCLI(t, vars, "", "--tz", "Asia/Ho_Chi_Minh", "drill", "--only", "field-pg,redis,db", "--out", "-")
+	if r.code != exitCheck {
+		t.Fatalf("exit %d, want 1: %v", r.code, r)
+	}
+	md := r.stdout
+	for _, want := range []string{
+		"| Field key re-encryption, real Postgres table | field | failed |",
+		"| Incident session flush, real Redis | jwt | failed |",
+		"| Database password rotation, real Postgres | db | failed |",
+		"Postgres unreachable", "(Postgres (DATABASE_URL) is configured: the drill does not skip it)",
+		"Redis unreachable", "(Redis (REDIS_URL) is configured: the drill does not skip it)",
+		"**Tool:** rotate ", "(Asia/Ho_Chi_Minh)", " +07",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "skipped") {
+		t.Errorf("a configured service was skipped:\n%s", md)
+	}
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "- Reason: ") || strings.HasPrefix(line, "  - ") {
+			continue
+		}
+		if strings.HasPrefix(line, "dial ") || strings.HasPrefix(line, "\t") {
+			t.Errorf("an error broke onto its own line: %q", line)
+		}
+	}
+	r = runCLI(t, vars, "", "drill", "--only", "redis", "--json", "--out", "-")
+	var sum drillSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || r.code != exitCheck || sum.OK || len(sum.Phases) != 1 ||
+		sum.Phases[0].ID != "redis" || sum.Phases[0].Status != "failed" || !strings.Contains(sum.Phases[0].Reason, "Redis unreachable") {
+		t.Fatalf("--json: %v %v", err, r)
+	}
+	// Not configured at all (no variables) and the local default absent:
+	// skipped, in one clean line. Simulated by pointing the defaults
+	// nowhere is not possible from the CLI, so the unconfigured path is
+	// covered in internal/drill; here: --in-process runs none of them.
+	r = runCLI(t, nil, "", "drill", "--only", "redis", "--in-process", "--out", "-")
+	if r.code != 0 || !strings.Contains(r.stdout, "Incident session flush, real Redis skipped: no Redis: set REDIS_URL or --redis-url-file\n") {
+		t.Fatalf("in-process: %v", r)
+	}
+	// The file name is in the same zone: runCLI's clock is 09:00 UTC.
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	r = runCLI(t, nil, "", "--tz", "Asia/Ho_Chi_Minh", "drill", "--only", "redis", "--in-process")
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "drill-report-20261127-160000+0700.md")); err != nil {
+		t.Fatalf("report file name: %v (%v)", err, r)
+	}
+}
