@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // Source looks up secret values by variable name.
@@ -65,8 +64,10 @@ const MaxFileSize = 64 << 10
 
 // Dir reads each variable from the file of the same name in dir, the layout of
 // a Kubernetes secret volume or of Docker secrets. A missing file is an unset
-// variable. One trailing newline ("\n" or "\r\n") is stripped, because files
-// written with echo or an editor end with one; nothing else is trimmed.
+// variable. The file's bytes are the value: nothing is stripped, so a file
+// and an environment variable holding the same secret give the same key (a
+// trailing newline is refused by the rules unless EnvKeepTrailingSpace lists
+// the variable).
 // Symbolic links are followed, so a Kubernetes volume, which swaps its files
 // through a "..data" link, is read as it is at the time of the call. Names
 // must be plain variable names ([A-Za-z0-9_]): a name is never a path.
@@ -97,13 +98,7 @@ func (d dirSource) Lookup(name string) (string, bool, error) {
 	if len(b) > MaxFileSize {
 		return "", false, fmt.Errorf("secretenv: %s: file larger than %d bytes", name, MaxFileSize)
 	}
-	s := string(b)
-	if strings.HasSuffix(s, "\r\n") {
-		s = s[:len(s)-2]
-	} else if strings.HasSuffix(s, "\n") {
-		s = s[:len(s)-1]
-	}
-	return s, true, nil
+	return string(b), true, nil
 }
 
 func (d dirSource) String() string { return "directory " + string(d) }

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/keygen"
+	"golang.org/x/term"
 )
 
 func init() {
@@ -36,7 +38,13 @@ func runKeygen(_ context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate keygen: %v\n", err)
 		return exitUsage
 	}
-	fmt.Fprintln(env.Stdout, secret)
+	// No newline into a file or pipe: `rotate keygen jwt > file` must hold
+	// exactly the secret (services refuse a trailing newline).
+	if f, ok := env.Stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintln(env.Stdout, secret)
+	} else {
+		fmt.Fprint(env.Stdout, secret)
+	}
 	fmt.Fprintf(env.Stderr, "fingerprint: %s\n", fingerprint.OfString(secret))
 	return exitOK
 }
