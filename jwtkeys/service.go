@@ -38,6 +38,8 @@ type claimsCarrier interface{ base() *Claims }
 type Pair struct {
 	Access, Refresh                   string
 	AccessExpiresAt, RefreshExpiresAt time.Time
+	// RefreshID is the refresh token's jti, the key a RefreshStore records.
+	RefreshID string
 }
 
 // Service mints and verifies tokens with claims type C (a struct embedding
@@ -75,32 +77,33 @@ func (s *Service[C]) Issue(sub string, app C) (Pair, error) {
 	var err error
 	p.AccessExpiresAt = now.Add(kr.opts.AccessTTL)
 	p.RefreshExpiresAt = now.Add(kr.opts.RefreshTTL)
-	if p.Access, err = s.mint(kr, Access, sub, now, p.AccessExpiresAt, app); err != nil {
+	if p.Access, _, err = s.mint(kr, Access, sub, now, p.AccessExpiresAt, app); err != nil {
 		return Pair{}, err
 	}
-	if p.Refresh, err = s.mint(kr, Refresh, sub, now, p.RefreshExpiresAt, app); err != nil {
+	if p.Refresh, p.RefreshID, err = s.mint(kr, Refresh, sub, now, p.RefreshExpiresAt, app); err != nil {
 		return Pair{}, err
 	}
 	return p, nil
 }
 
-func (s *Service[C]) mint(kr *Keyring, r RingID, sub string, now, exp time.Time, app C) (string, error) {
+func (s *Service[C]) mint(kr *Keyring, r RingID, sub string, now, exp time.Time, app C) (tok, jti string, err error) {
 	var id [16]byte
 	if _, err := io.ReadFull(s.rand, id[:]); err != nil {
-		return "", fmt.Errorf("jwtkeys: random jti: %w", err)
+		return "", "", fmt.Errorf("jwtkeys: random jti: %w", err)
 	}
+	jti = hex.EncodeToString(id[:])
 	c := app
 	b := any(&c).(claimsCarrier).base()
 	b.RegisteredClaims = jwt.RegisteredClaims{
 		Issuer: kr.opts.Issuer, Subject: sub, Audience: kr.opts.Audience,
-		ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), ID: hex.EncodeToString(id[:]),
+		ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), ID: jti,
 	}
 	b.Use = r.use()
-	tok, err := kr.sign(r, &c)
+	tok, err = kr.sign(r, &c)
 	if err != nil {
-		return "", fmt.Errorf("jwtkeys: sign %s token: %w", r, err)
+		return "", "", fmt.Errorf("jwtkeys: sign %s token: %w", r, err)
 	}
-	return tok, nil
+	return tok, jti, nil
 }
 
 // Verify checks token against ring r and returns its claims. A refusal is a
