@@ -175,4 +175,3 @@ func (r *Refresher[C]) adoptLegacy() bool {
 	}
 	return r.svc.keys.Keyring().rings[Refresh].slots[SlotPrevious] != nil
 }
-

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/jwtkeys/refreshpg"
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
