@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,38 +11,47 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/jwtkeys/jwtprom"
+	"github.com/goodgo/rotation/jwtkeys/refreshpg"
 	"github.com/goodgo/rotation/secretenv"
 )
 
 type config struct {
 	SecretsDir string // "" reads the environment
 	RedisURL   string // "" disables the user-status cache
-	Log        *slog.Logger
+	// DatabaseURL holds the refresh-token store (jwtkeys/refreshpg); ""
+	// keeps it in memory (one instance only, lost on restart).
+	DatabaseURL string
+	Log         *slog.Logger
 	// Now is the clock for the keyring and payment verifiers (tests).
 	Now func() time.Time
 }
 
 // App is the service: its handler and what it must close.
 type App struct {
-	cfg      config
-	src      secretenv.Source
-	keys     *jwtkeys.Keys
-	tokens   *jwtkeys.Service[AppClaims]
-	status   *jwtkeys.StatusCache
-	rdb      *redis.Client
-	registry *prometheus.Registry
-	mux      *http.ServeMux
-	cancel   context.CancelFunc
-	watchEnd <-chan error
+	cfg       config
+	src       secretenv.Source
+	keys      *jwtkeys.Keys
+	tokens    *jwtkeys.Service[AppClaims]
+	refresher *jwtkeys.Refresher[AppClaims]
+	store     jwtkeys.RefreshStore
+	pool      *pgxpool.Pool
+	status    *jwtkeys.StatusCache
+	rdb       *redis.Client
+	registry  *prometheus.Registry
+	mux       *http.ServeMux
+	cancel    context.CancelFunc
+	watchEnd  <-chan error
 
 	mu       sync.Mutex
-	disabled map[string]bool // the "user table" of this example
+	disabled map[string]bool   // the "user table" of this example
+	roles    map[string]string // sub -> role ("customer" when absent)
 	ledger   ledger
 }
 
@@ -55,7 +65,7 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a := &App{cfg: cfg, registry: prometheus.NewRegistry(), mux: http.NewServeMux(), disabled: map[string]bool{}}
+	a := &App{cfg: cfg, registry: prometheus.NewRegistry(), mux: http.NewServeMux(), disabled: map[string]bool{}, roles: map[string]string{}}
 	a.src = secretenv.Env()
 	if cfg.SecretsDir != "" {
 		a.src = secretenv.Dir(cfg.SecretsDir)
@@ -88,6 +98,10 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 		mw.Status = a.status
 	}
 	auth := a.tokens.Middleware(mw)
+	if err := a.openRefreshStore(wctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	a.mux.HandleFunc("POST /login", a.login)
 	a.mux.HandleFunc("POST /refresh", a.refresh)
@@ -112,6 +126,56 @@ func (a *App) Close() {
 	if a.rdb != nil {
 		a.rdb.Close()
 	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}
+
+// openRefreshStore sets up the refresh path: one-time refresh tokens in
+// PostgreSQL (or memory), the user's status checked, claims loaded from the
+// user table at every refresh.
+func (a *App) openRefreshStore(ctx context.Context) error {
+	if a.cfg.DatabaseURL == "" {
+		a.store = jwtkeys.NewMemoryRefreshStore()
+	} else {
+		pool, err := pgxpool.New(ctx, a.cfg.DatabaseURL)
+		if err != nil {
+			return fmt.Errorf("DATABASE_URL: not a valid database URL")
+		}
+		a.pool = pool
+		if err := refreshpg.Migrate(ctx, pool); err != nil {
+			return err
+		}
+		st := refreshpg.New(pool)
+		a.store = st
+		now := a.cfg.Now
+		if now == nil {
+			now = time.Now
+		}
+		go st.Cleanup(ctx, time.Hour, time.Minute, now, func(err error) { a.cfg.Log.Warn("refresh store cleanup", "err", err) })
+	}
+	rc := jwtkeys.RefresherConfig[AppClaims]{Store: a.store, Status: a.status, Claims: a.loadClaims}
+	if a.status == nil {
+		rc.NoStatusCheck = true // loadClaims refuses a disabled user itself
+	}
+	var err error
+	a.refresher, err = jwtkeys.NewRefresher(a.tokens, rc)
+	return err
+}
+
+// loadClaims is the user table's answer at refresh time: the current role,
+// or ErrUserDisabled.
+func (a *App) loadClaims(_ context.Context, sub string) (AppClaims, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.disabled[sub] {
+		return AppClaims{}, jwtkeys.ErrUserDisabled
+	}
+	role := a.roles[sub]
+	if role == "" {
+		role = "customer"
+	}
+	return AppClaims{Role: role}, nil
 }
 
 // logReloads logs reloads and the watcher's state on top of the Prometheus
@@ -152,7 +216,13 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "sub required", http.StatusBadRequest)
 		return
 	}
-	pair, err := a.tokens.Issue(sub, AppClaims{Role: "customer"})
+	a.mu.Lock()
+	role := a.roles[sub]
+	a.mu.Unlock()
+	if role == "" {
+		role = "customer"
+	}
+	pair, err := a.refresher.Issue(r.Context(), sub, AppClaims{Role: role})
 	if err != nil {
 		a.cfg.Log.Error("issue", "err", err)
 		http.Error(w, "cannot issue tokens", http.StatusInternalServerError)
@@ -162,9 +232,16 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // refresh exchanges a refresh token (form field refresh_token) for a new
-// pair signed with the current keys.
+// pair signed with the current keys. The refresh token is spent (a second
+// use revokes the session), a disabled user is refused, and the new access
+// token's claims come from the user table, not from the refresh token.
 func (a *App) refresh(w http.ResponseWriter, r *http.Request) {
-	pair, err := a.tokens.Refresh(r.FormValue("refresh_token"))
+	pair, err := a.refresher.Refresh(r.Context(), r.FormValue("refresh_token"))
+	if errors.Is(err, jwtkeys.ErrStatusUnavailable) {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		return
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})

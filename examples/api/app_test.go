@@ -282,3 +282,65 @@ func jsonPart(token string, i int) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(parts[i])
 	return string(b), err
 }
+
+// The refresh path (issue 13 point 4): one-time refresh tokens in the
+// PostgreSQL store, a reuse revokes the session, a disabled user is
+// refused, and claims come from the user table at refresh time.
+func TestAPIRefreshPath(t *testing.T) {
+	db := testsvc.Postgres(t)
+	for _, withRedis := range []bool{true, false} {
+		t.Run(map[bool]string{true: "redis status cache", false: "no redis"}[withRedis], func(t *testing.T) {
+			dir := t.TempDir()
+			writeSecrets(t, dir, map[string]string{"JWT_SECRET": gen(t, keygen.JWT), "JWT_REFRESH_SECRET": gen(t, keygen.JWT)})
+			cfg := config{SecretsDir: dir, DatabaseURL: db.URL}
+			if withRedis {
+				testsvc.NewRedis(t)
+				cfg.RedisURL = testsvc.RedisURL()
+			}
+			app, err := newApp(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer app.Close()
+			srv := httptest.NewServer(app.Handler())
+			defer srv.Close()
+			c := client{t, srv.URL}
+			refresh := func(tok string) (int, map[string]string) {
+				resp, b := c.do("POST", "/refresh", "", strings.NewReader(url.Values{"refresh_token": {tok}}.Encode()), "application/x-www-form-urlencoded")
+				var v map[string]string
+				json.Unmarshal(b, &v)
+				return resp.StatusCode, v
+			}
+			role := func(access string) string {
+				_, b := c.do("GET", "/api/me", access, nil, "")
+				var v map[string]string
+				json.Unmarshal(b, &v)
+				return v["role"]
+			}
+			sub := "user-" + testsvc.Suffix()
+			app.mu.Lock()
+			app.roles[sub] = "admin"
+			app.mu.Unlock()
+			_, r0 := c.login(sub)
+			app.mu.Lock()
+			app.roles[sub] = "support" // demoted
+			app.mu.Unlock()
+			code, p1 := refresh(r0)
+			if code != 200 || role(p1["access_token"]) != "support" {
+				t.Fatalf("refresh: %d, role %q (want the role loaded now)", code, role(p1["access_token"]))
+			}
+			if code, _ := refresh(r0); code != 401 {
+				t.Fatalf("second use of a refresh token: %d, want 401", code)
+			}
+			if code, _ := refresh(p1["refresh_token"]); code != 401 {
+				t.Fatalf("session after a reuse: %d, want 401 (family revoked)", code)
+			}
+			other := "user-" + testsvc.Suffix()
+			_, r := c.login(other)
+			app.disable(other)
+			if code, _ := refresh(r); code != 401 {
+				t.Fatalf("disabled user refreshed: %d", code)
+			}
+		})
+	}
+}

@@ -8,7 +8,8 @@
 //
 // Settings (environment): SECRETS_DIR (read secrets from files there and
 // reload on change; default: the environment, reloaded on SIGHUP), REDIS_URL
-// (optional: enables the user-status cache), LISTEN_ADDR (default
+// (optional: enables the user-status cache), DATABASE_URL (optional: the
+// refresh-token store; default in memory, one instance only), LISTEN_ADDR (default
 // 127.0.0.1:8080). Payment endpoints are enabled for each provider whose
 // secrets are configured.
 package main
@@ -29,9 +30,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app, err := newApp(ctx, config{
-		SecretsDir: os.Getenv("SECRETS_DIR"),
-		RedisURL:   os.Getenv("REDIS_URL"),
-		Log:        log,
+		SecretsDir:  os.Getenv("SECRETS_DIR"),
+		RedisURL:    os.Getenv("REDIS_URL"),
+		DatabaseURL: os.Getenv("DATABASE_URL"),
+		Log:         log,
 	})
 	if err != nil {
 		log.Error("start", "err", err)
