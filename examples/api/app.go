@@ -292,12 +292,17 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	default:
 		checks["jwt_watch"] = string(h.Mode)
 	}
-	if a.rdb != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		defer cancel()
-		if err := a.rdb.Ping(ctx).Err(); err != nil {
-			checks["redis"] = "unreachable (status loader used directly)"
-		} else {
+	if a.status != nil {
+		// Bounded (the status cache's deadline): a hung Redis never hangs
+		// readiness. Redis down does not fail readiness: checks go to the
+		// status loader (circuit open), which readiness reports.
+		perr := a.status.Ping(r.Context())
+		switch st := a.status.Redis(); {
+		case st.State == "open":
+			checks["redis"] = fmt.Sprintf("circuit open since %s after %d failures: status loader used directly", st.OpenedAt.UTC().Format(time.RFC3339), st.Failures)
+		case perr != nil:
+			checks["redis"] = fmt.Sprintf("failing (%d in a row): status loader used for those checks", st.Failures)
+		default:
 			checks["redis"] = "ok"
 		}
 	}

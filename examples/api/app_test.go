@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -342,5 +343,51 @@ func TestAPIRefreshPath(t *testing.T) {
 				t.Fatalf("disabled user refreshed: %d", code)
 			}
 		})
+	}
+}
+
+// Redis hung (accepts, never answers): authenticated requests are bounded
+// by the status cache's deadline, not the client's, and readiness answers
+// at once and reports the circuit (issue 13 point 2).
+func TestAPIRedisHung(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	dir := t.TempDir()
+	writeSecrets(t, dir, map[string]string{"JWT_SECRET": gen(t, keygen.JWT), "JWT_REFRESH_SECRET": gen(t, keygen.JWT)})
+	app, err := newApp(context.Background(), config{SecretsDir: dir, RedisURL: "redis://" + l.Addr().String() + "/0?read_timeout=10s&max_retries=-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	srv := httptest.NewServer(app.Handler())
+	defer srv.Close()
+	c := client{t, srv.URL}
+	access, _ := c.login("u-" + testsvc.Suffix())
+	for i := 0; i < 8; i++ {
+		start := time.Now()
+		if resp, b := c.do("GET", "/api/me", access, nil, ""); resp.StatusCode != 200 {
+			t.Fatalf("request %d with Redis hung: %d %s", i, resp.StatusCode, b)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("request %d took %v with Redis hung", i, d)
+		}
+	}
+	start := time.Now()
+	resp, b := c.do("GET", "/health/ready", "", nil, "")
+	if time.Since(start) > 2*time.Second || resp.StatusCode != 200 || !strings.Contains(string(b), `"redis":"failing`) && !strings.Contains(string(b), `"redis":"circuit open`) {
+		t.Fatalf("ready with Redis hung: %d %s after %v", resp.StatusCode, b, time.Since(start))
 	}
 }
