@@ -94,7 +94,10 @@
 // # Metrics
 //
 // Observer receives every outcome; package jwtprom exports them as
-// auth_jwt_verify_failure_total{reason}, auth_jwt_verified_total{ring,slot}
-// and auth_refresh_total. When auth_jwt_verified_total{slot="previous"} and
-// {slot="legacy-no-kid"} stay at zero, the previous key is no longer used.
+// auth_jwt_verify_failure_total{ring,reason},
+// auth_jwt_verified_total{ring,slot,legacy} (slot: the key that verified
+// the token, with or without kid), auth_refresh_total and, from the
+// application's login handler, auth_login_total{result}. When the rate of
+// auth_jwt_verified_total{slot="previous"} stays at zero, the previous key
+// is no longer used, by tokens with kid or by legacy (Node) tokens.
 package jwtkeys

@@ -47,8 +47,9 @@ const (
 	SlotCurrent
 	// SlotPrevious (…_PREVIOUS) verifies only, until its retire time.
 	SlotPrevious
-	// SlotLegacy is reported to the Observer for a token without kid (minted
-	// before this library), whichever slot's key verified it.
+	// SlotLegacy was reported for a token without kid. Deprecated: legacy
+	// tokens are now reported with the slot of the key that verified them
+	// (and legacy=true to a LegacyObserver); it is no longer reported.
 	SlotLegacy
 )
 

@@ -33,7 +33,9 @@ func (l *loaderRec) load(_ context.Context, sub string) (UserStatus, error) {
 }
 
 // deadRedis is a client on a port where nothing listens.
-func deadRedis(t *testing.T) *redis.Client {
+func deadRedis(t *testing.T) *redis.Client { return deadRedisB(t) }
+
+func deadRedisB(t testing.TB) *redis.Client {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +342,7 @@ func hungRedis(t testing.TB) *redis.Client {
 // (issue 13 point 2).
 func TestStatusCacheBoundedRedis(t *testing.T) {
 	for name, mk := range map[string]func(testing.TB) *redis.Client{
-		"closed port": func(t testing.TB) *redis.Client { return deadRedis(t.(*testing.T)) },
+		"closed port": deadRedisB,
 		"hung":        hungRedis,
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -117,11 +117,11 @@ func (s *Service[C]) Verify(r RingID, token string) (*C, error) {
 		kr.opts.Observer.Refused(r, verr.Reason)
 		return nil, verr
 	}
-	slot := v.key.slot
-	if v.legacy {
-		slot = SlotLegacy
+	if lo, ok := kr.opts.Observer.(LegacyObserver); ok {
+		lo.VerifiedToken(r, v.key.slot, v.legacy)
+	} else {
+		kr.opts.Observer.Verified(r, v.key.slot)
 	}
-	kr.opts.Observer.Verified(r, slot)
 	return c, nil
 }
 

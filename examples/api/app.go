@@ -46,6 +46,7 @@ type App struct {
 	rdb       *redis.Client
 	registry  *prometheus.Registry
 	mux       *http.ServeMux
+	metrics   *jwtprom.Observer
 	cancel    context.CancelFunc
 	watchEnd  <-chan error
 
@@ -71,6 +72,7 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 		a.src = secretenv.Dir(cfg.SecretsDir)
 	}
 	jwtObs := jwtprom.New(a.registry)
+	a.metrics = jwtObs
 	var err error
 	a.keys, err = jwtkeys.Open(a.src, jwtkeys.Options{Observer: logReloads{jwtObs, cfg.Log, a}, Now: cfg.Now})
 	if err != nil {
@@ -192,8 +194,17 @@ func (l logReloads) Reloaded(err error) {
 		l.log.Error("jwt keys: reload refused, keeping the previous keyring", "err", err)
 		return
 	}
-	// The fingerprints loaded per ring and slot, never a secret.
-	l.log.Info("jwt keys: reloaded", "keyring", l.app.keys.Keyring().String())
+	// The fingerprints loaded per ring and slot ("-" for an empty slot),
+	// never a secret: access_current=3f2a… access_previous=… refresh_next=…
+	attrs := []any{}
+	for _, st := range l.app.keys.Status() {
+		fp := st.Fingerprint
+		if fp == "" {
+			fp = "-"
+		}
+		attrs = append(attrs, st.Ring.String()+"_"+st.Slot.String(), fp)
+	}
+	l.log.Info("jwt keys: reloaded", attrs...)
 }
 
 func (l logReloads) Watching(h jwtkeys.WatchHealth) {
@@ -213,6 +224,7 @@ func (l logReloads) Watching(h jwtkeys.WatchHealth) {
 func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	sub := r.FormValue("sub")
 	if sub == "" {
+		a.metrics.Login(false) // auth_login_total{result="failed"}
 		http.Error(w, "sub required", http.StatusBadRequest)
 		return
 	}
@@ -224,10 +236,12 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	}
 	pair, err := a.refresher.Issue(r.Context(), sub, AppClaims{Role: role})
 	if err != nil {
+		a.metrics.Login(false)
 		a.cfg.Log.Error("issue", "err", err)
 		http.Error(w, "cannot issue tokens", http.StatusInternalServerError)
 		return
 	}
+	a.metrics.Login(true)
 	writeJSON(w, http.StatusOK, pairJSON(pair))
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/internal/testsvc"
@@ -260,7 +263,7 @@ func TestAPIExample(t *testing.T) {
 		}
 		_, metrics := c.do("GET", "/metrics", "", nil, "")
 		for _, want := range []string{`payment_signature_verified_total{provider="vnpay",slot="current"} 1`, `payment_signature_failure_total{provider="vnpay"} 1`,
-			`payment_signature_verified_total{provider="momo",slot="current"} 1`, `auth_jwt_verified_total{ring="access",slot="current"}`} {
+			`payment_signature_verified_total{provider="momo",slot="current"} 1`, `auth_jwt_verified_total{legacy="false",ring="access",slot="current"}`} {
 			if !strings.Contains(string(metrics), want) {
 				t.Errorf("metrics lack %s", want)
 			}
@@ -389,5 +392,53 @@ func TestAPIRedisHung(t *testing.T) {
 	resp, b := c.do("GET", "/health/ready", "", nil, "")
 	if time.Since(start) > 2*time.Second || resp.StatusCode != 200 || !strings.Contains(string(b), `"redis":"failing`) && !strings.Contains(string(b), `"redis":"circuit open`) {
 		t.Fatalf("ready with Redis hung: %d %s after %v", resp.StatusCode, b, time.Since(start))
+	}
+}
+
+// Metrics an operator can trust (issue 13 point 6): a Node token on the
+// previous key counts as slot previous (legacy true), failures carry the
+// ring, logins are counted, and the reload log names each slot's
+// fingerprint.
+func TestAPIMetricsAndReloadLog(t *testing.T) {
+	dir := t.TempDir()
+	oldA, newA := gen(t, keygen.JWT), gen(t, keygen.JWT)
+	writeSecrets(t, dir, map[string]string{"JWT_SECRET": newA, "JWT_SECRET_PREVIOUS": oldA, "JWT_REFRESH_SECRET": gen(t, keygen.JWT)})
+	var logBuf syncBuffer
+	app, err := newApp(context.Background(), config{SecretsDir: dir, Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	srv := httptest.NewServer(app.Handler())
+	defer srv.Close()
+	c := client{t, srv.URL}
+	node, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "n", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(oldA))
+	if resp, _ := c.do("GET", "/api/me", node, nil, ""); resp.StatusCode != 200 {
+		t.Fatalf("Node token on the previous key: %d", resp.StatusCode)
+	}
+	c.login("u1")
+	c.do("POST", "/login", "", strings.NewReader(""), "application/x-www-form-urlencoded")
+	c.do("POST", "/refresh", "", strings.NewReader("refresh_token=garbage"), "application/x-www-form-urlencoded")
+	_, m := c.do("GET", "/metrics", "", nil, "")
+	for _, want := range []string{
+		`auth_jwt_verified_total{legacy="true",ring="access",slot="previous"} 1`,
+		`auth_login_total{result="ok"} 1`,
+		`auth_login_total{result="failed"} 1`,
+		`auth_jwt_verify_failure_total{reason="malformed",ring="refresh"} 1`,
+	} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	app.keys.Reload()
+	eventually(t, "reload logged", func() bool { return strings.Contains(logBuf.String(), "jwt keys: reloaded") })
+	line := logBuf.String()
+	for _, want := range []string{"access_current=" + fingerprint.OfString(newA), "access_previous=" + fingerprint.OfString(oldA), "access_next=-", "refresh_current="} {
+		if !strings.Contains(line, want) {
+			t.Errorf("reload log lacks %s: %s", want, line)
+		}
+	}
+	if strings.Contains(line, newA) || strings.Contains(line, oldA) {
+		t.Error("reload log contains a secret")
 	}
 }
