@@ -31,6 +31,11 @@ type config struct {
 	Log         *slog.Logger
 	// Now is the clock for the keyring and payment verifiers (tests).
 	Now func() time.Time
+	// Token lifetimes, clock-skew leeway and the previous key's retire
+	// margin (zero: the jwtkeys defaults 15 min, 30 days, 30 s, 24 h). A
+	// drill shortens them (JWT_REFRESH_TTL=10m JWT_RETIRE_MARGIN=1m) so the
+	// hold ends in minutes; never in production.
+	AccessTTL, RefreshTTL, Leeway, RetireMargin time.Duration
 }
 
 // App is the service: its handler and what it must close.
@@ -74,7 +79,8 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 	jwtObs := jwtprom.New(a.registry)
 	a.metrics = jwtObs
 	var err error
-	a.keys, err = jwtkeys.Open(a.src, jwtkeys.Options{Observer: logReloads{jwtObs, cfg.Log, a}, Now: cfg.Now})
+	a.keys, err = jwtkeys.Open(a.src, jwtkeys.Options{Observer: logReloads{jwtObs, cfg.Log, a}, Now: cfg.Now,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: cfg.Leeway, RetireMargin: cfg.RetireMargin})
 	if err != nil {
 		return nil, fmt.Errorf("jwt keys: %w", err)
 	}

@@ -8,7 +8,9 @@
 //
 // Settings (environment): SECRETS_DIR (read secrets from files there and
 // reload on change; default: the environment, reloaded on SIGHUP), REDIS_URL
-// (optional: enables the user-status cache), DATABASE_URL (optional: the
+// (optional: enables the user-status cache), JWT_ACCESS_TTL, JWT_REFRESH_TTL,
+// JWT_LEEWAY, JWT_RETIRE_MARGIN (Go durations; defaults 15m, 720h, 30s, 24h;
+// shorten them only for a rotation drill), DATABASE_URL (optional: the
 // refresh-token store; default in memory, one instance only), LISTEN_ADDR (default
 // 127.0.0.1:8080). Payment endpoints are enabled for each provider whose
 // secrets are configured.
