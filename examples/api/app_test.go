@@ -442,3 +442,32 @@ func TestAPIMetricsAndReloadLog(t *testing.T) {
 		t.Error("reload log contains a secret")
 	}
 }
+
+// Drill settings (issue 13 point 9): short TTL and margin from the
+// environment make the previous key retire minutes after promotion.
+func TestAPIDrillSettings(t *testing.T) {
+	env := map[string]string{"JWT_ACCESS_TTL": "2m", "JWT_REFRESH_TTL": "10m", "JWT_RETIRE_MARGIN": "1m", "JWT_LEEWAY": "5s"}
+	cfg, err := configFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeSecrets(t, dir, map[string]string{"JWT_SECRET": gen(t, keygen.JWT), "JWT_SECRET_PREVIOUS": gen(t, keygen.JWT), "JWT_REFRESH_SECRET": gen(t, keygen.JWT)})
+	cfg.SecretsDir = dir
+	app, err := newApp(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	for _, st := range app.keys.Status() {
+		if st.Ring == jwtkeys.Access && st.Slot == jwtkeys.SlotPrevious {
+			if got := st.RetireAt.Sub(st.Since); got != 3*time.Minute {
+				t.Fatalf("previous retires %v after promotion, want 3m (access TTL + margin)", got)
+			}
+		}
+	}
+	env["JWT_REFRESH_TTL"] = "ten minutes"
+	if _, err := configFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "JWT_REFRESH_TTL") {
+		t.Fatalf("bad duration: %v", err)
+	}
+}

@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -31,12 +32,13 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, err := newApp(ctx, config{
-		SecretsDir:  os.Getenv("SECRETS_DIR"),
-		RedisURL:    os.Getenv("REDIS_URL"),
-		DatabaseURL: os.Getenv("DATABASE_URL"),
-		Log:         log,
-	})
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("start", "err", err)
+		os.Exit(1)
+	}
+	cfg.Log = log
+	app, err := newApp(ctx, cfg)
 	if err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)
@@ -58,4 +60,24 @@ func main() {
 		log.Error("serve", "err", err)
 		os.Exit(1)
 	}
+}
+
+// configFromEnv reads the settings from the environment (getenv).
+func configFromEnv(getenv func(string) string) (config, error) {
+	cfg := config{SecretsDir: getenv("SECRETS_DIR"), RedisURL: getenv("REDIS_URL"), DatabaseURL: getenv("DATABASE_URL")}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"JWT_ACCESS_TTL", &cfg.AccessTTL}, {"JWT_REFRESH_TTL", &cfg.RefreshTTL}, {"JWT_LEEWAY", &cfg.Leeway}, {"JWT_RETIRE_MARGIN", &cfg.RetireMargin}} {
+		v := getenv(d.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.ParseDuration(v)
+		if err != nil || t <= 0 {
+			return config{}, fmt.Errorf("%s: not a positive duration such as 15m, 720h or 30s", d.name)
+		}
+		*d.dst = t
+	}
+	return cfg, nil
 }
