@@ -131,7 +131,12 @@ func (s *Service[C]) VerifyAccess(token string) (*C, error) { return s.Verify(Ac
 // Refresh verifies refreshToken on the refresh ring and mints a new pair for
 // the same subject and application claims with the current keys, so every
 // refresh moves a session onto the current key. An access token is refused
-// (ErrWrongUse). Use RefreshChecked to refuse disabled users too.
+// (ErrWrongUse).
+//
+// Refresh checks no user status, copies the refresh token's claims and lets
+// a refresh token be used again until it expires: use a Refresher (one-time
+// tokens in a RefreshStore, status checked, claims loaded) for a service's
+// refresh endpoint. Refresh is for tools and tests.
 func (s *Service[C]) Refresh(refreshToken string) (Pair, error) {
 	c, err := s.Verify(Refresh, refreshToken)
 	if err != nil {
