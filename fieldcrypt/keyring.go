@@ -136,6 +136,10 @@ func KeyringFromEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
 // LoadKeyring is KeyringFromEnv reading from src (a secret volume, a map in
 // tests). Errors name the variable and the fingerprint, never the key.
 func LoadKeyring(src secretenv.Source) (*Keyring, error) {
+	src, err := secretenv.Snapshot(src) // one version of a secret volume
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range []string{EnvKey, EnvKeyNext, EnvKeyPrevious} {
 		raw, _, err := src.Lookup(name)
 		if err != nil {

@@ -61,6 +61,20 @@
 // tokens apart. The signature is checked before any claim, so a forged
 // expired token is reported as a bad signature, never as expired.
 //
+// Registered claims follow RFC 7519 strictly: names are case-sensitive (a
+// top-level "EXP", "Sub" or "ſub" is refused, though encoding/json would
+// match it), exp, nbf and iat must be JSON numbers (NumericDate; a string
+// "9999999999" is refused, as Node's jsonwebtoken does), and a registered
+// claim given twice is refused.
+//
+// Clock skew against Node's jsonwebtoken: jsonwebtoken's clockTolerance is
+// 0 by default and applies to exp and nbf only; it never checks iat. Here
+// Leeway (30 s by default) applies to exp, nbf and iat, and a token whose
+// iat is more than Leeway in the future is refused. So a Node host whose
+// clock runs more than 30 s fast mints tokens this package refuses until
+// its clock catches up ("token used before issued"), while jsonwebtoken
+// accepts them; keep the fleet on NTP, or raise Leeway.
+//
 // # Reload
 //
 // Keys holds the live keyring behind an atomic pointer. Reload re-reads the
@@ -80,7 +94,10 @@
 // # Metrics
 //
 // Observer receives every outcome; package jwtprom exports them as
-// auth_jwt_verify_failure_total{reason}, auth_jwt_verified_total{ring,slot}
-// and auth_refresh_total. When auth_jwt_verified_total{slot="previous"} and
-// {slot="legacy-no-kid"} stay at zero, the previous key is no longer used.
+// auth_jwt_verify_failure_total{ring,reason},
+// auth_jwt_verified_total{ring,slot,legacy} (slot: the key that verified
+// the token, with or without kid), auth_refresh_total and, from the
+// application's login handler, auth_login_total{result}. When the rate of
+// auth_jwt_verified_total{slot="previous"} stays at zero, the previous key
+// is no longer used, by tokens with kid or by legacy (Node) tokens.
 package jwtkeys

@@ -133,3 +133,40 @@ func ExampleNewStatusCache() {
 	svc, _ := jwtkeys.NewService[AppClaims](keys)
 	_ = svc.Middleware(jwtkeys.MiddlewareOptions{Status: cache}) // disabled → 401, both down → 503
 }
+
+// The package's main promise: during the overlap, a token signed with the
+// old key before promotion is still accepted by the middleware, and new
+// tokens are signed with the new key. Here the source changes from "old
+// current" to "new current, old previous" and the keyring reloads, as a
+// change in a mounted secret directory or SIGHUP makes it (StartWatch).
+func Example_overlap() {
+	const oldKey, newKey = "old-access-secret-0123456789abcdef0123", "new-access-secret-0123456789abcdef0123"
+	vars := map[string]string{"JWT_SECRET": oldKey, "JWT_REFRESH_SECRET": "example-refresh-secret-0123456789abcdef"}
+	keys, _ := jwtkeys.Open(secretenv.Map(vars), jwtkeys.Options{})
+	svc, _ := jwtkeys.NewService[AppClaims](keys)
+	before, _ := svc.Issue("user-42", AppClaims{Role: "customer"})
+
+	// Promotion: new key current, old key previous (with the promotion time).
+	vars["JWT_SECRET"], vars["JWT_SECRET_PREVIOUS"] = newKey, oldKey
+	vars["JWT_SECRET_PREVIOUS_SINCE"] = time.Now().UTC().Format(time.RFC3339)
+	if err := keys.Reload(); err != nil { // secretenv.Map reads vars as it is now
+		panic(err)
+	}
+	after, _ := svc.Issue("user-42", AppClaims{Role: "customer"})
+
+	h := svc.Middleware(jwtkeys.MiddlewareOptions{Realm: "api"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := jwtkeys.ClaimsFrom[AppClaims](r.Context())
+		fmt.Fprintf(w, "hello %s", c.Subject)
+	}))
+	for _, tok := range []string{before.Access, after.Access} {
+		req := httptest.NewRequest("GET", "/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		in := keys.Keyring().Inspect(tok)
+		fmt.Println(rec.Code, rec.Body, "- verified by slot", in.Slot)
+	}
+	// Output:
+	// 200 hello user-42 - verified by slot previous
+	// 200 hello user-42 - verified by slot current
+}

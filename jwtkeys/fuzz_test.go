@@ -1,6 +1,7 @@
 package jwtkeys
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -70,6 +71,31 @@ func FuzzBearerToken(f *testing.F) {
 		}
 		if tok == "" || len(tok) > MaxTokenLen || !token68(tok) || strings.ContainsAny(tok, " \t") {
 			t.Fatalf("BearerToken(%q) = %q", h, tok)
+		}
+	})
+}
+
+// FuzzCheckRegistered: the claims pre-scan never panics, and whatever it
+// accepts as well-formed, encoding/json also reads as an object.
+func FuzzCheckRegistered(f *testing.F) {
+	for _, s := range []string{`{"exp":1}`, `{"EXP":1}`, `{"exp":"1"}`, `{"a":{"b":[1,"\""]}}`, `{"\u0065xp":1}`, `{`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := checkRegistered([]byte(s))
+		var m map[string]json.RawMessage
+		jerr := json.Unmarshal([]byte(s), &m)
+		if err == nil && jerr == nil {
+			for k, v := range m {
+				for n, name := range registered {
+					if k != name && strings.EqualFold(k, name) {
+						t.Fatalf("%q accepted: key %q folds to %q", s, k, name)
+					}
+					if k == name && n < 3 && !isNumber(v) {
+						t.Fatalf("%q accepted: %s is %s", s, k, v)
+					}
+				}
+			}
 		}
 	})
 }

@@ -47,8 +47,9 @@ const (
 	SlotCurrent
 	// SlotPrevious (…_PREVIOUS) verifies only, until its retire time.
 	SlotPrevious
-	// SlotLegacy is reported to the Observer for a token without kid (minted
-	// before this library), whichever slot's key verified it.
+	// SlotLegacy was reported for a token without kid. Deprecated: legacy
+	// tokens are now reported with the slot of the key that verified them
+	// (and legacy=true to a LegacyObserver); it is no longer reported.
 	SlotLegacy
 )
 
@@ -236,6 +237,12 @@ func Load(src secretenv.Source, opts Options) (*Keyring, error) {
 }
 
 func load(src secretenv.Source, o Options, old *Keyring) (*Keyring, error) {
+	// One version of a secret volume for all six slots and the *_SINCE
+	// values, even if the kubelet swaps ..data while we read.
+	src, err := secretenv.Snapshot(src)
+	if err != nil {
+		return nil, err
+	}
 	now := o.Now()
 	rule := secretenv.HMACRule
 	if size := algHash[o.Algorithm].size; size > rule.MinLen {
@@ -256,7 +263,7 @@ func load(src secretenv.Source, o Options, old *Keyring) (*Keyring, error) {
 	kr.valid = jwt.NewValidator(vopts...)
 
 	var named []secretenv.Named
-	var err error
+
 	for _, r := range []RingID{Access, Refresh} {
 		kr.rings[r] = ring{id: r, ttl: o.AccessTTL}
 		if r == Refresh {

@@ -76,7 +76,7 @@ func (d *k8sDir) update(vals map[string]string, first bool) {
 		d.t.Fatal(err)
 	}
 	for k, v := range vals {
-		if err := os.WriteFile(filepath.Join(ts, k), []byte(v+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(ts, k), []byte(v), 0o600); err != nil {
 			d.t.Fatal(err)
 		}
 	}
@@ -246,5 +246,77 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	if want := "current=" + fingerprintOf(sA); !strings.Contains(keys.Keyring().String(), want) {
 		t.Errorf("Keyring.String() = %s, want it to name %s", keys.Keyring(), want)
+	}
+}
+
+// One secret, one key (issue 13 point 3): a secret written with a trailing
+// newline is refused from a file and from the environment alike, naming the
+// variable and the fix; with SECRET_KEEP_TRAILING_WHITESPACE both sign with
+// the same kid, the fingerprint of the bytes with the newline, and their
+// tokens verify on each other.
+func TestSameSecretSameKidFromFileAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{"JWT_SECRET": sA + "\n", "JWT_REFRESH_SECRET": sRA} {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("JWT_SECRET", sA+"\n")
+	t.Setenv("JWT_REFRESH_SECRET", sRA)
+	for name, open := range map[string]func() (*Keys, error){
+		"dir": func() (*Keys, error) { return FromDir(dir, Options{}) },
+		"env": func() (*Keys, error) { return FromEnv(Options{}) },
+	} {
+		_, err := open()
+		if !errors.Is(err, secretenv.ErrTrailingSpace) || !strings.Contains(err.Error(), "JWT_SECRET") || !strings.Contains(err.Error(), secretenv.EnvKeepTrailingSpace) || strings.Contains(err.Error(), sA) {
+			t.Errorf("%s: %v, want a refusal naming JWT_SECRET and the setting", name, err)
+		}
+	}
+	t.Setenv(secretenv.EnvKeepTrailingSpace, "JWT_SECRET")
+	fromDir, err := FromDir(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromEnv, err := FromEnv(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fingerprint.OfString(sA + "\n")
+	if a, b := fromDir.Keyring().CurrentKid(Access), fromEnv.Keyring().CurrentKid(Access); a != want || b != want {
+		t.Fatalf("kid from dir %s, from env %s, want %s for both", a, b, want)
+	}
+	sd, _ := NewService[Claims](fromDir)
+	se, _ := NewService[Claims](fromEnv)
+	p, _ := sd.Issue("u", Claims{})
+	if _, err := se.VerifyAccess(p.Access); err != nil {
+		t.Fatalf("dir token on env instance: %v", err)
+	}
+}
+
+// snapSource is a Source whose Snapshot is another source: Load must read
+// every slot from the snapshot (one version of a secret volume).
+type snapSource struct {
+	live, pinned secretenv.Source
+	snapshots    int
+}
+
+func (s *snapSource) Lookup(n string) (string, bool, error) { return s.live.Lookup(n) }
+func (s *snapSource) String() string                        { return "snap" }
+func (s *snapSource) Snapshot() (secretenv.Source, error) {
+	s.snapshots++
+	return s.pinned, nil
+}
+
+func TestLoadReadsOneSnapshot(t *testing.T) {
+	src := &snapSource{
+		live:   secretenv.Map(map[string]string{"JWT_SECRET": sB, "JWT_REFRESH_SECRET": sRA, "JWT_SECRET_PREVIOUS": sB}),
+		pinned: secretenv.Map(map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA}),
+	}
+	kr, err := Load(src, Options{Now: newClock().Now})
+	if err != nil {
+		t.Fatalf("Load read the live source, not its snapshot: %v", err)
+	}
+	if kr.CurrentKid(Access) != fingerprintOf(sA) || src.snapshots != 1 {
+		t.Fatalf("kid %s, %d snapshots", kr.CurrentKid(Access), src.snapshots)
 	}
 }

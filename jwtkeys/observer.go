@@ -6,8 +6,10 @@ package jwtkeys
 // some methods (new methods may be added to this interface; NopObserver keeps
 // embedders compiling).
 type Observer interface {
-	// Verified: a token verified on ring with the key in slot (SlotLegacy
-	// for a token without kid, whatever slot its key is in).
+	// Verified: a token verified on ring with the key in slot. A token
+	// without kid (legacy) is reported with the slot of the key that
+	// verified it; an Observer that also implements LegacyObserver is told
+	// which tokens were legacy through VerifiedToken instead.
 	Verified(ring RingID, slot Slot)
 	// Refused: a token (or, for user_disabled and status_unavailable, a
 	// request) was refused.
@@ -35,3 +37,10 @@ func (NopObserver) Refreshed()             {}
 func (NopObserver) Reloaded(error)         {}
 func (NopObserver) StatusCacheError(error) {}
 func (NopObserver) Watching(WatchHealth)   {}
+
+// LegacyObserver is an optional Observer extension: when the Observer
+// implements it, VerifiedToken is called instead of Verified, with legacy
+// true for a token without kid. jwtprom uses it for the legacy label.
+type LegacyObserver interface {
+	VerifiedToken(ring RingID, slot Slot, legacy bool)
+}

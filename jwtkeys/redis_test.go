@@ -33,7 +33,9 @@ func (l *loaderRec) load(_ context.Context, sub string) (UserStatus, error) {
 }
 
 // deadRedis is a client on a port where nothing listens.
-func deadRedis(t *testing.T) *redis.Client {
+func deadRedis(t *testing.T) *redis.Client { return deadRedisB(t) }
+
+func deadRedisB(t testing.TB) *redis.Client {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +53,7 @@ func TestStatusCacheRedis(t *testing.T) {
 	obs := newRec()
 	l := &loaderRec{disabled: map[string]bool{"bad": true}}
 	prefix := r.Prefix + DefaultStatusPrefix
-	c := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: prefix, TTL: time.Minute, Observer: obs})
+	c := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: prefix, TTL: time.Minute, Observer: obs, LocalTTL: -1})
 
 	if err := c.Check(ctx, "good"); err != nil {
 		t.Fatal(err)
@@ -99,7 +101,7 @@ func TestStatusCacheRedisDown(t *testing.T) {
 	ctx := context.Background()
 	obs := newRec()
 	l := &loaderRec{disabled: map[string]bool{"bad": true}}
-	c := NewStatusCache(deadRedis(t), l.load, StatusOptions{Observer: obs})
+	c := NewStatusCache(deadRedis(t), l.load, StatusOptions{Observer: obs, LocalTTL: -1})
 	if err := c.Check(ctx, "good"); err != nil {
 		t.Fatalf("Redis down, loader up: %v", err)
 	}
@@ -298,5 +300,138 @@ func TestRefreshCheckedRefusesDisabled(t *testing.T) {
 	}
 	if p, err := svc.RefreshChecked(ctx, bad.Refresh, nil); !errors.Is(err, ErrConfig) || p.Access != "" {
 		t.Fatalf("nil status cache: %v (a refresh without the check)", err)
+	}
+}
+
+// hungRedis is a client on a TCP listener that accepts connections and
+// never answers (a SIGSTOPped Redis), with the client's own timeouts long.
+func hungRedis(t testing.TB) *redis.Client {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	c := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, PoolTimeout: 10 * time.Second, MaxRetries: -1, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() {
+		c.Close()
+		l.Close()
+		mu.Lock()
+		for _, cn := range conns {
+			cn.Close()
+		}
+		mu.Unlock()
+	})
+	return c
+}
+
+// Redis unreachable or hung: each check costs at most the deadline (plus
+// the loader), the breaker then skips Redis, a probe after the cooldown
+// closes it again when Redis is back, and Redis() reports each state
+// (issue 13 point 2).
+func TestStatusCacheBoundedRedis(t *testing.T) {
+	for name, mk := range map[string]func(testing.TB) *redis.Client{
+		"closed port": deadRedisB,
+		"hung":        hungRedis,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := newClock()
+			obs := newRec()
+			l := &loaderRec{disabled: map[string]bool{"bad": true}}
+			c := NewStatusCache(mk(t), l.load, StatusOptions{Observer: obs, Timeout: 50 * time.Millisecond, BreakerFailures: 3, BreakerCooldown: 5 * time.Second, LocalTTL: -1, Now: clk.Now})
+			for i := 0; i < 3; i++ {
+				start := time.Now()
+				if err := c.Check(ctx, "good"); err != nil {
+					t.Fatalf("check %d: %v", i, err)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("check %d took %v: not bounded by the 50 ms deadline", i, d)
+				}
+			}
+			if st := c.Redis(); st.State != "open" || st.Failures != 3 {
+				t.Fatalf("after 3 failures: %+v", st)
+			}
+			errs := len(obs.cacheErr)
+			// Open: Redis is not tried at all (no new errors, loader answers).
+			for i := 0; i < 20; i++ {
+				if err := c.Check(ctx, "bad"); !errors.Is(err, ErrUserDisabled) {
+					t.Fatalf("open circuit, disabled user: %v", err)
+				}
+			}
+			if len(obs.cacheErr) != errs {
+				t.Fatalf("Redis tried while the circuit is open: %d new errors", len(obs.cacheErr)-errs)
+			}
+			// After the cooldown one probe goes through; it fails: open again.
+			clk.Advance(6 * time.Second)
+			c.Check(ctx, "good")
+			if len(obs.cacheErr) != errs+1 || c.Redis().State != "open" {
+				t.Fatalf("probe: %d errors, %+v", len(obs.cacheErr)-errs, c.Redis())
+			}
+			// Loader down too: 503, never allowed.
+			l.err = errors.New("db down")
+			if err := c.Check(ctx, "good"); !errors.Is(err, ErrStatusUnavailable) {
+				t.Fatalf("both down: %v", err)
+			}
+		})
+	}
+	// Redis back: the probe closes the circuit.
+	r := testsvc.NewRedis(t)
+	clk := newClock()
+	l := &loaderRec{}
+	c := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: r.Prefix, BreakerFailures: 1, LocalTTL: -1, Now: clk.Now})
+	c.brk.result(false, clk.Now())
+	if c.Redis().State != "open" {
+		t.Fatal("not open")
+	}
+	clk.Advance(10 * time.Second)
+	if err := c.Check(context.Background(), "u"); err != nil || c.Redis().State != "ok" {
+		t.Fatalf("recovery: %v %+v", err, c.Redis())
+	}
+}
+
+// The in-process cache answers most checks without Redis, for LocalTTL.
+func TestStatusCacheLocal(t *testing.T) {
+	r := testsvc.NewRedis(t)
+	ctx := context.Background()
+	clk := newClock()
+	l := &loaderRec{disabled: map[string]bool{}}
+	c := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: r.Prefix, LocalTTL: time.Second, LocalSize: 4, Now: clk.Now})
+	if err := c.Check(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	r.Client.Set(ctx, r.Prefix+"u", "disabled", time.Minute)
+	if err := c.Check(ctx, "u"); err != nil {
+		t.Fatalf("within LocalTTL Redis was asked: %v", err)
+	}
+	clk.Advance(1100 * time.Millisecond)
+	if err := c.Check(ctx, "u"); !errors.Is(err, ErrUserDisabled) {
+		t.Fatalf("after LocalTTL: %v", err)
+	}
+	// Invalidate clears this process at once.
+	r.Client.Set(ctx, r.Prefix+"u", "active", time.Minute)
+	if err := c.Invalidate(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(ctx, "u"); err != nil {
+		t.Fatalf("after Invalidate: %v", err)
+	}
+	// Bounded size.
+	for i := 0; i < 50; i++ {
+		c.Check(ctx, fmt.Sprint("s", i))
+	}
+	if n := len(c.local.m); n > 4 {
+		t.Fatalf("%d local entries, LocalSize 4", n)
 	}
 }

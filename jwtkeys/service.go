@@ -38,6 +38,8 @@ type claimsCarrier interface{ base() *Claims }
 type Pair struct {
 	Access, Refresh                   string
 	AccessExpiresAt, RefreshExpiresAt time.Time
+	// RefreshID is the refresh token's jti, the key a RefreshStore records.
+	RefreshID string
 }
 
 // Service mints and verifies tokens with claims type C (a struct embedding
@@ -75,32 +77,33 @@ func (s *Service[C]) Issue(sub string, app C) (Pair, error) {
 	var err error
 	p.AccessExpiresAt = now.Add(kr.opts.AccessTTL)
 	p.RefreshExpiresAt = now.Add(kr.opts.RefreshTTL)
-	if p.Access, err = s.mint(kr, Access, sub, now, p.AccessExpiresAt, app); err != nil {
+	if p.Access, _, err = s.mint(kr, Access, sub, now, p.AccessExpiresAt, app); err != nil {
 		return Pair{}, err
 	}
-	if p.Refresh, err = s.mint(kr, Refresh, sub, now, p.RefreshExpiresAt, app); err != nil {
+	if p.Refresh, p.RefreshID, err = s.mint(kr, Refresh, sub, now, p.RefreshExpiresAt, app); err != nil {
 		return Pair{}, err
 	}
 	return p, nil
 }
 
-func (s *Service[C]) mint(kr *Keyring, r RingID, sub string, now, exp time.Time, app C) (string, error) {
+func (s *Service[C]) mint(kr *Keyring, r RingID, sub string, now, exp time.Time, app C) (tok, jti string, err error) {
 	var id [16]byte
 	if _, err := io.ReadFull(s.rand, id[:]); err != nil {
-		return "", fmt.Errorf("jwtkeys: random jti: %w", err)
+		return "", "", fmt.Errorf("jwtkeys: random jti: %w", err)
 	}
+	jti = hex.EncodeToString(id[:])
 	c := app
 	b := any(&c).(claimsCarrier).base()
 	b.RegisteredClaims = jwt.RegisteredClaims{
 		Issuer: kr.opts.Issuer, Subject: sub, Audience: kr.opts.Audience,
-		ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), ID: hex.EncodeToString(id[:]),
+		ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), ID: jti,
 	}
 	b.Use = r.use()
-	tok, err := kr.sign(r, &c)
+	tok, err = kr.sign(r, &c)
 	if err != nil {
-		return "", fmt.Errorf("jwtkeys: sign %s token: %w", r, err)
+		return "", "", fmt.Errorf("jwtkeys: sign %s token: %w", r, err)
 	}
-	return tok, nil
+	return tok, jti, nil
 }
 
 // Verify checks token against ring r and returns its claims. A refusal is a
@@ -114,11 +117,11 @@ func (s *Service[C]) Verify(r RingID, token string) (*C, error) {
 		kr.opts.Observer.Refused(r, verr.Reason)
 		return nil, verr
 	}
-	slot := v.key.slot
-	if v.legacy {
-		slot = SlotLegacy
+	if lo, ok := kr.opts.Observer.(LegacyObserver); ok {
+		lo.VerifiedToken(r, v.key.slot, v.legacy)
+	} else {
+		kr.opts.Observer.Verified(r, v.key.slot)
 	}
-	kr.opts.Observer.Verified(r, slot)
 	return c, nil
 }
 
@@ -128,7 +131,12 @@ func (s *Service[C]) VerifyAccess(token string) (*C, error) { return s.Verify(Ac
 // Refresh verifies refreshToken on the refresh ring and mints a new pair for
 // the same subject and application claims with the current keys, so every
 // refresh moves a session onto the current key. An access token is refused
-// (ErrWrongUse). Use RefreshChecked to refuse disabled users too.
+// (ErrWrongUse).
+//
+// Refresh checks no user status, copies the refresh token's claims and lets
+// a refresh token be used again until it expires: use a Refresher (one-time
+// tokens in a RefreshStore, status checked, claims loaded) for a service's
+// refresh endpoint. Refresh is for tools and tests.
 func (s *Service[C]) Refresh(refreshToken string) (Pair, error) {
 	c, err := s.Verify(Refresh, refreshToken)
 	if err != nil {

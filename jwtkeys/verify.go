@@ -127,6 +127,12 @@ func (kr *Keyring) verifyInto(r RingID, token string, dst any, base *Claims) (ve
 	if err != nil {
 		return fail(ReasonMalformed, v.key.kid, errBase64)
 	}
+	if err := checkRegistered(payload[:n]); err != nil {
+		if err == errClaimsShape {
+			return fail(ReasonMalformed, v.key.kid, errClaimsJSON)
+		}
+		return fail(ReasonInvalidClaims, v.key.kid, err)
+	}
 	if err := json.Unmarshal(payload[:n], dst); err != nil {
 		return fail(ReasonMalformed, v.key.kid, errClaimsJSON)
 	}

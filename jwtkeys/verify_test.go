@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,8 +99,9 @@ func TestLegacyNoKidTokens(t *testing.T) {
 	if c.Use != "access" || c.Role != "admin" {
 		t.Errorf("legacy claims %+v: use must be decided by the ring", c)
 	}
-	if obs.count("access/legacy-no-kid") != 1 {
-		t.Errorf("legacy not reported as legacy-no-kid: %v", obs.verified)
+	// Reported with the slot whose key verified it (issue 13 point 6).
+	if obs.count("access/previous") != 1 || obs.count("access/legacy-no-kid") != 0 {
+		t.Errorf("legacy token on the previous key not reported as slot previous: %v", obs.verified)
 	}
 	if _, err := svc.Refresh(ref); err != nil {
 		t.Fatalf("legacy refresh: %v", err)
@@ -175,7 +177,7 @@ func TestSecurity(t *testing.T) {
 		{"bad base64 header", Access, "!!!." + parts[1] + "." + parts[2], ErrMalformed},
 		{"header not json", Access, enc([]byte("nope")) + "." + parts[1] + "." + parts[2], ErrMalformed},
 		{"claims not json", Access, signRaw(sA, `{"alg":"HS256","kid":"`+fingerprintOf(sA)+`"}`, `not json`), ErrMalformed},
-		{"claims wrong types", Access, signRaw(sA, `{"alg":"HS256","kid":"`+fingerprintOf(sA)+`"}`, `{"exp":"tomorrow"}`), ErrMalformed},
+		{"claims wrong types", Access, signRaw(sA, `{"alg":"HS256","kid":"`+fingerprintOf(sA)+`"}`, `{"exp":9999999999,"sub":5}`), ErrMalformed},
 		{"non-canonical signature encoding", Access, malleate(p.Access), ErrMalformed},
 		{"truncated signature", Access, p.Access[:len(p.Access)-2], ErrBadSignature},
 		{"tampered payload", Access, parts[0] + "." + enc([]byte(`{"sub":"admin","exp":9999999999,"token_use":"access"}`)) + "." + parts[2], ErrBadSignature},
@@ -343,4 +345,60 @@ func TestSignatureNewlineMalleability(t *testing.T) {
 		return
 	}
 	t.Fatal("no token with a signature ending in 0x00 found")
+}
+
+// Registered claims are case-sensitive and exp/nbf/iat are NumericDates
+// (RFC 7519 §2, §4): encoding/json alone would take "EXP" or a string exp
+// as the required exp (issue 13 point 8).
+func TestRegisteredClaimsStrict(t *testing.T) {
+	clk := newClock()
+	_, svc, _ := fixture(t, clk, nil, "JWT_SECRET", sA, "JWT_REFRESH_SECRET", sRA)
+	hdr := `{"alg":"HS256","kid":"` + fingerprintOf(sA) + `"}`
+	exp := strconv.FormatInt(clk.Now().Add(time.Hour).Unix(), 10)
+	iat := strconv.FormatInt(clk.Now().Unix(), 10)
+	cases := []struct {
+		name, payload string
+		want          error // nil: accepted
+	}{
+		{"number exp", `{"sub":"u","token_use":"access","exp":` + exp + `}`, nil},
+		{"fractional exp", `{"sub":"u","token_use":"access","exp":` + exp + `.5}`, nil},
+		{"exponent exp", `{"sub":"u","token_use":"access","exp":9.999999999e9}`, nil},
+		{"nested EXP is not a registered claim", `{"sub":"u","token_use":"access","exp":` + exp + `,"ctx":{"EXP":"x","Sub":[1,{"a":"}"}]}}`, nil},
+		{"string exp", `{"sub":"u","token_use":"access","exp":"9999999999"}`, ErrInvalidClaims},
+		{"string exp (escaped key)", `{"sub":"u","token_use":"access","\u0065xp":"9999999999"}`, ErrInvalidClaims},
+		{"upper-case EXP only", `{"sub":"u","token_use":"access","EXP":9999999999}`, ErrInvalidClaims},
+		{"EXP besides exp", `{"sub":"u","token_use":"access","exp":` + exp + `,"Exp":9999999999}`, ErrInvalidClaims},
+		{"Unicode fold of sub", `{"ſub":"admin","token_use":"access","exp":` + exp + `}`, ErrInvalidClaims},
+		{"upper-case TOKEN_USE", `{"sub":"u","TOKEN_USE":"access","exp":` + exp + `}`, ErrInvalidClaims},
+		{"duplicate exp", `{"sub":"u","token_use":"access","exp":1,"exp":` + exp + `}`, ErrInvalidClaims},
+		{"null exp", `{"sub":"u","token_use":"access","exp":null}`, ErrInvalidClaims},
+		{"bool exp", `{"sub":"u","token_use":"access","exp":true}`, ErrInvalidClaims},
+		{"string iat", `{"sub":"u","token_use":"access","exp":` + exp + `,"iat":"` + iat + `"}`, ErrInvalidClaims},
+		{"string nbf", `{"sub":"u","token_use":"access","exp":` + exp + `,"nbf":"` + iat + `"}`, ErrInvalidClaims},
+		{"object exp", `{"sub":"u","token_use":"access","exp":{"n":1}}`, ErrInvalidClaims},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := svc.VerifyAccess(signRaw(sA, hdr, c.payload))
+			if c.want == nil && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestCheckRegisteredAgreesOnShape(t *testing.T) {
+	for _, s := range []string{`{}`, ` { } `, `{"a":[]}`, `{"a":{}}`, `{"a":"\""}`, `{"a":[1,[2,[3]]],"b":null}`} {
+		if err := checkRegistered([]byte(s)); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	for _, s := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":"x`, `{"a":[1,}`} {
+		if err := checkRegistered([]byte(s)); err == nil {
+			t.Errorf("%s: accepted", s)
+		}
+	}
 }

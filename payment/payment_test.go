@@ -154,7 +154,7 @@ func TestLoadSecretSet(t *testing.T) {
 	// From a mounted secret directory.
 	dir := t.TempDir()
 	for k, v := range ok {
-		if err := os.WriteFile(filepath.Join(dir, k), []byte(v+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

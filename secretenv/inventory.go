@@ -170,7 +170,13 @@ func Check(src Source, classes []Class) []Finding {
 			default:
 				f.Set = true
 				var secrets []fingerprint.Secret
-				secrets, f.Fingerprints, f.Err = decodeForCheck(v.Name, raw, v.Rule)
+				rule, kerr := keepRule(src, v.Name, v.Rule)
+				if kerr != nil {
+					f.Err = kerr
+					out = append(out, f)
+					continue
+				}
+				secrets, f.Fingerprints, f.Err = decodeForCheck(v.Name, raw, rule)
 				for _, s := range secrets {
 					if f.Err == nil && !v.Identifier {
 						f.Err = Distinct(append(seen, Named{Var: v.Name, Secret: s})...)

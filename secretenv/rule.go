@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/goodgo/rotation/fingerprint"
@@ -39,7 +40,21 @@ type Rule struct {
 	// PasswordOptional: for URLPassword, a URL without a password is valid
 	// and yields no secret.
 	PasswordOptional bool
+	// KeepTrailingSpace: a value ending in whitespace (a newline, "\r\n",
+	// spaces, tabs) is used as it is, whitespace included, instead of being
+	// refused with ErrTrailingSpace. Load, LoadList and Require set it for
+	// the variables named in EnvKeepTrailingSpace.
+	KeepTrailingSpace bool
 }
+
+// EnvKeepTrailingSpace names the setting that lists (comma-separated) the
+// variables whose trailing whitespace is part of the secret: for a fleet
+// that already signs with such a value (a Node service reading an
+// environment variable written with echo). It is looked up in the Source,
+// then in the process environment. Nothing else ever keeps trailing
+// whitespace, and nothing ever strips it: every source (environment,
+// directory, the CLI's stdin) gives the same bytes for the same secret.
+const EnvKeepTrailingSpace = "SECRET_KEEP_TRAILING_WHITESPACE"
 
 // Sentinel errors, matched with errors.Is on an *Error.
 var (
@@ -51,6 +66,10 @@ var (
 	ErrNoPassword  = errors.New("URL has no password")
 	ErrEmptyItem   = errors.New("empty item in list")
 	ErrDuplicate   = errors.New("same secret in two places")
+	// ErrTrailingSpace: the value ends in whitespace. Stripped or not, it
+	// would be a different key from the same secret written without it, so
+	// it is refused unless the variable is listed in EnvKeepTrailingSpace.
+	ErrTrailingSpace = errors.New("ends with whitespace")
 )
 
 // Error is a validation failure of one variable. Its message names the
@@ -115,6 +134,19 @@ func decodeItem(name string, idx int, raw string, r Rule) (fingerprint.Secret, e
 	fail := func(err error, detail string) (fingerprint.Secret, error) {
 		return fingerprint.Secret{}, &Error{Var: name, Index: idx, Fingerprint: fingerprint.OfString(shown), Err: err, Detail: detail}
 	}
+	if n := trailingSpace(raw); n > 0 && !r.KeepTrailingSpace {
+		what := fmt.Sprintf("%d whitespace bytes", n)
+		switch raw[len(raw)-n:] {
+		case "\n":
+			what = "a newline"
+		case "\r\n":
+			what = "a CRLF newline"
+		}
+		return fail(ErrTrailingSpace, fmt.Sprintf("the value ends with %s, which would make it a different key on an instance that strips it; "+
+			"write it without (printf '%%s' \"$VALUE\" > file; rotate keygen writes none into a file or pipe) "+
+			"(fp without it=%s), or, if the fleet already signs with it, add %s to %s",
+			what, fingerprint.OfString(raw[:len(raw)-n]), baseName(name), EnvKeepTrailingSpace))
+	}
 	var b []byte
 	switch r.Encoding {
 	case Raw:
@@ -152,6 +184,49 @@ func decodeItem(name string, idx int, raw string, r Rule) (fingerprint.Secret, e
 	return fingerprint.NewSecret(b), nil
 }
 
+// trailingSpace counts the ASCII whitespace bytes at the end of s.
+func trailingSpace(s string) int {
+	n := 0
+	for n < len(s) {
+		switch s[len(s)-1-n] {
+		case ' ', '\t', '\n', '\r', '\v', '\f':
+			n++
+			continue
+		}
+		break
+	}
+	return n
+}
+
+// baseName strips a list index ("X[2]") from a variable name.
+func baseName(name string) string {
+	if i := strings.IndexByte(name, '['); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// keepRule returns r with KeepTrailingSpace set when name is listed in
+// EnvKeepTrailingSpace (in src or the process environment).
+func keepRule(src Source, name string, r Rule) (Rule, error) {
+	if r.KeepTrailingSpace {
+		return r, nil
+	}
+	list, ok, err := src.Lookup(EnvKeepTrailingSpace)
+	if err != nil {
+		return r, err
+	}
+	if !ok {
+		list = os.Getenv(EnvKeepTrailingSpace)
+	}
+	for _, n := range strings.Split(list, ",") {
+		if strings.TrimSpace(n) == name {
+			r.KeepTrailingSpace = true
+		}
+	}
+	return r, nil
+}
+
 // Load reads name from src and validates it under r. An unset or empty
 // variable is absent: Load returns the zero Secret and no error. (An empty
 // value is never an empty key.)
@@ -159,6 +234,11 @@ func Load(src Source, name string, r Rule) (fingerprint.Secret, error) {
 	raw, ok, err := src.Lookup(name)
 	if err != nil || !ok || raw == "" {
 		return fingerprint.Secret{}, err
+	}
+	if trailingSpace(raw) > 0 {
+		if r, err = keepRule(src, name, r); err != nil {
+			return fingerprint.Secret{}, err
+		}
 	}
 	return Decode(name, raw, r)
 }
@@ -168,6 +248,11 @@ func LoadList(src Source, name string, r Rule) ([]fingerprint.Secret, error) {
 	raw, ok, err := src.Lookup(name)
 	if err != nil || !ok || raw == "" {
 		return nil, err
+	}
+	if strings.ContainsAny(raw, " \t\n\r\v\f") {
+		if r, err = keepRule(src, name, r); err != nil {
+			return nil, err
+		}
 	}
 	return DecodeList(name, raw, r)
 }

@@ -161,11 +161,11 @@ func TestDirKubernetesLayout(t *testing.T) {
 			}
 		}
 	}
-	write("..2026_11_27_10_00_00.1", map[string]string{"JWT_SECRET": jwtA + "\n"})
+	write("..2026_11_27_10_00_00.1", map[string]string{"JWT_SECRET": jwtA})
 	src := Dir(dir)
 	s, err := Require(src, "JWT_SECRET", HMACRule)
 	if err != nil || string(s.Bytes()) != jwtA {
-		t.Fatalf("first read: %v %v (one trailing newline must be stripped)", s, err)
+		t.Fatalf("first read: %v %v", s, err)
 	}
 	write("..2026_11_27_11_00_00.2", map[string]string{"JWT_SECRET": jwtB})
 	s, err = Require(src, "JWT_SECRET", HMACRule)
@@ -186,19 +186,95 @@ func TestDirKubernetesLayout(t *testing.T) {
 	}
 }
 
-func TestDirStripsOnlyOneNewline(t *testing.T) {
+func TestDirReadsBytesAsTheyAre(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "A"), []byte(jwtA+"\r\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "B"), []byte(jwtA+"\n\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "BIG"), make([]byte, MaxFileSize+1), 0o600)
-	if v, _, _ := Dir(dir).Lookup("A"); v != jwtA {
-		t.Errorf("CRLF not stripped: %d bytes, fp %s, want %d bytes", len(v), fingerprint.OfString(v), len(jwtA))
+	if v, _, _ := Dir(dir).Lookup("A"); v != jwtA+"\r\n" {
+		t.Errorf("CRLF stripped: %d bytes, want %d bytes", len(v), len(jwtA)+2)
 	}
-	if v, _, _ := Dir(dir).Lookup("B"); v != jwtA+"\n" {
-		t.Errorf("more than one newline stripped: %d bytes, fp %s, want %d bytes", len(v), fingerprint.OfString(v), len(jwtA)+1)
+	if v, _, _ := Dir(dir).Lookup("B"); v != jwtA+"\n\n" {
+		t.Errorf("newline stripped: %d bytes, want %d bytes", len(v), len(jwtA)+2)
 	}
 	if _, _, err := Dir(dir).Lookup("BIG"); err == nil {
 		t.Error("oversized file accepted")
+	}
+}
+
+// One secret, one key (issue 13 point 3): the same value with a trailing
+// newline is refused from every source, with an error naming the variable
+// and the fix and never the value, unless EnvKeepTrailingSpace lists it;
+// then every source gives the same bytes, newline included.
+func TestTrailingWhitespaceOneRule(t *testing.T) {
+	dir := t.TempDir()
+	fk := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	vals := map[string]struct {
+		raw  string
+		rule Rule
+	}{
+		"JWT_SECRET":                    {jwtA + "\n", HMACRule},
+		"JWT_REFRESH_SECRET":            {jwtB + "\r\n", HMACRule},
+		"VNPAY_HASH_SECRET":             {jwtA + " ", ProviderSecretRule},
+		"FIELD_ENCRYPTION_KEY":          {fk + "\n", FieldKeyRule},
+		"FIELD_ENCRYPTION_KEY_PREVIOUS": {fk + ",\t", FieldKeyListRule},
+		"DATABASE_URL":                  {"postgres://app:" + jwtB + "@db/app\n", DatabaseURLRule},
+	}
+	envm := map[string]string{}
+	for k, v := range vals {
+		os.WriteFile(filepath.Join(dir, k), []byte(v.raw), 0o600)
+		envm[k] = v.raw
+		t.Setenv(k, v.raw)
+	}
+	for _, src := range []Source{Env(), Dir(dir), Map(envm)} {
+		for k, v := range vals {
+			var err error
+			if v.rule.List {
+				_, err = LoadList(src, k, v.rule)
+			} else {
+				_, err = Load(src, k, v.rule)
+			}
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, ErrTrailingSpace) || e.Var != k {
+				t.Errorf("%s from %s: %v, want ErrTrailingSpace naming it", k, src, err)
+				continue
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, EnvKeepTrailingSpace) || !strings.Contains(msg, "printf") {
+				t.Errorf("%s: error does not say the fix: %s", k, msg)
+			}
+			if strings.Contains(msg, jwtA) || strings.Contains(msg, jwtB) || strings.Contains(msg, fk) {
+				t.Errorf("%s: error shows the value", k)
+			}
+		}
+		for _, f := range Check(src, Inventory()) {
+			if _, ok := vals[f.Var]; ok && !errors.Is(f.Err, ErrTrailingSpace) {
+				t.Errorf("Check %s from %s: %v, want ErrTrailingSpace", f.Var, src, f.Err)
+			}
+		}
+	}
+	// Explicit: the fleet signs with the newline. Every source then yields
+	// the same bytes, and the fingerprint is of those bytes.
+	t.Setenv(EnvKeepTrailingSpace, "JWT_REFRESH_SECRET, JWT_SECRET")
+	for _, src := range []Source{Env(), Dir(dir), Map(envm)} {
+		s, err := Require(src, "JWT_SECRET", HMACRule)
+		if err != nil || string(s.Bytes()) != jwtA+"\n" || s.Fingerprint() != fingerprint.OfString(jwtA+"\n") {
+			t.Errorf("kept from %s: %d bytes, %v", src, s.Len(), err)
+		}
+		if _, err := Require(src, "VNPAY_HASH_SECRET", ProviderSecretRule); !errors.Is(err, ErrTrailingSpace) {
+			t.Errorf("unlisted variable kept from %s: %v", src, err)
+		}
+	}
+	// The setting may also live in the source itself (a secrets directory).
+	t.Setenv(EnvKeepTrailingSpace, "")
+	os.Unsetenv(EnvKeepTrailingSpace)
+	m := map[string]string{"JWT_SECRET": jwtA + "\n", EnvKeepTrailingSpace: "JWT_SECRET"}
+	if _, err := Require(Map(m), "JWT_SECRET", HMACRule); err != nil {
+		t.Errorf("setting in the source: %v", err)
+	}
+	// Whitespace inside or at the start is the value (nothing strips it).
+	if _, err := Decode("X", " "+jwtA, HMACRule); err != nil {
+		t.Errorf("leading space refused: %v", err)
 	}
 }
 
@@ -306,5 +382,59 @@ func TestCheckPaymentDeadline(t *testing.T) {
 	base["VNPAY_HASH_SECRET_PREVIOUS_UNTIL"] = "2026-11-28T02:00:00+07:00"
 	if f := find(base); f.Err != nil || f.Until.IsZero() {
 		t.Errorf("good deadline: %+v", f)
+	}
+}
+
+// A snapshot of a Kubernetes-style directory reads every name from the
+// version "..data" named when it was taken, even after a swap: a load never
+// mixes a new JWT_SECRET with an old JWT_SECRET_PREVIOUS.
+func TestDirSnapshotPinsOneVersion(t *testing.T) {
+	dir := t.TempDir()
+	version := func(ts string, values map[string]string) {
+		d := filepath.Join(dir, ts)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range values {
+			if err := os.WriteFile(filepath.Join(d, k), []byte(v), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Lstat(filepath.Join(dir, k)); err != nil {
+				if err := os.Symlink(filepath.Join("..data", k), filepath.Join(dir, k)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(ts, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..v1", map[string]string{"A": "a1", "B": "b1"})
+	snap, err := Snapshot(Dir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	version("..v2", map[string]string{"A": "a2", "B": "b2", "C": "c2"})
+	for name, want := range map[string]string{"A": "a1", "B": "b1", "C": "c2"} {
+		if v, ok, err := snap.Lookup(name); err != nil || !ok || v != want {
+			t.Errorf("snapshot %s = %q %v %v, want %q", name, v, ok, err, want)
+		}
+	}
+	if v, _, _ := Dir(dir).Lookup("A"); v != "a2" {
+		t.Errorf("the live directory reads %q, want a2", v)
+	}
+	if _, _, err := snap.Lookup("../A"); !errors.Is(err, ErrBadName) {
+		t.Errorf("snapshot accepts a path: %v", err)
+	}
+	plain := t.TempDir()
+	if s, _ := Snapshot(Dir(plain)); s != Dir(plain) {
+		t.Error("a directory without ..data is not returned as it is")
+	}
+	if s, _ := Snapshot(Map(map[string]string{"A": "x"})); s.String() != "map" {
+		t.Error("a non-directory source changed")
 	}
 }

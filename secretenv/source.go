@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // Source looks up secret values by variable name.
@@ -65,8 +64,10 @@ const MaxFileSize = 64 << 10
 
 // Dir reads each variable from the file of the same name in dir, the layout of
 // a Kubernetes secret volume or of Docker secrets. A missing file is an unset
-// variable. One trailing newline ("\n" or "\r\n") is stripped, because files
-// written with echo or an editor end with one; nothing else is trimmed.
+// variable. The file's bytes are the value: nothing is stripped, so a file
+// and an environment variable holding the same secret give the same key (a
+// trailing newline is refused by the rules unless EnvKeepTrailingSpace lists
+// the variable).
 // Symbolic links are followed, so a Kubernetes volume, which swaps its files
 // through a "..data" link, is read as it is at the time of the call. Names
 // must be plain variable names ([A-Za-z0-9_]): a name is never a path.
@@ -97,16 +98,60 @@ func (d dirSource) Lookup(name string) (string, bool, error) {
 	if len(b) > MaxFileSize {
 		return "", false, fmt.Errorf("secretenv: %s: file larger than %d bytes", name, MaxFileSize)
 	}
-	s := string(b)
-	if strings.HasSuffix(s, "\r\n") {
-		s = s[:len(s)-2]
-	} else if strings.HasSuffix(s, "\n") {
-		s = s[:len(s)-1]
-	}
-	return s, true, nil
+	return string(b), true, nil
 }
 
 func (d dirSource) String() string { return "directory " + string(d) }
+
+// Snapshot pins a Kubernetes-style directory to one version: when dir has a
+// "..data" link, the returned source reads every name from the directory
+// that link points to now, so a load of several variables never mixes two
+// versions across a swap (the kubelet swaps "..data" atomically, but the
+// per-name links are followed one by one). A name missing from that version
+// is looked up in dir itself; a directory without "..data" is returned as it
+// is.
+func (d dirSource) Snapshot() (Source, error) {
+	target, err := os.Readlink(filepath.Join(string(d), "..data"))
+	if err != nil {
+		return d, nil // no ..data link: plain files
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(string(d), target)
+	}
+	return pinnedDir{dir: d, version: dirSource(target)}, nil
+}
+
+// pinnedDir is a Dir source read at one version of its "..data" link.
+type pinnedDir struct {
+	dir     dirSource
+	version dirSource
+}
+
+func (p pinnedDir) Lookup(name string) (string, bool, error) {
+	v, ok, err := p.version.Lookup(name)
+	if err != nil || ok {
+		return v, ok, err
+	}
+	return p.dir.Lookup(name)
+}
+
+func (p pinnedDir) String() string { return p.dir.String() }
+
+// Snapshotter is a Source that can pin itself to one consistent version for
+// the duration of a load (Dir does, for a Kubernetes secret volume).
+type Snapshotter interface {
+	Snapshot() (Source, error)
+}
+
+// Snapshot returns src pinned to one version when it is a Snapshotter, else
+// src. Loaders of several variables (jwtkeys, fieldcrypt) call it once per
+// load so the variables they read belong together.
+func Snapshot(src Source) (Source, error) {
+	if s, ok := src.(Snapshotter); ok {
+		return s.Snapshot()
+	}
+	return src, nil
+}
 
 // Names lists the plain files (and links to files) in a Dir source whose
 // names are variable names, sorted. Kubernetes' "..data" entries are skipped.

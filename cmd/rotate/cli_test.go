@@ -98,7 +98,10 @@ func TestKeygen(t *testing.T) {
 		if r.code != exitOK {
 			t.Fatalf("%s: %+v", tc.class, r)
 		}
-		secret := strings.TrimSuffix(r.stdout, "\n")
+		secret := r.stdout // no newline into a pipe: `rotate keygen jwt > file` holds the secret exactly
+		if strings.TrimSpace(secret) != secret {
+			t.Errorf("%s: output ends with whitespace", tc.class)
+		}
 		if tc.class == "webhook" && !strings.HasPrefix(secret, "whsec_") {
 			t.Errorf("webhook: %d-character secret without the whsec_ prefix", len(secret))
 		}
@@ -122,7 +125,8 @@ func TestKeygen(t *testing.T) {
 }
 
 // TestFingerprintMatchesSha256sum checks the CLI against coreutils for the
-// same bytes (after the one stripped newline).
+// same bytes: the bytes a service uses. Input ending in whitespace is refused
+// as a service refuses it, unless --keep-newline (issue 13 point 3).
 func TestFingerprintMatchesSha256sum(t *testing.T) {
 	secret := "kc6tTSHu+jKgSig6NGFEUEaeIMGDC++DhIl5kOrrqK9yvOhsw+znXm2+TlknedbQ"
 	cmd := exec.Command("sha256sum")
@@ -132,20 +136,28 @@ func TestFingerprintMatchesSha256sum(t *testing.T) {
 		t.Skip("sha256sum:", err)
 	}
 	want := string(out[:16])
-	for _, in := range []string{secret, secret + "\n", secret + "\r\n"} {
-		if r := runCLI(t, nil, in, "fingerprint"); r.code != exitOK || r.stdout != want+"\n" {
-			t.Errorf("fingerprint of %q: %+v, want %s", in[len(secret):], r, want)
-		} else {
-			assertNoSecret(t, r, secret)
+	if r := runCLI(t, nil, secret, "fingerprint"); r.code != exitOK || r.stdout != want+"\n" {
+		t.Errorf("fingerprint: %+v, want %s", r, want)
+	} else {
+		assertNoSecret(t, r, secret)
+	}
+	for _, tail := range []string{"\n", "\r\n", "\n\n", " "} {
+		r := runCLI(t, nil, secret+tail, "fingerprint")
+		if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, "--keep-newline") || !strings.Contains(r.stderr, "printf") {
+			t.Errorf("fingerprint of secret+%q: %+v, want refusal naming the fix", tail, r)
+		}
+		assertNoSecret(t, r, secret)
+		if r := runCLI(t, nil, secret+tail, "fingerprint", "--keep-newline"); r.stdout != fingerprint.OfString(secret+tail)+"\n" {
+			t.Errorf("--keep-newline %q: %+v", tail, r)
 		}
 	}
-	withNL := fingerprint.OfString(secret + "\n")
-	if r := runCLI(t, nil, secret+"\n", "fingerprint", "--keep-newline"); r.stdout != withNL+"\n" {
-		t.Errorf("--keep-newline: %+v", r)
+	// The fingerprint printed is the one the service logs for the same bytes.
+	kept, err := secretenv.Require(secretenv.Map(map[string]string{"JWT_SECRET": secret + "\n", secretenv.EnvKeepTrailingSpace: "JWT_SECRET"}), "JWT_SECRET", secretenv.HMACRule)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Only one newline is stripped.
-	if r := runCLI(t, nil, secret+"\n\n", "fingerprint"); r.stdout != withNL+"\n" {
-		t.Errorf("two newlines: %+v", r)
+	if r := runCLI(t, nil, secret+"\n", "fingerprint", "--keep-newline"); r.stdout != kept.Fingerprint()+"\n" {
+		t.Errorf("CLI %q, service %s", r.stdout, kept.Fingerprint())
 	}
 }
 

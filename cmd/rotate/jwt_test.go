@@ -154,7 +154,7 @@ func TestJWTFlushSessions(t *testing.T) {
 
 func TestJWTStatusDir(t *testing.T) {
 	dir := t.TempDir()
-	for k, v := range map[string]string{"JWT_SECRET": jwtB + "\n", "JWT_SECRET_NEXT": jwtA, "JWT_REFRESH_SECRET": jwtRA} {
+	for k, v := range map[string]string{"JWT_SECRET": jwtB, "JWT_SECRET_NEXT": jwtA, "JWT_REFRESH_SECRET": jwtRA} {
 		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {
 			t.Fatal(err)
 		}

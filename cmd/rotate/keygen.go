@@ -11,6 +11,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/keygen"
+	"golang.org/x/term"
 )
 
 func init() {
@@ -58,8 +59,17 @@ func runKeygen(_ context.Context, env *Env, args []string) int {
 		}
 		defer writeJSON(env.Stdout, g)
 	}
-	if *out == "" && !*asJSON {
-		fmt.Fprintln(env.Stdout, secret)
+	if *out == "" {
+		if !*asJSON {
+			// No newline into a file or pipe: `rotate keygen jwt > file`
+			// must hold exactly the secret (services refuse a trailing
+			// newline); a terminal gets one.
+			if f, ok := env.Stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				fmt.Fprintln(env.Stdout, secret)
+			} else {
+				fmt.Fprint(env.Stdout, secret)
+			}
+		}
 	} else if err := writeSecretFile(*out, secret, *force); err != nil {
 		fmt.Fprintf(env.Stderr, "rotate keygen: %v\n", err)
 		if errors.Is(err, errExist) {

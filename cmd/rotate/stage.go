@@ -668,7 +668,9 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 		report(incidentStep{"refresh_tokens", "skipped", "dry run: would revoke every refresh token"})
 	default:
 		n, err := refreshRevokeAll(ctx, env)
-		if err != nil {
+		if errors.Is(err, errNoRefreshStore) {
+			report(incidentStep{"refresh_tokens", "not_configured", "DATABASE_URL is not set: no refresh-token store to revoke in (runbook §3.3)"})
+		} else if err != nil {
 			report(incidentStep{"refresh_tokens", "failed", oneLine(err)})
 		} else {
 			report(incidentStep{"refresh_tokens", "ok", fmt.Sprintf("revoked %d refresh tokens", n)})

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,12 +11,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/jwtkeys/jwtprom"
+	"github.com/goodgo/rotation/jwtkeys/refreshpg"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -25,26 +28,39 @@ type config struct {
 	// IdemPrefix prefixes the payment idempotency keys in Redis; "" means
 	// "api:idem:".
 	IdemPrefix string
-	Log        *slog.Logger
+	// DatabaseURL holds the refresh-token store (jwtkeys/refreshpg); ""
+	// keeps it in memory (one instance only, lost on restart).
+	DatabaseURL string
+	Log         *slog.Logger
 	// Now is the clock for the keyring and payment verifiers (tests).
 	Now func() time.Time
+	// Token lifetimes, clock-skew leeway and the previous key's retire
+	// margin (zero: the jwtkeys defaults 15 min, 30 days, 30 s, 24 h). A
+	// drill shortens them (JWT_REFRESH_TTL=10m JWT_RETIRE_MARGIN=1m) so the
+	// hold ends in minutes; never in production.
+	AccessTTL, RefreshTTL, Leeway, RetireMargin time.Duration
 }
 
 // App is the service: its handler and what it must close.
 type App struct {
-	cfg      config
-	src      secretenv.Source
-	keys     *jwtkeys.Keys
-	tokens   *jwtkeys.Service[AppClaims]
-	status   *jwtkeys.StatusCache
-	rdb      *redis.Client
-	registry *prometheus.Registry
-	mux      *http.ServeMux
-	cancel   context.CancelFunc
-	watchEnd <-chan error
+	cfg       config
+	src       secretenv.Source
+	keys      *jwtkeys.Keys
+	tokens    *jwtkeys.Service[AppClaims]
+	refresher *jwtkeys.Refresher[AppClaims]
+	store     jwtkeys.RefreshStore
+	pool      *pgxpool.Pool
+	status    *jwtkeys.StatusCache
+	rdb       *redis.Client
+	registry  *prometheus.Registry
+	mux       *http.ServeMux
+	metrics   *jwtprom.Observer
+	cancel    context.CancelFunc
+	watchEnd  <-chan error
 
 	mu       sync.Mutex
-	disabled map[string]bool // the "user table" of this example
+	disabled map[string]bool   // the "user table" of this example
+	roles    map[string]string // sub -> role ("customer" when absent)
 	ledger   ledger
 }
 
@@ -58,14 +74,16 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a := &App{cfg: cfg, registry: prometheus.NewRegistry(), mux: http.NewServeMux(), disabled: map[string]bool{}}
+	a := &App{cfg: cfg, registry: prometheus.NewRegistry(), mux: http.NewServeMux(), disabled: map[string]bool{}, roles: map[string]string{}}
 	a.src = secretenv.Env()
 	if cfg.SecretsDir != "" {
 		a.src = secretenv.Dir(cfg.SecretsDir)
 	}
 	jwtObs := jwtprom.New(a.registry)
+	a.metrics = jwtObs
 	var err error
-	a.keys, err = jwtkeys.Open(a.src, jwtkeys.Options{Observer: logReloads{jwtObs, cfg.Log, a}, Now: cfg.Now})
+	a.keys, err = jwtkeys.Open(a.src, jwtkeys.Options{Observer: logReloads{jwtObs, cfg.Log, a}, Now: cfg.Now,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: cfg.Leeway, RetireMargin: cfg.RetireMargin})
 	if err != nil {
 		return nil, fmt.Errorf("jwt keys: %w", err)
 	}
@@ -91,6 +109,10 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 		mw.Status = a.status
 	}
 	auth := a.tokens.Middleware(mw)
+	if err := a.openRefreshStore(wctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	a.mux.HandleFunc("POST /login", a.login)
 	a.mux.HandleFunc("POST /refresh", a.refresh)
@@ -115,6 +137,56 @@ func (a *App) Close() {
 	if a.rdb != nil {
 		a.rdb.Close()
 	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+}
+
+// openRefreshStore sets up the refresh path: one-time refresh tokens in
+// PostgreSQL (or memory), the user's status checked, claims loaded from the
+// user table at every refresh.
+func (a *App) openRefreshStore(ctx context.Context) error {
+	if a.cfg.DatabaseURL == "" {
+		a.store = jwtkeys.NewMemoryRefreshStore()
+	} else {
+		pool, err := pgxpool.New(ctx, a.cfg.DatabaseURL)
+		if err != nil {
+			return fmt.Errorf("DATABASE_URL: not a valid database URL")
+		}
+		a.pool = pool
+		if err := refreshpg.Migrate(ctx, pool); err != nil {
+			return err
+		}
+		st := refreshpg.New(pool)
+		a.store = st
+		now := a.cfg.Now
+		if now == nil {
+			now = time.Now
+		}
+		go st.Cleanup(ctx, time.Hour, time.Minute, now, func(err error) { a.cfg.Log.Warn("refresh store cleanup", "err", err) })
+	}
+	rc := jwtkeys.RefresherConfig[AppClaims]{Store: a.store, Status: a.status, Claims: a.loadClaims}
+	if a.status == nil {
+		rc.NoStatusCheck = true // loadClaims refuses a disabled user itself
+	}
+	var err error
+	a.refresher, err = jwtkeys.NewRefresher(a.tokens, rc)
+	return err
+}
+
+// loadClaims is the user table's answer at refresh time: the current role,
+// or ErrUserDisabled.
+func (a *App) loadClaims(_ context.Context, sub string) (AppClaims, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.disabled[sub] {
+		return AppClaims{}, jwtkeys.ErrUserDisabled
+	}
+	role := a.roles[sub]
+	if role == "" {
+		role = "customer"
+	}
+	return AppClaims{Role: role}, nil
 }
 
 // logReloads logs reloads and the watcher's state on top of the Prometheus
@@ -131,8 +203,17 @@ func (l logReloads) Reloaded(err error) {
 		l.log.Error("jwt keys: reload refused, keeping the previous keyring", "err", err)
 		return
 	}
-	// The fingerprints loaded per ring and slot, never a secret.
-	l.log.Info("jwt keys: reloaded", "keyring", l.app.keys.Keyring().String())
+	// The fingerprints loaded per ring and slot ("-" for an empty slot),
+	// never a secret: access_current=3f2a… access_previous=… refresh_next=…
+	attrs := []any{}
+	for _, st := range l.app.keys.Status() {
+		fp := st.Fingerprint
+		if fp == "" {
+			fp = "-"
+		}
+		attrs = append(attrs, st.Ring.String()+"_"+st.Slot.String(), fp)
+	}
+	l.log.Info("jwt keys: reloaded", attrs...)
 }
 
 func (l logReloads) Watching(h jwtkeys.WatchHealth) {
@@ -152,22 +233,38 @@ func (l logReloads) Watching(h jwtkeys.WatchHealth) {
 func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	sub := r.FormValue("sub")
 	if sub == "" {
+		a.metrics.Login(false) // auth_login_total{result="failed"}
 		http.Error(w, "sub required", http.StatusBadRequest)
 		return
 	}
-	pair, err := a.tokens.Issue(sub, AppClaims{Role: "customer"})
+	a.mu.Lock()
+	role := a.roles[sub]
+	a.mu.Unlock()
+	if role == "" {
+		role = "customer"
+	}
+	pair, err := a.refresher.Issue(r.Context(), sub, AppClaims{Role: role})
 	if err != nil {
+		a.metrics.Login(false)
 		a.cfg.Log.Error("issue", "err", err)
 		http.Error(w, "cannot issue tokens", http.StatusInternalServerError)
 		return
 	}
+	a.metrics.Login(true)
 	writeJSON(w, http.StatusOK, pairJSON(pair))
 }
 
 // refresh exchanges a refresh token (form field refresh_token) for a new
-// pair signed with the current keys.
+// pair signed with the current keys. The refresh token is spent (a second
+// use revokes the session), a disabled user is refused, and the new access
+// token's claims come from the user table, not from the refresh token.
 func (a *App) refresh(w http.ResponseWriter, r *http.Request) {
-	pair, err := a.tokens.Refresh(r.FormValue("refresh_token"))
+	pair, err := a.refresher.Refresh(r.Context(), r.FormValue("refresh_token"))
+	if errors.Is(err, jwtkeys.ErrStatusUnavailable) {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		return
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
@@ -218,12 +315,17 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	default:
 		checks["jwt_watch"] = string(h.Mode)
 	}
-	if a.rdb != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		defer cancel()
-		if err := a.rdb.Ping(ctx).Err(); err != nil {
-			checks["redis"] = "unreachable (status loader used directly)"
-		} else {
+	if a.status != nil {
+		// Bounded (the status cache's deadline): a hung Redis never hangs
+		// readiness. Redis down does not fail readiness: checks go to the
+		// status loader (circuit open), which readiness reports.
+		perr := a.status.Ping(r.Context())
+		switch st := a.status.Redis(); {
+		case st.State == "open":
+			checks["redis"] = fmt.Sprintf("circuit open since %s after %d failures: status loader used directly", st.OpenedAt.UTC().Format(time.RFC3339), st.Failures)
+		case perr != nil:
+			checks["redis"] = fmt.Sprintf("failing (%d in a row): status loader used for those checks", st.Failures)
+		default:
 			checks["redis"] = "ok"
 		}
 	}

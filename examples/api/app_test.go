@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/internal/testsvc"
@@ -259,7 +263,7 @@ func TestAPIExample(t *testing.T) {
 		}
 		_, metrics := c.do("GET", "/metrics", "", nil, "")
 		for _, want := range []string{`payment_signature_verified_total{provider="vnpay",slot="current"} 1`, `payment_signature_failure_total{provider="vnpay"} 1`,
-			`payment_signature_verified_total{provider="momo",slot="current"} 1`, `auth_jwt_verified_total{ring="access",slot="current"}`} {
+			`payment_signature_verified_total{provider="momo",slot="current"} 1`, `auth_jwt_verified_total{legacy="false",ring="access",slot="current"}`} {
 			if !strings.Contains(string(metrics), want) {
 				t.Errorf("metrics lack %s", want)
 			}
@@ -281,4 +285,189 @@ func jsonPart(token string, i int) (string, error) {
 	parts := strings.Split(token, ".")
 	b, err := base64.RawURLEncoding.DecodeString(parts[i])
 	return string(b), err
+}
+
+// The refresh path (issue 13 point 4): one-time refresh tokens in the
+// PostgreSQL store, a reuse revokes the session, a disabled user is
+// refused, and claims come from the user table at refresh time.
+func TestAPIRefreshPath(t *testing.T) {
+	db := testsvc.Postgres(t)
+	for _, withRedis := range []bool{true, false} {
+		t.Run(map[bool]string{true: "redis status cache", false: "no redis"}[withRedis], func(t *testing.T) {
+			dir := t.TempDir()
+			writeSecrets(t, dir, map[string]string{"JWT_SECRET": gen(t, keygen.JWT), "JWT_REFRESH_SECRET": gen(t, keygen.JWT)})
+			cfg := config{SecretsDir: dir, DatabaseURL: db.URL}
+			if withRedis {
+				testsvc.NewRedis(t)
+				cfg.RedisURL = testsvc.RedisURL()
+			}
+			app, err := newApp(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer app.Close()
+			srv := httptest.NewServer(app.Handler())
+			defer srv.Close()
+			c := client{t, srv.URL}
+			refresh := func(tok string) (int, map[string]string) {
+				resp, b := c.do("POST", "/refresh", "", strings.NewReader(url.Values{"refresh_token": {tok}}.Encode()), "application/x-www-form-urlencoded")
+				var v map[string]string
+				json.Unmarshal(b, &v)
+				return resp.StatusCode, v
+			}
+			role := func(access string) string {
+				_, b := c.do("GET", "/api/me", access, nil, "")
+				var v map[string]string
+				json.Unmarshal(b, &v)
+				return v["role"]
+			}
+			sub := "user-" + testsvc.Suffix()
+			app.mu.Lock()
+			app.roles[sub] = "admin"
+			app.mu.Unlock()
+			_, r0 := c.login(sub)
+			app.mu.Lock()
+			app.roles[sub] = "support" // demoted
+			app.mu.Unlock()
+			code, p1 := refresh(r0)
+			if code != 200 || role(p1["access_token"]) != "support" {
+				t.Fatalf("refresh: %d, role %q (want the role loaded now)", code, role(p1["access_token"]))
+			}
+			if code, _ := refresh(r0); code != 401 {
+				t.Fatalf("second use of a refresh token: %d, want 401", code)
+			}
+			if code, _ := refresh(p1["refresh_token"]); code != 401 {
+				t.Fatalf("session after a reuse: %d, want 401 (family revoked)", code)
+			}
+			other := "user-" + testsvc.Suffix()
+			_, r := c.login(other)
+			app.disable(other)
+			if code, _ := refresh(r); code != 401 {
+				t.Fatalf("disabled user refreshed: %d", code)
+			}
+		})
+	}
+}
+
+// Redis hung (accepts, never answers): authenticated requests are bounded
+// by the status cache's deadline, not the client's, and readiness answers
+// at once and reports the circuit (issue 13 point 2).
+func TestAPIRedisHung(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	dir := t.TempDir()
+	writeSecrets(t, dir, map[string]string{"JWT_SECRET": gen(t, keygen.JWT), "JWT_REFRESH_SECRET": gen(t, keygen.JWT)})
+	app, err := newApp(context.Background(), config{SecretsDir: dir, RedisURL: "redis://" + l.Addr().String() + "/0?read_timeout=10s&max_retries=-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	srv := httptest.NewServer(app.Handler())
+	defer srv.Close()
+	c := client{t, srv.URL}
+	access, _ := c.login("u-" + testsvc.Suffix())
+	for i := 0; i < 8; i++ {
+		start := time.Now()
+		if resp, b := c.do("GET", "/api/me", access, nil, ""); resp.StatusCode != 200 {
+			t.Fatalf("request %d with Redis hung: %d %s", i, resp.StatusCode, b)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("request %d took %v with Redis hung", i, d)
+		}
+	}
+	start := time.Now()
+	resp, b := c.do("GET", "/health/ready", "", nil, "")
+	if time.Since(start) > 2*time.Second || resp.StatusCode != 200 || !strings.Contains(string(b), `"redis":"failing`) && !strings.Contains(string(b), `"redis":"circuit open`) {
+		t.Fatalf("ready with Redis hung: %d %s after %v", resp.StatusCode, b, time.Since(start))
+	}
+}
+
+// Metrics an operator can trust (issue 13 point 6): a Node token on the
+// previous key counts as slot previous (legacy true), failures carry the
+// ring, logins are counted, and the reload log names each slot's
+// fingerprint.
+func TestAPIMetricsAndReloadLog(t *testing.T) {
+	dir := t.TempDir()
+	oldA, newA := gen(t, keygen.JWT), gen(t, keygen.JWT)
+	writeSecrets(t, dir, map[string]string{"JWT_SECRET": newA, "JWT_SECRET_PREVIOUS": oldA, "JWT_REFRESH_SECRET": gen(t, keygen.JWT)})
+	var logBuf syncBuffer
+	app, err := newApp(context.Background(), config{SecretsDir: dir, Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	srv := httptest.NewServer(app.Handler())
+	defer srv.Close()
+	c := client{t, srv.URL}
+	node, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "n", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(oldA))
+	if resp, _ := c.do("GET", "/api/me", node, nil, ""); resp.StatusCode != 200 {
+		t.Fatalf("Node token on the previous key: %d", resp.StatusCode)
+	}
+	c.login("u1")
+	c.do("POST", "/login", "", strings.NewReader(""), "application/x-www-form-urlencoded")
+	c.do("POST", "/refresh", "", strings.NewReader("refresh_token=garbage"), "application/x-www-form-urlencoded")
+	_, m := c.do("GET", "/metrics", "", nil, "")
+	for _, want := range []string{
+		`auth_jwt_verified_total{legacy="true",ring="access",slot="previous"} 1`,
+		`auth_login_total{result="ok"} 1`,
+		`auth_login_total{result="failed"} 1`,
+		`auth_jwt_verify_failure_total{reason="malformed",ring="refresh"} 1`,
+	} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	app.keys.Reload()
+	eventually(t, "reload logged", func() bool { return strings.Contains(logBuf.String(), "jwt keys: reloaded") })
+	line := logBuf.String()
+	for _, want := range []string{"access_current=" + fingerprint.OfString(newA), "access_previous=" + fingerprint.OfString(oldA), "access_next=-", "refresh_current="} {
+		if !strings.Contains(line, want) {
+			t.Errorf("reload log lacks %s: %s", want, line)
+		}
+	}
+	if strings.Contains(line, newA) || strings.Contains(line, oldA) {
+		t.Error("reload log contains a secret")
+	}
+}
+
+// Drill settings (issue 13 point 9): short TTL and margin from the
+// environment make the previous key retire minutes after promotion.
+func TestAPIDrillSettings(t *testing.T) {
+	env := map[string]string{"JWT_ACCESS_TTL": "2m", "JWT_REFRESH_TTL": "10m", "JWT_RETIRE_MARGIN": "1m", "JWT_LEEWAY": "5s"}
+	cfg, err := configFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeSecrets(t, dir, map[string]string{"JWT_SECRET": gen(t, keygen.JWT), "JWT_SECRET_PREVIOUS": gen(t, keygen.JWT), "JWT_REFRESH_SECRET": gen(t, keygen.JWT)})
+	cfg.SecretsDir = dir
+	app, err := newApp(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	for _, st := range app.keys.Status() {
+		if st.Ring == jwtkeys.Access && st.Slot == jwtkeys.SlotPrevious {
+			if got := st.RetireAt.Sub(st.Since); got != 3*time.Minute {
+				t.Fatalf("previous retires %v after promotion, want 3m (access TTL + margin)", got)
+			}
+		}
+	}
+	env["JWT_REFRESH_TTL"] = "ten minutes"
+	if _, err := configFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "JWT_REFRESH_TTL") {
+		t.Fatalf("bad duration: %v", err)
+	}
 }

@@ -8,15 +8,19 @@
 //
 // Settings (environment): SECRETS_DIR (read secrets from files there and
 // reload on change; default: the environment, reloaded on SIGHUP), REDIS_URL
-// (optional: enables the user-status cache), LISTEN_ADDR (default
-// 127.0.0.1:8080), FLEET_ADDR (optional: an internal address serving the
-// loaded key fingerprints at /keys for "rotate jwt fleet"). Payment endpoints are enabled for each provider whose
+// (optional: enables the user-status cache), JWT_ACCESS_TTL, JWT_REFRESH_TTL,
+// JWT_LEEWAY, JWT_RETIRE_MARGIN (Go durations; defaults 15m, 720h, 30s, 24h;
+// shorten them only for a rotation drill), DATABASE_URL (optional: the
+// refresh-token store; default in memory, one instance only), LISTEN_ADDR
+// (default 127.0.0.1:8080), FLEET_ADDR (optional: an internal address serving
+// the loaded key fingerprints at /keys for "rotate jwt fleet"). Payment endpoints are enabled for each provider whose
 // secrets are configured.
 package main
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -29,11 +33,13 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, err := newApp(ctx, config{
-		SecretsDir: os.Getenv("SECRETS_DIR"),
-		RedisURL:   os.Getenv("REDIS_URL"),
-		Log:        log,
-	})
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("start", "err", err)
+		os.Exit(1)
+	}
+	cfg.Log = log
+	app, err := newApp(ctx, cfg)
 	if err != nil {
 		log.Error("start", "err", err)
 		os.Exit(1)
@@ -71,4 +77,24 @@ func main() {
 		log.Error("serve", "err", err)
 		os.Exit(1)
 	}
+}
+
+// configFromEnv reads the settings from the environment (getenv).
+func configFromEnv(getenv func(string) string) (config, error) {
+	cfg := config{SecretsDir: getenv("SECRETS_DIR"), RedisURL: getenv("REDIS_URL"), DatabaseURL: getenv("DATABASE_URL")}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"JWT_ACCESS_TTL", &cfg.AccessTTL}, {"JWT_REFRESH_TTL", &cfg.RefreshTTL}, {"JWT_LEEWAY", &cfg.Leeway}, {"JWT_RETIRE_MARGIN", &cfg.RetireMargin}} {
+		v := getenv(d.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.ParseDuration(v)
+		if err != nil || t <= 0 {
+			return config{}, fmt.Errorf("%s: not a positive duration such as 15m, 720h or 30s", d.name)
+		}
+		*d.dst = t
+	}
+	return cfg, nil
 }

@@ -1,7 +1,10 @@
 package jwtprom_test
 
 import (
+	"time"
+
 	"errors"
+	"github.com/golang-jwt/jwt/v5"
 	"strings"
 	"testing"
 
@@ -53,11 +56,20 @@ func TestObserverExportsRunbookMetrics(t *testing.T) {
 	if _, err := svc.VerifyAccess(p.Access); err != nil {
 		t.Fatal(err)
 	}
+	// A Node token (no kid) on the previous key: slot previous, legacy true.
+	node, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(strings.Repeat("b", 32)))
+	if _, err := svc.VerifyAccess(node); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := svc.Refresh(p.Refresh); err != nil {
 		t.Fatal(err)
 	}
 	svc.VerifyAccess("garbage")
 	svc.VerifyAccess(p.Refresh)
+	svc.Verify(jwtkeys.Refresh, "garbage")
+	obs.Login(true)
+	obs.Login(true)
+	obs.Login(false)
 	obs.Reloaded(nil)
 	obs.Reloaded(errors.New("x"))
 	obs.StatusCacheError(errors.New("down"))
@@ -67,13 +79,17 @@ func TestObserverExportsRunbookMetrics(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"auth_jwt_verified_total", map[string]string{"ring": "access", "slot": "current"}, 1},
-		{"auth_jwt_verified_total", map[string]string{"ring": "refresh", "slot": "current"}, 1},
-		{"auth_jwt_verified_total", map[string]string{"ring": "access", "slot": "previous"}, 0},
-		{"auth_jwt_verified_total", map[string]string{"ring": "access", "slot": "legacy-no-kid"}, 0},
-		{"auth_jwt_verify_failure_total", map[string]string{"reason": "malformed"}, 1},
-		{"auth_jwt_verify_failure_total", map[string]string{"reason": "wrong_token_use"}, 1},
-		{"auth_jwt_verify_failure_total", map[string]string{"reason": "user_disabled"}, 0},
+		{"auth_jwt_verified_total", map[string]string{"ring": "access", "slot": "current", "legacy": "false"}, 1},
+		{"auth_jwt_verified_total", map[string]string{"ring": "refresh", "slot": "current", "legacy": "false"}, 1},
+		{"auth_jwt_verified_total", map[string]string{"ring": "access", "slot": "previous", "legacy": "false"}, 0},
+		{"auth_jwt_verified_total", map[string]string{"ring": "access", "slot": "previous", "legacy": "true"}, 1},
+		{"auth_jwt_verified_total", map[string]string{"ring": "access", "slot": "current", "legacy": "true"}, 0},
+		{"auth_jwt_verify_failure_total", map[string]string{"ring": "access", "reason": "malformed"}, 1},
+		{"auth_jwt_verify_failure_total", map[string]string{"ring": "access", "reason": "wrong_token_use"}, 1},
+		{"auth_jwt_verify_failure_total", map[string]string{"ring": "refresh", "reason": "malformed"}, 1},
+		{"auth_jwt_verify_failure_total", map[string]string{"ring": "access", "reason": "user_disabled"}, 0},
+		{"auth_login_total", map[string]string{"result": "ok"}, 2},
+		{"auth_login_total", map[string]string{"result": "failed"}, 1},
 		{"auth_refresh_total", nil, 1},
 		{"auth_jwt_reload_total", map[string]string{"result": "ok"}, 1},
 		{"auth_jwt_reload_total", map[string]string{"result": "failed"}, 1},
