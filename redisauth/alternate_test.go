@@ -310,3 +310,58 @@ func TestAlternateMasteruser(t *testing.T) {
 		t.Fatalf("masteruser after restart: %v", cfg)
 	}
 }
+
+// TestAlternateReapplyDefaultName: "run apply again" after an interrupted or
+// finished apply, without --new, resumes the same new user (it exists with
+// the old user's rules and the new password) instead of creating the next
+// generation; a user that exists with another password is still skipped.
+func TestAlternateReapplyDefaultName(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", appRules...).Err())
+	adm := connect(t, s.Addr, "", "")
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW)})
+	must(t, err)
+	_, err = adm.Apply(ctx, plan)
+	must(t, err)
+	again, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW)})
+	must(t, err)
+	if again.New != "app_v2" {
+		t.Fatalf("re-plan without --new chose %q, want app_v2 (the one the first apply made)", again.New)
+	}
+	if !strings.Contains(again.Render(), "left alone") {
+		t.Errorf("re-plan does not say the exact copy is left alone:\n%s", again.Render())
+	}
+	_, err = adm.Apply(ctx, again)
+	must(t, err)
+	if u, _ := c.ACLUsers(ctx).Result(); strings.Join(u, ",") != "app,app_v2,default" {
+		t.Fatalf("users after re-apply: %v", u)
+	}
+	// Another password: app_v2 is someone else's, the next free name is used.
+	other, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW + "-other")})
+	must(t, err)
+	if other.New != "app_v3" {
+		t.Fatalf("plan with another password chose %q, want app_v3", other.New)
+	}
+}
+
+// TestPlanRefusesDisabledUser: a user that is "off" cannot log in, so apply
+// could never verify; plan refuses it before anything changes, for both
+// strategies.
+func TestPlanRefusesDisabledUser(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "dis", "off", ">"+oldPW, "~k:*", "+get").Err())
+	adm := connect(t, s.Addr, "", "")
+	for _, st := range []redisauth.Strategy{redisauth.Alternate, redisauth.Dual} {
+		_, err := adm.Plan(ctx, redisauth.PlanOptions{User: "dis", Strategy: st, Password: secret(newPW)})
+		if !errors.Is(err, redisauth.ErrBadPlan) || !strings.Contains(err.Error(), "is off (disabled)") {
+			t.Errorf("%s plan of a disabled user: %v, want ErrBadPlan saying it is off", st, err)
+		}
+	}
+	if u, _ := c.ACLUsers(ctx).Result(); strings.Join(u, ",") != "default,dis" {
+		t.Errorf("users changed: %v", u)
+	}
+}

@@ -165,6 +165,9 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 		}
 		return nil, fmt.Errorf("%w: %q is nopass (any password works)%s: rotating a password means nothing until nopass is removed", ErrBadPlan, o.User, hint)
 	}
+	if !p.Rules.On {
+		return nil, fmt.Errorf("%w: %q is off (disabled): no client can log in with it, so there is nothing to rotate (dual would add a password that cannot log in, alternate would create a disabled copy); turn it on first or rotate the user in use", ErrBadPlan, o.User)
+	}
 	short := "#" + shortHash(p.hash) + "…"
 	switch o.Strategy {
 	case Dual:
@@ -187,11 +190,16 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 	case Alternate:
 		p.New = o.New
 		if p.New == "" {
+			// A name taken by an exact copy with the new password is the
+			// one an earlier (interrupted) apply made: resume it rather than
+			// create the next generation.
 			news := map[string]bool{}
 			p.New, err = NextUserName(o.User, func(name string) bool {
 				if _, ok := news[name]; !ok {
 					u, err := readUser(ctx, a.nodes[0], name)
-					news[name] = err != nil || u != nil
+					want := *p.Rules
+					want.Name, want.Passwords = name, []string{p.hash}
+					news[name] = err != nil || (u != nil && sameModel(u, &want) != "")
 				}
 				return news[name]
 			})
@@ -215,7 +223,7 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 				if fs := Diff(p.Rules, u); len(fs) > 0 || !slices.Equal(u.Passwords, []string{p.hash}) {
 					return nil, &NodeError{n.Addr, fmt.Errorf("%w: %q exists with other rules or another password; choose another --new or delete it", ErrUserExists, p.New)}
 				}
-				p.Notes = append(p.Notes, n.Addr+" already has "+p.New+" with the same rules and the new password (an earlier apply): recreated identically")
+				p.Notes = append(p.Notes, n.Addr+" already has "+p.New+" with the same rules and the new password (an earlier apply): left alone, its clients stay connected")
 			}
 			// A fresh user, not "reset": reset also sets sanitize-payload,
 			// which the old user may not have. DELUSER and SETUSER in one
