@@ -365,3 +365,30 @@ func TestPlanRefusesDisabledUser(t *testing.T) {
 		t.Errorf("users changed: %v", u)
 	}
 }
+
+// TestPlanExistingDrift: a plan made with Existing accepts a new user that
+// drifted, for Verify to report the diff; Apply and Rollback refuse it.
+func TestPlanExistingDrift(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", appRules...).Err())
+	adm := connect(t, s.Addr, "", "")
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW)})
+	must(t, err)
+	_, err = adm.Apply(ctx, plan)
+	must(t, err)
+	must(t, c.ACLSetUser(ctx, "app_v2", "~extra:*").Err())
+	p, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", New: "app_v2", Password: secret(newPW), Existing: true})
+	must(t, err)
+	var de *redisauth.DiffError
+	if err := adm.Verify(ctx, p); !errors.As(err, &de) {
+		t.Fatalf("verify of a drifted app_v2: %v, want a DiffError", err)
+	}
+	if _, err := adm.Apply(ctx, p); !errors.Is(err, redisauth.ErrUserExists) {
+		t.Fatalf("apply of an Existing plan onto a drifted user: %v", err)
+	}
+	if _, err := adm.Rollback(ctx, p); !errors.Is(err, redisauth.ErrUserExists) {
+		t.Fatalf("rollback of an Existing plan onto a drifted user: %v", err)
+	}
+}
