@@ -392,3 +392,20 @@ func TestPlanExistingDrift(t *testing.T) {
 		t.Fatalf("rollback of an Existing plan onto a drifted user: %v", err)
 	}
 }
+
+// TestPlanRefusesOperatorWithoutPersist: an operator user that may not run
+// ACL SAVE on a node is refused at plan time (ACL DRYRUN), before any node
+// changes, instead of failing after the first node changed.
+func TestPlanRefusesOperatorWithoutPersist(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{ACLFile: true})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", appRules...).Err())
+	must(t, c.ACLSetUser(ctx, "ops", "reset", "on", ">ops-password-0123456789", "~*", "&*", "+@all", "-acl|save").Err())
+	if _, err := redisauth.Connect(ctx, &redis.Options{Addr: s.Addr, Username: "ops", Password: "ops-password-0123456789"}); !errors.Is(err, redisauth.ErrCannotPersist) || !strings.Contains(err.Error(), "ACL SAVE") {
+		t.Fatalf("connect as an operator without acl|save: %v, want ErrCannotPersist naming ACL SAVE", err)
+	}
+	if u, _ := c.ACLUsers(ctx).Result(); strings.Join(u, ",") != "app,default,ops" {
+		t.Errorf("users changed: %v", u)
+	}
+}
