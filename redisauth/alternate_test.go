@@ -310,3 +310,102 @@ func TestAlternateMasteruser(t *testing.T) {
 		t.Fatalf("masteruser after restart: %v", cfg)
 	}
 }
+
+// TestAlternateReapplyDefaultName: "run apply again" after an interrupted or
+// finished apply, without --new, resumes the same new user (it exists with
+// the old user's rules and the new password) instead of creating the next
+// generation; a user that exists with another password is still skipped.
+func TestAlternateReapplyDefaultName(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", appRules...).Err())
+	adm := connect(t, s.Addr, "", "")
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW)})
+	must(t, err)
+	_, err = adm.Apply(ctx, plan)
+	must(t, err)
+	again, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW)})
+	must(t, err)
+	if again.New != "app_v2" {
+		t.Fatalf("re-plan without --new chose %q, want app_v2 (the one the first apply made)", again.New)
+	}
+	if !strings.Contains(again.Render(), "left alone") {
+		t.Errorf("re-plan does not say the exact copy is left alone:\n%s", again.Render())
+	}
+	_, err = adm.Apply(ctx, again)
+	must(t, err)
+	if u, _ := c.ACLUsers(ctx).Result(); strings.Join(u, ",") != "app,app_v2,default" {
+		t.Fatalf("users after re-apply: %v", u)
+	}
+	// Another password: app_v2 is someone else's, the next free name is used.
+	other, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW + "-other")})
+	must(t, err)
+	if other.New != "app_v3" {
+		t.Fatalf("plan with another password chose %q, want app_v3", other.New)
+	}
+}
+
+// TestPlanRefusesDisabledUser: a user that is "off" cannot log in, so apply
+// could never verify; plan refuses it before anything changes, for both
+// strategies.
+func TestPlanRefusesDisabledUser(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "dis", "off", ">"+oldPW, "~k:*", "+get").Err())
+	adm := connect(t, s.Addr, "", "")
+	for _, st := range []redisauth.Strategy{redisauth.Alternate, redisauth.Dual} {
+		_, err := adm.Plan(ctx, redisauth.PlanOptions{User: "dis", Strategy: st, Password: secret(newPW)})
+		if !errors.Is(err, redisauth.ErrBadPlan) || !strings.Contains(err.Error(), "is off (disabled)") {
+			t.Errorf("%s plan of a disabled user: %v, want ErrBadPlan saying it is off", st, err)
+		}
+	}
+	if u, _ := c.ACLUsers(ctx).Result(); strings.Join(u, ",") != "default,dis" {
+		t.Errorf("users changed: %v", u)
+	}
+}
+
+// TestPlanExistingDrift: a plan made with Existing accepts a new user that
+// drifted, for Verify to report the diff; Apply and Rollback refuse it.
+func TestPlanExistingDrift(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", appRules...).Err())
+	adm := connect(t, s.Addr, "", "")
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Password: secret(newPW)})
+	must(t, err)
+	_, err = adm.Apply(ctx, plan)
+	must(t, err)
+	must(t, c.ACLSetUser(ctx, "app_v2", "~extra:*").Err())
+	p, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", New: "app_v2", Password: secret(newPW), Existing: true})
+	must(t, err)
+	var de *redisauth.DiffError
+	if err := adm.Verify(ctx, p); !errors.As(err, &de) {
+		t.Fatalf("verify of a drifted app_v2: %v, want a DiffError", err)
+	}
+	if _, err := adm.Apply(ctx, p); !errors.Is(err, redisauth.ErrUserExists) {
+		t.Fatalf("apply of an Existing plan onto a drifted user: %v", err)
+	}
+	if _, err := adm.Rollback(ctx, p); !errors.Is(err, redisauth.ErrUserExists) {
+		t.Fatalf("rollback of an Existing plan onto a drifted user: %v", err)
+	}
+}
+
+// TestPlanRefusesOperatorWithoutPersist: an operator user that may not run
+// ACL SAVE on a node is refused at plan time (ACL DRYRUN), before any node
+// changes, instead of failing after the first node changed.
+func TestPlanRefusesOperatorWithoutPersist(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{ACLFile: true})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", appRules...).Err())
+	must(t, c.ACLSetUser(ctx, "ops", "reset", "on", ">ops-password-0123456789", "~*", "&*", "+@all", "-acl|save").Err())
+	if _, err := redisauth.Connect(ctx, &redis.Options{Addr: s.Addr, Username: "ops", Password: "ops-password-0123456789"}); !errors.Is(err, redisauth.ErrCannotPersist) || !strings.Contains(err.Error(), "ACL SAVE") {
+		t.Fatalf("connect as an operator without acl|save: %v, want ErrCannotPersist naming ACL SAVE", err)
+	}
+	if u, _ := c.ACLUsers(ctx).Result(); strings.Join(u, ",") != "app,default,ops" {
+		t.Errorf("users changed: %v", u)
+	}
+}

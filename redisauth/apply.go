@@ -15,8 +15,8 @@ import (
 
 // Applied is one command that a node accepted.
 type Applied struct {
-	Node    string
-	Command string // as in the plan: hashes shortened, no password
+	Node    string `json:"node"`
+	Command string `json:"command"` // as in the plan: hashes shortened, no password
 }
 
 func (a Applied) String() string { return "[" + a.Node + "] " + a.Command }
@@ -102,6 +102,9 @@ func (a *Admin) runSteps(ctx context.Context, steps []Step) ([]Applied, error) {
 // Apply runs the create phase on every node (new password or new user, then
 // ACL SAVE or CONFIG REWRITE there), then Verify.
 func (a *Admin) Apply(ctx context.Context, p *Plan) ([]Applied, error) {
+	if p.conflict != nil {
+		return nil, p.conflict
+	}
 	var create []Step
 	for _, s := range p.Steps {
 		if s.Phase == PhaseCreate {
@@ -453,6 +456,9 @@ func (a *Admin) retireAlternate(ctx context.Context, o RetireOptions) ([]Step, e
 // gone (ErrBadPlan), and when a replica already authenticates with the new
 // credentials (ErrReplicaAuth: set its masterauth back first).
 func (a *Admin) Rollback(ctx context.Context, p *Plan) ([]Applied, error) {
+	if p.conflict != nil {
+		return nil, p.conflict
+	}
 	olds, err := a.usersOn(ctx, p.Old)
 	if err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ func ValidateName(name string) error {
 		ok := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			(i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.' || c == ':' || c == '@'))
 		if !ok {
-			return &NameError{Name: name, Reason: fmt.Sprintf("byte %d (%q) is not allowed: use letters, digits, _ - . : @ and start with a letter or _", i, string(rune(c)))}
+			return &NameError{Name: name, Reason: fmt.Sprintf("byte %d (%q) is not allowed: use letters, digits, _ - . : @ and start with a letter or _", i, string([]byte{c}))}
 		}
 	}
 	return nil

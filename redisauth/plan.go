@@ -50,6 +50,11 @@ type PlanOptions struct {
 	Password fingerprint.Secret
 	// Incident: retire kills the old user's clients instead of waiting.
 	Incident bool
+	// Existing plans a check of what an earlier Apply made (Verify): a new
+	// user that exists with other rules or another password is accepted,
+	// so that Verify reports the rules diff or the missing password;
+	// Apply and Rollback refuse such a plan.
+	Existing bool
 }
 
 // Step is one command of a plan on one node. Command is the reviewable text
@@ -92,6 +97,7 @@ type Plan struct {
 
 	password fingerprint.Secret
 	hash     string
+	conflict error // PlanOptions.Existing: why Apply and Rollback refuse
 }
 
 // Fingerprint is the new password's fingerprint (the first 16 hex of the
@@ -165,6 +171,9 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 		}
 		return nil, fmt.Errorf("%w: %q is nopass (any password works)%s: rotating a password means nothing until nopass is removed", ErrBadPlan, o.User, hint)
 	}
+	if !p.Rules.On {
+		return nil, fmt.Errorf("%w: %q is off (disabled): no client can log in with it, so there is nothing to rotate (dual would add a password that cannot log in, alternate would create a disabled copy); turn it on first or rotate the user in use", ErrBadPlan, o.User)
+	}
 	short := "#" + shortHash(p.hash) + "…"
 	switch o.Strategy {
 	case Dual:
@@ -187,11 +196,16 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 	case Alternate:
 		p.New = o.New
 		if p.New == "" {
+			// A name taken by an exact copy with the new password is the
+			// one an earlier (interrupted) apply made: resume it rather than
+			// create the next generation.
 			news := map[string]bool{}
 			p.New, err = NextUserName(o.User, func(name string) bool {
 				if _, ok := news[name]; !ok {
 					u, err := readUser(ctx, a.nodes[0], name)
-					news[name] = err != nil || u != nil
+					want := *p.Rules
+					want.Name, want.Passwords = name, []string{p.hash}
+					news[name] = err != nil || (u != nil && sameModel(u, &want) != "")
 				}
 				return news[name]
 			})
@@ -213,9 +227,16 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 		for _, n := range a.nodes {
 			if u := news[n.Addr]; u != nil {
 				if fs := Diff(p.Rules, u); len(fs) > 0 || !slices.Equal(u.Passwords, []string{p.hash}) {
-					return nil, &NodeError{n.Addr, fmt.Errorf("%w: %q exists with other rules or another password; choose another --new or delete it", ErrUserExists, p.New)}
+					err := &NodeError{n.Addr, fmt.Errorf("%w: %q exists with other rules or another password; choose another --new or delete it", ErrUserExists, p.New)}
+					if !o.Existing {
+						return nil, err
+					}
+					if p.conflict == nil {
+						p.conflict = err
+					}
+				} else {
+					p.Notes = append(p.Notes, n.Addr+" already has "+p.New+" with the same rules and the new password (an earlier apply): left alone, its clients stay connected")
 				}
-				p.Notes = append(p.Notes, n.Addr+" already has "+p.New+" with the same rules and the new password (an earlier apply): recreated identically")
 			}
 			// A fresh user, not "reset": reset also sets sanitize-payload,
 			// which the old user may not have. DELUSER and SETUSER in one

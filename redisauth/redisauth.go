@@ -294,7 +294,8 @@ func (a *Admin) node(ctx context.Context, addr string) (*Node, error) {
 	if kv["cluster_enabled"] == "1" {
 		a.cluster = true
 	}
-	if _, err := c.Do(ctx, "ACL", "WHOAMI").Result(); err != nil {
+	who, err := c.Do(ctx, "ACL", "WHOAMI").Text()
+	if err != nil {
 		return nil, &NodeError{addr, fmt.Errorf("%w: ACL WHOAMI: %v", ErrACLRefused, err)}
 	}
 	cfg, err := c.ConfigGet(ctx, "aclfile").Result()
@@ -315,7 +316,39 @@ func (a *Admin) node(ctx context.Context, addr string) (*Node, error) {
 	default:
 		n.Persist = PersistNone
 	}
+	if err := canRun(ctx, c, who, n.Persist); err != nil {
+		return nil, &NodeError{addr, err}
+	}
 	return n, nil
+}
+
+// canRun asks the node (ACL DRYRUN, Redis 7+) whether the operator user may
+// send what a rotation sends, so that a missing permission (say -acl|save)
+// is refused before anything changes rather than after the first node
+// changed. A server without ACL DRYRUN, or an operator not allowed to use
+// it, is not checked here: the commands themselves then say.
+func canRun(ctx context.Context, c *redis.Client, who string, persist Persistence) error {
+	cmds := [][]any{{"ACL", "SETUSER", "x"}, {"ACL", "DELUSER", "x"}, {"ACL", "GETUSER", "x"}, {"CLIENT", "LIST"}}
+	switch persist {
+	case PersistACLSave:
+		cmds = append(cmds, []any{"ACL", "SAVE"})
+	case PersistConfigRewrite:
+		cmds = append(cmds, []any{"CONFIG", "REWRITE"})
+	}
+	for _, cmd := range cmds {
+		res, err := c.Do(ctx, append([]any{"ACL", "DRYRUN", who}, cmd...)...).Text()
+		if err != nil {
+			return nil // no ACL DRYRUN (Redis 6), or not permitted: unchecked
+		}
+		if res != "OK" {
+			what := fmt.Sprint(cmd[0], " ", cmd[1])
+			if persist != PersistNone && (what == "ACL SAVE" || what == "CONFIG REWRITE") {
+				return fmt.Errorf("%w: %s: %q may not run it (%s): the change would be live but lost at restart", ErrCannotPersist, what, who, res)
+			}
+			return fmt.Errorf("%w: %s: %q may not run it (%s)", ErrACLRefused, what, who, res)
+		}
+	}
+	return nil
 }
 
 // peers lists the addresses n knows: replicas and primary, or cluster nodes.

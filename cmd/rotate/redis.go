@@ -129,7 +129,9 @@ func (f *redisFlags) plan(ctx context.Context, env *Env, name string) (*redisaut
 	if adm == nil {
 		return nil, nil, code
 	}
-	p, err := adm.Plan(ctx, redisauth.PlanOptions{User: f.user, Strategy: redisauth.Strategy(f.strategy), New: f.newUser, Password: pw, Incident: f.incident})
+	// verify checks what apply made: a new user that drifted, or a wrong
+	// password, is for Verify to report, not a reason to refuse the plan.
+	p, err := adm.Plan(ctx, redisauth.PlanOptions{User: f.user, Strategy: redisauth.Strategy(f.strategy), New: f.newUser, Password: pw, Incident: f.incident, Existing: name == "verify"})
 	if err != nil {
 		adm.Close()
 		fmt.Fprintf(env.Stderr, "rotate redis %s: %v\n", name, err)

@@ -289,3 +289,61 @@ func TestRedisChecklistAndInventory(t *testing.T) {
 	}
 	assertNoSecret(t, r, "s3cr3t-redis-password-123")
 }
+
+// TestRedisVerifyReportsDrift: verify, run after apply, reports a new user
+// whose rules drifted (the findings, exit 1) and a wrong password (the new
+// user lacks it), instead of refusing as a plan onto an existing user would
+// ("choose another --new or delete it"); apply onto the drifted user is
+// still refused.
+func TestRedisVerifyReportsDrift(t *testing.T) {
+	s, err := redisserver.Start(t.TempDir(), redisserver.Options{})
+	if err == redisserver.ErrNoServer && !testsvc.InCI() {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	defer c.Close()
+	if err := c.ACLSetUser(ctx, "app", "reset", "on", ">old-password-0123456789", "~app:*", "+@read").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const pw = "new-password-0123456789abcdef"
+	vars := map[string]string{"REDIS_URL": "redis://" + s.Addr + "/0"}
+	r := runCLI(t, vars, pw, "redis", "apply", "--user", "app", "--json")
+	if r.code != exitOK {
+		t.Fatalf("apply: %d %s", r.code, r.stderr)
+	}
+	// --json keys are snake_case, as in the plan's steps.
+	var applied struct {
+		Applied []map[string]string `json:"applied"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &applied); err != nil || len(applied.Applied) == 0 || applied.Applied[0]["node"] != s.Addr || applied.Applied[0]["command"] == "" {
+		t.Errorf("apply --json: %v\n%s\nwant applied[].node and .command", err, r.stdout)
+	}
+	if err := c.ACLSetUser(ctx, "app_v2", "~extra:*").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, vars, pw, "redis", "verify", "--user", "app", "--new", "app_v2")
+	if r.code != exitCheck || !strings.Contains(r.stdout, "~extra:*") || strings.Contains(r.stderr, "delete it") {
+		t.Errorf("verify of a drifted app_v2: exit %d\nstdout: %s\nstderr: %s\nwant 1 with the finding", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, vars, pw, "redis", "verify", "--user", "app", "--new", "app_v2", "--json")
+	var out struct {
+		OK       bool     `json:"ok"`
+		Findings []string `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.OK || len(out.Findings) == 0 {
+		t.Errorf("verify --json of a drifted app_v2: %v %+v\n%s", err, out, r.stdout)
+	}
+	r = runCLI(t, vars, "wrong-password-0123456789", "redis", "verify", "--user", "app", "--new", "app_v2")
+	if r.code != exitCheck || !strings.Contains(r.stderr, "lacks the new password") {
+		t.Errorf("verify with a wrong password: exit %d, stderr %q; want 1, lacks the new password", r.code, r.stderr)
+	}
+	assertNoSecret(t, r, "wrong-password-0123456789", pw)
+	if r := runCLI(t, vars, pw, "redis", "apply", "--user", "app", "--new", "app_v2"); r.code == exitOK || !strings.Contains(r.stderr, "exists with other rules") {
+		t.Errorf("apply onto the drifted app_v2: exit %d, stderr %q; want refused", r.code, r.stderr)
+	}
+}
