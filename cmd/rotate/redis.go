@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
@@ -32,6 +33,7 @@ func runRedis(ctx context.Context, env *Env, args []string) int {
 type redisFlags struct {
 	urlFile, user, strategy, newUser, passwordFile string
 	incident, asJSON, dryRun, yes                  bool
+	nodes                                          int // --nodes: servers that must be discovered
 }
 
 func (f *redisFlags) register(fs *flag.FlagSet, password bool) {
@@ -40,6 +42,7 @@ func (f *redisFlags) register(fs *flag.FlagSet, password bool) {
 	fs.StringVar(&f.strategy, "strategy", "", "dual or alternate (default: alternate, dual for default)")
 	fs.StringVar(&f.newUser, "new", "", "alternate: the new user (default: next by alternation, app → app_v2 → app_v3)")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
+	fs.IntVar(&f.nodes, "nodes", 0, "how many servers (primary + replicas, or every Cluster node) must be found; refused otherwise: a replica that is down is not discovered and would keep the old password")
 	if password {
 		fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
 	}
@@ -72,7 +75,8 @@ func (f *redisFlags) strategyOf() redisauth.Strategy {
 	return redisauth.Alternate
 }
 
-func connectRedis(ctx context.Context, env *Env, file, name string) (*redisauth.Admin, int) {
+func connectRedis(ctx context.Context, env *Env, f *redisFlags, name string) (*redisauth.Admin, int) {
+	file := f.urlFile
 	u := env.getenv("REDIS_URL")
 	if file != "" {
 		b, err := readFileSecret(file)
@@ -90,6 +94,23 @@ func connectRedis(ctx context.Context, env *Env, file, name string) (*redisauth.
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate redis %s: %v\n", name, err)
 		return nil, exitCheck
+	}
+	// Discovery sees only the replicas connected now: a replica that is
+	// down is missing from the list, and would come back with the old
+	// password. --nodes says how many there must be.
+	var addrs []string
+	for _, n := range adm.Nodes() {
+		addrs = append(addrs, n.Addr+" ("+n.Role+")")
+	}
+	switch {
+	case f.nodes > 0 && len(addrs) != f.nodes:
+		fmt.Fprintf(env.Stderr, "rotate redis %s: refused (nothing was changed): found %d servers, --nodes says %d: %s; a server that is down or not replicating would keep the old password: bring it back first\n",
+			name, len(addrs), f.nodes, strings.Join(addrs, ", "))
+		adm.Close()
+		return nil, exitCheck
+	case f.nodes == 0:
+		fmt.Fprintf(env.Stderr, "rotate redis %s: found %d servers: %s (pass --nodes %d to require exactly these: a replica that is down is not discovered)\n",
+			name, len(addrs), strings.Join(addrs, ", "), len(addrs))
 	}
 	return adm, exitOK
 }
@@ -125,7 +146,7 @@ func (f *redisFlags) plan(ctx context.Context, env *Env, name string) (*redisaut
 		fmt.Fprintf(env.Stderr, "rotate redis %s: %v\n", name, err)
 		return nil, nil, exitUsage
 	}
-	adm, code := connectRedis(ctx, env, f.urlFile, name)
+	adm, code := connectRedis(ctx, env, f, name)
 	if adm == nil {
 		return nil, nil, code
 	}
@@ -332,7 +353,7 @@ func redisDrain(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate redis drain: --incident kills every connection of %q on every node: add --yes\n", f.user)
 		return exitUsage
 	}
-	adm, code := connectRedis(ctx, env, f.urlFile, "drain")
+	adm, code := connectRedis(ctx, env, &f, "drain")
 	if adm == nil {
 		return code
 	}
@@ -392,7 +413,7 @@ func redisRetire(ctx context.Context, env *Env, args []string) int {
 		}
 		o.Password = pw
 	}
-	adm, code := connectRedis(ctx, env, f.urlFile, "retire")
+	adm, code := connectRedis(ctx, env, &f, "retire")
 	if adm == nil {
 		return code
 	}

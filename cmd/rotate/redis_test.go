@@ -347,3 +347,36 @@ func TestRedisVerifyReportsDrift(t *testing.T) {
 		t.Errorf("apply onto the drifted app_v2: exit %d, stderr %q; want refused", r.code, r.stderr)
 	}
 }
+
+// TestRedisNodesFlag: a replica that is down is not discovered; --nodes
+// refuses the rotation instead of leaving it on the old password, and
+// without --nodes the servers found are listed.
+func TestRedisNodesFlag(t *testing.T) {
+	prim, repl := redisPair(t, redisserver.Options{})
+	for _, s := range []*redisserver.Server{prim, repl} {
+		c := redis.NewClient(&redis.Options{Addr: s.Addr})
+		if err := c.ACLSetUser(context.Background(), "app", "reset", "on", ">old-password-0123456789abcdef", "~app:*", "+@read").Err(); err != nil {
+			t.Fatal(err)
+		}
+		c.ConfigRewrite(context.Background())
+		c.Close()
+	}
+	url := filepath.Join(t.TempDir(), "admin.url")
+	if err := os.WriteFile(url, []byte("redis://"+prim.Addr+"/0"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const pw = "new-password-0123456789abcdef"
+	if r := runCLI(t, nil, pw, "redis", "plan", "--redis-url-file", url, "--user", "app", "--nodes", "2"); r.code != exitOK {
+		t.Fatalf("both servers up, --nodes 2: %+v", r)
+	}
+	repl.Stop()
+	r := runCLI(t, nil, pw, "redis", "plan", "--redis-url-file", url, "--user", "app", "--nodes", "2")
+	if r.code != exitCheck || !strings.Contains(r.stderr, "found 1 servers, --nodes says 2") || !strings.Contains(r.stderr, prim.Addr) {
+		t.Fatalf("replica down, --nodes 2: %+v", r)
+	}
+	r = runCLI(t, nil, pw, "redis", "plan", "--redis-url-file", url, "--user", "app")
+	if r.code != exitOK || !strings.Contains(r.stderr, "found 1 servers") || !strings.Contains(r.stderr, "--nodes 1") {
+		t.Fatalf("without --nodes the servers found are not listed: %+v", r)
+	}
+	assertNoSecret(t, r, pw)
+}
