@@ -284,6 +284,7 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 	if *migrate {
 		ring = ring.WithLegacy(fieldcrypt.Plaintext)
 	}
+	auditReencrypt(env, ring, f.list)
 	bar := *progress == "bar" || (*progress == "auto" && isTerminal(env.Stdout))
 	enc := json.NewEncoder(env.Stdout)
 	opt.Progress = func(p pgstore.Progress) {
@@ -332,6 +333,31 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		}
 	}
 	return code
+}
+
+// auditReencrypt records what a re-encryption changes: the columns (target)
+// and the keys their values move from (the previous keys) and to (the
+// primary key), so that "rotate checklist --from-audit field" finds the new
+// key's fingerprint.
+func auditReencrypt(env *Env, ring *fieldcrypt.Keyring, list pgstore.ColumnList) {
+	var target []string
+	for _, t := range list {
+		name := t.Name
+		if t.Schema != "" {
+			name = t.Schema + "." + t.Name
+		}
+		cols := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cols[i] = c.Name
+		}
+		target = append(target, name+"("+strings.Join(cols, ",")+")")
+	}
+	env.auditTarget("columns " + strings.Join(target, " "))
+	var prev []string
+	for _, id := range ring.Previous() {
+		prev = append(prev, id.String())
+	}
+	env.auditFingerprint("FIELD_ENCRYPTION_KEY", strings.Join(prev, ","), ring.Primary().String())
 }
 
 // printFailures lists undecryptable values by row.

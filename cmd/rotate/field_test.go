@@ -329,3 +329,48 @@ func TestFieldColumnsFile(t *testing.T) {
 		t.Fatalf("bad file: %+v", r)
 	}
 }
+
+// TestFieldReencryptAudit: a re-encryption's audit record names the columns
+// and the keys the values move from and to, so that the ticket's checklist
+// can be filled from the audit log.
+func TestFieldReencryptAudit(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (id bigint PRIMARY KEY, nid bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := fieldKey(t), fieldKey(t)
+	old, _ := fieldcrypt.NewKeyring(k1)
+	nid, _ := old.Encrypt(nil, []byte("n1"), fieldcrypt.Binding{Table: "users", Column: "nid", Row: "1"})
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO users VALUES (1, $1)`, nid); err != nil {
+		t.Fatal(err)
+	}
+	newRing, _ := fieldcrypt.NewKeyring(k2)
+	oldID, newID := old.Primary().String(), newRing.Primary().String()
+	log := t.TempDir() + "/audit.jsonl"
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1, "DATABASE_URL": db.URL,
+		"ROTATE_AUDIT_LOG": log, "ROTATE_TICKET": "GOO-121"}
+	re := runCLI(t, vars, "", "field", "reencrypt", "--table", "users", "--column", "nid", "--bind")
+	if re.code != exitOK {
+		t.Fatalf("reencrypt: %+v", re)
+	}
+	recs, err := readAudit(log)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("audit: %v %+v", err, recs)
+	}
+	r := recs[0]
+	if r.Command != "field reencrypt" || r.Target != "columns users(nid)" ||
+		r.Before["FIELD_ENCRYPTION_KEY"] != oldID || r.After["FIELD_ENCRYPTION_KEY"] != newID {
+		t.Fatalf("record %+v", r)
+	}
+	c := runCLI(t, vars, "", "checklist", "--from-audit", "field", "prod")
+	if c.code != exitOK || !strings.Contains(c.stdout, "`"+newID+"`") {
+		t.Fatalf("checklist --from-audit: %+v", c)
+	}
+	line, _ := os.ReadFile(log)
+	for _, k := range []string{k1, k2} {
+		if strings.Contains(string(line), k) {
+			t.Fatalf("audit line holds a key: %s", line)
+		}
+	}
+}

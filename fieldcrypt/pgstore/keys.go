@@ -52,6 +52,7 @@ func (t Table) keyColumns() []string {
 func resolveKey(ctx context.Context, db querier, t Table) (rowKey, error) {
 	var k rowKey
 	k.cols = t.keyColumns()
+	hasText := false
 	for _, c := range k.cols {
 		var typ, base string
 		var notNull bool
@@ -73,6 +74,9 @@ func resolveKey(ctx context.Context, db querier, t Table) (rowKey, error) {
 		if !notNull {
 			return k, fmt.Errorf("%w: row key column %q of %s may be NULL: the row key must be NOT NULL and unique", ErrConfig, c, t.displayName())
 		}
+		if base == "text" || base == "character varying" || base == "character" {
+			hasText = true
+		}
 		k.types = append(k.types, typ)
 		k.quoted = append(k.quoted, "t."+pgx.Identifier{c}.Sanitize())
 		k.intKey = len(k.cols) == 1 && (base == "smallint" || base == "integer" || base == "bigint")
@@ -89,6 +93,19 @@ func resolveKey(ctx context.Context, db querier, t Table) (rowKey, error) {
 	if !unique {
 		return k, fmt.Errorf("%w: row key (%s) of %s is not unique: no unique index or primary key covers it; "+
 			"give every column of the primary key (for a composite key: --pk a,b)", ErrConfig, strings.Join(k.cols, ","), t.displayName())
+	}
+	// A character key's text reaches the client in client_encoding, and
+	// the row text of a binding is UTF-8 (FORMAT.md): in a LATIN1 session
+	// every non-ASCII key would give another binding.
+	if hasText {
+		var enc string
+		if err := db.QueryRow(ctx, "SELECT current_setting('client_encoding')").Scan(&enc); err != nil {
+			return k, fmt.Errorf("pgstore: table %s: %w", t.displayName(), err)
+		}
+		if enc != "UTF8" {
+			return k, fmt.Errorf("%w: the session's client_encoding is %s: row keys of %s are text, and bindings use their UTF-8 text; "+
+				"connect with client_encoding=UTF8", ErrConfig, enc, t.displayName())
+		}
 	}
 	return k, nil
 }

@@ -229,3 +229,47 @@ func TestBindDatabaseAssignedKey(t *testing.T) {
 		t.Fatalf("%v %+v", err, vr)
 	}
 }
+
+// TestTextKeyNeedsUTF8Session: a text row key reaches a LATIN1 session in
+// LATIN1, so its row text would differ from the UTF-8 binding the
+// application sealed with: the job and verify refuse such a session rather
+// than report every non-ASCII row undecryptable.
+func TestTextKeyNeedsUTF8Session(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE k_latin (k text PRIMARY KEY, v bytea); CREATE TABLE k_int (k bigint PRIMARY KEY, v bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	oldK, newK := keyText(t), keyText(t)
+	rOld := ring(t, oldK)
+	v, _ := rOld.Encrypt(nil, []byte("v"), fieldcrypt.Binding{Table: "k_latin", Column: "v", Row: "Straße"})
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO k_latin VALUES ('Straße', $1)`, v); err != nil {
+		t.Fatal(err)
+	}
+	cfg := db.Pool.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["client_encoding"] = "LATIN1"
+	latin, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer latin.Close()
+	tb := Table{Name: "k_latin", PK: "k", Bind: true, Columns: []Column{{Name: "v"}}}
+	if _, err := Verify(ctx, latin, rOld, tb, VerifyOptions{}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "client_encoding") {
+		t.Fatalf("verify in a LATIN1 session: %v", err)
+	}
+	if _, err := Reencrypt(ctx, latin, ring(t, newK, oldK), tb, Options{}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("reencrypt in a LATIN1 session: %v", err)
+	}
+	// An integer key's text is ASCII: the encoding does not matter.
+	if _, err := Verify(ctx, latin, rOld, Table{Name: "k_int", PK: "k", Bind: true, Columns: []Column{{Name: "v"}}}, VerifyOptions{}); err != nil {
+		t.Fatalf("integer key in a LATIN1 session: %v", err)
+	}
+	// In a UTF-8 session both agree with the application.
+	rep, err := Reencrypt(ctx, db.Pool, ring(t, newK, oldK), tb, Options{})
+	if err != nil || rep.Rewrapped != 1 || rep.Undecryptable != 0 {
+		t.Fatalf("reencrypt: %v %+v", err, rep)
+	}
+	if vr, err := Verify(ctx, db.Pool, ring(t, newK), tb, VerifyOptions{}); err != nil || vr.Checked != 1 || vr.Undecryptable != 0 {
+		t.Fatalf("verify: %v %+v", err, vr)
+	}
+}

@@ -163,10 +163,14 @@ func (j *job) bounds(ctx context.Context, q querier) ([]*string, error) {
 func (j *job) claim(ctx context.Context, w int) (*part, string, error) {
 	p := &part{checkpoint: true}
 	var prevOwner *string
-	err := j.db.QueryRow(ctx, "UPDATE "+j.cpTable+` AS c SET owner = $2, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
-		FROM (SELECT part, owner FROM `+j.cpTable+` WHERE job = $1 AND NOT done
+	// The part is picked in a MATERIALIZED CTE, evaluated once: as a
+	// subquery joined in the UPDATE, a plan that rescans it per row of c
+	// skips the rows it has just locked and claims every free part.
+	err := j.db.QueryRow(ctx, `WITH s AS MATERIALIZED (SELECT part, owner FROM `+j.cpTable+` WHERE job = $1 AND NOT done
 		      AND (owner IS NULL OR lease_until IS NULL OR lease_until < now())
-		      ORDER BY part LIMIT 1 FOR UPDATE SKIP LOCKED) AS s
+		      ORDER BY part LIMIT 1 FOR UPDATE SKIP LOCKED)
+		UPDATE `+j.cpTable+` AS c SET owner = $2, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+		FROM s
 		WHERE c.job = $1 AND c.part = s.part
 		RETURNING c.part, c.lo, c.hi, c.cursor, s.owner`, j.name, j.workerOwner(w), j.leaseArg()).
 		Scan(&p.n, &p.lo, &p.hi, &p.cursor, &prevOwner)

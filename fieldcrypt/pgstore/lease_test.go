@@ -209,3 +209,61 @@ func TestOtherJobOnSameTableRefused(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 }
+
+// TestClaimTakesOnePart: a worker's claim takes one part, with two
+// processes and a checkpoint table that served an earlier rotation. With the
+// part picked in a subquery joined in the UPDATE, the plan chosen on that
+// table's statistics let one claim take every free part: the worker worked
+// one, the others stayed held by it, and its process ended "done" with
+// values left (found by trying the procedure with the CLI and
+// examples/reencrypt-job on PG 17: 15 of 16 parts held by one worker).
+func TestClaimTakesOnePart(t *testing.T) {
+	oldK, newK := keyText(t), keyText(t)
+	f := newFixture(t, 3000, ring(t, oldK), true)
+	ctx := context.Background()
+	var mu sync.Mutex
+	maxHeld := 0
+	opt := Options{BatchSize: 50, Workers: 1, Ranges: 16, Lease: 10 * time.Second, Progress: func(Progress) {
+		var held int
+		if err := f.pool.QueryRow(ctx, `SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM fieldcrypt_checkpoint
+			WHERE owner IS NOT NULL GROUP BY owner) s`).Scan(&held); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		maxHeld = max(maxHeld, held)
+		mu.Unlock()
+	}}
+	// A checkpoint table that served an earlier rotation (its rows deleted
+	// when that job finished), as in production.
+	mid := keyText(t)
+	if _, err := Reencrypt(ctx, f.pool, ring(t, mid, oldK), f.t, Options{BatchSize: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `ANALYZE fieldcrypt_checkpoint`); err != nil {
+		t.Fatal(err)
+	}
+	oldK = mid
+	rNew := ring(t, newK, oldK)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		pool := f.process(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Reencrypt(ctx, pool, rNew, f.t, opt)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("process %d: %v", i, err)
+		}
+	}
+	if maxHeld > 1 {
+		t.Fatalf("one worker held %d parts at once", maxHeld)
+	}
+	if keys := f.verify(t, ring(t, newK)); len(keys) != 1 {
+		t.Fatalf("keys %v", keys)
+	}
+}

@@ -1,11 +1,15 @@
-// Package pgstore re-encrypts fieldcrypt columns of a Postgres table online,
-// and counts the rows under each key (the census that says when an old key
-// can be retired). It keeps pgx out of package fieldcrypt.
+// Package pgstore re-encrypts fieldcrypt columns of Postgres tables online,
+// verifies them by decrypting every value with its binding, and counts the
+// values under each key (the census that says when an old key can be
+// retired). It keeps pgx out of package fieldcrypt.
 //
 //	ring, _ := fieldcrypt.KeyringFromEnv()
-//	t := pgstore.Table{Name: "users", PK: "id", Columns: []pgstore.Column{{Name: "national_id"}}}
-//	rep, err := pgstore.Reencrypt(ctx, pool, ring, t, pgstore.Options{Workers: 2})
-//	if err == nil && rep.SafeToRetire(oldKeyID) { /* remove the old key */ }
+//	list, _ := pgstore.ReadColumnList("fieldcrypt-columns") // every encrypted column
+//	_, lc, err := pgstore.ReencryptList(ctx, pool, ring, list, pgstore.Options{Workers: 2})
+//	vr, err := pgstore.VerifyList(ctx, pool, ring, list, pgstore.VerifyOptions{})
+//	// remove the old key only when no vr[i].Undecryptable and lc.Retirable(oldKeyID)
+//
+// A single table's Report.SafeToRetire speaks for that table only.
 //
 // # How the job stays online
 //
