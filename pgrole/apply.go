@@ -81,6 +81,7 @@ func (a *Admin) Apply(ctx context.Context, p *Plan, phase PhaseName) ([]Applied,
 			}
 		}
 		applied, err := a.run(ctx, phase, steps)
+		err = a.finishRotation(ctx, p.Old, err)
 		if len(applied) > 0 {
 			// Break-glass leaves the old role with LOGIN but a password no
 			// application has; a partial drop has revoked its grants
@@ -412,5 +413,6 @@ func (a *Admin) Rollback(ctx context.Context, p *Plan, opt DrainOptions) ([]Appl
 	if err != nil {
 		return nil, err
 	}
-	return a.run(ctx, "rollback", steps)
+	applied, err := a.run(ctx, "rollback", steps)
+	return applied, a.finishRotation(ctx, p.Old, err)
 }

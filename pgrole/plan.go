@@ -76,9 +76,13 @@ type PlanOptions struct {
 	ReassignTo string
 	// Incident terminates the old role's sessions instead of waiting (§5.5).
 	Incident bool
-	// Resume continues a rotation whose create phase already ran (New must
-	// name the existing role): create becomes ALTER ROLE … PASSWORD, and the
-	// grant statements, which are idempotent, run again.
+	// Resume continues a rotation whose create phase already ran: create
+	// becomes ALTER ROLE … PASSWORD, and the grant statements, which are
+	// idempotent, run again. When the rotation is recorded (see
+	// RotationState; every create phase records it) New, Strategy and the
+	// Verifier come from the record, so the salt never changes; otherwise
+	// New must name the existing role. Without Resume, Plan refuses a role
+	// whose rotation is unfinished (ErrRotationInProgress).
 	Resume bool
 	// Rand is the random source of the break-glass password and its salt
 	// (default crypto/rand); tests make plans deterministic with it.
@@ -152,6 +156,16 @@ func (a *Admin) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	if !a.super && !a.create {
 		return nil, fmt.Errorf("%w: operator role %q is neither superuser nor CREATEROLE: it cannot create login roles; connect as a superuser or grant it CREATEROLE",
 			ErrInsufficientPrivilege, a.user)
+	}
+	if err := a.checkStateAccess(ctx); err != nil {
+		return nil, err
+	}
+	st, err := a.Rotation(ctx, opts.Role)
+	if err != nil {
+		return nil, err
+	}
+	if err := resumeFromState(st, &opts); err != nil {
+		return nil, err
 	}
 	old, err := a.Introspect(ctx, opts.Role)
 	if err != nil {
@@ -376,6 +390,7 @@ func (b *builder) create() {
 		verb = "ALTER ROLE "
 	}
 	b.addPassword("", verb+ident(b.p.New)+" WITH "+strings.Join(opts, " ")+" PASSWORD %s", b.p.verifier)
+	b.cur.Steps = append(b.cur.Steps, stateStep(b.p))
 	b.check(fmt.Sprintf("role %q exists with LOGIN and logs in with the new password", b.p.New))
 }
 

@@ -182,6 +182,11 @@ func TestOperatorLacksPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer adm2.Close(ctx)
+	// It cannot record the rotation's state: refused before anything runs.
+	if _, err := adm2.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrInsufficientPrivilege) || !strings.Contains(err.Error(), "rotation.pgrole_state") {
+		t.Fatalf("operator that cannot record state: %v", err)
+	}
+	mustExec(t, f.db.Pool, "GRANT CREATE ON DATABASE "+q(f.db.Name)+" TO "+q(weak))
 	p, err := adm2.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")})
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +208,7 @@ func TestOperatorLacksPrivilege(t *testing.T) {
 	// the interrupted rotation instead of leaving the half-made role behind.
 	adm3 := connectAdmin(t, f.db.Name)
 	f.shareOwnership(t) // mirror cannot copy owner rights
-	if _, err := adm3.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, New: p.New, Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrRoleExists) {
+	if _, err := adm3.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, New: p.New, Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrRotationInProgress) {
 		t.Fatalf("plan onto an existing role without resume: %v", err)
 	}
 	rp, err := adm3.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, New: p.New, Resume: true, Verifier: verifierFor(t, "x")})

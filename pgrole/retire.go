@@ -26,7 +26,8 @@ type RetireOptions struct {
 
 // Retire retires a login role: break-glass (new password verifier), NOLOGIN,
 // or drop with every refusal Apply(PhaseRetire) makes.
-func (a *Admin) Retire(ctx context.Context, o RetireOptions) ([]Applied, error) {
+func (a *Admin) Retire(ctx context.Context, o RetireOptions) (applied []Applied, err error) {
+	defer func() { err = a.finishRotation(ctx, o.Role, err) }()
 	if err := ValidateName(o.Role); err != nil {
 		return nil, err
 	}

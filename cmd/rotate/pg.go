@@ -137,7 +137,19 @@ func (f *pgFlags) plan(ctx context.Context, env *Env, adm *pgrole.Admin) (*pgrol
 		Verifier: v, Retire: pgrole.RetireMode(f.retire), ReassignTo: f.reassign, Incident: f.incident, Resume: f.resume})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
+		if errors.Is(err, pgrole.ErrRotationInProgress) {
+			fmt.Fprintf(env.Stderr, "rotate pg: refused, nothing changed; to continue it: rotate pg apply --role %s --resume < the same password\n", f.role)
+		}
 		return nil, codeFor(err)
+	}
+	if f.resume {
+		// The plan reuses the verifier the interrupted rotation recorded:
+		// the password given now must be the one it was made from.
+		if !p.Verifier().Matches(pw) {
+			fmt.Fprintf(env.Stderr, "rotate pg: --resume: this password is not the one the unfinished rotation to %s was started with (verifier fp=%s); give that one\n", p.New, p.Verifier().Fingerprint())
+			return nil, exitUsage
+		}
+		fmt.Fprintf(env.Stderr, "rotate pg: resuming the rotation %s -> %s with its recorded verifier fp=%s\n", p.Old, p.New, p.Verifier().Fingerprint())
 	}
 	return p, exitOK
 }
