@@ -169,13 +169,12 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 		var failed *Applied
 		err := a.withDB(ctx, db, func(c *pgx.Conn) error {
 			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-				if a.super && hasPassword(group) {
+				if hasPassword(group) {
 					// Keep even the verifier out of the server log: not
 					// logged as run, nor as the statement of an error.
-					for _, set := range []string{"SET LOCAL log_statement = 'none'", "SET LOCAL log_min_error_statement = 'panic'"} {
-						if _, err := tx.Exec(ctx, set); err != nil {
-							return err
-						}
+					if err := a.quietLogging(ctx, tx); err != nil {
+						failed = &Applied{Database: db, SQL: "-- logging settings check"}
+						return err
 					}
 				}
 				for _, s := range group {

@@ -120,7 +120,9 @@ type Admin struct {
 	user    string
 	super   bool
 	create  bool
-	notices []*pgconn.Notice // warnings of the statement being run
+	// allowLogged lets a verifier be sent although logging would record it.
+	allowLogged bool
+	notices     []*pgconn.Notice // warnings of the statement being run
 }
 
 // Connect opens an operator connection from a DSN. The error never contains

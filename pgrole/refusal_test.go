@@ -186,7 +186,8 @@ func TestOperatorLacksPrivilege(t *testing.T) {
 	if _, err := adm2.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")}); !errors.Is(err, pgrole.ErrInsufficientPrivilege) || !strings.Contains(err.Error(), "rotation.pgrole_state") {
 		t.Fatalf("operator that cannot record state: %v", err)
 	}
-	mustExec(t, f.db.Pool, "GRANT CREATE ON DATABASE "+q(f.db.Name)+" TO "+q(weak))
+	mustExec(t, f.db.Pool, "GRANT CREATE ON DATABASE "+q(f.db.Name)+" TO "+q(weak),
+		"GRANT SET ON PARAMETER log_statement, log_min_error_statement, log_min_duration_statement TO "+q(weak))
 	p, err := adm2.Plan(ctx, pgrole.PlanOptions{Role: f.app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")})
 	if err != nil {
 		t.Fatal(err)

@@ -198,6 +198,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	f.register(fs)
 	fs.StringVar(&phase, "phase", "", "run only this phase (grant and verify need --resume --new ROLE)")
 	fs.StringVar(&userlist, "userlist", "", "PgBouncer userlist.txt to add the new role to (then run rotate pgbouncer reload)")
+	allowLogged := fs.Bool("allow-verifier-in-log", false, "send the verifier even if the server's logging settings would record it (default: refuse)")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -230,6 +231,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer adm.Close(ctx)
+	adm.SetAllowLoggedVerifier(*allowLogged)
 	p, code := f.plan(ctx, env, adm)
 	if p == nil {
 		return code
@@ -359,6 +361,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 	fs.StringVar(&mode, "mode", "", "break-glass, nologin or drop")
 	fs.StringVar(&reassign, "reassign-to", "", "mirror drop: role receiving what the old role owns")
 	fs.StringVar(&out, "break-glass-out", "", "break-glass: file to write the new password to (created 0600, must not exist)")
+	allowLogged := fs.Bool("allow-verifier-in-log", false, "break-glass: send the verifier even if the server's logging settings would record it")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -378,6 +381,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer adm.Close(ctx)
+	adm.SetAllowLoggedVerifier(*allowLogged)
 	o := pgrole.RetireOptions{Role: role, Strategy: pgrole.Strategy(strategy), Stable: stable, Mode: pgrole.RetireMode(mode), ReassignTo: reassign}
 	if o.Mode == pgrole.RetireBreakGlass {
 		pw, err := keygen.Password(rand.Reader, 32)
