@@ -523,7 +523,7 @@ func (b *builder) cutover() {
 	b.phase(PhaseCutover)
 	b.check(fmt.Sprintf("PgBouncer userlist.txt has %q with the same verifier (%s), written atomically, then RELOAD; SHOW USERS lists it", b.p.New, b.p.verifier.Redacted()))
 	b.check(fmt.Sprintf("applications read the new DSN (user %q) through their BeforeConnect hook as connections recycle", b.p.New))
-	b.check(fmt.Sprintf("rollback until retire (§5.7): point applications back at %q, drain %q, Admin.Rollback", b.p.Old, b.p.New))
+	b.check(fmt.Sprintf("rollback until retire (§5.7): point applications back at %q, then rotate pg rollback --role %s (Admin.Rollback) drains and drops %q", b.p.Old, b.p.Old, b.p.New))
 }
 
 func (b *builder) drain() {

@@ -24,11 +24,12 @@ func init() {
 
 func runPG(ctx context.Context, env *Env, args []string) int {
 	return subcommand(ctx, env, "pg", args, map[string]command{
-		"plan":   {name: "plan", summary: "print the rotation plan as SQL (password redacted)", run: pgPlan},
-		"apply":  {name: "apply", summary: "run create, grant and verify (or one --phase)", run: pgApply},
-		"verify": {name: "verify", summary: "privilege diff old → new; exit 1 unless empty", run: pgVerify},
-		"drain":  {name: "drain", summary: "wait until the old role has no sessions (--incident terminates)", run: pgDrain},
-		"retire": {name: "retire", summary: "break-glass, nologin or drop the old role", run: pgRetire},
+		"plan":     {name: "plan", summary: "print the rotation plan as SQL (password redacted)", run: pgPlan},
+		"apply":    {name: "apply", summary: "run create, grant and verify (or one --phase)", run: pgApply},
+		"verify":   {name: "verify", summary: "privilege diff old → new; exit 1 unless empty", run: pgVerify},
+		"drain":    {name: "drain", summary: "wait until the old role has no sessions (--incident terminates)", run: pgDrain},
+		"retire":   {name: "retire", summary: "break-glass, nologin or drop the old role", run: pgRetire},
+		"rollback": {name: "rollback", summary: "undo an unfinished rotation before retire: drain and drop the new role", run: pgRollback},
 	})
 }
 
@@ -45,17 +46,22 @@ type pgFlags struct {
 	incident, resume                                                              bool
 }
 
+// register adds the flags apply uses; registerRetire the ones only the
+// whole plan (its drain and retire phases) uses.
 func (f *pgFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.adminURLFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&f.role, "role", "", "the login role in use now (required)")
 	fs.StringVar(&f.strategy, "strategy", "alternate", "alternate or mirror")
 	fs.StringVar(&f.stable, "stable", "", "alternate: the stable role (default: base of --role)")
 	fs.StringVar(&f.newRole, "new", "", "new login role name (default: next by alternation)")
+	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the unfinished rotation of --role (its recorded new role and verifier)")
+}
+
+func (f *pgFlags) registerRetire(fs *flag.FlagSet) {
 	fs.StringVar(&f.retire, "retire", "", "break-glass, nologin or drop (default depends on the strategy)")
 	fs.StringVar(&f.reassign, "reassign-to", "", "drop: role receiving what the old role owns")
-	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
 	fs.BoolVar(&f.incident, "incident", false, "incident mode (§5.5): terminate the old role's sessions")
-	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted rotation onto the existing --new role")
 }
 
 // The operator DSN (a superuser) comes from $DATABASE_URL or a file named by
@@ -170,6 +176,7 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 		"Introspects the role and prints the plan: SQL per phase and database, checks between phases,\n"+
 		"passwords redacted. The new password is read from stdin or --password-file, never argv.")
 	f.register(fs)
+	f.registerRetire(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -232,6 +239,15 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close(ctx)
 	adm.SetAllowLoggedVerifier(*allowLogged)
+	if len(phases) == 1 && phases[0] == pgrole.PhaseVerify {
+		// The diff needs no password: none is read.
+		if err := adm.Verify(ctx, f.role, f.newRole); err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
+			return exitCheck
+		}
+		fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: rotate pg drain --role %s\n", f.newRole, f.role)
+		return exitOK
+	}
 	p, code := f.plan(ctx, env, adm)
 	if p == nil {
 		return code
@@ -528,5 +544,51 @@ func bouncerReload(ctx context.Context, env *Env, args []string) int {
 		return exitCheck
 	}
 	fmt.Fprintln(env.Stdout, "reloaded")
+	return exitOK
+}
+
+func pgRollback(ctx context.Context, env *Env, args []string) int {
+	var adminFile, role string
+	var timeout time.Duration
+	fs := newFlags(env, "pg rollback", "rotate pg rollback --role OLD [--timeout 10m]\n\n"+
+		"Undoes the unfinished rotation of OLD before its retire (runbook §5.7): point the applications\n"+
+		"back at OLD first. Waits for the new role's sessions to end, reassigns what it owns, drops it\n"+
+		"and clears the rotation's record. Refused once the old role was retired.")
+	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
+	fs.StringVar(&role, "role", "", "the old login role (the one the rotation started from)")
+	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "give up waiting for the new role's sessions after this long")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if role == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	adm, code := connectPG(ctx, env, adminFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	st, err := adm.Rotation(ctx, role)
+	if err == nil && st == nil {
+		err = fmt.Errorf("no unfinished rotation of %q is recorded; nothing to roll back", role)
+	}
+	var p *pgrole.Plan
+	if err == nil {
+		p, err = adm.Plan(ctx, pgrole.PlanOptions{Role: role, Resume: true})
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg rollback: %v\n", err)
+		return codeFor(err)
+	}
+	applied, err := adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: timeout})
+	for _, a := range applied {
+		fmt.Fprintf(env.Stdout, "applied rollback: %s;\n", a)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg rollback: %v\n", err)
+		return exitCheck
+	}
+	fmt.Fprintf(env.Stdout, "rolled back: %s dropped, %s is the login role again\n", p.New, role)
 	return exitOK
 }
