@@ -121,7 +121,8 @@ type Plan struct {
 	Notes []string
 
 	resume             bool
-	retired            bool // the retire phase committed something: no rollback
+	digest             string // of the introspected catalog (Admin.Plan)
+	retired            bool   // the retire phase committed something: no rollback
 	verifier           scram.Verifier
 	breakGlass         scram.Verifier
 	breakGlassPassword fingerprint.Secret
@@ -171,12 +172,22 @@ func (a *Admin) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	exists := func(name string) bool {
+	p, err := BuildPlan(old, a.cfg.Database, opts, a.roleExists(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if p.digest, err = catalogDigest(old); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (a *Admin) roleExists(ctx context.Context) func(string) bool {
+	return func(name string) bool {
 		var ok bool
 		_ = a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&ok)
 		return ok
 	}
-	return BuildPlan(old, a.cfg.Database, opts, exists)
 }
 
 // BuildPlan builds a plan from a snapshot of the old role (Admin.Introspect)

@@ -177,6 +177,7 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 		"passwords redacted. The new password is read from stdin or --password-file, never argv.")
 	f.register(fs)
 	f.registerRetire(fs)
+	out := fs.String("out", "", "also write the plan to this new file (0600; verifier, never the password) for rotate pg apply FILE")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -193,15 +194,26 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	fmt.Fprint(env.Stdout, p.Render())
+	if *out != "" {
+		if err := pgrole.CreatePlanFile(*out, p); err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg plan: %v\n", err)
+			return exitCheck
+		}
+		fmt.Fprintf(env.Stdout, "-- plan written to %s (verifier fp=%s, catalog digest %.16s); apply exactly it: rotate pg apply %s\n",
+			*out, p.Verifier().Fingerprint(), p.CatalogDigest(), *out)
+	}
 	return exitOK
 }
 
 func pgApply(ctx context.Context, env *Env, args []string) int {
 	var f pgFlags
 	var phase, userlist string
-	fs := newFlags(env, "pg apply", "rotate pg apply --role NAME [--phase create|grant|verify] [--userlist PATH] [flags] < new-password\n\n"+
+	fs := newFlags(env, "pg apply", "rotate pg apply --role NAME [--phase create|grant|verify] [--userlist PATH] [flags] < new-password\n"+
+		"rotate pg apply [--phase …] [--userlist PATH] PLAN-FILE\n\n"+
 		"Runs create, grant and verify (cutover is yours: point the applications at the new role),\n"+
-		"printing every statement committed. With --userlist, the new role's verifier is added to it.")
+		"printing every statement committed. With --userlist, the new role's verifier is added to it.\n"+
+		"With PLAN-FILE (from rotate pg plan --out) it runs exactly that plan, with its verifier, and\n"+
+		"refuses if the catalog changed since; no password is read.")
 	f.register(fs)
 	fs.StringVar(&phase, "phase", "", "run only this phase (grant and verify need --resume --new ROLE)")
 	fs.StringVar(&userlist, "userlist", "", "PgBouncer userlist.txt to add the new role to (then run rotate pgbouncer reload)")
@@ -209,7 +221,10 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if !f.usage(env, fs) {
+	planPath := ""
+	if fs.NArg() == 1 && f.role == "" {
+		planPath = fs.Arg(0)
+	} else if !f.usage(env, fs) {
 		return exitUsage
 	}
 	phases := []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify}
@@ -219,7 +234,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		phases = []pgrole.PhaseName{pgrole.PhaseName(phase)}
 		// Without --resume the plan picks the next free login name, which is
 		// not the role an earlier "--phase create" made.
-		if phase != string(pgrole.PhaseCreate) && (!f.resume || f.newRole == "") {
+		if phase != string(pgrole.PhaseCreate) && planPath == "" && (!f.resume || f.newRole == "") {
 			fmt.Fprintf(env.Stderr, "rotate pg apply: --phase %s continues a rotation: add --resume --new <the role --phase create made>\n", phase)
 			return exitUsage
 		}
@@ -239,7 +254,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close(ctx)
 	adm.SetAllowLoggedVerifier(*allowLogged)
-	if len(phases) == 1 && phases[0] == pgrole.PhaseVerify {
+	if len(phases) == 1 && phases[0] == pgrole.PhaseVerify && planPath == "" {
 		// The diff needs no password: none is read.
 		if err := adm.Verify(ctx, f.role, f.newRole); err != nil {
 			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
@@ -248,8 +263,12 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: rotate pg drain --role %s\n", f.newRole, f.role)
 		return exitOK
 	}
-	p, code := f.plan(ctx, env, adm)
-	if p == nil {
+	var p *pgrole.Plan
+	if planPath != "" {
+		if p, code = readPlanFile(ctx, env, adm, planPath); p == nil {
+			return code
+		}
+	} else if p, code = f.plan(ctx, env, adm); p == nil {
 		return code
 	}
 	for _, ph := range phases {
@@ -591,4 +610,27 @@ func pgRollback(ctx context.Context, env *Env, args []string) int {
 	}
 	fmt.Fprintf(env.Stdout, "rolled back: %s dropped, %s is the login role again\n", p.New, role)
 	return exitOK
+}
+
+// readPlanFile opens a plan file written by rotate pg plan --out: refused if
+// others may read it (it holds a verifier) or if the catalog changed.
+func readPlanFile(ctx context.Context, env *Env, adm *pgrole.Admin, path string) (*pgrole.Plan, int) {
+	file, err := os.Open(path)
+	if err != nil {
+		// Not echoed: a mistaken argument may be the password itself.
+		fmt.Fprintln(env.Stderr, "rotate pg apply: the argument is not a readable plan file (name not echoed); the password is read from stdin, never argv")
+		return nil, exitUsage
+	}
+	defer file.Close()
+	if st, err := file.Stat(); err != nil || st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(env.Stderr, "rotate pg apply: plan file %s is readable by others (it holds a verifier): chmod 600 it, or plan again\n", path)
+		return nil, exitUsage
+	}
+	p, err := adm.ReadPlan(ctx, file)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
+		return nil, codeFor(err)
+	}
+	fmt.Fprintf(env.Stderr, "rotate pg apply: applying the plan in %s: %s -> %s, verifier fp=%s, catalog unchanged since planning\n", path, p.Old, p.New, p.Verifier().Fingerprint())
+	return p, exitOK
 }

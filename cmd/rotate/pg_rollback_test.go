@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/jackc/pgx/v5"
 )
@@ -60,5 +63,50 @@ func TestPGApplyVerifyPhaseAndRollback(t *testing.T) {
 	}
 	if r := runCLI(t, vars, pw, "pg", "plan", "--role", app); r.code != exitOK || !strings.Contains(r.stdout, "rotate pg rollback --role") || strings.Contains(r.stdout, "Admin.Rollback\n") {
 		t.Fatalf("plan after rollback: %+v", r)
+	}
+}
+
+// rotate pg plan --out FILE then rotate pg apply FILE: the fingerprint
+// printed at plan time is the verifier created; a catalog change in between
+// is refused.
+func TestPGPlanOutApplyFile(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	app := testsvc.RoleName(t, "pout")
+	if _, err := testsvc.Admin(t).Exec(ctx, "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"DATABASE_URL": db.URL}
+	pw := "plan-out-password-" + testsvc.Suffix()
+	path := filepath.Join(t.TempDir(), "plan.json")
+	r := runCLI(t, vars, pw, "pg", "plan", "--role", app, "--out", path)
+	if r.code != exitOK || !strings.Contains(r.stdout, "plan written to") {
+		t.Fatalf("plan --out: %+v", r)
+	}
+	assertNoSecret(t, r, pw, "SCRAM-SHA-256$")
+	fp := r.stdout[strings.Index(r.stdout, "verifier fp=")+len("verifier fp="):][:16]
+	if _, err := db.Pool.Exec(ctx, "CREATE TABLE t (id int); GRANT SELECT ON t TO "+pgx.Identifier{app}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, vars, "", "pg", "apply", path); r.code != exitCheck || !strings.Contains(r.stderr, "catalog changed") {
+		t.Fatalf("apply after a catalog change: %+v", r)
+	}
+	if _, err := db.Pool.Exec(ctx, "DROP TABLE t"); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, vars, "", "pg", "apply", path)
+	if r.code != exitOK || !strings.Contains(r.stdout, "verifier fp="+fp) {
+		t.Fatalf("apply FILE: %+v (planned fp %s)", r, fp)
+	}
+	assertNoSecret(t, r, pw, "SCRAM-SHA-256$")
+	var stored string
+	if err := db.Pool.QueryRow(ctx, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", app+"_v2").Scan(&stored); err != nil || fingerprint.OfString(stored) != fp {
+		t.Fatalf("created verifier fp %s, planned %s (%v)", fingerprint.OfString(stored), fp, err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, vars, "", "pg", "apply", path); r.code != exitUsage || !strings.Contains(r.stderr, "readable by others") {
+		t.Fatalf("apply of a 0644 plan file: %+v", r)
 	}
 }
