@@ -72,6 +72,9 @@ func (a *Admin) Apply(ctx context.Context, p *Plan, phase PhaseName) ([]Applied,
 		if _, err := a.roleOID(ctx, p.New); err == nil && !p.resume {
 			return nil, fmt.Errorf("%w: %q (a previous run created it? drop it or plan again)", ErrRoleExists, p.New)
 		}
+		if err := a.Precheck(ctx, p); err != nil {
+			return nil, err
+		}
 	case PhaseRetire:
 		steps := ph.Steps
 		if p.Retire == RetireDrop {

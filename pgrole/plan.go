@@ -95,6 +95,7 @@ type Step struct {
 	Database string // "" = the operator's database
 	SQL      string
 	exec     string
+	dryExec  string // for Precheck: exec with the password as NULL
 	password bool
 }
 
@@ -372,8 +373,9 @@ func (b *builder) add(db, sql string) {
 
 func (b *builder) addPassword(db, template string, v scram.Verifier) {
 	b.cur.Steps = append(b.cur.Steps, Step{Database: db, password: true,
-		SQL:  fmt.Sprintf(template, "'"+v.Redacted()+"'"),
-		exec: fmt.Sprintf(template, v.SQLLiteral())})
+		SQL:     fmt.Sprintf(template, "'"+v.Redacted()+"'"),
+		exec:    fmt.Sprintf(template, v.SQLLiteral()),
+		dryExec: fmt.Sprintf(template, "NULL")})
 }
 
 func (b *builder) check(s string) { b.cur.Checks = append(b.cur.Checks, s) }
