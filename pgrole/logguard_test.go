@@ -70,6 +70,10 @@ func TestVerifierNeverLogged(t *testing.T) {
 			mustExec(t, super, "CREATE ROLE "+q(app)+" LOGIN", "CREATE ROLE "+q(op)+" LOGIN "+attrs,
 				"ALTER ROLE "+q(op)+" SET log_statement = 'all'")
 			mustExec(t, db.Pool, "GRANT CREATE ON DATABASE "+q(db.Name)+" TO "+q(op))
+			if kind == "createrole" {
+				// 16+: granting app to its new login role needs ADMIN on it.
+				mustExec(t, super, "GRANT "+q(app)+" TO "+q(op)+" WITH ADMIN OPTION")
+			}
 			st, _ := os.Stat(logPath)
 			off := st.Size()
 			connect := func() *pgrole.Admin {
