@@ -76,6 +76,9 @@ func (a *Admin) Apply(ctx context.Context, p *Plan, phase PhaseName) ([]Applied,
 		if _, err := a.roleOID(ctx, p.New); err == nil && !p.resume {
 			return nil, fmt.Errorf("%w: %q (a previous run created it? drop it or plan again)", ErrRoleExists, p.New)
 		}
+		if err := a.Precheck(ctx, p); err != nil {
+			return nil, err
+		}
 	case PhaseRetire:
 		steps := ph.Steps
 		if p.Retire == RetireDrop {
@@ -85,6 +88,7 @@ func (a *Admin) Apply(ctx context.Context, p *Plan, phase PhaseName) ([]Applied,
 			}
 		}
 		applied, err := a.run(ctx, phase, steps)
+		err = a.finishRotation(ctx, p.Old, err)
 		if len(applied) > 0 {
 			// Break-glass leaves the old role with LOGIN but a password no
 			// application has; a partial drop has revoked its grants
@@ -177,13 +181,12 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 		var failed *Applied
 		err := a.withDB(ctx, db, func(c *pgx.Conn) error {
 			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-				if a.super && hasPassword(group) {
+				if hasPassword(group) {
 					// Keep even the verifier out of the server log: not
 					// logged as run, nor as the statement of an error.
-					for _, set := range []string{"SET LOCAL log_statement = 'none'", "SET LOCAL log_min_error_statement = 'panic'"} {
-						if _, err := tx.Exec(ctx, set); err != nil {
-							return err
-						}
+					if err := a.quietLogging(ctx, tx); err != nil {
+						failed = &Applied{Database: db, SQL: "-- logging settings check"}
+						return err
 					}
 				}
 				for _, s := range group {
@@ -421,5 +424,6 @@ func (a *Admin) Rollback(ctx context.Context, p *Plan, opt DrainOptions) ([]Appl
 	if err != nil {
 		return nil, err
 	}
-	return a.run(ctx, "rollback", steps)
+	applied, err := a.run(ctx, "rollback", steps)
+	return applied, a.finishRotation(ctx, p.Old, err)
 }

@@ -34,8 +34,19 @@
 //
 // Rollback (§5.7): until the retire phase has run, the old role still logs
 // in. Point the applications back at it, drain the new role, and call
-// Admin.Rollback, which drops the new role (after reassigning anything it
-// created). After retire with drop there is no rollback.
+// Admin.Rollback (rotate pg rollback), which drops the new role (after
+// reassigning anything it created). After retire with drop there is no
+// rollback.
+//
+// A rotation is recorded from its create phase until retire or rollback
+// (RotationState, in the table rotation.pgrole_state of the operator's
+// database): a second rotation of the same role is refused meanwhile, and
+// Resume continues it with the same verifier. A plan can be written to a
+// file (CreatePlanFile) and applied later exactly as reviewed (ReadPlan),
+// refused if the catalog changed. Before the create phase commits, Precheck
+// dry-runs the statements so an operator lacking a privilege is refused with
+// nothing left behind; a verifier is never sent while the server's logging
+// settings would record it (SetAllowLoggedVerifier overrides).
 package pgrole
 
 import (
@@ -125,7 +136,9 @@ type Admin struct {
 	user    string
 	super   bool
 	create  bool
-	notices []*pgconn.Notice // warnings of the statement being run
+	// allowLogged lets a verifier be sent although logging would record it.
+	allowLogged bool
+	notices     []*pgconn.Notice // warnings of the statement being run
 	// lockRetry tunes the grant phase (SetLockRetry).
 	lockRetry LockRetry
 }

@@ -76,9 +76,13 @@ type PlanOptions struct {
 	ReassignTo string
 	// Incident terminates the old role's sessions instead of waiting (§5.5).
 	Incident bool
-	// Resume continues a rotation whose create phase already ran (New must
-	// name the existing role): create becomes ALTER ROLE … PASSWORD, and the
-	// grant statements, which are idempotent, run again.
+	// Resume continues a rotation whose create phase already ran: create
+	// becomes ALTER ROLE … PASSWORD, and the grant statements, which are
+	// idempotent, run again. When the rotation is recorded (see
+	// RotationState; every create phase records it) New, Strategy and the
+	// Verifier come from the record, so the salt never changes; otherwise
+	// New must name the existing role. Without Resume, Plan refuses a role
+	// whose rotation is unfinished (ErrRotationInProgress).
 	Resume bool
 	// NoSetRole (Alternate) leaves out the default ALTER ROLE <new> SET
 	// role TO <stable>, which makes sessions of the login role run as the
@@ -97,6 +101,7 @@ type Step struct {
 	Database string // "" = the operator's database
 	SQL      string
 	exec     string
+	dryExec  string // for Precheck: exec with the password as NULL
 	password bool
 	// lockRel is a relation to take an ACCESS SHARE lock on first (a GRANT
 	// on it takes none); alone: the statement takes an ACCESS EXCLUSIVE
@@ -128,7 +133,8 @@ type Plan struct {
 	Notes []string
 
 	resume             bool
-	retired            bool // the retire phase committed something: no rollback
+	digest             string // of the introspected catalog (Admin.Plan)
+	retired            bool   // the retire phase committed something: no rollback
 	verifier           scram.Verifier
 	breakGlass         scram.Verifier
 	breakGlassPassword fingerprint.Secret
@@ -164,16 +170,36 @@ func (a *Admin) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 		return nil, fmt.Errorf("%w: operator role %q is neither superuser nor CREATEROLE: it cannot create login roles; connect as a superuser or grant it CREATEROLE",
 			ErrInsufficientPrivilege, a.user)
 	}
+	if err := a.checkStateAccess(ctx); err != nil {
+		return nil, err
+	}
+	st, err := a.Rotation(ctx, opts.Role)
+	if err != nil {
+		return nil, err
+	}
+	if err := resumeFromState(st, &opts); err != nil {
+		return nil, err
+	}
 	old, err := a.Introspect(ctx, opts.Role)
 	if err != nil {
 		return nil, err
 	}
-	exists := func(name string) bool {
+	p, err := BuildPlan(old, a.cfg.Database, opts, a.roleExists(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if p.digest, err = catalogDigest(old); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (a *Admin) roleExists(ctx context.Context) func(string) bool {
+	return func(name string) bool {
 		var ok bool
 		_ = a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&ok)
 		return ok
 	}
-	return BuildPlan(old, a.cfg.Database, opts, exists)
 }
 
 // BuildPlan builds a plan from a snapshot of the old role (Admin.Introspect)
@@ -374,8 +400,9 @@ func (b *builder) add(db, sql string) {
 
 func (b *builder) addPassword(db, template string, v scram.Verifier) {
 	b.cur.Steps = append(b.cur.Steps, Step{Database: db, password: true,
-		SQL:  fmt.Sprintf(template, "'"+v.Redacted()+"'"),
-		exec: fmt.Sprintf(template, v.SQLLiteral())})
+		SQL:     fmt.Sprintf(template, "'"+v.Redacted()+"'"),
+		exec:    fmt.Sprintf(template, v.SQLLiteral()),
+		dryExec: fmt.Sprintf(template, "NULL")})
 }
 
 // addLocked adds a statement on relation rel (see Step.lockRel).
@@ -418,6 +445,7 @@ func (b *builder) create() {
 		verb = "ALTER ROLE "
 	}
 	b.addPassword("", verb+ident(b.p.New)+" WITH "+strings.Join(opts, " ")+" PASSWORD %s", b.p.verifier)
+	b.cur.Steps = append(b.cur.Steps, stateStep(b.p))
 	b.check(fmt.Sprintf("role %q exists with LOGIN and logs in with the new password", b.p.New))
 }
 
@@ -583,7 +611,7 @@ func (b *builder) cutover() {
 	b.phase(PhaseCutover)
 	b.check(fmt.Sprintf("PgBouncer userlist.txt has %q with the same verifier (%s), written atomically, then RELOAD; SHOW USERS lists it", b.p.New, b.p.verifier.Redacted()))
 	b.check(fmt.Sprintf("applications read the new DSN (user %q) through their BeforeConnect hook as connections recycle", b.p.New))
-	b.check(fmt.Sprintf("rollback until retire (§5.7): point applications back at %q, drain %q, Admin.Rollback", b.p.Old, b.p.New))
+	b.check(fmt.Sprintf("rollback until retire (§5.7): point applications back at %q, then rotate pg rollback --role %s (Admin.Rollback) drains and drops %q", b.p.Old, b.p.Old, b.p.New))
 }
 
 func (b *builder) drain() {

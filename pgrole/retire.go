@@ -28,7 +28,8 @@ type RetireOptions struct {
 
 // Retire retires a login role: break-glass (new password verifier), NOLOGIN,
 // or drop with every refusal Apply(PhaseRetire) makes.
-func (a *Admin) Retire(ctx context.Context, o RetireOptions) ([]Applied, error) {
+func (a *Admin) Retire(ctx context.Context, o RetireOptions) (applied []Applied, err error) {
+	defer func() { err = a.finishRotation(ctx, o.Role, err) }()
 	if o.Mode == RetireBreakGlass && o.BreakGlass.IsZero() {
 		return nil, fmt.Errorf("%w: break-glass needs a verifier", ErrBadPlan)
 	}

@@ -339,7 +339,7 @@ func TestFieldReencryptAudit(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE users (id bigint PRIMARY KEY, nid bytea)`); err != nil {
 		t.Fatal(err)
 	}
-	k1, k2 := fieldKey(t), fieldKey(t)
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	old, _ := fieldcrypt.NewKeyring(k1)
 	nid, _ := old.Encrypt(nil, []byte("n1"), fieldcrypt.Binding{Table: "users", Column: "nid", Row: "1"})
 	if _, err := db.Pool.Exec(ctx, `INSERT INTO users VALUES (1, $1)`, nid); err != nil {

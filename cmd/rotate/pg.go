@@ -24,11 +24,12 @@ func init() {
 
 func runPG(ctx context.Context, env *Env, args []string) int {
 	return subcommand(ctx, env, "pg", args, map[string]command{
-		"plan":   {name: "plan", summary: "print the rotation plan as SQL (password redacted)", run: pgPlan},
-		"apply":  {name: "apply", summary: "run create, grant and verify (or one --phase)", run: pgApply},
-		"verify": {name: "verify", summary: "privilege diff old → new; exit 1 unless empty", run: pgVerify},
-		"drain":  {name: "drain", summary: "wait until the old role has no sessions (--incident terminates)", run: pgDrain},
-		"retire": {name: "retire", summary: "break-glass, nologin or drop the old role", run: pgRetire},
+		"plan":     {name: "plan", summary: "print the rotation plan as SQL (password redacted)", run: pgPlan},
+		"apply":    {name: "apply", summary: "run create, grant and verify (or one --phase)", run: pgApply},
+		"verify":   {name: "verify", summary: "privilege diff old → new; exit 1 unless empty", run: pgVerify},
+		"drain":    {name: "drain", summary: "wait until the old role has no sessions (--incident terminates)", run: pgDrain},
+		"retire":   {name: "retire", summary: "break-glass, nologin or drop the old role", run: pgRetire},
+		"rollback": {name: "rollback", summary: "undo an unfinished rotation before retire: drain and drop the new role", run: pgRollback},
 	})
 }
 
@@ -45,17 +46,22 @@ type pgFlags struct {
 	incident, resume                                                              bool
 }
 
+// register adds the flags apply uses; registerRetire the ones only the
+// whole plan (its drain and retire phases) uses.
 func (f *pgFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.adminURLFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&f.role, "role", "", "the login role in use now (required)")
 	fs.StringVar(&f.strategy, "strategy", "alternate", "alternate or mirror")
 	fs.StringVar(&f.stable, "stable", "", "alternate: the stable role (default: base of --role)")
 	fs.StringVar(&f.newRole, "new", "", "new login role name (default: next by alternation)")
+	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the unfinished rotation of --role (its recorded new role and verifier)")
+}
+
+func (f *pgFlags) registerRetire(fs *flag.FlagSet) {
 	fs.StringVar(&f.retire, "retire", "", "break-glass, nologin or drop (default depends on the strategy)")
 	fs.StringVar(&f.reassign, "reassign-to", "", "drop: role receiving what the old role owns")
-	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
 	fs.BoolVar(&f.incident, "incident", false, "incident mode (§5.5): terminate the old role's sessions")
-	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted rotation onto the existing --new role")
 }
 
 // The operator DSN (a superuser) comes from $DATABASE_URL or a file named by
@@ -137,7 +143,19 @@ func (f *pgFlags) plan(ctx context.Context, env *Env, adm *pgrole.Admin) (*pgrol
 		Verifier: v, Retire: pgrole.RetireMode(f.retire), ReassignTo: f.reassign, Incident: f.incident, Resume: f.resume})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
+		if errors.Is(err, pgrole.ErrRotationInProgress) {
+			fmt.Fprintf(env.Stderr, "rotate pg: refused, nothing changed; to continue it: rotate pg apply --role %s --resume < the same password\n", f.role)
+		}
 		return nil, codeFor(err)
+	}
+	if f.resume {
+		// The plan reuses the verifier the interrupted rotation recorded:
+		// the password given now must be the one it was made from.
+		if !p.Verifier().Matches(pw) {
+			fmt.Fprintf(env.Stderr, "rotate pg: --resume: this password is not the one the unfinished rotation to %s was started with (verifier fp=%s); give that one\n", p.New, p.Verifier().Fingerprint())
+			return nil, exitUsage
+		}
+		fmt.Fprintf(env.Stderr, "rotate pg: resuming the rotation %s -> %s with its recorded verifier fp=%s\n", p.Old, p.New, p.Verifier().Fingerprint())
 	}
 	return p, exitOK
 }
@@ -158,6 +176,8 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 		"Introspects the role and prints the plan: SQL per phase and database, checks between phases,\n"+
 		"passwords redacted. The new password is read from stdin or --password-file, never argv.")
 	f.register(fs)
+	f.registerRetire(fs)
+	out := fs.String("out", "", "also write the plan to this new file (0600; verifier, never the password) for rotate pg apply FILE")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -174,22 +194,37 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	fmt.Fprint(env.Stdout, p.Render())
+	if *out != "" {
+		if err := pgrole.CreatePlanFile(*out, p); err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg plan: %v\n", err)
+			return exitCheck
+		}
+		fmt.Fprintf(env.Stdout, "-- plan written to %s (verifier fp=%s, catalog digest %.16s); apply exactly it: rotate pg apply %s\n",
+			*out, p.Verifier().Fingerprint(), p.CatalogDigest(), *out)
+	}
 	return exitOK
 }
 
 func pgApply(ctx context.Context, env *Env, args []string) int {
 	var f pgFlags
 	var phase, userlist string
-	fs := newFlags(env, "pg apply", "rotate pg apply --role NAME [--phase create|grant|verify] [--userlist PATH] [flags] < new-password\n\n"+
+	fs := newFlags(env, "pg apply", "rotate pg apply --role NAME [--phase create|grant|verify] [--userlist PATH] [flags] < new-password\n"+
+		"rotate pg apply [--phase …] [--userlist PATH] PLAN-FILE\n\n"+
 		"Runs create, grant and verify (cutover is yours: point the applications at the new role),\n"+
-		"printing every statement committed. With --userlist, the new role's verifier is added to it.")
+		"printing every statement committed. With --userlist, the new role's verifier is added to it.\n"+
+		"With PLAN-FILE (from rotate pg plan --out) it runs exactly that plan, with its verifier, and\n"+
+		"refuses if the catalog changed since; no password is read.")
 	f.register(fs)
 	fs.StringVar(&phase, "phase", "", "run only this phase (grant and verify need --resume --new ROLE)")
 	fs.StringVar(&userlist, "userlist", "", "PgBouncer userlist.txt to add the new role to (then run rotate pgbouncer reload)")
+	allowLogged := fs.Bool("allow-verifier-in-log", false, "send the verifier even if the server's logging settings would record it (default: refuse)")
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if !f.usage(env, fs) {
+	planPath := ""
+	if fs.NArg() == 1 && f.role == "" {
+		planPath = fs.Arg(0)
+	} else if !f.usage(env, fs) {
 		return exitUsage
 	}
 	phases := []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify}
@@ -199,7 +234,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		phases = []pgrole.PhaseName{pgrole.PhaseName(phase)}
 		// Without --resume the plan picks the next free login name, which is
 		// not the role an earlier "--phase create" made.
-		if phase != string(pgrole.PhaseCreate) && (!f.resume || f.newRole == "") {
+		if phase != string(pgrole.PhaseCreate) && planPath == "" && (!f.resume || f.newRole == "") {
 			fmt.Fprintf(env.Stderr, "rotate pg apply: --phase %s continues a rotation: add --resume --new <the role --phase create made>\n", phase)
 			return exitUsage
 		}
@@ -218,8 +253,22 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer adm.Close(ctx)
-	p, code := f.plan(ctx, env, adm)
-	if p == nil {
+	adm.SetAllowLoggedVerifier(*allowLogged)
+	if len(phases) == 1 && phases[0] == pgrole.PhaseVerify && planPath == "" {
+		// The diff needs no password: none is read.
+		if err := adm.Verify(ctx, f.role, f.newRole); err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
+			return exitCheck
+		}
+		fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: rotate pg drain --role %s\n", f.newRole, f.role)
+		return exitOK
+	}
+	var p *pgrole.Plan
+	if planPath != "" {
+		if p, code = readPlanFile(ctx, env, adm, planPath); p == nil {
+			return code
+		}
+	} else if p, code = f.plan(ctx, env, adm); p == nil {
 		return code
 	}
 	for _, ph := range phases {
@@ -402,6 +451,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 	fs.StringVar(&mode, "mode", "", "break-glass, nologin or drop")
 	fs.StringVar(&reassign, "reassign-to", "", "mirror drop: role receiving what the old role owns")
 	fs.StringVar(&out, "break-glass-out", "", "break-glass: file to write the new password to (created 0600, must not exist)")
+	allowLogged := fs.Bool("allow-verifier-in-log", false, "break-glass: send the verifier even if the server's logging settings would record it")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -421,6 +471,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer adm.Close(ctx)
+	adm.SetAllowLoggedVerifier(*allowLogged)
 	o := pgrole.RetireOptions{Role: role, Strategy: pgrole.Strategy(strategy), Stable: stable, Mode: pgrole.RetireMode(mode), ReassignTo: reassign}
 	steps, err := adm.RetireDryRun(ctx, o)
 	if err != nil {
@@ -587,4 +638,73 @@ func bouncerReload(ctx context.Context, env *Env, args []string) int {
 	}
 	fmt.Fprintln(env.Stdout, "reloaded")
 	return exitOK
+}
+
+func pgRollback(ctx context.Context, env *Env, args []string) int {
+	var adminFile, role string
+	var timeout time.Duration
+	fs := newFlags(env, "pg rollback", "rotate pg rollback --role OLD [--timeout 10m]\n\n"+
+		"Undoes the unfinished rotation of OLD before its retire (runbook §5.7): point the applications\n"+
+		"back at OLD first. Waits for the new role's sessions to end, reassigns what it owns, drops it\n"+
+		"and clears the rotation's record. Refused once the old role was retired.")
+	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
+	fs.StringVar(&role, "role", "", "the old login role (the one the rotation started from)")
+	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "give up waiting for the new role's sessions after this long")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if role == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	adm, code := connectPG(ctx, env, adminFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	st, err := adm.Rotation(ctx, role)
+	if err == nil && st == nil {
+		err = fmt.Errorf("no unfinished rotation of %q is recorded; nothing to roll back", role)
+	}
+	var p *pgrole.Plan
+	if err == nil {
+		p, err = adm.Plan(ctx, pgrole.PlanOptions{Role: role, Resume: true})
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg rollback: %v\n", err)
+		return codeFor(err)
+	}
+	applied, err := adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: timeout})
+	for _, a := range applied {
+		fmt.Fprintf(env.Stdout, "applied rollback: %s;\n", a)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg rollback: %v\n", err)
+		return exitCheck
+	}
+	fmt.Fprintf(env.Stdout, "rolled back: %s dropped, %s is the login role again\n", p.New, role)
+	return exitOK
+}
+
+// readPlanFile opens a plan file written by rotate pg plan --out: refused if
+// others may read it (it holds a verifier) or if the catalog changed.
+func readPlanFile(ctx context.Context, env *Env, adm *pgrole.Admin, path string) (*pgrole.Plan, int) {
+	file, err := os.Open(path)
+	if err != nil {
+		// Not echoed: a mistaken argument may be the password itself.
+		fmt.Fprintln(env.Stderr, "rotate pg apply: the argument is not a readable plan file (name not echoed); the password is read from stdin, never argv")
+		return nil, exitUsage
+	}
+	defer file.Close()
+	if st, err := file.Stat(); err != nil || st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(env.Stderr, "rotate pg apply: plan file %s is readable by others (it holds a verifier): chmod 600 it, or plan again\n", path)
+		return nil, exitUsage
+	}
+	p, err := adm.ReadPlan(ctx, file)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
+		return nil, codeFor(err)
+	}
+	fmt.Fprintf(env.Stderr, "rotate pg apply: applying the plan in %s: %s -> %s, verifier fp=%s, catalog unchanged since planning\n", path, p.Old, p.New, p.Verifier().Fingerprint())
+	return p, exitOK
 }

@@ -44,6 +44,21 @@ func TestPGCommands(t *testing.T) {
 	}
 	assertNoSecret(t, r, pw, "SCRAM-SHA-256$")
 	newRole := app + "_v2"
+	// Running the same apply again while the rotation is unfinished is
+	// refused (no _v3); --resume continues it with the recorded verifier.
+	if r := runCLI(t, vars, pw, "pg", "apply", "--role", app); r.code != exitCheck || !strings.Contains(r.stderr, "unfinished") || !strings.Contains(r.stderr, "--resume") || strings.Contains(r.stdout, "_v3") {
+		t.Fatalf("second apply: %+v", r)
+	}
+	if r := runCLI(t, vars, "other-"+pw, "pg", "apply", "--role", app, "--resume"); r.code != exitUsage || !strings.Contains(r.stderr, "not the one") {
+		t.Fatalf("resume with another password: %+v", r)
+	}
+	before, _ := os.ReadFile(ul)
+	if r := runCLI(t, vars, pw, "pg", "apply", "--role", app, "--resume", "--userlist", ul); r.code != exitOK || !strings.Contains(r.stderr, "resuming the rotation") || !strings.Contains(r.stdout, newRole) {
+		t.Fatalf("resume: %+v", r)
+	}
+	if after, _ := os.ReadFile(ul); string(after) != string(before) {
+		t.Fatal("resume changed the userlist verifier (re-salted)")
+	}
 	if b, _ := os.ReadFile(ul); !strings.Contains(string(b), `"`+newRole+`" "SCRAM-SHA-256$4096:`) {
 		t.Fatalf("userlist lacks the new role: %s", b)
 	}

@@ -19,7 +19,7 @@ import (
 // flag prints the error and the usage on stderr and exits 2.
 func TestHelpGoesToStdout(t *testing.T) {
 	verbs := map[string][]string{
-		"pg":        {"plan", "apply", "verify", "drain", "retire"},
+		"pg":        {"plan", "apply", "verify", "drain", "retire", "rollback"},
 		"pgbouncer": {"userlist", "reload"},
 		"redis":     {"plan", "apply", "verify", "drain", "retire", "rollback"},
 		"payment":   {"smoke"},

@@ -240,7 +240,7 @@ func TestTextKeyNeedsUTF8Session(t *testing.T) {
 	if _, err := db.Pool.Exec(ctx, `CREATE TABLE k_latin (k text PRIMARY KEY, v bytea); CREATE TABLE k_int (k bigint PRIMARY KEY, v bytea)`); err != nil {
 		t.Fatal(err)
 	}
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld := ring(t, oldK)
 	v, _ := rOld.Encrypt(nil, []byte("v"), fieldcrypt.Binding{Table: "k_latin", Column: "v", Row: "Straße"})
 	if _, err := db.Pool.Exec(ctx, `INSERT INTO k_latin VALUES ('Straße', $1)`, v); err != nil {

@@ -218,7 +218,7 @@ func TestOtherJobOnSameTableRefused(t *testing.T) {
 // values left (found by trying the procedure with the CLI and
 // examples/reencrypt-job on PG 17: 15 of 16 parts held by one worker).
 func TestClaimTakesOnePart(t *testing.T) {
-	oldK, newK := keyText(t), keyText(t)
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	f := newFixture(t, 3000, ring(t, oldK), true)
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -235,7 +235,7 @@ func TestClaimTakesOnePart(t *testing.T) {
 	}}
 	// A checkpoint table that served an earlier rotation (its rows deleted
 	// when that job finished), as in production.
-	mid := keyText(t)
+	mid := fieldcrypttest.NewKey(t)
 	if _, err := Reencrypt(ctx, f.pool, ring(t, mid, oldK), f.t, Options{BatchSize: 500}); err != nil {
 		t.Fatal(err)
 	}

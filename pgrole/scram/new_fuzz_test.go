@@ -2,6 +2,7 @@ package scram_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -9,8 +10,10 @@ import (
 )
 
 // FuzzNew: any password (read from stdin or a file by the CLI, so any bytes,
-// invalid UTF-8 included) gives a verifier or ErrEmptyPassword, never a
-// panic; the verifier parses back, matches the password, and never shows it.
+// invalid UTF-8 included) gives a verifier, ErrEmptyPassword or, exactly
+// when some client would send it in another form, ErrUnportablePassword;
+// never a panic. The verifier parses back, matches the password, and never
+// shows it.
 func FuzzNew(f *testing.F) {
 	for _, s := range []string{"pw", "new password", "ünïcödé", "\u00a0spaced\u2003", "\xff\xfe", "a\x00b", strings.Repeat("x", 300)} {
 		f.Add(s)
@@ -20,6 +23,15 @@ func FuzzNew(f *testing.F) {
 		if pw == "" {
 			if err == nil {
 				t.Fatal("empty password accepted")
+			}
+			return
+		}
+		if why := scram.Portable(pw); why != "" {
+			if !errors.Is(err, scram.ErrUnportablePassword) {
+				t.Fatalf("unportable password (%s) accepted: %v", why, err)
+			}
+			if len(pw) >= 8 && strings.Contains(err.Error(), pw) {
+				t.Fatal("error shows the password")
 			}
 			return
 		}
@@ -39,6 +51,5 @@ func FuzzNew(f *testing.F) {
 				}
 			}
 		}
-		_ = scram.Normalize(pw)
 	})
 }

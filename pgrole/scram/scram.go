@@ -3,11 +3,13 @@
 // so a password reaches the server, and PgBouncer's userlist.txt, only as a
 // verifier computed client-side, never as plaintext.
 //
-// The password is normalised as pgx does when it logs in: the raw bytes when
-// the password holds a code point unassigned in Unicode 3.2, otherwise SASLprep
-// through precis.OpaqueString, falling back to the raw bytes when the password
-// is not valid under it. A verifier built here therefore accepts exactly the
-// logins pgx makes with the same password.
+// The password is hashed as PostgreSQL hashes it (SASLprep, exactly as
+// pg_saslprep, raw bytes when SASLprep fails). New refuses passwords that
+// some client would send in another form (see Portable): libpq applies
+// SASLprep, pgx its own normalisation, so for such a password no verifier
+// works for every client. Parse accepts exactly the verifiers PostgreSQL
+// itself produces, and never a string PostgreSQL would store as a plaintext
+// password.
 //
 //	v, err := scram.New(password, scram.Options{})        // 4096 iterations, 16-byte random salt
 //	sql := "ALTER ROLE app PASSWORD " + v.SQLLiteral()     // send it, never log it
@@ -26,10 +28,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/goodgo/rotation/fingerprint"
-	"golang.org/x/text/secure/precis"
 )
 
 // Defaults match PostgreSQL's (src/include/common/scram-common.h).
@@ -48,6 +48,10 @@ var (
 	// ErrMalformed is returned by Parse for anything that is not a
 	// SCRAM-SHA-256 verifier.
 	ErrMalformed = errors.New("scram: malformed SCRAM-SHA-256 verifier")
+	// ErrUnportablePassword is returned by New for a password that some
+	// client would send in another form than others (Portable), so that no
+	// verifier works for every client. Generated passwords are ASCII.
+	ErrUnportablePassword = errors.New("scram: password refused: not every client would send it as is")
 	// ErrRandom is returned when the salt source fails.
 	ErrRandom = errors.New("scram: reading the salt source failed")
 )
@@ -76,6 +80,9 @@ func New(password fingerprint.Secret, opt Options) (Verifier, error) {
 	if password.IsZero() {
 		return Verifier{}, ErrEmptyPassword
 	}
+	if why := Portable(string(password.Bytes())); why != "" {
+		return Verifier{}, fmt.Errorf("%w: %s; use a password SASLprep leaves unchanged (ASCII without NUL, e.g. from rotate keygen db)", ErrUnportablePassword, why)
+	}
 	iter := opt.Iterations
 	if iter == 0 {
 		iter = DefaultIterations
@@ -102,7 +109,7 @@ func New(password fingerprint.Secret, opt Options) (Verifier, error) {
 }
 
 func compute(password, salt []byte, iter int) (Verifier, error) {
-	salted, err := pbkdf2.Key(sha256.New, Normalize(string(password)), salt, iter, sha256.Size)
+	salted, err := pbkdf2.Key(sha256.New, SASLprep(string(password)), salt, iter, sha256.Size)
 	if err != nil {
 		return Verifier{}, fmt.Errorf("scram: pbkdf2: %w", err)
 	}
@@ -116,33 +123,34 @@ func compute(password, salt []byte, iter int) (Verifier, error) {
 	}, nil
 }
 
-// Normalize applies SASLprep the way pgx's SCRAM client does: the raw
-// password when it holds a code point unassigned in Unicode 3.2 (RFC 3454
-// table A.1; PostgreSQL's pg_saslprep gives up on those too), otherwise
-// precis.OpaqueString, or the raw password when that fails. Without the
-// table check, a password such as "pw\u00a0x😀" would get a verifier of
-// "pw x😀" that no client can log in with.
-func Normalize(password string) string {
-	for _, r := range password {
-		if unicode.Is(unassigned32, r) {
-			return password
-		}
-	}
-	if p, err := precis.OpaqueString.String(password); err == nil {
-		return p
-	}
-	return password
-}
-
 func mac(key []byte, msg string) []byte {
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(msg))
 	return h.Sum(nil)
 }
 
-// Parse checks that s is a SCRAM-SHA-256 verifier in PostgreSQL's format and
-// returns it. The error never contains s.
+// Parse checks that s is a SCRAM-SHA-256 verifier in the form PostgreSQL
+// produces ("SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>",
+// iterations in decimal without sign or leading zero, each part canonical
+// standard base64) and returns it; its Secret is s, byte for byte. It never
+// accepts a string PostgreSQL would take for a plaintext password and hash
+// again (Go's base64 decoder skips CR and LF; PostgreSQL's does not). Other
+// spellings PostgreSQL would still store as a verifier are refused as not
+// canonical. The error never contains s.
 func Parse(s string) (Verifier, error) {
+	v, err := parseCanonical(s)
+	if err != nil {
+		return Verifier{}, err
+	}
+	if !pgAccepts(s) {
+		// Unreachable for canonical input; kept so that Parse can never
+		// hand out a "verifier" the server would hash as a password.
+		return Verifier{}, fmt.Errorf("%w: PostgreSQL would store it as a plaintext password", ErrMalformed)
+	}
+	return v, nil
+}
+
+func parseCanonical(s string) (Verifier, error) {
 	rest, ok := strings.CutPrefix(s, prefix)
 	if !ok {
 		return Verifier{}, fmt.Errorf("%w: want prefix %q", ErrMalformed, prefix)
@@ -163,20 +171,29 @@ func Parse(s string) (Verifier, error) {
 	if !ok {
 		return Verifier{}, fmt.Errorf("%w: want <StoredKey>:<ServerKey>", ErrMalformed)
 	}
-	dec := base64.StdEncoding.Strict()
-	salt, err := dec.DecodeString(saltText)
-	if err != nil || len(salt) == 0 {
-		return Verifier{}, fmt.Errorf("%w: salt is not standard base64", ErrMalformed)
+	salt, ok := decodeCanonical(saltText)
+	if !ok || len(salt) == 0 {
+		return Verifier{}, fmt.Errorf("%w: salt is not canonical standard base64", ErrMalformed)
 	}
-	stored, err := dec.DecodeString(storedText)
-	if err != nil || len(stored) != sha256.Size {
-		return Verifier{}, fmt.Errorf("%w: StoredKey must be 32 bytes of standard base64", ErrMalformed)
+	stored, ok := decodeCanonical(storedText)
+	if !ok || len(stored) != sha256.Size {
+		return Verifier{}, fmt.Errorf("%w: StoredKey must be 32 bytes of canonical standard base64", ErrMalformed)
 	}
-	server, err := dec.DecodeString(serverText)
-	if err != nil || len(server) != sha256.Size {
-		return Verifier{}, fmt.Errorf("%w: ServerKey must be 32 bytes of standard base64", ErrMalformed)
+	server, ok := decodeCanonical(serverText)
+	if !ok || len(server) != sha256.Size {
+		return Verifier{}, fmt.Errorf("%w: ServerKey must be 32 bytes of canonical standard base64", ErrMalformed)
 	}
 	return Verifier{text: s, iterations: iter, salt: salt, storedKey: stored, serverKey: server}, nil
+}
+
+// decodeCanonical decodes standard padded base64 and accepts it only if it
+// re-encodes to exactly t: no skipped CR/LF, no stray padding bits.
+func decodeCanonical(t string) ([]byte, bool) {
+	b, err := base64.StdEncoding.Strict().DecodeString(t)
+	if err != nil || base64.StdEncoding.EncodeToString(b) != t {
+		return nil, false
+	}
+	return b, true
 }
 
 // Matches reports whether password is the one this verifier was built from
