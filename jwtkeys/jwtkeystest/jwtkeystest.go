@@ -13,8 +13,8 @@
 //	rec := httptest.NewRecorder()
 //	h.ServeHTTP(rec, req)                   // 200: a token on the previous key is still accepted
 //
-//	report := kit.Rotate(t, h, jwtkeystest.RotateOptions{})
-//	if report.Unauthorized() > 0 { t.Fatal(report) }
+//	report := kit.Rotate(t, h, jwtkeystest.RotateOptions[AppClaims]{})
+//	if !report.OK() { t.Fatal(report) }     // a 401 to a valid token, or a refused one admitted
 //
 // Everything here is for tests only: keys are generated per Kit and never
 // leave it, except through Secret for a test that must configure another

@@ -82,8 +82,9 @@ func (z *ZaloPay) Body(t testing.TB, c ZaloPayCallback) []byte {
 	return body
 }
 
-// ZaloPayAnswer decodes the handler's answer (compare ReturnCode with
-// zalopay.CallbackOK, CallbackAlreadyProcessed, CallbackInvalid …).
+// ZaloPayAnswer decodes the handler's answer (compare it with
+// zalopay.CallbackOK, CallbackAlreadyProcessed, CallbackInvalid …, which are
+// whole CallbackResponse values).
 func ZaloPayAnswer(t testing.TB, rec *httptest.ResponseRecorder) zalopay.CallbackResponse {
 	t.Helper()
 	var r zalopay.CallbackResponse
