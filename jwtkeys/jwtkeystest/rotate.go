@@ -133,8 +133,12 @@ func (k *Kit[C]) Rotate(t testing.TB, h http.Handler, o RotateOptions[C]) Report
 		cur = &rep.Phases[len(rep.Phases)-1]
 	}
 	call := func(what, token string, mustAccept bool) {
+		req := o.Request(token)
+		if req == nil {
+			t.Fatalf("jwtkeystest: Rotate: RotateOptions.Request returned nil in phase %s (%s): it must return a new request every call", cur.Name, what)
+		}
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, o.Request(token))
+		h.ServeHTTP(rec, req)
 		cur.Requests++
 		switch {
 		case mustAccept && rec.Code == http.StatusUnauthorized:
