@@ -232,7 +232,7 @@ func (k *Kit[C]) need(r jwtkeys.RingID, s jwtkeys.Slot) string {
 	k.t.Helper()
 	sec := k.Secret(r, s)
 	if sec == "" {
-		k.t.Fatalf("jwtkeystest: %s is empty at this stage of the rotation", jwtkeys.VarName(r, s))
+		k.t.Fatalf("jwtkeystest: %s is empty at this stage of the rotation: Promote empties the next slots (Stage puts new keys there) and Retire the previous ones", jwtkeys.VarName(r, s))
 	}
 	return sec
 }

@@ -52,3 +52,25 @@ func TestRotateRequestReturningNil(t *testing.T) {
 		t.Fatalf("messages %q, want one naming RotateOptions.Request", msgs)
 	}
 }
+
+func TestTokenOnAnEmptySlotSaysWhy(t *testing.T) {
+	var kit *jwtkeystest.Kit[appClaims]
+	msgs, p := fails(t, func(tb testing.TB) {
+		kit = jwtkeystest.New[appClaims](tb, jwtkeys.Options{})
+		kit.Promote()
+		kit.Token(jwtkeystest.Next, "user-1", appClaims{})
+	})
+	if p != nil {
+		t.Fatalf("Token panicked: %v", p)
+	}
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "JWT_SECRET_NEXT") || !strings.Contains(msgs[0], "Stage") {
+		t.Fatalf("messages %q, want one naming the empty variable and Stage", msgs)
+	}
+	for _, r := range []jwtkeys.RingID{jwtkeys.Access, jwtkeys.Refresh} {
+		for _, s := range []jwtkeys.Slot{jwtkeys.SlotCurrent, jwtkeys.SlotPrevious} {
+			if sec := kit.Secret(r, s); sec != "" && strings.Contains(msgs[0], sec) {
+				t.Fatal("a secret in the message")
+			}
+		}
+	}
+}
