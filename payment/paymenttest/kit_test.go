@@ -1,8 +1,10 @@
 package paymenttest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -185,5 +187,26 @@ func TestCassoAndPayOS(t *testing.T) {
 	if len(events) != 3 || events[0].Unconfirmed || !events[2].Unconfirmed {
 		b, _ := json.Marshal(events)
 		t.Errorf("payos events: %s", b)
+	}
+}
+
+// The kit's webhook options keep the handlers' warnings out of the test's
+// output (they went to slog.Default, one line per refusal).
+func TestWebhookOptionsDoNotLog(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+	w := paymenttest.NewStandardWebhooks(t)
+	v, err := webhook.NewVerifier(w.Set(), w.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := v.Handler(func(context.Context, webhook.Message) error { return nil })
+	if rec := serve(h, w.Standard(t, "msg_x", []byte(`{"a":1}`), paymenttest.Unknown)); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("unknown secret: %d", rec.Code)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("a refusal was logged through slog.Default: %s", buf.String())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -52,9 +54,13 @@ func newWebhook(t testing.TB) *Webhook {
 }
 
 // Options are what a service passes to webhook.NewVerifier, NewCasso or
-// NewPayOS: the kit's clock and idempotency store.
+// NewPayOS: the kit's clock and idempotency store, and a logger that
+// discards the handlers' warnings (a test of refusals would otherwise print
+// one per refusal outside its own output); append webhook.WithLogger to see
+// them.
 func (w *Webhook) Options() []webhook.Option {
-	return []webhook.Option{webhook.WithClock(w.Clock.Now), webhook.WithIdempotencyStore(w.Store)}
+	return []webhook.Option{webhook.WithClock(w.Clock.Now), webhook.WithIdempotencyStore(w.Store),
+		webhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
 }
 
 // Set is the receiver's secret set mid-rotation.
