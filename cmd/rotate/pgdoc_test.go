@@ -13,77 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgDocBlocks returns the ```sh blocks of the DATABASE_URL section of
-// docs/rotation-procedures.md, in order.
-func pgDocBlocks(t *testing.T) [][]string {
-	t.Helper()
-	b, err := os.ReadFile("../../docs/rotation-procedures.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(b)
-	i := strings.Index(doc, "## DATABASE_URL password")
-	if i < 0 {
-		t.Fatal("docs: no DATABASE_URL section")
-	}
-	doc = doc[i+3:]
-	if j := strings.Index(doc, "\n## "); j >= 0 {
-		doc = doc[:j]
-	}
-	var blocks [][]string
-	for {
-		i := strings.Index(doc, "```sh\n")
-		if i < 0 {
-			return blocks
-		}
-		doc = doc[i+6:]
-		j := strings.Index(doc, "```")
-		blocks = append(blocks, strings.Split(strings.TrimSpace(doc[:j]), "\n"))
-		doc = doc[j+3:]
-	}
-}
-
-// runDocLines runs a block as written: each "rotate …" line through the
-// real CLI with vars as its environment (its trailing comment dropped),
-// with the words in subst replaced (role and file names, durations); a
-// comment line "# WORD…" calls at[WORD]. Every line must exit 0, and no
-// output may hold a secret.
-func runDocLines(t *testing.T, vars map[string]string, lines []string, subst map[string]string, at map[string]func(), secrets ...string) {
-	t.Helper()
-	for _, line := range lines {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "#") {
-			word := strings.TrimSuffix(strings.Fields(strings.TrimPrefix(line, "#"))[0], ":")
-			f, ok := at[word]
-			if !ok {
-				t.Fatalf("procedure step %q has no test action", line)
-			}
-			f()
-			continue
-		}
-		if i := strings.Index(line, "  #"); i >= 0 {
-			line = line[:i]
-		}
-		words := strings.Fields(line)
-		if words[0] != "rotate" {
-			t.Fatalf("not a rotate command: %q", line)
-		}
-		var args []string
-		for _, w := range words[1:] {
-			if v, ok := subst[w]; ok {
-				w = v
-			}
-			args = append(args, w)
-		}
-		r := runCLI(t, vars, "", args...)
-		assertNoSecret(t, r, secrets...)
-		if r.code != exitOK {
-			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", line, r.code, r.stdout, r.stderr)
-		}
-		t.Logf("%s → ok", line)
-	}
-}
-
 func fileMode(t *testing.T, path string) os.FileMode {
 	t.Helper()
 	st, err := os.Stat(path)
@@ -97,7 +26,7 @@ func fileMode(t *testing.T, path string) os.FileMode {
 // the real CLI, behind PgBouncer, where the old role has an idle server
 // connection that only --pgbouncer drains.
 func TestPGProcedureAsDocumented(t *testing.T) {
-	blocks := pgDocBlocks(t)
+	blocks := procedureBlocks(t, "## DATABASE_URL password")
 	if len(blocks) != 2 {
 		t.Fatalf("docs: %d sh blocks in the DATABASE_URL section, want 2", len(blocks))
 	}
@@ -145,7 +74,7 @@ func TestPGProcedureAsDocumented(t *testing.T) {
 				"bg": filepath.Join(dir, "bg"), "userlist.txt": b.UserlistPath, "10m": "20s"}
 			vars := map[string]string{"DATABASE_URL": db.URL, "PGBOUNCER_ADMIN_URL": b.AdminURL()}
 			var newPW string
-			runDocLines(t, vars, blocks[i], subst, map[string]func(){
+			runProcedure(t, vars, blocks[i], subst, map[string]func(){
 				"cutover": func() {
 					pw, err := os.ReadFile(subst["pw"])
 					if err != nil {

@@ -15,88 +15,6 @@ import (
 	"github.com/goodgo/rotation/internal/testsvc"
 )
 
-// procedureBlocks returns the ```sh blocks of the Redis section of
-// docs/rotation-procedures.md, in order.
-func procedureBlocks(t *testing.T) [][]string {
-	b, err := os.ReadFile("../../docs/rotation-procedures.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(b)
-	i := strings.Index(doc, "## REDIS_URL / REDIS_PASSWORD")
-	if i < 0 {
-		t.Fatal("docs: no Redis section")
-	}
-	doc = doc[i+3:]
-	if j := strings.Index(doc, "\n## "); j >= 0 {
-		doc = doc[:j]
-	}
-	var blocks [][]string
-	for {
-		i := strings.Index(doc, "```sh\n")
-		if i < 0 {
-			return blocks
-		}
-		doc = doc[i+6:]
-		j := strings.Index(doc, "```")
-		blocks = append(blocks, strings.Split(strings.TrimSpace(doc[:j]), "\n"))
-		doc = doc[j+3:]
-	}
-}
-
-// runProcedure runs a block as written: each "rotate …" line through the
-// real CLI (its trailing comment dropped, "> FILE" honoured), with the
-// words in subst replaced (file names, durations); a comment line
-// "# WORD…" calls at[WORD].
-func runProcedure(t *testing.T, vars map[string]string, lines []string, subst map[string]string, at map[string]func(), secrets ...string) {
-	t.Helper()
-	for _, line := range lines {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "#") {
-			word := strings.TrimSuffix(strings.Fields(strings.TrimPrefix(line, "#"))[0], ":")
-			f, ok := at[word]
-			if !ok {
-				t.Fatalf("procedure step %q has no test action", line)
-			}
-			f()
-			continue
-		}
-		if i := strings.Index(line, "  #"); i >= 0 {
-			line = line[:i]
-		}
-		words := strings.Fields(line)
-		if words[0] != "rotate" {
-			t.Fatalf("not a rotate command: %q", line)
-		}
-		var args []string
-		out := ""
-		for i := 1; i < len(words); i++ {
-			w := words[i]
-			if v, ok := subst[w]; ok {
-				w = v
-			}
-			if w == ">" {
-				i++
-				out = subst[words[i]]
-				continue
-			}
-			args = append(args, w)
-		}
-		r := runCLI(t, vars, "", args...)
-		assertNoSecret(t, r, secrets...)
-		if r.code != exitOK {
-			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", line, r.code, r.stdout, r.stderr)
-		}
-		if out != "" {
-			if err := os.WriteFile(out, []byte(r.stdout), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			secrets = append(secrets, strings.TrimSpace(r.stdout))
-		}
-		t.Logf("%s → ok", line)
-	}
-}
-
 func redisPair(t *testing.T, o redisserver.Options) (*redisserver.Server, *redisserver.Server) {
 	p, err := redisserver.Start(t.TempDir(), o)
 	if err == redisserver.ErrNoServer && !testsvc.InCI() {
@@ -130,7 +48,7 @@ func pingAs(addr, user, pw string) error {
 // TestRedisProcedureAsDocumented runs both procedures of the docs with the
 // real CLI on a primary and its replica.
 func TestRedisProcedureAsDocumented(t *testing.T) {
-	blocks := procedureBlocks(t)
+	blocks := procedureBlocks(t, "## REDIS_URL / REDIS_PASSWORD")
 	if len(blocks) != 2 {
 		t.Fatalf("docs: %d sh blocks in the Redis section, want 2", len(blocks))
 	}
@@ -162,7 +80,7 @@ func TestRedisProcedureAsDocumented(t *testing.T) {
 				newPW = strings.TrimSpace(string(b))
 			},
 		}, opsPW, oldPW)
-		// The audit log has apply (with the fingerprint), drain and retire,
+		// The audit log has keygen and apply (with the fingerprint), drain and retire,
 		// and never a password; the checklist fills in from it.
 		recs, err := readAudit(audit)
 		if err != nil {
@@ -172,7 +90,7 @@ func TestRedisProcedureAsDocumented(t *testing.T) {
 		for _, r := range recs {
 			cmds = append(cmds, r.Command)
 		}
-		if strings.Join(cmds, ",") != "redis apply,redis drain,redis retire" || recs[0].After["password app_v2"] != fingerprint.OfString(newPW) {
+		if strings.Join(cmds, ",") != "keygen,redis apply,redis drain,redis retire" || recs[0].After["redis"] != fingerprint.OfString(newPW) || recs[1].After["password app_v2"] != fingerprint.OfString(newPW) {
 			t.Fatalf("audit: %+v", recs)
 		}
 		raw, _ := os.ReadFile(audit)
@@ -205,6 +123,7 @@ func TestRedisProcedureAsDocumented(t *testing.T) {
 
 	t.Run("dual-default", func(t *testing.T) {
 		const oldPW = "old-requirepass-0123456789abcdef"
+		files["pw"] = filepath.Join(t.TempDir(), "pw") // a new password file for this procedure
 		prim, repl := redisPair(t, redisserver.Options{Requirepass: oldPW})
 		if err := os.WriteFile(files["admin.url"], []byte("redis://:"+oldPW+"@"+repl.Addr+"/0\n"), 0o600); err != nil {
 			t.Fatal(err)
