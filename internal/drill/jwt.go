@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,9 +87,12 @@ func newInstance(vars map[string]string, opts jwtkeys.Options) (*apiInstance, er
 	return in, nil
 }
 
+// writePair answers a login or refresh. A refusal's body is its reason
+// (jwtkeys.Reason), so the drill's clients can tell a token that expired in
+// their hands from one the rotation broke.
 func writePair(w http.ResponseWriter, pair jwtkeys.Pair, err error) {
 	if err != nil {
-		http.Error(w, "refused", http.StatusUnauthorized)
+		http.Error(w, string(jwtkeys.ReasonOf(err)), http.StatusUnauthorized)
 		return
 	}
 	_ = json.NewEncoder(w).Encode(map[string]string{"access": pair.Access, "refresh": pair.Refresh})
@@ -103,7 +108,61 @@ type fleet struct {
 	refreshes atomic.Int64
 	refused   atomic.Int64 // refresh refused
 	other     atomic.Int64 // transport or unexpected errors
-	expired   atomic.Int64 // refusals of tokens held past their TTL (a starved client)
+	expired   atomic.Int64 // refusals of tokens that expired in the client's hands (reason "expired")
+
+	mu      sync.Mutex
+	reasons map[string]int // auth errors (unauth + refused) by refusal reason
+}
+
+// authError counts a refusal the rotation caused, by its reason.
+func (f *fleet) authError(counter *atomic.Int64, reason string) {
+	counter.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reasons == nil {
+		f.reasons = map[string]int{}
+	}
+	f.reasons[reason]++
+}
+
+// reasonSummary is "unknown_kid ×3, bad_signature ×1", or "none".
+func (f *fleet) reasonSummary() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.reasons) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(f.reasons))
+	for k := range f.reasons {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s ×%d", k, f.reasons[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// tokenExpiry reads the exp claim of a compact JWT without verifying it, as
+// a client does to schedule its refresh. It returns the zero time when the
+// token has no readable exp.
+func tokenExpiry(tok string) time.Time {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}
+	}
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if json.Unmarshal(b, &c) != nil || c.Exp == 0 {
+		return time.Time{}
+	}
+	return time.Unix(c.Exp, 0)
 }
 
 func (f *fleet) pick() *apiInstance {
@@ -126,10 +185,13 @@ func (f *fleet) post(ctx context.Context, path, body string) (map[string]string,
 }
 
 // session is one client: it calls the API round robin and refreshes its
-// tokens well before the access token expires. A refusal of a token the
-// client held longer than its TTL (the client was starved of CPU and missed
-// its refresh) is counted as expired, not as an auth error, and the client
-// logs in again; every other refusal is an auth error.
+// pair every refreshEvery, or sooner when its access token's exp (read from
+// the token, as a client does; exp is in whole seconds, so a token lives
+// between TTL-1s and TTL) is less than refreshEvery away. A refusal whose
+// reason is "expired" is a token that expired in the client's hands (the
+// client was starved of CPU and missed its refresh): it is counted as
+// expired, not as an auth error, and the client refreshes or logs in again.
+// Every other refusal is an auth error, counted with its reason.
 func (f *fleet) session(ctx context.Context, sub string, refreshEvery time.Duration) {
 	login := func() (map[string]string, bool) {
 		tok, code, err := f.post(ctx, "/login?sub="+url.QueryEscape(sub), "")
@@ -145,26 +207,25 @@ func (f *fleet) session(ctx context.Context, sub string, refreshEvery time.Durat
 	if !ok {
 		return
 	}
-	pairAt := time.Now() // when the client received its current pair
-	lastRefresh := pairAt
+	lastRefresh := time.Now()
 	for ctx.Err() == nil {
-		if time.Since(lastRefresh) >= refreshEvery {
-			nt, code, err := f.post(ctx, "/refresh", tok["refresh"])
+		exp := tokenExpiry(tok["access"])
+		if time.Since(lastRefresh) >= refreshEvery || (!exp.IsZero() && time.Until(exp) < refreshEvery) {
+			nt, code, reason, err := f.refresh(ctx, tok["refresh"])
 			switch {
 			case ctx.Err() != nil:
 				return
 			case err != nil:
 				f.other.Add(1)
-			case code != http.StatusOK && time.Since(pairAt) >= jwtDrillOpts.RefreshTTL:
+			case code != http.StatusOK && reason == string(jwtkeys.ReasonExpired):
 				f.expired.Add(1)
 				if tok, ok = login(); !ok {
 					return
 				}
-				pairAt = time.Now()
 			case code != http.StatusOK:
-				f.refused.Add(1)
+				f.authError(&f.refused, "refresh: "+reason)
 			default:
-				tok, pairAt = nt, time.Now()
+				tok = nt
 				f.refreshes.Add(1)
 			}
 			lastRefresh = time.Now()
@@ -182,15 +243,47 @@ func (f *fleet) session(ctx context.Context, sub string, refreshEvery time.Durat
 		resp.Body.Close()
 		f.calls.Add(1)
 		if resp.StatusCode == http.StatusUnauthorized {
-			if time.Since(pairAt) >= jwtDrillOpts.AccessTTL {
+			challenge := resp.Header.Get("WWW-Authenticate")
+			if strings.Contains(challenge, `error_description="the token expired"`) {
 				f.expired.Add(1)
 				lastRefresh = time.Time{} // refresh now
 			} else {
-				f.unauth.Add(1)
+				f.authError(&f.unauth, "access: "+challengeDescription(challenge))
 			}
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// refresh posts a refresh token; a refusal comes back with its reason.
+func (f *fleet) refresh(ctx context.Context, refreshToken string) (pair map[string]string, code int, reason string, err error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.pick().srv.URL+"/refresh", strings.NewReader(refreshToken))
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		return nil, resp.StatusCode, strings.TrimSpace(string(b)), nil
+	}
+	err = json.NewDecoder(resp.Body).Decode(&pair)
+	return pair, resp.StatusCode, "", err
+}
+
+// challengeDescription is the error_description of a Bearer challenge, or
+// the whole challenge when it has none.
+func challengeDescription(challenge string) string {
+	const key = `error_description="`
+	i := strings.Index(challenge, key)
+	if i < 0 {
+		return challenge
+	}
+	rest := challenge[i+len(key):]
+	if j := strings.IndexByte(rest, '"'); j >= 0 {
+		return rest[:j]
+	}
+	return rest
 }
 
 func (f *fleet) close() {
@@ -297,16 +390,20 @@ func jwtStaged(ctx context.Context, o *Options, p *Phase) error {
 		return fmt.Errorf("promote: %w", err)
 	}
 	p.Event("JWT: new keys promoted, one instance at a time")
+	// The previous keys may go once the last instance's retire time has
+	// passed: the last instance promoted signed with the old keys until then.
 	var retireAt time.Time
-	for _, s := range f.instances[0].keys.Status() {
-		if s.Slot == jwtkeys.SlotPrevious && s.RetireAt.After(retireAt) {
-			retireAt = s.RetireAt
+	for _, in := range f.instances {
+		for _, s := range in.keys.Status() {
+			if s.Slot == jwtkeys.SlotPrevious && s.RetireAt.After(retireAt) {
+				retireAt = s.RetireAt
+			}
 		}
 	}
 	if retireAt.IsZero() {
 		return errors.New("status shows no previous slot after promotion")
 	}
-	p.Fact("Previous keys' retire time: promotion + refresh TTL %s + margin %s = %s after promotion", jwtDrillOpts.RefreshTTL, jwtDrillOpts.RetireMargin, retireAt.Sub(promoted).Round(10*time.Millisecond))
+	p.Fact("Previous keys' retire time: the last instance's promotion + refresh TTL %s + margin %s = %s after the first promotion", jwtDrillOpts.RefreshTTL, jwtDrillOpts.RetireMargin, retireAt.Sub(promoted).Round(10*time.Millisecond))
 	if err := pause(ctx, time.Until(retireAt)+100*time.Millisecond); err != nil {
 		return err
 	}
@@ -322,9 +419,10 @@ func jwtStaged(ctx context.Context, o *Options, p *Phase) error {
 	p.AuthErrors = int(f.unauth.Load() + f.refused.Load())
 	p.Fact("Authenticated calls: %d, refreshes: %d, 401s: %d, refused refreshes: %d, transport errors: %d; tokens that expired in a starved client's hands (not counted as auth errors): %d",
 		f.calls.Load(), f.refreshes.Load(), f.unauth.Load(), f.refused.Load(), f.other.Load(), f.expired.Load())
+	p.Fact("Auth errors by reason: %s", f.reasonSummary())
 	p.Fact("Token TTLs shortened for the drill: access %s, refresh %s (production: 15 min, 30 days)", jwtDrillOpts.AccessTTL, jwtDrillOpts.RefreshTTL)
 	if p.AuthErrors > 0 || f.other.Load() > 0 {
-		return fmt.Errorf("%d auth errors and %d transport errors during a staged rotation (want 0)", p.AuthErrors, f.other.Load())
+		return fmt.Errorf("%d auth errors (%s) and %d transport errors during a staged rotation (want 0)", p.AuthErrors, f.reasonSummary(), f.other.Load())
 	}
 	p.Learn("Staged JWT rotation (next → current → previous) across %d instances: 0 auth errors in %d calls.", o.Instances, f.calls.Load())
 	return nil
