@@ -199,6 +199,11 @@ func TestWrongKeyAndUnknownKey(t *testing.T) {
 	if !strings.Contains(err.Error(), r1.Primary().String()) {
 		t.Fatalf("error does not name the key id: %v", err)
 	}
+	// A damaged id byte also lands here: the advice must not be only "add
+	// the key".
+	if !strings.Contains(err.Error(), "damaged or forged") {
+		t.Fatalf("unknown key error does not say the value may be damaged: %v", err)
+	}
 	if strings.Contains(err.Error(), k1) || strings.Contains(err.Error(), "pii") {
 		t.Fatal("error reveals key or plaintext")
 	}
