@@ -8,13 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/redisload"
 	"github.com/goodgo/rotation/internal/redisserver"
 	"github.com/goodgo/rotation/keygen"
 	"github.com/goodgo/rotation/redisauth"
@@ -103,31 +102,24 @@ func redisPassword(ctx context.Context, o *Options, p *Phase) error {
 	appPool, defPool := pool(appCreds), pool(defCreds)
 	defer appPool.Close()
 	defer defPool.Close()
-	lctx, stop := context.WithCancel(ctx)
-	var loads []*redisLoad
+	var loads []*redisload.Load
+	halt := func() {
+		for _, l := range loads {
+			l.Stop()
+		}
+	}
+	defer halt()
 	for _, l := range []struct {
 		c     *redis.Client
 		creds redisauth.CredentialsFunc
 		pre   string
 	}{{appPool, appCreds, "app:"}, {defPool, defCreds, "app:default:"}} {
-		ld, err := startRedisLoad(lctx, l.c, l.creds, l.pre)
+		ld, err := redisload.Start(ctx, l.c, l.creds, l.pre)
 		if err != nil {
-			stop()
 			return err
 		}
 		loads = append(loads, ld)
 	}
-	stopped := false
-	halt := func() {
-		if !stopped {
-			stopped = true
-			stop()
-			for _, l := range loads {
-				l.wg.Wait()
-			}
-		}
-	}
-	defer halt()
 
 	adm, err := redisauth.Connect(ctx, &redis.Options{Addr: prim.Addr, Password: oldDefault})
 	if err != nil {
@@ -198,11 +190,11 @@ func redisPassword(ctx context.Context, o *Options, p *Phase) error {
 	var ops, fails, msgs int64
 	var firstErr string
 	for _, l := range loads {
-		ops += l.ops.Load()
-		fails += l.fails.Load()
-		msgs += l.received.Load()
-		if firstErr == "" {
-			firstErr = l.firstErr()
+		ops += l.Ops()
+		fails += l.Fails()
+		msgs += l.Received()
+		if errs := l.Errors(); firstErr == "" && len(errs) > 0 {
+			firstErr = errs[0]
 		}
 	}
 	p.Fact("%d commands (SET, GET, PUBLISH) through the credentials provider during both rotations, %d failed; %d pub/sub messages received", ops, fails, msgs)
@@ -291,102 +283,4 @@ func (v *secretVolume) write(files map[string]string) error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(v.dir, "..data"))
-}
-
-// redisLoad is a service's traffic: writes, reads, a publisher and a
-// subscriber that moves to a new subscription when its user changes.
-type redisLoad struct {
-	ops, fails, received atomic.Int64
-	mu                   sync.Mutex
-	first                string
-	wg                   sync.WaitGroup
-}
-
-func (l *redisLoad) fail(what string, err error) {
-	l.fails.Add(1)
-	l.mu.Lock()
-	if l.first == "" {
-		l.first = what + ": " + err.Error()
-	}
-	l.mu.Unlock()
-}
-
-func (l *redisLoad) firstErr() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.first
-}
-
-func startRedisLoad(ctx context.Context, rdb *redis.Client, creds redisauth.CredentialsFunc, prefix string) (*redisLoad, error) {
-	l := &redisLoad{}
-	channel := prefix + "events"
-	user, _, err := creds(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ps := rdb.Subscribe(ctx, channel)
-	if _, err := ps.Receive(ctx); err != nil {
-		ps.Close()
-		return nil, err
-	}
-	for w := 0; w < 3; w++ {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for i := 0; ctx.Err() == nil; i++ {
-				k := fmt.Sprintf("%sw%d:%d", prefix, w, i%32)
-				if err := rdb.Set(ctx, k, i, time.Minute).Err(); err != nil && ctx.Err() == nil {
-					l.fail("SET", err)
-				}
-				if err := rdb.Get(ctx, k).Err(); err != nil && ctx.Err() == nil {
-					l.fail("GET", err)
-				}
-				l.ops.Add(2)
-				time.Sleep(3 * time.Millisecond)
-			}
-		}()
-	}
-	l.wg.Add(2)
-	go func() {
-		defer l.wg.Done()
-		for i := 0; ctx.Err() == nil; i++ {
-			if err := rdb.Publish(ctx, channel, i).Err(); err != nil && ctx.Err() == nil {
-				l.fail("PUBLISH", err)
-			}
-			l.ops.Add(1)
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
-	go func() {
-		defer l.wg.Done()
-		ch := ps.Channel()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		defer func() { ps.Close() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ch:
-				l.received.Add(1)
-			case <-tick.C:
-				u, _, err := creds(ctx)
-				if err != nil || u == user {
-					continue
-				}
-				next := rdb.Subscribe(ctx, channel)
-				if _, err := next.Receive(ctx); err != nil {
-					if ctx.Err() == nil {
-						l.fail("SUBSCRIBE", err)
-					}
-					next.Close()
-					continue
-				}
-				old := ps
-				ps, user, ch = next, u, next.Channel()
-				time.AfterFunc(200*time.Millisecond, func() { old.Close() })
-			}
-		}
-	}()
-	return l, nil
 }
