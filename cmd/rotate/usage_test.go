@@ -63,8 +63,8 @@ func TestUsageErrorsNeedNoService(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"pg", "plan"}, "--role is required"},
-		{[]string{"pg", "apply"}, "--role is required"},
+		{[]string{"pg", "plan"}, "rotate pg plan: missing required flag --role"},
+		{[]string{"pg", "apply"}, "rotate pg apply: missing required flag --role"},
 		{[]string{"pg", "plan", "--role", "app", "hunter2-password-on-argv"}, "never argv"},
 		{[]string{"pg", "apply", "--role", "app", "--phase", "bogus"}, `--phase "bogus"`},
 		// A later phase alone would plan the next free name, not the role
@@ -74,10 +74,10 @@ func TestUsageErrorsNeedNoService(t *testing.T) {
 		{[]string{"pg", "apply", "--role", "app", "--phase", "grant", "--resume", "--new", "app_v2", "--userlist", "u.txt"}, "--userlist needs the create phase"},
 		{[]string{"pg", "retire", "--role", "app", "--mode", "bogus"}, `--mode "bogus": use break-glass, nologin or drop`},
 		{[]string{"pg", "retire", "--role", "app", "--mode", "break-glass"}, "needs --break-glass-out"},
-		{[]string{"pg", "retire", "--role", "app"}, "usage: rotate pg retire"},
-		{[]string{"pg", "drain"}, "usage: rotate pg drain"},
-		{[]string{"pg", "verify", "--old", "app"}, "usage: rotate pg verify"},
-		{[]string{"pgbouncer", "userlist", "--user", "app"}, "usage: rotate pgbouncer userlist"},
+		{[]string{"pg", "retire", "--role", "app"}, "rotate pg retire: missing required flag --mode"},
+		{[]string{"pg", "drain"}, "rotate pg drain: missing required flag --role"},
+		{[]string{"pg", "verify", "--old", "app"}, "rotate pg verify: missing required flag --new"},
+		{[]string{"pgbouncer", "userlist", "--user", "app"}, "rotate pgbouncer userlist: missing required flag --userlist"},
 		{[]string{"pgbouncer", "reload"}, "set PGBOUNCER_ADMIN_URL or pass --admin-url-file"},
 		{[]string{"inventory", "--dir", filepath.Join(t.TempDir(), "no-such-dir")}, "is not a readable directory"},
 		// A password never goes on argv, whatever the DSN's form.
