@@ -237,11 +237,13 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 }
 
 func runJWTSign(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt sign", "rotate jwt sign --sub SUBJECT [--refresh] [--dir DIR]\n\n"+
-		"Mints a smoke-test token with the current key (stdout) and prints its kid and expiry on stderr.")
+	fs := newFlags(env, "jwt sign", "rotate jwt sign --sub SUBJECT [--refresh] [--dir DIR] [--json]\n\n"+
+		"Mints a smoke-test token with the current key (stdout) and prints its kid and expiry on stderr.\n"+
+		"With --json, one document on stdout: token, ring, kid, subject, expires_at.")
 	kf := addKeyringFlags(fs)
-	sub := fs.String("sub", "", "subject (user id) of the token")
+	sub := fs.String("sub", "", "subject (user id) of the token (required)")
 	refresh := fs.Bool("refresh", false, "mint a refresh token instead of an access token")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -270,8 +272,19 @@ func runJWTSign(_ context.Context, env *Env, args []string) int {
 	if *refresh {
 		tok, ring, exp = p.Refresh, jwtkeys.Refresh, p.RefreshExpiresAt
 	}
+	kid := keys.Keyring().CurrentKid(ring)
+	if of.json(env) {
+		writeJSON(env.Stdout, struct {
+			Token     string     `json:"token"`
+			Ring      string     `json:"ring"`
+			Kid       string     `json:"kid"`
+			Subject   string     `json:"subject"`
+			ExpiresAt *time.Time `json:"expires_at"`
+		}{tok, ring.String(), kid, *sub, utcPtr(exp)})
+		return exitOK
+	}
 	fmt.Fprintln(env.Stdout, tok)
-	fmt.Fprintf(env.Stderr, "%s token, kid %s, expires %s\n", ring, keys.Keyring().CurrentKid(ring), env.fmtTime(exp))
+	fmt.Fprintf(env.Stderr, "%s token, kid %s, expires %s\n", ring, kid, env.fmtTime(exp))
 	return exitOK
 }
 

@@ -170,7 +170,7 @@ func TestRedisCLIRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"redis", "plan"}, "--user is required"},
+		{[]string{"redis", "plan"}, "rotate redis plan: missing required flag --user"},
 		{[]string{"redis", "apply", "--user", "app", "hunter2-on-argv"}, "never argv"},
 		{[]string{"redis", "retire", "--user", "app", "--new", "app_v2"}, "add --yes"},
 		{[]string{"redis", "retire", "--user", "app"}, "--new NAME is required"},
