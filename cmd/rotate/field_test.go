@@ -129,8 +129,22 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 		t.Fatalf("no progress lines: %s", re.stdout)
 	}
 	c = runCLI(t, vars, "", append([]string{"field", "census", "--json"}, cols...)...)
-	if c.code != 0 || strings.Contains(c.stdout, oldID) || !strings.Contains(c.stdout, `"headers_only":true`) {
-		t.Fatalf("census after: %+v", c)
+	var cj censusJSON
+	if err := json.Unmarshal([]byte(c.stdout), &cj); c.code != 0 || err != nil || !cj.HeadersOnly || cj.NotCurrent != 0 || cj.ColumnList || len(cj.Tables) != 1 || cj.Tables[0].Table != "users" {
+		t.Fatalf("census after: %v %+v", err, c)
+	}
+	for _, k := range cj.Keys {
+		// One table is not every column: never "retirable" here.
+		if k.KeyID.String() == oldID && (k.Values != 0 || k.Role != "previous" || k.Retirable) {
+			t.Fatalf("census after: the old key %+v", k)
+		}
+	}
+	for _, col := range cj.Tables[0].Columns {
+		for _, k := range col.Keys {
+			if k.KeyID.String() == oldID {
+				t.Fatalf("census after: %s still has values under the old key", col.Column)
+			}
+		}
 	}
 	// The progress bar.
 	bar := runCLI(t, vars, "", append([]string{"field", "reencrypt", "--progress", "bar"}, tbl...)...)
@@ -209,7 +223,7 @@ func TestFieldVerify(t *testing.T) {
 		t.Fatalf("verify moved value: %+v", v)
 	}
 	j := runCLI(t, vars, "", append([]string{"field", "verify", "--bind", "--json"}, tbl...)...)
-	if j.code != exitCheck || !strings.Contains(j.stdout, `"undecryptable":1`) || !strings.Contains(j.stdout, `"pk":"1,4"`) {
+	if j.code != exitCheck || !strings.Contains(j.stdout, `"undecryptable": 1`) || !strings.Contains(j.stdout, `"pk": "1,4"`) || !strings.Contains(j.stdout, `"ok": false`) {
 		t.Fatalf("verify --json: %+v", j)
 	}
 	for _, bad := range [][]string{
