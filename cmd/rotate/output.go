@@ -19,10 +19,26 @@ import (
 //   - fingerprints (key ids, kids) are the 16 lowercase hex characters of
 //     package fingerprint, never abbreviated;
 //   - identifiers (tables, roles, columns) are plain, unquoted names;
+//   - durations are seconds, as numbers, in keys ending in _seconds;
+//   - a command that changes something says "command" and "dry_run";
 //   - one JSON document per run on stdout (indented); errors stay on stderr
 //     and the exit code keeps its meaning (0 ok, 1 a check failed, 2 usage).
+//     Long-running commands (pg drain, redis drain, field reencrypt) print
+//     their progress on stderr with --json, and the document at the end.
+//     The one stream of JSON lines is field reencrypt --progress json:
+//     {"event": "progress"|"report"|"census", …} in the same style.
 //
 // Human output (tables, sentences, times in the --tz zone) is the default.
+// Every command has --json and -o json except those in noJSON.
+
+// noJSON names the commands without --json, each with the reason. keygen
+// has --json but not -o json: its -o names the file the secret goes to (as
+// age-keygen -o).
+var noJSON = map[string]string{
+	"completion":    "prints a shell script to source, not a report",
+	"field encrypt": "prints the envelope itself, for a pipe or a SQL literal",
+	"field decrypt": "prints the plaintext itself, for a pipe",
+}
 
 // outputFlags are --json and -o.
 type outputFlags struct {

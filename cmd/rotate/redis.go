@@ -33,6 +33,7 @@ type redisFlags struct {
 	urlFile, user, strategy, newUser, passwordFile string
 	incident, asJSON, dryRun, yes                  bool
 	nodes                                          int // --nodes: servers that must be discovered
+	out                                            outputFlags
 }
 
 func (f *redisFlags) register(fs *flag.FlagSet, password bool) {
@@ -40,7 +41,7 @@ func (f *redisFlags) register(fs *flag.FlagSet, password bool) {
 	fs.StringVar(&f.user, "user", "", "the user in use now (required; \"default\" for requirepass setups)")
 	fs.StringVar(&f.strategy, "strategy", "", "dual or alternate (default: alternate, dual for default)")
 	fs.StringVar(&f.newUser, "new", "", "alternate: the new user (default: next by alternation, app → app_v2 → app_v3)")
-	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
+	f.out = addOutputFlags(fs)
 	fs.IntVar(&f.nodes, "nodes", 0, "how many servers (primary + replicas, or every Cluster node) must be found; refused otherwise: a replica that is down is not discovered and would keep the old password")
 	if password {
 		fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
@@ -48,6 +49,7 @@ func (f *redisFlags) register(fs *flag.FlagSet, password bool) {
 }
 
 func (f *redisFlags) usage(env *Env, fs *flag.FlagSet, name string) bool {
+	f.asJSON = f.out.json(env)
 	if f.user == "" {
 		missingFlag(fs, "user")
 		return false
@@ -343,7 +345,7 @@ func redisDrain(ctx context.Context, env *Env, args []string) int {
 	fs.DurationVar(&window, "window", 0, "dual: wait this long, then succeed")
 	fs.BoolVar(&f.incident, "incident", false, "kill the user's clients on every node")
 	fs.BoolVar(&f.yes, "yes", false, "confirm --incident")
-	fs.BoolVar(&f.asJSON, "json", false, "print JSON: one document at the end (the counts go to stderr)")
+	f.out = addOutputFlags(fs) // one document at the end; the counts go to stderr
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the old user's clients per node (the ones --incident would kill); change nothing")
 	if code, done := parse(fs, args); done {
 		return code
