@@ -13,6 +13,9 @@ var (
 	snakeKey  = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 	hex16     = regexp.MustCompile(`^[0-9a-f]{16}$`)
 	timeShape = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d`)
+	// A whole value that is one quoted SQL identifier ("\"users\"", or
+	// "public.\"users\""); SQL text and sentences may quote inside.
+	quotedIdent = regexp.MustCompile(`^([a-z_][a-z0-9_]*\.)?"[^"]*"$`)
 )
 
 // assertJSONStyle fails unless out is one JSON document in the style of
@@ -52,7 +55,7 @@ func checkJSONValue(t *testing.T, name, key string, v any) {
 		}
 	case string:
 		switch {
-		case strings.HasPrefix(x, `"`) || strings.HasSuffix(x, `"`):
+		case quotedIdent.MatchString(x):
 			t.Errorf("%s: %s = %q: identifiers are plain, not quoted", name, key, x)
 		case timeShape.MatchString(x):
 			if tm, err := time.Parse(time.RFC3339, x); err != nil || tm.Location() != time.UTC || !strings.HasSuffix(x, "Z") {
