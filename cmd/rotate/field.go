@@ -104,7 +104,8 @@ func (f *tableFlags) tables(env *Env, name string) (pgstore.ColumnList, bool) {
 	}
 	f.t.Columns = f.cols
 	if f.t.Name == "" || len(f.t.Columns) == 0 {
-		fmt.Fprintf(env.Stderr, "rotate field %s: --columns FILE, or --table and at least one --column, are required\n", name)
+		fmt.Fprintf(env.Stderr, "rotate field %s: missing required flag --columns FILE, or --table T and at least one --column C\n\n", name)
+		f.fs.Usage()
 		return nil, false
 	}
 	return pgstore.ColumnList{f.t}, true

@@ -173,3 +173,51 @@ func TestResultStringMasksSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingRequiredFlagNamed (issue 15 point 6): a command missing a
+// required flag or argument names it on the first line of stderr, then its
+// usage, and exits 2, before reading stdin or connecting anywhere.
+func TestMissingRequiredFlagNamed(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		first string
+	}{
+		{[]string{"pg", "plan"}, "rotate pg plan: missing required flag --role"},
+		{[]string{"pg", "apply"}, "rotate pg apply: missing required flag --role"},
+		{[]string{"pg", "verify"}, "rotate pg verify: missing required flag --old and --new"},
+		{[]string{"pg", "verify", "--new", "app_v2"}, "rotate pg verify: missing required flag --old"},
+		{[]string{"pg", "drain"}, "rotate pg drain: missing required flag --role"},
+		{[]string{"pg", "retire"}, "rotate pg retire: missing required flag --role and --mode"},
+		{[]string{"pg", "retire", "--role", "app"}, "rotate pg retire: missing required flag --mode"},
+		{[]string{"pg", "rollback"}, "rotate pg rollback: missing required flag --role"},
+		{[]string{"pgbouncer", "userlist"}, "rotate pgbouncer userlist: missing required flag --userlist"},
+		{[]string{"pgbouncer", "userlist", "--userlist", "u.txt"}, "rotate pgbouncer userlist: missing required flag --user or --remove"},
+		{[]string{"payment", "smoke"}, "rotate payment smoke: want one provider (vnpay, momo, zalopay or webhook), got none"},
+		{[]string{"payment", "smoke", "--callback"}, "rotate payment smoke: want one provider"},
+		{[]string{"redis", "plan"}, "rotate redis plan: missing required flag --user"},
+		{[]string{"redis", "apply"}, "rotate redis apply: missing required flag --user"},
+		{[]string{"redis", "verify"}, "rotate redis verify: missing required flag --user"},
+		{[]string{"redis", "drain"}, "rotate redis drain: missing required flag --user"},
+		{[]string{"redis", "retire"}, "rotate redis retire: missing required flag --user"},
+		{[]string{"redis", "rollback"}, "rotate redis rollback: missing required flag --user"},
+		{[]string{"jwt", "sign"}, "rotate jwt sign: missing required flag --sub"},
+		{[]string{"jwt", "revoke-refresh"}, "rotate jwt revoke-refresh: missing required flag --sub ID or --all"},
+		{[]string{"jwt", "stage"}, "rotate jwt stage: missing required flag --dir"},
+		{[]string{"jwt", "retire"}, "rotate jwt retire: missing required flag --dir"},
+		{[]string{"jwt", "incident"}, "rotate jwt incident: missing required flag --dir"},
+		{[]string{"field", "stage"}, "rotate field stage: missing required flag --dir"},
+		{[]string{"field", "census"}, "rotate field census: missing required flag --columns FILE, or --table T and at least one --column C"},
+		{[]string{"field", "verify"}, "rotate field verify: missing required flag --columns FILE"},
+		{[]string{"field", "reencrypt"}, "rotate field reencrypt: missing required flag --columns FILE"},
+		{[]string{"keygen"}, "rotate keygen: want one class"},
+		{[]string{"checklist"}, "rotate checklist: want two arguments"},
+		{[]string{"completion"}, "rotate completion: want one shell"},
+	} {
+		name := strings.Join(tc.args, " ")
+		r := runCLI(t, map[string]string{"FIELD_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}, "", tc.args...)
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		if r.code != exitUsage || !strings.HasPrefix(first, tc.first) || !strings.Contains(r.stderr, "usage: rotate ") || r.stdout != "" {
+			t.Errorf("%s: exit %d, first line %q, stdout %q; want exit 2, %q, then the usage", name, r.code, first, r.stdout, tc.first)
+		}
+	}
+}
