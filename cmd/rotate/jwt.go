@@ -97,15 +97,7 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 	}
 	st := keys.Status()
 	if of.json(env) {
-		rows := slotRows(st)
-		for i, s := range st {
-			// Only the previous slot has a meaningful "since" (when it left
-			// current); for the others it would be this process's start.
-			if s.Slot != jwtkeys.SlotPrevious {
-				rows[i].Since = nil
-			}
-		}
-		writeJSON(env.Stdout, rows)
+		writeJSON(env.Stdout, slotRows(st))
 		return exitOK
 	}
 	loc, _ := env.zone()

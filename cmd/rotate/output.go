@@ -89,7 +89,12 @@ func slotRows(st []jwtkeys.SlotStatus) []slotRow {
 	rows := make([]slotRow, 0, len(st))
 	for _, s := range st {
 		r := slotRow{Ring: s.Ring.String(), Slot: s.Slot.String(), Variable: s.Var, State: string(s.State), Fingerprint: s.Fingerprint}
-		r.Since, r.RetireAt = utcPtr(s.Since), utcPtr(s.RetireAt)
+		r.RetireAt = utcPtr(s.RetireAt)
+		// Only the previous slot has a meaningful "since" (when it left
+		// current); for the others it would be this process's load time.
+		if s.Slot == jwtkeys.SlotPrevious {
+			r.Since = utcPtr(s.Since)
+		}
 		rows = append(rows, r)
 	}
 	return rows
