@@ -119,3 +119,27 @@ func TestEveryCommandHasJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryMutatingCommandHasDryRun (issue 15 point 4): every command the
+// audit trail records as changing something takes --dry-run, except keygen
+// (its only change is the -o file it creates: without -o it changes nothing).
+func TestEveryMutatingCommandHasDryRun(t *testing.T) {
+	tree := completionTree(t.Context())
+	for name := range mutating {
+		if name == "keygen" {
+			continue
+		}
+		words, ok := tree[name]
+		if !ok {
+			t.Errorf("mutating names %q, which is not a command", name)
+			continue
+		}
+		has := false
+		for _, w := range words {
+			has = has || w == "--dry-run"
+		}
+		if !has {
+			t.Errorf("%s changes something but has no --dry-run", name)
+		}
+	}
+}
