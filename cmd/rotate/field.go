@@ -325,6 +325,7 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 				fmt.Fprintln(env.Stderr)
 			}
 			if asJSON {
+				doc.OK = false
 				writeJSON(env.Stdout, doc) // the tables done so far
 			}
 			return runCode(env, "reencrypt", err)
@@ -352,6 +353,7 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		lc, err := pgstore.TakeListCensus(ctx, pool, ring, f.list)
 		if err != nil {
 			if asJSON {
+				doc.OK = false
 				writeJSON(env.Stdout, doc)
 			}
 			return runCode(env, "reencrypt", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/goodgo/rotation/fieldcrypt"
 	"github.com/goodgo/rotation/internal/testsvc"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func TestFieldEncryptDecrypt(t *testing.T) {
@@ -386,5 +388,36 @@ func TestFieldReencryptAudit(t *testing.T) {
 		if strings.Contains(string(line), k) {
 			t.Fatalf("audit line holds a key: %s", line)
 		}
+	}
+}
+
+// TestFieldReencryptCancelled (issue 15 point 9): a cancelled run exits 3
+// ("run again to resume"), not 1 like values that remain; with --json the
+// document still says what was done (nothing) and "ok": false.
+func TestFieldReencryptCancelled(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE cards (id bigint PRIMARY KEY, pan bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
+	old, _ := fieldcrypt.NewKeyring(k1)
+	v, _ := old.Encrypt(nil, []byte("4111111111111111"), fieldcrypt.Binding{})
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO cards VALUES (1, $1)`, v); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1, "DATABASE_URL": db.URL}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Vars: secretenv.Map(vars)}
+	code := run(cancelled, []string{"field", "reencrypt", "--table", "cards", "--column", "pan", "--json"}, env)
+	if code != exitRun || !strings.Contains(errb.String(), "run again to resume") {
+		t.Fatalf("cancelled: exit %d (want %d), stderr %q", code, exitRun, errb.String())
+	}
+	assertJSONStyle(t, "cancelled reencrypt", out.String())
+	var doc reencryptJSON
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Tables) != 0 || doc.OK {
+		t.Fatalf("cancelled --json: %v %s", err, out.String())
 	}
 }
