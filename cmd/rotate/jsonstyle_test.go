@@ -143,3 +143,20 @@ func TestEveryMutatingCommandHasDryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputFormatRefusesOtherValues: -o takes text or json only; a file
+// name (meant for --out) is bad usage, exit 2, and nothing runs.
+func TestOutputFormatRefusesOtherValues(t *testing.T) {
+	for _, args := range [][]string{
+		{"pg", "plan", "--role", "app", "-o", "plan.txt"},
+		{"jwt", "status", "-o", "yaml"},
+	} {
+		r := runCLI(t, jwtVars, "pw-0123456789abcdef", args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "for flag -o: want text or json") || r.stdout != "" {
+			t.Errorf("%v: %v; want exit 2 naming -o", args, r)
+		}
+	}
+	if r := runCLI(t, jwtVars, "", "jwt", "status", "-o", "text"); r.code != exitOK || !strings.HasPrefix(r.stdout, "times in ") {
+		t.Errorf("-o text: %v", r)
+	}
+}

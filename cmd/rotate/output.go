@@ -43,27 +43,33 @@ var noJSON = map[string]string{
 // outputFlags are --json and -o.
 type outputFlags struct {
 	asJSON *bool
-	format *string
+	format *formatValue
+}
+
+// formatValue is -o's value: text or json. Anything else is bad usage at
+// parse time (exit 2), so that "rotate pg plan -o plan.txt", meant for
+// --out, is refused rather than printing text and writing no file.
+type formatValue string
+
+func (f *formatValue) String() string { return string(*f) }
+func (f *formatValue) Set(s string) error {
+	if s != "text" && s != "json" {
+		return fmt.Errorf("want text or json (a file is --out, where there is one)")
+	}
+	*f = formatValue(s)
+	return nil
 }
 
 func addOutputFlags(fs *flag.FlagSet) outputFlags {
-	return outputFlags{
-		asJSON: fs.Bool("json", false, "print JSON (snake_case keys, RFC 3339 UTC times, 16-hex fingerprints)"),
-		format: fs.String("o", "text", "output format: text or json"),
-	}
+	o := outputFlags{asJSON: fs.Bool("json", false, "print JSON (snake_case keys, RFC 3339 UTC times, 16-hex fingerprints)"), format: new(formatValue)}
+	*o.format = "text"
+	fs.Var(o.format, "o", "output `format`: text or json")
+	return o
 }
 
-// json reports whether JSON output was asked for. An unknown -o value is
-// reported on stderr and treated as text.
-func (o outputFlags) json(env *Env) bool {
-	switch *o.format {
-	case "json":
-		return true
-	case "text", "":
-	default:
-		fmt.Fprintf(env.Stderr, "rotate: -o %q: want text or json; printing text\n", *o.format)
-	}
-	return *o.asJSON
+// json reports whether JSON output was asked for (--json or -o json).
+func (o outputFlags) json(*Env) bool {
+	return *o.asJSON || *o.format == "json"
 }
 
 // writeJSON prints v as one indented JSON document.
