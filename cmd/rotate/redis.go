@@ -541,7 +541,7 @@ func redisRollback(ctx context.Context, env *Env, args []string) int {
 	if f.dryRun {
 		if f.asJSON {
 			j := planJSON("redis rollback", p)
-			j.Steps = nil
+			j.Steps = []any{} // rollback sends no plan step: it undoes them
 			printJSON(env, j)
 		} else {
 			fmt.Fprintf(env.Stdout, "dry run: would undo apply on %d node(s): %s; %s keeps its old credentials; nothing was changed\n", len(p.Nodes), what, p.Old)
