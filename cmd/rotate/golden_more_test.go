@@ -93,6 +93,7 @@ func TestGoldenPG(t *testing.T) {
 			`"elapsed_seconds": [0-9.e+-]+`, `"elapsed_seconds": 0`,
 			`"started_at": "[^"]+"`, `"started_at": "$TIME"`,
 			`started \d{4}-\d\d-\d\d \d\d:\d\d UTC`, `started $TIME`,
+			`"verifier_fingerprint": "\$FP"`, `"verifier_fingerprint": "$FP"`,
 			`\d+(\.\d+)?m?s: 0 session`, `$ELAPSED: 0 session`)
 		rp := strings.NewReplacer(bare, "$BARE", app, "$ROLE", db.Name, "$DB")
 		r.stdout, r.stderr = rp.Replace(r.stdout), rp.Replace(r.stderr)
@@ -107,6 +108,8 @@ func TestGoldenPG(t *testing.T) {
 	golden(t, "pg-apply-dry-run", run(pw, append([]string{"pg", "apply", "--dry-run"}, mirror...)...))
 	goldenJSON(t, "pg-apply-json", raw(pw, append([]string{"pg", "apply", "-o", "json"}, mirror...)...), norm)
 	newRole := app + "_v2"
+	golden(t, "pg-status", run("", "pg", "status", "--role", app))
+	goldenJSON(t, "pg-status-json", raw("", "pg", "status", "--role", app, "--json"), norm)
 	golden(t, "pg-verify", run("", "pg", "verify", "--old", app, "--new", newRole))
 	goldenJSON(t, "pg-verify-json", raw("", "pg", "verify", "--old", app, "--new", newRole, "--json"), norm)
 	goldenJSON(t, "pg-verify-missing-json", raw("", "pg", "verify", "--old", app, "--new", bare, "--json"), norm)
@@ -131,6 +134,7 @@ func TestGoldenPG(t *testing.T) {
 	}
 	golden(t, "pg-rollback-dry-run", run("", "pg", "rollback", "--role", newRole, "--dry-run"))
 	goldenJSON(t, "pg-rollback-json", raw("", "pg", "rollback", "--role", newRole, "--timeout", "5s", "--json"), norm)
+	goldenJSON(t, "pg-status-none-json", raw("", "pg", "status", "--role", newRole, "--json"), norm)
 }
 
 // TestGoldenField pins census, verify and reencrypt (human and JSON) on a

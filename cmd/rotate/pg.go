@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{name: "pg", summary: "Postgres login-role rotation: plan, apply, verify, drain, retire", run: runPG})
+	register(command{name: "pg", summary: "Postgres login-role rotation: plan, apply, verify, drain, retire, rollback, status", run: runPG})
 	register(command{name: "pgbouncer", summary: "PgBouncer userlist entries and RELOAD for a rotated role", run: runPgBouncer})
 }
 
@@ -30,6 +30,7 @@ func runPG(ctx context.Context, env *Env, args []string) int {
 		"drain":    {name: "drain", summary: "wait until the old role has no sessions (--incident terminates)", run: pgDrain},
 		"retire":   {name: "retire", summary: "break-glass, nologin or drop the old role", run: pgRetire},
 		"rollback": {name: "rollback", summary: "undo an unfinished rotation before retire: drain and drop the new role", run: pgRollback},
+		"status":   {name: "status", summary: "where a role's rotation stands: sessions, unfinished rotation, cutover allowed, next step", run: pgStatus},
 	})
 }
 

@@ -19,7 +19,7 @@ import (
 // flag prints the error and the usage on stderr and exits 2.
 func TestHelpGoesToStdout(t *testing.T) {
 	verbs := map[string][]string{
-		"pg":        {"plan", "apply", "verify", "drain", "retire", "rollback"},
+		"pg":        {"plan", "apply", "verify", "drain", "retire", "rollback", "status"},
 		"pgbouncer": {"userlist", "reload"},
 		"redis":     {"plan", "apply", "verify", "drain", "retire", "rollback"},
 		"payment":   {"smoke"},
@@ -190,6 +190,7 @@ func TestMissingRequiredFlagNamed(t *testing.T) {
 		{[]string{"pg", "retire"}, "rotate pg retire: missing required flag --role and --mode"},
 		{[]string{"pg", "retire", "--role", "app"}, "rotate pg retire: missing required flag --mode"},
 		{[]string{"pg", "rollback"}, "rotate pg rollback: missing required flag --role"},
+		{[]string{"pg", "status"}, "rotate pg status: missing required flag --role"},
 		{[]string{"pgbouncer", "userlist"}, "rotate pgbouncer userlist: missing required flag --userlist"},
 		{[]string{"pgbouncer", "userlist", "--userlist", "u.txt"}, "rotate pgbouncer userlist: missing required flag --user or --remove"},
 		{[]string{"payment", "smoke"}, "rotate payment smoke: want one provider (vnpay, momo, zalopay or webhook), got none"},
