@@ -163,10 +163,13 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 			_, _ = w.Write(buf.Bytes())
 			return exitOK, true
 		}
-		_, _ = stderr.Write(buf.Bytes())
 		if errors.Is(err, flag.ErrHelp) {
+			_, _ = stderr.Write(buf.Bytes())
 			return exitOK, true
 		}
+		// "rotate pg plan: flag provided but not defined: -x", then the usage.
+		fmt.Fprintf(stderr, "rotate %s: ", fs.Name())
+		_, _ = stderr.Write(buf.Bytes())
 		return exitUsage, true
 	}
 	return 0, false

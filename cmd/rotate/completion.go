@@ -76,7 +76,7 @@ func completionTree(ctx context.Context) map[string][]string {
 		tree[name] = append(words, "--help")
 	}
 	sort.Strings(names)
-	tree[""] = append(names, "help", "--audit-log", "--ticket", "--actor")
+	tree[""] = append(names, "help", "--audit-log", "--ticket", "--actor", "--tz", "--version", "--help")
 	return tree
 }
 

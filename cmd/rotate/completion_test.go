@@ -46,6 +46,11 @@ func TestBashCompletion(t *testing.T) {
 		want []string
 	}{
 		{"rotate jw", []string{"jwt"}},
+		{"rotate --t", []string{"--ticket", "--tz"}},
+		{"rotate --ver", []string{"--version"}},
+		{"rotate pg plan --js", []string{"--json"}},
+		{"rotate pg rollback --dr", []string{"--dry-run"}},
+		{"rotate payment smoke --callback vnpay --j", []string{"--json"}},
 		{"rotate pg ap", []string{"apply"}},
 		{"rotate pg apply --res", []string{"--resume"}},
 		{"rotate --ticket GOO-1 jwt flush-sessions --ye", []string{"--yes"}},

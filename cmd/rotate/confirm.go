@@ -29,3 +29,14 @@ func confirmIrreversible(env *Env, cmd string, yes bool, what string) bool {
 	}
 	return true
 }
+
+// cannotConfirm reports whether an irreversible step would be refused for
+// want of --yes (no --yes and no terminal to ask on), so a command can say
+// so before it connects anywhere.
+func cannotConfirm(env *Env, yes bool) bool {
+	if yes {
+		return false
+	}
+	f, ok := env.Stdin.(*os.File)
+	return !ok || !term.IsTerminal(int(f.Fd()))
+}

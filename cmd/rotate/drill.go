@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -48,6 +50,7 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	clients := fs.Int("clients", 8, "concurrent API clients in the JWT phase")
 	rows := fs.Int("rows", 2000, "rows in the field-encryption phases")
 	of := addOutputFlags(fs)
+	fromAudit := fs.Bool("from-audit", false, "add the ticket's audit trail (--audit-log / ROTATE_AUDIT_LOG, a file; --ticket / ROTATE_TICKET) to the report")
 	only := fs.String("only", "", "comma-separated phases to run (default all): "+strings.Join(drill.PhaseIDs(), ", "))
 	if code, done := parse(fs, args); done {
 		return code
@@ -89,12 +92,22 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 	if *by == "" {
 		*by = env.getenv("USER")
 	}
+	var trail []AuditRecord
+	if *fromAudit {
+		if trail, err = ticketAudit(env); err != nil {
+			fmt.Fprintf(env.Stderr, "rotate drill: --from-audit: %v\n", err)
+			return exitUsage
+		}
+	}
 	r := drill.Run(ctx, drill.Options{
 		Env: *envName, By: *by, Buddy: *buddy, DatabaseURL: db, RedisURL: rd,
 		Instances: *instances, Clients: *clients, Rows: *rows, Only: phases, Progress: env.Stderr, Now: env.now,
 		DatabaseConfigured: dbConfigured, RedisConfigured: rdConfigured, Version: version(), Location: loc,
 	})
 	md := r.Markdown()
+	if *fromAudit {
+		md += auditMarkdown(env, trail)
+	}
 	switch {
 	case of.json(env):
 		path := ""
@@ -108,7 +121,11 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 				return exitCheck
 			}
 		}
-		writeJSON(env.Stdout, drillJSON(r, path))
+		doc := drillJSON(r, path)
+		if *fromAudit {
+			doc.Audit = trail
+		}
+		writeJSON(env.Stdout, doc)
 	case *out == "-":
 		fmt.Fprint(env.Stdout, md)
 	default:
@@ -144,6 +161,8 @@ type drillSummary struct {
 	Started    time.Time    `json:"started"`
 	Ended      time.Time    `json:"ended"`
 	Phases     []drillPhase `json:"phases"`
+	// Audit is the ticket's audit trail, with --from-audit.
+	Audit []AuditRecord `json:"audit,omitempty"`
 }
 
 type drillPhase struct {
@@ -217,3 +236,57 @@ func flagHasPassword(u *url.URL, raw string) bool {
 }
 
 var passwordParam = regexp.MustCompile(`(?i)(^|[\s?&])password\s*=`)
+
+// ticketAudit reads the records of the ticket (--ticket / ROTATE_TICKET) in
+// the file audit log (--audit-log / ROTATE_AUDIT_LOG), oldest first.
+func ticketAudit(env *Env) ([]AuditRecord, error) {
+	path := firstNonEmpty(env.auditLog, env.getenv("ROTATE_AUDIT_LOG"))
+	ticket := firstNonEmpty(env.ticket, env.getenv("ROTATE_TICKET"))
+	if path == "" || ticket == "" {
+		return nil, errors.New("needs the audit log (--audit-log / ROTATE_AUDIT_LOG, a file) and --ticket / ROTATE_TICKET")
+	}
+	recs, err := readAudit(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %v", err)
+	}
+	out := []AuditRecord{}
+	for _, r := range recs {
+		if r.Ticket == ticket {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the audit log has no record for ticket %q", ticket)
+	}
+	return out, nil
+}
+
+// auditMarkdown is the report's "Audit trail" section: one table row per
+// record (runbook golden rule: ticket, who rotated, when, new key
+// fingerprint), times in the report's zone.
+func auditMarkdown(env *Env, recs []AuditRecord) string {
+	cell := func(s string) string {
+		s = strings.Join(strings.Fields(s), " ") // one line: a table row
+		if s == "" {
+			return "-"
+		}
+		return strings.ReplaceAll(s, "|", `\|`)
+	}
+	var b strings.Builder
+	ticket := ""
+	if len(recs) > 0 {
+		ticket = recs[0].Ticket
+	}
+	fmt.Fprintf(&b, "\n## Audit trail (ticket %s)\n\n", cell(ticket))
+	b.WriteString("| time | actor | command | target | fingerprints after | outcome |\n|---|---|---|---|---|---|\n")
+	for _, r := range recs {
+		fps := make([]string, 0, len(r.After))
+		for slot, fp := range r.After {
+			fps = append(fps, slot+" "+fp)
+		}
+		sort.Strings(fps)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", env.fmtTime(r.Time), cell(r.Actor), cell(r.Command), cell(r.Target),
+			cell(strings.Join(fps, ", ")), cell(r.Outcome))
+	}
+	return b.String()
+}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goodgo/rotation/fingerprint"
 )
 
 // TestDrillConfiguredButDown: Postgres and Redis named by the environment
@@ -72,5 +74,48 @@ func TestDrillConfiguredButDown(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "drill-report-20261127-160000+0700.md")); err != nil {
 		t.Fatalf("report file name: %v (%v)", err, r)
+	}
+}
+
+// TestDrillReportFromAudit (issue 15 point 2): --from-audit fills the drill
+// report with the ticket's audit trail, written by the CLI's own mutating
+// commands: who, when, what, the new fingerprints, the outcome; records of
+// other tickets are left out.
+func TestDrillReportFromAudit(t *testing.T) {
+	dir := t.TempDir()
+	audit := filepath.Join(dir, "audit.jsonl")
+	vars := map[string]string{"ROTATE_AUDIT_LOG": audit, "ROTATE_ACTOR": "oncall@host", "ROTATE_TZ": "Asia/Ho_Chi_Minh"}
+	if r := runCLI(t, vars, "", "--ticket", "GOO-7", "keygen", "-o", filepath.Join(dir, "k"), "jwt"); r.code != exitOK {
+		t.Fatalf("keygen: %v", r)
+	}
+	if r := runCLI(t, vars, "", "--ticket", "GOO-8", "keygen", "-o", filepath.Join(dir, "other"), "db"); r.code != exitOK {
+		t.Fatalf("keygen: %v", r)
+	}
+	key, _ := os.ReadFile(filepath.Join(dir, "k"))
+	r := runCLI(t, vars, "", "--ticket", "GOO-7", "drill", "--in-process", "--only", "payment", "--from-audit", "--out", "-")
+	if r.code != exitOK {
+		t.Fatalf("drill: %v", r)
+	}
+	for _, want := range []string{
+		"## Audit trail (ticket GOO-7)",
+		"| 2026-11-27 16:00 +07 | oncall@host | keygen | file " + filepath.Join(dir, "k") + " | jwt " + fingerprint.OfString(string(key)) + " | ok |",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "other") || strings.Contains(r.stdout, "GOO-8") {
+		t.Errorf("report shows another ticket's record:\n%s", r.stdout)
+	}
+	assertNoSecret(t, r, string(key))
+	j := runCLI(t, vars, "", "--ticket", "GOO-7", "drill", "--in-process", "--only", "payment", "--from-audit", "--out", "-", "--json")
+	var doc struct {
+		Audit []AuditRecord `json:"audit"`
+	}
+	if err := json.Unmarshal([]byte(j.stdout), &doc); j.code != exitOK || err != nil || len(doc.Audit) != 1 || doc.Audit[0].Command != "keygen" {
+		t.Fatalf("drill --json --from-audit: %v %v", err, j)
+	}
+	if r := runCLI(t, vars, "", "--ticket", "GOO-9", "drill", "--in-process", "--only", "payment", "--from-audit", "--out", "-"); r.code != exitUsage || !strings.Contains(r.stderr, `no record for ticket "GOO-9"`) {
+		t.Fatalf("unknown ticket: %v", r)
 	}
 }

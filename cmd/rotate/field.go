@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -105,7 +104,8 @@ func (f *tableFlags) tables(env *Env, name string) (pgstore.ColumnList, bool) {
 	}
 	f.t.Columns = f.cols
 	if f.t.Name == "" || len(f.t.Columns) == 0 {
-		fmt.Fprintf(env.Stderr, "rotate field %s: --columns FILE, or --table and at least one --column, are required\n", name)
+		fmt.Fprintf(env.Stderr, "rotate field %s: missing required flag --columns FILE, or --table T and at least one --column C\n\n", name)
+		f.fs.Usage()
 		return nil, false
 	}
 	return pgstore.ColumnList{f.t}, true
@@ -170,10 +170,14 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 		"listed column holds a value under it. Exit 0 when every value names the primary key, 1\n"+
 		"otherwise, 2 bad usage, 3 the census could not run.")
 	f.register(fs, false)
-	asJSON := fs.Bool("json", false, "print the census as JSON")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	asJSON := of.json(env)
 	ring, pool, code := f.open(ctx, env, "census", 2)
 	if code != exitOK {
 		return code
@@ -188,12 +192,9 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate field census: %v\n", err)
 		return exitRun
 	}
-	switch {
-	case *asJSON && f.columns == "":
-		_ = json.NewEncoder(env.Stdout).Encode(lc.Tables[0])
-	case *asJSON:
-		_ = json.NewEncoder(env.Stdout).Encode(lc)
-	default:
+	if asJSON {
+		writeJSON(env.Stdout, censusDoc("field census", lc, f.columns != ""))
+	} else {
 		printCensus(env, ring, lc, f.columns != "")
 	}
 	if lc.NotCurrent() > 0 {
@@ -250,7 +251,8 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		"FIELD_ENCRYPTION_KEY_PREVIOUS). Concurrent writes are never overwritten (compare-and-swap).\n"+
 		"Interrupted, it resumes from its checkpoint when run again. Several processes (on several\n"+
 		"machines) run with the same --job share the work. Progress: a bar on a terminal, JSON lines\n"+
-		"otherwise. Exit 0 when every value is under the primary key, 1 when values remain\n"+
+		"otherwise (--progress). With --json, one document on stdout at the end and the progress on\n"+
+		"stderr (a bar on a terminal, JSON lines with --progress json, else none). Exit 0 when every value is under the primary key, 1 when values remain\n"+
 		"(undecryptable ones are listed), 2 bad usage or configuration, 3 the run failed, was\n"+
 		"cancelled or another job holds the table (run again to resume). --dry-run exits 1 only for\n"+
 		"undecryptable values.")
@@ -263,12 +265,17 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 	fs.DurationVar(&opt.Pause, "pause", 0, "pause after each batch")
 	fs.BoolVar(&opt.DryRun, "dry-run", false, "read and decrypt, write nothing")
 	fs.StringVar(&opt.Job, "job", "", "checkpoint name (default: from table, columns and primary key id)")
-	progress := fs.String("progress", "auto", "auto, bar or json")
+	progress := fs.String("progress", "auto", "auto, bar or json (a stream of JSON lines: {\"event\":\"progress\"|\"report\"|\"census\", …})")
 	alg := fs.String("algorithm", "xchacha20poly1305", "for new envelopes: xchacha20poly1305 or aes256gcm")
 	migrate := fs.Bool("migrate-plaintext", false, "treat values that are not envelopes as plaintext and encrypt them (migration only)")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	asJSON := of.json(env)
 	if *progress != "auto" && *progress != "bar" && *progress != "json" {
 		fmt.Fprintln(env.Stderr, "rotate field reencrypt: --progress must be auto, bar or json")
 		return exitUsage
@@ -285,18 +292,27 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		ring = ring.WithLegacy(fieldcrypt.Plaintext)
 	}
 	auditReencrypt(env, ring, f.list)
-	bar := *progress == "bar" || (*progress == "auto" && isTerminal(env.Stdout))
-	enc := json.NewEncoder(env.Stdout)
+	// The progress: a bar (on stderr), a stream of JSON lines, or none.
+	// Without --json the stream is the output (stdout); with --json it
+	// goes to stderr and the document alone to stdout.
+	bar := *progress == "bar" || (*progress == "auto" && isTerminal(env.Stdout) && !asJSON) || (*progress == "auto" && asJSON && isTerminal(env.Stderr))
+	stream := !bar && (!asJSON || *progress == "json")
+	sw := env.Stdout
+	if asJSON {
+		sw = env.Stderr
+	}
 	opt.Progress = func(p pgstore.Progress) {
-		if bar {
+		switch {
+		case bar:
 			fmt.Fprintf(env.Stderr, "\r%s", progressBar(p))
 			if p.Done {
 				fmt.Fprintln(env.Stderr)
 			}
-			return
+		case stream:
+			jsonLine(sw, newProgressEvent(p))
 		}
-		_ = enc.Encode(pgstore.ProgressEvent(p))
 	}
+	doc := reencryptJSON{Command: "field reencrypt", DryRun: opt.DryRun, Primary: ring.Primary(), Tables: []reencryptTable{}, OK: true}
 	code = exitOK
 	for _, t := range f.list {
 		o := opt
@@ -308,29 +324,57 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 			if bar {
 				fmt.Fprintln(env.Stderr)
 			}
+			if asJSON {
+				doc.OK = false
+				writeJSON(env.Stdout, doc) // the tables done so far
+			}
 			return runCode(env, "reencrypt", err)
 		}
-		if bar {
+		row := reencryptRow(t, rep)
+		switch {
+		case asJSON:
+			doc.Tables = append(doc.Tables, row)
+		case bar:
 			printFailures(env, t, rep.Failures, rep.Undecryptable)
 			fmt.Fprintln(env.Stdout, rep.Summary())
-		} else {
-			_ = enc.Encode(pgstore.ReportEvent(rep))
+		}
+		if stream {
+			jsonLine(sw, struct {
+				Event  string         `json:"event"`
+				Report reencryptTable `json:"report"` // its summary is report.summary
+			}{"report", row})
 		}
 		// A dry run expects values to remain; values no key opens are not.
 		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotCurrent() > 0 {
-			code = exitCheck
+			code, doc.OK = exitCheck, false
 		}
 	}
 	if f.columns != "" && !opt.DryRun {
 		lc, err := pgstore.TakeListCensus(ctx, pool, ring, f.list)
 		if err != nil {
+			if asJSON {
+				doc.OK = false
+				writeJSON(env.Stdout, doc)
+			}
 			return runCode(env, "reencrypt", err)
 		}
-		if bar {
+		cd := censusDoc("field reencrypt", lc, true)
+		switch {
+		case asJSON:
+			doc.Census = &cd
+		case bar:
 			fmt.Fprintln(env.Stdout, lc.Summary())
-		} else {
-			_ = enc.Encode(pgstore.CensusEvent(lc))
 		}
+		if stream {
+			jsonLine(sw, struct {
+				Event   string     `json:"event"`
+				Census  censusJSON `json:"census"`
+				Summary string     `json:"summary"`
+			}{"census", cd, lc.Summary()})
+		}
+	}
+	if asJSON {
+		writeJSON(env.Stdout, doc)
 	}
 	return code
 }
@@ -380,16 +424,21 @@ func runFieldVerify(ctx context.Context, env *Env, args []string) int {
 		"value decrypts, 1 otherwise, 2 bad usage or configuration, 3 the pass could not run.")
 	f.register(fs, true)
 	fs.IntVar(&opt.BatchSize, "batch-size", 1000, "rows per batch")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	asJSON := of.json(env)
 	ring, pool, code := f.open(ctx, env, "verify", 2)
 	if code != exitOK {
 		return code
 	}
 	defer pool.Close()
 	code = exitOK
+	doc := verifyJSON{Command: "field verify", Tables: []*pgstore.VerifyReport{}, OK: true}
 	for _, t := range f.list {
 		rep, err := pgstore.Verify(ctx, pool, ring, t, opt)
 		if err != nil {
@@ -400,15 +449,21 @@ func runFieldVerify(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "rotate field verify: %v\n", err)
 			return exitRun
 		}
-		if *asJSON {
-			_ = json.NewEncoder(env.Stdout).Encode(rep) // one line per table
+		if asJSON {
+			if rep.Keys == nil {
+				rep.Keys = []pgstore.KeyCount{}
+			}
+			doc.Tables = append(doc.Tables, rep)
 		} else {
 			printFailures(env, t, rep.Failures, rep.Undecryptable)
 			fmt.Fprintln(env.Stdout, rep.Summary())
 		}
 		if !rep.OK() {
-			code = exitCheck
+			code, doc.OK = exitCheck, false
 		}
+	}
+	if asJSON {
+		writeJSON(env.Stdout, doc)
 	}
 	return code
 }

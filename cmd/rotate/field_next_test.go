@@ -42,7 +42,7 @@ func TestFieldCensusStagedNextNeverRetirable(t *testing.T) {
 	// Issue 12 point 9: the JSON names the table as it is, not as a quoted
 	// SQL identifier.
 	j := runCLI(t, vars, "", "field", "census", "--table", "users", "--column", "phone:text", "--json")
-	if j.code != exitOK || !strings.Contains(j.stdout, `"table":"users"`) {
+	if j.code != exitOK || !strings.Contains(j.stdout, `"table": "users"`) {
 		t.Fatalf("census --json: %+v", j)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -72,10 +73,10 @@ func fieldWant(r *fieldcrypt.Keyring) fleetWant {
 	return w
 }
 
-func openFieldDir(env *Env, name, dir string, adopt bool) (secretsDir, map[string]string, int) {
+func openFieldDir(env *Env, fs *flag.FlagSet, dir string, adopt bool) (secretsDir, map[string]string, int) {
+	name := fs.Name()
 	if dir == "" {
-		fmt.Fprintf(env.Stderr, "rotate %s: missing required flag --dir\n", name)
-		return "", nil, exitUsage
+		return "", nil, missingFlag(fs, "dir")
 	}
 	d := secretsDir(dir)
 	if err := d.check(adopt); err != nil {
@@ -187,7 +188,7 @@ func runFieldStage(_ context.Context, env *Env, args []string) int {
 	if fs.NArg() != 0 {
 		return wrongArgs(fs, "no arguments")
 	}
-	d, old, code := openFieldDir(env, "field stage", *dir, *adopt)
+	d, old, code := openFieldDir(env, fs, *dir, *adopt)
 	if code != exitOK {
 		return code
 	}
@@ -235,7 +236,7 @@ func runFieldPromote(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "rotate field promote: missing required flag --fleet or --fleet-file (every instance must have loaded NEXT), or --skip-fleet-check")
 		return exitUsage
 	}
-	d, old, code := openFieldDir(env, "field promote", *dir, *adopt)
+	d, old, code := openFieldDir(env, fs, *dir, *adopt)
 	if code != exitOK {
 		return code
 	}
@@ -291,11 +292,11 @@ func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 	}
 	// The census must cover every encrypted column: --columns FILE (the
 	// list the job and verify read), or one --table and its --column.
-	list, ok := tf.tables(env, "field retire")
+	list, ok := tf.tables(env, "retire")
 	if !ok {
 		return exitUsage
 	}
-	d, old, code := openFieldDir(env, "field retire", tf.dir, *adopt)
+	d, old, code := openFieldDir(env, fs, tf.dir, *adopt)
 	if code != exitOK {
 		return code
 	}

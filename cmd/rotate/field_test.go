@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/goodgo/rotation/fieldcrypt"
 	"github.com/goodgo/rotation/internal/testsvc"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func TestFieldEncryptDecrypt(t *testing.T) {
@@ -129,8 +131,22 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 		t.Fatalf("no progress lines: %s", re.stdout)
 	}
 	c = runCLI(t, vars, "", append([]string{"field", "census", "--json"}, cols...)...)
-	if c.code != 0 || strings.Contains(c.stdout, oldID) || !strings.Contains(c.stdout, `"headers_only":true`) {
-		t.Fatalf("census after: %+v", c)
+	var cj censusJSON
+	if err := json.Unmarshal([]byte(c.stdout), &cj); c.code != 0 || err != nil || !cj.HeadersOnly || cj.NotCurrent != 0 || cj.ColumnList || len(cj.Tables) != 1 || cj.Tables[0].Table != "users" {
+		t.Fatalf("census after: %v %+v", err, c)
+	}
+	for _, k := range cj.Keys {
+		// One table is not every column: never "retirable" here.
+		if k.KeyID.String() == oldID && (k.Values != 0 || k.Role != "previous" || k.Retirable) {
+			t.Fatalf("census after: the old key %+v", k)
+		}
+	}
+	for _, col := range cj.Tables[0].Columns {
+		for _, k := range col.Keys {
+			if k.KeyID.String() == oldID {
+				t.Fatalf("census after: %s still has values under the old key", col.Column)
+			}
+		}
 	}
 	// The progress bar.
 	bar := runCLI(t, vars, "", append([]string{"field", "reencrypt", "--progress", "bar"}, tbl...)...)
@@ -209,7 +225,7 @@ func TestFieldVerify(t *testing.T) {
 		t.Fatalf("verify moved value: %+v", v)
 	}
 	j := runCLI(t, vars, "", append([]string{"field", "verify", "--bind", "--json"}, tbl...)...)
-	if j.code != exitCheck || !strings.Contains(j.stdout, `"undecryptable":1`) || !strings.Contains(j.stdout, `"pk":"1,4"`) {
+	if j.code != exitCheck || !strings.Contains(j.stdout, `"undecryptable": 1`) || !strings.Contains(j.stdout, `"pk": "1,4"`) || !strings.Contains(j.stdout, `"ok": false`) {
 		t.Fatalf("verify --json: %+v", j)
 	}
 	for _, bad := range [][]string{
@@ -372,5 +388,36 @@ func TestFieldReencryptAudit(t *testing.T) {
 		if strings.Contains(string(line), k) {
 			t.Fatalf("audit line holds a key: %s", line)
 		}
+	}
+}
+
+// TestFieldReencryptCancelled (issue 15 point 9): a cancelled run exits 3
+// ("run again to resume"), not 1 like values that remain; with --json the
+// document still says what was done (nothing) and "ok": false.
+func TestFieldReencryptCancelled(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE cards (id bigint PRIMARY KEY, pan bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
+	old, _ := fieldcrypt.NewKeyring(k1)
+	v, _ := old.Encrypt(nil, []byte("4111111111111111"), fieldcrypt.Binding{})
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO cards VALUES (1, $1)`, v); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"FIELD_ENCRYPTION_KEY": k2, "FIELD_ENCRYPTION_KEY_PREVIOUS": k1, "DATABASE_URL": db.URL}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Vars: secretenv.Map(vars)}
+	code := run(cancelled, []string{"field", "reencrypt", "--table", "cards", "--column", "pan", "--json"}, env)
+	if code != exitRun || !strings.Contains(errb.String(), "run again to resume") {
+		t.Fatalf("cancelled: exit %d (want %d), stderr %q", code, exitRun, errb.String())
+	}
+	assertJSONStyle(t, "cancelled reencrypt", out.String())
+	var doc reencryptJSON
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Tables) != 0 || doc.OK {
+		t.Fatalf("cancelled --json: %v %s", err, out.String())
 	}
 }

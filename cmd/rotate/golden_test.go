@@ -82,7 +82,11 @@ func TestGolden(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			golden(t, c.name, runCLI(t, c.vars, c.stdin, c.args...))
+			r := runCLI(t, c.vars, c.stdin, c.args...)
+			if strings.HasSuffix(c.name, "-json") {
+				assertJSONStyle(t, c.name, r.stdout)
+			}
+			golden(t, c.name, r)
 		})
 	}
 }
@@ -93,12 +97,12 @@ func TestGoldenStaging(t *testing.T) {
 	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA, "FIELD_ENCRYPTION_KEY": goldenFieldKey})
 	in := goldenAccessNext + "\n" + goldenRefreshNext + "\n"
 	golden(t, "jwt-stage-dry-run", runCLI(t, vars, in, "jwt", "stage", "--dir", dir, "--stdin", "--dry-run"), dir, "$DIR")
-	golden(t, "jwt-stage-json", runCLI(t, vars, in, "jwt", "stage", "--dir", dir, "--stdin", "--json"), dir, "$DIR")
+	goldenJSON(t, "jwt-stage-json", runCLI(t, vars, in, "jwt", "stage", "--dir", dir, "--stdin", "--json"), nil, dir, "$DIR")
 	golden(t, "jwt-promote", runCLI(t, vars, "", "jwt", "promote", "--dir", dir, "--skip-fleet-check"), dir, "$DIR")
 	golden(t, "jwt-retire-early", runCLI(t, vars, "", "jwt", "retire", "--dir", dir), dir, "$DIR")
 	golden(t, "jwt-retire-incident-no-yes", runCLI(t, vars, "", "jwt", "retire", "--dir", dir, "--incident"), dir, "$DIR")
 	golden(t, "field-stage", runCLI(t, vars, goldenFieldNext+"\n", "field", "stage", "--dir", dir, "--stdin"), dir, "$DIR")
-	golden(t, "field-promote-json", runCLI(t, vars, "", "field", "promote", "--dir", dir, "--skip-fleet-check", "-o", "json"), dir, "$DIR")
+	goldenJSON(t, "field-promote-json", runCLI(t, vars, "", "field", "promote", "--dir", dir, "--skip-fleet-check", "-o", "json"), nil, dir, "$DIR")
 }
 
 // TestGoldenFleet pins the fleet check's human output: two instances, one

@@ -97,15 +97,7 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 	}
 	st := keys.Status()
 	if of.json(env) {
-		rows := slotRows(st)
-		for i, s := range st {
-			// Only the previous slot has a meaningful "since" (when it left
-			// current); for the others it would be this process's start.
-			if s.Slot != jwtkeys.SlotPrevious {
-				rows[i].Since = nil
-			}
-		}
-		writeJSON(env.Stdout, rows)
+		writeJSON(env.Stdout, slotRows(st))
 		return exitOK
 	}
 	loc, _ := env.zone()
@@ -237,11 +229,13 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 }
 
 func runJWTSign(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt sign", "rotate jwt sign --sub SUBJECT [--refresh] [--dir DIR]\n\n"+
-		"Mints a smoke-test token with the current key (stdout) and prints its kid and expiry on stderr.")
+	fs := newFlags(env, "jwt sign", "rotate jwt sign --sub SUBJECT [--refresh] [--dir DIR] [--json]\n\n"+
+		"Mints a smoke-test token with the current key (stdout) and prints its kid and expiry on stderr.\n"+
+		"With --json, one document on stdout: token, ring, kid, subject, expires_at.")
 	kf := addKeyringFlags(fs)
-	sub := fs.String("sub", "", "subject (user id) of the token")
+	sub := fs.String("sub", "", "subject (user id) of the token (required)")
 	refresh := fs.Bool("refresh", false, "mint a refresh token instead of an access token")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -270,8 +264,19 @@ func runJWTSign(_ context.Context, env *Env, args []string) int {
 	if *refresh {
 		tok, ring, exp = p.Refresh, jwtkeys.Refresh, p.RefreshExpiresAt
 	}
+	kid := keys.Keyring().CurrentKid(ring)
+	if of.json(env) {
+		writeJSON(env.Stdout, struct {
+			Token     string     `json:"token"`
+			Ring      string     `json:"ring"`
+			Kid       string     `json:"kid"`
+			Subject   string     `json:"subject"`
+			ExpiresAt *time.Time `json:"expires_at"`
+		}{tok, ring.String(), kid, *sub, utcPtr(exp)})
+		return exitOK
+	}
 	fmt.Fprintln(env.Stdout, tok)
-	fmt.Fprintf(env.Stderr, "%s token, kid %s, expires %s\n", ring, keys.Keyring().CurrentKid(ring), env.fmtTime(exp))
+	fmt.Fprintf(env.Stderr, "%s token, kid %s, expires %s\n", ring, kid, env.fmtTime(exp))
 	return exitOK
 }
 

@@ -70,11 +70,38 @@ type smokeSecret struct {
 	set  payment.SecretSet
 }
 
+// smokeJSON is the --json document of rotate payment smoke.
+type smokeJSON struct {
+	Command  string           `json:"command"`
+	Provider string           `json:"provider"`
+	Secrets  []smokeSecretRow `json:"secrets"`
+	Checks   []smokeCheck     `json:"checks"`
+	OK       bool             `json:"ok"`
+}
+
+type smokeSecretRow struct {
+	Variable            string     `json:"variable"`
+	CurrentFingerprint  string     `json:"current_fingerprint"`
+	PreviousFingerprint string     `json:"previous_fingerprint,omitempty"`
+	PreviousUntil       *time.Time `json:"previous_until,omitempty"`
+	PreviousWindow      string     `json:"previous_window,omitempty"` // open or closed
+}
+
+// smokeCheck is one check: what was tried, whether it passed, the slot that
+// verified (when one did) and a one-line detail.
+type smokeCheck struct {
+	Check  string `json:"check"`
+	OK     bool   `json:"ok"`
+	Slot   string `json:"slot,omitempty"`
+	Detail string `json:"detail"`
+}
+
 func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 	fs := newFlags(env, "payment smoke", smokeSynopsis)
 	callback := fs.Bool("callback", false, "verify a real callback read from stdin")
 	dir := fs.String("dir", "", "read the secrets from files in this directory (a mounted secret) instead of the environment")
 	raw := fs.Bool("raw-secrets", false, "webhook: a secret without whsec_ is raw key bytes (secrets deployed before the Standard Webhooks format)")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -83,9 +110,9 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 		src = secretenv.Dir(*dir)
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitUsage
+		return wrongArgs(fs, "one provider (vnpay, momo, zalopay or webhook)")
 	}
+	asJSON := of.json(env)
 	provider := fs.Arg(0)
 	now := env.now()
 	var s *smoke
@@ -104,7 +131,7 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 	case "webhook":
 		s, err = webhookSmoke(src, now, *raw)
 	default:
-		fmt.Fprintf(env.Stderr, "rotate payment smoke: unknown provider %q\n", provider)
+		fmt.Fprintf(env.Stderr, "rotate payment smoke: unknown provider %q: want vnpay, momo, zalopay or webhook\n\n", provider)
 		fs.Usage()
 		return exitUsage
 	}
@@ -115,17 +142,47 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 		}
 		return exitCheck
 	}
+	doc := smokeJSON{Command: "payment smoke", Provider: provider, Secrets: []smokeSecretRow{}, Checks: []smokeCheck{}, OK: true}
 	out := env.Stdout
 	for _, sec := range s.secrets {
-		fmt.Fprintf(out, "%-8s %s current fp=%s", provider, sec.name, sec.set.Current.Fingerprint())
+		row := smokeSecretRow{Variable: sec.name, CurrentFingerprint: sec.set.Current.Fingerprint()}
 		if !sec.set.Previous.IsZero() {
-			state := "open"
+			row.PreviousFingerprint, row.PreviousUntil, row.PreviousWindow = sec.set.Previous.Fingerprint(), utcPtr(sec.set.PreviousUntil), "open"
 			if !sec.set.PreviousLive(now) {
-				state = "closed"
+				row.PreviousWindow = "closed"
 			}
-			fmt.Fprintf(out, ", previous fp=%s accepted until %s (%s)", sec.set.Previous.Fingerprint(), sec.set.PreviousUntil.Format(time.RFC3339), state)
+		}
+		doc.Secrets = append(doc.Secrets, row)
+		if asJSON {
+			continue
+		}
+		fmt.Fprintf(out, "%-8s %s current fp=%s", provider, sec.name, row.CurrentFingerprint)
+		if row.PreviousFingerprint != "" {
+			fmt.Fprintf(out, ", previous fp=%s accepted until %s (%s)", row.PreviousFingerprint, env.fmtTimeSeconds(sec.set.PreviousUntil), row.PreviousWindow)
 		}
 		fmt.Fprintln(out)
+	}
+	// report records one check; the human line is its detail, prefixed.
+	report := func(check string, ok bool, slot payment.Slot, format string, args ...any) {
+		c := smokeCheck{Check: check, OK: ok, Slot: string(slot), Detail: fmt.Sprintf(format, args...)}
+		doc.Checks = append(doc.Checks, c)
+		doc.OK = doc.OK && ok
+		if !asJSON {
+			mark := "ok  "
+			if !ok {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(out, "%s %s\n", mark, c.Detail)
+		}
+	}
+	finish := func() int {
+		if asJSON {
+			writeJSON(out, doc)
+		}
+		if !doc.OK {
+			return exitCheck
+		}
+		return exitOK
 	}
 
 	if *callback {
@@ -136,47 +193,41 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 		}
 		slot, err := s.callback(in)
 		if err != nil {
-			fmt.Fprintf(out, "FAIL callback: %v\n", err)
-			return exitCheck
+			report("callback", false, "", "callback: %v", err)
+		} else {
+			report("callback", true, slot, "callback verified with slot %s", slot)
 		}
-		fmt.Fprintf(out, "ok   callback verified with slot %s\n", slot)
-		return exitOK
+		return finish()
 	}
 
-	ok := true
-	report := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	if shown, err := s.sign(); err != nil {
-		ok = false
-		report("FAIL sign request: %v", err)
+		report("sign_request", false, "", "sign request: %v", err)
 	} else {
-		report("ok   signed request: %s", shown)
+		report("sign_request", true, "", "signed request: %s", shown)
 	}
 	if slot, err := s.current(); err != nil || slot != payment.SlotCurrent {
-		ok = false
-		report("FAIL callback signed with the current secret: slot %q, %v", slot, err)
+		report("current_secret_callback", false, slot, "callback signed with the current secret: slot %q, %v", slot, err)
 	} else {
-		report("ok   callback signed with the current secret: verified, slot current")
+		report("current_secret_callback", true, slot, "callback signed with the current secret: verified, slot current")
 	}
 	slot, has, err := s.previous()
+	const prev = "previous_secret_callback"
 	switch {
 	case !has:
-		report("ok   no previous secret configured")
+		report(prev, true, "", "no previous secret configured")
 	case now.Before(s.until) && (err != nil || slot != payment.SlotPrevious):
-		ok = false
-		report("FAIL callback signed with the previous secret inside its window: slot %q, %v", slot, err)
+		report(prev, false, slot, "callback signed with the previous secret inside its window: slot %q, %v", slot, err)
 	case now.Before(s.until):
-		report("ok   callback signed with the previous secret: verified, slot previous (window closes %s)", s.until.Format(time.RFC3339))
+		report(prev, true, slot, "callback signed with the previous secret: verified, slot previous (window closes %s)", env.fmtTimeSeconds(s.until))
 	case err == nil:
-		ok = false
-		report("FAIL callback signed with the previous secret after its window was accepted (slot %s)", slot)
+		report(prev, false, slot, "callback signed with the previous secret after its window was accepted (slot %s)", slot)
 	default:
-		report("ok   callback signed with the previous secret: refused, its window closed at %s (%v)", s.until.Format(time.RFC3339), err)
+		report(prev, true, "", "callback signed with the previous secret: refused, its window closed at %s (%v)", env.fmtTimeSeconds(s.until), err)
 	}
-	if !ok {
-		return exitCheck
+	if doc.OK && !asJSON {
+		fmt.Fprintf(out, "ok   %s\n", provider)
 	}
-	report("ok   %s", provider)
-	return exitOK
+	return finish()
 }
 
 // previousWindow is the window of the previous slot: the earliest deadline

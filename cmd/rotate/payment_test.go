@@ -31,7 +31,7 @@ const (
 )
 
 func vnpayVars(extra map[string]string) map[string]string {
-	m := map[string]string{"VNPAY_TMN_CODE": "DEMOV210", "VNPAY_HASH_SECRET": smokeVNPayNew}
+	m := map[string]string{"VNPAY_TMN_CODE": "DEMOV210", "VNPAY_HASH_SECRET": smokeVNPayNew, "ROTATE_TZ": "Asia/Ho_Chi_Minh"}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -53,10 +53,10 @@ func TestPaymentSmoke(t *testing.T) {
 			"current fp=" + fingerprint.OfString(smokeVNPayNew), "ok   signed request: https://sandbox.vnpayment.vn/", "vnp_SecureHash=",
 			"ok   callback signed with the current secret: verified, slot current", "ok   no previous secret configured", "ok   vnpay"}},
 		{"vnpay inside the window", vnpayVars(withPrev), "vnpay", exitOK, []string{
-			"previous fp=" + fingerprint.OfString(smokeVNPayOld) + " accepted until 2026-11-28T09:00:00Z (open)",
+			"previous fp=" + fingerprint.OfString(smokeVNPayOld) + " accepted until 2026-11-28 16:00:00 +07 (open)",
 			"ok   callback signed with the previous secret: verified, slot previous"}},
 		{"vnpay after the window", vnpayVars(closed), "vnpay", exitOK, []string{
-			"(closed)", "ok   callback signed with the previous secret: refused, its window closed at 2026-11-27T08:59:59Z"}},
+			"(closed)", "ok   callback signed with the previous secret: refused, its window closed at 2026-11-27 15:59:59 +07"}},
 		{"momo", map[string]string{"MOMO_PARTNER_CODE": "MOMO", "MOMO_ACCESS_KEY": smokeMoMoAK, "MOMO_SECRET_KEY": smokeMoMoSK,
 			"MOMO_SECRET_KEY_PREVIOUS": "OLDSECRETKEYOLDSECRETKEY01234567", "MOMO_SECRET_KEY_PREVIOUS_UNTIL": "2026-11-28T00:00:00+07:00"}, "momo", exitOK, []string{
 			"MOMO_ACCESS_KEY current fp=" + fingerprint.OfString(smokeMoMoAK), "MOMO_SECRET_KEY current fp=" + fingerprint.OfString(smokeMoMoSK),

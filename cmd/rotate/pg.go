@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{name: "pg", summary: "Postgres login-role rotation: plan, apply, verify, drain, retire", run: runPG})
+	register(command{name: "pg", summary: "Postgres login-role rotation: plan, apply, verify, drain, retire, rollback, status", run: runPG})
 	register(command{name: "pgbouncer", summary: "PgBouncer userlist entries and RELOAD for a rotated role", run: runPgBouncer})
 }
 
@@ -30,6 +30,7 @@ func runPG(ctx context.Context, env *Env, args []string) int {
 		"drain":    {name: "drain", summary: "wait until the old role has no sessions (--incident terminates)", run: pgDrain},
 		"retire":   {name: "retire", summary: "break-glass, nologin or drop the old role", run: pgRetire},
 		"rollback": {name: "rollback", summary: "undo an unfinished rotation before retire: drain and drop the new role", run: pgRollback},
+		"status":   {name: "status", summary: "where a role's rotation stands: sessions, unfinished rotation, cutover allowed, next step", run: pgStatus},
 	})
 }
 
@@ -117,7 +118,7 @@ func readPassword(env *Env, file string) (fingerprint.Secret, error) {
 // bad usage.
 func (f *pgFlags) usage(env *Env, fs *flag.FlagSet) bool {
 	if f.role == "" {
-		fmt.Fprintln(env.Stderr, "rotate pg: --role is required")
+		missingFlag(fs, "role")
 		return false
 	}
 	if fs.NArg() != 0 {
@@ -178,12 +179,14 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 	f.register(fs)
 	f.registerRetire(fs)
 	out := fs.String("out", "", "also write the plan to this new file (0600; verifier, never the password) for rotate pg apply FILE")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if !f.usage(env, fs) {
 		return exitUsage
 	}
+	asJSON := of.json(env)
 	adm, code := connectPG(ctx, env, f.adminURLFile)
 	if adm == nil {
 		return code
@@ -193,12 +196,20 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 	if p == nil {
 		return code
 	}
-	fmt.Fprint(env.Stdout, p.Render())
 	if *out != "" {
 		if err := pgrole.CreatePlanFile(*out, p); err != nil {
 			fmt.Fprintf(env.Stderr, "rotate pg plan: %v\n", err)
 			return exitCheck
 		}
+	}
+	if asJSON {
+		doc := pgPlanDoc("pg plan", p, true)
+		doc.PlanFile = *out
+		writeJSON(env.Stdout, doc)
+		return exitOK
+	}
+	fmt.Fprint(env.Stdout, p.Render())
+	if *out != "" {
 		fmt.Fprintf(env.Stdout, "-- plan written to %s (verifier fp=%s, catalog digest %.16s); apply exactly it: rotate pg apply %s\n",
 			*out, p.Verifier().Fingerprint(), p.CatalogDigest(), *out)
 	}
@@ -208,16 +219,19 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 func pgApply(ctx context.Context, env *Env, args []string) int {
 	var f pgFlags
 	var phase, userlist string
-	fs := newFlags(env, "pg apply", "rotate pg apply --role NAME [--phase create|grant|verify] [--userlist PATH] [flags] < new-password\n"+
-		"rotate pg apply [--phase …] [--userlist PATH] PLAN-FILE\n\n"+
+	fs := newFlags(env, "pg apply", "rotate pg apply --role NAME [--phase create|grant|verify] [--userlist PATH] [--dry-run] [flags] < new-password\n"+
+		"rotate pg apply [--phase …] [--userlist PATH] [--dry-run] PLAN-FILE\n\n"+
 		"Runs create, grant and verify (cutover is yours: point the applications at the new role),\n"+
 		"printing every statement committed. With --userlist, the new role's verifier is added to it.\n"+
 		"With PLAN-FILE (from rotate pg plan --out) it runs exactly that plan, with its verifier, and\n"+
-		"refuses if the catalog changed since; no password is read.")
+		"refuses if the catalog changed since; no password is read. --dry-run prints the statements\n"+
+		"of the phases it would run (as rotate pg plan) and changes nothing.")
 	f.register(fs)
 	fs.StringVar(&phase, "phase", "", "run only this phase (grant and verify need --resume --new ROLE)")
 	fs.StringVar(&userlist, "userlist", "", "PgBouncer userlist.txt to add the new role to (then run rotate pgbouncer reload)")
 	allowLogged := fs.Bool("allow-verifier-in-log", false, "send the verifier even if the server's logging settings would record it (default: refuse)")
+	dryRun := fs.Bool("dry-run", false, "print the statements it would run and change nothing")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -227,6 +241,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	} else if !f.usage(env, fs) {
 		return exitUsage
 	}
+	asJSON := of.json(env)
 	phases := []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify}
 	switch pgrole.PhaseName(phase) {
 	case "":
@@ -254,13 +269,42 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close(ctx)
 	adm.SetAllowLoggedVerifier(*allowLogged)
+	type applyJSON struct {
+		Command             string        `json:"command"`
+		DryRun              bool          `json:"dry_run"`
+		OldRole             string        `json:"old_role"`
+		NewRole             string        `json:"new_role"`
+		Phases              []string      `json:"phases"`
+		Applied             []pgStatement `json:"applied"`
+		VerifierFingerprint string        `json:"verifier_fingerprint,omitempty"`
+		Userlist            string        `json:"userlist,omitempty"`
+		Ready               bool          `json:"ready"`
+		Next                string        `json:"next"`
+	}
+	names := make([]string, len(phases))
+	for i, ph := range phases {
+		names[i] = string(ph)
+	}
 	if len(phases) == 1 && phases[0] == pgrole.PhaseVerify && planPath == "" {
 		// The diff needs no password: none is read.
+		next := "rotate pg drain --role " + f.role
+		if *dryRun {
+			if asJSON {
+				writeJSON(env.Stdout, applyJSON{Command: "pg apply", DryRun: true, OldRole: f.role, NewRole: f.newRole, Phases: names, Applied: []pgStatement{}, Next: "rotate pg apply --role " + f.role + " --resume --new " + f.newRole + " --phase verify"})
+			} else {
+				fmt.Fprintf(env.Stdout, "dry run: would compare the privileges of %s with %s (rotate pg verify --old %s --new %s); nothing was changed\n", f.newRole, f.role, f.role, f.newRole)
+			}
+			return exitOK
+		}
 		if err := adm.Verify(ctx, f.role, f.newRole); err != nil {
 			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
 			return exitCheck
 		}
-		fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: rotate pg drain --role %s\n", f.newRole, f.role)
+		if asJSON {
+			writeJSON(env.Stdout, applyJSON{Command: "pg apply", OldRole: f.role, NewRole: f.newRole, Phases: names, Applied: []pgStatement{}, Ready: true, Next: next})
+		} else {
+			fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: %s\n", f.newRole, next)
+		}
 		return exitOK
 	}
 	var p *pgrole.Plan
@@ -271,12 +315,48 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	} else if p, code = f.plan(ctx, env, adm); p == nil {
 		return code
 	}
+	if *dryRun {
+		if asJSON {
+			doc := pgPlanDoc("pg apply", p, true)
+			keep := doc.Phases[:0]
+			for _, ph := range doc.Phases {
+				for _, n := range names {
+					if ph.Phase == n {
+						keep = append(keep, ph)
+					}
+				}
+			}
+			doc.Phases = keep
+			writeJSON(env.Stdout, doc)
+			return exitOK
+		}
+		n := 0
+		for _, ph := range phases {
+			for _, s := range p.Phase(ph).Steps {
+				fmt.Fprintf(env.Stdout, "would run %s: [%s] %s;\n", ph, dbName(s.Database, p.AdminDatabase), s.SQL)
+				n++
+			}
+		}
+		if userlist != "" {
+			fmt.Fprintf(env.Stdout, "would add %s (verifier fp=%s) to %s\n", p.New, p.Verifier().Fingerprint(), userlist)
+		}
+		fmt.Fprintf(env.Stdout, "dry run: %d statement(s) in %s, %s -> %s; nothing was changed\n", n, strings.Join(names, ", "), p.Old, p.New)
+		return exitOK
+	}
+	doc := applyJSON{Command: "pg apply", OldRole: p.Old, NewRole: p.New, Phases: names, Userlist: userlist}
 	for _, ph := range phases {
 		applied, err := adm.Apply(ctx, p, ph)
-		for _, a := range applied {
-			fmt.Fprintf(env.Stdout, "applied %s: %s;\n", ph, a)
+		doc.Applied = pgApplied(doc.Applied, string(ph), adm.Database(), applied)
+		if !asJSON {
+			for _, a := range applied {
+				fmt.Fprintf(env.Stdout, "applied %s: %s;\n", ph, a)
+			}
 		}
 		if err != nil {
+			if asJSON {
+				doc.Next = "rotate pg apply --role " + p.Old + " --resume (or rotate pg rollback --role " + p.Old + ")"
+				writeJSON(env.Stdout, doc)
+			}
 			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
 			return exitCheck
 		}
@@ -295,17 +375,30 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		}
 	}
 	last := phases[len(phases)-1]
+	if phases[0] == pgrole.PhaseCreate {
+		doc.VerifierFingerprint = p.Verifier().Fingerprint()
+	}
 	if last != pgrole.PhaseVerify {
-		fmt.Fprintf(env.Stdout, "phase %s done for %s; continue: rotate pg apply --role %s --resume --new %s --phase %s\n",
-			last, p.New, p.Old, p.New, nextPhase(last))
+		doc.Next = fmt.Sprintf("rotate pg apply --role %s --resume --new %s --phase %s", p.Old, p.New, nextPhase(last))
+		if asJSON {
+			writeJSON(env.Stdout, doc)
+		} else {
+			fmt.Fprintf(env.Stdout, "phase %s done for %s; continue: %s\n", last, p.New, doc.Next)
+		}
 		return exitOK
 	}
+	doc.Ready, doc.Next = true, "rotate pg drain --role "+p.Old
 	if phases[0] == pgrole.PhaseCreate {
 		env.auditTarget("role " + p.Old + " -> " + p.New)
 		env.auditFingerprint("verifier "+p.New, "", p.Verifier().Fingerprint())
-		fmt.Fprintf(env.Stdout, "new role %s ready (verifier fp=%s); cut over, then: rotate pg drain --role %s\n", p.New, p.Verifier().Fingerprint(), p.Old)
-	} else {
-		fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: rotate pg drain --role %s\n", p.New, p.Old)
+	}
+	switch {
+	case asJSON:
+		writeJSON(env.Stdout, doc)
+	case phases[0] == pgrole.PhaseCreate:
+		fmt.Fprintf(env.Stdout, "new role %s ready (verifier fp=%s); cut over, then: %s\n", p.New, p.Verifier().Fingerprint(), doc.Next)
+	default:
+		fmt.Fprintf(env.Stdout, "new role %s ready; cut over, then: %s\n", p.New, doc.Next)
 	}
 	return exitOK
 }
@@ -320,17 +413,21 @@ func nextPhase(ph pgrole.PhaseName) pgrole.PhaseName {
 
 func pgVerify(ctx context.Context, env *Env, args []string) int {
 	var adminFile, oldRole, newRole string
-	fs := newFlags(env, "pg verify", "rotate pg verify --old NAME --new NAME\n\nPrints what the old role can do that the new one cannot; exit 1 unless nothing.")
+	fs := newFlags(env, "pg verify", "rotate pg verify --old NAME --new NAME [--json]\n\nPrints what the old role can do that the new one cannot; exit 1 unless nothing.")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
-	fs.StringVar(&oldRole, "old", "", "old login role")
-	fs.StringVar(&newRole, "new", "", "new login role")
+	fs.StringVar(&oldRole, "old", "", "old login role (required)")
+	fs.StringVar(&newRole, "new", "", "new login role (required)")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if oldRole == "" || newRole == "" {
-		fs.Usage()
-		return exitUsage
+	if code, bad := requireFlags(fs, map[string]string{"old": oldRole, "new": newRole}, "old", "new"); bad {
+		return code
 	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	asJSON := of.json(env)
 	adm, code := connectPG(ctx, env, adminFile)
 	if adm == nil {
 		return code
@@ -341,41 +438,84 @@ func pgVerify(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate pg verify: %v\n", err)
 		return exitCheck
 	}
-	for _, m := range ms {
-		fmt.Fprintf(env.Stdout, "missing %s\n", m)
+	if asJSON {
+		type missing struct {
+			Database  string `json:"database,omitempty"`
+			Kind      string `json:"kind"`
+			Object    string `json:"object"`
+			Privilege string `json:"privilege"`
+		}
+		doc := struct {
+			Command        string    `json:"command"`
+			OldRole        string    `json:"old_role"`
+			NewRole        string    `json:"new_role"`
+			Missing        []missing `json:"missing"`
+			CutoverAllowed bool      `json:"cutover_allowed"`
+		}{Command: "pg verify", OldRole: oldRole, NewRole: newRole, Missing: []missing{}, CutoverAllowed: len(ms) == 0}
+		for _, m := range ms {
+			doc.Missing = append(doc.Missing, missing{m.Database, m.Kind, m.Object, m.Privilege})
+		}
+		writeJSON(env.Stdout, doc)
+	} else {
+		for _, m := range ms {
+			fmt.Fprintf(env.Stdout, "missing %s\n", m)
+		}
 	}
 	if len(ms) > 0 {
 		fmt.Fprintf(env.Stderr, "rotate pg verify: %q lacks %d privilege(s) of %q; cutover refused\n", newRole, len(ms), oldRole)
 		return exitCheck
 	}
-	fmt.Fprintln(env.Stdout, "diff empty: cutover allowed")
+	if !asJSON {
+		fmt.Fprintln(env.Stdout, "diff empty: cutover allowed")
+	}
 	return exitOK
+}
+
+// pgDrainJSON is the --json document of rotate pg drain.
+type pgDrainJSON struct {
+	Command        string   `json:"command"`
+	DryRun         bool     `json:"dry_run"`
+	Role           string   `json:"role"`
+	Incident       bool     `json:"incident"`
+	PgBouncer      bool     `json:"pgbouncer"`
+	Sessions       int      `json:"sessions"` // dry run: connected now; otherwise: left at the end (0 when drained)
+	Databases      []string `json:"databases"`
+	Terminated     int      `json:"terminated"`
+	TimeoutSeconds float64  `json:"timeout_seconds"`
+	ElapsedSeconds float64  `json:"elapsed_seconds"`
+	Drained        bool     `json:"drained"`
+	Next           string   `json:"next,omitempty"`
 }
 
 func pgDrain(ctx context.Context, env *Env, args []string) int {
 	var adminFile, role, bouncerFile string
 	var timeout time.Duration
 	var incident, behindBouncer, dryRun, yes bool
-	fs := newFlags(env, "pg drain", "rotate pg drain --role NAME [--timeout 10m] [--pgbouncer] [--incident [--yes]] [--dry-run]\n\n"+
+	fs := newFlags(env, "pg drain", "rotate pg drain --role NAME [--timeout 10m] [--pgbouncer] [--incident [--yes]] [--dry-run] [--json]\n\n"+
 		"Waits until pg_stat_activity shows no client backend of the role. Behind PgBouncer, --pgbouncer sends\n"+
 		"RECONNECT (every database) and WAIT_CLOSE on its admin console (PGBOUNCER_ADMIN_URL or\n"+
 		"--pgbouncer-url-file) after each check, so idle server connections do not outlive the drain.\n"+
-		"--incident terminates the sessions (irreversible for them: asks on a terminal, needs --yes otherwise).")
+		"--incident terminates the sessions (irreversible for them: asks on a terminal, needs --yes otherwise).\n"+
+		"With --json the progress lines go to stderr and one document to stdout at the end.")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
-	fs.StringVar(&role, "role", "", "the old login role")
+	fs.StringVar(&role, "role", "", "the old login role (required)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
 	fs.BoolVar(&incident, "incident", false, "terminate the role's sessions (§5.5)")
 	fs.BoolVar(&behindBouncer, "pgbouncer", false, "RECONNECT + WAIT_CLOSE on the PgBouncer admin console between checks")
 	fs.StringVar(&bouncerFile, "pgbouncer-url-file", "", "file holding the PgBouncer admin console DSN (default: $PGBOUNCER_ADMIN_URL)")
 	fs.BoolVar(&dryRun, "dry-run", false, "print the sessions it would wait for (or terminate) and change nothing")
 	fs.BoolVar(&yes, "yes", false, "--incident: confirm terminating the sessions")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if role == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+	if role == "" {
+		return missingFlag(fs, "role")
 	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	asJSON := of.json(env)
 	var bouncerDSN string
 	if behindBouncer || bouncerFile != "" {
 		bouncerDSN = env.getenv("PGBOUNCER_ADMIN_URL")
@@ -397,6 +537,8 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer adm.Close(ctx)
+	doc := pgDrainJSON{Command: "pg drain", DryRun: dryRun, Role: role, Incident: incident, PgBouncer: bouncerDSN != "",
+		Databases: []string{}, TimeoutSeconds: timeout.Seconds()}
 	if dryRun || incident {
 		n, dbs, err := adm.Sessions(ctx, role)
 		if err != nil {
@@ -408,6 +550,14 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 			verb = "would terminate"
 		}
 		if dryRun {
+			if asJSON {
+				doc.Sessions = n
+				if dbs != nil {
+					doc.Databases = dbs
+				}
+				writeJSON(env.Stdout, doc)
+				return exitOK
+			}
 			fmt.Fprintf(env.Stdout, "dry run: %s %d session(s) of %s in [%s] (timeout %s", verb, n, role, strings.Join(dbs, " "), timeout)
 			if bouncerDSN != "" {
 				fmt.Fprint(env.Stdout, ", RECONNECT + WAIT_CLOSE on PgBouncer between checks")
@@ -419,24 +569,42 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 			return exitUsage
 		}
 	}
+	progress := env.Stdout
+	if asJSON {
+		progress = env.Stderr
+	}
 	o := pgrole.DrainOptions{Timeout: timeout, Terminate: incident, Progress: func(s pgrole.DrainStatus) {
-		fmt.Fprintf(env.Stdout, "%s: %d session(s) of %s in [%s], %d terminated\n", s.Elapsed.Round(time.Second), s.Sessions, s.Role, strings.Join(s.Databases, " "), s.Terminated)
+		doc.Sessions, doc.Terminated, doc.ElapsedSeconds = s.Sessions, s.Terminated, s.Elapsed.Seconds()
+		if s.Databases != nil {
+			doc.Databases = s.Databases
+		}
+		fmt.Fprintf(progress, "%s: %d session(s) of %s in [%s], %d terminated\n", s.Elapsed.Round(time.Second), s.Sessions, s.Role, strings.Join(s.Databases, " "), s.Terminated)
 	}}
 	if bouncerDSN != "" {
 		o.Nudge = pgrole.PgBouncerNudge(bouncerDSN, 0)
 	}
-	if err := adm.Drain(ctx, role, o); err != nil {
+	err := adm.Drain(ctx, role, o)
+	if asJSON {
+		doc.Drained = err == nil
+		if err == nil {
+			doc.Sessions, doc.Databases, doc.Next = 0, []string{}, "rotate pg retire --role "+role
+		}
+		writeJSON(env.Stdout, doc)
+	}
+	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg drain: %v\n", err)
 		return exitCheck
 	}
-	fmt.Fprintf(env.Stdout, "drained: no session of %s remains; next: rotate pg retire --role %s\n", role, role)
+	if !asJSON {
+		fmt.Fprintf(env.Stdout, "drained: no session of %s remains; next: rotate pg retire --role %s\n", role, role)
+	}
 	return exitOK
 }
 
 func pgRetire(ctx context.Context, env *Env, args []string) int {
 	var adminFile, role, strategy, stable, mode, reassign, out string
 	var dryRun, yes bool
-	fs := newFlags(env, "pg retire", "rotate pg retire --role NAME --mode break-glass|nologin|drop [--dry-run] [--yes] [flags]\n\n"+
+	fs := newFlags(env, "pg retire", "rotate pg retire --role NAME --mode break-glass|nologin|drop [--dry-run] [--yes] [--json] [flags]\n\n"+
 		"break-glass sets a fresh random password and writes it to --break-glass-out (0600).\n"+
 		"drop is refused while a role is a member of it, while it has sessions, while it owns objects\n"+
 		"without --reassign-to, and always for the alternate strategy's stable role; grants the role made\n"+
@@ -445,20 +613,23 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 	fs.BoolVar(&dryRun, "dry-run", false, "print what it would run (every check made) and change nothing")
 	fs.BoolVar(&yes, "yes", false, "confirm the retire")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
-	fs.StringVar(&role, "role", "", "the old login role")
+	fs.StringVar(&role, "role", "", "the old login role (required)")
 	fs.StringVar(&strategy, "strategy", "alternate", "alternate or mirror")
 	fs.StringVar(&stable, "stable", "", "alternate: the stable role (default: base of --role)")
-	fs.StringVar(&mode, "mode", "", "break-glass, nologin or drop")
+	fs.StringVar(&mode, "mode", "", "break-glass, nologin or drop (required)")
 	fs.StringVar(&reassign, "reassign-to", "", "mirror drop: role receiving what the old role owns")
 	fs.StringVar(&out, "break-glass-out", "", "break-glass: file to write the new password to (created 0600, must not exist)")
 	allowLogged := fs.Bool("allow-verifier-in-log", false, "break-glass: send the verifier even if the server's logging settings would record it")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
+	if code, bad := requireFlags(fs, map[string]string{"role": role, "mode": mode}, "role", "mode"); bad {
+		return code
+	}
 	switch {
-	case role == "" || mode == "" || fs.NArg() != 0:
-		fs.Usage()
-		return exitUsage
+	case fs.NArg() != 0:
+		return wrongArgs(fs, "no arguments")
 	case mode != string(pgrole.RetireBreakGlass) && mode != string(pgrole.RetireNoLogin) && mode != string(pgrole.RetireDrop):
 		fmt.Fprintf(env.Stderr, "rotate pg retire: --mode %q: use break-glass, nologin or drop\n", mode)
 		return exitUsage
@@ -466,6 +637,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "rotate pg retire: --mode break-glass needs --break-glass-out FILE for the new password (never printed)")
 		return exitUsage
 	}
+	asJSON := of.json(env)
 	adm, code := connectPG(ctx, env, adminFile)
 	if adm == nil {
 		return code
@@ -478,19 +650,43 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate pg retire: %v\n", err)
 		return codeFor(err)
 	}
+	type retireJSON struct {
+		Command               string        `json:"command"`
+		DryRun                bool          `json:"dry_run"`
+		Role                  string        `json:"role"`
+		Mode                  string        `json:"mode"`
+		Statements            []pgStatement `json:"statements,omitempty"` // dry run: what it would run
+		Regrants              int           `json:"regrants"`
+		Applied               []pgStatement `json:"applied"`
+		BreakGlassFile        string        `json:"break_glass_file,omitempty"`
+		BreakGlassFingerprint string        `json:"break_glass_fingerprint,omitempty"`
+		BreakGlassFileRemoved bool          `json:"break_glass_file_removed,omitempty"`
+	}
+	doc := retireJSON{Command: "pg retire", DryRun: dryRun, Role: role, Mode: mode, Applied: []pgStatement{}}
 	if dryRun {
-		regrants := 0
 		for _, s := range steps {
-			fmt.Fprintf(env.Stdout, "would run: %s;\n", s)
 			if strings.Contains(s.SQL, "GRANT ") && !strings.Contains(s.SQL, "REVOKE ") {
-				regrants++
+				doc.Regrants++
 			}
 		}
-		fmt.Fprintf(env.Stdout, "dry run: %d statement(s), %d grant(s) to other roles made again; nothing was changed\n", len(steps), regrants)
+		if asJSON {
+			doc.Statements = pgApplied(nil, "", adm.Database(), steps)
+			writeJSON(env.Stdout, doc)
+			return exitOK
+		}
+		for _, s := range steps {
+			fmt.Fprintf(env.Stdout, "would run: %s;\n", s)
+		}
+		fmt.Fprintf(env.Stdout, "dry run: %d statement(s), %d grant(s) to other roles made again; nothing was changed\n", len(steps), doc.Regrants)
 		return exitOK
 	}
 	if !confirmIrreversible(env, "pg retire", yes, fmt.Sprintf("retires %s (%s, %d statement(s))", role, mode, len(steps))) {
 		return exitUsage
+	}
+	say := func(format string, a ...any) {
+		if !asJSON {
+			fmt.Fprintf(env.Stdout, format, a...)
+		}
 	}
 	if o.Mode == pgrole.RetireBreakGlass {
 		pw, err := keygen.Password(rand.Reader, 32)
@@ -511,20 +707,26 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "rotate pg retire: break-glass password: %v\n", err)
 			return exitCheck
 		}
-		fmt.Fprintf(env.Stdout, "break-glass password written to %s (fingerprint %s)\n", out, fingerprint.OfString(pw))
+		doc.BreakGlassFile, doc.BreakGlassFingerprint = out, fingerprint.OfString(pw)
+		say("break-glass password written to %s (fingerprint %s)\n", out, doc.BreakGlassFingerprint)
 	}
 	applied, err := adm.Retire(ctx, o)
+	doc.Applied = pgApplied(doc.Applied, "", adm.Database(), applied)
 	for _, a := range applied {
-		fmt.Fprintf(env.Stdout, "applied retire: %s;\n", a)
+		say("applied retire: %s;\n", a)
+	}
+	if err != nil && o.Mode == pgrole.RetireBreakGlass && len(applied) == 0 {
+		// The password was never set: do not leave it behind to be
+		// mistaken for the break-glass credential.
+		if rerr := os.Remove(out); rerr == nil {
+			doc.BreakGlassFileRemoved = true
+			say("removed %s: the password was not applied\n", out)
+		}
+	}
+	if asJSON {
+		writeJSON(env.Stdout, doc)
 	}
 	if err != nil {
-		if o.Mode == pgrole.RetireBreakGlass && len(applied) == 0 {
-			// The password was never set: do not leave it behind to be
-			// mistaken for the break-glass credential.
-			if rerr := os.Remove(out); rerr == nil {
-				fmt.Fprintf(env.Stdout, "removed %s: the password was not applied\n", out)
-			}
-		}
 		fmt.Fprintf(env.Stderr, "rotate pg retire: %v\n", err)
 		return codeFor(err)
 	}
@@ -533,24 +735,51 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 
 func bouncerUserlist(ctx context.Context, env *Env, args []string) int {
 	var adminFile, path, user, remove string
-	fs := newFlags(env, "pgbouncer userlist", "rotate pgbouncer userlist --userlist PATH [--user NAME] [--remove NAME]\n\n"+
+	fs := newFlags(env, "pgbouncer userlist", "rotate pgbouncer userlist --userlist PATH (--user NAME | --remove NAME) [--dry-run] [--json]\n\n"+
 		"Copies NAME's verifier as Postgres stores it (pg_authid; identical salt, so SCRAM pass-through works)\n"+
 		"into userlist.txt, written atomically with its mode and owner kept. Then run rotate pgbouncer reload.")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
-	fs.StringVar(&path, "userlist", "", "path of userlist.txt")
+	fs.StringVar(&path, "userlist", "", "path of userlist.txt (required)")
 	fs.StringVar(&user, "user", "", "role to add or update")
 	fs.StringVar(&remove, "remove", "", "role to remove")
+	dryRun := fs.Bool("dry-run", false, "say what would change in the file and write nothing")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if path == "" || (user == "" && remove == "") {
+	if path == "" {
+		return missingFlag(fs, "userlist")
+	}
+	if user == "" && remove == "" {
+		fmt.Fprintf(fs.Output(), "rotate pgbouncer userlist: missing required flag --user or --remove\n\n")
 		fs.Usage()
 		return exitUsage
 	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	asJSON := of.json(env)
 	ul, err := pgbouncer.ReadUserlist(path)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pgbouncer userlist: %v\n", err)
 		return exitCheck
+	}
+	type entry struct {
+		User                string `json:"user"`
+		VerifierFingerprint string `json:"verifier_fingerprint,omitempty"`
+	}
+	doc := struct {
+		Command  string  `json:"command"`
+		DryRun   bool    `json:"dry_run"`
+		Userlist string  `json:"userlist"`
+		Set      []entry `json:"set"`
+		Removed  []entry `json:"removed"`
+	}{Command: "pgbouncer userlist", DryRun: *dryRun, Userlist: path, Set: []entry{}, Removed: []entry{}}
+	verb := func(v string) string {
+		if *dryRun {
+			return "would " + map[string]string{"set": "set", "removed": "remove"}[v]
+		}
+		return v
 	}
 	if user != "" {
 		adm, code := connectPG(ctx, env, adminFile)
@@ -566,15 +795,32 @@ func bouncerUserlist(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "rotate pgbouncer userlist: %v\n", err)
 			return exitCheck
 		}
-		fmt.Fprintf(env.Stdout, "set %s: %s\n", user, v)
+		doc.Set = append(doc.Set, entry{user, v.Fingerprint()})
+		if !asJSON {
+			fmt.Fprintf(env.Stdout, "%s %s: %s\n", verb("set"), user, v)
+		}
 	}
 	if remove != "" {
 		ul.Delete(remove)
-		fmt.Fprintf(env.Stdout, "removed %s\n", remove)
+		doc.Removed = append(doc.Removed, entry{User: remove})
+		if !asJSON {
+			fmt.Fprintf(env.Stdout, "%s %s\n", verb("removed"), remove)
+		}
+	}
+	if *dryRun {
+		if asJSON {
+			writeJSON(env.Stdout, doc)
+		} else {
+			fmt.Fprintf(env.Stdout, "dry run: %s was not written\n", path)
+		}
+		return exitOK
 	}
 	if err := pgbouncer.WriteUserlist(path, ul); err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pgbouncer userlist: %v\n", err)
 		return exitCheck
+	}
+	if asJSON {
+		writeJSON(env.Stdout, doc)
 	}
 	return exitOK
 }
@@ -582,7 +828,7 @@ func bouncerUserlist(ctx context.Context, env *Env, args []string) int {
 func bouncerReload(ctx context.Context, env *Env, args []string) int {
 	var adminFile, confirm, reconnect string
 	var waitClose bool
-	fs := newFlags(env, "pgbouncer reload", "rotate pgbouncer reload [--admin-url-file FILE] [--confirm NAME,…] [--reconnect DB] [--wait-close]\n\n"+
+	fs := newFlags(env, "pgbouncer reload", "rotate pgbouncer reload [--admin-url-file FILE] [--confirm NAME,…] [--reconnect DB] [--wait-close] [--dry-run] [--json]\n\n"+
 		"Connects to the PgBouncer admin console (PGBOUNCER_ADMIN_URL, or the DSN in --admin-url-file),\n"+
 		"sends RELOAD so a rewritten userlist.txt takes effect, and checks SHOW USERS lists every\n"+
 		"--confirm user. Exit 1 when RELOAD, the confirmation or RECONNECT fails.")
@@ -590,8 +836,57 @@ func bouncerReload(ctx context.Context, env *Env, args []string) int {
 	fs.StringVar(&confirm, "confirm", "", "comma-separated users SHOW USERS must list after RELOAD")
 	fs.StringVar(&reconnect, "reconnect", "", "RECONNECT this database (\"*\" for all) so old server connections close")
 	fs.BoolVar(&waitClose, "wait-close", false, "with --reconnect: WAIT_CLOSE until they are closed")
+	dryRun := fs.Bool("dry-run", false, "print the admin commands it would send and send none")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
+	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	if waitClose && reconnect == "" {
+		fmt.Fprintln(env.Stderr, "rotate pgbouncer reload: --wait-close goes with --reconnect DB")
+		return exitUsage
+	}
+	asJSON := of.json(env)
+	var names []string
+	for _, n := range strings.Split(confirm, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	db := reconnect
+	if db == "*" {
+		db = ""
+	}
+	// The admin commands, in order, as sent.
+	cmds := []string{"RELOAD"}
+	if len(names) > 0 {
+		cmds = append(cmds, "SHOW USERS")
+	}
+	if reconnect != "" {
+		cmds = append(cmds, strings.TrimSpace("RECONNECT "+db))
+		if waitClose {
+			cmds = append(cmds, strings.TrimSpace("WAIT_CLOSE "+db))
+		}
+	}
+	doc := struct {
+		Command     string   `json:"command"`
+		DryRun      bool     `json:"dry_run"`
+		Sent        []string `json:"sent"`
+		Reloaded    bool     `json:"reloaded"`
+		Confirmed   []string `json:"confirmed"`
+		Reconnected string   `json:"reconnected,omitempty"`
+		WaitClosed  bool     `json:"wait_closed"`
+	}{Command: "pgbouncer reload", DryRun: *dryRun, Sent: []string{}, Confirmed: []string{}}
+	if *dryRun {
+		doc.Sent = cmds
+		if asJSON {
+			writeJSON(env.Stdout, doc)
+		} else {
+			fmt.Fprintf(env.Stdout, "dry run: would send %s on the PgBouncer admin console; nothing was sent\n", strings.Join(cmds, "; "))
+		}
+		return exitOK
 	}
 	dsn := env.getenv("PGBOUNCER_ADMIN_URL")
 	if adminFile != "" {
@@ -613,50 +908,76 @@ func bouncerReload(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close(ctx)
 	err = adm.Reload(ctx)
-	if err == nil && confirm != "" {
-		var names []string
-		for _, n := range strings.Split(confirm, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				names = append(names, n)
-			}
+	if err == nil {
+		doc.Reloaded, doc.Sent = true, append(doc.Sent, "RELOAD")
+	}
+	if err == nil && len(names) > 0 {
+		doc.Sent = append(doc.Sent, "SHOW USERS")
+		if err = adm.Confirm(ctx, names...); err == nil {
+			doc.Confirmed = names
 		}
-		err = adm.Confirm(ctx, names...)
 	}
 	if err == nil && reconnect != "" {
-		db := reconnect
-		if db == "*" {
-			db = ""
+		doc.Sent = append(doc.Sent, cmds[len(doc.Sent)])
+		if err = adm.Reconnect(ctx, db); err == nil {
+			doc.Reconnected = reconnect
+			if waitClose {
+				doc.Sent = append(doc.Sent, cmds[len(doc.Sent)])
+				err = adm.WaitClose(ctx, db)
+				doc.WaitClosed = err == nil
+			}
 		}
-		err = adm.Reconnect(ctx, db)
-		if err == nil && waitClose {
-			err = adm.WaitClose(ctx, db)
-		}
+	}
+	if asJSON {
+		writeJSON(env.Stdout, doc)
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pgbouncer reload: %v\n", err)
 		return exitCheck
 	}
-	fmt.Fprintln(env.Stdout, "reloaded")
+	if asJSON {
+		return exitOK
+	}
+	// Say what happened, step by step (not only "reloaded").
+	fmt.Fprintln(env.Stdout, "reloaded: PgBouncer re-read its configuration and userlist.txt (RELOAD)")
+	if len(names) > 0 {
+		fmt.Fprintf(env.Stdout, "confirmed: SHOW USERS lists %s\n", strings.Join(names, ", "))
+	}
+	if reconnect != "" {
+		which := "database " + reconnect
+		if db == "" {
+			which = "every database"
+		}
+		fmt.Fprintf(env.Stdout, "reconnect: %s: server connections close once idle and reopen with the new credentials (RECONNECT)\n", which)
+		if waitClose {
+			fmt.Fprintf(env.Stdout, "wait-close: every old server connection of %s is closed (WAIT_CLOSE returned)\n", which)
+		}
+	}
 	return exitOK
 }
 
 func pgRollback(ctx context.Context, env *Env, args []string) int {
 	var adminFile, role string
 	var timeout time.Duration
-	fs := newFlags(env, "pg rollback", "rotate pg rollback --role OLD [--timeout 10m]\n\n"+
+	fs := newFlags(env, "pg rollback", "rotate pg rollback --role OLD [--timeout 10m] [--dry-run] [--json]\n\n"+
 		"Undoes the unfinished rotation of OLD before its retire (runbook §5.7): point the applications\n"+
 		"back at OLD first. Waits for the new role's sessions to end, reassigns what it owns, drops it\n"+
 		"and clears the rotation's record. Refused once the old role was retired.")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
-	fs.StringVar(&role, "role", "", "the old login role (the one the rotation started from)")
+	fs.StringVar(&role, "role", "", "the old login role (the one the rotation started from; required)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "give up waiting for the new role's sessions after this long")
+	dryRun := fs.Bool("dry-run", false, "print the rotation it would undo and the new role's sessions; change nothing")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if role == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+	if role == "" {
+		return missingFlag(fs, "role")
 	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	asJSON := of.json(env)
 	adm, code := connectPG(ctx, env, adminFile)
 	if adm == nil {
 		return code
@@ -674,15 +995,49 @@ func pgRollback(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate pg rollback: %v\n", err)
 		return codeFor(err)
 	}
+	doc := struct {
+		Command    string        `json:"command"`
+		DryRun     bool          `json:"dry_run"`
+		Role       string        `json:"role"`
+		NewRole    string        `json:"new_role"`
+		Strategy   string        `json:"strategy"`
+		StartedAt  *time.Time    `json:"started_at,omitempty"`
+		Sessions   *int          `json:"new_role_sessions,omitempty"` // dry run only
+		Applied    []pgStatement `json:"applied"`
+		RolledBack bool          `json:"rolled_back"`
+	}{Command: "pg rollback", DryRun: *dryRun, Role: role, NewRole: p.New, Strategy: string(st.Strategy), StartedAt: utcPtr(st.Started), Applied: []pgStatement{}}
+	if *dryRun {
+		n, dbs, err := adm.Sessions(ctx, p.New)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg rollback: %v\n", err)
+			return codeFor(err)
+		}
+		doc.Sessions = &n
+		if asJSON {
+			writeJSON(env.Stdout, doc)
+		} else {
+			fmt.Fprintf(env.Stdout, "dry run: would undo the rotation %s -> %s (%s, started %s): wait for %d session(s) of %s in [%s] (timeout %s), reassign what it owns, drop it, clear the record; nothing was changed\n",
+				role, p.New, st.Strategy, env.fmtTime(st.Started), n, p.New, strings.Join(dbs, " "), timeout)
+		}
+		return exitOK
+	}
 	applied, err := adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: timeout})
-	for _, a := range applied {
-		fmt.Fprintf(env.Stdout, "applied rollback: %s;\n", a)
+	doc.Applied = pgApplied(doc.Applied, "", adm.Database(), applied)
+	doc.RolledBack = err == nil
+	if asJSON {
+		writeJSON(env.Stdout, doc)
+	} else {
+		for _, a := range applied {
+			fmt.Fprintf(env.Stdout, "applied rollback: %s;\n", a)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg rollback: %v\n", err)
 		return exitCheck
 	}
-	fmt.Fprintf(env.Stdout, "rolled back: %s dropped, %s is the login role again\n", p.New, role)
+	if !asJSON {
+		fmt.Fprintf(env.Stdout, "rolled back: %s dropped, %s is the login role again\n", p.New, role)
+	}
 	return exitOK
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,8 +101,22 @@ func TestPGCommands(t *testing.T) {
 		t.Fatalf("userlist: %+v", r)
 	}
 	vars["PGBOUNCER_ADMIN_URL"] = b.AdminURL()
-	if r := runCLI(t, vars, "", "pgbouncer", "reload", "--confirm", newRole, "--reconnect", db.Name, "--wait-close"); r.code != exitOK {
+	// It says what happened, step by step (issue 15 point 9), not only "reloaded".
+	if r := runCLI(t, vars, "", "pgbouncer", "reload", "--confirm", newRole, "--reconnect", db.Name, "--wait-close"); r.code != exitOK ||
+		!strings.Contains(r.stdout, "reloaded: PgBouncer re-read its configuration and userlist.txt (RELOAD)\n") ||
+		!strings.Contains(r.stdout, "confirmed: SHOW USERS lists "+newRole+"\n") ||
+		!strings.Contains(r.stdout, "reconnect: database "+db.Name+": server connections close once idle") ||
+		!strings.Contains(r.stdout, "wait-close: every old server connection of database "+db.Name+" is closed") {
 		t.Fatalf("reload: %+v", r)
+	}
+	r = runCLI(t, vars, "", "pgbouncer", "reload", "--confirm", newRole, "--json")
+	assertJSONStyle(t, "pgbouncer reload", r.stdout)
+	var rj struct {
+		Reloaded  bool     `json:"reloaded"`
+		Confirmed []string `json:"confirmed"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rj); r.code != exitOK || err != nil || !rj.Reloaded || len(rj.Confirmed) != 1 || rj.Confirmed[0] != newRole {
+		t.Fatalf("reload --json: %+v", r)
 	}
 	c, err := pgx.Connect(ctx, b.URL(db.Name, newRole, pw))
 	if err != nil {

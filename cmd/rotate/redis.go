@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +33,7 @@ type redisFlags struct {
 	urlFile, user, strategy, newUser, passwordFile string
 	incident, asJSON, dryRun, yes                  bool
 	nodes                                          int // --nodes: servers that must be discovered
+	out                                            outputFlags
 }
 
 func (f *redisFlags) register(fs *flag.FlagSet, password bool) {
@@ -41,7 +41,7 @@ func (f *redisFlags) register(fs *flag.FlagSet, password bool) {
 	fs.StringVar(&f.user, "user", "", "the user in use now (required; \"default\" for requirepass setups)")
 	fs.StringVar(&f.strategy, "strategy", "", "dual or alternate (default: alternate, dual for default)")
 	fs.StringVar(&f.newUser, "new", "", "alternate: the new user (default: next by alternation, app → app_v2 → app_v3)")
-	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
+	f.out = addOutputFlags(fs)
 	fs.IntVar(&f.nodes, "nodes", 0, "how many servers (primary + replicas, or every Cluster node) must be found; refused otherwise: a replica that is down is not discovered and would keep the old password")
 	if password {
 		fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
@@ -49,8 +49,9 @@ func (f *redisFlags) register(fs *flag.FlagSet, password bool) {
 }
 
 func (f *redisFlags) usage(env *Env, fs *flag.FlagSet, name string) bool {
+	f.asJSON = f.out.json(env)
 	if f.user == "" {
-		fmt.Fprintf(env.Stderr, "rotate redis %s: --user is required\n", name)
+		missingFlag(fs, "user")
 		return false
 	}
 	if fs.NArg() != 0 {
@@ -162,6 +163,8 @@ func (f *redisFlags) plan(ctx context.Context, env *Env, name string) (*redisaut
 }
 
 type redisPlanJSON struct {
+	Command     string   `json:"command"`
+	DryRun      bool     `json:"dry_run"`
 	Strategy    string   `json:"strategy"`
 	Old         string   `json:"old_user"`
 	New         string   `json:"new_user"`
@@ -172,8 +175,8 @@ type redisPlanJSON struct {
 	Notes       []string `json:"notes,omitempty"`
 }
 
-func planJSON(p *redisauth.Plan) redisPlanJSON {
-	j := redisPlanJSON{Strategy: string(p.Strategy), Old: p.Old, New: p.New, Fingerprint: p.Fingerprint(), Rules: p.Rules.Describe(), Notes: p.Notes}
+func planJSON(command string, p *redisauth.Plan) redisPlanJSON {
+	j := redisPlanJSON{Command: command, DryRun: true, Strategy: string(p.Strategy), Old: p.Old, New: p.New, Fingerprint: p.Fingerprint(), Rules: p.Rules.Describe(), Notes: p.Notes}
 	for _, n := range p.Nodes {
 		j.Nodes = append(j.Nodes, map[string]string{"addr": n.Addr, "role": n.Role, "version": n.Version, "persist": string(n.Persist)})
 	}
@@ -183,11 +186,8 @@ func planJSON(p *redisauth.Plan) redisPlanJSON {
 	return j
 }
 
-func printJSON(env *Env, v any) {
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+// printJSON prints v in the CLI's JSON style (output.go: no \u0026 for &).
+func printJSON(env *Env, v any) { writeJSON(env.Stdout, v) }
 
 func redisPlan(ctx context.Context, env *Env, args []string) int {
 	var f redisFlags
@@ -210,7 +210,7 @@ func redisPlan(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close()
 	if f.asJSON {
-		printJSON(env, planJSON(p))
+		printJSON(env, planJSON("redis plan", p))
 	} else {
 		fmt.Fprint(env.Stdout, p.Render())
 	}
@@ -239,7 +239,7 @@ func redisApply(ctx context.Context, env *Env, args []string) int {
 	defer adm.Close()
 	if f.dryRun {
 		if f.asJSON {
-			printJSON(env, planJSON(p))
+			printJSON(env, planJSON("redis apply", p))
 		} else {
 			fmt.Fprint(env.Stdout, p.Render())
 		}
@@ -250,15 +250,18 @@ func redisApply(ctx context.Context, env *Env, args []string) int {
 	if err == nil {
 		env.auditFingerprint("password "+p.New, "", p.Fingerprint())
 	}
-	return reportApplied(env, f.asJSON, "apply", applied, err, func() {
+	return reportApplied(env, f.asJSON, "apply", p.Old, p.New, applied, err, func() {
 		fmt.Fprintf(env.Stdout, "%s ready on %d node(s) with the new password (fp=%s); cut over, then: rotate redis drain --user %s%s\n",
 			p.New, len(p.Nodes), p.Fingerprint(), p.Old, map[bool]string{true: " --window 10m", false: ""}[p.Strategy == redisauth.Dual])
 	})
 }
 
-func reportApplied(env *Env, asJSON bool, name string, applied []redisauth.Applied, err error, ok func()) int {
+func reportApplied(env *Env, asJSON bool, name, oldUser, newUser string, applied []redisauth.Applied, err error, ok func()) int {
 	if asJSON {
-		out := map[string]any{"applied": applied, "ok": err == nil}
+		if applied == nil {
+			applied = []redisauth.Applied{}
+		}
+		out := map[string]any{"command": "redis " + name, "dry_run": false, "old_user": oldUser, "new_user": newUser, "applied": applied, "ok": err == nil}
 		if err != nil {
 			out["error"] = err.Error()
 		}
@@ -302,7 +305,7 @@ func redisVerify(ctx context.Context, env *Env, args []string) int {
 	err := adm.Verify(ctx, p)
 	var de *redisauth.DiffError
 	if f.asJSON {
-		out := map[string]any{"ok": err == nil, "nodes": len(p.Nodes), "old_user": p.Old, "new_user": p.New}
+		out := map[string]any{"command": "redis verify", "ok": err == nil, "nodes": len(p.Nodes), "old_user": p.Old, "new_user": p.New}
 		if errors.As(err, &de) {
 			var fs []string
 			for _, x := range de.Findings {
@@ -342,15 +345,16 @@ func redisDrain(ctx context.Context, env *Env, args []string) int {
 	fs.DurationVar(&window, "window", 0, "dual: wait this long, then succeed")
 	fs.BoolVar(&f.incident, "incident", false, "kill the user's clients on every node")
 	fs.BoolVar(&f.yes, "yes", false, "confirm --incident")
-	fs.BoolVar(&f.asJSON, "json", false, "print one JSON object per count")
+	f.out = addOutputFlags(fs) // one document at the end; the counts go to stderr
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the old user's clients per node (the ones --incident would kill); change nothing")
 	if code, done := parse(fs, args); done {
 		return code
 	}
 	if !f.usage(env, fs, "drain") {
 		return exitUsage
 	}
-	if f.incident && !f.yes {
-		fmt.Fprintf(env.Stderr, "rotate redis drain: --incident kills every connection of %q on every node: add --yes\n", f.user)
+	if f.incident && !f.dryRun && cannotConfirm(env, f.yes) {
+		fmt.Fprintf(env.Stderr, "rotate redis drain: --incident kills every connection of %q on every node: add --yes, or --dry-run to see them\n", f.user)
 		return exitUsage
 	}
 	adm, code := connectRedis(ctx, env, &f, "drain")
@@ -358,24 +362,75 @@ func redisDrain(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer adm.Close()
+	doc := struct {
+		Command        string         `json:"command"`
+		DryRun         bool           `json:"dry_run"`
+		User           string         `json:"user"`
+		Incident       bool           `json:"incident"`
+		Clients        int            `json:"clients"`
+		PerNode        map[string]int `json:"per_node"`
+		Killed         int64          `json:"killed"`
+		ElapsedSeconds float64        `json:"elapsed_seconds"`
+		Drained        bool           `json:"drained"`
+	}{Command: "redis drain", DryRun: f.dryRun, User: f.user, Incident: f.incident, PerNode: map[string]int{}}
+	if f.dryRun || f.incident {
+		per, err := adm.Clients(ctx, f.user)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate redis drain: %v\n", err)
+			return redisCode(err)
+		}
+		n := 0
+		for _, c := range per {
+			n += c
+		}
+		if f.dryRun {
+			doc.Clients, doc.PerNode = n, per
+			if f.asJSON {
+				printJSON(env, doc)
+			} else {
+				verb := "would wait for"
+				if f.incident {
+					verb = "would kill"
+				}
+				fmt.Fprintf(env.Stdout, "dry run: %s %d client(s) of %s %v; nothing was changed\n", verb, n, f.user, perNode(per))
+			}
+			return exitOK
+		}
+		if n > 0 && !confirmIrreversible(env, "redis drain", f.yes, fmt.Sprintf("kills %d connection(s) of %q on every node", n, f.user)) {
+			return exitUsage
+		}
+	}
 	env.auditTarget("redis user " + f.user)
+	progress := env.Stdout
+	if f.asJSON {
+		progress = env.Stderr
+	}
 	err := adm.Drain(ctx, f.user, redisauth.DrainOptions{Timeout: timeout, Window: window, Kill: f.incident, Progress: func(s redisauth.DrainStatus) {
-		if f.asJSON {
-			_ = json.NewEncoder(env.Stdout).Encode(map[string]any{"user": s.User, "elapsed_s": s.Elapsed.Seconds(), "clients": s.Clients, "per_node": s.PerNode, "killed": s.Killed})
-			return
+		doc.Clients, doc.Killed, doc.ElapsedSeconds = s.Clients, s.Killed, s.Elapsed.Seconds()
+		if s.PerNode != nil {
+			doc.PerNode = s.PerNode
 		}
-		nodes := make([]string, 0, len(s.PerNode))
-		for n, c := range s.PerNode {
-			nodes = append(nodes, fmt.Sprintf("%s=%d", n, c))
-		}
-		sort.Strings(nodes)
-		fmt.Fprintf(env.Stdout, "%s: %d client(s) of %s %v, %d killed\n", s.Elapsed.Round(time.Second), s.Clients, s.User, nodes, s.Killed)
+		fmt.Fprintf(progress, "%s: %d client(s) of %s %v, %d killed\n", s.Elapsed.Round(time.Second), s.Clients, s.User, perNode(s.PerNode), s.Killed)
 	}})
+	doc.Drained = err == nil
+	if f.asJSON {
+		printJSON(env, doc)
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate redis drain: %v\n", err)
 		return redisCode(err)
 	}
 	return exitOK
+}
+
+// perNode lists client counts as node=count, sorted.
+func perNode(m map[string]int) []string {
+	nodes := make([]string, 0, len(m))
+	for n, c := range m {
+		nodes = append(nodes, fmt.Sprintf("%s=%d", n, c))
+	}
+	sort.Strings(nodes)
+	return nodes
 }
 
 func redisRetire(ctx context.Context, env *Env, args []string) int {
@@ -400,7 +455,7 @@ func redisRetire(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "rotate redis retire: alternate: --new NAME is required (the user that replaced --user)")
 		return exitUsage
 	}
-	if !f.yes && !f.dryRun {
+	if !f.dryRun && cannotConfirm(env, f.yes) {
 		fmt.Fprintf(env.Stderr, "rotate redis retire: irreversible (the old credentials of %q stop working on every node): add --yes, or --dry-run to review\n", f.user)
 		return exitUsage
 	}
@@ -429,7 +484,7 @@ func redisRetire(ctx context.Context, env *Env, args []string) int {
 			for _, s := range steps {
 				js = append(js, map[string]string{"node": s.Node, "phase": string(s.Phase), "command": s.Command})
 			}
-			printJSON(env, map[string]any{"steps": js})
+			printJSON(env, map[string]any{"command": "redis retire", "dry_run": true, "user": f.user, "new_user": f.newUser, "steps": js})
 		} else {
 			for _, s := range steps {
 				fmt.Fprintf(env.Stdout, "would run: [%s] %s\n", s.Node, s.Command)
@@ -437,9 +492,12 @@ func redisRetire(ctx context.Context, env *Env, args []string) int {
 		}
 		return exitOK
 	}
+	if !confirmIrreversible(env, "redis retire", f.yes, fmt.Sprintf("makes the old credentials of %q stop working on every node", f.user)) {
+		return exitUsage
+	}
 	env.auditTarget("redis user " + f.user)
 	applied, err := adm.Retire(ctx, o)
-	return reportApplied(env, f.asJSON, "retire", applied, err, func() {
+	return reportApplied(env, f.asJSON, "retire", f.user, f.newUser, applied, err, func() {
 		if st == redisauth.Dual {
 			fmt.Fprintf(env.Stdout, "retired: %s keeps only the new password (fp=%s) on every node\n", f.user, o.Password.Fingerprint())
 		} else {
@@ -450,11 +508,13 @@ func redisRetire(ctx context.Context, env *Env, args []string) int {
 
 func redisRollback(ctx context.Context, env *Env, args []string) int {
 	var f redisFlags
-	fs := newFlags(env, "redis rollback", "rotate redis rollback --user NAME [--strategy dual|alternate] --new NAME --yes < new-password\n\n"+
+	fs := newFlags(env, "redis rollback", "rotate redis rollback --user NAME [--strategy dual|alternate] --new NAME [--dry-run] --yes < new-password\n\n"+
 		"Undoes apply before retire, on every node where it is present: dual removes the new password,\n"+
-		"alternate deletes the new user (refused while clients use it). Point services back first.")
+		"alternate deletes the new user (refused while clients use it). Point services back first.\n"+
+		"Irreversible for the new credentials: asks on a terminal, needs --yes otherwise.")
 	f.register(fs, true)
 	fs.BoolVar(&f.yes, "yes", false, "confirm: the new credentials stop working")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "say what would be undone on which nodes; change nothing")
 	if code, done := parse(fs, args); done {
 		return code
 	}
@@ -465,8 +525,8 @@ func redisRollback(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "rotate redis rollback: alternate: --new NAME is required (the user apply created)")
 		return exitUsage
 	}
-	if !f.yes {
-		fmt.Fprintln(env.Stderr, "rotate redis rollback: the new credentials stop working on every node: add --yes")
+	if !f.dryRun && cannotConfirm(env, f.yes) {
+		fmt.Fprintln(env.Stderr, "rotate redis rollback: the new credentials stop working on every node: add --yes, or --dry-run to review")
 		return exitUsage
 	}
 	adm, p, code := f.plan(ctx, env, "rollback")
@@ -474,9 +534,26 @@ func redisRollback(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer adm.Close()
+	what := fmt.Sprintf("removes the new password (fp=%s) of %s", p.Fingerprint(), p.New)
+	if p.Strategy == redisauth.Alternate {
+		what = "deletes the new user " + p.New
+	}
+	if f.dryRun {
+		if f.asJSON {
+			j := planJSON("redis rollback", p)
+			j.Steps = []any{} // rollback sends no plan step: it undoes them
+			printJSON(env, j)
+		} else {
+			fmt.Fprintf(env.Stdout, "dry run: would undo apply on %d node(s): %s; %s keeps its old credentials; nothing was changed\n", len(p.Nodes), what, p.Old)
+		}
+		return exitOK
+	}
+	if !confirmIrreversible(env, "redis rollback", f.yes, what+" on every node") {
+		return exitUsage
+	}
 	env.auditTarget("redis user " + p.Old + " -> " + p.New + " (rollback)")
 	applied, err := adm.Rollback(ctx, p)
-	return reportApplied(env, f.asJSON, "rollback", applied, err, func() {
+	return reportApplied(env, f.asJSON, "rollback", p.Old, p.New, applied, err, func() {
 		fmt.Fprintf(env.Stdout, "rolled back: %s keeps its old credentials\n", p.Old)
 	})
 }

@@ -170,7 +170,7 @@ func TestRedisCLIRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"redis", "plan"}, "--user is required"},
+		{[]string{"redis", "plan"}, "rotate redis plan: missing required flag --user"},
 		{[]string{"redis", "apply", "--user", "app", "hunter2-on-argv"}, "never argv"},
 		{[]string{"redis", "retire", "--user", "app", "--new", "app_v2"}, "add --yes"},
 		{[]string{"redis", "retire", "--user", "app"}, "--new NAME is required"},
@@ -298,4 +298,65 @@ func TestRedisNodesFlag(t *testing.T) {
 		t.Fatalf("without --nodes the servers found are not listed: %+v", r)
 	}
 	assertNoSecret(t, r, pw)
+}
+
+// TestRedisDryRunsAndJSON: drain and rollback have dry runs that change
+// nothing, and every --json is one document in the CLI's style (an & in a
+// key pattern stays &).
+func TestRedisDryRunsAndJSON(t *testing.T) {
+	s, err := redisserver.Start(t.TempDir(), redisserver.Options{})
+	if err == redisserver.ErrNoServer && !testsvc.InCI() {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	defer c.Close()
+	if err := c.ACLSetUser(ctx, "app", "reset", "on", ">old-password-0123456789", "~app:&*", "+@read").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A client of the old user, for drain to count.
+	old := redis.NewClient(&redis.Options{Addr: s.Addr, Username: "app", Password: "old-password-0123456789", MaxRetries: -1, PoolSize: 1})
+	defer old.Close()
+	if err := old.Get(ctx, "app:&x").Err(); err != nil && err != redis.Nil {
+		t.Fatal(err)
+	}
+	const pw = "new-password-0123456789abcdef"
+	vars := map[string]string{"REDIS_URL": "redis://" + s.Addr + "/0"}
+
+	r := runCLI(t, vars, pw, "redis", "plan", "--user", "app", "--json")
+	assertJSONStyle(t, "redis plan", r.stdout)
+	if r.code != exitOK || strings.Contains(r.stdout, `\u0026`) || !strings.Contains(r.stdout, "~app:&*") || !strings.Contains(r.stdout, `"command": "redis plan"`) {
+		t.Fatalf("plan --json: %v", r)
+	}
+	r = runCLI(t, vars, "", "redis", "drain", "--user", "app", "--incident", "--dry-run", "--json")
+	assertJSONStyle(t, "redis drain --dry-run", r.stdout)
+	var d struct {
+		DryRun  bool `json:"dry_run"`
+		Clients int  `json:"clients"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &d); r.code != exitOK || err != nil || !d.DryRun || d.Clients < 1 {
+		t.Fatalf("drain --incident --dry-run: %v %v", err, r)
+	}
+	if err := old.Get(ctx, "app:&x").Err(); err != nil && err != redis.Nil {
+		t.Fatalf("the dry run killed the old user's client: %v", err)
+	}
+	if r := runCLI(t, vars, pw, "redis", "apply", "--user", "app"); r.code != exitOK {
+		t.Fatalf("apply: %v", r)
+	}
+	r = runCLI(t, vars, pw, "redis", "rollback", "--user", "app", "--new", "app_v2", "--dry-run")
+	if r.code != exitOK || !strings.Contains(r.stdout, "dry run: would undo apply on 1 node(s): deletes the new user app_v2") {
+		t.Fatalf("rollback --dry-run: %v", r)
+	}
+	if err := pingAs(s.Addr, "app_v2", pw); err != nil {
+		t.Fatalf("the rollback dry run removed app_v2: %v", err)
+	}
+	r = runCLI(t, vars, pw, "redis", "rollback", "--user", "app", "--new", "app_v2", "--yes", "--json")
+	assertJSONStyle(t, "redis rollback", r.stdout)
+	if r.code != exitOK || !strings.Contains(r.stdout, `"command": "redis rollback"`) || pingAs(s.Addr, "app_v2", pw) == nil {
+		t.Fatalf("rollback --json: %v", r)
+	}
 }

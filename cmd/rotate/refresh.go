@@ -44,22 +44,40 @@ func revokeAllRefresh(ctx context.Context, env *Env) (int64, error) {
 }
 
 func runJWTRevokeRefresh(ctx context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt revoke-refresh", "rotate jwt revoke-refresh (--sub ID | --all) [--dry-run | --yes]\n\n"+
+	fs := newFlags(env, "jwt revoke-refresh", "rotate jwt revoke-refresh (--sub ID | --all) [--dry-run | --yes] [--json]\n\n"+
 		"Revokes refresh tokens in the jwtkeys/refreshpg store (table "+refreshpg.Table+") so that\n"+
 		"none of them can mint a new access token (incident rotation, runbook §3.3). The\n"+
 		"database comes from DATABASE_URL. --dry-run counts the live tokens that would be\n"+
-		"revoked; anything else needs --yes. Access tokens already issued stay valid until\n"+
+		"revoked; otherwise it asks on a terminal and needs --yes elsewhere. Access tokens already issued stay valid until\n"+
 		"they expire (15 min): rotate JWT_SECRET or flush the status cache for those.")
 	sub := fs.String("sub", "", "revoke every refresh token of this user (the sub claim)")
 	all := fs.Bool("all", false, "revoke every refresh token of every user")
 	dry := fs.Bool("dry-run", false, "count what would be revoked; change nothing")
 	yes := fs.Bool("yes", false, "confirm the revocation")
+	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 || (*sub == "") == !*all {
-		fmt.Fprintln(env.Stderr, "rotate jwt revoke-refresh: give exactly one of --sub ID or --all")
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	if *sub == "" && !*all {
+		fmt.Fprintf(fs.Output(), "rotate jwt revoke-refresh: missing required flag --sub ID or --all\n\n")
+		fs.Usage()
 		return exitUsage
+	}
+	if *sub != "" && *all {
+		fmt.Fprintln(env.Stderr, "rotate jwt revoke-refresh: give one of --sub ID or --all, not both")
+		return exitUsage
+	}
+	asJSON := of.json(env)
+	type revokeJSON struct {
+		Command string `json:"command"`
+		DryRun  bool   `json:"dry_run"`
+		Subject string `json:"subject,omitempty"`
+		All     bool   `json:"all"`
+		Live    int64  `json:"live"` // live refresh tokens before the revocation
+		Revoked int64  `json:"revoked"`
 	}
 	dsn := env.getenv("DATABASE_URL")
 	if dsn == "" {
@@ -87,12 +105,16 @@ func runJWTRevokeRefresh(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate jwt revoke-refresh: count: %v (is the %s table migrated?)\n", err, refreshpg.Table)
 		return exitCheck
 	}
+	doc := revokeJSON{Command: "jwt revoke-refresh", DryRun: *dry, Subject: *sub, All: *all, Live: live}
 	if *dry {
-		fmt.Fprintf(env.Stdout, "would revoke %d live refresh tokens of %s (dry run: nothing changed)\n", live, who)
+		if asJSON {
+			writeJSON(env.Stdout, doc)
+		} else {
+			fmt.Fprintf(env.Stdout, "would revoke %d live refresh tokens of %s (dry run: nothing changed)\n", live, who)
+		}
 		return exitOK
 	}
-	if !*yes {
-		fmt.Fprintf(env.Stderr, "rotate jwt revoke-refresh: would revoke %d live refresh tokens of %s; rerun with --yes to confirm\n", live, who)
+	if !confirmIrreversible(env, "jwt revoke-refresh", *yes, fmt.Sprintf("revokes %d live refresh tokens of %s (their sessions must log in again)", live, who)) {
 		return exitUsage
 	}
 	env.auditTarget("refresh tokens of " + who)
@@ -106,6 +128,11 @@ func runJWTRevokeRefresh(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate jwt revoke-refresh: %v\n", err)
 		return exitCheck
 	}
-	fmt.Fprintf(env.Stdout, "revoked %d refresh tokens of %s\n", n, who)
+	if asJSON {
+		doc.Revoked = n
+		writeJSON(env.Stdout, doc)
+	} else {
+		fmt.Fprintf(env.Stdout, "revoked %d refresh tokens of %s\n", n, who)
+	}
 	return exitOK
 }

@@ -55,10 +55,12 @@ type stageFlags struct {
 	refreshTTL   *time.Duration
 	retireMargin *time.Duration
 	alg          *string
+	fs           *flag.FlagSet
 }
 
 func addStageFlags(fs *flag.FlagSet, withKeyInput bool) stageFlags {
 	f := stageFlags{
+		fs:           fs,
 		dir:          fs.String("dir", "", "the secrets directory (required; written the kubelet's way: versioned dir, atomic ..data swap, files 0600)"),
 		ring:         fs.String("ring", "both", "which ring: access, refresh or both"),
 		adopt:        fs.Bool("adopt", false, "convert a directory of plain files to the kubelet layout"),
@@ -93,8 +95,7 @@ func (f stageFlags) options(env *Env) jwtkeys.Options {
 // openDir checks the flags and reads the directory.
 func (f stageFlags) openDir(env *Env, name string) (secretsDir, map[string]string, []jwtkeys.RingID, int) {
 	if *f.dir == "" {
-		fmt.Fprintf(env.Stderr, "rotate %s: missing required flag --dir\n", name)
-		return "", nil, nil, exitUsage
+		return "", nil, nil, missingFlag(f.fs, "dir")
 	}
 	rings, err := f.rings()
 	if err != nil {

@@ -78,3 +78,19 @@ func version() string {
 	}
 	return out + " " + bi.GoVersion
 }
+
+// requireFlags reports, by name and in the order of names, the required
+// flags whose value in vals is empty (then the usage, exit 2). bad is
+// false when all are given.
+func requireFlags(fs *flag.FlagSet, vals map[string]string, names ...string) (code int, bad bool) {
+	var missing []string
+	for _, n := range names {
+		if vals[n] == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return 0, false
+	}
+	return missingFlag(fs, missing...), true
+}

@@ -19,7 +19,7 @@ import (
 // flag prints the error and the usage on stderr and exits 2.
 func TestHelpGoesToStdout(t *testing.T) {
 	verbs := map[string][]string{
-		"pg":        {"plan", "apply", "verify", "drain", "retire", "rollback"},
+		"pg":        {"plan", "apply", "verify", "drain", "retire", "rollback", "status"},
 		"pgbouncer": {"userlist", "reload"},
 		"redis":     {"plan", "apply", "verify", "drain", "retire", "rollback"},
 		"payment":   {"smoke"},
@@ -63,8 +63,8 @@ func TestUsageErrorsNeedNoService(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"pg", "plan"}, "--role is required"},
-		{[]string{"pg", "apply"}, "--role is required"},
+		{[]string{"pg", "plan"}, "rotate pg plan: missing required flag --role"},
+		{[]string{"pg", "apply"}, "rotate pg apply: missing required flag --role"},
 		{[]string{"pg", "plan", "--role", "app", "hunter2-password-on-argv"}, "never argv"},
 		{[]string{"pg", "apply", "--role", "app", "--phase", "bogus"}, `--phase "bogus"`},
 		// A later phase alone would plan the next free name, not the role
@@ -74,10 +74,10 @@ func TestUsageErrorsNeedNoService(t *testing.T) {
 		{[]string{"pg", "apply", "--role", "app", "--phase", "grant", "--resume", "--new", "app_v2", "--userlist", "u.txt"}, "--userlist needs the create phase"},
 		{[]string{"pg", "retire", "--role", "app", "--mode", "bogus"}, `--mode "bogus": use break-glass, nologin or drop`},
 		{[]string{"pg", "retire", "--role", "app", "--mode", "break-glass"}, "needs --break-glass-out"},
-		{[]string{"pg", "retire", "--role", "app"}, "usage: rotate pg retire"},
-		{[]string{"pg", "drain"}, "usage: rotate pg drain"},
-		{[]string{"pg", "verify", "--old", "app"}, "usage: rotate pg verify"},
-		{[]string{"pgbouncer", "userlist", "--user", "app"}, "usage: rotate pgbouncer userlist"},
+		{[]string{"pg", "retire", "--role", "app"}, "rotate pg retire: missing required flag --mode"},
+		{[]string{"pg", "drain"}, "rotate pg drain: missing required flag --role"},
+		{[]string{"pg", "verify", "--old", "app"}, "rotate pg verify: missing required flag --new"},
+		{[]string{"pgbouncer", "userlist", "--user", "app"}, "rotate pgbouncer userlist: missing required flag --userlist"},
 		{[]string{"pgbouncer", "reload"}, "set PGBOUNCER_ADMIN_URL or pass --admin-url-file"},
 		{[]string{"inventory", "--dir", filepath.Join(t.TempDir(), "no-such-dir")}, "is not a readable directory"},
 		// A password never goes on argv, whatever the DSN's form.
@@ -170,6 +170,55 @@ func TestResultStringMasksSecrets(t *testing.T) {
 		}
 		if !strings.Contains(out, "[token fp="+fingerprint.OfString(secret)+"]") {
 			t.Fatalf("masked form missing: %s", out)
+		}
+	}
+}
+
+// TestMissingRequiredFlagNamed (issue 15 point 6): a command missing a
+// required flag or argument names it on the first line of stderr, then its
+// usage, and exits 2, before reading stdin or connecting anywhere.
+func TestMissingRequiredFlagNamed(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		first string
+	}{
+		{[]string{"pg", "plan"}, "rotate pg plan: missing required flag --role"},
+		{[]string{"pg", "apply"}, "rotate pg apply: missing required flag --role"},
+		{[]string{"pg", "verify"}, "rotate pg verify: missing required flag --old and --new"},
+		{[]string{"pg", "verify", "--new", "app_v2"}, "rotate pg verify: missing required flag --old"},
+		{[]string{"pg", "drain"}, "rotate pg drain: missing required flag --role"},
+		{[]string{"pg", "retire"}, "rotate pg retire: missing required flag --role and --mode"},
+		{[]string{"pg", "retire", "--role", "app"}, "rotate pg retire: missing required flag --mode"},
+		{[]string{"pg", "rollback"}, "rotate pg rollback: missing required flag --role"},
+		{[]string{"pg", "status"}, "rotate pg status: missing required flag --role"},
+		{[]string{"pgbouncer", "userlist"}, "rotate pgbouncer userlist: missing required flag --userlist"},
+		{[]string{"pgbouncer", "userlist", "--userlist", "u.txt"}, "rotate pgbouncer userlist: missing required flag --user or --remove"},
+		{[]string{"payment", "smoke"}, "rotate payment smoke: want one provider (vnpay, momo, zalopay or webhook), got none"},
+		{[]string{"payment", "smoke", "--callback"}, "rotate payment smoke: want one provider"},
+		{[]string{"redis", "plan"}, "rotate redis plan: missing required flag --user"},
+		{[]string{"redis", "apply"}, "rotate redis apply: missing required flag --user"},
+		{[]string{"redis", "verify"}, "rotate redis verify: missing required flag --user"},
+		{[]string{"redis", "drain"}, "rotate redis drain: missing required flag --user"},
+		{[]string{"redis", "retire"}, "rotate redis retire: missing required flag --user"},
+		{[]string{"redis", "rollback"}, "rotate redis rollback: missing required flag --user"},
+		{[]string{"jwt", "sign"}, "rotate jwt sign: missing required flag --sub"},
+		{[]string{"jwt", "revoke-refresh"}, "rotate jwt revoke-refresh: missing required flag --sub ID or --all"},
+		{[]string{"jwt", "stage"}, "rotate jwt stage: missing required flag --dir"},
+		{[]string{"jwt", "retire"}, "rotate jwt retire: missing required flag --dir"},
+		{[]string{"jwt", "incident"}, "rotate jwt incident: missing required flag --dir"},
+		{[]string{"field", "stage"}, "rotate field stage: missing required flag --dir"},
+		{[]string{"field", "census"}, "rotate field census: missing required flag --columns FILE, or --table T and at least one --column C"},
+		{[]string{"field", "verify"}, "rotate field verify: missing required flag --columns FILE"},
+		{[]string{"field", "reencrypt"}, "rotate field reencrypt: missing required flag --columns FILE"},
+		{[]string{"keygen"}, "rotate keygen: want one class"},
+		{[]string{"checklist"}, "rotate checklist: want two arguments"},
+		{[]string{"completion"}, "rotate completion: want one shell"},
+	} {
+		name := strings.Join(tc.args, " ")
+		r := runCLI(t, map[string]string{"FIELD_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}, "", tc.args...)
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		if r.code != exitUsage || !strings.HasPrefix(first, tc.first) || !strings.Contains(r.stderr, "usage: rotate ") || r.stdout != "" {
+			t.Errorf("%s: exit %d, first line %q, stdout %q; want exit 2, %q, then the usage", name, r.code, first, r.stdout, tc.first)
 		}
 	}
 }

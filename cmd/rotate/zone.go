@@ -37,3 +37,16 @@ func zoneLabel(loc *time.Location, at time.Time) string {
 	}
 	return loc.String() + " (" + abbr + ")"
 }
+
+// fmtTimeSeconds is fmtTime to the second, for deadlines a minute would
+// misstate (a payment secret's window closing at 08:59:59).
+func (e *Env) fmtTimeSeconds(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	loc, err := e.zone()
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05 MST")
+}

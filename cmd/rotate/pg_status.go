@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// pgStatusJSON is the --json document of rotate pg status.
+type pgStatusJSON struct {
+	Command   string   `json:"command"`
+	Role      string   `json:"role"`
+	Sessions  int      `json:"sessions"`
+	Databases []string `json:"databases"`
+	// Rotation is the unfinished rotation of Role, absent when there is none.
+	Rotation *pgRotationJSON `json:"rotation,omitempty"`
+	Next     string          `json:"next"`
+}
+
+type pgRotationJSON struct {
+	NewRole             string     `json:"new_role"`
+	Strategy            string     `json:"strategy"`
+	StartedAt           *time.Time `json:"started_at,omitempty"`
+	VerifierFingerprint string     `json:"verifier_fingerprint"`
+	NewRoleSessions     int        `json:"new_role_sessions"`
+	Missing             int        `json:"missing"` // privileges of the old role the new one lacks
+	CutoverAllowed      bool       `json:"cutover_allowed"`
+}
+
+// pgStatus reports, without changing anything, where the rotation of a
+// login role stands: its sessions, the unfinished rotation recorded by
+// apply (new role, strategy, start, verifier fingerprint), the new role's
+// sessions, whether the privilege diff allows cutover, and the next step.
+func pgStatus(ctx context.Context, env *Env, args []string) int {
+	var adminFile, role string
+	fs := newFlags(env, "pg status", "rotate pg status --role NAME [--json]\n\n"+
+		"Where the rotation of a login role stands, changing nothing: its sessions, the unfinished\n"+
+		"rotation apply recorded (new role, strategy, start, verifier fingerprint), the new role's\n"+
+		"sessions, whether the privilege diff allows cutover, and the next command to run.")
+	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
+	fs.StringVar(&role, "role", "", "the login role in use (the old one during a rotation; required)")
+	of := addOutputFlags(fs)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if role == "" {
+		return missingFlag(fs, "role")
+	}
+	if fs.NArg() != 0 {
+		return wrongArgs(fs, "no arguments")
+	}
+	asJSON := of.json(env)
+	adm, code := connectPG(ctx, env, adminFile)
+	if adm == nil {
+		return code
+	}
+	defer adm.Close(ctx)
+	n, dbs, err := adm.Sessions(ctx, role)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg status: %v\n", err)
+		return codeFor(err)
+	}
+	st, err := adm.Rotation(ctx, role)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rotate pg status: %v\n", err)
+		return exitCheck
+	}
+	doc := pgStatusJSON{Command: "pg status", Role: role, Sessions: n, Databases: []string{}, Next: "rotate pg plan --role " + role + " (no rotation in progress)"}
+	if dbs != nil {
+		doc.Databases = dbs
+	}
+	if st != nil {
+		rj := &pgRotationJSON{NewRole: st.New, Strategy: string(st.Strategy), StartedAt: utcPtr(st.Started), VerifierFingerprint: st.Verifier.Fingerprint()}
+		if rj.NewRoleSessions, _, err = adm.Sessions(ctx, st.New); err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg status: new role %s: %v (rotate pg apply --role %s --resume, or rotate pg rollback --role %s)\n", st.New, err, role, role)
+			return exitCheck
+		}
+		ms, err := adm.Diff(ctx, role, st.New)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg status: %v\n", err)
+			return exitCheck
+		}
+		rj.Missing, rj.CutoverAllowed = len(ms), len(ms) == 0
+		doc.Rotation = rj
+		switch {
+		case !rj.CutoverAllowed:
+			doc.Next = "rotate pg apply --role " + role + " --resume (the new role lacks privileges), or rotate pg rollback --role " + role
+		case n > 0:
+			doc.Next = "cut over to " + st.New + ", then rotate pg drain --role " + role
+		default:
+			// No session now is not proof of cutover (an idle service).
+			doc.Next = "cut over to " + st.New + " if not done, then rotate pg drain --role " + role + " and rotate pg retire --role " + role + " (no session of " + role + " now)"
+		}
+	}
+	if asJSON {
+		writeJSON(env.Stdout, doc)
+		return exitOK
+	}
+	fmt.Fprintf(env.Stdout, "role %s: %d session(s) in [%s]\n", role, n, strings.Join(dbs, " "))
+	if r := doc.Rotation; r == nil {
+		fmt.Fprintln(env.Stdout, "no unfinished rotation is recorded")
+	} else {
+		fmt.Fprintf(env.Stdout, "unfinished rotation: %s -> %s (%s), started %s, verifier fp=%s\n", role, r.NewRole, r.Strategy, env.fmtTime(st.Started), r.VerifierFingerprint)
+		diff := "privilege diff empty: cutover allowed"
+		if !r.CutoverAllowed {
+			diff = fmt.Sprintf("lacks %d privilege(s) of %s: cutover refused (rotate pg verify --old %s --new %s lists them)", r.Missing, role, role, r.NewRole)
+		}
+		fmt.Fprintf(env.Stdout, "new role %s: %d session(s); %s\n", r.NewRole, r.NewRoleSessions, diff)
+	}
+	fmt.Fprintf(env.Stdout, "next: %s\n", doc.Next)
+	return exitOK
+}
