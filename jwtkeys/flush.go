@@ -15,9 +15,9 @@ import (
 // chosen so that the flush runs close to Redis's own SCAN+UNLINK time while
 // other clients' commands still wait only milliseconds (BENCHMARKS.md).
 type FlushOptions struct {
-	// Count is the SCAN COUNT hint (default 10000): how many hash buckets
+	// Count is the SCAN COUNT hint (default 5000): how many hash buckets
 	// one SCAN visits. Larger moves faster per round trip; each SCAN blocks
-	// Redis for that long.
+	// Redis for that long (a few milliseconds at 5000).
 	Count int64
 	// Batch is the most keys one UNLINK carries (default 1000). Keys from
 	// consecutive SCANs are gathered into batches of this size.
@@ -30,7 +30,7 @@ type FlushOptions struct {
 }
 
 const (
-	defaultFlushCount    = 10000
+	defaultFlushCount    = 5000
 	defaultFlushBatch    = 1000
 	defaultFlushInFlight = 2
 )
