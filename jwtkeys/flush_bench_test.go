@@ -2,6 +2,7 @@ package jwtkeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -60,7 +61,7 @@ func BenchmarkFlush(b *testing.B) {
 	variants := flushBenchVariants(b)
 	srv, err := redisserver.Start(b.TempDir(), redisserver.Options{Extra: []string{"enable-debug-command local", "loglevel notice"}})
 	if err != nil {
-		if err == redisserver.ErrNoServer && !testsvc.InCI() {
+		if errors.Is(err, redisserver.ErrNoServer) && !testsvc.InCI() {
 			b.Skip(err)
 		}
 		b.Fatal(err)
@@ -96,6 +97,7 @@ func BenchmarkFlush(b *testing.B) {
 					b.StopTimer()
 					wall := time.Since(t0)
 					lat := p.stop()
+					client := processCPU() - cpu0
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -107,7 +109,7 @@ func BenchmarkFlush(b *testing.B) {
 					mm.busy += busy.Seconds()
 					mm.run += (run1 - run0).Seconds()
 					mm.wait += (wait1 - wait0).Seconds()
-					mm.client += (processCPU() - cpu0).Seconds()
+					mm.client += client.Seconds()
 					mm.p50 += pct(lat, 50)
 					mm.p99 += pct(lat, 99)
 					mm.max += pct(lat, 100)
