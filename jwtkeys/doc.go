@@ -89,7 +89,9 @@
 // a TTL, filled by the caller's loader. Redis down: the loader answers and
 // Observer.StatusCacheError is told. Both down: the middleware answers 503,
 // never allows. FlushPrefix is the incident-rotation flush of that prefix
-// (SCAN + UNLINK, pipelined, on every master of a cluster).
+// (SCAN on one connection while UNLINK batches run on others, so Redis
+// always has work and no command blocks it for more than milliseconds; on
+// every master of a cluster).
 //
 // # Metrics
 //

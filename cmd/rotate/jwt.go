@@ -293,7 +293,7 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 	dryRun := fs.Bool("dry-run", false, "count the keys that would be deleted, delete nothing")
 	allowEmpty := fs.Bool("allow-empty", false, "a prefix that matches no key is not an error")
 	cluster := fs.Bool("cluster", false, "REDIS_URL is a Redis Cluster (redis://host:port?addr=host2:port2...)")
-	count := fs.Int64("count", 0, "SCAN COUNT hint (default 10000)")
+	count := fs.Int64("count", 0, "SCAN COUNT hint (default 5000)")
 	urlFile := fs.String("redis-url-file", "", "file holding the Redis URL (instead of REDIS_URL)")
 	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
