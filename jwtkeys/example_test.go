@@ -67,7 +67,7 @@ func ExampleKeyring_Status() {
 		"JWT_REFRESH_SECRET":        "example-refresh-secret-0123456789abcdef",
 	}), jwtkeys.Options{Now: func() time.Time { return time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC) }})
 	for _, s := range keys.Status() {
-		if s.Ring == jwtkeys.Access && s.Slot == jwtkeys.SlotPrevious {
+		if s.Ring == jwtkeys.Access && s.Slot == secretenv.SlotPrevious {
 			fmt.Println(s.Var, s.State, s.Fingerprint, "retire at", s.RetireAt.Format(time.RFC3339))
 		} else if s.Ring == jwtkeys.Access {
 			fmt.Println(strings.TrimSpace(s.Var + " " + string(s.State) + " " + s.Fingerprint))

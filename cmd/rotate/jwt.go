@@ -101,7 +101,7 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 		for i, s := range st {
 			// Only the previous slot has a meaningful "since" (when it left
 			// current); for the others it would be this process's start.
-			if s.Slot != jwtkeys.SlotPrevious {
+			if s.Slot != secretenv.SlotPrevious {
 				rows[i].Since = nil
 			}
 		}
@@ -119,7 +119,7 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 			fp = "-"
 		}
 		since := "-"
-		if s.Slot == jwtkeys.SlotPrevious && s.Fingerprint != "" {
+		if s.Slot == secretenv.SlotPrevious && s.Fingerprint != "" {
 			since = env.fmtTime(s.Since)
 			if !sinceSet(s.Ring) {
 				since += " (load time)"

@@ -19,6 +19,7 @@ import (
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/keygen"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // mutableSource is an instance's secret store: the drill edits it, then the
@@ -395,7 +396,7 @@ func jwtStaged(ctx context.Context, o *Options, p *Phase) error {
 	var retireAt time.Time
 	for _, in := range f.instances {
 		for _, s := range in.keys.Status() {
-			if s.Slot == jwtkeys.SlotPrevious && s.RetireAt.After(retireAt) {
+			if s.Slot == secretenv.SlotPrevious && s.RetireAt.After(retireAt) {
 				retireAt = s.RetireAt
 			}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Hostile is a token a service must refuse, with the reason jwtkeys gives.
@@ -30,7 +31,7 @@ type Hostile struct {
 // names case-sensitive, while some verifiers are lenient about both.
 func (k *Kit[C]) Hostile() []Hostile {
 	k.t.Helper()
-	cur := k.need(jwtkeys.Access, jwtkeys.SlotCurrent)
+	cur := k.need(jwtkeys.Access, secretenv.SlotCurrent)
 	kid := fingerprint.OfString(cur)
 	now := k.Clock.Now()
 	alg := k.Keys.Options().Algorithm

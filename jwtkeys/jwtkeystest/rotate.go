@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // RotateOptions tune Kit.Rotate. The zero value is valid.
@@ -222,7 +223,7 @@ func (k *Kit[C]) Rotate(t testing.TB, h http.Handler, o RotateOptions[C]) Report
 	}
 
 	begin("retired")
-	old := k.sign(k.need(jwtkeys.Access, jwtkeys.SlotPrevious), true, "user-0", o.Claims, "access", opts.AccessTTL)
+	old := k.sign(k.need(jwtkeys.Access, secretenv.SlotPrevious), true, "user-0", o.Claims, "access", opts.AccessTTL)
 	k.Retire()
 	for _, s := range sessions {
 		fresh(s)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // HeaderCassoSignature carries Casso webhook v2 signatures.
@@ -84,7 +85,7 @@ type CassoEvent struct {
 	Error     int64
 	Data      CassoTransaction
 	Timestamp time.Time // the t of X-Casso-Signature
-	Slot      payment.Slot
+	Slot      secretenv.Slot
 	// Body is the raw body as received (only its canonical form is signed:
 	// whitespace and key order are not).
 	Body []byte

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // PayOS verifies PayOS payment webhooks.
@@ -78,7 +79,7 @@ type PayOSEvent struct {
 	// Fields holds every signed field of data as the signature renders it
 	// (including ones this package does not know).
 	Fields map[string]string
-	Slot   payment.Slot
+	Slot   secretenv.Slot
 	// Unconfirmed: the signed string was ambiguous (a value contains
 	// "&<key>=") and PayOS's query API did not confirm the fields: they
 	// are not authenticated. Check the order with PayOS before delivering.

@@ -259,12 +259,12 @@ func (c *config) guard(provider string) idem.Guard {
 }
 
 // slotOf applies the SecretSet rules to which key matched.
-func slotOf(set *payment.SecretSet, cur, prev bool, now time.Time) (payment.Slot, error) {
+func slotOf(set *payment.SecretSet, cur, prev bool, now time.Time) (secretenv.Slot, error) {
 	switch {
 	case cur:
-		return payment.SlotCurrent, nil
+		return secretenv.SlotCurrent, nil
 	case prev && set.PreviousLive(now):
-		return payment.SlotPrevious, nil
+		return secretenv.SlotPrevious, nil
 	case prev:
 		return "", payment.ErrPreviousExpired
 	}
