@@ -125,7 +125,7 @@ type appClaims struct {
 }
 
 // fixture: Keys on a mutable source with access A, refresh RA, plus extras.
-func fixture(t testing.TB, clk *fakeClock, obs Observer, kv ...string) (*Keys, *Service[appClaims], *mutableSource) {
+func fixture(t testing.TB, clk *fakeClock, obs Observer, kv ...string) (*LiveKeyring, *Service[appClaims], *mutableSource) {
 	t.Helper()
 	src := newSource(append([]string{"JWT_SECRET", sA, "JWT_REFRESH_SECRET", sRA}, kv...)...)
 	opts := Options{Now: clk.Now, Observer: obs}

@@ -14,7 +14,7 @@ func TestInspect(t *testing.T) {
 	clk := newClock()
 	_, svc, _ := fixture(t, clk, nil, "JWT_SECRET_PREVIOUS", sB, "JWT_REFRESH_SECRET_PREVIOUS", sRB)
 	p, _ := svc.Issue("u", appClaims{Role: "admin"})
-	kr := svc.Keys().Keyring()
+	kr := svc.LiveKeyring().Keyring()
 
 	in := kr.Inspect(p.Refresh)
 	if !in.Verified || in.Ring != Refresh || in.Slot != secretenv.SlotCurrent || in.Kid != fingerprintOf(sRA) || in.Claims["role"] != "admin" ||

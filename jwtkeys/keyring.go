@@ -195,7 +195,7 @@ type ring struct {
 }
 
 // Keyring is an immutable snapshot of both rings, as loaded from one source
-// at one time. Use Keys to hold the live one and reload it.
+// at one time. A LiveKeyring holds the live one and reloads it.
 type Keyring struct {
 	rings    [2]ring
 	byKid    map[string]*key
@@ -208,7 +208,7 @@ type Keyring struct {
 	valid    *jwt.Validator
 }
 
-// Load reads and validates both rings from src (secretenv.Env(),
+// LoadKeyring reads and validates both rings from src (secretenv.Env(),
 // secretenv.Dir(path) or secretenv.Map(m)). JWT_SECRET and
 // JWT_REFRESH_SECRET are required; the next and previous slots are optional
 // and an empty value is an absent slot. Every secret must be at least as long
@@ -220,7 +220,7 @@ type Keyring struct {
 // JWT_SECRET_PREVIOUS_SINCE / JWT_REFRESH_SECRET_PREVIOUS_SINCE when set,
 // else it is the load time: a restart without *_SINCE pushes the retire time
 // later, never earlier.
-func Load(src secretenv.Source, opts Options) (*Keyring, error) {
+func LoadKeyring(src secretenv.Source, opts Options) (*Keyring, error) {
 	o, err := opts.resolved()
 	if err != nil {
 		return nil, err
@@ -346,8 +346,8 @@ const (
 	StateRetired   State = "retired"   // previous after its retire time: refused; remove it
 )
 
-// SlotStatus describes one slot of one ring. It holds no secret.
-type SlotStatus struct {
+// SlotInfo describes one slot of one ring. It holds no secret.
+type SlotInfo struct {
 	Ring        RingID
 	Slot        secretenv.Slot
 	Var         string // the variable or file it is loaded from
@@ -357,15 +357,15 @@ type SlotStatus struct {
 	RetireAt    time.Time // previous only: when it stops verifying
 }
 
-// Status lists all six slots (access next, current, previous, then refresh),
+// Slots lists all six slots (access next, current, previous, then refresh),
 // evaluated at the keyring's clock.
-func (kr *Keyring) Status() []SlotStatus {
+func (kr *Keyring) Slots() []SlotInfo {
 	now := kr.opts.Now()
-	out := make([]SlotStatus, 0, 6)
+	out := make([]SlotInfo, 0, 6)
 	for _, rg := range kr.rings {
 		for i, k := range rg.slots {
 			s := secretenv.Slots[i]
-			st := SlotStatus{Ring: rg.id, Slot: s, Var: varNames[rg.id][i], State: StateEmpty}
+			st := SlotInfo{Ring: rg.id, Slot: s, Var: varNames[rg.id][i], State: StateEmpty}
 			if k != nil {
 				st.Fingerprint, st.Since, st.RetireAt = k.kid, k.since, k.retireAt
 				switch s {

@@ -26,3 +26,20 @@ func TestSlots(t *testing.T) {
 		t.Error("the empty slot is valid")
 	}
 }
+
+func TestDirOf(t *testing.T) {
+	dir := t.TempDir()
+	if got, ok := DirOf(Dir(dir)); !ok || got != dir {
+		t.Fatalf("DirOf(Dir) = %q, %v", got, ok)
+	}
+	snap, err := Dir(dir).(Snapshotter).Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := DirOf(snap); !ok || got != dir {
+		t.Fatalf("DirOf(snapshot) = %q, %v", got, ok)
+	}
+	if _, ok := DirOf(Env()); ok {
+		t.Fatal("DirOf(Env) is a directory")
+	}
+}

@@ -51,7 +51,7 @@ func (k keyringFlags) source(env *Env) secretenv.Source {
 	return env.Vars
 }
 
-func (k keyringFlags) open(env *Env) (*jwtkeys.Keys, error) {
+func (k keyringFlags) open(env *Env) (*jwtkeys.LiveKeyring, error) {
 	return jwtkeys.Open(k.source(env), jwtkeys.Options{Algorithm: *k.alg, Now: env.now})
 }
 
@@ -95,7 +95,7 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 		v, ok, _ := src.Lookup(jwtkeys.SinceVarName(r))
 		return ok && v != ""
 	}
-	st := keys.Status()
+	st := keys.Slots()
 	if of.json(env) {
 		rows := slotRows(st)
 		for i, s := range st {

@@ -69,7 +69,7 @@ type slotRow struct {
 	RetireAt    *time.Time `json:"retire_at,omitempty"`
 }
 
-func slotRows(st []jwtkeys.SlotStatus) []slotRow {
+func slotRows(st []jwtkeys.SlotInfo) []slotRow {
 	rows := make([]slotRow, 0, len(st))
 	for _, s := range st {
 		r := slotRow{Ring: s.Ring.String(), Slot: s.Slot.String(), Variable: s.Var, State: string(s.State), Fingerprint: s.Fingerprint}

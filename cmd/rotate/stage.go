@@ -250,7 +250,7 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 		fmt.Fprintf(env.Stderr, "rotate %s: %v\n", name, err)
 		return exitUsage
 	}
-	rows := slotRows(keys.Status())
+	rows := slotRows(keys.Slots())
 	if of.json(env) {
 		writeJSON(env.Stdout, stageResult{Command: name, Dir: string(d), DryRun: *sf.dryRun, Changes: nonNilChanges(changes), Slots: rows})
 		return exitOK
@@ -388,7 +388,7 @@ func runJWTPromote(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "rotate jwt promote: %s is not staged: run \"rotate jwt stage\" first\n", next)
 			return exitCheck
 		}
-		for _, s := range cur.Status() {
+		for _, s := range cur.Slots() {
 			if s.Ring == r && s.Slot == secretenv.SlotPrevious && s.State == jwtkeys.StateVerifying && !*incident {
 				fmt.Fprintf(env.Stderr, "rotate jwt promote: %s (fp=%s) still verifies until %s: run \"rotate jwt retire\" then, or --incident to drop it now\n",
 					prev, s.Fingerprint, s.RetireAt.In(loc).Format(timeLayout))
@@ -453,7 +453,7 @@ func runJWTRetire(_ context.Context, env *Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "rotate jwt retire: %s is not set: nothing to retire\n", prev)
 			return exitCheck
 		}
-		for _, s := range cur.Status() {
+		for _, s := range cur.Slots() {
 			if s.Ring != r || s.Slot != secretenv.SlotPrevious || s.State != jwtkeys.StateVerifying {
 				continue
 			}

@@ -53,7 +53,7 @@ func (m *mutableSource) set(kv map[string]string) {
 // apiInstance is one in-process API server with its own keyring.
 type apiInstance struct {
 	src  *mutableSource
-	keys *jwtkeys.Keys
+	keys *jwtkeys.LiveKeyring
 	svc  *jwtkeys.Service[jwtkeys.Claims]
 	srv  *httptest.Server
 }
@@ -395,7 +395,7 @@ func jwtStaged(ctx context.Context, o *Options, p *Phase) error {
 	// passed: the last instance promoted signed with the old keys until then.
 	var retireAt time.Time
 	for _, in := range f.instances {
-		for _, s := range in.keys.Status() {
+		for _, s := range in.keys.Slots() {
 			if s.Slot == secretenv.SlotPrevious && s.RetireAt.After(retireAt) {
 				retireAt = s.RetireAt
 			}

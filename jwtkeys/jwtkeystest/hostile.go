@@ -34,16 +34,16 @@ func (k *Kit[C]) Hostile() []Hostile {
 	cur := k.need(jwtkeys.Access, secretenv.SlotCurrent)
 	kid := fingerprint.OfString(cur)
 	now := k.Clock.Now()
-	alg := k.Keys.Options().Algorithm
+	alg := k.LiveKeyring.Options().Algorithm
 	good := func(use string, ttl int64) jwt.MapClaims {
 		c := jwt.MapClaims{"sub": "user-1", "iat": now.Unix(), "exp": now.Unix() + ttl}
 		if use != "" {
 			c["token_use"] = use
 		}
-		if o := k.Keys.Options(); o.Issuer != "" {
+		if o := k.LiveKeyring.Options(); o.Issuer != "" {
 			c["iss"] = o.Issuer
 		}
-		if o := k.Keys.Options(); len(o.Audience) > 0 {
+		if o := k.LiveKeyring.Options(); len(o.Audience) > 0 {
 			c["aud"] = o.Audience
 		}
 		return c

@@ -111,13 +111,13 @@ func (k Kind) Accepted() bool {
 
 // Kit is a jwtkeys keyring for tests: both rings with a key in the next,
 // current and previous slots (previous since the kit's start), the clock,
-// the Keys holder and a Service on it. Create it with New; its methods are
+// the LiveKeyring and a Service on it. Create it with New; its methods are
 // safe for concurrent use.
 type Kit[C any] struct {
 	// Clock drives the keyring, the service and every token the kit mints.
 	Clock *Clock
-	// Keys holds the live keyring; Stage, Promote and Retire reload it.
-	Keys *jwtkeys.Keys
+	// LiveKeyring holds the live keyring; Stage, Promote and Retire reload it.
+	LiveKeyring *jwtkeys.LiveKeyring
 	// Service mints and verifies with claims type C.
 	Service *jwtkeys.Service[C]
 
@@ -158,7 +158,7 @@ func New[C any](t testing.TB, opts jwtkeys.Options) *Kit[C] {
 	if err != nil {
 		t.Fatalf("jwtkeystest: %v", err)
 	}
-	k.Keys, k.Service = keys, svc
+	k.LiveKeyring, k.Service = keys, svc
 	return k
 }
 
@@ -238,7 +238,7 @@ func (k *Kit[C]) need(r jwtkeys.RingID, s secretenv.Slot) string {
 	return sec
 }
 
-func (k *Kit[C]) accessTTL() time.Duration { return k.Keys.Options().AccessTTL }
+func (k *Kit[C]) accessTTL() time.Duration { return k.LiveKeyring.Options().AccessTTL }
 
 // sign mints a token outside the service: the application claims of app plus
 // sub, iat, exp (now+ttl), jti, iss/aud as configured, token_use unless use
@@ -250,7 +250,7 @@ func (k *Kit[C]) sign(secret string, withKid bool, sub string, app C, use string
 		k.t.Fatalf("jwtkeystest: claims: %v", err)
 	}
 	now := k.Clock.Now()
-	o := k.Keys.Options()
+	o := k.LiveKeyring.Options()
 	claims["sub"] = sub
 	claims["iat"] = now.Unix()
 	claims["exp"] = now.Add(ttl).Unix()
@@ -334,7 +334,7 @@ func (k *Kit[C]) Retire() {
 // keys stay configured (the state of a fleet that forgot to remove them).
 func (k *Kit[C]) RetirePrevious() {
 	k.t.Helper()
-	o := k.Keys.Options()
+	o := k.LiveKeyring.Options()
 	for _, r := range rings {
 		ttl := o.AccessTTL
 		if r == jwtkeys.Refresh {
@@ -350,7 +350,7 @@ func (k *Kit[C]) RetirePrevious() {
 // RetireAt returns when the previous key of ring r stops verifying (zero when
 // the slot is empty).
 func (k *Kit[C]) RetireAt(r jwtkeys.RingID) time.Time {
-	for _, st := range k.Keys.Status() {
+	for _, st := range k.LiveKeyring.Slots() {
 		if st.Ring == r && st.Slot == secretenv.SlotPrevious {
 			return st.RetireAt
 		}
@@ -360,7 +360,7 @@ func (k *Kit[C]) RetireAt(r jwtkeys.RingID) time.Time {
 
 func (k *Kit[C]) reload(step string) {
 	k.t.Helper()
-	if err := k.Keys.Reload(); err != nil {
+	if err := k.LiveKeyring.Reload(); err != nil {
 		k.t.Fatalf("jwtkeystest: %s: reload: %v", step, err)
 	}
 }

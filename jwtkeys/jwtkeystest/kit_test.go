@@ -124,8 +124,8 @@ func TestStagePromoteRetire(t *testing.T) {
 	next := kit.Fingerprint(jwtkeys.Access, secretenv.SlotNext)
 	cur := kit.Fingerprint(jwtkeys.Access, secretenv.SlotCurrent)
 	kit.Promote()
-	if kit.Keys.Keyring().CurrentKid(jwtkeys.Access) != next || kit.Fingerprint(jwtkeys.Access, secretenv.SlotPrevious) != cur {
-		t.Fatalf("after Promote: current %s previous %s", kit.Keys.Keyring().CurrentKid(jwtkeys.Access), kit.Fingerprint(jwtkeys.Access, secretenv.SlotPrevious))
+	if kit.LiveKeyring.Keyring().CurrentKid(jwtkeys.Access) != next || kit.Fingerprint(jwtkeys.Access, secretenv.SlotPrevious) != cur {
+		t.Fatalf("after Promote: current %s previous %s", kit.LiveKeyring.Keyring().CurrentKid(jwtkeys.Access), kit.Fingerprint(jwtkeys.Access, secretenv.SlotPrevious))
 	}
 	if got := kit.RetireAt(jwtkeys.Access); !got.Equal(kit.Clock.Now().Add(15*time.Minute + 24*time.Hour)) {
 		t.Errorf("RetireAt = %v", got)

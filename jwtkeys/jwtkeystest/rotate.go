@@ -126,7 +126,7 @@ func (k *Kit[C]) Rotate(t testing.TB, h http.Handler, o RotateOptions[C]) Report
 	if o.Subject == nil {
 		o.Subject = func(i int) string { return fmt.Sprintf("user-%d", i) }
 	}
-	opts := k.Keys.Options()
+	opts := k.LiveKeyring.Options()
 	var rep Report
 	var cur *Phase
 	begin := func(name string) {

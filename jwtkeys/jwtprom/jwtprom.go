@@ -20,7 +20,7 @@
 // sum by (ring) (rate(auth_jwt_verified_total{slot="previous"}[5m])).
 //
 //	obs := jwtprom.New(prometheus.DefaultRegisterer)
-//	keys, err := jwtkeys.FromEnv(jwtkeys.Options{Observer: obs})
+//	keys, err := jwtkeys.OpenEnv(jwtkeys.Options{Observer: obs})
 package jwtprom
 
 import (
