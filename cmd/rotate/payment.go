@@ -357,7 +357,7 @@ func webhookSmoke(src secretenv.Source, now time.Time, raw bool) (*smoke, error)
 	if raw {
 		opts = append(opts, webhook.WithRawSecrets())
 	}
-	set, err := webhook.LoadSecretSet(src, opts...)
+	set, err := webhook.LoadSecrets(src, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@
 // The common path, in a consumer's _test.go:
 //
 //	kit := jwtkeystest.New[AppClaims](t, jwtkeys.Options{})
-//	h := kit.Protect(myHandler)             // or build the router from kit.Service / kit.Keys
+//	h := kit.Protect(myHandler)             // or build the router from kit.Service / kit.LiveKeyring
 //	req := httptest.NewRequest("GET", "/me", nil)
 //	kit.Authorize(req, kit.Token(jwtkeystest.Previous, "user-1", AppClaims{Role: "admin"}))
 //	rec := httptest.NewRecorder()

@@ -62,7 +62,7 @@ const CassoTolerance = 72 * time.Hour
 // NewCasso returns a Casso verifier for set. Options used: WithClock,
 // WithTolerance (default CassoTolerance), WithObserver, WithMaxBody,
 // WithLogger, WithIdempotencyStore or WithoutIdempotency (one is
-// required), WithReplayFailOpen.
+// required), WithIdempotencyFailOpen.
 func NewCasso(set payment.SecretSet, opts ...Option) (*Casso, error) {
 	if err := set.Validate(); err != nil {
 		return nil, err

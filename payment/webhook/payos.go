@@ -46,7 +46,7 @@ type PayOS struct {
 // NewPayOS returns a PayOS verifier for set. Options used: WithClock
 // (for the previous key's deadline), WithObserver, WithMaxBody, WithLogger,
 // WithIdempotencyStore or WithoutIdempotency (one is required),
-// WithReplayFailOpen.
+// WithIdempotencyFailOpen.
 func NewPayOS(set payment.SecretSet, opts ...Option) (*PayOS, error) {
 	if err := set.Validate(); err != nil {
 		return nil, err

@@ -155,7 +155,7 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for set. Options used: WithClock,
 // WithTolerance, WithObserver, WithIdempotencyStore or WithoutIdempotency
-// (one is required), WithReplayFailOpen, WithMaxBody and WithLogger (the
+// (one is required), WithIdempotencyFailOpen, WithMaxBody and WithLogger (the
 // last four by Handler).
 func NewVerifier(set payment.SecretSet, opts ...Option) (*Verifier, error) {
 	cfg := newConfig(opts)

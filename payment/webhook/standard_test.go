@@ -221,7 +221,7 @@ func TestLoadSecretSet(t *testing.T) {
 		"BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS":       oldSecret,
 		"BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS_UNTIL": "2026-11-28T16:00:00+07:00",
 	}
-	set, err := LoadSecretSet(secretenv.Map(good))
+	set, err := LoadSecrets(secretenv.Map(good))
 	if err != nil || !set.Current.Equal(secret(newSecret)) || !set.Previous.Equal(secret(oldSecret)) || !set.PreviousUntil.Equal(t0.Add(24*time.Hour)) {
 		t.Fatalf("LoadSecretSet = %+v, %v", set, err)
 	}
@@ -248,7 +248,7 @@ func TestLoadSecretSet(t *testing.T) {
 		"bad whsec":      {with("BANK_TRANSFER_WEBHOOK_SECRET", "whsec_@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"), ErrBadSecret},
 		"bad prev whsec": {with("BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS", "whsec_@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"), ErrBadSecret},
 	} {
-		_, err := LoadSecretSet(secretenv.Map(tc.env))
+		_, err := LoadSecrets(secretenv.Map(tc.env))
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
