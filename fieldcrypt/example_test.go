@@ -17,7 +17,7 @@ const (
 )
 
 func Example() {
-	// In a service: ring, err := fieldcrypt.KeyringFromEnv()
+	// In a service: ring, err := fieldcrypt.LoadKeyringFromEnv()
 	ring, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{
 		"FIELD_ENCRYPTION_KEY": newKey,
 	}))

@@ -408,7 +408,7 @@ func TestRewrapAndIterator(t *testing.T) {
 		// Moved from row 1 to row 6: the binding refuses it.
 		{Table: "u", Column: "c", Row: "6", Bound: true, Value: seal(t, ro, fieldcrypt.Binary, []byte("one"), fieldcrypt.Binding{Table: "u", Column: "c", Row: "1"})},
 	}
-	want := []fieldcrypt.Status{fieldcrypt.Rewrapped, fieldcrypt.Current, fieldcrypt.Null, fieldcrypt.Failed, fieldcrypt.Rewrapped, fieldcrypt.Failed}
+	want := []fieldcrypt.RewrapResult{fieldcrypt.Rewrapped, fieldcrypt.UpToDate, fieldcrypt.Null, fieldcrypt.Failed, fieldcrypt.Rewrapped, fieldcrypt.Failed}
 	i := 0
 	for res := range rc.Reencrypt(slices.Values(cells)) {
 		if res.Status != want[i] {

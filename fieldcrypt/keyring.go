@@ -128,10 +128,10 @@ func noSpace(name, text string) error {
 	return nil
 }
 
-// KeyringFromEnv loads the keyring from FIELD_ENCRYPTION_KEY (required),
+// LoadKeyringFromEnv loads the keyring from FIELD_ENCRYPTION_KEY (required),
 // FIELD_ENCRYPTION_KEY_NEXT (optional) and FIELD_ENCRYPTION_KEY_PREVIOUS
 // (optional, comma-separated) in the process environment.
-func KeyringFromEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
+func LoadKeyringFromEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
 
 // LoadKeyring is KeyringFromEnv reading from src (a secret volume, a map in
 // tests). Errors name the variable and the fingerprint, never the key.

@@ -5,13 +5,13 @@ import (
 	"iter"
 )
 
-// Status is what Rewrap did with one stored value.
-type Status uint8
+// RewrapResult is what Rewrap did with one stored value.
+type RewrapResult uint8
 
 const (
-	// Current: the value is already sealed under the primary key; nothing to
+	// UpToDate: the value is already sealed under the primary key; nothing to
 	// write.
-	Current Status = iota
+	UpToDate RewrapResult = iota
 	// Rewrapped: the value was opened and sealed again under the primary key
 	// (or, WithLegacy, brought under the envelope for the first time).
 	Rewrapped
@@ -22,9 +22,9 @@ const (
 	Failed
 )
 
-func (s Status) String() string {
+func (s RewrapResult) String() string {
 	switch s {
-	case Current:
+	case UpToDate:
 		return "current"
 	case Rewrapped:
 		return "rewrapped"
@@ -47,7 +47,7 @@ func (s Status) String() string {
 // appended to dst and returned with Status Rewrapped. On failure Rewrap
 // returns dst unchanged, Status Failed and the error; the plaintext never
 // leaves this function.
-func (r *Keyring) Rewrap(dst, value []byte, f Form, b Binding) ([]byte, Status, error) {
+func (r *Keyring) Rewrap(dst, value []byte, f Form, b Binding) ([]byte, RewrapResult, error) {
 	if value == nil {
 		return dst, Null, nil
 	}
@@ -57,7 +57,7 @@ func (r *Keyring) Rewrap(dst, value []byte, f Form, b Binding) ([]byte, Status, 
 		putScratch(tmp)
 	}()
 	if r.isCurrent((*tmp)[:0], value, f) {
-		return dst, Current, nil
+		return dst, UpToDate, nil
 	}
 	pt, err := r.open((*tmp)[:0], value, f, b)
 	if err != nil {
@@ -109,7 +109,7 @@ func (c Cell) Binding() Binding {
 // Result is the outcome of re-encrypting one Cell.
 type Result struct {
 	Cell
-	Status Status
+	Status RewrapResult
 	// New is the value to store in place of Cell.Value when Status is
 	// Rewrapped, nil otherwise. Store it with a compare-and-swap on
 	// Cell.Value so a concurrent write is never overwritten.

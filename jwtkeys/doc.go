@@ -5,7 +5,7 @@
 //
 // The common path:
 //
-//	keys, err := jwtkeys.FromEnv(jwtkeys.Options{Observer: jwtprom.New(prometheus.DefaultRegisterer)})
+//	keys, err := jwtkeys.OpenEnv(jwtkeys.Options{Observer: jwtprom.New(prometheus.DefaultRegisterer)})
 //	svc, err := jwtkeys.NewService[AppClaims](keys)      // AppClaims embeds jwtkeys.Claims
 //	pair, err := svc.Issue(userID, AppClaims{Role: "customer"})
 //	mux.Handle("/api/", svc.Middleware(jwtkeys.MiddlewareOptions{Realm: "api", Status: cache})(api))
@@ -77,7 +77,7 @@
 //
 // # Reload
 //
-// Keys holds the live keyring behind an atomic pointer. Reload re-reads the
+// LiveKeyring holds the live keyring behind an atomic pointer. Reload re-reads the
 // source and swaps only if the whole new configuration is valid; Watch calls
 // it on changes in a secrets directory (including a Kubernetes "..data"
 // symlink swap) and on SIGHUP. Failures keep the old keyring and go to

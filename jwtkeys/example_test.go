@@ -22,8 +22,8 @@ type AppClaims struct {
 	Role string `json:"role,omitempty"`
 }
 
-// In production the source is secretenv.Env() (jwtkeys.FromEnv) or a
-// mounted secret directory (jwtkeys.FromDir).
+// In production the source is secretenv.Env() (jwtkeys.OpenEnv) or a
+// mounted secret directory (jwtkeys.OpenDir).
 var src = secretenv.Map(map[string]string{
 	"JWT_SECRET":         "example-access-secret-0123456789abcdef",
 	"JWT_REFRESH_SECRET": "example-refresh-secret-0123456789abcdef",
@@ -59,15 +59,15 @@ func Example() {
 	// 401 Bearer realm="api"
 }
 
-func ExampleKeyring_Status() {
+func ExampleKeyring_Slots() {
 	keys, _ := jwtkeys.Open(secretenv.Map(map[string]string{
 		"JWT_SECRET":                "example-new-access-secret-0123456789abcdef",
 		"JWT_SECRET_PREVIOUS":       "example-access-secret-0123456789abcdef",
 		"JWT_SECRET_PREVIOUS_SINCE": "2026-05-01T10:00:00Z",
 		"JWT_REFRESH_SECRET":        "example-refresh-secret-0123456789abcdef",
 	}), jwtkeys.Options{Now: func() time.Time { return time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC) }})
-	for _, s := range keys.Status() {
-		if s.Ring == jwtkeys.Access && s.Slot == jwtkeys.SlotPrevious {
+	for _, s := range keys.Slots() {
+		if s.Ring == jwtkeys.Access && s.Slot == secretenv.SlotPrevious {
 			fmt.Println(s.Var, s.State, s.Fingerprint, "retire at", s.RetireAt.Format(time.RFC3339))
 		} else if s.Ring == jwtkeys.Access {
 			fmt.Println(strings.TrimSpace(s.Var + " " + string(s.State) + " " + s.Fingerprint))
@@ -105,17 +105,17 @@ func ExampleFlushPrefix() {
 	// jwtkeys: refusing to flush an empty prefix
 }
 
-func ExampleKeys_StartWatch() {
+func ExampleLiveKeyring_StartWatch() {
 	// A Kubernetes secret volume mounted at /run/secrets/jwt holds
 	// JWT_SECRET, JWT_SECRET_NEXT, … as files. Reload on change and SIGHUP.
-	keys, err := jwtkeys.FromDir("/run/secrets/jwt", jwtkeys.Options{})
+	keys, err := jwtkeys.OpenDir("/run/secrets/jwt", jwtkeys.Options{})
 	if err != nil {
 		return // at startup: refuse to start; the error names the file, never the value
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// SIGHUP is handled once StartWatch returns; without inotify it polls.
-	keys.StartWatch(ctx, "/run/secrets/jwt", jwtkeys.WatchOptions{})
+	keys.StartWatch(ctx, jwtkeys.WatchOptions{})
 	if h := keys.WatchHealth(); h.Degraded != nil {
 		log.Printf("jwt keys: polling every %s: %v", h.Poll, h.Degraded) // and report it in readiness
 	}

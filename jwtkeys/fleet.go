@@ -40,10 +40,10 @@ type FleetOptions struct {
 }
 
 // FleetReport describes the keyring in use now.
-func (k *Keys) FleetReport() FleetReport {
+func (k *LiveKeyring) FleetReport() FleetReport {
 	kr := k.Keyring()
 	r := FleetReport{Algorithm: kr.Algorithm(), LoadedAt: kr.LoadedAt().UTC(), Watch: k.WatchHealth().Mode}
-	for _, s := range kr.Status() {
+	for _, s := range kr.Slots() {
 		fs := FleetSlot{Ring: s.Ring.String(), Slot: s.Slot.String(), Variable: s.Var, State: s.State, Fingerprint: s.Fingerprint}
 		if !s.Since.IsZero() {
 			t := s.Since.UTC()
@@ -63,7 +63,7 @@ func (k *Keys) FleetReport() FleetReport {
 // fleet's layout is nobody else's business). "rotate jwt fleet" reads it
 // from every instance to confirm a staged key is loaded everywhere before
 // promotion, and that no instance still signs with the old key after.
-func (k *Keys) FleetHandler(o FleetOptions) http.Handler {
+func (k *LiveKeyring) FleetHandler(o FleetOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")

@@ -25,7 +25,7 @@ func FuzzVerify(f *testing.F) {
 		f.Add(s)
 	}
 	valid := map[string]bool{p.Access: true, p.Refresh: true, legacy: true}
-	kr := svc.Keys().Keyring()
+	kr := svc.LiveKeyring().Keyring()
 	f.Fuzz(func(t *testing.T, tok string) {
 		if in := kr.Inspect(tok); in.Verified != valid[tok] || (!in.Verified && in.Err == nil) {
 			t.Fatalf("Inspect(%q) = %+v", tok, in)

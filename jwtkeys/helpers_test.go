@@ -4,12 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"github.com/goodgo/rotation/fingerprint"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/goodgo/rotation/fingerprint"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -57,7 +58,7 @@ type recObserver struct {
 func newRec() *recObserver {
 	return &recObserver{verified: map[string]int{}, refused: map[Reason]int{}, reloadCh: make(chan error, 100)}
 }
-func (o *recObserver) Verified(r RingID, s Slot) {
+func (o *recObserver) Verified(r RingID, s secretenv.Slot) {
 	o.mu.Lock()
 	o.verified[r.String()+"/"+s.String()]++
 	o.mu.Unlock()
@@ -124,7 +125,7 @@ type appClaims struct {
 }
 
 // fixture: Keys on a mutable source with access A, refresh RA, plus extras.
-func fixture(t testing.TB, clk *fakeClock, obs Observer, kv ...string) (*Keys, *Service[appClaims], *mutableSource) {
+func fixture(t testing.TB, clk *fakeClock, obs Observer, kv ...string) (*LiveKeyring, *Service[appClaims], *mutableSource) {
 	t.Helper()
 	src := newSource(append([]string{"JWT_SECRET", sA, "JWT_REFRESH_SECRET", sRA}, kv...)...)
 	opts := Options{Now: clk.Now, Observer: obs}

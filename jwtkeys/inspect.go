@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Inspection is what an operator needs to know about one token: its
@@ -15,7 +17,7 @@ type Inspection struct {
 	// Ring and Slot that verified the token (Slot is the key's real slot
 	// even for a legacy token; Legacy says it had no kid).
 	Ring     RingID
-	Slot     Slot
+	Slot     secretenv.Slot
 	Legacy   bool
 	Verified bool
 	// Claims is the decoded payload, shown even when verification failed

@@ -36,58 +36,42 @@ func (r RingID) String() string {
 // use is the token_use claim value of tokens minted on this ring.
 func (r RingID) use() string { return r.String() }
 
-// Slot is a position in a ring.
-type Slot uint8
-
-const (
-	// SlotNext (…_NEXT) verifies only. Stage a new key here on every
-	// instance before any instance signs with it.
-	SlotNext Slot = iota
-	// SlotCurrent (JWT_SECRET, JWT_REFRESH_SECRET) signs and verifies.
-	SlotCurrent
-	// SlotPrevious (…_PREVIOUS) verifies only, until its retire time.
-	SlotPrevious
-	// SlotLegacy was reported for a token without kid. Deprecated: legacy
-	// tokens are now reported with the slot of the key that verified them
-	// (and legacy=true to a LegacyObserver); it is no longer reported.
-	SlotLegacy
-)
-
-func (s Slot) String() string {
+// slotIndex is a slot's index in a ring's arrays: next 0, current 1,
+// previous 2, and -1 for anything else.
+func slotIndex(s secretenv.Slot) int {
 	switch s {
-	case SlotNext:
-		return "next"
-	case SlotCurrent:
-		return "current"
-	case SlotPrevious:
-		return "previous"
-	case SlotLegacy:
-		return "legacy-no-kid"
+	case secretenv.SlotNext:
+		return 0
+	case secretenv.SlotCurrent:
+		return 1
+	case secretenv.SlotPrevious:
+		return 2
 	}
-	return "unknown"
+	return -1
 }
 
 // Variable names per ring and slot. The same names are file names in a
 // secrets directory. The *_SINCE variables hold an RFC 3339 time: when the
 // key in *_PREVIOUS left current (see Options and the package doc).
 var varNames = [2][3]string{
-	Access:  {SlotNext: "JWT_SECRET_NEXT", SlotCurrent: "JWT_SECRET", SlotPrevious: "JWT_SECRET_PREVIOUS"},
-	Refresh: {SlotNext: "JWT_REFRESH_SECRET_NEXT", SlotCurrent: "JWT_REFRESH_SECRET", SlotPrevious: "JWT_REFRESH_SECRET_PREVIOUS"},
+	Access:  {"JWT_SECRET_NEXT", "JWT_SECRET", "JWT_SECRET_PREVIOUS"},
+	Refresh: {"JWT_REFRESH_SECRET_NEXT", "JWT_REFRESH_SECRET", "JWT_REFRESH_SECRET_PREVIOUS"},
 }
 
 // VarName returns the variable (or file) name for a ring's slot, e.g.
-// VarName(Refresh, SlotPrevious) = "JWT_REFRESH_SECRET_PREVIOUS".
-func VarName(r RingID, s Slot) string {
-	if r > Refresh || s > SlotPrevious {
+// VarName(Refresh, secretenv.SlotPrevious) = "JWT_REFRESH_SECRET_PREVIOUS".
+func VarName(r RingID, s secretenv.Slot) string {
+	i := slotIndex(s)
+	if r > Refresh || i < 0 {
 		return ""
 	}
-	return varNames[r][s]
+	return varNames[r][i]
 }
 
 // SinceVarName is the optional variable saying when the previous key of ring
 // r left current: "JWT_SECRET_PREVIOUS_SINCE" or
 // "JWT_REFRESH_SECRET_PREVIOUS_SINCE", an RFC 3339 time.
-func SinceVarName(r RingID) string { return VarName(r, SlotPrevious) + "_SINCE" }
+func SinceVarName(r RingID) string { return VarName(r, secretenv.SlotPrevious) + "_SINCE" }
 
 // Defaults for Options.
 const (
@@ -173,7 +157,7 @@ type key struct {
 	secret   fingerprint.Secret
 	kid      string
 	ring     RingID
-	slot     Slot
+	slot     secretenv.Slot
 	since    time.Time // when it entered the slot (previous: when it left current)
 	retireAt time.Time // previous only
 	header   string    // base64url of the JOSE header used when signing
@@ -196,14 +180,22 @@ func (k *key) mac() *macState {
 	return &macState{h: hmac.New(k.newHash, k.secret.Bytes())}
 }
 
+// key returns the key in slot s, or nil.
+func (rg *ring) key(s secretenv.Slot) *key {
+	if i := slotIndex(s); i >= 0 {
+		return rg.slots[i]
+	}
+	return nil
+}
+
 type ring struct {
 	id    RingID
-	slots [3]*key // by Slot; nil = empty
+	slots [3]*key // next, current, previous (slotIndex); nil = empty
 	ttl   time.Duration
 }
 
 // Keyring is an immutable snapshot of both rings, as loaded from one source
-// at one time. Use Keys to hold the live one and reload it.
+// at one time. A LiveKeyring holds the live one and reloads it.
 type Keyring struct {
 	rings    [2]ring
 	byKid    map[string]*key
@@ -216,7 +208,7 @@ type Keyring struct {
 	valid    *jwt.Validator
 }
 
-// Load reads and validates both rings from src (secretenv.Env(),
+// LoadKeyring reads and validates both rings from src (secretenv.Env(),
 // secretenv.Dir(path) or secretenv.Map(m)). JWT_SECRET and
 // JWT_REFRESH_SECRET are required; the next and previous slots are optional
 // and an empty value is an absent slot. Every secret must be at least as long
@@ -228,7 +220,7 @@ type Keyring struct {
 // JWT_SECRET_PREVIOUS_SINCE / JWT_REFRESH_SECRET_PREVIOUS_SINCE when set,
 // else it is the load time: a restart without *_SINCE pushes the retire time
 // later, never earlier.
-func Load(src secretenv.Source, opts Options) (*Keyring, error) {
+func LoadKeyring(src secretenv.Source, opts Options) (*Keyring, error) {
 	o, err := opts.resolved()
 	if err != nil {
 		return nil, err
@@ -269,10 +261,10 @@ func load(src secretenv.Source, o Options, old *Keyring) (*Keyring, error) {
 		if r == Refresh {
 			kr.rings[r].ttl = o.RefreshTTL
 		}
-		for _, s := range []Slot{SlotNext, SlotCurrent, SlotPrevious} {
-			name := varNames[r][s]
+		for i, s := range secretenv.Slots {
+			name := varNames[r][i]
 			var sec fingerprint.Secret
-			if s == SlotCurrent {
+			if s == secretenv.SlotCurrent {
 				sec, err = secretenv.Require(src, name, rule)
 			} else {
 				sec, err = secretenv.Load(src, name, rule)
@@ -286,7 +278,7 @@ func load(src secretenv.Source, o Options, old *Keyring) (*Keyring, error) {
 			}
 			k := &key{secret: sec, kid: sec.Fingerprint(), ring: r, slot: s, since: now, newHash: algHash[o.Algorithm].h}
 			k.header = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"` + o.Algorithm + `","kid":"` + k.kid + `","typ":"JWT"}`))
-			kr.rings[r].slots[s] = k
+			kr.rings[r].slots[i] = k
 		}
 	}
 	if err := secretenv.Distinct(named...); err != nil {
@@ -294,18 +286,18 @@ func load(src secretenv.Source, o Options, old *Keyring) (*Keyring, error) {
 	}
 	for r := range kr.rings {
 		rg := &kr.rings[r]
-		for s, k := range rg.slots {
+		for i, k := range rg.slots {
 			if k == nil {
 				continue
 			}
 			if _, dup := kr.byKid[k.kid]; dup {
 				// Distinct secrets with one fingerprint: 2^-64, but never guess.
-				return nil, &secretenv.Error{Var: varNames[r][s], Index: -1, Fingerprint: k.kid, Err: secretenv.ErrDuplicate, Detail: "fingerprint collision; generate a new key"}
+				return nil, &secretenv.Error{Var: varNames[r][i], Index: -1, Fingerprint: k.kid, Err: secretenv.ErrDuplicate, Detail: "fingerprint collision; generate a new key"}
 			}
 			kr.byKid[k.kid] = k
 			k.since = carrySince(old, k, now)
 		}
-		if prev := rg.slots[SlotPrevious]; prev != nil {
+		if prev := rg.key(secretenv.SlotPrevious); prev != nil {
 			name := SinceVarName(rg.id)
 			raw, ok, err := src.Lookup(name)
 			if err != nil {
@@ -354,10 +346,10 @@ const (
 	StateRetired   State = "retired"   // previous after its retire time: refused; remove it
 )
 
-// SlotStatus describes one slot of one ring. It holds no secret.
-type SlotStatus struct {
+// SlotInfo describes one slot of one ring. It holds no secret.
+type SlotInfo struct {
 	Ring        RingID
-	Slot        Slot
+	Slot        secretenv.Slot
 	Var         string // the variable or file it is loaded from
 	Fingerprint string // = the kid of tokens signed with it; "" when empty
 	State       State
@@ -365,22 +357,23 @@ type SlotStatus struct {
 	RetireAt    time.Time // previous only: when it stops verifying
 }
 
-// Status lists all six slots (access next, current, previous, then refresh),
+// Slots lists all six slots (access next, current, previous, then refresh),
 // evaluated at the keyring's clock.
-func (kr *Keyring) Status() []SlotStatus {
+func (kr *Keyring) Slots() []SlotInfo {
 	now := kr.opts.Now()
-	out := make([]SlotStatus, 0, 6)
+	out := make([]SlotInfo, 0, 6)
 	for _, rg := range kr.rings {
-		for s, k := range rg.slots {
-			st := SlotStatus{Ring: rg.id, Slot: Slot(s), Var: varNames[rg.id][s], State: StateEmpty}
+		for i, k := range rg.slots {
+			s := secretenv.Slots[i]
+			st := SlotInfo{Ring: rg.id, Slot: s, Var: varNames[rg.id][i], State: StateEmpty}
 			if k != nil {
 				st.Fingerprint, st.Since, st.RetireAt = k.kid, k.since, k.retireAt
-				switch Slot(s) {
-				case SlotNext:
+				switch s {
+				case secretenv.SlotNext:
 					st.State = StateStaged
-				case SlotCurrent:
+				case secretenv.SlotCurrent:
 					st.State = StateSigning
-				case SlotPrevious:
+				case secretenv.SlotPrevious:
 					st.State = StateVerifying
 					if !now.Before(k.retireAt) {
 						st.State = StateRetired
@@ -395,7 +388,7 @@ func (kr *Keyring) Status() []SlotStatus {
 
 // CurrentKid returns the kid (fingerprint) that new tokens of ring r carry.
 func (kr *Keyring) CurrentKid(r RingID) string {
-	if k := kr.rings[r].slots[SlotCurrent]; k != nil {
+	if k := kr.rings[r].key(secretenv.SlotCurrent); k != nil {
 		return k.kid
 	}
 	return ""
@@ -418,13 +411,13 @@ func (kr *Keyring) String() string {
 		b = append(b, ' ')
 		b = append(b, rg.id.String()...)
 		b = append(b, ':')
-		for s, k := range rg.slots {
+		for i, k := range rg.slots {
 			fp := "-"
 			if k != nil {
 				fp = k.kid
 			}
 			b = append(b, ' ')
-			b = append(b, Slot(s).String()...)
+			b = append(b, secretenv.Slots[i].String()...)
 			b = append(b, '=')
 			b = append(b, fp...)
 		}

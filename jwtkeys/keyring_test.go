@@ -22,11 +22,11 @@ func TestLoadFromEnvAllSlots(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	clk := newClock()
-	keys, err := FromEnv(Options{Now: clk.Now})
+	keys, err := OpenEnv(Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := keys.Status()
+	st := keys.Slots()
 	if len(st) != 6 {
 		t.Fatalf("Status has %d slots, want 6", len(st))
 	}
@@ -99,11 +99,11 @@ func (d *k8sDir) update(vals map[string]string, first bool) {
 
 func TestLoadFromK8sSecretDir(t *testing.T) {
 	d := newK8sDir(t, map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA, "JWT_SECRET_NEXT": sB})
-	keys, err := FromDir(d.dir, Options{})
+	keys, err := OpenDir(d.dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := keys.Status()
+	st := keys.Slots()
 	if st[0].Fingerprint != fingerprint.OfString(sB) || st[1].Fingerprint != fingerprint.OfString(sA) || st[2].State != StateEmpty {
 		t.Fatalf("status from dir: %+v", st[:3])
 	}
@@ -111,7 +111,7 @@ func TestLoadFromK8sSecretDir(t *testing.T) {
 	if err := keys.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	st = keys.Status()
+	st = keys.Slots()
 	if st[0].State != StateEmpty || st[1].Fingerprint != fingerprint.OfString(sB) || st[2].Fingerprint != fingerprint.OfString(sA) {
 		t.Fatalf("status after ..data swap: %+v", st[:3])
 	}
@@ -158,7 +158,7 @@ func TestEmptyPreviousIsAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := keys.Status()[2]; st.State != StateEmpty {
+	if st := keys.Slots()[2]; st.State != StateEmpty {
 		t.Fatalf("empty JWT_SECRET_PREVIOUS gave %+v, want an empty slot", st)
 	}
 }
@@ -175,10 +175,10 @@ func TestPreviousRetiresAfterWindow(t *testing.T) {
 	src.set("JWT_SECRET", sB, "JWT_SECRET_PREVIOUS", sA)
 	clk.Advance(time.Minute)
 	rotatedAt := clk.Now()
-	if err := svc.Keys().Reload(); err != nil {
+	if err := svc.LiveKeyring().Reload(); err != nil {
 		t.Fatal(err)
 	}
-	st := svc.Keys().Status()[2]
+	st := svc.LiveKeyring().Slots()[2]
 	if !st.Since.Equal(rotatedAt) || !st.RetireAt.Equal(rotatedAt.Add(15*time.Minute+24*time.Hour)) {
 		t.Fatalf("previous since=%v retire=%v, want since=%v (time it left current)", st.Since, st.RetireAt, rotatedAt)
 	}
@@ -199,14 +199,14 @@ func TestPreviousRetiresAfterWindow(t *testing.T) {
 	if _, err := svc.VerifyAccess(long); !errors.Is(err, ErrKeyRetired) {
 		t.Fatalf("at retire time: err = %v, want ErrKeyRetired", err)
 	}
-	if st := svc.Keys().Status()[2]; st.State != StateRetired {
+	if st := svc.LiveKeyring().Slots()[2]; st.State != StateRetired {
 		t.Errorf("state after retire = %s", st.State)
 	}
 	// A reload keeps the since time (same key, same slot).
-	if err := svc.Keys().Reload(); err != nil {
+	if err := svc.LiveKeyring().Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if st := svc.Keys().Status()[2]; !st.Since.Equal(rotatedAt) {
+	if st := svc.LiveKeyring().Slots()[2]; !st.Since.Equal(rotatedAt) {
 		t.Errorf("reload moved since to %v", st.Since)
 	}
 }
@@ -215,13 +215,13 @@ func TestPreviousSinceFromEnv(t *testing.T) {
 	clk := newClock()
 	since := clk.Now().Add(-2 * time.Hour)
 	_, svc, _ := fixture(t, clk, nil, "JWT_SECRET", sB, "JWT_SECRET_PREVIOUS", sA, "JWT_SECRET_PREVIOUS_SINCE", since.Format(time.RFC3339))
-	st := svc.Keys().Status()[2]
+	st := svc.LiveKeyring().Slots()[2]
 	if !st.Since.Equal(since) || !st.RetireAt.Equal(since.Add(15*time.Minute+24*time.Hour)) {
 		t.Fatalf("since=%v retire=%v, want since=%v", st.Since, st.RetireAt, since)
 	}
 	// Restart without _SINCE: load time (later, never earlier).
 	_, svc2, _ := fixture(t, clk, nil, "JWT_SECRET", sB, "JWT_SECRET_PREVIOUS", sA)
-	if st := svc2.Keys().Status()[2]; !st.Since.Equal(clk.Now()) {
+	if st := svc2.LiveKeyring().Slots()[2]; !st.Since.Equal(clk.Now()) {
 		t.Errorf("without _SINCE since = %v, want load time", st.Since)
 	}
 	// A future _SINCE is refused.
@@ -235,9 +235,9 @@ func TestPreviousSinceFromEnv(t *testing.T) {
 func TestSecretsNeverPrinted(t *testing.T) {
 	clk := newClock()
 	keys, _, _ := fixture(t, clk, nil, "JWT_SECRET_PREVIOUS", sB)
-	out := fmt.Sprintf("%v %+v %#v %v", keys.Status(), keys.Status(), keys.Keyring(), keys.Keyring())
+	out := fmt.Sprintf("%v %+v %#v %v", keys.Slots(), keys.Slots(), keys.Keyring(), keys.Keyring())
 	var logged strings.Builder
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("keys", "status", keys.Status(), "keyring", keys.Keyring())
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("keys", "status", keys.Slots(), "keyring", keys.Keyring())
 	out += logged.String()
 	for _, s := range []string{sA, sB, sRA} {
 		if strings.Contains(out, s) {
@@ -263,9 +263,9 @@ func TestSameSecretSameKidFromFileAndEnv(t *testing.T) {
 	}
 	t.Setenv("JWT_SECRET", sA+"\n")
 	t.Setenv("JWT_REFRESH_SECRET", sRA)
-	for name, open := range map[string]func() (*Keys, error){
-		"dir": func() (*Keys, error) { return FromDir(dir, Options{}) },
-		"env": func() (*Keys, error) { return FromEnv(Options{}) },
+	for name, open := range map[string]func() (*LiveKeyring, error){
+		"dir": func() (*LiveKeyring, error) { return OpenDir(dir, Options{}) },
+		"env": func() (*LiveKeyring, error) { return OpenEnv(Options{}) },
 	} {
 		_, err := open()
 		if !errors.Is(err, secretenv.ErrTrailingSpace) || !strings.Contains(err.Error(), "JWT_SECRET") || !strings.Contains(err.Error(), secretenv.EnvKeepTrailingSpace) || strings.Contains(err.Error(), sA) {
@@ -273,11 +273,11 @@ func TestSameSecretSameKidFromFileAndEnv(t *testing.T) {
 		}
 	}
 	t.Setenv(secretenv.EnvKeepTrailingSpace, "JWT_SECRET")
-	fromDir, err := FromDir(dir, Options{})
+	fromDir, err := OpenDir(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromEnv, err := FromEnv(Options{})
+	fromEnv, err := OpenEnv(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestLoadReadsOneSnapshot(t *testing.T) {
 		live:   secretenv.Map(map[string]string{"JWT_SECRET": sB, "JWT_REFRESH_SECRET": sRA, "JWT_SECRET_PREVIOUS": sB}),
 		pinned: secretenv.Map(map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA}),
 	}
-	kr, err := Load(src, Options{Now: newClock().Now})
+	kr, err := LoadKeyring(src, Options{Now: newClock().Now})
 	if err != nil {
 		t.Fatalf("Load read the live source, not its snapshot: %v", err)
 	}

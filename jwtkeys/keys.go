@@ -8,11 +8,11 @@ import (
 	"github.com/goodgo/rotation/secretenv"
 )
 
-// Keys holds the live Keyring and reloads it. Readers get the current
+// LiveKeyring holds the live Keyring and reloads it. Readers get the current
 // snapshot with one atomic load; a reload builds and validates a complete new
 // keyring before swapping it in, so a bad new config keeps the old keyring
 // (and is reported to the Observer). Safe for concurrent use.
-type Keys struct {
+type LiveKeyring struct {
 	src  secretenv.Source
 	opts Options
 	cur  atomic.Pointer[Keyring]
@@ -23,7 +23,7 @@ type Keys struct {
 
 // Open loads both rings from src and returns the holder. It fails if the
 // initial load fails.
-func Open(src secretenv.Source, opts Options) (*Keys, error) {
+func Open(src secretenv.Source, opts Options) (*LiveKeyring, error) {
 	o, err := opts.resolved()
 	if err != nil {
 		return nil, err
@@ -32,40 +32,40 @@ func Open(src secretenv.Source, opts Options) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Keys{src: src, opts: o}
+	k := &LiveKeyring{src: src, opts: o}
 	k.cur.Store(kr)
 	return k, nil
 }
 
-// FromEnv is Open(secretenv.Env(), opts): JWT_SECRET, JWT_SECRET_PREVIOUS,
+// OpenEnv is Open(secretenv.Env(), opts): JWT_SECRET, JWT_SECRET_PREVIOUS,
 // JWT_SECRET_NEXT, JWT_REFRESH_SECRET and its _PREVIOUS and _NEXT.
-func FromEnv(opts Options) (*Keys, error) { return Open(secretenv.Env(), opts) }
+func OpenEnv(opts Options) (*LiveKeyring, error) { return Open(secretenv.Env(), opts) }
 
-// FromDir is Open(secretenv.Dir(dir), opts): one file per variable, as a
-// Kubernetes secret volume mounts them. Use Watch(ctx, dir) to follow
-// changes.
-func FromDir(dir string, opts Options) (*Keys, error) { return Open(secretenv.Dir(dir), opts) }
+// OpenDir is Open(secretenv.Dir(dir), opts): one file per variable, as a
+// Kubernetes secret volume mounts them. StartWatch follows
+// changes in dir.
+func OpenDir(dir string, opts Options) (*LiveKeyring, error) { return Open(secretenv.Dir(dir), opts) }
 
 // Keyring returns the live snapshot.
-func (k *Keys) Keyring() *Keyring { return k.cur.Load() }
+func (k *LiveKeyring) Keyring() *Keyring { return k.cur.Load() }
 
-// Status is Keyring().Status().
-func (k *Keys) Status() []SlotStatus { return k.Keyring().Status() }
+// Slots is Keyring().Slots().
+func (k *LiveKeyring) Slots() []SlotInfo { return k.Keyring().Slots() }
 
 // Options returns the resolved options (defaults filled in).
-func (k *Keys) Options() Options { return k.opts }
+func (k *LiveKeyring) Options() Options { return k.opts }
 
 // Reload re-reads the source. On success the new keyring replaces the old
 // one atomically; on failure the old one stays in use and the error says why
 // (naming variables and fingerprints, never values). Both outcomes are
 // reported to Observer.Reloaded.
-func (k *Keys) Reload() error {
+func (k *LiveKeyring) Reload() error {
 	_, err := k.reload()
 	k.opts.Observer.Reloaded(err)
 	return err
 }
 
-func (k *Keys) reload() (changed bool, err error) {
+func (k *LiveKeyring) reload() (changed bool, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	old := k.cur.Load()

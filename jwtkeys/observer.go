@@ -1,5 +1,7 @@
 package jwtkeys
 
+import "github.com/goodgo/rotation/secretenv"
+
 // Observer receives what the keyring, the token service, the middleware and
 // the status cache did. Implementations must be safe for concurrent use and
 // fast: they run on the request path. Embed NopObserver to implement only
@@ -10,7 +12,7 @@ type Observer interface {
 	// without kid (legacy) is reported with the slot of the key that
 	// verified it; an Observer that also implements LegacyObserver is told
 	// which tokens were legacy through VerifiedToken instead.
-	Verified(ring RingID, slot Slot)
+	Verified(ring RingID, slot secretenv.Slot)
 	// Refused: a token (or, for user_disabled and status_unavailable, a
 	// request) was refused.
 	Refused(ring RingID, reason Reason)
@@ -31,16 +33,16 @@ type Observer interface {
 // NopObserver ignores everything.
 type NopObserver struct{}
 
-func (NopObserver) Verified(RingID, Slot)  {}
-func (NopObserver) Refused(RingID, Reason) {}
-func (NopObserver) Refreshed()             {}
-func (NopObserver) Reloaded(error)         {}
-func (NopObserver) StatusCacheError(error) {}
-func (NopObserver) Watching(WatchHealth)   {}
+func (NopObserver) Verified(RingID, secretenv.Slot) {}
+func (NopObserver) Refused(RingID, Reason)          {}
+func (NopObserver) Refreshed()                      {}
+func (NopObserver) Reloaded(error)                  {}
+func (NopObserver) StatusCacheError(error)          {}
+func (NopObserver) Watching(WatchHealth)            {}
 
 // LegacyObserver is an optional Observer extension: when the Observer
 // implements it, VerifiedToken is called instead of Verified, with legacy
 // true for a token without kid. jwtprom uses it for the legacy label.
 type LegacyObserver interface {
-	VerifiedToken(ring RingID, slot Slot, legacy bool)
+	VerifiedToken(ring RingID, slot secretenv.Slot, legacy bool)
 }

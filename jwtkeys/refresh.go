@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Refresh-token store errors. Each refuses the refresh (examples/api answers
@@ -173,5 +175,5 @@ func (r *Refresher[C]) adoptLegacy() bool {
 	case LegacyRefuse:
 		return false
 	}
-	return r.svc.keys.Keyring().rings[Refresh].slots[SlotPrevious] != nil
+	return r.svc.keys.Keyring().rings[Refresh].key(secretenv.SlotPrevious) != nil
 }

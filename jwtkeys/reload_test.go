@@ -30,13 +30,13 @@ func waitReload(t *testing.T, obs *recObserver) error {
 func TestWatchK8sSwapAndBadConfig(t *testing.T) {
 	d := newK8sDir(t, map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA})
 	obs := newRec()
-	keys, err := FromDir(d.dir, Options{Observer: obs})
+	keys, err := OpenDir(d.dir, Options{Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- keys.Watch(ctx, d.dir, WatchOptions{NoSignals: true, Debounce: 20 * time.Millisecond}) }()
+	go func() { done <- keys.Watch(ctx, WatchOptions{NoSignals: true, Debounce: 20 * time.Millisecond}) }()
 	time.Sleep(100 * time.Millisecond) // watcher registered
 
 	d.update(map[string]string{"JWT_SECRET": sB, "JWT_SECRET_NEXT": sC, "JWT_REFRESH_SECRET": sRA}, false)
@@ -80,19 +80,19 @@ func TestWatchPlainFileRewrite(t *testing.T) {
 	write("JWT_SECRET", sA)
 	write("JWT_REFRESH_SECRET", sRA)
 	obs := newRec()
-	keys, err := FromDir(dir, Options{Observer: obs})
+	keys, err := OpenDir(dir, Options{Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go keys.Watch(ctx, dir, WatchOptions{NoSignals: true, Debounce: 20 * time.Millisecond})
+	go keys.Watch(ctx, WatchOptions{NoSignals: true, Debounce: 20 * time.Millisecond})
 	time.Sleep(100 * time.Millisecond)
 	write("JWT_SECRET_PREVIOUS", sB)
 	if err := waitReload(t, obs); err != nil {
 		t.Fatal(err)
 	}
-	if st := keys.Status()[2]; st.Fingerprint != fingerprintOf(sB) {
+	if st := keys.Slots()[2]; st.Fingerprint != fingerprintOf(sB) {
 		t.Fatalf("previous after write: %+v", st)
 	}
 }
@@ -112,7 +112,7 @@ func TestWatchSIGHUP(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- keys.Watch(ctx, "", WatchOptions{}) }()
+	go func() { done <- keys.Watch(ctx, WatchOptions{}) }()
 	defer func() { cancel(); <-done }()
 	src.set("JWT_SECRET", sB)
 	// Signal until Watch reacts: on a loaded machine it may not be listening yet.
@@ -143,12 +143,12 @@ func TestWatchPoll(t *testing.T) {
 	keys, _ := Open(src, Options{Observer: obs})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go keys.Watch(ctx, "", WatchOptions{NoSignals: true, Poll: 10 * time.Millisecond})
+	go keys.Watch(ctx, WatchOptions{NoSignals: true, Poll: 10 * time.Millisecond})
 	src.set("JWT_SECRET_NEXT", sB)
 	if err := waitReload(t, obs); err != nil {
 		t.Fatal(err)
 	}
-	if keys.Status()[0].Fingerprint != fingerprintOf(sB) {
+	if keys.Slots()[0].Fingerprint != fingerprintOf(sB) {
 		t.Fatal("poll did not pick up the change")
 	}
 }
@@ -192,7 +192,7 @@ func TestConcurrentVerifyDuringReload(t *testing.T) {
 		} else {
 			src.set("JWT_SECRET", sA, "JWT_SECRET_PREVIOUS", "", "JWT_SECRET_NEXT", sB)
 		}
-		if err := svc.Keys().Reload(); err != nil {
+		if err := svc.LiveKeyring().Reload(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -214,13 +214,13 @@ func TestWatchReloadsDespiteConstantChanges(t *testing.T) {
 	write("JWT_SECRET", sA)
 	write("JWT_REFRESH_SECRET", sRA)
 	obs := newRec()
-	keys, err := FromDir(dir, Options{Observer: obs})
+	keys, err := OpenDir(dir, Options{Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- keys.Watch(ctx, dir, WatchOptions{NoSignals: true, Debounce: 50 * time.Millisecond}) }()
+	go func() { done <- keys.Watch(ctx, WatchOptions{NoSignals: true, Debounce: 50 * time.Millisecond}) }()
 	defer func() { cancel(); <-done }()
 	time.Sleep(100 * time.Millisecond) // watcher registered
 	write("JWT_SECRET_NEXT", sB)
@@ -235,8 +235,8 @@ func TestWatchReloadsDespiteConstantChanges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if keys.Keyring().CurrentKid(Access) == "" || keys.Status()[0].Fingerprint != fingerprintOf(sB) {
-				t.Fatalf("reloaded, but next is %+v", keys.Status()[0])
+			if keys.Keyring().CurrentKid(Access) == "" || keys.Slots()[0].Fingerprint != fingerprintOf(sB) {
+				t.Fatalf("reloaded, but next is %+v", keys.Slots()[0])
 			}
 			return
 		case <-tick.C:

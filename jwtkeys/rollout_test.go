@@ -21,7 +21,7 @@ import (
 
 type apiInstance struct {
 	src  *mutableSource
-	keys *Keys
+	keys *LiveKeyring
 	svc  *Service[appClaims]
 	srv  *httptest.Server
 	obs  *recObserver
@@ -217,13 +217,13 @@ func TestRollingDeployStagedRotation(t *testing.T) {
 		}
 		// 3. Let the window pass: 30 d refresh TTL + 24 h margin, in 12 h
 		// steps with sessions active (and refreshing) at every step.
-		retire := h.inst[0].keys.Status()[5].RetireAt
+		retire := h.inst[0].keys.Slots()[5].RetireAt
 		for h.clk.Now().Before(retire.Add(time.Hour)) {
 			h.clk.Advance(12 * time.Hour)
 			h.progress(2)
 		}
 		for i, in := range h.inst {
-			st := in.keys.Status()
+			st := in.keys.Slots()
 			if st[2].State != StateRetired || st[5].State != StateRetired {
 				t.Errorf("instance %d: previous not retired after the window: %+v %+v", i, st[2], st[5])
 			}

@@ -43,15 +43,15 @@ type Pair struct {
 }
 
 // Service mints and verifies tokens with claims type C (a struct embedding
-// Claims) on the live keyring of Keys. Safe for concurrent use.
+// Claims) on a LiveKeyring. Safe for concurrent use.
 type Service[C any] struct {
-	keys *Keys
+	keys *LiveKeyring
 	rand io.Reader
 }
 
 // NewService returns a token service on keys. C must embed Claims (or be
 // Claims).
-func NewService[C any](keys *Keys) (*Service[C], error) {
+func NewService[C any](keys *LiveKeyring) (*Service[C], error) {
 	var c C
 	if _, ok := any(&c).(claimsCarrier); !ok {
 		return nil, fmt.Errorf("%w: claims type %T must embed jwtkeys.Claims", ErrConfig, c)
@@ -62,8 +62,8 @@ func NewService[C any](keys *Keys) (*Service[C], error) {
 // SetRand sets the source of jti values (default crypto/rand), for tests.
 func (s *Service[C]) SetRand(r io.Reader) { s.rand = r }
 
-// Keys returns the keyring holder the service uses.
-func (s *Service[C]) Keys() *Keys { return s.keys }
+// LiveKeyring returns the keyring holder the service uses.
+func (s *Service[C]) LiveKeyring() *LiveKeyring { return s.keys }
 
 // Issue mints an access token (Options.AccessTTL) and a refresh token
 // (Options.RefreshTTL) for sub, signed with the current key of each ring and

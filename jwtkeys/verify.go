@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // MaxTokenLen is the longest token the verifier reads (bytes). Longer input
@@ -97,16 +99,16 @@ func (kr *Keyring) verifyInto(r RingID, token string, dst any, base *Claims) (ve
 		if k.ring != r {
 			return fail(ReasonWrongUse, k.kid, nil)
 		}
-		if k.slot == SlotPrevious && !now.Before(k.retireAt) {
+		if k.slot == secretenv.SlotPrevious && !now.Before(k.retireAt) {
 			return fail(ReasonRetiredKey, k.kid, nil)
 		}
 		v.key = k
 	} else {
 		// Legacy token (no kid): try the live keys, current first.
 		v.legacy = true
-		for _, s := range [...]Slot{SlotCurrent, SlotPrevious, SlotNext} {
-			k := rg.slots[s]
-			if k == nil || (s == SlotPrevious && !now.Before(k.retireAt)) {
+		for _, s := range [...]secretenv.Slot{secretenv.SlotCurrent, secretenv.SlotPrevious, secretenv.SlotNext} {
+			k := rg.key(s)
+			if k == nil || (s == secretenv.SlotPrevious && !now.Before(k.retireAt)) {
 				continue
 			}
 			if kr.check(k, signed, sig[:kr.sigSize]) {
@@ -115,7 +117,7 @@ func (kr *Keyring) verifyInto(r RingID, token string, dst any, base *Claims) (ve
 			}
 		}
 		if v.key == nil {
-			if k := rg.slots[SlotPrevious]; k != nil && !now.Before(k.retireAt) && kr.check(k, signed, sig[:kr.sigSize]) {
+			if k := rg.key(secretenv.SlotPrevious); k != nil && !now.Before(k.retireAt) && kr.check(k, signed, sig[:kr.sigSize]) {
 				return fail(ReasonRetiredKey, k.kid, nil)
 			}
 			return fail(ReasonBadSignature, "", nil)
@@ -200,7 +202,7 @@ func validKid(b []byte) bool {
 
 // sign mints a compact JWS of claims with ring r's current key.
 func (kr *Keyring) sign(r RingID, claims any) (string, error) {
-	k := kr.rings[r].slots[SlotCurrent]
+	k := kr.rings[r].key(secretenv.SlotCurrent)
 	if k == nil {
 		return "", errNoKey
 	}

@@ -59,7 +59,7 @@ func TestRefreshMovesToCurrentKey(t *testing.T) {
 	_, svc, src := fixture(t, clk, obs)
 	p, _ := svc.Issue("u", appClaims{Role: "r"})
 	src.set("JWT_SECRET", sB, "JWT_SECRET_PREVIOUS", sA, "JWT_REFRESH_SECRET", sRB, "JWT_REFRESH_SECRET_PREVIOUS", sRA)
-	if err := svc.Keys().Reload(); err != nil {
+	if err := svc.LiveKeyring().Reload(); err != nil {
 		t.Fatal(err)
 	}
 	p2, err := svc.Refresh(p.Refresh)

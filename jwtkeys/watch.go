@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // WatchOptions tune Watch. The zero value watches with fsnotify and SIGHUP.
@@ -60,14 +62,14 @@ func (h WatchHealth) Running() bool { return h.Mode != WatchStopped && h.Mode !=
 
 // WatchHealth returns the state of the last Watch on k; Mode is
 // WatchStopped when none was started or it has ended.
-func (k *Keys) WatchHealth() WatchHealth {
+func (k *LiveKeyring) WatchHealth() WatchHealth {
 	if h := k.watch.Load(); h != nil {
 		return *h
 	}
 	return WatchHealth{Mode: WatchStopped}
 }
 
-func (k *Keys) setWatch(h WatchHealth) {
+func (k *LiveKeyring) setWatch(h WatchHealth) {
 	h.Since = time.Now()
 	k.watch.Store(&h)
 	k.opts.Observer.Watching(h)
@@ -81,24 +83,26 @@ var newFSWatcher = fsnotify.NewWatcher
 // ctx is done and returns ctx.Err(). Run it in a goroutine only if a signal
 // arriving before that goroutine runs may kill the process; otherwise use
 // StartWatch, which installs the signal handler before it returns.
-func (k *Keys) Watch(ctx context.Context, dir string, wo WatchOptions) error {
-	return <-k.StartWatch(ctx, dir, wo)
+func (k *LiveKeyring) Watch(ctx context.Context, wo WatchOptions) error {
+	return <-k.StartWatch(ctx, wo)
 }
 
-// StartWatch starts reloading the keyring when files in dir change
-// (including a Kubernetes "..data" symlink swap, which shows up as events on
+// StartWatch starts reloading the keyring when files change in the
+// directory it was opened from (OpenDir, or Open with a secretenv.Dir
+// source: the directory is never given twice) (including a Kubernetes "..data" symlink swap, which shows up as events on
 // the directory) and on SIGHUP, until ctx is done. Before it returns, the
 // signal handler is installed (so a SIGHUP right after start reloads rather
 // than kills the process) and the file watcher is set up; when file events
 // are unavailable (fsnotify cannot start, the inotify instance limit is
 // reached, the directory cannot be watched) it polls instead and says why in
-// WatchHealth and Observer.Watching. dir may be "" to react to signals (and
-// Poll) only. Each reload is reported to Observer.Reloaded.
+// WatchHealth and Observer.Watching. A keyring opened from another source
+// (the environment, a map) reacts to signals and Poll only. Each reload is reported to Observer.Reloaded.
 //
 // The returned channel receives ctx.Err() once the watch has stopped; the
 // watch never stops for another reason (a watcher that fails later falls
 // back to polling).
-func (k *Keys) StartWatch(ctx context.Context, dir string, wo WatchOptions) <-chan error {
+func (k *LiveKeyring) StartWatch(ctx context.Context, wo WatchOptions) <-chan error {
+	dir, _ := secretenv.DirOf(k.src)
 	if wo.Debounce <= 0 {
 		wo.Debounce = 100 * time.Millisecond
 	}
@@ -137,7 +141,7 @@ func (k *Keys) StartWatch(ctx context.Context, dir string, wo WatchOptions) <-ch
 }
 
 type watchLoop struct {
-	k      *Keys
+	k      *LiveKeyring
 	dir    string
 	wo     WatchOptions
 	sigs   chan os.Signal

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // noInotify makes fsnotify fail as it does when the inotify instance limit
@@ -39,7 +41,7 @@ func TestWatchFallsBackToPolling(t *testing.T) {
 	writeFile(t, dir, "JWT_SECRET", sA)
 	writeFile(t, dir, "JWT_REFRESH_SECRET", sRA)
 	obs := newRec()
-	keys, err := FromDir(dir, Options{Observer: obs})
+	keys, err := OpenDir(dir, Options{Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestWatchFallsBackToPolling(t *testing.T) {
 		t.Fatalf("health before Watch: %+v", h)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := keys.StartWatch(ctx, dir, WatchOptions{NoSignals: true, Poll: 20 * time.Millisecond})
+	done := keys.StartWatch(ctx, WatchOptions{NoSignals: true, Poll: 20 * time.Millisecond})
 	h := keys.WatchHealth()
 	if h.Mode != WatchPolling || !errors.Is(h.Degraded, syscall.EMFILE) || h.Poll != 20*time.Millisecond || !h.Running() {
 		t.Fatalf("health with inotify unavailable: %+v", h)
@@ -62,7 +64,7 @@ func TestWatchFallsBackToPolling(t *testing.T) {
 	if err := waitReload(t, obs); err != nil {
 		t.Fatal(err)
 	}
-	if keys.Status()[0].Fingerprint != fingerprintOf(sB) {
+	if keys.Slots()[0].Fingerprint != fingerprintOf(sB) {
 		t.Fatal("polling did not pick up the change")
 	}
 	cancel()
@@ -80,12 +82,12 @@ func TestWatchModes(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "JWT_SECRET", sA)
 	writeFile(t, dir, "JWT_REFRESH_SECRET", sRA)
-	keys, err := FromDir(dir, Options{})
+	keys, err := OpenDir(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := keys.StartWatch(ctx, dir, WatchOptions{NoSignals: true})
+	done := keys.StartWatch(ctx, WatchOptions{NoSignals: true})
 	if h := keys.WatchHealth(); h.Mode != WatchEvents || h.Degraded != nil || h.Poll != 0 {
 		t.Fatalf("events health: %+v", h)
 	}
@@ -94,15 +96,21 @@ func TestWatchModes(t *testing.T) {
 
 	noInotify(t)
 	ctx, cancel = context.WithCancel(context.Background())
-	done = keys.StartWatch(ctx, dir, WatchOptions{NoSignals: true})
+	done = keys.StartWatch(ctx, WatchOptions{NoSignals: true})
 	if h := keys.WatchHealth(); h.Mode != WatchPolling || h.Poll != DefaultFallbackPoll {
 		t.Fatalf("fallback health: %+v", h)
 	}
 	cancel()
 	<-done
 
+	// A keyring from a source other than a directory has no files to
+	// follow: signals (and Poll) only.
+	keys, err = Open(secretenv.Map(map[string]string{"JWT_SECRET": sA, "JWT_REFRESH_SECRET": sRA}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel = context.WithCancel(context.Background())
-	done = keys.StartWatch(ctx, "", WatchOptions{NoSignals: true})
+	done = keys.StartWatch(ctx, WatchOptions{NoSignals: true})
 	if h := keys.WatchHealth(); h.Mode != WatchSignals {
 		t.Fatalf("signals-only health: %+v", h)
 	}
@@ -129,13 +137,13 @@ func TestSIGHUPRightAfterStartWatch(t *testing.T) {
 	writeFile(t, dir, "JWT_SECRET", sA)
 	writeFile(t, dir, "JWT_REFRESH_SECRET", sRA)
 	obs := newRec()
-	keys, err := FromDir(dir, Options{Observer: obs})
+	keys, err := OpenDir(dir, Options{Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := keys.StartWatch(ctx, dir, WatchOptions{})
+	done := keys.StartWatch(ctx, WatchOptions{})
 	writeFile(t, dir, "JWT_SECRET_NEXT", sB)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -143,7 +151,7 @@ func TestSIGHUPRightAfterStartWatch(t *testing.T) {
 	if err := waitReload(t, obs); err != nil {
 		t.Fatal(err)
 	}
-	if keys.Status()[0].Fingerprint != fingerprintOf(sB) {
+	if keys.Slots()[0].Fingerprint != fingerprintOf(sB) {
 		t.Fatal("SIGHUP did not reload")
 	}
 	cancel()

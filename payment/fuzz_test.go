@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // FuzzVerifyHex: no panic on any signature text, and only the hex of the
@@ -22,7 +24,7 @@ func FuzzVerifyHex(f *testing.F) {
 			return
 		}
 		l := strings.ToLower(sig)
-		if !(slot == SlotCurrent && l == good) && !(slot == SlotPrevious && l == old) {
+		if !(slot == secretenv.SlotCurrent && l == good) && !(slot == secretenv.SlotPrevious && l == old) {
 			t.Fatalf("accepted %q as %s", sig, slot)
 		}
 	})

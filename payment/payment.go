@@ -33,15 +33,6 @@ import (
 	"github.com/goodgo/rotation/secretenv"
 )
 
-// Slot names the secret that verified a signature.
-type Slot string
-
-// The slots of a SecretSet.
-const (
-	SlotCurrent  Slot = "current"
-	SlotPrevious Slot = "previous"
-)
-
 // Retry windows: how long each provider keeps re-sending a callback signed
 // with the old secret. They are the default PreviousUntil offsets.
 const (
@@ -112,7 +103,7 @@ func (s SecretSet) PreviousLive(now time.Time) bool {
 // in constant time, and returns the slot that matched. A match with Previous
 // outside its window is ErrPreviousExpired, so the caller can tell a late
 // retry from a forgery. Any other mismatch is ErrSignatureMismatch.
-func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time.Time) (Slot, error) {
+func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time.Time) (secretenv.Slot, error) {
 	if len(sig) == 0 {
 		return "", ErrMissingSignature
 	}
@@ -121,11 +112,11 @@ func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time
 	}
 	var buf [64]byte
 	if hmac.Equal(sum(newHash, s.Current, msg, buf[:0]), sig) {
-		return SlotCurrent, nil
+		return secretenv.SlotCurrent, nil
 	}
 	if !s.Previous.IsZero() && hmac.Equal(sum(newHash, s.Previous, msg, buf[:0]), sig) {
 		if s.PreviousLive(now) {
-			return SlotPrevious, nil
+			return secretenv.SlotPrevious, nil
 		}
 		return "", ErrPreviousExpired
 	}
@@ -135,7 +126,7 @@ func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time
 // VerifyHex is VerifyMAC for a signature sent as hex, as VNPay, MoMo and
 // ZaloPay do. Upper- and lowercase hex are both accepted; a signature that
 // is not hex is ErrMalformed, an empty one ErrMissingSignature.
-func (s SecretSet) VerifyHex(newHash func() hash.Hash, msg []byte, sigHex string, now time.Time) (Slot, error) {
+func (s SecretSet) VerifyHex(newHash func() hash.Hash, msg []byte, sigHex string, now time.Time) (secretenv.Slot, error) {
 	if sigHex == "" {
 		return "", ErrMissingSignature
 	}
@@ -295,7 +286,7 @@ func ReasonOf(err error) Reason {
 // for concurrent use and fast (they run on the request path).
 type Observer interface {
 	// Verified: a signature from provider checked out with slot.
-	Verified(provider string, slot Slot)
+	Verified(provider string, slot secretenv.Slot)
 	// SignatureFailed: a signature from provider was refused.
 	SignatureFailed(provider string, reason Reason)
 	// IPNRejected: an IPN/callback was answered with a refusal, for a
@@ -314,6 +305,6 @@ func OrNop(o Observer) Observer {
 	return o
 }
 
-func (NopObserver) Verified(string, Slot)          {}
-func (NopObserver) SignatureFailed(string, Reason) {}
-func (NopObserver) IPNRejected(string, Reason)     {}
+func (NopObserver) Verified(string, secretenv.Slot) {}
+func (NopObserver) SignatureFailed(string, Reason)  {}
+func (NopObserver) IPNRejected(string, Reason)      {}

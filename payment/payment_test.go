@@ -49,15 +49,15 @@ func TestVerifyMAC(t *testing.T) {
 		set  SecretSet
 		sig  []byte
 		at   time.Time
-		slot Slot
+		slot secretenv.Slot
 		err  error
 	}{
-		{"current", set, mac(cur, "m"), t0, SlotCurrent, nil},
-		{"current after the window", set, mac(cur, "m"), t0.Add(1000 * time.Hour), SlotCurrent, nil},
-		{"previous inside", set, mac(prev, "m"), t0.Add(24*time.Hour - time.Nanosecond), SlotPrevious, nil},
+		{"current", set, mac(cur, "m"), t0, secretenv.SlotCurrent, nil},
+		{"current after the window", set, mac(cur, "m"), t0.Add(1000 * time.Hour), secretenv.SlotCurrent, nil},
+		{"previous inside", set, mac(prev, "m"), t0.Add(24*time.Hour - time.Nanosecond), secretenv.SlotPrevious, nil},
 		{"previous at the deadline (exclusive)", set, mac(prev, "m"), t0.Add(24 * time.Hour), "", ErrPreviousExpired},
 		{"previous in incident mode", incident, mac(prev, "m"), t0, "", ErrPreviousExpired},
-		{"current in incident mode", incident, mac(cur, "m"), t0, SlotCurrent, nil},
+		{"current in incident mode", incident, mac(cur, "m"), t0, secretenv.SlotCurrent, nil},
 		{"previous not configured", noPrev, mac(prev, "m"), t0, "", ErrSignatureMismatch},
 		{"other message", set, mac(cur, "n"), t0, "", ErrSignatureMismatch},
 		{"truncated", set, mac(cur, "m")[:31], t0, "", ErrSignatureMismatch},
@@ -86,7 +86,7 @@ func TestVerifyHexAndSign(t *testing.T) {
 		t.Fatalf("SignHex = %s, %v", sig, err)
 	}
 	for _, s := range []string{sig, strings.ToUpper(sig)} {
-		if slot, err := set.VerifyHex(sha256.New, []byte("m"), s, t0); err != nil || slot != SlotCurrent {
+		if slot, err := set.VerifyHex(sha256.New, []byte("m"), s, t0); err != nil || slot != secretenv.SlotCurrent {
 			t.Errorf("VerifyHex(%s) = %q %v", s, slot, err)
 		}
 	}
@@ -104,7 +104,7 @@ func TestVerifyHexAndSign(t *testing.T) {
 	// SHA-512 signatures fill the whole 64-byte buffer.
 	m := hmac.New(sha512.New, []byte(prev))
 	m.Write([]byte("m"))
-	if slot, err := set.VerifyHex(sha512.New, []byte("m"), hex.EncodeToString(m.Sum(nil)), t0); err != nil || slot != SlotPrevious {
+	if slot, err := set.VerifyHex(sha512.New, []byte("m"), hex.EncodeToString(m.Sum(nil)), t0); err != nil || slot != secretenv.SlotPrevious {
 		t.Errorf("sha512 previous: %q %v", slot, err)
 	}
 	if _, err := (SecretSet{}).SignHex(sha256.New, nil); !errors.Is(err, ErrNoSecret) {
@@ -215,7 +215,7 @@ func TestOrNop(t *testing.T) {
 		t.Error("OrNop(nil) is not a NopObserver")
 	}
 	o := NopObserver{}
-	o.Verified("p", SlotCurrent)
+	o.Verified("p", secretenv.SlotCurrent)
 	o.SignatureFailed("p", ReasonMismatch)
 	o.IPNRejected("p", ReasonMethod)
 }

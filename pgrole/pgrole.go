@@ -25,7 +25,7 @@
 //	plan, _ := adm.Plan(ctx, pgrole.PlanOptions{Role: "app", Verifier: v})
 //	fmt.Print(plan.Render())                       // review: SQL, password redacted
 //	_, err := adm.Rotate(ctx, plan, pgrole.Hooks{
-//		Cutover: func(ctx context.Context) error { /* userlist + RELOAD, write the DSN file */ },
+//		Cutover: func(ctx context.Context, p *pgrole.Plan) error { return nil /* userlist + RELOAD, write the DSN file */ },
 //		Drain:   pgrole.DrainOptions{Timeout: 10 * time.Minute},
 //	})
 //

@@ -103,6 +103,19 @@ func (d dirSource) Lookup(name string) (string, bool, error) {
 
 func (d dirSource) String() string { return "directory " + string(d) }
 
+// DirOf returns the directory a Dir source (or a Snapshot of one) reads, so
+// a watcher can follow the directory the source was opened on without being
+// told it again; ok is false for other sources.
+func DirOf(src Source) (dir string, ok bool) {
+	switch s := src.(type) {
+	case dirSource:
+		return string(s), true
+	case pinnedDir:
+		return string(s.dir), true
+	}
+	return "", false
+}
+
 // Snapshot pins a Kubernetes-style directory to one version: when dir has a
 // "..data" link, the returned source reads every name from the directory
 // that link points to now, so a load of several variables never mixes two

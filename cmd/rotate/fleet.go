@@ -20,7 +20,7 @@ import (
 )
 
 // The fleet check (issue 13 point 7): every instance serves what it has
-// loaded (jwtkeys.Keys.FleetHandler, on an internal port); the CLI reads all
+// loaded (jwtkeys.LiveKeyring.FleetHandler, on an internal port); the CLI reads all
 // of them and compares with the secrets it is about to change. An instance
 // is in sync when, for every ring checked, each slot holds the same
 // fingerprints as the local source: before promotion that means it has
@@ -117,9 +117,9 @@ func (w fleetWant) add(ring, slot, fp string) {
 }
 
 // jwtWant is what every instance must have loaded for keys.
-func jwtWant(keys *jwtkeys.Keys) fleetWant {
+func jwtWant(keys *jwtkeys.LiveKeyring) fleetWant {
 	w := fleetWant{}
-	for _, s := range keys.Status() {
+	for _, s := range keys.Slots() {
 		w.add(s.Ring.String(), s.Slot.String(), s.Fingerprint)
 	}
 	return w

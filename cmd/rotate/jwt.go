@@ -51,7 +51,7 @@ func (k keyringFlags) source(env *Env) secretenv.Source {
 	return env.Vars
 }
 
-func (k keyringFlags) open(env *Env) (*jwtkeys.Keys, error) {
+func (k keyringFlags) open(env *Env) (*jwtkeys.LiveKeyring, error) {
 	return jwtkeys.Open(k.source(env), jwtkeys.Options{Algorithm: *k.alg, Now: env.now})
 }
 
@@ -95,7 +95,7 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 		v, ok, _ := src.Lookup(jwtkeys.SinceVarName(r))
 		return ok && v != ""
 	}
-	st := keys.Status()
+	st := keys.Slots()
 	if of.json(env) {
 		writeJSON(env.Stdout, slotRows(st))
 		return exitOK
@@ -111,7 +111,7 @@ func runJWTStatus(_ context.Context, env *Env, args []string) int {
 			fp = "-"
 		}
 		since := "-"
-		if s.Slot == jwtkeys.SlotPrevious && s.Fingerprint != "" {
+		if s.Slot == secretenv.SlotPrevious && s.Fingerprint != "" {
 			since = env.fmtTime(s.Since)
 			if !sinceSet(s.Ring) {
 				since += " (load time)"

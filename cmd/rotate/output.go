@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Machine-readable output: one schema style for every command's --json (or
@@ -91,14 +92,14 @@ type slotRow struct {
 	RetireAt    *time.Time `json:"retire_at,omitempty"`
 }
 
-func slotRows(st []jwtkeys.SlotStatus) []slotRow {
+func slotRows(st []jwtkeys.SlotInfo) []slotRow {
 	rows := make([]slotRow, 0, len(st))
 	for _, s := range st {
 		r := slotRow{Ring: s.Ring.String(), Slot: s.Slot.String(), Variable: s.Var, State: string(s.State), Fingerprint: s.Fingerprint}
 		r.RetireAt = utcPtr(s.RetireAt)
 		// Only the previous slot has a meaningful "since" (when it left
 		// current); for the others it would be this process's load time.
-		if s.Slot == jwtkeys.SlotPrevious {
+		if s.Slot == secretenv.SlotPrevious {
 			r.Since = utcPtr(s.Since)
 		}
 		rows = append(rows, r)

@@ -58,11 +58,11 @@ Exit 0 when every check passed, 1 when one failed, 2 on bad usage.`
 // smoke is one provider's smoke test.
 type smoke struct {
 	secrets  []smokeSecret
-	sign     func() (string, error)                // signs the sandbox-shaped request, returns what to show
-	current  func() (payment.Slot, error)          // a callback signed with the current secret, verified
-	previous func() (payment.Slot, bool, error)    // same with the previous secret; false when none
-	callback func(in []byte) (payment.Slot, error) // verifies a real callback
-	until    time.Time                             // end of the previous window (zero: none)
+	sign     func() (string, error)                  // signs the sandbox-shaped request, returns what to show
+	current  func() (secretenv.Slot, error)          // a callback signed with the current secret, verified
+	previous func() (secretenv.Slot, bool, error)    // same with the previous secret; false when none
+	callback func(in []byte) (secretenv.Slot, error) // verifies a real callback
+	until    time.Time                               // end of the previous window (zero: none)
 }
 
 type smokeSecret struct {
@@ -163,7 +163,7 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 		fmt.Fprintln(out)
 	}
 	// report records one check; the human line is its detail, prefixed.
-	report := func(check string, ok bool, slot payment.Slot, format string, args ...any) {
+	report := func(check string, ok bool, slot secretenv.Slot, format string, args ...any) {
 		c := smokeCheck{Check: check, OK: ok, Slot: string(slot), Detail: fmt.Sprintf(format, args...)}
 		doc.Checks = append(doc.Checks, c)
 		doc.OK = doc.OK && ok
@@ -205,7 +205,7 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 	} else {
 		report("sign_request", true, "", "signed request: %s", shown)
 	}
-	if slot, err := s.current(); err != nil || slot != payment.SlotCurrent {
+	if slot, err := s.current(); err != nil || slot != secretenv.SlotCurrent {
 		report("current_secret_callback", false, slot, "callback signed with the current secret: slot %q, %v", slot, err)
 	} else {
 		report("current_secret_callback", true, slot, "callback signed with the current secret: verified, slot current")
@@ -215,7 +215,7 @@ func runPaymentSmoke(_ context.Context, env *Env, args []string) int {
 	switch {
 	case !has:
 		report(prev, true, "", "no previous secret configured")
-	case now.Before(s.until) && (err != nil || slot != payment.SlotPrevious):
+	case now.Before(s.until) && (err != nil || slot != secretenv.SlotPrevious):
 		report(prev, false, slot, "callback signed with the previous secret inside its window: slot %q, %v", slot, err)
 	case now.Before(s.until):
 		report(prev, true, slot, "callback signed with the previous secret: verified, slot previous (window closes %s)", env.fmtTimeSeconds(s.until))
@@ -267,7 +267,7 @@ func vnpaySmoke(src secretenv.Source, now time.Time) (*smoke, error) {
 		"vnp_OrderInfo": "Kiem tra xoay vong khoa " + ref, "vnp_PayDate": vnpay.FormatDate(now), "vnp_ResponseCode": "00",
 		"vnp_TmnCode": cfg.TmnCode, "vnp_TransactionNo": "14422574", "vnp_TransactionStatus": "00", "vnp_TxnRef": ref,
 	}
-	verify := func(signer *vnpay.Client) (payment.Slot, error) {
+	verify := func(signer *vnpay.Client) (secretenv.Slot, error) {
 		q, err := signer.SignParams(ipn)
 		if err != nil {
 			return "", err
@@ -286,9 +286,9 @@ func vnpaySmoke(src secretenv.Source, now time.Time) (*smoke, error) {
 			return c.PaymentURL(vnpay.SandboxURL, vnpay.PaymentRequest{Amount: 10000, TxnRef: ref, OrderInfo: "Kiem tra xoay vong khoa " + ref,
 				ReturnURL: "https://example.invalid/vnpay/return", IPAddr: "127.0.0.1"})
 		},
-		current:  func() (payment.Slot, error) { return verify(c) },
+		current:  func() (secretenv.Slot, error) { return verify(c) },
 		previous: viaPrevious(c.Previous, verify),
-		callback: func(in []byte) (payment.Slot, error) {
+		callback: func(in []byte) (secretenv.Slot, error) {
 			q := strings.TrimSpace(string(in))
 			if i := strings.IndexByte(q, '?'); i >= 0 {
 				q = q[i+1:]
@@ -319,7 +319,7 @@ func momoSmoke(src secretenv.Source, now time.Time) (*smoke, error) {
 			OrderInfo: "Kiểm tra xoay vòng khóa", OrderType: "momo_wallet", TransID: 4088878653, ResultCode: momo.ResultSuccess,
 			Message: "Successful.", PayType: "qr", ResponseTime: now.UnixMilli()}
 	}
-	verify := func(signer *momo.Client) (payment.Slot, error) {
+	verify := func(signer *momo.Client) (secretenv.Slot, error) {
 		body, err := signer.SignIPN(n())
 		if err != nil {
 			return "", err
@@ -342,9 +342,9 @@ func momoSmoke(src secretenv.Source, now time.Time) (*smoke, error) {
 			}
 			return "create " + r.OrderID + " signature " + r.Signature, nil
 		},
-		current:  func() (payment.Slot, error) { return verify(c) },
+		current:  func() (secretenv.Slot, error) { return verify(c) },
 		previous: viaPrevious(c.Previous, verify),
-		callback: func(in []byte) (payment.Slot, error) {
+		callback: func(in []byte) (secretenv.Slot, error) {
 			got, err := c.VerifyIPN(in)
 			if err != nil {
 				return "", err
@@ -369,7 +369,7 @@ func zalopaySmoke(src secretenv.Source, now time.Time) (*smoke, error) {
 	data := fmt.Sprintf(`{"app_id":%d,"app_trans_id":%q,"app_time":%d,"app_user":"smoke","amount":10000,"embed_data":"{}","item":"[]",`+
 		`"zp_trans_id":%d,"server_time":%d,"channel":38,"merchant_user_id":"smoke","user_fee_amount":0,"discount_amount":0}`,
 		cfg.AppID, transID, now.UnixMilli(), now.Unix(), now.UnixMilli())
-	verify := func(signer *zalopay.Client) (payment.Slot, error) {
+	verify := func(signer *zalopay.Client) (secretenv.Slot, error) {
 		body, err := signer.SignCallback(data, zalopay.TypeOrder)
 		if err != nil {
 			return "", err
@@ -391,9 +391,9 @@ func zalopaySmoke(src secretenv.Source, now time.Time) (*smoke, error) {
 			}
 			return "order " + o.AppTransID + " mac " + o.Mac, nil
 		},
-		current:  func() (payment.Slot, error) { return verify(c) },
+		current:  func() (secretenv.Slot, error) { return verify(c) },
 		previous: viaPrevious(c.Previous, verify),
-		callback: func(in []byte) (payment.Slot, error) {
+		callback: func(in []byte) (secretenv.Slot, error) {
 			cb, err := c.VerifyCallback(in)
 			if err != nil {
 				return "", err
@@ -408,7 +408,7 @@ func webhookSmoke(src secretenv.Source, now time.Time, raw bool) (*smoke, error)
 	if raw {
 		opts = append(opts, webhook.WithRawSecrets())
 	}
-	set, err := webhook.LoadSecretSet(src, opts...)
+	set, err := webhook.LoadSecrets(src, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +422,7 @@ func webhookSmoke(src secretenv.Source, now time.Time, raw bool) (*smoke, error)
 	}
 	id := "msg_smoke" + strconv.FormatInt(now.Unix(), 10)
 	body := []byte(`{"type":"bank_transfer.received","data":{"amount":10000,"description":"Kiểm tra xoay vòng khóa"}}`)
-	verifyWith := func(s fingerprint.Secret) (payment.Slot, error) {
+	verifyWith := func(s fingerprint.Secret) (secretenv.Slot, error) {
 		one, err := webhook.NewSigner(payment.SecretSet{Current: s}, opts...)
 		if err != nil {
 			return "", err
@@ -448,15 +448,15 @@ func webhookSmoke(src secretenv.Source, now time.Time, raw bool) (*smoke, error)
 			}
 			return fmt.Sprintf("%s with %d signature(s)", id, len(strings.Fields(sig))), nil
 		},
-		current: func() (payment.Slot, error) { return verifyWith(set.Current) },
-		previous: func() (payment.Slot, bool, error) {
+		current: func() (secretenv.Slot, error) { return verifyWith(set.Current) },
+		previous: func() (secretenv.Slot, bool, error) {
 			if set.Previous.IsZero() {
 				return "", false, nil
 			}
 			slot, err := verifyWith(set.Previous)
 			return slot, true, err
 		},
-		callback: func(in []byte) (payment.Slot, error) {
+		callback: func(in []byte) (secretenv.Slot, error) {
 			h, b, err := splitHeaders(in)
 			if err != nil {
 				return "", err
@@ -484,8 +484,8 @@ func splitHeaders(in []byte) (http.Header, []byte, error) {
 // viaPrevious returns a smoke.previous check for a provider client: verify a
 // message signed by the client's previous-secret twin, or report that no
 // previous secret is configured.
-func viaPrevious[C any](previous func() (C, bool), verify func(C) (payment.Slot, error)) func() (payment.Slot, bool, error) {
-	return func() (payment.Slot, bool, error) {
+func viaPrevious[C any](previous func() (C, bool), verify func(C) (secretenv.Slot, error)) func() (secretenv.Slot, bool, error) {
+	return func() (secretenv.Slot, bool, error) {
 		p, ok := previous()
 		if !ok {
 			return "", false, nil

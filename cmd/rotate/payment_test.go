@@ -129,7 +129,7 @@ func TestPaymentSmokeCallback(t *testing.T) {
 
 	// Webhook: header lines, blank line, body.
 	wh := map[string]string{"BANK_TRANSFER_WEBHOOK_SECRET": smokeHookNew}
-	set, err := webhook.LoadSecretSet(secretenv.Map(wh))
+	set, err := webhook.LoadSecrets(secretenv.Map(wh))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -203,8 +203,8 @@ func diffVars(old, new map[string]string, names ...string) []change {
 func ringVars(rings []jwtkeys.RingID) []string {
 	var out []string
 	for _, r := range rings {
-		out = append(out, jwtkeys.VarName(r, jwtkeys.SlotNext), jwtkeys.VarName(r, jwtkeys.SlotCurrent),
-			jwtkeys.VarName(r, jwtkeys.SlotPrevious), jwtkeys.SinceVarName(r))
+		out = append(out, jwtkeys.VarName(r, secretenv.SlotNext), jwtkeys.VarName(r, secretenv.SlotCurrent),
+			jwtkeys.VarName(r, secretenv.SlotPrevious), jwtkeys.SinceVarName(r))
 	}
 	return out
 }
@@ -251,7 +251,7 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 		fmt.Fprintf(env.Stderr, "rotate %s: %v\n", name, err)
 		return exitUsage
 	}
-	rows := slotRows(keys.Status())
+	rows := slotRows(keys.Slots())
 	if of.json(env) {
 		writeJSON(env.Stdout, stageResult{Command: name, Dir: string(d), DryRun: *sf.dryRun, Changes: nonNilChanges(changes), Slots: rows})
 		return exitOK
@@ -323,7 +323,7 @@ func runJWTStage(_ context.Context, env *Env, args []string) int {
 	labels := make([]string, len(rings))
 	for i, r := range rings {
 		labels[i] = r.String()
-		n := jwtkeys.VarName(r, jwtkeys.SlotNext)
+		n := jwtkeys.VarName(r, secretenv.SlotNext)
 		if old[n] != "" {
 			fmt.Fprintf(env.Stderr, "rotate jwt stage: %s is already staged (fp=%s): promote it first, or remove it\n", n, fingerprint.OfString(old[n]))
 			return exitCheck
@@ -336,7 +336,7 @@ func runJWTStage(_ context.Context, env *Env, args []string) int {
 	}
 	new := copyVars(old)
 	for i, r := range rings {
-		new[jwtkeys.VarName(r, jwtkeys.SlotNext)] = secrets[i]
+		new[jwtkeys.VarName(r, secretenv.SlotNext)] = secrets[i]
 	}
 	return commitJWT(env, "jwt stage", sf, of, d, old, new, rings)
 }
@@ -384,13 +384,13 @@ func runJWTPromote(ctx context.Context, env *Env, args []string) int {
 	now := env.now().UTC().Truncate(time.Second)
 	new := copyVars(old)
 	for _, r := range rings {
-		next, curName, prev := jwtkeys.VarName(r, jwtkeys.SlotNext), jwtkeys.VarName(r, jwtkeys.SlotCurrent), jwtkeys.VarName(r, jwtkeys.SlotPrevious)
+		next, curName, prev := jwtkeys.VarName(r, secretenv.SlotNext), jwtkeys.VarName(r, secretenv.SlotCurrent), jwtkeys.VarName(r, secretenv.SlotPrevious)
 		if old[next] == "" {
 			fmt.Fprintf(env.Stderr, "rotate jwt promote: %s is not staged: run \"rotate jwt stage\" first\n", next)
 			return exitCheck
 		}
-		for _, s := range cur.Status() {
-			if s.Ring == r && s.Slot == jwtkeys.SlotPrevious && s.State == jwtkeys.StateVerifying && !*incident {
+		for _, s := range cur.Slots() {
+			if s.Ring == r && s.Slot == secretenv.SlotPrevious && s.State == jwtkeys.StateVerifying && !*incident {
 				fmt.Fprintf(env.Stderr, "rotate jwt promote: %s (fp=%s) still verifies until %s: run \"rotate jwt retire\" then, or --incident to drop it now\n",
 					prev, s.Fingerprint, s.RetireAt.In(loc).Format(timeLayout))
 				return exitCheck
@@ -449,13 +449,13 @@ func runJWTRetire(_ context.Context, env *Env, args []string) int {
 	new := copyVars(old)
 	early := false
 	for _, r := range rings {
-		prev := jwtkeys.VarName(r, jwtkeys.SlotPrevious)
+		prev := jwtkeys.VarName(r, secretenv.SlotPrevious)
 		if old[prev] == "" {
 			fmt.Fprintf(env.Stderr, "rotate jwt retire: %s is not set: nothing to retire\n", prev)
 			return exitCheck
 		}
-		for _, s := range cur.Status() {
-			if s.Ring != r || s.Slot != jwtkeys.SlotPrevious || s.State != jwtkeys.StateVerifying {
+		for _, s := range cur.Slots() {
+			if s.Ring != r || s.Slot != secretenv.SlotPrevious || s.State != jwtkeys.StateVerifying {
 				continue
 			}
 			if old[jwtkeys.SinceVarName(r)] == "" && !*incident {
@@ -552,9 +552,9 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	}
 	new := copyVars(old)
 	for i, r := range rings {
-		new[jwtkeys.VarName(r, jwtkeys.SlotCurrent)] = secrets[i]
-		delete(new, jwtkeys.VarName(r, jwtkeys.SlotNext))
-		delete(new, jwtkeys.VarName(r, jwtkeys.SlotPrevious))
+		new[jwtkeys.VarName(r, secretenv.SlotCurrent)] = secrets[i]
+		delete(new, jwtkeys.VarName(r, secretenv.SlotNext))
+		delete(new, jwtkeys.VarName(r, secretenv.SlotPrevious))
 		delete(new, jwtkeys.SinceVarName(r))
 	}
 	keys, err := jwtkeys.Open(secretenv.Map(new), sf.options(env))

@@ -49,7 +49,7 @@ var wtTTLFlags = []string{"--access-ttl", wtAccessTTL.String(), "--refresh-ttl",
 // from the same directory, and its fleet endpoint on a separate listener.
 type wtInstance struct {
 	dir   string
-	keys  *jwtkeys.Keys
+	keys  *jwtkeys.LiveKeyring
 	svc   *jwtkeys.Service[jwtkeys.Claims]
 	field atomic.Pointer[fieldcrypt.Keyring]
 	api   *httptest.Server
@@ -60,13 +60,13 @@ func startInstance(t *testing.T, ctx context.Context, dir string, pool *pgxpool.
 	t.Helper()
 	in := &wtInstance{dir: dir}
 	var err error
-	if in.keys, err = jwtkeys.FromDir(dir, wtOptions()); err != nil {
+	if in.keys, err = jwtkeys.OpenDir(dir, wtOptions()); err != nil {
 		t.Fatal(err)
 	}
 	if in.svc, err = jwtkeys.NewService[jwtkeys.Claims](in.keys); err != nil {
 		t.Fatal(err)
 	}
-	in.keys.StartWatch(ctx, dir, jwtkeys.WatchOptions{NoSignals: true, Debounce: 20 * time.Millisecond})
+	in.keys.StartWatch(ctx, jwtkeys.WatchOptions{NoSignals: true, Debounce: 20 * time.Millisecond})
 	r, err := fieldcrypt.LoadKeyring(secretenv.Dir(dir))
 	if err != nil {
 		t.Fatal(err)

@@ -45,7 +45,7 @@ type config struct {
 type App struct {
 	cfg       config
 	src       secretenv.Source
-	keys      *jwtkeys.Keys
+	keys      *jwtkeys.LiveKeyring
 	tokens    *jwtkeys.Service[AppClaims]
 	refresher *jwtkeys.Refresher[AppClaims]
 	store     jwtkeys.RefreshStore
@@ -95,7 +95,7 @@ func newApp(ctx context.Context, cfg config) (*App, error) {
 	// StartWatch installs the SIGHUP handler before it returns and falls
 	// back to polling when file events are unavailable; how it watches is
 	// logged (logReloads.Watching), exported and part of readiness.
-	a.watchEnd = a.keys.StartWatch(wctx, cfg.SecretsDir, jwtkeys.WatchOptions{})
+	a.watchEnd = a.keys.StartWatch(wctx, jwtkeys.WatchOptions{})
 
 	mw := jwtkeys.MiddlewareOptions{Realm: "api"}
 	if cfg.RedisURL != "" {
@@ -206,7 +206,7 @@ func (l logReloads) Reloaded(err error) {
 	// The fingerprints loaded per ring and slot ("-" for an empty slot),
 	// never a secret: access_current=3f2a… access_previous=… refresh_next=…
 	attrs := []any{}
-	for _, st := range l.app.keys.Status() {
+	for _, st := range l.app.keys.Slots() {
 		fp := st.Fingerprint
 		if fp == "" {
 			fp = "-"
@@ -299,7 +299,7 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	checks := map[string]string{"jwt_keys": "ok"}
 	code := http.StatusOK
 	signing := 0
-	for _, s := range a.keys.Status() {
+	for _, s := range a.keys.Slots() {
 		if s.State == jwtkeys.StateSigning {
 			signing++
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/goodgo/rotation/payment/vnpay"
 	"github.com/goodgo/rotation/payment/webhook"
 	"github.com/goodgo/rotation/payment/zalopay"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func gen(t *testing.T, c keygen.Class) string {
@@ -148,10 +149,10 @@ func TestAPIExample(t *testing.T) {
 	t.Run("hot reload of a staged rotation keeps old tokens valid", func(t *testing.T) {
 		newA, newR := gen(t, keygen.JWT), gen(t, keygen.JWT)
 		writeSecrets(t, dir, map[string]string{"JWT_SECRET_NEXT": newA, "JWT_REFRESH_SECRET_NEXT": newR})
-		eventually(t, "next slot loaded", func() bool { return hasSlot(app.keys.Status(), jwtkeys.SlotNext, fingerprint.OfString(newA)) })
+		eventually(t, "next slot loaded", func() bool { return hasSlot(app.keys.Slots(), secretenv.SlotNext, fingerprint.OfString(newA)) })
 		writeSecrets(t, dir, map[string]string{"JWT_SECRET": newA, "JWT_SECRET_PREVIOUS": oldA, "JWT_SECRET_NEXT": "",
 			"JWT_REFRESH_SECRET": newR, "JWT_REFRESH_SECRET_PREVIOUS": oldR, "JWT_REFRESH_SECRET_NEXT": ""})
-		eventually(t, "promotion loaded", func() bool { return hasSlot(app.keys.Status(), jwtkeys.SlotCurrent, fingerprint.OfString(newA)) })
+		eventually(t, "promotion loaded", func() bool { return hasSlot(app.keys.Slots(), secretenv.SlotCurrent, fingerprint.OfString(newA)) })
 		if resp, b := c.do("GET", "/api/me", access, nil, ""); resp.StatusCode != 200 {
 			t.Fatalf("token from before the rotation refused: %d %s", resp.StatusCode, b)
 		}
@@ -271,7 +272,7 @@ func TestAPIExample(t *testing.T) {
 	})
 }
 
-func hasSlot(st []jwtkeys.SlotStatus, slot jwtkeys.Slot, fp string) bool {
+func hasSlot(st []jwtkeys.SlotInfo, slot secretenv.Slot, fp string) bool {
 	for _, s := range st {
 		if s.Ring == jwtkeys.Access && s.Slot == slot && s.Fingerprint == fp {
 			return true
@@ -459,8 +460,8 @@ func TestAPIDrillSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	for _, st := range app.keys.Status() {
-		if st.Ring == jwtkeys.Access && st.Slot == jwtkeys.SlotPrevious {
+	for _, st := range app.keys.Slots() {
+		if st.Ring == jwtkeys.Access && st.Slot == secretenv.SlotPrevious {
 			if got := st.RetireAt.Sub(st.Since); got != 3*time.Minute {
 				t.Fatalf("previous retires %v after promotion, want 3m (access TTL + margin)", got)
 			}

@@ -116,7 +116,7 @@ func (a *App) mountPayments() error {
 	}
 
 	opts := []webhook.Option{webhook.WithObserver(obs), webhook.WithClock(now), webhook.WithLogger(a.cfg.Log), webhook.WithIdempotencyStore(store)}
-	if set, err := webhook.LoadSecretSet(a.src); err == nil {
+	if set, err := webhook.LoadSecrets(a.src); err == nil {
 		v, err := webhook.NewVerifier(set, opts...)
 		if err != nil {
 			return fmt.Errorf("bank webhook: %w", err)

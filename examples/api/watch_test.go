@@ -71,8 +71,8 @@ func TestSIGHUPRightAfterStart(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "reload on SIGHUP", func() bool { return app.keys.Status()[0].State == "staged" })
-	eventually(t, "reload log line", func() bool { return strings.Contains(logs.String(), "next="+app.keys.Status()[0].Fingerprint) })
+	eventually(t, "reload on SIGHUP", func() bool { return app.keys.Slots()[0].State == "staged" })
+	eventually(t, "reload log line", func() bool { return strings.Contains(logs.String(), "next="+app.keys.Slots()[0].Fingerprint) })
 	if strings.Contains(logs.String(), next) || strings.Contains(logs.String(), a) {
 		t.Fatal("a secret reached the log")
 	}

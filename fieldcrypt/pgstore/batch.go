@@ -368,7 +368,7 @@ func (j *job) rewrapBatch(b *batch) (int, batchStats) {
 				spans = append(spans, span{start, len(out) - start})
 				st.rewrapped++
 				continue
-			case fieldcrypt.Current:
+			case fieldcrypt.UpToDate:
 				st.current++
 			case fieldcrypt.Failed:
 				st.failures = append(st.failures, Failure{PK: id, Column: col.Name, Err: err})

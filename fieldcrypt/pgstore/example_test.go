@@ -16,7 +16,7 @@ import (
 // FIELD_ENCRYPTION_KEY_PREVIOUS). Not run: it needs a database.
 func ExampleReencrypt() {
 	ctx := context.Background()
-	ring, err := fieldcrypt.KeyringFromEnv()
+	ring, err := fieldcrypt.LoadKeyringFromEnv()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func ExampleReencrypt() {
 // The census: values per key id per column, read from headers in SQL.
 func ExampleTakeCensus() {
 	ctx := context.Background()
-	ring, _ := fieldcrypt.KeyringFromEnv()
+	ring, _ := fieldcrypt.LoadKeyringFromEnv()
 	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	t := pgstore.Table{Name: "users", PK: "id", Columns: []pgstore.Column{{Name: "national_id"}}}
 	c, err := pgstore.TakeCensus(ctx, pool, ring, t)
@@ -64,7 +64,7 @@ func ExampleTakeCensus() {
 // binding, then check that no listed column holds a value under the key.
 func ExampleTakeListCensus() {
 	ctx := context.Background()
-	ring, _ := fieldcrypt.KeyringFromEnv()
+	ring, _ := fieldcrypt.LoadKeyringFromEnv()
 	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	list, err := pgstore.ReadColumnList("fieldcrypt-columns") // "users phone text bound id" …
 	if err != nil {

@@ -3,7 +3,7 @@
 // values under each key (the census that says when an old key can be
 // retired). It keeps pgx out of package fieldcrypt.
 //
-//	ring, _ := fieldcrypt.KeyringFromEnv()
+//	ring, _ := fieldcrypt.LoadKeyringFromEnv()
 //	list, _ := pgstore.ReadColumnList("fieldcrypt-columns") // every encrypted column
 //	_, lc, err := pgstore.ReencryptList(ctx, pool, ring, list, pgstore.Options{Workers: 2})
 //	vr, err := pgstore.VerifyList(ctx, pool, ring, list, pgstore.VerifyOptions{})

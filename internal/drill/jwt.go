@@ -19,6 +19,7 @@ import (
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/keygen"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // mutableSource is an instance's secret store: the drill edits it, then the
@@ -52,7 +53,7 @@ func (m *mutableSource) set(kv map[string]string) {
 // apiInstance is one in-process API server with its own keyring.
 type apiInstance struct {
 	src  *mutableSource
-	keys *jwtkeys.Keys
+	keys *jwtkeys.LiveKeyring
 	svc  *jwtkeys.Service[jwtkeys.Claims]
 	srv  *httptest.Server
 }
@@ -394,8 +395,8 @@ func jwtStaged(ctx context.Context, o *Options, p *Phase) error {
 	// passed: the last instance promoted signed with the old keys until then.
 	var retireAt time.Time
 	for _, in := range f.instances {
-		for _, s := range in.keys.Status() {
-			if s.Slot == jwtkeys.SlotPrevious && s.RetireAt.After(retireAt) {
+		for _, s := range in.keys.Slots() {
+			if s.Slot == secretenv.SlotPrevious && s.RetireAt.After(retireAt) {
 				retireAt = s.RetireAt
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/goodgo/rotation/payment/vnpay"
 	"github.com/goodgo/rotation/payment/webhook"
 	"github.com/goodgo/rotation/payment/zalopay"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // vietnam is the providers' time zone (GMT+7): VNPay's dates and ZaloPay's
@@ -40,15 +41,15 @@ func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 type slotCounter struct {
 	payment.NopObserver
 	mu       sync.Mutex
-	verified map[payment.Slot]int
+	verified map[secretenv.Slot]int
 	failed   map[payment.Reason]int
 }
 
 func newSlotCounter() *slotCounter {
-	return &slotCounter{verified: map[payment.Slot]int{}, failed: map[payment.Reason]int{}}
+	return &slotCounter{verified: map[secretenv.Slot]int{}, failed: map[payment.Reason]int{}}
 }
 
-func (s *slotCounter) Verified(_ string, slot payment.Slot) {
+func (s *slotCounter) Verified(_ string, slot secretenv.Slot) {
 	s.mu.Lock()
 	s.verified[slot]++
 	s.mu.Unlock()
@@ -260,7 +261,7 @@ func paymentRotation(_ context.Context, o *Options, p *Phase) error {
 			}
 		}
 		p.PaymentFailures += failures
-		prevUsed := obs.verified[payment.SlotPrevious]
+		prevUsed := obs.verified[secretenv.SlotPrevious]
 		clk.advance(pv.window) // past the deadline
 		lateOK, err := pv.deliver(after, old, 999, clk.now())
 		if err != nil {

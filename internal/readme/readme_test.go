@@ -55,7 +55,7 @@ func goBlocks(t *testing.T, path string) []block {
 // identifiers it uses but does not define, declared with the types a real
 // program would give them. A block is matched by a phrase it contains.
 var declarations = map[string]string{
-	"jwtkeys.FromDir": `
+	"jwtkeys.OpenDir": `
 type AppClaims struct {
 	jwtkeys.Claims
 	Role string ` + "`json:\"role\"`" + `

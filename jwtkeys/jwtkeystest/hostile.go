@@ -10,6 +10,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Hostile is a token a service must refuse, with the reason jwtkeys gives.
@@ -30,19 +31,19 @@ type Hostile struct {
 // names case-sensitive, while some verifiers are lenient about both.
 func (k *Kit[C]) Hostile() []Hostile {
 	k.t.Helper()
-	cur := k.need(jwtkeys.Access, jwtkeys.SlotCurrent)
+	cur := k.need(jwtkeys.Access, secretenv.SlotCurrent)
 	kid := fingerprint.OfString(cur)
 	now := k.Clock.Now()
-	alg := k.Keys.Options().Algorithm
+	alg := k.LiveKeyring.Options().Algorithm
 	good := func(use string, ttl int64) jwt.MapClaims {
 		c := jwt.MapClaims{"sub": "user-1", "iat": now.Unix(), "exp": now.Unix() + ttl}
 		if use != "" {
 			c["token_use"] = use
 		}
-		if o := k.Keys.Options(); o.Issuer != "" {
+		if o := k.LiveKeyring.Options(); o.Issuer != "" {
 			c["iss"] = o.Issuer
 		}
-		if o := k.Keys.Options(); len(o.Audience) > 0 {
+		if o := k.LiveKeyring.Options(); len(o.Audience) > 0 {
 			c["aud"] = o.Audience
 		}
 		return c

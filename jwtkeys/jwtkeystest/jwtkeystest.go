@@ -7,7 +7,7 @@
 // The common path, in a consumer's _test.go:
 //
 //	kit := jwtkeystest.New[AppClaims](t, jwtkeys.Options{})
-//	h := kit.Protect(myHandler)             // or build the router from kit.Service / kit.Keys
+//	h := kit.Protect(myHandler)             // or build the router from kit.Service / kit.LiveKeyring
 //	req := httptest.NewRequest("GET", "/me", nil)
 //	kit.Authorize(req, kit.Token(jwtkeystest.Previous, "user-1", AppClaims{Role: "admin"}))
 //	rec := httptest.NewRecorder()
@@ -35,6 +35,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Clock is a clock a test sets and advances, safe for concurrent use. Pass
@@ -110,13 +111,13 @@ func (k Kind) Accepted() bool {
 
 // Kit is a jwtkeys keyring for tests: both rings with a key in the next,
 // current and previous slots (previous since the kit's start), the clock,
-// the Keys holder and a Service on it. Create it with New; its methods are
+// the LiveKeyring and a Service on it. Create it with New; its methods are
 // safe for concurrent use.
 type Kit[C any] struct {
 	// Clock drives the keyring, the service and every token the kit mints.
 	Clock *Clock
-	// Keys holds the live keyring; Stage, Promote and Retire reload it.
-	Keys *jwtkeys.Keys
+	// LiveKeyring holds the live keyring; Stage, Promote and Retire reload it.
+	LiveKeyring *jwtkeys.LiveKeyring
 	// Service mints and verifies with claims type C.
 	Service *jwtkeys.Service[C]
 
@@ -144,7 +145,7 @@ func New[C any](t testing.TB, opts jwtkeys.Options) *Kit[C] {
 	opts.Now = clk.Now
 	k := &Kit[C]{Clock: clk, t: t, src: newSource(), unknown: newSecret(t)}
 	for _, r := range []jwtkeys.RingID{jwtkeys.Access, jwtkeys.Refresh} {
-		for _, s := range []jwtkeys.Slot{jwtkeys.SlotNext, jwtkeys.SlotCurrent, jwtkeys.SlotPrevious} {
+		for _, s := range []secretenv.Slot{secretenv.SlotNext, secretenv.SlotCurrent, secretenv.SlotPrevious} {
 			k.src.set(jwtkeys.VarName(r, s), newSecret(t))
 		}
 		k.src.set(jwtkeys.SinceVarName(r), start.Format(time.RFC3339))
@@ -157,14 +158,14 @@ func New[C any](t testing.TB, opts jwtkeys.Options) *Kit[C] {
 	if err != nil {
 		t.Fatalf("jwtkeystest: %v", err)
 	}
-	k.Keys, k.Service = keys, svc
+	k.LiveKeyring, k.Service = keys, svc
 	return k
 }
 
 // Secret returns the secret in ring r, slot s ("" when the slot is empty),
 // for a test that configures another component with the same key (a second
 // instance, a Node service). Never log it.
-func (k *Kit[C]) Secret(r jwtkeys.RingID, s jwtkeys.Slot) string {
+func (k *Kit[C]) Secret(r jwtkeys.RingID, s secretenv.Slot) string {
 	v, _, _ := k.src.Lookup(jwtkeys.VarName(r, s))
 	return v
 }
@@ -176,7 +177,7 @@ func (k *Kit[C]) Env() map[string]string { return k.src.snapshot() }
 
 // Fingerprint returns the kid of tokens signed with the key in ring r, slot s
 // ("" when the slot is empty).
-func (k *Kit[C]) Fingerprint(r jwtkeys.RingID, s jwtkeys.Slot) string {
+func (k *Kit[C]) Fingerprint(r jwtkeys.RingID, s secretenv.Slot) string {
 	sec := k.Secret(r, s)
 	if sec == "" {
 		return ""
@@ -195,17 +196,17 @@ func (k *Kit[C]) Token(kind Kind, sub string, app C) string {
 	case WrongUse:
 		return k.issue(sub, app).Refresh
 	case Expired:
-		return k.sign(k.need(jwtkeys.Access, jwtkeys.SlotCurrent), true, sub, app, "access", -time.Hour)
+		return k.sign(k.need(jwtkeys.Access, secretenv.SlotCurrent), true, sub, app, "access", -time.Hour)
 	case Previous:
-		return k.sign(k.need(jwtkeys.Access, jwtkeys.SlotPrevious), true, sub, app, "access", k.accessTTL())
+		return k.sign(k.need(jwtkeys.Access, secretenv.SlotPrevious), true, sub, app, "access", k.accessTTL())
 	case Next:
-		return k.sign(k.need(jwtkeys.Access, jwtkeys.SlotNext), true, sub, app, "access", k.accessTTL())
+		return k.sign(k.need(jwtkeys.Access, secretenv.SlotNext), true, sub, app, "access", k.accessTTL())
 	case Legacy:
-		return k.sign(k.need(jwtkeys.Access, jwtkeys.SlotCurrent), false, sub, app, "", k.accessTTL())
+		return k.sign(k.need(jwtkeys.Access, secretenv.SlotCurrent), false, sub, app, "", k.accessTTL())
 	case LegacyPrevious:
-		return k.sign(k.need(jwtkeys.Access, jwtkeys.SlotPrevious), false, sub, app, "", k.accessTTL())
+		return k.sign(k.need(jwtkeys.Access, secretenv.SlotPrevious), false, sub, app, "", k.accessTTL())
 	case WrongRing:
-		return k.sign(k.need(jwtkeys.Refresh, jwtkeys.SlotCurrent), true, sub, app, "access", k.accessTTL())
+		return k.sign(k.need(jwtkeys.Refresh, secretenv.SlotCurrent), true, sub, app, "access", k.accessTTL())
 	case UnknownKey:
 		return k.sign(k.unknown, true, sub, app, "access", k.accessTTL())
 	}
@@ -228,7 +229,7 @@ func (k *Kit[C]) issue(sub string, app C) jwtkeys.Pair {
 	return p
 }
 
-func (k *Kit[C]) need(r jwtkeys.RingID, s jwtkeys.Slot) string {
+func (k *Kit[C]) need(r jwtkeys.RingID, s secretenv.Slot) string {
 	k.t.Helper()
 	sec := k.Secret(r, s)
 	if sec == "" {
@@ -237,7 +238,7 @@ func (k *Kit[C]) need(r jwtkeys.RingID, s jwtkeys.Slot) string {
 	return sec
 }
 
-func (k *Kit[C]) accessTTL() time.Duration { return k.Keys.Options().AccessTTL }
+func (k *Kit[C]) accessTTL() time.Duration { return k.LiveKeyring.Options().AccessTTL }
 
 // sign mints a token outside the service: the application claims of app plus
 // sub, iat, exp (now+ttl), jti, iss/aud as configured, token_use unless use
@@ -249,7 +250,7 @@ func (k *Kit[C]) sign(secret string, withKid bool, sub string, app C, use string
 		k.t.Fatalf("jwtkeystest: claims: %v", err)
 	}
 	now := k.Clock.Now()
-	o := k.Keys.Options()
+	o := k.LiveKeyring.Options()
 	claims["sub"] = sub
 	claims["iat"] = now.Unix()
 	claims["exp"] = now.Add(ttl).Unix()
@@ -293,7 +294,7 @@ func (k *Kit[C]) Protect(h http.Handler) http.Handler {
 func (k *Kit[C]) Stage() {
 	k.t.Helper()
 	for _, r := range rings {
-		k.src.set(jwtkeys.VarName(r, jwtkeys.SlotNext), newSecret(k.t))
+		k.src.set(jwtkeys.VarName(r, secretenv.SlotNext), newSecret(k.t))
 	}
 	k.reload("stage")
 }
@@ -305,11 +306,11 @@ func (k *Kit[C]) Promote() {
 	k.t.Helper()
 	now := k.Clock.Now().Format(time.RFC3339)
 	for _, r := range rings {
-		next := k.need(r, jwtkeys.SlotNext)
-		cur := k.need(r, jwtkeys.SlotCurrent)
-		k.src.set(jwtkeys.VarName(r, jwtkeys.SlotPrevious), cur)
-		k.src.set(jwtkeys.VarName(r, jwtkeys.SlotCurrent), next)
-		k.src.set(jwtkeys.VarName(r, jwtkeys.SlotNext), "")
+		next := k.need(r, secretenv.SlotNext)
+		cur := k.need(r, secretenv.SlotCurrent)
+		k.src.set(jwtkeys.VarName(r, secretenv.SlotPrevious), cur)
+		k.src.set(jwtkeys.VarName(r, secretenv.SlotCurrent), next)
+		k.src.set(jwtkeys.VarName(r, secretenv.SlotNext), "")
 		k.src.set(jwtkeys.SinceVarName(r), now)
 	}
 	k.reload("promote")
@@ -321,7 +322,7 @@ func (k *Kit[C]) Promote() {
 func (k *Kit[C]) Retire() {
 	k.t.Helper()
 	for _, r := range rings {
-		k.src.set(jwtkeys.VarName(r, jwtkeys.SlotPrevious), "")
+		k.src.set(jwtkeys.VarName(r, secretenv.SlotPrevious), "")
 		k.src.set(jwtkeys.SinceVarName(r), "")
 	}
 	k.reload("retire")
@@ -333,13 +334,13 @@ func (k *Kit[C]) Retire() {
 // keys stay configured (the state of a fleet that forgot to remove them).
 func (k *Kit[C]) RetirePrevious() {
 	k.t.Helper()
-	o := k.Keys.Options()
+	o := k.LiveKeyring.Options()
 	for _, r := range rings {
 		ttl := o.AccessTTL
 		if r == jwtkeys.Refresh {
 			ttl = o.RefreshTTL
 		}
-		k.need(r, jwtkeys.SlotPrevious)
+		k.need(r, secretenv.SlotPrevious)
 		since := k.Clock.Now().Add(-ttl - o.RetireMargin - time.Second)
 		k.src.set(jwtkeys.SinceVarName(r), since.Format(time.RFC3339))
 	}
@@ -349,8 +350,8 @@ func (k *Kit[C]) RetirePrevious() {
 // RetireAt returns when the previous key of ring r stops verifying (zero when
 // the slot is empty).
 func (k *Kit[C]) RetireAt(r jwtkeys.RingID) time.Time {
-	for _, st := range k.Keys.Status() {
-		if st.Ring == r && st.Slot == jwtkeys.SlotPrevious {
+	for _, st := range k.LiveKeyring.Slots() {
+		if st.Ring == r && st.Slot == secretenv.SlotPrevious {
 			return st.RetireAt
 		}
 	}
@@ -359,7 +360,7 @@ func (k *Kit[C]) RetireAt(r jwtkeys.RingID) time.Time {
 
 func (k *Kit[C]) reload(step string) {
 	k.t.Helper()
-	if err := k.Keys.Reload(); err != nil {
+	if err := k.LiveKeyring.Reload(); err != nil {
 		k.t.Fatalf("jwtkeystest: %s: reload: %v", step, err)
 	}
 }

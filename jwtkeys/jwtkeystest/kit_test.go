@@ -81,7 +81,7 @@ type slots struct {
 	seen []string
 }
 
-func (s *slots) Verified(r jwtkeys.RingID, sl jwtkeys.Slot) {
+func (s *slots) Verified(r jwtkeys.RingID, sl secretenv.Slot) {
 	s.seen = append(s.seen, r.String()+"/"+sl.String())
 }
 
@@ -121,21 +121,21 @@ func TestRetirePrevious(t *testing.T) {
 
 func TestStagePromoteRetire(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
-	next := kit.Fingerprint(jwtkeys.Access, jwtkeys.SlotNext)
-	cur := kit.Fingerprint(jwtkeys.Access, jwtkeys.SlotCurrent)
+	next := kit.Fingerprint(jwtkeys.Access, secretenv.SlotNext)
+	cur := kit.Fingerprint(jwtkeys.Access, secretenv.SlotCurrent)
 	kit.Promote()
-	if kit.Keys.Keyring().CurrentKid(jwtkeys.Access) != next || kit.Fingerprint(jwtkeys.Access, jwtkeys.SlotPrevious) != cur {
-		t.Fatalf("after Promote: current %s previous %s", kit.Keys.Keyring().CurrentKid(jwtkeys.Access), kit.Fingerprint(jwtkeys.Access, jwtkeys.SlotPrevious))
+	if kit.LiveKeyring.Keyring().CurrentKid(jwtkeys.Access) != next || kit.Fingerprint(jwtkeys.Access, secretenv.SlotPrevious) != cur {
+		t.Fatalf("after Promote: current %s previous %s", kit.LiveKeyring.Keyring().CurrentKid(jwtkeys.Access), kit.Fingerprint(jwtkeys.Access, secretenv.SlotPrevious))
 	}
 	if got := kit.RetireAt(jwtkeys.Access); !got.Equal(kit.Clock.Now().Add(15*time.Minute + 24*time.Hour)) {
 		t.Errorf("RetireAt = %v", got)
 	}
 	kit.Stage()
-	if kit.Fingerprint(jwtkeys.Access, jwtkeys.SlotNext) == "" {
+	if kit.Fingerprint(jwtkeys.Access, secretenv.SlotNext) == "" {
 		t.Fatal("Stage left next empty")
 	}
 	kit.Retire()
-	if kit.Fingerprint(jwtkeys.Access, jwtkeys.SlotPrevious) != "" || kit.RetireAt(jwtkeys.Access) != (time.Time{}) {
+	if kit.Fingerprint(jwtkeys.Access, secretenv.SlotPrevious) != "" || kit.RetireAt(jwtkeys.Access) != (time.Time{}) {
 		t.Error("Retire left a previous key")
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/jwtkeys/jwtkeystest"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // recordingTB records what a kit reports through Fatalf instead of failing the
@@ -67,7 +68,7 @@ func TestTokenOnAnEmptySlotSaysWhy(t *testing.T) {
 		t.Fatalf("messages %q, want one naming the empty variable and Stage", msgs)
 	}
 	for _, r := range []jwtkeys.RingID{jwtkeys.Access, jwtkeys.Refresh} {
-		for _, s := range []jwtkeys.Slot{jwtkeys.SlotCurrent, jwtkeys.SlotPrevious} {
+		for _, s := range []secretenv.Slot{secretenv.SlotCurrent, secretenv.SlotPrevious} {
 			if sec := kit.Secret(r, s); sec != "" && strings.Contains(msgs[0], sec) {
 				t.Fatal("a secret in the message")
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // RotateOptions tune Kit.Rotate. The zero value is valid.
@@ -125,7 +126,7 @@ func (k *Kit[C]) Rotate(t testing.TB, h http.Handler, o RotateOptions[C]) Report
 	if o.Subject == nil {
 		o.Subject = func(i int) string { return fmt.Sprintf("user-%d", i) }
 	}
-	opts := k.Keys.Options()
+	opts := k.LiveKeyring.Options()
 	var rep Report
 	var cur *Phase
 	begin := func(name string) {
@@ -222,7 +223,7 @@ func (k *Kit[C]) Rotate(t testing.TB, h http.Handler, o RotateOptions[C]) Report
 	}
 
 	begin("retired")
-	old := k.sign(k.need(jwtkeys.Access, jwtkeys.SlotPrevious), true, "user-0", o.Claims, "access", opts.AccessTTL)
+	old := k.sign(k.need(jwtkeys.Access, secretenv.SlotPrevious), true, "user-0", o.Claims, "access", opts.AccessTTL)
 	k.Retire()
 	for _, s := range sessions {
 		fresh(s)

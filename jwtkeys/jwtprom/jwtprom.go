@@ -20,13 +20,14 @@
 // sum by (ring) (rate(auth_jwt_verified_total{slot="previous"}[5m])).
 //
 //	obs := jwtprom.New(prometheus.DefaultRegisterer)
-//	keys, err := jwtkeys.FromEnv(jwtkeys.Options{Observer: obs})
+//	keys, err := jwtkeys.OpenEnv(jwtkeys.Options{Observer: obs})
 package jwtprom
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Observer is a jwtkeys.Observer backed by Prometheus counters.
@@ -81,7 +82,7 @@ func New(reg prometheus.Registerer) *Observer {
 		}
 	}
 	for _, ring := range []jwtkeys.RingID{jwtkeys.Access, jwtkeys.Refresh} {
-		for _, s := range []jwtkeys.Slot{jwtkeys.SlotNext, jwtkeys.SlotCurrent, jwtkeys.SlotPrevious} {
+		for _, s := range []secretenv.Slot{secretenv.SlotNext, secretenv.SlotCurrent, secretenv.SlotPrevious} {
 			o.verified.WithLabelValues(ring.String(), s.String(), "false")
 			o.verified.WithLabelValues(ring.String(), s.String(), "true")
 		}
@@ -97,10 +98,10 @@ func New(reg prometheus.Registerer) *Observer {
 }
 
 // Verified counts a token with kid (jwtkeys calls VerifiedToken instead).
-func (o *Observer) Verified(r jwtkeys.RingID, s jwtkeys.Slot) { o.VerifiedToken(r, s, false) }
+func (o *Observer) Verified(r jwtkeys.RingID, s secretenv.Slot) { o.VerifiedToken(r, s, false) }
 
 // VerifiedToken counts a verified token by ring, verifying slot and legacy.
-func (o *Observer) VerifiedToken(r jwtkeys.RingID, s jwtkeys.Slot, legacy bool) {
+func (o *Observer) VerifiedToken(r jwtkeys.RingID, s secretenv.Slot, legacy bool) {
 	l := "false"
 	if legacy {
 		l = "true"

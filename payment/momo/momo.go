@@ -348,7 +348,7 @@ func (c *Client) SignRefund(r *RefundRequest) error {
 // keyPair is one (access key, secret key) combination a signature may use.
 type keyPair struct {
 	access, secret fingerprint.Secret
-	slot           payment.Slot
+	slot           secretenv.Slot
 	live           bool
 }
 
@@ -356,11 +356,11 @@ type keyPair struct {
 // previous pair (the previous of each rotated key, the current of the
 // other). The previous pair is live while every rotated key is.
 func (c *Client) pairs(now time.Time) []keyPair {
-	ps := []keyPair{{c.ak.Current, c.sk.Current, payment.SlotCurrent, true}}
+	ps := []keyPair{{c.ak.Current, c.sk.Current, secretenv.SlotCurrent, true}}
 	if c.ak.Previous.IsZero() && c.sk.Previous.IsZero() {
 		return ps
 	}
-	p := keyPair{access: c.ak.Current, secret: c.sk.Current, slot: payment.SlotPrevious, live: true}
+	p := keyPair{access: c.ak.Current, secret: c.sk.Current, slot: secretenv.SlotPrevious, live: true}
 	if !c.ak.Previous.IsZero() {
 		p.access, p.live = c.ak.Previous, c.ak.PreviousLive(now)
 	}

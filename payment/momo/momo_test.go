@@ -97,7 +97,7 @@ func TestVectors(t *testing.T) {
 	if got := NotificationRaw(sandboxAccess, n); got != vecIPNRaw {
 		t.Errorf("raw =\n%s\nwant\n%s", got, vecIPNRaw)
 	}
-	if n.Amount != 50000000 || n.TransID != 4088878653 || n.ResponseTime != 1721720663942 || !n.Paid() || n.Slot != payment.SlotCurrent {
+	if n.Amount != 50000000 || n.TransID != 4088878653 || n.ResponseTime != 1721720663942 || !n.Paid() || n.Slot != secretenv.SlotCurrent {
 		t.Errorf("notification = %+v", n)
 	}
 	// Uppercase hex is the same signature.
@@ -168,20 +168,20 @@ func TestRotation(t *testing.T) {
 		incident bool
 		by       signer
 		at       time.Duration
-		slot     payment.Slot
+		slot     secretenv.Slot
 		err      error
 	}{
-		{"both rotated, current", true, true, false, signer{newAK, newSK}, 0, payment.SlotCurrent, nil},
-		{"both rotated, previous inside", true, true, false, signer{oldAK, oldSK}, 23 * time.Hour, payment.SlotPrevious, nil},
+		{"both rotated, current", true, true, false, signer{newAK, newSK}, 0, secretenv.SlotCurrent, nil},
+		{"both rotated, previous inside", true, true, false, signer{oldAK, oldSK}, 23 * time.Hour, secretenv.SlotPrevious, nil},
 		{"both rotated, previous after", true, true, false, signer{oldAK, oldSK}, 24 * time.Hour, "", payment.ErrPreviousExpired},
 		{"both rotated, previous in incident", true, true, true, signer{oldAK, oldSK}, time.Hour, "", payment.ErrPreviousExpired},
-		{"both rotated, current in incident", true, true, true, signer{newAK, newSK}, time.Hour, payment.SlotCurrent, nil},
+		{"both rotated, current in incident", true, true, true, signer{newAK, newSK}, time.Hour, secretenv.SlotCurrent, nil},
 		{"both rotated, mixed pair", true, true, false, signer{oldAK, newSK}, time.Hour, "", payment.ErrSignatureMismatch},
-		{"secret key rotated, previous inside", false, true, false, signer{newAK, oldSK}, time.Hour, payment.SlotPrevious, nil},
+		{"secret key rotated, previous inside", false, true, false, signer{newAK, oldSK}, time.Hour, secretenv.SlotPrevious, nil},
 		{"secret key rotated, previous after", false, true, false, signer{newAK, oldSK}, 25 * time.Hour, "", payment.ErrPreviousExpired},
-		{"access key rotated, previous inside", true, false, false, signer{oldAK, newSK}, time.Hour, payment.SlotPrevious, nil},
+		{"access key rotated, previous inside", true, false, false, signer{oldAK, newSK}, time.Hour, secretenv.SlotPrevious, nil},
 		{"access key rotated, previous after", true, false, false, signer{oldAK, newSK}, 48 * time.Hour, "", payment.ErrPreviousExpired},
-		{"access key rotated, current", true, false, false, signer{newAK, newSK}, 48 * time.Hour, payment.SlotCurrent, nil},
+		{"access key rotated, current", true, false, false, signer{newAK, newSK}, 48 * time.Hour, secretenv.SlotCurrent, nil},
 		{"unknown keys", true, true, false, signer{"OTHERACCESS000", "OTHERSECRETOTHERSECRETOTHERSECRE"}, 0, "", payment.ErrSignatureMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -430,7 +430,7 @@ func TestSignIPNAndPrevious(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := c.VerifyIPN(body); err != nil || n.Slot != payment.SlotCurrent {
+	if n, err := c.VerifyIPN(body); err != nil || n.Slot != secretenv.SlotCurrent {
 		t.Errorf("SignIPN round trip: %v", err)
 	}
 	var mine, theirs struct{ Signature string }
@@ -444,7 +444,7 @@ func TestSignIPNAndPrevious(t *testing.T) {
 		t.Fatal("no previous")
 	}
 	body, _ = p.SignIPN(typical())
-	if n, err := c.VerifyIPN(body); err != nil || n.Slot != payment.SlotPrevious {
+	if n, err := c.VerifyIPN(body); err != nil || n.Slot != secretenv.SlotPrevious {
 		t.Errorf("previous keys: %+v %v", n, err)
 	}
 	if _, ok := sandboxClient(t, nil).Previous(); ok {

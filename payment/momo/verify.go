@@ -18,6 +18,7 @@ import (
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/query"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Result codes (resultCode) most integrations act on; see MoMo's table.
@@ -42,7 +43,7 @@ type Notification struct {
 	ExtraData    string // base64 as received
 	Signature    string
 	// Slot is the key pair that verified the signature.
-	Slot payment.Slot
+	Slot secretenv.Slot
 	// Unconfirmed: a value contains "&<signed key>=", so the signed string
 	// reads as other fields too, and MoMo's query API did not confirm
 	// them: nothing here is authenticated. Check the order with MoMo
@@ -334,7 +335,7 @@ func (c *Client) finish(n *Notification, err error) (*Notification, error) {
 	return nil, err
 }
 
-func (c *Client) verify(n *Notification) (payment.Slot, error) {
+func (c *Client) verify(n *Notification) (secretenv.Slot, error) {
 	var sig [sha256.Size]byte
 	if len(n.Signature) != 2*sha256.Size {
 		return "", fmt.Errorf("momo: %w: signature is %d characters, want 64 hex digits", payment.ErrMalformed, len(n.Signature))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/paymentprom"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func Example() {
@@ -17,7 +18,7 @@ func Example() {
 	}
 	// Pass obs as Observer in vnpay.Config, momo.Config, zalopay.Config or
 	// webhook.WithObserver. Here, by hand:
-	obs.Verified("vnpay", payment.SlotPrevious)
+	obs.Verified("vnpay", secretenv.SlotPrevious)
 	obs.SignatureFailed("vnpay", payment.ReasonPreviousExpired)
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Observer is a payment.Observer that counts in Prometheus. It is safe for
@@ -76,7 +77,7 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 }
 
 // Verified implements payment.Observer.
-func (o *Observer) Verified(provider string, slot payment.Slot) {
+func (o *Observer) Verified(provider string, slot secretenv.Slot) {
 	o.verified.WithLabelValues(provider, string(slot)).Inc()
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/vnpay"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // counter returns the value of the counter name with exactly the labels
@@ -54,9 +55,9 @@ func TestObserverCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Verified("momo", payment.SlotCurrent)
-	o.Verified("momo", payment.SlotPrevious)
-	o.Verified("momo", payment.SlotPrevious)
+	o.Verified("momo", secretenv.SlotCurrent)
+	o.Verified("momo", secretenv.SlotPrevious)
+	o.Verified("momo", secretenv.SlotPrevious)
 	o.SignatureFailed("zalopay", payment.ReasonMismatch)
 	o.SignatureFailed("zalopay", payment.ReasonPreviousExpired)
 	o.IPNRejected("zalopay", payment.ReasonMethod)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // The querydr and refund API (POST JSON to SandboxAPIURL or production)
@@ -125,7 +126,7 @@ type APIResponse struct {
 	PromotionAmount   string // querydr only
 	SecureHash        string
 	// Slot is the secret that verified the response.
-	Slot payment.Slot
+	Slot secretenv.Slot
 }
 
 var responseFields = []string{
@@ -162,7 +163,7 @@ func (c *Client) VerifyRefundResponse(body []byte) (*APIResponse, error) {
 func (c *Client) verifyResponse(body []byte, command string, hashData func(*APIResponse) string) (*APIResponse, error) {
 	r, err := decodeResponse(body)
 	if err == nil {
-		var slot payment.Slot
+		var slot secretenv.Slot
 		slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(r)), r.SecureHash, c.now())
 		if err == nil {
 			c.obs.Verified(Provider, slot)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // querydrAPI implements VNPay's querydr as documented (sandbox
@@ -57,7 +58,7 @@ func TestQueryDR(t *testing.T) {
 	srv := httptest.NewServer(querydrAPI(demoSecret, false))
 	defer srv.Close()
 	got, err := c.QueryDR(context.Background(), srv.URL, srv.Client(), req)
-	if err != nil || got.ResponseCode != "00" || got.TransactionStatus != "00" || got.Amount != "1806000" || got.Slot != payment.SlotCurrent {
+	if err != nil || got.ResponseCode != "00" || got.TransactionStatus != "00" || got.Amount != "1806000" || got.Slot != secretenv.SlotCurrent {
 		t.Fatalf("QueryDR = %+v, %v", got, err)
 	}
 	// VNPay refuses a request signed with another secret (97), and that

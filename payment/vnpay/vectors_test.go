@@ -8,6 +8,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Published vectors: lehuygiang28/vnpay (MIT), test/__helpers__/test-fixtures.ts
@@ -137,7 +138,7 @@ func TestIPNVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.OrderInfo != "Thanh toán đơn hàng ~*!'() &=" || n.Amount != 18060 || n.Slot != payment.SlotCurrent || !n.Paid() {
+	if n.OrderInfo != "Thanh toán đơn hàng ~*!'() &=" || n.Amount != 18060 || n.Slot != secretenv.SlotCurrent || !n.Paid() {
 		t.Errorf("notification = %+v", n)
 	}
 	// The same parameters escaped the way other encoders do (JS
@@ -178,7 +179,7 @@ func TestAPIVectors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("querydr response: %v", err)
 	}
-	if resp.Amount != "1806000" || resp.TransactionStatus != "00" || resp.Slot != payment.SlotCurrent {
+	if resp.Amount != "1806000" || resp.TransactionStatus != "00" || resp.Slot != secretenv.SlotCurrent {
 		t.Errorf("querydr response = %+v", resp)
 	}
 	if _, err := c.VerifyQueryDRResponse([]byte(strings.Replace(qdrBody, `"vnp_TransactionStatus":"00"`, `"vnp_TransactionStatus":"01"`, 1))); !errors.Is(err, payment.ErrSignatureMismatch) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/query"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Notification is a verified Return URL or IPN query.
@@ -28,7 +29,7 @@ type Notification struct {
 	// Params holds every vnp_* parameter received, signature excluded.
 	Params map[string]string
 	// Slot is the secret that verified the signature.
-	Slot payment.Slot
+	Slot secretenv.Slot
 }
 
 // Paid reports whether VNPay says the payment went through: vnp_ResponseCode
@@ -51,7 +52,7 @@ func (n *Notification) Paid() bool {
 func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 	params, sig, err := parseQuery(raw)
 	if err == nil {
-		var slot payment.Slot
+		var slot secretenv.Slot
 		var emptySigned bool
 		if prefix, ok := canonicalPrefix(raw); ok {
 			// VNPay sends the query it signed: the parameters before
@@ -83,14 +84,14 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 
 // verifyParams checks sig over params and says whether the empty vnp_*
 // values were part of the signed string.
-func (c *Client) verifyParams(params map[string]string, sig string) (slot payment.Slot, emptySigned bool, err error) {
+func (c *Client) verifyParams(params map[string]string, sig string) (slot secretenv.Slot, emptySigned bool, err error) {
 	now := c.now()
 	slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(params, false)), sig, now)
 	return c.verifiedParams(params, sig, now, slot, err)
 }
 
 // verifiedParams retries a mismatch with the empty vnp_* values signed.
-func (c *Client) verifiedParams(params map[string]string, sig string, now time.Time, slot payment.Slot, err error) (payment.Slot, bool, error) {
+func (c *Client) verifiedParams(params map[string]string, sig string, now time.Time, slot secretenv.Slot, err error) (secretenv.Slot, bool, error) {
 	emptySigned := false
 	if errors.Is(err, payment.ErrSignatureMismatch) && hasEmpty(params) {
 		// The official PHP IPN demo signs empty vnp_* values too ("k=&");
@@ -113,7 +114,7 @@ func hasEmpty(params map[string]string) bool {
 	return false
 }
 
-func (c *Client) notification(p map[string]string, slot payment.Slot) (*Notification, error) {
+func (c *Client) notification(p map[string]string, slot secretenv.Slot) (*Notification, error) {
 	n := &Notification{
 		TmnCode: p["vnp_TmnCode"], TxnRef: p["vnp_TxnRef"], BankCode: p["vnp_BankCode"],
 		BankTranNo: p["vnp_BankTranNo"], CardType: p["vnp_CardType"], OrderInfo: p["vnp_OrderInfo"],

@@ -60,17 +60,17 @@ func TestRotation(t *testing.T) {
 		set    payment.SecretSet
 		secret string
 		at     time.Time
-		slot   payment.Slot
+		slot   secretenv.Slot
 		err    error
 		event  string
 	}{
-		{"current right after rotation", set, newSecret, rotated, payment.SlotCurrent, nil, "verified vnpay current"},
-		{"current long after", set, newSecret, rotated.Add(72 * time.Hour), payment.SlotCurrent, nil, "verified vnpay current"},
-		{"previous inside window", set, oldSecret, rotated.Add(23 * time.Hour), payment.SlotPrevious, nil, "verified vnpay previous"},
+		{"current right after rotation", set, newSecret, rotated, secretenv.SlotCurrent, nil, "verified vnpay current"},
+		{"current long after", set, newSecret, rotated.Add(72 * time.Hour), secretenv.SlotCurrent, nil, "verified vnpay current"},
+		{"previous inside window", set, oldSecret, rotated.Add(23 * time.Hour), secretenv.SlotPrevious, nil, "verified vnpay previous"},
 		{"previous at deadline", set, oldSecret, rotated.Add(24 * time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
 		{"previous after deadline", set, oldSecret, rotated.Add(25 * time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
 		{"previous in incident mode", incident, oldSecret, rotated.Add(time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
-		{"current in incident mode", incident, newSecret, rotated.Add(time.Hour), payment.SlotCurrent, nil, "verified vnpay current"},
+		{"current in incident mode", incident, newSecret, rotated.Add(time.Hour), secretenv.SlotCurrent, nil, "verified vnpay current"},
 		{"unknown secret", set, "SOMEOTHERSECRETSOMEOTHERSECRET00", rotated, "", payment.ErrSignatureMismatch, "sigfail vnpay mismatch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -391,7 +391,7 @@ func TestPreviousSigner(t *testing.T) {
 	if q != signWith(oldSecret, ipnParams()) {
 		t.Error("Previous signs with something else than the previous secret")
 	}
-	if n, err := c.VerifyQuery(q); err != nil || n.Slot != payment.SlotPrevious {
+	if n, err := c.VerifyQuery(q); err != nil || n.Slot != secretenv.SlotPrevious {
 		t.Errorf("%+v %v", n, err)
 	}
 	if _, ok := demoClient(t, current(demoSecret), nil, vecCreateDate).Previous(); ok {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // HeaderCassoSignature carries Casso webhook v2 signatures.
@@ -61,7 +62,7 @@ const CassoTolerance = 72 * time.Hour
 // NewCasso returns a Casso verifier for set. Options used: WithClock,
 // WithTolerance (default CassoTolerance), WithObserver, WithMaxBody,
 // WithLogger, WithIdempotencyStore or WithoutIdempotency (one is
-// required), WithReplayFailOpen.
+// required), WithIdempotencyFailOpen.
 func NewCasso(set payment.SecretSet, opts ...Option) (*Casso, error) {
 	if err := set.Validate(); err != nil {
 		return nil, err
@@ -84,7 +85,7 @@ type CassoEvent struct {
 	Error     int64
 	Data      CassoTransaction
 	Timestamp time.Time // the t of X-Casso-Signature
-	Slot      payment.Slot
+	Slot      secretenv.Slot
 	// Body is the raw body as received (only its canonical form is signed:
 	// whitespace and key order are not).
 	Body []byte

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // A body exercising the bytes on which JSON encoders disagree: '"', '&',
@@ -115,13 +116,13 @@ func TestCassoRotation(t *testing.T) {
 		now      time.Time
 		incident bool
 		header   string
-		slot     payment.Slot
+		slot     secretenv.Slot
 		err      error
 	}{
-		{"previous inside window", cassoAt, false, byOld, payment.SlotPrevious, nil},
+		{"previous inside window", cassoAt, false, byOld, secretenv.SlotPrevious, nil},
 		{"previous after deadline", until, false, byOld, "", payment.ErrPreviousExpired},
 		{"previous in incident mode", cassoAt, true, byOld, "", payment.ErrPreviousExpired},
-		{"current", cassoAt, true, byNew, payment.SlotCurrent, nil},
+		{"current", cassoAt, true, byNew, secretenv.SlotCurrent, nil},
 	} {
 		set := payment.SecretSet{Current: secret(newKey), Previous: secret(oldKey), PreviousUntil: until, Incident: tc.incident}
 		c := must(NewCasso(set, WithoutIdempotency(), WithClock(fixed(tc.now)), WithTolerance(0)))

@@ -33,7 +33,7 @@
 //
 // The common path, receiving our own webhooks:
 //
-//	set, err := webhook.LoadSecretSet(secretenv.Env()) // BANK_TRANSFER_WEBHOOK_SECRET[_PREVIOUS[_UNTIL]]
+//	set, err := webhook.LoadSecrets(secretenv.Env()) // BANK_TRANSFER_WEBHOOK_SECRET[_PREVIOUS[_UNTIL]]
 //	v, err := webhook.NewVerifier(set, webhook.WithObserver(obs),
 //		webhook.WithIdempotencyStore(idemredis.New(rdb, "bank-webhook:")))
 //	mux.Handle("POST /webhooks/bank", v.Handler(func(ctx context.Context, m webhook.Message) error {

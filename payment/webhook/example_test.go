@@ -26,7 +26,7 @@ func Example_rotation() {
 		"BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS":       oldSecret,
 		"BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS_UNTIL": time.Now().Add(24 * time.Hour).Format(time.RFC3339),
 	})
-	set, err := webhook.LoadSecretSet(env)
+	set, err := webhook.LoadSecrets(env)
 	if err != nil {
 		fmt.Println(err)
 		return

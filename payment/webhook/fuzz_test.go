@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // mutate applies one edit to b: op%3 = 0 replace, 1 insert, 2 delete the
@@ -49,7 +50,7 @@ func FuzzStandardTamper(f *testing.F) {
 		if err == nil && !same {
 			t.Fatalf("modified message accepted: %q %d %q", id2, ts, b2)
 		}
-		if same && (err != nil || m.Slot != payment.SlotCurrent) {
+		if same && (err != nil || m.Slot != secretenv.SlotCurrent) {
 			t.Fatalf("unmodified message refused: %v", err)
 		}
 	})

@@ -187,8 +187,8 @@ func refuse(w http.ResponseWriter, cfg *config, provider string, err error) {
 		w.Header().Set("Retry-After", "30")
 	case errors.Is(err, payment.ErrUnconfirmed):
 		msg = "PayOS does not confirm this payment"
-	case errors.Is(err, ErrReplayStore):
-		reason, code, msg = ReasonReplayStore, http.StatusServiceUnavailable, "temporarily unable to check for replays; retry later"
+	case errors.Is(err, payment.ErrStoreUnavailable):
+		reason, code, msg = payment.ReasonStoreUnavailable, http.StatusServiceUnavailable, "temporarily unable to check for replays; retry later"
 		w.Header().Set("Retry-After", "30")
 	case errors.Is(err, payment.ErrTimestamp):
 		msg = "timestamp outside the tolerance; check the sender's clock"

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 func serve(h http.Handler, method, ctype string, hdr map[string]string, body string) (int, *httptest.ResponseRecorder) {
@@ -83,7 +84,7 @@ func TestStandardHandler(t *testing.T) {
 	if code, _ := serve(h, "POST", "application/cloudevents+json", stdHeaders(t, oldSender, "m3"), body); code != 200 {
 		t.Errorf("previous: %d", code)
 	}
-	if len(got) != 2 || got[0].Slot != payment.SlotCurrent || got[1].Slot != payment.SlotPrevious || string(got[0].Body) != body {
+	if len(got) != 2 || got[0].Slot != secretenv.SlotCurrent || got[1].Slot != secretenv.SlotPrevious || string(got[0].Body) != body {
 		t.Fatalf("callback got %+v", got)
 	}
 	// Callback error: 500, reported, logged.
@@ -135,7 +136,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 	// Both ends read the same injected clock: the rotating set's previous
 	// secret is valid until t0+24h, whatever today's date is.
 	sender := must(NewSigner(rotating(), WithClock(fixed(t0))))
-	var got []payment.Slot
+	var got []secretenv.Slot
 	for _, set := range []payment.SecretSet{{Current: secret(oldSecret)}, rotating()} {
 		v := must(NewVerifier(set, WithoutIdempotency(), WithClock(fixed(t0))))
 		srv := httptest.NewServer(v.Handler(func(_ context.Context, m Message) error {
@@ -153,7 +154,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	if len(got) != 2 || got[0] != payment.SlotCurrent || got[1] != payment.SlotCurrent {
+	if len(got) != 2 || got[0] != secretenv.SlotCurrent || got[1] != secretenv.SlotCurrent {
 		t.Fatalf("slots %v", got)
 	}
 }

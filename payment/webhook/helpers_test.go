@@ -7,6 +7,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // recorder is a payment.Observer that remembers every call.
@@ -17,7 +18,7 @@ type recorder struct {
 	rejected []string // provider/reason
 }
 
-func (r *recorder) Verified(p string, s payment.Slot) {
+func (r *recorder) Verified(p string, s secretenv.Slot) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.verified = append(r.verified, p+"/"+string(s))

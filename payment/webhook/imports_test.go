@@ -7,7 +7,7 @@ import (
 )
 
 // Importing payment/webhook must not pull in a database or Redis client:
-// the Redis replay store lives in payment/webhook/redisreplay.
+// the Redis idempotency store lives in payment/idemredis.
 func TestNoDatabaseOrRedisImport(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -28,9 +28,9 @@ func TestNoDatabaseOrRedisImport(t *testing.T) {
 			}
 		}
 	}
-	// And the check itself works: redisreplay does pull in go-redis.
-	out, err = exec.Command(goBin, "list", "-deps", "./redisreplay").CombinedOutput()
+	// And the check itself works: idemredis does pull in go-redis.
+	out, err = exec.Command(goBin, "list", "-deps", "../idemredis").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "github.com/redis/go-redis/v9") {
-		t.Fatalf("redisreplay deps: %v\n%s", err, out)
+		t.Fatalf("idemredis deps: %v\n%s", err, out)
 	}
 }

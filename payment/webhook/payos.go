@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // PayOS verifies PayOS payment webhooks.
@@ -45,7 +46,7 @@ type PayOS struct {
 // NewPayOS returns a PayOS verifier for set. Options used: WithClock
 // (for the previous key's deadline), WithObserver, WithMaxBody, WithLogger,
 // WithIdempotencyStore or WithoutIdempotency (one is required),
-// WithReplayFailOpen.
+// WithIdempotencyFailOpen.
 func NewPayOS(set payment.SecretSet, opts ...Option) (*PayOS, error) {
 	if err := set.Validate(); err != nil {
 		return nil, err
@@ -78,7 +79,7 @@ type PayOSEvent struct {
 	// Fields holds every signed field of data as the signature renders it
 	// (including ones this package does not know).
 	Fields map[string]string
-	Slot   payment.Slot
+	Slot   secretenv.Slot
 	// Unconfirmed: the signed string was ambiguous (a value contains
 	// "&<key>=") and PayOS's query API did not confirm the fields: they
 	// are not authenticated. Check the order with PayOS before delivering.

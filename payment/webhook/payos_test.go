@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // The expected string and signature were produced with node v20 by the
@@ -108,13 +109,13 @@ func TestPayOSRotation(t *testing.T) {
 		now      time.Time
 		incident bool
 		body     string
-		slot     payment.Slot
+		slot     secretenv.Slot
 		err      error
 	}{
-		{"previous inside window", t0, false, byOld, payment.SlotPrevious, nil},
+		{"previous inside window", t0, false, byOld, secretenv.SlotPrevious, nil},
 		{"previous after deadline", until, false, byOld, "", payment.ErrPreviousExpired},
 		{"previous in incident mode", t0, true, byOld, "", payment.ErrPreviousExpired},
-		{"current", until.Add(time.Hour), true, byNew, payment.SlotCurrent, nil},
+		{"current", until.Add(time.Hour), true, byNew, secretenv.SlotCurrent, nil},
 	} {
 		rec := &recorder{}
 		set := payment.SecretSet{Current: secret(newKey), Previous: secret(payosSampleKey), PreviousUntil: until, Incident: tc.incident}

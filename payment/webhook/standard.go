@@ -15,6 +15,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Standard Webhooks header names (lowercase as in the spec; net/http
@@ -142,7 +143,7 @@ type Message struct {
 	// Body is exactly the signed bytes.
 	Body []byte
 	// Slot says which secret verified it.
-	Slot payment.Slot
+	Slot secretenv.Slot
 }
 
 // Verifier verifies incoming Standard Webhooks messages against a secret
@@ -154,7 +155,7 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for set. Options used: WithClock,
 // WithTolerance, WithObserver, WithIdempotencyStore or WithoutIdempotency
-// (one is required), WithReplayFailOpen, WithMaxBody and WithLogger (the
+// (one is required), WithIdempotencyFailOpen, WithMaxBody and WithLogger (the
 // last four by Handler).
 func NewVerifier(set payment.SecretSet, opts ...Option) (*Verifier, error) {
 	cfg := newConfig(opts)

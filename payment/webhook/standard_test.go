@@ -123,7 +123,7 @@ func TestRotationSenderSignsWithBoth(t *testing.T) {
 	newOnly := must(NewVerifier(payment.SecretSet{Current: secret(newSecret)}, WithoutIdempotency(), WithClock(fixed(t0))))
 	for name, v := range map[string]*Verifier{"old receiver": oldReceiver, "new receiver": newReceiver, "new-only receiver": newOnly} {
 		m, err := v.VerifyParts("msg_1", itoa(t0.Unix()), sig, []byte(body))
-		if err != nil || m.Slot != payment.SlotCurrent {
+		if err != nil || m.Slot != secretenv.SlotCurrent {
 			t.Errorf("%s: slot %q, %v", name, m.Slot, err)
 		}
 	}
@@ -153,17 +153,17 @@ func TestRotationVerifierWindow(t *testing.T) {
 		at       time.Time
 		incident bool
 		sender   *Signer
-		slot     payment.Slot
+		slot     secretenv.Slot
 		err      error
 	}{
-		{"previous inside window", t0, false, oldSender, payment.SlotPrevious, nil},
-		{"previous one second before deadline", until.Add(-time.Second), false, oldSender, payment.SlotPrevious, nil},
+		{"previous inside window", t0, false, oldSender, secretenv.SlotPrevious, nil},
+		{"previous one second before deadline", until.Add(-time.Second), false, oldSender, secretenv.SlotPrevious, nil},
 		{"previous at deadline", until, false, oldSender, "", payment.ErrPreviousExpired},
 		{"previous after deadline", until.Add(time.Hour), false, oldSender, "", payment.ErrPreviousExpired},
 		{"previous in incident mode", t0, true, oldSender, "", payment.ErrPreviousExpired},
-		{"current", t0, false, newSender, payment.SlotCurrent, nil},
-		{"current after deadline", until.Add(time.Hour), false, newSender, payment.SlotCurrent, nil},
-		{"current in incident mode", t0, true, newSender, payment.SlotCurrent, nil},
+		{"current", t0, false, newSender, secretenv.SlotCurrent, nil},
+		{"current after deadline", until.Add(time.Hour), false, newSender, secretenv.SlotCurrent, nil},
+		{"current in incident mode", t0, true, newSender, secretenv.SlotCurrent, nil},
 	} {
 		set := rotating()
 		set.Incident = tc.incident
@@ -207,10 +207,10 @@ func TestWhsecSecrets(t *testing.T) {
 	mig := payment.SecretSet{Current: secret(swSecret), Previous: secret(raw), PreviousUntil: at.Add(time.Hour)}
 	v := must(NewVerifier(mig, WithoutIdempotency(), WithRawSecrets(), WithClock(fixed(at))))
 	oldSig := must(must(NewSigner(payment.SecretSet{Current: secret(raw)}, WithRawSecrets())).Sign(swID, at, []byte(swPayload)))
-	if m, err := v.VerifyParts(swID, "1614265330", oldSig, []byte(swPayload)); err != nil || m.Slot != payment.SlotPrevious {
+	if m, err := v.VerifyParts(swID, "1614265330", oldSig, []byte(swPayload)); err != nil || m.Slot != secretenv.SlotPrevious {
 		t.Errorf("raw previous during migration: %+v %v", m, err)
 	}
-	if m, err := v.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err != nil || m.Slot != payment.SlotCurrent {
+	if m, err := v.VerifyParts(swID, "1614265330", swExpected, []byte(swPayload)); err != nil || m.Slot != secretenv.SlotCurrent {
 		t.Errorf("whsec_ current during migration: %+v %v", m, err)
 	}
 }
@@ -221,7 +221,7 @@ func TestLoadSecretSet(t *testing.T) {
 		"BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS":       oldSecret,
 		"BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS_UNTIL": "2026-11-28T16:00:00+07:00",
 	}
-	set, err := LoadSecretSet(secretenv.Map(good))
+	set, err := LoadSecrets(secretenv.Map(good))
 	if err != nil || !set.Current.Equal(secret(newSecret)) || !set.Previous.Equal(secret(oldSecret)) || !set.PreviousUntil.Equal(t0.Add(24*time.Hour)) {
 		t.Fatalf("LoadSecretSet = %+v, %v", set, err)
 	}
@@ -248,7 +248,7 @@ func TestLoadSecretSet(t *testing.T) {
 		"bad whsec":      {with("BANK_TRANSFER_WEBHOOK_SECRET", "whsec_@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"), ErrBadSecret},
 		"bad prev whsec": {with("BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS", "whsec_@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"), ErrBadSecret},
 	} {
-		_, err := LoadSecretSet(secretenv.Map(tc.env))
+		_, err := LoadSecrets(secretenv.Map(tc.env))
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Standard Webhooks official vector: libraries/go/webhook_test.go
@@ -41,7 +42,7 @@ func TestStandardWebhooksVectorVerify(t *testing.T) {
 	}, " ")
 	for name, sig := range map[string]string{"single": swExpected, "multi": multi, "with v1a": "v1a,AAAA " + swExpected} {
 		m, err := v.VerifyParts(swID, "1614265330", sig, []byte(swPayload))
-		if err != nil || m.Slot != payment.SlotCurrent || m.ID != swID || !m.Timestamp.Equal(at) {
+		if err != nil || m.Slot != secretenv.SlotCurrent || m.ID != swID || !m.Timestamp.Equal(at) {
 			t.Errorf("%s: %+v, %v", name, m, err)
 		}
 	}
@@ -108,7 +109,7 @@ func TestCassoVector(t *testing.T) {
 		t.Fatalf("Casso's published sample refused: %v", err)
 	}
 	d := ev.Data
-	if ev.Slot != payment.SlotCurrent || d.Amount != 599000 || d.RunningBalance != 25000000 || d.Reference != "MA_GIAO_DICH_THU_NGHIEM" ||
+	if ev.Slot != secretenv.SlotCurrent || d.Amount != 599000 || d.RunningBalance != 25000000 || d.Reference != "MA_GIAO_DICH_THU_NGHIEM" ||
 		d.CounterAccountBankID != "970415" || d.BankAbbreviation != "VPB" || !ev.Timestamp.Equal(cassoAt) {
 		t.Fatalf("event = %+v", ev)
 	}
@@ -133,7 +134,7 @@ func TestPayOSVector(t *testing.T) {
 		t.Fatalf("PayOS's published sample refused: %v", err)
 	}
 	if ev.OrderCode != 123 || ev.Amount != 3000 || ev.Desc != "Thành công" || ev.PaymentLinkID != "124c33293c43417ab7879e14c8d9eb18" ||
-		ev.Currency != "VND" || ev.Fields["amount"] != "3000" || ev.Slot != payment.SlotCurrent {
+		ev.Currency != "VND" || ev.Fields["amount"] != "3000" || ev.Slot != secretenv.SlotCurrent {
 		t.Fatalf("event = %+v", ev)
 	}
 	data := payosSampleBody[strings.Index(payosSampleBody, `"data":`)+7 : strings.Index(payosSampleBody, `,"signature"`)]
@@ -190,7 +191,7 @@ func TestReferenceLibraryVector(t *testing.T) {
 	// The reference signature verifies here, as current and, after a
 	// rotation, as previous inside its window.
 	rot := payment.SecretSet{Current: secret(newSecret), Previous: secret(refSecret), PreviousUntil: at.Add(time.Hour)}
-	for set, slot := range map[*payment.SecretSet]payment.Slot{{Current: secret(refSecret)}: payment.SlotCurrent, &rot: payment.SlotPrevious} {
+	for set, slot := range map[*payment.SecretSet]secretenv.Slot{{Current: secret(refSecret)}: secretenv.SlotCurrent, &rot: secretenv.SlotPrevious} {
 		v := must(NewVerifier(*set, WithoutIdempotency(), WithClock(fixed(at))))
 		if m, err := v.VerifyParts(refID, itoa(refTS), refSig, []byte(refBody)); err != nil || m.Slot != slot {
 			t.Errorf("reference signature, want slot %s: %+v %v", slot, m, err)

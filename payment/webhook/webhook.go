@@ -68,26 +68,12 @@ var (
 // this library followed the spec, used as raw bytes, needs WithRawSecrets.
 var ErrBadSecret = errors.New("webhook: Standard Webhooks secret must be \"whsec_\" + standard base64 of 24 to 64 bytes (rotate keygen webhook); for a raw secret deployed earlier use webhook.WithRawSecrets")
 
-// ErrReplayStore is payment.ErrStoreUnavailable: the idempotency store
-// could not be reached; with the default fail-closed policy the message is
-// refused (the handler answers 503 so the sender retries later).
-var ErrReplayStore = payment.ErrStoreUnavailable
-
-// ReasonReplayStore labels a refusal because the idempotency store failed
-// (payment.ReasonStoreUnavailable).
-const ReasonReplayStore = payment.ReasonStoreUnavailable
-
-// ReplayStore is the idempotency store the handlers use.
-//
-// Deprecated: use payment.IdempotencyStore, the same interface.
-type ReplayStore = payment.IdempotencyStore
-
-// LoadSecretSet reads BANK_TRANSFER_WEBHOOK_SECRET, its _PREVIOUS and
+// LoadSecrets reads BANK_TRANSFER_WEBHOOK_SECRET, its _PREVIOUS and
 // _PREVIOUS_UNTIL from src with secretenv.HMACRule (at least 32 bytes) and
 // checks that each value is a Standard Webhooks secret (see Key), or, with
 // WithRawSecrets among opts, takes unprefixed values as raw bytes. Errors
 // name the variable and the fingerprint, never the value.
-func LoadSecretSet(src secretenv.Source, opts ...Option) (payment.SecretSet, error) {
+func LoadSecrets(src secretenv.Source, opts ...Option) (payment.SecretSet, error) {
 	set, err := payment.LoadSecretSet(src, Vars, secretenv.HMACRule)
 	if err != nil {
 		return payment.SecretSet{}, err
@@ -181,7 +167,7 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // WithTolerance sets how far a timestamp may be from now in either
 // direction (default 5 minutes). Zero or less disables the check, which
-// also disables replay protection by time: only do it with a ReplayStore.
+// also disables replay protection by time: only do it with an idempotency store.
 func WithTolerance(d time.Duration) Option {
 	return func(c *config) { c.tolerance, c.toleranceSet = d, true }
 }
@@ -214,16 +200,11 @@ func WithIdempotencyStore(s payment.IdempotencyStore) Option {
 // a PayOS webhook, which has no timestamp, verifies forever).
 func WithoutIdempotency() Option { return func(c *config) { c.noIdem = true } }
 
-// WithReplayStore is WithIdempotencyStore.
-//
-// Deprecated: use WithIdempotencyStore.
-func WithReplayStore(s payment.IdempotencyStore) Option { return WithIdempotencyStore(s) }
-
-// WithReplayFailOpen runs the callback when the idempotency store fails:
+// WithIdempotencyFailOpen runs the callback when the idempotency store fails:
 // the error is logged at level ERROR (it is not counted as a rejection,
 // since the message goes through). The default is fail closed:
-// answered 503 and reported as IPNRejected with ReasonReplayStore.
-func WithReplayFailOpen() Option { return func(c *config) { c.failOpen = true } }
+// answered 503 and reported as IPNRejected with payment.ReasonStoreUnavailable.
+func WithIdempotencyFailOpen() Option { return func(c *config) { c.failOpen = true } }
 
 // WithLogger sets where operational errors (a replay store outage, a
 // callback error) are logged. Default slog.Default(). Secrets are never
@@ -259,12 +240,12 @@ func (c *config) guard(provider string) idem.Guard {
 }
 
 // slotOf applies the SecretSet rules to which key matched.
-func slotOf(set *payment.SecretSet, cur, prev bool, now time.Time) (payment.Slot, error) {
+func slotOf(set *payment.SecretSet, cur, prev bool, now time.Time) (secretenv.Slot, error) {
 	switch {
 	case cur:
-		return payment.SlotCurrent, nil
+		return secretenv.SlotCurrent, nil
 	case prev && set.PreviousLive(now):
-		return payment.SlotPrevious, nil
+		return secretenv.SlotPrevious, nil
 	case prev:
 		return "", payment.ErrPreviousExpired
 	}

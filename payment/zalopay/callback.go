@@ -17,6 +17,7 @@ import (
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/query"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Callback types.
@@ -37,7 +38,7 @@ type Callback struct {
 	// Order is Data parsed, for TypeOrder callbacks.
 	Order OrderData
 	// Slot is the key2 that verified the MAC.
-	Slot payment.Slot
+	Slot secretenv.Slot
 }
 
 // OrderData is the data of an order callback: ZaloPay received the money.
@@ -336,7 +337,7 @@ type Redirect struct {
 	Amount         int64
 	DiscountAmount int64
 	Status         int // 1 = success
-	Slot           payment.Slot
+	Slot           secretenv.Slot
 }
 
 // MaxQueryLen caps the redirect query VerifyRedirect accepts.

@@ -68,7 +68,7 @@ func TestPublishedCallback(t *testing.T) {
 	}
 	o := cb.Order
 	if cb.Type != TypeOrder || o.AppTransID != "200904_2553_1598435687208" || o.Amount != 10000 || o.ZPTransID != 200904000000389 ||
-		o.EmbedData != `{"merchantinfo":"embeddata123","promotioninfo":""}` || o.Channel != 38 || cb.Slot != payment.SlotCurrent {
+		o.EmbedData != `{"merchantinfo":"embeddata123","promotioninfo":""}` || o.Channel != 38 || cb.Slot != secretenv.SlotCurrent {
 		t.Errorf("callback = %+v", cb)
 	}
 	// key1 in key2's place does not verify it (notes §5.9).
@@ -218,14 +218,14 @@ func TestRotation(t *testing.T) {
 		k2   payment.SecretSet
 		key  string
 		at   time.Duration
-		slot payment.Slot
+		slot secretenv.Slot
 		err  error
 	}{
-		{"current", k2, newKey2, 0, payment.SlotCurrent, nil},
-		{"previous inside", k2, oldKey2, 47 * time.Hour, payment.SlotPrevious, nil},
+		{"current", k2, newKey2, 0, secretenv.SlotCurrent, nil},
+		{"previous inside", k2, oldKey2, 47 * time.Hour, secretenv.SlotPrevious, nil},
 		{"previous after", k2, oldKey2, 48 * time.Hour, "", payment.ErrPreviousExpired},
 		{"previous in incident", inc, oldKey2, time.Minute, "", payment.ErrPreviousExpired},
-		{"current in incident", inc, newKey2, time.Minute, payment.SlotCurrent, nil},
+		{"current in incident", inc, newKey2, time.Minute, secretenv.SlotCurrent, nil},
 		{"key1 is not key2", k2, sandboxKey1, 0, "", payment.ErrSignatureMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -444,7 +444,7 @@ func TestSignCallbackAndPrevious(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cb, err := c.VerifyCallback(b); err != nil || cb.Slot != payment.SlotCurrent || cb.Order.Amount != 1 {
+	if cb, err := c.VerifyCallback(b); err != nil || cb.Slot != secretenv.SlotCurrent || cb.Order.Amount != 1 {
 		t.Errorf("round trip: %+v %v", cb, err)
 	}
 	p, ok := c.Previous()
@@ -452,7 +452,7 @@ func TestSignCallbackAndPrevious(t *testing.T) {
 		t.Fatal("no previous")
 	}
 	b, _ = p.SignCallback(`{"app_id":2553,"app_trans_id":"x","amount":1}`, TypeOrder)
-	if cb, err := c.VerifyCallback(b); err != nil || cb.Slot != payment.SlotPrevious {
+	if cb, err := c.VerifyCallback(b); err != nil || cb.Slot != secretenv.SlotPrevious {
 		t.Errorf("previous: %+v %v", cb, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // Recorder is a payment.Observer that records every call as a string:
@@ -25,7 +26,7 @@ func (r *Recorder) add(format string, args ...any) {
 }
 
 // Verified implements payment.Observer.
-func (r *Recorder) Verified(p string, s payment.Slot) { r.add("verified %s %s", p, s) }
+func (r *Recorder) Verified(p string, s secretenv.Slot) { r.add("verified %s %s", p, s) }
 
 // SignatureFailed implements payment.Observer.
 func (r *Recorder) SignatureFailed(p string, why payment.Reason) { r.add("sigfail %s %s", p, why) }
