@@ -133,7 +133,7 @@ func noSpace(name, text string) error {
 // (optional, comma-separated) in the process environment.
 func LoadKeyringFromEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
 
-// LoadKeyring is KeyringFromEnv reading from src (a secret volume, a map in
+// LoadKeyring is LoadKeyringFromEnv reading from src (a secret volume, a map in
 // tests). Errors name the variable and the fingerprint, never the key.
 func LoadKeyring(src secretenv.Source) (*Keyring, error) {
 	src, err := secretenv.Snapshot(src) // one version of a secret volume
