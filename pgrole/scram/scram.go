@@ -63,7 +63,9 @@ type Options struct {
 	Rand       io.Reader // salt source; nil = crypto/rand
 }
 
-// Verifier is a SCRAM-SHA-256 verifier. It is not the password, but it is
+// Verifier is a SCRAM-SHA-256 verifier: PostgreSQL's name for the stored form
+// of a password (pg_authid.rolpassword, PgBouncer's userlist), not something that
+// checks signatures like payment/webhook.Verifier. It is not the password, but it is
 // still sensitive (with an observed SCRAM exchange it lets a pooler or an
 // attacker log in), so it prints only as "[redacted SCRAM-SHA-256 verifier
 // fp=…]" through fmt, slog and JSON. The zero Verifier is invalid.
