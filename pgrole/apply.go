@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -51,8 +52,8 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 
 // Apply runs one phase of p: create, grant and retire execute their
 // statements (create and retire: each consecutive group of one database in
-// one transaction; grant: short transactions under lock_timeout, retried,
-// see LockRetry);
+// one transaction; grant: short transactions; all under lock_timeout and
+// retried on lock conflicts, see LockRetry);
 // verify runs Admin.Verify; drain runs Admin.Drain with default options
 // (terminating sessions in incident mode). Cutover is the caller's
 // (applications and PgBouncer), so Apply refuses it. The retire phase checks
@@ -164,8 +165,16 @@ func sessionGuard(role string) string {
 }
 
 // run executes steps, one transaction per consecutive group of the same
-// database.
+// database, each under SET LOCAL lock_timeout (LockRetry.Timeout) and
+// retried as a whole on a lock conflict (see LockRetry and retryable): a
+// REASSIGN OWNED or DROP OWNED that needs an ACCESS EXCLUSIVE lock held by
+// a long application transaction gives up its place in the lock queue
+// after lock_timeout instead of making every later query of the
+// application wait behind it, and tries again after a backoff. A group's
+// transaction commits as a whole or not at all, so repeating it is safe.
 func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Applied, error) {
+	lr := a.lockRetry.withDefaults()
+	timeout := fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", lr.Timeout.Milliseconds())
 	var applied []Applied
 	for i := 0; i < len(steps); {
 		j := i
@@ -179,32 +188,55 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 		}
 		var done []Applied
 		var failed *Applied
-		err := a.withDB(ctx, db, func(c *pgx.Conn) error {
-			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-				if hasPassword(group) {
-					// Keep even the verifier out of the server log: not
-					// logged as run, nor as the statement of an error.
-					if err := a.quietLogging(ctx, tx); err != nil {
-						failed = &Applied{Database: db, SQL: "-- logging settings check"}
+		var err error
+		backoff := 50 * time.Millisecond
+		tries := 0
+		err = a.withDB(ctx, db, func(c *pgx.Conn) error {
+			for {
+				tries++
+				done, failed = nil, nil
+				err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, timeout); err != nil {
+						failed = &Applied{Database: db, SQL: "-- " + timeout}
 						return err
 					}
+					if hasPassword(group) {
+						// Keep even the verifier out of the server log: not
+						// logged as run, nor as the statement of an error.
+						if err := a.quietLogging(ctx, tx); err != nil {
+							failed = &Applied{Database: db, SQL: "-- logging settings check"}
+							return err
+						}
+					}
+					for _, s := range group {
+						a.notices = nil
+						_, err := tx.Exec(ctx, s.exec)
+						if err == nil {
+							err = a.noticeError()
+						}
+						if err != nil {
+							failed = &Applied{Database: db, SQL: s.SQL}
+							return classify(err)
+						}
+						if !strings.HasPrefix(s.SQL, "--") {
+							done = append(done, Applied{Database: db, SQL: s.SQL})
+						}
+					}
+					return nil
+				})
+				if err == nil || !retryable(err) || tries >= lr.Attempts || ctx.Err() != nil {
+					return err
 				}
-				for _, s := range group {
-					a.notices = nil
-					_, err := tx.Exec(ctx, s.exec)
-					if err == nil {
-						err = a.noticeError()
-					}
-					if err != nil {
-						failed = &Applied{Database: db, SQL: s.SQL}
-						return classify(err)
-					}
-					if !strings.HasPrefix(s.SQL, "--") {
-						done = append(done, Applied{Database: db, SQL: s.SQL})
-					}
+				pause := backoff/2 + rand.N(backoff/2+1)
+				select {
+				case <-ctx.Done():
+					return err
+				case <-time.After(pause):
 				}
-				return nil
-			})
+				if backoff *= 2; backoff > lr.MaxBackoff {
+					backoff = lr.MaxBackoff
+				}
+			}
 		})
 		if err != nil {
 			if failed == nil {
@@ -213,6 +245,9 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 			var pg *pgconn.PgError
 			if errors.As(err, &pg) && pg.Code == "55006" {
 				err = fmt.Errorf("%w: %w", ErrSessionsRemain, err)
+			} else if retryable(err) {
+				err = fmt.Errorf("%w (gave up after %d tries with lock_timeout %s: a concurrent transaction holds a lock this statement needs, e.g. a long application transaction on a table the role owns or is named in a policy of; its transaction was rolled back, nothing of it is left; find the holder with pg_locks / pg_blocking_pids() and run this again once it ends: the statements are safe to repeat)",
+					err, tries, lr.Timeout)
 			}
 			return applied, &ApplyError{Phase: phase, Applied: applied, Failed: *failed, RolledBack: done, Err: err}
 		}
