@@ -108,6 +108,10 @@ type Step struct {
 	// lock and runs in a transaction of its own (see LockRetry).
 	lockRel string
 	alone   bool
+	// shared: a cluster-wide statement (role, membership, setting, database
+	// or parameter privilege) that runs in the operator's database;
+	// Precheck runs it before each other database's statements too.
+	shared bool
 }
 
 // Phase is one phase of a plan: statements grouped by database (one
@@ -321,6 +325,22 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 	} else {
 		p.Notes = append(p.Notes, "privileges granted to the old role after this plan are not copied: verify runs again right before cutover")
 	}
+	// The old role's own rights in a database pgrole cannot scan would be
+	// left behind by a copy (mirror, or an alternate login role whose
+	// drifted rights move to the stable role); what it only inherits comes
+	// with the copied memberships.
+	if copies := p.Strategy == Mirror || p.Old != p.Stable; copies {
+		var names []string
+		for _, u := range old.Unreachable {
+			if u.Own {
+				names = append(names, u.Name+" ("+u.Reason+")")
+			}
+		}
+		if len(names) > 0 {
+			return nil, fmt.Errorf("%w: %q has grants, objects or policies in %s, which pgrole cannot scan, so they would not be copied to %q; nothing was changed: allow connections there for the rotation (ALTER DATABASE … ALLOW_CONNECTIONS true) or grant the operator CONNECT, then plan again",
+				ErrUnreachableDatabase, p.Old, strings.Join(names, ", "), p.New)
+		}
+	}
 	if old.Attributes.Superuser {
 		p.Notes = append(p.Notes, "the old role is a superuser: so is the new one; consider a less privileged application role")
 	}
@@ -396,6 +416,11 @@ func (b *builder) phase(name PhaseName) {
 
 func (b *builder) add(db, sql string) {
 	b.cur.Steps = append(b.cur.Steps, Step{Database: db, SQL: sql, exec: sql})
+}
+
+// addShared adds a cluster-wide statement (see Step.shared).
+func (b *builder) addShared(sql string) {
+	b.cur.Steps = append(b.cur.Steps, Step{SQL: sql, exec: sql, shared: true})
 }
 
 func (b *builder) addPassword(db, template string, v scram.Verifier) {
@@ -477,7 +502,7 @@ func (b *builder) grantMembership(role, member string, m *Membership) {
 		// first (one grant, from the operator).
 		sql += " GRANTED BY " + ident(m.Grantor)
 	}
-	b.add("", sql)
+	b.addShared(sql)
 }
 
 // grantors counts the grants of role to the old role (one per grantor).
@@ -512,7 +537,7 @@ func (b *builder) grant() {
 	// what the application creates belongs to the stable role, which the
 	// next login role (and break-glass) can use without a reassign.
 	if p.Strategy == Alternate && !b.noSetRole && !hasRoleSetting(old.Settings) {
-		b.add("", "ALTER ROLE "+ident(p.New)+" SET role TO "+literal(p.Stable))
+		b.addShared("ALTER ROLE " + ident(p.New) + " SET role TO " + literal(p.Stable))
 	}
 	// Settings are per role, never inherited.
 	for _, s := range old.Settings {
@@ -520,7 +545,7 @@ func (b *builder) grant() {
 		if s.Database != "" {
 			sql += " IN DATABASE " + ident(s.Database)
 		}
-		b.add("", sql+" SET "+settingSQL(s.Name, s.Value))
+		b.addShared(sql + " SET " + settingSQL(s.Name, s.Value))
 	}
 	// Where the old role's direct privileges go: the new role (mirror), or
 	// the stable role when an earlier login role drifted (alternate).
@@ -533,7 +558,7 @@ func (b *builder) grant() {
 	if copyDirect {
 		for _, kind := range []string{KindDatabase, KindParameter} {
 			for _, g := range groupPrivileges(old.Privileges, p.Old, kind) {
-				b.add("", g.sql(target))
+				b.addShared(g.sql(target))
 			}
 		}
 	}
