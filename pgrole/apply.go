@@ -145,10 +145,40 @@ func (a *Admin) checkDrop(ctx context.Context, strategy Strategy, role, stable, 
 	if steps, err = a.withRegrants(ctx, r, target, steps); err != nil {
 		return nil, err
 	}
+	if a.super {
+		steps = withRelationLocks(steps, r.OID)
+	}
 	// DROP ROLE runs in the same transaction as a last session check.
 	last := len(steps) - 1
 	steps = append(steps[:last], Step{SQL: "-- sessions check", exec: sessionGuard(role)}, steps[last])
 	return steps, nil
+}
+
+// withRelationLocks starts each transaction of steps (each consecutive
+// group of one database) by taking ACCESS SHARE locks, under the phase's
+// lock_timeout, on the relations whose ACL names role (as grantee or
+// grantor) or that it owns: the REVOKEs of DROP OWNED and the re-grants
+// take no lock, so an application's REFRESH MATERIALIZED VIEW or ALTER
+// TABLE updating the same pg_class row concurrently would fail with "tuple
+// concurrently updated"; with the lock it waits for this short transaction
+// instead. LOCK TABLE for tables and views, an empty SELECT for
+// materialized views and sequences (which LOCK TABLE refuses).
+func withRelationLocks(steps []Step, role uint32) []Step {
+	lock := fmt.Sprintf(`DO $$DECLARE r record; BEGIN
+FOR r IN SELECT DISTINCT c.oid, c.oid::regclass::text AS name, c.relkind FROM pg_class c LEFT JOIN LATERAL aclexplode(c.relacl) a ON true
+  WHERE c.relkind IN ('r', 'p', 'v', 'f', 'm', 'S') AND (c.relowner = %[1]d OR a.grantee = %[1]d OR a.grantor = %[1]d) ORDER BY c.oid
+LOOP
+  IF r.relkind IN ('m', 'S') THEN EXECUTE 'SELECT FROM ' || r.name || ' WHERE false';
+  ELSE EXECUTE 'LOCK TABLE ' || r.name || ' IN ACCESS SHARE MODE'; END IF;
+END LOOP; END$$`, role)
+	var out []Step
+	for i, s := range steps {
+		if i == 0 || steps[i-1].Database != s.Database {
+			out = append(out, Step{Database: s.Database, SQL: "-- lock the role's relations (ACCESS SHARE)", exec: lock})
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // sessionGuard fails the transaction if role has client sessions. The name
@@ -297,6 +327,12 @@ type DrainOptions struct {
 	// the old role otherwise live until server_idle_timeout/server_lifetime.
 	// Its error ends the drain.
 	Nudge func(ctx context.Context) error
+	// Pending counts sessions of the role that pg_stat_activity does not
+	// show, e.g. PgBouncer clients without a server connection
+	// (PgBouncerClients); the drain waits for them too, except when
+	// terminating (incident mode ends what it can and accepts the rest).
+	// Its error ends the drain.
+	Pending func(ctx context.Context, role string) (int, error)
 }
 
 // DrainStatus is one observation of Drain.
@@ -332,6 +368,16 @@ func (a *Admin) Drain(ctx context.Context, role string, opt DrainOptions) error 
 		n, dbs, err := a.sessions(ctx, role)
 		if err != nil {
 			return err
+		}
+		if opt.Pending != nil && !opt.Terminate {
+			k, err := opt.Pending(ctx, role)
+			if err != nil {
+				return fmt.Errorf("pgrole: drain %q: pending sessions: %w", role, err)
+			}
+			if k > 0 {
+				n += k
+				dbs = append(dbs, fmt.Sprintf("the connection pooler (%d client(s))", k))
+			}
 		}
 		elapsed := time.Since(start)
 		if n > 0 && opt.Terminate && elapsed >= opt.TerminateAfter {

@@ -53,6 +53,22 @@ func PgBouncerNudge(adminDSN string, waitClose time.Duration) func(context.Conte
 	}
 }
 
+// PgBouncerClients returns a DrainOptions.Pending for a drain behind
+// PgBouncer: the client connections of the role on the admin console at
+// adminDSN (SHOW CLIENTS), which pg_stat_activity does not show when they
+// hold no server connection (transaction pooling, or waiting for a server
+// login). Retiring the role while they remain would fail their next query.
+func PgBouncerClients(adminDSN string) func(ctx context.Context, role string) (int, error) {
+	return func(ctx context.Context, role string) (int, error) {
+		b, err := pgbouncer.Connect(ctx, adminDSN)
+		if err != nil {
+			return 0, err
+		}
+		defer b.Close(context.Background())
+		return b.Clients(ctx, role)
+	}
+}
+
 // drainAdvice is the next step named by a drain that timed out.
 func drainAdvice(role string, nudged bool) string {
 	if nudged {

@@ -424,6 +424,7 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 	}}
 	if bouncerDSN != "" {
 		o.Nudge = pgrole.PgBouncerNudge(bouncerDSN, 0)
+		o.Pending = pgrole.PgBouncerClients(bouncerDSN)
 	}
 	if err := adm.Drain(ctx, role, o); err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg drain: %v\n", err)

@@ -363,6 +363,26 @@ func (a *Admin) WaitClose(ctx context.Context, db string) error {
 	return err
 }
 
+// Clients returns how many client connections of user PgBouncer has (SHOW
+// CLIENTS): active, idle or waiting, with or without a server connection.
+// pg_stat_activity sees only server connections: in transaction pooling an
+// idle client holds none, and a client waiting for a server login (after a
+// failed one PgBouncer waits server_login_retry) none yet; dropping the
+// role then fails them.
+func (a *Admin) Clients(ctx context.Context, user string) (int, error) {
+	rows, err := a.Exec(ctx, "SHOW CLIENTS")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rows {
+		if r["user"] == user {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func withDB(cmd, db string) string {
 	if db == "" {
 		return cmd
