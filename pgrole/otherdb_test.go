@@ -75,7 +75,8 @@ func TestMirrorSecondDatabase(t *testing.T) {
 	}
 	plan := p.Render()
 	for _, want := range []string{"-- in database " + q(db2.Name), "ON TABLE billing.invoices TO " + q(p.New) + " WITH GRANT OPTION",
-		`ALTER POLICY "tenant_a" ON billing.invoices`, "FOR ROLE " + q(f.owner) + " IN SCHEMA billing"} {
+		`ALTER POLICY "tenant_a" ON billing.invoices`, "FOR ROLE " + q(f.owner) + " IN SCHEMA billing",
+		"-- note: databases covered", `"` + db2.Name + `"`} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("the plan lacks %q:\n%s", want, plan)
 		}

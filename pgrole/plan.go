@@ -195,7 +195,21 @@ func (a *Admin) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	if p.digest, err = catalogDigest(old); err != nil {
 		return nil, err
 	}
+	p.Notes = append(p.Notes, databaseNote(old))
 	return p, nil
+}
+
+// databaseNote tells the reviewer which databases the plan covers. In any
+// other database the role can connect to it has only what PUBLIC and its
+// memberships give (no pg_shdepend entry, not the owner), which verify
+// compares cluster-wide.
+func databaseNote(old *Role) string {
+	note := "databases covered (where the role or a role it inherits has grants, objects, default privileges or policies, or that it owns; and the operator's): " +
+		quoteList(old.Databases) + "; in any other database it has only what PUBLIC and its memberships give, compared cluster-wide"
+	for _, u := range old.Unreachable {
+		note += fmt.Sprintf("; not scannable: %q (%s)", u.Name, u.Reason)
+	}
+	return note
 }
 
 func (a *Admin) roleExists(ctx context.Context) func(string) bool {
