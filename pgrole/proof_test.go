@@ -188,9 +188,11 @@ func (pr *proof) startLoad(t *testing.T, bouncer *testsvc.Bouncer, dsnFiles [2]s
 				}
 				if i%len(qs) == 0 {
 					var user string
-					if err := pool.QueryRow(ctx, "SELECT session_user").Scan(&user); err == nil {
-						l.users.Store(user, true)
+					if err := pool.QueryRow(ctx, "SELECT session_user").Scan(&user); err != nil {
+						l.fail("SELECT session_user: %v", err)
+						continue
 					}
+					l.users.Store(user, true)
 				}
 				if aq.want == "" {
 					if _, err := pool.Exec(ctx, aq.sql); err != nil {
@@ -228,7 +230,7 @@ func (l *proofLoad) end() {
 // and large objects. Cluster-wide: databases, memberships (effective and
 // with their options), settings, attributes and parameter privileges.
 func snapshotQueries(version int) (perDB, cluster string) {
-	go_ := func(privs ...string) string {
+	withGO := func(privs ...string) string {
 		all := append([]string(nil), privs...)
 		for _, p := range privs {
 			all = append(all, p+" WITH GRANT OPTION")
@@ -241,23 +243,23 @@ func snapshotQueries(version int) (perDB, cluster string) {
 	}
 	userNS := `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'`
 	perDB = `
-SELECT 'TABLE ' || c.oid::regclass::text || ' ' || p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(` + go_(table...) + `) p
+SELECT 'TABLE ' || c.oid::regclass::text || ' ' || p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(` + withGO(table...) + `) p
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ` + userNS + ` AND has_table_privilege($1::oid, c.oid, p)
 UNION ALL
-SELECT 'SEQUENCE ' || c.oid::regclass::text || ' ' || p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(` + go_("USAGE", "SELECT", "UPDATE") + `) p
+SELECT 'SEQUENCE ' || c.oid::regclass::text || ' ' || p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(` + withGO("USAGE", "SELECT", "UPDATE") + `) p
 WHERE c.relkind = 'S' AND ` + userNS + ` AND has_sequence_privilege($1::oid, c.oid, p)
 UNION ALL
 SELECT 'COLUMN ' || c.oid::regclass::text || '.' || quote_ident(t.attname) || ' ' || p
-FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(` + go_("SELECT", "INSERT", "UPDATE", "REFERENCES") + `) p
+FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(` + withGO("SELECT", "INSERT", "UPDATE", "REFERENCES") + `) p
 WHERE t.attnum > 0 AND NOT t.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ` + userNS + ` AND has_column_privilege($1::oid, c.oid, t.attnum, p)
 UNION ALL
-SELECT 'SCHEMA ' || quote_ident(n.nspname) || ' ' || p FROM pg_namespace n, unnest(` + go_("USAGE", "CREATE") + `) p
+SELECT 'SCHEMA ' || quote_ident(n.nspname) || ' ' || p FROM pg_namespace n, unnest(` + withGO("USAGE", "CREATE") + `) p
 WHERE ` + userNS + ` AND has_schema_privilege($1::oid, n.oid, p)
 UNION ALL
-SELECT 'ROUTINE ' || f.oid::regprocedure::text || ' ' || p FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace, unnest(` + go_("EXECUTE") + `) p
+SELECT 'ROUTINE ' || f.oid::regprocedure::text || ' ' || p FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace, unnest(` + withGO("EXECUTE") + `) p
 WHERE ` + userNS + ` AND has_function_privilege($1::oid, f.oid, p)
 UNION ALL
-SELECT 'TYPE ' || t.oid::regtype::text || ' ' || p FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace, unnest(` + go_("USAGE") + `) p
+SELECT 'TYPE ' || t.oid::regtype::text || ' ' || p FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace, unnest(` + withGO("USAGE") + `) p
 WHERE t.typtype IN ('b', 'd', 'e', 'r', 'm') AND t.typcategory <> 'A' AND ` + userNS + ` AND has_type_privilege($1::oid, t.oid, p)
 UNION ALL
 SELECT DISTINCT 'LARGE OBJECT ' || l.oid || ' ' || a.privilege_type FROM pg_largeobject_metadata l,
@@ -293,7 +295,7 @@ WHERE d.defaclrole <> $1 AND a.grantee <> 0 AND pg_has_role($1::oid, a.grantee, 
 		memberPrivs += ", 'SET'"
 	}
 	cluster = `
-SELECT 'DATABASE ' || quote_ident(d.datname) || ' ' || p FROM pg_database d, unnest(` + go_("CONNECT", "CREATE", "TEMPORARY") + `) p
+SELECT 'DATABASE ' || quote_ident(d.datname) || ' ' || p FROM pg_database d, unnest(` + withGO("CONNECT", "CREATE", "TEMPORARY") + `) p
 WHERE d.datname = ANY($2) AND has_database_privilege($1::oid, d.oid, p)
 UNION ALL
 SELECT 'ROLE ' || r.rolname || ' ' || p FROM pg_roles r, unnest(ARRAY[` + memberPrivs + `]) p
@@ -311,7 +313,7 @@ SELECT 'ATTRIBUTES super=' || rolsuper || ' inherit=' || rolinherit || ' creater
 	if version >= 150000 {
 		cluster += `
 UNION ALL
-SELECT 'PARAMETER ' || a.parname || ' ' || p FROM pg_parameter_acl a, unnest(` + go_("SET", "ALTER SYSTEM") + `) p
+SELECT 'PARAMETER ' || a.parname || ' ' || p FROM pg_parameter_acl a, unnest(` + withGO("SET", "ALTER SYSTEM") + `) p
 WHERE has_parameter_privilege($1::oid, a.parname, p)`
 	}
 	return perDB, cluster
