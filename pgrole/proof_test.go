@@ -589,7 +589,7 @@ func proveStrategy(t *testing.T, strategy pgrole.Strategy) {
 			// database, and wait for PgBouncer's clients of the old role
 			// too (SHOW CLIENTS), not only for its server connections.
 			Drain: pgrole.DrainOptions{Timeout: 60 * time.Second, Poll: 100 * time.Millisecond,
-				Nudge:   pgrole.PgBouncerNudge(bouncer.AdminURL(), time.Second),
+				Nudge:   pgrole.PgBouncerNudge(bouncer.AdminURL(), p.Old, time.Second),
 				Pending: pgrole.PgBouncerClients(bouncer.AdminURL())},
 			BeforeRetire: func(ctx context.Context, p *pgrole.Plan) error {
 				return pgbouncer.Update(ctx, bouncer.UserlistPath, bouncer.AdminURL(), nil, p.Old)

@@ -234,7 +234,7 @@ func TestDrainWaitsForPgBouncerClients(t *testing.T) {
 	if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
-	nudge := pgrole.PgBouncerNudge(bouncer.AdminURL(), time.Second)
+	nudge := pgrole.PgBouncerNudge(bouncer.AdminURL(), f.app, time.Second)
 	quick := pgrole.DrainOptions{Timeout: 3 * time.Second, Poll: 100 * time.Millisecond, Nudge: nudge}
 	if err := adm.Drain(ctx, f.app, quick); err != nil {
 		t.Fatalf("drain with RECONNECT only: %v", err)

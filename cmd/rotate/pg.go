@@ -423,7 +423,7 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "%s: %d session(s) of %s in [%s], %d terminated\n", s.Elapsed.Round(time.Second), s.Sessions, s.Role, strings.Join(s.Databases, " "), s.Terminated)
 	}}
 	if bouncerDSN != "" {
-		o.Nudge = pgrole.PgBouncerNudge(bouncerDSN, 0)
+		o.Nudge = pgrole.PgBouncerNudge(bouncerDSN, role, 0)
 		o.Pending = pgrole.PgBouncerClients(bouncerDSN)
 	}
 	if err := adm.Drain(ctx, role, o); err != nil {
