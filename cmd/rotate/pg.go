@@ -358,8 +358,9 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 	var incident, behindBouncer, dryRun, yes bool
 	fs := newFlags(env, "pg drain", "rotate pg drain --role NAME [--timeout 10m] [--pgbouncer] [--incident [--yes]] [--dry-run]\n\n"+
 		"Waits until pg_stat_activity shows no client backend of the role. Behind PgBouncer, --pgbouncer sends\n"+
-		"RECONNECT (every database) and WAIT_CLOSE on its admin console (PGBOUNCER_ADMIN_URL or\n"+
-		"--pgbouncer-url-file) after each check, so idle server connections do not outlive the drain.\n"+
+		"RECONNECT and WAIT_CLOSE on its admin console (PGBOUNCER_ADMIN_URL or --pgbouncer-url-file) after\n"+
+		"each check, in every database where PgBouncer holds server connections of the role, so idle ones do\n"+
+		"not outlive the drain, and also waits for PgBouncer's clients of the role (SHOW CLIENTS).\n"+
 		"--incident terminates the sessions (irreversible for them: asks on a terminal, needs --yes otherwise).")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&role, "role", "", "the old login role")
