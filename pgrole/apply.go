@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -51,8 +52,8 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 
 // Apply runs one phase of p: create, grant and retire execute their
 // statements (create and retire: each consecutive group of one database in
-// one transaction; grant: short transactions under lock_timeout, retried,
-// see LockRetry);
+// one transaction; grant: short transactions; all under lock_timeout and
+// retried on lock conflicts, see LockRetry);
 // verify runs Admin.Verify; drain runs Admin.Drain with default options
 // (terminating sessions in incident mode). Cutover is the caller's
 // (applications and PgBouncer), so Apply refuses it. The retire phase checks
@@ -144,10 +145,38 @@ func (a *Admin) checkDrop(ctx context.Context, strategy Strategy, role, stable, 
 	if steps, err = a.withRegrants(ctx, r, target, steps); err != nil {
 		return nil, err
 	}
+	if a.super {
+		steps = withRelationLocks(steps, r.OID)
+	}
 	// DROP ROLE runs in the same transaction as a last session check.
 	last := len(steps) - 1
 	steps = append(steps[:last], Step{SQL: "-- sessions check", exec: sessionGuard(role)}, steps[last])
 	return steps, nil
+}
+
+// withRelationLocks starts each transaction of steps (each consecutive
+// group of one database) by taking ACCESS SHARE locks, under the phase's
+// lock_timeout, on the materialized views whose ACL names role (as grantee
+// or grantor) or that it owns. The REVOKEs of DROP OWNED and the re-grants
+// take no lock, so an application's REFRESH MATERIALIZED VIEW, which
+// updates the same pg_class row, would fail with "tuple concurrently
+// updated" if it overlapped their commit; with the lock it waits for this
+// short transaction instead. Only materialized views: tables are altered
+// concurrently far less often, and a lock per granted table (20,000 in one
+// transaction) would exhaust the shared lock table.
+func withRelationLocks(steps []Step, role uint32) []Step {
+	lock := fmt.Sprintf(`DO $$DECLARE r record; BEGIN
+FOR r IN SELECT DISTINCT c.oid, c.oid::regclass::text AS name FROM pg_class c LEFT JOIN LATERAL aclexplode(c.relacl) a ON true
+  WHERE c.relkind = 'm' AND (c.relowner = %[1]d OR a.grantee = %[1]d OR a.grantor = %[1]d) ORDER BY c.oid
+LOOP EXECUTE 'SELECT FROM ' || r.name || ' WHERE false'; END LOOP; END$$`, role)
+	var out []Step
+	for i, s := range steps {
+		if i == 0 || steps[i-1].Database != s.Database {
+			out = append(out, Step{Database: s.Database, SQL: "-- lock the role's materialized views (ACCESS SHARE)", exec: lock})
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // sessionGuard fails the transaction if role has client sessions. The name
@@ -164,8 +193,16 @@ func sessionGuard(role string) string {
 }
 
 // run executes steps, one transaction per consecutive group of the same
-// database.
+// database, each under SET LOCAL lock_timeout (LockRetry.Timeout) and
+// retried as a whole on a lock conflict (see LockRetry and retryable): a
+// REASSIGN OWNED or DROP OWNED that needs an ACCESS EXCLUSIVE lock held by
+// a long application transaction gives up its place in the lock queue
+// after lock_timeout instead of making every later query of the
+// application wait behind it, and tries again after a backoff. A group's
+// transaction commits as a whole or not at all, so repeating it is safe.
 func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Applied, error) {
+	lr := a.lockRetry.withDefaults()
+	timeout := fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", lr.Timeout.Milliseconds())
 	var applied []Applied
 	for i := 0; i < len(steps); {
 		j := i
@@ -179,32 +216,55 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 		}
 		var done []Applied
 		var failed *Applied
-		err := a.withDB(ctx, db, func(c *pgx.Conn) error {
-			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-				if hasPassword(group) {
-					// Keep even the verifier out of the server log: not
-					// logged as run, nor as the statement of an error.
-					if err := a.quietLogging(ctx, tx); err != nil {
-						failed = &Applied{Database: db, SQL: "-- logging settings check"}
+		var err error
+		backoff := 50 * time.Millisecond
+		tries := 0
+		err = a.withDB(ctx, db, func(c *pgx.Conn) error {
+			for {
+				tries++
+				done, failed = nil, nil
+				err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, timeout); err != nil {
+						failed = &Applied{Database: db, SQL: "-- " + timeout}
 						return err
 					}
+					if hasPassword(group) {
+						// Keep even the verifier out of the server log: not
+						// logged as run, nor as the statement of an error.
+						if err := a.quietLogging(ctx, tx); err != nil {
+							failed = &Applied{Database: db, SQL: "-- logging settings check"}
+							return err
+						}
+					}
+					for _, s := range group {
+						a.notices = nil
+						_, err := tx.Exec(ctx, s.exec)
+						if err == nil {
+							err = a.noticeError()
+						}
+						if err != nil {
+							failed = &Applied{Database: db, SQL: s.SQL}
+							return classify(err)
+						}
+						if !strings.HasPrefix(s.SQL, "--") {
+							done = append(done, Applied{Database: db, SQL: s.SQL})
+						}
+					}
+					return nil
+				})
+				if err == nil || !retryable(err) || tries >= lr.Attempts || ctx.Err() != nil {
+					return err
 				}
-				for _, s := range group {
-					a.notices = nil
-					_, err := tx.Exec(ctx, s.exec)
-					if err == nil {
-						err = a.noticeError()
-					}
-					if err != nil {
-						failed = &Applied{Database: db, SQL: s.SQL}
-						return classify(err)
-					}
-					if !strings.HasPrefix(s.SQL, "--") {
-						done = append(done, Applied{Database: db, SQL: s.SQL})
-					}
+				pause := backoff/2 + rand.N(backoff/2+1)
+				select {
+				case <-ctx.Done():
+					return err
+				case <-time.After(pause):
 				}
-				return nil
-			})
+				if backoff *= 2; backoff > lr.MaxBackoff {
+					backoff = lr.MaxBackoff
+				}
+			}
 		})
 		if err != nil {
 			if failed == nil {
@@ -213,6 +273,9 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 			var pg *pgconn.PgError
 			if errors.As(err, &pg) && pg.Code == "55006" {
 				err = fmt.Errorf("%w: %w", ErrSessionsRemain, err)
+			} else if retryable(err) {
+				err = fmt.Errorf("%w (gave up after %d tries with lock_timeout %s: a concurrent transaction holds a lock this statement needs, e.g. a long application transaction on a table the role owns or is named in a policy of; its transaction was rolled back, nothing of it is left; find the holder with pg_locks / pg_blocking_pids() and run this again once it ends: the statements are safe to repeat)",
+					err, tries, lr.Timeout)
 			}
 			return applied, &ApplyError{Phase: phase, Applied: applied, Failed: *failed, RolledBack: done, Err: err}
 		}
@@ -262,6 +325,12 @@ type DrainOptions struct {
 	// the old role otherwise live until server_idle_timeout/server_lifetime.
 	// Its error ends the drain.
 	Nudge func(ctx context.Context) error
+	// Pending counts sessions of the role that pg_stat_activity does not
+	// show, e.g. PgBouncer clients without a server connection
+	// (PgBouncerClients); the drain waits for them too, except when
+	// terminating (incident mode ends what it can and accepts the rest).
+	// Its error ends the drain.
+	Pending func(ctx context.Context, role string) (int, error)
 }
 
 // DrainStatus is one observation of Drain.
@@ -297,6 +366,16 @@ func (a *Admin) Drain(ctx context.Context, role string, opt DrainOptions) error 
 		n, dbs, err := a.sessions(ctx, role)
 		if err != nil {
 			return err
+		}
+		if opt.Pending != nil && !opt.Terminate {
+			k, err := opt.Pending(ctx, role)
+			if err != nil {
+				return fmt.Errorf("pgrole: drain %q: pending sessions: %w", role, err)
+			}
+			if k > 0 {
+				n += k
+				dbs = append(dbs, fmt.Sprintf("the connection pooler (%d client(s))", k))
+			}
 		}
 		elapsed := time.Since(start)
 		if n > 0 && opt.Terminate && elapsed >= opt.TerminateAfter {

@@ -17,8 +17,9 @@ import (
 // (PGROLE_BENCH_RELATIONS, default 20000) each granted to the role: Plan
 // (introspection and plan building), the mirror grant phase as it runs now
 // (short transactions under lock_timeout, an ACCESS SHARE lock before each
-// relation's GRANT) and, side by side, the former executor (every GRANT in
-// one transaction, no lock_timeout).
+// relation's GRANT) and, side by side, the former executor's shape: every
+// GRANT in one transaction (Admin.run, which now sets a lock_timeout too;
+// without contention that changes nothing).
 func BenchmarkMirror20kRelations(b *testing.B) {
 	ctx := context.Background()
 	n := 20000

@@ -15,7 +15,8 @@ import (
 // "extra") a right the new role has that the old had not. Kind is an object
 // kind, OWNER, POLICY, DEFAULT PRIVILEGES, ATTRIBUTE (including CONNECTION
 // LIMIT and VALID UNTIL), SETTING, MEMBERSHIP (privileges of, member of,
-// ADMIN OPTION on, SET ROLE to on 16+) or PARAMETER (15+).
+// ADMIN OPTION on, SET ROLE to on 16+), PARAMETER (15+) or UNCOMPARED (a
+// database pgrole cannot connect to, where the two roles may differ).
 type Missing struct {
 	Database  string // "" for cluster-wide items
 	Kind      string // an object kind, or ATTRIBUTE, SETTING, MEMBERSHIP, POLICY, DEFAULT PRIVILEGES
@@ -278,10 +279,29 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 		}
 	}
 	set := []uint32{oldOID, newOID}
-	dbs, _, err := a.dependencyDatabases(ctx, a.inheritedOIDs(ctx, set), 0)
+	dbs, _, _, err := a.roleDatabases(ctx, a.inheritedOIDs(ctx, set), 0)
 	if err != nil {
 		return nil, err
 	}
+	// A database pgrole cannot scan is a finding when what the two roles
+	// have there may differ: a role only one of them has the privileges
+	// of has dependencies there (or owns it).
+	rows, err := a.conn.Query(ctx, uncomparedQuery, oldOID, newOID)
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: diff: read databases that cannot be scanned: %w", err)
+	}
+	unscanned, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Missing, error) {
+		var m Missing
+		var roles, reason string
+		err := row.Scan(&m.Database, &roles, &reason)
+		m.Kind, m.Object = "UNCOMPARED", ident(m.Database)
+		m.Privilege = "not compared (" + reason + "): " + roles + " has grants, objects or policies there; allow connections (ALTER DATABASE … ALLOW_CONNECTIONS true) or grant the operator CONNECT, then verify again"
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: diff: read databases that cannot be scanned: %w", err)
+	}
+	out = append(out, unscanned...)
 	if !contains(dbs, a.cfg.Database) {
 		dbs = append(dbs, a.cfg.Database)
 	}
@@ -305,6 +325,23 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 	sort.SliceStable(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, nil
 }
+
+// uncomparedQuery lists the databases Diff cannot scan (ALLOW_CONNECTIONS
+// false, or the operator lacks CONNECT) where a role that only one of $1
+// and $2 has the privileges of (each counts itself) has pg_shdepend
+// entries or that it owns: there the two may differ unseen.
+const uncomparedQuery = `
+WITH o AS (SELECT r.oid FROM pg_roles r, pg_roles s WHERE s.oid = $1 AND (r.oid = s.oid OR (NOT s.rolsuper AND pg_has_role(s.oid, r.oid, 'USAGE')))),
+     n AS (SELECT r.oid FROM pg_roles r, pg_roles s WHERE s.oid = $2 AND (r.oid = s.oid OR (NOT s.rolsuper AND pg_has_role(s.oid, r.oid, 'USAGE')))),
+     one_side AS ((SELECT oid FROM o EXCEPT SELECT oid FROM n) UNION (SELECT oid FROM n EXCEPT SELECT oid FROM o)),
+     deps AS (SELECT s.dbid AS db, s.refobjid AS role FROM pg_shdepend s
+              WHERE s.refclassid = 'pg_authid'::regclass AND s.dbid <> 0 AND s.refobjid IN (SELECT oid FROM one_side)
+              UNION SELECT d.oid, d.datdba FROM pg_database d WHERE d.datdba IN (SELECT oid FROM one_side))
+SELECT d.datname::text, string_agg(DISTINCT quote_ident(r.rolname), ', '),
+       CASE WHEN NOT d.datallowconn THEN 'ALLOW_CONNECTIONS false' ELSE 'operator lacks CONNECT' END
+FROM deps JOIN pg_database d ON d.oid = deps.db JOIN pg_roles r ON r.oid = deps.role
+WHERE NOT d.datallowconn OR NOT has_database_privilege(current_user, d.oid, 'CONNECT')
+GROUP BY d.datname, d.datallowconn ORDER BY 1`
 
 // hasPrivsOf reports whether role oid has the privileges of the role named
 // name.

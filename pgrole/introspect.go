@@ -42,6 +42,22 @@ type Role struct {
 	// DependencyDatabases are the databases where the role itself has
 	// pg_shdepend entries (REASSIGN/DROP OWNED must run in each).
 	DependencyDatabases []string
+	// Unreachable are the databases where the role, or a role whose
+	// privileges it has, has dependencies (or that it owns) but that pgrole
+	// cannot scan: ALLOW_CONNECTIONS false, or the operator lacks CONNECT.
+	// They are not in Databases; a plan that must copy the role's own
+	// rights from one of them is refused (ErrUnreachableDatabase).
+	Unreachable []UnreachableDatabase
+}
+
+// UnreachableDatabase is a database Introspect could not scan.
+type UnreachableDatabase struct {
+	Name string
+	// Own: the role itself (not only a role it inherits) has dependencies
+	// there, or owns it.
+	Own bool
+	// Reason: "ALLOW_CONNECTIONS false" or "operator lacks CONNECT".
+	Reason string
 }
 
 // Attributes are pg_roles attributes. They are never inherited.
@@ -163,11 +179,12 @@ func (a *Admin) Introspect(ctx context.Context, role string) (*Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	dbs, own, err := a.dependencyDatabases(ctx, set, r.OID)
+	dbs, own, unreachable, err := a.roleDatabases(ctx, set, r.OID)
 	if err != nil {
 		return nil, err
 	}
 	r.DependencyDatabases = own
+	r.Unreachable = unreachable
 	if !contains(dbs, a.cfg.Database) {
 		dbs = append(dbs, a.cfg.Database)
 		sort.Strings(dbs)
@@ -257,27 +274,49 @@ func (a *Admin) privSet(ctx context.Context, r *Role) ([]uint32, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[uint32])
 }
 
-func (a *Admin) dependencyDatabases(ctx context.Context, set []uint32, self uint32) (all, own []string, err error) {
-	rows, err := a.conn.Query(ctx, `SELECT d.datname::text, bool_or(s.refobjid = $2) FROM pg_shdepend s
-		JOIN pg_database d ON d.oid = s.dbid
-		WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = ANY($1) AND d.datallowconn
-		GROUP BY 1 ORDER BY 1`, set, self)
+// roleDatabasesQuery lists the databases where a role of $1 has pg_shdepend
+// entries (privileges, default privileges, policies, owned objects), or
+// that one of them owns (datdba: it has pg_database_owner's rights there,
+// such as the public schema), with: whether role $2 itself has them,
+// whether the database allows connections, and whether the operator may
+// connect.
+const roleDatabasesQuery = `
+SELECT d.datname::text, bool_or(x.self), d.datallowconn, has_database_privilege(current_user, d.oid, 'CONNECT')
+FROM (SELECT s.dbid, s.refobjid = $2 FROM pg_shdepend s
+      WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = ANY($1) AND s.dbid <> 0
+      UNION ALL
+      SELECT d.oid, d.datdba = $2 FROM pg_database d WHERE d.datdba = ANY($1)) x(db, self)
+JOIN pg_database d ON d.oid = x.db
+GROUP BY d.oid, d.datname, d.datallowconn ORDER BY 1`
+
+// roleDatabases returns the databases to scan for the roles in set (all),
+// those where self has dependencies (own, where REASSIGN/DROP OWNED must
+// run), and those that cannot be scanned (unreachable).
+func (a *Admin) roleDatabases(ctx context.Context, set []uint32, self uint32) (all, own []string, unreachable []UnreachableDatabase, err error) {
+	rows, err := a.conn.Query(ctx, roleDatabasesQuery, set, self)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pgrole: read dependencies: %w", err)
+		return nil, nil, nil, fmt.Errorf("pgrole: read dependencies: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var db string
-		var mine bool
-		if err := rows.Scan(&db, &mine); err != nil {
-			return nil, nil, err
+		var mine, allow, connect bool
+		if err := rows.Scan(&db, &mine, &allow, &connect); err != nil {
+			return nil, nil, nil, err
 		}
-		all = append(all, db)
-		if mine {
-			own = append(own, db)
+		switch {
+		case !allow:
+			unreachable = append(unreachable, UnreachableDatabase{Name: db, Own: mine, Reason: "ALLOW_CONNECTIONS false"})
+		case !connect:
+			unreachable = append(unreachable, UnreachableDatabase{Name: db, Own: mine, Reason: "operator lacks CONNECT"})
+		default:
+			all = append(all, db)
+			if mine {
+				own = append(own, db)
+			}
 		}
 	}
-	return all, own, rows.Err()
+	return all, own, unreachable, rows.Err()
 }
 
 // aclRole renders an ACL grantee/grantor oid as a role name: "" for 0

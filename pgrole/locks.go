@@ -23,6 +23,12 @@ import (
 // jittered backoff, up to Attempts times; every grant-phase statement is
 // safe to repeat.
 //
+// The other phases (create, retire, rollback) keep one transaction per
+// database and run it under the same lock_timeout and retries: REASSIGN
+// OWNED and DROP OWNED take ACCESS EXCLUSIVE locks on what the role owns
+// or is named in (a policy), and without a timeout one long application
+// transaction would queue them, and every application query behind them.
+//
 // Before a GRANT on a relation, a superuser operator takes an ACCESS SHARE
 // lock on it (SELECT FROM rel WHERE false): GRANT itself takes no lock, and
 // an application's REFRESH MATERIALIZED VIEW or ALTER TABLE that overlaps

@@ -11,6 +11,7 @@ import (
 
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/goodgo/rotation/pgrole"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -181,5 +182,99 @@ func TestGrantPhaseNamesTheFailingStatement(t *testing.T) {
 	}
 	if err := adm.Verify(ctx, p.Old, p.New); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Issue 11.2 (retire): retiring a login role runs REASSIGN OWNED BY it,
+// which takes an ACCESS EXCLUSIVE lock on every table it owns. Here an
+// earlier login role of the alternate strategy owns a table the
+// application uses (it created it), and a long application transaction
+// holds a lock on that table. Retire must neither queue the application's
+// queries behind it (they have lock_timeout 1 s) nor fail half-done: with
+// few tries it gives up with a clear error and nothing left of its
+// transaction; with the default tries it completes once the transaction
+// ends.
+func TestRetireUnderLongApplicationTransaction(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	adm := connectAdmin(t, f.db.Name)
+	t.Logf("server_version_num %d", adm.ServerVersion())
+	old := f.app + "_v2"
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(old)+" LOGIN", "GRANT "+q(f.app)+" TO "+q(old))
+	mustExec(t, f.db.Pool, "SET ROLE "+q(old),
+		"CREATE TABLE app.made_by_v2 (id serial PRIMARY KEY, n int)",
+		"GRANT SELECT, INSERT, UPDATE ON app.made_by_v2 TO "+q(f.app),
+		"GRANT USAGE ON SEQUENCE app.made_by_v2_id_seq TO "+q(f.app),
+		"RESET ROLE")
+	stop := make(chan struct{})
+	var load appLoad
+	load.run(t, testsvc.URLAs(f.db.Name, f.app, ""), "", stop, 4,
+		"SELECT count(*) FROM made_by_v2",
+		"INSERT INTO made_by_v2 (n) VALUES (1)",
+		"UPDATE made_by_v2 SET n = n + 1 WHERE id = (SELECT max(id) FROM made_by_v2)",
+		"SELECT count(*) FROM orders")
+	long := make(chan error, 1)
+	held := make(chan struct{})
+	go func() {
+		c, err := pgx.Connect(ctx, testsvc.URLAs(f.db.Name, f.app, ""))
+		if err != nil {
+			close(held)
+			long <- err
+			return
+		}
+		defer c.Close(ctx)
+		tx, err := c.Begin(ctx)
+		if err == nil {
+			_, err = tx.Exec(ctx, "SELECT count(*) FROM made_by_v2")
+		}
+		close(held)
+		if err == nil {
+			time.Sleep(3 * time.Second) // the application's long transaction, idle in transaction
+			err = tx.Commit(ctx)
+		}
+		long <- err
+	}()
+	<-held
+
+	// Few tries: a clear refusal; the role and its table are intact.
+	adm.SetLockRetry(pgrole.LockRetry{Timeout: 200 * time.Millisecond, Attempts: 2})
+	_, err := adm.Retire(ctx, pgrole.RetireOptions{Role: old, Mode: pgrole.RetireDrop})
+	var ae *pgrole.ApplyError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "lock timeout") || !strings.Contains(err.Error(), "gave up after 2 tries") ||
+		!strings.Contains(err.Error(), "safe to repeat") {
+		t.Fatalf("retire behind a long transaction with 2 tries: %v, want an ApplyError saying it gave up on a lock", err)
+	}
+	t.Logf("with 2 tries: %v", err)
+	var owner string
+	if err := f.db.Pool.QueryRow(ctx, "SELECT tableowner FROM pg_tables WHERE schemaname = 'app' AND tablename = 'made_by_v2'").Scan(&owner); err != nil || owner != old {
+		t.Fatalf("after a refused retire app.made_by_v2 is owned by %q (%v), want %q", owner, err, old)
+	}
+
+	// Default tries: waits for the transaction, then completes.
+	adm.SetLockRetry(pgrole.LockRetry{})
+	start := time.Now()
+	applied, err := adm.Retire(ctx, pgrole.RetireOptions{Role: old, Mode: pgrole.RetireDrop})
+	took := time.Since(start)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	load.wg.Wait()
+	if lerr := <-long; lerr != nil {
+		t.Errorf("the long application transaction failed: %v", lerr)
+	}
+	if err != nil {
+		t.Fatalf("retire after the transaction: %v", err)
+	}
+	t.Logf("retire: %d statements in %s; application: %d ok, %d failed", len(applied), took, load.ok.Load(), load.failed.Load())
+	if n := load.failed.Load(); n > 0 {
+		t.Errorf("%d application queries failed during retire: %v", n, load.errs)
+	}
+	if load.ok.Load() == 0 {
+		t.Error("no application load ran")
+	}
+	if err := f.db.Pool.QueryRow(ctx, "SELECT tableowner FROM pg_tables WHERE schemaname = 'app' AND tablename = 'made_by_v2'").Scan(&owner); err != nil || owner != f.app {
+		t.Fatalf("after retire app.made_by_v2 is owned by %q (%v), want the stable role", owner, err)
+	}
+	if _, err := adm.Introspect(ctx, old); !errors.Is(err, pgrole.ErrRoleNotFound) {
+		t.Fatalf("the retired role survived: %v", err)
 	}
 }

@@ -97,6 +97,11 @@ var (
 	// ErrRolledForward: rollback is impossible because the old role was
 	// retired (dropped, without LOGIN, or given a break-glass password).
 	ErrRolledForward = errors.New("pgrole: the old role was retired; rollback is no longer possible")
+	// ErrUnreachableDatabase: the role has grants, objects or policies in
+	// a database pgrole cannot connect to (ALLOW_CONNECTIONS false, or the
+	// operator lacks CONNECT), so a plan cannot copy them; the error lists
+	// the databases.
+	ErrUnreachableDatabase = errors.New("pgrole: the role has dependencies in a database pgrole cannot connect to")
 	// ErrBadPlan: the plan or its options are inconsistent.
 	ErrBadPlan = errors.New("pgrole: invalid plan")
 )

@@ -108,6 +108,10 @@ type Step struct {
 	// lock and runs in a transaction of its own (see LockRetry).
 	lockRel string
 	alone   bool
+	// shared: a cluster-wide statement (role, membership, setting, database
+	// or parameter privilege) that runs in the operator's database;
+	// Precheck runs it before each other database's statements too.
+	shared bool
 }
 
 // Phase is one phase of a plan: statements grouped by database (one
@@ -191,7 +195,21 @@ func (a *Admin) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	if p.digest, err = catalogDigest(old); err != nil {
 		return nil, err
 	}
+	p.Notes = append(p.Notes, databaseNote(old))
 	return p, nil
+}
+
+// databaseNote tells the reviewer which databases the plan covers. In any
+// other database the role can connect to it has only what PUBLIC and its
+// memberships give (no pg_shdepend entry, not the owner), which verify
+// compares cluster-wide.
+func databaseNote(old *Role) string {
+	note := "databases covered (where the role or a role it inherits has grants, objects, default privileges or policies, or that it owns; and the operator's): " +
+		quoteList(old.Databases) + "; in any other database it has only what PUBLIC and its memberships give, compared cluster-wide"
+	for _, u := range old.Unreachable {
+		note += fmt.Sprintf("; not scannable: %q (%s)", u.Name, u.Reason)
+	}
+	return note
 }
 
 func (a *Admin) roleExists(ctx context.Context) func(string) bool {
@@ -321,6 +339,22 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 	} else {
 		p.Notes = append(p.Notes, "privileges granted to the old role after this plan are not copied: verify runs again right before cutover")
 	}
+	// The old role's own rights in a database pgrole cannot scan would be
+	// left behind by a copy (mirror, or an alternate login role whose
+	// drifted rights move to the stable role); what it only inherits comes
+	// with the copied memberships.
+	if copies := p.Strategy == Mirror || p.Old != p.Stable; copies {
+		var names []string
+		for _, u := range old.Unreachable {
+			if u.Own {
+				names = append(names, u.Name+" ("+u.Reason+")")
+			}
+		}
+		if len(names) > 0 {
+			return nil, fmt.Errorf("%w: %q has grants, objects or policies in %s, which pgrole cannot scan, so they would not be copied to %q; nothing was changed: allow connections there for the rotation (ALTER DATABASE … ALLOW_CONNECTIONS true) or grant the operator CONNECT, then plan again",
+				ErrUnreachableDatabase, p.Old, strings.Join(names, ", "), p.New)
+		}
+	}
 	if old.Attributes.Superuser {
 		p.Notes = append(p.Notes, "the old role is a superuser: so is the new one; consider a less privileged application role")
 	}
@@ -396,6 +430,11 @@ func (b *builder) phase(name PhaseName) {
 
 func (b *builder) add(db, sql string) {
 	b.cur.Steps = append(b.cur.Steps, Step{Database: db, SQL: sql, exec: sql})
+}
+
+// addShared adds a cluster-wide statement (see Step.shared).
+func (b *builder) addShared(sql string) {
+	b.cur.Steps = append(b.cur.Steps, Step{SQL: sql, exec: sql, shared: true})
 }
 
 func (b *builder) addPassword(db, template string, v scram.Verifier) {
@@ -477,7 +516,7 @@ func (b *builder) grantMembership(role, member string, m *Membership) {
 		// first (one grant, from the operator).
 		sql += " GRANTED BY " + ident(m.Grantor)
 	}
-	b.add("", sql)
+	b.addShared(sql)
 }
 
 // grantors counts the grants of role to the old role (one per grantor).
@@ -512,7 +551,7 @@ func (b *builder) grant() {
 	// what the application creates belongs to the stable role, which the
 	// next login role (and break-glass) can use without a reassign.
 	if p.Strategy == Alternate && !b.noSetRole && !hasRoleSetting(old.Settings) {
-		b.add("", "ALTER ROLE "+ident(p.New)+" SET role TO "+literal(p.Stable))
+		b.addShared("ALTER ROLE " + ident(p.New) + " SET role TO " + literal(p.Stable))
 	}
 	// Settings are per role, never inherited.
 	for _, s := range old.Settings {
@@ -520,7 +559,7 @@ func (b *builder) grant() {
 		if s.Database != "" {
 			sql += " IN DATABASE " + ident(s.Database)
 		}
-		b.add("", sql+" SET "+settingSQL(s.Name, s.Value))
+		b.addShared(sql + " SET " + settingSQL(s.Name, s.Value))
 	}
 	// Where the old role's direct privileges go: the new role (mirror), or
 	// the stable role when an earlier login role drifted (alternate).
@@ -533,7 +572,7 @@ func (b *builder) grant() {
 	if copyDirect {
 		for _, kind := range []string{KindDatabase, KindParameter} {
 			for _, g := range groupPrivileges(old.Privileges, p.Old, kind) {
-				b.add("", g.sql(target))
+				b.addShared(g.sql(target))
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,5 +206,54 @@ func TestDrainNudgesPgBouncer(t *testing.T) {
 	}
 	if nudges == 0 {
 		t.Fatal("drain never nudged")
+	}
+}
+
+// Issue 11 (drain behind PgBouncer): in transaction pooling an idle client
+// holds no server connection, so once RECONNECT has closed the role's idle
+// server connections pg_stat_activity is empty while the client is still
+// connected to PgBouncer as the role: retiring the role now would fail its
+// next query. With PgBouncerClients the drain waits for such clients too.
+func TestDrainWaitsForPgBouncerClients(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	adm := connectAdmin(t, f.db.Name)
+	v := verifierFor(t, f.password)
+	mustExec(t, testsvc.Admin(t), "ALTER ROLE "+q(f.app)+" PASSWORD "+v.SQLLiteral())
+	bouncer := testsvc.PgBouncer(t, testsvc.BouncerOptions{PoolMode: "transaction", Users: map[string]string{f.app: string(v.Secret().Bytes())}})
+	cfg, err := pgx.ParseConfig(bouncer.URL(f.db.Name, f.app, f.password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	nudge := pgrole.PgBouncerNudge(bouncer.AdminURL(), f.app, time.Second)
+	quick := pgrole.DrainOptions{Timeout: 3 * time.Second, Poll: 100 * time.Millisecond, Nudge: nudge}
+	if err := adm.Drain(ctx, f.app, quick); err != nil {
+		t.Fatalf("drain with RECONNECT only: %v", err)
+	}
+	// The hazard: pg_stat_activity says drained, the client is still there.
+	if n, _, err := adm.Sessions(ctx, f.app); err != nil || n != 0 {
+		t.Fatalf("sessions after the nudge: %d (%v)", n, err)
+	}
+	quick.Pending = pgrole.PgBouncerClients(bouncer.AdminURL())
+	err = adm.Drain(ctx, f.app, quick)
+	if !errors.Is(err, pgrole.ErrDrainTimeout) || !strings.Contains(err.Error(), "the connection pooler (1 client(s))") {
+		t.Fatalf("drain with PgBouncerClients while a client is connected: %v, want a timeout naming the pooler's client", err)
+	}
+	t.Logf("reported: %v", err)
+	if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("the client lost its connection: %v", err)
+	}
+	c.Close(ctx)
+	if err := adm.Drain(ctx, f.app, quick); err != nil {
+		t.Fatalf("drain after the client left: %v", err)
 	}
 }

@@ -493,8 +493,9 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 	var incident, behindBouncer, dryRun, yes bool
 	fs := newFlags(env, "pg drain", "rotate pg drain --role NAME [--timeout 10m] [--pgbouncer] [--incident [--yes]] [--dry-run] [--json]\n\n"+
 		"Waits until pg_stat_activity shows no client backend of the role. Behind PgBouncer, --pgbouncer sends\n"+
-		"RECONNECT (every database) and WAIT_CLOSE on its admin console (PGBOUNCER_ADMIN_URL or\n"+
-		"--pgbouncer-url-file) after each check, so idle server connections do not outlive the drain.\n"+
+		"RECONNECT and WAIT_CLOSE on its admin console (PGBOUNCER_ADMIN_URL or --pgbouncer-url-file) after\n"+
+		"each check, in every database where PgBouncer holds server connections of the role, so idle ones do\n"+
+		"not outlive the drain, and also waits for PgBouncer's clients of the role (SHOW CLIENTS).\n"+
 		"--incident terminates the sessions (irreversible for them: asks on a terminal, needs --yes otherwise).\n"+
 		"With --json the progress lines go to stderr and one document to stdout at the end.")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
@@ -581,7 +582,8 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(progress, "%s: %d session(s) of %s in [%s], %d terminated\n", s.Elapsed.Round(time.Second), s.Sessions, s.Role, strings.Join(s.Databases, " "), s.Terminated)
 	}}
 	if bouncerDSN != "" {
-		o.Nudge = pgrole.PgBouncerNudge(bouncerDSN, 0)
+		o.Nudge = pgrole.PgBouncerNudge(bouncerDSN, role, 0)
+		o.Pending = pgrole.PgBouncerClients(bouncerDSN)
 	}
 	err := adm.Drain(ctx, role, o)
 	if asJSON {

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -361,6 +362,63 @@ func (a *Admin) Reconnect(ctx context.Context, db string) error {
 func (a *Admin) WaitClose(ctx context.Context, db string) error {
 	_, err := a.Exec(ctx, withDB("WAIT_CLOSE", db))
 	return err
+}
+
+// Clients returns how many client connections of user PgBouncer has (SHOW
+// CLIENTS): active, idle or waiting, with or without a server connection.
+// pg_stat_activity sees only server connections: in transaction pooling an
+// idle client holds none, and a client waiting for a server login (after a
+// failed one PgBouncer waits server_login_retry) none yet; dropping the
+// role then fails them.
+func (a *Admin) Clients(ctx context.Context, user string) (int, error) {
+	rows, err := a.Exec(ctx, "SHOW CLIENTS")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rows {
+		if r["user"] == user {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ReconnectNeeded returns the databases where PgBouncer holds a server
+// connection of user that is not yet marked to close (SHOW SERVERS), less
+// those where a server login is in progress (SHOW POOLS sv_login > 0, any
+// user): a RECONNECT there would abort that login, which PgBouncer counts
+// as a failed one (its pool's new clients are then refused for
+// server_login_retry). Call it again later for those.
+func (a *Admin) ReconnectNeeded(ctx context.Context, user string) ([]string, error) {
+	servers, err := a.Exec(ctx, "SHOW SERVERS")
+	if err != nil {
+		return nil, err
+	}
+	need := map[string]bool{}
+	for _, r := range servers {
+		if r["user"] == user && r["close_needed"] != "1" {
+			need[r["database"]] = true
+		}
+	}
+	if len(need) == 0 {
+		return nil, nil
+	}
+	pools, err := a.Exec(ctx, "SHOW POOLS")
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range pools {
+		if n, err := strconv.Atoi(r["sv_login"]); err == nil && n > 0 {
+			delete(need, r["database"])
+		}
+	}
+	out := make([]string, 0, len(need))
+	for db := range need {
+		out = append(out, db)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 func withDB(cmd, db string) string {
