@@ -30,7 +30,7 @@
 //  1. Stage: JWT_SECRET_NEXT=new on every instance (all verify it).
 //  2. Promote: JWT_SECRET=new, JWT_SECRET_PREVIOUS=old, JWT_SECRET_NEXT
 //     unset, instance by instance.
-//  3. Retire: after the previous key's retire time (Status), unset
+//  3. Retire: after the previous key's retire time (Slots), unset
 //     JWT_SECRET_PREVIOUS. The previous key stops verifying at that time
 //     anyway.
 //
@@ -46,8 +46,8 @@
 // set by the operator at promotion; the same names as files in a secrets
 // directory); else, within one process, the time a reload moved the key into
 // previous; else the load time. A restart without *_SINCE therefore moves the
-// retire time later, never earlier. Status lists every slot with its
-// fingerprint, state, since and retire time.
+// retire time later, never earlier. LiveKeyring.Slots lists every slot with
+// its fingerprint, state, since and retire time.
 //
 // # Validation and security
 //
