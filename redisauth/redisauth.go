@@ -46,7 +46,7 @@
 // Retire refuses while a node still holds a password being removed.
 //
 // Services follow the new credentials without a restart through a go-redis
-// CredentialsProviderContext (PasswordFile, URLFile, Env) as their
+// CredentialsProviderContext (PasswordFile, URLFile, PasswordEnv) as their
 // connections recycle (ConnMaxLifetime, with PoolFIFO so idle connections
 // recycle too).
 package redisauth
