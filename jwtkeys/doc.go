@@ -6,11 +6,14 @@
 // The common path:
 //
 //	keys, err := jwtkeys.OpenEnv(jwtkeys.Options{Observer: jwtprom.New(prometheus.DefaultRegisterer)})
-//	svc, err := jwtkeys.NewService[AppClaims](keys)      // AppClaims embeds jwtkeys.Claims
-//	pair, err := svc.Issue(userID, AppClaims{Role: "customer"})
-//	mux.Handle("/api/", svc.Middleware(jwtkeys.MiddlewareOptions{Realm: "api", Status: cache})(api))
-//	claims, _ := jwtkeys.ClaimsFrom[AppClaims](r.Context())
-//	pair, err = svc.Refresh(refreshToken)
+//	svc, err := jwtkeys.NewService[AppClaims](keys) // AppClaims embeds jwtkeys.Claims
+//	status := jwtkeys.NewStatusCache(rdb, loadUserStatus, jwtkeys.StatusOptions{})
+//	mux.Handle("/api/", svc.Middleware(jwtkeys.MiddlewareOptions{Realm: "api", Status: status})(api))
+//	claims, _ := jwtkeys.ClaimsFrom[AppClaims](r.Context()) // in api's handlers
+//	refresher, err := jwtkeys.NewRefresher(svc, jwtkeys.RefresherConfig[AppClaims]{
+//		Store: refreshpg.New(pool), Status: status, Claims: loadClaims})
+//	pair, err := refresher.Issue(ctx, userID, AppClaims{Role: "customer"}) // login
+//	pair, err = refresher.Refresh(ctx, pair.Refresh)                      // each refresh token works once
 //
 // # Rings and slots
 //
