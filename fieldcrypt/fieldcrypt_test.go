@@ -193,7 +193,7 @@ func TestWrongKeyAndUnknownKey(t *testing.T) {
 	v := seal(t, r1, fieldcrypt.Binary, []byte("pii"), fieldcrypt.Binding{})
 	_, err := r2.Decrypt(nil, v, fieldcrypt.Binding{})
 	var ke *fieldcrypt.KeyError
-	if !errors.As(err, &ke) || !errors.Is(err, fieldcrypt.ErrUnknownKey) || ke.ID != r1.Primary() {
+	if !errors.As(err, &ke) || !errors.Is(err, fieldcrypt.ErrUnknownKey) || ke.KeyID != r1.Primary() {
 		t.Fatalf("unknown key: %v", err)
 	}
 	if !strings.Contains(err.Error(), r1.Primary().String()) {
