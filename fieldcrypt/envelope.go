@@ -141,7 +141,7 @@ func (r *Keyring) openLegacy(dst, value []byte, err error) ([]byte, error) {
 func (r *Keyring) openEnvelope(dst []byte, e *envelope, b Binding) ([]byte, error) {
 	k := r.lookup(e.id)
 	if k == nil {
-		return nil, &KeyError{ID: e.id}
+		return nil, &KeyError{KeyID: e.id}
 	}
 	aead := k.aead(e.alg)
 	var out []byte

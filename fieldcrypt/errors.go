@@ -30,7 +30,7 @@ var (
 )
 
 // KeyError reports an envelope sealed under a key the keyring does not hold.
-// ID is the envelope's key id, which is the fingerprint of the key's base64
+// KeyID is the envelope's key id, which is the fingerprint of the key's base64
 // text as "rotate keygen field" printed it and the rotation ticket recorded
 // it: find the key with that fingerprint and add it to
 // FIELD_ENCRYPTION_KEY_PREVIOUS. The id is read from the header before any
@@ -38,13 +38,13 @@ var (
 // when no rotation record shows that fingerprint, the value needs repair,
 // not a key.
 type KeyError struct {
-	ID KeyID
+	KeyID KeyID
 }
 
 func (e *KeyError) Error() string {
 	return fmt.Sprintf("fieldcrypt: value names key id %s, which is not in the keyring: "+
 		"if a key with fingerprint %s was issued (see the rotation records), add it to FIELD_ENCRYPTION_KEY_PREVIOUS; "+
-		"if none was, the value is damaged or forged (the id is read before authentication)", e.ID, e.ID)
+		"if none was, the value is damaged or forged (the id is read before authentication)", e.KeyID, e.KeyID)
 }
 
 // Is makes errors.Is(err, ErrUnknownKey) true.

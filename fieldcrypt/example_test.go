@@ -68,10 +68,10 @@ func ExampleKeyring_Reencrypt() {
 		}
 	}
 	for res := range after.Reencrypt(cells) {
-		if res.Status == fieldcrypt.Rewrapped {
+		if res.Outcome == fieldcrypt.Rewrapped {
 			store[res.Row] = res.New // a real store compares-and-swaps on res.Value
 		}
-		fmt.Println(res.Row, res.Status, res.Err)
+		fmt.Println(res.Row, res.Outcome, res.Err)
 	}
 	// Output:
 	// 1 rewrapped <nil>

@@ -193,7 +193,7 @@ func TestWrongKeyAndUnknownKey(t *testing.T) {
 	v := seal(t, r1, fieldcrypt.Binary, []byte("pii"), fieldcrypt.Binding{})
 	_, err := r2.Decrypt(nil, v, fieldcrypt.Binding{})
 	var ke *fieldcrypt.KeyError
-	if !errors.As(err, &ke) || !errors.Is(err, fieldcrypt.ErrUnknownKey) || ke.ID != r1.Primary() {
+	if !errors.As(err, &ke) || !errors.Is(err, fieldcrypt.ErrUnknownKey) || ke.KeyID != r1.Primary() {
 		t.Fatalf("unknown key: %v", err)
 	}
 	if !strings.Contains(err.Error(), r1.Primary().String()) {
@@ -411,10 +411,10 @@ func TestRewrapAndIterator(t *testing.T) {
 	want := []fieldcrypt.RewrapResult{fieldcrypt.Rewrapped, fieldcrypt.UpToDate, fieldcrypt.Null, fieldcrypt.Failed, fieldcrypt.Rewrapped, fieldcrypt.Failed}
 	i := 0
 	for res := range rc.Reencrypt(slices.Values(cells)) {
-		if res.Status != want[i] {
-			t.Fatalf("cell %d: %v (%v), want %v", i, res.Status, res.Err, want[i])
+		if res.Outcome != want[i] {
+			t.Fatalf("cell %d: %v (%v), want %v", i, res.Outcome, res.Err, want[i])
 		}
-		switch res.Status {
+		switch res.Outcome {
 		case fieldcrypt.Rewrapped:
 			got, err := open(rc, res.Form, res.New, res.Binding())
 			if err != nil || string(got) != map[string]string{"1": "one", "5": "five"}[res.Row] {
@@ -514,5 +514,21 @@ func TestParseKeyIDAndPrefix(t *testing.T) {
 	}
 	if len(r.Primary().Prefix(fieldcrypt.Text)) != 16 {
 		t.Fatal("text prefix is not 16 characters")
+	}
+}
+
+// TestRewrapResultString pins the outcome names reports print: UpToDate is
+// "up_to_date", never a second meaning of "current" (the slot's name).
+func TestRewrapResultString(t *testing.T) {
+	for st, want := range map[fieldcrypt.RewrapResult]string{
+		fieldcrypt.UpToDate:  "up_to_date",
+		fieldcrypt.Rewrapped: "rewrapped",
+		fieldcrypt.Null:      "null",
+		fieldcrypt.Failed:    "failed",
+		9:                    "RewrapResult(9)",
+	} {
+		if got := st.String(); got != want {
+			t.Errorf("RewrapResult(%d).String() = %q, want %q", uint8(st), got, want)
+		}
 	}
 }

@@ -59,12 +59,14 @@ func (k *key) aead(a Algorithm) cipher.AEAD {
 	return k.xc
 }
 
-// Keyring holds the field keys of a service: the primary key, which
-// encrypts, and previous keys, which only decrypt. Envelopes name their key,
-// so decryption never tries keys in turn.
+// Keyring holds the field keys of a service, as read once: the primary key
+// (the key in secretenv.SlotCurrent), which encrypts, and the staged next key
+// and previous keys, which only decrypt. Envelopes name their key, so
+// decryption never tries keys in turn.
 //
-// Configure a Keyring (SetAlgorithm, SetRand) before sharing it; after that
-// it is safe for concurrent use.
+// Its keys never change: a service that follows a changed source loads a new
+// Keyring (LoadKeyring) and swaps it in. Configure a Keyring (SetAlgorithm,
+// SetRand) before sharing it; after that it is safe for concurrent use.
 type Keyring struct {
 	keys    []*key // keys[0] is the primary, then previous keys, then the next key if hasNext
 	hasNext bool

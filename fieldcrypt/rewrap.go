@@ -22,10 +22,12 @@ const (
 	Failed
 )
 
+// String is the outcome's name: "up_to_date", "rewrapped", "null" or
+// "failed".
 func (s RewrapResult) String() string {
 	switch s {
 	case UpToDate:
-		return "current"
+		return "up_to_date"
 	case Rewrapped:
 		return "rewrapped"
 	case Null:
@@ -33,20 +35,19 @@ func (s RewrapResult) String() string {
 	case Failed:
 		return "failed"
 	}
-	return fmt.Sprintf("Status(%d)", uint8(s))
+	return fmt.Sprintf("RewrapResult(%d)", uint8(s))
 }
 
 // Rewrap brings one stored value in form f under the primary key. A nil
-// value is SQL NULL (Status Null). A value whose header names the primary
-// key is left alone (Current) without decrypting it: Current says what the
-// header says, not that the value authenticates (a value forged with the
-// primary key's id, or moved from another row, is Current too). Decrypt
-// every value with its binding to prove that (pgstore.Verify). Otherwise the value is opened
-// with the key it names (or the legacy decoder, see WithLegacy) and sealed
-// again under the primary key with the same binding; the new value is
-// appended to dst and returned with Status Rewrapped. On failure Rewrap
-// returns dst unchanged, Status Failed and the error; the plaintext never
-// leaves this function.
+// value is SQL NULL (Null). A value whose header names the primary key is
+// left alone (UpToDate) without decrypting it: UpToDate says what the header
+// says, not that the value authenticates (a value forged with the primary
+// key's id, or moved from another row, is UpToDate too). Decrypt every value
+// with its binding to prove that (pgstore.Verify). Otherwise the value is
+// opened with the key it names (or the legacy decoder, see WithLegacy) and
+// sealed again under the primary key with the same binding; the new value is
+// appended to dst and returned with Rewrapped. On failure Rewrap returns dst
+// unchanged, Failed and the error; the plaintext never leaves this function.
 func (r *Keyring) Rewrap(dst, value []byte, f Form, b Binding) ([]byte, RewrapResult, error) {
 	if value == nil {
 		return dst, Null, nil
@@ -109,12 +110,14 @@ func (c Cell) Binding() Binding {
 // Result is the outcome of re-encrypting one Cell.
 type Result struct {
 	Cell
-	Status RewrapResult
-	// New is the value to store in place of Cell.Value when Status is
+	// Outcome is what Rewrap did with the cell's value.
+	Outcome RewrapResult
+	// New is the value to store in place of Cell.Value when Outcome is
 	// Rewrapped, nil otherwise. Store it with a compare-and-swap on
 	// Cell.Value so a concurrent write is never overwritten.
 	New []byte
-	// Err says why the value could not be opened when Status is Failed.
+	// Err says why the value could not be opened when Outcome is
+	// Failed.
 	Err error
 }
 
@@ -124,7 +127,7 @@ type Result struct {
 // cells are yielded like the others so the caller reports them.
 //
 //	for res := range ring.Reencrypt(cells) {
-//		switch res.Status {
+//		switch res.Outcome {
 //		case fieldcrypt.Rewrapped:
 //			store.CompareAndSwap(res.Row, res.Value, res.New)
 //		case fieldcrypt.Failed:
@@ -135,7 +138,7 @@ func (r *Keyring) Reencrypt(cells iter.Seq[Cell]) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
 		for c := range cells {
 			out, st, err := r.Rewrap(nil, c.Value, c.Form, c.Binding())
-			res := Result{Cell: c, Status: st, Err: err}
+			res := Result{Cell: c, Outcome: st, Err: err}
 			if st == Rewrapped {
 				res.New = out
 			}

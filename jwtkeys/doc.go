@@ -6,11 +6,14 @@
 // The common path:
 //
 //	keys, err := jwtkeys.OpenEnv(jwtkeys.Options{Observer: jwtprom.New(prometheus.DefaultRegisterer)})
-//	svc, err := jwtkeys.NewService[AppClaims](keys)      // AppClaims embeds jwtkeys.Claims
-//	pair, err := svc.Issue(userID, AppClaims{Role: "customer"})
-//	mux.Handle("/api/", svc.Middleware(jwtkeys.MiddlewareOptions{Realm: "api", Status: cache})(api))
-//	claims, _ := jwtkeys.ClaimsFrom[AppClaims](r.Context())
-//	pair, err = svc.Refresh(refreshToken)
+//	svc, err := jwtkeys.NewService[AppClaims](keys) // AppClaims embeds jwtkeys.Claims
+//	status := jwtkeys.NewStatusCache(rdb, loadUserStatus, jwtkeys.StatusOptions{})
+//	mux.Handle("/api/", svc.Middleware(jwtkeys.MiddlewareOptions{Realm: "api", Status: status})(api))
+//	claims, _ := jwtkeys.ClaimsFrom[AppClaims](r.Context()) // in api's handlers
+//	refresher, err := jwtkeys.NewRefresher(svc, jwtkeys.RefresherConfig[AppClaims]{
+//		Store: refreshpg.New(pool), Status: status, Claims: loadClaims})
+//	pair, err := refresher.Issue(ctx, userID, AppClaims{Role: "customer"}) // login
+//	pair, err = refresher.Refresh(ctx, pair.Refresh)                      // each refresh token works once
 //
 // # Rings and slots
 //
@@ -30,7 +33,7 @@
 //  1. Stage: JWT_SECRET_NEXT=new on every instance (all verify it).
 //  2. Promote: JWT_SECRET=new, JWT_SECRET_PREVIOUS=old, JWT_SECRET_NEXT
 //     unset, instance by instance.
-//  3. Retire: after the previous key's retire time (Status), unset
+//  3. Retire: after the previous key's retire time (Slots), unset
 //     JWT_SECRET_PREVIOUS. The previous key stops verifying at that time
 //     anyway.
 //
@@ -46,8 +49,8 @@
 // set by the operator at promotion; the same names as files in a secrets
 // directory); else, within one process, the time a reload moved the key into
 // previous; else the load time. A restart without *_SINCE therefore moves the
-// retire time later, never earlier. Status lists every slot with its
-// fingerprint, state, since and retire time.
+// retire time later, never earlier. LiveKeyring.Slots lists every slot with
+// its fingerprint, state, since and retire time.
 //
 // # Validation and security
 //

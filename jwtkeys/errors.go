@@ -11,16 +11,16 @@ type Reason string
 
 // The refusal reasons reported to the Observer and carried by *VerifyError.
 const (
-	ReasonMalformed     Reason = "malformed"       // not a compact JWS, bad base64/JSON, non-string kid, oversized
-	ReasonExpired       Reason = "expired"         // exp passed (beyond the leeway); signature was good
-	ReasonBadSignature  Reason = "bad_signature"   // no live key of the ring produced the signature
-	ReasonUnknownKid    Reason = "unknown_kid"     // kid names no key of the ring
-	ReasonWrongAlg      Reason = "wrong_alg"       // alg is not the pinned algorithm
-	ReasonWrongUse      Reason = "wrong_token_use" // a refresh token presented as access, or the reverse
-	ReasonRetiredKey    Reason = "retired_key"     // signed by a previous key after its retire time
-	ReasonInvalidClaims Reason = "invalid_claims"  // exp missing, nbf/iat in the future, wrong iss or aud
-	ReasonUserDisabled  Reason = "user_disabled"   // the user-status check says the subject is disabled
-	ReasonUnavailable   Reason = "status_unavailable"
+	ReasonMalformed         Reason = "malformed"          // not a compact JWS, bad base64/JSON, non-string kid, oversized
+	ReasonExpired           Reason = "expired"            // exp passed (beyond the leeway); signature was good
+	ReasonBadSignature      Reason = "bad_signature"      // no live key of the ring produced the signature
+	ReasonUnknownKid        Reason = "unknown_kid"        // kid names no key of the ring
+	ReasonWrongAlg          Reason = "wrong_alg"          // alg is not the pinned algorithm
+	ReasonWrongUse          Reason = "wrong_token_use"    // a refresh token presented as access, or the reverse
+	ReasonRetiredKey        Reason = "retired_key"        // signed by a previous key after its retire time
+	ReasonInvalidClaims     Reason = "invalid_claims"     // exp missing, nbf/iat in the future, wrong iss or aud
+	ReasonUserDisabled      Reason = "user_disabled"      // the user-status check says the subject is disabled
+	ReasonStatusUnavailable Reason = "status_unavailable" // the user's status cannot be known (Redis and the loader failed)
 )
 
 // Sentinel errors. Every verification failure is a *VerifyError whose Unwrap
@@ -33,7 +33,7 @@ var (
 	ErrUnknownKid    = errors.New("jwtkeys: unknown key id")
 	ErrWrongAlg      = errors.New("jwtkeys: algorithm not allowed")
 	ErrWrongUse      = errors.New("jwtkeys: wrong token use")
-	ErrKeyRetired    = errors.New("jwtkeys: signing key is retired")
+	ErrRetiredKey    = errors.New("jwtkeys: signing key is retired")
 	ErrInvalidClaims = errors.New("jwtkeys: invalid claims")
 	ErrUserDisabled  = errors.New("jwtkeys: user disabled")
 	// ErrStatusUnavailable: neither the Redis cache nor the loader could say
@@ -102,7 +102,7 @@ func description(r Reason) string {
 		return "the token claims are invalid"
 	case ReasonUserDisabled:
 		return "the user is disabled"
-	case ReasonUnavailable:
+	case ReasonStatusUnavailable:
 		return "the user status could not be checked; retry later"
 	}
 	return "the token is invalid"
@@ -111,8 +111,8 @@ func description(r Reason) string {
 var reasonErr = map[Reason]error{
 	ReasonMalformed: ErrMalformed, ReasonExpired: ErrExpired, ReasonBadSignature: ErrBadSignature,
 	ReasonUnknownKid: ErrUnknownKid, ReasonWrongAlg: ErrWrongAlg, ReasonWrongUse: ErrWrongUse,
-	ReasonRetiredKey: ErrKeyRetired, ReasonInvalidClaims: ErrInvalidClaims, ReasonUserDisabled: ErrUserDisabled,
-	ReasonUnavailable: ErrStatusUnavailable,
+	ReasonRetiredKey: ErrRetiredKey, ReasonInvalidClaims: ErrInvalidClaims, ReasonUserDisabled: ErrUserDisabled,
+	ReasonStatusUnavailable: ErrStatusUnavailable,
 }
 
 // ReasonOf returns the refusal reason carried by err ("" when err is not a

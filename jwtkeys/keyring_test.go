@@ -196,8 +196,8 @@ func TestPreviousRetiresAfterWindow(t *testing.T) {
 		t.Fatalf("1 s before retire: %v", err)
 	}
 	clk.Advance(time.Second)
-	if _, err := svc.VerifyAccess(long); !errors.Is(err, ErrKeyRetired) {
-		t.Fatalf("at retire time: err = %v, want ErrKeyRetired", err)
+	if _, err := svc.VerifyAccess(long); !errors.Is(err, ErrRetiredKey) {
+		t.Fatalf("at retire time: err = %v, want ErrRetiredKey", err)
 	}
 	if st := svc.LiveKeyring().Slots()[2]; st.State != StateRetired {
 		t.Errorf("state after retire = %s", st.State)

@@ -338,7 +338,7 @@ func hungRedis(t testing.TB) *redis.Client {
 
 // Redis unreachable or hung: each check costs at most the deadline (plus
 // the loader), the breaker then skips Redis, a probe after the cooldown
-// closes it again when Redis is back, and Redis() reports each state
+// closes it again when Redis is back, and RedisHealth() reports each state
 // (issue 13 point 2).
 func TestStatusCacheBoundedRedis(t *testing.T) {
 	for name, mk := range map[string]func(testing.TB) *redis.Client{
@@ -360,7 +360,7 @@ func TestStatusCacheBoundedRedis(t *testing.T) {
 					t.Fatalf("check %d took %v: not bounded by the 50 ms deadline", i, d)
 				}
 			}
-			if st := c.Redis(); st.State != "open" || st.Failures != 3 {
+			if st := c.RedisHealth(); st.Breaker != "open" || st.Failures != 3 {
 				t.Fatalf("after 3 failures: %+v", st)
 			}
 			errs := len(obs.cacheErr)
@@ -376,8 +376,8 @@ func TestStatusCacheBoundedRedis(t *testing.T) {
 			// After the cooldown one probe goes through; it fails: open again.
 			clk.Advance(6 * time.Second)
 			c.Check(ctx, "good")
-			if len(obs.cacheErr) != errs+1 || c.Redis().State != "open" {
-				t.Fatalf("probe: %d errors, %+v", len(obs.cacheErr)-errs, c.Redis())
+			if len(obs.cacheErr) != errs+1 || c.RedisHealth().Breaker != "open" {
+				t.Fatalf("probe: %d errors, %+v", len(obs.cacheErr)-errs, c.RedisHealth())
 			}
 			// Loader down too: 503, never allowed.
 			l.err = errors.New("db down")
@@ -392,12 +392,12 @@ func TestStatusCacheBoundedRedis(t *testing.T) {
 	l := &loaderRec{}
 	c := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: r.Prefix, BreakerFailures: 1, LocalTTL: -1, Now: clk.Now})
 	c.brk.result(false, clk.Now())
-	if c.Redis().State != "open" {
+	if c.RedisHealth().Breaker != "open" {
 		t.Fatal("not open")
 	}
 	clk.Advance(10 * time.Second)
-	if err := c.Check(context.Background(), "u"); err != nil || c.Redis().State != "ok" {
-		t.Fatalf("recovery: %v %+v", err, c.Redis())
+	if err := c.Check(context.Background(), "u"); err != nil || c.RedisHealth().Breaker != "ok" {
+		t.Fatalf("recovery: %v %+v", err, c.RedisHealth())
 	}
 }
 

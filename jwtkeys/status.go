@@ -167,7 +167,7 @@ func (c *StatusCache) Check(ctx context.Context, sub string) error {
 func (c *StatusCache) fromLoader(ctx context.Context, sub string, now time.Time, key string, setKey bool) error {
 	st, err := c.load(ctx, sub)
 	if err != nil {
-		return c.refuse(ReasonUnavailable, err)
+		return c.refuse(ReasonStatusUnavailable, err)
 	}
 	c.remember(sub, st.Disabled, now)
 	if setKey && c.brk.allow(now) {
@@ -218,11 +218,12 @@ func (c *StatusCache) bounded(ctx context.Context, op func(context.Context) erro
 	}
 }
 
-// RedisState is the status cache's view of Redis, for readiness.
-type RedisState struct {
-	// State is "ok", "failing" (recent failures, circuit still closed) or
+// RedisHealth is the status cache's view of Redis, for readiness checks,
+// as WatchHealth is the keyring watcher's.
+type RedisHealth struct {
+	// Breaker is "ok", "failing" (recent failures, circuit still closed) or
 	// "open" (circuit open: checks go to the loader without Redis).
-	State    string
+	Breaker  string
 	Failures int       // consecutive failures
 	OpenedAt time.Time // when the circuit last opened (zero if never)
 }
@@ -239,8 +240,8 @@ func (c *StatusCache) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Redis reports the state of Redis as the status cache sees it.
-func (c *StatusCache) Redis() RedisState {
+// RedisHealth reports Redis as the status cache sees it.
+func (c *StatusCache) RedisHealth() RedisHealth {
 	return c.brk.state(c.now())
 }
 
@@ -287,15 +288,15 @@ func (b *breaker) result(ok bool, now time.Time) {
 	}
 }
 
-func (b *breaker) state(now time.Time) RedisState {
+func (b *breaker) state(now time.Time) RedisHealth {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	st := RedisState{State: "ok", Failures: b.fails, OpenedAt: b.openedAt}
+	st := RedisHealth{Breaker: "ok", Failures: b.fails, OpenedAt: b.openedAt}
 	switch {
 	case b.fails >= b.threshold:
-		st.State = "open"
+		st.Breaker = "open"
 	case b.fails > 0:
-		st.State = "failing"
+		st.Breaker = "failing"
 	}
 	return st
 }

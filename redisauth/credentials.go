@@ -64,11 +64,13 @@ func URLFile(path string) CredentialsFunc {
 	}
 }
 
-// Env reads the password from the environment variable passwordVar
-// (REDIS_PASSWORD), and the user from userVar when it is not "", for every
-// new connection. A variable set at process start does not change; use it
-// for processes whose environment is updated in place, and files otherwise.
-func Env(userVar, passwordVar string) CredentialsFunc {
+// PasswordEnv is PasswordFile for environment variables: it reads the
+// password from passwordVar (REDIS_PASSWORD), and the user from userVar when
+// it is not "", for every new connection. A variable set at process start
+// does not change; use it for processes whose environment is updated in
+// place, and files otherwise. (secretenv.Env is the other kind of thing: a
+// Source of secrets read once at load.)
+func PasswordEnv(passwordVar, userVar string) CredentialsFunc {
 	return func(context.Context) (string, string, error) {
 		pw := os.Getenv(passwordVar)
 		if pw == "" {

@@ -32,8 +32,8 @@ func TestCredentialSources(t *testing.T) {
 	}
 	t.Setenv("RT_REDIS_USER", "app")
 	t.Setenv("RT_REDIS_PASSWORD", "s3cr3t-env")
-	if n, p, err := redisauth.Env("RT_REDIS_USER", "RT_REDIS_PASSWORD")(ctx); err != nil || n != "app" || p != "s3cr3t-env" {
-		t.Fatalf("Env: %q %v", n, err)
+	if n, p, err := redisauth.PasswordEnv("RT_REDIS_PASSWORD", "RT_REDIS_USER")(ctx); err != nil || n != "app" || p != "s3cr3t-env" {
+		t.Fatalf("PasswordEnv: %q %v", n, err)
 	}
 	// Bad content: a clear error that never shows it.
 	must(t, os.WriteFile(u, []byte("redis://app:s3cr3t-url@[bad\n"), 0o600))
@@ -42,7 +42,7 @@ func TestCredentialSources(t *testing.T) {
 		"bad url":   redisauth.URLFile(u),
 		"bad user":  redisauth.PasswordFile(pw, user),
 		"missing":   redisauth.PasswordFile(filepath.Join(dir, "none"), ""),
-		"unset env": redisauth.Env("", "RT_REDIS_UNSET"),
+		"unset env": redisauth.PasswordEnv("RT_REDIS_UNSET", ""),
 	} {
 		_, _, err := f(ctx)
 		if !errors.Is(err, redisauth.ErrCredentials) || strings.Contains(err.Error(), "s3cr3t") {

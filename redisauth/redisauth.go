@@ -46,7 +46,7 @@
 // Retire refuses while a node still holds a password being removed.
 //
 // Services follow the new credentials without a restart through a go-redis
-// CredentialsProviderContext (PasswordFile, URLFile, Env) as their
+// CredentialsProviderContext (PasswordFile, URLFile, PasswordEnv) as their
 // connections recycle (ConnMaxLifetime, with PoolFIFO so idle connections
 // recycle too).
 package redisauth
@@ -119,7 +119,11 @@ type NodeError struct {
 	Err  error
 }
 
-func (e *NodeError) Error() string { return "redisauth: node " + e.Addr + ": " + e.Err.Error() }
+// Error names the node once and the package once: "redisauth: node
+// 10.0.0.5:6379: node cannot persist ACL changes: …".
+func (e *NodeError) Error() string {
+	return "redisauth: node " + e.Addr + ": " + strings.TrimPrefix(e.Err.Error(), "redisauth: ")
+}
 func (e *NodeError) Unwrap() error { return e.Err }
 
 // DiffError lists the findings of a refused cutover.

@@ -320,8 +320,8 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 		// readiness. Redis down does not fail readiness: checks go to the
 		// status loader (circuit open), which readiness reports.
 		perr := a.status.Ping(r.Context())
-		switch st := a.status.Redis(); {
-		case st.State == "open":
+		switch st := a.status.RedisHealth(); {
+		case st.Breaker == "open":
 			checks["redis"] = fmt.Sprintf("circuit open since %s after %d failures: status loader used directly", st.OpenedAt.UTC().Format(time.RFC3339), st.Failures)
 		case perr != nil:
 			checks["redis"] = fmt.Sprintf("failing (%d in a row): status loader used for those checks", st.Failures)

@@ -146,7 +146,7 @@ func fieldInMemory(ctx context.Context, o *Options, p *Phase) error {
 			if n%100 == 0 {
 				time.Sleep(time.Millisecond) // batches, as the Postgres job pages
 			}
-			switch res.Status {
+			switch res.Outcome {
 			case fieldcrypt.Rewrapped:
 				if t.cas(res.Row, res.Value, res.New) {
 					rewrapped++

@@ -114,6 +114,7 @@ var imports = map[string]string{
 	"zalopay":     "github.com/goodgo/rotation/payment/zalopay",
 	"webhook":     "github.com/goodgo/rotation/payment/webhook",
 	"payment":     "github.com/goodgo/rotation/payment",
+	"idemredis":   "github.com/goodgo/rotation/payment/idemredis",
 	"secretenv":   "github.com/goodgo/rotation/secretenv",
 	"fingerprint": "github.com/goodgo/rotation/fingerprint",
 	"keygen":      "github.com/goodgo/rotation/keygen",

@@ -110,8 +110,8 @@ func TestRetirePrevious(t *testing.T) {
 	kit.RetirePrevious()
 	for _, kind := range []jwtkeystest.Kind{jwtkeystest.Previous, jwtkeystest.LegacyPrevious} {
 		_, err := kit.Service.VerifyAccess(kit.Token(kind, "u", appClaims{}))
-		if !errors.Is(err, jwtkeys.ErrKeyRetired) {
-			t.Errorf("%v after RetirePrevious: %v, want ErrKeyRetired", kind, err)
+		if !errors.Is(err, jwtkeys.ErrRetiredKey) {
+			t.Errorf("%v after RetirePrevious: %v, want ErrRetiredKey", kind, err)
 		}
 	}
 	if _, err := kit.Service.VerifyAccess(kit.Token(jwtkeystest.Current, "u", appClaims{})); err != nil {

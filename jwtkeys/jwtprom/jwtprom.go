@@ -76,7 +76,7 @@ func New(reg prometheus.Registerer) *Observer {
 	o.setMode(jwtkeys.WatchStopped)
 	for _, r := range []jwtkeys.Reason{jwtkeys.ReasonMalformed, jwtkeys.ReasonExpired, jwtkeys.ReasonBadSignature,
 		jwtkeys.ReasonUnknownKid, jwtkeys.ReasonWrongAlg, jwtkeys.ReasonWrongUse, jwtkeys.ReasonRetiredKey,
-		jwtkeys.ReasonInvalidClaims, jwtkeys.ReasonUserDisabled, jwtkeys.ReasonUnavailable} {
+		jwtkeys.ReasonInvalidClaims, jwtkeys.ReasonUserDisabled, jwtkeys.ReasonStatusUnavailable} {
 		for _, ring := range []jwtkeys.RingID{jwtkeys.Access, jwtkeys.Refresh} {
 			o.failures.WithLabelValues(ring.String(), string(r))
 		}
