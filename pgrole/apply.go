@@ -319,7 +319,7 @@ type DrainOptions struct {
 	Terminate      bool
 	TerminateAfter time.Duration
 	// Progress is called after every check.
-	Progress func(DrainStatus)
+	Progress func(DrainProgress)
 	// Nudge is called after every check that still sees sessions, e.g. to
 	// RECONNECT the database on PgBouncer, whose idle server connections of
 	// the old role otherwise live until server_idle_timeout/server_lifetime.
@@ -333,8 +333,8 @@ type DrainOptions struct {
 	Pending func(ctx context.Context, role string) (int, error)
 }
 
-// DrainStatus is one observation of Drain.
-type DrainStatus struct {
+// DrainProgress is one observation of Drain.
+type DrainProgress struct {
 	Role       string
 	Sessions   int
 	Databases  []string
@@ -387,7 +387,7 @@ func (a *Admin) Drain(ctx context.Context, role string, opt DrainOptions) error 
 			terminated += k
 		}
 		if opt.Progress != nil {
-			opt.Progress(DrainStatus{Role: role, Sessions: n, Databases: dbs, Elapsed: elapsed, Terminated: terminated})
+			opt.Progress(DrainProgress{Role: role, Sessions: n, Databases: dbs, Elapsed: elapsed, Terminated: terminated})
 		}
 		if n == 0 {
 			return nil

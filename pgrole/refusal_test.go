@@ -75,9 +75,9 @@ func TestDropRefusedWithSessionsAndOwnedObjects(t *testing.T) {
 		t.Fatalf("drop with a live session: %v", err)
 	}
 	// Drain times out while the session lives, reporting progress…
-	var seen []pgrole.DrainStatus
+	var seen []pgrole.DrainProgress
 	err = adm.Drain(ctx, f.app, pgrole.DrainOptions{Timeout: 300 * quickDrain.Poll / 100, Poll: quickDrain.Poll,
-		Progress: func(s pgrole.DrainStatus) { seen = append(seen, s) }})
+		Progress: func(s pgrole.DrainProgress) { seen = append(seen, s) }})
 	if !errors.Is(err, pgrole.ErrDrainTimeout) || len(seen) == 0 || seen[0].Sessions != 1 {
 		t.Fatalf("drain with a live session: %v %+v", err, seen)
 	}

@@ -75,7 +75,7 @@ func TestAlternateReplica(t *testing.T) {
 	secrets.write(t, map[string]string{"username": "app_v2", "password": newPW}) // cutover
 	var counts []int
 	must(t, adm.Drain(ctx, "app", redisauth.DrainOptions{Timeout: time.Minute, Poll: 100 * time.Millisecond,
-		Progress: func(s redisauth.DrainStatus) { counts = append(counts, s.Clients) }}))
+		Progress: func(s redisauth.DrainProgress) { counts = append(counts, s.Clients) }}))
 	if len(counts) < 2 || counts[0] == 0 || counts[len(counts)-1] != 0 {
 		t.Fatalf("drain counts %v: want clients seen, then none", counts)
 	}

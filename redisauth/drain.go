@@ -21,11 +21,11 @@ type DrainOptions struct {
 	// Poll is the interval between counts (default 1s).
 	Poll time.Duration
 	// Progress receives each count.
-	Progress func(DrainStatus)
+	Progress func(DrainProgress)
 }
 
-// DrainStatus is one count of the old user's clients.
-type DrainStatus struct {
+// DrainProgress is one count of the old user's clients.
+type DrainProgress struct {
 	User    string
 	Elapsed time.Duration
 	Clients int            // on all nodes
@@ -61,7 +61,7 @@ func (a *Admin) Drain(ctx context.Context, user string, o DrainOptions) error {
 		if err != nil {
 			return err
 		}
-		st := DrainStatus{User: user, Elapsed: time.Since(start), PerNode: per, Killed: killed}
+		st := DrainProgress{User: user, Elapsed: time.Since(start), PerNode: per, Killed: killed}
 		for _, c := range per {
 			st.Clients += c
 		}

@@ -574,7 +574,7 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 	if asJSON {
 		progress = env.Stderr
 	}
-	o := pgrole.DrainOptions{Timeout: timeout, Terminate: incident, Progress: func(s pgrole.DrainStatus) {
+	o := pgrole.DrainOptions{Timeout: timeout, Terminate: incident, Progress: func(s pgrole.DrainProgress) {
 		doc.Sessions, doc.Terminated, doc.ElapsedSeconds = s.Sessions, s.Terminated, s.Elapsed.Seconds()
 		if s.Databases != nil {
 			doc.Databases = s.Databases

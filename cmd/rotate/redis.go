@@ -405,7 +405,7 @@ func redisDrain(ctx context.Context, env *Env, args []string) int {
 	if f.asJSON {
 		progress = env.Stderr
 	}
-	err := adm.Drain(ctx, f.user, redisauth.DrainOptions{Timeout: timeout, Window: window, Kill: f.incident, Progress: func(s redisauth.DrainStatus) {
+	err := adm.Drain(ctx, f.user, redisauth.DrainOptions{Timeout: timeout, Window: window, Kill: f.incident, Progress: func(s redisauth.DrainProgress) {
 		doc.Clients, doc.Killed, doc.ElapsedSeconds = s.Clients, s.Killed, s.Elapsed.Seconds()
 		if s.PerNode != nil {
 			doc.PerNode = s.PerNode

@@ -149,7 +149,7 @@ func redisPassword(ctx context.Context, o *Options, p *Phase) error {
 	}
 	p.Event("cutover: the app secret now names %s", plan.New)
 	var peak int
-	if err := adm.Drain(ctx, "app", redisauth.DrainOptions{Timeout: 2 * time.Minute, Poll: 200 * time.Millisecond, Progress: func(s redisauth.DrainStatus) {
+	if err := adm.Drain(ctx, "app", redisauth.DrainOptions{Timeout: 2 * time.Minute, Poll: 200 * time.Millisecond, Progress: func(s redisauth.DrainProgress) {
 		peak = max(peak, s.Clients)
 	}}); err != nil {
 		return err
