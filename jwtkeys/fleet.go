@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/goodgo/rotation/secretenv"
 )
 
 // FleetReport is what one instance has loaded, as FleetHandler serves it and
@@ -23,13 +25,13 @@ type FleetReport struct {
 // "refresh", or a ring another component adds (FleetOptions.Extra), such as
 // "field".
 type FleetSlot struct {
-	Ring        string     `json:"ring"`
-	Slot        string     `json:"slot"` // next, current or previous
-	Variable    string     `json:"variable"`
-	State       State      `json:"state"`
-	Fingerprint string     `json:"fingerprint,omitempty"`
-	Since       *time.Time `json:"since,omitempty"`
-	RetireAt    *time.Time `json:"retire_at,omitempty"`
+	Ring        string         `json:"ring"`
+	Slot        secretenv.Slot `json:"slot"`
+	Var         string         `json:"variable"`
+	State       State          `json:"state"`
+	Fingerprint string         `json:"fingerprint,omitempty"`
+	Since       *time.Time     `json:"since,omitempty"`
+	RetireAt    *time.Time     `json:"retire_at,omitempty"`
 }
 
 // FleetOptions configure FleetHandler.
@@ -44,7 +46,7 @@ func (k *LiveKeyring) FleetReport() FleetReport {
 	kr := k.Keyring()
 	r := FleetReport{Algorithm: kr.Algorithm(), LoadedAt: kr.LoadedAt().UTC(), Watch: k.WatchHealth().Mode}
 	for _, s := range kr.Slots() {
-		fs := FleetSlot{Ring: s.Ring.String(), Slot: s.Slot.String(), Variable: s.Var, State: s.State, Fingerprint: s.Fingerprint}
+		fs := FleetSlot{Ring: s.Ring.String(), Slot: s.Slot, Var: s.Var, State: s.State, Fingerprint: s.Fingerprint}
 		if !s.Since.IsZero() {
 			t := s.Since.UTC()
 			fs.Since = &t

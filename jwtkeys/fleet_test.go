@@ -21,7 +21,7 @@ func TestFleetHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := keys.FleetHandler(FleetOptions{Extra: func() []FleetSlot {
-		return []FleetSlot{{Ring: "field", Slot: "current", Variable: "FIELD_ENCRYPTION_KEY", State: StateSigning, Fingerprint: "0123456789abcdef"}}
+		return []FleetSlot{{Ring: "field", Slot: "current", Var: "FIELD_ENCRYPTION_KEY", State: StateSigning, Fingerprint: "0123456789abcdef"}}
 	}})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/keys", nil))
@@ -43,12 +43,12 @@ func TestFleetHandler(t *testing.T) {
 	}
 	byKey := map[string]FleetSlot{}
 	for _, s := range rep.Slots {
-		byKey[s.Ring+"/"+s.Slot] = s
+		byKey[s.Ring+"/"+s.Slot.String()] = s
 	}
 	if s := byKey["access/next"]; s.Fingerprint != fingerprintOf(sC) || s.State != StateStaged {
 		t.Errorf("access next: %+v", s)
 	}
-	if s := byKey["access/current"]; s.Fingerprint != fingerprintOf(sB) || s.State != StateSigning || s.Variable != "JWT_SECRET" {
+	if s := byKey["access/current"]; s.Fingerprint != fingerprintOf(sB) || s.State != StateSigning || s.Var != "JWT_SECRET" {
 		t.Errorf("access current: %+v", s)
 	}
 	p := byKey["access/previous"]

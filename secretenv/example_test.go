@@ -14,7 +14,7 @@ func Example() {
 	if _, err := secretenv.Require(src, "JWT_REFRESH_SECRET", secretenv.HMACRule); err != nil {
 		fmt.Println(err)
 	}
-	jwt, _ := secretenv.Lookup("jwt")
+	jwt, _ := secretenv.LookupClass("jwt")
 	for _, f := range secretenv.Check(src, []secretenv.Class{jwt}) {
 		if f.Set || f.Required {
 			fmt.Println(f.Var, f.OK(), f.Fingerprints)

@@ -119,8 +119,8 @@ func Inventory() []Class {
 	}
 }
 
-// Lookup returns the inventory class with the given ID.
-func Lookup(id string) (Class, bool) {
+// LookupClass returns the inventory class with the given ID.
+func LookupClass(id string) (Class, bool) {
 	for _, c := range Inventory() {
 		if c.ID == id {
 			return c, true

@@ -304,8 +304,8 @@ func TestInventoryCoversRunbook(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	jwt, _ := Lookup("jwt")
-	field, _ := Lookup("field")
+	jwt, _ := LookupClass("jwt")
+	field, _ := LookupClass("field")
 	src := Map(map[string]string{
 		"JWT_SECRET":                  jwtA,
 		"JWT_REFRESH_SECRET":          jwtB,
@@ -361,7 +361,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func TestCheckPaymentDeadline(t *testing.T) {
-	vnpay, _ := Lookup("vnpay")
+	vnpay, _ := LookupClass("vnpay")
 	base := map[string]string{"VNPAY_HASH_SECRET": strings.Repeat("N", 32), "VNPAY_TMN_CODE": "DEMOV210", "VNPAY_HASH_SECRET_PREVIOUS": strings.Repeat("O", 32)}
 	find := func(m map[string]string) Finding {
 		for _, f := range Check(Map(m), []Class{vnpay}) {

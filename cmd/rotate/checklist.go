@@ -81,7 +81,7 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 		return exitUsage
 	}
 	classID, envID := fs.Arg(0), fs.Arg(1)
-	class, ok := secretenv.Lookup(classID)
+	class, ok := secretenv.LookupClass(classID)
 	if !ok {
 		return fail("unknown class %q (known: %s)", classID, classIDs())
 	}

@@ -49,18 +49,18 @@ var fieldVars = []string{fieldcrypt.EnvKeyNext, fieldcrypt.EnvKey, fieldcrypt.En
 // "field"), for the fleet check and for instances that report their field
 // keys through jwtkeys.FleetOptions.Extra.
 func fieldSlots(r *fieldcrypt.Keyring) []jwtkeys.FleetSlot {
-	out := []jwtkeys.FleetSlot{{Ring: fieldRing, Slot: "current", Variable: fieldcrypt.EnvKey, State: jwtkeys.StateSigning, Fingerprint: r.Primary().String()}}
+	out := []jwtkeys.FleetSlot{{Ring: fieldRing, Slot: secretenv.SlotCurrent, Var: fieldcrypt.EnvKey, State: jwtkeys.StateSigning, Fingerprint: r.Primary().String()}}
 	if id, ok := r.Next(); ok {
-		out = append(out, jwtkeys.FleetSlot{Ring: fieldRing, Slot: "next", Variable: fieldcrypt.EnvKeyNext, State: jwtkeys.StateStaged, Fingerprint: id.String()})
+		out = append(out, jwtkeys.FleetSlot{Ring: fieldRing, Slot: secretenv.SlotNext, Var: fieldcrypt.EnvKeyNext, State: jwtkeys.StateStaged, Fingerprint: id.String()})
 	} else {
-		out = append(out, jwtkeys.FleetSlot{Ring: fieldRing, Slot: "next", Variable: fieldcrypt.EnvKeyNext, State: jwtkeys.StateEmpty})
+		out = append(out, jwtkeys.FleetSlot{Ring: fieldRing, Slot: secretenv.SlotNext, Var: fieldcrypt.EnvKeyNext, State: jwtkeys.StateEmpty})
 	}
 	prev := r.Previous()
 	if len(prev) == 0 {
-		out = append(out, jwtkeys.FleetSlot{Ring: fieldRing, Slot: "previous", Variable: fieldcrypt.EnvKeyPrevious, State: jwtkeys.StateEmpty})
+		out = append(out, jwtkeys.FleetSlot{Ring: fieldRing, Slot: secretenv.SlotPrevious, Var: fieldcrypt.EnvKeyPrevious, State: jwtkeys.StateEmpty})
 	}
 	for _, id := range prev {
-		out = append(out, jwtkeys.FleetSlot{Ring: fieldRing, Slot: "previous", Variable: fieldcrypt.EnvKeyPrevious, State: jwtkeys.StateVerifying, Fingerprint: id.String()})
+		out = append(out, jwtkeys.FleetSlot{Ring: fieldRing, Slot: secretenv.SlotPrevious, Var: fieldcrypt.EnvKeyPrevious, State: jwtkeys.StateVerifying, Fingerprint: id.String()})
 	}
 	return out
 }
@@ -68,7 +68,7 @@ func fieldSlots(r *fieldcrypt.Keyring) []jwtkeys.FleetSlot {
 func fieldWant(r *fieldcrypt.Keyring) fleetWant {
 	w := fleetWant{}
 	for _, s := range fieldSlots(r) {
-		w.add(s.Ring, s.Slot, s.Fingerprint)
+		w.add(s.Ring, s.Slot.String(), s.Fingerprint)
 	}
 	return w
 }

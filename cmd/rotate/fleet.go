@@ -205,7 +205,7 @@ func compareFleet(rep *jwtkeys.FleetReport, want fleetWant) []slotDiff {
 	has := fleetWant{}
 	for _, s := range rep.Slots {
 		if _, checked := want[s.Ring]; checked {
-			has.add(s.Ring, s.Slot, s.Fingerprint)
+			has.add(s.Ring, s.Slot.String(), s.Fingerprint)
 		}
 	}
 	var diffs []slotDiff

@@ -33,7 +33,7 @@ func runInventory(_ context.Context, env *Env, args []string) int {
 	if *only != "" {
 		var picked []secretenv.Class
 		for _, id := range strings.Split(*only, ",") {
-			c, ok := secretenv.Lookup(strings.TrimSpace(id))
+			c, ok := secretenv.LookupClass(strings.TrimSpace(id))
 			if !ok {
 				fmt.Fprintf(env.Stderr, "rotate inventory: unknown class %q (known: %s)\n", id, classIDs())
 				return exitUsage
