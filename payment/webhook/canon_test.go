@@ -54,8 +54,8 @@ func TestParseJSONManyKeysIsNotQuadratic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%d distinct keys: %v", n, err)
 	}
-	if d, ok := v.get("data"); !ok || len(d.obj) != n {
-		t.Fatalf("data has %d members, want %d", len(d.obj), n)
+	if d, ok := v.get("data"); !ok || d.len() != n {
+		t.Fatalf("data has %d members, want %d", d.len(), n)
 	}
 }
 

@@ -130,7 +130,7 @@ func (c *PayOSClient) PaymentRequest(ctx context.Context, orderCode int64) (*Pay
 	// The response came from PayOS over TLS, so an ambiguous rendering
 	// (the payer's memo inside transactions) cannot be swapped for another
 	// reading: only its integrity is checked here.
-	msg, _, _, err := payosCanon(nil, data)
+	msg, _, _, err := payosCanon(nil, &data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPayOSAPI, err)
 	}
