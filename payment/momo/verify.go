@@ -1,7 +1,6 @@
 package momo
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -117,70 +116,59 @@ type ipnWire struct {
 // takes a number or a string holding one), without reflection, refusing a
 // key repeated exactly or up to case.
 func (w *ipnWire) decode(body []byte) error {
-	return jsonkeys.Fields(body, func(key, raw []byte) error {
-		for i, name := range ipnFields {
-			if !bytes.EqualFold(key, name) {
-				continue
-			}
-			if string(raw) == "null" {
-				return nil
-			}
-			str, num := w.field(i)
-			if str != nil {
-				return unquote(raw, str)
-			}
-			if raw[0] == '"' { // encoding/json takes a string holding a number
-				var s string
-				if err := unquote(raw, &s); err != nil || !isNumber(s) {
-					return errors.New("not a number")
-				}
-				*num = json.Number(s)
-				return nil
-			}
-			if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
-				return errors.New("not a number")
-			}
-			*num = json.Number(raw)
+	return jsonkeys.Fields(body, func(fold, raw []byte) error {
+		var str *string
+		var num *json.Number
+		switch string(fold) { // jsonkeys.Fold of the field names
+		case "PARTNERCODE":
+			str = &w.PartnerCode
+		case "ORDERID":
+			str = &w.OrderID
+		case "REQUESTID":
+			str = &w.RequestID
+		case "AMOUNT":
+			num = &w.Amount
+		case "ORDERINFO":
+			str = &w.OrderInfo
+		case "ORDERTYPE":
+			str = &w.OrderType
+		case "TRANSID":
+			num = &w.TransID
+		case "RESULTCODE":
+			num = &w.ResultCode
+		case "MESSAGE":
+			str = &w.Message
+		case "PAYTYPE":
+			str = &w.PayType
+		case "RESPONSETIME":
+			num = &w.ResponseTime
+		case "EXTRADATA":
+			str = &w.ExtraData
+		case "SIGNATURE":
+			str = &w.Signature
+		default:
+			return nil // unknown fields are ignored, as encoding/json does
+		}
+		if string(raw) == "null" {
 			return nil
 		}
-		return nil // unknown fields are ignored, as encoding/json does
+		if str != nil {
+			return unquote(raw, str)
+		}
+		if raw[0] == '"' { // encoding/json takes a string holding a number
+			var s string
+			if err := unquote(raw, &s); err != nil || !isNumber(s) {
+				return errors.New("not a number")
+			}
+			*num = json.Number(s)
+			return nil
+		}
+		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+			return errors.New("not a number")
+		}
+		*num = json.Number(raw)
+		return nil
 	})
-}
-
-// ipnFields are the IPN body's keys, in the order of ipnWire.field.
-var ipnFields = [...][]byte{[]byte("partnerCode"), []byte("orderId"), []byte("requestId"), []byte("amount"),
-	[]byte("orderInfo"), []byte("orderType"), []byte("transId"), []byte("resultCode"), []byte("message"),
-	[]byte("payType"), []byte("responseTime"), []byte("extraData"), []byte("signature")}
-
-// field returns the destination of ipnFields[i]: a string or a number.
-func (w *ipnWire) field(i int) (*string, *json.Number) {
-	switch i {
-	case 0:
-		return &w.PartnerCode, nil
-	case 1:
-		return &w.OrderID, nil
-	case 2:
-		return &w.RequestID, nil
-	case 3:
-		return nil, &w.Amount
-	case 4:
-		return &w.OrderInfo, nil
-	case 5:
-		return &w.OrderType, nil
-	case 6:
-		return nil, &w.TransID
-	case 7:
-		return nil, &w.ResultCode
-	case 8:
-		return &w.Message, nil
-	case 9:
-		return &w.PayType, nil
-	case 10:
-		return nil, &w.ResponseTime
-	case 11:
-		return &w.ExtraData, nil
-	}
-	return &w.Signature, nil
 }
 
 // isNumber reports whether s is exactly a JSON number literal.

@@ -1,7 +1,6 @@
 package zalopay
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -68,9 +67,9 @@ type envelope struct {
 // decode reads a callback body as json.Unmarshal into envelope does,
 // without reflection (keys matched up to case, a repeated key refused).
 func (e *envelope) decode(body []byte) error {
-	return jsonkeys.Fields(body, func(key, raw []byte) error {
-		switch {
-		case bytes.EqualFold(key, keyData):
+	return jsonkeys.Fields(body, func(fold, raw []byte) error {
+		switch string(fold) { // jsonkeys.Fold of the field names
+		case "DATA":
 			if string(raw) == "null" {
 				return nil
 			}
@@ -79,9 +78,9 @@ func (e *envelope) decode(body []byte) error {
 				return err
 			}
 			e.Data = &s
-		case bytes.EqualFold(key, keyMac):
+		case "MAC":
 			return jsonkeys.String(raw, &e.Mac)
-		case bytes.EqualFold(key, keyType):
+		case "TYPE":
 			if string(raw) == "null" {
 				return nil
 			}
@@ -96,19 +95,17 @@ func (e *envelope) decode(body []byte) error {
 	})
 }
 
-var (
-	keyData, keyMac, keyType = []byte("data"), []byte("mac"), []byte("type")
-	orderKeys                = [...][]byte{[]byte("app_id"), []byte("app_trans_id"), []byte("app_time"), []byte("app_user"),
-		[]byte("amount"), []byte("embed_data"), []byte("item"), []byte("zp_trans_id"), []byte("server_time"), []byte("channel"),
-		[]byte("merchant_user_id"), []byte("user_fee_amount"), []byte("discount_amount")}
-)
+// orderKeys are the order data's keys, folded (jsonkeys.Fold), in the
+// order of OrderData.set.
+var orderKeys = [...]string{"APP_ID", "APP_TRANS_ID", "APP_TIME", "APP_USER", "AMOUNT", "EMBED_DATA", "ITEM",
+	"ZP_TRANS_ID", "SERVER_TIME", "CHANNEL", "MERCHANT_USER_ID", "USER_FEE_AMOUNT", "DISCOUNT_AMOUNT"}
 
 // decode reads order data as json.Unmarshal into OrderData does, without
 // reflection.
 func (o *OrderData) decode(data []byte) error {
-	return jsonkeys.Fields(data, func(key, raw []byte) error {
+	return jsonkeys.Fields(data, func(fold, raw []byte) error {
 		for i, k := range orderKeys {
-			if bytes.EqualFold(key, k) {
+			if len(k) == len(fold) && k == string(fold) {
 				return o.set(i, raw)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -114,93 +115,153 @@ func str(b []byte, i int) (int, bool) {
 	return -1, esc
 }
 
-// Fields reads b, which must be valid JSON (json.Valid), as one object and
-// calls fn with each top-level key, exactly as spelled after unescaping,
-// and its value's raw bytes. A repeated key, exactly or up to case, is
-// ErrDuplicateKey; null is an object without keys, anything else that is
-// not a JSON object is an error. It is
-// the reading encoding/json gives a flat struct, without reflection: keys
-// are matched by the caller (case-insensitively, as encoding/json does).
-// key and raw alias b (or a scratch copy for an escaped key) and are valid
-// only during the call.
-func Fields(b []byte, fn func(key, raw []byte) error) error {
-	if !valid(b) {
-		return errors.New("not JSON")
+// Fold appends to dst the case-folded form of key: every rune replaced by
+// the smallest rune of its simple case-folding orbit (ASCII letters by
+// their uppercase), an invalid UTF-8 byte by U+FFFD. Two keys have the
+// same folded form exactly when bytes.EqualFold reports them equal, as
+// encoding/json matches a key to a field name, so callers match keys by
+// comparing folded forms ("ORDERID" for orderId).
+func Fold(dst, key []byte) []byte {
+	for i := 0; i < len(key); {
+		c := key[i]
+		if c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(key[i:])
+		i += size
+		low := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			low = min(low, f)
+		}
+		dst = utf8.AppendRune(dst, low)
 	}
+	return dst
+}
+
+// linearKeys is the key count up to which Fields looks for a repeated key
+// by scanning the keys seen; a larger object uses a set, so a hostile body
+// of many keys does not cost a quadratic scan.
+const linearKeys = 16
+
+var (
+	errNotJSON   = errors.New("not JSON")
+	errNotObject = errors.New("not a JSON object")
+)
+
+// Fields reads b as one JSON value (surrounding whitespace allowed), which
+// must be an object or null, and calls fn with each top-level key in its
+// folded form (Fold) and its value's raw bytes (exact: no surrounding
+// whitespace). It accepts exactly what json.Valid accepts, in one pass:
+// fn may have been called for earlier keys when b turns out not to be
+// JSON. A repeated key, exactly or up to case, is ErrDuplicateKey; null is
+// an object without keys. It is the reading encoding/json gives a flat
+// struct, without reflection. fold and raw alias b or scratch space and
+// are valid only during the call.
+func Fields(b []byte, fn func(fold, raw []byte) error) error {
 	i := ws(b, 0)
-	if bytes.HasPrefix(b[i:], []byte("null")) {
-		return nil // encoding/json leaves a struct untouched for null
+	if i >= len(b) {
+		return errNotJSON
 	}
 	if b[i] != '{' {
-		return errors.New("not a JSON object")
-	}
-	var arr [32][]byte
-	seen := arr[:0]
-	i++
-	for {
-		i = ws(b, i)
-		if b[i] == '}' {
-			return nil
+		if !valid(b) {
+			return errNotJSON
 		}
-		end, esc := str(b, i)
-		key := b[i+1 : end]
-		if esc {
-			var k string
-			if err := json.Unmarshal(b[i:end+1], &k); err != nil {
+		if b[i] == 'n' {
+			return nil // encoding/json leaves a struct untouched for null
+		}
+		return errNotObject
+	}
+	var buf [512]byte
+	folds := buf[:0] // every key folded, one after the other
+	var endBuf [linearKeys]int
+	ends := endBuf[:0] // where each folded key ends in folds
+	var set map[string]struct{}
+	i = ws(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return errNotJSON
+			}
+			e, ok := stringEnd(b, i)
+			if !ok {
+				return errNotJSON
+			}
+			start := len(folds)
+			key := b[i+1 : e-1]
+			if bytes.IndexByte(key, '\\') >= 0 {
+				folds = Fold(folds, []byte(unquote(b[i:e])))
+			} else {
+				folds = Fold(folds, key)
+			}
+			fold := folds[start:]
+			if set == nil && len(ends) < linearKeys {
+				prev := 0
+				for _, end := range ends {
+					if bytes.Equal(folds[prev:end], fold) {
+						return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+					}
+					prev = end
+				}
+				ends = append(ends, len(folds))
+			} else {
+				if set == nil {
+					set = make(map[string]struct{}, 4*linearKeys)
+					prev := 0
+					for _, end := range ends {
+						set[string(folds[prev:end])] = struct{}{}
+						prev = end
+					}
+				}
+				if _, dup := set[string(fold)]; dup {
+					return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+				}
+				set[string(fold)] = struct{}{}
+				folds = folds[:start+len(fold)]
+			}
+			i = ws(b, e)
+			if i >= len(b) || b[i] != ':' {
+				return errNotJSON
+			}
+			i = ws(b, i+1)
+			vs := i
+			if i, ok = value(b, i, 1); !ok {
+				return errNotJSON
+			}
+			if err := fn(fold, b[vs:i]); err != nil {
 				return err
 			}
-			key = []byte(k)
-		}
-		for _, k := range seen {
-			if bytes.EqualFold(k, key) {
-				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+			if set != nil {
+				folds = folds[:start] // the set holds it
 			}
-		}
-		seen = append(seen, key)
-		i = ws(b, end+1) + 1 // past ':'
-		i = ws(b, i)
-		start := i
-		depth := 0
-	value:
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i, _ = str(b, i)
-				if depth == 0 {
-					i++
-					break value
-				}
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth == 0 {
-					break value
-				}
-				depth--
-				if depth == 0 {
-					i++
-					break value
-				}
-			case ',', ' ', '\t', '\n', '\r':
-				if depth == 0 {
-					break value
-				}
+			i = ws(b, i)
+			if i < len(b) && b[i] == ',' {
+				i = ws(b, i+1)
+				continue
 			}
-		}
-		if err := fn(key, b[start:i]); err != nil {
-			return err
-		}
-		i = ws(b, i)
-		if b[i] == ',' {
-			i++
+			if i < len(b) && b[i] == '}' {
+				i++
+				break
+			}
+			return errNotJSON
 		}
 	}
+	if ws(b, i) != len(b) {
+		return errNotJSON
+	}
+	return nil
 }
 
 // String stores the JSON string raw in dst as encoding/json would: null
 // leaves dst alone, another kind of value is an error.
 func String(raw []byte, dst *string) error {
-	raw = bytes.Trim(raw, " \t\r\n")
+	raw = trim(raw)
 	if string(raw) == "null" {
 		return nil
 	}
@@ -216,6 +277,15 @@ func String(raw []byte, dst *string) error {
 	}
 	*dst = unquote(raw)
 	return nil
+}
+
+// trim cuts JSON whitespace around raw.
+func trim(raw []byte) []byte {
+	raw = raw[ws(raw, 0):]
+	for len(raw) > 0 && (raw[len(raw)-1] == ' ' || raw[len(raw)-1] == '\t' || raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
+		raw = raw[:len(raw)-1]
+	}
+	return raw
 }
 
 // validString reports whether raw is exactly one JSON string (bytes not
@@ -345,7 +415,7 @@ func hex4(b []byte) rune {
 // int64: null leaves dst alone; a string, a fraction, an exponent or a
 // value out of range is an error.
 func Int(raw []byte, dst *int64) error {
-	raw = bytes.Trim(raw, " \t\r\n")
+	raw = trim(raw)
 	if string(raw) == "null" {
 		return nil
 	}
