@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
@@ -116,6 +117,7 @@ type ipnWire struct {
 // takes a number or a string holding one), without reflection, refusing a
 // key repeated exactly or up to case.
 func (w *ipnWire) decode(body []byte) error {
+	t := jsonkeys.NewText(body, "") // the strings are substrings of one copy
 	return jsonkeys.Fields(body, func(fold, raw []byte) error {
 		var str *string
 		var num *json.Number
@@ -153,7 +155,7 @@ func (w *ipnWire) decode(body []byte) error {
 			return nil
 		}
 		if str != nil {
-			return unquote(raw, str)
+			return t.String(raw, str)
 		}
 		if raw[0] == '"' { // encoding/json takes a string holding a number
 			var s string
@@ -166,7 +168,7 @@ func (w *ipnWire) decode(body []byte) error {
 		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
 			return errors.New("not a number")
 		}
-		*num = json.Number(raw)
+		*num = json.Number(t.Sub(raw))
 		return nil
 	})
 }
@@ -330,11 +332,13 @@ func (c *Client) verify(n *Notification) (payment.Slot, error) {
 	if _, err := hex.Decode(sig[:], []byte(n.Signature)); err != nil {
 		return "", fmt.Errorf("momo: %w: signature is not hex", payment.ErrMalformed)
 	}
-	var buf [sha256.Size]byte
-	var msgBuf [512]byte
-	for _, p := range c.pairs(c.now()) {
-		msg := appendNotificationRaw(msgBuf[:0], p.access.Bytes(), n)
-		if hmac.Equal(payment.MAC(sha256.New, p.secret, msg, buf[:0]), sig[:]) {
+	bp := msgBufs.Get().(*[]byte)
+	defer msgBufs.Put(bp)
+	ps, np := c.pairs(c.now())
+	for _, p := range ps[:np] {
+		msg := appendNotificationRaw((*bp)[:0], p.access.Bytes(), n)
+		*bp = msg
+		if hmac.Equal(payment.MAC(sha256.New, p.secret, msg, (*bp)[len(msg):len(msg)]), sig[:]) {
 			if !p.live {
 				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
 			}
@@ -343,6 +347,10 @@ func (c *Client) verify(n *Notification) (payment.Slot, error) {
 	}
 	return "", fmt.Errorf("momo: %w", payment.ErrSignatureMismatch)
 }
+
+// msgBufs holds the buffers signed strings are built in (the hash takes
+// them through an interface, so a stack array would escape anyway).
+var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // NotifyFunc handles a verified IPN. Returning nil answers MoMo 204 No
 // Content; an error answers 500 so that MoMo retries.

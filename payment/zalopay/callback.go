@@ -62,6 +62,8 @@ type envelope struct {
 	Data *string `json:"data"`
 	Mac  string  `json:"mac"`
 	Type *int    `json:"type"`
+
+	data []byte // *Data's bytes
 }
 
 // decode reads a callback body as json.Unmarshal into envelope does,
@@ -73,11 +75,12 @@ func (e *envelope) decode(body []byte) error {
 			if string(raw) == "null" {
 				return nil
 			}
-			var s string
-			if err := jsonkeys.String(raw, &s); err != nil {
+			var b []byte
+			if err := jsonkeys.Bytes(raw, &b); err != nil {
 				return err
 			}
-			e.Data = &s
+			s := string(b)
+			e.Data, e.data = &s, b
 		case "MAC":
 			return jsonkeys.String(raw, &e.Mac)
 		case "TYPE":
@@ -100,32 +103,44 @@ func (e *envelope) decode(body []byte) error {
 var orderKeys = [...]string{"APP_ID", "APP_TRANS_ID", "APP_TIME", "APP_USER", "AMOUNT", "EMBED_DATA", "ITEM",
 	"ZP_TRANS_ID", "SERVER_TIME", "CHANNEL", "MERCHANT_USER_ID", "USER_FEE_AMOUNT", "DISCOUNT_AMOUNT"}
 
+var orderKeyIndex = func() map[string]int {
+	m := make(map[string]int, len(orderKeys))
+	for i, k := range orderKeys {
+		m[k] = i
+	}
+	return m
+}()
+
 // decode reads order data as json.Unmarshal into OrderData does, without
 // reflection.
 func (o *OrderData) decode(data []byte) error {
+	return o.decodeText(data, "")
+}
+
+// decodeText is decode with data's string copy (or "").
+func (o *OrderData) decodeText(data []byte, s string) error {
+	t := jsonkeys.NewText(data, s) // the strings are substrings of one copy
 	return jsonkeys.Fields(data, func(fold, raw []byte) error {
-		for i, k := range orderKeys {
-			if len(k) == len(fold) && k == string(fold) {
-				return o.set(i, raw)
-			}
+		if i, ok := orderKeyIndex[string(fold)]; ok {
+			return o.set(t, i, raw)
 		}
 		return nil
 	})
 }
 
 // set stores raw in the field orderKeys[i] names.
-func (o *OrderData) set(i int, raw []byte) error {
+func (o *OrderData) set(t jsonkeys.Text, i int, raw []byte) error {
 	switch i {
 	case 1:
-		return jsonkeys.String(raw, &o.AppTransID)
+		return t.String(raw, &o.AppTransID)
 	case 3:
-		return jsonkeys.String(raw, &o.AppUser)
+		return t.String(raw, &o.AppUser)
 	case 5:
-		return jsonkeys.String(raw, &o.EmbedData)
+		return t.String(raw, &o.EmbedData)
 	case 6:
-		return jsonkeys.String(raw, &o.Item)
+		return t.String(raw, &o.Item)
 	case 10:
-		return jsonkeys.String(raw, &o.MerchantUserID)
+		return t.String(raw, &o.MerchantUserID)
 	case 2:
 		return jsonkeys.Int(raw, &o.AppTime)
 	case 4:
@@ -171,7 +186,7 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
 	}
-	slot, err := c.k2.VerifyHex(sha256.New, []byte(*env.Data), env.Mac, c.now())
+	slot, err := c.k2.VerifyHex(sha256.New, env.data, env.Mac, c.now())
 	if err != nil {
 		err = fmt.Errorf("zalopay: %w", err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
@@ -188,7 +203,7 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		return nil, fmt.Errorf("zalopay: %w: callback type %d is neither %d (order) nor %d (agreement)", payment.ErrMalformed, cb.Type, TypeOrder, TypeAgreement)
 	}
 	if cb.Type == TypeOrder {
-		if err := cb.Order.decode([]byte(cb.Data)); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+		if err := cb.Order.decodeText(env.data, cb.Data); errors.Is(err, jsonkeys.ErrDuplicateKey) {
 			return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
 		} else if err != nil {
 			return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)

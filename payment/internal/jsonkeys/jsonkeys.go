@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode"
 	"unicode/utf16"
@@ -122,6 +123,23 @@ func str(b []byte, i int) (int, bool) {
 // encoding/json matches a key to a field name, so callers match keys by
 // comparing folded forms ("ORDERID" for orderId).
 func Fold(dst, key []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(key))[:n+len(key)]
+	out := dst[n:]
+	for i, c := range key {
+		if c >= utf8.RuneSelf {
+			return foldRunes(dst[:n+i], key[i:])
+		}
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return dst
+}
+
+// foldRunes is Fold past the first non-ASCII byte.
+func foldRunes(dst, key []byte) []byte {
 	for i := 0; i < len(key); {
 		c := key[i]
 		if c < utf8.RuneSelf {
@@ -279,6 +297,39 @@ func String(raw []byte, dst *string) error {
 	return nil
 }
 
+// Text is a JSON body with its string copy, so that the strings read from
+// it are substrings of one allocation instead of one allocation each.
+type Text struct {
+	b []byte
+	s string
+}
+
+// NewText returns the Text of b; s must be string(b) (given when the
+// caller has it already), or "" to make the copy.
+func NewText(b []byte, s string) Text {
+	if s == "" {
+		s = string(b)
+	}
+	return Text{b, s}
+}
+
+// String is String for raw a slice of t's body (as Fields hands over): a
+// string without escapes and in valid UTF-8 is a substring of t's copy.
+func (t Text) String(raw []byte, dst *string) error {
+	if len(raw) >= 2 && raw[0] == '"' && plainString(raw) {
+		off := cap(t.b) - cap(raw) // raw is t.b[off:…]
+		*dst = t.s[off+1 : off+len(raw)-1]
+		return nil
+	}
+	return String(raw, dst)
+}
+
+// Sub returns raw, a slice of t's body, as a substring of t's copy.
+func (t Text) Sub(raw []byte) string {
+	off := cap(t.b) - cap(raw)
+	return t.s[off : off+len(raw)]
+}
+
 // trim cuts JSON whitespace around raw.
 func trim(raw []byte) []byte {
 	raw = raw[ws(raw, 0):]
@@ -343,10 +394,34 @@ func plainString(raw []byte) bool {
 // unquote decodes the valid JSON string raw (quotes included) as
 // encoding/json does: escapes resolved, a lone or mismatched surrogate and
 // each invalid UTF-8 byte replaced by U+FFFD.
-func unquote(raw []byte) string {
-	out := make([]byte, 0, len(raw))
+func unquote(raw []byte) string { return string(appendUnquoted(nil, raw)) }
+
+// appendUnquoted appends the decoded valid JSON string raw to out.
+func appendUnquoted(out, raw []byte) []byte {
+	out = slices.Grow(out, len(raw))
 	for i := 1; i < len(raw)-1; {
 		c := raw[i]
+		// A run of ASCII without escapes is copied as it is (out has room:
+		// decoding never lengthens ASCII).
+		if c != '\\' && c < utf8.RuneSelf {
+			if len(out) == cap(out) { // replacement characters used the room up
+				out = slices.Grow(out, len(raw)-i)
+			}
+			n := len(out)
+			buf := out[n:cap(out)]
+			j := 0
+			for i < len(raw)-1 && j < len(buf) {
+				c := raw[i]
+				if c == '\\' || c >= utf8.RuneSelf {
+					break
+				}
+				buf[j] = c
+				i++
+				j++
+			}
+			out = out[:n+j]
+			continue
+		}
 		switch {
 		case c == '\\':
 			e := raw[i+1]
@@ -392,7 +467,21 @@ func unquote(raw []byte) string {
 			i += size
 		}
 	}
-	return string(out)
+	return out
+}
+
+// Bytes stores the JSON value raw, which must be valid JSON (as Fields
+// hands over), decoded as String decodes it, in *dst (a new slice): null
+// leaves dst alone, another kind of value than a string is an error.
+func Bytes(raw []byte, dst *[]byte) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	if len(raw) < 2 || raw[0] != '"' {
+		return errors.New("not a string")
+	}
+	*dst = appendUnquoted(make([]byte, 0, len(raw)), raw)
+	return nil
 }
 
 func hex4(b []byte) rune {
@@ -422,12 +511,40 @@ func Int(raw []byte, dst *int64) error {
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
 		return errors.New("not a number")
 	}
+	if n, ok := smallInt(raw); ok {
+		*dst = n
+		return nil
+	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
 		return errors.New("not an int64")
 	}
 	*dst = n
 	return nil
+}
+
+// smallInt parses raw when it is an optional '-' then 1 to 18 digits
+// (no overflow possible), the common case; ok false leaves raw to
+// strconv.
+func smallInt(raw []byte) (int64, bool) {
+	d := raw
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if raw[0] == '-' {
+		n = -n
+	}
+	return n, true
 }
 
 // maxDepth is encoding/json's nesting limit.
@@ -507,12 +624,27 @@ func literal(b []byte, i int, lit string) (int, bool) {
 	return i, false
 }
 
+// strPlain marks the bytes a JSON string holds as they are: any but
+// control characters, '"' and '\\' (json.Valid does not check UTF-8).
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // stringEnd checks the string at b[i] and returns the index after it.
 func stringEnd(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false
 	}
 	for j := i + 1; j < len(b); j++ {
+		for j < len(b) && strPlain[b[j]] {
+			j++
+		}
+		if j >= len(b) {
+			break
+		}
 		switch c := b[j]; {
 		case c == '"':
 			return j + 1, true

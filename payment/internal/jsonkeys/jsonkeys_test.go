@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -166,4 +167,18 @@ func FuzzFields(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Invalid UTF-8 bytes become three-byte U+FFFD, so a decoded string can
+// outgrow its raw form; the ASCII after them must still be copied.
+func TestUnquoteOutgrowsRaw(t *testing.T) {
+	raw := []byte("\"" + strings.Repeat("\xff", 40) + strings.Repeat("a", 40) + "\"")
+	var got, want string
+	if err := String(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(raw, &want)
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 }
