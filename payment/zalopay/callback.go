@@ -1,8 +1,10 @@
 package zalopay
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +39,13 @@ type Callback struct {
 	Order OrderData
 	// Slot is the key2 that verified the MAC.
 	Slot payment.Slot
+	// Unconfirmed: the MAC verified, but Data cannot be read as one order
+	// (it repeats a key, exactly or up to case, so readers disagree on
+	// its value, or a field has another type than documented), and
+	// ZaloPay's query API did not confirm it: Order holds at most the
+	// AppTransID every reading agrees on, nothing is authenticated. Check
+	// the order with ZaloPay (Query) before delivering.
+	Unconfirmed bool
 }
 
 // OrderData is the data of an order callback: ZaloPay received the money.
@@ -173,8 +182,20 @@ func (o *OrderData) set(t jsonkeys.Text, i int, raw []byte) error {
 // with key2 over the data string as received before data is parsed. Errors
 // wrap the payment sentinels; a valid MAC over another app's data is
 // ErrWrongMerchant, whatever the (unsigned) type says; a type other than
-// TypeOrder and TypeAgreement is ErrMalformed. A body or data whose
-// objects repeat a key, exactly or up to case, is ErrDuplicateParam.
+// TypeOrder and TypeAgreement is ErrMalformed. A body whose object repeats
+// a key, exactly or up to case, is ErrDuplicateParam (which data was
+// signed is unclear), as is an agreement's data repeating one.
+//
+// An order callback whose MAC verifies but whose data is not one order (a
+// key repeated up to case, so that two JSON readers see two amounts, a
+// field of another type than documented, or not JSON at all) is returned with
+// Unconfirmed set and an error wrapping payment.ErrAmbiguous: ZaloPay
+// signed it, so it must not be lost, but its fields are not
+// authenticated. CallbackHandler confirms it through the query API
+// (Config.QueryURL); otherwise treat it as unconfirmed, never as paid.
+// (ZaloPay's MAC covers the data string byte for byte, so unlike
+// PayOS's and MoMo's key=value strings it cannot be read as other
+// fields: a parse of the data is the only ambiguity.)
 func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	var env envelope
 	if err := env.decode(body); errors.Is(err, jsonkeys.ErrDuplicateKey) {
@@ -203,10 +224,15 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		return nil, fmt.Errorf("zalopay: %w: callback type %d is neither %d (order) nor %d (agreement)", payment.ErrMalformed, cb.Type, TypeOrder, TypeAgreement)
 	}
 	if cb.Type == TypeOrder {
-		if err := cb.Order.decodeText(env.data, cb.Data); errors.Is(err, jsonkeys.ErrDuplicateKey) {
-			return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
-		} else if err != nil {
-			return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)
+		if err := cb.Order.decodeText(env.data, cb.Data); err != nil {
+			// Signed by ZaloPay, yet not one order: never trusted as it
+			// reads, never dropped either (see Unconfirmed).
+			cb.Order = OrderData{AppTransID: agreedString(env.data, "APP_TRANS_ID")}
+			cb.Unconfirmed = true
+			if errors.Is(err, jsonkeys.ErrDuplicateKey) {
+				return cb, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrAmbiguous, err)
+			}
+			return cb, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrAmbiguous)
 		}
 		if cb.Order.AppID != c.appID {
 			return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, cb.Order.AppID, c.appID)
@@ -226,6 +252,37 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, *app.AppID, c.appID)
 	}
 	return cb, nil
+}
+
+// agreedString returns the string value of the top-level keys of data
+// folding to key (jsonkeys.Fold) when every one of them holds the same
+// string, else "".
+func agreedString(data []byte, fold string) string {
+	d := json.NewDecoder(bytes.NewReader(data))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	out, seen := "", false
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		var raw json.RawMessage
+		if d.Decode(&raw) != nil {
+			return ""
+		}
+		k, _ := t.(string)
+		if string(jsonkeys.Fold(nil, []byte(k))) != fold {
+			continue
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil || seen && s != out {
+			return ""
+		}
+		out, seen = s, true
+	}
+	return out
 }
 
 // CallbackResponse is the JSON ZaloPay expects in answer to a callback.
@@ -302,6 +359,12 @@ func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 			return
 		}
 		cb, err := c.VerifyCallback(body)
+		if errors.Is(err, payment.ErrAmbiguous) {
+			if cb, err = c.settle(r.Context(), cb); errors.Is(err, errRetry) {
+				reject(http.StatusOK, payment.ReasonAmbiguousQuery, CallbackResponse{0, "could not confirm the order with ZaloPay; retry"})
+				return
+			}
+		}
 		if err != nil {
 			reason := payment.ReasonOf(err)
 			resp := CallbackInvalid
@@ -310,6 +373,8 @@ func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 				resp = CallbackResponse{-1, "malformed callback"}
 			case payment.ReasonWrongMerchant:
 				resp = CallbackResponse{-1, "app_id is not this merchant's"}
+			case payment.ReasonAmbiguousMismatch:
+				resp = CallbackResponse{-1, "ZaloPay does not confirm this order"}
 			}
 			reject(http.StatusOK, reason, resp)
 			return
@@ -330,8 +395,44 @@ func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 	})
 }
 
+var errRetry = errors.New("zalopay: query API did not answer; retry")
+
+// settle confirms an ambiguous order callback for CallbackHandler through
+// ZaloPay's query API: paid (return_code 1), the callback goes on with
+// Order as the API reports it (amount, zp_trans_id, server_time, discount)
+// and Unconfirmed false; failed (2), it is refused with an error wrapping
+// payment.ErrUnconfirmed; still processing (3), or the API failing, the
+// answer is "retry" (errRetry). Without Config.QueryURL, or without an
+// app_trans_id every reading of the data agrees on, it goes on marked
+// Unconfirmed. Each outcome is counted by a payment.AmbiguityObserver.
+func (c *Client) settle(ctx context.Context, cb *Callback) (*Callback, error) {
+	if c.queryURL == "" || cb.Order.AppTransID == "" {
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousUnconfirmed)
+		return cb, nil
+	}
+	q, err := c.Query(ctx, c.queryURL, c.hc, cb.Order.AppTransID)
+	switch {
+	case err != nil || q.ReturnCode == 3 || q.IsProcessing:
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)
+		return cb, errRetry
+	case q.ReturnCode != 1:
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousMismatch)
+		return cb, fmt.Errorf("zalopay: %w: order %q: return_code %d", payment.ErrUnconfirmed, cb.Order.AppTransID, q.ReturnCode)
+	}
+	payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousConfirmed)
+	confirmed := *cb
+	confirmed.Order = OrderData{AppID: c.appID, AppTransID: cb.Order.AppTransID, Amount: q.Amount, ZPTransID: q.ZPTransID,
+		ServerTime: q.ServerTime, DiscountAmount: q.DiscountAmount}
+	confirmed.Unconfirmed = false
+	return &confirmed, nil
+}
+
 // idemKey names a callback's transaction in the idempotency store.
 func (c *Client) idemKey(cb *Callback) string {
+	if cb.Unconfirmed { // the fields may be another reading of the data
+		sum := sha256.Sum256([]byte(cb.Data))
+		return idem.Key(Provider+"-unconfirmed", c.app, hex.EncodeToString(sum[:16]))
+	}
 	if cb.Type == TypeOrder {
 		return idem.Key(Provider, c.app, strconv.FormatInt(cb.Order.ZPTransID, 10))
 	}
