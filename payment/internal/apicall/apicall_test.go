@@ -42,7 +42,9 @@ func TestDo(t *testing.T) {
 	if _, err := Do(ctx, nil, Request{Method: http.MethodGet, URL: srv.URL + "/404"}, errAPI); !errors.Is(err, errAPI) || !strings.Contains(err.Error(), "HTTP 404") {
 		t.Fatalf("404 without Accept: %v", err)
 	}
-	json4xx := func(r *http.Response) bool { return r.StatusCode < 500 && r.Header.Get("Content-Type") == "application/json" }
+	json4xx := func(r *http.Response) bool {
+		return r.StatusCode < 500 && r.Header.Get("Content-Type") == "application/json"
+	}
 	if b, err := Do(ctx, nil, Request{Method: http.MethodGet, URL: srv.URL + "/404", Accept: json4xx}, errAPI); err != nil || string(b) != `{"code":"101"}` {
 		t.Fatalf("404 accepted: %q, %v", b, err)
 	}
