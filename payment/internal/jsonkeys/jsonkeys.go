@@ -316,7 +316,9 @@ func NewText(b []byte, s string) Text {
 // String is String for raw a slice of t's body (as Fields hands over): a
 // string without escapes and in valid UTF-8 is a substring of t's copy.
 func (t Text) String(raw []byte, dst *string) error {
-	if len(raw) >= 2 && raw[0] == '"' && plainString(raw) {
+	// raw is valid JSON: a string holds no control character, so one
+	// without '\\' in valid UTF-8 is its own content.
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw[1:len(raw)-1]) {
 		off := cap(t.b) - cap(raw) // raw is t.b[off:…]
 		*dst = t.s[off+1 : off+len(raw)-1]
 		return nil
@@ -399,66 +401,28 @@ func unquote(raw []byte) string { return string(appendUnquoted(nil, raw)) }
 // appendUnquoted appends the decoded valid JSON string raw to out.
 func appendUnquoted(out, raw []byte) []byte {
 	out = slices.Grow(out, len(raw))
-	for i := 1; i < len(raw)-1; {
-		c := raw[i]
-		// A run of ASCII without escapes is copied as it is (out has room:
-		// decoding never lengthens ASCII).
-		if c != '\\' && c < utf8.RuneSelf {
-			if len(out) == cap(out) { // replacement characters used the room up
-				out = slices.Grow(out, len(raw)-i)
+	end := len(raw) - 1
+	if utf8.Valid(raw[1:end]) {
+		// Nothing to replace: copy the runs between escapes whole.
+		for i := 1; i < end; {
+			j := bytes.IndexByte(raw[i:end], '\\')
+			if j < 0 {
+				return append(out, raw[i:end]...)
 			}
-			n := len(out)
-			buf := out[n:cap(out)]
-			j := 0
-			for i < len(raw)-1 && j < len(buf) {
-				c := raw[i]
-				if c == '\\' || c >= utf8.RuneSelf {
-					break
-				}
-				buf[j] = c
-				i++
-				j++
-			}
-			out = out[:n+j]
-			continue
+			out = append(out, raw[i:i+j]...)
+			out, i = appendEscape(out, raw, i+j)
 		}
-		switch {
+		return out
+	}
+	for i := 1; i < end; {
+		switch c := raw[i]; {
 		case c == '\\':
-			e := raw[i+1]
-			i += 2
-			switch e {
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r := hex4(raw[i:])
-				i += 4
-				if utf16.IsSurrogate(r) {
-					if i+6 <= len(raw)-1 && raw[i] == '\\' && raw[i+1] == 'u' {
-						if d := utf16.DecodeRune(r, hex4(raw[i+2:])); d != utf8.RuneError {
-							out = utf8.AppendRune(out, d)
-							i += 6
-							continue
-						}
-					}
-					r = utf8.RuneError
-				}
-				out = utf8.AppendRune(out, r)
-			default: // " \ /
-				out = append(out, e)
-			}
+			out, i = appendEscape(out, raw, i)
 		case c < utf8.RuneSelf:
 			out = append(out, c)
 			i++
 		default:
-			r, size := utf8.DecodeRune(raw[i : len(raw)-1])
+			r, size := utf8.DecodeRune(raw[i:end])
 			if r == utf8.RuneError && size == 1 {
 				out = utf8.AppendRune(out, utf8.RuneError)
 			} else {
@@ -468,6 +432,40 @@ func appendUnquoted(out, raw []byte) []byte {
 		}
 	}
 	return out
+}
+
+// appendEscape decodes the escape at raw[i] ('\\') of the valid JSON
+// string raw, and returns out and the index after it.
+func appendEscape(out, raw []byte, i int) ([]byte, int) {
+	e := raw[i+1]
+	i += 2
+	switch e {
+	case 'b':
+		out = append(out, '\b')
+	case 'f':
+		out = append(out, '\f')
+	case 'n':
+		out = append(out, '\n')
+	case 'r':
+		out = append(out, '\r')
+	case 't':
+		out = append(out, '\t')
+	case 'u':
+		r := hex4(raw[i:])
+		i += 4
+		if utf16.IsSurrogate(r) {
+			if i+6 <= len(raw)-1 && raw[i] == '\\' && raw[i+1] == 'u' {
+				if d := utf16.DecodeRune(r, hex4(raw[i+2:])); d != utf8.RuneError {
+					return utf8.AppendRune(out, d), i + 6
+				}
+			}
+			r = utf8.RuneError
+		}
+		out = utf8.AppendRune(out, r)
+	default: // " \ /
+		out = append(out, e)
+	}
+	return out, i
 }
 
 // Bytes stores the JSON value raw, which must be valid JSON (as Fields
