@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"strconv"
 	"unicode"
 	"unicode/utf16"
@@ -171,6 +172,10 @@ var (
 	errNotObject = errors.New("not a JSON object")
 )
 
+// foldBufs holds Fields' scratch for folded keys (fn may keep what it is
+// given, as far as the compiler knows, so a stack array would escape).
+var foldBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
 // Fields reads b as one JSON value (surrounding whitespace allowed), which
 // must be an object or null, and calls fn with each top-level key in its
 // folded form (Fold) and its value's raw bytes (exact: no surrounding
@@ -194,8 +199,13 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 		}
 		return errNotObject
 	}
-	var buf [512]byte
-	folds := buf[:0] // every key folded, one after the other
+	fb := foldBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*fb) <= 4<<10 {
+			foldBufs.Put(fb)
+		}
+	}()
+	folds := (*fb)[:0] // every key folded, one after the other
 	var endBuf [linearKeys]int
 	ends := endBuf[:0] // where each folded key ends in folds
 	var set map[string]struct{}
@@ -218,6 +228,7 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 			} else {
 				folds = Fold(folds, key)
 			}
+			*fb = folds
 			fold := folds[start:]
 			if set == nil && len(ends) < linearKeys {
 				prev := 0
@@ -396,7 +407,10 @@ func plainString(raw []byte) bool {
 // unquote decodes the valid JSON string raw (quotes included) as
 // encoding/json does: escapes resolved, a lone or mismatched surrogate and
 // each invalid UTF-8 byte replaced by U+FFFD.
-func unquote(raw []byte) string { return string(appendUnquoted(nil, raw)) }
+func unquote(raw []byte) string {
+	var buf [256]byte
+	return string(appendUnquoted(buf[:0], raw))
+}
 
 // appendUnquoted appends the decoded valid JSON string raw to out.
 func appendUnquoted(out, raw []byte) []byte {
