@@ -549,7 +549,7 @@ func appendJSString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if c >= utf8.RuneSelf || strPlain[c] {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
@@ -699,12 +699,27 @@ func keyOrder(v *jvalue, buf []int) []int {
 		slices.SortFunc(order, func(a, b int) int { return strings.Compare(v.key(a), v.key(b)) })
 		return order
 	}
+	// Compared by their first 8 bytes as a big-endian number (byte
+	// order), then whole on a tie.
 	var keys [32]string
+	var prefix [32]uint64
 	for i := range n {
-		keys[i] = v.key(i)
+		k := v.key(i)
+		var p uint64
+		for j := range 8 {
+			p <<= 8
+			if j < len(k) {
+				p |= uint64(k[j])
+			}
+		}
+		keys[i], prefix[i] = k, p
 		order = append(order, i)
-		for j := i; j > 0 && keys[order[j-1]] > keys[i]; j-- {
-			order[j], order[j-1] = order[j-1], i
+		for j := i; j > 0; j-- {
+			a := order[j-1]
+			if prefix[a] < p || prefix[a] == p && keys[a] <= k {
+				break
+			}
+			order[j], order[j-1] = a, i
 		}
 	}
 	return order

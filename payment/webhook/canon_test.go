@@ -80,3 +80,19 @@ func TestParseJSONDuplicateKeyAnySize(t *testing.T) {
 		}
 	}
 }
+
+// UTF-8 is checked inside strings as they are scanned (not over the
+// whole body first): invalid bytes are refused in a key, in a value, in
+// a string with escapes, and outside strings.
+func TestParseJSONRefusesInvalidUTF8(t *testing.T) {
+	for _, b := range []string{"{\"k\xff\":1}", "{\"k\":\"v\xc3\"}", "{\"k\":\"\\n\xe2\x82\"}", "[1,\xff]", "\xef\xbb\xbf{}"} {
+		if _, err := parseJSON([]byte(b)); err == nil {
+			t.Errorf("%q accepted", b)
+		}
+	}
+	for _, b := range []string{"{\"ké\":\"vé\\n€\"}", `{"k":"\u00e9"}`} {
+		if _, err := parseJSON([]byte(b)); err != nil {
+			t.Errorf("%q: %v", b, err)
+		}
+	}
+}

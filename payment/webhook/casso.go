@@ -173,7 +173,13 @@ func cassoMessage(dst []byte, t string, body *jvalue) []byte {
 // Verify checks a delivery: header is the X-Casso-Signature value, body
 // the raw request body. It reports Verified or SignatureFailed.
 func (c *Casso) Verify(header string, body []byte) (CassoEvent, error) {
-	ev, err := c.verify(header, body)
+	return c.verifyKeyed(header, body, false)
+}
+
+// verifyKeyed is Verify, naming the transaction for the idempotency store
+// too when keyed (the Handler's need, not verification's).
+func (c *Casso) verifyKeyed(header string, body []byte, keyed bool) (CassoEvent, error) {
+	ev, err := c.verify(header, body, keyed)
 	if err != nil {
 		c.cfg.obs.SignatureFailed(ProviderCasso, payment.ReasonOf(err))
 		return CassoEvent{}, err
@@ -182,7 +188,7 @@ func (c *Casso) Verify(header string, body []byte) (CassoEvent, error) {
 	return ev, nil
 }
 
-func (c *Casso) verify(header string, body []byte) (CassoEvent, error) {
+func (c *Casso) verify(header string, body []byte, keyed bool) (CassoEvent, error) {
 	h, err := parseCassoHeader(header)
 	if err != nil {
 		return CassoEvent{}, err
@@ -218,6 +224,9 @@ func (c *Casso) verify(header string, body []byte) (CassoEvent, error) {
 	ev := CassoEvent{Timestamp: ts, Slot: slot, Body: body}
 	if err := ev.fill(&root); err != nil {
 		return CassoEvent{}, err
+	}
+	if !keyed {
+		return ev, nil
 	}
 	if ev.Data.ID != 0 {
 		ev.idemKey = "tx:" + ev.Data.AccountNumber + ":" + strconv.FormatInt(ev.Data.ID, 10)

@@ -298,7 +298,13 @@ func payosValue(dst []byte, d *jdoc, n *jnode) ([]byte, error) {
 // are not authenticated. Confirm it (Confirm, or Handler with
 // WithPayOSClient) or treat it as unconfirmed; never as paid.
 func (p *PayOS) Verify(body []byte) (PayOSEvent, error) {
-	ev, err := p.verify(body)
+	return p.verifyKeyed(body, false)
+}
+
+// verifyKeyed is Verify, naming the payment for the idempotency store too
+// when keyed (the Handler's need, not verification's).
+func (p *PayOS) verifyKeyed(body []byte, keyed bool) (PayOSEvent, error) {
+	ev, err := p.verify(body, keyed)
 	if errors.Is(err, payment.ErrAmbiguous) {
 		p.cfg.obs.Verified(ProviderPayOS, ev.Slot)
 		return ev, err
@@ -311,7 +317,7 @@ func (p *PayOS) Verify(body []byte) (PayOSEvent, error) {
 	return ev, nil
 }
 
-func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
+func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 	doc := getDoc()
 	defer doc.release()
 	root, err := doc.parse(body)
@@ -353,9 +359,14 @@ func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
 	if amb {
 		// The fields may be another reading of the signed string: key the
 		// delivery on the string itself until the query API confirms it.
-		sum := sha256.Sum256(msg)
-		ev.idemKey = "data:" + hex.EncodeToString(sum[:16])
+		if keyed {
+			sum := sha256.Sum256(msg)
+			ev.idemKey = "data:" + hex.EncodeToString(sum[:16])
+		}
 		return ev, fmt.Errorf("payos: %w", payment.ErrAmbiguous)
+	}
+	if !keyed {
+		return ev, nil
 	}
 	if ev.Reference != "" {
 		ev.idemKey = "order:" + strconv.FormatInt(ev.OrderCode, 10) + ":" + ev.Reference
