@@ -107,18 +107,6 @@ func (e *envelope) decode(body []byte) error {
 	})
 }
 
-// orderKeys are the order data's keys, folded (jsonkeys.Fold), in the
-// order of OrderData.set.
-var orderKeys = [...]string{"APP_ID", "APP_TRANS_ID", "APP_TIME", "APP_USER", "AMOUNT", "EMBED_DATA", "ITEM",
-	"ZP_TRANS_ID", "SERVER_TIME", "CHANNEL", "MERCHANT_USER_ID", "USER_FEE_AMOUNT", "DISCOUNT_AMOUNT"}
-
-var orderKeyIndex = func() map[string]int {
-	m := make(map[string]int, len(orderKeys))
-	for i, k := range orderKeys {
-		m[k] = i
-	}
-	return m
-}()
 
 // decode reads order data as json.Unmarshal into OrderData does, without
 // reflection.
@@ -130,14 +118,42 @@ func (o *OrderData) decode(data []byte) error {
 func (o *OrderData) decodeText(data []byte, s string) error {
 	t := jsonkeys.NewText(data, s) // the strings are substrings of one copy
 	return jsonkeys.Fields(data, func(fold, raw []byte) error {
-		if i, ok := orderKeyIndex[string(fold)]; ok {
-			return o.set(t, i, raw)
+		i := -1
+		switch string(fold) { // jsonkeys.Fold of the keys, in set's numbering
+		case "APP_ID":
+			i = 0
+		case "APP_TRANS_ID":
+			i = 1
+		case "APP_TIME":
+			i = 2
+		case "APP_USER":
+			i = 3
+		case "AMOUNT":
+			i = 4
+		case "EMBED_DATA":
+			i = 5
+		case "ITEM":
+			i = 6
+		case "ZP_TRANS_ID":
+			i = 7
+		case "SERVER_TIME":
+			i = 8
+		case "CHANNEL":
+			i = 9
+		case "MERCHANT_USER_ID":
+			i = 10
+		case "USER_FEE_AMOUNT":
+			i = 11
+		case "DISCOUNT_AMOUNT":
+			i = 12
+		default:
+			return nil
 		}
-		return nil
+		return o.set(t, i, raw)
 	})
 }
 
-// set stores raw in the field orderKeys[i] names.
+// set stores raw in the field numbered i by decodeText's key switch.
 func (o *OrderData) set(t jsonkeys.Text, i int, raw []byte) error {
 	switch i {
 	case 1:
