@@ -107,7 +107,6 @@ func (e *envelope) decode(body []byte) error {
 	})
 }
 
-
 // decode reads order data as json.Unmarshal into OrderData does, without
 // reflection.
 func (o *OrderData) decode(data []byte) error {
