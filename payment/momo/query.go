@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/goodgo/rotation/payment/internal/apicall"
 	"net/http"
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/apicall"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 )
 

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/goodgo/rotation/payment/internal/apicall"
 	"net/http"
+
+	"github.com/goodgo/rotation/payment/internal/apicall"
 )
 
 // ErrAPI: the querydr or refund API could not be reached or answered with

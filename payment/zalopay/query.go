@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/goodgo/rotation/payment/internal/apicall"
 	"net/http"
 	"net/url"
 	"strconv"
 
+	"github.com/goodgo/rotation/payment/internal/apicall"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 )
 
