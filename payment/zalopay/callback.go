@@ -107,13 +107,8 @@ func (e *envelope) decode(body []byte) error {
 	})
 }
 
-// decode reads order data as json.Unmarshal into OrderData does, without
-// reflection.
-func (o *OrderData) decode(data []byte) error {
-	return o.decodeText(data, "")
-}
-
-// decodeText is decode with data's string copy (or "").
+// decodeText reads order data as json.Unmarshal into OrderData does,
+// without reflection; s is string(data) when the caller has it, or "".
 func (o *OrderData) decodeText(data []byte, s string) error {
 	t := jsonkeys.NewText(data, s) // the strings are substrings of one copy
 	return jsonkeys.Fields(data, func(fold, raw []byte) error {
