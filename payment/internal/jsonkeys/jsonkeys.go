@@ -419,12 +419,15 @@ func appendUnquoted(out, raw []byte) []byte {
 	if utf8.Valid(raw[1:end]) {
 		// Nothing to replace: copy the runs between escapes whole.
 		for i := 1; i < end; {
-			j := bytes.IndexByte(raw[i:end], '\\')
-			if j < 0 {
-				return append(out, raw[i:end]...)
+			j := i
+			for j < end && raw[j] != '\\' {
+				j++
 			}
-			out = append(out, raw[i:i+j]...)
-			out, i = appendEscape(out, raw, i+j)
+			out = append(out, raw[i:j]...)
+			if j == end {
+				break
+			}
+			out, i = appendEscape(out, raw, j)
 		}
 		return out
 	}
