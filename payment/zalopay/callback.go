@@ -41,10 +41,11 @@ type Callback struct {
 	Slot payment.Slot
 	// Unconfirmed: the MAC verified, but Data cannot be read as one order
 	// (it repeats a key, exactly or up to case, so readers disagree on
-	// its value, or a field has another type than documented), and
-	// ZaloPay's query API did not confirm it: Order holds at most the
-	// AppTransID every reading agrees on, nothing is authenticated. Check
-	// the order with ZaloPay (Query) before delivering.
+	// its value; a field has another type than documented; it is not
+	// JSON), and ZaloPay's query API did not confirm it: Order holds at
+	// most the AppTransID every reading agrees on, nothing is
+	// authenticated. Check the order with ZaloPay (Query) before
+	// delivering.
 	Unconfirmed bool
 }
 
@@ -198,8 +199,8 @@ func (o *OrderData) set(t jsonkeys.Text, i int, raw []byte) error {
 //
 // An order callback whose MAC verifies but whose data is not one order (a
 // key repeated up to case, so that two JSON readers see two amounts, a
-// field of another type than documented, or not JSON at all) is returned with
-// Unconfirmed set and an error wrapping payment.ErrAmbiguous: ZaloPay
+// field of another type than documented, or not JSON at all) is returned
+// with Unconfirmed set and an error wrapping payment.ErrAmbiguous: ZaloPay
 // signed it, so it must not be lost, but its fields are not
 // authenticated. CallbackHandler confirms it through the query API
 // (Config.QueryURL); otherwise treat it as unconfirmed, never as paid.
