@@ -203,7 +203,9 @@ func newPayOSShape(d *jdoc, ms []jmember) (*payosShape, error) {
 		if !payosKey(k) {
 			return nil, fmt.Errorf("%w: data key %q is not [A-Za-z0-9_]+", payment.ErrMalformed, k)
 		}
-		sh.keys[i], sh.order[i] = k, i
+		// A copy: the shape outlives the body (a substring would keep
+		// all of it in memory).
+		sh.keys[i], sh.order[i] = strings.Clone(k), i
 	}
 	slices.SortFunc(sh.order, func(a, b int) int { return strings.Compare(sh.keys[a], sh.keys[b]) })
 	return sh, nil
