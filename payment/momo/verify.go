@@ -273,6 +273,9 @@ func fromText(partner, orderID, requestID, amount, orderInfo, orderType, transID
 		Message: message, PayType: payType, ExtraData: extraData, Signature: sig}
 	var err error
 	num := func(name, s string, bits int) int64 {
+		if v, ok := smallInt(s); ok {
+			return v
+		}
 		v, e := strconv.ParseInt(s, 10, bits)
 		if e != nil && err == nil {
 			err = fmt.Errorf("momo: %w: %s %q is not an integer", payment.ErrMalformed, name, s)
@@ -468,4 +471,29 @@ func (c *Client) settle(ctx context.Context, n *Notification) (*Notification, er
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)
 	}
 	return n, err
+}
+
+// smallInt parses s when it is an optional '-' then 1 to 9 digits (within
+// every field's range, int32 included), the common case; ok false leaves
+// s to strconv.
+func smallInt(s string) (int64, bool) {
+	d := s
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 9 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if s[0] == '-' {
+		n = -n
+	}
+	return n, true
 }

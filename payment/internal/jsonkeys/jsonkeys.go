@@ -128,16 +128,26 @@ func Fold(dst, key []byte) []byte {
 	dst = slices.Grow(dst, len(key))[:n+len(key)]
 	out := dst[n:]
 	for i, c := range key {
-		if c >= utf8.RuneSelf {
+		u := asciiUpper[c]
+		if u == 0 {
 			return foldRunes(dst[:n+i], key[i:])
 		}
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		out[i] = c
+		out[i] = u
 	}
 	return dst
 }
+
+// asciiUpper maps an ASCII byte other than NUL to its uppercase, and NUL
+// and the bytes from 0x80 up to 0 (Fold's slow path).
+var asciiUpper = func() (t [256]byte) {
+	for c := 1; c < utf8.RuneSelf; c++ {
+		t[c] = byte(c)
+		if 'a' <= c && c <= 'z' {
+			t[c] = byte(c - ('a' - 'A'))
+		}
+	}
+	return t
+}()
 
 // foldRunes is Fold past the first non-ASCII byte.
 func foldRunes(dst, key []byte) []byte {
@@ -200,12 +210,13 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 		return errNotObject
 	}
 	fb := foldBufs.Get().(*[]byte)
+	folds := (*fb)[:0] // every key folded, one after the other
 	defer func() {
-		if cap(*fb) <= 4<<10 {
+		if cap(folds) <= 4<<10 {
+			*fb = folds[:0] // keep what it grew to
 			foldBufs.Put(fb)
 		}
 	}()
-	folds := (*fb)[:0] // every key folded, one after the other
 	var endBuf [linearKeys]int
 	ends := endBuf[:0] // where each folded key ends in folds
 	var set map[string]struct{}
@@ -228,7 +239,6 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 			} else {
 				folds = Fold(folds, key)
 			}
-			*fb = folds
 			fold := folds[start:]
 			if set == nil && len(ends) < linearKeys {
 				prev := 0
