@@ -7,9 +7,11 @@ package jsonkeys
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"sync"
@@ -429,10 +431,7 @@ func appendUnquoted(out, raw []byte) []byte {
 	if utf8.Valid(raw[1:end]) {
 		// Nothing to replace: copy the runs between escapes whole.
 		for i := 1; i < end; {
-			j := i
-			for j < end && raw[j] != '\\' {
-				j++
-			}
+			j := backslash(raw[:end], i)
 			out = append(out, raw[i:j]...)
 			if j == end {
 				break
@@ -459,6 +458,23 @@ func appendUnquoted(out, raw []byte) []byte {
 		}
 	}
 	return out
+}
+
+// backslash returns the index of the first '\\' in b from i on (len(b) if
+// none), eight bytes at a time.
+func backslash(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ '\\'*ones
+		if m := (x - ones) &^ x & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && b[i] != '\\' {
+		i++
+	}
+	return i
 }
 
 // appendEscape decodes the escape at raw[i] ('\\') of the valid JSON
@@ -658,15 +674,38 @@ var strPlain = func() (t [256]bool) {
 	return t
 }()
 
+// plainRun returns the index of the first byte from j on that is not
+// strPlain (len(b) if none), eight bytes at a time.
+func plainRun(b []byte, j int) int {
+	for j+8 <= len(b) {
+		if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	for j < len(b) && strPlain[b[j]] {
+		j++
+	}
+	return j
+}
+
+// special8 marks, in the high bit of each byte of the little-endian word
+// w, the bytes that are not strPlain: below 0x20, '"' or '\\'. Borrows
+// can set bits above a marked byte, never below, so the lowest set bit is
+// exactly the first such byte.
+func special8(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(x, n uint64) uint64 { return (x - n*ones) &^ x & highs } // bytes below n
+	return below(w, 0x20) | below(w^'"'*ones, 1) | below(w^'\\'*ones, 1)
+}
+
 // stringEnd checks the string at b[i] and returns the index after it.
 func stringEnd(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false
 	}
 	for j := i + 1; j < len(b); j++ {
-		for j < len(b) && strPlain[b[j]] {
-			j++
-		}
+		j = plainRun(b, j)
 		if j >= len(b) {
 			break
 		}

@@ -182,3 +182,43 @@ func TestUnquoteOutgrowsRaw(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// plainRun and backslash (eight bytes at a time) find the same byte as a
+// byte-by-byte scan: every byte value at every position of a word, after
+// plain bytes and before arbitrary ones (borrows must not hide the first).
+func TestWordScansMatchByteScans(t *testing.T) {
+	naivePlain := func(b []byte, j int) int {
+		for j < len(b) && strPlain[b[j]] {
+			j++
+		}
+		return j
+	}
+	naiveBackslash := func(b []byte, i int) int {
+		for i < len(b) && b[i] != '\\' {
+			i++
+		}
+		return i
+	}
+	for n := 1; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				for _, fill := range []byte{'a', 0x00, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xff} {
+					b := make([]byte, n)
+					for i := range b {
+						b[i] = 'a'
+						if i > pos {
+							b[i] = fill
+						}
+					}
+					b[pos] = byte(c)
+					if got, want := plainRun(b, 0), naivePlain(b, 0); got != want {
+						t.Fatalf("plainRun(%q) = %d, want %d", b, got, want)
+					}
+					if got, want := backslash(b, 0), naiveBackslash(b, 0); got != want {
+						t.Fatalf("backslash(%q) = %d, want %d", b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
