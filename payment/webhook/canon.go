@@ -3,6 +3,7 @@ package webhook
 import (
 	"errors"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -403,6 +404,28 @@ var strPlain = func() (t [256]bool) {
 	return t
 }()
 
+// plainRun returns the index of the first byte of t from i on that is not
+// strPlain (len(t) if none), eight bytes at a time.
+func plainRun(t string, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(x, n uint64) uint64 { return (x - n*ones) &^ x & highs } // bytes below n
+	for i+8 <= len(t) {
+		_ = t[i+7]
+		w := uint64(t[i]) | uint64(t[i+1])<<8 | uint64(t[i+2])<<16 | uint64(t[i+3])<<24 |
+			uint64(t[i+4])<<32 | uint64(t[i+5])<<40 | uint64(t[i+6])<<48 | uint64(t[i+7])<<56
+		// Borrows can mark bytes above a marked one, never below: the
+		// lowest set bit is exactly the first byte that is not plain.
+		if m := w&highs | below(w, 0x20) | below(w^'"'*ones, 1) | below(w^'\\'*ones, 1); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(t) && strPlain[t[i]] {
+		i++
+	}
+	return i
+}
+
 // parseStr parses a JSON string at d.i (which is '"').
 func (d *jdoc) parseStr() jstr {
 	t := d.text
@@ -411,11 +434,11 @@ func (d *jdoc) parseStr() jstr {
 	// Fast path: no escapes.
 	ascii := true
 	for i < len(t) {
-		c := t[i]
-		if strPlain[c] {
-			i++
-			continue
+		i = plainRun(t, i)
+		if i >= len(t) {
+			break
 		}
+		c := t[i]
 		if c >= utf8.RuneSelf {
 			ascii = false
 			i++

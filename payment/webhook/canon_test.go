@@ -96,3 +96,31 @@ func TestParseJSONRefusesInvalidUTF8(t *testing.T) {
 		}
 	}
 }
+
+// plainRun (eight bytes at a time) stops where a byte-by-byte scan does:
+// every byte value at every position, after plain bytes, before others.
+func TestPlainRunMatchesByteScan(t *testing.T) {
+	for n := 1; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				for _, fill := range []byte{'a', 0x00, 0x1f, '"', '\\', 0x7f, 0x80, 0xff} {
+					b := make([]byte, n)
+					for i := range b {
+						b[i] = 'a'
+						if i > pos {
+							b[i] = fill
+						}
+					}
+					b[pos] = byte(c)
+					want := 0
+					for want < n && strPlain[b[want]] {
+						want++
+					}
+					if got := plainRun(string(b), 0); got != want {
+						t.Fatalf("plainRun(%q) = %d, want %d", b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
