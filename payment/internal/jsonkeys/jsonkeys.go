@@ -139,8 +139,8 @@ func Fold(dst, key []byte) []byte {
 	return dst
 }
 
-// asciiUpper maps an ASCII byte other than NUL to its uppercase, and NUL
-// and the bytes from 0x80 up to 0 (Fold's slow path).
+// asciiUpper maps each ASCII byte but NUL to its uppercase; NUL and every
+// byte from 0x80 map to 0, which sends Fold to its slow path.
 var asciiUpper = func() (t [256]byte) {
 	for c := 1; c < utf8.RuneSelf; c++ {
 		t[c] = byte(c)
