@@ -6,16 +6,22 @@ import "errors"
 // value that itself contains "&<key>=" (a payer's transfer memo such as
 // "a&b=c", or a URL with a query) makes the signed string readable as
 // another set of fields: a crafted memo can make one payment's signature
-// fit another order's. Such a notification is never trusted as signed, and
-// never dropped either: a handler given a query client confirms it through
-// the provider's own query API before the application sees it; without
-// one, it hands it to the application marked unconfirmed (the event's
-// Unconfirmed field), and the application must check the order with the
-// provider before delivering anything.
+// fit another order's. ZaloPay signs its data string byte for byte, but
+// data that repeats a key up to case ("amount" and "Amount") reads as two
+// amounts to two JSON readers. Such a notification is never trusted as
+// signed, and never dropped either: a handler given a query client
+// confirms it through the provider's own query API before the application
+// sees it; without one, it hands it to the application marked unconfirmed
+// (the event's Unconfirmed field), and the application must check the
+// order with the provider before delivering anything. (VNPay's signed
+// string percent-encodes every value and Casso's and Standard Webhooks'
+// are the body itself or its canonical JSON, so they cannot be read two
+// ways; see each package.)
 
-// ErrAmbiguous: the signature verified, but over a string that other field
-// values would produce too; the fields are not authenticated.
-var ErrAmbiguous = errors.New("payment: signed string is ambiguous (a value contains \"&<key>=\"); the fields are not authenticated")
+// ErrAmbiguous: the signature verified, but over content that reads as
+// more than one set of fields (a value containing "&<key>=", a key
+// repeated up to case); the fields are not authenticated.
+var ErrAmbiguous = errors.New("payment: the signed content reads more than one way; the fields are not authenticated")
 
 // ErrUnconfirmed: the provider's query API did not confirm an ambiguous
 // notification: it reports another amount, order or transaction.

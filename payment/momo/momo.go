@@ -6,6 +6,7 @@
 // The common path:
 //
 //	cfg, err := momo.LoadConfig(secretenv.Env()) // MOMO_PARTNER_CODE, MOMO_ACCESS_KEY[_PREVIOUS[_UNTIL]], MOMO_SECRET_KEY[...]
+//	cfg.Idempotency = idemredis.New(rdb, "idem:momo:") // required: a retried notification reaches the application once
 //	c, err := momo.New(cfg)
 //	req := momo.CreateRequest{RequestID: id, OrderID: id, Amount: 50000, OrderInfo: "...", RedirectURL: ..., IPNURL: ...}
 //	err = c.SignCreate(&req) // then POST req as JSON to SandboxCreateURL
@@ -355,10 +356,10 @@ type keyPair struct {
 // pairs returns the current pair and, during a rotation of either key, the
 // previous pair (the previous of each rotated key, the current of the
 // other). The previous pair is live while every rotated key is.
-func (c *Client) pairs(now time.Time) []keyPair {
-	ps := []keyPair{{c.ak.Current, c.sk.Current, secretenv.SlotCurrent, true}}
+func (c *Client) pairs(now time.Time) ([2]keyPair, int) {
+	ps := [2]keyPair{{c.ak.Current, c.sk.Current, secretenv.SlotCurrent, true}}
 	if c.ak.Previous.IsZero() && c.sk.Previous.IsZero() {
-		return ps
+		return ps, 1
 	}
 	p := keyPair{access: c.ak.Current, secret: c.sk.Current, slot: secretenv.SlotPrevious, live: true}
 	if !c.ak.Previous.IsZero() {
@@ -367,7 +368,8 @@ func (c *Client) pairs(now time.Time) []keyPair {
 	if !c.sk.Previous.IsZero() {
 		p.secret, p.live = c.sk.Previous, p.live && c.sk.PreviousLive(now)
 	}
-	return append(ps, p)
+	ps[1] = p
+	return ps, 2
 }
 
 // Previous returns a client that signs with this client's previous keys
@@ -376,8 +378,8 @@ func (c *Client) pairs(now time.Time) []keyPair {
 // key has a previous value. It is for drills and smoke tests that play the
 // provider's side.
 func (c *Client) Previous() (*Client, bool) {
-	ps := c.pairs(c.now())
-	if len(ps) < 2 {
+	ps, n := c.pairs(c.now())
+	if n < 2 {
 		return nil, false
 	}
 	p := *c

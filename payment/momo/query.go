@@ -1,17 +1,16 @@
 package momo
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/apicall"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 )
 
@@ -51,22 +50,10 @@ func (c *Client) Query(ctx context.Context, orderID string) (*QueryResult, error
 		return nil, err
 	}
 	body, _ := json.Marshal(req)
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.apiURL+"/v2/gateway/api/query", bytes.NewReader(body))
+	b, err := apicall.Do(ctx, c.hc, apicall.Request{Method: http.MethodPost, URL: c.apiURL + "/v2/gateway/api/query",
+		ContentType: "application/json; charset=UTF-8", Body: body}, errQuery)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errQuery, err)
-	}
-	hreq.Header.Set("Content-Type", "application/json; charset=UTF-8")
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errQuery, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading the response: %w", errQuery, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: HTTP %d", errQuery, resp.StatusCode)
+		return nil, err
 	}
 	var out QueryResult
 	if err := jsonkeys.Check(b); err != nil {

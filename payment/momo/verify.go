@@ -1,7 +1,6 @@
 package momo
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -12,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
@@ -118,70 +118,60 @@ type ipnWire struct {
 // takes a number or a string holding one), without reflection, refusing a
 // key repeated exactly or up to case.
 func (w *ipnWire) decode(body []byte) error {
-	return jsonkeys.Fields(body, func(key, raw []byte) error {
-		for i, name := range ipnFields {
-			if !bytes.EqualFold(key, name) {
-				continue
-			}
-			if string(raw) == "null" {
-				return nil
-			}
-			str, num := w.field(i)
-			if str != nil {
-				return unquote(raw, str)
-			}
-			if raw[0] == '"' { // encoding/json takes a string holding a number
-				var s string
-				if err := unquote(raw, &s); err != nil || !isNumber(s) {
-					return errors.New("not a number")
-				}
-				*num = json.Number(s)
-				return nil
-			}
-			if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
-				return errors.New("not a number")
-			}
-			*num = json.Number(raw)
+	t := jsonkeys.NewText(body, "") // the strings are substrings of one copy
+	return jsonkeys.Fields(body, func(fold, raw []byte) error {
+		var str *string
+		var num *json.Number
+		switch string(fold) { // jsonkeys.Fold of the field names
+		case "PARTNERCODE":
+			str = &w.PartnerCode
+		case "ORDERID":
+			str = &w.OrderID
+		case "REQUESTID":
+			str = &w.RequestID
+		case "AMOUNT":
+			num = &w.Amount
+		case "ORDERINFO":
+			str = &w.OrderInfo
+		case "ORDERTYPE":
+			str = &w.OrderType
+		case "TRANSID":
+			num = &w.TransID
+		case "RESULTCODE":
+			num = &w.ResultCode
+		case "MESSAGE":
+			str = &w.Message
+		case "PAYTYPE":
+			str = &w.PayType
+		case "RESPONSETIME":
+			num = &w.ResponseTime
+		case "EXTRADATA":
+			str = &w.ExtraData
+		case "SIGNATURE":
+			str = &w.Signature
+		default:
+			return nil // unknown fields are ignored, as encoding/json does
+		}
+		if string(raw) == "null" {
 			return nil
 		}
-		return nil // unknown fields are ignored, as encoding/json does
+		if str != nil {
+			return t.String(raw, str)
+		}
+		if raw[0] == '"' { // encoding/json takes a string holding a number
+			var s string
+			if err := unquote(raw, &s); err != nil || !isNumber(s) {
+				return errors.New("not a number")
+			}
+			*num = json.Number(s)
+			return nil
+		}
+		if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+			return errors.New("not a number")
+		}
+		*num = json.Number(t.Sub(raw))
+		return nil
 	})
-}
-
-// ipnFields are the IPN body's keys, in the order of ipnWire.field.
-var ipnFields = [...][]byte{[]byte("partnerCode"), []byte("orderId"), []byte("requestId"), []byte("amount"),
-	[]byte("orderInfo"), []byte("orderType"), []byte("transId"), []byte("resultCode"), []byte("message"),
-	[]byte("payType"), []byte("responseTime"), []byte("extraData"), []byte("signature")}
-
-// field returns the destination of ipnFields[i]: a string or a number.
-func (w *ipnWire) field(i int) (*string, *json.Number) {
-	switch i {
-	case 0:
-		return &w.PartnerCode, nil
-	case 1:
-		return &w.OrderID, nil
-	case 2:
-		return &w.RequestID, nil
-	case 3:
-		return nil, &w.Amount
-	case 4:
-		return &w.OrderInfo, nil
-	case 5:
-		return &w.OrderType, nil
-	case 6:
-		return nil, &w.TransID
-	case 7:
-		return nil, &w.ResultCode
-	case 8:
-		return &w.Message, nil
-	case 9:
-		return &w.PayType, nil
-	case 10:
-		return nil, &w.ResponseTime
-	case 11:
-		return &w.ExtraData, nil
-	}
-	return &w.Signature, nil
 }
 
 // isNumber reports whether s is exactly a JSON number literal.
@@ -284,6 +274,9 @@ func fromText(partner, orderID, requestID, amount, orderInfo, orderType, transID
 		Message: message, PayType: payType, ExtraData: extraData, Signature: sig}
 	var err error
 	num := func(name, s string, bits int) int64 {
+		if v, ok := smallInt(s); ok {
+			return v
+		}
 		v, e := strconv.ParseInt(s, 10, bits)
 		if e != nil && err == nil {
 			err = fmt.Errorf("momo: %w: %s %q is not an integer", payment.ErrMalformed, name, s)
@@ -343,11 +336,13 @@ func (c *Client) verify(n *Notification) (secretenv.Slot, error) {
 	if _, err := hex.Decode(sig[:], []byte(n.Signature)); err != nil {
 		return "", fmt.Errorf("momo: %w: signature is not hex", payment.ErrMalformed)
 	}
-	var buf [sha256.Size]byte
-	var msgBuf [512]byte
-	for _, p := range c.pairs(c.now()) {
-		msg := appendNotificationRaw(msgBuf[:0], p.access.Bytes(), n)
-		if hmac.Equal(payment.MAC(sha256.New, p.secret, msg, buf[:0]), sig[:]) {
+	bp := msgBufs.Get().(*[]byte)
+	defer msgBufs.Put(bp)
+	ps, np := c.pairs(c.now())
+	for _, p := range ps[:np] {
+		msg := appendNotificationRaw((*bp)[:0], p.access.Bytes(), n)
+		*bp = msg
+		if hmac.Equal(payment.MAC(sha256.New, p.secret, msg, (*bp)[len(msg):len(msg)]), sig[:]) {
 			if !p.live {
 				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
 			}
@@ -356,6 +351,10 @@ func (c *Client) verify(n *Notification) (secretenv.Slot, error) {
 	}
 	return "", fmt.Errorf("momo: %w", payment.ErrSignatureMismatch)
 }
+
+// msgBufs holds the buffers signed strings are built in (the hash takes
+// them through an interface, so a stack array would escape anyway).
+var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // NotifyFunc handles a verified IPN. Returning nil answers MoMo 204 No
 // Content; an error answers 500 so that MoMo retries.
@@ -473,4 +472,29 @@ func (c *Client) settle(ctx context.Context, n *Notification) (*Notification, er
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)
 	}
 	return n, err
+}
+
+// smallInt parses s when it is an optional '-' then 1 to 9 digits (within
+// every field's range, int32 included), the common case; ok false leaves
+// s to strconv.
+func smallInt(s string) (int64, bool) {
+	d := s
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 9 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if s[0] == '-' {
+		n = -n
+	}
+	return n, true
 }

@@ -1,13 +1,13 @@
 package vnpay
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+
+	"github.com/goodgo/rotation/payment/internal/apicall"
 )
 
 // ErrAPI: the querydr or refund API could not be reached or answered with
@@ -28,25 +28,9 @@ func (c *Client) QueryDR(ctx context.Context, apiURL string, hc *http.Client, r 
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL, bytes.NewReader(body))
+	b, err := apicall.Do(ctx, hc, apicall.Request{Method: http.MethodPost, URL: apiURL, ContentType: "application/json", Body: body}, ErrAPI)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAPI, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAPI, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading the response: %w", ErrAPI, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: HTTP %d", ErrAPI, resp.StatusCode)
+		return nil, err
 	}
 	out, err := c.VerifyQueryDRResponse(b)
 	if err != nil {

@@ -54,7 +54,8 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 	if err == nil {
 		var slot secretenv.Slot
 		var emptySigned bool
-		if prefix, ok := canonicalPrefix(raw); ok {
+		prefix, canonical := canonicalPrefix(raw)
+		if canonical {
 			// VNPay sends the query it signed: the parameters before
 			// vnp_SecureHash are the signed string itself, so it is
 			// verified as received instead of rebuilt.
@@ -65,7 +66,7 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 			slot, emptySigned, err = c.verifyParams(params, sig)
 		}
 		if err == nil {
-			if !emptySigned {
+			if !emptySigned && !canonical { // a canonical query has no empty vnp_* value
 				// Empty vnp_* values were outside the signature: the
 				// application must not see them as signed.
 				for k, v := range params {

@@ -5,6 +5,7 @@
 // The common path:
 //
 //	cfg, err := vnpay.LoadConfig(secretenv.Env()) // VNPAY_TMN_CODE, VNPAY_HASH_SECRET[_PREVIOUS[_UNTIL]]
+//	cfg.Idempotency = idemredis.New(rdb, "idem:vnpay:") // required: a retried notification reaches the application once
 //	c, err := vnpay.New(cfg)
 //	url, err := c.PaymentURL(vnpay.SandboxURL, vnpay.PaymentRequest{Amount: 10000, TxnRef: "42", ...})
 //	http.Handle("/ipn/vnpay", c.IPNHandler(func(ctx context.Context, n *vnpay.Notification) vnpay.IPNResponse {
@@ -24,6 +25,23 @@
 // up to 24 hours: give the old secret as HashSecret.Previous with
 // PreviousUntil = UntilAfterRotation(rotatedAt), and such IPNs verify with
 // slot "previous". Signing always uses the current secret.
+//
+// Unlike PayOS's and MoMo's key=value strings (see payment.ErrAmbiguous),
+// a VNPay signed string cannot be read two ways: every key and value is
+// percent-encoded before the pairs are joined, so a "&" or "=" inside a
+// value never reaches the string as a separator, and one signed string
+// has exactly one set of vnp_* parameters (encodings of one value, "~" or
+// "%7E", sign and read alike; parameters outside the signature are
+// dropped, a repeated vnp_* one refused). No IPN therefore needs QueryDR
+// to tell its readings apart, and IPNHandler never queries. QueryDR is for
+// what the IPN cannot settle: an IPN that never came, and results VNPay
+// reports as not final (vnp_TransactionStatus 01 incomplete, 04 reversed
+// — the bank charged the payer, VNPay did not complete —, 07 held as
+// suspected fraud). Those reach IPNFunc as verified notifications with
+// Paid false; leave the order pending and confirm it later with QueryDR.
+// A signed IPN refused after its signature (a vnp_Amount that is not a
+// multiple of 100, a missing vnp_TxnRef) is answered RspCode 99, so VNPay
+// retries it and it is not lost silently.
 //
 // Importing this package pulls in no database or Redis client.
 package vnpay

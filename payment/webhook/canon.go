@@ -3,9 +3,11 @@ package webhook
 import (
 	"errors"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -35,28 +37,95 @@ const (
 	jObj
 )
 
+// jvalue is a value of a parsed document, as its readers see it: kind,
+// then the boolean, the string (or the number's literal) and the number.
+// An object's members and an array's elements stay in the document: len
+// and member read them. A jvalue is valid until its document is released.
 type jvalue struct {
 	kind jkind
 	b    bool
-	s    string  // string value, or the number literal
-	f    float64 // number value
-	// obj holds an object's members in received order, or an array's
-	// elements (with empty keys).
-	obj []jmember
+	s    string
+	f    float64
+	d    *jdoc
+	// first and n locate an object's members in received order, or an
+	// array's elements (with empty keys), in d.ms.
+	first, n uint32
 }
 
-type jmember struct {
-	key string
-	val jvalue
+// len returns the number of members of an object or elements of an array.
+func (v *jvalue) len() int { return int(v.n) }
+
+// member returns the key and value of v's member (element) i.
+func (v *jvalue) member(i int) (string, jvalue) {
+	m := &v.d.ms[int(v.first)+i]
+	return v.d.str(m.key), v.d.value(&m.val)
 }
 
-func (v *jvalue) get(key string) (*jvalue, bool) {
-	for i := range v.obj {
-		if v.obj[i].key == key {
-			return &v.obj[i].val, true
+// members returns v's members (elements) as stored in its document.
+func (v *jvalue) members() []jmember { return v.d.ms[v.first : v.first+v.n] }
+
+// key returns the key of v's member i.
+func (v *jvalue) key(i int) string { return v.d.str(v.d.ms[int(v.first)+i].key) }
+
+func (v *jvalue) get(key string) (jvalue, bool) {
+	for i := range v.len() {
+		if v.key(i) == key {
+			_, val := v.member(i)
+			return val, true
 		}
 	}
-	return nil, false
+	return jvalue{}, false
+}
+
+// The document stores values without pointers (strings as offsets into
+// its text), so building the tree costs no GC write barrier and a pooled
+// document's arena is never scanned.
+type (
+	// jstr is d.text[off:off+n], or d.strs[off] when esc (a string with
+	// escapes, decoded).
+	jstr struct {
+		off, n uint32
+		esc    bool
+	}
+	jnode struct {
+		kind     jkind
+		b        bool
+		s        jstr
+		f        float64
+		first, n uint32
+	}
+	jmember struct {
+		key jstr
+		val jnode
+	}
+)
+
+// jdoc is a parsed document: parse reads from a string copy of the body,
+// so keys and values without escapes are substrings of it (one allocation
+// for the copy instead of one per string).
+type jdoc struct {
+	text string
+	strs []string  // decoded strings that had escapes
+	ms   []jmember // every finished object's members and array's elements
+	// stack holds the members of the objects and arrays being parsed.
+	stack []jmember
+	root  jnode
+	// buf is scratch for the signed string, reused with the document.
+	buf []byte
+
+	i   int
+	err error
+}
+
+func (d *jdoc) str(s jstr) string {
+	if s.esc {
+		return d.strs[s.off]
+	}
+	return d.text[s.off : s.off+s.n]
+}
+
+func (d *jdoc) value(n *jnode) jvalue {
+	return jvalue{kind: n.kind, b: n.b, s: d.str(n.s), f: n.f, d: d, first: n.first, n: n.n}
 }
 
 var (
@@ -65,153 +134,182 @@ var (
 	errTooDeep      = errors.New("JSON nested too deeply")
 	errSurrogate    = errors.New("lone UTF-16 surrogate escape")
 	errUTF8         = errors.New("body is not valid UTF-8")
+	errTooLarge     = errors.New("JSON too large")
 )
 
-// parser reads from a string copy of the body, so keys and values without
-// escapes are substrings of it: one allocation for the copy instead of one
-// per string.
-type parser struct {
-	b   string
-	i   int
-	err error
-}
-
 // parseJSON parses one JSON value filling the whole input (surrounding
-// whitespace allowed).
+// whitespace allowed), into a document of its own.
 func parseJSON(b []byte) (jvalue, error) {
-	if !utf8.Valid(b) {
-		return jvalue{}, errUTF8
-	}
-	p := parser{b: string(b)}
-	p.ws()
-	v := p.value(0)
-	p.ws()
-	if p.err == nil && p.i != len(p.b) {
-		p.err = errJSON
-	}
-	if p.err != nil {
-		return jvalue{}, p.err
-	}
-	return v, nil
+	return new(jdoc).parse(b)
 }
 
-func (p *parser) fail(err error) {
-	if p.err == nil {
-		p.err = err
+var docs = sync.Pool{New: func() any { return new(jdoc) }}
+
+// getDoc returns a pooled document. The values parsed into it are valid
+// until release; the strings read from them stay valid after it (they
+// alias the body's string copy or are fresh).
+func getDoc() *jdoc { return docs.Get().(*jdoc) }
+
+// maxPooled caps the members and scratch bytes a pooled document keeps: a
+// hostile body of a megabyte of keys must not stay in memory afterwards.
+const maxPooled = 256
+
+func (d *jdoc) release() {
+	if cap(d.ms) > maxPooled || cap(d.stack) > maxPooled || cap(d.buf) > 16*maxPooled || cap(d.strs) > maxPooled {
+		return
+	}
+	clear(d.strs)
+	*d = jdoc{ms: d.ms[:0], stack: d.stack[:0], buf: d.buf[:0], strs: d.strs[:0]}
+	docs.Put(d)
+}
+
+// parse parses one JSON value filling the whole input (surrounding
+// whitespace allowed) into d, replacing what d held.
+//
+// Invalid UTF-8 is refused: inside strings by parseStr, and anywhere else
+// a byte above 0x7F is not JSON.
+func (d *jdoc) parse(b []byte) (jvalue, error) {
+	if len(b) > math.MaxUint32/2 {
+		return jvalue{}, errTooLarge
+	}
+	d.text, d.i, d.err = string(b), 0, nil
+	d.ms, d.stack, d.strs = d.ms[:0], d.stack[:0], d.strs[:0]
+	d.ws()
+	d.root = d.parseValue(0)
+	d.ws()
+	if d.err == nil && d.i != len(d.text) {
+		d.err = errJSON
+	}
+	if d.err != nil {
+		return jvalue{}, d.err
+	}
+	return d.value(&d.root), nil
+}
+
+func (d *jdoc) fail(err error) {
+	if d.err == nil {
+		d.err = err
 	}
 }
 
-func (p *parser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
+func (d *jdoc) ws() {
+	for d.i < len(d.text) {
+		switch d.text[d.i] {
 		case ' ', '\t', '\n', '\r':
-			p.i++
+			d.i++
 		default:
 			return
 		}
 	}
 }
 
-func (p *parser) lit(s string) {
-	if len(p.b)-p.i >= len(s) && p.b[p.i:p.i+len(s)] == s {
-		p.i += len(s)
+func (d *jdoc) lit(s string) {
+	if len(d.text)-d.i >= len(s) && d.text[d.i:d.i+len(s)] == s {
+		d.i += len(s)
 		return
 	}
-	p.fail(errJSON)
+	d.fail(errJSON)
 }
 
-func (p *parser) value(depth int) jvalue {
-	if p.err != nil {
-		return jvalue{}
+func (d *jdoc) parseValue(depth int) jnode {
+	if d.err != nil {
+		return jnode{}
 	}
 	if depth > maxDepth {
-		p.fail(errTooDeep)
-		return jvalue{}
+		d.fail(errTooDeep)
+		return jnode{}
 	}
-	if p.i >= len(p.b) {
-		p.fail(errJSON)
-		return jvalue{}
+	if d.i >= len(d.text) {
+		d.fail(errJSON)
+		return jnode{}
 	}
-	switch c := p.b[p.i]; {
+	switch c := d.text[d.i]; {
 	case c == '{':
-		p.i++
-		v := jvalue{kind: jObj, obj: make([]jmember, 0, 4)}
+		d.i++
+		v := jnode{kind: jObj}
 		var seen map[string]struct{} // keys, once the object is too large for a linear scan
-		p.ws()
-		if p.i < len(p.b) && p.b[p.i] == '}' {
-			p.i++
+		d.ws()
+		if d.i < len(d.text) && d.text[d.i] == '}' {
+			d.i++
 			return v
 		}
-		for p.err == nil {
-			p.ws()
-			if p.i >= len(p.b) || p.b[p.i] != '"' {
-				p.fail(errJSON)
+		mark := len(d.stack)
+		for d.err == nil {
+			d.ws()
+			if d.i >= len(d.text) || d.text[d.i] != '"' {
+				d.fail(errJSON)
 				break
 			}
-			k := p.str()
-			if p.dupKey(&v, &seen, k) {
-				p.fail(errDuplicateKey)
+			k := d.parseStr()
+			if d.dupKey(d.stack[mark:], &seen, k) {
+				d.fail(errDuplicateKey)
 			}
-			p.ws()
-			if p.i >= len(p.b) || p.b[p.i] != ':' {
-				p.fail(errJSON)
+			d.ws()
+			if d.i >= len(d.text) || d.text[d.i] != ':' {
+				d.fail(errJSON)
 				break
 			}
-			p.i++
-			p.ws()
-			val := p.value(depth + 1)
-			v.obj = append(v.obj, jmember{k, val})
-			p.ws()
-			if p.i < len(p.b) && p.b[p.i] == ',' {
-				p.i++
+			d.i++
+			d.ws()
+			val := d.parseValue(depth + 1)
+			d.stack = append(d.stack, jmember{k, val})
+			d.ws()
+			if d.i < len(d.text) && d.text[d.i] == ',' {
+				d.i++
 				continue
 			}
-			if p.i < len(p.b) && p.b[p.i] == '}' {
-				p.i++
+			if d.i < len(d.text) && d.text[d.i] == '}' {
+				d.i++
+				v.first, v.n = d.finish(mark)
 				return v
 			}
-			p.fail(errJSON)
+			d.fail(errJSON)
 		}
-		return jvalue{}
+		d.stack = d.stack[:mark]
+		return jnode{}
 	case c == '[':
-		p.i++
-		v := jvalue{kind: jArr}
-		p.ws()
-		if p.i < len(p.b) && p.b[p.i] == ']' {
-			p.i++
+		d.i++
+		v := jnode{kind: jArr}
+		d.ws()
+		if d.i < len(d.text) && d.text[d.i] == ']' {
+			d.i++
 			return v
 		}
-		for p.err == nil {
-			p.ws()
-			v.obj = append(v.obj, jmember{val: p.value(depth + 1)})
-			p.ws()
-			if p.i < len(p.b) && p.b[p.i] == ',' {
-				p.i++
+		mark := len(d.stack)
+		for d.err == nil {
+			d.ws()
+			val := d.parseValue(depth + 1)
+			d.stack = append(d.stack, jmember{val: val})
+			d.ws()
+			if d.i < len(d.text) && d.text[d.i] == ',' {
+				d.i++
 				continue
 			}
-			if p.i < len(p.b) && p.b[p.i] == ']' {
-				p.i++
+			if d.i < len(d.text) && d.text[d.i] == ']' {
+				d.i++
+				v.first, v.n = d.finish(mark)
 				return v
 			}
-			p.fail(errJSON)
+			d.fail(errJSON)
 		}
-		return jvalue{}
+		d.stack = d.stack[:mark]
+		return jnode{}
 	case c == '"':
-		return jvalue{kind: jStr, s: p.str()}
+		return jnode{kind: jStr, s: d.parseStr()}
 	case c == 't':
-		p.lit("true")
-		return jvalue{kind: jBool, b: true}
+		d.lit("true")
+		return jnode{kind: jBool, b: true}
 	case c == 'f':
-		p.lit("false")
-		return jvalue{kind: jBool}
+		d.lit("false")
+		return jnode{kind: jBool}
 	case c == 'n':
-		p.lit("null")
-		return jvalue{kind: jNull}
+		d.lit("null")
+		return jnode{kind: jNull}
 	case c == '-' || (c >= '0' && c <= '9'):
-		return p.num()
+		return d.num()
 	}
-	p.fail(errJSON)
-	return jvalue{}
+	d.fail(errJSON)
+	return jnode{}
 }
 
 // linearKeys is the member count up to which dupKey scans the object
@@ -219,117 +317,181 @@ func (p *parser) value(depth int) jvalue {
 // of a megabyte of keys must not cost a quadratic scan.
 const linearKeys = 16
 
-// dupKey reports whether k is already a key of the object v, whose key set
-// (built once v outgrows linearKeys) is *seen.
-func (p *parser) dupKey(v *jvalue, seen *map[string]struct{}, k string) bool {
-	if len(v.obj) < linearKeys {
-		for i := range v.obj {
-			if v.obj[i].key == k {
+// finish moves the members the object or array being parsed pushed on
+// the stack since mark into the arena and returns where they are.
+func (d *jdoc) finish(mark int) (first, n uint32) {
+	start := len(d.ms)
+	d.ms = append(d.ms, d.stack[mark:]...)
+	d.stack = d.stack[:mark]
+	return uint32(start), uint32(len(d.ms) - start)
+}
+
+// dupKey reports whether k is already a key of the members ms, whose key
+// set (built once they outgrow linearKeys) is *seen.
+func (d *jdoc) dupKey(ms []jmember, seen *map[string]struct{}, k jstr) bool {
+	ks := d.str(k)
+	if len(ms) < linearKeys {
+		for i := range ms {
+			if ms[i].key.n == k.n && d.str(ms[i].key) == ks {
 				return true
 			}
 		}
 		return false
 	}
 	if *seen == nil {
-		*seen = make(map[string]struct{}, 2*len(v.obj))
-		for i := range v.obj {
-			(*seen)[v.obj[i].key] = struct{}{}
+		*seen = make(map[string]struct{}, 2*len(ms))
+		for i := range ms {
+			(*seen)[d.str(ms[i].key)] = struct{}{}
 		}
 	}
-	if _, dup := (*seen)[k]; dup {
+	if _, dup := (*seen)[ks]; dup {
 		return true
 	}
-	(*seen)[k] = struct{}{}
+	(*seen)[ks] = struct{}{}
 	return false
 }
 
-func (p *parser) num() jvalue {
-	start := p.i
+func (d *jdoc) num() jnode {
+	start := d.i
 	digits := func() int {
 		n := 0
-		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-			p.i++
+		for d.i < len(d.text) && d.text[d.i] >= '0' && d.text[d.i] <= '9' {
+			d.i++
 			n++
 		}
 		return n
 	}
-	if p.b[p.i] == '-' {
-		p.i++
+	if d.text[d.i] == '-' {
+		d.i++
 	}
-	intStart := p.i
-	if n := digits(); n == 0 || (n > 1 && p.b[intStart] == '0') {
-		p.fail(errJSON)
-		return jvalue{}
+	intStart := d.i
+	if n := digits(); n == 0 || (n > 1 && d.text[intStart] == '0') {
+		d.fail(errJSON)
+		return jnode{}
 	}
-	if p.i < len(p.b) && p.b[p.i] == '.' {
-		p.i++
+	if d.i < len(d.text) && d.text[d.i] == '.' {
+		d.i++
 		if digits() == 0 {
-			p.fail(errJSON)
-			return jvalue{}
+			d.fail(errJSON)
+			return jnode{}
 		}
 	}
-	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
-			p.i++
+	if d.i < len(d.text) && (d.text[d.i] == 'e' || d.text[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.text) && (d.text[d.i] == '+' || d.text[d.i] == '-') {
+			d.i++
 		}
 		if digits() == 0 {
-			p.fail(errJSON)
-			return jvalue{}
+			d.fail(errJSON)
+			return jnode{}
 		}
 	}
-	lit := p.b[start:p.i]
+	lit := d.text[start:d.i]
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil || math.IsInf(f, 0) {
-		p.fail(errJSON)
-		return jvalue{}
+		d.fail(errJSON)
+		return jnode{}
 	}
-	return jvalue{kind: jNum, s: lit, f: f}
+	return jnode{kind: jNum, s: jstr{off: uint32(start), n: uint32(d.i - start)}, f: f}
 }
 
-// str parses a JSON string at p.i (which is '"').
-func (p *parser) str() string {
-	p.i++
-	start := p.i
+// strPlain marks the bytes a string's fast path steps over: printable
+// ASCII other than '"' and '\\'.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainRun returns the index of the first byte of t from i on that is not
+// strPlain (len(t) if none), eight bytes at a time.
+func plainRun(t string, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(x, n uint64) uint64 { return (x - n*ones) &^ x & highs } // bytes below n
+	for i+8 <= len(t) {
+		_ = t[i+7]
+		w := uint64(t[i]) | uint64(t[i+1])<<8 | uint64(t[i+2])<<16 | uint64(t[i+3])<<24 |
+			uint64(t[i+4])<<32 | uint64(t[i+5])<<40 | uint64(t[i+6])<<48 | uint64(t[i+7])<<56
+		// Borrows can mark bytes above a marked one, never below: the
+		// lowest set bit is exactly the first byte that is not plain.
+		if m := w&highs | below(w, 0x20) | below(w^'"'*ones, 1) | below(w^'\\'*ones, 1); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(t) && strPlain[t[i]] {
+		i++
+	}
+	return i
+}
+
+// parseStr parses a JSON string at d.i (which is '"').
+func (d *jdoc) parseStr() jstr {
+	t := d.text
+	i := d.i + 1
+	start := i
 	// Fast path: no escapes.
-	for p.i < len(p.b) {
-		c := p.b[p.i]
+	ascii := true
+	for i < len(t) {
+		i = plainRun(t, i)
+		if i >= len(t) {
+			break
+		}
+		c := t[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			i++
+			continue
+		}
 		if c == '"' {
-			s := p.b[start:p.i]
-			p.i++
-			return s
+			if !ascii && !utf8.ValidString(t[start:i]) {
+				d.i = i
+				d.fail(errUTF8)
+				return jstr{}
+			}
+			d.i = i + 1
+			return jstr{off: uint32(start), n: uint32(i - start)}
 		}
 		if c == '\\' {
 			break
 		}
-		if c < 0x20 {
-			p.fail(errJSON)
-			return ""
-		}
-		p.i++
+		d.i = i
+		d.fail(errJSON) // a control character
+		return jstr{}
+	}
+	d.i = i
+	if !ascii && !utf8.ValidString(t[start:i]) {
+		d.fail(errUTF8)
+		return jstr{}
 	}
 	var sb strings.Builder
-	sb.WriteString(p.b[start:p.i])
-	for p.i < len(p.b) {
-		c := p.b[p.i]
+	sb.WriteString(d.text[start:d.i])
+	for d.i < len(d.text) {
+		c := d.text[d.i]
 		switch {
 		case c == '"':
-			p.i++
-			return sb.String()
+			d.i++
+			if !utf8.ValidString(sb.String()) {
+				d.fail(errUTF8)
+				return jstr{}
+			}
+			d.strs = append(d.strs, sb.String())
+			return jstr{off: uint32(len(d.strs) - 1), n: uint32(sb.Len()), esc: true}
 		case c < 0x20:
-			p.fail(errJSON)
-			return ""
+			d.fail(errJSON)
+			return jstr{}
 		case c != '\\':
 			sb.WriteByte(c)
-			p.i++
+			d.i++
 			continue
 		}
-		p.i++
-		if p.i >= len(p.b) {
+		d.i++
+		if d.i >= len(d.text) {
 			break
 		}
-		e := p.b[p.i]
-		p.i++
+		e := d.text[d.i]
+		d.i++
 		switch e {
 		case '"', '\\', '/':
 			sb.WriteByte(e)
@@ -344,58 +506,58 @@ func (p *parser) str() string {
 		case 't':
 			sb.WriteByte('\t')
 		case 'u':
-			r, ok := p.hex4()
+			r, ok := d.hex4()
 			if !ok {
-				return ""
+				return jstr{}
 			}
 			if utf16.IsSurrogate(r) {
-				if r >= 0xDC00 || p.i+1 >= len(p.b) || p.b[p.i] != '\\' || p.b[p.i+1] != 'u' {
-					p.fail(errSurrogate)
-					return ""
+				if r >= 0xDC00 || d.i+1 >= len(d.text) || d.text[d.i] != '\\' || d.text[d.i+1] != 'u' {
+					d.fail(errSurrogate)
+					return jstr{}
 				}
-				p.i += 2
-				r2, ok := p.hex4()
+				d.i += 2
+				r2, ok := d.hex4()
 				if !ok {
-					return ""
+					return jstr{}
 				}
 				if r2 < 0xDC00 || r2 > 0xDFFF {
-					p.fail(errSurrogate)
-					return ""
+					d.fail(errSurrogate)
+					return jstr{}
 				}
 				r = utf16.DecodeRune(r, r2)
 			}
 			sb.WriteRune(r)
 		default:
-			p.fail(errJSON)
-			return ""
+			d.fail(errJSON)
+			return jstr{}
 		}
 	}
-	p.fail(errJSON)
-	return ""
+	d.fail(errJSON)
+	return jstr{}
 }
 
-func (p *parser) hex4() (rune, bool) {
-	if p.i+4 > len(p.b) {
-		p.fail(errJSON)
+func (d *jdoc) hex4() (rune, bool) {
+	if d.i+4 > len(d.text) {
+		d.fail(errJSON)
 		return 0, false
 	}
 	var r rune
-	for _, c := range []byte(p.b[p.i : p.i+4]) {
-		var d byte
+	for _, c := range []byte(d.text[d.i : d.i+4]) {
+		var x byte
 		switch {
 		case c >= '0' && c <= '9':
-			d = c - '0'
+			x = c - '0'
 		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
+			x = c - 'a' + 10
 		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
+			x = c - 'A' + 10
 		default:
-			p.fail(errJSON)
+			d.fail(errJSON)
 			return 0, false
 		}
-		r = r<<4 | rune(d)
+		r = r<<4 | rune(x)
 	}
-	p.i += 4
+	d.i += 4
 	return r, true
 }
 
@@ -410,7 +572,7 @@ func appendJSString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if c >= utf8.RuneSelf || strPlain[c] {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
@@ -444,6 +606,9 @@ func appendJSString(dst []byte, s string) []byte {
 func appendJSNumber(dst []byte, f float64) []byte {
 	if f == 0 {
 		return append(dst, '0') // also -0
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 && math.Abs(f) <= 1<<53 {
+		return strconv.AppendInt(dst, int64(f), 10) // an integer JavaScript prints in full
 	}
 	if f < 0 {
 		dst = append(dst, '-')
@@ -491,7 +656,7 @@ func appendJSNumber(dst []byte, f float64) []byte {
 // sortKeys, object keys are sorted (byte order, which is JavaScript's order
 // for the ASCII keys the notifiers use) at every depth; without it they stay
 // in received order.
-func appendCanonical(dst []byte, v *jvalue, sortKeys bool) []byte {
+func appendCanonical(dst []byte, v jvalue, sortKeys bool) []byte {
 	switch v.kind {
 	case jNull:
 		return append(dst, "null"...)
@@ -506,54 +671,79 @@ func appendCanonical(dst []byte, v *jvalue, sortKeys bool) []byte {
 		return appendJSString(dst, v.s)
 	case jArr:
 		dst = append(dst, '[')
-		for i := range v.obj {
+		for i := range v.len() {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendCanonical(dst, &v.obj[i].val, sortKeys)
+			_, el := v.member(i)
+			dst = appendCanonical(dst, el, sortKeys)
 		}
 		return append(dst, ']')
 	}
 	var buf [24]int
 	var order []int
 	if sortKeys {
-		order = keyOrder(v.obj, buf[:0])
+		order = keyOrder(&v, buf[:0])
 	}
-	return appendMembers(dst, v.obj, order, sortKeys)
+	return appendMembers(dst, v, order, sortKeys)
 }
 
-// appendMembers appends the object with members ms, in the given order of
-// indexes (nil: received order).
-func appendMembers(dst []byte, ms []jmember, order []int, sortKeys bool) []byte {
+// appendMembers appends the object v with its members in the given order
+// of indexes (nil: received order).
+func appendMembers(dst []byte, v jvalue, order []int, sortKeys bool) []byte {
 	dst = append(dst, '{')
-	for i := range ms {
+	for i := range v.len() {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		m := &ms[i]
+		j := i
 		if order != nil {
-			m = &ms[order[i]]
+			j = order[i]
 		}
-		dst = appendJSString(dst, m.key)
+		k, val := v.member(j)
+		dst = appendJSString(dst, k)
 		dst = append(dst, ':')
-		dst = appendCanonical(dst, &m.val, sortKeys)
+		dst = appendCanonical(dst, val, sortKeys)
 	}
 	return append(dst, '}')
 }
 
-// keyOrder returns the indexes of ms sorted by key (byte order), appended
-// to buf. Sorting indexes avoids moving the members.
-func keyOrder(ms []jmember, buf []int) []int {
+// keyOrder returns the indexes of v's members sorted by key (byte order),
+// appended to buf. Sorting indexes avoids moving the members; a small
+// object (every webhook's) is insertion-sorted over its keys gathered
+// once, usually already nearly in order.
+func keyOrder(v *jvalue, buf []int) []int {
 	order := buf[:0]
-	sorted := true
-	for i := range ms {
-		order = append(order, i)
-		if i > 0 && ms[i-1].key > ms[i].key {
-			sorted = false
+	n := v.len()
+	if n > 32 {
+		for i := range n {
+			order = append(order, i)
 		}
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(v.key(a), v.key(b)) })
+		return order
 	}
-	if !sorted {
-		slices.SortFunc(order, func(a, b int) int { return strings.Compare(ms[a].key, ms[b].key) })
+	// Compared by their first 8 bytes as a big-endian number (byte
+	// order), then whole on a tie.
+	var keys [32]string
+	var prefix [32]uint64
+	for i := range n {
+		k := v.key(i)
+		var p uint64
+		for j := range 8 {
+			p <<= 8
+			if j < len(k) {
+				p |= uint64(k[j])
+			}
+		}
+		keys[i], prefix[i] = k, p
+		order = append(order, i)
+		for j := i; j > 0; j-- {
+			a := order[j-1]
+			if prefix[a] < p || prefix[a] == p && keys[a] <= k {
+				break
+			}
+			order[j], order[j-1] = a, i
+		}
 	}
 	return order
 }

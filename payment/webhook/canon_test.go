@@ -54,8 +54,8 @@ func TestParseJSONManyKeysIsNotQuadratic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%d distinct keys: %v", n, err)
 	}
-	if d, ok := v.get("data"); !ok || len(d.obj) != n {
-		t.Fatalf("data has %d members, want %d", len(d.obj), n)
+	if d, ok := v.get("data"); !ok || d.len() != n {
+		t.Fatalf("data has %d members, want %d", d.len(), n)
 	}
 }
 
@@ -76,6 +76,50 @@ func TestParseJSONDuplicateKeyAnySize(t *testing.T) {
 			ok := strings.Replace(b.String(), `"k`+strconv.Itoa(dupOf)+`":1}`, `"other":1}`, 1)
 			if _, err := parseJSON([]byte(ok)); err != nil {
 				t.Errorf("%d distinct keys: %v", size+1, err)
+			}
+		}
+	}
+}
+
+// UTF-8 is checked inside strings as they are scanned (not over the
+// whole body first): invalid bytes are refused in a key, in a value, in
+// a string with escapes, and outside strings.
+func TestParseJSONRefusesInvalidUTF8(t *testing.T) {
+	for _, b := range []string{"{\"k\xff\":1}", "{\"k\":\"v\xc3\"}", "{\"k\":\"\\n\xe2\x82\"}", "[1,\xff]", "\xef\xbb\xbf{}"} {
+		if _, err := parseJSON([]byte(b)); err == nil {
+			t.Errorf("%q accepted", b)
+		}
+	}
+	for _, b := range []string{"{\"ké\":\"vé\\n€\"}", `{"k":"\u00e9"}`} {
+		if _, err := parseJSON([]byte(b)); err != nil {
+			t.Errorf("%q: %v", b, err)
+		}
+	}
+}
+
+// plainRun (eight bytes at a time) stops where a byte-by-byte scan does:
+// every byte value at every position, after plain bytes, before others.
+func TestPlainRunMatchesByteScan(t *testing.T) {
+	for n := 1; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				for _, fill := range []byte{'a', 0x00, 0x1f, '"', '\\', 0x7f, 0x80, 0xff} {
+					b := make([]byte, n)
+					for i := range b {
+						b[i] = 'a'
+						if i > pos {
+							b[i] = fill
+						}
+					}
+					b[pos] = byte(c)
+					want := 0
+					for want < n && strPlain[b[want]] {
+						want++
+					}
+					if got := plainRun(string(b), 0); got != want {
+						t.Fatalf("plainRun(%q) = %d, want %d", b, got, want)
+					}
+				}
 			}
 		}
 	}

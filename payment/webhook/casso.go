@@ -168,13 +168,19 @@ func parseCassoHeader(h string) (cassoHeader, error) {
 func cassoMessage(dst []byte, t string, body *jvalue) []byte {
 	dst = append(dst, t...)
 	dst = append(dst, '.')
-	return appendCanonical(dst, body, true)
+	return appendCanonical(dst, *body, true)
 }
 
 // Verify checks a delivery: header is the X-Casso-Signature value, body
 // the raw request body. It reports Verified or SignatureFailed.
 func (c *Casso) Verify(header string, body []byte) (CassoEvent, error) {
-	ev, err := c.verify(header, body)
+	return c.verifyKeyed(header, body, false)
+}
+
+// verifyKeyed is Verify, naming the transaction for the idempotency store
+// too when keyed (the Handler's need, not verification's).
+func (c *Casso) verifyKeyed(header string, body []byte, keyed bool) (CassoEvent, error) {
+	ev, err := c.verify(header, body, keyed)
 	if err != nil {
 		c.cfg.obs.SignatureFailed(ProviderCasso, payment.ReasonOf(err))
 		return CassoEvent{}, err
@@ -183,7 +189,7 @@ func (c *Casso) Verify(header string, body []byte) (CassoEvent, error) {
 	return ev, nil
 }
 
-func (c *Casso) verify(header string, body []byte) (CassoEvent, error) {
+func (c *Casso) verify(header string, body []byte, keyed bool) (CassoEvent, error) {
 	h, err := parseCassoHeader(header)
 	if err != nil {
 		return CassoEvent{}, err
@@ -193,15 +199,17 @@ func (c *Casso) verify(header string, body []byte) (CassoEvent, error) {
 	if !c.cfg.inWindow(ts, now) {
 		return CassoEvent{}, fmt.Errorf("%w: %s t=%s is more than %s from now", payment.ErrTimestamp, HeaderCassoSignature, h.t, c.cfg.tolerance)
 	}
-	root, err := parseJSON(body)
+	doc := getDoc()
+	defer doc.release()
+	root, err := doc.parse(body)
 	if err != nil {
 		return CassoEvent{}, fmt.Errorf("%w: body: %w", payment.ErrMalformed, err)
 	}
 	if root.kind != jObj {
 		return CassoEvent{}, fmt.Errorf("%w: body is not a JSON object", payment.ErrMalformed)
 	}
-	var buf [1024]byte
-	msg := cassoMessage(buf[:0], h.t, &root)
+	msg := cassoMessage(doc.buf[:0], h.t, &root)
+	doc.buf = msg
 	cur, prev := macs512(&c.set, msg)
 	var okCur, okPrev bool
 	for i := range h.sigs {
@@ -217,6 +225,9 @@ func (c *Casso) verify(header string, body []byte) (CassoEvent, error) {
 	ev := CassoEvent{Timestamp: ts, Slot: slot, Body: body}
 	if err := ev.fill(&root); err != nil {
 		return CassoEvent{}, err
+	}
+	if !keyed {
+		return ev, nil
 	}
 	if ev.Data.ID != 0 {
 		ev.idemKey = "tx:" + ev.Data.AccountNumber + ":" + strconv.FormatInt(ev.Data.ID, 10)
@@ -244,46 +255,46 @@ func macs512(set *payment.SecretSet, msg []byte) (cur, prev []byte) {
 func (ev *CassoEvent) fill(root *jvalue) error {
 	var f fields
 	if v, ok := root.get("error"); ok {
-		ev.Error = f.int(v, "error")
+		ev.Error = f.int(&v, "error")
 	}
 	d, ok := root.get("data")
 	if !ok || d.kind != jObj {
 		return fmt.Errorf("%w: body has no \"data\" object", payment.ErrMalformed)
 	}
 	t := &ev.Data
-	for i := range d.obj {
-		m := &d.obj[i]
-		switch m.key {
+	for i := range d.len() {
+		key, val := d.member(i)
+		switch key {
 		case "id":
-			t.ID = f.int(&m.val, m.key)
+			t.ID = f.int(&val, key)
 		case "amount":
-			t.Amount = f.int(&m.val, m.key)
+			t.Amount = f.int(&val, key)
 		case "runningBalance":
-			t.RunningBalance = f.int(&m.val, m.key)
+			t.RunningBalance = f.int(&val, key)
 		case "reference":
-			t.Reference = f.str(&m.val, m.key)
+			t.Reference = f.str(&val, key)
 		case "description":
-			t.Description = f.str(&m.val, m.key)
+			t.Description = f.str(&val, key)
 		case "transactionDateTime":
-			t.TransactionDateTime = f.str(&m.val, m.key)
+			t.TransactionDateTime = f.str(&val, key)
 		case "accountNumber":
-			t.AccountNumber = f.str(&m.val, m.key)
+			t.AccountNumber = f.str(&val, key)
 		case "bankName":
-			t.BankName = f.str(&m.val, m.key)
+			t.BankName = f.str(&val, key)
 		case "bankAbbreviation":
-			t.BankAbbreviation = f.str(&m.val, m.key)
+			t.BankAbbreviation = f.str(&val, key)
 		case "virtualAccountNumber":
-			t.VirtualAccountNumber = f.str(&m.val, m.key)
+			t.VirtualAccountNumber = f.str(&val, key)
 		case "virtualAccountName":
-			t.VirtualAccountName = f.str(&m.val, m.key)
+			t.VirtualAccountName = f.str(&val, key)
 		case "counterAccountName":
-			t.CounterAccountName = f.str(&m.val, m.key)
+			t.CounterAccountName = f.str(&val, key)
 		case "counterAccountNumber":
-			t.CounterAccountNumber = f.str(&m.val, m.key)
+			t.CounterAccountNumber = f.str(&val, key)
 		case "counterAccountBankId":
-			t.CounterAccountBankID = f.str(&m.val, m.key)
+			t.CounterAccountBankID = f.str(&val, key)
 		case "counterAccountBankName":
-			t.CounterAccountBankName = f.str(&m.val, m.key)
+			t.CounterAccountBankName = f.str(&val, key)
 		}
 	}
 	return f.err

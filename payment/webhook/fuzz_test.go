@@ -3,6 +3,8 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -124,7 +126,7 @@ func FuzzCassoTamper(f *testing.F) {
 		}
 		r1, _ := parseJSON(orig)
 		r2, _ := parseJSON(mut)
-		if !bytes.Equal(appendCanonical(nil, &r1, true), appendCanonical(nil, &r2, true)) {
+		if !bytes.Equal(appendCanonical(nil, r1, true), appendCanonical(nil, r2, true)) {
 			t.Fatalf("accepted a body with a different canonical form: %q", mut)
 		}
 		ev1.Body, ev2.Body = nil, nil
@@ -179,7 +181,7 @@ func FuzzParseJSON(f *testing.F) {
 			t.Fatalf("accepted invalid JSON %q", b)
 		}
 		for _, sorted := range []bool{false, true} {
-			c := appendCanonical(nil, &v, sorted)
+			c := appendCanonical(nil, v, sorted)
 			if !json.Valid(c) {
 				t.Fatalf("canonical form is not JSON: %q", c)
 			}
@@ -187,7 +189,7 @@ func FuzzParseJSON(f *testing.F) {
 			if err != nil {
 				t.Fatalf("canonical form %q refused: %v", c, err)
 			}
-			if c2 := appendCanonical(nil, &v2, sorted); !bytes.Equal(c, c2) {
+			if c2 := appendCanonical(nil, v2, sorted); !bytes.Equal(c, c2) {
 				t.Fatalf("not idempotent: %q → %q", c, c2)
 			}
 		}
@@ -215,4 +217,72 @@ func FuzzStandardHeaders(f *testing.F) {
 			t.Fatalf("accepted id %q timestamp %q", id, tsText)
 		}
 	})
+}
+
+// FuzzParseJSONMatchesEncodingJSON: what the strict parser accepts,
+// encoding/json reads to the same value (numbers compared as their
+// literals); what it refuses that encoding/json reads is refused for one
+// of its strictness rules only: a repeated key, invalid UTF-8, a lone
+// surrogate escape, nesting past maxDepth, a number beyond float64.
+func FuzzParseJSONMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{cassoSampleBody, cassoTrickyBody, payosSampleBody, payosTrickyData, `{"a":[1,{"b":null}],"c":"\u00e9\ud83d\ude00"}`,
+		`{"a":1,"a":2}`, "\"\xff\"", `"\ud800"`, `1e400`, `[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`, ` -0.5e-3 `, `{"k":"a\"b\\c/\b\f\n\r\t"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := parseJSON(b)
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var want any
+		wantErr := d.Decode(&want)
+		if wantErr == nil && d.More() {
+			wantErr = errors.New("trailing data")
+		}
+		if wantErr == nil {
+			var rest json.RawMessage
+			if d.Decode(&rest) != io.EOF {
+				wantErr = errors.New("trailing data")
+			}
+		}
+		if err != nil {
+			if wantErr == nil && !errors.Is(err, errDuplicateKey) && !errors.Is(err, errUTF8) && !errors.Is(err, errSurrogate) &&
+				!errors.Is(err, errTooDeep) && !(errors.Is(err, errJSON) && bytes.ContainsAny(b, "eE")) {
+				t.Fatalf("%q: refused (%v), encoding/json reads %#v", b, err, want)
+			}
+			return
+		}
+		if wantErr != nil {
+			t.Fatalf("%q: accepted, encoding/json: %v", b, wantErr)
+		}
+		if got := plain(v); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got %#v\nwant %#v", b, got, want)
+		}
+	})
+}
+
+// plain turns v into what encoding/json decodes with UseNumber.
+func plain(v jvalue) any {
+	switch v.kind {
+	case jNull:
+		return nil
+	case jBool:
+		return v.b
+	case jNum:
+		return json.Number(v.s)
+	case jStr:
+		return v.s
+	case jArr:
+		out := []any{}
+		for i := range v.len() {
+			_, el := v.member(i)
+			out = append(out, plain(el))
+		}
+		return out
+	}
+	out := map[string]any{}
+	for i := range v.len() {
+		k, el := v.member(i)
+		out[k] = plain(el)
+	}
+	return out
 }

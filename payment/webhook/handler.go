@@ -52,7 +52,7 @@ func (c *Casso) Handler(fn func(ctx context.Context, ev CassoEvent) error) http.
 		if !ok {
 			return
 		}
-		ev, err := c.Verify(r.Header.Get(HeaderCassoSignature), body)
+		ev, err := c.verifyKeyed(r.Header.Get(HeaderCassoSignature), body, true)
 		if err != nil {
 			refuse(w, &c.cfg, ProviderCasso, err)
 			return
@@ -80,7 +80,7 @@ func (p *PayOS) Handler(fn func(ctx context.Context, ev PayOSEvent) error) http.
 		if !ok {
 			return
 		}
-		ev, err := p.Verify(body)
+		ev, err := p.verifyKeyed(body, true)
 		if errors.Is(err, payment.ErrAmbiguous) {
 			ev, err = p.confirm(r.Context(), ev)
 		}

@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"sync/atomic"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/secretenv"
@@ -39,8 +42,9 @@ import (
 // and the application must still refuse to pay an order twice after the
 // store's keep period.
 type PayOS struct {
-	set payment.SecretSet
-	cfg config
+	set   payment.SecretSet
+	cfg   config
+	shape atomic.Pointer[payosShape] // the last data shape verified
 }
 
 // NewPayOS returns a PayOS verifier for set. Options used: WithClock
@@ -76,68 +80,152 @@ type PayOSEvent struct {
 	CounterAccountNumber   string
 	VirtualAccountName     string
 	VirtualAccountNumber   string
-	// Fields holds every signed field of data as the signature renders it
-	// (including ones this package does not know).
-	Fields map[string]string
-	Slot   secretenv.Slot
+	Slot                   secretenv.Slot
 	// Unconfirmed: the signed string was ambiguous (a value contains
 	// "&<key>=") and PayOS's query API did not confirm the fields: they
 	// are not authenticated. Check the order with PayOS before delivering.
 	Unconfirmed bool
 
 	idemKey string // the payment, for the idempotency store
+	// fields are data's members as signed, in received order.
+	fields []payosField
 }
 
-// payosCanon renders data's canonical string into dst and returns the
-// rendered values by key, and whether a value contains "&<key>=" (which
-// makes the string readable as other fields).
-func payosCanon(dst []byte, data *jvalue) (_ []byte, _ map[string]string, amb bool, _ error) {
-	if data.kind != jObj {
-		return dst, nil, false, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
-	}
-	var buf [24]int
-	order := keyOrder(data.obj, buf[:0])
-	type span struct {
-		key        string
-		start, end int
-	}
-	var spanBuf [24]span
-	spans := spanBuf[:0]
-	base := len(dst)
-	for i, j := range order {
-		m := &data.obj[j]
-		if !payosKey(m.key) {
-			return dst, nil, false, fmt.Errorf("%w: data key %q is not [A-Za-z0-9_]+", payment.ErrMalformed, m.key)
+// payosField is one member of data: its key and its value rendered as
+// the signature renders it.
+type payosField struct{ key, val string }
+
+// Field returns the signed field key of data as the signature renders it
+// (numbers as JavaScript prints them, null as ""), also for fields this
+// package does not know, and whether data has it.
+func (ev *PayOSEvent) Field(key string) (string, bool) {
+	for _, f := range ev.fields {
+		if f.key == key {
+			return f.val, true
 		}
+	}
+	return "", false
+}
+
+// Fields returns every signed field of data, rendered as Field renders
+// it, in a new map.
+func (ev *PayOSEvent) Fields() map[string]string {
+	m := make(map[string]string, len(ev.fields))
+	for _, f := range ev.fields {
+		m[f.key] = f.val
+	}
+	return m
+}
+
+// payosCanon renders data's canonical string into dst and returns data's
+// members rendered (in received order), and whether a value contains
+// "&<key>=" (which makes the string readable as other fields).
+func payosCanon(dst []byte, data *jvalue) (_ []byte, _ []payosField, amb bool, _ error) {
+	dst, fs, amb, _, err := payosCanonShape(dst, data, nil)
+	return dst, fs, amb, err
+}
+
+// payosShape is the key order of one data object: its keys as received
+// (all valid) and their sorted order. PayOS sends the same keys in the
+// same order every time, so a verifier keeps the last shape and skips
+// re-sorting and re-checking keys that match it.
+type payosShape struct {
+	keys  []string
+	order []int
+}
+
+// matches reports whether ms (of document d) has exactly sh's keys in
+// sh's order.
+func (sh *payosShape) matches(d *jdoc, ms []jmember) bool {
+	if sh == nil || len(sh.keys) != len(ms) {
+		return false
+	}
+	for i := range ms {
+		if d.str(ms[i].key) != sh.keys[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// payosCanonShape is payosCanon with the last shape seen (nil: none); it
+// returns the shape of data, sh itself when it matched.
+func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, _ []payosField, amb bool, _ *payosShape, _ error) {
+	if data.kind != jObj {
+		return dst, nil, false, nil, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
+	}
+	d, ms := data.d, data.members()
+	if !sh.matches(d, ms) {
+		var err error
+		if sh, err = newPayOSShape(d, ms); err != nil {
+			return dst, nil, false, nil, err
+		}
+	}
+	fs := make([]payosField, len(ms))
+	for i, j := range sh.order {
+		key := sh.keys[j]
 		if i > 0 {
 			dst = append(dst, '&')
 		}
-		dst = append(dst, m.key...)
+		dst = append(dst, key...)
 		dst = append(dst, '=')
 		start := len(dst)
 		var err error
-		if dst, err = payosValue(dst, &m.val); err != nil {
-			return dst, nil, false, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, m.key, err)
+		n := &ms[j].val
+		if dst, err = payosValue(dst, d, n); err != nil {
+			return dst, nil, false, nil, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, key, err)
 		}
-		amb = amb || ambiguous(dst[start:])
-		spans = append(spans, span{m.key, start - base, len(dst) - base})
+		v := dst[start:]
+		amb = amb || ambiguous(v)
+		// The rendered value, as a string of the body where it is one (a
+		// string, or a number JavaScript prints as written).
+		var val string
+		switch lit := d.str(n.s); {
+		case len(v) == 0:
+		case (n.kind == jStr || n.kind == jNum) && lit == string(v):
+			val = lit
+		case n.kind == jBool && n.b:
+			val = "true"
+		case n.kind == jBool:
+			val = "false"
+		default:
+			val = string(v)
+		}
+		fs[j] = payosField{key, val}
 	}
-	// One string for the whole message; the values are slices of it.
-	all := string(dst[base:])
-	vals := make(map[string]string, len(spans))
-	for _, sp := range spans {
-		vals[sp.key] = all[sp.start:sp.end]
-	}
-	return dst, vals, amb, nil
+	return dst, fs, amb, sh, nil
 }
+
+// newPayOSShape checks the keys of ms and sorts them.
+func newPayOSShape(d *jdoc, ms []jmember) (*payosShape, error) {
+	sh := &payosShape{keys: make([]string, len(ms)), order: make([]int, len(ms))}
+	for i := range ms {
+		k := d.str(ms[i].key)
+		if !payosKey(k) {
+			return nil, fmt.Errorf("%w: data key %q is not [A-Za-z0-9_]+", payment.ErrMalformed, k)
+		}
+		// A copy: the shape outlives the body (a substring would keep
+		// all of it in memory).
+		sh.keys[i], sh.order[i] = strings.Clone(k), i
+	}
+	slices.SortFunc(sh.order, func(a, b int) int { return strings.Compare(sh.keys[a], sh.keys[b]) })
+	return sh, nil
+}
+
+// payosKeyByte marks [A-Za-z0-9_].
+var payosKeyByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+	}
+	return t
+}()
 
 func payosKey(k string) bool {
 	if k == "" {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+		if !payosKeyByte[k[i]] {
 			return false
 		}
 	}
@@ -151,7 +239,7 @@ func ambiguous[T string | []byte](v T) bool {
 			continue
 		}
 		j := i + 1
-		for j < len(v) && payosKey(string(v[j:j+1])) {
+		for j < len(v) && payosKeyByte[v[j]] {
 			j++
 		}
 		if j < len(v) && v[j] == '=' {
@@ -165,21 +253,29 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-func payosValue(dst []byte, v *jvalue) ([]byte, error) {
-	switch v.kind {
+// payosValue appends the value n of document d as PayOS signs it.
+func payosValue(dst []byte, d *jdoc, n *jnode) ([]byte, error) {
+	switch n.kind {
 	case jNull:
 		return dst, nil
 	case jStr:
-		if v.s == "null" || v.s == "undefined" {
+		s := d.str(n.s)
+		if s == "null" || s == "undefined" {
 			return dst, nil
 		}
-		return append(dst, v.s...), nil
-	case jNum, jBool:
-		return appendCanonical(dst, v, false), nil
+		return append(dst, s...), nil
+	case jNum:
+		return appendJSNumber(dst, n.f), nil
+	case jBool:
+		if n.b {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
 	case jArr:
+		v := d.value(n)
 		dst = append(dst, '[')
-		for i := range v.obj {
-			el := &v.obj[i].val
+		for i := range v.len() {
+			_, el := v.member(i)
 			if el.kind != jObj {
 				return dst, errString("array element is not an object")
 			}
@@ -189,7 +285,7 @@ func payosValue(dst []byte, v *jvalue) ([]byte, error) {
 			// Top-level keys of each element sorted, deeper levels as received
 			// (sortObjDataByKey is shallow).
 			var buf [24]int
-			dst = appendMembers(dst, el.obj, keyOrder(el.obj, buf[:0]), false)
+			dst = appendMembers(dst, el, keyOrder(&el, buf[:0]), false)
 		}
 		return append(dst, ']'), nil
 	}
@@ -205,7 +301,13 @@ func payosValue(dst []byte, v *jvalue) ([]byte, error) {
 // are not authenticated. Confirm it (Confirm, or Handler with
 // WithPayOSClient) or treat it as unconfirmed; never as paid.
 func (p *PayOS) Verify(body []byte) (PayOSEvent, error) {
-	ev, err := p.verify(body)
+	return p.verifyKeyed(body, false)
+}
+
+// verifyKeyed is Verify, naming the payment for the idempotency store too
+// when keyed (the Handler's need, not verification's).
+func (p *PayOS) verifyKeyed(body []byte, keyed bool) (PayOSEvent, error) {
+	ev, err := p.verify(body, keyed)
 	if errors.Is(err, payment.ErrAmbiguous) {
 		p.cfg.obs.Verified(ProviderPayOS, ev.Slot)
 		return ev, err
@@ -218,8 +320,10 @@ func (p *PayOS) Verify(body []byte) (PayOSEvent, error) {
 	return ev, nil
 }
 
-func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
-	root, err := parseJSON(body)
+func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
+	doc := getDoc()
+	defer doc.release()
+	root, err := doc.parse(body)
 	if err != nil {
 		return PayOSEvent{}, fmt.Errorf("%w: body: %w", payment.ErrMalformed, err)
 	}
@@ -234,32 +338,38 @@ func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
 	if sv.kind != jStr || len(sv.s) != 2*sha256.Size {
 		return PayOSEvent{}, fmt.Errorf("%w: \"signature\" must be %d hex digits", payment.ErrMalformed, 2*sha256.Size)
 	}
-	if _, err := hex.Decode(sig[:], []byte(sv.s)); err != nil {
+	if _, err := hex.AppendDecode(sig[:0], []byte(sv.s)); err != nil {
 		return PayOSEvent{}, fmt.Errorf("%w: \"signature\" must be %d hex digits", payment.ErrMalformed, 2*sha256.Size)
 	}
 	data, ok := root.get("data")
 	if !ok {
 		return PayOSEvent{}, fmt.Errorf("%w: no \"data\"", payment.ErrMalformed)
 	}
-	var buf [1024]byte
-	msg, vals, amb, err := payosCanon(buf[:0], data)
+	msg, fs, amb, sh, err := payosCanonShape(doc.buf[:0], &data, p.shape.Load())
+	doc.buf = msg
 	if err != nil {
 		return PayOSEvent{}, err
 	}
+	p.shape.Store(sh)
 	slot, err := p.set.VerifyMAC(sha256.New, msg, sig[:], p.cfg.now())
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	ev := PayOSEvent{Fields: vals, Slot: slot, Unconfirmed: amb}
-	if err := ev.fill(data, vals); err != nil {
+	ev := PayOSEvent{Slot: slot, Unconfirmed: amb, fields: fs}
+	if err := ev.fill(data.members()); err != nil {
 		return PayOSEvent{}, err
 	}
 	if amb {
 		// The fields may be another reading of the signed string: key the
 		// delivery on the string itself until the query API confirms it.
-		sum := sha256.Sum256(msg)
-		ev.idemKey = "data:" + hex.EncodeToString(sum[:16])
+		if keyed {
+			sum := sha256.Sum256(msg)
+			ev.idemKey = "data:" + hex.EncodeToString(sum[:16])
+		}
 		return ev, fmt.Errorf("payos: %w", payment.ErrAmbiguous)
+	}
+	if !keyed {
+		return ev, nil
 	}
 	if ev.Reference != "" {
 		ev.idemKey = "order:" + strconv.FormatInt(ev.OrderCode, 10) + ":" + ev.Reference
@@ -270,33 +380,53 @@ func (p *PayOS) verify(body []byte) (PayOSEvent, error) {
 	return ev, nil
 }
 
-func (ev *PayOSEvent) fill(data *jvalue, vals map[string]string) error {
+// fill sets ev's typed fields from data's members ms and their rendered
+// values ev.fields (one pass).
+func (ev *PayOSEvent) fill(ms []jmember) error {
 	var f fields
-	// Integers must be JSON numbers: the string "3000" signs the same as
-	// 3000, so accepting both would let one be swapped for the other.
-	if v, ok := data.get("orderCode"); ok {
-		ev.OrderCode = f.int(v, "orderCode")
-	}
-	if v, ok := data.get("amount"); ok {
-		ev.Amount = f.int(v, "amount")
-	}
-	for _, s := range []struct {
-		key string
-		dst *string
-	}{
-		{"description", &ev.Description}, {"accountNumber", &ev.AccountNumber}, {"reference", &ev.Reference},
-		{"transactionDateTime", &ev.TransactionDateTime}, {"currency", &ev.Currency},
-		{"paymentLinkId", &ev.PaymentLinkID}, {"code", &ev.Code}, {"desc", &ev.Desc},
-		{"counterAccountBankId", &ev.CounterAccountBankID}, {"counterAccountBankName", &ev.CounterAccountBankName},
-		{"counterAccountName", &ev.CounterAccountName}, {"counterAccountNumber", &ev.CounterAccountNumber},
-		{"virtualAccountName", &ev.VirtualAccountName}, {"virtualAccountNumber", &ev.VirtualAccountNumber},
-	} {
-		v, ok := data.get(s.key)
-		if !ok {
-			continue
+	for i := range ev.fields {
+		key, n := ev.fields[i].key, &ms[i].val
+		var dst *string
+		switch key {
+		// Integers must be JSON numbers: the string "3000" signs the same
+		// as 3000, so accepting both would let one be swapped for the other.
+		case "orderCode":
+			ev.OrderCode = f.int(&jvalue{kind: n.kind, f: n.f}, key)
+		case "amount":
+			ev.Amount = f.int(&jvalue{kind: n.kind, f: n.f}, key)
+		case "description":
+			dst = &ev.Description
+		case "accountNumber":
+			dst = &ev.AccountNumber
+		case "reference":
+			dst = &ev.Reference
+		case "transactionDateTime":
+			dst = &ev.TransactionDateTime
+		case "currency":
+			dst = &ev.Currency
+		case "paymentLinkId":
+			dst = &ev.PaymentLinkID
+		case "code":
+			dst = &ev.Code
+		case "desc":
+			dst = &ev.Desc
+		case "counterAccountBankId":
+			dst = &ev.CounterAccountBankID
+		case "counterAccountBankName":
+			dst = &ev.CounterAccountBankName
+		case "counterAccountName":
+			dst = &ev.CounterAccountName
+		case "counterAccountNumber":
+			dst = &ev.CounterAccountNumber
+		case "virtualAccountName":
+			dst = &ev.VirtualAccountName
+		case "virtualAccountNumber":
+			dst = &ev.VirtualAccountNumber
 		}
-		f.str(v, s.key) // type check: string or null
-		*s.dst = vals[s.key]
+		if dst != nil {
+			f.str(&jvalue{kind: n.kind}, key) // type check: string or null
+			*dst = ev.fields[i].val
+		}
 	}
 	return f.err
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/apicall"
 )
 
 // PayOSAPIURL is PayOS's merchant API.
@@ -81,23 +81,18 @@ var ErrPayOSAPI = errors.New("webhook: PayOS API request failed")
 // body's signature (HMAC-SHA256 of its data, as webhooks sign theirs) must
 // verify with the checksum key set.
 func (c *PayOSClient) PaymentRequest(ctx context.Context, orderCode int64) (*PayOSPaymentLink, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v2/payment-requests/"+strconv.FormatInt(orderCode, 10), nil)
+	body, err := apicall.Do(ctx, c.hc, apicall.Request{Method: http.MethodGet,
+		URL:    c.base + "/v2/payment-requests/" + strconv.FormatInt(orderCode, 10),
+		Header: http.Header{"X-Client-Id": {c.clientID}, "X-Api-Key": {string(c.apiKey.Bytes())}},
+		Limit:  DefaultMaxBody,
+		// PayOS answers a JSON error body (code other than "00") with a
+		// 4xx; a refused key (401, 403) or a server error is not an answer.
+		Accept: func(resp *http.Response) bool {
+			return resp.StatusCode == http.StatusOK || resp.StatusCode < 500 && resp.StatusCode != http.StatusUnauthorized &&
+				resp.StatusCode != http.StatusForbidden && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")
+		}}, ErrPayOSAPI)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPayOSAPI, err)
-	}
-	req.Header.Set("x-client-id", c.clientID)
-	req.Header.Set("x-api-key", string(c.apiKey.Bytes()))
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPayOSAPI, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxBody+1))
-	if err != nil || len(body) > DefaultMaxBody {
-		return nil, fmt.Errorf("%w: reading the response", ErrPayOSAPI)
-	}
-	if resp.StatusCode != http.StatusOK && !(resp.StatusCode < 500 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden) {
-		return nil, fmt.Errorf("%w: HTTP %d", ErrPayOSAPI, resp.StatusCode)
+		return nil, err
 	}
 	root, err := parseJSON(body)
 	if err != nil || root.kind != jObj {
@@ -130,7 +125,7 @@ func (c *PayOSClient) PaymentRequest(ctx context.Context, orderCode int64) (*Pay
 	// The response came from PayOS over TLS, so an ambiguous rendering
 	// (the payer's memo inside transactions) cannot be swapped for another
 	// reading: only its integrity is checked here.
-	msg, _, _, err := payosCanon(nil, data)
+	msg, _, _, err := payosCanon(nil, &data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPayOSAPI, err)
 	}

@@ -43,7 +43,7 @@ func TestPayOSCanonicalMatchesNodeSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	// "null"/"undefined" sign as empty, so the event says empty.
-	if ev.OrderCode != 9007199254740991 || ev.Amount != 3000 || ev.Currency != "" || ev.PaymentLinkID != "" || ev.Reference != "" || ev.Fields["flag"] != "true" {
+	if ev.OrderCode != 9007199254740991 || ev.Amount != 3000 || ev.Currency != "" || ev.PaymentLinkID != "" || ev.Reference != "" || ev.Fields()["flag"] != "true" {
 		t.Fatalf("event %+v", ev)
 	}
 }

@@ -215,7 +215,7 @@ func TestWhsecSecrets(t *testing.T) {
 	}
 }
 
-func TestLoadSecretSet(t *testing.T) {
+func TestLoadSecrets(t *testing.T) {
 	good := map[string]string{
 		"BANK_TRANSFER_WEBHOOK_SECRET":                newSecret,
 		"BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS":       oldSecret,
@@ -223,7 +223,7 @@ func TestLoadSecretSet(t *testing.T) {
 	}
 	set, err := LoadSecrets(secretenv.Map(good))
 	if err != nil || !set.Current.Equal(secret(newSecret)) || !set.Previous.Equal(secret(oldSecret)) || !set.PreviousUntil.Equal(t0.Add(24*time.Hour)) {
-		t.Fatalf("LoadSecretSet = %+v, %v", set, err)
+		t.Fatalf("LoadSecrets = %+v, %v", set, err)
 	}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}

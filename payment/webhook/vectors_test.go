@@ -134,7 +134,7 @@ func TestPayOSVector(t *testing.T) {
 		t.Fatalf("PayOS's published sample refused: %v", err)
 	}
 	if ev.OrderCode != 123 || ev.Amount != 3000 || ev.Desc != "Thành công" || ev.PaymentLinkID != "124c33293c43417ab7879e14c8d9eb18" ||
-		ev.Currency != "VND" || ev.Fields["amount"] != "3000" || ev.Slot != secretenv.SlotCurrent {
+		ev.Currency != "VND" || ev.Fields()["amount"] != "3000" || ev.Slot != secretenv.SlotCurrent {
 		t.Fatalf("event = %+v", ev)
 	}
 	data := payosSampleBody[strings.Index(payosSampleBody, `"data":`)+7 : strings.Index(payosSampleBody, `,"signature"`)]

@@ -152,7 +152,7 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// WithRawSecrets makes the Signer, Verifier and LoadSecretSet use a
+// WithRawSecrets makes the Signer, Verifier and LoadSecrets use a
 // Standard Webhooks secret without the "whsec_" prefix as raw bytes, as
 // this package did before it followed the spec. It exists only for secrets
 // deployed that way: such a secret is a different key for the reference

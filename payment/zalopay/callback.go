@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,14 @@ type Callback struct {
 	Order OrderData
 	// Slot is the key2 that verified the MAC.
 	Slot secretenv.Slot
+	// Unconfirmed: the MAC verified, but Data cannot be read as one order
+	// (it repeats a key, exactly or up to case, so readers disagree on
+	// its value; a field has another type than documented; it is not
+	// JSON), and ZaloPay's query API did not confirm it: Order holds at
+	// most the AppTransID every reading agrees on, nothing is
+	// authenticated. Check the order with ZaloPay (Query) before
+	// delivering.
+	Unconfirmed bool
 }
 
 // OrderData is the data of an order callback: ZaloPay received the money.
@@ -64,25 +73,28 @@ type envelope struct {
 	Data *string `json:"data"`
 	Mac  string  `json:"mac"`
 	Type *int    `json:"type"`
+
+	data []byte // *Data's bytes
 }
 
 // decode reads a callback body as json.Unmarshal into envelope does,
 // without reflection (keys matched up to case, a repeated key refused).
 func (e *envelope) decode(body []byte) error {
-	return jsonkeys.Fields(body, func(key, raw []byte) error {
-		switch {
-		case bytes.EqualFold(key, keyData):
+	return jsonkeys.Fields(body, func(fold, raw []byte) error {
+		switch string(fold) { // jsonkeys.Fold of the field names
+		case "DATA":
 			if string(raw) == "null" {
 				return nil
 			}
-			var s string
-			if err := jsonkeys.String(raw, &s); err != nil {
+			var b []byte
+			if err := jsonkeys.Bytes(raw, &b); err != nil {
 				return err
 			}
-			e.Data = &s
-		case bytes.EqualFold(key, keyMac):
+			s := string(b)
+			e.Data, e.data = &s, b
+		case "MAC":
 			return jsonkeys.String(raw, &e.Mac)
-		case bytes.EqualFold(key, keyType):
+		case "TYPE":
 			if string(raw) == "null" {
 				return nil
 			}
@@ -97,39 +109,59 @@ func (e *envelope) decode(body []byte) error {
 	})
 }
 
-var (
-	keyData, keyMac, keyType = []byte("data"), []byte("mac"), []byte("type")
-	orderKeys                = [...][]byte{[]byte("app_id"), []byte("app_trans_id"), []byte("app_time"), []byte("app_user"),
-		[]byte("amount"), []byte("embed_data"), []byte("item"), []byte("zp_trans_id"), []byte("server_time"), []byte("channel"),
-		[]byte("merchant_user_id"), []byte("user_fee_amount"), []byte("discount_amount")}
-)
-
-// decode reads order data as json.Unmarshal into OrderData does, without
-// reflection.
-func (o *OrderData) decode(data []byte) error {
-	return jsonkeys.Fields(data, func(key, raw []byte) error {
-		for i, k := range orderKeys {
-			if bytes.EqualFold(key, k) {
-				return o.set(i, raw)
-			}
+// decodeText reads order data as json.Unmarshal into OrderData does,
+// without reflection; s is string(data) when the caller has it, or "".
+func (o *OrderData) decodeText(data []byte, s string) error {
+	t := jsonkeys.NewText(data, s) // the strings are substrings of one copy
+	return jsonkeys.Fields(data, func(fold, raw []byte) error {
+		i := -1
+		switch string(fold) { // jsonkeys.Fold of the keys, in set's numbering
+		case "APP_ID":
+			i = 0
+		case "APP_TRANS_ID":
+			i = 1
+		case "APP_TIME":
+			i = 2
+		case "APP_USER":
+			i = 3
+		case "AMOUNT":
+			i = 4
+		case "EMBED_DATA":
+			i = 5
+		case "ITEM":
+			i = 6
+		case "ZP_TRANS_ID":
+			i = 7
+		case "SERVER_TIME":
+			i = 8
+		case "CHANNEL":
+			i = 9
+		case "MERCHANT_USER_ID":
+			i = 10
+		case "USER_FEE_AMOUNT":
+			i = 11
+		case "DISCOUNT_AMOUNT":
+			i = 12
+		default:
+			return nil
 		}
-		return nil
+		return o.set(t, i, raw)
 	})
 }
 
-// set stores raw in the field orderKeys[i] names.
-func (o *OrderData) set(i int, raw []byte) error {
+// set stores raw in the field numbered i by decodeText's key switch.
+func (o *OrderData) set(t jsonkeys.Text, i int, raw []byte) error {
 	switch i {
 	case 1:
-		return jsonkeys.String(raw, &o.AppTransID)
+		return t.String(raw, &o.AppTransID)
 	case 3:
-		return jsonkeys.String(raw, &o.AppUser)
+		return t.String(raw, &o.AppUser)
 	case 5:
-		return jsonkeys.String(raw, &o.EmbedData)
+		return t.String(raw, &o.EmbedData)
 	case 6:
-		return jsonkeys.String(raw, &o.Item)
+		return t.String(raw, &o.Item)
 	case 10:
-		return jsonkeys.String(raw, &o.MerchantUserID)
+		return t.String(raw, &o.MerchantUserID)
 	case 2:
 		return jsonkeys.Int(raw, &o.AppTime)
 	case 4:
@@ -162,8 +194,20 @@ func (o *OrderData) set(i int, raw []byte) error {
 // with key2 over the data string as received before data is parsed. Errors
 // wrap the payment sentinels; a valid MAC over another app's data is
 // ErrWrongMerchant, whatever the (unsigned) type says; a type other than
-// TypeOrder and TypeAgreement is ErrMalformed. A body or data whose
-// objects repeat a key, exactly or up to case, is ErrDuplicateParam.
+// TypeOrder and TypeAgreement is ErrMalformed. A body whose object repeats
+// a key, exactly or up to case, is ErrDuplicateParam (which data was
+// signed is unclear), as is an agreement's data repeating one.
+//
+// An order callback whose MAC verifies but whose data is not one order (a
+// key repeated up to case, so that two JSON readers see two amounts, a
+// field of another type than documented, or not JSON at all) is returned
+// with Unconfirmed set and an error wrapping payment.ErrAmbiguous: ZaloPay
+// signed it, so it must not be lost, but its fields are not
+// authenticated. CallbackHandler confirms it through the query API
+// (Config.QueryURL); otherwise treat it as unconfirmed, never as paid.
+// (ZaloPay's MAC covers the data string byte for byte, so unlike
+// PayOS's and MoMo's key=value strings it cannot be read as other
+// fields: a parse of the data is the only ambiguity.)
 func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	var env envelope
 	if err := env.decode(body); errors.Is(err, jsonkeys.ErrDuplicateKey) {
@@ -175,7 +219,7 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
 	}
-	slot, err := c.k2.VerifyHex(sha256.New, []byte(*env.Data), env.Mac, c.now())
+	slot, err := c.k2.VerifyHex(sha256.New, env.data, env.Mac, c.now())
 	if err != nil {
 		err = fmt.Errorf("zalopay: %w", err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
@@ -192,10 +236,15 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		return nil, fmt.Errorf("zalopay: %w: callback type %d is neither %d (order) nor %d (agreement)", payment.ErrMalformed, cb.Type, TypeOrder, TypeAgreement)
 	}
 	if cb.Type == TypeOrder {
-		if err := cb.Order.decode([]byte(cb.Data)); errors.Is(err, jsonkeys.ErrDuplicateKey) {
-			return nil, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrDuplicateParam, err)
-		} else if err != nil {
-			return nil, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrMalformed)
+		if err := cb.Order.decodeText(env.data, cb.Data); err != nil {
+			// Signed by ZaloPay, yet not one order: never trusted as it
+			// reads, never dropped either (see Unconfirmed).
+			cb.Order = OrderData{AppTransID: agreedString(env.data, "APP_TRANS_ID")}
+			cb.Unconfirmed = true
+			if errors.Is(err, jsonkeys.ErrDuplicateKey) {
+				return cb, fmt.Errorf("zalopay: %w: callback data: %w", payment.ErrAmbiguous, err)
+			}
+			return cb, fmt.Errorf("zalopay: %w: callback data is not an order object", payment.ErrAmbiguous)
 		}
 		if cb.Order.AppID != c.appID {
 			return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, cb.Order.AppID, c.appID)
@@ -215,6 +264,37 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		return nil, fmt.Errorf("zalopay: %w: app_id %d, configured %d", payment.ErrWrongMerchant, *app.AppID, c.appID)
 	}
 	return cb, nil
+}
+
+// agreedString returns the string value of the top-level keys of data
+// folding to key (jsonkeys.Fold) when every one of them holds the same
+// string, else "".
+func agreedString(data []byte, fold string) string {
+	d := json.NewDecoder(bytes.NewReader(data))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	out, seen := "", false
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		var raw json.RawMessage
+		if d.Decode(&raw) != nil {
+			return ""
+		}
+		k, _ := t.(string)
+		if string(jsonkeys.Fold(nil, []byte(k))) != fold {
+			continue
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil || seen && s != out {
+			return ""
+		}
+		out, seen = s, true
+	}
+	return out
 }
 
 // CallbackResponse is the JSON ZaloPay expects in answer to a callback.
@@ -291,6 +371,12 @@ func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 			return
 		}
 		cb, err := c.VerifyCallback(body)
+		if errors.Is(err, payment.ErrAmbiguous) {
+			if cb, err = c.settle(r.Context(), cb); errors.Is(err, errRetry) {
+				reject(http.StatusOK, payment.ReasonAmbiguousQuery, CallbackResponse{0, "could not confirm the order with ZaloPay; retry"})
+				return
+			}
+		}
 		if err != nil {
 			reason := payment.ReasonOf(err)
 			resp := CallbackInvalid
@@ -299,6 +385,8 @@ func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 				resp = CallbackResponse{-1, "malformed callback"}
 			case payment.ReasonWrongMerchant:
 				resp = CallbackResponse{-1, "app_id is not this merchant's"}
+			case payment.ReasonAmbiguousMismatch:
+				resp = CallbackResponse{-1, "ZaloPay does not confirm this order"}
 			}
 			reject(http.StatusOK, reason, resp)
 			return
@@ -319,8 +407,44 @@ func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 	})
 }
 
+var errRetry = errors.New("zalopay: query API did not answer; retry")
+
+// settle confirms an ambiguous order callback for CallbackHandler through
+// ZaloPay's query API: paid (return_code 1), the callback goes on with
+// Order as the API reports it (amount, zp_trans_id, server_time, discount)
+// and Unconfirmed false; failed (2), it is refused with an error wrapping
+// payment.ErrUnconfirmed; still processing (3), or the API failing, the
+// answer is "retry" (errRetry). Without Config.QueryURL, or without an
+// app_trans_id every reading of the data agrees on, it goes on marked
+// Unconfirmed. Each outcome is counted by a payment.AmbiguityObserver.
+func (c *Client) settle(ctx context.Context, cb *Callback) (*Callback, error) {
+	if c.queryURL == "" || cb.Order.AppTransID == "" {
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousUnconfirmed)
+		return cb, nil
+	}
+	q, err := c.Query(ctx, c.queryURL, c.hc, cb.Order.AppTransID)
+	switch {
+	case err != nil || q.ReturnCode == 3 || q.IsProcessing:
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)
+		return cb, errRetry
+	case q.ReturnCode != 1:
+		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousMismatch)
+		return cb, fmt.Errorf("zalopay: %w: order %q: return_code %d", payment.ErrUnconfirmed, cb.Order.AppTransID, q.ReturnCode)
+	}
+	payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousConfirmed)
+	confirmed := *cb
+	confirmed.Order = OrderData{AppID: c.appID, AppTransID: cb.Order.AppTransID, Amount: q.Amount, ZPTransID: q.ZPTransID,
+		ServerTime: q.ServerTime, DiscountAmount: q.DiscountAmount}
+	confirmed.Unconfirmed = false
+	return &confirmed, nil
+}
+
 // idemKey names a callback's transaction in the idempotency store.
 func (c *Client) idemKey(cb *Callback) string {
+	if cb.Unconfirmed { // the fields may be another reading of the data
+		sum := sha256.Sum256([]byte(cb.Data))
+		return idem.Key(Provider+"-unconfirmed", c.app, hex.EncodeToString(sum[:16]))
+	}
 	if cb.Type == TypeOrder {
 		return idem.Key(Provider, c.app, strconv.FormatInt(cb.Order.ZPTransID, 10))
 	}

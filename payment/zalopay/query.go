@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
+	"github.com/goodgo/rotation/payment/internal/apicall"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 )
 
@@ -44,25 +43,10 @@ func (c *Client) Query(ctx context.Context, queryURL string, hc *http.Client, ap
 		return nil, err
 	}
 	form := url.Values{"app_id": {strconv.Itoa(q.AppID)}, "app_trans_id": {q.AppTransID}, "mac": {q.Mac}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, queryURL, strings.NewReader(form.Encode()))
+	b, err := apicall.Do(ctx, hc, apicall.Request{Method: http.MethodPost, URL: queryURL,
+		ContentType: "application/x-www-form-urlencoded", Body: []byte(form.Encode())}, ErrAPI)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAPI, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAPI, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading the response: %w", ErrAPI, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: HTTP %d", ErrAPI, resp.StatusCode)
+		return nil, err
 	}
 	var out QueryResult
 	if err := jsonkeys.Check(b); err != nil {

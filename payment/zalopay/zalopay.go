@@ -5,6 +5,7 @@
 // The common path:
 //
 //	cfg, err := zalopay.LoadConfig(secretenv.Env()) // ZALOPAY_APP_ID, ZALOPAY_KEY1[...], ZALOPAY_KEY2[_PREVIOUS[_UNTIL]]
+//	cfg.Idempotency = idemredis.New(rdb, "idem:zalopay:") // required: a retried notification reaches the application once
 //	c, err := zalopay.New(cfg)
 //	o := zalopay.Order{AppTransID: zalopay.AppTransID(time.Now(), "42"), AppUser: "u1", Amount: 50000, Description: "..."}
 //	err = c.SignOrder(&o) // then POST o as JSON to SandboxCreateURL
@@ -19,6 +20,18 @@
 // re-serialized. The query MAC puts key1 inside its own input
 // (app_id|app_trans_id|key1), as ZaloPay documents.
 //
+// Because that MAC covers data byte for byte, data cannot be read as other
+// fields the way PayOS's and MoMo's key=value strings can; what can
+// happen is signed data that is not one order: a key repeated up to case
+// (two JSON readers, two amounts), a field of another type, not JSON. Such
+// a callback is not lost: with Config.QueryURL, CallbackHandler asks
+// ZaloPay's query API about its app_trans_id and hands the application
+// the order as the API reports it (paid), refuses it (failed), or answers
+// return_code 0 so that ZaloPay calls again (processing, API down);
+// without QueryURL the application gets it marked Unconfirmed
+// (Callback.Unconfirmed). Reasons payment.ReasonAmbiguousMismatch and
+// ReasonAmbiguousQuery, outcomes counted by a payment.AmbiguityObserver.
+//
 // After a rotation ZaloPay may re-send callbacks signed with the old key2 for
 // up to 48 hours: configure it as Key2.Previous with PreviousUntil =
 // UntilAfterRotation(rotatedAt). Signing always uses the current key1.
@@ -31,6 +44,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +115,13 @@ type Config struct {
 	IdempotencyLease, IdempotencyKeep time.Duration
 	// Logger receives idempotency store failures; nil means slog.Default().
 	Logger *slog.Logger
+	// QueryURL is ZaloPay's order query API (SandboxQueryURL or
+	// production): CallbackHandler confirms an ambiguous callback (see
+	// VerifyCallback) through it. Empty: such a callback reaches the
+	// application marked Unconfirmed. HTTPClient makes the calls (nil:
+	// http.DefaultClient).
+	QueryURL   string
+	HTTPClient *http.Client
 }
 
 // LoadConfig reads ZALOPAY_APP_ID (an integer) and the ZALOPAY_KEY1 and
@@ -140,12 +162,14 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 
 // Client signs and verifies for one app. It is safe for concurrent use.
 type Client struct {
-	appID  int
-	app    string
-	k1, k2 payment.SecretSet
-	obs    payment.Observer
-	now    func() time.Time
-	guard  idem.Guard
+	appID    int
+	app      string
+	k1, k2   payment.SecretSet
+	obs      payment.Observer
+	now      func() time.Time
+	guard    idem.Guard
+	queryURL string
+	hc       *http.Client
 }
 
 // Errors returned by New and the Sign methods.
@@ -172,8 +196,14 @@ func New(cfg Config) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if cfg.QueryURL != "" {
+		if u, err := url.Parse(cfg.QueryURL); err != nil || u.Host == "" {
+			return nil, fmt.Errorf("%w: QueryURL %q is not an absolute URL", ErrConfig, cfg.QueryURL)
+		}
+	}
 	return &Client{appID: cfg.AppID, app: strconv.Itoa(cfg.AppID), k1: cfg.Key1, k2: cfg.Key2, obs: payment.OrNop(cfg.Observer), now: now,
-		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
+		guard:    idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger},
+		queryURL: cfg.QueryURL, hc: cfg.HTTPClient}, nil
 }
 
 func join(fields ...string) string { return strings.Join(fields, "|") }

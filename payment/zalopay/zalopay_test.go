@@ -278,8 +278,8 @@ func TestVerifyCallbackRefusals(t *testing.T) {
 	m := hmac.New(sha256.New, []byte(sandboxKey2))
 	m.Write([]byte(`[1]`))
 	b := fmt.Sprintf(`{"data":"[1]","mac":"%x","type":1}`, m.Sum(nil))
-	if _, err := c.VerifyCallback([]byte(b)); !errors.Is(err, payment.ErrMalformed) {
-		t.Errorf("signed non-object: %v", err)
+	if cb, err := c.VerifyCallback([]byte(b)); !errors.Is(err, payment.ErrAmbiguous) || cb == nil || !cb.Unconfirmed || cb.Order != (OrderData{}) {
+		t.Errorf("signed non-object: %+v, %v, want it unconfirmed (signed by ZaloPay: not to be lost)", cb, err)
 	}
 	// An agreement callback for this app is verified but not parsed as an
 	// order.
@@ -313,9 +313,11 @@ func TestVerifyCallbackRefusals(t *testing.T) {
 		t.Errorf("agreement without app_id: %v", err)
 	}
 	// Duplicate or case-variant keys, signed data or envelope: refused.
+	// Signed data that repeats a key up to case: ambiguous, not lost.
 	dupData := strings.Replace(string(typicalJSON), `"amount":`, `"Amount":1,"amount":`, 1)
-	if _, err := c.VerifyCallback(signed(dupData, 1)); !errors.Is(err, payment.ErrDuplicateParam) {
-		t.Errorf("signed data with amount and Amount: %v", err)
+	if cb, err := c.VerifyCallback(signed(dupData, 1)); !errors.Is(err, payment.ErrAmbiguous) || cb == nil || !cb.Unconfirmed ||
+		cb.Order != (OrderData{AppTransID: typical().AppTransID}) {
+		t.Errorf("signed data with amount and Amount: %+v, %v", cb, err)
 	}
 	dupEnv := strings.Replace(string(signed(string(typicalJSON), 1)), `"type":1`, `"type":1,"Type":2`, 1)
 	if _, err := c.VerifyCallback([]byte(dupEnv)); !errors.Is(err, payment.ErrDuplicateParam) {

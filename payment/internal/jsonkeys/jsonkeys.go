@@ -7,10 +7,15 @@ package jsonkeys
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strconv"
+	"sync"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -114,93 +119,190 @@ func str(b []byte, i int) (int, bool) {
 	return -1, esc
 }
 
-// Fields reads b, which must be valid JSON (json.Valid), as one object and
-// calls fn with each top-level key, exactly as spelled after unescaping,
-// and its value's raw bytes. A repeated key, exactly or up to case, is
-// ErrDuplicateKey; null is an object without keys, anything else that is
-// not a JSON object is an error. It is
-// the reading encoding/json gives a flat struct, without reflection: keys
-// are matched by the caller (case-insensitively, as encoding/json does).
-// key and raw alias b (or a scratch copy for an escaped key) and are valid
-// only during the call.
-func Fields(b []byte, fn func(key, raw []byte) error) error {
-	if !valid(b) {
-		return errors.New("not JSON")
+// Fold appends to dst the case-folded form of key: every rune replaced by
+// the smallest rune of its simple case-folding orbit (ASCII letters by
+// their uppercase), an invalid UTF-8 byte by U+FFFD. Two keys have the
+// same folded form exactly when bytes.EqualFold reports them equal, as
+// encoding/json matches a key to a field name, so callers match keys by
+// comparing folded forms ("ORDERID" for orderId).
+func Fold(dst, key []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(key))[:n+len(key)]
+	out := dst[n:]
+	for i, c := range key {
+		u := asciiUpper[c]
+		if u == 0 {
+			return foldRunes(dst[:n+i], key[i:])
+		}
+		out[i] = u
 	}
+	return dst
+}
+
+// asciiUpper maps each ASCII byte but NUL to its uppercase; NUL and every
+// byte from 0x80 map to 0, which sends Fold to its slow path.
+var asciiUpper = func() (t [256]byte) {
+	for c := 1; c < utf8.RuneSelf; c++ {
+		t[c] = byte(c)
+		if 'a' <= c && c <= 'z' {
+			t[c] = byte(c - ('a' - 'A'))
+		}
+	}
+	return t
+}()
+
+// foldRunes is Fold past the first non-ASCII byte.
+func foldRunes(dst, key []byte) []byte {
+	for i := 0; i < len(key); {
+		c := key[i]
+		if c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(key[i:])
+		i += size
+		low := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			low = min(low, f)
+		}
+		dst = utf8.AppendRune(dst, low)
+	}
+	return dst
+}
+
+// linearKeys is the key count up to which Fields looks for a repeated key
+// by scanning the keys seen; a larger object uses a set, so a hostile body
+// of many keys does not cost a quadratic scan.
+const linearKeys = 16
+
+var (
+	errNotJSON   = errors.New("not JSON")
+	errNotObject = errors.New("not a JSON object")
+)
+
+// foldBufs holds Fields' scratch for folded keys (fn may keep what it is
+// given, as far as the compiler knows, so a stack array would escape).
+var foldBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// Fields reads b as one JSON value (surrounding whitespace allowed), which
+// must be an object or null, and calls fn with each top-level key in its
+// folded form (Fold) and its value's raw bytes (exact: no surrounding
+// whitespace). It accepts exactly what json.Valid accepts, in one pass:
+// fn may have been called for earlier keys when b turns out not to be
+// JSON. A repeated key, exactly or up to case, is ErrDuplicateKey; null is
+// an object without keys. It is the reading encoding/json gives a flat
+// struct, without reflection. fold and raw alias b or scratch space and
+// are valid only during the call.
+func Fields(b []byte, fn func(fold, raw []byte) error) error {
 	i := ws(b, 0)
-	if bytes.HasPrefix(b[i:], []byte("null")) {
-		return nil // encoding/json leaves a struct untouched for null
+	if i >= len(b) {
+		return errNotJSON
 	}
 	if b[i] != '{' {
-		return errors.New("not a JSON object")
-	}
-	var arr [32][]byte
-	seen := arr[:0]
-	i++
-	for {
-		i = ws(b, i)
-		if b[i] == '}' {
-			return nil
+		if !valid(b) {
+			return errNotJSON
 		}
-		end, esc := str(b, i)
-		key := b[i+1 : end]
-		if esc {
-			var k string
-			if err := json.Unmarshal(b[i:end+1], &k); err != nil {
+		if b[i] == 'n' {
+			return nil // encoding/json leaves a struct untouched for null
+		}
+		return errNotObject
+	}
+	fb := foldBufs.Get().(*[]byte)
+	folds := (*fb)[:0] // every key folded, one after the other
+	defer func() {
+		if cap(folds) <= 4<<10 {
+			*fb = folds[:0] // keep what it grew to
+			foldBufs.Put(fb)
+		}
+	}()
+	var endBuf [linearKeys]int
+	ends := endBuf[:0] // where each folded key ends in folds
+	var set map[string]struct{}
+	i = ws(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return errNotJSON
+			}
+			e, ok := stringEnd(b, i)
+			if !ok {
+				return errNotJSON
+			}
+			start := len(folds)
+			key := b[i+1 : e-1]
+			if bytes.IndexByte(key, '\\') >= 0 {
+				folds = Fold(folds, []byte(unquote(b[i:e])))
+			} else {
+				folds = Fold(folds, key)
+			}
+			fold := folds[start:]
+			if set == nil && len(ends) < linearKeys {
+				prev := 0
+				for _, end := range ends {
+					if bytes.Equal(folds[prev:end], fold) {
+						return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+					}
+					prev = end
+				}
+				ends = append(ends, len(folds))
+			} else {
+				if set == nil {
+					set = make(map[string]struct{}, 4*linearKeys)
+					prev := 0
+					for _, end := range ends {
+						set[string(folds[prev:end])] = struct{}{}
+						prev = end
+					}
+				}
+				if _, dup := set[string(fold)]; dup {
+					return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+				}
+				set[string(fold)] = struct{}{}
+				folds = folds[:start+len(fold)]
+			}
+			i = ws(b, e)
+			if i >= len(b) || b[i] != ':' {
+				return errNotJSON
+			}
+			i = ws(b, i+1)
+			vs := i
+			if i, ok = value(b, i, 1); !ok {
+				return errNotJSON
+			}
+			if err := fn(fold, b[vs:i]); err != nil {
 				return err
 			}
-			key = []byte(k)
-		}
-		for _, k := range seen {
-			if bytes.EqualFold(k, key) {
-				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+			if set != nil {
+				folds = folds[:start] // the set holds it
 			}
-		}
-		seen = append(seen, key)
-		i = ws(b, end+1) + 1 // past ':'
-		i = ws(b, i)
-		start := i
-		depth := 0
-	value:
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i, _ = str(b, i)
-				if depth == 0 {
-					i++
-					break value
-				}
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth == 0 {
-					break value
-				}
-				depth--
-				if depth == 0 {
-					i++
-					break value
-				}
-			case ',', ' ', '\t', '\n', '\r':
-				if depth == 0 {
-					break value
-				}
+			i = ws(b, i)
+			if i < len(b) && b[i] == ',' {
+				i = ws(b, i+1)
+				continue
 			}
-		}
-		if err := fn(key, b[start:i]); err != nil {
-			return err
-		}
-		i = ws(b, i)
-		if b[i] == ',' {
-			i++
+			if i < len(b) && b[i] == '}' {
+				i++
+				break
+			}
+			return errNotJSON
 		}
 	}
+	if ws(b, i) != len(b) {
+		return errNotJSON
+	}
+	return nil
 }
 
 // String stores the JSON string raw in dst as encoding/json would: null
 // leaves dst alone, another kind of value is an error.
 func String(raw []byte, dst *string) error {
-	raw = bytes.Trim(raw, " \t\r\n")
+	raw = trim(raw)
 	if string(raw) == "null" {
 		return nil
 	}
@@ -216,6 +318,50 @@ func String(raw []byte, dst *string) error {
 	}
 	*dst = unquote(raw)
 	return nil
+}
+
+// Text is a JSON body with its string copy, so that the strings read from
+// it are substrings of one allocation instead of one allocation each.
+type Text struct {
+	b []byte
+	s string
+}
+
+// NewText returns the Text of b; s must be string(b) (given when the
+// caller has it already), or "" to make the copy.
+func NewText(b []byte, s string) Text {
+	if s == "" {
+		s = string(b)
+	}
+	return Text{b, s}
+}
+
+// String is String for raw a slice of t's body (as Fields hands over): a
+// string without escapes and in valid UTF-8 is a substring of t's copy.
+func (t Text) String(raw []byte, dst *string) error {
+	// raw is valid JSON: a string holds no control character, so one
+	// without '\\' in valid UTF-8 is its own content.
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw[1:len(raw)-1]) {
+		off := cap(t.b) - cap(raw) // raw is t.b[off:…]
+		*dst = t.s[off+1 : off+len(raw)-1]
+		return nil
+	}
+	return String(raw, dst)
+}
+
+// Sub returns raw, a slice of t's body, as a substring of t's copy.
+func (t Text) Sub(raw []byte) string {
+	off := cap(t.b) - cap(raw)
+	return t.s[off : off+len(raw)]
+}
+
+// trim cuts JSON whitespace around raw.
+func trim(raw []byte) []byte {
+	raw = raw[ws(raw, 0):]
+	for len(raw) > 0 && (raw[len(raw)-1] == ' ' || raw[len(raw)-1] == '\t' || raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
+		raw = raw[:len(raw)-1]
+	}
+	return raw
 }
 
 // validString reports whether raw is exactly one JSON string (bytes not
@@ -274,46 +420,35 @@ func plainString(raw []byte) bool {
 // encoding/json does: escapes resolved, a lone or mismatched surrogate and
 // each invalid UTF-8 byte replaced by U+FFFD.
 func unquote(raw []byte) string {
-	out := make([]byte, 0, len(raw))
-	for i := 1; i < len(raw)-1; {
-		c := raw[i]
-		switch {
-		case c == '\\':
-			e := raw[i+1]
-			i += 2
-			switch e {
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r := hex4(raw[i:])
-				i += 4
-				if utf16.IsSurrogate(r) {
-					if i+6 <= len(raw)-1 && raw[i] == '\\' && raw[i+1] == 'u' {
-						if d := utf16.DecodeRune(r, hex4(raw[i+2:])); d != utf8.RuneError {
-							out = utf8.AppendRune(out, d)
-							i += 6
-							continue
-						}
-					}
-					r = utf8.RuneError
-				}
-				out = utf8.AppendRune(out, r)
-			default: // " \ /
-				out = append(out, e)
+	var buf [256]byte
+	return string(appendUnquoted(buf[:0], raw))
+}
+
+// appendUnquoted appends the decoded valid JSON string raw to out.
+func appendUnquoted(out, raw []byte) []byte {
+	out = slices.Grow(out, len(raw))
+	end := len(raw) - 1
+	if utf8.Valid(raw[1:end]) {
+		// Nothing to replace: copy the runs between escapes whole.
+		for i := 1; i < end; {
+			j := backslash(raw[:end], i)
+			out = append(out, raw[i:j]...)
+			if j == end {
+				break
 			}
+			out, i = appendEscape(out, raw, j)
+		}
+		return out
+	}
+	for i := 1; i < end; {
+		switch c := raw[i]; {
+		case c == '\\':
+			out, i = appendEscape(out, raw, i)
 		case c < utf8.RuneSelf:
 			out = append(out, c)
 			i++
 		default:
-			r, size := utf8.DecodeRune(raw[i : len(raw)-1])
+			r, size := utf8.DecodeRune(raw[i:end])
 			if r == utf8.RuneError && size == 1 {
 				out = utf8.AppendRune(out, utf8.RuneError)
 			} else {
@@ -322,7 +457,72 @@ func unquote(raw []byte) string {
 			i += size
 		}
 	}
-	return string(out)
+	return out
+}
+
+// backslash returns the index of the first '\\' in b from i on (len(b) if
+// none), eight bytes at a time.
+func backslash(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ '\\'*ones
+		if m := (x - ones) &^ x & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && b[i] != '\\' {
+		i++
+	}
+	return i
+}
+
+// appendEscape decodes the escape at raw[i] ('\\') of the valid JSON
+// string raw, and returns out and the index after it.
+func appendEscape(out, raw []byte, i int) ([]byte, int) {
+	e := raw[i+1]
+	i += 2
+	switch e {
+	case 'b':
+		out = append(out, '\b')
+	case 'f':
+		out = append(out, '\f')
+	case 'n':
+		out = append(out, '\n')
+	case 'r':
+		out = append(out, '\r')
+	case 't':
+		out = append(out, '\t')
+	case 'u':
+		r := hex4(raw[i:])
+		i += 4
+		if utf16.IsSurrogate(r) {
+			if i+6 <= len(raw)-1 && raw[i] == '\\' && raw[i+1] == 'u' {
+				if d := utf16.DecodeRune(r, hex4(raw[i+2:])); d != utf8.RuneError {
+					return utf8.AppendRune(out, d), i + 6
+				}
+			}
+			r = utf8.RuneError
+		}
+		out = utf8.AppendRune(out, r)
+	default: // " \ /
+		out = append(out, e)
+	}
+	return out, i
+}
+
+// Bytes stores the JSON value raw, which must be valid JSON (as Fields
+// hands over), decoded as String decodes it, in *dst (a new slice): null
+// leaves dst alone, another kind of value than a string is an error.
+func Bytes(raw []byte, dst *[]byte) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	if len(raw) < 2 || raw[0] != '"' {
+		return errors.New("not a string")
+	}
+	*dst = appendUnquoted(make([]byte, 0, len(raw)), raw)
+	return nil
 }
 
 func hex4(b []byte) rune {
@@ -345,12 +545,16 @@ func hex4(b []byte) rune {
 // int64: null leaves dst alone; a string, a fraction, an exponent or a
 // value out of range is an error.
 func Int(raw []byte, dst *int64) error {
-	raw = bytes.Trim(raw, " \t\r\n")
+	raw = trim(raw)
 	if string(raw) == "null" {
 		return nil
 	}
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
 		return errors.New("not a number")
+	}
+	if n, ok := smallInt(raw); ok {
+		*dst = n
+		return nil
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
@@ -358,6 +562,30 @@ func Int(raw []byte, dst *int64) error {
 	}
 	*dst = n
 	return nil
+}
+
+// smallInt parses raw when it is an optional '-' then 1 to 18 digits
+// (no overflow possible), the common case; ok false leaves raw to
+// strconv.
+func smallInt(raw []byte) (int64, bool) {
+	d := raw
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if raw[0] == '-' {
+		n = -n
+	}
+	return n, true
 }
 
 // maxDepth is encoding/json's nesting limit.
@@ -437,12 +665,50 @@ func literal(b []byte, i int, lit string) (int, bool) {
 	return i, false
 }
 
+// strPlain marks the bytes a JSON string holds as they are: any but
+// control characters, '"' and '\\' (json.Valid does not check UTF-8).
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainRun returns the index of the first byte from j on that is not
+// strPlain (len(b) if none), eight bytes at a time.
+func plainRun(b []byte, j int) int {
+	for j+8 <= len(b) {
+		if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	for j < len(b) && strPlain[b[j]] {
+		j++
+	}
+	return j
+}
+
+// special8 marks, in the high bit of each byte of the little-endian word
+// w, the bytes that are not strPlain: below 0x20, '"' or '\\'. Borrows
+// can set bits above a marked byte, never below, so the lowest set bit is
+// exactly the first such byte.
+func special8(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := func(x, n uint64) uint64 { return (x - n*ones) &^ x & highs } // bytes below n
+	return below(w, 0x20) | below(w^'"'*ones, 1) | below(w^'\\'*ones, 1)
+}
+
 // stringEnd checks the string at b[i] and returns the index after it.
 func stringEnd(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false
 	}
 	for j := i + 1; j < len(b); j++ {
+		j = plainRun(b, j)
+		if j >= len(b) {
+			break
+		}
 		switch c := b[j]; {
 		case c == '"':
 			return j + 1, true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -87,4 +88,137 @@ func FuzzValid(f *testing.F) {
 			t.Fatalf("valid(%q) = %v, json.Valid %v", b, got, want)
 		}
 	})
+}
+
+// Fold: two keys fold alike exactly when bytes.EqualFold calls them equal
+// (how encoding/json matches a key to a field name).
+func FuzzFold(f *testing.F) {
+	for _, p := range [][2]string{{"k", "\u212a"}, {"S", "\u017f"}, {"\xff", "\xfe"}, {"\xff", "\ufffd"}, {"orderId", "ORDERID"}, {"ǅ", "ǆ"}, {"a", "b"}} {
+		f.Add([]byte(p[0]), []byte(p[1]))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if got, want := bytes.Equal(Fold(nil, a), Fold(nil, b)), bytes.EqualFold(a, b); got != want {
+			t.Fatalf("Fold(%q) = %q, Fold(%q) = %q; EqualFold %v", a, Fold(nil, a), b, Fold(nil, b), want)
+		}
+	})
+}
+
+// Fields reads what encoding/json reads: on valid JSON it fails exactly
+// for a value that is neither an object nor null and for top-level keys
+// that repeat up to case, and otherwise hands over each member as
+// json.Decoder sees it (the key folded, the value's exact bytes).
+func FuzzFields(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":[1,{"c":"}"}],"d":"\u00e9"}`, `null`, ` {} `, `[1]`, `"x"`, `{"a":1,"A":2}`, `{"\u006b":1,"\u212a":2}`,
+		`{"a" : 1 , "b" : null }`, `{"a":1}x`, `{"a":}`, "{\"\xff\":1,\"\xfe\":2}", `{"a":1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got []string
+		err := Fields(b, func(fold, raw []byte) error {
+			got = append(got, string(fold)+"\x00"+string(raw))
+			return nil
+		})
+		if !json.Valid(b) {
+			if err == nil {
+				t.Fatalf("%q is not JSON, Fields accepted it", b)
+			}
+			return
+		}
+		d := json.NewDecoder(bytes.NewReader(b))
+		tok, _ := d.Token()
+		if tok == nil {
+			if err != nil || len(got) != 0 {
+				t.Fatalf("%q: null read as %q, %v", b, got, err)
+			}
+			return
+		}
+		if tok != json.Delim('{') {
+			if err == nil {
+				t.Fatalf("%q is not an object, Fields accepted it", b)
+			}
+			return
+		}
+		var want []string
+		seen := map[string]bool{}
+		dup := false
+		for d.More() {
+			k, _ := d.Token()
+			var raw json.RawMessage
+			if e := d.Decode(&raw); e != nil {
+				t.Fatalf("%q: %v", b, e)
+			}
+			fold := string(Fold(nil, []byte(k.(string))))
+			dup = dup || seen[fold]
+			seen[fold] = true
+			want = append(want, fold+"\x00"+string(raw))
+		}
+		if dup {
+			if !errors.Is(err, ErrDuplicateKey) {
+				t.Fatalf("%q repeats a key up to case: %v", b, err)
+			}
+			return
+		}
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("%q: Fields %q, %v; encoding/json %q", b, got, err, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%q: Fields %q; encoding/json %q", b, got, want)
+			}
+		}
+	})
+}
+
+// Invalid UTF-8 bytes become three-byte U+FFFD, so a decoded string can
+// outgrow its raw form; the ASCII after them must still be copied.
+func TestUnquoteOutgrowsRaw(t *testing.T) {
+	raw := []byte("\"" + strings.Repeat("\xff", 40) + strings.Repeat("a", 40) + "\"")
+	var got, want string
+	if err := String(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(raw, &want)
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// plainRun and backslash (eight bytes at a time) find the same byte as a
+// byte-by-byte scan: every byte value at every position of a word, after
+// plain bytes and before arbitrary ones (borrows must not hide the first).
+func TestWordScansMatchByteScans(t *testing.T) {
+	naivePlain := func(b []byte, j int) int {
+		for j < len(b) && strPlain[b[j]] {
+			j++
+		}
+		return j
+	}
+	naiveBackslash := func(b []byte, i int) int {
+		for i < len(b) && b[i] != '\\' {
+			i++
+		}
+		return i
+	}
+	for n := 1; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				for _, fill := range []byte{'a', 0x00, 0x1f, 0x20, '"', '\\', 0x7f, 0x80, 0xff} {
+					b := make([]byte, n)
+					for i := range b {
+						b[i] = 'a'
+						if i > pos {
+							b[i] = fill
+						}
+					}
+					b[pos] = byte(c)
+					if got, want := plainRun(b, 0), naivePlain(b, 0); got != want {
+						t.Fatalf("plainRun(%q) = %d, want %d", b, got, want)
+					}
+					if got, want := backslash(b, 0), naiveBackslash(b, 0); got != want {
+						t.Fatalf("backslash(%q) = %d, want %d", b, got, want)
+					}
+				}
+			}
+		}
+	}
 }

@@ -31,13 +31,13 @@ func Parse(raw string, max int, keep func(key string) bool) (map[string]string, 
 			continue
 		}
 		k, v, _ := strings.Cut(part, "=")
-		key, err := url.QueryUnescape(k)
+		key, err := unescape(k)
 		if err != nil || !keep(key) {
 			// A key that does not decode names no parameter the provider
 			// signed: ignored like any unsigned parameter (utm_*=50%off).
 			continue
 		}
-		val, err := url.QueryUnescape(v)
+		val, err := unescape(v)
 		if err != nil {
 			return nil, fmt.Errorf("%w: bad escape in %s", payment.ErrMalformed, key)
 		}
@@ -47,4 +47,13 @@ func Parse(raw string, max int, keep func(key string) bool) (map[string]string, 
 		params[key] = val
 	}
 	return params, nil
+}
+
+// unescape is url.QueryUnescape, returning s itself (no scan byte by byte,
+// no allocation) when it holds neither '%' nor '+'.
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
 }
