@@ -402,7 +402,7 @@ func TestPlanRefusesOperatorWithoutPersist(t *testing.T) {
 	c := client(t, s.Addr, "", "")
 	must(t, c.ACLSetUser(ctx, "app", appRules...).Err())
 	must(t, c.ACLSetUser(ctx, "ops", "reset", "on", ">ops-password-0123456789", "~*", "&*", "+@all", "-acl|save").Err())
-	if _, err := redisauth.Connect(ctx, &redis.Options{Addr: s.Addr, Username: "ops", Password: "ops-password-0123456789"}); !errors.Is(err, redisauth.ErrCannotPersist) || !strings.Contains(err.Error(), "ACL SAVE") {
+	if _, err := redisauth.ConnectOptions(ctx, &redis.Options{Addr: s.Addr, Username: "ops", Password: "ops-password-0123456789"}); !errors.Is(err, redisauth.ErrCannotPersist) || !strings.Contains(err.Error(), "ACL SAVE") {
 		t.Fatalf("connect as an operator without acl|save: %v, want ErrCannotPersist naming ACL SAVE", err)
 	}
 	if u, _ := c.ACLUsers(ctx).Result(); strings.Join(u, ",") != "app,default,ops" {

@@ -14,7 +14,7 @@ import (
 // The whole rotation of a named user with the alternate strategy.
 func Example() {
 	ctx := context.Background()
-	adm, err := redisauth.ConnectURL(ctx, "redis://ops:from-a-file@10.0.0.5:6379/0") // replicas or Cluster nodes are discovered
+	adm, err := redisauth.Connect(ctx, "redis://ops:from-a-file@10.0.0.5:6379/0") // replicas or Cluster nodes are discovered
 	if err != nil {
 		return
 	}

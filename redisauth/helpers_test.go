@@ -47,7 +47,7 @@ func client(t *testing.T, addr, user, password string) *redis.Client {
 
 func connect(t *testing.T, addr, user, password string) *redisauth.Admin {
 	t.Helper()
-	adm, err := redisauth.Connect(ctxT(t), &redis.Options{Addr: addr, Username: user, Password: password})
+	adm, err := redisauth.ConnectOptions(ctxT(t), &redis.Options{Addr: addr, Username: user, Password: password})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func TestACLRefusedBeforeAnyChange(t *testing.T) {
 	ctx := ctxT(t)
 	// A node where ACL is renamed away.
 	s := server(t, redisserver.Options{Extra: []string{`rename-command ACL ""`}})
-	_, err := redisauth.Connect(ctx, &redis.Options{Addr: s.Addr})
+	_, err := redisauth.ConnectOptions(ctx, &redis.Options{Addr: s.Addr})
 	if !errors.Is(err, redisauth.ErrACLRefused) || !strings.Contains(err.Error(), s.Addr) {
 		t.Fatalf("renamed ACL: %v", err)
 	}
@@ -131,7 +131,7 @@ func TestACLRefusedBeforeAnyChange(t *testing.T) {
 	s2 := server(t, redisserver.Options{})
 	c := client(t, s2.Addr, "", "")
 	must(t, c.ACLSetUser(ctx, "weak", "on", ">weakpw", "~*", "+@all", "-acl").Err())
-	_, err = redisauth.Connect(ctx, &redis.Options{Addr: s2.Addr, Username: "weak", Password: "weakpw"})
+	_, err = redisauth.ConnectOptions(ctx, &redis.Options{Addr: s2.Addr, Username: "weak", Password: "weakpw"})
 	if !errors.Is(err, redisauth.ErrACLRefused) {
 		t.Fatalf("NOPERM: %v", err)
 	}

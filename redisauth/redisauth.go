@@ -33,7 +33,7 @@
 //
 // The common path:
 //
-//	adm, _ := redisauth.ConnectURL(ctx, "redis://admin@primary:6379") // password from a file, not argv
+//	adm, _ := redisauth.Connect(ctx, "redis://admin@primary:6379") // password from a file, not argv
 //	plan, _ := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Strategy: redisauth.Alternate, Password: newPassword})
 //	fmt.Print(plan.Render())
 //	_, err := adm.Apply(ctx, plan)   // create app_v2 on every node, persist, verify
@@ -186,23 +186,24 @@ type Admin struct {
 	opt     redis.Options
 }
 
-// ConnectURL is Connect with a redis:// or rediss:// URL. The error never
+// Connect connects with a redis:// or rediss:// URL, as pgrole.Connect does
+// with a DSN; see ConnectOptions for what it checks. The error never
 // contains the URL's password.
-func ConnectURL(ctx context.Context, rawURL string) (*Admin, error) {
+func Connect(ctx context.Context, rawURL string) (*Admin, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, errors.New("redisauth: the admin URL is not a valid redis:// URL (details withheld: it may contain a password)")
 	}
-	return Connect(ctx, opt)
+	return ConnectOptions(ctx, opt)
 }
 
-// Connect connects to the node in opt.Addr and discovers the rest: the
+// ConnectOptions connects to the node in opt.Addr and discovers the rest: the
 // primary and every replica (ROLE, INFO replication, followed both ways), or
 // every node of a Cluster (CLUSTER NODES). Other nodes are dialled with a
 // copy of opt and their address. Each node is checked: Redis 6.0 or later,
 // ACL commands allowed, and a way to persist; the first failure is returned
 // before anything changes.
-func Connect(ctx context.Context, opt *redis.Options) (*Admin, error) {
+func ConnectOptions(ctx context.Context, opt *redis.Options) (*Admin, error) {
 	a := &Admin{opt: *opt}
 	a.opt.CredentialsProviderContext = opt.CredentialsProviderContext
 	seed, err := a.node(ctx, opt.Addr)

@@ -91,7 +91,7 @@ func connectRedis(ctx context.Context, env *Env, f *redisFlags, name string) (*r
 		fmt.Fprintf(env.Stderr, "rotate redis %s: no operator URL: set REDIS_URL or pass --redis-url-file\n", name)
 		return nil, exitUsage
 	}
-	adm, err := redisauth.ConnectURL(ctx, u)
+	adm, err := redisauth.Connect(ctx, u)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate redis %s: %v\n", name, err)
 		return nil, exitCheck

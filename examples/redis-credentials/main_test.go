@@ -66,7 +66,7 @@ func TestFollowsRotation(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond)
 
-	adm, err := redisauth.Connect(ctx, &redis.Options{Addr: s.Addr})
+	adm, err := redisauth.ConnectOptions(ctx, &redis.Options{Addr: s.Addr})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func redisPassword(ctx context.Context, o *Options, p *Phase) error {
 		loads = append(loads, ld)
 	}
 
-	adm, err := redisauth.Connect(ctx, &redis.Options{Addr: prim.Addr, Password: oldDefault})
+	adm, err := redisauth.ConnectOptions(ctx, &redis.Options{Addr: prim.Addr, Password: oldDefault})
 	if err != nil {
 		return err
 	}
