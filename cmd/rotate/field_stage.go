@@ -103,7 +103,8 @@ type fieldResult struct {
 	Previous []string `json:"previous"`
 }
 
-func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, old, new map[string]string) int {
+// generated is as for commitJWT: keys the command generated, hidden in a dry run.
+func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, old, new map[string]string, generated []string) int {
 	ring, err := fieldcrypt.LoadKeyring(secretenv.Map(new))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate %s: the new keys would not load (nothing was changed): %v\n", name, err)
@@ -123,6 +124,15 @@ func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, 
 	if id, ok := ring.Next(); ok {
 		res.Next = id.String()
 	}
+	if dryRun && len(generated) > 0 {
+		hideGenerated(generated, asJSON, changes, nil)
+		if res.Next == fingerprint.OfString(generated[0]) {
+			res.Next = generatedShown
+			if asJSON {
+				res.Next = ""
+			}
+		}
+	}
 	for _, id := range ring.Previous() {
 		res.Previous = append(res.Previous, id.String())
 	}
@@ -136,7 +146,7 @@ func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, 
 	}
 	fmt.Fprintf(env.Stdout, "%s %s:\n", d, verb)
 	printChanges(env.Stdout, changes)
-	fmt.Fprintln(env.Stdout, "record in the ticket:")
+	fmt.Fprintln(env.Stdout, ticketHeader(dryRun, generated))
 	fmt.Fprintf(env.Stdout, "  field primary   %s\n", res.Primary)
 	if res.Next != "" {
 		fmt.Fprintf(env.Stdout, "  field next      %s  (staged: decrypt only)\n", res.Next)
@@ -207,7 +217,11 @@ func runFieldStage(_ context.Context, env *Env, args []string) int {
 	}
 	new := copyVars(old)
 	new[fieldcrypt.EnvKeyNext] = keys[0]
-	return commitField(env, "field stage", of.json(env), *dryRun, d, old, new)
+	var generated []string
+	if !*stdin {
+		generated = keys
+	}
+	return commitField(env, "field stage", of.json(env), *dryRun, d, old, new, generated)
 }
 
 func runFieldPromote(ctx context.Context, env *Env, args []string) int {
@@ -269,7 +283,7 @@ func runFieldPromote(ctx context.Context, env *Env, args []string) int {
 	}
 	new[fieldcrypt.EnvKeyPrevious] = prev
 	delete(new, fieldcrypt.EnvKeyNext)
-	return commitField(env, "field promote", of.json(env), *dryRun, d, old, new)
+	return commitField(env, "field promote", of.json(env), *dryRun, d, old, new, nil)
 }
 
 func runFieldRetire(ctx context.Context, env *Env, args []string) int {
@@ -360,5 +374,5 @@ func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 	} else {
 		new[fieldcrypt.EnvKeyPrevious] = strings.Join(keep, ",")
 	}
-	return commitField(env, "field retire", of.json(env), *dryRun, d, old, new)
+	return commitField(env, "field retire", of.json(env), *dryRun, d, old, new, nil)
 }

@@ -228,7 +228,12 @@ type stageResult struct {
 
 // commit validates the new set with the fleet's keyring settings, writes it
 // (unless dry run), records the audit fingerprints and prints the result.
-func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDir, old, new map[string]string, rings []jwtkeys.RingID) int {
+//
+// generated names the keys the command generated itself: a dry run shows
+// them as "(generated)" and leaves their fingerprints out of its JSON, since
+// the real run generates other keys (a throwaway key's fingerprint must not
+// reach the ticket).
+func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDir, old, new map[string]string, rings []jwtkeys.RingID, generated []string) int {
 	keys, err := jwtkeys.Open(secretenv.Map(new), sf.options(env))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate %s: the new keys would not load (nothing was changed): %v\n", name, err)
@@ -252,6 +257,9 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 		return exitUsage
 	}
 	rows := slotRows(keys.Slots())
+	if *sf.dryRun {
+		hideGenerated(generated, of.json(env), changes, rows)
+	}
 	if of.json(env) {
 		writeJSON(env.Stdout, stageResult{Command: name, Dir: string(d), DryRun: *sf.dryRun, Changes: nonNilChanges(changes), Slots: rows})
 		return exitOK
@@ -262,7 +270,7 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 	}
 	fmt.Fprintf(env.Stdout, "%s %s:\n", d, verb)
 	printChanges(env.Stdout, changes)
-	fmt.Fprintln(env.Stdout, "record in the ticket:")
+	fmt.Fprintln(env.Stdout, ticketHeader(*sf.dryRun, generated))
 	for _, r := range rows {
 		if r.Fingerprint == "" {
 			continue
@@ -274,6 +282,46 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 		fmt.Fprintln(env.Stdout, line)
 	}
 	return exitOK
+}
+
+// generatedShown stands, in a dry run's human output, for the fingerprint of
+// a key the real run will generate.
+const generatedShown = "(generated)"
+
+// hideGenerated replaces the fingerprints of the keys in generated (secrets
+// a dry run generated only to validate the result) by generatedShown, or
+// by nothing for JSON, in changes and rows.
+func hideGenerated(generated []string, asJSON bool, changes []change, rows []slotRow) {
+	if len(generated) == 0 {
+		return
+	}
+	sample := make(map[string]bool, len(generated))
+	for _, g := range generated {
+		sample[fingerprint.OfString(g)] = true
+	}
+	shown := generatedShown
+	if asJSON {
+		shown = ""
+	}
+	for i := range changes {
+		if sample[changes[i].After] {
+			changes[i].After = shown
+		}
+	}
+	for i := range rows {
+		if sample[rows[i].Fingerprint] {
+			rows[i].Fingerprint = shown
+		}
+	}
+}
+
+// ticketHeader introduces the fingerprints a command prints: to record, or,
+// in a dry run that generated keys, not yet.
+func ticketHeader(dryRun bool, generated []string) string {
+	if dryRun && len(generated) > 0 {
+		return "after the real run (it generates the new keys: record the fingerprints it prints):"
+	}
+	return "record in the ticket:"
 }
 
 func nonNilChanges(c []change) []change {
@@ -338,7 +386,11 @@ func runJWTStage(_ context.Context, env *Env, args []string) int {
 	for i, r := range rings {
 		new[jwtkeys.VarName(r, secretenv.SlotNext)] = secrets[i]
 	}
-	return commitJWT(env, "jwt stage", sf, of, d, old, new, rings)
+	var generated []string
+	if !*sf.stdin {
+		generated = secrets
+	}
+	return commitJWT(env, "jwt stage", sf, of, d, old, new, rings, generated)
 }
 
 func runJWTPromote(ctx context.Context, env *Env, args []string) int {
@@ -413,7 +465,7 @@ func runJWTPromote(ctx context.Context, env *Env, args []string) int {
 			return exitCheck
 		}
 	}
-	return commitJWT(env, "jwt promote", sf, of, d, old, new, rings)
+	return commitJWT(env, "jwt promote", sf, of, d, old, new, rings, nil)
 }
 
 func runJWTRetire(_ context.Context, env *Env, args []string) int {
@@ -478,7 +530,7 @@ func runJWTRetire(_ context.Context, env *Env, args []string) int {
 			return code
 		}
 	}
-	return commitJWT(env, "jwt retire", sf, of, d, old, new, rings)
+	return commitJWT(env, "jwt retire", sf, of, d, old, new, rings, nil)
 }
 
 // confirm asks on a terminal ("yes" to go on), or requires yes otherwise.
@@ -575,6 +627,9 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	}
 	// 1. Keys.
 	changes := diffVars(old, new, ringVars(rings)...)
+	if *sf.dryRun && !*sf.stdin {
+		hideGenerated(secrets, of.json(env), changes, nil)
+	}
 	var parts []string
 	for _, c := range changes {
 		if isSecretVar(c.Var) {

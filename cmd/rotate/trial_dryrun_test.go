@@ -1,0 +1,50 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/goodgo/rotation/fingerprint"
+)
+
+// TestDryRunGeneratedKeysNotForTheTicket: a dry run of a command that
+// generates its keys (jwt stage, field stage, jwt incident) validates with
+// throwaway keys. Their fingerprints are never those of the real run, so the
+// dry run must neither print them nor present them as "record in the
+// ticket" (an on-call SRE recorded the dry run's fingerprints, which matched
+// nothing after the real stage).
+func TestDryRunGeneratedKeysNotForTheTicket(t *testing.T) {
+	const fieldKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	known := map[string]bool{fingerprint.OfString(jwtB): true, fingerprint.OfString(jwtRA): true, fingerprint.OfString(fieldKey): true}
+	hex16 := regexp.MustCompile(`\b[0-9a-f]{16}\b`)
+	vars := map[string]string{"ROTATE_TZ": "UTC"}
+	for _, args := range [][]string{
+		{"jwt", "stage", "--dry-run"},
+		{"jwt", "stage", "--dry-run", "--json"},
+		{"field", "stage", "--dry-run"},
+		{"field", "stage", "--dry-run", "--json"},
+		{"jwt", "incident", "--dry-run"},
+		{"jwt", "incident", "--dry-run", "--json"},
+	} {
+		dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA, "FIELD_ENCRYPTION_KEY": fieldKey})
+		r := runCLI(t, vars, "", append(args, "--dir", dir)...)
+		if r.code != exitOK {
+			t.Fatalf("%v: %v", args, r)
+		}
+		if strings.Contains(r.stdout, "record in the ticket") {
+			t.Errorf("%v: a dry run with generated keys says \"record in the ticket\":\n%s", args, r.stdout)
+		}
+		for _, fp := range hex16.FindAllString(r.stdout, -1) {
+			if !known[fp] {
+				t.Errorf("%v: prints %s, the fingerprint of a key the real run will not use:\n%s", args, fp, r.stdout)
+			}
+		}
+	}
+	// With the keys given on stdin the dry run's fingerprints are the real ones.
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA})
+	r := runCLI(t, vars, goldenAccessNext+"\n"+goldenRefreshNext+"\n", "jwt", "stage", "--dir", dir, "--stdin", "--dry-run")
+	if !strings.Contains(r.stdout, fingerprint.OfString(goldenAccessNext)) || !strings.Contains(r.stdout, "record in the ticket") {
+		t.Errorf("--stdin dry run: %v", r)
+	}
+}
