@@ -48,3 +48,22 @@ func TestDryRunGeneratedKeysNotForTheTicket(t *testing.T) {
 		t.Errorf("--stdin dry run: %v", r)
 	}
 }
+
+// TestJWTStatusFleetLifetimes: the procedure says to hold until the retire
+// time "rotate jwt status" prints. For a fleet whose lifetimes are not the
+// defaults (a drill deployment: JWT_REFRESH_TTL=3m), status must take the
+// same --access-ttl/--refresh-ttl/--retire-margin as promote and retire, or
+// it prints a retire time a month away while retire already accepts.
+func TestJWTStatusFleetLifetimes(t *testing.T) {
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": goldenRefreshNext,
+		"JWT_REFRESH_SECRET_PREVIOUS": jwtRA, "JWT_REFRESH_SECRET_PREVIOUS_SINCE": "2026-11-27T08:58:00Z"})
+	vars := map[string]string{"ROTATE_TZ": "UTC"}
+	r := runCLI(t, vars, "", "jwt", "status", "--dir", dir, "--json", "--access-ttl", "1m", "--refresh-ttl", "3m", "--retire-margin", "30s")
+	if r.code != exitOK || !strings.Contains(r.stdout, `"retire_at": "2026-11-27T09:01:30Z"`) {
+		t.Errorf("status with the fleet's lifetimes: %v", r)
+	}
+	// jwt retire names the same retire time.
+	if r := runCLI(t, vars, "", "jwt", "retire", "--dir", dir, "--ring", "refresh", "--access-ttl", "1m", "--refresh-ttl", "3m", "--retire-margin", "30s"); r.code != exitCheck || !strings.Contains(r.stderr, "2026-11-27 09:01 UTC") {
+		t.Errorf("retire before the fleet's retire time: %v", r)
+	}
+}
