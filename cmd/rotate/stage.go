@@ -500,7 +500,20 @@ func runJWTRetire(_ context.Context, env *Env, args []string) int {
 	}
 	new := copyVars(old)
 	early := false
+	// With both rings, one already retired (--ring access earlier: its
+	// shorter retire time came first) is skipped; nothing in any ring is
+	// an error.
+	var todo []jwtkeys.RingID
 	for _, r := range rings {
+		if old[jwtkeys.VarName(r, secretenv.SlotPrevious)] != "" || len(rings) == 1 {
+			todo = append(todo, r)
+		}
+	}
+	if len(todo) == 0 {
+		fmt.Fprintf(env.Stderr, "rotate jwt retire: neither JWT_SECRET_PREVIOUS nor JWT_REFRESH_SECRET_PREVIOUS is set: nothing to retire\n")
+		return exitCheck
+	}
+	for _, r := range todo {
 		prev := jwtkeys.VarName(r, secretenv.SlotPrevious)
 		if old[prev] == "" {
 			fmt.Fprintf(env.Stderr, "rotate jwt retire: %s is not set: nothing to retire\n", prev)

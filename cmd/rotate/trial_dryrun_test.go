@@ -67,3 +67,28 @@ func TestJWTStatusFleetLifetimes(t *testing.T) {
 		t.Errorf("retire before the fleet's retire time: %v", r)
 	}
 }
+
+// TestJWTRetireBothAfterOneRing: the access ring's previous key retires
+// first (its TTL is shorter), so an operator runs "jwt retire --ring access"
+// and later plain "jwt retire". The second run must retire the refresh ring,
+// not fail with "JWT_SECRET_PREVIOUS is not set: nothing to retire".
+func TestJWTRetireBothAfterOneRing(t *testing.T) {
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": goldenRefreshNext,
+		"JWT_REFRESH_SECRET_PREVIOUS": jwtRA, "JWT_REFRESH_SECRET_PREVIOUS_SINCE": "2026-10-01T00:00:00Z"})
+	vars := map[string]string{"ROTATE_TZ": "UTC"}
+	r := runCLI(t, vars, "", "jwt", "retire", "--dir", dir)
+	if r.code != exitOK || !strings.Contains(r.stdout, "JWT_REFRESH_SECRET_PREVIOUS") {
+		t.Fatalf("retire with the access ring already retired: %v", r)
+	}
+	if v, _ := secretsDir(dir).read(); v["JWT_REFRESH_SECRET_PREVIOUS"] != "" || v["JWT_REFRESH_SECRET_PREVIOUS_SINCE"] != "" {
+		t.Errorf("refresh previous still there: %v", v["JWT_REFRESH_SECRET_PREVIOUS_SINCE"])
+	}
+	// Nothing left in either ring: exit 1, said once.
+	if r := runCLI(t, vars, "", "jwt", "retire", "--dir", dir); r.code != exitCheck || !strings.Contains(r.stderr, "nothing to retire") {
+		t.Errorf("nothing to retire: %v", r)
+	}
+	// One ring named explicitly and empty: still refused.
+	if r := runCLI(t, vars, "", "jwt", "retire", "--dir", dir, "--ring", "access"); r.code != exitCheck || !strings.Contains(r.stderr, "JWT_SECRET_PREVIOUS is not set") {
+		t.Errorf("--ring access, nothing there: %v", r)
+	}
+}
