@@ -75,6 +75,16 @@ func (e *Env) auditTarget(target string) {
 	}
 }
 
+// absPath is p made absolute for the audit record: "directory secrets"
+// names nothing once read away from the shell it was typed in. p unchanged
+// when it cannot be made absolute.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
 // auditFingerprint records the fingerprint of the secret in slot before and
 // after the change ("" when there was none, or none is left).
 func (e *Env) auditFingerprint(slot, before, after string) {

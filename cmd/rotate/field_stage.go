@@ -88,7 +88,7 @@ func openFieldDir(env *Env, fs *flag.FlagSet, dir string, adopt bool) (secretsDi
 		fmt.Fprintf(env.Stderr, "rotate %s: %v\n", name, err)
 		return "", nil, exitCheck
 	}
-	env.auditTarget("directory " + dir)
+	env.auditTarget("directory " + absPath(dir))
 	return d, vars, exitOK
 }
 

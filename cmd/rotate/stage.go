@@ -112,7 +112,7 @@ func (f stageFlags) openDir(env *Env, name string) (secretsDir, map[string]strin
 		fmt.Fprintf(env.Stderr, "rotate %s: %v\n", name, err)
 		return "", nil, nil, exitCheck
 	}
-	env.auditTarget("directory " + *f.dir)
+	env.auditTarget("directory " + absPath(*f.dir))
 	return d, vars, rings, exitOK
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
 )
@@ -90,5 +92,34 @@ func TestJWTRetireBothAfterOneRing(t *testing.T) {
 	// One ring named explicitly and empty: still refused.
 	if r := runCLI(t, vars, "", "jwt", "retire", "--dir", dir, "--ring", "access"); r.code != exitCheck || !strings.Contains(r.stderr, "JWT_SECRET_PREVIOUS is not set") {
 		t.Errorf("--ring access, nothing there: %v", r)
+	}
+}
+
+// TestAuditTargetAbsolute: "rotate jwt stage --dir secrets" typed in
+// /srv/api recorded the target "directory secrets", which names nothing in
+// the trail. Directory and file targets are recorded absolute.
+func TestAuditTargetAbsolute(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "secrets")
+	if err := secretsDir(dir).write(map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA, "FIELD_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(base)
+	log := filepath.Join(base, "audit.jsonl")
+	vars := map[string]string{"ROTATE_AUDIT_LOG": log}
+	for _, args := range [][]string{{"jwt", "stage", "--dir", "secrets"}, {"field", "stage", "--dir", "secrets"}, {"keygen", "-o", "pw", "db"}} {
+		if r := runCLI(t, vars, "", args...); r.code != exitOK {
+			t.Fatalf("%v: %v", args, r)
+		}
+	}
+	recs := readAuditLines(t, log)
+	want := []string{"directory " + dir, "directory " + dir, "file " + filepath.Join(base, "pw")}
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(recs), len(want))
+	}
+	for i, rec := range recs {
+		if rec.Target != want[i] {
+			t.Errorf("%s: target %q, want %q", rec.Command, rec.Target, want[i])
+		}
 	}
 }
