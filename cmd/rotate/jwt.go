@@ -332,6 +332,7 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 	}
 	defer rdb.Close()
 	type result struct {
+		Command string  `json:"command"`
 		Prefix  string  `json:"prefix"`
 		DryRun  bool    `json:"dry_run"`
 		Matched int64   `json:"matched"`
@@ -353,7 +354,7 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 		}
 		if *dryRun {
 			if of.json(env) {
-				writeJSON(env.Stdout, result{Prefix: *prefix, DryRun: true, Matched: n})
+				writeJSON(env.Stdout, result{Command: "jwt flush-sessions", Prefix: *prefix, DryRun: true, Matched: n})
 			} else {
 				fmt.Fprintf(env.Stdout, "would delete %d keys under %q (dry run: nothing deleted)\n", n, *prefix)
 			}
@@ -378,7 +379,7 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 	}
 	el := time.Since(start)
 	if of.json(env) {
-		writeJSON(env.Stdout, result{Prefix: *prefix, Matched: n, Deleted: n, Seconds: el.Seconds()})
+		writeJSON(env.Stdout, result{Command: "jwt flush-sessions", Prefix: *prefix, Matched: n, Deleted: n, Seconds: el.Seconds()})
 	} else if n > 0 {
 		fmt.Fprintf(env.Stdout, "flushed %d keys under %q in %s (%.0f keys/s)\n", n, *prefix, el.Round(time.Millisecond), float64(n)/el.Seconds())
 	}

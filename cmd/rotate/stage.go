@@ -663,7 +663,7 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	default:
 		if err := d.write(new, env.now()); err != nil {
 			report(incidentStep{"keys", "failed", err.Error()})
-			return finishIncident(env, of, steps, true)
+			return finishIncident(env, of, *sf.dryRun, steps, true)
 		}
 		for _, c := range changes {
 			if isSecretVar(c.Var) {
@@ -745,15 +745,17 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 			report(incidentStep{"refresh_tokens", "ok", fmt.Sprintf("revoked %d refresh tokens", n)})
 		}
 	}
-	return finishIncident(env, of, steps, failed)
+	return finishIncident(env, of, *sf.dryRun, steps, failed)
 }
 
-func finishIncident(env *Env, of outputFlags, steps []incidentStep, failed bool) int {
+func finishIncident(env *Env, of outputFlags, dryRun bool, steps []incidentStep, failed bool) int {
 	if of.json(env) {
 		writeJSON(env.Stdout, struct {
-			OK    bool           `json:"ok"`
-			Steps []incidentStep `json:"steps"`
-		}{!failed, steps})
+			Command string         `json:"command"`
+			DryRun  bool           `json:"dry_run"`
+			OK      bool           `json:"ok"`
+			Steps   []incidentStep `json:"steps"`
+		}{"jwt incident", dryRun, !failed, steps})
 	}
 	if failed {
 		fmt.Fprintln(env.Stderr, "rotate jwt incident: a step failed (above): finish it by hand")

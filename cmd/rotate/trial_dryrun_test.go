@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/testsvc"
 )
 
 // TestDryRunGeneratedKeysNotForTheTicket: a dry run of a command that
@@ -120,6 +123,35 @@ func TestAuditTargetAbsolute(t *testing.T) {
 	for i, rec := range recs {
 		if rec.Target != want[i] {
 			t.Errorf("%s: target %q, want %q", rec.Command, rec.Target, want[i])
+		}
+	}
+}
+
+// TestMutatingJSONNamesCommand: the documented style says a command that
+// changes something says "command" and "dry_run" in its JSON. jwt
+// flush-sessions and jwt incident said neither (and incident no dry_run).
+func TestMutatingJSONNamesCommand(t *testing.T) {
+	rd := testsvc.NewRedis(t)
+	prefix := rd.Prefix + "auth:user_status:v1:"
+	rd.Client.Set(context.Background(), prefix+"1", "active", time.Hour)
+	vars := map[string]string{"REDIS_URL": testsvc.RedisURL()}
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA})
+	for _, c := range []struct {
+		command string
+		dryRun  bool
+		args    []string
+	}{
+		{"jwt flush-sessions", true, []string{"jwt", "flush-sessions", "--prefix", prefix, "--dry-run", "--json"}},
+		{"jwt flush-sessions", false, []string{"jwt", "flush-sessions", "--prefix", prefix, "--yes", "--json"}},
+		{"jwt incident", true, []string{"jwt", "incident", "--dir", dir, "--prefix", prefix, "--dry-run", "--json"}},
+	} {
+		r := runCLI(t, vars, "", c.args...)
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != exitOK {
+			t.Fatalf("%v: %v %v", c.args, err, r)
+		}
+		if doc["command"] != c.command || doc["dry_run"] != c.dryRun {
+			t.Errorf("%v: command %v, dry_run %v; want %q, %v:\n%s", c.args, doc["command"], doc["dry_run"], c.command, c.dryRun, r.stdout)
 		}
 	}
 }
