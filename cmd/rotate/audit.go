@@ -68,10 +68,18 @@ type audit struct {
 }
 
 // auditTarget names what the command changed ("role goodgo_app", a
-// directory, a Redis prefix).
+// directory, a Redis prefix). A command that changes several things (jwt
+// incident: the directory, the Redis prefix, the refresh tokens) names each,
+// in order, separated by "; ".
 func (e *Env) auditTarget(target string) {
-	if e.audit != nil {
+	if e.audit == nil {
+		return
+	}
+	switch {
+	case e.audit.target == "":
 		e.audit.target = target
+	case e.audit.target != target:
+		e.audit.target += "; " + target
 	}
 }
 

@@ -721,6 +721,7 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 			report(incidentStep{"status_cache", "failed", err.Error()})
 			break
 		}
+		env.auditTarget("redis prefix " + *prefix)
 		n, err := jwtkeys.FlushPrefix(ctx, rdb, *prefix, jwtkeys.FlushOptions{})
 		rdb.Close()
 		if err != nil {

@@ -155,3 +155,27 @@ func TestMutatingJSONNamesCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentAuditTarget: jwt incident changes the directory, the status
+// cache and the refresh tokens; its audit record named only "refresh tokens
+// of every user" (the last step overwrote the directory).
+func TestIncidentAuditTarget(t *testing.T) {
+	rd := testsvc.NewRedis(t)
+	prefix := rd.Prefix + "auth:user_status:v1:"
+	rd.Client.Set(context.Background(), prefix+"1", "active", time.Hour)
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA})
+	log := filepath.Join(t.TempDir(), "audit.jsonl")
+	vars := map[string]string{"REDIS_URL": testsvc.RedisURL(), "ROTATE_AUDIT_LOG": log}
+	if r := runCLI(t, vars, "", "jwt", "incident", "--dir", dir, "--prefix", prefix, "--yes"); r.code != exitOK && r.code != exitCheck {
+		t.Fatalf("incident: %v", r)
+	}
+	recs := readAuditLines(t, log)
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	for _, want := range []string{"directory " + dir, "redis prefix " + prefix} {
+		if !strings.Contains(recs[0].Target, want) {
+			t.Errorf("target %q does not name %q", recs[0].Target, want)
+		}
+	}
+}
