@@ -288,13 +288,16 @@ func runFieldPromote(ctx context.Context, env *Env, args []string) int {
 
 func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 	var tf tableFlags
-	fs := newFlags(env, "field retire", "rotate field retire --dir DIR (--columns FILE | --table T --column C[:text]...) [--key FP] [--dry-run]\n\n"+
+	fs := newFlags(env, "field retire", "rotate field retire --dir DIR (--columns FILE | --table T --column C[:text]...) [--key FP] (--yes | --dry-run)\n\n"+
 		"Retire step: removes previous keys (all, or --key FP) from FIELD_ENCRYPTION_KEY_PREVIOUS once the\n"+
 		"census of every encrypted column (--columns FILE, the list the job and verify read) shows no value\n"+
 		"under them. Refuses (exit 1) otherwise: a key still in use would make its values\n"+
-		"unreadable. There is no --incident override: re-encrypt first.")
+		"unreadable. There is no --incident override: re-encrypt first. Irreversible (the directory keeps\n"+
+		"no copy of the key: a value outside the census, in a backup for one, can no longer be read): asks\n"+
+		"on a terminal, needs --yes otherwise.")
 	adopt := fs.Bool("adopt", false, "convert a directory of plain files to the kubelet layout")
 	dryRun := fs.Bool("dry-run", false, "say what would change, change nothing")
+	yes := fs.Bool("yes", false, "confirm: the retired keys are deleted from the directory")
 	keyFP := fs.String("key", "", "retire only the previous key with this fingerprint")
 	tf.register(fs, false)
 	of := addOutputFlags(fs)
@@ -367,6 +370,15 @@ func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate field retire: refused (nothing was changed): values remain under %s: run \"rotate field reencrypt\" first\n",
 			strings.Join(inUse, ", "))
 		return exitCheck
+	}
+	if !*dryRun {
+		ids := make([]string, len(retire))
+		for i, id := range retire {
+			ids[i] = id.String()
+		}
+		if code := confirm(env, "field retire", "previous key "+strings.Join(ids, ", ")+" will be deleted from "+string(d)+"; values under it anywhere else can no longer be decrypted", *yes); code != exitOK {
+			return code
+		}
 	}
 	new := copyVars(old)
 	if len(keep) == 0 {

@@ -179,3 +179,34 @@ func TestIncidentAuditTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldRetireNeedsYes: field retire deletes the previous key from the
+// only place it lives (the versioned directory keeps no older copy), so a
+// value the census did not cover (another column, a backup) can never be
+// read again. Like every irreversible command it asks on a terminal and
+// needs --yes otherwise; it ran without either.
+func TestFieldRetireNeedsYes(t *testing.T) {
+	const oldKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	db := testsvc.Postgres(t)
+	if _, err := db.Pool.Exec(context.Background(), `CREATE TABLE people (id bigint PRIMARY KEY, nid bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeDir(t, map[string]string{"FIELD_ENCRYPTION_KEY": goldenFieldNext, "FIELD_ENCRYPTION_KEY_PREVIOUS": oldKey})
+	vars := map[string]string{"DATABASE_URL": db.URL, "ROTATE_TZ": "UTC"}
+	args := []string{"field", "retire", "--dir", dir, "--table", "people", "--column", "nid"}
+	if r := runCLI(t, vars, "", args...); r.code != exitUsage || !strings.Contains(r.stderr, "--yes") {
+		t.Errorf("without --yes: %v", r)
+	}
+	if v, _ := secretsDir(dir).read(); v["FIELD_ENCRYPTION_KEY_PREVIOUS"] != oldKey {
+		t.Fatal("the previous key was deleted without --yes")
+	}
+	if r := runCLI(t, vars, "", append(args, "--dry-run")...); r.code != exitOK {
+		t.Errorf("--dry-run: %v", r)
+	}
+	if r := runCLI(t, vars, "", append(args, "--yes")...); r.code != exitOK {
+		t.Errorf("--yes: %v", r)
+	}
+	if v, _ := secretsDir(dir).read(); v["FIELD_ENCRYPTION_KEY_PREVIOUS"] != "" {
+		t.Error("--yes did not retire the key")
+	}
+}
