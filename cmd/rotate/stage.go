@@ -371,6 +371,10 @@ func runJWTStage(_ context.Context, env *Env, args []string) int {
 	labels := make([]string, len(rings))
 	for i, r := range rings {
 		labels[i] = r.String()
+		if c := jwtkeys.VarName(r, secretenv.SlotCurrent); old[c] == "" {
+			fmt.Fprintf(env.Stderr, "rotate jwt stage: %s is not set in %s: nothing to rotate from (a first key: rotate keygen -o FILE jwt, then --adopt)\n", c, d)
+			return exitCheck
+		}
 		n := jwtkeys.VarName(r, secretenv.SlotNext)
 		if old[n] != "" {
 			fmt.Fprintf(env.Stderr, "rotate jwt stage: %s is already staged (fp=%s): promote it first, or remove it\n", n, fingerprint.OfString(old[n]))
