@@ -222,3 +222,31 @@ func TestJWTStageEmptyDir(t *testing.T) {
 		t.Errorf("empty dir: %v", r)
 	}
 }
+
+// TestChecklistFromAuditAfterIncident: a ticket whose scheduled rotation
+// (promote) was followed by an incident rotation: the checklist took the
+// incident's fingerprints but the overlap end of the superseded promotion,
+// a month of "overlap" for keys that have none.
+func TestChecklistFromAuditAfterIncident(t *testing.T) {
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA})
+	log := filepath.Join(t.TempDir(), "audit.jsonl")
+	vars := map[string]string{"ROTATE_AUDIT_LOG": log, "ROTATE_TICKET": "SEC-42", "ROTATE_TZ": "UTC"}
+	for _, args := range [][]string{{"jwt", "stage", "--dir", dir}, {"jwt", "promote", "--dir", dir, "--skip-fleet-check"}} {
+		if r := runCLI(t, vars, "", args...); r.code != exitOK {
+			t.Fatalf("%v: %v", args, r)
+		}
+	}
+	r := runCLI(t, vars, "", "checklist", "--from-audit", "jwt", "production")
+	if !strings.Contains(r.stdout, "promoted 2026-11-27 09:00 UTC") {
+		t.Fatalf("after promote: %v", r)
+	}
+	if r := runCLI(t, vars, "", "jwt", "incident", "--dir", dir, "--yes"); r.code != exitOK {
+		t.Fatalf("incident: %v", r)
+	}
+	v, _ := secretsDir(dir).read()
+	r = runCLI(t, vars, "", "checklist", "--from-audit", "jwt", "production")
+	if r.code != exitOK || !strings.Contains(r.stdout, fingerprint.OfString(v["JWT_SECRET"])) ||
+		strings.Contains(r.stdout, "promoted 2026") || !strings.Contains(r.stdout, "none (incident rotation") {
+		t.Errorf("after incident: %v", r)
+	}
+}
