@@ -146,6 +146,9 @@ func newKeys(env *Env, class keygen.Class, labels []string, fromStdin bool) ([]s
 	if len(b) > maxSecretInput {
 		return nil, fmt.Errorf("stdin larger than %d bytes", maxSecretInput)
 	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("stdin is empty: want %d keys, one per line (%s), or leave out --stdin to generate them", len(labels), strings.Join(labels, ", "))
+	}
 	lines := strings.Split(strings.TrimSuffix(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n"), "\n")
 	if len(lines) != len(labels) {
 		return nil, fmt.Errorf("stdin: want %d keys, one per line (%s), got %d lines", len(labels), strings.Join(labels, ", "), len(lines))

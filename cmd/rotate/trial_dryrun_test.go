@@ -250,3 +250,12 @@ func TestChecklistFromAuditAfterIncident(t *testing.T) {
 		t.Errorf("after incident: %v", r)
 	}
 }
+
+// TestStageEmptyStdin: "jwt stage --stdin < /dev/null" said "want 2 keys
+// ..., got 1 lines"; it says stdin is empty.
+func TestStageEmptyStdin(t *testing.T) {
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA})
+	if r := runCLI(t, nil, "", "jwt", "stage", "--dir", dir, "--stdin"); r.code != exitUsage || !strings.Contains(r.stderr, "stdin is empty") {
+		t.Errorf("empty stdin: %v", r)
+	}
+}
