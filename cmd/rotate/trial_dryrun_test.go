@@ -259,3 +259,25 @@ func TestStageEmptyStdin(t *testing.T) {
 		t.Errorf("empty stdin: %v", r)
 	}
 }
+
+// TestFlagsBeforeVerb: flags go anywhere on the line (issue 15 point 6), but
+// "rotate jwt --dir D status" said `unknown subcommand "--dir"`.
+func TestFlagsBeforeVerb(t *testing.T) {
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA})
+	vars := map[string]string{"ROTATE_TZ": "UTC"}
+	want := runCLI(t, vars, "", "jwt", "status", "--dir", dir, "--json")
+	if got := runCLI(t, vars, "", "jwt", "--dir", dir, "status", "--json"); got != want || got.code != exitOK {
+		t.Errorf("flags before the verb: %v, want %v", got, want)
+	}
+	if got := runCLI(t, vars, "", "jwt", "--json", "status", "--dir", dir); got != want {
+		t.Errorf("a flag before the verb: %v", got)
+	}
+	// A flag value that is also a verb name is ambiguous: refused, exit 2.
+	if r := runCLI(t, vars, "", "jwt", "--prefix", "status", "flush-sessions"); r.code != exitUsage || !strings.Contains(r.stderr, "put the subcommand first") {
+		t.Errorf("ambiguous: %v", r)
+	}
+	// No verb at all: still the unknown-subcommand usage.
+	if r := runCLI(t, vars, "", "jwt", "--dir", dir); r.code != exitUsage || !strings.Contains(r.stderr, "unknown subcommand") {
+		t.Errorf("no verb: %v", r)
+	}
+}
