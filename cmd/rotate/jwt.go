@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{name: "jwt", summary: "JWT keyrings: status, inspect a token, sign a smoke token, flush sessions", run: runJWT})
+	register(command{name: "jwt", summary: "JWT keyrings: stage, fleet, promote, retire, incident; status, inspect, sign, flush sessions", run: runJWT})
 }
 
 var jwtSubs = map[string]command{

@@ -281,3 +281,22 @@ func TestFlagsBeforeVerb(t *testing.T) {
 		t.Errorf("no verb: %v", r)
 	}
 }
+
+// TestTopHelpNamesStagedVerbs: "rotate --help" is where a new on-call
+// engineer looks first; it listed jwt as "status, inspect a token, sign a
+// smoke token, flush sessions" and field without stage/promote/retire, the
+// verbs the procedures are run with.
+func TestTopHelpNamesStagedVerbs(t *testing.T) {
+	r := runCLI(t, nil, "", "--help")
+	for _, line := range strings.Split(r.stdout, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || (f[0] != "jwt" && f[0] != "field") {
+			continue
+		}
+		for _, verb := range []string{"stage", "promote", "retire"} {
+			if !strings.Contains(line, verb) {
+				t.Errorf("%q does not name %s", line, verb)
+			}
+		}
+	}
+}
