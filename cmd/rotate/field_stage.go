@@ -145,7 +145,7 @@ func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, 
 		verb = "would change (dry run, nothing written)"
 	}
 	fmt.Fprintf(env.Stdout, "%s %s:\n", d, verb)
-	printChanges(env.Stdout, changes)
+	printChanges(env.Stdout, changes, nil)
 	fmt.Fprintln(env.Stdout, ticketHeader(dryRun, generated))
 	fmt.Fprintf(env.Stdout, "  field primary   %s\n", res.Primary)
 	if res.Next != "" {

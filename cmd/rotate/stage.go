@@ -272,7 +272,7 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 		verb = "would change (dry run, nothing written)"
 	}
 	fmt.Fprintf(env.Stdout, "%s %s:\n", d, verb)
-	printChanges(env.Stdout, changes)
+	printChanges(env.Stdout, changes, loc)
 	fmt.Fprintln(env.Stdout, ticketHeader(*sf.dryRun, generated))
 	for _, r := range rows {
 		if r.Fingerprint == "" {
@@ -334,7 +334,9 @@ func nonNilChanges(c []change) []change {
 	return c
 }
 
-func printChanges(w io.Writer, changes []change) {
+// printChanges lists changes; a time value (*_SINCE, written as RFC 3339
+// UTC) is followed by the same time in loc, the CLI's one zone.
+func printChanges(w io.Writer, changes []change, loc *time.Location) {
 	if len(changes) == 0 {
 		fmt.Fprintln(w, "  nothing")
 	}
@@ -348,7 +350,11 @@ func printChanges(w io.Writer, changes []change) {
 		if isSecretVar(c.Var) {
 			fmt.Fprintf(w, "  %-36s %s -> %s\n", c.Var, orDash(c.Before), orDash(c.After))
 		} else {
-			fmt.Fprintf(w, "  %-36s = %s\n", c.Var, orDash(c.Value))
+			v := orDash(c.Value)
+			if t, err := time.Parse(time.RFC3339, c.Value); err == nil && loc != nil {
+				v += " (" + t.In(loc).Format(timeLayout) + ")"
+			}
+			fmt.Fprintf(w, "  %-36s = %s\n", c.Var, v)
 		}
 	}
 }

@@ -300,3 +300,21 @@ func TestTopHelpNamesStagedVerbs(t *testing.T) {
 		}
 	}
 }
+
+// TestPromoteSinceInTheZone: with ROTATE_TZ=Asia/Ho_Chi_Minh, promote
+// printed the retire times in +07 but the *_SINCE values it wrote only in
+// UTC ("= 2026-11-27T09:00:00Z"), two zones in one output (issue 15 point
+// 8). The value written stays RFC 3339 UTC; the line shows it in the zone.
+func TestPromoteSinceInTheZone(t *testing.T) {
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA,
+		"JWT_SECRET_NEXT": goldenAccessNext, "JWT_REFRESH_SECRET_NEXT": goldenRefreshNext})
+	r := runCLI(t, map[string]string{"ROTATE_TZ": "Asia/Ho_Chi_Minh"}, "", "jwt", "promote", "--dir", dir, "--skip-fleet-check")
+	if r.code != exitOK {
+		t.Fatal(r)
+	}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(line, "_SINCE") && !strings.Contains(line, "2026-11-27 16:00 +07") {
+			t.Errorf("SINCE line not in the zone: %q", line)
+		}
+	}
+}
