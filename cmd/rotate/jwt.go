@@ -159,6 +159,10 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 		return exitCheck
 	}
 	raw, err := readSecret(env, "token: ", false)
+	if errors.Is(err, ErrEmptySecret) {
+		fmt.Fprintln(env.Stderr, "rotate jwt inspect: empty input: pipe the token on stdin")
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate jwt inspect: read token: %v\n", err)
 		return exitUsage

@@ -318,3 +318,12 @@ func TestPromoteSinceInTheZone(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectEmptyStdin: "jwt inspect < /dev/null" said "read token: empty
+// secret"; it says what to do, as fingerprint does.
+func TestInspectEmptyStdin(t *testing.T) {
+	vars := map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA}
+	if r := runCLI(t, vars, "", "jwt", "inspect"); r.code != exitUsage || r.stderr != "rotate jwt inspect: empty input: pipe the token on stdin\n" {
+		t.Errorf("empty stdin: %v", r)
+	}
+}
