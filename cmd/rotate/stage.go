@@ -451,7 +451,15 @@ func runJWTPromote(ctx context.Context, env *Env, args []string) int {
 	for _, r := range rings {
 		next, curName, prev := jwtkeys.VarName(r, secretenv.SlotNext), jwtkeys.VarName(r, secretenv.SlotCurrent), jwtkeys.VarName(r, secretenv.SlotPrevious)
 		if old[next] == "" {
-			fmt.Fprintf(env.Stderr, "rotate jwt promote: %s is not staged: run \"rotate jwt stage\" first\n", next)
+			hint := ""
+			if len(rings) > 1 {
+				for _, o := range rings {
+					if o != r && old[jwtkeys.VarName(o, secretenv.SlotNext)] != "" {
+						hint = fmt.Sprintf(", or --ring %s to promote only the staged ring", o)
+					}
+				}
+			}
+			fmt.Fprintf(env.Stderr, "rotate jwt promote: %s is not staged (nothing was changed): run \"rotate jwt stage\" first%s\n", next, hint)
 			return exitCheck
 		}
 		for _, s := range cur.Slots() {

@@ -327,3 +327,14 @@ func TestInspectEmptyStdin(t *testing.T) {
 		t.Errorf("empty stdin: %v", r)
 	}
 }
+
+// TestPromoteHintsRing: after "jwt stage --ring access", plain "jwt
+// promote" refused with "JWT_REFRESH_SECRET_NEXT is not staged: run jwt
+// stage first", though the access ring was staged: it names --ring access.
+func TestPromoteHintsRing(t *testing.T) {
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA, "JWT_SECRET_NEXT": goldenAccessNext})
+	r := runCLI(t, nil, "", "jwt", "promote", "--dir", dir, "--skip-fleet-check")
+	if r.code != exitCheck || !strings.Contains(r.stderr, "--ring access to promote only the staged ring") {
+		t.Errorf("promote with one ring staged: %v", r)
+	}
+}
