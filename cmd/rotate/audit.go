@@ -172,8 +172,17 @@ var ticketPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/#-]{0,63}$`)
 func withAudit(ctx context.Context, env *Env, args []string, runCmd func() int) int {
 	name, rest := commandName(args)
 	logPath := firstNonEmpty(env.auditLog, env.getenv("ROTATE_AUDIT_LOG"))
-	if logPath == "" || !isMutation(name, rest) {
+	if !isMutation(name, rest) {
 		return runCmd()
+	}
+	if logPath == "" {
+		// Runbook golden rule: every rotation leaves an audit trail. Without
+		// a log the change is recorded nowhere: say so, once, after it.
+		code := runCmd()
+		if code == exitOK && !isDryRun(rest) {
+			fmt.Fprintln(env.Stderr, "rotate: no audit log (--audit-log / ROTATE_AUDIT_LOG): this change is recorded nowhere")
+		}
+		return code
 	}
 	ticket := firstNonEmpty(env.ticket, env.getenv("ROTATE_TICKET"))
 	if ticket != "" && !ticketPattern.MatchString(ticket) {
@@ -210,6 +219,19 @@ func withAudit(ctx context.Context, env *Env, args []string, runCmd func() int) 
 		return exitCheck
 	}
 	return code
+}
+
+// isDryRun reports whether a command's arguments ask for a dry run.
+func isDryRun(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false // positional arguments from here on
+		case "-dry-run", "--dry-run", "-dry-run=true", "--dry-run=true":
+			return true
+		}
+	}
+	return false
 }
 
 func firstNonEmpty(v ...string) string {

@@ -338,3 +338,25 @@ func TestPromoteHintsRing(t *testing.T) {
 		t.Errorf("promote with one ring staged: %v", r)
 	}
 }
+
+// TestNoAuditLogSaysSo: an on-call engineer in a new shell (the export of
+// ROTATE_AUDIT_LOG gone) staged and promoted with no audit trail and no
+// word about it. A change made without a log says so on stderr; a dry run,
+// a read-only command and a logged change do not.
+func TestNoAuditLogSaysSo(t *testing.T) {
+	const warn = "no audit log (--audit-log / ROTATE_AUDIT_LOG): this change is recorded nowhere"
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA})
+	if r := runCLI(t, nil, "", "jwt", "stage", "--dir", dir, "--dry-run"); r.code != exitOK || strings.Contains(r.stderr, warn) {
+		t.Errorf("dry run: %v", r)
+	}
+	if r := runCLI(t, nil, "", "jwt", "status", "--dir", dir); strings.Contains(r.stderr, warn) {
+		t.Errorf("status: %v", r)
+	}
+	if r := runCLI(t, nil, "", "jwt", "stage", "--dir", dir); r.code != exitOK || !strings.Contains(r.stderr, warn) {
+		t.Errorf("stage without a log: %v", r)
+	}
+	log := filepath.Join(t.TempDir(), "audit.jsonl")
+	if r := runCLI(t, map[string]string{"ROTATE_AUDIT_LOG": log}, "", "jwt", "promote", "--dir", dir, "--skip-fleet-check"); r.code != exitOK || strings.Contains(r.stderr, warn) {
+		t.Errorf("promote with a log: %v", r)
+	}
+}
