@@ -21,7 +21,8 @@ var errNoRefreshStore = errors.New("DATABASE_URL is not set: no refresh-token st
 
 // revokeAllRefresh is the incident command's refresh-token step: every
 // refresh token in the jwtkeys/refreshpg store of DATABASE_URL is revoked.
-func revokeAllRefresh(ctx context.Context, env *Env) (int64, error) {
+// With dryRun it changes nothing and counts the live tokens it would revoke.
+func revokeAllRefresh(ctx context.Context, env *Env, dryRun bool) (int64, error) {
 	dsn := env.getenv("DATABASE_URL")
 	if dsn == "" {
 		return 0, errNoRefreshStore
@@ -35,6 +36,13 @@ func revokeAllRefresh(ctx context.Context, env *Env) (int64, error) {
 		return 0, err
 	}
 	defer pool.Close()
+	if dryRun {
+		n, err := refreshpg.New(pool).CountLive(ctx, "", env.now())
+		if err != nil {
+			return 0, fmt.Errorf("count in %s: %w", refreshpg.Table, err)
+		}
+		return n, nil
+	}
 	n, err := refreshpg.New(pool).RevokeAll(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("revoke in %s: %w", refreshpg.Table, err)

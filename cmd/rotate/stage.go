@@ -41,8 +41,9 @@ func init() {
 // refreshRevokeAll revokes every refresh token (runbook §3.3 "truncate
 // RefreshToken table (or flag revoked)"). It is set where a refresh-token
 // store is built in; nil means this build has none, and the incident
-// command reports the step as not configured.
-var refreshRevokeAll func(ctx context.Context, env *Env) (revoked int64, err error)
+// command reports the step as not configured. With dryRun it only counts
+// the live tokens.
+var refreshRevokeAll func(ctx context.Context, env *Env, dryRun bool) (revoked int64, err error)
 
 // stageFlags are shared by the jwt stage/promote/retire/incident commands.
 type stageFlags struct {
@@ -734,12 +735,20 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	case redisURL == "" && *urlFile == "":
 		report(incidentStep{"status_cache", "not_configured", "REDIS_URL is not set (no user-status cache to flush)"})
 	case redisURL == "":
-	case *sf.dryRun:
-		report(incidentStep{"status_cache", "skipped", fmt.Sprintf("dry run: would flush every key under %q", *prefix)})
 	default:
 		rdb, err := newRedisClient(redisURL, *cluster)
 		if err != nil {
 			report(incidentStep{"status_cache", "failed", err.Error()})
+			break
+		}
+		if *sf.dryRun {
+			n, err := countPrefix(ctx, rdb, *prefix, 0)
+			rdb.Close()
+			if err != nil {
+				report(incidentStep{"status_cache", "failed", "count: " + oneLine(err)})
+			} else {
+				report(incidentStep{"status_cache", "skipped", fmt.Sprintf("dry run: would flush %d keys under %q", n, *prefix)})
+			}
 			break
 		}
 		env.auditTarget("redis prefix " + *prefix)
@@ -755,15 +764,16 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	switch {
 	case refreshRevokeAll == nil:
 		report(incidentStep{"refresh_tokens", "not_configured", "this build has no refresh-token store: revoke them as the runbook says (§3.3)"})
-	case *sf.dryRun:
-		report(incidentStep{"refresh_tokens", "skipped", "dry run: would revoke every refresh token"})
 	default:
-		n, err := refreshRevokeAll(ctx, env)
-		if errors.Is(err, errNoRefreshStore) {
+		n, err := refreshRevokeAll(ctx, env, *sf.dryRun)
+		switch {
+		case errors.Is(err, errNoRefreshStore):
 			report(incidentStep{"refresh_tokens", "not_configured", "DATABASE_URL is not set: no refresh-token store to revoke in (runbook §3.3)"})
-		} else if err != nil {
+		case err != nil:
 			report(incidentStep{"refresh_tokens", "failed", oneLine(err)})
-		} else {
+		case *sf.dryRun:
+			report(incidentStep{"refresh_tokens", "skipped", fmt.Sprintf("dry run: would revoke %d live refresh tokens", n)})
+		default:
 			report(incidentStep{"refresh_tokens", "ok", fmt.Sprintf("revoked %d refresh tokens", n)})
 		}
 	}

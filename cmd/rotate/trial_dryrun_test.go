@@ -11,6 +11,8 @@ import (
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/internal/testsvc"
+	"github.com/goodgo/rotation/jwtkeys"
+	"github.com/goodgo/rotation/jwtkeys/refreshpg"
 )
 
 // TestDryRunGeneratedKeysNotForTheTicket: a dry run of a command that
@@ -358,5 +360,36 @@ func TestNoAuditLogSaysSo(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "audit.jsonl")
 	if r := runCLI(t, map[string]string{"ROTATE_AUDIT_LOG": log}, "", "jwt", "promote", "--dir", dir, "--skip-fleet-check"); r.code != exitOK || strings.Contains(r.stderr, warn) {
 		t.Errorf("promote with a log: %v", r)
+	}
+}
+
+// TestIncidentDryRunCounts: the incident's dry run said "would flush every
+// key" and "would revoke every refresh token", with no count (issue 15
+// point 4: dry runs give counts), and claimed it would revoke even with no
+// DATABASE_URL, where the real run reports the step not configured.
+func TestIncidentDryRunCounts(t *testing.T) {
+	rd := testsvc.NewRedis(t)
+	prefix := rd.Prefix + "auth:user_status:v1:"
+	for _, k := range []string{"1", "2", "3"} {
+		rd.Client.Set(context.Background(), prefix+k, "active", time.Hour)
+	}
+	db := testsvc.Postgres(t)
+	if err := refreshpg.Migrate(context.Background(), db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	st := refreshpg.New(db.Pool)
+	for _, id := range []string{"a", "b"} {
+		if err := st.Record(context.Background(), jwtkeys.RefreshRecord{ID: id, Subject: "alice", ExpiresAt: time.Date(2026, 12, 27, 9, 0, 0, 0, time.UTC)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA})
+	r := runCLI(t, map[string]string{"REDIS_URL": testsvc.RedisURL(), "DATABASE_URL": db.URL}, "", "jwt", "incident", "--dir", dir, "--prefix", prefix, "--dry-run")
+	if r.code != exitOK || !strings.Contains(r.stdout, "would flush 3 keys") || !strings.Contains(r.stdout, "would revoke 2 live refresh tokens") {
+		t.Errorf("dry run counts: %v", r)
+	}
+	r = runCLI(t, nil, "", "jwt", "incident", "--dir", dir, "--dry-run")
+	if !strings.Contains(r.stdout, "refresh_tokens   not_configured") {
+		t.Errorf("dry run without DATABASE_URL: %v", r)
 	}
 }
