@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -391,5 +392,28 @@ func TestIncidentDryRunCounts(t *testing.T) {
 	r = runCLI(t, nil, "", "jwt", "incident", "--dir", dir, "--dry-run")
 	if !strings.Contains(r.stdout, "refresh_tokens   not_configured") {
 		t.Errorf("dry run without DATABASE_URL: %v", r)
+	}
+}
+
+// TestEmptyFleetFile: an empty --fleet-file made promote say "missing
+// required flag --fleet or --fleet-file" and jwt fleet "no instances: give
+// ... --file F", though the flag was given. They name the empty file.
+func TestEmptyFleetFile(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "fleet.txt")
+	if err := os.WriteFile(empty, []byte("# nothing yet\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeDir(t, map[string]string{"JWT_SECRET": jwtB, "JWT_REFRESH_SECRET": jwtRA, "JWT_SECRET_NEXT": goldenAccessNext, "JWT_REFRESH_SECRET_NEXT": goldenRefreshNext})
+	for _, args := range [][]string{
+		{"jwt", "fleet", "--dir", dir, "--file", empty},
+		{"jwt", "promote", "--dir", dir, "--fleet-file", empty},
+	} {
+		r := runCLI(t, nil, "", args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, empty+" lists no instance URL") {
+			t.Errorf("%v: %v", args, r)
+		}
+	}
+	if v, _ := secretsDir(dir).read(); v["JWT_SECRET"] != jwtB {
+		t.Error("promote changed the directory")
 	}
 }
