@@ -163,7 +163,11 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 	fmt.Fprintf(&b, "## Rotation — %s — %s\n", class.Name, envID)
 	var items []string
 	line := func(s string) { items = append(items, s); b.WriteString("- [ ] " + s + "\n") }
-	line("Ticket opened in Paperclip; linked to [GOO-121](/GOO/issues/GOO-121)")
+	if t := firstNonEmpty(env.ticket, env.getenv("ROTATE_TICKET")); t != "" && ticketPattern.MatchString(t) {
+		line("Ticket " + t + " opened in Paperclip; linked to [GOO-121](/GOO/issues/GOO-121)")
+	} else {
+		line("Ticket opened in Paperclip; linked to [GOO-121](/GOO/issues/GOO-121)")
+	}
 	line("Change window booked (date/time " + zoneLabel(loc, env.now()) + ")")
 	line("Staging rehearsal completed (date, drill report link: rotate drill)")
 	line("Buddy on-call: <name>")

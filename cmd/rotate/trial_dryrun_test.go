@@ -417,3 +417,13 @@ func TestEmptyFleetFile(t *testing.T) {
 		t.Error("promote changed the directory")
 	}
 }
+
+// TestChecklistNamesTheTicket: with --ticket / ROTATE_TICKET set (the docs
+// set it once for the shell), the checklist's first line still said only
+// "Ticket opened in Paperclip"; it names the ticket.
+func TestChecklistNamesTheTicket(t *testing.T) {
+	r := runCLI(t, map[string]string{"ROTATE_TICKET": "SEC-42"}, "", "checklist", "--fingerprint", "0123456789abcdef", "db", "production")
+	if r.code != exitOK || !strings.Contains(r.stdout, "- [ ] Ticket SEC-42 opened in Paperclip") {
+		t.Errorf("checklist: %v", r)
+	}
+}
