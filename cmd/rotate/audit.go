@@ -68,11 +68,29 @@ type audit struct {
 }
 
 // auditTarget names what the command changed ("role goodgo_app", a
-// directory, a Redis prefix).
+// directory, a Redis prefix). A command that changes several things (jwt
+// incident: the directory, the Redis prefix, the refresh tokens) names each,
+// in order, separated by "; ".
 func (e *Env) auditTarget(target string) {
-	if e.audit != nil {
-		e.audit.target = target
+	if e.audit == nil {
+		return
 	}
+	switch {
+	case e.audit.target == "":
+		e.audit.target = target
+	case e.audit.target != target:
+		e.audit.target += "; " + target
+	}
+}
+
+// absPath is p made absolute for the audit record: "directory secrets"
+// names nothing once read away from the shell it was typed in. p unchanged
+// when it cannot be made absolute.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // auditFingerprint records the fingerprint of the secret in slot before and
@@ -154,8 +172,17 @@ var ticketPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/#-]{0,63}$`)
 func withAudit(ctx context.Context, env *Env, args []string, runCmd func() int) int {
 	name, rest := commandName(args)
 	logPath := firstNonEmpty(env.auditLog, env.getenv("ROTATE_AUDIT_LOG"))
-	if logPath == "" || !isMutation(name, rest) {
+	if !isMutation(name, rest) {
 		return runCmd()
+	}
+	if logPath == "" {
+		// Runbook golden rule: every rotation leaves an audit trail. Without
+		// a log the change is recorded nowhere: say so, once, after it.
+		code := runCmd()
+		if code == exitOK && !isDryRun(rest) {
+			fmt.Fprintln(env.Stderr, "rotate: no audit log (--audit-log / ROTATE_AUDIT_LOG): this change is recorded nowhere")
+		}
+		return code
 	}
 	ticket := firstNonEmpty(env.ticket, env.getenv("ROTATE_TICKET"))
 	if ticket != "" && !ticketPattern.MatchString(ticket) {
@@ -192,6 +219,19 @@ func withAudit(ctx context.Context, env *Env, args []string, runCmd func() int) 
 		return exitCheck
 	}
 	return code
+}
+
+// isDryRun reports whether a command's arguments ask for a dry run.
+func isDryRun(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false // positional arguments from here on
+		case "-dry-run", "--dry-run", "-dry-run=true", "--dry-run=true":
+			return true
+		}
+	}
+	return false
 }
 
 func firstNonEmpty(v ...string) string {

@@ -93,6 +93,7 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 		return fail("%v", err)
 	}
 	var promoted time.Time
+	incident := false
 	if *promotedAt != "" {
 		if promoted, err = time.Parse(time.RFC3339, *promotedAt); err != nil {
 			return fail("--promoted-at %q: want RFC 3339, e.g. 2026-12-02T02:10:00+07:00", *promotedAt)
@@ -132,6 +133,7 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 		if promoted.IsZero() {
 			promoted = a.promoted
 		}
+		incident = a.incident
 	}
 	for _, f := range []string{*fp, *refreshFP} {
 		if f != "" && !fingerprint.Valid(f) {
@@ -145,7 +147,9 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 		return s
 	}
 	overlap := "n/a"
-	if classID == "jwt" {
+	if classID == "jwt" && incident && promoted.IsZero() {
+		overlap = "none (incident rotation: the previous keys were dropped at once)"
+	} else if classID == "jwt" {
 		basis := fmt.Sprintf("promotion + refresh TTL %s + margin %s", *refreshTTL, *margin)
 		if promoted.IsZero() {
 			overlap = "____ (" + basis + "; give --promoted-at or --from-audit)"
@@ -159,7 +163,11 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 	fmt.Fprintf(&b, "## Rotation — %s — %s\n", class.Name, envID)
 	var items []string
 	line := func(s string) { items = append(items, s); b.WriteString("- [ ] " + s + "\n") }
-	line("Ticket opened in Paperclip; linked to [GOO-121](/GOO/issues/GOO-121)")
+	if t := firstNonEmpty(env.ticket, env.getenv("ROTATE_TICKET")); t != "" && ticketPattern.MatchString(t) {
+		line("Ticket " + t + " opened in Paperclip; linked to [GOO-121](/GOO/issues/GOO-121)")
+	} else {
+		line("Ticket opened in Paperclip; linked to [GOO-121](/GOO/issues/GOO-121)")
+	}
 	line("Change window booked (date/time " + zoneLabel(loc, env.now()) + ")")
 	line("Staging rehearsal completed (date, drill report link: rotate drill)")
 	line("Buddy on-call: <name>")
@@ -205,6 +213,10 @@ func runChecklist(_ context.Context, env *Env, args []string) int {
 type auditFill struct {
 	access, refresh string
 	promoted        time.Time
+	// incident: the newest record is a "jwt incident" (new keys, no
+	// previous): there is no overlap window, whatever an earlier promotion
+	// under the ticket said.
+	incident bool
 }
 
 // checklistFromAudit reads the file audit log's successful records of the
@@ -228,8 +240,11 @@ func checklistFromAudit(env *Env, classID string) (auditFill, error) {
 			continue
 		}
 		found = true
-		if r.Command == "jwt promote" {
-			a.promoted = r.Time
+		switch r.Command {
+		case "jwt promote":
+			a.promoted, a.incident = r.Time, false
+		case "jwt incident":
+			a.promoted, a.incident = time.Time{}, true
 		}
 		for slot, fp := range r.After {
 			if strings.HasSuffix(slot, "_PREVIOUS") {

@@ -237,6 +237,26 @@ func subcommand(ctx context.Context, env *Env, name string, args []string, subs 
 		help(env.Stdout)
 		return exitOK
 	}
+	if strings.HasPrefix(args[0], "-") {
+		// Flags before the verb ("rotate jwt --dir D status"): flags go
+		// anywhere, so the verb is the one argument naming a subcommand.
+		// Two such arguments (a flag value that is also a verb name) are
+		// ambiguous: the operator puts the verb first.
+		at := -1
+		for i, a := range args {
+			if _, ok := subs[a]; ok {
+				if at >= 0 {
+					fmt.Fprintf(env.Stderr, "rotate %s: %q and %q both name a subcommand: put the subcommand first (rotate %s <subcommand> [flags])\n", name, args[at], a, name)
+					return exitUsage
+				}
+				at = i
+			}
+		}
+		if at > 0 {
+			rest := append(append([]string{}, args[:at]...), args[at+1:]...)
+			return subs[args[at]].run(ctx, env, rest)
+		}
+	}
 	c, ok := subs[args[0]]
 	if !ok {
 		fmt.Fprintf(env.Stderr, "rotate %s: unknown subcommand %q\n", name, args[0])

@@ -19,7 +19,7 @@ func TestDrillConfiguredButDown(t *testing.T) {
 		"DATABASE_URL": "postgres://postgres@127.0.0.1:5499/postgres?sslmode=disable&connect_timeout=2",
 		"REDIS_URL":    "redis://127.0.0.1:6399/0",
 	}
-	r := runCLI(t, vars, "", "--tz", "Asia/Ho_Chi_Minh", "drill", "--only", "field-pg,redis,db", "--out", "-")
+	r := runCLI(t, vars, "", "--tz", "Asia/Ho_Chi_Minh", "drill", "--only", "field-pg,redis,db,redis-password", "--out", "-")
 	if r.code != exitCheck {
 		t.Fatalf("exit %d, want 1: %v", r.code, r)
 	}
@@ -28,6 +28,7 @@ func TestDrillConfiguredButDown(t *testing.T) {
 		"| Field key re-encryption, real Postgres table | field | failed |",
 		"| Incident session flush, real Redis | jwt | failed |",
 		"| Database password rotation, real Postgres | db | failed |",
+		"| Redis password rotation, private Redis under a live pool | redis | failed |", // was "skipped" (trial #15)
 		"Postgres unreachable", "(Postgres (DATABASE_URL) is configured: the drill does not skip it)",
 		"Redis unreachable", "(Redis (REDIS_URL) is configured: the drill does not skip it)",
 		"**Tool:** rotate ", "(Asia/Ho_Chi_Minh)", " +07",

@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	register(command{name: "field", summary: "field encryption: census, online re-encryption, encrypt/decrypt one value", run: runField})
+	register(command{name: "field", summary: "field encryption: stage, promote, reencrypt, verify, census, retire; encrypt/decrypt one value", run: runField})
 }
 
 var fieldSubs = map[string]command{

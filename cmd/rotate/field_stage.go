@@ -88,7 +88,7 @@ func openFieldDir(env *Env, fs *flag.FlagSet, dir string, adopt bool) (secretsDi
 		fmt.Fprintf(env.Stderr, "rotate %s: %v\n", name, err)
 		return "", nil, exitCheck
 	}
-	env.auditTarget("directory " + dir)
+	env.auditTarget("directory " + absPath(dir))
 	return d, vars, exitOK
 }
 
@@ -103,7 +103,8 @@ type fieldResult struct {
 	Previous []string `json:"previous"`
 }
 
-func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, old, new map[string]string) int {
+// generated is as for commitJWT: keys the command generated, hidden in a dry run.
+func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, old, new map[string]string, generated []string) int {
 	ring, err := fieldcrypt.LoadKeyring(secretenv.Map(new))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate %s: the new keys would not load (nothing was changed): %v\n", name, err)
@@ -123,6 +124,15 @@ func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, 
 	if id, ok := ring.Next(); ok {
 		res.Next = id.String()
 	}
+	if dryRun && len(generated) > 0 {
+		hideGenerated(generated, asJSON, changes, nil)
+		if res.Next == fingerprint.OfString(generated[0]) {
+			res.Next = generatedShown
+			if asJSON {
+				res.Next = ""
+			}
+		}
+	}
 	for _, id := range ring.Previous() {
 		res.Previous = append(res.Previous, id.String())
 	}
@@ -135,8 +145,8 @@ func commitField(env *Env, name string, asJSON bool, dryRun bool, d secretsDir, 
 		verb = "would change (dry run, nothing written)"
 	}
 	fmt.Fprintf(env.Stdout, "%s %s:\n", d, verb)
-	printChanges(env.Stdout, changes)
-	fmt.Fprintln(env.Stdout, "record in the ticket:")
+	printChanges(env.Stdout, changes, nil)
+	fmt.Fprintln(env.Stdout, ticketHeader(dryRun, generated))
 	fmt.Fprintf(env.Stdout, "  field primary   %s\n", res.Primary)
 	if res.Next != "" {
 		fmt.Fprintf(env.Stdout, "  field next      %s  (staged: decrypt only)\n", res.Next)
@@ -207,7 +217,11 @@ func runFieldStage(_ context.Context, env *Env, args []string) int {
 	}
 	new := copyVars(old)
 	new[fieldcrypt.EnvKeyNext] = keys[0]
-	return commitField(env, "field stage", of.json(env), *dryRun, d, old, new)
+	var generated []string
+	if !*stdin {
+		generated = keys
+	}
+	return commitField(env, "field stage", of.json(env), *dryRun, d, old, new, generated)
 }
 
 func runFieldPromote(ctx context.Context, env *Env, args []string) int {
@@ -269,18 +283,21 @@ func runFieldPromote(ctx context.Context, env *Env, args []string) int {
 	}
 	new[fieldcrypt.EnvKeyPrevious] = prev
 	delete(new, fieldcrypt.EnvKeyNext)
-	return commitField(env, "field promote", of.json(env), *dryRun, d, old, new)
+	return commitField(env, "field promote", of.json(env), *dryRun, d, old, new, nil)
 }
 
 func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 	var tf tableFlags
-	fs := newFlags(env, "field retire", "rotate field retire --dir DIR (--columns FILE | --table T --column C[:text]...) [--key FP] [--dry-run]\n\n"+
+	fs := newFlags(env, "field retire", "rotate field retire --dir DIR (--columns FILE | --table T --column C[:text]...) [--key FP] (--yes | --dry-run)\n\n"+
 		"Retire step: removes previous keys (all, or --key FP) from FIELD_ENCRYPTION_KEY_PREVIOUS once the\n"+
 		"census of every encrypted column (--columns FILE, the list the job and verify read) shows no value\n"+
 		"under them. Refuses (exit 1) otherwise: a key still in use would make its values\n"+
-		"unreadable. There is no --incident override: re-encrypt first.")
+		"unreadable. There is no --incident override: re-encrypt first. Irreversible (the directory keeps\n"+
+		"no copy of the key: a value outside the census, in a backup for one, can no longer be read): asks\n"+
+		"on a terminal, needs --yes otherwise.")
 	adopt := fs.Bool("adopt", false, "convert a directory of plain files to the kubelet layout")
 	dryRun := fs.Bool("dry-run", false, "say what would change, change nothing")
+	yes := fs.Bool("yes", false, "confirm: the retired keys are deleted from the directory")
 	keyFP := fs.String("key", "", "retire only the previous key with this fingerprint")
 	tf.register(fs, false)
 	of := addOutputFlags(fs)
@@ -354,11 +371,20 @@ func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 			strings.Join(inUse, ", "))
 		return exitCheck
 	}
+	if !*dryRun {
+		ids := make([]string, len(retire))
+		for i, id := range retire {
+			ids[i] = id.String()
+		}
+		if code := confirm(env, "field retire", "previous key "+strings.Join(ids, ", ")+" will be deleted from "+string(d)+"; values under it anywhere else can no longer be decrypted", *yes); code != exitOK {
+			return code
+		}
+	}
 	new := copyVars(old)
 	if len(keep) == 0 {
 		delete(new, fieldcrypt.EnvKeyPrevious)
 	} else {
 		new[fieldcrypt.EnvKeyPrevious] = strings.Join(keep, ",")
 	}
-	return commitField(env, "field retire", of.json(env), *dryRun, d, old, new)
+	return commitField(env, "field retire", of.json(env), *dryRun, d, old, new, nil)
 }

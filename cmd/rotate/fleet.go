@@ -97,7 +97,15 @@ func readURLList(path string) ([]string, error) {
 			out = append(out, line)
 		}
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		// An empty list is a mistake (a truncated file, the wrong one), not
+		// "no flag given": say which file.
+		return nil, fmt.Errorf("%s lists no instance URL (one per line, # comments)", path)
+	}
+	return out, nil
 }
 
 // fleetWant is the expected fingerprints per ring and slot ("" entries are

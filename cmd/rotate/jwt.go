@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(command{name: "jwt", summary: "JWT keyrings: status, inspect a token, sign a smoke token, flush sessions", run: runJWT})
+	register(command{name: "jwt", summary: "JWT keyrings: stage, fleet, promote, retire, incident; status, inspect, sign, flush sessions", run: runJWT})
 }
 
 var jwtSubs = map[string]command{
@@ -34,13 +34,19 @@ func runJWT(ctx context.Context, env *Env, args []string) int {
 
 // keyringFlags are the flags shared by the keyring subcommands.
 type keyringFlags struct {
-	dir, alg *string
+	dir, alg                            *string
+	accessTTL, refreshTTL, retireMargin *time.Duration
 }
 
 func addKeyringFlags(fs *flag.FlagSet) keyringFlags {
 	return keyringFlags{
 		dir: fs.String("dir", "", "read JWT_SECRET* files from this directory (a mounted secret) instead of the environment"),
 		alg: fs.String("alg", "HS256", "pinned algorithm: HS256, HS384 or HS512"),
+		// The fleet's lifetimes: the previous slot's retire time (status,
+		// inspect) is the fleet's, not the defaults', when they differ.
+		accessTTL:    fs.Duration("access-ttl", jwtkeys.DefaultAccessTTL, "the fleet's access-token TTL (for the retire time)"),
+		refreshTTL:   fs.Duration("refresh-ttl", jwtkeys.DefaultRefreshTTL, "the fleet's refresh-token TTL (for the retire time)"),
+		retireMargin: fs.Duration("retire-margin", jwtkeys.DefaultRetireMargin, "the fleet's retire margin"),
 	}
 }
 
@@ -52,7 +58,7 @@ func (k keyringFlags) source(env *Env) secretenv.Source {
 }
 
 func (k keyringFlags) open(env *Env) (*jwtkeys.LiveKeyring, error) {
-	return jwtkeys.Open(k.source(env), jwtkeys.Options{Algorithm: *k.alg, Now: env.now})
+	return jwtkeys.Open(k.source(env), jwtkeys.Options{Algorithm: *k.alg, AccessTTL: *k.accessTTL, RefreshTTL: *k.refreshTTL, RetireMargin: *k.retireMargin, Now: env.now})
 }
 
 // fmtTime prints t for people in the CLI's one zone (--tz / ROTATE_TZ),
@@ -69,7 +75,7 @@ func (e *Env) fmtTime(t time.Time) string {
 }
 
 func runJWTStatus(_ context.Context, env *Env, args []string) int {
-	fs := newFlags(env, "jwt status", "rotate jwt status [--dir DIR] [--json | -o json]\n\n"+
+	fs := newFlags(env, "jwt status", "rotate jwt status [--dir DIR] [--access-ttl D --refresh-ttl D --retire-margin D] [--json | -o json]\n\n"+
 		"Loads and validates JWT_SECRET, JWT_SECRET_PREVIOUS, JWT_SECRET_NEXT and the JWT_REFRESH_SECRET\n"+
 		"trio (plus *_PREVIOUS_SINCE) and lists every slot: the previous key's SINCE (when it left current)\n"+
 		"and RETIRE AT. Times are in --tz / ROTATE_TZ. Exit 1 when the configuration is invalid.")
@@ -153,6 +159,10 @@ func runJWTInspect(_ context.Context, env *Env, args []string) int {
 		return exitCheck
 	}
 	raw, err := readSecret(env, "token: ", false)
+	if errors.Is(err, ErrEmptySecret) {
+		fmt.Fprintln(env.Stderr, "rotate jwt inspect: empty input: pipe the token on stdin")
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate jwt inspect: read token: %v\n", err)
 		return exitUsage
@@ -326,6 +336,7 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 	}
 	defer rdb.Close()
 	type result struct {
+		Command string  `json:"command"`
 		Prefix  string  `json:"prefix"`
 		DryRun  bool    `json:"dry_run"`
 		Matched int64   `json:"matched"`
@@ -347,7 +358,7 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 		}
 		if *dryRun {
 			if of.json(env) {
-				writeJSON(env.Stdout, result{Prefix: *prefix, DryRun: true, Matched: n})
+				writeJSON(env.Stdout, result{Command: "jwt flush-sessions", Prefix: *prefix, DryRun: true, Matched: n})
 			} else {
 				fmt.Fprintf(env.Stdout, "would delete %d keys under %q (dry run: nothing deleted)\n", n, *prefix)
 			}
@@ -372,7 +383,7 @@ func runJWTFlush(ctx context.Context, env *Env, args []string) int {
 	}
 	el := time.Since(start)
 	if of.json(env) {
-		writeJSON(env.Stdout, result{Prefix: *prefix, Matched: n, Deleted: n, Seconds: el.Seconds()})
+		writeJSON(env.Stdout, result{Command: "jwt flush-sessions", Prefix: *prefix, Matched: n, Deleted: n, Seconds: el.Seconds()})
 	} else if n > 0 {
 		fmt.Fprintf(env.Stdout, "flushed %d keys under %q in %s (%.0f keys/s)\n", n, *prefix, el.Round(time.Millisecond), float64(n)/el.Seconds())
 	}

@@ -79,7 +79,7 @@ func runKeygen(_ context.Context, env *Env, args []string) int {
 	}
 	fp := fingerprint.OfString(secret)
 	if *out != "" {
-		env.auditTarget("file " + *out)
+		env.auditTarget("file " + absPath(*out))
 		env.auditFingerprint(fs.Arg(0), "", fp)
 	}
 	fmt.Fprintf(env.Stderr, "fingerprint: %s\n", fp)

@@ -538,6 +538,7 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer adm.Close(ctx)
+	env.auditTarget("role " + role)
 	doc := pgDrainJSON{Command: "pg drain", DryRun: dryRun, Role: role, Incident: incident, PgBouncer: bouncerDSN != "",
 		Databases: []string{}, TimeoutSeconds: timeout.Seconds()}
 	if dryRun || incident {
@@ -664,6 +665,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		BreakGlassFingerprint string        `json:"break_glass_fingerprint,omitempty"`
 		BreakGlassFileRemoved bool          `json:"break_glass_file_removed,omitempty"`
 	}
+	env.auditTarget("role " + role)
 	doc := retireJSON{Command: "pg retire", DryRun: dryRun, Role: role, Mode: mode, Applied: []pgStatement{}}
 	if dryRun {
 		for _, s := range steps {
@@ -699,7 +701,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 			var f *os.File
 			f, err = os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err == nil {
-				_, err = f.WriteString(pw + "\n")
+				_, err = f.WriteString(pw) // no newline, as keygen -o: the fingerprint is of these bytes
 				if cerr := f.Close(); err == nil {
 					err = cerr
 				}
@@ -710,6 +712,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 			return exitCheck
 		}
 		doc.BreakGlassFile, doc.BreakGlassFingerprint = out, fingerprint.OfString(pw)
+		env.auditFingerprint("break-glass "+role, "", doc.BreakGlassFingerprint)
 		say("break-glass password written to %s (fingerprint %s)\n", out, doc.BreakGlassFingerprint)
 	}
 	applied, err := adm.Retire(ctx, o)

@@ -97,7 +97,11 @@ func pgStatus(ctx context.Context, env *Env, args []string) int {
 		writeJSON(env.Stdout, doc)
 		return exitOK
 	}
-	fmt.Fprintf(env.Stdout, "role %s: %d session(s) in [%s]\n", role, n, strings.Join(dbs, " "))
+	if len(dbs) == 0 {
+		fmt.Fprintf(env.Stdout, "role %s: %d session(s)\n", role, n)
+	} else {
+		fmt.Fprintf(env.Stdout, "role %s: %d session(s) in %s\n", role, n, strings.Join(dbs, " "))
+	}
 	if r := doc.Rotation; r == nil {
 		fmt.Fprintln(env.Stdout, "no unfinished rotation is recorded")
 	} else {

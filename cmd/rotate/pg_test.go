@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/goodgo/rotation/fingerprint"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,12 +89,25 @@ func TestPGCommands(t *testing.T) {
 		!strings.Contains(r.stdout, "would run: ") || !strings.Contains(r.stdout, "nothing was changed") {
 		t.Fatalf("break-glass --dry-run: %+v", r)
 	}
+	auditLog := filepath.Join(t.TempDir(), "audit.jsonl")
+	vars["ROTATE_AUDIT_LOG"] = auditLog
 	r = runCLI(t, vars, "", "pg", "retire", "--role", app, "--mode", "break-glass", "--break-glass-out", out, "--yes")
+	delete(vars, "ROTATE_AUDIT_LOG")
 	if r.code != exitOK {
 		t.Fatalf("break-glass: %+v", r)
 	}
 	bg, _ := os.ReadFile(out)
 	assertNoSecret(t, r, strings.TrimSpace(string(bg)))
+	// The file is written as keygen -o writes one (no trailing newline), so
+	// "rotate fingerprint < bg" gives the fingerprint printed and recorded
+	// in the audit log, with the role as its target (trial #15).
+	fp := fingerprint.OfString(string(bg))
+	if strings.HasSuffix(string(bg), "\n") || !strings.Contains(r.stdout, fp) {
+		t.Errorf("break-glass file ends with a newline or its fingerprint %s is not the one printed: %q", fp, r.stdout)
+	}
+	if recs := readAuditLines(t, auditLog); len(recs) != 1 || recs[0].Target != "role "+app || recs[0].After["break-glass "+app] != fp {
+		t.Errorf("audit record of the break-glass retire: %+v", recs)
+	}
 
 	// PgBouncer: the stored verifier goes in, RELOAD confirms it.
 	b := testsvc.PgBouncer(t, testsvc.BouncerOptions{})

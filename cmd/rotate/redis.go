@@ -480,7 +480,7 @@ func redisRetire(ctx context.Context, env *Env, args []string) int {
 			return redisCode(err)
 		}
 		if f.asJSON {
-			var js []any
+			js := []any{}
 			for _, s := range steps {
 				js = append(js, map[string]string{"node": s.Node, "phase": string(s.Phase), "command": s.Command})
 			}
@@ -488,6 +488,9 @@ func redisRetire(ctx context.Context, env *Env, args []string) int {
 		} else {
 			for _, s := range steps {
 				fmt.Fprintf(env.Stdout, "would run: [%s] %s\n", s.Node, s.Command)
+			}
+			if len(steps) == 0 {
+				fmt.Fprintf(env.Stdout, "nothing to do: %s is already retired on every node (dry run: nothing was changed)\n", f.user)
 			}
 		}
 		return exitOK

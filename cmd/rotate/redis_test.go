@@ -109,6 +109,16 @@ func TestRedisProcedureAsDocumented(t *testing.T) {
 				t.Errorf("%s: app_v2: %v", s.Addr, err)
 			}
 		}
+		// Retired already: a dry run says there is nothing to do (it printed
+		// nothing at all) and its JSON has steps [], not null (trial #15).
+		if r := runCLI(t, nil, "", "redis", "retire", "--redis-url-file", files["admin.url"], "--user", "app", "--strategy", "alternate", "--new", "app_v2", "--dry-run"); r.code != exitOK ||
+			!strings.Contains(r.stdout, "nothing to do: app is already retired") {
+			t.Errorf("retire --dry-run after retire: %v", r)
+		}
+		if r := runCLI(t, nil, "", "redis", "retire", "--redis-url-file", files["admin.url"], "--user", "app", "--strategy", "alternate", "--new", "app_v2", "--dry-run", "--json"); r.code != exitOK ||
+			!strings.Contains(r.stdout, `"steps": []`) {
+			t.Errorf("retire --dry-run --json after retire: %v", r)
+		}
 		// --json: the plan of the next rotation parses and names app_v3.
 		r = runCLI(t, nil, "new-password-for-v3-0123456789", "redis", "plan", "--redis-url-file", files["admin.url"], "--user", "app_v2", "--json")
 		var p struct {

@@ -21,7 +21,8 @@ var errNoRefreshStore = errors.New("DATABASE_URL is not set: no refresh-token st
 
 // revokeAllRefresh is the incident command's refresh-token step: every
 // refresh token in the jwtkeys/refreshpg store of DATABASE_URL is revoked.
-func revokeAllRefresh(ctx context.Context, env *Env) (int64, error) {
+// With dryRun it changes nothing and counts the live tokens it would revoke.
+func revokeAllRefresh(ctx context.Context, env *Env, dryRun bool) (int64, error) {
 	dsn := env.getenv("DATABASE_URL")
 	if dsn == "" {
 		return 0, errNoRefreshStore
@@ -35,6 +36,13 @@ func revokeAllRefresh(ctx context.Context, env *Env) (int64, error) {
 		return 0, err
 	}
 	defer pool.Close()
+	if dryRun {
+		n, err := refreshpg.New(pool).CountLive(ctx, "", env.now())
+		if err != nil {
+			return 0, fmt.Errorf("count in %s: %w", refreshpg.Table, err)
+		}
+		return n, nil
+	}
 	n, err := refreshpg.New(pool).RevokeAll(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("revoke in %s: %w", refreshpg.Table, err)
@@ -48,12 +56,14 @@ func runJWTRevokeRefresh(ctx context.Context, env *Env, args []string) int {
 		"Revokes refresh tokens in the jwtkeys/refreshpg store (table "+refreshpg.Table+") so that\n"+
 		"none of them can mint a new access token (incident rotation, runbook §3.3). The\n"+
 		"database comes from DATABASE_URL. --dry-run counts the live tokens that would be\n"+
-		"revoked; otherwise it asks on a terminal and needs --yes elsewhere. Access tokens already issued stay valid until\n"+
+		"revoked; otherwise it asks on a terminal and needs --yes elsewhere. No live token matching (a mistyped\n"+
+		"--sub, the wrong database) exits 1 unless --allow-empty. Access tokens already issued stay valid until\n"+
 		"they expire (15 min): rotate JWT_SECRET or flush the status cache for those.")
 	sub := fs.String("sub", "", "revoke every refresh token of this user (the sub claim)")
 	all := fs.Bool("all", false, "revoke every refresh token of every user")
 	dry := fs.Bool("dry-run", false, "count what would be revoked; change nothing")
 	yes := fs.Bool("yes", false, "confirm the revocation")
+	allowEmpty := fs.Bool("allow-empty", false, "exit 0 when no live refresh token matches")
 	of := addOutputFlags(fs)
 	if code, done := parse(fs, args); done {
 		return code
@@ -106,13 +116,26 @@ func runJWTRevokeRefresh(ctx context.Context, env *Env, args []string) int {
 		return exitCheck
 	}
 	doc := revokeJSON{Command: "jwt revoke-refresh", DryRun: *dry, Subject: *sub, All: *all, Live: live}
+	empty := func() int {
+		if live > 0 || *allowEmpty {
+			return exitOK
+		}
+		fmt.Fprintf(env.Stderr, "rotate jwt revoke-refresh: no live refresh token of %s: is the user id (or DATABASE_URL) right? (--allow-empty if this is expected)\n", who)
+		return exitCheck
+	}
 	if *dry {
 		if asJSON {
 			writeJSON(env.Stdout, doc)
 		} else {
 			fmt.Fprintf(env.Stdout, "would revoke %d live refresh tokens of %s (dry run: nothing changed)\n", live, who)
 		}
-		return exitOK
+		return empty()
+	}
+	if live == 0 && !*allowEmpty {
+		if asJSON {
+			writeJSON(env.Stdout, doc)
+		}
+		return empty()
 	}
 	if !confirmIrreversible(env, "jwt revoke-refresh", *yes, fmt.Sprintf("revokes %d live refresh tokens of %s (their sessions must log in again)", live, who)) {
 		return exitUsage

@@ -54,6 +54,18 @@ func TestJWTRevokeRefresh(t *testing.T) {
 	if n, _ := st.CountLive(ctx, "", exp.Add(-time.Hour)); n != 0 {
 		t.Fatalf("%d live after --all", n)
 	}
+	// A user id that matches nothing (a typo during an incident leaves the
+	// real user's sessions alive) says so and exits 1, as a flush of a
+	// mistyped prefix does, unless --allow-empty (trial #15).
+	for _, args := range [][]string{{"--sub", "alcie", "--dry-run"}, {"--sub", "alcie", "--yes"}, {"--all", "--yes"}} {
+		r := runCLI(t, vars, "", append([]string{"jwt", "revoke-refresh"}, args...)...)
+		if r.code != exitCheck || !strings.Contains(r.stderr, "no live refresh token of") {
+			t.Errorf("%v matching nothing: %+v", args, r)
+		}
+		if r := runCLI(t, vars, "", append([]string{"jwt", "revoke-refresh", "--allow-empty"}, args...)...); r.code != exitOK {
+			t.Errorf("%v --allow-empty: %+v", args, r)
+		}
+	}
 }
 
 // The incident command's refresh-token step revokes every token in the

@@ -41,8 +41,9 @@ func init() {
 // refreshRevokeAll revokes every refresh token (runbook §3.3 "truncate
 // RefreshToken table (or flag revoked)"). It is set where a refresh-token
 // store is built in; nil means this build has none, and the incident
-// command reports the step as not configured.
-var refreshRevokeAll func(ctx context.Context, env *Env) (revoked int64, err error)
+// command reports the step as not configured. With dryRun it only counts
+// the live tokens.
+var refreshRevokeAll func(ctx context.Context, env *Env, dryRun bool) (revoked int64, err error)
 
 // stageFlags are shared by the jwt stage/promote/retire/incident commands.
 type stageFlags struct {
@@ -112,7 +113,7 @@ func (f stageFlags) openDir(env *Env, name string) (secretsDir, map[string]strin
 		fmt.Fprintf(env.Stderr, "rotate %s: %v\n", name, err)
 		return "", nil, nil, exitCheck
 	}
-	env.auditTarget("directory " + *f.dir)
+	env.auditTarget("directory " + absPath(*f.dir))
 	return d, vars, rings, exitOK
 }
 
@@ -145,6 +146,9 @@ func newKeys(env *Env, class keygen.Class, labels []string, fromStdin bool) ([]s
 	}
 	if len(b) > maxSecretInput {
 		return nil, fmt.Errorf("stdin larger than %d bytes", maxSecretInput)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("stdin is empty: want %d keys, one per line (%s), or leave out --stdin to generate them", len(labels), strings.Join(labels, ", "))
 	}
 	lines := strings.Split(strings.TrimSuffix(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n"), "\n")
 	if len(lines) != len(labels) {
@@ -228,7 +232,12 @@ type stageResult struct {
 
 // commit validates the new set with the fleet's keyring settings, writes it
 // (unless dry run), records the audit fingerprints and prints the result.
-func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDir, old, new map[string]string, rings []jwtkeys.RingID) int {
+//
+// generated names the keys the command generated itself: a dry run shows
+// them as "(generated)" and leaves their fingerprints out of its JSON, since
+// the real run generates other keys (a throwaway key's fingerprint must not
+// reach the ticket).
+func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDir, old, new map[string]string, rings []jwtkeys.RingID, generated []string) int {
 	keys, err := jwtkeys.Open(secretenv.Map(new), sf.options(env))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate %s: the new keys would not load (nothing was changed): %v\n", name, err)
@@ -252,6 +261,9 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 		return exitUsage
 	}
 	rows := slotRows(keys.Slots())
+	if *sf.dryRun {
+		hideGenerated(generated, of.json(env), changes, rows)
+	}
 	if of.json(env) {
 		writeJSON(env.Stdout, stageResult{Command: name, Dir: string(d), DryRun: *sf.dryRun, Changes: nonNilChanges(changes), Slots: rows})
 		return exitOK
@@ -261,8 +273,8 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 		verb = "would change (dry run, nothing written)"
 	}
 	fmt.Fprintf(env.Stdout, "%s %s:\n", d, verb)
-	printChanges(env.Stdout, changes)
-	fmt.Fprintln(env.Stdout, "record in the ticket:")
+	printChanges(env.Stdout, changes, loc)
+	fmt.Fprintln(env.Stdout, ticketHeader(*sf.dryRun, generated))
 	for _, r := range rows {
 		if r.Fingerprint == "" {
 			continue
@@ -276,6 +288,46 @@ func commitJWT(env *Env, name string, sf stageFlags, of outputFlags, d secretsDi
 	return exitOK
 }
 
+// generatedShown stands, in a dry run's human output, for the fingerprint of
+// a key the real run will generate.
+const generatedShown = "(generated)"
+
+// hideGenerated replaces the fingerprints of the keys in generated (secrets
+// a dry run generated only to validate the result) by generatedShown, or
+// by nothing for JSON, in changes and rows.
+func hideGenerated(generated []string, asJSON bool, changes []change, rows []slotRow) {
+	if len(generated) == 0 {
+		return
+	}
+	sample := make(map[string]bool, len(generated))
+	for _, g := range generated {
+		sample[fingerprint.OfString(g)] = true
+	}
+	shown := generatedShown
+	if asJSON {
+		shown = ""
+	}
+	for i := range changes {
+		if sample[changes[i].After] {
+			changes[i].After = shown
+		}
+	}
+	for i := range rows {
+		if sample[rows[i].Fingerprint] {
+			rows[i].Fingerprint = shown
+		}
+	}
+}
+
+// ticketHeader introduces the fingerprints a command prints: to record, or,
+// in a dry run that generated keys, not yet.
+func ticketHeader(dryRun bool, generated []string) string {
+	if dryRun && len(generated) > 0 {
+		return "after the real run (it generates the new keys: record the fingerprints it prints):"
+	}
+	return "record in the ticket:"
+}
+
 func nonNilChanges(c []change) []change {
 	if c == nil {
 		return []change{}
@@ -283,7 +335,9 @@ func nonNilChanges(c []change) []change {
 	return c
 }
 
-func printChanges(w io.Writer, changes []change) {
+// printChanges lists changes; a time value (*_SINCE, written as RFC 3339
+// UTC) is followed by the same time in loc, the CLI's one zone.
+func printChanges(w io.Writer, changes []change, loc *time.Location) {
 	if len(changes) == 0 {
 		fmt.Fprintln(w, "  nothing")
 	}
@@ -297,7 +351,11 @@ func printChanges(w io.Writer, changes []change) {
 		if isSecretVar(c.Var) {
 			fmt.Fprintf(w, "  %-36s %s -> %s\n", c.Var, orDash(c.Before), orDash(c.After))
 		} else {
-			fmt.Fprintf(w, "  %-36s = %s\n", c.Var, orDash(c.Value))
+			v := orDash(c.Value)
+			if t, err := time.Parse(time.RFC3339, c.Value); err == nil && loc != nil {
+				v += " (" + t.In(loc).Format(timeLayout) + ")"
+			}
+			fmt.Fprintf(w, "  %-36s = %s\n", c.Var, v)
 		}
 	}
 }
@@ -323,6 +381,10 @@ func runJWTStage(_ context.Context, env *Env, args []string) int {
 	labels := make([]string, len(rings))
 	for i, r := range rings {
 		labels[i] = r.String()
+		if c := jwtkeys.VarName(r, secretenv.SlotCurrent); old[c] == "" {
+			fmt.Fprintf(env.Stderr, "rotate jwt stage: %s is not set in %s: nothing to rotate from (a first key: rotate keygen -o FILE jwt, then --adopt)\n", c, d)
+			return exitCheck
+		}
 		n := jwtkeys.VarName(r, secretenv.SlotNext)
 		if old[n] != "" {
 			fmt.Fprintf(env.Stderr, "rotate jwt stage: %s is already staged (fp=%s): promote it first, or remove it\n", n, fingerprint.OfString(old[n]))
@@ -338,7 +400,11 @@ func runJWTStage(_ context.Context, env *Env, args []string) int {
 	for i, r := range rings {
 		new[jwtkeys.VarName(r, secretenv.SlotNext)] = secrets[i]
 	}
-	return commitJWT(env, "jwt stage", sf, of, d, old, new, rings)
+	var generated []string
+	if !*sf.stdin {
+		generated = secrets
+	}
+	return commitJWT(env, "jwt stage", sf, of, d, old, new, rings, generated)
 }
 
 func runJWTPromote(ctx context.Context, env *Env, args []string) int {
@@ -386,7 +452,15 @@ func runJWTPromote(ctx context.Context, env *Env, args []string) int {
 	for _, r := range rings {
 		next, curName, prev := jwtkeys.VarName(r, secretenv.SlotNext), jwtkeys.VarName(r, secretenv.SlotCurrent), jwtkeys.VarName(r, secretenv.SlotPrevious)
 		if old[next] == "" {
-			fmt.Fprintf(env.Stderr, "rotate jwt promote: %s is not staged: run \"rotate jwt stage\" first\n", next)
+			hint := ""
+			if len(rings) > 1 {
+				for _, o := range rings {
+					if o != r && old[jwtkeys.VarName(o, secretenv.SlotNext)] != "" {
+						hint = fmt.Sprintf(", or --ring %s to promote only the staged ring", o)
+					}
+				}
+			}
+			fmt.Fprintf(env.Stderr, "rotate jwt promote: %s is not staged (nothing was changed): run \"rotate jwt stage\" first%s\n", next, hint)
 			return exitCheck
 		}
 		for _, s := range cur.Slots() {
@@ -413,7 +487,7 @@ func runJWTPromote(ctx context.Context, env *Env, args []string) int {
 			return exitCheck
 		}
 	}
-	return commitJWT(env, "jwt promote", sf, of, d, old, new, rings)
+	return commitJWT(env, "jwt promote", sf, of, d, old, new, rings, nil)
 }
 
 func runJWTRetire(_ context.Context, env *Env, args []string) int {
@@ -448,7 +522,20 @@ func runJWTRetire(_ context.Context, env *Env, args []string) int {
 	}
 	new := copyVars(old)
 	early := false
+	// With both rings, one already retired (--ring access earlier: its
+	// shorter retire time came first) is skipped; nothing in any ring is
+	// an error.
+	var todo []jwtkeys.RingID
 	for _, r := range rings {
+		if old[jwtkeys.VarName(r, secretenv.SlotPrevious)] != "" || len(rings) == 1 {
+			todo = append(todo, r)
+		}
+	}
+	if len(todo) == 0 {
+		fmt.Fprintf(env.Stderr, "rotate jwt retire: neither JWT_SECRET_PREVIOUS nor JWT_REFRESH_SECRET_PREVIOUS is set: nothing to retire\n")
+		return exitCheck
+	}
+	for _, r := range todo {
 		prev := jwtkeys.VarName(r, secretenv.SlotPrevious)
 		if old[prev] == "" {
 			fmt.Fprintf(env.Stderr, "rotate jwt retire: %s is not set: nothing to retire\n", prev)
@@ -478,7 +565,7 @@ func runJWTRetire(_ context.Context, env *Env, args []string) int {
 			return code
 		}
 	}
-	return commitJWT(env, "jwt retire", sf, of, d, old, new, rings)
+	return commitJWT(env, "jwt retire", sf, of, d, old, new, rings, nil)
 }
 
 // confirm asks on a terminal ("yes" to go on), or requires yes otherwise.
@@ -575,6 +662,9 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	}
 	// 1. Keys.
 	changes := diffVars(old, new, ringVars(rings)...)
+	if *sf.dryRun && !*sf.stdin {
+		hideGenerated(secrets, of.json(env), changes, nil)
+	}
 	var parts []string
 	for _, c := range changes {
 		if isSecretVar(c.Var) {
@@ -595,7 +685,7 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	default:
 		if err := d.write(new, env.now()); err != nil {
 			report(incidentStep{"keys", "failed", err.Error()})
-			return finishIncident(env, of, steps, true)
+			return finishIncident(env, of, *sf.dryRun, steps, true)
 		}
 		for _, c := range changes {
 			if isSecretVar(c.Var) {
@@ -645,14 +735,23 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	case redisURL == "" && *urlFile == "":
 		report(incidentStep{"status_cache", "not_configured", "REDIS_URL is not set (no user-status cache to flush)"})
 	case redisURL == "":
-	case *sf.dryRun:
-		report(incidentStep{"status_cache", "skipped", fmt.Sprintf("dry run: would flush every key under %q", *prefix)})
 	default:
 		rdb, err := newRedisClient(redisURL, *cluster)
 		if err != nil {
 			report(incidentStep{"status_cache", "failed", err.Error()})
 			break
 		}
+		if *sf.dryRun {
+			n, err := countPrefix(ctx, rdb, *prefix, 0)
+			rdb.Close()
+			if err != nil {
+				report(incidentStep{"status_cache", "failed", "count: " + oneLine(err)})
+			} else {
+				report(incidentStep{"status_cache", "skipped", fmt.Sprintf("dry run: would flush %d keys under %q", n, *prefix)})
+			}
+			break
+		}
+		env.auditTarget("redis prefix " + *prefix)
 		n, err := jwtkeys.FlushPrefix(ctx, rdb, *prefix, jwtkeys.FlushOptions{})
 		rdb.Close()
 		if err != nil {
@@ -665,27 +764,30 @@ func runJWTIncident(ctx context.Context, env *Env, args []string) int {
 	switch {
 	case refreshRevokeAll == nil:
 		report(incidentStep{"refresh_tokens", "not_configured", "this build has no refresh-token store: revoke them as the runbook says (§3.3)"})
-	case *sf.dryRun:
-		report(incidentStep{"refresh_tokens", "skipped", "dry run: would revoke every refresh token"})
 	default:
-		n, err := refreshRevokeAll(ctx, env)
-		if errors.Is(err, errNoRefreshStore) {
+		n, err := refreshRevokeAll(ctx, env, *sf.dryRun)
+		switch {
+		case errors.Is(err, errNoRefreshStore):
 			report(incidentStep{"refresh_tokens", "not_configured", "DATABASE_URL is not set: no refresh-token store to revoke in (runbook §3.3)"})
-		} else if err != nil {
+		case err != nil:
 			report(incidentStep{"refresh_tokens", "failed", oneLine(err)})
-		} else {
+		case *sf.dryRun:
+			report(incidentStep{"refresh_tokens", "skipped", fmt.Sprintf("dry run: would revoke %d live refresh tokens", n)})
+		default:
 			report(incidentStep{"refresh_tokens", "ok", fmt.Sprintf("revoked %d refresh tokens", n)})
 		}
 	}
-	return finishIncident(env, of, steps, failed)
+	return finishIncident(env, of, *sf.dryRun, steps, failed)
 }
 
-func finishIncident(env *Env, of outputFlags, steps []incidentStep, failed bool) int {
+func finishIncident(env *Env, of outputFlags, dryRun bool, steps []incidentStep, failed bool) int {
 	if of.json(env) {
 		writeJSON(env.Stdout, struct {
-			OK    bool           `json:"ok"`
-			Steps []incidentStep `json:"steps"`
-		}{!failed, steps})
+			Command string         `json:"command"`
+			DryRun  bool           `json:"dry_run"`
+			OK      bool           `json:"ok"`
+			Steps   []incidentStep `json:"steps"`
+		}{"jwt incident", dryRun, !failed, steps})
 	}
 	if failed {
 		fmt.Fprintln(env.Stderr, "rotate jwt incident: a step failed (above): finish it by hand")

@@ -615,7 +615,7 @@ func TestFieldRotationWalkthrough(t *testing.T) {
 	if r := cli("field", "reencrypt", "--dir", dir, "--table", "people", "--column", "nid", "--progress", "json"); r.code != 0 {
 		t.Fatalf("reencrypt: %v", r)
 	}
-	if r := cli("field", "retire", "--dir", dir, "--table", "people", "--column", "nid"); r.code != 0 {
+	if r := cli("field", "retire", "--dir", dir, "--table", "people", "--column", "nid", "--yes"); r.code != 0 {
 		t.Fatalf("field retire: %v", r)
 	}
 	syncSecrets(t, dir, lagDir)

@@ -38,7 +38,7 @@ func redisPassword(ctx context.Context, o *Options, p *Phase) error {
 	probe, err := redisClient(ctx, o.RedisURL)
 	var u errUnreachable
 	if errors.As(err, &u) {
-		return skip(p, "%v", u)
+		return absent(p, o.RedisConfigured, u, "Redis (REDIS_URL)")
 	}
 	if err != nil {
 		return err
