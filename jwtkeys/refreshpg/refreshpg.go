@@ -42,8 +42,14 @@ func Migrations() map[string]string {
 	return out
 }
 
-// Migrate applies the migrations in order. They are idempotent (IF NOT
-// EXISTS), so Migrate may run at every start.
+// migrateLock is the advisory lock key Migrate holds: CREATE TABLE IF NOT
+// EXISTS run by two sessions at once fails in one of them with a duplicate
+// key on pg_type, so instances starting together migrate one at a time.
+const migrateLock = 0x6a77747266 // "jwtrf"
+
+// Migrate applies the migrations in order, in one transaction under an
+// advisory lock, so any number of instances may run it at the same start.
+// They are idempotent (IF NOT EXISTS), so Migrate may run at every start.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	m := Migrations()
 	names := make([]string, 0, len(m))
@@ -51,10 +57,21 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("refreshpg: migrate: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
+		return fmt.Errorf("refreshpg: migrate: %w", err)
+	}
 	for _, n := range names {
-		if _, err := pool.Exec(ctx, m[n]); err != nil {
+		if _, err := tx.Exec(ctx, m[n]); err != nil {
 			return fmt.Errorf("refreshpg: migration %s: %w", n, err)
 		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("refreshpg: migrate: %w", err)
 	}
 	return nil
 }

@@ -401,3 +401,21 @@ func TestNewRefresherNeedsItsParts(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateConcurrently: instances starting together all migrate the same
+// fresh database. Without the advisory lock, concurrent CREATE TABLE IF NOT
+// EXISTS fails in all but one with a duplicate key on pg_type (found with
+// three examples/api instances started at once).
+func TestMigrateConcurrently(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	for i := 0; i < cap(errs); i++ {
+		go func() { errs <- refreshpg.Migrate(ctx, db.Pool) }()
+	}
+	for i := 0; i < cap(errs); i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Migrate: %v", err)
+		}
+	}
+}

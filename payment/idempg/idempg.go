@@ -39,9 +39,16 @@ type DB interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Migrate applies Migration on db.
+// migrateLock is the advisory lock key Migrate holds: CREATE TABLE IF NOT
+// EXISTS run by two sessions at once fails in one of them with a duplicate
+// key on pg_type, so instances starting together migrate one at a time.
+const migrateLock = 0x69646d7067 // "idmpg"
+
+// Migrate applies Migration on db, under a transaction-level advisory lock
+// (the statements go as one simple-protocol query, one implicit
+// transaction), so instances starting together do not collide.
 func Migrate(ctx context.Context, db DB) error {
-	if _, err := db.Exec(ctx, Migration); err != nil {
+	if _, err := db.Exec(ctx, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d);\n", int64(migrateLock))+Migration); err != nil {
 		return fmt.Errorf("idempg: migrate: %w", err)
 	}
 	return nil

@@ -73,3 +73,20 @@ func TestKeyLongerThanMaxKeyLenIsRefusedByTheTable(t *testing.T) {
 		t.Fatal("a key over MaxKeyLen was stored")
 	}
 }
+
+// TestMigrateConcurrently: instances starting together all migrate the same
+// fresh database (without the advisory lock, concurrent CREATE TABLE IF NOT
+// EXISTS fails in all but one with a duplicate key on pg_type).
+func TestMigrateConcurrently(t *testing.T) {
+	db := testsvc.Postgres(t)
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	for i := 0; i < cap(errs); i++ {
+		go func() { errs <- idempg.Migrate(ctx, db.Pool) }()
+	}
+	for i := 0; i < cap(errs); i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Migrate: %v", err)
+		}
+	}
+}
