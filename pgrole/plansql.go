@@ -252,7 +252,7 @@ func ownsIn(r *Role, db string) bool {
 
 func (b *builder) verify() {
 	b.phase(PhaseVerify)
-	b.check(fmt.Sprintf("privilege diff %q → %q is empty (Admin.Verify): tables, columns, sequences, schemas, functions, types, large objects, databases, policies, default privileges, attributes, settings, memberships", b.p.Old, b.p.New))
+	b.check(fmt.Sprintf("privilege diff %q → %q is empty (rotate pg verify; Admin.Verify in Go): tables, columns, sequences, schemas, functions, types, large objects, databases, policies, default privileges, attributes, settings, memberships", b.p.Old, b.p.New))
 	b.check("cutover is refused while the diff is not empty")
 }
 
@@ -260,7 +260,7 @@ func (b *builder) cutover() {
 	b.phase(PhaseCutover)
 	b.check(fmt.Sprintf("PgBouncer userlist.txt has %q with the same verifier (%s), written atomically, then RELOAD; SHOW USERS lists it", b.p.New, b.p.verifier.Redacted()))
 	b.check(fmt.Sprintf("applications read the new DSN (user %q) through their BeforeConnect hook as connections recycle", b.p.New))
-	b.check(fmt.Sprintf("rollback until retire (§5.7): point applications back at %q, then rotate pg rollback --role %s (Admin.Rollback) drains and drops %q", b.p.Old, b.p.Old, b.p.New))
+	b.check(fmt.Sprintf("rollback until retire (§5.7): point applications back at %q, then rotate pg rollback --role %s (Admin.Rollback in Go) drains and drops %q", b.p.Old, b.p.Old, b.p.New))
 }
 
 func (b *builder) drain() {
