@@ -36,7 +36,7 @@ type Options struct {
 	// RowsPerSecond caps the rate of rows read, over all workers; 0 is no
 	// cap.
 	RowsPerSecond float64 `json:"rows_per_second"`
-	// Pause is slept by each worker after each batch.
+	// Pause is slept by each worker between two batches.
 	Pause time.Duration
 	// DryRun reads and decrypts everything that would be rewrapped and
 	// reports it, but writes nothing: no UPDATE, no checkpoint.
@@ -490,8 +490,10 @@ func (j *job) prepare(ctx context.Context) error {
 	// the transaction that wrote it): any write to the row since it was read
 	// makes a new version with another xmin, so the row is re-read, never
 	// clobbered; a write that changed nothing of ours costs a retry. It is
-	// exact, and sends 8 bytes per row instead of every old value. (With
-	// casValue, for benchmarks: t.c = v.o for every column.)
+	// exact, also against a writer that commits while the UPDATE waits for
+	// its row lock (Postgres re-checks the condition on the version it
+	// committed), and sends 4 bytes per row (xid[]) instead of every old
+	// value. (With casValue, for benchmarks: t.c = v.o for every column.)
 	// Text columns travel as text[] arrays. Bytea columns travel as one
 	// bytea of concatenated values with int4[] arrays of 1-based offsets and
 	// lengths (-1: NULL): pgx encodes a bytea[] element by element, which
@@ -502,16 +504,22 @@ func (j *job) prepare(ctx context.Context) error {
 	param := 1
 	next := func(typ string) string { p := fmt.Sprintf("$%d::%s", param, typ); param++; return p }
 	for i := range k.cols {
-		arrs = append(arrs, next("text[]"))
+		// An integer key travels as int8[] (binary, no text to parse per
+		// row); other keys as their text.
+		if k.intKey {
+			arrs = append(arrs, next("int8[]"))
+		} else {
+			arrs = append(arrs, next("text[]"))
+		}
 		names = append(names, fmt.Sprintf("id%d", i))
 		outs = append(outs, fmt.Sprintf("u.id%d", i))
 		keyEq = append(keyEq, fmt.Sprintf("%s = v.id%d::%s", k.quoted[i], i, k.types[i]))
 	}
 	if !j.opt.casValue {
-		arrs = append(arrs, next("int8[]"))
+		arrs = append(arrs, next("xid[]"))
 		names = append(names, "x")
 		outs = append(outs, "u.x")
-		cas = append(cas, "t.xmin = v.x::text::xid")
+		cas = append(cas, "t.xmin = v.x")
 	}
 	for i, c := range j.t.Columns {
 		old := j.opt.casValue
