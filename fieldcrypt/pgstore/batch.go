@@ -29,6 +29,11 @@ type batch struct {
 	rowText []byte
 	xmins   []uint32 // the row versions read, for the compare-and-swap
 	intIDs  []int64  // the ids sent, for an integer key
+	// Reused per batch for the UPDATE's arguments (pgx encodes them when
+	// the UPDATE is sent, before the next batch is built).
+	sendX    []uint32
+	sendNews [][]byte
+	blobs    []blobBuf // per column
 	// leaseLost: a checkpoint write found the part held by another owner.
 	leaseLost bool
 }
@@ -109,6 +114,7 @@ func (b *batch) read(rows pgx.Rows, nkey, ncol int, xmin bool) error {
 func (j *job) work(ctx context.Context, p *part, w int) error {
 	cur, nxt := j.newBatch(), j.newBatch()
 	var pending *cpWrite
+	var lastCP time.Time
 	cursor := p.cursor
 	if cursor == nil {
 		cursor = p.lo
@@ -144,12 +150,19 @@ func (j *job) work(ctx context.Context, p *part, w int) error {
 			}
 			ahead = &readAhead{sql: sql, args: args, into: nxt}
 		}
-		written, err := j.process(ctx, cur, rw, pending, ahead)
+		// The checkpoint is written with the first UPDATE after the first
+		// batch, then at most every checkpointEvery: a crash redoes at most
+		// that much work per worker (finished rows are skipped by the read).
+		cp := pending
+		if cp != nil && !lastCP.IsZero() && j.opt.Now().Sub(lastCP) < checkpointEvery {
+			cp = nil
+		}
+		written, err := j.process(ctx, cur, rw, cp, ahead)
 		if err != nil {
 			return err
 		}
 		if written {
-			pending = nil
+			pending, lastCP = nil, j.opt.Now()
 		}
 		if cur.leaseLost {
 			return errLeaseLost
@@ -228,6 +241,12 @@ func (j *job) readAhead(ctx context.Context, a *readAhead) error {
 	a.rw = j.rewrapBatch(a.into)
 	return nil
 }
+
+// checkpointEvery is how often a worker writes its part's cursor (with a
+// batch's UPDATE, in its transaction). Its lease is renewed by the
+// heartbeat meanwhile; a part taken over by another process is noticed at
+// the next checkpoint write.
+const checkpointEvery = time.Second
 
 // cpWrite is a checkpoint not yet written.
 type cpWrite struct {
@@ -511,28 +530,37 @@ func (j *job) updateArgs(b *batch) ([]string, []any, error) {
 	}
 	old := j.opt.casValue
 	if !old {
-		xs := make([]uint32, 0, len(b.sendIDs))
+		b.sendX = b.sendX[:0]
 		for r := range b.ids {
 			if b.sends(r, n) {
-				xs = append(xs, b.xmins[r])
+				b.sendX = append(b.sendX, b.xmins[r])
 			}
 		}
-		args = append(args, xs)
+		args = append(args, b.sendX)
+	}
+	if len(b.blobs) < n {
+		b.blobs = make([]blobBuf, n)
 	}
 	for c, col := range j.t.Columns {
-		olds := make([][]byte, 0, len(b.sendIDs))
-		news := make([][]byte, 0, len(b.sendIDs))
+		var olds [][]byte
+		if old {
+			olds = make([][]byte, 0, len(b.sendIDs))
+		}
+		news := b.sendNews[:0]
 		for r := range b.ids {
 			if !b.sends(r, n) {
 				continue
 			}
-			olds = append(olds, b.vals[c][r])
+			if old {
+				olds = append(olds, b.vals[c][r])
+			}
 			nv := b.news[c][r]
 			if nv == nil {
 				nv = b.vals[c][r]
 			}
 			news = append(news, nv)
 		}
+		b.sendNews = news
 		if col.Form == fieldcrypt.Text {
 			if old {
 				args = append(args, textArray(olds))
@@ -546,8 +574,9 @@ func (j *job) updateArgs(b *batch) ([]string, []any, error) {
 			args = append(args, oo, ol, no, nl, ob, nb)
 			continue
 		}
-		no, nl, nb := blob(news)
-		args = append(args, no, nl, nb)
+		bb := &b.blobs[c]
+		bb.fill(news)
+		args = append(args, bb.offs, bb.lens, bb.cat)
 	}
 	return b.sendIDs, args, nil
 }
@@ -581,6 +610,29 @@ func blob(vs [][]byte) (offs, lens []int32, cat []byte) {
 		cat = append(cat, v...)
 	}
 	return offs, lens, cat
+}
+
+// blobBuf is blob's result in buffers kept across batches.
+type blobBuf struct {
+	offs, lens []int32
+	cat        []byte
+}
+
+// fill sets bb to blob(vs), reusing its buffers.
+func (bb *blobBuf) fill(vs [][]byte) {
+	if bb.cat == nil {
+		bb.cat = []byte{} // a nil []byte would be sent as NULL
+	}
+	bb.offs, bb.lens, bb.cat = bb.offs[:0], bb.lens[:0], bb.cat[:0]
+	for _, v := range vs {
+		bb.offs = append(bb.offs, int32(len(bb.cat)+1))
+		if v == nil {
+			bb.lens = append(bb.lens, -1)
+			continue
+		}
+		bb.lens = append(bb.lens, int32(len(v)))
+		bb.cat = append(bb.cat, v...)
+	}
 }
 
 // textArray turns raw text values into a text[] argument (nil is NULL).
