@@ -135,7 +135,9 @@ func ParseColumn(spec string) (Column, error) {
 // Progress is the state of a run. Counts are cumulative over the run.
 type Progress struct {
 	// Total is the number of rows that needed work when the run started
-	// (counted in SQL); for a resumed run, what was left.
+	// (counted in SQL, in a snapshot from before the first batch); for a
+	// resumed run, what was left. The count runs beside the first batches:
+	// until it is in, Total is the planner's estimate of the table's rows.
 	Total int64 `json:"total"`
 	// Scanned rows were read (each has at least one value to rewrap).
 	Scanned int64 `json:"scanned"`
@@ -323,23 +325,36 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		rep.Resumed = resumed
 		claim = j.claim
 	}
-	// The count of rows to do, for the ETA. (Run alongside the first batches
-	// it would miss the rows they already did.)
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()+" WHERE "+t.needsWork(1), j.prefixes...).Scan(&j.prog.Total); err != nil {
-		return nil, fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	// The count of rows to do, for Total and the ETA, runs beside the
+	// batches in a snapshot taken before the first of them: exact (it does
+	// not miss the rows they do meanwhile), but not a full scan the batches
+	// wait for. Until it is in, Total is the planner's estimate of the
+	// table's rows.
+	countTx, err := j.countSnapshot(ctx)
+	if err != nil {
+		return nil, err
 	}
 	j.start = opt.Now()
 	j.limStart = j.start
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	errs := make(chan error, opt.Workers+1)
+	countDone := make(chan struct{})
+	go func() {
+		defer close(countDone)
+		err := j.count(wctx, countTx)
+		if err != nil {
+			cancel()
+			errs <- err
+		}
+	}()
 	hbDone := make(chan struct{})
 	if !opt.DryRun {
 		go func() { defer close(hbDone); j.heartbeat(wctx) }()
 	} else {
 		close(hbDone)
 	}
-	errs := make(chan error, opt.Workers)
 	var wg sync.WaitGroup
 	for w := 0; w < opt.Workers; w++ {
 		wg.Add(1)
@@ -353,6 +368,7 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		}()
 	}
 	wg.Wait()
+	<-countDone // needed for the report; an error cancels the workers
 	cancel()
 	<-hbDone
 	close(errs)
@@ -386,7 +402,6 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		}
 		return rep, runErr
 	}
-	var err error
 	if rep.Census, err = TakeCensus(ctx, db, ring, t); err != nil {
 		return rep, err
 	}
@@ -394,6 +409,43 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Values: rep.Census.Values(id), Role: "previous"})
 	}
 	return rep, nil
+}
+
+// countSnapshot starts the transaction the count of rows to do runs in and
+// takes its snapshot, and sets Total to the planner's estimate meanwhile.
+func (j *job) countSnapshot(ctx context.Context) (pgx.Tx, error) {
+	var est float64
+	if err := j.db.QueryRow(ctx, "SELECT reltuples::float8 FROM pg_class WHERE oid = $1::oid", j.tableOID).Scan(&est); err != nil {
+		return nil, fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	}
+	j.prog.Total = max(int64(est), 0) // -1: never analyzed
+	tx, err := j.db.Begin(ctx)
+	if err == nil {
+		// The snapshot is taken by the first statement after SET TRANSACTION.
+		if _, err = tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err == nil {
+			_, err = tx.Exec(ctx, "SELECT 1")
+		}
+		if err != nil {
+			_ = tx.Rollback(context.Background())
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	}
+	return tx, nil
+}
+
+// count counts the rows to do in tx's snapshot, sets Total and ends tx.
+func (j *job) count(ctx context.Context, tx pgx.Tx) error {
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	var n int64
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+j.t.ident()+" WHERE "+j.t.needsWork(1), j.prefixes...).Scan(&n); err != nil {
+		return fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	}
+	j.mu.Lock()
+	j.prog.Total = n
+	j.mu.Unlock()
+	return nil
 }
 
 // worker claims parts and works them until the job is done: when nothing is
