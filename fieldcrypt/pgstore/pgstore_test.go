@@ -677,6 +677,66 @@ func TestProgressETA(t *testing.T) {
 	}
 }
 
+// TestCountInSnapshotFromTheStart: the count of rows to do runs beside the
+// batches, in a snapshot taken before the first of them. Held back until
+// the job has written a quarter of the table, it still counts every row
+// that needed work when the run started.
+func TestCountInSnapshotFromTheStart(t *testing.T) {
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
+	f := newFixture(t, 2000, ring(t, oldK), false)
+	rNew := ring(t, newK, oldK)
+	ctx := context.Background()
+	id := rNew.Primary()
+	db := lateCountDB{DB: f.pool, table: `"accounts"`, wait: func() {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			var done int
+			if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM accounts WHERE substring(nid from 2 for 8) = $1`, id[:]).Scan(&done); err != nil {
+				t.Error(err)
+				return
+			}
+			if done >= 500 {
+				return
+			}
+		}
+		t.Error("the job wrote no batches while its count waited")
+	}}
+	rep, err := Reencrypt(ctx, db, rNew, f.t, Options{BatchSize: 100, Ranges: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != 2000 || rep.Scanned != 2000 {
+		t.Fatalf("total %d scanned %d, want 2000 each", rep.Total, rep.Scanned)
+	}
+}
+
+// lateCountDB holds the count of rows to do back (the count over table in
+// a transaction the job begins) until wait returns.
+type lateCountDB struct {
+	DB
+	table string
+	wait  func()
+}
+
+func (d lateCountDB) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := d.DB.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lateCountTx{Tx: tx, db: d}, nil
+}
+
+type lateCountTx struct {
+	pgx.Tx
+	db lateCountDB
+}
+
+func (t lateCountTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if strings.HasPrefix(sql, "SELECT count(*) FROM "+t.db.table+" ") {
+		t.db.wait()
+	}
+	return t.Tx.QueryRow(ctx, sql, args...)
+}
+
 func TestBadTable(t *testing.T) {
 	db := testsvc.Postgres(t)
 	ctx := context.Background()
