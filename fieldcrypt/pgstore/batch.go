@@ -29,6 +29,7 @@ type batch struct {
 	sendIDs []string
 	rowText []byte
 	xmins   []uint32 // the row versions read, for the compare-and-swap
+	spans   []span   // scratch: where each cell's bytes are in arena or out
 	intIDs  []int64  // the ids sent, for an integer key
 	// Reused per batch for the UPDATE's arguments (pgx encodes them when
 	// the UPDATE is sent, before the next batch is built).
@@ -57,8 +58,8 @@ func (b *batch) read(rows pgx.Rows, nkey, ncol int, xmin bool) error {
 	for c := range b.vals {
 		b.vals[c] = b.vals[c][:0]
 	}
-	type span struct{ off, n int }
-	var spans []span
+	spans := b.spans[:0]
+	defer func() { b.spans = spans }()
 	b.arena = b.arena[:0]
 	for rows.Next() {
 		raw := rows.RawValues()
@@ -104,6 +105,9 @@ func (b *batch) read(rows pgx.Rows, nkey, ncol int, xmin bool) error {
 	}
 	return nil
 }
+
+// span is where a cell's bytes are in a buffer; off < 0 is NULL or none.
+type span struct{ off, n int }
 
 // work processes one part of the key range.
 //
@@ -349,6 +353,11 @@ func (j *job) process(ctx context.Context, b *batch, rw rewrap, cp *cpWrite, ahe
 		// Some rows were written meanwhile (or deleted). Remember what was
 		// sent, re-read the rows, count those that took our value, and go
 		// round again with the others, which now hold someone else's value.
+		// Row numbers by id, built only here: most batches have no conflict.
+		clear(b.idx)
+		for r, id := range b.ids {
+			b.idx[id] = r
+		}
 		sent := make(map[string][][]byte, len(ids))
 		for _, id := range ids {
 			r := b.idx[id]
@@ -452,12 +461,10 @@ type batchStats struct {
 // and returns how many rows have something to write.
 func (j *job) rewrapBatch(b *batch) rewrap {
 	var st batchStats
-	type span struct{ off, n int }
-	spans := make([]span, 0, len(b.ids)*len(j.t.Columns))
+	spans := b.spans[:0]
+	defer func() { b.spans = spans }()
 	b.out = b.out[:0]
-	clear(b.idx)
 	for r, id := range b.ids {
-		b.idx[id] = r
 		for c, col := range j.t.Columns {
 			bind := j.t.binding(col, id)
 			start := len(b.out)
