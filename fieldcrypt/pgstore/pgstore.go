@@ -57,9 +57,10 @@ import (
 // DB is the part of *pgxpool.Pool the job uses. Reencrypt uses it from
 // several goroutines at once (its workers, the heartbeat that renews
 // their leases and, at the start, the count of rows to do), so it must be
-// safe for concurrent use: pass a pool, with at least Workers + 2
-// connections. TakeCensus and Verify use one
-// connection at a time and also accept a *pgx.Conn.
+// safe for concurrent use: pass a pool, with at least Workers + 1
+// connections (with Workers + 2 the count runs beside every worker; with
+// one fewer, a worker waits for it at the start). TakeCensus and Verify
+// use one connection at a time and also accept a *pgx.Conn.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
