@@ -94,9 +94,10 @@ func resetBench(b *testing.B, pool *pgxpool.Pool) {
 // often and a change of load during the iteration hits both alike), each on
 // a freshly reset table; the figures are ratios of sums over the
 // iterations: job-% end to end, job-batches-% for the batches alone
-// (Progress.Elapsed: without the count before and the census after). Run:
+// (Progress.Elapsed: without the final census), and job-cpu-% for the CPU
+// time of this process and its Postgres backends (see cpuSeconds). Run:
 //
-//	FIELDCRYPT_BENCH_ROWS=1000000 go test -run '^$' -bench 'BenchmarkReencrypt/workers' -benchtime 1x -timeout 60m ./fieldcrypt/pgstore/
+//	FIELDCRYPT_BENCH_ROWS=1000000 go test -run '^$' -bench 'BenchmarkReencrypt/workers' -benchtime 2x -timeout 60m ./fieldcrypt/pgstore/
 func BenchmarkReencrypt(b *testing.B) {
 	n := benchRows(b)
 	oldK, newK := fieldcrypttest.NewKey(b), fieldcrypttest.NewKey(b)
