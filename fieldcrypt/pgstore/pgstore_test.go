@@ -417,7 +417,12 @@ func TestConflictWriterCommitsDuringUpdate(t *testing.T) {
 		// Commit once the job's UPDATE waits for this transaction.
 		x := strconv.FormatUint(uint64(txid(t, tx)), 10)
 		go func() {
-			for {
+			for deadline := time.Now().Add(time.Minute); ; {
+				if time.Now().After(deadline) {
+					done <- errors.New("the job's UPDATE never waited for the writer")
+					_ = tx.Commit(ctx)
+					return
+				}
 				var waiting int
 				err := f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = $1`,
 					x).Scan(&waiting)
@@ -447,10 +452,11 @@ func TestConflictWriterCommitsDuringUpdate(t *testing.T) {
 	f.verify(t, rNew) // the writer's value, under the new key
 }
 
-// txid is the id of tx's transaction (assigned by its first write).
+// txid is the id of tx's transaction (assigned by its first write), as
+// pg_locks shows it (32 bits, without the epoch).
 func txid(t *testing.T, tx pgx.Tx) uint32 {
 	var x uint32
-	if err := tx.QueryRow(context.Background(), `SELECT pg_current_xact_id()::text::bigint`).Scan(&x); err != nil {
+	if err := tx.QueryRow(context.Background(), `SELECT pg_current_xact_id()::text::bigint % 4294967296`).Scan(&x); err != nil {
 		t.Error(err)
 	}
 	return x
