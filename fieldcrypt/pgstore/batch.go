@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -27,7 +28,14 @@ type batch struct {
 	// sendIDs are the ids of the rows sent in the last UPDATE.
 	sendIDs []string
 	rowText []byte
-	xmins   []int64 // the row versions read, for the compare-and-swap
+	xmins   []uint32 // the row versions read, for the compare-and-swap
+	spans   []span   // scratch: where each cell's bytes are in arena or out
+	intIDs  []int64  // the ids sent, for an integer key
+	// Reused per batch for the UPDATE's arguments (pgx encodes them when
+	// the UPDATE is sent, before the next batch is built).
+	sendX    []uint32
+	sendNews [][]byte
+	blobs    []blobBuf // per column
 	// leaseLost: a checkpoint write found the part held by another owner.
 	leaseLost bool
 }
@@ -50,8 +58,8 @@ func (b *batch) read(rows pgx.Rows, nkey, ncol int, xmin bool) error {
 	for c := range b.vals {
 		b.vals[c] = b.vals[c][:0]
 	}
-	type span struct{ off, n int }
-	var spans []span
+	spans := b.spans[:0]
+	defer func() { b.spans = spans }()
 	b.arena = b.arena[:0]
 	for rows.Next() {
 		raw := rows.RawValues()
@@ -60,11 +68,11 @@ func (b *batch) read(rows pgx.Rows, nkey, ncol int, xmin bool) error {
 			return fmt.Errorf("pgstore: unexpected row shape")
 		}
 		if xmin {
-			x, err := strconv.ParseInt(string(raw[width-1]), 10, 64)
+			x, err := strconv.ParseUint(string(raw[width-1]), 10, 32)
 			if err != nil {
 				return fmt.Errorf("pgstore: row version: %w", err)
 			}
-			b.xmins = append(b.xmins, x)
+			b.xmins = append(b.xmins, uint32(x))
 		}
 		b.rowText = appendRowText(b.rowText[:0], raw[:nkey])
 		b.ids = append(b.ids, string(b.rowText))
@@ -98,63 +106,70 @@ func (b *batch) read(rows pgx.Rows, nkey, ncol int, xmin bool) error {
 	return nil
 }
 
+// span is where a cell's bytes are in a buffer; off < 0 is NULL or none.
+type span struct{ off, n int }
+
 // work processes one part of the key range.
+//
+// The first batch is read on its own; every later one is read in the round
+// trip of the UPDATE of the batch before it, queued ahead of that UPDATE,
+// and rewrapped while Postgres runs the UPDATE: one connection, one
+// statement at a time on the server, but the client's decrypting and
+// encrypting no longer stands between a batch's write and the next read.
 func (j *job) work(ctx context.Context, p *part, w int) error {
-	b := j.newBatch()
+	cur, nxt := j.newBatch(), j.newBatch()
 	var pending *cpWrite
+	var lastCP time.Time
 	cursor := p.cursor
 	if cursor == nil {
 		cursor = p.lo
 	}
-	for {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sql, args, err := j.selectArgs(cursor, p.hi)
+	if err != nil {
+		return err
+	}
+	rows, err := j.db.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("pgstore: read batch: %w", err)
+	}
+	if err := cur.read(rows, len(j.key.cols), len(j.t.Columns), !j.opt.casValue); err != nil {
+		return fmt.Errorf("pgstore: read batch: %w", err)
+	}
+	rw := j.rewrapBatch(cur)
+	for len(cur.ids) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		args := append([]any(nil), j.prefixes...)
-		shape := 0
-		if cursor != nil {
-			shape |= 1
-			parts, err := splitRowText(*cursor, len(j.key.cols))
-			if err != nil {
-				return fmt.Errorf("pgstore: checkpoint cursor: %w", err)
-			}
-			for _, p := range parts {
-				args = append(args, p)
-			}
-		}
-		if p.hi != nil {
-			shape |= 2
-			parts, err := splitRowText(*p.hi, len(j.key.cols))
-			if err != nil {
-				return fmt.Errorf("pgstore: checkpoint bound: %w", err)
-			}
-			for _, p := range parts {
-				args = append(args, p)
-			}
-		}
-		args = append(args, j.opt.BatchSize)
-		rows, err := j.db.Query(ctx, j.selectSQL[shape], args...)
-		if err != nil {
-			return fmt.Errorf("pgstore: read batch: %w", err)
-		}
-		if err := b.read(rows, len(j.key.cols), len(j.t.Columns), !j.opt.casValue); err != nil {
-			return fmt.Errorf("pgstore: read batch: %w", err)
-		}
-		if len(b.ids) == 0 {
-			break
-		}
-		if err := j.throttle(ctx, len(b.ids)); err != nil {
+		if err := j.throttle(ctx, len(cur.ids)); err != nil {
 			return err
 		}
-		last, full := b.ids[len(b.ids)-1], len(b.ids) == j.opt.BatchSize
-		written, err := j.process(ctx, b, pending)
+		last, full := cur.ids[len(cur.ids)-1], len(cur.ids) == j.opt.BatchSize
+		var ahead *readAhead
+		if full {
+			sql, args, err := j.selectArgs(&last, p.hi)
+			if err != nil {
+				return err
+			}
+			ahead = &readAhead{sql: sql, args: args, into: nxt}
+		}
+		// The checkpoint is written with the first UPDATE after the first
+		// batch, then at most every checkpointEvery: a crash redoes at most
+		// that much work per worker (finished rows are skipped by the read).
+		cp := pending
+		if cp != nil && !lastCP.IsZero() && j.opt.Now().Sub(lastCP) < checkpointEvery {
+			cp = nil
+		}
+		written, err := j.process(ctx, cur, rw, cp, ahead)
 		if err != nil {
 			return err
 		}
 		if written {
-			pending = nil
+			pending, lastCP = nil, j.opt.Now()
 		}
-		if b.leaseLost {
+		if cur.leaseLost {
 			return errLeaseLost
 		}
 		cursor = &last
@@ -163,7 +178,11 @@ func (j *job) work(ctx context.Context, p *part, w int) error {
 		// after a crash is harmless because finished rows no longer match.
 		pending = &cpWrite{part: p.n, cursor: last, owner: j.workerOwner(w)}
 		j.report()
-		if !full {
+		if ahead == nil {
+			break
+		}
+		cur, nxt, rw = nxt, cur, ahead.rw
+		if len(cur.ids) == 0 {
 			break
 		}
 		if err := j.opt.Sleep(ctx, j.opt.Pause); err != nil {
@@ -176,6 +195,64 @@ func (j *job) work(ctx context.Context, p *part, w int) error {
 	return nil
 }
 
+// selectArgs returns the query reading the batch after cursor (nil: from
+// the start) up to hi (nil: to the end), with its arguments.
+func (j *job) selectArgs(cursor, hi *string) (string, []any, error) {
+	args := append([]any(nil), j.prefixes...)
+	shape := 0
+	if cursor != nil {
+		shape |= 1
+		parts, err := splitRowText(*cursor, len(j.key.cols))
+		if err != nil {
+			return "", nil, fmt.Errorf("pgstore: checkpoint cursor: %w", err)
+		}
+		for _, p := range parts {
+			args = append(args, p)
+		}
+	}
+	if hi != nil {
+		shape |= 2
+		parts, err := splitRowText(*hi, len(j.key.cols))
+		if err != nil {
+			return "", nil, fmt.Errorf("pgstore: checkpoint bound: %w", err)
+		}
+		for _, p := range parts {
+			args = append(args, p)
+		}
+	}
+	args = append(args, j.opt.BatchSize)
+	return j.selectSQL[shape], args, nil
+}
+
+// readAhead is the read of the next batch, sent with the current batch's
+// UPDATE: into receives the rows, rw their rewrap (not yet counted in the
+// progress: process counts it when it writes that batch).
+type readAhead struct {
+	sql  string
+	args []any
+	into *batch
+	rw   rewrap
+}
+
+// read runs the read ahead on its own (when there is nothing to write).
+func (j *job) readAhead(ctx context.Context, a *readAhead) error {
+	rows, err := j.db.Query(ctx, a.sql, a.args...)
+	if err != nil {
+		return fmt.Errorf("pgstore: read batch: %w", err)
+	}
+	if err := a.into.read(rows, len(j.key.cols), len(j.t.Columns), !j.opt.casValue); err != nil {
+		return fmt.Errorf("pgstore: read batch: %w", err)
+	}
+	a.rw = j.rewrapBatch(a.into)
+	return nil
+}
+
+// checkpointEvery is how often a worker writes its part's cursor (with a
+// batch's UPDATE, in its transaction). Its lease is renewed by the
+// heartbeat meanwhile; a part taken over by another process is noticed at
+// the next checkpoint write.
+const checkpointEvery = time.Second
+
 // cpWrite is a checkpoint not yet written.
 type cpWrite struct {
 	part   int
@@ -183,18 +260,20 @@ type cpWrite struct {
 	owner  string // the worker holding the part's lease
 }
 
-// process rewraps the rows in b and writes them back with compare-and-swap,
-// re-reading and retrying rows that changed underneath. cp, if set, is
-// written in the same transaction as the first UPDATE; process reports
-// whether it was.
-func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten bool, err error) {
-	first := true
+// process writes back the rows in b, rewrapped as rw says, with
+// compare-and-swap, re-reading and retrying rows that changed underneath.
+// cp, if set, is written in the same transaction as the first UPDATE;
+// process reports whether it was. ahead, if set, is read in the same round
+// trip, before the UPDATE, and rewrapped while the UPDATE runs.
+func (j *job) process(ctx context.Context, b *batch, rw rewrap, cp *cpWrite, ahead *readAhead) (cpWritten bool, err error) {
 	for attempt := 0; ; attempt++ {
 		var scanned int64
-		if first {
+		if attempt == 0 {
 			scanned = int64(len(b.ids))
+		} else {
+			rw = j.rewrapBatch(b)
 		}
-		changed, stats := j.rewrapBatch(b)
+		changed, stats := rw.changed, rw.stats
 		j.mu.Lock()
 		j.prog.Scanned += scanned
 		j.prog.Current += stats.current
@@ -208,8 +287,10 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 			j.prog.Rewrapped += stats.rewrapped
 		}
 		j.mu.Unlock()
-		first = false
 		if j.opt.DryRun || changed == 0 {
+			if attempt == 0 && ahead != nil {
+				return cpWritten, j.readAhead(ctx, ahead)
+			}
 			return cpWritten, nil
 		}
 		// Only rows with something rewrapped are sent.
@@ -223,6 +304,10 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 		// One round trip, one implicit transaction: the UPDATE and the
 		// checkpoint commit together.
 		qb := &pgx.Batch{}
+		withAhead := attempt == 0 && ahead != nil
+		if withAhead {
+			qb.Queue(ahead.sql, ahead.args...)
+		}
 		qb.Queue(j.updateSQL, args...)
 		withCP := cp != nil && !cpWritten
 		if withCP {
@@ -230,6 +315,18 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 				j.name, cp.part, cp.cursor, cp.owner, j.leaseArg())
 		}
 		br := j.db.SendBatch(ctx, qb)
+		if withAhead {
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				err = ahead.into.read(rows, len(j.key.cols), len(j.t.Columns), !j.opt.casValue)
+			}
+			if err != nil {
+				_ = br.Close()
+				return cpWritten, fmt.Errorf("pgstore: read batch: %w", err)
+			}
+			// Postgres runs the UPDATE meanwhile.
+			ahead.rw = j.rewrapBatch(ahead.into)
+		}
 		tag, err := br.Exec()
 		if err == nil && withCP {
 			var cpTag pgconn.CommandTag
@@ -256,6 +353,11 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 		// Some rows were written meanwhile (or deleted). Remember what was
 		// sent, re-read the rows, count those that took our value, and go
 		// round again with the others, which now hold someone else's value.
+		// Row numbers by id, built only here: most batches have no conflict.
+		clear(b.idx)
+		for r, id := range b.ids {
+			b.idx[id] = r
+		}
 		sent := make(map[string][][]byte, len(ids))
 		for _, id := range ids {
 			r := b.idx[id]
@@ -343,6 +445,13 @@ func (j *job) process(ctx context.Context, b *batch, cp *cpWrite) (cpWritten boo
 // writing it back: where a concurrent application write lands.
 var testHookBeforeUpdate func(ids []string)
 
+// rewrap is the result of rewrapping a batch: how many rows have something
+// to write, and what was found.
+type rewrap struct {
+	changed int
+	stats   batchStats
+}
+
 type batchStats struct {
 	current, rewrapped int64
 	failures           []Failure
@@ -350,14 +459,12 @@ type batchStats struct {
 
 // rewrapBatch computes the new value of every cell of b (nil when unchanged)
 // and returns how many rows have something to write.
-func (j *job) rewrapBatch(b *batch) (int, batchStats) {
+func (j *job) rewrapBatch(b *batch) rewrap {
 	var st batchStats
-	type span struct{ off, n int }
-	spans := make([]span, 0, len(b.ids)*len(j.t.Columns))
+	spans := b.spans[:0]
+	defer func() { b.spans = spans }()
 	b.out = b.out[:0]
-	clear(b.idx)
 	for r, id := range b.ids {
-		b.idx[id] = r
 		for c, col := range j.t.Columns {
 			bind := j.t.binding(col, id)
 			start := len(b.out)
@@ -395,7 +502,7 @@ func (j *job) rewrapBatch(b *batch) (int, batchStats) {
 			changed++
 		}
 	}
-	return changed, st
+	return rewrap{changed, st}
 }
 
 // updateArgs builds the UPDATE's arguments for rows with a rewrapped value
@@ -412,34 +519,56 @@ func (j *job) updateArgs(b *batch) ([]string, []any, error) {
 			}
 		}
 	}
-	args, err := j.key.keyArgs(b.sendIDs)
-	if err != nil {
-		return nil, nil, err
+	var args []any
+	if j.key.intKey {
+		b.intIDs = b.intIDs[:0]
+		for _, id := range b.sendIDs {
+			v, err := strconv.ParseInt(id, 10, 64)
+			if err != nil {
+				return nil, nil, fmt.Errorf("pgstore: integer row key %q: %w", id, err)
+			}
+			b.intIDs = append(b.intIDs, v)
+		}
+		args = append(args, b.intIDs)
+	} else {
+		var err error
+		if args, err = j.key.keyArgs(b.sendIDs); err != nil {
+			return nil, nil, err
+		}
 	}
 	old := j.opt.casValue
 	if !old {
-		xs := make([]int64, 0, len(b.sendIDs))
+		b.sendX = b.sendX[:0]
 		for r := range b.ids {
 			if b.sends(r, n) {
-				xs = append(xs, b.xmins[r])
+				b.sendX = append(b.sendX, b.xmins[r])
 			}
 		}
-		args = append(args, xs)
+		args = append(args, b.sendX)
+	}
+	if len(b.blobs) < n {
+		b.blobs = make([]blobBuf, n)
 	}
 	for c, col := range j.t.Columns {
-		olds := make([][]byte, 0, len(b.sendIDs))
-		news := make([][]byte, 0, len(b.sendIDs))
+		var olds [][]byte
+		if old {
+			olds = make([][]byte, 0, len(b.sendIDs))
+		}
+		news := b.sendNews[:0]
 		for r := range b.ids {
 			if !b.sends(r, n) {
 				continue
 			}
-			olds = append(olds, b.vals[c][r])
+			if old {
+				olds = append(olds, b.vals[c][r])
+			}
 			nv := b.news[c][r]
 			if nv == nil {
 				nv = b.vals[c][r]
 			}
 			news = append(news, nv)
 		}
+		b.sendNews = news
 		if col.Form == fieldcrypt.Text {
 			if old {
 				args = append(args, textArray(olds))
@@ -453,8 +582,9 @@ func (j *job) updateArgs(b *batch) ([]string, []any, error) {
 			args = append(args, oo, ol, no, nl, ob, nb)
 			continue
 		}
-		no, nl, nb := blob(news)
-		args = append(args, no, nl, nb)
+		bb := &b.blobs[c]
+		bb.fill(news)
+		args = append(args, bb.offs, bb.lens, bb.cat)
 	}
 	return b.sendIDs, args, nil
 }
@@ -488,6 +618,29 @@ func blob(vs [][]byte) (offs, lens []int32, cat []byte) {
 		cat = append(cat, v...)
 	}
 	return offs, lens, cat
+}
+
+// blobBuf is blob's result in buffers kept across batches.
+type blobBuf struct {
+	offs, lens []int32
+	cat        []byte
+}
+
+// fill sets bb to blob(vs), reusing its buffers.
+func (bb *blobBuf) fill(vs [][]byte) {
+	if bb.cat == nil {
+		bb.cat = []byte{} // a nil []byte would be sent as NULL
+	}
+	bb.offs, bb.lens, bb.cat = bb.offs[:0], bb.lens[:0], bb.cat[:0]
+	for _, v := range vs {
+		bb.offs = append(bb.offs, int32(len(bb.cat)+1))
+		if v == nil {
+			bb.lens = append(bb.lens, -1)
+			continue
+		}
+		bb.lens = append(bb.lens, int32(len(v)))
+		bb.cat = append(bb.cat, v...)
+	}
 }
 
 // textArray turns raw text values into a text[] argument (nil is NULL).

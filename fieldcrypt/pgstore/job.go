@@ -36,7 +36,7 @@ type Options struct {
 	// RowsPerSecond caps the rate of rows read, over all workers; 0 is no
 	// cap.
 	RowsPerSecond float64 `json:"rows_per_second"`
-	// Pause is slept by each worker after each batch.
+	// Pause is slept by each worker between two batches.
 	Pause time.Duration
 	// DryRun reads and decrypts everything that would be rewrapped and
 	// reports it, but writes nothing: no UPDATE, no checkpoint.
@@ -135,7 +135,9 @@ func ParseColumn(spec string) (Column, error) {
 // Progress is the state of a run. Counts are cumulative over the run.
 type Progress struct {
 	// Total is the number of rows that needed work when the run started
-	// (counted in SQL); for a resumed run, what was left.
+	// (counted in SQL, in a snapshot from before the first batch); for a
+	// resumed run, what was left. The count runs beside the first batches:
+	// until it is in, Total is the planner's estimate of the table's rows.
 	Total int64 `json:"total"`
 	// Scanned rows were read (each has at least one value to rewrap).
 	Scanned int64 `json:"scanned"`
@@ -323,23 +325,36 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		rep.Resumed = resumed
 		claim = j.claim
 	}
-	// The count of rows to do, for the ETA. (Run alongside the first batches
-	// it would miss the rows they already did.)
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+t.ident()+" WHERE "+t.needsWork(1), j.prefixes...).Scan(&j.prog.Total); err != nil {
-		return nil, fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	// The count of rows to do, for Total and the ETA, runs beside the
+	// batches in a snapshot taken before the first of them: exact (it does
+	// not miss the rows they do meanwhile), but not a full scan the batches
+	// wait for. Until it is in, Total is the planner's estimate of the
+	// table's rows.
+	countTx, err := j.countSnapshot(ctx)
+	if err != nil {
+		return nil, err
 	}
 	j.start = opt.Now()
 	j.limStart = j.start
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	errs := make(chan error, opt.Workers+1)
+	countDone := make(chan struct{})
+	go func() {
+		defer close(countDone)
+		err := j.count(wctx, countTx)
+		if err != nil {
+			cancel()
+			errs <- err
+		}
+	}()
 	hbDone := make(chan struct{})
 	if !opt.DryRun {
 		go func() { defer close(hbDone); j.heartbeat(wctx) }()
 	} else {
 		close(hbDone)
 	}
-	errs := make(chan error, opt.Workers)
 	var wg sync.WaitGroup
 	for w := 0; w < opt.Workers; w++ {
 		wg.Add(1)
@@ -353,6 +368,7 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		}()
 	}
 	wg.Wait()
+	<-countDone // needed for the report; an error cancels the workers
 	cancel()
 	<-hbDone
 	close(errs)
@@ -386,7 +402,6 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		}
 		return rep, runErr
 	}
-	var err error
 	if rep.Census, err = TakeCensus(ctx, db, ring, t); err != nil {
 		return rep, err
 	}
@@ -394,6 +409,43 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Values: rep.Census.Values(id), Role: "previous"})
 	}
 	return rep, nil
+}
+
+// countSnapshot starts the transaction the count of rows to do runs in and
+// takes its snapshot, and sets Total to the planner's estimate meanwhile.
+func (j *job) countSnapshot(ctx context.Context) (pgx.Tx, error) {
+	var est float64
+	if err := j.db.QueryRow(ctx, "SELECT reltuples::float8 FROM pg_class WHERE oid = $1::oid", j.tableOID).Scan(&est); err != nil {
+		return nil, fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	}
+	j.prog.Total = max(int64(est), 0) // -1: never analyzed
+	tx, err := j.db.Begin(ctx)
+	if err == nil {
+		// The snapshot is taken by the first statement after SET TRANSACTION.
+		if _, err = tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err == nil {
+			_, err = tx.Exec(ctx, "SELECT 1")
+		}
+		if err != nil {
+			_ = tx.Rollback(context.Background())
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	}
+	return tx, nil
+}
+
+// count counts the rows to do in tx's snapshot, sets Total and ends tx.
+func (j *job) count(ctx context.Context, tx pgx.Tx) error {
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	var n int64
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+j.t.ident()+" WHERE "+j.t.needsWork(1), j.prefixes...).Scan(&n); err != nil {
+		return fmt.Errorf("pgstore: count rows to rewrap: %w", err)
+	}
+	j.mu.Lock()
+	j.prog.Total = n
+	j.mu.Unlock()
+	return nil
 }
 
 // worker claims parts and works them until the job is done: when nothing is
@@ -490,8 +542,10 @@ func (j *job) prepare(ctx context.Context) error {
 	// the transaction that wrote it): any write to the row since it was read
 	// makes a new version with another xmin, so the row is re-read, never
 	// clobbered; a write that changed nothing of ours costs a retry. It is
-	// exact, and sends 8 bytes per row instead of every old value. (With
-	// casValue, for benchmarks: t.c = v.o for every column.)
+	// exact, also against a writer that commits while the UPDATE waits for
+	// its row lock (Postgres re-checks the condition on the version it
+	// committed), and sends 4 bytes per row (xid[]) instead of every old
+	// value. (With casValue, for benchmarks: t.c = v.o for every column.)
 	// Text columns travel as text[] arrays. Bytea columns travel as one
 	// bytea of concatenated values with int4[] arrays of 1-based offsets and
 	// lengths (-1: NULL): pgx encodes a bytea[] element by element, which
@@ -502,16 +556,22 @@ func (j *job) prepare(ctx context.Context) error {
 	param := 1
 	next := func(typ string) string { p := fmt.Sprintf("$%d::%s", param, typ); param++; return p }
 	for i := range k.cols {
-		arrs = append(arrs, next("text[]"))
+		// An integer key travels as int8[] (binary, no text to parse per
+		// row); other keys as their text.
+		if k.intKey {
+			arrs = append(arrs, next("int8[]"))
+		} else {
+			arrs = append(arrs, next("text[]"))
+		}
 		names = append(names, fmt.Sprintf("id%d", i))
 		outs = append(outs, fmt.Sprintf("u.id%d", i))
 		keyEq = append(keyEq, fmt.Sprintf("%s = v.id%d::%s", k.quoted[i], i, k.types[i]))
 	}
 	if !j.opt.casValue {
-		arrs = append(arrs, next("int8[]"))
+		arrs = append(arrs, next("xid[]"))
 		names = append(names, "x")
 		outs = append(outs, "u.x")
-		cas = append(cas, "t.xmin = v.x::text::xid")
+		cas = append(cas, "t.xmin = v.x")
 	}
 	for i, c := range j.t.Columns {
 		old := j.opt.casValue

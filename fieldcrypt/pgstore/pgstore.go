@@ -16,9 +16,11 @@
 // Rows are read in primary-key order (keyset pagination, never OFFSET), and
 // only rows holding a value that is not under the primary key are read: the
 // filter is a prefix test that runs in Postgres. Each batch is written back
-// with one UPDATE … FROM unnest(…) that compares every column with the value
-// that was read (compare-and-swap), so a row the application rewrote
-// meanwhile is not overwritten: it is read again and retried. A checkpoint
+// with one UPDATE … FROM unnest(…) that compares the row's version (xmin)
+// with the version that was read (compare-and-swap), so a row the
+// application rewrote meanwhile is not overwritten: it is read again and
+// retried. Each batch is read in the round trip of the previous batch's
+// UPDATE and rewrapped while Postgres runs it. A checkpoint
 // table records how far each part of the key range got; a killed job resumes
 // there. Work is idempotent: a batch redone after a crash finds its rows
 // already current.
@@ -53,10 +55,12 @@ import (
 )
 
 // DB is the part of *pgxpool.Pool the job uses. Reencrypt uses it from
-// several goroutines at once (its workers and the heartbeat that renews
-// their leases), so it must be safe for concurrent use: pass a pool, with
-// at least Workers + 1 connections. TakeCensus and Verify use one
-// connection at a time and also accept a *pgx.Conn.
+// several goroutines at once (its workers, the heartbeat that renews
+// their leases and, at the start, the count of rows to do), so it must be
+// safe for concurrent use: pass a pool, with at least Workers + 1
+// connections (with Workers + 2 the count runs beside every worker; with
+// one fewer, a worker waits for it at the start). TakeCensus and Verify
+// use one connection at a time and also accept a *pgx.Conn.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

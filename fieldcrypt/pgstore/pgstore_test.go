@@ -385,6 +385,83 @@ func TestConflictOtherColumn(t *testing.T) {
 	f.verify(t, rNew)
 }
 
+// TestConflictWriterCommitsDuringUpdate: a writer that updated a row before
+// the job's UPDATE reached it, and commits while that UPDATE waits for the
+// row's lock. Postgres then re-checks the UPDATE's condition against the
+// committed version (EvalPlanQual), whose xmin is the writer's: the job's
+// stale value must not be written over it. The row is re-read and its new
+// value rewrapped.
+func TestConflictWriterCommitsDuringUpdate(t *testing.T) {
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
+	rOld := ring(t, oldK)
+	f := newFixture(t, 300, rOld, true)
+	ctx := context.Background()
+	var hits atomic.Int64
+	done := make(chan error, 1)
+	testHookBeforeUpdate = func(ids []string) {
+		if hits.Add(1) > 1 {
+			return
+		}
+		id := ids[len(ids)/2]
+		p := "written-while-the-job-waits-" + id
+		f.want[id] = [2]*string{&p, f.want[id][1]}
+		tx, err := f.pool.Begin(ctx)
+		if err != nil {
+			t.Error(err)
+			done <- err
+			return
+		}
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET nid = $1 WHERE id = $2::bigint`, f.seal(t, rOld, 0, id, &p), id); err != nil {
+			t.Error(err)
+		}
+		// Commit once the job's UPDATE waits for this transaction.
+		x := strconv.FormatUint(uint64(txid(t, tx)), 10)
+		go func() {
+			for deadline := time.Now().Add(time.Minute); ; {
+				if time.Now().After(deadline) {
+					done <- errors.New("the job's UPDATE never waited for the writer")
+					_ = tx.Commit(ctx)
+					return
+				}
+				var waiting int
+				err := f.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = $1`,
+					x).Scan(&waiting)
+				if err != nil || waiting > 0 {
+					if err == nil {
+						err = tx.Commit(ctx)
+					}
+					done <- err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	defer func() { testHookBeforeUpdate = nil }()
+	rNew := ring(t, newK, oldK)
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100, Ranges: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rep.Conflicts != 1 || rep.Unresolved != 0 {
+		t.Fatalf("conflicts %d unresolved %d", rep.Conflicts, rep.Unresolved)
+	}
+	f.verify(t, rNew) // the writer's value, under the new key
+}
+
+// txid is the id of tx's transaction (assigned by its first write), as
+// pg_locks shows it (32 bits, without the epoch).
+func txid(t *testing.T, tx pgx.Tx) uint32 {
+	var x uint32
+	if err := tx.QueryRow(context.Background(), `SELECT pg_current_xact_id()::text::bigint % 4294967296`).Scan(&x); err != nil {
+		t.Error(err)
+	}
+	return x
+}
+
 // TestWritersDuringJob: application writers update random rows, under the old
 // or the new key, while the job runs; afterwards every row decrypts to the
 // last value its writer wrote.
@@ -580,8 +657,9 @@ func TestThrottleAndPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 3000 rows at 1000 rows/s is 3 s of waiting, pauses included; a pause
-	// after each of the 6 full batches (the 7th read finds nothing).
-	if pauses != 6 || slept < 2900*time.Millisecond || slept > 3100*time.Millisecond {
+	// between each two of the 6 full batches (the 7th read, sent with the
+	// 6th batch's UPDATE, finds nothing).
+	if pauses != 5 || slept < 2900*time.Millisecond || slept > 3100*time.Millisecond {
 		t.Fatalf("pauses %d slept %v", pauses, slept)
 	}
 	if rep.RowsPerSecond < 900 || rep.RowsPerSecond > 1100 || rep.Elapsed < 2900*time.Millisecond {
@@ -603,6 +681,66 @@ func TestProgressETA(t *testing.T) {
 	if len(seen) != 5 || seen[0].Scanned != 250 || seen[0].ETA <= 0 || seen[0].Total != 1000 || seen[4].ETA != 0 || !seen[4].Done {
 		t.Fatalf("progress %+v", seen)
 	}
+}
+
+// TestCountInSnapshotFromTheStart: the count of rows to do runs beside the
+// batches, in a snapshot taken before the first of them. Held back until
+// the job has written a quarter of the table, it still counts every row
+// that needed work when the run started.
+func TestCountInSnapshotFromTheStart(t *testing.T) {
+	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
+	f := newFixture(t, 2000, ring(t, oldK), false)
+	rNew := ring(t, newK, oldK)
+	ctx := context.Background()
+	id := rNew.Primary()
+	db := lateCountDB{DB: f.pool, table: `"accounts"`, wait: func() {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			var done int
+			if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM accounts WHERE substring(nid from 2 for 8) = $1`, id[:]).Scan(&done); err != nil {
+				t.Error(err)
+				return
+			}
+			if done >= 500 {
+				return
+			}
+		}
+		t.Error("the job wrote no batches while its count waited")
+	}}
+	rep, err := Reencrypt(ctx, db, rNew, f.t, Options{BatchSize: 100, Ranges: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != 2000 || rep.Scanned != 2000 {
+		t.Fatalf("total %d scanned %d, want 2000 each", rep.Total, rep.Scanned)
+	}
+}
+
+// lateCountDB holds the count of rows to do back (the count over table in
+// a transaction the job begins) until wait returns.
+type lateCountDB struct {
+	DB
+	table string
+	wait  func()
+}
+
+func (d lateCountDB) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := d.DB.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lateCountTx{Tx: tx, db: d}, nil
+}
+
+type lateCountTx struct {
+	pgx.Tx
+	db lateCountDB
+}
+
+func (t lateCountTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if strings.HasPrefix(sql, "SELECT count(*) FROM "+t.db.table+" ") {
+		t.db.wait()
+	}
+	return t.Tx.QueryRow(ctx, sql, args...)
 }
 
 func TestBadTable(t *testing.T) {
