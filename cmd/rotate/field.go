@@ -197,7 +197,7 @@ func runFieldCensus(ctx context.Context, env *Env, args []string) int {
 	} else {
 		printCensus(env, ring, lc, f.columns != "")
 	}
-	if lc.NotCurrent() > 0 {
+	if lc.NotUpToDate() > 0 {
 		return exitCheck
 	}
 	return exitOK
@@ -345,7 +345,7 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 			}{"report", row})
 		}
 		// A dry run expects values to remain; values no key opens are not.
-		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotCurrent() > 0 {
+		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotUpToDate() > 0 {
 			code, doc.OK = exitCheck, false
 		}
 	}
@@ -407,7 +407,7 @@ func auditReencrypt(env *Env, ring *fieldcrypt.Keyring, list pgstore.ColumnList)
 // printFailures lists undecryptable values by row.
 func printFailures(env *Env, t pgstore.Table, fs []pgstore.Failure, n int64) {
 	for _, fl := range fs {
-		fmt.Fprintf(env.Stdout, "undecryptable: %s %s=%s column %s: %v\n", t.Name, t.PK, fl.PK, fl.Column, fl.Err)
+		fmt.Fprintf(env.Stdout, "undecryptable: %s %s=%s column %s: %v\n", t.Name, t.PK, fl.Row, fl.Column, fl.Err)
 	}
 	if n > int64(len(fs)) {
 		fmt.Fprintf(env.Stdout, "… and %d more undecryptable values in %s\n", n-int64(len(fs)), t.Name)

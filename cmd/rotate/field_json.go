@@ -20,15 +20,15 @@ type censusJSON struct {
 	// hold values under the key).
 	ColumnList  bool                `json:"column_list"`
 	Tables      []*pgstore.Census   `json:"tables"`
-	Keys        []pgstore.KeyStatus `json:"keys"`
+	Keys        []pgstore.KeyCensus `json:"keys"`
 	Columns     int                 `json:"columns"`
 	NotCurrent  int64               `json:"not_current"`
 	HeadersOnly bool                `json:"headers_only"`
 }
 
 func censusDoc(command string, lc *pgstore.ListCensus, list bool) censusJSON {
-	d := censusJSON{Command: command, ColumnList: list, Tables: lc.Tables, Keys: []pgstore.KeyStatus{}, Columns: lc.Columns,
-		NotCurrent: lc.NotCurrent(), HeadersOnly: true}
+	d := censusJSON{Command: command, ColumnList: list, Tables: lc.Tables, Keys: []pgstore.KeyCensus{}, Columns: lc.Columns,
+		NotCurrent: lc.NotUpToDate(), HeadersOnly: true}
 	for _, k := range lc.Keys {
 		if !list {
 			k.Retirable = false
@@ -63,7 +63,7 @@ type reencryptTable struct {
 	Total          int64              `json:"total"`
 	Scanned        int64              `json:"scanned"`
 	Rewrapped      int64              `json:"rewrapped"`
-	Current        int64              `json:"current"`
+	UpToDate       int64              `json:"up_to_date"`
 	Conflicts      int64              `json:"conflicts"`
 	Unresolved     int64              `json:"unresolved"`
 	Undecryptable  int64              `json:"undecryptable"`
@@ -82,7 +82,7 @@ func reencryptRow(t pgstore.Table, r *pgstore.Report) reencryptTable {
 		name = t.Schema + "." + t.Name
 	}
 	row := reencryptTable{Table: name, DryRun: r.DryRun, Resumed: r.Resumed, Total: r.Total, Scanned: r.Scanned,
-		Rewrapped: r.Rewrapped, Current: r.Current, Conflicts: r.Conflicts, Unresolved: r.Unresolved,
+		Rewrapped: r.Rewrapped, UpToDate: r.UpToDate, Conflicts: r.Conflicts, Unresolved: r.Unresolved,
 		Undecryptable: r.Undecryptable, Failures: r.Failures, ElapsedSeconds: r.Elapsed.Seconds(),
 		RowsPerSecond: r.RowsPerSecond, TakenOver: r.TakenOver, Previous: r.Previous, Census: r.Census, Summary: r.Summary()}
 	if row.Failures == nil {
@@ -113,7 +113,7 @@ type progressEvent struct {
 	Total          int64             `json:"total"`
 	Scanned        int64             `json:"scanned"`
 	Rewrapped      int64             `json:"rewrapped"`
-	Current        int64             `json:"current"`
+	UpToDate       int64             `json:"up_to_date"`
 	Conflicts      int64             `json:"conflicts"`
 	Unresolved     int64             `json:"unresolved"`
 	Undecryptable  int64             `json:"undecryptable"`
@@ -127,7 +127,7 @@ type progressEvent struct {
 }
 
 func newProgressEvent(p pgstore.Progress) progressEvent {
-	return progressEvent{Event: "progress", Total: p.Total, Scanned: p.Scanned, Rewrapped: p.Rewrapped, Current: p.Current,
+	return progressEvent{Event: "progress", Total: p.Total, Scanned: p.Scanned, Rewrapped: p.Rewrapped, UpToDate: p.UpToDate,
 		Conflicts: p.Conflicts, Unresolved: p.Unresolved, Undecryptable: p.Undecryptable, Failures: p.Failures,
 		ElapsedSeconds: p.Elapsed.Seconds(), RowsPerSecond: p.RowsPerSecond, ETASeconds: p.ETA.Seconds(),
 		TakenOver: p.TakenOver, Waiting: p.Waiting, Done: p.Done}

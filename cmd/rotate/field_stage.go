@@ -361,7 +361,7 @@ func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 			return exitCheck
 		}
 		for _, id := range retire {
-			if !census.SafeToRetire(id) {
+			if !census.Retirable(id) {
 				inUse = append(inUse, fmt.Sprintf("%s: %s (%d values)", census.Table, id, census.Values(id)))
 			}
 		}

@@ -225,7 +225,7 @@ func TestFieldVerify(t *testing.T) {
 		t.Fatalf("verify moved value: %+v", v)
 	}
 	j := runCLI(t, vars, "", append([]string{"field", "verify", "--bind", "--json"}, tbl...)...)
-	if j.code != exitCheck || !strings.Contains(j.stdout, `"undecryptable": 1`) || !strings.Contains(j.stdout, `"pk": "1,4"`) || !strings.Contains(j.stdout, `"ok": false`) {
+	if j.code != exitCheck || !strings.Contains(j.stdout, `"undecryptable": 1`) || !strings.Contains(j.stdout, `"row": "1,4"`) || !strings.Contains(j.stdout, `"ok": false`) {
 		t.Fatalf("verify --json: %+v", j)
 	}
 	for _, bad := range [][]string{

@@ -177,7 +177,7 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 		}
 		_ = enc.Encode(pgstore.ReportEvent(rep))
 		fmt.Fprintln(stderr, "reencrypt-job: "+rep.Summary())
-		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotCurrent() > 0 {
+		if rep.Undecryptable > 0 || !rep.DryRun && rep.Census.NotUpToDate() > 0 {
 			code = 1
 		}
 	}

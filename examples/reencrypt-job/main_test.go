@@ -105,7 +105,7 @@ type report struct {
 	TakenOver     int64    `json:"taken_over"`
 	Undecryptable int64    `json:"undecryptable"`
 	Failures      []struct {
-		PK, Column, Error string
+		Row, Column, Error string
 	} `json:"failures"`
 }
 
@@ -198,7 +198,7 @@ func TestUsageAndUndecryptable(t *testing.T) {
 	code := run(context.Background(), []string{"-table", "users", "-column", "nid", "-bind"}, src, &stdout, &stderr)
 	evs := events(t, stdout.Bytes())
 	last := evs[len(evs)-1]
-	if code != 1 || last.Report == nil || last.Report.Undecryptable != 1 || last.Report.Failures[0].PK != "77" {
+	if code != 1 || last.Report == nil || last.Report.Undecryptable != 1 || last.Report.Failures[0].Row != "77" {
 		t.Fatalf("exit %d, %+v", code, last.Report)
 	}
 	if !last.Report.Previous[0].Safe {

@@ -276,7 +276,7 @@ func (j *job) process(ctx context.Context, b *batch, rw rewrap, cp *cpWrite, ahe
 		changed, stats := rw.changed, rw.stats
 		j.mu.Lock()
 		j.prog.Scanned += scanned
-		j.prog.Current += stats.current
+		j.prog.UpToDate += stats.current
 		j.prog.Undecryptable += int64(len(stats.failures))
 		for _, f := range stats.failures {
 			if len(j.prog.Failures) < j.opt.MaxReported {
@@ -478,7 +478,7 @@ func (j *job) rewrapBatch(b *batch) rewrap {
 			case fieldcrypt.UpToDate:
 				st.current++
 			case fieldcrypt.Failed:
-				st.failures = append(st.failures, Failure{PK: id, Column: col.Name, Err: err})
+				st.failures = append(st.failures, Failure{Row: id, Column: col.Name, Err: err})
 			}
 			spans = append(spans, span{-1, 0})
 		}

@@ -142,7 +142,7 @@ func BenchmarkReencrypt(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if rep.Rewrapped != int64(n) || !rep.SafeToRetire(old.Primary()) {
+					if rep.Rewrapped != int64(n) || !rep.Retirable(old.Primary()) {
 						b.Fatalf("rewrapped %d of %d", rep.Rewrapped, n)
 					}
 					if v == "job" {

@@ -113,8 +113,8 @@ func ReadColumnList(path string) (ColumnList, error) {
 	return ParseColumnList(b)
 }
 
-// KeyStatus is what the census of every listed column says about one key.
-type KeyStatus struct {
+// KeyCensus is what the census of every listed column says about one key.
+type KeyCensus struct {
 	KeyID  fieldcrypt.KeyID `json:"key_id"`
 	Role   string           `json:"role"` // primary, next, previous or unknown
 	Values int64            `json:"values"`
@@ -128,19 +128,19 @@ type ListCensus struct {
 	Tables []*Census `json:"tables"`
 	// Keys has every key of the keyring, then unknown keys found in the
 	// data, with their values over all listed columns.
-	Keys []KeyStatus `json:"keys"`
+	Keys []KeyCensus `json:"keys"`
 	// Columns is the number of columns counted.
 	Columns int `json:"columns"`
 	// HeadersOnly is always true: see Census.
 	HeadersOnly bool `json:"headers_only"`
 }
 
-// NotCurrent returns the number of non-NULL values not under the primary key
+// NotUpToDate returns the number of non-NULL values not under the primary key
 // over every listed column.
-func (l *ListCensus) NotCurrent() int64 {
+func (l *ListCensus) NotUpToDate() int64 {
 	var n int64
 	for _, c := range l.Tables {
-		n += c.NotCurrent()
+		n += c.NotUpToDate()
 	}
 	return n
 }
@@ -188,7 +188,7 @@ func TakeListCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, list C
 	slices.SortFunc(unknown, func(a, b fieldcrypt.KeyID) int { return strings.Compare(a.String(), b.String()) })
 	for _, id := range append(ids, unknown...) {
 		role := ring.Role(id)
-		out.Keys = append(out.Keys, KeyStatus{KeyID: id, Role: role, Values: counts[id], Retirable: role == "previous" && counts[id] == 0})
+		out.Keys = append(out.Keys, KeyCensus{KeyID: id, Role: role, Values: counts[id], Retirable: role == "previous" && counts[id] == 0})
 	}
 	return out, nil
 }

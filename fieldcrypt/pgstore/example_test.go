@@ -38,7 +38,7 @@ func ExampleReencrypt() {
 	}
 	fmt.Println(rep.Summary())
 	for _, id := range ring.Previous() {
-		fmt.Println(id, "safe to retire:", rep.SafeToRetire(id))
+		fmt.Println(id, "safe to retire:", rep.Retirable(id))
 	}
 }
 
@@ -76,7 +76,7 @@ func ExampleTakeListCensus() {
 	}
 	for _, r := range reps {
 		for _, f := range r.Failures {
-			fmt.Println("undecryptable:", r.Table, f.PK, f.Column, f.Err)
+			fmt.Println("undecryptable:", r.Table, f.Row, f.Column, f.Err)
 		}
 	}
 	lc, err := pgstore.TakeListCensus(ctx, pool, ring, list)

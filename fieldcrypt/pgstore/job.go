@@ -99,7 +99,7 @@ func (o *Options) defaults() {
 
 // Failure is a value that could not be opened: reported, left as it is.
 type Failure struct {
-	PK     string
+	Row    string
 	Column string
 	Err    error
 }
@@ -108,10 +108,10 @@ type Failure struct {
 // package fieldcrypt never contain a value or a key.
 func (f Failure) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		PK     string `json:"pk"`
+		Row    string `json:"row"`
 		Column string `json:"column"`
 		Err    string `json:"error"`
-	}{f.PK, f.Column, f.Err.Error()})
+	}{f.Row, f.Column, f.Err.Error()})
 }
 
 // ParseColumn parses a column spec as the CLI and the example job take it:
@@ -144,8 +144,8 @@ type Progress struct {
 	// Rewrapped values were written under the primary key (would have been,
 	// in a dry run).
 	Rewrapped int64 `json:"rewrapped"`
-	// Current values were already under the primary key in rows read.
-	Current int64 `json:"current"`
+	// UpToDate values were already under the primary key in rows read.
+	UpToDate int64 `json:"up_to_date"`
 	// Conflicts counts compare-and-swap misses: rows written by someone else
 	// between read and update, then re-read and retried.
 	Conflicts int64 `json:"conflicts"`
@@ -214,11 +214,11 @@ func CensusEvent(l *ListCensus) any {
 	}{"census", l, l.Summary()}
 }
 
-// SafeToRetire reports whether no value of this table is left under key id.
+// Retirable reports whether no value of this table is left under key id.
 // It speaks for this table only: a key is retirable when no encrypted column
 // of the database holds a value under it (ListCensus.Retirable).
-func (r *Report) SafeToRetire(id fieldcrypt.KeyID) bool {
-	return r.Census != nil && r.Census.SafeToRetire(id)
+func (r *Report) Retirable(id fieldcrypt.KeyID) bool {
+	return r.Census != nil && r.Census.Retirable(id)
 }
 
 // Summary says in one line whether the run finished and which previous keys
@@ -229,7 +229,7 @@ func (r *Report) Summary() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: scanned %d rows, rewrapped %d values, %d already current, %d conflicts, %d undecryptable",
-		r.Census.Table, r.Scanned, r.Rewrapped, r.Current, r.Conflicts, r.Undecryptable)
+		r.Census.Table, r.Scanned, r.Rewrapped, r.UpToDate, r.Conflicts, r.Undecryptable)
 	if r.DryRun {
 		b.WriteString(" (dry run: nothing written)")
 	}
@@ -240,7 +240,7 @@ func (r *Report) Summary() string {
 			fmt.Fprintf(&b, "; previous key %s: %d values left, NOT safe to retire", k.KeyID, k.Values)
 		}
 	}
-	if n := r.Census.NotCurrent(); n > 0 {
+	if n := r.Census.NotUpToDate(); n > 0 {
 		fmt.Fprintf(&b, "; %d values not under the primary key", n)
 	}
 	b.WriteString(" (key ids read from headers: verify decrypts every value)")

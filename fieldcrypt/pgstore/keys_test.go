@@ -103,7 +103,7 @@ func TestCompositeKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Scanned != 3000 || rep.Rewrapped != 6000 || rep.Undecryptable != 0 || rep.Census.NotCurrent() != 0 {
+	if rep.Scanned != 3000 || rep.Rewrapped != 6000 || rep.Undecryptable != 0 || rep.Census.NotUpToDate() != 0 {
 		t.Fatalf("%s (scanned %d)", rep.Summary(), rep.Scanned)
 	}
 	vr, err := Verify(ctx, db.Pool, ring(t, newK), tb, VerifyOptions{BatchSize: 70})

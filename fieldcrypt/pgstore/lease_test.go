@@ -58,7 +58,7 @@ func TestProcessesShareOneJob(t *testing.T) {
 				if errs[i] != nil {
 					t.Fatalf("process %d: %v", i, errs[i])
 				}
-				if !reps[i].Done || reps[i].Census.NotCurrent() != 0 || !reps[i].SafeToRetire(rOld.Primary()) {
+				if !reps[i].Done || reps[i].Census.NotUpToDate() != 0 || !reps[i].Retirable(rOld.Primary()) {
 					t.Fatalf("process %d returned before the job was done: %s", i, reps[i].Summary())
 				}
 				rewrapped += reps[i].Rewrapped
@@ -160,7 +160,7 @@ func TestDeadProcessTakenOver(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatalf("survivor %d: %v", i, errs[i])
 		}
-		if !reps[i].Resumed || reps[i].Census.NotCurrent() != 0 {
+		if !reps[i].Resumed || reps[i].Census.NotUpToDate() != 0 {
 			t.Fatalf("survivor %d: %s", i, reps[i].Summary())
 		}
 		taken += reps[i].TakenOver

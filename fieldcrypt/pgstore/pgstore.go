@@ -297,9 +297,9 @@ func (c *Census) Values(id fieldcrypt.KeyID) int64 {
 	return n
 }
 
-// NotCurrent returns the number of non-NULL values not under the primary key
+// NotUpToDate returns the number of non-NULL values not under the primary key
 // (other keys and non-envelopes), over all columns.
-func (c *Census) NotCurrent() int64 {
+func (c *Census) NotUpToDate() int64 {
 	var n int64
 	for _, col := range c.Columns {
 		n += col.NotEnvelope
@@ -312,10 +312,10 @@ func (c *Census) NotCurrent() int64 {
 	return n
 }
 
-// SafeToRetire reports whether no value of the table is under key id: as
+// Retirable reports whether no value of the table is under key id: as
 // far as this table goes, the key can be removed. Retire a key only when
 // every encrypted column says so (ListCensus.Retirable).
-func (c *Census) SafeToRetire(id fieldcrypt.KeyID) bool { return c.Values(id) == 0 }
+func (c *Census) Retirable(id fieldcrypt.KeyID) bool { return c.Values(id) == 0 }
 
 // TakeCensus runs the census of t.
 func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (*Census, error) {

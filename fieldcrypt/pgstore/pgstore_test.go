@@ -190,7 +190,7 @@ func TestReencryptEndToEnd(t *testing.T) {
 	if calls < 9 {
 		t.Fatalf("progress called %d times", calls)
 	}
-	if !rep.SafeToRetire(rOld.Primary()) || rep.Census.NotCurrent() != 0 {
+	if !rep.Retirable(rOld.Primary()) || rep.Census.NotUpToDate() != 0 {
 		t.Fatalf("census after: %+v", rep.Census)
 	}
 	if !strings.Contains(rep.Summary(), "previous key "+rOld.Primary().String()+": 0 values left in this table") {
@@ -231,7 +231,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if rep.Rewrapped != 700*2-70-70 || rep.Scanned != 700 || !rep.DryRun || !strings.Contains(rep.Summary(), "dry run") {
 		t.Fatalf("dry run report %+v", rep.Progress)
 	}
-	if rep.SafeToRetire(ring(t, oldK).Primary()) {
+	if rep.Retirable(ring(t, oldK).Primary()) {
 		t.Fatal("dry run says the old key is safe to retire")
 	}
 	var exists bool
@@ -265,7 +265,7 @@ func TestUndecryptableReported(t *testing.T) {
 	}
 	got := map[string]error{}
 	for _, fl := range rep.Failures {
-		got[fl.PK+"/"+fl.Column] = fl.Err
+		got[fl.Row+"/"+fl.Column] = fl.Err
 	}
 	if rep.Undecryptable != 4 || len(got) != 4 {
 		t.Fatalf("failures %v (%d)", got, rep.Undecryptable)
@@ -289,7 +289,7 @@ func TestUndecryptableReported(t *testing.T) {
 	if h, _ := fieldcrypt.ParseHeader([]byte(email), fieldcrypt.Text); h.KeyID != rNew.Primary() {
 		t.Fatal("the good column of a failing row was not rewrapped")
 	}
-	if rep.Census.NotCurrent() != 4 || !strings.Contains(rep.Summary(), "4 undecryptable") || !strings.Contains(rep.Summary(), "4 values not under the primary key") {
+	if rep.Census.NotUpToDate() != 4 || !strings.Contains(rep.Summary(), "4 undecryptable") || !strings.Contains(rep.Summary(), "4 values not under the primary key") {
 		t.Fatalf("summary: %s", rep.Summary())
 	}
 	var unknown, previous, invalid int64
@@ -307,7 +307,7 @@ func TestUndecryptableReported(t *testing.T) {
 	if unknown != 2 || previous != 1 || invalid != 1 { // the tampered value still carries the old key id
 		t.Fatalf("census unknown=%d invalid=%d: %+v", unknown, invalid, rep.Census)
 	}
-	if rep.SafeToRetire(ring(t, oldK).Primary()) {
+	if rep.Retirable(ring(t, oldK).Primary()) {
 		t.Fatal("old key reported safe to retire while the tampered row still names it")
 	}
 }
@@ -349,7 +349,7 @@ func testConflictNotOverwritten(t *testing.T, casValue bool) {
 		t.Fatalf("conflicts %d unresolved %d", rep.Conflicts, rep.Unresolved)
 	}
 	keys := f.verify(t, rNew)
-	if len(keys) != 1 || !rep.SafeToRetire(rOld.Primary()) {
+	if len(keys) != 1 || !rep.Retirable(rOld.Primary()) {
 		t.Fatalf("keys %v", keys)
 	}
 }
@@ -551,7 +551,7 @@ func TestCancelAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep2.Resumed || rep2.Scanned >= 5000 || !rep2.SafeToRetire(rOld.Primary()) {
+	if !rep2.Resumed || rep2.Scanned >= 5000 || !rep2.Retirable(rOld.Primary()) {
 		t.Fatalf("resumed run: resumed=%v scanned=%d census=%+v", rep2.Resumed, rep2.Scanned, rep2.Census)
 	}
 	if rep.Scanned+rep2.Scanned < 5000 {
@@ -580,7 +580,7 @@ func TestLegacyPlaintextMigration(t *testing.T) {
 		t.Fatalf("strict dry run: %v %d", err, rep.Undecryptable)
 	}
 	rep, err = Reencrypt(ctx, db.Pool, r.WithLegacy(fieldcrypt.Plaintext), tb, Options{BatchSize: 64})
-	if err != nil || rep.Rewrapped != 299 || rep.Census.NotCurrent() != 0 || rep.Census.Columns[0].Nulls != 1 {
+	if err != nil || rep.Rewrapped != 299 || rep.Census.NotUpToDate() != 0 || rep.Census.Columns[0].Nulls != 1 {
 		t.Fatalf("migration: %v %+v", err, rep)
 	}
 	var phone string
@@ -617,7 +617,7 @@ func TestQuotedIdentifiersAndUUIDKeys(t *testing.T) {
 	}
 	rNew := ring(t, newK, oldK)
 	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, Options{BatchSize: 40, Workers: 3, Job: "uuid job", CheckpointTable: pgx.Identifier{"Vault", "my checkpoints"}})
-	if err != nil || rep.Rewrapped != 250 || !rep.SafeToRetire(rOld.Primary()) {
+	if err != nil || rep.Rewrapped != 250 || !rep.Retirable(rOld.Primary()) {
 		t.Fatalf("%v %+v", err, rep)
 	}
 	rows, _ := db.Pool.Query(ctx, `SELECT "Row Id"::text, "Name; DROP" FROM "Vault"."Card ""Holders"""`)
@@ -866,7 +866,7 @@ func TestTextResultFormat(t *testing.T) {
 				t.Fatalf("census over %v: %+v, %v; want %+v", mode, got, err, want)
 			}
 			rep, err := Reencrypt(ctx, pool, rNew, f.t, Options{BatchSize: 64, Workers: 2})
-			if err != nil || rep.Undecryptable != 0 || rep.Unresolved != 0 || rep.Census.NotCurrent() != 0 || !rep.SafeToRetire(rOld.Primary()) {
+			if err != nil || rep.Undecryptable != 0 || rep.Unresolved != 0 || rep.Census.NotUpToDate() != 0 || !rep.Retirable(rOld.Primary()) {
 				t.Fatalf("job over %v: %v; %s", mode, err, rep.Summary())
 			}
 			if keys := f.verify(t, rNew); len(keys) != 1 {
@@ -914,7 +914,7 @@ func TestKilledWhileSplitting(t *testing.T) {
 		t.Fatal("cancelled run succeeded")
 	}
 	rep, err := Reencrypt(context.Background(), f.pool, rNew, f.t, Options{BatchSize: 100, Workers: 3})
-	if err != nil || !rep.SafeToRetire(rOld.Primary()) || rep.Census.NotCurrent() != 0 {
+	if err != nil || !rep.Retirable(rOld.Primary()) || rep.Census.NotUpToDate() != 0 {
 		t.Fatalf("resumed run: %v; %s", err, rep.Summary())
 	}
 	if keys := f.verify(t, rNew); len(keys) != 1 {

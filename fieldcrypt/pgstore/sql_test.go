@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
@@ -26,6 +27,17 @@ func TestNondeterministicCollation(t *testing.T) {
 	}
 	oldK, newK := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	rOld, rNew := ring(t, oldK), ring(t, newK, oldK)
+	// The case test below upper-cases the key-id characters of the text
+	// form; a key whose id text has no lower-case letter (about 1 key in
+	// 500) would make it a no-op: draw another.
+	for {
+		v, _ := rNew.EncryptText(nil, []byte("x"), fieldcrypt.Binding{})
+		if id := string(v[4:16]); strings.ToUpper(id) != id {
+			break
+		}
+		newK = fieldcrypttest.NewKey(t)
+		rNew = ring(t, newK, oldK)
+	}
 	var rows [][]any
 	for i := 1; i <= 400; i++ {
 		id := "Person-" + strconv.Itoa(i)
@@ -41,7 +53,7 @@ func TestNondeterministicCollation(t *testing.T) {
 		t.Fatalf("census: %v %+v", err, c)
 	}
 	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, Options{BatchSize: 64, Workers: 2})
-	if err != nil || rep.Rewrapped != 400 || rep.Census.NotCurrent() != 0 {
+	if err != nil || rep.Rewrapped != 400 || rep.Census.NotUpToDate() != 0 {
 		t.Fatalf("job: %v %+v", err, rep)
 	}
 	vr, err := Verify(ctx, db.Pool, rNew, tb, VerifyOptions{BatchSize: 50})
@@ -98,7 +110,7 @@ func TestStandardConformingStringsOff(t *testing.T) {
 	}
 	defer pool.Close()
 	rep, err := Reencrypt(ctx, pool, rNew, f.t, Options{BatchSize: 100, Workers: 2})
-	if err != nil || rep.Census.NotCurrent() != 0 || !rep.SafeToRetire(rOld.Primary()) {
+	if err != nil || rep.Census.NotUpToDate() != 0 || !rep.Retirable(rOld.Primary()) {
 		t.Fatalf("job: %v %+v", err, rep)
 	}
 	if vr, err := Verify(ctx, pool, rNew, f.t, VerifyOptions{}); err != nil || !vr.OK() {

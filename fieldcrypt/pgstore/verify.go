@@ -139,7 +139,7 @@ func Verify(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt V
 				if err != nil {
 					rep.Undecryptable++
 					if len(rep.Failures) < opt.MaxReported {
-						rep.Failures = append(rep.Failures, Failure{PK: id, Column: col.Name, Err: err})
+						rep.Failures = append(rep.Failures, Failure{Row: id, Column: col.Name, Err: err})
 					}
 					continue
 				}

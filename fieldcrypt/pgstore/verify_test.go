@@ -37,11 +37,11 @@ func TestVerifyFindsWhatTheCensusCannot(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := TakeCensus(ctx, f.pool, rNew, f.t)
-	if err != nil || c.NotCurrent() != 0 || !c.HeadersOnly {
+	if err != nil || c.NotUpToDate() != 0 || !c.HeadersOnly {
 		t.Fatalf("census: %v %+v", err, c)
 	}
 	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{})
-	if err != nil || rep.Census.NotCurrent() != 0 || rep.Undecryptable != 0 {
+	if err != nil || rep.Census.NotUpToDate() != 0 || rep.Undecryptable != 0 {
 		t.Fatalf("job: %v %s", err, rep.Summary())
 	}
 	vr, err = Verify(ctx, f.pool, rNew, f.t, VerifyOptions{BatchSize: 64})
@@ -53,7 +53,7 @@ func TestVerifyFindsWhatTheCensusCannot(t *testing.T) {
 	}
 	got := map[string]error{}
 	for _, fl := range vr.Failures {
-		got[fl.PK+"/"+fl.Column] = fl.Err
+		got[fl.Row+"/"+fl.Column] = fl.Err
 	}
 	if !errors.Is(got["8/nid"], fieldcrypt.ErrAuthentication) || got["9/email"] == nil {
 		t.Fatalf("failures %v", got)

@@ -134,10 +134,10 @@ func fieldPostgres(ctx context.Context, o *Options, p *Phase) error {
 	if writeErr != nil {
 		return fmt.Errorf("application writer: %w", writeErr)
 	}
-	p.Event("Field key (Postgres): resumed job finished (resumed=%v); old key safe to retire: %v", rep.Resumed, rep.SafeToRetire(before.Primary()))
+	p.Event("Field key (Postgres): resumed job finished (resumed=%v); old key safe to retire: %v", rep.Resumed, rep.Retirable(before.Primary()))
 	p.Fact("Postgres table of %d rows × 2 columns: first run cancelled after %d rows; resumed run rewrapped %d values in %s (%.0f rows/s), %d conflicts with %d concurrent application writes, %d undecryptable",
 		o.Rows, firstScanned, rep.Rewrapped, time.Since(start).Round(time.Millisecond), rep.RowsPerSecond, rep.Conflicts, writes.Load(), rep.Undecryptable)
-	if !rep.SafeToRetire(before.Primary()) || rep.Undecryptable > 0 {
+	if !rep.Retirable(before.Primary()) || rep.Undecryptable > 0 {
 		return fmt.Errorf("after the job the census still shows rows on the old key or undecryptable values: %s", rep.Summary())
 	}
 	// Every row opens with the new key alone and holds its last write.
