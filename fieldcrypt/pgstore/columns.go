@@ -252,3 +252,21 @@ func (l *ListCensus) Summary() string {
 	}
 	return b.String()
 }
+
+// ParseColumn parses a column spec as the CLI and the example job take it:
+// "name" (bytea, binary form) or "name:text" / "name:binary".
+func ParseColumn(spec string) (Column, error) {
+	name, form, _ := strings.Cut(spec, ":")
+	c := Column{Name: name}
+	switch form {
+	case "", "binary", "bytea":
+	case "text":
+		c.Form = fieldcrypt.Text
+	default:
+		return c, fmt.Errorf("pgstore: column %q: form must be binary or text", spec)
+	}
+	if name == "" {
+		return c, fmt.Errorf("pgstore: empty column name in %q", spec)
+	}
+	return c, nil
+}
