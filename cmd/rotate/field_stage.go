@@ -288,7 +288,7 @@ func runFieldPromote(ctx context.Context, env *Env, args []string) int {
 
 func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 	var tf tableFlags
-	fs := newFlags(env, "field retire", "rotate field retire --dir DIR (--columns FILE | --table T --column C[:text]...) [--key FP] (--yes | --dry-run)\n\n"+
+	fs := newFlags(env, "field retire", "rotate field retire --dir DIR --columns FILE [--key FP] (--yes | --dry-run)\n\n"+
 		"Retire step: removes previous keys (all, or --key FP) from FIELD_ENCRYPTION_KEY_PREVIOUS once the\n"+
 		"census of every encrypted column (--columns FILE, the list the job and verify read) shows no value\n"+
 		"under them. Refuses (exit 1) otherwise: a key still in use would make its values\n"+
@@ -307,8 +307,15 @@ func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 	if fs.NArg() != 0 {
 		return wrongArgs(fs, "no arguments")
 	}
-	// The census must cover every encrypted column: --columns FILE (the
-	// list the job and verify read), or one --table and its --column.
+	// The census must cover every encrypted column: --columns FILE, the
+	// list the job and verify read. One --table cannot see the others, and
+	// the key is deleted for good.
+	if tf.columns == "" {
+		fmt.Fprintln(env.Stderr, "rotate field retire: missing required flag --columns FILE: a key is retired only when no listed column holds a value under it (a census of one --table cannot see the other columns, and the key is deleted for good)")
+		fmt.Fprintln(env.Stderr)
+		fs.Usage()
+		return exitUsage
+	}
 	list, ok := tf.tables(env, "retire")
 	if !ok {
 		return exitUsage

@@ -196,7 +196,11 @@ func TestFieldRetireNeedsYes(t *testing.T) {
 	}
 	dir := writeDir(t, map[string]string{"FIELD_ENCRYPTION_KEY": goldenFieldNext, "FIELD_ENCRYPTION_KEY_PREVIOUS": oldKey})
 	vars := map[string]string{"DATABASE_URL": db.URL, "ROTATE_TZ": "UTC"}
-	args := []string{"field", "retire", "--dir", dir, "--table", "people", "--column", "nid"}
+	columns := filepath.Join(t.TempDir(), "columns")
+	if err := os.WriteFile(columns, []byte("people nid binary unbound id\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"field", "retire", "--dir", dir, "--columns", columns}
 	if r := runCLI(t, vars, "", args...); r.code != exitUsage || !strings.Contains(r.stderr, "--yes") {
 		t.Errorf("without --yes: %v", r)
 	}

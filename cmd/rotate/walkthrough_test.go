@@ -607,7 +607,16 @@ func TestFieldRotationWalkthrough(t *testing.T) {
 	// everyone decrypts both.
 	time.Sleep(200 * time.Millisecond)
 	// Retire is refused while values remain under the old key.
-	if r := cli("field", "retire", "--dir", dir, "--table", "people", "--column", "nid"); r.code != exitCheck || !strings.Contains(r.stderr, fpOld) {
+	// The list of every encrypted column, as docs/rotation-procedures.md
+	// step 4 writes it; retire takes its census over it.
+	columns := filepath.Join(t.TempDir(), "fieldcrypt-columns")
+	if err := os.WriteFile(columns, []byte("people nid binary unbound id\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := cli("field", "retire", "--dir", dir, "--table", "people", "--column", "nid", "--yes"); r.code != exitUsage || !strings.Contains(r.stderr, "missing required flag --columns") {
+		t.Fatalf("field retire over one --table: %v", r)
+	}
+	if r := cli("field", "retire", "--dir", dir, "--columns", columns); r.code != exitCheck || !strings.Contains(r.stderr, fpOld) {
 		t.Fatalf("early field retire: %v", r)
 	}
 	syncSecrets(t, dir, lagDir)
@@ -615,7 +624,7 @@ func TestFieldRotationWalkthrough(t *testing.T) {
 	if r := cli("field", "reencrypt", "--dir", dir, "--table", "people", "--column", "nid", "--progress", "json"); r.code != 0 {
 		t.Fatalf("reencrypt: %v", r)
 	}
-	if r := cli("field", "retire", "--dir", dir, "--table", "people", "--column", "nid", "--yes"); r.code != 0 {
+	if r := cli("field", "retire", "--dir", dir, "--columns", columns, "--yes"); r.code != 0 {
 		t.Fatalf("field retire: %v", r)
 	}
 	syncSecrets(t, dir, lagDir)
