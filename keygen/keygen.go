@@ -33,8 +33,9 @@ func Classes() []Class {
 	return c
 }
 
-// WebhookPrefix starts every Standard Webhooks secret.
-const WebhookPrefix = "whsec_"
+// webhookPrefix starts every Standard Webhooks secret: webhook.SecretPrefix,
+// the one exported name for it (this package stays below payment).
+const webhookPrefix = "whsec_"
 
 // ErrUnknownClass is returned for a class name that is not one of Classes.
 var ErrUnknownClass = errors.New("unknown secret class")
@@ -65,7 +66,7 @@ func NewFrom(r io.Reader, c Class) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return WebhookPrefix + s, nil
+		return webhookPrefix + s, nil
 	case Field:
 		return randomBase64(r, 32)
 	case DB, Redis:
