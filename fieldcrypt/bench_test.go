@@ -24,7 +24,7 @@ func BenchmarkField(b *testing.B) {
 	pt := make([]byte, 64)
 	for _, alg := range algs {
 		ring, _ := fieldcrypt.NewKeyring(keyText)
-		_ = ring.SetAlgorithm(alg)
+		ring, _ = ring.WithAlgorithm(alg)
 		var raw cipher.AEAD
 		if alg == fieldcrypt.AES256GCM {
 			blk, _ := aes.NewCipher(key)

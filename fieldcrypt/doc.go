@@ -21,7 +21,7 @@
 // specifies it byte by byte, with known-answer vectors.
 //
 // XChaCha20-Poly1305 with 192-bit random nonces is the default: one key can
-// seal any number of values. AES-256-GCM can be selected with SetAlgorithm;
+// seal any number of values. AES-256-GCM can be selected with WithAlgorithm;
 // its 96-bit random nonces limit a key to about 2^32 encryptions. Either
 // algorithm always decrypts. Envelopes reveal the plaintext's length, the key
 // id and the algorithm; nothing else.

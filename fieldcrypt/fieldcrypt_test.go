@@ -52,7 +52,8 @@ func TestRoundTrip(t *testing.T) {
 	r := mustRing(t, fieldcrypttest.NewKey(t))
 	bind := fieldcrypt.Binding{Table: "users", Column: "email", Row: "7"}
 	for _, alg := range algs {
-		if err := r.SetAlgorithm(alg); err != nil {
+		var err error
+		if r, err = r.WithAlgorithm(alg); err != nil {
 			t.Fatal(err)
 		}
 		for _, f := range forms {
@@ -108,7 +109,7 @@ func TestTamperEveryByte(t *testing.T) {
 	b := fieldcrypt.Binding{Table: "t", Column: "c", Row: "1"}
 	pt := []byte("secret national id 0792")
 	for _, alg := range algs {
-		_ = r.SetAlgorithm(alg)
+		r, _ = r.WithAlgorithm(alg)
 		env := seal(t, r, fieldcrypt.Binary, pt, b)
 		for i := range env {
 			for bit := 0; bit < 8; bit++ {
@@ -247,7 +248,7 @@ func TestPreviousKeysDecryptOnly(t *testing.T) {
 func TestTruncatedAndExtended(t *testing.T) {
 	r := mustRing(t, fieldcrypttest.NewKey(t))
 	for _, alg := range algs {
-		_ = r.SetAlgorithm(alg)
+		r, _ = r.WithAlgorithm(alg)
 		for _, f := range forms {
 			v := seal(t, r, f, []byte("0123456789"), fieldcrypt.Binding{})
 			for n := 0; n < len(v); n++ {
@@ -487,7 +488,7 @@ func TestKeyringFromSource(t *testing.T) {
 			}
 		}
 	}
-	if err := r.SetAlgorithm(fieldcrypt.Algorithm(9)); err == nil {
+	if _, err := r.WithAlgorithm(fieldcrypt.Algorithm(9)); err == nil {
 		t.Fatal("unknown algorithm accepted")
 	}
 }
@@ -504,7 +505,7 @@ func TestParseKeyIDAndPrefix(t *testing.T) {
 		}
 	}
 	for _, alg := range algs {
-		_ = r.SetAlgorithm(alg)
+		r, _ = r.WithAlgorithm(alg)
 		for _, f := range forms {
 			v := seal(t, r, f, []byte("x"), fieldcrypt.Binding{})
 			if !bytes.HasPrefix(v, r.Primary().Prefix(f)) {
@@ -530,5 +531,33 @@ func TestRewrapResultString(t *testing.T) {
 		if got := st.String(); got != want {
 			t.Errorf("RewrapResult(%d).String() = %q, want %q", uint8(st), got, want)
 		}
+	}
+}
+
+// TestWithCopies: a Keyring never changes; WithAlgorithm and WithRand return
+// configured copies, so a keyring already shared keeps its algorithm.
+func TestWithCopies(t *testing.T) {
+	r := mustRing(t, fieldcrypttest.NewKey(t))
+	aes, err := r.WithAlgorithm(fieldcrypt.AES256GCM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ring *fieldcrypt.Keyring
+		want fieldcrypt.Algorithm
+	}{{r, fieldcrypt.XChaCha20Poly1305}, {aes, fieldcrypt.AES256GCM}} {
+		v, err := tc.ring.Encrypt(nil, []byte("x"), fieldcrypt.Binding{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := fieldcrypt.ParseHeader(v, fieldcrypt.Binary); err != nil || h.Algorithm != tc.want {
+			t.Fatalf("header %+v, %v; want %v", h, err, tc.want)
+		}
+	}
+	fixed := r.WithRand(bytes.NewReader(make([]byte, 64)))
+	a, _ := fixed.Encrypt(nil, []byte("x"), fieldcrypt.Binding{})
+	b, _ := r.Encrypt(nil, []byte("x"), fieldcrypt.Binding{})
+	if bytes.Equal(a, b) {
+		t.Fatal("WithRand changed the original keyring's nonce source")
 	}
 }

@@ -36,7 +36,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := ring.SetAlgorithm(alg); err != nil {
+		if ring, err = ring.WithAlgorithm(alg); err != nil {
 			log.Fatal(err)
 		}
 		n := 24
@@ -44,7 +44,7 @@ func main() {
 			n = 12
 		}
 		nonce := seq(nonceStart, n)
-		ring.SetRand(bytes.NewReader(nonce))
+		ring = ring.WithRand(bytes.NewReader(nonce))
 		var bind fieldcrypt.Binding
 		if b != nil {
 			bind = *b
@@ -53,7 +53,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		ring.SetRand(bytes.NewReader(nonce))
+		ring = ring.WithRand(bytes.NewReader(nonce))
 		text, err := ring.EncryptText(nil, pt, bind)
 		if err != nil {
 			log.Fatal(err)

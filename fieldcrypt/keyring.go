@@ -65,8 +65,9 @@ func (k *key) aead(a Algorithm) cipher.AEAD {
 // decryption never tries keys in turn.
 //
 // Its keys never change: a service that follows a changed source loads a new
-// Keyring (LoadKeyring) and swaps it in. Configure a Keyring (SetAlgorithm,
-// SetRand) before sharing it; after that it is safe for concurrent use.
+// Keyring (LoadKeyring) and swaps it in. A Keyring never changes:
+// WithAlgorithm, WithRand and WithLegacy return configured copies. It is
+// safe for concurrent use.
 type Keyring struct {
 	keys    []*key // keys[0] is the primary, then previous keys, then the next key if hasNext
 	hasNext bool
@@ -206,19 +207,26 @@ func newKeyring(primary fingerprint.Secret, previous []fingerprint.Secret, next 
 	return r, nil
 }
 
-// SetAlgorithm selects the AEAD that Encrypt uses: XChaCha20Poly1305 (the
-// default) or AES256GCM. Envelopes of either algorithm always decrypt.
-func (r *Keyring) SetAlgorithm(a Algorithm) error {
+// WithAlgorithm returns a keyring sharing r's keys whose Encrypt uses a:
+// XChaCha20Poly1305 (the default) or AES256GCM. Envelopes of either
+// algorithm always decrypt. r is unchanged.
+func (r *Keyring) WithAlgorithm(a Algorithm) (*Keyring, error) {
 	if a.nonceLen() == 0 {
-		return fmt.Errorf("fieldcrypt: unknown algorithm %v", a)
+		return nil, fmt.Errorf("fieldcrypt: unknown algorithm %v", a)
 	}
-	r.alg = a
-	return nil
+	c := *r
+	c.alg = a
+	return &c, nil
 }
 
-// SetRand replaces crypto/rand as the source of nonces. Only tests and
-// known-answer vectors need this: a predictable source destroys security.
-func (r *Keyring) SetRand(rand io.Reader) { r.rand = rand }
+// WithRand returns a keyring sharing r's keys that draws nonces from rand
+// instead of crypto/rand. Only tests and known-answer vectors need this: a
+// predictable source destroys security. r is unchanged.
+func (r *Keyring) WithRand(rand io.Reader) *Keyring {
+	c := *r
+	c.rand = rand
+	return &c
+}
 
 // Primary returns the id of the key that encrypts.
 func (r *Keyring) Primary() KeyID { return r.keys[0].id }

@@ -104,16 +104,16 @@ func TestVectors(t *testing.T) {
 			if v.Algorithm == fieldcrypt.AES256GCM.String() {
 				alg = fieldcrypt.AES256GCM
 			}
-			if err := ring.SetAlgorithm(alg); err != nil {
+			if ring, err = ring.WithAlgorithm(alg); err != nil {
 				t.Fatal(err)
 			}
 			nonce, _ := hex.DecodeString(v.Nonce)
-			ring.SetRand(bytes.NewReader(nonce))
+			ring = ring.WithRand(bytes.NewReader(nonce))
 			got, err := ring.Encrypt(nil, pt, b)
 			if err != nil || !bytes.Equal(got, env) {
 				t.Fatalf("Encrypt = %x, %v; want %s", got, err, v.Envelope)
 			}
-			ring.SetRand(bytes.NewReader(nonce))
+			ring = ring.WithRand(bytes.NewReader(nonce))
 			text, err := ring.EncryptText(nil, pt, b)
 			if err != nil || string(text) != v.Text {
 				t.Fatalf("EncryptText = %s, %v; want %s", text, err, v.Text)
@@ -218,7 +218,8 @@ func TestIndependentDecoder(t *testing.T) {
 	}
 	b := &fieldcrypt.Binding{Table: "orders", Column: "card_holder", Row: "9f1c"}
 	for _, alg := range []fieldcrypt.Algorithm{fieldcrypt.XChaCha20Poly1305, fieldcrypt.AES256GCM} {
-		if err := ring.SetAlgorithm(alg); err != nil {
+		var err error
+		if ring, err = ring.WithAlgorithm(alg); err != nil {
 			t.Fatal(err)
 		}
 		for _, n := range []int{0, 1, 15, 16, 17, 64, 1000} {

@@ -472,7 +472,7 @@ func setAlgorithm(env *Env, ring *fieldcrypt.Keyring, alg string) int {
 	switch alg {
 	case "xchacha20poly1305":
 	case "aes256gcm":
-		_ = ring.SetAlgorithm(fieldcrypt.AES256GCM)
+		ring, _ = ring.WithAlgorithm(fieldcrypt.AES256GCM)
 	default:
 		fmt.Fprintf(env.Stderr, "rotate field: unknown --algorithm %q (xchacha20poly1305 or aes256gcm)\n", alg)
 		return exitUsage

@@ -126,7 +126,7 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 	switch *alg {
 	case "xchacha20poly1305":
 	case "aes256gcm":
-		_ = ring.SetAlgorithm(fieldcrypt.AES256GCM)
+		ring, _ = ring.WithAlgorithm(fieldcrypt.AES256GCM)
 	default:
 		fmt.Fprintf(stderr, "reencrypt-job: unknown -algorithm %q\n", *alg)
 		return 2

@@ -222,7 +222,7 @@ func inForm(bin []byte, f fieldcrypt.Form) []byte {
 // the same seed, for golden files that must not change between runs. It
 // destroys the encryption's security (the same nonce under one key reveals
 // plaintexts): use it only in tests, with keys generated for the test, via
-// Keyring.SetRand. It is safe for concurrent use.
+// Keyring.WithRand. It is safe for concurrent use.
 func UnsafeDeterministic(seed string) io.Reader {
 	return &counterRand{seed: sha256.Sum256([]byte(seed))}
 }

@@ -83,7 +83,7 @@ func TestUnsafeDeterministic(t *testing.T) {
 	rot := fieldcrypttest.NewRotation(t)
 	seal := func(seed string) []byte {
 		kr := rot.After(t)
-		kr.SetRand(fieldcrypttest.UnsafeDeterministic(seed))
+		kr = kr.WithRand(fieldcrypttest.UnsafeDeterministic(seed))
 		return fieldcrypttest.Seal(t, kr, []byte("x"), fieldcrypt.Text, b)
 	}
 	if !bytes.Equal(seal("golden"), seal("golden")) {
@@ -93,7 +93,7 @@ func TestUnsafeDeterministic(t *testing.T) {
 		t.Error("different seeds, same envelope")
 	}
 	kr := rot.After(t)
-	kr.SetRand(fieldcrypttest.UnsafeDeterministic("golden"))
+	kr = kr.WithRand(fieldcrypttest.UnsafeDeterministic("golden"))
 	a := fieldcrypttest.Seal(t, kr, []byte("x"), fieldcrypt.Binary, b)
 	c := fieldcrypttest.Seal(t, kr, []byte("x"), fieldcrypt.Binary, b)
 	if bytes.Equal(a, c) {

@@ -774,7 +774,7 @@ func TestFormatSQL(t *testing.T) {
 	}
 	k1, k2 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	r1, r2 := ring(t, k1), ring(t, k2)
-	_ = r2.SetAlgorithm(fieldcrypt.AES256GCM)
+	r2, _ = r2.WithAlgorithm(fieldcrypt.AES256GCM)
 	for i, r := range []*fieldcrypt.Keyring{r1, r2, r1} {
 		b, _ := r.Encrypt(nil, []byte("v"), fieldcrypt.Binding{})
 		s, _ := r.EncryptText(nil, []byte("v"), fieldcrypt.Binding{})
