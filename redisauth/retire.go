@@ -23,9 +23,10 @@ type RetireOptions struct {
 	Incident bool
 }
 
-// RetirePlan computes the retire steps for every node without running them
+// RetireDryRun computes the retire steps for every node without running them,
+// as pgrole.Admin.RetireDryRun does for a role
 // (the CLI's --dry-run). It refuses what Retire refuses.
-func (a *Admin) RetirePlan(ctx context.Context, o RetireOptions) ([]Step, error) {
+func (a *Admin) RetireDryRun(ctx context.Context, o RetireOptions) ([]Step, error) {
 	if err := ValidateName(o.User); err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func (a *Admin) RetirePlan(ctx context.Context, o RetireOptions) ([]Step, error)
 //     unless Incident (then CLIENT KILL USER first), and refused unless the
 //     new user exists everywhere with the same rules.
 func (a *Admin) Retire(ctx context.Context, o RetireOptions) ([]Applied, error) {
-	steps, err := a.RetirePlan(ctx, o)
+	steps, err := a.RetireDryRun(ctx, o)
 	if err != nil {
 		return nil, err
 	}

@@ -474,7 +474,7 @@ func redisRetire(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close()
 	if f.dryRun {
-		steps, err := adm.RetirePlan(ctx, o)
+		steps, err := adm.RetireDryRun(ctx, o)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "rotate redis retire: %v\n", err)
 			return redisCode(err)
