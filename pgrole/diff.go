@@ -10,21 +10,21 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Missing is one difference between the old and the new role: something
+// Difference is one difference between the old and the new role: something
 // the old role can do that the new one cannot, or (Privilege starting with
 // "extra") a right the new role has that the old had not. Kind is an object
 // kind, OWNER, POLICY, DEFAULT PRIVILEGES, ATTRIBUTE (including CONNECTION
 // LIMIT and VALID UNTIL), SETTING, MEMBERSHIP (privileges of, member of,
 // ADMIN OPTION on, SET ROLE to on 16+), PARAMETER (15+) or UNCOMPARED (a
 // database pgrole cannot connect to, where the two roles may differ).
-type Missing struct {
+type Difference struct {
 	Database  string // "" for cluster-wide items
 	Kind      string // an object kind, or ATTRIBUTE, SETTING, MEMBERSHIP, POLICY, DEFAULT PRIVILEGES
 	Object    string
 	Privilege string
 }
 
-func (m Missing) String() string {
+func (m Difference) String() string {
 	db := m.Database
 	if db == "" {
 		db = "(cluster)"
@@ -35,16 +35,16 @@ func (m Missing) String() string {
 // DiffError is ErrPrivilegeDiff with the list of what the new role lacks.
 type DiffError struct {
 	Old, New string
-	Missing  []Missing
+	Differences  []Difference
 }
 
 func (e *DiffError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgrole: %q lacks %d privilege(s) of %q; cutover refused until the diff is empty (re-run the grant phase or grant them; OWNER: move ownership to a NOLOGIN role both login roles are members of):",
-		e.New, len(e.Missing), e.Old)
-	for i, m := range e.Missing {
+		e.New, len(e.Differences), e.Old)
+	for i, m := range e.Differences {
 		if i == 10 {
-			fmt.Fprintf(&b, " … and %d more", len(e.Missing)-10)
+			fmt.Fprintf(&b, " … and %d more", len(e.Differences)-10)
 			break
 		}
 		b.WriteString("\n  ")
@@ -213,7 +213,7 @@ func setOption(version int) string {
 // both ways: what the new role has and the old had not is listed as
 // "extra: …" (a new superuser is listed once, as extra SUPERUSER). An empty
 // result means the new role can replace the old one, and no more.
-func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, error) {
+func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Difference, error) {
 	oldOID, err := a.roleOID(ctx, oldRole)
 	if err != nil {
 		return nil, err
@@ -222,13 +222,13 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 	if err != nil {
 		return nil, err
 	}
-	collect := func(c *pgx.Conn, db, q string, x, y uint32, extra bool) ([]Missing, error) {
+	collect := func(c *pgx.Conn, db, q string, x, y uint32, extra bool) ([]Difference, error) {
 		rows, err := c.Query(ctx, q, x, y)
 		if err != nil {
 			return nil, err
 		}
-		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Missing, error) {
-			m := Missing{Database: db}
+		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Difference, error) {
+			m := Difference{Database: db}
 			err := row.Scan(&m.Kind, &m.Object, &m.Privilege)
 			if extra {
 				m.Privilege = "extra: " + m.Privilege
@@ -290,8 +290,8 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Missing, e
 	if err != nil {
 		return nil, fmt.Errorf("pgrole: diff: read databases that cannot be scanned: %w", err)
 	}
-	unscanned, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Missing, error) {
-		var m Missing
+	unscanned, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Difference, error) {
+		var m Difference
 		var roles, reason string
 		err := row.Scan(&m.Database, &roles, &reason)
 		m.Kind, m.Object = "UNCOMPARED", ident(m.Database)
@@ -378,7 +378,7 @@ func (a *Admin) Verify(ctx context.Context, oldRole, newRole string) error {
 		return err
 	}
 	if len(ms) > 0 {
-		return &DiffError{Old: oldRole, New: newRole, Missing: ms}
+		return &DiffError{Old: oldRole, New: newRole, Differences: ms}
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/goodgo/rotation/pgrole"
 )
 
-func findings(ms []pgrole.Missing) map[string]bool {
+func findings(ms []pgrole.Difference) map[string]bool {
 	out := map[string]bool{}
 	for _, m := range ms {
 		out[m.Kind+" "+m.Object+" "+m.Privilege] = true

@@ -190,7 +190,7 @@ func TestDiffSeesOwnedDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inDB4 []pgrole.Missing
+	var inDB4 []pgrole.Difference
 	for _, m := range ms {
 		if m.Database == db4.Name {
 			inDB4 = append(inDB4, m)

@@ -501,11 +501,11 @@ func proveStrategy(t *testing.T, strategy pgrole.Strategy) {
 		}
 		for _, want := range []string{"OWNER TABLE app.app_rls", "OWNER MATERIALIZED VIEW app.app_mv", "OWNER VIEW app.app_view", "OWNER SEQUENCE app.app_seq", "OWNER TABLE public.app_owned2"} {
 			found := false
-			for _, m := range de.Missing {
+			for _, m := range de.Differences {
 				found = found || strings.Contains(m.String(), want)
 			}
 			if !found {
-				t.Errorf("the refusal does not name %q: %v", want, de.Missing)
+				t.Errorf("the refusal does not name %q: %v", want, de.Differences)
 			}
 		}
 		rs := rightsOf(t, version, dbs, true, p.Old, p.New)
@@ -513,7 +513,7 @@ func proveStrategy(t *testing.T, strategy pgrole.Strategy) {
 		if len(onlyOld) == 0 {
 			t.Fatal("the diff refused cutover, yet the effective rights are equal")
 		}
-		t.Logf("refused with %d finding(s) (e.g. %v); the rights differ in %d line(s) (e.g. %s)", len(de.Missing), de.Missing[0], len(onlyOld), onlyOld[0])
+		t.Logf("refused with %d finding(s) (e.g. %v); the rights differ in %d line(s) (e.g. %s)", len(de.Differences), de.Differences[0], len(onlyOld), onlyOld[0])
 		if _, err := adm.Rollback(ctx, p, quickDrain); err != nil {
 			t.Fatalf("rollback of the refused mirror: %v", err)
 		}

@@ -94,12 +94,12 @@ func TestMirrorRotationCopiesEverything(t *testing.T) {
 		t.Fatalf("verify before grant: %v", err)
 	}
 	kinds := map[string]bool{}
-	for _, m := range de.Missing {
+	for _, m := range de.Differences {
 		kinds[m.Kind] = true
 	}
 	for _, k := range []string{"TABLE", "SEQUENCE", "COLUMN", "SCHEMA", "FUNCTION", "PROCEDURE", "TYPE", "LARGE OBJECT", "POLICY", "DEFAULT PRIVILEGES", "SETTING"} {
 		if !kinds[k] {
-			t.Errorf("diff before grant lists no %s: %v", k, de.Missing)
+			t.Errorf("diff before grant lists no %s: %v", k, de.Differences)
 		}
 	}
 	// Attributes are compared too (a NOLOGIN role lacks LOGIN and the limit).
@@ -144,7 +144,7 @@ func TestMirrorRotationCopiesEverything(t *testing.T) {
 	}
 }
 
-func hasKind(ms []pgrole.Missing, kind string) bool {
+func hasKind(ms []pgrole.Difference, kind string) bool {
 	for _, m := range ms {
 		if m.Kind == kind {
 			return true
@@ -279,8 +279,8 @@ func TestRotateRefusesCutoverOnDrift(t *testing.T) {
 	if !errors.As(err, &de) || cutover {
 		t.Fatalf("rotate with drift: %v (cutover ran: %v)", err, cutover)
 	}
-	if len(de.Missing) != 1 || de.Missing[0].Object != "app.orders" || de.Missing[0].Privilege != "DELETE" {
-		t.Fatalf("diff: %v", de.Missing)
+	if len(de.Differences) != 1 || de.Differences[0].Object != "app.orders" || de.Differences[0].Privilege != "DELETE" {
+		t.Fatalf("diff: %v", de.Differences)
 	}
 }
 

@@ -147,11 +147,11 @@ func TestAlternateDiffGatesAndIncident(t *testing.T) {
 		t.Fatalf("verify: %v", err)
 	}
 	sides := map[string]bool{}
-	for _, f := range de.Findings {
+	for _, f := range de.Differences {
 		sides[f.Side] = true
 	}
 	if !sides["old"] || !sides["new"] {
-		t.Fatalf("findings not both ways: %v", de.Findings)
+		t.Fatalf("findings not both ways: %v", de.Differences)
 	}
 	if _, err := adm.Retire(ctx, plan.RetireOptions()); !errors.As(err, &de) {
 		t.Fatalf("retire with a diff: %v", err)

@@ -140,7 +140,7 @@ func (a *Admin) Verify(ctx context.Context, p *Plan) error {
 			want = olds[n.Addr]
 		}
 		if fs := Diff(want, u); len(fs) > 0 {
-			return &DiffError{Old: p.Old, New: p.New, Node: n.Addr, Findings: fs}
+			return &DiffError{Old: p.Old, New: p.New, Node: n.Addr, Differences: fs}
 		}
 		if err := a.login(ctx, n, p.New, p.password); err != nil {
 			return &NodeError{n.Addr, err}

@@ -130,13 +130,13 @@ func (e *NodeError) Unwrap() error { return e.Err }
 type DiffError struct {
 	Old, New string
 	Node     string
-	Findings []Finding
+	Differences []Difference
 }
 
 func (e *DiffError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "redisauth: %q and %q differ on %s (%d finding(s))", e.Old, e.New, e.Node, len(e.Findings))
-	for i, f := range e.Findings {
+	fmt.Fprintf(&b, "redisauth: %q and %q differ on %s (%d finding(s))", e.Old, e.New, e.Node, len(e.Differences))
+	for i, f := range e.Differences {
 		if i == 5 {
 			b.WriteString("; …")
 			break

@@ -155,7 +155,7 @@ func (a *Admin) retireAlternate(ctx context.Context, o RetireOptions) ([]Step, e
 			return nil, &NodeError{n.Addr, fmt.Errorf("%w: %q does not exist: deleting %q would lock its clients out", ErrNotApplied, o.New, o.User)}
 		}
 		if fs := Diff(olds[n.Addr], news[n.Addr]); len(fs) > 0 {
-			return nil, &DiffError{Old: o.User, New: o.New, Node: n.Addr, Findings: fs}
+			return nil, &DiffError{Old: o.User, New: o.New, Node: n.Addr, Differences: fs}
 		}
 	}
 	if err := a.checkReplicaAuth(ctx, o.User, ""); err != nil {

@@ -364,15 +364,15 @@ func (s Selector) equal(o Selector) bool {
 	return slices.Equal(s.Keys, o.Keys) && slices.Equal(s.Channels, o.Channels) && s.Commands == o.Commands
 }
 
-// Finding is one difference between the rules of two users.
-type Finding struct {
+// Difference is one difference between the rules of two users.
+type Difference struct {
 	// Side is "old" when the old user has something the new lacks, "new"
 	// when the new user has something the old lacks.
 	Side string
 	What string // "flag on", "key ~cache:*", "commands -@all +get", "selector (…)"
 }
 
-func (f Finding) String() string {
+func (f Difference) String() string {
 	if f.Side == "old" {
 		return "new user lacks " + f.What
 	}
@@ -386,17 +386,17 @@ func (f Finding) String() string {
 // same (Redis skips RESTORE payload sanitization only for
 // "skip-sanitize-payload"; "reset" and loading users from a config file
 // add "sanitize-payload" by themselves).
-func Diff(old, new *User) []Finding {
-	var fs []Finding
+func Diff(old, new *User) []Difference {
+	var fs []Difference
 	both := func(what string, a, b []string) {
 		for _, x := range a {
 			if !slices.Contains(b, x) {
-				fs = append(fs, Finding{"old", what + " " + x})
+				fs = append(fs, Difference{"old", what + " " + x})
 			}
 		}
 		for _, x := range b {
 			if !slices.Contains(a, x) {
-				fs = append(fs, Finding{"new", what + " " + x})
+				fs = append(fs, Difference{"new", what + " " + x})
 			}
 		}
 	}
@@ -417,7 +417,7 @@ func Diff(old, new *User) []Finding {
 	both("key pattern", old.Root.Keys, new.Root.Keys)
 	both("channel pattern", old.Root.Channels, new.Root.Channels)
 	if old.Root.Commands != new.Root.Commands {
-		fs = append(fs, Finding{"old", "commands " + old.Root.Commands}, Finding{"new", "commands " + new.Root.Commands})
+		fs = append(fs, Difference{"old", "commands " + old.Root.Commands}, Difference{"new", "commands " + new.Root.Commands})
 	}
 	sel := func(u *User) []string {
 		var r []string

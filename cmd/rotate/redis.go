@@ -308,7 +308,7 @@ func redisVerify(ctx context.Context, env *Env, args []string) int {
 		out := map[string]any{"command": "redis verify", "ok": err == nil, "nodes": len(p.Nodes), "old_user": p.Old, "new_user": p.New}
 		if errors.As(err, &de) {
 			var fs []string
-			for _, x := range de.Findings {
+			for _, x := range de.Differences {
 				fs = append(fs, x.String())
 			}
 			out["findings"] = fs
@@ -318,7 +318,7 @@ func redisVerify(ctx context.Context, env *Env, args []string) int {
 		}
 		printJSON(env, out)
 	} else if errors.As(err, &de) {
-		for _, x := range de.Findings {
+		for _, x := range de.Differences {
 			fmt.Fprintf(env.Stdout, "%s: %s\n", de.Node, x)
 		}
 	}
