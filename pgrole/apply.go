@@ -50,23 +50,23 @@ func (e *ApplyError) Error() string {
 
 func (e *ApplyError) Unwrap() error { return e.Err }
 
-// Apply runs one phase of p: create, grant and retire execute their
+// ApplyPhase runs one phase of p: create, grant and retire execute their
 // statements (create and retire: each consecutive group of one database in
 // one transaction; grant: short transactions; all under lock_timeout and
 // retried on lock conflicts, see LockRetry);
-// verify runs Admin.Verify; drain runs Admin.Drain with default options
+// verify runs Admin.VerifyPrivileges; drain runs Admin.Drain with default options
 // (terminating sessions in incident mode). Cutover is the caller's
-// (applications and PgBouncer), so Apply refuses it. The retire phase checks
+// (applications and PgBouncer), so ApplyPhase refuses it. The retire phase checks
 // first that dropping is safe, and recomputes the databases to clean from
 // the catalogs.
-func (a *Admin) Apply(ctx context.Context, p *Plan, phase PhaseName) ([]Applied, error) {
+func (a *Admin) ApplyPhase(ctx context.Context, p *Plan, phase PhaseName) ([]Applied, error) {
 	ph := p.Phase(phase)
 	if ph == nil {
 		return nil, fmt.Errorf("%w: no phase %q", ErrBadPlan, phase)
 	}
 	switch phase {
 	case PhaseVerify:
-		return nil, a.Verify(ctx, p.Old, p.New)
+		return nil, a.VerifyPrivileges(ctx, p.Old, p.New)
 	case PhaseCutover:
 		return nil, fmt.Errorf("%w: cutover is done by the caller (PgBouncer userlist + RELOAD, the applications' credential file); see Rotate", ErrBadPlan)
 	case PhaseDrain:
@@ -440,13 +440,13 @@ type Hooks struct {
 func (a *Admin) Rotate(ctx context.Context, p *Plan, h Hooks) ([]Applied, error) {
 	var all []Applied
 	for _, ph := range []PhaseName{PhaseCreate, PhaseGrant} {
-		done, err := a.Apply(ctx, p, ph)
+		done, err := a.ApplyPhase(ctx, p, ph)
 		all = append(all, done...)
 		if err != nil {
 			return all, err
 		}
 	}
-	if err := a.Verify(ctx, p.Old, p.New); err != nil {
+	if err := a.VerifyPrivileges(ctx, p.Old, p.New); err != nil {
 		return all, err
 	}
 	if h.Cutover != nil {
@@ -464,7 +464,7 @@ func (a *Admin) Rotate(ctx context.Context, p *Plan, h Hooks) ([]Applied, error)
 			return all, fmt.Errorf("pgrole: before retire: %w", err)
 		}
 	}
-	done, err := a.Apply(ctx, p, PhaseRetire)
+	done, err := a.ApplyPhase(ctx, p, PhaseRetire)
 	all = append(all, done...)
 	return all, err
 }

@@ -70,7 +70,7 @@ func BenchmarkMirror20kRelations(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			p := plan(b)
-			if _, err := adm.Apply(ctx, p, PhaseCreate); err != nil {
+			if _, err := adm.ApplyPhase(ctx, p, PhaseCreate); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
@@ -93,12 +93,12 @@ func BenchmarkMirror20kRelations(b *testing.B) {
 		b.ReportMetric(verify.Seconds()/float64(b.N), "verify-s/op")
 	}
 	b.Run("grant/short-transactions", func(b *testing.B) {
-		grant(b, func(p *Plan) error { _, err := adm.Apply(ctx, p, PhaseGrant); return err })
+		grant(b, func(p *Plan) error { _, err := adm.ApplyPhase(ctx, p, PhaseGrant); return err })
 	})
 	b.Run("grant/short-transactions-without-access-share-locks", func(b *testing.B) {
 		adm.super = false // what a non-superuser operator gets
 		defer func() { adm.super = true }()
-		grant(b, func(p *Plan) error { _, err := adm.Apply(ctx, p, PhaseGrant); return err })
+		grant(b, func(p *Plan) error { _, err := adm.ApplyPhase(ctx, p, PhaseGrant); return err })
 	})
 	b.Run("grant/baseline-one-transaction", func(b *testing.B) {
 		grant(b, func(p *Plan) error { _, err := adm.run(ctx, PhaseGrant, p.Phase(PhaseGrant).Steps); return err })

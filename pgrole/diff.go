@@ -370,9 +370,9 @@ func (a *Admin) inheritedOIDs(ctx context.Context, set []uint32) []uint32 {
 	return out
 }
 
-// Verify returns a *DiffError (ErrPrivilegeDiff) unless newRole can do
+// VerifyPrivileges returns a *DiffError (ErrPrivilegeDiff) unless newRole can do
 // everything oldRole can.
-func (a *Admin) Verify(ctx context.Context, oldRole, newRole string) error {
+func (a *Admin) VerifyPrivileges(ctx context.Context, oldRole, newRole string) error {
 	ms, err := a.Diff(ctx, oldRole, newRole)
 	if err != nil {
 		return err

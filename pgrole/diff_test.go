@@ -50,11 +50,11 @@ func TestDiffEveryKindBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := adm.Verify(ctx, p.Old, p.New); err != nil {
+	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); err != nil {
 		t.Fatalf("after the mirror grant phase: %v", err)
 	}
 	nw := q(p.New)

@@ -98,7 +98,7 @@ func TestMirrorRetireKeepsThirdPartyGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatalf("%s: %v", ph, err)
 		}
 	}
@@ -107,7 +107,7 @@ func TestMirrorRetireKeepsThirdPartyGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d grant(s) made by the old role, e.g. %v", len(gs), gs[0])
-	applied, err := adm.Apply(ctx, p, pgrole.PhaseRetire)
+	applied, err := adm.ApplyPhase(ctx, p, pgrole.PhaseRetire)
 	if err != nil {
 		t.Fatalf("retire: %v", err)
 	}

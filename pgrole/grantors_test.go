@@ -33,7 +33,7 @@ func TestMirrorMembershipPerGrantor(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatalf("%s: %v\n%s", ph, err, p.Render())
 		}
 	}

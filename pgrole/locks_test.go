@@ -90,7 +90,7 @@ func TestMirrorGrantPhaseUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseCreate); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseCreate); err != nil {
 		t.Fatal(err)
 	}
 
@@ -123,7 +123,7 @@ func TestMirrorGrantPhaseUnderLoad(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
-	applied, err := adm.Apply(ctx, p, pgrole.PhaseGrant)
+	applied, err := adm.ApplyPhase(ctx, p, pgrole.PhaseGrant)
 	took := time.Since(start)
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
@@ -148,7 +148,7 @@ func TestMirrorGrantPhaseUnderLoad(t *testing.T) {
 	if load.ok.Load() == 0 || refresh.ok.Load() == 0 {
 		t.Errorf("no load ran (%d queries, %d refreshes)", load.ok.Load(), refresh.ok.Load())
 	}
-	if err := adm.Verify(ctx, p.Old, p.New); err != nil {
+	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); err != nil {
 		t.Fatal(err)
 	}
 	f.check(t, p.New)
@@ -167,20 +167,20 @@ func TestGrantPhaseNamesTheFailingStatement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseCreate); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseCreate); err != nil {
 		t.Fatal(err)
 	}
 	mustExec(t, f.db.Pool, "ALTER TABLE app.secrets RENAME TO secrets_moved")
-	_, err = adm.Apply(ctx, p, pgrole.PhaseGrant)
+	_, err = adm.ApplyPhase(ctx, p, pgrole.PhaseGrant)
 	var ae *pgrole.ApplyError
 	if !errors.As(err, &ae) || !strings.Contains(ae.Failed.SQL, "app.secrets") {
 		t.Fatalf("grant phase with a table gone: %v, want an ApplyError naming the GRANT on app.secrets", err)
 	}
 	mustExec(t, f.db.Pool, "ALTER TABLE app.secrets_moved RENAME TO secrets")
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseGrant); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseGrant); err != nil {
 		t.Fatalf("grant phase again: %v", err)
 	}
-	if err := adm.Verify(ctx, p.Old, p.New); err != nil {
+	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); err != nil {
 		t.Fatal(err)
 	}
 }

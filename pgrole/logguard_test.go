@@ -100,7 +100,7 @@ func TestVerifierNeverLogged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = adm.Apply(ctx, p, pgrole.PhaseCreate)
+			_, err = adm.ApplyPhase(ctx, p, pgrole.PhaseCreate)
 			if kind == "createrole" {
 				if !errors.Is(err, pgrole.ErrVerifierWouldBeLogged) || !strings.Contains(err.Error(), "log_statement = all") || !strings.Contains(err.Error(), "GRANT SET ON PARAMETER") {
 					t.Fatalf("operator that cannot quiet logging: %v", err)
@@ -114,7 +114,7 @@ func TestVerifierNeverLogged(t *testing.T) {
 				if p, err = adm.Plan(ctx, pgrole.PlanOptions{Role: app, Verifier: v}); err != nil {
 					t.Fatal(err)
 				}
-				_, err = adm.Apply(ctx, p, pgrole.PhaseCreate)
+				_, err = adm.ApplyPhase(ctx, p, pgrole.PhaseCreate)
 			}
 			if err != nil {
 				t.Fatal(err)

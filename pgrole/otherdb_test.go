@@ -82,7 +82,7 @@ func TestMirrorSecondDatabase(t *testing.T) {
 		}
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatalf("%s: %v", ph, err)
 		}
 	}
@@ -102,12 +102,12 @@ func TestMirrorSecondDatabase(t *testing.T) {
 	}
 	// And one right more.
 	mustExec(t, db2.Pool, "GRANT UPDATE (note) ON billing.invoices TO "+q(p.New), "GRANT DELETE ON billing.invoices TO "+q(p.New))
-	if err := adm.Verify(ctx, p.Old, p.New); !errors.Is(err, pgrole.ErrPrivilegeDiff) || !strings.Contains(err.Error(), db2.Name) ||
+	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); !errors.Is(err, pgrole.ErrPrivilegeDiff) || !strings.Contains(err.Error(), db2.Name) ||
 		!strings.Contains(err.Error(), "extra") {
 		t.Fatalf("an extra DELETE in %s: %v, want an extra finding there", db2.Name, err)
 	}
 	mustExec(t, db2.Pool, "REVOKE DELETE ON billing.invoices FROM "+q(p.New))
-	if err := adm.Verify(ctx, p.Old, p.New); err != nil {
+	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); err != nil {
 		t.Fatalf("after undoing both: %v", err)
 	}
 	f.checkSecond(t, db2, p.New)
@@ -146,7 +146,7 @@ func TestPrecheckSecondDatabase(t *testing.T) {
 	if !strings.Contains(p.Render(), "-- in database "+q(db2.Name)) {
 		t.Fatalf("the plan does not touch %s:\n%s", db2.Name, p.Render())
 	}
-	_, err = adm.Apply(ctx, p, pgrole.PhaseCreate)
+	_, err = adm.ApplyPhase(ctx, p, pgrole.PhaseCreate)
 	var ae *pgrole.ApplyError
 	if !errors.As(err, &ae) || ae.Phase != pgrole.PhasePrecheck || ae.Failed.Database != db2.Name ||
 		!strings.Contains(ae.Failed.SQL, "public.t2") || !errors.Is(err, pgrole.ErrInsufficientPrivilege) {
@@ -182,7 +182,7 @@ func TestDiffSeesOwnedDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatalf("%s: %v", ph, err)
 		}
 	}

@@ -32,7 +32,7 @@ func TestMirrorDiffListsOwnerRights(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,7 +73,7 @@ func TestMirrorDiffListsOwnerRights(t *testing.T) {
 			t.Errorf("diff does not list the owner rights on %s: %v", o, ms)
 		}
 	}
-	err = adm.Verify(ctx, p.Old, p.New)
+	err = adm.VerifyPrivileges(ctx, p.Old, p.New)
 	var de *pgrole.DiffError
 	if !errors.As(err, &de) || !strings.Contains(err.Error(), "OWNER") {
 		t.Fatalf("verify: %v, want a DiffError naming OWNER", err)
@@ -82,7 +82,7 @@ func TestMirrorDiffListsOwnerRights(t *testing.T) {
 	owners := testsvc.RoleName(t, "owners")
 	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(owners)+" NOLOGIN", "GRANT "+q(owners)+" TO "+app+", "+q(p.New))
 	mustExec(t, f.db.Pool, "REASSIGN OWNED BY "+app+" TO "+q(owners))
-	if err := adm.Verify(ctx, p.Old, p.New); err != nil {
+	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); err != nil {
 		t.Fatalf("verify after ownership moved: %v", err)
 	}
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM app.owned_rls").Scan(&n); err != nil || n != 2 {

@@ -57,7 +57,7 @@ func TestPlanFileIsWhatIsApplied(t *testing.T) {
 		t.Fatalf("read plan: %s fp=%s, planned %s fp=%s", rp.New, rp.Verifier().Fingerprint(), p.New, p.Verifier().Fingerprint())
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm.Apply(ctx, rp, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, rp, ph); err != nil {
 			t.Fatalf("%s: %v", ph, err)
 		}
 	}

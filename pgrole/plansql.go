@@ -252,7 +252,7 @@ func ownsIn(r *Role, db string) bool {
 
 func (b *builder) verify() {
 	b.phase(PhaseVerify)
-	b.check(fmt.Sprintf("privilege diff %q → %q is empty (rotate pg verify; Admin.Verify in Go): tables, columns, sequences, schemas, functions, types, large objects, databases, policies, default privileges, attributes, settings, memberships", b.p.Old, b.p.New))
+	b.check(fmt.Sprintf("privilege diff %q → %q is empty (rotate pg verify; Admin.VerifyPrivileges in Go): tables, columns, sequences, schemas, functions, types, large objects, databases, policies, default privileges, attributes, settings, memberships", b.p.Old, b.p.New))
 	b.check("cutover is refused while the diff is not empty")
 }
 

@@ -32,7 +32,7 @@ var errDryRun = errors.New("pgrole: pre-check done")
 // database's statements. The databases are visited one after the other.
 // Each transaction runs under the grant phase's lock_timeout and is retried
 // on lock conflicts (LockRetry): a dry run takes the same locks as the real
-// statements. Apply runs it before the create phase.
+// statements. ApplyPhase runs it before the create phase.
 func (a *Admin) Precheck(ctx context.Context, p *Plan) error {
 	var create, shared []Step
 	perDB := map[string][]Step{}

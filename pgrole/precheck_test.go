@@ -45,7 +45,7 @@ func TestPrecheckCreateRoleOperator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = adm.Apply(ctx, p, pgrole.PhaseCreate)
+	_, err = adm.ApplyPhase(ctx, p, pgrole.PhaseCreate)
 	if !errors.Is(err, pgrole.ErrInsufficientPrivilege) || !strings.Contains(err.Error(), "pre-check") || !strings.Contains(err.Error(), want) {
 		t.Fatalf("pre-check as a CREATEROLE operator on %d: %v (want it to name %q)", version, err, want)
 	}

@@ -82,7 +82,7 @@ func TestRoleNamedPUBLIC(t *testing.T) {
 		}
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatalf("%s: %v\n%s", ph, err, sql)
 		}
 	}

@@ -30,14 +30,14 @@ func TestDropRefusedWhileNewRoleIsAMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Mirror-style drop of the old role while v2 is its member.
 	mp := *p
 	mp.Strategy, mp.Retire, mp.ReassignTo = pgrole.Mirror, pgrole.RetireDrop, p.New
-	_, err = adm.Apply(ctx, &mp, pgrole.PhaseRetire)
+	_, err = adm.ApplyPhase(ctx, &mp, pgrole.PhaseRetire)
 	var de *pgrole.DependencyError
 	if !errors.As(err, &de) || !errors.Is(err, pgrole.ErrDependentMembers) || de.Members[0] != p.New {
 		t.Fatalf("drop with a dependent member: %v", err)
@@ -62,7 +62,7 @@ func TestDropRefusedWithSessionsAndOwnedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestDropRefusedWithSessionsAndOwnedObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = adm.Apply(ctx, p, pgrole.PhaseRetire)
+	_, err = adm.ApplyPhase(ctx, p, pgrole.PhaseRetire)
 	if !errors.Is(err, pgrole.ErrSessionsRemain) {
 		t.Fatalf("drop with a live session: %v", err)
 	}
@@ -93,7 +93,7 @@ func TestDropRefusedWithSessionsAndOwnedObjects(t *testing.T) {
 	if err := adm.Drain(ctx, f.app+"_typo", quickDrain); !errors.Is(err, pgrole.ErrRoleNotFound) {
 		t.Fatalf("drain of a role that does not exist: %v, want ErrRoleNotFound", err)
 	}
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseRetire); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseRetire); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -194,7 +194,7 @@ func TestOperatorLacksPrivilege(t *testing.T) {
 	}
 	// The grant it cannot make is found before the create phase commits
 	// anything: no LOGIN role is left behind.
-	_, err = adm2.Apply(ctx, p, pgrole.PhaseCreate)
+	_, err = adm2.ApplyPhase(ctx, p, pgrole.PhaseCreate)
 	if !errors.Is(err, pgrole.ErrInsufficientPrivilege) || !strings.Contains(err.Error(), "pre-check") || !strings.Contains(err.Error(), "GRANT") || !strings.Contains(err.Error(), "nothing was committed") {
 		t.Fatalf("create phase as a weak operator: %v", err)
 	}
@@ -214,7 +214,7 @@ func TestOperatorLacksPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm3.Apply(ctx, rp, ph); err != nil {
+		if _, err := adm3.ApplyPhase(ctx, rp, ph); err != nil {
 			t.Fatalf("%s: %v", ph, err)
 		}
 	}
@@ -241,7 +241,7 @@ func TestFailedPasswordStatementStaysOutOfServerLog(t *testing.T) {
 		t.Skipf("server log unreadable: %v", err)
 	}
 	var ae *pgrole.ApplyError
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseCreate); !errors.As(err, &ae) {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseCreate); !errors.As(err, &ae) {
 		t.Fatalf("resume onto a dropped role: %v, want *ApplyError", err)
 	}
 	f, err := os.Open(logPath)

@@ -27,7 +27,7 @@ type RetireOptions struct {
 }
 
 // Retire retires a login role: break-glass (new password verifier), NOLOGIN,
-// or drop with every refusal Apply(PhaseRetire) makes.
+// or drop with every refusal ApplyPhase(PhaseRetire) makes.
 func (a *Admin) Retire(ctx context.Context, o RetireOptions) (applied []Applied, err error) {
 	defer func() { err = a.finishRotation(ctx, o.Role, err) }()
 	if o.Mode == RetireBreakGlass && o.BreakGlass.IsZero() {

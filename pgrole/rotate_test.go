@@ -47,10 +47,10 @@ func TestAlternateRotationKeepsEveryPrivilege(t *testing.T) {
 	if p2.New != f.app+"_v3" || p2.Retire != pgrole.RetireDrop || p2.ReassignTo != f.app {
 		t.Fatalf("plan 2: new %q retire %q reassign %q", p2.New, p2.Retire, p2.ReassignTo)
 	}
-	if _, err := adm.Apply(ctx, p2, pgrole.PhaseCreate); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p2, pgrole.PhaseCreate); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Apply(ctx, p2, pgrole.PhaseGrant); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p2, pgrole.PhaseGrant); err != nil {
 		t.Fatal(err)
 	}
 	if ms, err := adm.Diff(ctx, p2.Old, p2.New); err != nil || len(ms) != 0 {
@@ -60,7 +60,7 @@ func TestAlternateRotationKeepsEveryPrivilege(t *testing.T) {
 	if err := adm.Drain(ctx, p2.Old, quickDrain); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Apply(ctx, p2, pgrole.PhaseRetire); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p2, pgrole.PhaseRetire); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := adm.Introspect(ctx, p2.Old); !errors.Is(err, pgrole.ErrRoleNotFound) {
@@ -84,11 +84,11 @@ func TestMirrorRotationCopiesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseCreate); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseCreate); err != nil {
 		t.Fatal(err)
 	}
 	// Before the grant phase the diff is not empty and cutover is refused.
-	err = adm.Verify(ctx, p.Old, p.New)
+	err = adm.VerifyPrivileges(ctx, p.Old, p.New)
 	var de *pgrole.DiffError
 	if !errors.As(err, &de) || !errors.Is(err, pgrole.ErrPrivilegeDiff) {
 		t.Fatalf("verify before grant: %v", err)
@@ -106,7 +106,7 @@ func TestMirrorRotationCopiesEverything(t *testing.T) {
 	if ms, err := adm.Diff(ctx, p.Old, f.reporter); err != nil || !hasKind(ms, "ATTRIBUTE") {
 		t.Fatalf("diff against a NOLOGIN role lists no attribute: %v %v", ms, err)
 	}
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseGrant); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseGrant); err != nil {
 		t.Fatal(err)
 	}
 	// Grants cannot copy owner rights: the old role owns app.app_owned, so
@@ -116,7 +116,7 @@ func TestMirrorRotationCopiesEverything(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].Kind != "OWNER" || !strings.Contains(ms[0].Object, "app.app_owned") {
 		t.Fatalf("diff after mirror grants, want only the owner rights on app.app_owned: %v %v", ms, err)
 	}
-	if err := adm.Verify(ctx, p.Old, p.New); !errors.Is(err, pgrole.ErrPrivilegeDiff) || !strings.Contains(err.Error(), "OWNER") {
+	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); !errors.Is(err, pgrole.ErrPrivilegeDiff) || !strings.Contains(err.Error(), "OWNER") {
 		t.Fatalf("verify with owner rights missing: %v", err)
 	}
 	ownerRole := testsvc.RoleName(t, "owners")
@@ -129,7 +129,7 @@ func TestMirrorRotationCopiesEverything(t *testing.T) {
 	if err := adm.Drain(ctx, p.Old, quickDrain); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseRetire); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseRetire); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := adm.Introspect(ctx, p.Old); !errors.Is(err, pgrole.ErrRoleNotFound) {
@@ -165,7 +165,7 @@ func TestRollbackBeforeRetire(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm.Apply(ctx, p, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -25,7 +25,7 @@ func TestAlternateLoginRunsAsStableRole(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-			if _, err := adm.Apply(ctx, p, ph); err != nil {
+			if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
 				t.Fatalf("NoSetRole=%v: %s: %v", noSetRole, ph, err)
 			}
 		}
@@ -70,7 +70,7 @@ func TestAlternateLoginRunsAsStableRole(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify, pgrole.PhaseRetire} {
-			if _, err := adm.Apply(ctx, p2, ph); err != nil {
+			if _, err := adm.ApplyPhase(ctx, p2, ph); err != nil {
 				t.Fatalf("second rotation: %s: %v", ph, err)
 			}
 		}

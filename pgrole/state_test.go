@@ -26,7 +26,7 @@ func TestUnfinishedRotationRefusedAndResumed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Apply(ctx, p, pgrole.PhaseCreate); err != nil {
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseCreate); err != nil {
 		t.Fatal(err)
 	}
 	stored := func() string {
@@ -62,7 +62,7 @@ func TestUnfinishedRotationRefusedAndResumed(t *testing.T) {
 		t.Fatalf("resume onto %s fp=%s, want %s fp=%s", rp.New, rp.Verifier().Fingerprint(), p.New, p.Verifier().Fingerprint())
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := adm.Apply(ctx, rp, ph); err != nil {
+		if _, err := adm.ApplyPhase(ctx, rp, ph); err != nil {
 			t.Fatalf("resume %s: %v", ph, err)
 		}
 	}
@@ -75,7 +75,7 @@ func TestUnfinishedRotationRefusedAndResumed(t *testing.T) {
 		FROM rotation.pgrole_state`).Scan(&leak, &public); err != nil || leak || public {
 		t.Fatalf("state table: leak=%v public=%v %v", leak, public, err)
 	}
-	if _, err := adm.Apply(ctx, rp, pgrole.PhaseRetire); err != nil {
+	if _, err := adm.ApplyPhase(ctx, rp, pgrole.PhaseRetire); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := adm.Rotation(ctx, app); err != nil || st != nil {

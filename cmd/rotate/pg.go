@@ -296,7 +296,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 			}
 			return exitOK
 		}
-		if err := adm.Verify(ctx, f.role, f.newRole); err != nil {
+		if err := adm.VerifyPrivileges(ctx, f.role, f.newRole); err != nil {
 			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
 			return exitCheck
 		}
@@ -345,7 +345,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	}
 	doc := applyJSON{Command: "pg apply", OldRole: p.Old, NewRole: p.New, Phases: names, Userlist: userlist}
 	for _, ph := range phases {
-		applied, err := adm.Apply(ctx, p, ph)
+		applied, err := adm.ApplyPhase(ctx, p, ph)
 		doc.Applied = pgApplied(doc.Applied, string(ph), adm.Database(), applied)
 		if !asJSON {
 			for _, a := range applied {

@@ -298,7 +298,7 @@ func pgRoleRotation(ctx context.Context, o *Options, p *Phase) error {
 		return err
 	}
 	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant, pgrole.PhaseVerify} {
-		if _, err := admin.Apply(ctx, plan, ph); err != nil {
+		if _, err := admin.ApplyPhase(ctx, plan, ph); err != nil {
 			return fmt.Errorf("rollback exercise, %s: %w", ph, err)
 		}
 	}
