@@ -34,8 +34,8 @@ func (m Difference) String() string {
 
 // DiffError is ErrPrivilegeDiff with the list of what the new role lacks.
 type DiffError struct {
-	Old, New string
-	Differences  []Difference
+	Old, New    string
+	Differences []Difference
 }
 
 func (e *DiffError) Error() string {

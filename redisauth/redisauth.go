@@ -128,8 +128,8 @@ func (e *NodeError) Unwrap() error { return e.Err }
 
 // DiffError lists the findings of a refused cutover.
 type DiffError struct {
-	Old, New string
-	Node     string
+	Old, New    string
+	Node        string
 	Differences []Difference
 }
 
