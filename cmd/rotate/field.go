@@ -285,7 +285,7 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		return code
 	}
 	defer pool.Close()
-	if code := setAlgorithm(env, ring, *alg); code != exitOK {
+	if ring, code = withAlgorithm(env, ring, *alg); code != exitOK {
 		return code
 	}
 	if *migrate {
@@ -468,16 +468,21 @@ func runFieldVerify(ctx context.Context, env *Env, args []string) int {
 	return code
 }
 
-func setAlgorithm(env *Env, ring *fieldcrypt.Keyring, alg string) int {
+// withAlgorithm returns ring set to encrypt with the --algorithm named alg.
+func withAlgorithm(env *Env, ring *fieldcrypt.Keyring, alg string) (*fieldcrypt.Keyring, int) {
 	switch alg {
 	case "xchacha20poly1305":
+		return ring, exitOK
 	case "aes256gcm":
-		ring, _ = ring.WithAlgorithm(fieldcrypt.AES256GCM)
-	default:
-		fmt.Fprintf(env.Stderr, "rotate field: unknown --algorithm %q (xchacha20poly1305 or aes256gcm)\n", alg)
-		return exitUsage
+		r, err := ring.WithAlgorithm(fieldcrypt.AES256GCM)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rotate field: %v\n", err)
+			return nil, exitUsage
+		}
+		return r, exitOK
 	}
-	return exitOK
+	fmt.Fprintf(env.Stderr, "rotate field: unknown --algorithm %q (xchacha20poly1305 or aes256gcm)\n", alg)
+	return nil, exitUsage
 }
 
 func isTerminal(w io.Writer) bool {
@@ -603,7 +608,8 @@ func runFieldEncrypt(_ context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate field encrypt: %v\n", err)
 		return exitUsage
 	}
-	if code := setAlgorithm(env, ring, *alg); code != exitOK {
+	var code int
+	if ring, code = withAlgorithm(env, ring, *alg); code != exitOK {
 		return code
 	}
 	pt, err := readValue(env, v.keepNewline, maxFieldPlaintext, "value")

@@ -3,14 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/goodgo/rotation/fieldcrypt/fieldcrypttest"
 
 	"github.com/goodgo/rotation/fieldcrypt"
 	"github.com/goodgo/rotation/internal/testsvc"
@@ -50,6 +52,11 @@ func TestFieldEncryptDecrypt(t *testing.T) {
 		t.Fatalf("binary decrypt: %+v", d)
 	}
 	h := runCLI(t, vars, "x", "field", "encrypt", "--form", "binary", "--hex", "--algorithm", "aes256gcm")
+	if raw, err := hex.DecodeString(strings.TrimSpace(strings.TrimPrefix(h.stdout, `\x`))); err != nil {
+		t.Fatalf("hex output %q: %v", h.stdout, err)
+	} else if hd, err := fieldcrypt.ParseHeader(raw, fieldcrypt.Binary); err != nil || hd.Algorithm != fieldcrypt.AES256GCM {
+		t.Fatalf("--algorithm aes256gcm sealed with %v (%v)", hd.Algorithm, err)
+	}
 	if d := runCLI(t, vars, `\x`+h.stdout, "field", "decrypt", "--form", "binary", "--hex"); d.code != 0 || d.stdout != "x" {
 		t.Fatalf("hex: %+v %+v", h, d)
 	}
