@@ -140,8 +140,34 @@ func isMutation(name string, rest []string) bool {
 
 // globalFlags takes the global audit flags from the front of args.
 func globalFlags(env *Env, args []string) (rest []string, err error) {
+	// Output flags given before the command (rotate -o json jwt status) are
+	// the command's: they move behind its other arguments, where every
+	// command takes its flags.
+	var output []string
+	defer func() {
+		if err == nil && len(rest) > 0 {
+			rest = append(rest, output...)
+		} else if err == nil && len(output) > 0 {
+			err = fmt.Errorf("%s needs a command after it (rotate %s jwt status)", output[0], strings.Join(output, " "))
+		}
+	}()
 	for len(args) > 0 {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if strings.HasPrefix(args[0], "-") && name == "json" {
+			output, args = append(output, args[0]), args[1:]
+			continue
+		}
+		if strings.HasPrefix(args[0], "-") && name == "o" {
+			if !hasValue {
+				if len(args) < 2 {
+					return nil, fmt.Errorf("flag %s needs a value (text or json)", args[0])
+				}
+				output, args = append(output, args[0], args[1]), args[2:]
+				continue
+			}
+			output, args = append(output, args[0]), args[1:]
+			continue
+		}
 		if !strings.HasPrefix(args[0], "-") || (name != "audit-log" && name != "ticket" && name != "actor" && name != "tz") {
 			break
 		}

@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, env *Env) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: rotate [--audit-log FILE|DSN] [--ticket ID] [--actor NAME] [--tz ZONE] <command> [flags] [args]")
+	fmt.Fprintln(w, "usage: rotate [--audit-log FILE|DSN] [--ticket ID] [--actor NAME] [--tz ZONE] [--json | -o json] <command> [flags] [args]")
 	fmt.Fprintln(w, "       rotate --version")
 	fmt.Fprintln(w, "\nSecrets come from the environment, files or stdin, never from arguments.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 a check failed, 2 bad usage.\n\ncommands:")
