@@ -525,17 +525,17 @@ func runJWTRetire(_ context.Context, env *Env, args []string) int {
 	// With both rings, one already retired (--ring access earlier: its
 	// shorter retire time came first) is skipped; nothing in any ring is
 	// an error.
-	var todo []jwtkeys.RingID
+	var withPrevious []jwtkeys.RingID
 	for _, r := range rings {
 		if old[jwtkeys.VarName(r, secretenv.SlotPrevious)] != "" || len(rings) == 1 {
-			todo = append(todo, r)
+			withPrevious = append(withPrevious, r)
 		}
 	}
-	if len(todo) == 0 {
+	if len(withPrevious) == 0 {
 		fmt.Fprintf(env.Stderr, "rotate jwt retire: neither JWT_SECRET_PREVIOUS nor JWT_REFRESH_SECRET_PREVIOUS is set: nothing to retire\n")
 		return exitCheck
 	}
-	for _, r := range todo {
+	for _, r := range withPrevious {
 		prev := jwtkeys.VarName(r, secretenv.SlotPrevious)
 		if old[prev] == "" {
 			fmt.Fprintf(env.Stderr, "rotate jwt retire: %s is not set: nothing to retire\n", prev)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/goodgo/rotation/fieldcrypt"
 	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/jwtexp"
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/keygen"
@@ -203,7 +203,7 @@ func startLoad(inst []*wtInstance, clients int, field bool) *load {
 						continue
 					}
 					tok, got = m, time.Now()
-				case time.Since(got) > wtAccessTTL/3 || time.Until(wtTokenExpiry(tok["access"])) < wtAccessTTL/3:
+				case time.Since(got) > wtAccessTTL/3 || time.Until(jwtexp.Of(tok["access"])) < wtAccessTTL/3:
 					m, code := post(pick().api.URL+"/refresh", url.Values{"refresh_token": {tok["refresh"]}})
 					if code != 200 {
 						l.fail(fmt.Sprintf("refresh %d %s at %s", code, m["error"], time.Now().Format("15:04:05.000")))
@@ -236,28 +236,6 @@ func startLoad(inst []*wtInstance, clients int, field bool) *load {
 		}()
 	}
 	return l
-}
-
-// wtTokenExpiry reads the access token's exp without verifying it, as a
-// client does to schedule its refresh: exp is in whole seconds, so a token
-// with a 2 s TTL may live only a little over 1 s, and a client refreshing
-// by the token's age alone cuts it close under load.
-func wtTokenExpiry(tok string) time.Time {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return time.Time{}
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return time.Time{}
-	}
-	var c struct {
-		Exp int64 `json:"exp"`
-	}
-	if json.Unmarshal(b, &c) != nil || c.Exp == 0 {
-		return time.Time{}
-	}
-	return time.Unix(c.Exp, 0)
 }
 
 func (l *load) end(t *testing.T) {

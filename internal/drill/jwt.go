@@ -2,7 +2,6 @@ package drill
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
+	"github.com/goodgo/rotation/internal/jwtexp"
 	"github.com/goodgo/rotation/jwtkeys"
 	"github.com/goodgo/rotation/keygen"
 	"github.com/goodgo/rotation/secretenv"
@@ -145,27 +145,6 @@ func (f *fleet) reasonSummary() string {
 	return strings.Join(parts, ", ")
 }
 
-// tokenExpiry reads the exp claim of a compact JWT without verifying it, as
-// a client does to schedule its refresh. It returns the zero time when the
-// token has no readable exp.
-func tokenExpiry(tok string) time.Time {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return time.Time{}
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return time.Time{}
-	}
-	var c struct {
-		Exp int64 `json:"exp"`
-	}
-	if json.Unmarshal(b, &c) != nil || c.Exp == 0 {
-		return time.Time{}
-	}
-	return time.Unix(c.Exp, 0)
-}
-
 func (f *fleet) pick() *apiInstance {
 	return f.instances[int(f.next.Add(1))%len(f.instances)]
 }
@@ -210,7 +189,7 @@ func (f *fleet) session(ctx context.Context, sub string, refreshEvery time.Durat
 	}
 	lastRefresh := time.Now()
 	for ctx.Err() == nil {
-		exp := tokenExpiry(tok["access"])
+		exp := jwtexp.Of(tok["access"])
 		if time.Since(lastRefresh) >= refreshEvery || (!exp.IsZero() && time.Until(exp) < refreshEvery) {
 			nt, code, reason, err := f.refresh(ctx, tok["refresh"])
 			switch {
