@@ -4,7 +4,7 @@
 //
 // The common path:
 //
-//	ring, err := fieldcrypt.LoadKeyringFromEnv() // FIELD_ENCRYPTION_KEY, _NEXT, _PREVIOUS
+//	ring, err := fieldcrypt.LoadKeyringEnv() // FIELD_ENCRYPTION_KEY, _NEXT, _PREVIOUS
 //	b := fieldcrypt.Binding{Table: "users", Column: "national_id", Row: "42"}
 //	sealed, err := ring.Encrypt(nil, []byte("079201001234"), b) // store in a bytea column
 //	plain, err := ring.Decrypt(nil, sealed, b)

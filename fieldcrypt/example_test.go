@@ -17,7 +17,7 @@ const (
 )
 
 func Example() {
-	// In a service: ring, err := fieldcrypt.LoadKeyringFromEnv()
+	// In a service: ring, err := fieldcrypt.LoadKeyringEnv()
 	ring, err := fieldcrypt.LoadKeyring(secretenv.Map(map[string]string{
 		"FIELD_ENCRYPTION_KEY": newKey,
 	}))

@@ -493,6 +493,41 @@ func TestKeyringFromSource(t *testing.T) {
 	}
 }
 
+// TestLoadKeyringEnv: LoadKeyringEnv reads the process environment, key for
+// key as LoadKeyring reads any other source (the Env suffix, as
+// jwtkeys.OpenEnv), and so does the deprecated LoadKeyringFromEnv.
+func TestLoadKeyringEnv(t *testing.T) {
+	k1, k2, k3, k4 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
+	vars := map[string]string{fieldcrypt.EnvKey: k1, fieldcrypt.EnvKeyNext: k4, fieldcrypt.EnvKeyPrevious: k2 + "," + k3}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	want, err := fieldcrypt.LoadKeyring(secretenv.Map(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, load := range map[string]func() (*fieldcrypt.Keyring, error){
+		"LoadKeyringEnv":     fieldcrypt.LoadKeyringEnv,
+		"LoadKeyringFromEnv": fieldcrypt.LoadKeyringFromEnv,
+	} {
+		got, err := load()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		next, _ := got.Next()
+		wantNext, _ := want.Next()
+		if got.String() != want.String() || got.Primary() != want.Primary() || next != wantNext || !slices.Equal(got.Previous(), want.Previous()) {
+			t.Fatalf("%s: %v, want %v", name, got, want)
+		}
+	}
+	// The environment is the only source: without FIELD_ENCRYPTION_KEY the
+	// load fails and names the variable.
+	t.Setenv(fieldcrypt.EnvKey, "")
+	if _, err := fieldcrypt.LoadKeyringEnv(); err == nil || !strings.Contains(err.Error(), fieldcrypt.EnvKey) {
+		t.Fatalf("without %s: %v", fieldcrypt.EnvKey, err)
+	}
+}
+
 func TestParseKeyIDAndPrefix(t *testing.T) {
 	r := mustRing(t, fieldcrypttest.NewKey(t))
 	id, err := fieldcrypt.ParseKeyID(r.Primary().String())

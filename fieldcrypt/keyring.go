@@ -131,12 +131,19 @@ func noSpace(name, text string) error {
 	return nil
 }
 
-// LoadKeyringFromEnv loads the keyring from FIELD_ENCRYPTION_KEY (required),
+// LoadKeyringEnv loads the keyring from FIELD_ENCRYPTION_KEY (required),
 // FIELD_ENCRYPTION_KEY_NEXT (optional) and FIELD_ENCRYPTION_KEY_PREVIOUS
 // (optional, comma-separated) in the process environment.
-func LoadKeyringFromEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
+func LoadKeyringEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
 
-// LoadKeyring is LoadKeyringFromEnv reading from src (a secret volume, a map in
+// LoadKeyringFromEnv is LoadKeyringEnv.
+//
+// Deprecated: use LoadKeyringEnv (the source is a bare suffix in every
+// package: jwtkeys.OpenEnv, redisauth.PasswordEnv). No release has shipped
+// this name; it stays only until fieldcrypt/pgstore's doc and examples move.
+func LoadKeyringFromEnv() (*Keyring, error) { return LoadKeyringEnv() }
+
+// LoadKeyring is LoadKeyringEnv reading from src (a secret volume, a map in
 // tests). Errors name the variable and the fingerprint, never the key.
 func LoadKeyring(src secretenv.Source) (*Keyring, error) {
 	src, err := secretenv.Snapshot(src) // one version of a secret volume
