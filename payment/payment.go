@@ -190,7 +190,8 @@ func Vars(current string) SecretVars {
 // Load errors.
 var (
 	// ErrNoDeadline: a previous secret is set without its acceptance deadline.
-	ErrNoDeadline = errors.New("payment: previous secret set without a PREVIOUS_UNTIL deadline")
+	// It is secretenv.ErrNoDeadline, so errors.Is matches either name.
+	ErrNoDeadline = secretenv.ErrNoDeadline
 	// ErrBadDeadline: the deadline is not an RFC 3339 time.
 	ErrBadDeadline = errors.New("payment: PREVIOUS_UNTIL is not an RFC 3339 time")
 )

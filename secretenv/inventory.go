@@ -217,7 +217,10 @@ func decodeForCheck(name, raw string, r Rule) ([]fingerprint.Secret, []string, e
 	return secrets, fps, nil
 }
 
-// ErrNoDeadline: a previous payment secret is set without its *_UNTIL time.
+// ErrNoDeadline: a previous payment secret is set without its *_UNTIL time
+// (Check also reports an *_UNTIL that is not an RFC 3339 time with it). It
+// is the value of payment.ErrNoDeadline, which payment.LoadSecretSet and the
+// providers' LoadConfig return, so errors.Is matches either name.
 var ErrNoDeadline = errors.New("set without its acceptance deadline")
 
 func deadline(src Source, v Var) (time.Time, error) {
