@@ -8,7 +8,11 @@
 //	src := secretenv.Env()                      // or secretenv.Dir("/run/secrets")
 //	key, err := secretenv.Require(src, "JWT_SECRET", secretenv.HMACRule)
 //	// err: JWT_SECRET (fp=3f2a9c0d41b7e8aa): too short: 12 bytes, need at least 32
-//	for _, f := range secretenv.Check(src, secretenv.Inventory()) { … }
+//	for _, f := range secretenv.Check(src, secretenv.Inventory()) {
+//		if !f.OK() {
+//			fmt.Println(f.Err) // names f.Var and the fingerprint, never the value
+//		}
+//	}
 //
 // The rotation packages take a Source, so a service can feed them from the
 // environment, a mounted secrets directory, or its own secret store (any

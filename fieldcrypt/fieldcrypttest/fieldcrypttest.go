@@ -11,7 +11,9 @@
 //	old := rot.Seal(t, rot.Old, []byte("0901234567"), fieldcrypt.Text, b) // a row not yet re-encrypted
 //	// … store old in row 42, read it through repo: it must decrypt.
 //	for _, d := range rot.Damaged(t, []byte("0901234567"), fieldcrypt.Text, b) {
-//		// … store d.Value, read through repo: it must fail with d.Err, loudly.
+//		t.Run(d.Name, func(t *testing.T) {
+//			// … store d.Value, read through repo: it must fail with d.Err, loudly.
+//		})
 //	}
 //
 // The keys are generated per Rotation and exist only in the test process.

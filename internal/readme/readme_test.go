@@ -1,5 +1,6 @@
-// Package readme holds a test that compiles the Go blocks of the README, so
-// an API change that breaks a snippet fails the build, not a reader.
+// Package readme holds the tests that compile the Go blocks of the README
+// (readme_test.go) and of every package doc comment (doc_test.go), so an API
+// change that breaks a snippet fails the build, not a reader.
 package readme
 
 import (
@@ -8,11 +9,11 @@ import (
 	"fmt"
 	"go/ast"
 	"go/parser"
+	"go/scanner"
 	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -119,9 +120,54 @@ var imports = map[string]string{
 	"fingerprint": "github.com/goodgo/rotation/fingerprint",
 	"keygen":      "github.com/goodgo/rotation/keygen",
 	"redisauth":   "github.com/goodgo/rotation/redisauth",
+	// Named by the package docs' blocks (doc_test.go).
+	"bytes":          "bytes",
+	"fmt":            "fmt",
+	"hmac":           "crypto/hmac",
+	"httptest":       "net/http/httptest",
+	"os":             "os",
+	"sha256":         "crypto/sha256",
+	"sha512":         "crypto/sha512",
+	"strings":        "strings",
+	"time":           "time",
+	"pgx":            "github.com/jackc/pgx/v5",
+	"fieldcrypttest": "github.com/goodgo/rotation/fieldcrypt/fieldcrypttest",
+	"idempg":         "github.com/goodgo/rotation/payment/idempg",
+	"paymentprom":    "github.com/goodgo/rotation/payment/paymentprom",
+	"paymenttest":    "github.com/goodgo/rotation/payment/paymenttest",
+	"pgbouncer":      "github.com/goodgo/rotation/pgrole/pgbouncer",
+	"pgroletest":     "github.com/goodgo/rotation/pgrole/pgroletest",
 }
 
-var qualified = regexp.MustCompile(`\b([a-z][a-z0-9]*)\.[A-Z]`)
+// packagesNamed returns the names x of the x.Name selectors in src's code
+// (not in its comments or strings), in order of first use: the packages a
+// block may need imported.
+func packagesNamed(src string) []string {
+	fset := token.NewFileSet()
+	var s scanner.Scanner
+	s.Init(fset.AddFile("", -1, len(src)), []byte(src), func(token.Position, string) {}, 0)
+	var out []string
+	seen := map[string]bool{}
+	var prev [2]string // the last two tokens: identifier, then "."
+	for {
+		_, tok, lit := s.Scan()
+		if tok == token.EOF {
+			return out
+		}
+		if tok == token.IDENT && prev[1] == "." && prev[0] != "" && lit[0] >= 'A' && lit[0] <= 'Z' && !seen[prev[0]] {
+			seen[prev[0]] = true
+			out = append(out, prev[0])
+		}
+		switch {
+		case tok == token.IDENT:
+			prev = [2]string{lit, ""}
+		case tok == token.PERIOD && prev[0] != "" && prev[1] == "":
+			prev[1] = "."
+		default:
+			prev = [2]string{}
+		}
+	}
+}
 
 // program is a main package holding b's declarations and, in main, its code
 // under a //line directive (so errors name the README's lines), followed by
@@ -133,9 +179,9 @@ func program(t *testing.T, b block, decls string) string {
 	src := decls + body
 	var pkgs []string
 	seen := map[string]bool{}
-	for _, m := range qualified.FindAllStringSubmatch(src, -1) {
-		if p, ok := imports[m[1]]; ok && !seen[m[1]] && !strings.Contains(decls, "\t"+m[1]+" ") {
-			seen[m[1]] = true
+	for _, name := range packagesNamed(src) {
+		if p, ok := imports[name]; ok && !seen[name] && !strings.Contains(decls, "\t"+name+" ") {
+			seen[name] = true
 			pkgs = append(pkgs, p)
 		}
 	}
@@ -191,10 +237,8 @@ func TestREADMEGoBlocksCompile(t *testing.T) {
 	if len(blocks) == 0 {
 		t.Fatal("README.md has no ```go block: the test would prove nothing")
 	}
-	tmp := t.TempDir()
-	overlay := map[string]string{}
-	var pkgs []string
-	for i, b := range blocks {
+	var progs []string
+	for _, b := range blocks {
 		var decls string
 		var matched []string
 		for phrase, d := range declarations {
@@ -206,8 +250,25 @@ func TestREADMEGoBlocksCompile(t *testing.T) {
 		if len(matched) != 1 {
 			t.Fatalf("README.md:%d: a ```go block must match exactly one entry of declarations in this test (matched %q): add the identifiers it takes from the reader's program", b.line, matched)
 		}
+		progs = append(progs, program(t, b, decls))
+	}
+	if out, err := build(t, root, progs); err != nil {
+		t.Fatalf("README.md's Go blocks do not compile (%v):\n%s", err, out)
+	}
+	t.Logf("%d README blocks compile", len(blocks))
+}
+
+// build compiles each of progs as a main package of its own inside the
+// module at root (go build -overlay: nothing is written to the source tree)
+// and returns the compiler's output when one does not compile.
+func build(t *testing.T, root string, progs []string) (string, error) {
+	t.Helper()
+	tmp := t.TempDir()
+	overlay := map[string]string{}
+	var pkgs []string
+	for i, p := range progs {
 		src := filepath.Join(tmp, fmt.Sprintf("block%d.go", i+1))
-		if err := os.WriteFile(src, []byte(program(t, b, decls)), 0o600); err != nil {
+		if err := os.WriteFile(src, []byte(p), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		dir := filepath.Join(root, "internal", "readme", fmt.Sprintf("zzblock%d", i+1))
@@ -223,8 +284,6 @@ func TestREADMEGoBlocksCompile(t *testing.T) {
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("README.md's Go blocks do not compile (%v):\n%s", err, out.String())
-	}
-	t.Logf("%d README blocks compile", len(blocks))
+	err := cmd.Run()
+	return out.String(), err
 }
