@@ -24,8 +24,8 @@ func FuzzCheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, i uint8, raw, until string) {
 		v := vars[int(i)%len(vars)]
 		m := map[string]string{v.Name: raw}
-		if v.Deadline != "" {
-			m[v.Deadline] = until
+		if v.Until != "" {
+			m[v.Until] = until
 		}
 		for _, fd := range Check(Map(m), Inventory()) {
 			if fd.Err == nil {

@@ -17,10 +17,11 @@ type Var struct {
 	// a secret (VNPAY_TMN_CODE, MOMO_PARTNER_CODE, ZALOPAY_APP_ID). It is
 	// still only shown by fingerprint.
 	Identifier bool
-	// Deadline, for a payment *_PREVIOUS secret, names the variable holding
-	// the RFC 3339 time until which it is accepted (*_PREVIOUS_UNTIL). When
-	// the secret is set, the deadline must be set too.
-	Deadline string
+	// Until, for a payment *_PREVIOUS secret, names the variable holding
+	// the RFC 3339 time until which it is accepted (*_PREVIOUS_UNTIL), as
+	// payment.SecretVars.PreviousUntil does; Finding.Until is its value.
+	// When the secret is set, this deadline must be set too.
+	Until string
 }
 
 // Class is one row of the runbook's §1 inventory.
@@ -67,7 +68,7 @@ func Inventory() []Class {
 	req := func(name string, r Rule) Var { return Var{Name: name, Rule: r, Required: true} }
 	opt := func(name string, r Rule) Var { return Var{Name: name, Rule: r} }
 	id := func(name string) Var { return Var{Name: name, Rule: IdentifierRule, Required: true, Identifier: true} }
-	prev := func(name string, r Rule) Var { return Var{Name: name, Rule: r, Deadline: name + "_UNTIL"} }
+	prev := func(name string, r Rule) Var { return Var{Name: name, Rule: r, Until: name + "_UNTIL"} }
 	return []Class{
 		{ID: "jwt", Name: "JWT signing keys", Keygen: "jwt",
 			Vars: []Var{
@@ -183,7 +184,7 @@ func Check(src Source, classes []Class) []Finding {
 					}
 					seen = append(seen, Named{Var: v.Name, Secret: s})
 				}
-				if f.Err == nil && v.Deadline != "" {
+				if f.Err == nil && v.Until != "" {
 					f.Until, f.Err = deadline(src, v)
 				}
 			}
@@ -224,16 +225,16 @@ func decodeForCheck(name, raw string, r Rule) ([]fingerprint.Secret, []string, e
 var ErrNoDeadline = errors.New("set without its acceptance deadline")
 
 func deadline(src Source, v Var) (time.Time, error) {
-	raw, ok, err := src.Lookup(v.Deadline)
+	raw, ok, err := src.Lookup(v.Until)
 	if err != nil {
 		return time.Time{}, err
 	}
 	if !ok || raw == "" {
-		return time.Time{}, &Error{Var: v.Name, Index: -1, Err: ErrNoDeadline, Detail: "set " + v.Deadline + " (RFC 3339: rotation time + the provider's retry window)"}
+		return time.Time{}, &Error{Var: v.Name, Index: -1, Err: ErrNoDeadline, Detail: "set " + v.Until + " (RFC 3339: rotation time + the provider's retry window)"}
 	}
 	t, err := time.Parse(time.RFC3339, raw)
 	if err != nil {
-		return time.Time{}, &Error{Var: v.Deadline, Index: -1, Err: ErrNoDeadline, Detail: "not an RFC 3339 time such as 2026-11-28T02:00:00+07:00"}
+		return time.Time{}, &Error{Var: v.Until, Index: -1, Err: ErrNoDeadline, Detail: "not an RFC 3339 time such as 2026-11-28T02:00:00+07:00"}
 	}
 	return t, nil
 }

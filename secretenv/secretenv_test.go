@@ -180,8 +180,8 @@ func TestDirKubernetesLayout(t *testing.T) {
 		t.Fatalf("missing file: ok=%v err=%v", ok, err)
 	}
 	for _, hostile := range []string{"../etc/passwd", "..data/JWT_SECRET", "", "a/b", strings.Repeat("A", 200)} {
-		if _, _, err := src.Lookup(hostile); !errors.Is(err, ErrBadName) {
-			t.Errorf("Lookup(%q) = %v, want ErrBadName", hostile, err)
+		if _, _, err := src.Lookup(hostile); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("Lookup(%q) = %v, want ErrInvalidName", hostile, err)
 		}
 	}
 }
@@ -427,7 +427,7 @@ func TestDirSnapshotPinsOneVersion(t *testing.T) {
 	if v, _, _ := Dir(dir).Lookup("A"); v != "a2" {
 		t.Errorf("the live directory reads %q, want a2", v)
 	}
-	if _, _, err := snap.Lookup("../A"); !errors.Is(err, ErrBadName) {
+	if _, _, err := snap.Lookup("../A"); !errors.Is(err, ErrInvalidName) {
 		t.Errorf("snapshot accepts a path: %v", err)
 	}
 	plain := t.TempDir()

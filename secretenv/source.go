@@ -79,13 +79,13 @@ func Dir(dir string) Source { return dirSource(dir) }
 
 type dirSource string
 
-// ErrBadName is returned by Dir sources for a name that is not a plain
+// ErrInvalidName is returned by Dir sources for a name that is not a plain
 // variable name.
-var ErrBadName = errors.New("secretenv: not a variable name")
+var ErrInvalidName = errors.New("secretenv: not a variable name")
 
 func (d dirSource) Lookup(name string) (string, bool, error) {
 	if !validName(name) {
-		return "", false, fmt.Errorf("%w: %q", ErrBadName, name)
+		return "", false, fmt.Errorf("%w: %q", ErrInvalidName, name)
 	}
 	f, err := os.Open(filepath.Join(string(d), name))
 	if errors.Is(err, os.ErrNotExist) {

@@ -67,7 +67,7 @@ const (
 	Current Kind = iota
 	// Previous is an access token signed with the previous access key, as an
 	// instance that has not yet seen the promotion mints it. Accepted until
-	// the previous key's retire time (see Kit.RetirePrevious).
+	// the previous key's retire time (see Kit.PassRetireTime).
 	Previous
 	// Next is an access token signed with the staged next key, as the first
 	// promoted instance mints it while the others still have it staged.
@@ -328,11 +328,13 @@ func (k *Kit[C]) Retire() {
 	k.reload("retire")
 }
 
-// RetirePrevious back-dates both rings' *_PREVIOUS_SINCE so the previous keys
+// PassRetireTime back-dates both rings' *_PREVIOUS_SINCE so the previous keys
 // are past their retire time now, and reloads: tokens of kind Previous and
 // LegacyPrevious are then refused with jwtkeys.ReasonRetiredKey, while the
-// keys stay configured (the state of a fleet that forgot to remove them).
-func (k *Kit[C]) RetirePrevious() {
+// keys stay configured (the state of a fleet that forgot to remove them;
+// their slots are jwtkeys.StateRetired). Retire is the step that removes
+// them.
+func (k *Kit[C]) PassRetireTime() {
 	k.t.Helper()
 	o := k.LiveKeyring.Options()
 	for _, r := range rings {

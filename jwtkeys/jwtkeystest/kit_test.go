@@ -105,17 +105,17 @@ func TestHostileTokensRefused(t *testing.T) {
 	}
 }
 
-func TestRetirePrevious(t *testing.T) {
+func TestPassRetireTime(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
-	kit.RetirePrevious()
+	kit.PassRetireTime()
 	for _, kind := range []jwtkeystest.Kind{jwtkeystest.Previous, jwtkeystest.LegacyPrevious} {
 		_, err := kit.Service.VerifyAccess(kit.Token(kind, "u", appClaims{}))
 		if !errors.Is(err, jwtkeys.ErrRetiredKey) {
-			t.Errorf("%v after RetirePrevious: %v, want ErrRetiredKey", kind, err)
+			t.Errorf("%v after PassRetireTime: %v, want ErrRetiredKey", kind, err)
 		}
 	}
 	if _, err := kit.Service.VerifyAccess(kit.Token(jwtkeystest.Current, "u", appClaims{})); err != nil {
-		t.Errorf("current after RetirePrevious: %v", err)
+		t.Errorf("current after PassRetireTime: %v", err)
 	}
 }
 
