@@ -136,11 +136,10 @@ func noSpace(name, text string) error {
 // (optional, comma-separated) in the process environment.
 func LoadKeyringEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
 
-// LoadKeyringFromEnv is LoadKeyringEnv.
-//
-// Deprecated: use LoadKeyringEnv (the source is a bare suffix in every
-// package: jwtkeys.OpenEnv, redisauth.PasswordEnv). No release has shipped
-// this name; it stays only until fieldcrypt/pgstore's doc and examples move.
+// LoadKeyringFromEnv is LoadKeyringEnv under its old name. No release has
+// shipped it: it stays only while fieldcrypt/pgstore's doc and examples still
+// call it, and goes with them. Use LoadKeyringEnv (a fixed source is a bare
+// suffix in every package: jwtkeys.OpenEnv, redisauth.PasswordEnv).
 func LoadKeyringFromEnv() (*Keyring, error) { return LoadKeyringEnv() }
 
 // LoadKeyring is LoadKeyringEnv reading from src (a secret volume, a map in

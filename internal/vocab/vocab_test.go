@@ -130,6 +130,12 @@ func params(fn *ast.FuncDecl) []string {
 	return out
 }
 
+// pending are old names kept only until code this test's owner may not edit
+// moves to the new one; each entry says what to do when it has.
+var pending = map[string]string{
+	"LoadKeyringFromEnv": "fieldcrypt.LoadKeyringEnv's old name: remove it (and this entry) once fieldcrypt/pgstore's doc and examples call LoadKeyringEnv",
+}
+
 func isSource(typ string) bool { return typ == "Source" || typ == "secretenv.Source" }
 
 // TestFromTheEnvironmentNames keeps the rule for constructors that read
@@ -150,11 +156,11 @@ func TestFromTheEnvironmentNames(t *testing.T) {
 			}
 		}
 		for _, bad := range []string{"FromEnv", "FromDir", "FromFile", "FromEnvironment"} {
-			if strings.Contains(name, bad) && !f.deprecated() {
+			if _, ok := pending[name]; strings.Contains(name, bad) && !f.deprecated() && !ok {
 				t.Errorf("%s: %s: a fixed source is a bare suffix (%s), not %s", f.pos, name, strings.TrimPrefix(bad, "From"), bad)
 			}
 		}
-		if f.deprecated() {
+		if _, ok := pending[name]; ok || f.deprecated() {
 			continue
 		}
 		takesSource := len(ps) > 0 && isSource(ps[0])
