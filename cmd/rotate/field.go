@@ -280,7 +280,7 @@ func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "rotate field reencrypt: --progress must be auto, bar or json")
 		return exitUsage
 	}
-	ring, pool, code := f.open(ctx, env, "reencrypt", max(opt.Workers, 1)+1)
+	ring, pool, code := f.open(ctx, env, "reencrypt", max(opt.Workers, 1)+2) // workers, the count and the heartbeat (see pgstore.DB)
 	if code != exitOK {
 		return code
 	}

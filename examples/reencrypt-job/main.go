@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 		fmt.Fprintln(stderr, "reencrypt-job: DATABASE_URL is not a valid Postgres URL")
 		return 2
 	}
-	cfg.MaxConns = int32(max(opt.Workers, 1)) + 1
+	cfg.MaxConns = int32(max(opt.Workers, 1)) + 2 // workers, the count and the heartbeat (see pgstore.DB)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "reencrypt-job: connect: %v\n", redact(err, dsn))

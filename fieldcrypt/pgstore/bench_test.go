@@ -113,6 +113,11 @@ func BenchmarkReencrypt(b *testing.B) {
 	if os.Getenv("FIELDCRYPT_BENCH_CASVALUE") == "1" {
 		order = append(order, "job-cas-value")
 	}
+	if v := os.Getenv("FIELDCRYPT_BENCH_ONLY"); v != "" {
+		// For profiling one variant (perf record, -cpuprofile): the ratios
+		// are then not reported.
+		order = []string{v}
+	}
 
 	// Warm-up, not measured: one plain pass, so that whichever variant runs
 	// first does not pay for the creation of WAL segments and cold caches.
@@ -121,14 +126,28 @@ func BenchmarkReencrypt(b *testing.B) {
 
 	for _, workers := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			// The job gets the pool the CLI and examples/reencrypt-job give
+			// it (see DB): one connection per worker, one for the count, one
+			// for the heartbeat. The baseline's pool has at least one per
+			// worker and runs one statement per worker at a time, as the
+			// job's workers do.
+			cfg := pool.Config().Copy()
+			cfg.MaxConns = int32(workers + 2)
+			jobPool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer jobPool.Close()
 			var jobT, jobLoopT, casT, updT time.Duration
 			var jobCPU, updCPU float64
+			var jobClient, updClient float64 // this process's part of it
 			for i := 0; i < b.N; i++ {
 				for _, v := range order {
 					b.StopTimer()
 					resetBench(b, pool)
 					b.StartTimer()
 					cpu0 := cpuSeconds(pool)
+					client0, _ := cpuSplit(pool)
 					start := time.Now()
 					if v == "batched-update" {
 						if done := plainBatchedUpdate(b, pool, workers, batch); done != n {
@@ -136,9 +155,11 @@ func BenchmarkReencrypt(b *testing.B) {
 						}
 						updT += time.Since(start)
 						updCPU += cpuSeconds(pool) - cpu0
+						client, _ := cpuSplit(pool)
+						updClient += client - client0
 						continue
 					}
-					rep, err := Reencrypt(context.Background(), pool, cur, t, Options{Workers: workers, BatchSize: batch, casValue: v == "job-cas-value"})
+					rep, err := Reencrypt(context.Background(), jobPool, cur, t, Options{Workers: workers, BatchSize: batch, casValue: v == "job-cas-value"})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -149,10 +170,15 @@ func BenchmarkReencrypt(b *testing.B) {
 						jobT += time.Since(start)
 						jobLoopT += rep.Elapsed
 						jobCPU += cpuSeconds(pool) - cpu0
+						client, _ := cpuSplit(pool)
+						jobClient += client - client0
 					} else {
 						casT += time.Since(start)
 					}
 				}
+			}
+			if updT == 0 || jobT == 0 { // FIELDCRYPT_BENCH_ONLY
+				return
 			}
 			// Two runs each of job and batched-update per iteration.
 			rate := func(d time.Duration, runs int) float64 { return float64(n) * float64(runs*b.N) / d.Seconds() }
@@ -166,6 +192,12 @@ func BenchmarkReencrypt(b *testing.B) {
 				// serving it: a machine shared with other jobs lengthens wall
 				// time, less so the work done.
 				b.ReportMetric(100*updCPU/jobCPU, "job-cpu-%")
+				// Where the CPU goes, in seconds per million rows.
+				perM := func(sec float64) float64 { return sec / (float64(n) * float64(2*b.N) / 1e6) }
+				b.ReportMetric(perM(jobClient), "job-client-cpu-s/Mrow")
+				b.ReportMetric(perM(jobCPU-jobClient), "job-server-cpu-s/Mrow")
+				b.ReportMetric(perM(updClient), "update-client-cpu-s/Mrow")
+				b.ReportMetric(perM(updCPU-updClient), "update-server-cpu-s/Mrow")
 			}
 			if casT > 0 {
 				b.ReportMetric(rate(casT, 1), "cas-value-rows/s")
@@ -269,34 +301,46 @@ func plainBatchedUpdate(b *testing.B, pool *pgxpool.Pool, workers, batch int) in
 // Postgres backends connected to pool's database (read from /proc: the
 // server runs on this machine), or 0 when /proc cannot be read.
 func cpuSeconds(pool *pgxpool.Pool) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	c, s := cpuSplit(pool)
+	if s == 0 {
 		return 0
 	}
-	total := float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	return c + s
+}
+
+// cpuSplit returns the CPU time used so far by this process (client) and
+// by the Postgres backends connected to pool's database (server); server
+// is 0 when /proc cannot be read.
+func cpuSplit(pool *pgxpool.Pool) (client, server float64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	client = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	total := 0.0
 	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
 	if err != nil {
-		return 0
+		return client, 0
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var pid int
 		if err := rows.Scan(&pid); err != nil {
-			return 0
+			return client, 0
 		}
 		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
-			return 0
+			return client, 0
 		}
 		// Fields after the command name in parentheses: utime and stime
 		// are the 12th and 13th, in clock ticks (100 per second on Linux).
 		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 		if len(f) < 13 {
-			return 0
+			return client, 0
 		}
 		ut, _ := strconv.ParseFloat(f[11], 64)
 		st, _ := strconv.ParseFloat(f[12], 64)
 		total += (ut + st) / 100
 	}
-	return total
+	return client, total
 }

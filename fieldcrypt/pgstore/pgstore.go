@@ -57,9 +57,10 @@ import (
 // DB is the part of *pgxpool.Pool the job uses. Reencrypt uses it from
 // several goroutines at once (its workers, the heartbeat that renews
 // their leases and, at the start, the count of rows to do), so it must be
-// safe for concurrent use: pass a pool, with at least Workers + 1
-// connections (with Workers + 2 the count runs beside every worker; with
-// one fewer, a worker waits for it at the start). TakeCensus and Verify
+// safe for concurrent use: pass a pool with Workers + 2 connections, so
+// that the count and the heartbeat never hold a worker up (it works with
+// fewer, down to one: the workers then wait for a free connection in
+// turn). TakeCensus and Verify
 // use one connection at a time and also accept a *pgx.Conn.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
