@@ -495,7 +495,7 @@ func TestKeyringFromSource(t *testing.T) {
 
 // TestLoadKeyringEnv: LoadKeyringEnv reads the process environment, key for
 // key as LoadKeyring reads any other source (the Env suffix, as
-// jwtkeys.OpenEnv), and so does its old name LoadKeyringFromEnv.
+// jwtkeys.OpenEnv).
 func TestLoadKeyringEnv(t *testing.T) {
 	k1, k2, k3, k4 := fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t), fieldcrypttest.NewKey(t)
 	vars := map[string]string{fieldcrypt.EnvKey: k1, fieldcrypt.EnvKeyNext: k4, fieldcrypt.EnvKeyPrevious: k2 + "," + k3}
@@ -507,8 +507,7 @@ func TestLoadKeyringEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, load := range map[string]func() (*fieldcrypt.Keyring, error){
-		"LoadKeyringEnv":     fieldcrypt.LoadKeyringEnv,
-		"LoadKeyringFromEnv": fieldcrypt.LoadKeyringFromEnv,
+		"LoadKeyringEnv": fieldcrypt.LoadKeyringEnv,
 	} {
 		got, err := load()
 		if err != nil {

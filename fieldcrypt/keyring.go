@@ -136,12 +136,6 @@ func noSpace(name, text string) error {
 // (optional, comma-separated) in the process environment.
 func LoadKeyringEnv() (*Keyring, error) { return LoadKeyring(secretenv.Env()) }
 
-// LoadKeyringFromEnv is LoadKeyringEnv under its old name. No release has
-// shipped it: it stays only while fieldcrypt/pgstore's doc and examples still
-// call it, and goes with them. Use LoadKeyringEnv (a fixed source is a bare
-// suffix in every package: jwtkeys.OpenEnv, redisauth.PasswordEnv).
-func LoadKeyringFromEnv() (*Keyring, error) { return LoadKeyringEnv() }
-
 // LoadKeyring is LoadKeyringEnv reading from src (a secret volume, a map in
 // tests). Errors name the variable and the fingerprint, never the key.
 func LoadKeyring(src secretenv.Source) (*Keyring, error) {
@@ -260,9 +254,9 @@ func (r *Keyring) Next() (KeyID, bool) {
 	return r.keys[len(r.keys)-1].id, true
 }
 
-// Role names what key id is to this keyring: "primary", "next", "previous"
+// Slot names what key id is to this keyring: "primary", "next", "previous"
 // or "unknown".
-func (r *Keyring) Role(id KeyID) string {
+func (r *Keyring) Slot(id KeyID) string {
 	switch {
 	case id == r.keys[0].id:
 		return "primary"

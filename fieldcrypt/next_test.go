@@ -30,11 +30,11 @@ func TestStagedNextKey(t *testing.T) {
 	if len(staged.Previous()) != 0 {
 		t.Fatalf("the next key must not be a previous key: %v", staged.Previous())
 	}
-	if got := staged.Role(nextID); got != "next" {
-		t.Fatalf("Role(next) = %q", got)
+	if got := staged.Slot(nextID); got != "next" {
+		t.Fatalf("Slot(next) = %q", got)
 	}
-	if got := promoted.Role(staged.Primary()); got != "previous" {
-		t.Fatalf("Role(old) after promotion = %q", got)
+	if got := promoted.Slot(staged.Primary()); got != "previous" {
+		t.Fatalf("Slot(old) after promotion = %q", got)
 	}
 	if !strings.Contains(staged.String(), "next="+nextID.String()) {
 		t.Fatalf("String() = %s", staged)
@@ -58,7 +58,7 @@ func TestStagedNextKey(t *testing.T) {
 		t.Fatal("next == primary accepted")
 	}
 	r, err := fieldcrypt.NewStagedKeyring(oldK, newK)
-	if err != nil || r.Role(nextID) != "next" {
+	if err != nil || r.Slot(nextID) != "next" {
 		t.Fatalf("NewStagedKeyring: %v", err)
 	}
 }

@@ -215,7 +215,7 @@ func printCensus(env *Env, ring *fieldcrypt.Keyring, lc *pgstore.ListCensus, all
 				name = c.Table + "." + col.Column
 			}
 			for _, k := range col.Keys {
-				fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, k.KeyID, k.Role, k.Values)
+				fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, k.KeyID, k.Slot, k.Values)
 			}
 			if col.NotEnvelope > 0 {
 				fmt.Fprintf(env.Stdout, "%-28s %-16s %-9s %12d\n", name, "-", "invalid", col.NotEnvelope)
@@ -229,9 +229,9 @@ func printCensus(env *Env, ring *fieldcrypt.Keyring, lc *pgstore.ListCensus, all
 	}
 	for _, k := range lc.Keys {
 		switch {
-		case k.Role == "next":
+		case k.Slot == "next":
 			fmt.Fprintf(env.Stdout, "next key %s: %d values in %s (staged: never retirable)\n", k.KeyID, k.Values, where)
-		case k.Role != "previous":
+		case k.Slot != "previous":
 		case k.Values > 0:
 			fmt.Fprintf(env.Stdout, "previous key %s: %d values in %s, NOT retirable: run rotate field reencrypt\n", k.KeyID, k.Values, where)
 		case all:
@@ -245,7 +245,7 @@ func printCensus(env *Env, ring *fieldcrypt.Keyring, lc *pgstore.ListCensus, all
 
 func runFieldReencrypt(ctx context.Context, env *Env, args []string) int {
 	var f tableFlags
-	var opt pgstore.Options
+	var opt pgstore.ReencryptOptions
 	fs := newFlags(env, "field reencrypt", "rotate field reencrypt (--columns FILE | --table T [--pk id] --column C[:text]... [--bind]) [flags]\n\n"+
 		"Rewraps, online, every value not under FIELD_ENCRYPTION_KEY (old keys in\n"+
 		"FIELD_ENCRYPTION_KEY_PREVIOUS). Concurrent writes are never overwritten (compare-and-swap).\n"+

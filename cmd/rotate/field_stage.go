@@ -369,7 +369,7 @@ func runFieldRetire(ctx context.Context, env *Env, args []string) int {
 		}
 		for _, id := range retire {
 			if !census.Retirable(id) {
-				inUse = append(inUse, fmt.Sprintf("%s: %s (%d values)", census.Table, id, census.Values(id)))
+				inUse = append(inUse, fmt.Sprintf("%s: %s (%d values)", census.Table, id, census.ValuesUnder(id)))
 			}
 		}
 	}

@@ -144,7 +144,7 @@ func TestFieldCensusAndReencrypt(t *testing.T) {
 	}
 	for _, k := range cj.Keys {
 		// One table is not every column: never "retirable" here.
-		if k.KeyID.String() == oldID && (k.Values != 0 || k.Role != "previous" || k.Retirable) {
+		if k.KeyID.String() == oldID && (k.Values != 0 || k.Slot != "previous" || k.Retirable) {
 			t.Fatalf("census after: the old key %+v", k)
 		}
 	}

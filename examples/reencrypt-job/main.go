@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, src secretenv.Source, stdout, stder
 	var (
 		t       pgstore.Table
 		cols    columns
-		opt     pgstore.Options
+		opt     pgstore.ReencryptOptions
 		dsnFile = fs.String("database-url-file", "", "read DATABASE_URL from this file instead of the environment")
 		alg     = fs.String("algorithm", "xchacha20poly1305", "algorithm for new envelopes: xchacha20poly1305 or aes256gcm")
 		legacy  = fs.Bool("migrate-plaintext", false, "accept values that are not envelopes as plaintext and encrypt them (migration only)")

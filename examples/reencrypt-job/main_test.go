@@ -463,7 +463,7 @@ func TestColumnsFile(t *testing.T) {
 			Columns int `json:"columns"`
 			Keys    []struct {
 				KeyID     string `json:"key_id"`
-				Role      string `json:"role"`
+				Slot      string `json:"slot"`
 				Values    int64  `json:"values"`
 				Retirable bool   `json:"retirable"`
 			} `json:"keys"`
@@ -473,7 +473,7 @@ func TestColumnsFile(t *testing.T) {
 		t.Fatalf("exit %d %v: %s", code, err, lines[len(lines)-1])
 	}
 	for _, k := range last.Census.Keys {
-		if k.Role == "previous" && (!k.Retirable || k.KeyID != old.Primary().String()) || k.Role == "primary" && (k.Retirable || k.Values != 1050) {
+		if k.Slot == "previous" && (!k.Retirable || k.KeyID != old.Primary().String()) || k.Slot == "primary" && (k.Retirable || k.Values != 1050) {
 			t.Fatalf("keys %+v", last.Census.Keys)
 		}
 	}

@@ -159,7 +159,7 @@ func BenchmarkReencrypt(b *testing.B) {
 						updClient += client - client0
 						continue
 					}
-					rep, err := Reencrypt(context.Background(), jobPool, cur, t, Options{Workers: workers, BatchSize: batch, casValue: v == "job-cas-value"})
+					rep, err := Reencrypt(context.Background(), jobPool, cur, t, ReencryptOptions{Workers: workers, BatchSize: batch, casValue: v == "job-cas-value"})
 					if err != nil {
 						b.Fatal(err)
 					}

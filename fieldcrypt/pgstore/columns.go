@@ -116,7 +116,7 @@ func ReadColumnList(path string) (ColumnList, error) {
 // KeyCensus is what the census of every listed column says about one key.
 type KeyCensus struct {
 	KeyID  fieldcrypt.KeyID `json:"key_id"`
-	Role   string           `json:"role"` // primary, next, previous or unknown
+	Slot   string           `json:"slot"` // primary, next, previous or unknown
 	Values int64            `json:"values"`
 	// Retirable is true only for a previous key with no value in any listed
 	// column. The primary and the next key never are.
@@ -187,8 +187,8 @@ func TakeListCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, list C
 	}
 	slices.SortFunc(unknown, func(a, b fieldcrypt.KeyID) int { return strings.Compare(a.String(), b.String()) })
 	for _, id := range append(ids, unknown...) {
-		role := ring.Role(id)
-		out.Keys = append(out.Keys, KeyCensus{KeyID: id, Role: role, Values: counts[id], Retirable: role == "previous" && counts[id] == 0})
+		slot := ring.Slot(id)
+		out.Keys = append(out.Keys, KeyCensus{KeyID: id, Slot: slot, Values: counts[id], Retirable: slot == "previous" && counts[id] == 0})
 	}
 	return out, nil
 }
@@ -197,7 +197,7 @@ func TakeListCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, list C
 // job, under its default job name unless opt.Job is set, which then gets the
 // table's name appended), then the census of every listed column. It stops
 // at the first table that fails and returns the reports so far.
-func ReencryptList(ctx context.Context, db DB, ring *fieldcrypt.Keyring, list ColumnList, opt Options) ([]*Report, *ListCensus, error) {
+func ReencryptList(ctx context.Context, db DB, ring *fieldcrypt.Keyring, list ColumnList, opt ReencryptOptions) ([]*Report, *ListCensus, error) {
 	var reps []*Report
 	for _, t := range list {
 		o := opt
@@ -238,13 +238,13 @@ func (l *ListCensus) Summary() string {
 	fmt.Fprintf(&b, "%d columns in %d tables (key ids read from headers)", l.Columns, len(l.Tables))
 	for _, k := range l.Keys {
 		switch {
-		case k.Role == "next":
+		case k.Slot == "next":
 			fmt.Fprintf(&b, "; next key %s: %d values (staged: never retirable)", k.KeyID, k.Values)
-		case k.Role == "primary":
+		case k.Slot == "primary":
 			fmt.Fprintf(&b, "; primary key %s: %d values", k.KeyID, k.Values)
 		case k.Retirable:
 			fmt.Fprintf(&b, "; previous key %s: 0 values in every listed column: retirable once verify passes", k.KeyID)
-		case k.Role == "previous":
+		case k.Slot == "previous":
 			fmt.Fprintf(&b, "; previous key %s: %d values left: NOT retirable", k.KeyID, k.Values)
 		default:
 			fmt.Fprintf(&b, "; unknown key %s: %d values (not in the keyring)", k.KeyID, k.Values)

@@ -16,7 +16,7 @@ import (
 // FIELD_ENCRYPTION_KEY_PREVIOUS). Not run: it needs a database.
 func ExampleReencrypt() {
 	ctx := context.Background()
-	ring, err := fieldcrypt.LoadKeyringFromEnv()
+	ring, err := fieldcrypt.LoadKeyringEnv()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func ExampleReencrypt() {
 		{Name: "national_id"},                  // bytea
 		{Name: "email", Form: fieldcrypt.Text}, // text
 	}}
-	rep, err := pgstore.Reencrypt(ctx, pool, ring, t, pgstore.Options{
+	rep, err := pgstore.Reencrypt(ctx, pool, ring, t, pgstore.ReencryptOptions{
 		Workers: 2, BatchSize: 1000, RowsPerSecond: 20000,
 		Progress: func(p pgstore.Progress) { log.Printf("%d/%d rows, ETA %v", p.Scanned, p.Total, p.ETA) },
 	})
@@ -45,7 +45,7 @@ func ExampleReencrypt() {
 // The census: values per key id per column, read from headers in SQL.
 func ExampleTakeCensus() {
 	ctx := context.Background()
-	ring, _ := fieldcrypt.LoadKeyringFromEnv()
+	ring, _ := fieldcrypt.LoadKeyringEnv()
 	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	t := pgstore.Table{Name: "users", PK: "id", Columns: []pgstore.Column{{Name: "national_id"}}}
 	c, err := pgstore.TakeCensus(ctx, pool, ring, t)
@@ -54,7 +54,7 @@ func ExampleTakeCensus() {
 	}
 	for _, col := range c.Columns {
 		for _, k := range col.Keys {
-			fmt.Println(col.Column, k.KeyID, k.Role, k.Values)
+			fmt.Println(col.Column, k.KeyID, k.Slot, k.Values)
 		}
 		fmt.Println(col.Column, "NULL", col.Nulls, "not an envelope", col.NotEnvelope)
 	}
@@ -64,7 +64,7 @@ func ExampleTakeCensus() {
 // binding, then check that no listed column holds a value under the key.
 func ExampleTakeListCensus() {
 	ctx := context.Background()
-	ring, _ := fieldcrypt.LoadKeyringFromEnv()
+	ring, _ := fieldcrypt.LoadKeyringEnv()
 	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	list, err := pgstore.ReadColumnList("fieldcrypt-columns") // "users phone text bound id" …
 	if err != nil {

@@ -14,8 +14,8 @@ import (
 	"github.com/goodgo/rotation/fieldcrypt"
 )
 
-// Options tune a re-encrypt run. The zero value is a sensible default.
-type Options struct {
+// ReencryptOptions tune a re-encrypt run. The zero value is a sensible default.
+type ReencryptOptions struct {
 	// BatchSize is the number of rows read and written per statement;
 	// default 1000. Memory use is proportional to it.
 	BatchSize int
@@ -66,7 +66,7 @@ type Options struct {
 	casValue bool
 }
 
-func (o *Options) defaults() {
+func (o *ReencryptOptions) defaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
@@ -107,7 +107,7 @@ type job struct {
 	db       DB
 	ring     *fieldcrypt.Keyring
 	t        Table
-	opt      Options
+	opt      ReencryptOptions
 	key      rowKey
 	name     string
 	cpTable  string
@@ -135,10 +135,10 @@ type job struct {
 //
 // Several processes may run Reencrypt for the same job at once, on one
 // machine or several: they share the work through the checkpoint table and
-// no part of the key range is worked twice (see Options.Lease). Each returns
+// no part of the key range is worked twice (see ReencryptOptions.Lease). Each returns
 // when the whole job is done. A job under another name that holds the same
 // table is refused with a *BusyError.
-func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt Options) (*Report, error) {
+func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt ReencryptOptions) (*Report, error) {
 	if err := t.validate(); err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func Reencrypt(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, op
 		return rep, err
 	}
 	for _, id := range ring.Previous() {
-		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Values: rep.Census.Values(id), Role: "previous"})
+		rep.Previous = append(rep.Previous, KeyCount{KeyID: id, Values: rep.Census.ValuesUnder(id), Slot: "previous"})
 	}
 	return rep, nil
 }

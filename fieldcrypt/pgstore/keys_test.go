@@ -49,7 +49,7 @@ func TestRowKeyMustBeUniqueAndNotNull(t *testing.T) {
 	}
 	for _, c := range cases {
 		tb := Table{Name: c.table, PK: c.pk, Columns: email}
-		_, err := Reencrypt(ctx, db.Pool, r, tb, Options{})
+		_, err := Reencrypt(ctx, db.Pool, r, tb, ReencryptOptions{})
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s --pk %s: %v; want %q", c.table, c.pk, err, c.want)
 		}
@@ -66,7 +66,7 @@ func TestRowKeyMustBeUniqueAndNotNull(t *testing.T) {
 	// The whole composite key, in either order, is accepted; so is a
 	// superset of a unique key.
 	for _, pk := range []string{"tenant_id,id", "id, tenant_id", "tenant_id,id,nn"} {
-		if _, err := Reencrypt(ctx, db.Pool, ring(t, fieldcrypttest.NewKey(t)).WithLegacy(fieldcrypt.Plaintext), Table{Name: "m", PK: pk, Columns: email}, Options{DryRun: true}); err != nil {
+		if _, err := Reencrypt(ctx, db.Pool, ring(t, fieldcrypttest.NewKey(t)).WithLegacy(fieldcrypt.Plaintext), Table{Name: "m", PK: pk, Columns: email}, ReencryptOptions{DryRun: true}); err != nil {
 			t.Errorf("--pk %s: %v", pk, err)
 		}
 	}
@@ -99,7 +99,7 @@ func TestCompositeKey(t *testing.T) {
 	}
 	rNew := ring(t, newK, oldK)
 	tb := Table{Name: "acc", PK: "tenant,id", Bind: true, Columns: []Column{{Name: "nid"}, {Name: "email", Form: fieldcrypt.Text}}}
-	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, Options{BatchSize: 100, Workers: 2, Ranges: 7})
+	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, ReencryptOptions{BatchSize: 100, Workers: 2, Ranges: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestBindingsAcrossSessionSettings(t *testing.T) {
 			}
 		}
 		tb := Table{Name: name, PK: "k", Bind: true, Columns: []Column{{Name: "v"}}}
-		rep, err := Reencrypt(ctx, job, rNew, tb, Options{BatchSize: 30, Workers: 2})
+		rep, err := Reencrypt(ctx, job, rNew, tb, ReencryptOptions{BatchSize: 30, Workers: 2})
 		if err != nil || rep.Undecryptable != 0 || int(rep.Rewrapped) != len(keys) {
 			t.Fatalf("%s: %v; %s", typ, err, rep.Summary())
 		}
@@ -222,7 +222,7 @@ func TestBindDatabaseAssignedKey(t *testing.T) {
 	}
 	tb := Table{Name: "users", PK: "id", Bind: true, Columns: []Column{{Name: "national_id"}}}
 	rNew := ring(t, newK, oldK)
-	if rep, err := Reencrypt(ctx, db.Pool, rNew, tb, Options{}); err != nil || rep.Rewrapped != 50 {
+	if rep, err := Reencrypt(ctx, db.Pool, rNew, tb, ReencryptOptions{}); err != nil || rep.Rewrapped != 50 {
 		t.Fatalf("%v %+v", err, rep)
 	}
 	if vr, err := Verify(ctx, db.Pool, ring(t, newK), tb, VerifyOptions{}); err != nil || vr.Checked != 50 || !vr.OK() {
@@ -257,7 +257,7 @@ func TestTextKeyNeedsUTF8Session(t *testing.T) {
 	if _, err := Verify(ctx, latin, rOld, tb, VerifyOptions{}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "client_encoding") {
 		t.Fatalf("verify in a LATIN1 session: %v", err)
 	}
-	if _, err := Reencrypt(ctx, latin, ring(t, newK, oldK), tb, Options{}); !errors.Is(err, ErrConfig) {
+	if _, err := Reencrypt(ctx, latin, ring(t, newK, oldK), tb, ReencryptOptions{}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("reencrypt in a LATIN1 session: %v", err)
 	}
 	// An integer key's text is ASCII: the encoding does not matter.
@@ -265,7 +265,7 @@ func TestTextKeyNeedsUTF8Session(t *testing.T) {
 		t.Fatalf("integer key in a LATIN1 session: %v", err)
 	}
 	// In a UTF-8 session both agree with the application.
-	rep, err := Reencrypt(ctx, db.Pool, ring(t, newK, oldK), tb, Options{})
+	rep, err := Reencrypt(ctx, db.Pool, ring(t, newK, oldK), tb, ReencryptOptions{})
 	if err != nil || rep.Rewrapped != 1 || rep.Undecryptable != 0 {
 		t.Fatalf("reencrypt: %v %+v", err, rep)
 	}

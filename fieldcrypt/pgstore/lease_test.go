@@ -48,7 +48,7 @@ func TestProcessesShareOneJob(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					reps[i], errs[i] = Reencrypt(context.Background(), pool, rNew, f.t, Options{BatchSize: 50, Workers: 2, Ranges: 12})
+					reps[i], errs[i] = Reencrypt(context.Background(), pool, rNew, f.t, ReencryptOptions{BatchSize: 50, Workers: 2, Ranges: 12})
 				}()
 			}
 			close(start)
@@ -136,7 +136,7 @@ func TestDeadProcessTakenOver(t *testing.T) {
 	rNew := ring(t, newK, oldK)
 	dead := &hangingDB{DB: f.process(t), after: 8, release: make(chan struct{})}
 	defer close(dead.release)
-	opt := Options{BatchSize: 40, Workers: 2, Ranges: 10, Lease: time.Second}
+	opt := ReencryptOptions{BatchSize: 40, Workers: 2, Ranges: 10, Lease: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _, _ = Reencrypt(ctx, dead, rNew, f.t, opt) }()
@@ -185,14 +185,14 @@ func TestOtherJobOnSameTableRefused(t *testing.T) {
 	running := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := Reencrypt(ctx, f.process(t), rNew, f.t, Options{BatchSize: 10, RowsPerSecond: 200,
+		_, err := Reencrypt(ctx, f.process(t), rNew, f.t, ReencryptOptions{BatchSize: 10, RowsPerSecond: 200,
 			Progress: func(Progress) { started.Do(func() { close(running) }) }})
 		done <- err
 	}()
 	<-running
 	other := f.t
 	other.Columns = other.Columns[:1]
-	_, err := Reencrypt(context.Background(), f.pool, rNew, other, Options{})
+	_, err := Reencrypt(context.Background(), f.pool, rNew, other, ReencryptOptions{})
 	var busy *BusyError
 	if !errors.As(err, &busy) || !errors.Is(err, ErrBusy) || !strings.Contains(busy.Job, "accounts") || !strings.Contains(busy.Owner, " pid ") {
 		t.Fatalf("second job: %v", err)
@@ -205,7 +205,7 @@ func TestOtherJobOnSameTableRefused(t *testing.T) {
 		t.Fatalf("first job: %v", err)
 	}
 	// Cancelled, the first job released its leases: the other may start now.
-	if _, err := Reencrypt(context.Background(), f.pool, rNew, other, Options{}); err != nil {
+	if _, err := Reencrypt(context.Background(), f.pool, rNew, other, ReencryptOptions{}); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 }
@@ -223,7 +223,7 @@ func TestClaimTakesOnePart(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	maxHeld := 0
-	opt := Options{BatchSize: 50, Workers: 1, Ranges: 16, Lease: 10 * time.Second, Progress: func(Progress) {
+	opt := ReencryptOptions{BatchSize: 50, Workers: 1, Ranges: 16, Lease: 10 * time.Second, Progress: func(Progress) {
 		var held int
 		if err := f.pool.QueryRow(ctx, `SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM fieldcrypt_checkpoint
 			WHERE owner IS NOT NULL GROUP BY owner) s`).Scan(&held); err != nil {
@@ -236,7 +236,7 @@ func TestClaimTakesOnePart(t *testing.T) {
 	// A checkpoint table that served an earlier rotation (its rows deleted
 	// when that job finished), as in production.
 	mid := fieldcrypttest.NewKey(t)
-	if _, err := Reencrypt(ctx, f.pool, ring(t, mid, oldK), f.t, Options{BatchSize: 500}); err != nil {
+	if _, err := Reencrypt(ctx, f.pool, ring(t, mid, oldK), f.t, ReencryptOptions{BatchSize: 500}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.pool.Exec(ctx, `ANALYZE fieldcrypt_checkpoint`); err != nil {

@@ -3,9 +3,9 @@
 // values under each key (the census that says when an old key can be
 // retired). It keeps pgx out of package fieldcrypt.
 //
-//	ring, _ := fieldcrypt.LoadKeyringFromEnv()
+//	ring, _ := fieldcrypt.LoadKeyringEnv()
 //	list, _ := pgstore.ReadColumnList("fieldcrypt-columns") // every encrypted column
-//	_, lc, err := pgstore.ReencryptList(ctx, pool, ring, list, pgstore.Options{Workers: 2})
+//	_, lc, err := pgstore.ReencryptList(ctx, pool, ring, list, pgstore.ReencryptOptions{Workers: 2})
 //	vr, err := pgstore.VerifyList(ctx, pool, ring, list, pgstore.VerifyOptions{})
 //	// remove the old key only when no vr[i].Undecryptable and lc.Retirable(oldKeyID)
 //
@@ -31,7 +31,7 @@
 // (SELECT … FOR UPDATE SKIP LOCKED), renewed by a heartbeat: processes
 // started with the same job name, on one machine or several, share the job
 // with no part worked twice, and the parts of a process that dies are taken
-// over when its lease expires (Options.Lease). A job under another name on
+// over when its lease expires (ReencryptOptions.Lease). A job under another name on
 // the same table is refused (*BusyError) while it holds a live lease.
 //
 // Memory is bounded by the batch size (and the capped list of failed rows),
@@ -258,7 +258,7 @@ type KeyCount struct {
 	Values int64            `json:"values"`
 	// Role is "primary", "next" (staged, never retirable), "previous" or
 	// "unknown" (not in the keyring).
-	Role string `json:"role"`
+	Slot string `json:"slot"`
 }
 
 // ColumnCensus counts the values of one column.
@@ -285,8 +285,9 @@ type Census struct {
 	HeadersOnly bool `json:"headers_only"`
 }
 
-// Values returns the number of values under key id, over all columns.
-func (c *Census) Values(id fieldcrypt.KeyID) int64 {
+// ValuesUnder returns the number of values under key id, over all columns
+// (read from the headers: see Census).
+func (c *Census) ValuesUnder(id fieldcrypt.KeyID) int64 {
 	var n int64
 	for _, col := range c.Columns {
 		for _, k := range col.Keys {
@@ -316,7 +317,7 @@ func (c *Census) NotUpToDate() int64 {
 // Retirable reports whether no value of the table is under key id: as
 // far as this table goes, the key can be removed. Retire a key only when
 // every encrypted column says so (ListCensus.Retirable).
-func (c *Census) Retirable(id fieldcrypt.KeyID) bool { return c.Values(id) == 0 }
+func (c *Census) Retirable(id fieldcrypt.KeyID) bool { return c.ValuesUnder(id) == 0 }
 
 // TakeCensus runs the census of t.
 func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (*Census, error) {
@@ -385,8 +386,8 @@ func TakeCensus(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table) (
 			cc.NotEnvelope += cnt
 			continue
 		}
-		role := ring.Role(id)
-		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Values: cnt, Role: role})
+		slot := ring.Slot(id)
+		cc.Keys = append(cc.Keys, KeyCount{KeyID: id, Values: cnt, Slot: slot})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: census of %s: %w", t.displayName(), err)

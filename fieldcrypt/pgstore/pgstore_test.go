@@ -172,15 +172,15 @@ func TestReencryptEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.Values(rOld.Primary()) != 2500*2-250-250 || before.Columns[0].Nulls != 250 || before.Columns[1].Nulls != 250 {
+	if before.ValuesUnder(rOld.Primary()) != 2500*2-250-250 || before.Columns[0].Nulls != 250 || before.Columns[1].Nulls != 250 {
 		t.Fatalf("census before: %+v", before)
 	}
-	if before.Columns[0].Keys[0].Role != "previous" {
-		t.Fatalf("role %q", before.Columns[0].Keys[0].Role)
+	if before.Columns[0].Keys[0].Slot != "previous" {
+		t.Fatalf("slot %q", before.Columns[0].Keys[0].Slot)
 	}
 
 	var calls int
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 300, Workers: 2, Progress: func(p Progress) { calls++ }})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 300, Workers: 2, Progress: func(p Progress) { calls++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestReencryptEndToEnd(t *testing.T) {
 	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM fieldcrypt_checkpoint`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("checkpoint rows left: %d %v", n, err)
 	}
-	rep, err = Reencrypt(ctx, f.pool, rNew, f.t, Options{})
+	rep, err = Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{})
 	if err != nil || rep.Scanned != 0 || rep.Resumed {
 		t.Fatalf("second run: %+v %v", rep, err)
 	}
@@ -220,7 +220,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	var sum1, sum2 string
 	q := `SELECT md5(string_agg(id::text || coalesce(encode(nid,'hex'),'-') || coalesce(email,'-'), ',' ORDER BY id)) FROM accounts`
 	_ = f.pool.QueryRow(ctx, q).Scan(&sum1)
-	rep, err := Reencrypt(ctx, f.pool, ring(t, newK, oldK), f.t, Options{DryRun: true, BatchSize: 100})
+	rep, err := Reencrypt(ctx, f.pool, ring(t, newK, oldK), f.t, ReencryptOptions{DryRun: true, BatchSize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestUndecryptableReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	rNew := ring(t, newK, oldK)
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 64})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestUndecryptableReported(t *testing.T) {
 	for _, c := range rep.Census.Columns {
 		invalid += c.NotEnvelope
 		for _, k := range c.Keys {
-			switch k.Role {
+			switch k.Slot {
 			case "unknown":
 				unknown += k.Values
 			case "previous":
@@ -341,7 +341,7 @@ func testConflictNotOverwritten(t *testing.T, casValue bool) {
 	}
 	defer func() { testHookBeforeUpdate = nil }()
 	rNew := ring(t, newK, oldK)
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100, casValue: casValue})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 100, casValue: casValue})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestConflictOtherColumn(t *testing.T) {
 	}
 	defer func() { testHookBeforeUpdate = nil }()
 	rNew := ring(t, newK, oldK)
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100, Ranges: 1})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 100, Ranges: 1})
 	if err != nil || rep.Conflicts != 1 || rep.Rewrapped != 300*2-30-30 {
 		t.Fatalf("%v conflicts %d rewrapped %d", err, rep.Conflicts, rep.Rewrapped)
 	}
@@ -439,7 +439,7 @@ func TestConflictWriterCommitsDuringUpdate(t *testing.T) {
 	}
 	defer func() { testHookBeforeUpdate = nil }()
 	rNew := ring(t, newK, oldK)
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100, Ranges: 1})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 100, Ranges: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func TestWritersDuringJob(t *testing.T) {
 			}
 		}()
 	}
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 50, Workers: 2, Pause: time.Millisecond})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 50, Workers: 2, Pause: time.Millisecond})
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -526,7 +526,7 @@ func TestCancelAndResume(t *testing.T) {
 	rNew := ring(t, newK, oldK)
 	ctx, cancel := context.WithCancel(context.Background())
 	var batches atomic.Int64
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 200, Workers: 2, Progress: func(p Progress) {
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 200, Workers: 2, Progress: func(p Progress) {
 		if batches.Add(1) == 5 {
 			cancel()
 		}
@@ -539,7 +539,7 @@ func TestCancelAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mid.Values(rOld.Primary()) == 0 || mid.Values(rNew.Primary()) == 0 {
+	if mid.ValuesUnder(rOld.Primary()) == 0 || mid.ValuesUnder(rNew.Primary()) == 0 {
 		t.Fatalf("cancel did not land midway: %+v", mid)
 	}
 	var parts int
@@ -547,7 +547,7 @@ func TestCancelAndResume(t *testing.T) {
 	if parts == 0 {
 		t.Fatal("no checkpoint written")
 	}
-	rep2, err := Reencrypt(bg, f.pool, rNew, f.t, Options{BatchSize: 200, Workers: 5})
+	rep2, err := Reencrypt(bg, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 200, Workers: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,11 +575,11 @@ func TestLegacyPlaintextMigration(t *testing.T) {
 	r := ring(t, fieldcrypttest.NewKey(t))
 	tb := Table{Name: "people", PK: "id", Bind: true, Columns: []Column{{Name: "phone", Form: fieldcrypt.Text}}}
 	// Without the migration option plaintext is an error for every row.
-	rep, err := Reencrypt(ctx, db.Pool, r, tb, Options{DryRun: true})
+	rep, err := Reencrypt(ctx, db.Pool, r, tb, ReencryptOptions{DryRun: true})
 	if err != nil || rep.Undecryptable != 299 {
 		t.Fatalf("strict dry run: %v %d", err, rep.Undecryptable)
 	}
-	rep, err = Reencrypt(ctx, db.Pool, r.WithLegacy(fieldcrypt.Plaintext), tb, Options{BatchSize: 64})
+	rep, err = Reencrypt(ctx, db.Pool, r.WithLegacy(fieldcrypt.Plaintext), tb, ReencryptOptions{BatchSize: 64})
 	if err != nil || rep.Rewrapped != 299 || rep.Census.NotUpToDate() != 0 || rep.Census.Columns[0].Nulls != 1 {
 		t.Fatalf("migration: %v %+v", err, rep)
 	}
@@ -616,7 +616,7 @@ func TestQuotedIdentifiersAndUUIDKeys(t *testing.T) {
 		}
 	}
 	rNew := ring(t, newK, oldK)
-	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, Options{BatchSize: 40, Workers: 3, Job: "uuid job", CheckpointTable: pgx.Identifier{"Vault", "my checkpoints"}})
+	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, ReencryptOptions{BatchSize: 40, Workers: 3, Job: "uuid job", CheckpointTable: pgx.Identifier{"Vault", "my checkpoints"}})
 	if err != nil || rep.Rewrapped != 250 || !rep.Retirable(rOld.Primary()) {
 		t.Fatalf("%v %+v", err, rep)
 	}
@@ -640,7 +640,7 @@ func TestThrottleAndPause(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	var slept time.Duration
 	var pauses int
-	opt := Options{BatchSize: 500, Ranges: 1, RowsPerSecond: 1000, Pause: 7 * time.Millisecond,
+	opt := ReencryptOptions{BatchSize: 500, Ranges: 1, RowsPerSecond: 1000, Pause: 7 * time.Millisecond,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
@@ -672,7 +672,7 @@ func TestProgressETA(t *testing.T) {
 	f := newFixture(t, 1000, ring(t, oldK), false)
 	now := time.Unix(1e9, 0)
 	var seen []Progress
-	opt := Options{BatchSize: 250, Ranges: 1,
+	opt := ReencryptOptions{BatchSize: 250, Ranges: 1,
 		Now:      func() time.Time { now = now.Add(100 * time.Millisecond); return now },
 		Progress: func(p Progress) { seen = append(seen, p) }}
 	if _, err := Reencrypt(context.Background(), f.pool, ring(t, newK, oldK), f.t, opt); err != nil {
@@ -706,7 +706,7 @@ func TestCountInSnapshotFromTheStart(t *testing.T) {
 		}
 		t.Error("the job wrote no batches while its count waited")
 	}}
-	rep, err := Reencrypt(ctx, db, rNew, f.t, Options{BatchSize: 100, Ranges: 1})
+	rep, err := Reencrypt(ctx, db, rNew, f.t, ReencryptOptions{BatchSize: 100, Ranges: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -757,7 +757,7 @@ func TestBadTable(t *testing.T) {
 		{Name: "t", PK: "id", Columns: []Column{{Name: "b"}, {Name: "b"}}},
 	}
 	for i, tb := range cases {
-		if _, err := Reencrypt(ctx, db.Pool, r, tb, Options{}); err == nil {
+		if _, err := Reencrypt(ctx, db.Pool, r, tb, ReencryptOptions{}); err == nil {
 			t.Errorf("case %d accepted", i)
 		}
 	}
@@ -830,7 +830,7 @@ func TestFormatSQL(t *testing.T) {
 	}
 	// The census agrees.
 	c, err := TakeCensus(ctx, db.Pool, r1, Table{Name: "f", PK: "id", Columns: []Column{{Name: "b"}, {Name: "t", Form: fieldcrypt.Text}}})
-	if err != nil || c.Values(r1.Primary()) != 4 || c.Values(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Role != "unknown" && c.Columns[1].Keys[0].Role != "unknown" {
+	if err != nil || c.ValuesUnder(r1.Primary()) != 4 || c.ValuesUnder(r2.Primary()) != 2 || c.Columns[0].Nulls != 1 || c.Columns[0].NotEnvelope != 2 || c.Columns[1].NotEnvelope != 2 || c.Columns[1].Keys[1].Slot != "unknown" && c.Columns[1].Keys[0].Slot != "unknown" {
 		t.Fatalf("census %+v %v", c, err)
 	}
 }
@@ -862,10 +862,10 @@ func TestTextResultFormat(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := TakeCensus(ctx, pool, rNew, f.t)
-			if err != nil || !reflect.DeepEqual(got, want) || got.Values(rOld.Primary()) == 0 {
+			if err != nil || !reflect.DeepEqual(got, want) || got.ValuesUnder(rOld.Primary()) == 0 {
 				t.Fatalf("census over %v: %+v, %v; want %+v", mode, got, err, want)
 			}
-			rep, err := Reencrypt(ctx, pool, rNew, f.t, Options{BatchSize: 64, Workers: 2})
+			rep, err := Reencrypt(ctx, pool, rNew, f.t, ReencryptOptions{BatchSize: 64, Workers: 2})
 			if err != nil || rep.Undecryptable != 0 || rep.Unresolved != 0 || rep.Census.NotUpToDate() != 0 || !rep.Retirable(rOld.Primary()) {
 				t.Fatalf("job over %v: %v; %s", mode, err, rep.Summary())
 			}
@@ -910,10 +910,10 @@ func TestKilledWhileSplitting(t *testing.T) {
 	rNew := ring(t, newK, oldK)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := Reencrypt(ctx, cancelAfterInsert{f.pool, cancel}, rNew, f.t, Options{BatchSize: 100, Workers: 3}); err == nil {
+	if _, err := Reencrypt(ctx, cancelAfterInsert{f.pool, cancel}, rNew, f.t, ReencryptOptions{BatchSize: 100, Workers: 3}); err == nil {
 		t.Fatal("cancelled run succeeded")
 	}
-	rep, err := Reencrypt(context.Background(), f.pool, rNew, f.t, Options{BatchSize: 100, Workers: 3})
+	rep, err := Reencrypt(context.Background(), f.pool, rNew, f.t, ReencryptOptions{BatchSize: 100, Workers: 3})
 	if err != nil || !rep.Retirable(rOld.Primary()) || rep.Census.NotUpToDate() != 0 {
 		t.Fatalf("resumed run: %v; %s", err, rep.Summary())
 	}

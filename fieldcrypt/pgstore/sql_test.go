@@ -49,10 +49,10 @@ func TestNondeterministicCollation(t *testing.T) {
 	}
 	tb := Table{Name: "people", PK: "id", Bind: true, Columns: []Column{{Name: "phone", Form: fieldcrypt.Text}}}
 	c, err := TakeCensus(ctx, db.Pool, rNew, tb)
-	if err != nil || c.Values(rOld.Primary()) != 400 {
+	if err != nil || c.ValuesUnder(rOld.Primary()) != 400 {
 		t.Fatalf("census: %v %+v", err, c)
 	}
-	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, Options{BatchSize: 64, Workers: 2})
+	rep, err := Reencrypt(ctx, db.Pool, rNew, tb, ReencryptOptions{BatchSize: 64, Workers: 2})
 	if err != nil || rep.Rewrapped != 400 || rep.Census.NotUpToDate() != 0 {
 		t.Fatalf("job: %v %+v", err, rep)
 	}
@@ -70,7 +70,7 @@ func TestNondeterministicCollation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := c.Values(rNew.Primary()); n >= 400 || n == 0 {
+	if n := c.ValuesUnder(rNew.Primary()); n >= 400 || n == 0 {
 		t.Fatalf("census merged key ids that differ only in case: %d values under the primary key", n)
 	}
 }
@@ -109,7 +109,7 @@ func TestStandardConformingStringsOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	rep, err := Reencrypt(ctx, pool, rNew, f.t, Options{BatchSize: 100, Workers: 2})
+	rep, err := Reencrypt(ctx, pool, rNew, f.t, ReencryptOptions{BatchSize: 100, Workers: 2})
 	if err != nil || rep.Census.NotUpToDate() != 0 || !rep.Retirable(rOld.Primary()) {
 		t.Fatalf("job: %v %+v", err, rep)
 	}

@@ -58,7 +58,7 @@ func (r *VerifyReport) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d rows, %d values decrypted with their binding, %d undecryptable, %d NULL", r.Table, r.Rows, r.Checked, r.Undecryptable, r.Nulls)
 	for _, k := range r.Keys {
-		fmt.Fprintf(&b, "; %s key %s: %d values", k.Role, k.KeyID, k.Values)
+		fmt.Fprintf(&b, "; %s key %s: %d values", k.Slot, k.KeyID, k.Values)
 	}
 	return b.String()
 }
@@ -158,7 +158,7 @@ func Verify(ctx context.Context, db DB, ring *fieldcrypt.Keyring, t Table, opt V
 		}
 	}
 	for id, n := range counts {
-		rep.Keys = append(rep.Keys, KeyCount{KeyID: id, Values: n, Role: ring.Role(id)})
+		rep.Keys = append(rep.Keys, KeyCount{KeyID: id, Values: n, Slot: ring.Slot(id)})
 	}
 	slices.SortFunc(rep.Keys, func(a, b KeyCount) int { return strings.Compare(a.KeyID.String(), b.KeyID.String()) })
 	return rep, nil

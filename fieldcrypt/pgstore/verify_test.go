@@ -20,7 +20,7 @@ func TestVerifyFindsWhatTheCensusCannot(t *testing.T) {
 	f := newFixture(t, 500, ring(t, oldK), true)
 	rNew := ring(t, newK, oldK)
 	ctx := context.Background()
-	if _, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{BatchSize: 100}); err != nil {
+	if _, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{BatchSize: 100}); err != nil {
 		t.Fatal(err)
 	}
 	vr, err := Verify(ctx, f.pool, rNew, f.t, VerifyOptions{BatchSize: 64})
@@ -40,7 +40,7 @@ func TestVerifyFindsWhatTheCensusCannot(t *testing.T) {
 	if err != nil || c.NotUpToDate() != 0 || !c.HeadersOnly {
 		t.Fatalf("census: %v %+v", err, c)
 	}
-	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, Options{})
+	rep, err := Reencrypt(ctx, f.pool, rNew, f.t, ReencryptOptions{})
 	if err != nil || rep.Census.NotUpToDate() != 0 || rep.Undecryptable != 0 {
 		t.Fatalf("job: %v %s", err, rep.Summary())
 	}

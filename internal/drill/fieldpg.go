@@ -110,7 +110,7 @@ func fieldPostgres(ctx context.Context, o *Options, p *Phase) error {
 	// First run: cancelled midway, as a killed job would be.
 	jctx, cancelJob := context.WithCancel(ctx)
 	var firstScanned int64
-	_, err = pgstore.Reencrypt(jctx, pool, ring, table, pgstore.Options{BatchSize: 100, Pause: 2 * time.Millisecond,
+	_, err = pgstore.Reencrypt(jctx, pool, ring, table, pgstore.ReencryptOptions{BatchSize: 100, Pause: 2 * time.Millisecond,
 		Progress: func(pr pgstore.Progress) {
 			firstScanned = pr.Scanned
 			if pr.Scanned >= int64(o.Rows/3) {
@@ -125,7 +125,7 @@ func fieldPostgres(ctx context.Context, o *Options, p *Phase) error {
 	}
 	p.Event("Field key (Postgres): job cancelled after %d rows, as if killed", firstScanned)
 	start := time.Now()
-	rep, err := pgstore.Reencrypt(ctx, pool, ring, table, pgstore.Options{BatchSize: 500, Workers: 2})
+	rep, err := pgstore.Reencrypt(ctx, pool, ring, table, pgstore.ReencryptOptions{BatchSize: 500, Workers: 2})
 	stopWriters()
 	wg.Wait()
 	if err != nil {

@@ -132,9 +132,7 @@ func params(fn *ast.FuncDecl) []string {
 
 // pending are old names kept only until code this test's owner may not edit
 // moves to the new one; each entry says what to do when it has.
-var pending = map[string]string{
-	"LoadKeyringFromEnv": "fieldcrypt.LoadKeyringEnv's old name: remove it (and this entry) once fieldcrypt/pgstore's doc and examples call LoadKeyringEnv",
-}
+var pending = map[string]string{}
 
 func isSource(typ string) bool { return typ == "Source" || typ == "secretenv.Source" }
 
