@@ -482,3 +482,33 @@ func TestIssue11AlternateUserMapping(t *testing.T) {
 		t.Fatalf("diff does not list %q:\n%s", w, diffText(ms))
 	}
 }
+
+// Issue 11, the remaining gap: only a superuser can read another role's
+// user mapping options, so a plan by a CREATEROLE operator that would have
+// to copy one is refused, naming the mapping, before anything is changed.
+func TestIssue11UserMappingNeedsSuperuserOperator(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	super := testsvc.Admin(t)
+	app := testsvc.RoleName(t, "umapp")
+	op := testsvc.RoleName(t, "umop")
+	secret := "remote-pw-" + testsvc.Suffix()
+	mustExec(t, super, "CREATE ROLE "+q(app)+" LOGIN", "CREATE ROLE "+q(op)+" LOGIN CREATEROLE")
+	mustExec(t, db.Pool, "GRANT CREATE ON DATABASE "+q(db.Name)+" TO "+q(op),
+		"CREATE FOREIGN DATA WRAPPER rt_fdw", "CREATE SERVER rt_srv FOREIGN DATA WRAPPER rt_fdw",
+		"GRANT USAGE ON FOREIGN SERVER rt_srv TO "+q(app),
+		"CREATE USER MAPPING FOR "+q(app)+" SERVER rt_srv OPTIONS (password '"+secret+"')")
+	t.Cleanup(func() { _, _ = db.Pool.Exec(context.Background(), "DROP OWNED BY "+q(app)+" CASCADE") })
+	adm, err := pgrole.Connect(ctx, testsvc.URLAs(db.Name, op, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close(ctx)
+	t.Logf("server_version_num %d", adm.ServerVersion())
+	_, err = adm.Plan(ctx, pgrole.PlanOptions{Role: app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "um-password")})
+	if !errors.Is(err, pgrole.ErrInsufficientPrivilege) || !strings.Contains(err.Error(), "user mappings") || !strings.Contains(err.Error(), "rt_srv") {
+		t.Fatalf("plan by a CREATEROLE operator of a role with a user mapping: %v, want a refusal naming the mapping", err)
+	}
+	mustNotContain(t, err.Error(), secret)
+	t.Logf("refused: %v", err)
+}
