@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/goodgo/rotation/pgrole"
@@ -447,8 +448,9 @@ func TestIssue11RetireRefusesForeignGrantsTheSuccessorCannotMake(t *testing.T) {
 
 // Issue 11, the remaining gap, alternate strategy: user mappings are per
 // role and never inherited; the login role runs as the stable role (SET
-// role), so the stable role's mapping serves it; without that setting the
-// missing mapping is a finding.
+// role), so the stable role's mapping serves it and none is copied (no
+// second copy of the secret); without that setting the missing mapping is
+// a finding, and a plan with NoSetRole copies it.
 func TestIssue11AlternateUserMapping(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -466,13 +468,13 @@ func TestIssue11AlternateUserMapping(t *testing.T) {
 		}
 	}
 	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); err != nil {
-		t.Fatalf("alternate after the grant phase: %v", err)
-	}
-	nw := q(p.New)
-	mustExec(t, f.db.Pool, "DROP USER MAPPING FOR "+nw+" SERVER "+q(fo.srv))
-	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); err != nil {
 		t.Fatalf("alternate: the login role runs as %s, whose mapping serves it: %v", f.app, err)
 	}
+	var mappings int
+	if err := f.db.Pool.QueryRow(ctx, "SELECT count(*) FROM pg_user_mappings WHERE usename = $1", p.New).Scan(&mappings); err != nil || mappings != 0 {
+		t.Fatalf("the login role got %d user mapping(s) (%v); it runs as %s and needs no copy", mappings, err, f.app)
+	}
+	nw := q(p.New)
 	mustExec(t, testsvc.Admin(t), "ALTER ROLE "+nw+" RESET role")
 	ms, err := adm.Diff(ctx, p.Old, p.New)
 	if err != nil {
@@ -480,6 +482,23 @@ func TestIssue11AlternateUserMapping(t *testing.T) {
 	}
 	if w := "USER MAPPING SERVER " + qi(fo.srv) + " user mapping (for " + qi(f.app) + ")"; !findings(ms)[w] {
 		t.Fatalf("diff does not list %q:\n%s", w, diffText(ms))
+	}
+	// Without SET role the plan copies the mapping.
+	_, err = adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	p, err = adm.Plan(ctx, pgrole.PlanOptions{Role: f.app, NoSetRole: true, Verifier: verifierFor(t, "new-"+f.password)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range []pgrole.PhaseName{pgrole.PhaseCreate, pgrole.PhaseGrant} {
+		if _, err := adm.ApplyPhase(ctx, p, ph); err != nil {
+			t.Fatalf("NoSetRole %s: %v", ph, err)
+		}
+	}
+	if err := adm.VerifyPrivileges(ctx, p.Old, p.New); err != nil || !sameMappingOptions(t, f, p.Old, p.New, fo.srv) {
+		t.Fatalf("alternate without SET role: the mapping is not copied: %v", err)
 	}
 }
 

@@ -18,10 +18,11 @@
 //     them and cutover is refused until ownership moves to a role both
 //     login roles inherit.
 //
-// User mappings are copied to the new login role in both strategies (they
-// are per role, never inherited), their options read server-side when the
-// plan runs: a mapping's values (a remote password) never reach the plan,
-// its file or the client.
+// User mappings are per role, never inherited: the new login role gets a
+// copy of the old role's (mirror; alternate with NoSetRole; an alternate
+// login role otherwise runs as the stable role and uses its mapping), the
+// options read server-side when the plan runs: a mapping's values (a
+// remote password) never reach the plan, its file or the client.
 //
 // Passwords reach the server only as SCRAM-SHA-256 verifiers computed
 // client-side (package pgrole/scram); plans print them redacted. The same

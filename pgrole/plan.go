@@ -355,7 +355,10 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 				ErrUnreachableDatabase, p.Old, strings.Join(names, ", "), p.New)
 		}
 	}
-	if len(old.UserMappings) > 0 {
+	if len(old.UserMappings) > 0 && runsAsAnother(p.Strategy, opts.NoSetRole, old.Settings) {
+		p.Notes = append(p.Notes, fmt.Sprintf("user mappings of %s are not copied: sessions of %s run as another role (ALTER ROLE … SET role), whose user mappings they use; verify compares the mapping each role's sessions use",
+			ident(p.Old), ident(p.New)))
+	} else if len(old.UserMappings) > 0 {
 		var hidden, names []string
 		for _, m := range old.UserMappings {
 			what := m.Server + " in " + strconv.Quote(m.Database)
@@ -386,6 +389,14 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 	b.drain()
 	b.retire(old.DependencyDatabases)
 	return p, nil
+}
+
+// runsAsAnother reports whether the new role's sessions run as another
+// role (its current_user), whose user mappings they then use: the
+// alternate strategy's SET role TO <stable>, or a role setting copied from
+// the old role.
+func runsAsAnother(s Strategy, noSetRole bool, settings []Setting) bool {
+	return hasRoleSetting(settings) || (s == Alternate && !noSetRole)
 }
 
 func memberNames(ms []Membership) []string {

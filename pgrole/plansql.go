@@ -216,11 +216,15 @@ func (b *builder) grant() {
 			}
 		}
 		// User mappings are per role, never inherited: the new login role
-		// gets a copy of each of the old role's, whatever the strategy.
-		// Their options (a remote password) are copied server-side.
-		for _, m := range old.UserMappings {
-			if m.Database == db {
-				b.addUserMapping(dbKey, m)
+		// gets a copy of each of the old role's (their options, e.g. a
+		// remote password, copied server-side), unless its sessions run
+		// as another role and use that role's (the alternate strategy's
+		// SET role TO <stable>): no copy of the secret is made then.
+		if !runsAsAnother(p.Strategy, b.noSetRole, old.Settings) {
+			for _, m := range old.UserMappings {
+				if m.Database == db {
+					b.addUserMapping(dbKey, m)
+				}
 			}
 		}
 		if copyDirect {
