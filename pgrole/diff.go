@@ -13,10 +13,13 @@ import (
 // Difference is one difference between the old and the new role: something
 // the old role can do that the new one cannot, or (Privilege starting with
 // "extra") a right the new role has that the old had not. Kind is an object
-// kind, OWNER, POLICY, DEFAULT PRIVILEGES, ATTRIBUTE (including CONNECTION
-// LIMIT and VALID UNTIL), SETTING, MEMBERSHIP (privileges of, member of,
-// ADMIN OPTION on, SET ROLE to on 16+), PARAMETER (15+) or UNCOMPARED (a
-// database pgrole cannot connect to, where the two roles may differ).
+// kind (FOREIGN DATA WRAPPER, FOREIGN SERVER, LANGUAGE and TABLESPACE
+// included), OWNER (of any kind of object), USER MAPPING (one the new
+// role's sessions lack, or whose options differ; values never shown),
+// POLICY, DEFAULT PRIVILEGES, ATTRIBUTE (including CONNECTION LIMIT and
+// VALID UNTIL), SETTING, MEMBERSHIP (privileges of, member of, ADMIN OPTION
+// on, SET ROLE to on 16+), PARAMETER (15+) or UNCOMPARED (a database pgrole
+// cannot connect to, where the two roles may differ).
 type Difference struct {
 	Database  string // "" for cluster-wide items
 	Kind      string // an object kind, or ATTRIBUTE, SETTING, MEMBERSHIP, POLICY, DEFAULT PRIVILEGES
@@ -92,7 +95,7 @@ WHERE ` + userNamespace + ` AND has_function_privilege($1::oid, f.oid, p) AND NO
 UNION ALL
 SELECT 'TYPE', quote_ident(n.nspname) || '.' || quote_ident(t.typname), p
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace, unnest(` + withGrantOption("'USAGE'") + `) p
-WHERE t.typtype IN ('b', 'd', 'e', 'r', 'm') AND t.typcategory <> 'A' AND ` + userNamespace + `
+WHERE ` + userType + ` AND ` + userNamespace + `
   AND has_type_privilege($1::oid, t.oid, p) AND NOT has_type_privilege($2::oid, t.oid, p)
 UNION ALL
 SELECT 'LARGE OBJECT', l.oid::text, a.privilege_type
@@ -100,6 +103,17 @@ FROM pg_largeobject_metadata l, aclexplode(coalesce(l.lomacl, acldefault('L', l.
 WHERE (a.grantee = 0 OR pg_has_role($1::oid, a.grantee, 'USAGE')) AND NOT EXISTS (
   SELECT 1 FROM aclexplode(coalesce(l.lomacl, acldefault('L', l.lomowner))) b
   WHERE b.privilege_type = a.privilege_type AND (b.grantee = 0 OR pg_has_role($2::oid, b.grantee, 'USAGE')))
+UNION ALL
+SELECT 'FOREIGN DATA WRAPPER', quote_ident(w.fdwname), p FROM pg_foreign_data_wrapper w, unnest(` + withGrantOption("'USAGE'") + `) p
+WHERE has_foreign_data_wrapper_privilege($1::oid, w.oid, p) AND NOT has_foreign_data_wrapper_privilege($2::oid, w.oid, p)
+UNION ALL
+SELECT 'FOREIGN SERVER', quote_ident(s.srvname), p FROM pg_foreign_server s, unnest(` + withGrantOption("'USAGE'") + `) p
+WHERE has_server_privilege($1::oid, s.oid, p) AND NOT has_server_privilege($2::oid, s.oid, p)
+UNION ALL
+SELECT 'LANGUAGE', quote_ident(l.lanname), p FROM pg_language l, unnest(` + withGrantOption("'USAGE'") + `) p
+WHERE l.lanpltrusted AND has_language_privilege($1::oid, l.oid, p) AND NOT has_language_privilege($2::oid, l.oid, p)
+UNION ALL
+` + ownerByDependencyQuery("(SELECT oid FROM pg_database WHERE datname = current_database())") + `
 UNION ALL
 SELECT 'OWNER', o.kind || ' ' || o.name, 'owner rights (of ' || quote_ident(r.rolname) || ')'
 FROM (
@@ -116,7 +130,7 @@ FROM (
   UNION ALL
   SELECT 'TYPE', quote_ident(n.nspname) || '.' || quote_ident(t.typname), t.typowner
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-  WHERE t.typtype IN ('b', 'd', 'e', 'r', 'm') AND t.typcategory <> 'A' AND ` + userNamespace + `
+  WHERE ` + userType + ` AND ` + userNamespace + `
   UNION ALL
   SELECT 'LARGE OBJECT', l.oid::text, l.lomowner FROM pg_largeobject_metadata l
 ) o(kind, name, owner) JOIN pg_roles r ON r.oid = o.owner
@@ -144,6 +158,54 @@ WHERE d.defaclrole = $1 AND a.grantee <> $1 AND NOT EXISTS (
   SELECT 1 FROM pg_default_acl e, aclexplode(e.defaclacl) b
   WHERE e.defaclrole = $2 AND e.defaclnamespace = d.defaclnamespace AND e.defaclobjtype = d.defaclobjtype
     AND b.privilege_type = a.privilege_type AND b.grantee = a.grantee)`
+
+// ownerByDependencyQuery lists owner rights $1 has and $2 has not on every
+// kind of object effectiveQuery names no owner column of: whatever
+// pg_shdepend records an owner for in database dbid (0: the shared
+// objects: databases, tablespaces, subscriptions), such as foreign-data
+// wrappers, foreign servers, languages, publications, event triggers,
+// extensions, collations, conversions, operators, operator classes and
+// families, text search configurations and dictionaries, statistics
+// objects and standalone composite types. User mappings are compared by
+// userMappingDiffQuery, default privileges by their own arm.
+func ownerByDependencyQuery(dbid string) string {
+	return `SELECT 'OWNER', pg_describe_object(d.classid, d.objid, d.objsubid), 'owner rights (of ' || quote_ident(r.rolname) || ')'
+FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+WHERE d.dbid = ` + dbid + ` AND d.refclassid = 'pg_authid'::regclass AND d.deptype = 'o'
+  AND d.classid NOT IN ('pg_namespace'::regclass, 'pg_proc'::regclass, 'pg_largeobject'::regclass, 'pg_largeobject_metadata'::regclass,
+                        'pg_user_mapping'::regclass, 'pg_default_acl'::regclass)
+  AND NOT (d.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = d.objid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')))
+  AND NOT (d.classid = 'pg_type'::regclass AND EXISTS (SELECT 1 FROM pg_type t WHERE t.oid = d.objid AND ` + userType + `))
+  AND pg_has_role($1::oid, d.refobjid, 'USAGE') AND NOT pg_has_role($2::oid, d.refobjid, 'USAGE')`
+}
+
+// userMappingDiffQuery lists, per foreign server of the current database,
+// a user mapping the sessions of $1 use and those of $2 do not: no mapping
+// at all, or one with other options (compared server-side, values never
+// read out; an operator that is not a superuser cannot read them and gets
+// a finding whenever the two mappings are not the same one). The mapping a
+// session uses is that of its current_user: the role itself, or the role
+// its ALTER ROLE … SET role names (the alternate strategy's login roles
+// run as the stable role), else PUBLIC's.
+const userMappingDiffQuery = `
+WITH eff AS (
+  SELECT x.k, coalesce((SELECT r.oid FROM pg_db_role_setting st, unnest(st.setconfig) c, pg_roles r
+    WHERE st.setrole = x.r AND st.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+      AND lower(split_part(c, '=', 1)) = 'role' AND r.rolname = substr(c, strpos(c, '=') + 1)
+    ORDER BY st.setdatabase DESC LIMIT 1), x.r) AS u
+  FROM (VALUES (1, $1::oid), (2, $2::oid)) x(k, r)),
+  su AS (SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user)
+SELECT 'USER MAPPING', 'SERVER ' || quote_ident(s.srvname),
+       CASE WHEN b.umid IS NULL THEN 'user mapping (for ' || CASE WHEN a.umuser = 0 THEN 'PUBLIC' ELSE quote_ident(ra.rolname) END || ')'
+            WHEN NOT su.ok THEN 'user mapping options not compared (values not shown; only a superuser can read them)'
+            ELSE 'user mapping options differ (values not shown)' END
+FROM pg_foreign_server s CROSS JOIN su JOIN eff ea ON ea.k = 1 JOIN eff eb ON eb.k = 2
+JOIN LATERAL (SELECT m.umid, m.umuser, ARRAY(SELECT o FROM unnest(m.umoptions) o ORDER BY 1) AS opts FROM pg_user_mappings m
+              WHERE m.srvid = s.oid AND m.umuser IN (ea.u, 0) ORDER BY m.umuser = 0 LIMIT 1) a ON true
+LEFT JOIN pg_roles ra ON ra.oid = a.umuser
+LEFT JOIN LATERAL (SELECT m.umid, ARRAY(SELECT o FROM unnest(m.umoptions) o ORDER BY 1) AS opts FROM pg_user_mappings m
+              WHERE m.srvid = s.oid AND m.umuser IN (eb.u, 0) ORDER BY m.umuser = 0 LIMIT 1) b ON true
+WHERE b.umid IS NULL OR (a.umid <> b.umid AND (NOT su.ok OR a.opts IS DISTINCT FROM b.opts))`
 
 // attributeDiffQuery compares the attributes of $1 (old) and $2 (new),
 // both ways: a missing attribute, and an extra one ("extra …").
@@ -178,6 +240,12 @@ UNION ALL
 SELECT 'MEMBERSHIP', r.rolname::text, x.what FROM pg_roles r, LATERAL (VALUES
   ('privileges of', 'USAGE'), ('member of', 'MEMBER'), ('ADMIN OPTION on', 'MEMBER WITH ADMIN OPTION')` + setOption(version) + `) x(what, p)
 WHERE r.oid NOT IN ($1, $2) AND pg_has_role($1::oid, r.oid, x.p) AND NOT pg_has_role($2::oid, r.oid, x.p)`
+	q += `
+UNION ALL
+SELECT 'TABLESPACE', quote_ident(t.spcname), p FROM pg_tablespace t, unnest(` + withGrantOption("'CREATE'") + `) p
+WHERE has_tablespace_privilege($1::oid, t.oid, p) AND NOT has_tablespace_privilege($2::oid, t.oid, p)
+UNION ALL
+` + ownerByDependencyQuery("0")
 	if version >= 150000 {
 		q += `
 UNION ALL
@@ -206,8 +274,12 @@ func setOption(version int) string {
 //
 // Diff also covers the operator's database, and there: table (MAINTAIN on
 // 17+), column, sequence, schema, function, procedure, type, large object,
-// database and parameter privileges (effective, through has_*_privilege,
-// grant options included), RLS policies that apply, default privileges that
+// foreign-data wrapper, foreign server, language, database, tablespace and
+// parameter privileges (effective, through has_*_privilege, grant options
+// included), owner rights on every kind of object pg_shdepend records an
+// owner for, the user mapping each role's sessions use on every foreign
+// server (its current_user's: the role, the role its ALTER ROLE … SET role
+// names, or PUBLIC's; options compared server-side), RLS policies that apply, default privileges that
 // grant to it or that it defined, attributes (VALID UNTIL included),
 // settings and memberships with their ADMIN and (16+) SET options. It looks
 // both ways: what the new role has and the old had not is listed as
@@ -315,6 +387,16 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Difference
 					return err
 				}
 				out = append(out, ms...)
+				ums, err := collect(c, db, userMappingDiffQuery, ps.x, ps.y, ps.extra)
+				if err != nil {
+					return err
+				}
+				for _, m := range ums {
+					// Options that differ are found by both passes: once is enough.
+					if !ps.extra || !strings.HasPrefix(m.Privilege, "extra: user mapping options") {
+						out = append(out, m)
+					}
+				}
 			}
 			return nil
 		})

@@ -35,7 +35,12 @@ func snapshot() *pgrole.Role {
 			{Database: "goodgo", Kind: pgrole.KindType, Object: "app.mood", Privilege: "USAGE", Grantee: "goodgo_app", Grantable: true},
 			{Database: "goodgo", Kind: pgrole.KindLargeObject, Object: "16500", Privilege: "SELECT", Grantee: "goodgo_app"},
 			{Database: "goodgo", Kind: pgrole.KindTable, Object: "app.audit", Privilege: "SELECT", Grantee: "readers"},
+			{Kind: pgrole.KindTablespace, Object: "fast", Privilege: "CREATE", Grantee: "goodgo_app"},
+			{Database: "goodgo", Kind: pgrole.KindFDW, Object: "postgres_fdw", Privilege: "USAGE", Grantee: "goodgo_app"},
+			{Database: "goodgo", Kind: pgrole.KindServer, Object: "billing", Privilege: "USAGE", Grantee: "goodgo_app", Grantable: true},
+			{Database: "goodgo", Kind: pgrole.KindLanguage, Object: "plperl", Privilege: "USAGE", Grantee: "goodgo_app"},
 		},
+		UserMappings: []pgrole.UserMapping{{Database: "goodgo", Server: "billing", Options: []string{"password", "user"}}},
 		DefaultPrivileges: []pgrole.DefaultPrivilege{
 			{Database: "goodgo", Owner: "migrator", Schema: "app", ObjType: "TABLES", Grantee: "goodgo_app", Privilege: "SELECT"},
 			{Database: "goodgo", Owner: "goodgo_app", Schema: "app", ObjType: "TABLES", Grantee: "reporting", Privilege: "SELECT"},

@@ -144,17 +144,38 @@ SELECT 'LARGE OBJECT', l.oid::text, '', a.privilege_type, a.is_grantable, a.gran
          WHERE b.grantee = $2 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_largeobject_metadata l, aclexplode(l.lomacl) a
 WHERE l.lomacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND l.lomowner = $1)
+UNION ALL
+SELECT 'FOREIGN DATA WRAPPER', quote_ident(w.fdwname), '', a.privilege_type, a.is_grantable, a.grantee,
+       has_foreign_data_wrapper_privilege($2::oid, w.oid, a.privilege_type || ' WITH GRANT OPTION')
+FROM pg_foreign_data_wrapper w, aclexplode(w.fdwacl) a
+WHERE w.fdwacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND w.fdwowner = $1)
+UNION ALL
+SELECT 'FOREIGN SERVER', quote_ident(s.srvname), '', a.privilege_type, a.is_grantable, a.grantee,
+       has_server_privilege($2::oid, s.oid, a.privilege_type || ' WITH GRANT OPTION')
+FROM pg_foreign_server s, aclexplode(s.srvacl) a
+WHERE s.srvacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND s.srvowner = $1)
+UNION ALL
+SELECT 'LANGUAGE', quote_ident(l.lanname), '', a.privilege_type, a.is_grantable, a.grantee,
+       has_language_privilege($2::oid, l.oid, a.privilege_type || ' WITH GRANT OPTION')
+FROM pg_language l, aclexplode(l.lanacl) a
+WHERE l.lanacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND l.lanowner = $1)
 ) x(k, o, col, p, g, ge, can)
 ORDER BY 1, 2, 3, 7, 4`
 
-// sharedGrantorQuery is grantorQuery for database ACLs.
+// sharedGrantorQuery is grantorQuery for database and tablespace ACLs.
 const sharedGrantorQuery = `
 SELECT 'DATABASE', quote_ident(d.datname), '', a.privilege_type, a.is_grantable, a.grantee = 0,
        coalesce((SELECT rolname::text FROM pg_roles WHERE oid = a.grantee), ''),
        has_database_privilege($2::oid, d.oid, a.privilege_type || ' WITH GRANT OPTION')
 FROM pg_database d, aclexplode(d.datacl) a
 WHERE d.datacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND d.datdba = $1)
-ORDER BY 2, 7, 4`
+UNION ALL
+SELECT 'TABLESPACE', quote_ident(t.spcname), '', a.privilege_type, a.is_grantable, a.grantee = 0,
+       coalesce((SELECT rolname::text FROM pg_roles WHERE oid = a.grantee), ''),
+       has_tablespace_privilege($2::oid, t.oid, a.privilege_type || ' WITH GRANT OPTION')
+FROM pg_tablespace t, aclexplode(t.spcacl) a
+WHERE t.spcacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND t.spcowner = $1)
+ORDER BY 1, 2, 7, 4`
 
 // membershipGrantorQuery lists the memberships role $1 granted (PostgreSQL
 // 16+ tracks and revokes them with the grantor) and whether $2 may grant
@@ -196,6 +217,15 @@ WHERE t.typacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, t.typown
 UNION ALL
 SELECT 'LARGE OBJECT', l.oid::text, '', a.privilege_type, a.grantor
 FROM pg_largeobject_metadata l, aclexplode(l.lomacl) a WHERE l.lomacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, l.lomowner)
+UNION ALL
+SELECT 'FOREIGN DATA WRAPPER', quote_ident(w.fdwname), '', a.privilege_type, a.grantor
+FROM pg_foreign_data_wrapper w, aclexplode(w.fdwacl) a WHERE w.fdwacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, w.fdwowner)
+UNION ALL
+SELECT 'FOREIGN SERVER', quote_ident(s.srvname), '', a.privilege_type, a.grantor
+FROM pg_foreign_server s, aclexplode(s.srvacl) a WHERE s.srvacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, s.srvowner)
+UNION ALL
+SELECT 'LANGUAGE', quote_ident(l.lanname), '', a.privilege_type, a.grantor
+FROM pg_language l, aclexplode(l.lanacl) a WHERE l.lanacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, l.lanowner)
 ) x(k, o, col, p, g) JOIN LATERAL (SELECT rolname::text FROM pg_roles WHERE oid = x.g) r(gr) ON true
 ORDER BY 1, 2, 3, 5, 4`
 
@@ -203,7 +233,11 @@ const sharedGrantedByOthersQuery = `
 SELECT 'DATABASE', quote_ident(d.datname), '', a.privilege_type, r.rolname::text
 FROM pg_database d, aclexplode(d.datacl) a JOIN pg_roles r ON r.oid = a.grantor
 WHERE d.datacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, d.datdba)
-ORDER BY 2, 5, 4`
+UNION ALL
+SELECT 'TABLESPACE', quote_ident(t.spcname), '', a.privilege_type, r.rolname::text
+FROM pg_tablespace t, aclexplode(t.spcacl) a JOIN pg_roles r ON r.oid = a.grantor
+WHERE t.spcacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, t.spcowner)
+ORDER BY 1, 2, 5, 4`
 
 // sharedKey keys cluster-wide statements in the maps of withRegrants.
 const sharedKey = "\x00cluster"

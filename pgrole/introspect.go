@@ -34,8 +34,14 @@ type Role struct {
 	DefaultPrivileges []DefaultPrivilege
 	// Policies are RLS policies naming the role or a role it inherits.
 	Policies []Policy
-	// Owned lists the objects the role owns, in every database.
+	// Owned lists the objects the role owns, in every database (user
+	// mappings for the role included: pg_shdepend records them so).
 	Owned []Owned
+	// UserMappings are the role's own user mappings (never PUBLIC's, which
+	// apply to every role alike), per database and server. Option names
+	// only: the values (a remote password) are never read into the
+	// snapshot; a mirror plan copies them server-side at apply time.
+	UserMappings []UserMapping
 	// Databases are those scanned: the operator's database plus every
 	// database where the role, or a role it inherits, has dependencies.
 	Databases []string
@@ -100,7 +106,21 @@ const (
 	// KindParameter is a configuration parameter (GRANT SET / ALTER
 	// SYSTEM ON PARAMETER, PostgreSQL 15+); cluster-wide, like databases.
 	KindParameter = "PARAMETER"
+	// KindFDW, KindServer and KindLanguage are per-database objects
+	// carrying USAGE (foreign-data wrappers, foreign servers, trusted
+	// procedural languages).
+	KindFDW      = "FOREIGN DATA WRAPPER"
+	KindServer   = "FOREIGN SERVER"
+	KindLanguage = "LANGUAGE"
+	// KindTablespace is cluster-wide, like databases (CREATE).
+	KindTablespace = "TABLESPACE"
 )
+
+// sharedKind reports whether privileges of kind live in a shared catalog
+// (cluster-wide: granted once, from the operator's database).
+func sharedKind(kind string) bool {
+	return kind == KindDatabase || kind == KindParameter || kind == KindTablespace
+}
 
 // Privilege is one ACL entry. Object is the quoted SQL name usable in GRANT
 // (for functions with their argument types; for columns the table).
@@ -139,6 +159,17 @@ type Policy struct {
 	Roles    []string // role names, sorted (a role named "PUBLIC" included)
 	// Public: the policy applies to PUBLIC (polroles holds 0).
 	Public bool
+}
+
+// UserMapping is a user mapping for the role on a foreign server. It holds
+// the option names, never their values.
+type UserMapping struct {
+	Database string
+	Server   string   // quoted server name
+	Options  []string // option names, sorted; values are never read
+	// Hidden: the operator may not read the mapping's options (only a
+	// superuser or the mapped role can), so they cannot be copied.
+	Hidden bool
 }
 
 // Owned is an object the role owns.
@@ -362,6 +393,20 @@ func (a *Admin) scanShared(ctx context.Context, r *Role, set []uint32) error {
 		}
 		r.Privileges = append(r.Privileges, params...)
 	}
+	rows, err = a.conn.Query(ctx, `SELECT quote_ident(t.spcname), a.privilege_type, a.is_grantable OR a.grantee = t.spcowner, `+fmt.Sprintf(aclRole, "a.grantee")+`, `+fmt.Sprintf(aclRole, "a.grantor")+`, `+fmt.Sprintf(aclPublic, "a.grantee")+`
+		FROM pg_tablespace t, aclexplode(coalesce(t.spcacl, acldefault('t', t.spcowner))) a WHERE a.grantee = ANY($1) ORDER BY 1, 2`, set)
+	if err != nil {
+		return fmt.Errorf("pgrole: read tablespace privileges: %w", err)
+	}
+	spcs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Privilege, error) {
+		p := Privilege{Kind: KindTablespace}
+		err := row.Scan(&p.Object, &p.Privilege, &p.Grantable, &p.Grantee, &p.Grantor, &p.Public)
+		return p, err
+	})
+	if err != nil {
+		return fmt.Errorf("pgrole: read tablespace privileges: %w", err)
+	}
+	r.Privileges = append(r.Privileges, spcs...)
 	rows, err = a.conn.Query(ctx, `SELECT pg_describe_object(classid, objid, objsubid) FROM pg_shdepend
 		WHERE dbid = 0 AND refclassid = 'pg_authid'::regclass AND refobjid = $1 AND deptype = 'o' ORDER BY 1`, r.OID)
 	if err != nil {
@@ -377,10 +422,16 @@ func (a *Admin) scanShared(ctx context.Context, r *Role, set []uint32) error {
 	return nil
 }
 
+// userType selects the types (alias t) that carry their own ACL and owner:
+// base, domain, enum, range and multirange types (not their arrays) and
+// standalone composite types (CREATE TYPE … AS), not a table's row type.
+const userType = `(t.typtype IN ('b', 'd', 'e', 'r', 'm') AND t.typcategory <> 'A' OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class tc WHERE tc.oid = t.typrelid AND tc.relkind = 'c'))`
+
 const userNamespace = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'`
 
 // aclQuery is one query over every per-database ACL: relations, columns,
-// schemas, routines, types and large objects. $1 is the set of role oids.
+// schemas, routines, types, large objects, foreign-data wrappers, foreign
+// servers and languages. $1 is the set of role oids.
 // An owner may always grant, so its entries count as grantable.
 var aclQuery = `
 SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, quote_ident(n.nspname) || '.' || quote_ident(c.relname), '',
@@ -410,11 +461,33 @@ SELECT 'TYPE', quote_ident(n.nspname) || '.' || quote_ident(t.typname), '',
        a.privilege_type, a.is_grantable OR a.grantee = t.typowner, a.grantee, a.grantor
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace,
      aclexplode(coalesce(t.typacl, acldefault('T', t.typowner))) a
-WHERE t.typtype IN ('b', 'd', 'e', 'r', 'm') AND t.typcategory <> 'A' AND ` + userNamespace + ` AND a.grantee = ANY($1)
+WHERE ` + userType + ` AND ` + userNamespace + ` AND a.grantee = ANY($1)
 UNION ALL
 SELECT 'LARGE OBJECT', l.oid::text, '', a.privilege_type, a.is_grantable OR a.grantee = l.lomowner, a.grantee, a.grantor
 FROM pg_largeobject_metadata l, aclexplode(coalesce(l.lomacl, acldefault('L', l.lomowner))) a
-WHERE a.grantee = ANY($1)`
+WHERE a.grantee = ANY($1)
+UNION ALL
+SELECT 'FOREIGN DATA WRAPPER', quote_ident(w.fdwname), '', a.privilege_type, a.is_grantable OR a.grantee = w.fdwowner, a.grantee, a.grantor
+FROM pg_foreign_data_wrapper w, aclexplode(coalesce(w.fdwacl, acldefault('F', w.fdwowner))) a
+WHERE a.grantee = ANY($1)
+UNION ALL
+SELECT 'FOREIGN SERVER', quote_ident(s.srvname), '', a.privilege_type, a.is_grantable OR a.grantee = s.srvowner, a.grantee, a.grantor
+FROM pg_foreign_server s, aclexplode(coalesce(s.srvacl, acldefault('S', s.srvowner))) a
+WHERE a.grantee = ANY($1)
+UNION ALL
+SELECT 'LANGUAGE', quote_ident(l.lanname), '', a.privilege_type, a.is_grantable OR a.grantee = l.lanowner, a.grantee, a.grantor
+FROM pg_language l, aclexplode(coalesce(l.lanacl, acldefault('l', l.lanowner))) a
+WHERE l.lanpltrusted AND a.grantee = ANY($1)`
+
+// userMappingQuery lists the user mappings for role $1 in the current
+// database: the server, the option names (never the values) and whether
+// the options are hidden from the operator (pg_user_mappings shows them to
+// a superuser or the mapped role only; NULL also means "no options" for a
+// superuser).
+const userMappingQuery = `
+SELECT quote_ident(m.srvname), ARRAY(SELECT split_part(x, '=', 1) FROM unnest(m.umoptions) x ORDER BY 1),
+       m.umoptions IS NULL AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AND m.usename <> current_user
+FROM pg_user_mappings m WHERE m.umuser = $1 ORDER BY 1`
 
 func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []uint32) error {
 	// Names by a join, not a subquery per row: a role with 20,000 granted
@@ -474,6 +547,20 @@ func scanDatabase(ctx context.Context, c *pgx.Conn, db string, r *Role, set []ui
 	}
 	r.Policies = append(r.Policies, pols...)
 
+	rows, err = c.Query(ctx, userMappingQuery, r.OID)
+	if err != nil {
+		return fmt.Errorf("read user mappings: %w", err)
+	}
+	ums, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (UserMapping, error) {
+		m := UserMapping{Database: db}
+		err := row.Scan(&m.Server, &m.Options, &m.Hidden)
+		return m, err
+	})
+	if err != nil {
+		return fmt.Errorf("read user mappings: %w", err)
+	}
+	r.UserMappings = append(r.UserMappings, ums...)
+
 	rows, err = c.Query(ctx, `SELECT pg_describe_object(classid, objid, objsubid) FROM pg_shdepend
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND refclassid = 'pg_authid'::regclass AND refobjid = $1 AND deptype = 'o'`, r.OID)
@@ -509,6 +596,9 @@ func (r *Role) sort() {
 	sort.Slice(r.Policies, func(i, j int) bool {
 		a, b := r.Policies[i], r.Policies[j]
 		return a.Database+"\x00"+a.Table+"\x00"+a.Name < b.Database+"\x00"+b.Table+"\x00"+b.Name
+	})
+	sort.Slice(r.UserMappings, func(i, j int) bool {
+		return r.UserMappings[i].Database+"\x00"+r.UserMappings[i].Server < r.UserMappings[j].Database+"\x00"+r.UserMappings[j].Server
 	})
 	sort.Slice(r.Owned, func(i, j int) bool {
 		return r.Owned[i].Database+"\x00"+r.Owned[i].Object < r.Owned[j].Database+"\x00"+r.Owned[j].Object

@@ -149,6 +149,14 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 		for attempt := 1; ; attempt++ {
 			done, failed = nil, nil
 			err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+				if hasPassword(group) {
+					// A user mapping's copy: its options must not reach
+					// the server log either (see quietLogging).
+					if err := a.quietLogging(ctx, tx); err != nil {
+						failed = &Applied{Database: db, SQL: "-- logging settings check"}
+						return err
+					}
+				}
 				if !precise {
 					var b strings.Builder
 					b.WriteString(timeout)

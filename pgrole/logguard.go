@@ -34,7 +34,7 @@ var logSafe = []struct{ name, safe string }{
 }
 
 // quietLogging runs in the transaction before a statement carrying a
-// verifier: it sets every logging setting it may to its safe value (SET
+// verifier (or copying a user mapping's options server-side): it sets every logging setting it may to its safe value (SET
 // LOCAL: superusers, or a role granted SET on the parameter), then checks
 // the effective values, refusing (ErrVerifierWouldBeLogged) unless all are
 // safe or the operator allowed it.

@@ -10,9 +10,19 @@
 //     role and drops it. The stable role is never dropped: it keeps a
 //     break-glass password or loses LOGIN.
 //   - Mirror: every privilege of the old role is copied explicitly (database,
-//     schemas, tables, columns, sequences, functions, types, large objects,
-//     default privileges, settings, attributes, memberships, RLS policies)
-//     until the privilege diff is empty; then the old role may be dropped.
+//     tablespaces, parameters, schemas, tables, columns, sequences,
+//     functions, types, large objects, foreign-data wrappers, foreign
+//     servers, languages, default privileges, settings, attributes,
+//     memberships, RLS policies) until the privilege diff is empty; then the
+//     old role may be dropped. Owner rights are not copied: the diff lists
+//     them and cutover is refused until ownership moves to a role both
+//     login roles inherit.
+//
+// User mappings are per role, never inherited: the new login role gets a
+// copy of the old role's (mirror; alternate with NoSetRole; an alternate
+// login role otherwise runs as the stable role and uses its mapping), the
+// options read server-side when the plan runs: a mapping's values (a
+// remote password) never reach the plan, its file or the client.
 //
 // Passwords reach the server only as SCRAM-SHA-256 verifiers computed
 // client-side (package pgrole/scram); plans print them redacted. The same

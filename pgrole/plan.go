@@ -99,7 +99,9 @@ type Step struct {
 	Database string // "" = the operator's database
 	SQL      string
 	exec     string
-	dryExec  string // for Precheck: exec with the password as NULL
+	dryExec  string // for Precheck: exec with the password as NULL (user mappings: no option read)
+	// password: the statement carries a verifier, or copies a user
+	// mapping's options server-side; it runs under the log guard.
 	password bool
 	// lockRel is a relation to take an ACCESS SHARE lock on first (a GRANT
 	// on it takes none); alone: the statement takes an ACCESS EXCLUSIVE
@@ -353,6 +355,29 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 				ErrUnreachableDatabase, p.Old, strings.Join(names, ", "), p.New)
 		}
 	}
+	if len(old.UserMappings) > 0 && runsAsAnother(p.Strategy, opts.NoSetRole, old.Settings) {
+		p.Notes = append(p.Notes, fmt.Sprintf("user mappings of %s are not copied: sessions of %s run as another role (ALTER ROLE … SET role), whose user mappings they use; verify compares the mapping each role's sessions use",
+			ident(p.Old), ident(p.New)))
+	} else if len(old.UserMappings) > 0 {
+		var hidden, names []string
+		for _, m := range old.UserMappings {
+			what := m.Server + " in " + strconv.Quote(m.Database)
+			if m.Hidden {
+				hidden = append(hidden, what)
+			}
+			opts := "no options"
+			if len(m.Options) > 0 {
+				opts = "options " + strings.Join(m.Options, ", ")
+			}
+			names = append(names, what+" ("+opts+")")
+		}
+		if len(hidden) > 0 {
+			return nil, fmt.Errorf("%w: %q has user mappings whose options (e.g. a remote password) only a superuser can read, so they cannot be copied to %q: server %s; nothing was changed: run the rotation as a superuser, or drop those mappings first",
+				ErrInsufficientPrivilege, p.Old, p.New, strings.Join(hidden, ", "))
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("user mappings of %s are copied to %s when the plan is applied, options read server-side from pg_user_mappings by a DO block: their values (a remote password) never appear in this plan, its file or the server log: server %s",
+			ident(p.Old), ident(p.New), strings.Join(names, ", ")))
+	}
 	if old.Attributes.Superuser {
 		p.Notes = append(p.Notes, "the old role is a superuser: so is the new one; consider a less privileged application role")
 	}
@@ -364,6 +389,14 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 	b.drain()
 	b.retire(old.DependencyDatabases)
 	return p, nil
+}
+
+// runsAsAnother reports whether the new role's sessions run as another
+// role (its current_user), whose user mappings they then use: the
+// alternate strategy's SET role TO <stable>, or a role setting copied from
+// the old role.
+func runsAsAnother(s Strategy, noSetRole bool, settings []Setting) bool {
+	return hasRoleSetting(settings) || (s == Alternate && !noSetRole)
 }
 
 func memberNames(ms []Membership) []string {

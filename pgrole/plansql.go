@@ -180,7 +180,7 @@ func (b *builder) grant() {
 	}
 	copyDirect := p.Strategy == Mirror || rehome
 	if copyDirect {
-		for _, kind := range []string{KindDatabase, KindParameter} {
+		for _, kind := range []string{KindDatabase, KindParameter, KindTablespace} {
 			for _, g := range groupPrivileges(old.Privileges, p.Old, kind) {
 				b.addShared(g.sql(target))
 			}
@@ -215,6 +215,18 @@ func (b *builder) grant() {
 				b.add(dbKey, defaultSQL(d.Owner, d, target, false))
 			}
 		}
+		// User mappings are per role, never inherited: the new login role
+		// gets a copy of each of the old role's (their options, e.g. a
+		// remote password, copied server-side), unless its sessions run
+		// as another role and use that role's (the alternate strategy's
+		// SET role TO <stable>): no copy of the secret is made then.
+		if !runsAsAnother(p.Strategy, b.noSetRole, old.Settings) {
+			for _, m := range old.UserMappings {
+				if m.Database == db {
+					b.addUserMapping(dbKey, m)
+				}
+			}
+		}
 		if copyDirect {
 			for _, pol := range old.Policies {
 				if pol.Database != db || !contains(pol.Roles, p.Old) || contains(pol.Roles, target) {
@@ -237,8 +249,65 @@ func (b *builder) grant() {
 	if p.Strategy == Alternate {
 		b.check(fmt.Sprintf("%q is a member of %q and inherits its privileges", p.New, p.Stable))
 	} else {
-		b.check(fmt.Sprintf("every privilege, default privilege, setting, membership and policy of %q is granted to %q", p.Old, p.New))
+		b.check(fmt.Sprintf("every privilege, default privilege, setting, membership, user mapping and policy of %q is granted to %q", p.Old, p.New))
 	}
+}
+
+// addUserMapping adds the copy of the old role's user mapping m for the
+// new role (userMappingCopy), in a transaction of its own under the log
+// guard (see Admin.quietLogging): the options exist in clear text only
+// inside the server, in the statements the DO block executes.
+func (b *builder) addUserMapping(db string, m UserMapping) {
+	sql := userMappingCopy(b.p.Old, b.p.New, m.Server, false)
+	b.cur.Steps = append(b.cur.Steps, Step{Database: db, SQL: sql, exec: sql, password: true, alone: true,
+		dryExec: userMappingCopy(b.p.Old, b.p.New, m.Server, true)})
+}
+
+// userMappingCopy returns a DO block that (re)creates the user mapping of
+// role to on server (a quoted name) with the options of from's mapping,
+// read from pg_user_mappings when the block runs: the values (a remote
+// password) never appear in the plan, its file or the statement the
+// client sends. It is safe to repeat (the new role's mapping is dropped
+// and created again in the same transaction). It refuses when the mapping
+// is gone or the operator cannot read its options (only a superuser can),
+// keeps pg_stat_statements from recording the inner statements, and
+// replaces an error of the inner statements (whose context would quote
+// them, values included) by one naming only the role and server. dry
+// (Precheck) creates the mapping without options: the same privilege
+// checks, no value read.
+func userMappingCopy(from, to, server string, dry bool) string {
+	f, t, s := dollarLiteral(from), dollarLiteral(to), dollarLiteral(server)
+	dryStmt := ""
+	if dry {
+		dryStmt = "\nopts := NULL; -- pre-check: no option value is read"
+	}
+	return `DO $pgrole$DECLARE srv oid; src oid; hidden bool; opts text; BEGIN
+-- copy a user mapping of the old role to the new role: the option values are read here, never printed
+SELECT oid INTO srv FROM pg_foreign_server WHERE quote_ident(srvname) = ` + s + `;
+SELECT oid INTO src FROM pg_roles WHERE rolname = ` + f + `;
+SELECT m.umoptions IS NULL AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+       (SELECT string_agg(quote_ident(split_part(x, '=', 1)) || ' ' || quote_literal(substr(x, strpos(x, '=') + 1)), ', ') FROM unnest(m.umoptions) x)
+  INTO hidden, opts FROM pg_user_mappings m WHERE m.srvid = srv AND m.umuser = src;
+IF NOT FOUND THEN RAISE EXCEPTION 'pgrole: no user mapping for % on server % to copy', ` + f + `, ` + s + ` USING ERRCODE = '42704'; END IF;
+IF hidden THEN RAISE EXCEPTION 'pgrole: the options of the user mapping for % on server % are hidden from %: only a superuser can copy them', ` + f + `, ` + s + `, current_user USING ERRCODE = '42501'; END IF;` + dryStmt + `
+IF current_setting('pg_stat_statements.track', true) = 'all' THEN PERFORM set_config('pg_stat_statements.track', 'top', true); END IF;
+BEGIN
+  EXECUTE format('DROP USER MAPPING IF EXISTS FOR %I SERVER %s', ` + t + `, ` + s + `);
+  EXECUTE format('CREATE USER MAPPING FOR %I SERVER %s', ` + t + `, ` + s + `) || coalesce(' OPTIONS (' || opts || ')', '');
+EXCEPTION WHEN OTHERS THEN
+  RAISE EXCEPTION 'pgrole: copy the user mapping for % on server % to %: %', ` + f + `, ` + s + `, ` + t + `, SQLERRM USING ERRCODE = SQLSTATE;
+END;
+END$pgrole$`
+}
+
+// dollarLiteral quotes s as a string literal for a dollar-quoted body: an
+// escape string with every '$' spelled \x24, so no name can end the body.
+func dollarLiteral(s string) string {
+	lit := strings.ReplaceAll(literal(s), "$", `\x24`)
+	if !strings.HasPrefix(lit, "E") {
+		lit = "E" + lit
+	}
+	return lit
 }
 
 func ownsIn(r *Role, db string) bool {
@@ -252,7 +321,7 @@ func ownsIn(r *Role, db string) bool {
 
 func (b *builder) verify() {
 	b.phase(PhaseVerify)
-	b.check(fmt.Sprintf("privilege diff %q → %q is empty (rotate pg verify; Admin.VerifyPrivileges in Go): tables, columns, sequences, schemas, functions, types, large objects, databases, policies, default privileges, attributes, settings, memberships", b.p.Old, b.p.New))
+	b.check(fmt.Sprintf("privilege diff %q → %q is empty (rotate pg verify; Admin.VerifyPrivileges in Go): tables, columns, sequences, schemas, functions, types, large objects, foreign-data wrappers, servers, languages, user mappings, databases, tablespaces, parameters, ownership, policies, default privileges, attributes, settings, memberships", b.p.Old, b.p.New))
 	b.check("cutover is refused while the diff is not empty")
 }
 
@@ -372,7 +441,7 @@ func groupPrivileges(privs []Privilege, role, kind string, db ...string) []privG
 		if kind != "" && pr.Kind != kind {
 			continue
 		}
-		if kind == "" && (pr.Kind == KindDatabase || pr.Kind == KindParameter) {
+		if kind == "" && sharedKind(pr.Kind) {
 			continue
 		}
 		if len(db) > 0 && pr.Database != db[0] {

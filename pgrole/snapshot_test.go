@@ -41,6 +41,20 @@ SELECT 'DATABASE ' || d.datname || ' ' || p FROM pg_database d,
   unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY', 'CONNECT WITH GRANT OPTION']) p
 WHERE d.datname = current_database() AND has_database_privilege($1::oid, d.oid, p)
 UNION ALL
+SELECT 'FOREIGN DATA WRAPPER ' || w.fdwname || ' ' || p FROM pg_foreign_data_wrapper w, unnest(ARRAY['USAGE', 'USAGE WITH GRANT OPTION']) p
+WHERE has_foreign_data_wrapper_privilege($1::oid, w.oid, p)
+UNION ALL
+SELECT 'FOREIGN SERVER ' || s.srvname || ' ' || p FROM pg_foreign_server s, unnest(ARRAY['USAGE', 'USAGE WITH GRANT OPTION']) p
+WHERE has_server_privilege($1::oid, s.oid, p)
+UNION ALL
+SELECT 'LANGUAGE ' || l.lanname || ' ' || p FROM pg_language l, unnest(ARRAY['USAGE', 'USAGE WITH GRANT OPTION']) p
+WHERE l.lanpltrusted AND has_language_privilege($1::oid, l.oid, p)
+UNION ALL
+SELECT 'TABLESPACE ' || t.spcname || ' ' || p FROM pg_tablespace t, unnest(ARRAY['CREATE', 'CREATE WITH GRANT OPTION']) p
+WHERE has_tablespace_privilege($1::oid, t.oid, p)
+UNION ALL
+SELECT 'USER MAPPING ' || m.srvname FROM pg_user_mappings m WHERE m.umuser = $1
+UNION ALL
 SELECT 'ROLE ' || r.rolname || ' ' || p FROM pg_roles r, unnest(ARRAY['USAGE', 'MEMBER', 'MEMBER WITH ADMIN OPTION']) p
 WHERE r.oid <> $1 AND r.rolname NOT LIKE 'pg\_%' AND pg_has_role($1::oid, r.oid, p)
 ORDER BY 1`
