@@ -219,11 +219,18 @@ func decodeForCheck(name, raw string, r Rule) ([]fingerprint.Secret, []string, e
 	return secrets, fps, nil
 }
 
-// ErrNoDeadline: a previous payment secret is set without its *_UNTIL time
-// (Check also reports an *_UNTIL that is not an RFC 3339 time with it). It
-// is the value of payment.ErrNoDeadline, which payment.LoadSecretSet and the
-// providers' LoadConfig return, so errors.Is matches either name.
-var ErrNoDeadline = errors.New("set without its acceptance deadline")
+// Deadline errors, for a payment *_PREVIOUS secret's *_UNTIL time
+// (Var.Until). Each is the value of payment's error of the same name, which
+// payment.LoadSecretSet and the providers' LoadConfig return, so errors.Is
+// matches either name.
+var (
+	// ErrNoDeadline: a previous payment secret is set without its *_UNTIL
+	// time (unset or empty).
+	ErrNoDeadline = errors.New("set without its acceptance deadline")
+	// ErrBadDeadline: the *_UNTIL time is set but is not an RFC 3339 time
+	// ("tomorrow", a date without a time, a time without a zone).
+	ErrBadDeadline = errors.New("acceptance deadline is not an RFC 3339 time")
+)
 
 func deadline(src Source, v Var) (time.Time, error) {
 	raw, ok, err := src.Lookup(v.Until)
@@ -235,7 +242,7 @@ func deadline(src Source, v Var) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, raw)
 	if err != nil {
-		return time.Time{}, &Error{Var: v.Until, Index: -1, Err: ErrNoDeadline, Detail: "not an RFC 3339 time such as 2026-11-28T02:00:00+07:00"}
+		return time.Time{}, &Error{Var: v.Until, Index: -1, Err: ErrBadDeadline, Detail: "want a time such as 2026-11-28T02:00:00+07:00"}
 	}
 	return t, nil
 }
