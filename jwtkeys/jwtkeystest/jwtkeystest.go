@@ -85,12 +85,12 @@ const (
 	WrongRing
 	// WrongUse is a valid refresh token presented as an access token.
 	WrongUse
-	// UnknownKey is an access token signed with a key the keyring has never
+	// UnknownKid is an access token signed with a key the keyring has never
 	// held, under its own kid.
-	UnknownKey
+	UnknownKid
 )
 
-var kindNames = [...]string{"current", "previous", "next", "legacy", "legacy-previous", "expired", "wrong-ring", "wrong-use", "unknown-key"}
+var kindNames = [...]string{"current", "previous", "next", "legacy", "legacy-previous", "expired", "wrong-ring", "wrong-use", "unknown-kid"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -207,7 +207,7 @@ func (k *Kit[C]) Token(kind Kind, sub string, app C) string {
 		return k.sign(k.need(jwtkeys.Access, secretenv.SlotPrevious), false, sub, app, "", k.accessTTL())
 	case WrongRing:
 		return k.sign(k.need(jwtkeys.Refresh, secretenv.SlotCurrent), true, sub, app, "access", k.accessTTL())
-	case UnknownKey:
+	case UnknownKid:
 		return k.sign(k.unknown, true, sub, app, "access", k.accessTTL())
 	}
 	k.t.Fatalf("jwtkeystest: unknown token kind %v", kind)

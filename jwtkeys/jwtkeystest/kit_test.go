@@ -38,7 +38,7 @@ func get(h http.Handler, k *jwtkeystest.Kit[appClaims], token string) *httptest.
 func TestEveryKindThroughTheMiddleware(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
 	h := kit.Protect(hello)
-	for kind := jwtkeystest.Current; kind <= jwtkeystest.UnknownKey; kind++ {
+	for kind := jwtkeystest.Current; kind <= jwtkeystest.UnknownKid; kind++ {
 		rec := get(h, kit, kit.Token(kind, "user-7", appClaims{Role: "admin"}))
 		if kind.Accepted() {
 			if rec.Code != http.StatusOK || rec.Body.String() != "user-7 admin" {
@@ -55,7 +55,7 @@ func TestKindsVerifyOnTheirSlot(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{Observer: obs})
 	want := map[jwtkeystest.Kind]jwtkeys.Reason{
 		jwtkeystest.Expired: jwtkeys.ReasonExpired, jwtkeystest.WrongUse: jwtkeys.ReasonWrongUse,
-		jwtkeystest.UnknownKey: jwtkeys.ReasonUnknownKid,
+		jwtkeystest.UnknownKid: jwtkeys.ReasonUnknownKid,
 	}
 	for kind, reason := range want {
 		_, err := kit.Service.VerifyAccess(kit.Token(kind, "u", appClaims{}))
