@@ -170,10 +170,12 @@ func (k *Kit[C]) Secret(r jwtkeys.RingID, s secretenv.Slot) string {
 	return v
 }
 
-// Env returns the kit's configuration as the variables a service reads
-// (JWT_SECRET, …_NEXT, …_PREVIOUS, …_PREVIOUS_SINCE): for a second instance
-// or a subprocess. Empty slots are absent.
-func (k *Kit[C]) Env() map[string]string { return k.src.snapshot() }
+// Vars returns the kit's configuration as the variables a service reads
+// (JWT_SECRET, …_NEXT, …_PREVIOUS, …_PREVIOUS_SINCE), a copy taken now:
+// secretenv.Map(kit.Vars()) for a second instance, or a subprocess's
+// environment. Empty slots are absent. (It reads no environment: Env in
+// this module is secretenv.Env, the process environment.)
+func (k *Kit[C]) Vars() map[string]string { return k.src.snapshot() }
 
 // Fingerprint returns the kid of tokens signed with the key in ring r, slot s
 // ("" when the slot is empty).

@@ -143,7 +143,7 @@ func TestStagePromoteRetire(t *testing.T) {
 // The kit's configuration reaches a second instance through Env.
 func TestEnvConfiguresAnotherInstance(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
-	other, err := jwtkeys.Open(secretenv.Map(kit.Env()), jwtkeys.Options{Now: kit.Clock.Now})
+	other, err := jwtkeys.Open(secretenv.Map(kit.Vars()), jwtkeys.Options{Now: kit.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestRotateWellWired(t *testing.T) {
 // Rotate exists to catch: new logins on the promoted key get 401.
 func TestRotateCatchesAStaleKeyring(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
-	stale, err := jwtkeys.Open(secretenv.Map(kit.Env()), jwtkeys.Options{Now: kit.Clock.Now})
+	stale, err := jwtkeys.Open(secretenv.Map(kit.Vars()), jwtkeys.Options{Now: kit.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,11 +201,11 @@ func TestRotateCatchesAnUnprotectedHandler(t *testing.T) {
 
 func TestSecretsNeverInReport(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
-	stale, _ := jwtkeys.Open(secretenv.Map(kit.Env()), jwtkeys.Options{Now: kit.Clock.Now})
+	stale, _ := jwtkeys.Open(secretenv.Map(kit.Vars()), jwtkeys.Options{Now: kit.Clock.Now})
 	svc, _ := jwtkeys.NewService[appClaims](stale)
-	env := kit.Env()
+	env := kit.Vars()
 	rep := kit.Rotate(t, svc.Middleware(jwtkeys.MiddlewareOptions{})(hello), jwtkeystest.RotateOptions[appClaims]{Sessions: 2})
-	for n, v := range kit.Env() {
+	for n, v := range kit.Vars() {
 		env[n+"#after"] = v
 	}
 	for _, v := range env {
