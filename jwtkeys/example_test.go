@@ -79,16 +79,16 @@ func ExampleKeyring_Slots() {
 	// JWT_SECRET_PREVIOUS verifying 559887c2ffbe2f26 retire at 2026-05-02T10:15:00Z
 }
 
-func ExampleService_Refresh() {
+func ExampleService_RefreshUnchecked() {
 	keys, _ := jwtkeys.Open(src, jwtkeys.Options{})
 	svc, _ := jwtkeys.NewService[AppClaims](keys)
 	pair, _ := svc.Issue("user-42", AppClaims{Role: "customer"})
 
 	// Every refresh mints a new pair with the current keys.
-	next, err := svc.Refresh(pair.Refresh)
+	next, err := svc.RefreshUnchecked(pair.Refresh)
 	fmt.Println(err, next.Access != "")
 	// An access token is not a refresh token.
-	_, err = svc.Refresh(pair.Access)
+	_, err = svc.RefreshUnchecked(pair.Access)
 	fmt.Println(jwtkeys.ReasonOf(err))
 	// Output:
 	// <nil> true

@@ -280,26 +280,40 @@ func TestFlushPrefixRedisCluster(t *testing.T) {
 	}
 }
 
-func TestRefreshCheckedRefusesDisabled(t *testing.T) {
+// TestRefresherChecksStatus: the refresh path refuses a disabled user and
+// a user whose status cannot be known before it spends the token (the
+// token still works once the status is known again), and a Refresher
+// cannot be built without a status cache unless NoStatusCheck says so.
+func TestRefresherChecksStatus(t *testing.T) {
 	r := testsvc.NewRedis(t)
 	ctx := context.Background()
 	_, svc, _ := fixture(t, newClock(), nil)
+	claims := func(context.Context, string) (appClaims, error) { return appClaims{}, nil }
 	l := &loaderRec{disabled: map[string]bool{"bad": true}}
-	c := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: r.Prefix})
-	good, _ := svc.Issue("good", appClaims{})
-	bad, _ := svc.Issue("bad", appClaims{})
-	if _, err := svc.RefreshChecked(ctx, good.Refresh, c); err != nil {
+	st := NewMemoryRefreshStore()
+	ok := NewStatusCache(r.Client, l.load, StatusOptions{Prefix: r.Prefix})
+	down := NewStatusCache(deadRedis(t), (&loaderRec{err: errors.New("db down")}).load, StatusOptions{})
+	ref, err := NewRefresher(svc, RefresherConfig[appClaims]{Store: st, Status: ok, Claims: claims})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.RefreshChecked(ctx, bad.Refresh, c); !errors.Is(err, ErrUserDisabled) {
+	refDown, err := NewRefresher(svc, RefresherConfig[appClaims]{Store: st, Status: down, Claims: claims})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := ref.Issue(ctx, "good", appClaims{})
+	bad, _ := ref.Issue(ctx, "bad", appClaims{})
+	if _, err := ref.Refresh(ctx, bad.Refresh); !errors.Is(err, ErrUserDisabled) {
 		t.Fatalf("disabled user refreshed: %v", err)
 	}
-	down := NewStatusCache(deadRedis(t), (&loaderRec{err: errors.New("db down")}).load, StatusOptions{})
-	if _, err := svc.RefreshChecked(ctx, good.Refresh, down); !errors.Is(err, ErrStatusUnavailable) {
+	if _, err := refDown.Refresh(ctx, good.Refresh); !errors.Is(err, ErrStatusUnavailable) {
 		t.Fatalf("both down: %v", err)
 	}
-	if p, err := svc.RefreshChecked(ctx, bad.Refresh, nil); !errors.Is(err, ErrConfig) || p.Access != "" {
-		t.Fatalf("nil status cache: %v (a refresh without the check)", err)
+	if _, err := ref.Refresh(ctx, good.Refresh); err != nil {
+		t.Fatalf("a refresh refused for an unknown status spent the token: %v", err)
+	}
+	if _, err := NewRefresher(svc, RefresherConfig[appClaims]{Store: st, Claims: claims}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("Refresher without a status cache: %v (a refresh without the check)", err)
 	}
 }
 

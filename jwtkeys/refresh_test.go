@@ -43,3 +43,34 @@ func TestMemoryRefreshStore(t *testing.T) {
 		t.Fatalf("DeleteExpired = %d", n)
 	}
 }
+
+// TestRefreshUncheckedIsReusable pins what the Unchecked in
+// Service.RefreshUnchecked stands for: the same refresh token refreshes
+// twice, and a disabled user is not asked about; Refresher.Refresh on the
+// same service refuses the second use.
+func TestRefreshUncheckedIsReusable(t *testing.T) {
+	_, svc, _ := fixture(t, newClock(), nil, "JWT_SECRET", sA, "JWT_REFRESH_SECRET", sRA)
+	p, _ := svc.Issue("u", appClaims{Role: "admin"})
+	for i := range 2 {
+		n, err := svc.RefreshUnchecked(p.Refresh)
+		if err != nil {
+			t.Fatalf("use %d: %v", i+1, err)
+		}
+		if c, _ := svc.VerifyAccess(n.Access); c.Role != "admin" {
+			t.Fatalf("use %d: role %q, want the refresh token's claims copied", i+1, c.Role)
+		}
+	}
+	ctx := context.Background()
+	ref, err := NewRefresher(svc, RefresherConfig[appClaims]{Store: NewMemoryRefreshStore(), NoStatusCheck: true,
+		Claims: func(context.Context, string) (appClaims, error) { return appClaims{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ = ref.Issue(ctx, "u", appClaims{})
+	if _, err := ref.Refresh(ctx, p.Refresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ref.Refresh(ctx, p.Refresh); !errors.Is(err, ErrRefreshReused) {
+		t.Fatalf("Refresher.Refresh, second use: %v, want ErrRefreshReused", err)
+	}
+}

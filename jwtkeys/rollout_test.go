@@ -57,7 +57,7 @@ func newHarness(t *testing.T, clients int) *harness {
 		})
 		mux.HandleFunc("POST /refresh", func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(io.LimitReader(r.Body, MaxTokenLen))
-			p, err := in.svc.Refresh(string(b))
+			p, err := in.svc.RefreshUnchecked(string(b))
 			writePair(w, p, err)
 		})
 		mux.Handle("GET /api/me", in.svc.Middleware(MiddlewareOptions{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

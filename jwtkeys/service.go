@@ -1,7 +1,6 @@
 package jwtkeys
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -70,6 +69,11 @@ func (s *Service[C]) LiveKeyring() *LiveKeyring { return s.keys }
 // carrying kid, sub, iat, exp, jti, token_use, iss and aud (when configured)
 // and the application's fields of app. The registered fields of app are
 // overwritten.
+//
+// Issue records the refresh token nowhere. A service that refreshes through
+// a Refresher logs users in with Refresher.Issue, which records it: a
+// refresh token minted here is unknown to the store, and Refresher.Refresh
+// refuses it (ErrRefreshUnknown) outside the legacy window (LegacyRefresh).
 func (s *Service[C]) Issue(sub string, app C) (Pair, error) {
 	kr := s.keys.Keyring()
 	now := kr.opts.Now().Truncate(time.Second)
@@ -128,46 +132,24 @@ func (s *Service[C]) Verify(r RingID, token string) (*C, error) {
 // VerifyAccess is Verify(Access, token).
 func (s *Service[C]) VerifyAccess(token string) (*C, error) { return s.Verify(Access, token) }
 
-// Refresh verifies refreshToken on the refresh ring and mints a new pair for
-// the same subject and application claims with the current keys, so every
-// refresh moves a session onto the current key. An access token is refused
-// (ErrWrongUse).
+// RefreshUnchecked verifies refreshToken on the refresh ring and mints a new
+// pair for the same subject and application claims with the current keys,
+// so every refresh moves a session onto the current key. An access token is
+// refused (ErrWrongUse).
 //
-// Refresh checks no user status, copies the refresh token's claims and lets
-// a refresh token be used again until it expires: use a Refresher (one-time
-// tokens in a RefreshStore, status checked, claims loaded) for a service's
-// refresh endpoint. Refresh is for tools and tests.
-func (s *Service[C]) Refresh(refreshToken string) (Pair, error) {
+// It is unchecked, as its name says: no user status is checked, the claims
+// are copied from the refresh token, and a refresh token can be used again
+// until it expires (nothing records it). It is for tools and tests that
+// exercise key rotation. A service's refresh endpoint uses
+// Refresher.Refresh, which spends each refresh token once, refuses disabled
+// users and loads the claims anew.
+func (s *Service[C]) RefreshUnchecked(refreshToken string) (Pair, error) {
 	c, err := s.Verify(Refresh, refreshToken)
 	if err != nil {
 		return Pair{}, err
 	}
 	sub := any(c).(claimsCarrier).base().Subject
 	p, err := s.Issue(sub, *c)
-	if err != nil {
-		return Pair{}, err
-	}
-	s.keys.opts.Observer.Refreshed()
-	return p, nil
-}
-
-// RefreshChecked is Refresh that also refuses a disabled user (or answers
-// ErrStatusUnavailable when status cannot be known) through status, checked
-// after the refresh token verifies and before a new pair is minted. A nil
-// status is a configuration error (ErrConfig), never a refresh without the
-// check.
-func (s *Service[C]) RefreshChecked(ctx context.Context, refreshToken string, status *StatusCache) (Pair, error) {
-	if status == nil {
-		return Pair{}, fmt.Errorf("%w: RefreshChecked needs a status cache (use Refresh for none)", ErrConfig)
-	}
-	c, err := s.Verify(Refresh, refreshToken)
-	if err != nil {
-		return Pair{}, err
-	}
-	if err := status.Check(ctx, Subject(c)); err != nil {
-		return Pair{}, err
-	}
-	p, err := s.Issue(Subject(c), *c)
 	if err != nil {
 		return Pair{}, err
 	}

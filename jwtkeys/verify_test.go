@@ -62,7 +62,7 @@ func TestRefreshMovesToCurrentKey(t *testing.T) {
 	if err := svc.LiveKeyring().Reload(); err != nil {
 		t.Fatal(err)
 	}
-	p2, err := svc.Refresh(p.Refresh)
+	p2, err := svc.RefreshUnchecked(p.Refresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestRefreshMovesToCurrentKey(t *testing.T) {
 		t.Errorf("observer: %v refresh=%d", obs.verified, obs.refresh)
 	}
 	// An access token cannot be used to refresh.
-	if _, err := svc.Refresh(p2.Access); !errors.Is(err, ErrWrongUse) {
+	if _, err := svc.RefreshUnchecked(p2.Access); !errors.Is(err, ErrWrongUse) {
 		t.Errorf("refresh with access token: %v", err)
 	}
 }
@@ -103,7 +103,7 @@ func TestLegacyNoKidTokens(t *testing.T) {
 	if obs.count("access/previous") != 1 || obs.count("access/legacy-no-kid") != 0 {
 		t.Errorf("legacy token on the previous key not reported as slot previous: %v", obs.verified)
 	}
-	if _, err := svc.Refresh(ref); err != nil {
+	if _, err := svc.RefreshUnchecked(ref); err != nil {
 		t.Fatalf("legacy refresh: %v", err)
 	}
 	// Confusion: the legacy refresh token is not an access token (its
@@ -111,7 +111,7 @@ func TestLegacyNoKidTokens(t *testing.T) {
 	if _, err := svc.VerifyAccess(ref); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("legacy refresh as access: %v", err)
 	}
-	if _, err := svc.Refresh(acc); !errors.Is(err, ErrBadSignature) {
+	if _, err := svc.RefreshUnchecked(acc); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("legacy access as refresh: %v", err)
 	}
 	// A legacy token that says token_use=refresh is refused on the access ring.

@@ -193,7 +193,8 @@ var (
 	// It is secretenv.ErrNoDeadline, so errors.Is matches either name.
 	ErrNoDeadline = secretenv.ErrNoDeadline
 	// ErrBadDeadline: the deadline is not an RFC 3339 time.
-	ErrBadDeadline = errors.New("payment: PREVIOUS_UNTIL is not an RFC 3339 time")
+	// It is secretenv.ErrBadDeadline, so errors.Is matches either name.
+	ErrBadDeadline = secretenv.ErrBadDeadline
 )
 
 // LoadSecretSet reads a SecretSet from src, validating each secret with rule

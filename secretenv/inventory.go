@@ -26,15 +26,16 @@ type Var struct {
 
 // Class is one row of the runbook's §1 inventory.
 type Class struct {
-	ID          string // short name used by the CLI: "jwt", "field", "vnpay", …
+	// ID is the short name the CLI uses: "jwt", "field", "vnpay", … For a
+	// class whose secrets this module generates it is also the keygen.Class
+	// that generates them ("rotate keygen jwt"); the classes missing from
+	// keygen.Classes are issued by their provider.
+	ID          string
 	Name        string // "JWT signing keys"
 	Vars        []Var
 	Cadence     string
 	BlastRadius string
 	Owner       string
-	// Keygen is the "rotate keygen" class that generates this class's
-	// secrets, or "" when the provider issues them.
-	Keygen string
 }
 
 // The per-class rules, shared by the packages that load these secrets.
@@ -70,13 +71,13 @@ func Inventory() []Class {
 	id := func(name string) Var { return Var{Name: name, Rule: IdentifierRule, Required: true, Identifier: true} }
 	prev := func(name string, r Rule) Var { return Var{Name: name, Rule: r, Until: name + "_UNTIL"} }
 	return []Class{
-		{ID: "jwt", Name: "JWT signing keys", Keygen: "jwt",
+		{ID: "jwt", Name: "JWT signing keys",
 			Vars: []Var{
 				req("JWT_SECRET", HMACRule), opt("JWT_SECRET_PREVIOUS", HMACRule), opt("JWT_SECRET_NEXT", HMACRule),
 				req("JWT_REFRESH_SECRET", HMACRule), opt("JWT_REFRESH_SECRET_PREVIOUS", HMACRule), opt("JWT_REFRESH_SECRET_NEXT", HMACRule),
 			},
 			Cadence: "90 days / on leak", BlastRadius: "All active user sessions", Owner: "Security / Auth"},
-		{ID: "field", Name: "Field-level encryption", Keygen: "field",
+		{ID: "field", Name: "Field-level encryption",
 			Vars:    []Var{req("FIELD_ENCRYPTION_KEY", FieldKeyRule), opt("FIELD_ENCRYPTION_KEY_PREVIOUS", FieldKeyListRule), opt("FIELD_ENCRYPTION_KEY_NEXT", FieldKeyRule)},
 			Cadence: "180 days / on leak", BlastRadius: "At-rest encrypted columns (PII)", Owner: "Security"},
 		{ID: "vnpay", Name: "VNPay",
@@ -94,7 +95,7 @@ func Inventory() []Class {
 				prev("ZALOPAY_KEY1_PREVIOUS", ProviderSecretRule), prev("ZALOPAY_KEY2_PREVIOUS", ProviderSecretRule),
 			},
 			Cadence: "90 days / on leak", BlastRadius: "All ZaloPay checkout + IPN", Owner: "Payments"},
-		{ID: "webhook", Name: "Bank transfer webhook", Keygen: "webhook",
+		{ID: "webhook", Name: "Bank transfer webhook",
 			Vars: []Var{
 				req("BANK_TRANSFER_WEBHOOK_SECRET", HMACRule), prev("BANK_TRANSFER_WEBHOOK_SECRET_PREVIOUS", HMACRule),
 				// Keys of the bank-transfer notifiers, issued by them (optional).
@@ -102,10 +103,10 @@ func Inventory() []Class {
 				opt("PAYOS_CHECKSUM_KEY", ProviderSecretRule), prev("PAYOS_CHECKSUM_KEY_PREVIOUS", ProviderSecretRule),
 			},
 			Cadence: "90 days / on leak", BlastRadius: "Inbound bank webhook verification", Owner: "Payments"},
-		{ID: "db", Name: "Database password", Keygen: "db",
+		{ID: "db", Name: "Database password",
 			Vars:    []Var{req("DATABASE_URL", DatabaseURLRule)},
 			Cadence: "180 days / on leak", BlastRadius: "All API DB access", Owner: "Platform"},
-		{ID: "redis", Name: "Redis password", Keygen: "redis",
+		{ID: "redis", Name: "Redis password",
 			Vars:    []Var{req("REDIS_URL", RedisURLRule), opt("REDIS_PASSWORD", PasswordRule), opt("REDIS_USERNAME", IdentifierRule)},
 			Cadence: "180 days / on leak", BlastRadius: "Session cache, queues", Owner: "Platform"},
 		{ID: "oauth", Name: "OAuth provider secrets",
@@ -218,11 +219,18 @@ func decodeForCheck(name, raw string, r Rule) ([]fingerprint.Secret, []string, e
 	return secrets, fps, nil
 }
 
-// ErrNoDeadline: a previous payment secret is set without its *_UNTIL time
-// (Check also reports an *_UNTIL that is not an RFC 3339 time with it). It
-// is the value of payment.ErrNoDeadline, which payment.LoadSecretSet and the
-// providers' LoadConfig return, so errors.Is matches either name.
-var ErrNoDeadline = errors.New("set without its acceptance deadline")
+// Deadline errors, for a payment *_PREVIOUS secret's *_UNTIL time
+// (Var.Until). Each is the value of payment's error of the same name, which
+// payment.LoadSecretSet and the providers' LoadConfig return, so errors.Is
+// matches either name.
+var (
+	// ErrNoDeadline: a previous payment secret is set without its *_UNTIL
+	// time (unset or empty).
+	ErrNoDeadline = errors.New("set without its acceptance deadline")
+	// ErrBadDeadline: the *_UNTIL time is set but is not an RFC 3339 time
+	// ("tomorrow", a date without a time, a time without a zone).
+	ErrBadDeadline = errors.New("acceptance deadline is not an RFC 3339 time")
+)
 
 func deadline(src Source, v Var) (time.Time, error) {
 	raw, ok, err := src.Lookup(v.Until)
@@ -234,7 +242,7 @@ func deadline(src Source, v Var) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, raw)
 	if err != nil {
-		return time.Time{}, &Error{Var: v.Until, Index: -1, Err: ErrNoDeadline, Detail: "not an RFC 3339 time such as 2026-11-28T02:00:00+07:00"}
+		return time.Time{}, &Error{Var: v.Until, Index: -1, Err: ErrBadDeadline, Detail: "want a time such as 2026-11-28T02:00:00+07:00"}
 	}
 	return t, nil
 }

@@ -375,9 +375,12 @@ func TestCheckPaymentDeadline(t *testing.T) {
 	if f := find(base); !errors.Is(f.Err, ErrNoDeadline) || !strings.Contains(f.Err.Error(), "VNPAY_HASH_SECRET_PREVIOUS_UNTIL") {
 		t.Errorf("previous without deadline: %v", f.Err)
 	}
+	if f := find(base); errors.Is(f.Err, ErrBadDeadline) {
+		t.Errorf("a missing deadline reported as unreadable: %v", f.Err)
+	}
 	base["VNPAY_HASH_SECRET_PREVIOUS_UNTIL"] = "tomorrow"
-	if f := find(base); !errors.Is(f.Err, ErrNoDeadline) {
-		t.Errorf("bad deadline: %v", f.Err)
+	if f := find(base); !errors.Is(f.Err, ErrBadDeadline) || errors.Is(f.Err, ErrNoDeadline) || !strings.Contains(f.Err.Error(), "VNPAY_HASH_SECRET_PREVIOUS_UNTIL") {
+		t.Errorf("bad deadline: %v, want ErrBadDeadline (not ErrNoDeadline) naming the variable", f.Err)
 	}
 	base["VNPAY_HASH_SECRET_PREVIOUS_UNTIL"] = "2026-11-28T02:00:00+07:00"
 	if f := find(base); f.Err != nil || f.Until.IsZero() {

@@ -143,7 +143,7 @@ func runDrill(ctx context.Context, env *Env, args []string) int {
 		for _, p := range r.Phases {
 			auth += p.AuthErrors
 			pay += p.PaymentFailures
-			fmt.Fprintf(env.Stdout, "  %-44s %-8s %s\n", p.Name, p.Status, strings.TrimSpace(p.Reason))
+			fmt.Fprintf(env.Stdout, "  %-44s %-8s %s\n", p.Name, p.Outcome, strings.TrimSpace(p.Reason))
 		}
 		fmt.Fprintf(env.Stdout, "auth errors: %d, payment failures: %d, took %s\n", auth, pay, r.Ended.Sub(r.Started).Round(time.Millisecond))
 	}
@@ -169,7 +169,7 @@ type drillPhase struct {
 	ID              string            `json:"id"`
 	Name            string            `json:"name"`
 	Class           string            `json:"class"`
-	Status          string            `json:"status"`
+	Outcome         string            `json:"outcome"`
 	Reason          string            `json:"reason,omitempty"`
 	Seconds         float64           `json:"seconds"`
 	AuthErrors      int               `json:"auth_errors"`
@@ -180,9 +180,9 @@ type drillPhase struct {
 func drillJSON(r *drill.Report, path string) drillSummary {
 	s := drillSummary{OK: r.OK(), ReportFile: path, Version: r.Version, Started: r.Started.UTC().Truncate(time.Second), Ended: r.Ended.UTC().Truncate(time.Second), Phases: []drillPhase{}}
 	for _, p := range r.Phases {
-		dp := drillPhase{ID: p.ID, Name: p.Name, Class: p.Class, Status: string(p.Status), Reason: p.Reason,
+		dp := drillPhase{ID: p.ID, Name: p.Name, Class: p.Class, Outcome: string(p.Outcome), Reason: p.Reason,
 			Seconds: p.Duration().Round(time.Millisecond).Seconds(), AuthErrors: p.AuthErrors, PaymentFailures: p.PaymentFailures}
-		if p.Status == drill.Skipped {
+		if p.Outcome == drill.Skipped {
 			dp.Seconds = 0
 		}
 		for _, f := range p.Fingerprints {

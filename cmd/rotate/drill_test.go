@@ -51,7 +51,8 @@ func TestDrillConfiguredButDown(t *testing.T) {
 	r = runCLI(t, vars, "", "drill", "--only", "redis", "--json", "--out", "-")
 	var sum drillSummary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || r.code != exitCheck || sum.OK || len(sum.Phases) != 1 ||
-		sum.Phases[0].ID != "redis" || sum.Phases[0].Status != "failed" || !strings.Contains(sum.Phases[0].Reason, "Redis unreachable") {
+		sum.Phases[0].ID != "redis" || sum.Phases[0].Outcome != "failed" || !strings.Contains(sum.Phases[0].Reason, "Redis unreachable") ||
+		!strings.Contains(r.stdout, `"outcome"`) || strings.Contains(r.stdout, `"status"`) {
 		t.Fatalf("--json: %v %v", err, r)
 	}
 	// Not configured at all (no variables) and the local default absent:

@@ -130,11 +130,11 @@ func Run(ctx context.Context, o Options) *Report {
 		p.Ended = time.Now()
 		switch {
 		case err != nil:
-			p.Status, p.Reason = Failed, oneLine(err.Error())
-		case p.Status == "":
-			p.Status = Passed
+			p.Outcome, p.Reason = Failed, oneLine(err.Error())
+		case p.Outcome == "":
+			p.Outcome = Passed
 		}
-		fmt.Fprintf(o.Progress, "drill: %s: %s %s\n", s.name, p.Status, p.Reason)
+		fmt.Fprintf(o.Progress, "drill: %s: %s %s\n", s.name, p.Outcome, p.Reason)
 		r.Phases = append(r.Phases, p)
 	}
 	r.Ended = time.Now()
@@ -143,7 +143,7 @@ func Run(ctx context.Context, o Options) *Report {
 
 // skip marks p skipped with reason.
 func skip(p *Phase, format string, args ...any) error {
-	p.Status, p.Reason = Skipped, oneLine(fmt.Sprintf(format, args...))
+	p.Outcome, p.Reason = Skipped, oneLine(fmt.Sprintf(format, args...))
 	return nil
 }
 

@@ -36,17 +36,17 @@ func TestInProcessDrill(t *testing.T) {
 		t.Fatalf("drill failed:\n%s", r.Markdown())
 	}
 	for _, id := range []string{"jwt", "jwt-single-step", "payment", "field"} {
-		if p := phase(t, r, id); p.Status != Passed {
-			t.Errorf("%s: %s %s", id, p.Status, p.Reason)
+		if p := phase(t, r, id); p.Outcome != Passed {
+			t.Errorf("%s: %s %s", id, p.Outcome, p.Reason)
 		}
 	}
 	for _, id := range []string{"field-pg", "db"} {
-		if p := phase(t, r, id); p.Status != Skipped || !strings.Contains(p.Reason, "Postgres unreachable") {
-			t.Errorf("%s: %s %q, want skipped: Postgres unreachable", id, p.Status, p.Reason)
+		if p := phase(t, r, id); p.Outcome != Skipped || !strings.Contains(p.Reason, "Postgres unreachable") {
+			t.Errorf("%s: %s %q, want skipped: Postgres unreachable", id, p.Outcome, p.Reason)
 		}
 	}
-	if p := phase(t, r, "redis"); p.Status != Skipped || !strings.Contains(p.Reason, "Redis unreachable") {
-		t.Errorf("redis: %s %q", p.Status, p.Reason)
+	if p := phase(t, r, "redis"); p.Outcome != Skipped || !strings.Contains(p.Reason, "Redis unreachable") {
+		t.Errorf("redis: %s %q", p.Outcome, p.Reason)
 	}
 	if p := phase(t, r, "jwt"); p.AuthErrors != 0 {
 		t.Errorf("staged JWT rotation: %d auth errors", p.AuthErrors)
@@ -80,8 +80,8 @@ func TestDrillAgainstServices(t *testing.T) {
 		t.Fatalf("Only ran %d phases", len(r.Phases))
 	}
 	for _, p := range r.Phases {
-		if p.Status != Passed {
-			t.Errorf("%s: %s %s", p.ID, p.Status, p.Reason)
+		if p.Outcome != Passed {
+			t.Errorf("%s: %s %s", p.ID, p.Outcome, p.Reason)
 		}
 	}
 	if rp := phase(t, r, "redis-password"); !strings.Contains(strings.Join(rp.Facts, "\n"), ", 0 failed;") {

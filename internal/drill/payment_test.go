@@ -70,7 +70,7 @@ func TestProviderFixturesAreOfTheClocksDay(t *testing.T) {
 func TestPaymentPhaseOnAnotherDay(t *testing.T) {
 	later := func() time.Time { return time.Now().Add(400 * 24 * time.Hour) }
 	r := Run(context.Background(), Options{Only: []string{"payment"}, Now: later})
-	if len(r.Phases) != 1 || r.Phases[0].Status != Passed || r.Phases[0].PaymentFailures != 0 {
+	if len(r.Phases) != 1 || r.Phases[0].Outcome != Passed || r.Phases[0].PaymentFailures != 0 {
 		t.Fatalf("payment phase on another day: %+v", r.Phases)
 	}
 }

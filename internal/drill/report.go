@@ -18,14 +18,14 @@ import (
 	"time"
 )
 
-// Status is the outcome of a phase.
-type Status string
+// Outcome is how a phase ended.
+type Outcome string
 
 // Phase outcomes.
 const (
-	Passed  Status = "passed"
-	Failed  Status = "failed"
-	Skipped Status = "skipped"
+	Passed  Outcome = "passed"
+	Failed  Outcome = "failed"
+	Skipped Outcome = "skipped"
 )
 
 // Event is one timeline line.
@@ -45,7 +45,7 @@ type Phase struct {
 	ID              string // "jwt", "field-pg", … (PhaseIDs)
 	Name            string // "JWT staged rotation under load"
 	Class           string // inventory class id: "jwt", "vnpay", …
-	Status          Status
+	Outcome         Outcome
 	Reason          string // why skipped or failed
 	Started, Ended  time.Time
 	Fingerprints    []Fingerprint
@@ -96,7 +96,7 @@ type Report struct {
 // OK reports whether no phase failed.
 func (r *Report) OK() bool {
 	for _, p := range r.Phases {
-		if p.Status == Failed {
+		if p.Outcome == Failed {
 			return false
 		}
 	}
@@ -120,7 +120,7 @@ func (r *Report) Markdown() string {
 	var b strings.Builder
 	classes := map[string]bool{}
 	for _, p := range r.Phases {
-		if p.Status != Skipped {
+		if p.Outcome != Skipped {
 			classes[p.Class] = true
 		}
 	}
@@ -167,7 +167,7 @@ func (r *Report) Markdown() string {
 	}
 	var follow []string
 	for _, p := range r.Phases {
-		switch p.Status {
+		switch p.Outcome {
 		case Failed:
 			follow = append(follow, fmt.Sprintf("%s failed: %s", p.Name, p.Reason))
 		case Skipped:
@@ -183,16 +183,16 @@ func (r *Report) Markdown() string {
 		}
 	}
 	b.WriteString("\n### Phases\n")
-	b.WriteString("| phase | class | status | duration | auth errors | payment failures |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| phase | class | outcome | duration | auth errors | payment failures |\n|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
 		d := "—"
-		if p.Status != Skipped {
+		if p.Outcome != Skipped {
 			d = p.Duration().Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d |\n", p.Name, p.Class, p.Status, d, p.AuthErrors, p.PaymentFailures)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d |\n", p.Name, p.Class, p.Outcome, d, p.AuthErrors, p.PaymentFailures)
 	}
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "\n#### %s — %s\n", p.Name, p.Status)
+		fmt.Fprintf(&b, "\n#### %s — %s\n", p.Name, p.Outcome)
 		if p.Reason != "" {
 			fmt.Fprintf(&b, "- Reason: %s\n", p.Reason)
 		}

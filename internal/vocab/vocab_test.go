@@ -38,6 +38,17 @@ func (f exportedFunc) deprecated() bool {
 // internal packages, which a user never calls.
 func libraryFuncs(t *testing.T) []exportedFunc {
 	t.Helper()
+	return libraryDecls(t, false)
+}
+
+// libraryMethods is libraryFuncs for the exported methods.
+func libraryMethods(t *testing.T) []exportedFunc {
+	t.Helper()
+	return libraryDecls(t, true)
+}
+
+func libraryDecls(t *testing.T, methods bool) []exportedFunc {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +76,7 @@ func libraryFuncs(t *testing.T) []exportedFunc {
 		}
 		for _, d := range f.Decls {
 			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Recv != nil || !fn.Name.IsExported() {
+			if !ok || (fn.Recv != nil) != methods || !fn.Name.IsExported() {
 				continue
 			}
 			p := fset.Position(fn.Pos())
@@ -198,5 +209,36 @@ func TestFromTheEnvironmentNames(t *testing.T) {
 	}
 	if checked < 8 {
 		t.Fatalf("only %d Load…/Open… functions checked: the walk is wrong", checked)
+	}
+}
+
+// recvType is the receiver's type name without pointer or type parameters.
+func recvType(fn *ast.FuncDecl) string {
+	return strings.TrimPrefix(typeText(fn.Recv.List[0].Type), "*")
+}
+
+// TestRefreshNames keeps the refresh rule (docs/design.md, Vocabulary,
+// Refresh): the verb Refresh is Refresher.Refresh, the refresh that spends
+// each token once and checks the user's status; any other method named
+// Refresh… skips some of that and says so with the suffix Unchecked, so no
+// half-checked variant reads as the safe one. Refreshed (an Observer event)
+// is not a refresh.
+func TestRefreshNames(t *testing.T) {
+	found := 0
+	for _, m := range libraryMethods(t) {
+		name := m.name()
+		if !strings.HasPrefix(name, "Refresh") || name == "Refreshed" {
+			continue
+		}
+		found++
+		if name == "Refresh" && recvType(m.decl) == "Refresher" {
+			continue
+		}
+		if !strings.HasSuffix(name, "Unchecked") {
+			t.Errorf("%s: %s.%s: only Refresher.Refresh is called Refresh; a refresh that skips its checks ends in Unchecked", m.pos, recvType(m.decl), name)
+		}
+	}
+	if found < 2 {
+		t.Fatalf("found %d Refresh… methods: the walk is wrong (Refresher.Refresh, Service.RefreshUnchecked)", found)
 	}
 }

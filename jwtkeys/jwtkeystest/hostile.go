@@ -113,7 +113,7 @@ func (k *Kit[C]) Hostile() []Hostile {
 		{"claims not JSON", raw(hdr, "not json"), jwtkeys.ReasonMalformed},
 		{"truncated signature", valid[:len(valid)-2], jwtkeys.ReasonBadSignature},
 		{"tampered payload", parts[0] + "." + enc([]byte(`{"sub":"admin","exp":9999999999,"token_use":"access"}`)) + "." + parts[2], jwtkeys.ReasonBadSignature},
-		{"unknown key", k.Token(UnknownKey, "user-1", *new(C)), jwtkeys.ReasonUnknownKid},
+		{"key never held, its own kid", k.Token(UnknownKid, "user-1", *new(C)), jwtkeys.ReasonUnknownKid},
 	}
 }
 

@@ -85,12 +85,12 @@ const (
 	WrongRing
 	// WrongUse is a valid refresh token presented as an access token.
 	WrongUse
-	// UnknownKey is an access token signed with a key the keyring has never
+	// UnknownKid is an access token signed with a key the keyring has never
 	// held, under its own kid.
-	UnknownKey
+	UnknownKid
 )
 
-var kindNames = [...]string{"current", "previous", "next", "legacy", "legacy-previous", "expired", "wrong-ring", "wrong-use", "unknown-key"}
+var kindNames = [...]string{"current", "previous", "next", "legacy", "legacy-previous", "expired", "wrong-ring", "wrong-use", "unknown-kid"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -170,10 +170,12 @@ func (k *Kit[C]) Secret(r jwtkeys.RingID, s secretenv.Slot) string {
 	return v
 }
 
-// Env returns the kit's configuration as the variables a service reads
-// (JWT_SECRET, …_NEXT, …_PREVIOUS, …_PREVIOUS_SINCE): for a second instance
-// or a subprocess. Empty slots are absent.
-func (k *Kit[C]) Env() map[string]string { return k.src.snapshot() }
+// Vars returns the kit's configuration as the variables a service reads
+// (JWT_SECRET, …_NEXT, …_PREVIOUS, …_PREVIOUS_SINCE), a copy taken now:
+// secretenv.Map(kit.Vars()) for a second instance, or a subprocess's
+// environment. Empty slots are absent. (It reads no environment: Env in
+// this module is secretenv.Env, the process environment.)
+func (k *Kit[C]) Vars() map[string]string { return k.src.snapshot() }
 
 // Fingerprint returns the kid of tokens signed with the key in ring r, slot s
 // ("" when the slot is empty).
@@ -207,7 +209,7 @@ func (k *Kit[C]) Token(kind Kind, sub string, app C) string {
 		return k.sign(k.need(jwtkeys.Access, secretenv.SlotPrevious), false, sub, app, "", k.accessTTL())
 	case WrongRing:
 		return k.sign(k.need(jwtkeys.Refresh, secretenv.SlotCurrent), true, sub, app, "access", k.accessTTL())
-	case UnknownKey:
+	case UnknownKid:
 		return k.sign(k.unknown, true, sub, app, "access", k.accessTTL())
 	}
 	k.t.Fatalf("jwtkeystest: unknown token kind %v", kind)

@@ -38,7 +38,7 @@ func get(h http.Handler, k *jwtkeystest.Kit[appClaims], token string) *httptest.
 func TestEveryKindThroughTheMiddleware(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
 	h := kit.Protect(hello)
-	for kind := jwtkeystest.Current; kind <= jwtkeystest.UnknownKey; kind++ {
+	for kind := jwtkeystest.Current; kind <= jwtkeystest.UnknownKid; kind++ {
 		rec := get(h, kit, kit.Token(kind, "user-7", appClaims{Role: "admin"}))
 		if kind.Accepted() {
 			if rec.Code != http.StatusOK || rec.Body.String() != "user-7 admin" {
@@ -55,7 +55,7 @@ func TestKindsVerifyOnTheirSlot(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{Observer: obs})
 	want := map[jwtkeystest.Kind]jwtkeys.Reason{
 		jwtkeystest.Expired: jwtkeys.ReasonExpired, jwtkeystest.WrongUse: jwtkeys.ReasonWrongUse,
-		jwtkeystest.UnknownKey: jwtkeys.ReasonUnknownKid,
+		jwtkeystest.UnknownKid: jwtkeys.ReasonUnknownKid,
 	}
 	for kind, reason := range want {
 		_, err := kit.Service.VerifyAccess(kit.Token(kind, "u", appClaims{}))
@@ -143,7 +143,7 @@ func TestStagePromoteRetire(t *testing.T) {
 // The kit's configuration reaches a second instance through Env.
 func TestEnvConfiguresAnotherInstance(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
-	other, err := jwtkeys.Open(secretenv.Map(kit.Env()), jwtkeys.Options{Now: kit.Clock.Now})
+	other, err := jwtkeys.Open(secretenv.Map(kit.Vars()), jwtkeys.Options{Now: kit.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestRotateWellWired(t *testing.T) {
 // Rotate exists to catch: new logins on the promoted key get 401.
 func TestRotateCatchesAStaleKeyring(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
-	stale, err := jwtkeys.Open(secretenv.Map(kit.Env()), jwtkeys.Options{Now: kit.Clock.Now})
+	stale, err := jwtkeys.Open(secretenv.Map(kit.Vars()), jwtkeys.Options{Now: kit.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,11 +201,11 @@ func TestRotateCatchesAnUnprotectedHandler(t *testing.T) {
 
 func TestSecretsNeverInReport(t *testing.T) {
 	kit := jwtkeystest.New[appClaims](t, jwtkeys.Options{})
-	stale, _ := jwtkeys.Open(secretenv.Map(kit.Env()), jwtkeys.Options{Now: kit.Clock.Now})
+	stale, _ := jwtkeys.Open(secretenv.Map(kit.Vars()), jwtkeys.Options{Now: kit.Clock.Now})
 	svc, _ := jwtkeys.NewService[appClaims](stale)
-	env := kit.Env()
+	env := kit.Vars()
 	rep := kit.Rotate(t, svc.Middleware(jwtkeys.MiddlewareOptions{})(hello), jwtkeystest.RotateOptions[appClaims]{Sessions: 2})
-	for n, v := range kit.Env() {
+	for n, v := range kit.Vars() {
 		env[n+"#after"] = v
 	}
 	for _, v := range env {

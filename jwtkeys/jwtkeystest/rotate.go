@@ -98,15 +98,16 @@ type session struct {
 //     the previous key), new logins call, and so do tokens from a peer that
 //     has not promoted yet (signed with the previous key);
 //   - hold: the clock moves to just before the old access tokens expire, they
-//     call again; then every session refreshes (Service.Refresh, with the
-//     refresh token minted before promotion) and calls with its new token;
+//     call again; then every session refreshes (Service.RefreshUnchecked,
+//     with the refresh token minted before promotion: the kit tests h, not a
+//     refresh endpoint) and calls with its new token;
 //     the clock then moves past both rings' retire time, sessions refreshing
 //     whenever their access token has expired, as clients do;
 //   - retired: Retire; the sessions call; a token on the retired key and a
 //     request without a token must be refused (401).
 //
-// h is the consumer's handler with its own middleware, built on k.Keys or
-// k.Service (k.Protect(h) for the package's). The kit is left in the retired
+// h is the consumer's handler with its own middleware, built on k.LiveKeyring
+// or k.Service (k.Protect(h) for the package's). The kit is left in the retired
 // state with its clock moved on. A refresh that fails fails the test: the
 // report is about h.
 func (k *Kit[C]) Rotate(t testing.TB, h http.Handler, o RotateOptions[C]) Report {
@@ -152,7 +153,7 @@ func (k *Kit[C]) Rotate(t testing.TB, h http.Handler, o RotateOptions[C]) Report
 	}
 	refresh := func(s *session) {
 		t.Helper()
-		p, err := k.Service.Refresh(s.pair.Refresh)
+		p, err := k.Service.RefreshUnchecked(s.pair.Refresh)
 		if err != nil {
 			t.Fatalf("jwtkeystest: Rotate: refresh of %s in phase %s: %v", s.sub, cur.Name, err)
 		}

@@ -25,7 +25,7 @@ func TestMe(t *testing.T) {
 		{jwtkeystest.Legacy, "/me", 200},
 		{jwtkeystest.Expired, "/me", 401},
 		{jwtkeystest.WrongUse, "/me", 401},
-		{jwtkeystest.UnknownKey, "/me", 401},
+		{jwtkeystest.UnknownKid, "/me", 401},
 		{jwtkeystest.Current, "/admin", 200},
 	} {
 		req := httptest.NewRequest(http.MethodGet, c.path, nil)
