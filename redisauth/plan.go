@@ -200,7 +200,8 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 			// one an earlier (interrupted) apply made: resume it rather than
 			// create the next generation.
 			news := map[string]bool{}
-			p.New, err = NextUserName(o.User, func(name string) bool {
+			base, _ := SplitUserName(o.User)
+			p.New, err = NextUserName(base, o.User, func(name string) bool {
 				if _, ok := news[name]; !ok {
 					u, err := readUser(ctx, a.nodes[0], name)
 					want := *p.Rules
