@@ -470,14 +470,16 @@ func (a *Admin) Rotate(ctx context.Context, p *Plan, h Hooks) ([]Applied, error)
 }
 
 // Rollback undoes a rotation before its retire phase (runbook §5.7): the
-// applications must already use the old role again. It refuses once the old
+// applications must already use the old role again, and the new role's
+// sessions must have ended (Drain, with p.New). It refuses once the old
 // role was retired (ErrRolledForward): dropped or without LOGIN, or once
 // this plan's retire phase committed anything (a break-glass password no
-// application knows, or part of a drop). Otherwise it waits for the new
-// role's sessions to end (opt), then reassigns what the new role owns (to
-// the stable role, or the old role under Mirror), drops what it was granted
-// and drops it.
-func (a *Admin) Rollback(ctx context.Context, p *Plan, opt DrainOptions) ([]Applied, error) {
+// application knows, or part of a drop), and while the new role still has
+// sessions (ErrSessionsRemain), as Retire does. Otherwise it reassigns what
+// the new role owns (to the stable role, or the old role under Mirror),
+// drops what it was granted and drops it. Like redisauth.Admin.Rollback it
+// takes no drain options: waiting is Drain's, refusing is Rollback's.
+func (a *Admin) Rollback(ctx context.Context, p *Plan) ([]Applied, error) {
 	if p.retired {
 		return nil, fmt.Errorf("%w: the retire phase (%s) of this plan already ran on %q; rotate forward instead", ErrRolledForward, p.Retire, p.Old)
 	}
@@ -490,9 +492,6 @@ func (a *Admin) Rollback(ctx context.Context, p *Plan, opt DrainOptions) ([]Appl
 		return nil, fmt.Errorf("pgrole: rollback: %w", err)
 	}
 	if _, err := a.roleOID(ctx, p.New); err != nil {
-		return nil, err
-	}
-	if err := a.Drain(ctx, p.New, opt); err != nil {
 		return nil, err
 	}
 	target := p.Old

@@ -1026,7 +1026,11 @@ func pgRollback(ctx context.Context, env *Env, args []string) int {
 		}
 		return exitOK
 	}
-	applied, err := adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: timeout})
+	var applied []pgrole.Applied
+	err = adm.Drain(ctx, p.New, pgrole.DrainOptions{Timeout: timeout})
+	if err == nil {
+		applied, err = adm.Rollback(ctx, p)
+	}
 	doc.Applied = pgApplied(doc.Applied, "", adm.Database(), applied)
 	doc.RolledBack = err == nil
 	if asJSON {
