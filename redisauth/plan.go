@@ -57,8 +57,10 @@ type PlanOptions struct {
 	Existing bool
 }
 
-// Step is one command of a plan on one node. Command is the reviewable text
-// with password hashes shortened to their fingerprint.
+// Step is one command of a plan, or of a dry run (Admin.RetireDryRun), on
+// one node: not yet run. Command is the reviewable text with password
+// hashes shortened to their fingerprint. Once a node accepted it, a
+// command is an Applied.
 type Step struct {
 	Node    string
 	Phase   PhaseName
@@ -70,6 +72,14 @@ type Step struct {
 	// already as the step would leave it.
 	skipIf func(ctx context.Context, n *Node) (bool, error)
 }
+
+// String returns the reviewable command as Applied prints one,
+// "[node] command"; it never holds a password or a whole hash, and neither
+// does GoString (%#v), which would otherwise print the arguments sent.
+func (s Step) String() string { return "[" + s.Node + "] " + s.Command }
+
+// GoString is String.
+func (s Step) GoString() string { return s.String() }
 
 // exact reports whether user name on the node equals want exactly (flags,
 // passwords, rules).

@@ -674,7 +674,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 			}
 		}
 		if asJSON {
-			doc.Statements = pgApplied(nil, "", adm.Database(), steps)
+			doc.Statements = pgSteps(adm.Database(), steps)
 			writeJSON(env.Stdout, doc)
 			return exitOK
 		}

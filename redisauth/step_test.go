@@ -1,0 +1,39 @@
+package redisauth_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/goodgo/rotation/internal/redisserver"
+	"github.com/goodgo/rotation/redisauth"
+)
+
+// RetireDryRun returns plan steps (nothing ran), as pgrole's does, and
+// runs none of them: the old password still logs in. Printed with any
+// verb, a step shows its reviewable command, never a whole hash.
+func TestRetireDryRunReturnsStepsAndChangesNothing(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{ACLFile: true})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", "reset", "on", ">"+oldPW, ">"+newPW, "~app:*", "+@all").Err())
+	must(t, c.Do(ctx, "ACL", "SAVE").Err())
+	adm := connect(t, s.Addr, "", "")
+	steps, err := adm.RetireDryRun(ctx, redisauth.RetireOptions{Strategy: redisauth.Dual, User: "app", Password: secret(newPW)})
+	must(t, err)
+	if len(steps) != 2 || steps[0].Phase != redisauth.PhaseRetire || !strings.HasPrefix(steps[0].Command, "ACL SETUSER app !") || steps[1].Command != "ACL SAVE" {
+		t.Fatalf("dry-run steps %v", steps)
+	}
+	if got, want := steps[0].String(), "["+s.Addr+"] "+steps[0].Command; got != want {
+		t.Fatalf("Step.String() = %q, want %q", got, want)
+	}
+	printed := fmt.Sprintf("%v %+v %#v", steps, steps, steps)
+	if strings.Contains(printed, redisauth.Hash([]byte(oldPW))) || strings.Contains(printed, oldPW) {
+		t.Fatalf("a printed step holds the whole hash: %s", printed)
+	}
+	for addr, err := range adm.CheckLogin(ctx, "app", secret(oldPW)) {
+		if err != nil {
+			t.Fatalf("after a dry run the old password fails on %s: %v", addr, err)
+		}
+	}
+}
