@@ -1,6 +1,7 @@
 package redisauth_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -34,6 +35,32 @@ func TestRetireDryRunReturnsStepsAndChangesNothing(t *testing.T) {
 	for addr, err := range adm.CheckLogin(ctx, "app", secret(oldPW)) {
 		if err != nil {
 			t.Fatalf("after a dry run the old password fails on %s: %v", addr, err)
+		}
+	}
+}
+
+// Once retire removed the old password, Rollback refuses with
+// ErrRolledForward, pgrole's name for the same refusal, and leaves the
+// new password in place.
+func TestRollbackAfterRetireIsRolledForward(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{ACLFile: true})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", "reset", "on", ">"+oldPW, "~app:*", "+@all").Err())
+	must(t, c.Do(ctx, "ACL", "SAVE").Err())
+	adm := connect(t, s.Addr, "", "")
+	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "app", Strategy: redisauth.Dual, Password: secret(newPW)})
+	must(t, err)
+	_, err = adm.Apply(ctx, plan)
+	must(t, err)
+	_, err = adm.Retire(ctx, plan.RetireOptions())
+	must(t, err)
+	if _, err := adm.Rollback(ctx, plan); !errors.Is(err, redisauth.ErrRolledForward) || errors.Is(err, redisauth.ErrBadPlan) {
+		t.Fatalf("rollback after retire: %v, want ErrRolledForward", err)
+	}
+	for addr, err := range adm.CheckLogin(ctx, "app", secret(newPW)) {
+		if err != nil {
+			t.Fatalf("a refused rollback removed the new password on %s: %v", addr, err)
 		}
 	}
 }
