@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goodgo/rotation/internal/redisserver"
 	"github.com/goodgo/rotation/redisauth"
@@ -62,5 +63,23 @@ func TestRollbackAfterRetireIsRolledForward(t *testing.T) {
 		if err != nil {
 			t.Fatalf("a refused rollback removed the new password on %s: %v", addr, err)
 		}
+	}
+}
+
+// Drain with Terminate (incident mode) ends the user's clients, as
+// pgrole's Terminate ends a role's sessions, and reports how many.
+func TestDrainTerminateEndsClients(t *testing.T) {
+	ctx := ctxT(t)
+	s := server(t, redisserver.Options{})
+	c := client(t, s.Addr, "", "")
+	must(t, c.ACLSetUser(ctx, "app", "reset", "on", ">"+oldPW, "~app:*", "+@all").Err())
+	app := client(t, s.Addr, "app", oldPW)
+	must(t, app.Ping(ctx).Err())
+	adm := connect(t, s.Addr, "", "")
+	var last redisauth.DrainProgress
+	err := adm.Drain(ctx, "app", redisauth.DrainOptions{Terminate: true, Timeout: 10 * time.Second, Poll: 100 * time.Millisecond,
+		Progress: func(p redisauth.DrainProgress) { last = p }})
+	if err != nil || last.Terminated < 1 || last.Clients != 0 {
+		t.Fatalf("drain with Terminate: %v, last progress %+v; want drained with ≥1 terminated", err, last)
 	}
 }
