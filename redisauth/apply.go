@@ -135,7 +135,7 @@ func (a *Admin) Verify(ctx context.Context, p *Plan) error {
 		if u == nil || !slices.Contains(u.Passwords, p.hash) {
 			return &NodeError{n.Addr, fmt.Errorf("%w: %s lacks the new password", ErrNotApplied, p.New)}
 		}
-		want := p.Rules
+		want := p.OldUser
 		if olds != nil && olds[n.Addr] != nil {
 			want = olds[n.Addr]
 		}

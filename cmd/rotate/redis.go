@@ -176,7 +176,7 @@ type redisPlanJSON struct {
 }
 
 func planJSON(command string, p *redisauth.Plan) redisPlanJSON {
-	j := redisPlanJSON{Command: command, DryRun: true, Strategy: string(p.Strategy), Old: p.Old, New: p.New, Fingerprint: p.Fingerprint(), Rules: p.Rules.Describe(), Notes: p.Notes}
+	j := redisPlanJSON{Command: command, DryRun: true, Strategy: string(p.Strategy), Old: p.Old, New: p.New, Fingerprint: p.Fingerprint(), Rules: p.OldUser.Describe(), Notes: p.Notes}
 	for _, n := range p.Nodes {
 		j.Nodes = append(j.Nodes, map[string]string{"addr": n.Addr, "role": n.Role, "version": n.Version, "persist": string(n.Persist)})
 	}
