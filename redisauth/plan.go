@@ -100,7 +100,7 @@ type Plan struct {
 	Incident bool
 	Nodes    []Node
 	// OldUser is the model of the old user (from the first node), as
-	// Admin.User reads it; its Rules are what a new user is given.
+	// Admin.Introspect reads it; its Rules are what a new user is given.
 	OldUser *User
 	Steps   []Step
 	// Notes explain choices a reviewer should know about.
