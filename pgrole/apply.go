@@ -12,7 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Applied is one statement that ran and was committed (SQL redacted).
+// Applied is one statement the server ran (SQL redacted): committed, unless
+// an ApplyError lists it as RolledBack. A statement not run is a Step (a
+// plan's, a dry run's, or the one that failed).
 type Applied struct {
 	Database string
 	SQL      string
@@ -26,7 +28,7 @@ func (a Applied) String() string { return "[" + a.Database + "] " + a.SQL }
 type ApplyError struct {
 	Phase      PhaseName
 	Applied    []Applied // committed before the failure
-	Failed     Applied   // the statement that failed
+	Failed     Step      // the statement that failed (its reviewable text), as in redisauth.ApplyError
 	RolledBack []Applied // ran before it in the same transaction, rolled back
 	Err        error
 }
@@ -215,7 +217,7 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 			db = a.cfg.Database
 		}
 		var done []Applied
-		var failed *Applied
+		var failed *Step
 		var err error
 		backoff := 50 * time.Millisecond
 		tries := 0
@@ -225,14 +227,14 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 				done, failed = nil, nil
 				err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 					if _, err := tx.Exec(ctx, timeout); err != nil {
-						failed = &Applied{Database: db, SQL: "-- " + timeout}
+						failed = &Step{Database: db, SQL: "-- " + timeout}
 						return err
 					}
 					if hasPassword(group) {
 						// Keep even the verifier out of the server log: not
 						// logged as run, nor as the statement of an error.
 						if err := a.quietLogging(ctx, tx); err != nil {
-							failed = &Applied{Database: db, SQL: "-- logging settings check"}
+							failed = &Step{Database: db, SQL: "-- logging settings check"}
 							return err
 						}
 					}
@@ -243,7 +245,7 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 							err = a.noticeError()
 						}
 						if err != nil {
-							failed = &Applied{Database: db, SQL: s.SQL}
+							failed = &Step{Database: db, SQL: s.SQL}
 							return classify(err)
 						}
 						if !strings.HasPrefix(s.SQL, "--") {
@@ -268,7 +270,7 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 		})
 		if err != nil {
 			if failed == nil {
-				failed = &Applied{Database: db, SQL: "(connect or commit)"}
+				failed = &Step{Database: db, SQL: "(connect or commit)"}
 			}
 			var pg *pgconn.PgError
 			if errors.As(err, &pg) && pg.Code == "55006" {
@@ -470,14 +472,16 @@ func (a *Admin) Rotate(ctx context.Context, p *Plan, h Hooks) ([]Applied, error)
 }
 
 // Rollback undoes a rotation before its retire phase (runbook §5.7): the
-// applications must already use the old role again. It refuses once the old
+// applications must already use the old role again, and the new role's
+// sessions must have ended (Drain, with p.New). It refuses once the old
 // role was retired (ErrRolledForward): dropped or without LOGIN, or once
 // this plan's retire phase committed anything (a break-glass password no
-// application knows, or part of a drop). Otherwise it waits for the new
-// role's sessions to end (opt), then reassigns what the new role owns (to
-// the stable role, or the old role under Mirror), drops what it was granted
-// and drops it.
-func (a *Admin) Rollback(ctx context.Context, p *Plan, opt DrainOptions) ([]Applied, error) {
+// application knows, or part of a drop), and while the new role still has
+// sessions (ErrSessionsRemain), as Retire does. Otherwise it reassigns what
+// the new role owns (to the stable role, or the old role under Mirror),
+// drops what it was granted and drops it. Like redisauth.Admin.Rollback it
+// takes no drain options: waiting is Drain's, refusing is Rollback's.
+func (a *Admin) Rollback(ctx context.Context, p *Plan) ([]Applied, error) {
 	if p.retired {
 		return nil, fmt.Errorf("%w: the retire phase (%s) of this plan already ran on %q; rotate forward instead", ErrRolledForward, p.Retire, p.Old)
 	}
@@ -490,9 +494,6 @@ func (a *Admin) Rollback(ctx context.Context, p *Plan, opt DrainOptions) ([]Appl
 		return nil, fmt.Errorf("pgrole: rollback: %w", err)
 	}
 	if _, err := a.roleOID(ctx, p.New); err != nil {
-		return nil, err
-	}
-	if err := a.Drain(ctx, p.New, opt); err != nil {
 		return nil, err
 	}
 	target := p.Old

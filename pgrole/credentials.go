@@ -10,9 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ErrCredentialFile is returned by the BeforeConnect hooks when the file is
-// missing, empty or unparsable. The error never contains its content.
-var ErrCredentialFile = errors.New("pgrole: credential file unusable")
+// ErrCredentials is returned by the BeforeConnect hooks (DSNFile,
+// PasswordFile) when a file is missing, empty or unparsable, as
+// redisauth.ErrCredentials is by its credentials providers. The error never
+// contains the content.
+var ErrCredentials = errors.New("pgrole: credentials unusable")
 
 // DSNFile returns a pgxpool BeforeConnect hook that reads a DSN
 // (postgres://… or key=value) from path for every new connection and uses
@@ -31,7 +33,7 @@ func DSNFile(path string) func(context.Context, *pgx.ConnConfig) error {
 		}
 		user, password, err := ParseDSNCredentials(text)
 		if err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrCredentialFile, path, err)
+			return fmt.Errorf("%w: %s: %w", ErrCredentials, path, err)
 		}
 		cfg.User = user
 		cfg.Password = password
@@ -54,7 +56,7 @@ func PasswordFile(path, userPath string) func(context.Context, *pgx.ConnConfig) 
 				return err
 			}
 			if err := ValidateName(user); err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrCredentialFile, userPath, err)
+				return fmt.Errorf("%w: %s: %w", ErrCredentials, userPath, err)
 			}
 			cfg.User = user
 		}
@@ -79,11 +81,11 @@ func ParseDSNCredentials(dsn string) (user, password string, err error) {
 func readCredential(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrCredentialFile, err)
+		return "", fmt.Errorf("%w: %w", ErrCredentials, err)
 	}
 	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if s == "" {
-		return "", fmt.Errorf("%w: %s is empty", ErrCredentialFile, path)
+		return "", fmt.Errorf("%w: %s is empty", ErrCredentials, path)
 	}
 	return s, nil
 }

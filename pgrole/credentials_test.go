@@ -29,11 +29,11 @@ func TestCredentialFiles(t *testing.T) {
 	}
 	_ = os.WriteFile(dsn, []byte("postgres://u:s3cr3t-pw@[bad\n"), 0o600)
 	err := pgrole.DSNFile(dsn)(context.Background(), cfg)
-	if !errors.Is(err, pgrole.ErrCredentialFile) || strings.Contains(err.Error(), "s3cr3t") {
+	if !errors.Is(err, pgrole.ErrCredentials) || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("bad DSN: %v", err)
 	}
 	_ = os.WriteFile(pw, nil, 0o600)
-	if err := pgrole.PasswordFile(pw, "")(context.Background(), cfg); !errors.Is(err, pgrole.ErrCredentialFile) {
+	if err := pgrole.PasswordFile(pw, "")(context.Background(), cfg); !errors.Is(err, pgrole.ErrCredentials) {
 		t.Fatalf("empty file: %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/goodgo/rotation/pgrole"
@@ -484,7 +483,7 @@ func TestIssue11AlternateUserMapping(t *testing.T) {
 		t.Fatalf("diff does not list %q:\n%s", w, diffText(ms))
 	}
 	// Without SET role the plan copies the mapping.
-	_, err = adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: 10 * time.Second})
+	_, err = adm.Rollback(ctx, p)
 	if err != nil {
 		t.Fatalf("rollback: %v", err)
 	}

@@ -136,10 +136,10 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 		}
 		c, err := conn(db)
 		if err != nil {
-			return applied, &ApplyError{Phase: phase, Applied: applied, Failed: Applied{Database: db, SQL: "(connect)"}, Err: err}
+			return applied, &ApplyError{Phase: phase, Applied: applied, Failed: Step{Database: db, SQL: "(connect)"}, Err: err}
 		}
 		var done []Applied
-		var failed *Applied
+		var failed *Step
 		backoff := 50 * time.Millisecond
 		// A batch goes as one simple-protocol query (one round trip for up
 		// to BatchSize statements); a failure other than a lock conflict is
@@ -153,7 +153,7 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 					// A user mapping's copy: its options must not reach
 					// the server log either (see quietLogging).
 					if err := a.quietLogging(ctx, tx); err != nil {
-						failed = &Applied{Database: db, SQL: "-- logging settings check"}
+						failed = &Step{Database: db, SQL: "-- logging settings check"}
 						return err
 					}
 				}
@@ -198,7 +198,7 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 						err = a.noticeError()
 					}
 					if err != nil {
-						failed = &Applied{Database: db, SQL: s.SQL}
+						failed = &Step{Database: db, SQL: s.SQL}
 						return classify(err)
 					}
 					if !strings.HasPrefix(s.SQL, "--") {
@@ -226,7 +226,7 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 		}
 		if err != nil {
 			if failed == nil {
-				failed = &Applied{Database: db, SQL: "(commit)"}
+				failed = &Step{Database: db, SQL: "(commit)"}
 			}
 			if retryable(err) {
 				err = fmt.Errorf("%w (gave up after %d tries with lock_timeout %s; statements are safe to run again)", err, lr.Attempts, lr.Timeout)

@@ -83,9 +83,11 @@ func LoginName(base string, gen int) (string, error) {
 
 // NextLoginName picks the login role that follows current by alternation:
 // base → base_v2 → base_v3 …, taking the lowest generation ≥ 2 that is not
-// current and does not exist (exists reports that). Once a retired login
-// role is dropped its name is free again, so names alternate between two
-// generations instead of growing.
+// current and does not exist (exists reports that). base is the stable
+// role (Plan.Stable), the base of current (SplitLoginName) unless
+// PlanOptions.Stable names another; redisauth.NextUserName takes the same
+// arguments. Once a retired login role is dropped its name is free again,
+// so names alternate between two generations instead of growing.
 func NextLoginName(base, current string, exists func(string) bool) (string, error) {
 	if err := ValidateName(base); err != nil {
 		return "", err

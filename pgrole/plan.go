@@ -93,8 +93,10 @@ type PlanOptions struct {
 	Rand io.Reader
 }
 
-// Step is one SQL statement of a plan. SQL is the reviewable text, with any
+// Step is one SQL statement of a plan, or of a dry run
+// (Admin.RetireDryRun): not yet run. SQL is the reviewable text, with any
 // password material redacted; the executor sends the real statement.
+// Once run and committed, a statement is an Applied.
 type Step struct {
 	Database string // "" = the operator's database
 	SQL      string
@@ -113,6 +115,15 @@ type Step struct {
 	// Precheck runs it before each other database's statements too.
 	shared bool
 }
+
+// String returns the reviewable statement as Applied prints one,
+// "[database] SQL" ("[] SQL" for the operator's database when Database is
+// ""); it never holds password material, and neither does GoString (%#v),
+// which would otherwise print the statement the executor sends.
+func (s Step) String() string { return "[" + s.Database + "] " + s.SQL }
+
+// GoString is String.
+func (s Step) GoString() string { return s.String() }
 
 // Phase is one phase of a plan: statements grouped by database (one
 // transaction per consecutive group) and the checks that gate the next phase.

@@ -125,7 +125,7 @@ func (a *Admin) dryRun(ctx context.Context, db string, steps []Step) error {
 		if errors.Is(err, ErrInsufficientPrivilege) {
 			err = fmt.Errorf("%w (operator %q; fix its privileges, or run as a superuser)", err, a.user)
 		}
-		return &ApplyError{Phase: PhasePrecheck, Failed: Applied{Database: db, SQL: failed.SQL}, Err: err}
+		return &ApplyError{Phase: PhasePrecheck, Failed: Step{Database: db, SQL: failed.SQL}, Err: err}
 	}
 	return fmt.Errorf("pgrole: pre-check in database %q: %w", db, err)
 }

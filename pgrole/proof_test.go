@@ -514,7 +514,7 @@ func proveStrategy(t *testing.T, strategy pgrole.Strategy) {
 			t.Fatal("the diff refused cutover, yet the effective rights are equal")
 		}
 		t.Logf("refused with %d finding(s) (e.g. %v); the rights differ in %d line(s) (e.g. %s)", len(de.Differences), de.Differences[0], len(onlyOld), onlyOld[0])
-		if _, err := adm.Rollback(ctx, p, quickDrain); err != nil {
+		if _, err := adm.Rollback(ctx, p); err != nil {
 			t.Fatalf("rollback of the refused mirror: %v", err)
 		}
 		pr.shareOwnershipEverywhere(t)

@@ -40,11 +40,12 @@ func (a *Admin) Retire(ctx context.Context, o RetireOptions) (applied []Applied,
 	return a.run(ctx, PhaseRetire, steps)
 }
 
-// RetireDryRun returns the statements Retire would run (password material
-// redacted; break-glass needs no verifier here) after making every check
-// Retire makes, and changes nothing. A refusal is the same error Retire
-// would return.
-func (a *Admin) RetireDryRun(ctx context.Context, o RetireOptions) ([]Applied, error) {
+// RetireDryRun returns the steps Retire would run (password material
+// redacted; break-glass needs no verifier here), each naming its database,
+// after making every check Retire makes, and changes nothing. Like
+// redisauth.Admin.RetireDryRun it returns plan steps, not Applied: nothing
+// ran. A refusal is the same error Retire would return.
+func (a *Admin) RetireDryRun(ctx context.Context, o RetireOptions) ([]Step, error) {
 	if o.Mode == RetireBreakGlass && o.BreakGlass.IsZero() {
 		// A stand-in: only its redacted form is shown, never applied.
 		v, err := scram.New(fingerprint.NewSecret([]byte("dry run, never applied")), scram.Options{Iterations: 1})
@@ -57,7 +58,7 @@ func (a *Admin) RetireDryRun(ctx context.Context, o RetireOptions) ([]Applied, e
 	if err != nil {
 		return nil, err
 	}
-	var out []Applied
+	var out []Step
 	for _, s := range steps {
 		if strings.HasPrefix(s.SQL, "--") {
 			continue
@@ -66,7 +67,9 @@ func (a *Admin) RetireDryRun(ctx context.Context, o RetireOptions) ([]Applied, e
 		if db == "" {
 			db = a.cfg.Database
 		}
-		out = append(out, Applied{Database: db, SQL: s.SQL})
+		// Only the reviewable text: a dry run never executes, so the
+		// statement to send (a caller's verifier) stays behind.
+		out = append(out, Step{Database: db, SQL: s.SQL})
 	}
 	return out, nil
 }

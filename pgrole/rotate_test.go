@@ -3,11 +3,13 @@ package pgrole_test
 import (
 	"context"
 	"errors"
-	"github.com/goodgo/rotation/internal/testsvc"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/goodgo/rotation/pgrole"
 )
 
@@ -170,7 +172,23 @@ func TestRollbackBeforeRetire(t *testing.T) {
 		}
 	}
 	f.check(t, p.New) // the new role was used (and created a table)
-	if _, err := adm.Rollback(ctx, p, quickDrain); err != nil {
+	// Rollback does not wait: while a session of the new role is open it
+	// refuses, as Retire does, and changes nothing; Drain is the wait.
+	c, err := pgx.Connect(ctx, testsvc.URLAs(f.db.Name, p.New, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Rollback(ctx, p); !errors.Is(err, pgrole.ErrSessionsRemain) {
+		t.Fatalf("rollback with a session of %s open: %v, want ErrSessionsRemain", p.New, err)
+	}
+	if _, err := adm.Introspect(ctx, p.New); err != nil {
+		t.Fatalf("a refused rollback dropped the new role: %v", err)
+	}
+	c.Close(ctx)
+	if err := adm.Drain(ctx, p.New, quickDrain); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Rollback(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := adm.Introspect(ctx, p.New); !errors.Is(err, pgrole.ErrRoleNotFound) {
@@ -186,7 +204,7 @@ func TestRollbackBeforeRetire(t *testing.T) {
 	if _, err := adm.Rotate(ctx, p, pgrole.Hooks{Drain: quickDrain}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Rollback(ctx, p, quickDrain); !errors.Is(err, pgrole.ErrRolledForward) {
+	if _, err := adm.Rollback(ctx, p); !errors.Is(err, pgrole.ErrRolledForward) {
 		t.Fatalf("rollback after retire: %v", err)
 	}
 	f.check(t, p.New)
@@ -303,7 +321,7 @@ func TestRollbackRefusedAfterBreakGlass(t *testing.T) {
 	if _, err := adm.Rotate(ctx, p, pgrole.Hooks{Drain: quickDrain}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.Rollback(ctx, p, quickDrain); !errors.Is(err, pgrole.ErrRolledForward) {
+	if _, err := adm.Rollback(ctx, p); !errors.Is(err, pgrole.ErrRolledForward) {
 		t.Fatalf("rollback after break-glass retire: %v, want ErrRolledForward", err)
 	}
 	if _, err := adm.Introspect(ctx, p.New); err != nil {

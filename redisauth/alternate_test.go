@@ -61,9 +61,9 @@ func TestAlternateReplica(t *testing.T) {
 	}
 	_, err = adm.Apply(ctx, plan)
 	must(t, err)
-	old, err := adm.User(ctx, "app")
+	old, err := adm.Introspect(ctx, "app")
 	must(t, err)
-	nu, err := adm.User(ctx, "app_v2")
+	nu, err := adm.Introspect(ctx, "app_v2")
 	must(t, err)
 	if fs := redisauth.Diff(old, nu); len(fs) != 0 || len(nu.Selectors) != 1 {
 		t.Fatalf("rules differ: %v", fs)
@@ -107,7 +107,7 @@ func TestAlternateReplica(t *testing.T) {
 		}
 	}
 	adm2 := connect(t, prim.Addr, "", "")
-	nu2, err := adm2.User(ctx, "app_v2")
+	nu2, err := adm2.Introspect(ctx, "app_v2")
 	must(t, err)
 	if fs := redisauth.Diff(old, nu2); len(fs) != 0 {
 		t.Fatalf("after restart rules differ: %v", fs)

@@ -135,7 +135,7 @@ func (a *Admin) Verify(ctx context.Context, p *Plan) error {
 		if u == nil || !slices.Contains(u.Passwords, p.hash) {
 			return &NodeError{n.Addr, fmt.Errorf("%w: %s lacks the new password", ErrNotApplied, p.New)}
 		}
-		want := p.Rules
+		want := p.OldUser
 		if olds != nil && olds[n.Addr] != nil {
 			want = olds[n.Addr]
 		}
@@ -180,9 +180,10 @@ func (a *Admin) CheckLogin(ctx context.Context, user string, password fingerprin
 
 // Rollback undoes an applied (not retired) plan on every node where it is
 // present: Dual removes the new password, Alternate deletes the new user
-// (refused while it has clients). It refuses once the old credentials are
-// gone (ErrBadPlan), and when a replica already authenticates with the new
-// credentials (ErrReplicaAuth: set its masterauth back first).
+// (refused while it has clients: ErrClientsRemain). It refuses once the old
+// credentials are gone (ErrRolledForward, as pgrole's Rollback), and when a
+// replica already authenticates with the new credentials (ErrReplicaAuth:
+// set its masterauth back first).
 func (a *Admin) Rollback(ctx context.Context, p *Plan) ([]Applied, error) {
 	if p.conflict != nil {
 		return nil, p.conflict
@@ -194,7 +195,7 @@ func (a *Admin) Rollback(ctx context.Context, p *Plan) ([]Applied, error) {
 	for _, n := range a.nodes {
 		u := olds[n.Addr]
 		if u == nil || (p.Strategy == Dual && len(slices.DeleteFunc(slices.Clone(u.Passwords), func(h string) bool { return h == p.hash })) == 0) {
-			return nil, &NodeError{n.Addr, fmt.Errorf("%w: the old credentials were retired there: rollback is no longer possible", ErrBadPlan)}
+			return nil, &NodeError{n.Addr, fmt.Errorf("%w: the old credentials of %q are gone there; rotate forward instead", ErrRolledForward, p.Old)}
 		}
 		cfg, err := n.client.ConfigGet(ctx, "master*").Result()
 		if err == nil && cfg["masterauth"] != "" && Hash([]byte(cfg["masterauth"])) == p.hash {

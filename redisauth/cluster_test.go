@@ -84,7 +84,7 @@ func TestClusterBothStrategies(t *testing.T) {
 	{
 		s := server(t, redisserver.Options{})
 		must(t, client(t, s.Addr, "", "").ACLSetUser(ctx, "app", rules...).Err())
-		old, err = connect(t, s.Addr, "", "").User(ctx, "app")
+		old, err = connect(t, s.Addr, "", "").Introspect(ctx, "app")
 		must(t, err)
 	}
 	for _, s := range cl.All() {
@@ -108,7 +108,7 @@ func TestClusterBothStrategies(t *testing.T) {
 			t.Errorf("%s after restart: app_v2's old password logs in", addr)
 		}
 	}
-	nu, err := adm2.User(ctx, "app_v2")
+	nu, err := adm2.Introspect(ctx, "app_v2")
 	must(t, err)
 	if fs := redisauth.Diff(old, nu); len(fs) != 0 {
 		t.Fatalf("rules after rotation and restart differ: %v", fs)

@@ -10,9 +10,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrCredentials is returned by the credentials providers when a file or
-// variable is missing, empty or unparsable. The error never contains the
-// content.
+// ErrCredentials is returned by the credentials providers (PasswordFile,
+// URLFile, PasswordEnv) when a file or variable is missing, empty or
+// unparsable, as pgrole.ErrCredentials is by its BeforeConnect hooks. The
+// error never contains the content.
 var ErrCredentials = errors.New("redisauth: credentials unusable")
 
 // CredentialsFunc is go-redis's CredentialsProviderContext: it is called for

@@ -15,9 +15,10 @@ type DrainOptions struct {
 	// Window, when set, waits this long and returns (Dual: Redis cannot say
 	// which password a client used), reporting the user's client counts.
 	Window time.Duration
-	// Kill (incident) kills the user's clients on every node
-	// (CLIENT KILL USER) before counting.
-	Kill bool
+	// Terminate (incident mode) ends the user's clients on every node
+	// (CLIENT KILL USER) before counting, as pgrole.DrainOptions.Terminate
+	// ends a role's sessions.
+	Terminate bool
 	// Poll is the interval between counts (default 1s).
 	Poll time.Duration
 	// Progress receives each count.
@@ -30,7 +31,8 @@ type DrainProgress struct {
 	Elapsed time.Duration
 	Clients int            // on all nodes
 	PerNode map[string]int // addr → clients
-	Killed  int64
+	// Terminated counts the clients Terminate ended.
+	Terminated int
 }
 
 // Drain waits until no node has a client authenticated as user (or, with
@@ -46,14 +48,14 @@ func (a *Admin) Drain(ctx context.Context, user string, o DrainOptions) error {
 		o.Poll = time.Second
 	}
 	start := time.Now()
-	var killed int64
-	if o.Kill {
+	var terminated int
+	if o.Terminate {
 		for _, n := range a.nodes {
 			k, err := n.client.ClientKillByFilter(ctx, "USER", user).Result()
 			if err != nil && !strings.Contains(err.Error(), "No such user") {
 				return &NodeError{n.Addr, fmt.Errorf("CLIENT KILL USER: %w", err)}
 			}
-			killed += k
+			terminated += int(k)
 		}
 	}
 	for {
@@ -61,7 +63,7 @@ func (a *Admin) Drain(ctx context.Context, user string, o DrainOptions) error {
 		if err != nil {
 			return err
 		}
-		st := DrainProgress{User: user, Elapsed: time.Since(start), PerNode: per, Killed: killed}
+		st := DrainProgress{User: user, Elapsed: time.Since(start), PerNode: per, Terminated: terminated}
 		for _, c := range per {
 			st.Clients += c
 		}

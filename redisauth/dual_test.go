@@ -45,7 +45,7 @@ func TestDualRequirepassReplica(t *testing.T) {
 	if len(adm.Nodes()) != 2 {
 		t.Fatalf("nodes: %+v", adm.Nodes())
 	}
-	before, err := adm.User(ctx, "default")
+	before, err := adm.Introspect(ctx, "default")
 	must(t, err)
 	plan, err := adm.Plan(ctx, redisauth.PlanOptions{User: "default", Password: secret(newPW)})
 	must(t, err)
@@ -103,7 +103,7 @@ func TestDualRequirepassReplica(t *testing.T) {
 	// the password is new.
 	after := connect(t, prim.Addr, "", newPW)
 	for _, n := range after.Nodes() {
-		u, err := connect(t, n.Addr, "", newPW).User(ctx, "default")
+		u, err := connect(t, n.Addr, "", newPW).Introspect(ctx, "default")
 		must(t, err)
 		if fs := redisauth.Diff(before, u); len(fs) != 0 || len(u.Passwords) != 1 || u.Passwords[0] != redisauth.Hash([]byte(newPW)) {
 			t.Errorf("%s: default after rotation: %v %d passwords", n.Addr, fs, len(u.Passwords))

@@ -36,6 +36,20 @@ func Example() {
 }
 
 // A service whose every new connection reads the mounted secret.
+func ExampleNextUserName() {
+	taken := map[string]bool{"app": true, "app_v2": true}
+	exists := func(n string) bool { return taken[n] }
+	base, _ := redisauth.SplitUserName("app_v2")
+	next, _ := redisauth.NextUserName(base, "app_v2", exists)
+	fmt.Println(next)
+	delete(taken, "app_v2") // app_v2 retired (deleted) after the move to app_v3
+	next, _ = redisauth.NextUserName(base, "app_v3", exists)
+	fmt.Println(next)
+	// Output:
+	// app_v3
+	// app_v2
+}
+
 func ExamplePasswordFile() {
 	rdb := redis.NewClient(&redis.Options{
 		Addr:                       "10.0.0.5:6379",

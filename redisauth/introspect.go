@@ -9,10 +9,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// User reads the model of user name from the first node: its ACL LIST line,
-// cross-checked with ACL GETUSER. A user whose rules the model cannot hold
-// exactly is ErrUnreproducible.
-func (a *Admin) User(ctx context.Context, name string) (*User, error) {
+// Introspect reads the model of user name from the first node, as
+// pgrole.Admin.Introspect reads a role: its ACL LIST line, cross-checked
+// with ACL GETUSER. A user whose rules the model cannot hold exactly is
+// ErrUnreproducible.
+func (a *Admin) Introspect(ctx context.Context, name string) (*User, error) {
 	u, err := readUser(ctx, a.nodes[0], name)
 	if err != nil {
 		return nil, err

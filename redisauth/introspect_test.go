@@ -43,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 				orig = "svc.api:eu@1-a"
 			}
 			must(t, c.ACLSetUser(ctx, orig, append([]string{"reset"}, rules...)...).Err())
-			u, err := adm.User(ctx, orig)
+			u, err := adm.Introspect(ctx, orig)
 			must(t, err)
 			cp := orig + "_v2"
 			args := []string{"reset"}
@@ -73,7 +73,7 @@ func TestRoundTrip(t *testing.T) {
 			if la == "" || la != lb {
 				t.Fatalf("ACL LIST differs:\n%s\n%s", la, lb)
 			}
-			v, err := adm.User(ctx, cp)
+			v, err := adm.Introspect(ctx, cp)
 			must(t, err)
 			if fs := redisauth.Diff(u, v); len(fs) != 0 {
 				t.Fatalf("diff of copy: %v", fs)
@@ -95,7 +95,7 @@ func TestUnreproducibleRefused(t *testing.T) {
 	must(t, c.ACLSetUser(ctx, "paren2", "on", ">x", "(~a) +get)").Err())
 	must(t, c.ACLSetUser(ctx, "paren", "on", ">x", "~a(b", "+get").Err())
 	for _, u := range []string{"paren", "paren2"} {
-		_, err := adm.User(ctx, u)
+		_, err := adm.Introspect(ctx, u)
 		if !errors.Is(err, redisauth.ErrUnreproducible) {
 			t.Errorf("%s: got %v, want ErrUnreproducible", u, err)
 		}
@@ -105,11 +105,11 @@ func TestUnreproducibleRefused(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"bad name", "", "x\ny", "1abc", strings.Repeat("a", 129)} {
-		if _, err := adm.User(ctx, name); !errors.Is(err, redisauth.ErrInvalidName) {
+		if _, err := adm.Introspect(ctx, name); !errors.Is(err, redisauth.ErrInvalidName) {
 			t.Errorf("%q: got %v, want ErrInvalidName", name, err)
 		}
 	}
-	if _, err := adm.User(ctx, "nobody_here"); !errors.Is(err, redisauth.ErrUserNotFound) {
+	if _, err := adm.Introspect(ctx, "nobody_here"); !errors.Is(err, redisauth.ErrUserNotFound) {
 		t.Errorf("missing user: %v", err)
 	}
 	// Nothing was changed by the refusals.

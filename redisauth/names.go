@@ -48,15 +48,17 @@ func SplitUserName(name string) (base string, gen int) {
 	return name[:i], n
 }
 
-// NextUserName picks the user that follows current by alternation: app →
-// app_v2 → app_v3 …, the lowest generation ≥ 2 that is not current and does
-// not exist. Once the old user is retired (deleted) its name is free again,
-// so names alternate between two generations.
-func NextUserName(current string, exists func(string) bool) (string, error) {
-	if err := ValidateName(current); err != nil {
+// NextUserName picks the user that follows current by alternation, as
+// pgrole.NextLoginName does for login roles: base → base_v2 → base_v3 …,
+// taking the lowest generation ≥ 2 that is not current and does not exist
+// (exists reports that). base is the base of current (SplitUserName) unless
+// the generations hang off another name. Once the old user is retired
+// (deleted) its name is free again, so names alternate between two
+// generations instead of growing.
+func NextUserName(base, current string, exists func(string) bool) (string, error) {
+	if err := ValidateName(base); err != nil {
 		return "", err
 	}
-	base, _ := SplitUserName(current)
 	for gen := 2; gen < 10000; gen++ {
 		name := base + "_v" + strconv.Itoa(gen)
 		if err := ValidateName(name); err != nil {
@@ -66,5 +68,5 @@ func NextUserName(current string, exists func(string) bool) (string, error) {
 			return name, nil
 		}
 	}
-	return "", &NameError{Name: current, Reason: "no free generation name"}
+	return "", &NameError{Name: base, Reason: "no free generation name"}
 }

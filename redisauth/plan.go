@@ -57,8 +57,10 @@ type PlanOptions struct {
 	Existing bool
 }
 
-// Step is one command of a plan on one node. Command is the reviewable text
-// with password hashes shortened to their fingerprint.
+// Step is one command of a plan, or of a dry run (Admin.RetireDryRun), on
+// one node: not yet run. Command is the reviewable text with password
+// hashes shortened to their fingerprint. Once a node accepted it, a
+// command is an Applied.
 type Step struct {
 	Node    string
 	Phase   PhaseName
@@ -70,6 +72,14 @@ type Step struct {
 	// already as the step would leave it.
 	skipIf func(ctx context.Context, n *Node) (bool, error)
 }
+
+// String returns the reviewable command as Applied prints one,
+// "[node] command"; it never holds a password or a whole hash, and neither
+// does GoString (%#v), which would otherwise print the arguments sent.
+func (s Step) String() string { return "[" + s.Node + "] " + s.Command }
+
+// GoString is String.
+func (s Step) GoString() string { return s.String() }
 
 // exact reports whether user name on the node equals want exactly (flags,
 // passwords, rules).
@@ -89,9 +99,10 @@ type Plan struct {
 	Old, New string // equal under Dual
 	Incident bool
 	Nodes    []Node
-	// Rules is the old user's model (from the first node).
-	Rules *User
-	Steps []Step
+	// OldUser is the model of the old user (from the first node), as
+	// Admin.Introspect reads it; its Rules are what a new user is given.
+	OldUser *User
+	Steps   []Step
 	// Notes explain choices a reviewer should know about.
 	Notes []string
 
@@ -163,15 +174,15 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 			return nil, &NodeError{n.Addr, fmt.Errorf("%w: %q differs from %s: %s", ErrNodesDisagree, o.User, first, fs[0])}
 		}
 	}
-	p.Rules = olds[first]
-	if p.Rules.NoPass {
+	p.OldUser = olds[first]
+	if p.OldUser.NoPass {
 		hint := ""
 		if o.User == "default" && a.nodes[0].Requirepass && a.nodes[0].ACLFile != "" {
 			hint = " (requirepass is set, but the aclfile, loaded after it, makes default nopass: any password is accepted now)"
 		}
 		return nil, fmt.Errorf("%w: %q is nopass (any password works)%s: rotating a password means nothing until nopass is removed", ErrBadPlan, o.User, hint)
 	}
-	if !p.Rules.On {
+	if !p.OldUser.On {
 		return nil, fmt.Errorf("%w: %q is off (disabled): no client can log in with it, so there is nothing to rotate (dual would add a password that cannot log in, alternate would create a disabled copy); turn it on first or rotate the user in use", ErrBadPlan, o.User)
 	}
 	short := "#" + shortHash(p.hash) + "…"
@@ -200,10 +211,11 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 			// one an earlier (interrupted) apply made: resume it rather than
 			// create the next generation.
 			news := map[string]bool{}
-			p.New, err = NextUserName(o.User, func(name string) bool {
+			base, _ := SplitUserName(o.User)
+			p.New, err = NextUserName(base, o.User, func(name string) bool {
 				if _, ok := news[name]; !ok {
 					u, err := readUser(ctx, a.nodes[0], name)
-					want := *p.Rules
+					want := *p.OldUser
 					want.Name, want.Passwords = name, []string{p.hash}
 					news[name] = err != nil || (u != nil && sameModel(u, &want) != "")
 				}
@@ -223,10 +235,10 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		rules := p.Rules.Rules()
+		rules := p.OldUser.Rules()
 		for _, n := range a.nodes {
 			if u := news[n.Addr]; u != nil {
-				if fs := Diff(p.Rules, u); len(fs) > 0 || !slices.Equal(u.Passwords, []string{p.hash}) {
+				if fs := Diff(p.OldUser, u); len(fs) > 0 || !slices.Equal(u.Passwords, []string{p.hash}) {
 					err := &NodeError{n.Addr, fmt.Errorf("%w: %q exists with other rules or another password; choose another --new or delete it", ErrUserExists, p.New)}
 					if !o.Existing {
 						return nil, err
@@ -247,7 +259,7 @@ func (a *Admin) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 				args = append(args, r)
 			}
 			args = append(args, "#"+p.hash)
-			want := *p.Rules
+			want := *p.OldUser
 			want.Name, want.Passwords = p.New, []string{p.hash}
 			p.Steps = append(p.Steps,
 				Step{Node: n.Addr, Phase: PhaseCreate, Command: "MULTI; ACL DELUSER " + p.New + "; ACL SETUSER " + p.New + " " + strings.Join(rules, " ") + " " + short + "; EXEC",
@@ -290,7 +302,7 @@ func (a *Admin) planReplicaAuth(ctx context.Context, p *Plan) error {
 			}
 			continue
 		}
-		if !slices.Contains(p.Rules.Passwords, Hash([]byte(pw))) {
+		if !slices.Contains(p.OldUser.Passwords, Hash([]byte(pw))) {
 			continue
 		}
 		if n.ConfigFile == "" {
@@ -323,7 +335,7 @@ func (p *Plan) Render() string {
 	if p.Incident {
 		b.WriteString("# incident mode: retire kills the old user's clients\n")
 	}
-	fmt.Fprintf(&b, "# old user's rules: %s\n", p.Rules.Describe())
+	fmt.Fprintf(&b, "# old user's rules: %s\n", p.OldUser.Describe())
 	for _, n := range p.Nodes {
 		fmt.Fprintf(&b, "# node %s: %s, Redis %s, persists with %s\n", n.Addr, n.Role, n.Version, n.Persist)
 	}

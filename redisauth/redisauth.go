@@ -97,6 +97,10 @@ var (
 	ErrNotApplied = errors.New("redisauth: the new credentials are not on every node")
 	// ErrBadPlan: the plan or its options are inconsistent.
 	ErrBadPlan = errors.New("redisauth: invalid plan")
+	// ErrRolledForward: rollback is impossible because the old credentials
+	// were retired (the old user deleted, or its other passwords removed),
+	// as pgrole.ErrRolledForward is for a role.
+	ErrRolledForward = errors.New("redisauth: the old credentials were retired; rollback is no longer possible")
 	// ErrReplicaAuth: a replica authenticates to its primary with the
 	// password being removed (masterauth).
 	ErrReplicaAuth = errors.New("redisauth: a replica authenticates with the password being removed")

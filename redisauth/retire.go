@@ -23,9 +23,11 @@ type RetireOptions struct {
 	Incident bool
 }
 
-// RetireDryRun computes the retire steps for every node without running them,
-// as pgrole.Admin.RetireDryRun does for a role
-// (the CLI's --dry-run). It refuses what Retire refuses.
+// RetireDryRun returns the steps Retire would run on every node, after
+// making every check Retire makes, and changes nothing (the CLI's
+// --dry-run), as pgrole.Admin.RetireDryRun does for a role: plan steps, not
+// Applied, since nothing ran. A refusal is the same error Retire would
+// return.
 func (a *Admin) RetireDryRun(ctx context.Context, o RetireOptions) ([]Step, error) {
 	if err := ValidateName(o.User); err != nil {
 		return nil, err

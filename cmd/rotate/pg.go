@@ -674,7 +674,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 			}
 		}
 		if asJSON {
-			doc.Statements = pgApplied(nil, "", adm.Database(), steps)
+			doc.Statements = pgSteps(adm.Database(), steps)
 			writeJSON(env.Stdout, doc)
 			return exitOK
 		}
@@ -1026,7 +1026,11 @@ func pgRollback(ctx context.Context, env *Env, args []string) int {
 		}
 		return exitOK
 	}
-	applied, err := adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: timeout})
+	var applied []pgrole.Applied
+	err = adm.Drain(ctx, p.New, pgrole.DrainOptions{Timeout: timeout})
+	if err == nil {
+		applied, err = adm.Rollback(ctx, p)
+	}
 	doc.Applied = pgApplied(doc.Applied, "", adm.Database(), applied)
 	doc.RolledBack = err == nil
 	if asJSON {

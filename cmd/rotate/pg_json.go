@@ -66,6 +66,15 @@ func dbName(db, admin string) string {
 	return db
 }
 
+// pgSteps turns steps not yet run (a dry run's) into JSON rows.
+func pgSteps(admin string, steps []pgrole.Step) []pgStatement {
+	rows := []pgStatement{}
+	for _, s := range steps {
+		rows = append(rows, pgStatement{Database: dbName(s.Database, admin), SQL: s.SQL})
+	}
+	return rows
+}
+
 // pgApplied turns applied statements into JSON rows (never nil, so the
 // key prints as [] when nothing ran).
 func pgApplied(rows []pgStatement, phase string, admin string, applied []pgrole.Applied) []pgStatement {

@@ -176,7 +176,7 @@ type redisPlanJSON struct {
 }
 
 func planJSON(command string, p *redisauth.Plan) redisPlanJSON {
-	j := redisPlanJSON{Command: command, DryRun: true, Strategy: string(p.Strategy), Old: p.Old, New: p.New, Fingerprint: p.Fingerprint(), Rules: p.Rules.Describe(), Notes: p.Notes}
+	j := redisPlanJSON{Command: command, DryRun: true, Strategy: string(p.Strategy), Old: p.Old, New: p.New, Fingerprint: p.Fingerprint(), Rules: p.OldUser.Describe(), Notes: p.Notes}
 	for _, n := range p.Nodes {
 		j.Nodes = append(j.Nodes, map[string]string{"addr": n.Addr, "role": n.Role, "version": n.Version, "persist": string(n.Persist)})
 	}
@@ -369,7 +369,7 @@ func redisDrain(ctx context.Context, env *Env, args []string) int {
 		Incident       bool           `json:"incident"`
 		Clients        int            `json:"clients"`
 		PerNode        map[string]int `json:"per_node"`
-		Killed         int64          `json:"killed"`
+		Terminated     int            `json:"terminated"`
 		ElapsedSeconds float64        `json:"elapsed_seconds"`
 		Drained        bool           `json:"drained"`
 	}{Command: "redis drain", DryRun: f.dryRun, User: f.user, Incident: f.incident, PerNode: map[string]int{}}
@@ -405,12 +405,12 @@ func redisDrain(ctx context.Context, env *Env, args []string) int {
 	if f.asJSON {
 		progress = env.Stderr
 	}
-	err := adm.Drain(ctx, f.user, redisauth.DrainOptions{Timeout: timeout, Window: window, Kill: f.incident, Progress: func(s redisauth.DrainProgress) {
-		doc.Clients, doc.Killed, doc.ElapsedSeconds = s.Clients, s.Killed, s.Elapsed.Seconds()
+	err := adm.Drain(ctx, f.user, redisauth.DrainOptions{Timeout: timeout, Window: window, Terminate: f.incident, Progress: func(s redisauth.DrainProgress) {
+		doc.Clients, doc.Terminated, doc.ElapsedSeconds = s.Clients, s.Terminated, s.Elapsed.Seconds()
 		if s.PerNode != nil {
 			doc.PerNode = s.PerNode
 		}
-		fmt.Fprintf(progress, "%s: %d client(s) of %s %v, %d killed\n", s.Elapsed.Round(time.Second), s.Clients, s.User, perNode(s.PerNode), s.Killed)
+		fmt.Fprintf(progress, "%s: %d client(s) of %s %v, %d terminated\n", s.Elapsed.Round(time.Second), s.Clients, s.User, perNode(s.PerNode), s.Terminated)
 	}})
 	doc.Drained = err == nil
 	if f.asJSON {

@@ -302,7 +302,10 @@ func pgRoleRotation(ctx context.Context, o *Options, p *Phase) error {
 			return fmt.Errorf("rollback exercise, %s: %w", ph, err)
 		}
 	}
-	if _, err := admin.Rollback(ctx, plan, pgrole.DrainOptions{Timeout: 10 * time.Second}); err != nil {
+	if err := admin.Drain(ctx, plan.New, pgrole.DrainOptions{Timeout: 10 * time.Second}); err != nil {
+		return fmt.Errorf("rollback: drain %s: %w", plan.New, err)
+	}
+	if _, err := admin.Rollback(ctx, plan); err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	if err := login(cur); err != nil {

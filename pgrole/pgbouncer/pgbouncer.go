@@ -38,8 +38,10 @@ var (
 	// ErrMalformed is returned by ParseUserlist for a line that is not
 	// `"name" "secret"`. The error names the line number, never its content.
 	ErrMalformed = errors.New("pgbouncer: malformed userlist line")
-	// ErrBadName is returned for a user name that cannot be written.
-	ErrBadName = errors.New("pgbouncer: invalid user name")
+	// ErrInvalidName is returned for a user name that cannot be written
+	// on a userlist line (empty, longer than 63 bytes, or holding a NUL or
+	// a newline), as pgrole.ErrInvalidName is for a role name.
+	ErrInvalidName = errors.New("pgbouncer: invalid user name")
 	// ErrBadSecret is returned for a secret that cannot be written on one
 	// userlist line (it holds a NUL or a newline). The error never
 	// contains the secret.
@@ -96,7 +98,7 @@ func (u *Userlist) Names() []string {
 
 func checkName(name string) error {
 	if name == "" || len(name) > 63 || strings.ContainsAny(name, "\x00\n\r") {
-		return fmt.Errorf("%w: must be 1..63 bytes without NUL or newline", ErrBadName)
+		return fmt.Errorf("%w: must be 1..63 bytes without NUL or newline", ErrInvalidName)
 	}
 	return nil
 }

@@ -184,6 +184,20 @@ func TestReloadPicksUpRewrite(t *testing.T) {
 	}
 }
 
+// A user name that a userlist line cannot carry is ErrInvalidName, the
+// name every package gives a refused name, and nothing is added.
+func TestSetRefusesInvalidName(t *testing.T) {
+	u := pgbouncer.NewUserlist()
+	for _, bad := range []string{"", strings.Repeat("a", 64), "app\n\"postgres", "a\x00b"} {
+		if err := u.Set(bad, sec("SCRAM-SHA-256$4096:ok")); !errors.Is(err, pgbouncer.ErrInvalidName) {
+			t.Fatalf("Set(%q) = %v, want ErrInvalidName", bad, err)
+		}
+	}
+	if names := u.Names(); len(names) != 0 {
+		t.Fatalf("userlist holds %q after refused names", names)
+	}
+}
+
 // A secret with a newline would end its line in userlist.txt and smuggle
 // in a user of its own: Set refuses it, without echoing it, and the file
 // written afterwards holds only the legitimate user.

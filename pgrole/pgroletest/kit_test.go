@@ -120,7 +120,7 @@ func TestCleanupDropsEverything(t *testing.T) {
 	t.Run("inner", func(t *testing.T) {
 		db := pgroletest.New(t, pgroletest.Options{Setup: setup})
 		db.Rotate(t, pgroletest.RotateOptions{})
-		name, base = db.Name, db.Base
+		name, base = db.Name, db.Stable
 	})
 	ctx := context.Background()
 	dsn := os.Getenv("DATABASE_URL")

@@ -79,8 +79,9 @@ type DB struct {
 	// DSNFile holds the application's DSN (role and password), written
 	// atomically with mode 0600; Rotate rewrites it at cutover.
 	DSNFile string
-	// Base is the stable role of the alternate strategy (Options.Role).
-	Base string
+	// Stable is the stable role of the alternate strategy, as in
+	// pgrole.Plan.Stable: the role New created (Options.Role).
+	Stable string
 }
 
 // New creates the database and the role, runs Setup and writes DSNFile.
@@ -111,7 +112,7 @@ func New(t testing.TB, o Options) *DB {
 	if err := pgrole.ValidateName(base); err != nil {
 		t.Fatalf("pgroletest: %v", err)
 	}
-	db := &DB{AdminDSN: admin, Name: "pgroletest_" + suffix, Role: base, Base: base}
+	db := &DB{AdminDSN: admin, Name: "pgroletest_" + suffix, Role: base, Stable: base}
 	pw, err := keygen.New(keygen.DB)
 	if err != nil {
 		t.Fatalf("pgroletest: %v", err)
@@ -301,7 +302,7 @@ func (db *DB) drop(t testing.TB) {
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(db.Name)+" WITH (FORCE)"); err != nil {
 		t.Errorf("pgroletest: drop database %s: %v", db.Name, err)
 	}
-	rows, err := conn.Query(ctx, `SELECT rolname FROM pg_roles WHERE rolname = $1 OR rolname ~ ('^' || $2 || '_v[0-9]+$') ORDER BY length(rolname) DESC`, db.Base, regexpQuote(db.Base))
+	rows, err := conn.Query(ctx, `SELECT rolname FROM pg_roles WHERE rolname = $1 OR rolname ~ ('^' || $2 || '_v[0-9]+$') ORDER BY length(rolname) DESC`, db.Stable, regexpQuote(db.Stable))
 	if err != nil {
 		t.Errorf("pgroletest: list roles: %v", err)
 		return
