@@ -46,12 +46,12 @@ var logSafe = []struct{ name, safe string }{
 func (a *Admin) quietLogging(ctx context.Context, tx pgx.Tx) error {
 	var unsafe []string
 	for _, s := range logSafe {
-		cur, canSet, err := readSetting(ctx, tx, s.name)
+		cur, defined, canSet, err := readSetting(ctx, tx, s.name)
 		if err != nil {
 			return err
 		}
-		if cur == "" {
-			continue // not defined (pgaudit not loaded, or an older server)
+		if !defined {
+			continue // pgaudit not loaded, or an older server
 		}
 		if canSet && !sameSetting(cur, s.safe) {
 			if cur, err = setLocal(ctx, tx, s.name, s.safe); err != nil {
@@ -89,11 +89,11 @@ func (a *Admin) quietLogging(ctx context.Context, tx pgx.Tx) error {
 // be kept, nothing otherwise.
 func quietStatStatements(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	const utilityName, trackName = "pg_stat_statements.track_utility", "pg_stat_statements.track"
-	utility, canUtility, err := readSetting(ctx, tx, utilityName)
-	if err != nil || utility == "" {
-		return nil, err // not loaded
+	utility, loaded, canUtility, err := readSetting(ctx, tx, utilityName)
+	if err != nil || !loaded {
+		return nil, err
 	}
-	track, canTrack, err := readSetting(ctx, tx, trackName)
+	track, _, canTrack, err := readSetting(ctx, tx, trackName)
 	if err != nil {
 		return nil, err
 	}
@@ -118,22 +118,22 @@ func quietStatStatements(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	return []string{utilityName + " = " + utility}, nil
 }
 
-// readSetting returns a setting's value ("" when it is not defined) and
-// whether the current user may SET it: a superuser, or (PostgreSQL 15+) a
-// role granted SET on the parameter.
-func readSetting(ctx context.Context, tx pgx.Tx, name string) (string, bool, error) {
+// readSetting returns a setting's value, whether it is defined (an
+// extension's settings are only once it is loaded) and whether the current
+// user may SET it: a superuser, or (PostgreSQL 15+) a role granted SET on the
+// parameter.
+func readSetting(ctx context.Context, tx pgx.Tx, name string) (value string, defined, canSet bool, err error) {
 	var cur *string
-	var canSet bool
-	err := tx.QueryRow(ctx, `SELECT current_setting($1, true),
+	err = tx.QueryRow(ctx, `SELECT current_setting($1, true),
 		CASE WHEN current_setting('server_version_num')::int >= 150000 THEN has_parameter_privilege($1, 'SET') ELSE false END
 		OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`, name).Scan(&cur, &canSet)
 	if err != nil {
-		return "", false, fmt.Errorf("pgrole: read logging setting %s: %w", name, err)
+		return "", false, false, fmt.Errorf("pgrole: read logging setting %s: %w", name, err)
 	}
 	if cur == nil {
-		return "", false, nil
+		return "", false, false, nil
 	}
-	return *cur, canSet, nil
+	return *cur, true, canSet, nil
 }
 
 // setLocal sets name to value for the transaction (SET LOCAL) and returns

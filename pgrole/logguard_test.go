@@ -221,22 +221,36 @@ func TestLogGuardStatStatementsMirror(t *testing.T) {
 
 // An operator that may not SET pg_stat_statements.track_utility (while
 // it may quiet every logging setting) is refused before anything is sent,
-// with an error naming the parameter and the GRANT; once granted, its
-// rotation leaves no verifier in pg_stat_statements.
+// with an error naming the parameter and the GRANT. Once granted SET on
+// pg_stat_statements.track (track = none) or on track_utility, its rotation
+// leaves no verifier in pg_stat_statements.
 func TestLogGuardStatStatementsRefused(t *testing.T) {
 	ctx := context.Background()
 	srv, super := statStatements(t)
-	app, op := "rt_pgssapp", "rt_pgssop"
-	mustExec(t, super, "CREATE ROLE "+q(app)+" LOGIN", "CREATE ROLE "+q(op)+" LOGIN CREATEROLE",
+	op := "rt_pgssop"
+	apps := []string{"rt_pgssapp", "rt_pgssapp2"}
+	mustExec(t, super, "CREATE ROLE "+q(op)+" LOGIN CREATEROLE",
 		"GRANT CREATE ON DATABASE postgres TO "+q(op),
-		"GRANT SET ON PARAMETER log_statement, log_min_error_statement, log_min_duration_statement TO "+q(op),
-		"SELECT pg_stat_statements_reset()")
-	if srv.Major >= 16 {
-		mustExec(t, super, "GRANT "+q(app)+" TO "+q(op)+" WITH ADMIN OPTION")
+		"GRANT SET ON PARAMETER log_statement, log_min_error_statement, log_min_duration_statement TO "+q(op))
+	for _, app := range apps {
+		mustExec(t, super, "CREATE ROLE "+q(app)+" LOGIN")
+		if srv.Major >= 16 {
+			mustExec(t, super, "GRANT "+q(app)+" TO "+q(op)+" WITH ADMIN OPTION")
+		}
 	}
+	mustExec(t, super, "SELECT pg_stat_statements_reset()")
 	v := verifierFor(t, "pgss-pw-"+testsvc.Suffix())
 	text := string(v.Secret().Bytes())
-	apply := func() (*pgrole.Plan, error) {
+	created := func(role string) bool {
+		t.Helper()
+		var n int
+		if err := super.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", role).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	apply := func(app string) (*pgrole.Plan, error) {
+		t.Helper()
 		adm, err := pgrole.Connect(ctx, srv.URLAs("postgres", op))
 		if err != nil {
 			t.Fatal(err)
@@ -249,7 +263,7 @@ func TestLogGuardStatStatementsRefused(t *testing.T) {
 		_, err = adm.ApplyPhase(ctx, p, pgrole.PhaseCreate)
 		return p, err
 	}
-	p, err := apply()
+	p, err := apply(apps[0])
 	if !errors.Is(err, pgrole.ErrVerifierWouldBeLogged) || !strings.Contains(err.Error(), "pg_stat_statements.track_utility = on") ||
 		!strings.Contains(err.Error(), "GRANT SET ON PARAMETER pg_stat_statements.track_utility TO "+q(op)) {
 		t.Fatalf("operator that cannot SET pg_stat_statements.track_utility: %v", err)
@@ -258,21 +272,23 @@ func TestLogGuardStatStatementsRefused(t *testing.T) {
 		t.Fatalf("the refusal names a setting the operator could quiet: %v", err)
 	}
 	mustNotContain(t, err.Error(), text)
-	var n int
-	if err := super.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", p.New).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("a login role was left behind (%d, %v)", n, err)
+	if created(p.New) {
+		t.Fatalf("a login role %s was left behind", p.New)
 	}
 	if n := statementsWith(t, super, "SCRAM-SHA-256$"); n != 0 {
 		t.Fatalf("pg_stat_statements holds a verifier after the refusal (%d statements)", n)
 	}
-	mustExec(t, super, "GRANT SET ON PARAMETER pg_stat_statements.track_utility TO "+q(op))
-	if p, err = apply(); err != nil {
-		t.Fatalf("operator granted SET on pg_stat_statements.track_utility: %v", err)
-	}
-	if err := super.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", p.New).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("%s was not created (%d, %v)", p.New, n, err)
-	}
-	if n := statementsWith(t, super, "SCRAM-SHA-256$"); n != 0 {
-		t.Errorf("pg_stat_statements holds a verifier in %d statements", n)
+	for i, param := range []string{"pg_stat_statements.track", "pg_stat_statements.track_utility"} {
+		mustExec(t, super, "GRANT SET ON PARAMETER "+param+" TO "+q(op))
+		if p, err = apply(apps[i]); err != nil {
+			t.Fatalf("operator granted SET on %s: %v", param, err)
+		}
+		if !created(p.New) {
+			t.Fatalf("%s was not created", p.New)
+		}
+		if n := statementsWith(t, super, "SCRAM-SHA-256$"); n != 0 {
+			t.Errorf("granted SET on %s: pg_stat_statements holds a verifier in %d statements", param, n)
+		}
+		mustExec(t, super, "REVOKE SET ON PARAMETER "+param+" FROM "+q(op))
 	}
 }
