@@ -56,7 +56,8 @@
 // refused if the catalog changed. Before the create phase commits, Precheck
 // dry-runs the statements so an operator lacking a privilege is refused with
 // nothing left behind; a verifier is never sent while the server's logging
-// settings would record it (SetAllowLoggedVerifier overrides).
+// settings (log_statement…, pgaudit.log) would record it, or
+// pg_stat_statements keep its text (SetAllowLoggedVerifier overrides).
 package pgrole
 
 import (

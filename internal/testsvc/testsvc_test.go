@@ -161,3 +161,41 @@ func TestClockShiftReachesTests(t *testing.T) {
 		t.Fatalf("time.Now is %ds away from date(1), want %s: the overlay did not apply", got, shift)
 	}
 }
+
+// A server of its own runs the DATABASE_URL server's major version with the
+// settings given (one that needs a restart here), and is stopped and
+// removed when its test ends.
+func TestStartPostgresSettingsAndCleanup(t *testing.T) {
+	var url, dir string
+	t.Run("inner", func(t *testing.T) {
+		s := StartPostgres(t, ServerOptions{Settings: map[string]string{"max_connections": "37", "shared_preload_libraries": "pg_stat_statements"},
+			Libraries: []string{"pg_stat_statements"}})
+		url, dir = s.URL, s.Dir
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, s.URLAs("postgres", "postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		var maxConn, preload string
+		var num int
+		if err := c.QueryRow(ctx, "SELECT current_setting('max_connections'), current_setting('shared_preload_libraries'), current_setting('server_version_num')::int").Scan(&maxConn, &preload, &num); err != nil {
+			t.Fatal(err)
+		}
+		if maxConn != "37" || preload != "pg_stat_statements" || num/10000 != s.Major || s.Major != baseMajor(t, ctx) {
+			t.Fatalf("max_connections %s, shared_preload_libraries %q, version %d (Major %d): not as asked", maxConn, preload, num, s.Major)
+		}
+	})
+	if url == "" {
+		return // skipped
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if c, err := pgx.Connect(ctx, url); err == nil {
+		c.Close(ctx)
+		t.Fatal("the server still runs after its test ended")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("its directory %s survived (%v)", dir, err)
+	}
+}
