@@ -25,9 +25,15 @@ var ErrVerifierWouldBeLogged = errors.New("pgrole: the server would log the veri
 func (a *Admin) SetAllowLoggedVerifier(allow bool) { a.allowLogged = allow }
 
 // logSafe lists the settings that would put a statement's text in the server
-// log, and the value under which they do not.
+// log, and the value under which they do not. The debug_print_* settings
+// log the statement's parse tree, rewritten query or plan, constants (a
+// PASSWORD, an OPTIONS value) included; anyone may set them, for a session
+// or through ALTER ROLE … SET, so they are quieted for every operator.
 var logSafe = []struct{ name, safe string }{
 	{"log_statement", "none"},
+	{"debug_print_parse", "off"},
+	{"debug_print_rewritten", "off"},
+	{"debug_print_plan", "off"},
 	{"log_min_error_statement", "panic"},
 	{"log_min_duration_statement", "-1"},
 	{"log_min_duration_sample", "-1"},
@@ -120,12 +126,13 @@ func quietStatStatements(ctx context.Context, tx pgx.Tx) ([]string, error) {
 
 // readSetting returns a setting's value, whether it is defined (an
 // extension's settings are only once it is loaded) and whether the current
-// user may SET it: a superuser, or (PostgreSQL 15+) a role granted SET on the
-// parameter.
+// user may SET it: anyone for a user-context setting, else a superuser, or
+// (PostgreSQL 15+) a role granted SET on the parameter.
 func readSetting(ctx context.Context, tx pgx.Tx, name string) (value string, defined, canSet bool, err error) {
 	var cur *string
 	err = tx.QueryRow(ctx, `SELECT current_setting($1, true),
-		CASE WHEN current_setting('server_version_num')::int >= 150000 THEN has_parameter_privilege($1, 'SET') ELSE false END
+		coalesce((SELECT context = 'user' FROM pg_settings WHERE name = $1), false)
+		OR CASE WHEN current_setting('server_version_num')::int >= 150000 THEN has_parameter_privilege($1, 'SET') ELSE false END
 		OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`, name).Scan(&cur, &canSet)
 	if err != nil {
 		return "", false, false, fmt.Errorf("pgrole: read logging setting %s: %w", name, err)

@@ -292,3 +292,67 @@ func TestLogGuardStatStatementsRefused(t *testing.T) {
 		mustExec(t, super, "REVOKE SET ON PARAMETER "+param+" FROM "+q(op))
 	}
 }
+
+// The debug_print_* settings log a statement's parse tree, rewritten query
+// or plan with its constants: a CREATE ROLE's PASSWORD among them. Anyone
+// may turn them on (here through ALTER ROLE … SET, as a developer might have
+// left them), so the log guard turns them off for every operator, without
+// any grant on them, and the verifier never reaches the server log. (On 15
+// a CREATE ROLE's parse tree is not printed in full: this test fails
+// without the guard on 16 and 17.)
+func TestVerifierNeverInDebugPrint(t *testing.T) {
+	ctx := context.Background()
+	logPath := serverLogFile(t)
+	db := testsvc.Postgres(t)
+	super := testsvc.Admin(t)
+	app := testsvc.RoleName(t, "dbgapp")
+	op := testsvc.RoleName(t, "dbgop")
+	mustExec(t, super, "CREATE ROLE "+q(app)+" LOGIN", "CREATE ROLE "+q(op)+" LOGIN CREATEROLE",
+		"ALTER ROLE "+q(op)+" SET debug_print_parse = on",
+		"ALTER ROLE "+q(op)+" SET debug_print_rewritten = on",
+		"ALTER ROLE "+q(op)+" SET debug_print_plan = on")
+	mustExec(t, db.Pool, "GRANT CREATE ON DATABASE "+q(db.Name)+" TO "+q(op))
+	// 16+: granting app to its new login role needs ADMIN on it. The SET
+	// grants are for the log_* settings (log_min_error_statement = error by
+	// default): the debug_print_* ones need none.
+	mustExec(t, super, "GRANT "+q(app)+" TO "+q(op)+" WITH ADMIN OPTION",
+		"GRANT SET ON PARAMETER log_statement, log_min_error_statement, log_min_duration_statement TO "+q(op))
+	st, err := os.Stat(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := st.Size()
+	// A utility statement's parse tree carries its strings as text: the
+	// marker proves the settings are in effect for the operator.
+	marker := "dbgmarker-" + testsvc.Suffix()
+	c, err := pgx.Connect(ctx, testsvc.URLAs(db.Name, op, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "SET application_name = '"+marker+"'"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(ctx)
+
+	adm, err := pgrole.Connect(ctx, testsvc.URLAs(db.Name, op, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { adm.Close(context.Background()) })
+	v := verifierFor(t, "debug-pw-"+testsvc.Suffix())
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: app, Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseCreate); err != nil {
+		t.Fatalf("create phase as an operator with debug_print_* on: %v", err)
+	}
+	text := string(v.Secret().Bytes())
+	logged := logSince(t, logPath, off)
+	if !strings.Contains(logged, marker) {
+		t.Fatalf("debug_print_parse was not in effect for %s (marker not logged)", op)
+	}
+	if strings.Contains(logged, text) || strings.Contains(logged, text[len("SCRAM-SHA-256$4096:"):][:20]) {
+		t.Fatalf("the verifier of %s is in the server log (debug_print_*)", p.New)
+	}
+}
