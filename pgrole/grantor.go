@@ -16,9 +16,12 @@ import (
 var ErrThirdPartyGrants = errors.New("pgrole: the role granted privileges to other roles that its successor cannot re-grant")
 
 // GrantedBy is one grant a role made as grantor to another role: an ACL
-// entry (Kind is an object kind) or, on PostgreSQL 16+, a membership (Kind
-// MEMBERSHIP, Object the group role). DROP OWNED BY the grantor revokes it
-// (cascading to what the grantee granted on with that option).
+// entry (Kind is an object kind, a parameter included) or, on PostgreSQL
+// 16+, a membership (Kind MEMBERSHIP, Object the group role). DROP OWNED BY
+// the grantor revokes most of them (cascading to what the grantee granted
+// on with that option; shared objects' in whichever database it runs
+// first), but not a column privilege granted through a table-level GRANT
+// OPTION, which then blocks DROP ROLE: retire revokes each explicitly.
 type GrantedBy struct {
 	Database  string // "" for databases and memberships
 	Kind      string
@@ -353,9 +356,10 @@ func (a *Admin) revokeGrantedByOthers(ctx context.Context, r *Role, key func(str
 
 // GrantsMadeBy lists what role granted to other roles as grantor, in every
 // database where it has dependencies (PostgreSQL records grantors there
-// too) and cluster-wide, and whether successor ("" = none) can grant each
-// again. With reassign, grants on objects role owns are left out (REASSIGN
-// OWNED moves them to the new owner).
+// too) and cluster-wide (databases, tablespaces, parameters, memberships),
+// and whether successor ("" = none) can grant each again. With reassign,
+// grants on objects role owns are left out (REASSIGN OWNED moves them to
+// the new owner).
 func (a *Admin) GrantsMadeBy(ctx context.Context, role, successor string, reassign bool) ([]GrantedBy, error) {
 	r, err := a.Introspect(ctx, role)
 	if err != nil {
