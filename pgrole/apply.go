@@ -246,7 +246,7 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 						}
 						if err != nil {
 							failed = &Step{Database: db, SQL: s.SQL}
-							return classify(err)
+							return classify(dependencyDetail(err))
 						}
 						if !strings.HasPrefix(s.SQL, "--") {
 							done = append(done, Applied{Database: db, SQL: s.SQL})

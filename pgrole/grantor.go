@@ -16,9 +16,12 @@ import (
 var ErrThirdPartyGrants = errors.New("pgrole: the role granted privileges to other roles that its successor cannot re-grant")
 
 // GrantedBy is one grant a role made as grantor to another role: an ACL
-// entry (Kind is an object kind) or, on PostgreSQL 16+, a membership (Kind
-// MEMBERSHIP, Object the group role). DROP OWNED BY the grantor revokes it
-// (cascading to what the grantee granted on with that option).
+// entry (Kind is an object kind, a parameter included) or, on PostgreSQL
+// 16+, a membership (Kind MEMBERSHIP, Object the group role). DROP OWNED BY
+// the grantor revokes most of them (cascading to what the grantee granted
+// on with that option; shared objects' in whichever database it runs
+// first), but not a column privilege granted through a table-level GRANT
+// OPTION, which then blocks DROP ROLE: retire revokes each explicitly.
 type GrantedBy struct {
 	Database  string // "" for databases and memberships
 	Kind      string
@@ -35,6 +38,12 @@ type GrantedBy struct {
 	// Regrantable: the successor holds the privilege WITH GRANT OPTION (or
 	// the role WITH ADMIN OPTION), so it can make the same grant.
 	Regrantable bool
+	// held: the grantor holds the privilege WITH GRANT OPTION itself, in
+	// the object's ACL (a column's: the column's or its table's), so it
+	// can revoke the grant. False after an interrupted retire whose DROP
+	// OWNED already took its grant options but left the grant (a column
+	// privilege granted through a table-level option).
+	held bool
 }
 
 func (g GrantedBy) grantee() string {
@@ -44,19 +53,29 @@ func (g GrantedBy) grantee() string {
 	return ident(g.Grantee)
 }
 
+// on renders the privilege and its object, as GRANT and REVOKE write them.
+func (g GrantedBy) on() string {
+	if g.Kind == KindColumn {
+		return g.Privilege + " (" + g.Column + ") ON TABLE " + g.Object
+	}
+	return g.Privilege + " ON " + g.Kind + " " + g.Object
+}
+
+// revoke renders the statement, run as the grantor, that revokes the
+// grant, cascading to what the grantee granted on with it unless the
+// grantee holds the grant option from another grantor too (the successor:
+// the grants are made again first).
+func (g GrantedBy) revoke() string {
+	return "REVOKE " + g.on() + " FROM " + g.grantee() + " CASCADE"
+}
+
 // sql renders the grant, without a grantor.
 func (g GrantedBy) sql() string {
 	if g.Kind == "MEMBERSHIP" {
 		return "GRANT " + ident(g.Object) + " TO " + g.grantee() + " WITH ADMIN " + boolSQL(g.Grantable) +
 			", INHERIT " + boolSQL(g.Inherit) + ", SET " + boolSQL(g.Set)
 	}
-	var s string
-	if g.Kind == KindColumn {
-		s = "GRANT " + g.Privilege + " (" + g.Column + ") ON TABLE " + g.Object
-	} else {
-		s = "GRANT " + g.Privilege + " ON " + g.Kind + " " + g.Object
-	}
-	s += " TO " + g.grantee()
+	s := "GRANT " + g.on() + " TO " + g.grantee()
 	if g.Grantable {
 		s += " WITH GRANT OPTION"
 	}
@@ -110,71 +129,98 @@ func (e *GrantorError) Unwrap() error { return ErrThirdPartyGrants }
 // $3 (a reassign target is set) objects role $1 owns are left out: REASSIGN
 // OWNED makes the new owner the grantor of those entries.
 const grantorQuery = `
-SELECT k, o, col, p, g, ge = 0, coalesce((SELECT rolname::text FROM pg_roles WHERE oid = ge), ''), can FROM (
+SELECT k, o, col, p, g, ge = 0, coalesce((SELECT rolname::text FROM pg_roles WHERE oid = ge), ''), can, held FROM (
 SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, quote_ident(n.nspname) || '.' || quote_ident(c.relname), '',
        a.privilege_type, a.is_grantable, a.grantee,
        CASE c.relkind WHEN 'S' THEN has_sequence_privilege($2::oid, c.oid, a.privilege_type || ' WITH GRANT OPTION')
-            ELSE has_table_privilege($2::oid, c.oid, a.privilege_type || ' WITH GRANT OPTION') END
+            ELSE has_table_privilege($2::oid, c.oid, a.privilege_type || ' WITH GRANT OPTION') END,
+       EXISTS (SELECT 1 FROM aclexplode(c.relacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
 WHERE c.relacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND c.relowner = $1)
 UNION ALL
 SELECT 'COLUMN', quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(t.attname),
-       a.privilege_type, a.is_grantable, a.grantee, has_column_privilege($2::oid, c.oid, t.attnum, a.privilege_type || ' WITH GRANT OPTION')
+       a.privilege_type, a.is_grantable, a.grantee, has_column_privilege($2::oid, c.oid, t.attnum, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(c.relacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable) OR EXISTS (SELECT 1 FROM aclexplode(t.attacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(t.attacl) a
 WHERE t.attacl IS NOT NULL AND NOT t.attisdropped AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND c.relowner = $1)
 UNION ALL
 SELECT 'SCHEMA', quote_ident(n.nspname), '', a.privilege_type, a.is_grantable, a.grantee,
-       has_schema_privilege($2::oid, n.oid, a.privilege_type || ' WITH GRANT OPTION')
+       has_schema_privilege($2::oid, n.oid, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(n.nspacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_namespace n, aclexplode(n.nspacl) a
 WHERE n.nspacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND n.nspowner = $1)
 UNION ALL
 SELECT CASE f.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
        quote_ident(n.nspname) || '.' || quote_ident(f.proname) || '(' || pg_get_function_identity_arguments(f.oid) || ')', '',
-       a.privilege_type, a.is_grantable, a.grantee, has_function_privilege($2::oid, f.oid, a.privilege_type || ' WITH GRANT OPTION')
+       a.privilege_type, a.is_grantable, a.grantee, has_function_privilege($2::oid, f.oid, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(f.proacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace, aclexplode(f.proacl) a
 WHERE f.proacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND f.proowner = $1)
 UNION ALL
 SELECT 'TYPE', quote_ident(n.nspname) || '.' || quote_ident(t.typname), '', a.privilege_type, a.is_grantable, a.grantee,
-       has_type_privilege($2::oid, t.oid, a.privilege_type || ' WITH GRANT OPTION')
+       has_type_privilege($2::oid, t.oid, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(t.typacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace, aclexplode(t.typacl) a
 WHERE t.typacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND t.typowner = $1)
 UNION ALL
 SELECT 'LARGE OBJECT', l.oid::text, '', a.privilege_type, a.is_grantable, a.grantee,
        pg_has_role($2::oid, l.lomowner, 'USAGE') OR EXISTS (SELECT 1 FROM aclexplode(l.lomacl) b
-         WHERE b.grantee = $2 AND b.privilege_type = a.privilege_type AND b.is_grantable)
+         WHERE b.grantee = $2 AND b.privilege_type = a.privilege_type AND b.is_grantable),
+       EXISTS (SELECT 1 FROM aclexplode(l.lomacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_largeobject_metadata l, aclexplode(l.lomacl) a
 WHERE l.lomacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND l.lomowner = $1)
 UNION ALL
 SELECT 'FOREIGN DATA WRAPPER', quote_ident(w.fdwname), '', a.privilege_type, a.is_grantable, a.grantee,
-       has_foreign_data_wrapper_privilege($2::oid, w.oid, a.privilege_type || ' WITH GRANT OPTION')
+       has_foreign_data_wrapper_privilege($2::oid, w.oid, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(w.fdwacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_foreign_data_wrapper w, aclexplode(w.fdwacl) a
 WHERE w.fdwacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND w.fdwowner = $1)
 UNION ALL
 SELECT 'FOREIGN SERVER', quote_ident(s.srvname), '', a.privilege_type, a.is_grantable, a.grantee,
-       has_server_privilege($2::oid, s.oid, a.privilege_type || ' WITH GRANT OPTION')
+       has_server_privilege($2::oid, s.oid, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(s.srvacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_foreign_server s, aclexplode(s.srvacl) a
 WHERE s.srvacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND s.srvowner = $1)
 UNION ALL
 SELECT 'LANGUAGE', quote_ident(l.lanname), '', a.privilege_type, a.is_grantable, a.grantee,
-       has_language_privilege($2::oid, l.oid, a.privilege_type || ' WITH GRANT OPTION')
+       has_language_privilege($2::oid, l.oid, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(l.lanacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_language l, aclexplode(l.lanacl) a
 WHERE l.lanacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND l.lanowner = $1)
-) x(k, o, col, p, g, ge, can)
+) x(k, o, col, p, g, ge, can, held)
 ORDER BY 1, 2, 3, 7, 4`
 
-// sharedGrantorQuery is grantorQuery for database and tablespace ACLs.
+// sharedGrantorQuery is grantorQuery for database and tablespace ACLs
+// (followed by parameterGrantorQuery on PostgreSQL 15+, then
+// sharedGrantorOrder).
 const sharedGrantorQuery = `
 SELECT 'DATABASE', quote_ident(d.datname), '', a.privilege_type, a.is_grantable, a.grantee = 0,
        coalesce((SELECT rolname::text FROM pg_roles WHERE oid = a.grantee), ''),
-       has_database_privilege($2::oid, d.oid, a.privilege_type || ' WITH GRANT OPTION')
+       has_database_privilege($2::oid, d.oid, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(d.datacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_database d, aclexplode(d.datacl) a
 WHERE d.datacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND d.datdba = $1)
 UNION ALL
 SELECT 'TABLESPACE', quote_ident(t.spcname), '', a.privilege_type, a.is_grantable, a.grantee = 0,
        coalesce((SELECT rolname::text FROM pg_roles WHERE oid = a.grantee), ''),
-       has_tablespace_privilege($2::oid, t.oid, a.privilege_type || ' WITH GRANT OPTION')
+       has_tablespace_privilege($2::oid, t.oid, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(t.spcacl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
 FROM pg_tablespace t, aclexplode(t.spcacl) a
-WHERE t.spcacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND t.spcowner = $1)
+WHERE t.spcacl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1 AND NOT ($3 AND t.spcowner = $1)`
+
+// parameterGrantorQuery is the part of sharedGrantorQuery for parameter
+// ACLs (pg_parameter_acl, PostgreSQL 15+). DROP OWNED BY the grantor, in
+// whichever database runs first, revokes its grants cluster-wide.
+const parameterGrantorQuery = `
+UNION ALL
+SELECT 'PARAMETER', p.parname::text, '', a.privilege_type, a.is_grantable, a.grantee = 0,
+       coalesce((SELECT rolname::text FROM pg_roles WHERE oid = a.grantee), ''),
+       has_parameter_privilege($2::oid, p.parname::text, a.privilege_type || ' WITH GRANT OPTION'),
+       EXISTS (SELECT 1 FROM aclexplode(p.paracl) b WHERE b.grantee = $1 AND b.privilege_type = a.privilege_type AND b.is_grantable)
+FROM pg_parameter_acl p, aclexplode(p.paracl) a
+WHERE p.paracl IS NOT NULL AND a.grantor = $1 AND a.grantee <> $1`
+
+const sharedGrantorOrder = `
 ORDER BY 1, 2, 7, 4`
 
 // membershipGrantorQuery lists the memberships role $1 granted (PostgreSQL
@@ -236,7 +282,18 @@ WHERE d.datacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, d.datdba
 UNION ALL
 SELECT 'TABLESPACE', quote_ident(t.spcname), '', a.privilege_type, r.rolname::text
 FROM pg_tablespace t, aclexplode(t.spcacl) a JOIN pg_roles r ON r.oid = a.grantor
-WHERE t.spcacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, t.spcowner)
+WHERE t.spcacl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, t.spcowner)`
+
+// parameterGrantedByOthersQuery is the part of sharedGrantedByOthersQuery
+// for parameter ACLs (PostgreSQL 15+), whose owner is the bootstrap
+// superuser (OID 10): DROP OWNED revokes only what it granted.
+const parameterGrantedByOthersQuery = `
+UNION ALL
+SELECT 'PARAMETER', p.parname::text, '', a.privilege_type, r.rolname::text
+FROM pg_parameter_acl p, aclexplode(p.paracl) a JOIN pg_roles r ON r.oid = a.grantor
+WHERE p.paracl IS NOT NULL AND a.grantee = $1 AND a.grantor NOT IN ($1, 10)`
+
+const sharedGrantedByOthersOrder = `
 ORDER BY 1, 2, 5, 4`
 
 // sharedKey keys cluster-wide statements in the maps of withRegrants.
@@ -262,6 +319,9 @@ func (a *Admin) revokeGrantedByOthers(ctx context.Context, r *Role, key func(str
 			return err
 		}
 		for _, e := range es {
+			if e.kind == KindParameter {
+				e.obj = parameterIdent(e.obj)
+			}
 			on := e.priv + " ON " + e.kind + " " + e.obj
 			if e.kind == KindColumn {
 				on = e.priv + " (" + e.col + ") ON TABLE " + e.obj
@@ -275,7 +335,11 @@ func (a *Admin) revokeGrantedByOthers(ctx context.Context, r *Role, key func(str
 		}
 		return nil
 	}
-	if err := scan(a.conn, sharedGrantedByOthersQuery, ""); err != nil {
+	shared := sharedGrantedByOthersQuery
+	if a.version >= 150000 {
+		shared += parameterGrantedByOthersQuery
+	}
+	if err := scan(a.conn, shared+sharedGrantedByOthersOrder, ""); err != nil {
 		return nil, fmt.Errorf("pgrole: read database grants to %q by other grantors: %w", r.Name, err)
 	}
 	dbs := append([]string(nil), r.DependencyDatabases...)
@@ -292,9 +356,10 @@ func (a *Admin) revokeGrantedByOthers(ctx context.Context, r *Role, key func(str
 
 // GrantsMadeBy lists what role granted to other roles as grantor, in every
 // database where it has dependencies (PostgreSQL records grantors there
-// too) and cluster-wide, and whether successor ("" = none) can grant each
-// again. With reassign, grants on objects role owns are left out (REASSIGN
-// OWNED moves them to the new owner).
+// too) and cluster-wide (databases, tablespaces, parameters, memberships),
+// and whether successor ("" = none) can grant each again. With reassign,
+// grants on objects role owns are left out (REASSIGN OWNED moves them to
+// the new owner).
 func (a *Admin) GrantsMadeBy(ctx context.Context, role, successor string, reassign bool) ([]GrantedBy, error) {
 	r, err := a.Introspect(ctx, role)
 	if err != nil {
@@ -318,11 +383,18 @@ func (a *Admin) grantsMadeBy(ctx context.Context, r *Role, successor string, rea
 		}
 		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (GrantedBy, error) {
 			g := GrantedBy{Database: db}
-			err := row.Scan(&g.Kind, &g.Object, &g.Column, &g.Privilege, &g.Grantable, &g.Public, &g.Grantee, &g.Regrantable)
+			err := row.Scan(&g.Kind, &g.Object, &g.Column, &g.Privilege, &g.Grantable, &g.Public, &g.Grantee, &g.Regrantable, &g.held)
+			if g.Kind == KindParameter {
+				g.Object = parameterIdent(g.Object)
+			}
 			return g, err
 		})
 	}
-	out, err := scan(a.conn, sharedGrantorQuery, "")
+	shared := sharedGrantorQuery
+	if a.version >= 150000 {
+		shared += parameterGrantorQuery
+	}
+	out, err := scan(a.conn, shared+sharedGrantorOrder, "")
 	if err != nil {
 		return nil, fmt.Errorf("pgrole: read database grants made by %q: %w", r.Name, err)
 	}
@@ -365,8 +437,15 @@ func (a *Admin) grantsMadeBy(ctx context.Context, r *Role, successor string, rea
 
 // withRegrants puts, before the drop statements of role, the grants it made
 // to other roles, made again by successor: cluster-wide ones (databases,
-// memberships) before the first DROP OWNED, the others before the DROP
-// OWNED of their database. It refuses (*GrantorError) if successor cannot
+// tablespaces, parameters, memberships) before the first DROP OWNED, which
+// revokes them in whichever database it runs, the others before the DROP
+// OWNED of their database. Each object grant is then revoked explicitly,
+// as role (REVOKE … CASCADE as its grantor): DROP OWNED does not remove
+// every one of them (a column privilege granted through a table-level
+// GRANT OPTION outlives that option and would make DROP ROLE fail after
+// DROP OWNED committed). The statements are computed from the catalog on
+// every call, so a retire that failed midway, run again, makes again and
+// revokes what is left. It refuses (*GrantorError) if successor cannot
 // make one of them.
 func (a *Admin) withRegrants(ctx context.Context, r *Role, successor string, steps []Step) ([]Step, error) {
 	gs, err := a.grantsMadeBy(ctx, r, successor, successor != "")
@@ -395,8 +474,8 @@ func (a *Admin) withRegrants(ctx context.Context, r *Role, successor string, ste
 	if len(gs) == 0 && len(revokes) == 0 {
 		return steps, nil
 	}
-	var shared []Step
-	perDB := map[string][]Step{}
+	var shared, sharedRevokes []Step
+	perDB, perDBRevokes := map[string][]Step{}, map[string][]Step{}
 	for _, g := range gs {
 		s := g.sql()
 		exec := s
@@ -419,11 +498,31 @@ func (a *Admin) withRegrants(ctx context.Context, r *Role, successor string, ste
 		} else {
 			perDB[st.Database] = append(perDB[st.Database], st)
 		}
+		if g.Kind == "MEMBERSHIP" {
+			continue // DROP OWNED (16+) or DROP ROLE removes them
+		}
+		// REVOKE revokes only grants whose grantor is the current user:
+		// act as role. If an earlier, interrupted retire took role's own
+		// grant option, give it back for the statement (DROP OWNED
+		// revokes it again).
+		rv := "SET LOCAL ROLE " + ident(r.Name) + "; " + g.revoke() + "; RESET ROLE"
+		if !g.held {
+			rv = "GRANT " + g.on() + " TO " + ident(r.Name) + " WITH GRANT OPTION; " + rv
+		}
+		st = Step{Database: st.Database, SQL: rv, exec: rv}
+		if g.Database == "" {
+			sharedRevokes = append(sharedRevokes, st)
+		} else {
+			perDBRevokes[st.Database] = append(perDBRevokes[st.Database], st)
+		}
 	}
 	// Re-grants first, so that a REVOKE … CASCADE finds the grantees
-	// holding their grant options from the successor too. Cluster-wide
-	// statements run before everything (in the operator's database); each
-	// database's before its first drop statement.
+	// holding their grant options from the successor too; then role's own
+	// grants, while it still holds its grant options; then what others
+	// granted to role. Cluster-wide statements run before everything (in
+	// the operator's database); each database's before its first drop
+	// statement.
+	shared = append(shared, sharedRevokes...)
 	shared = append(shared, revokes[sharedKey]...)
 	out := append([]Step(nil), shared...)
 	seen := map[string]bool{}
@@ -431,6 +530,7 @@ func (a *Admin) withRegrants(ctx context.Context, r *Role, successor string, ste
 		if !seen[s.Database] {
 			seen[s.Database] = true
 			out = append(out, perDB[s.Database]...)
+			out = append(out, perDBRevokes[s.Database]...)
 			out = append(out, revokes[s.Database]...)
 		}
 		out = append(out, s)

@@ -9,6 +9,7 @@ import (
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/pgrole/scram"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // RetireOptions say how to retire a login role outside a Plan (the CLI's
@@ -129,4 +130,28 @@ func (a *Admin) StoredVerifier(ctx context.Context, role string) (scram.Verifier
 		return scram.Verifier{}, fmt.Errorf("pgrole: %q has no SCRAM-SHA-256 verifier (md5 or plaintext?): set one with pgrole: %w", role, err)
 	}
 	return v, nil
+}
+
+// dependencyDetailError is a DROP ROLE (or DROP OWNED) that failed with
+// SQLSTATE 2BP01 (dependent objects still exist): its message carries
+// PostgreSQL's DETAIL, which names each remaining dependency (e.g.
+// "privileges for column c of table t"), since pgconn's message leaves it
+// out. It unwraps to the *pgconn.PgError.
+type dependencyDetailError struct{ Err *pgconn.PgError }
+
+func (e *dependencyDetailError) Error() string {
+	return e.Err.Error() + "; the dependencies: " + strings.ReplaceAll(e.Err.Detail, "\n", "; ")
+}
+
+func (e *dependencyDetailError) Unwrap() error { return e.Err }
+
+// dependencyDetail wraps a 2BP01 error with a DETAIL in a
+// *dependencyDetailError; any other error is returned as it is. The DETAIL
+// of 2BP01 lists catalog objects only, never data values.
+func dependencyDetail(err error) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "2BP01" && pg.Detail != "" {
+		return &dependencyDetailError{Err: pg}
+	}
+	return err
 }
