@@ -2,7 +2,6 @@ package momo
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -342,7 +341,7 @@ func (c *Client) verify(n *Notification) (secretenv.Slot, error) {
 	for _, p := range ps[:np] {
 		msg := appendNotificationRaw((*bp)[:0], p.access.Bytes(), n)
 		*bp = msg
-		if hmac.Equal(payment.MAC(sha256.New, p.secret, msg, (*bp)[len(msg):len(msg)]), sig[:]) {
+		if p.mac.Equal(msg, sig[:]) {
 			if !p.live {
 				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
 			}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -43,6 +44,7 @@ import (
 // store's keep period.
 type PayOS struct {
 	set   payment.SecretSet
+	mac   *keyedmac.Set // set keyed once
 	cfg   config
 	shape atomic.Pointer[payosShape] // the last data shape verified
 }
@@ -59,7 +61,7 @@ func NewPayOS(set payment.SecretSet, opts ...Option) (*PayOS, error) {
 	if err := cfg.checkIdempotency(); err != nil {
 		return nil, err
 	}
-	return &PayOS{set: set, cfg: cfg}, nil
+	return &PayOS{set: set, mac: keyedmac.NewSet(sha256.New, set), cfg: cfg}, nil
 }
 
 // PayOSEvent is the verified "data" of a PayOS webhook.
@@ -351,7 +353,7 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 		return PayOSEvent{}, err
 	}
 	p.shape.Store(sh)
-	slot, err := p.set.VerifyMAC(sha256.New, msg, sig[:], p.cfg.now())
+	slot, err := p.mac.VerifyMAC(msg, sig[:], p.cfg.now())
 	if err != nil {
 		return PayOSEvent{}, err
 	}

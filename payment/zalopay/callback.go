@@ -12,11 +12,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
+	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/payment/internal/query"
 	"github.com/goodgo/rotation/secretenv"
 )
@@ -70,32 +72,47 @@ type OrderData struct {
 // envelope is the callback body. Data stays a string: the MAC covers it as
 // received, so it is never re-serialized.
 type envelope struct {
-	Data *string `json:"data"`
-	Mac  string  `json:"mac"`
-	Type *int    `json:"type"`
-
-	data []byte // *Data's bytes
+	// data is the "data" string decoded (nil when absent or null), in
+	// the scratch buffer decode was given.
+	data []byte
+	// mac is the "mac" string decoded: a slice of the body when it has
+	// no escapes.
+	mac  []byte
+	Type *int
 }
 
-// decode reads a callback body as json.Unmarshal into envelope does,
-// without reflection (keys matched up to case, a repeated key refused).
-func (e *envelope) decode(body []byte) error {
+// decode reads a callback body as json.Unmarshal into
+// struct{Data *string; Mac string; Type *int} does, without reflection
+// (keys matched up to case, a repeated key refused); data is decoded into
+// scratch[:0] (which the caller keeps until it is done with e.data).
+func (e *envelope) decode(body, scratch []byte) error {
 	return jsonkeys.Fields(body, func(fold, raw []byte) error {
 		switch string(fold) { // jsonkeys.Fold of the field names
 		case "DATA":
 			if string(raw) == "null" {
+				e.data = nil // as encoding/json sets a pointer to nil
 				return nil
 			}
-			var b []byte
-			if err := jsonkeys.Bytes(raw, &b); err != nil {
+			if raw[0] != '"' {
+				return errors.New("not a string")
+			}
+			e.data = jsonkeys.AppendString(scratch[:0], raw)
+		case "MAC":
+			if string(raw) == "null" {
+				return nil
+			}
+			if jsonkeys.Plain(raw) {
+				e.mac = raw[1 : len(raw)-1]
+				return nil
+			}
+			var s string
+			if err := jsonkeys.String(raw, &s); err != nil {
 				return err
 			}
-			s := string(b)
-			e.Data, e.data = &s, b
-		case "MAC":
-			return jsonkeys.String(raw, &e.Mac)
+			e.mac = []byte(s)
 		case "TYPE":
 			if string(raw) == "null" {
+				e.Type = nil
 				return nil
 			}
 			var n int64
@@ -108,6 +125,9 @@ func (e *envelope) decode(body []byte) error {
 		return nil
 	})
 }
+
+// dataBufs holds the buffers callback data is decoded into.
+var dataBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // decodeText reads order data as json.Unmarshal into OrderData does,
 // without reflection; s is string(data) when the caller has it, or "".
@@ -210,23 +230,30 @@ func (o *OrderData) set(t jsonkeys.Text, i int, raw []byte) error {
 // fields: a parse of the data is the only ambiguity.)
 func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	var env envelope
-	if err := env.decode(body); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+	bp := dataBufs.Get().(*[]byte)
+	defer func() {
+		if cap(env.data) <= 16<<10 && env.data != nil {
+			*bp = env.data[:0] // keep what it grew to
+		}
+		dataBufs.Put(bp)
+	}()
+	if err := env.decode(body, *bp); errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		err = fmt.Errorf("zalopay: %w: callback body: %w", payment.ErrDuplicateParam, err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
-	} else if err != nil || env.Data == nil {
+	} else if err != nil || env.data == nil {
 		err := fmt.Errorf("zalopay: %w: callback body is not {\"data\": \"…\", \"mac\": \"…\", \"type\": n}", payment.ErrMalformed)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
 	}
-	slot, err := c.k2.VerifyHex(sha256.New, env.data, env.Mac, c.now())
+	slot, err := c.k2mac.VerifyHexBytes(env.data, env.mac, c.now())
 	if err != nil {
 		err = fmt.Errorf("zalopay: %w", err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
 	}
 	c.obs.Verified(Provider, slot)
-	cb := &Callback{Type: TypeOrder, Data: *env.Data, Slot: slot}
+	cb := &Callback{Type: TypeOrder, Data: string(env.data), Slot: slot}
 	if env.Type != nil {
 		cb.Type = *env.Type
 	}
@@ -496,7 +523,7 @@ func (c *Client) verifyRedirect(rawQuery string) (r *Redirect, verified bool, er
 		return nil, false, fmt.Errorf("zalopay: %w: no checksum", payment.ErrMissingSignature)
 	}
 	input := join(v["appid"], v["apptransid"], v["pmcid"], v["bankcode"], v["amount"], v["discountamount"], v["status"])
-	slot, err := c.k2.VerifyHex(sha256.New, []byte(input), v["checksum"], c.now())
+	slot, err := c.k2mac.VerifyHex([]byte(input), v["checksum"], c.now())
 	if err != nil {
 		return nil, false, fmt.Errorf("zalopay: %w", err)
 	}
@@ -546,5 +573,6 @@ func (c *Client) Previous() (*Client, bool) {
 	}
 	p := *c
 	p.k2 = payment.SecretSet{Current: c.k2.Previous}
+	p.k2mac = keyedmac.NewSet(sha256.New, p.k2)
 	return &p, true
 }

@@ -221,6 +221,8 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 	}()
 	var endBuf [linearKeys]int
 	ends := endBuf[:0] // where each folded key ends in folds
+	var sigBuf [linearKeys]uint64
+	sigs := sigBuf[:0] // keySig of each folded key
 	var set map[string]struct{}
 	i = ws(b, i+1)
 	if i < len(b) && b[i] == '}' {
@@ -243,14 +245,22 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 			}
 			fold := folds[start:]
 			if set == nil && len(ends) < linearKeys {
-				prev := 0
-				for _, end := range ends {
-					if bytes.Equal(folds[prev:end], fold) {
-						return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+				sig := keySig(fold)
+				for j, end := range ends {
+					// Equal folded keys have equal signatures; most
+					// keys differ in length or in their first bytes.
+					if sigs[j] == sig {
+						prev := 0
+						if j > 0 {
+							prev = ends[j-1]
+						}
+						if bytes.Equal(folds[prev:end], fold) {
+							return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+						}
 					}
-					prev = end
 				}
 				ends = append(ends, len(folds))
+				sigs = append(sigs, sig)
 			} else {
 				if set == nil {
 					set = make(map[string]struct{}, 4*linearKeys)
@@ -297,6 +307,14 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 		return errNotJSON
 	}
 	return nil
+}
+
+// keySig is a folded key's length and first seven bytes, in one word:
+// two keys with different signatures differ.
+func keySig(fold []byte) uint64 {
+	var w [8]byte
+	copy(w[:7], fold)
+	return binary.LittleEndian.Uint64(w[:]) | uint64(len(fold))<<56
 }
 
 // String stores the JSON string raw in dst as encoding/json would: null
@@ -400,6 +418,15 @@ func validString(raw []byte) bool {
 	}
 	return false
 }
+
+// Plain reports whether raw is a JSON string without escapes, control
+// characters or invalid UTF-8, whose content raw[1:len(raw)-1] is then
+// the string as encoding/json decodes it.
+func Plain(raw []byte) bool { return plainString(raw) }
+
+// AppendString appends the JSON string raw, which must be valid JSON (as
+// Fields hands over), decoded as String decodes it, to dst.
+func AppendString(dst, raw []byte) []byte { return appendUnquoted(dst, raw) }
 
 // plainString reports whether raw is a JSON string without escapes,
 // control characters or invalid UTF-8: its content is the string itself.
