@@ -228,6 +228,7 @@ func (d *jdoc) parseValue(depth int) jnode {
 		d.i++
 		v := jnode{kind: jObj}
 		var seen map[string]struct{} // keys, once the object is too large for a linear scan
+		var bloom uint64             // keyBit of every key so far
 		d.ws()
 		if d.i < len(d.text) && d.text[d.i] == '}' {
 			d.i++
@@ -241,7 +242,7 @@ func (d *jdoc) parseValue(depth int) jnode {
 				break
 			}
 			k := d.parseStr()
-			if d.dupKey(d.stack[mark:], &seen, k) {
+			if d.dupKey(d.stack[mark:], &seen, &bloom, k) {
 				d.fail(errDuplicateKey)
 			}
 			d.ws()
@@ -327,10 +328,17 @@ func (d *jdoc) finish(mark int) (first, n uint32) {
 }
 
 // dupKey reports whether k is already a key of the members ms, whose key
-// set (built once they outgrow linearKeys) is *seen.
-func (d *jdoc) dupKey(ms []jmember, seen *map[string]struct{}, k jstr) bool {
+// set (built once they outgrow linearKeys) is *seen and whose keyBits are
+// *bloom.
+func (d *jdoc) dupKey(ms []jmember, seen *map[string]struct{}, bloom *uint64, k jstr) bool {
 	ks := d.str(k)
 	if len(ms) < linearKeys {
+		bit := keyBit(ks)
+		if *bloom&bit == 0 { // no key so far has k's length and ends
+			*bloom |= bit
+			return false
+		}
+		*bloom |= bit
 		for i := range ms {
 			if ms[i].key.n == k.n && d.str(ms[i].key) == ks {
 				return true
@@ -349,6 +357,17 @@ func (d *jdoc) dupKey(ms []jmember, seen *map[string]struct{}, k jstr) bool {
 	}
 	(*seen)[ks] = struct{}{}
 	return false
+}
+
+// keyBit maps a key to one of 64 bits by its length and its first and
+// last bytes: equal keys have equal bits, so a key whose bit no earlier
+// key of its object set repeats none of them.
+func keyBit(k string) uint64 {
+	h := uint(len(k))
+	if len(k) > 0 {
+		h = h*7 + uint(k[0])*3 + uint(k[len(k)-1])
+	}
+	return 1 << (h & 63)
 }
 
 func (d *jdoc) num() jnode {

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -89,21 +90,42 @@ type PayOSEvent struct {
 	Unconfirmed bool
 
 	idemKey string // the payment, for the idempotency store
-	// fields are data's members as signed, in received order.
-	fields []payosField
+	// signed is the signed string, "k1=v1&k2=v2…"; ends[i] is where its
+	// i-th value ends (keys are [A-Za-z0-9_]+, so a member's key ends at
+	// its first '='). The string fields alias signed: one allocation,
+	// without pointers, for all of data's rendered members.
+	signed string
+	ends   []uint32
 }
 
-// payosField is one member of data: its key and its value rendered as
-// the signature renders it.
-type payosField struct{ key, val string }
+// member returns data's i-th member in signed (sorted) order.
+func (ev *PayOSEvent) member(i int) (key, val string) {
+	start := 0
+	if i > 0 {
+		start = int(ev.ends[i-1]) + 1 // after the '&'
+	}
+	kv := ev.signed[start:ev.ends[i]]
+	eq := strings.IndexByte(kv, '=')
+	return kv[:eq], kv[eq+1:]
+}
+
+// value returns the value of data's i-th member in signed order, whose
+// key is n bytes long.
+func (ev *PayOSEvent) value(i, n int) string {
+	start := 0
+	if i > 0 {
+		start = int(ev.ends[i-1]) + 1
+	}
+	return ev.signed[start+n+1 : ev.ends[i]]
+}
 
 // Field returns the signed field key of data as the signature renders it
 // (numbers as JavaScript prints them, null as ""), also for fields this
 // package does not know, and whether data has it.
 func (ev *PayOSEvent) Field(key string) (string, bool) {
-	for _, f := range ev.fields {
-		if f.key == key {
-			return f.val, true
+	for i := range ev.ends {
+		if k, v := ev.member(i); k == key {
+			return v, true
 		}
 	}
 	return "", false
@@ -112,19 +134,21 @@ func (ev *PayOSEvent) Field(key string) (string, bool) {
 // Fields returns every signed field of data, rendered as Field renders
 // it, in a new map.
 func (ev *PayOSEvent) Fields() map[string]string {
-	m := make(map[string]string, len(ev.fields))
-	for _, f := range ev.fields {
-		m[f.key] = f.val
+	m := make(map[string]string, len(ev.ends))
+	for i := range ev.ends {
+		k, v := ev.member(i)
+		m[k] = v
 	}
 	return m
 }
 
-// payosCanon renders data's canonical string into dst and returns data's
-// members rendered (in received order), and whether a value contains
-// "&<key>=" (which makes the string readable as other fields).
-func payosCanon(dst []byte, data *jvalue) (_ []byte, _ []payosField, amb bool, _ error) {
-	dst, fs, amb, _, err := payosCanonShape(dst, data, nil)
-	return dst, fs, amb, err
+// payosCanon renders data's canonical string into dst and returns where
+// each value ends in it (offsets from len(dst), in sorted order), and
+// whether a value contains "&<key>=" (which makes the string readable as
+// other fields).
+func payosCanon(dst []byte, data *jvalue) (_ []byte, ends []uint32, amb bool, _ error) {
+	dst, ends, amb, _, err := payosCanonShape(dst, data, nil)
+	return dst, ends, amb, err
 }
 
 // payosShape is the key order of one data object: its keys as received
@@ -152,7 +176,7 @@ func (sh *payosShape) matches(d *jdoc, ms []jmember) bool {
 
 // payosCanonShape is payosCanon with the last shape seen (nil: none); it
 // returns the shape of data, sh itself when it matched.
-func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, _ []payosField, amb bool, _ *payosShape, _ error) {
+func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, ends []uint32, amb bool, _ *payosShape, _ error) {
 	if data.kind != jObj {
 		return dst, nil, false, nil, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
 	}
@@ -163,7 +187,8 @@ func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, _ []pa
 			return dst, nil, false, nil, err
 		}
 	}
-	fs := make([]payosField, len(ms))
+	ends = make([]uint32, len(ms))
+	base := len(dst)
 	for i, j := range sh.order {
 		key := sh.keys[j]
 		if i > 0 {
@@ -177,25 +202,10 @@ func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, _ []pa
 		if dst, err = payosValue(dst, d, n); err != nil {
 			return dst, nil, false, nil, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, key, err)
 		}
-		v := dst[start:]
-		amb = amb || ambiguous(v)
-		// The rendered value, as a string of the body where it is one (a
-		// string, or a number JavaScript prints as written).
-		var val string
-		switch lit := d.str(n.s); {
-		case len(v) == 0:
-		case (n.kind == jStr || n.kind == jNum) && lit == string(v):
-			val = lit
-		case n.kind == jBool && n.b:
-			val = "true"
-		case n.kind == jBool:
-			val = "false"
-		default:
-			val = string(v)
-		}
-		fs[j] = payosField{key, val}
+		amb = amb || ambiguous(dst[start:])
+		ends[i] = uint32(len(dst) - base)
 	}
-	return dst, fs, amb, sh, nil
+	return dst, ends, amb, sh, nil
 }
 
 // newPayOSShape checks the keys of ms and sorts them.
@@ -235,11 +245,13 @@ func payosKey(k string) bool {
 }
 
 // ambiguous reports whether v contains '&', then key characters, then '='.
-func ambiguous[T string | []byte](v T) bool {
+func ambiguous(v []byte) bool {
 	for i := 0; i < len(v); i++ {
-		if v[i] != '&' {
-			continue
+		k := bytes.IndexByte(v[i:], '&')
+		if k < 0 {
+			return false // most values hold no '&': one vectorised scan
 		}
+		i += k
 		j := i + 1
 		for j < len(v) && payosKeyByte[v[j]] {
 			j++
@@ -347,7 +359,7 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 	if !ok {
 		return PayOSEvent{}, fmt.Errorf("%w: no \"data\"", payment.ErrMalformed)
 	}
-	msg, fs, amb, sh, err := payosCanonShape(doc.buf[:0], &data, p.shape.Load())
+	msg, ends, amb, sh, err := payosCanonShape(doc.buf[:0], &data, p.shape.Load())
 	doc.buf = msg
 	if err != nil {
 		return PayOSEvent{}, err
@@ -357,8 +369,8 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	ev := PayOSEvent{Slot: slot, Unconfirmed: amb, fields: fs}
-	if err := ev.fill(data.members()); err != nil {
+	ev := PayOSEvent{Slot: slot, Unconfirmed: amb, signed: string(msg), ends: ends}
+	if err := ev.fill(data.members(), sh); err != nil {
 		return PayOSEvent{}, err
 	}
 	if amb {
@@ -383,11 +395,11 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 }
 
 // fill sets ev's typed fields from data's members ms and their rendered
-// values ev.fields (one pass).
-func (ev *PayOSEvent) fill(ms []jmember) error {
+// values in ev.signed, whose order is sh's (one pass).
+func (ev *PayOSEvent) fill(ms []jmember, sh *payosShape) error {
 	var f fields
-	for i := range ev.fields {
-		key, n := ev.fields[i].key, &ms[i].val
+	for i, j := range sh.order {
+		key, n := sh.keys[j], &ms[j].val
 		var dst *string
 		switch key {
 		// Integers must be JSON numbers: the string "3000" signs the same
@@ -427,7 +439,7 @@ func (ev *PayOSEvent) fill(ms []jmember) error {
 		}
 		if dst != nil {
 			f.str(&jvalue{kind: n.kind}, key) // type check: string or null
-			*dst = ev.fields[i].val
+			*dst = ev.value(i, len(key))
 		}
 	}
 	return f.err

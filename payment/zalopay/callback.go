@@ -77,16 +77,23 @@ type envelope struct {
 	data []byte
 	// mac is the "mac" string decoded: a slice of the body when it has
 	// no escapes.
-	mac  []byte
-	Type *int
+	mac     []byte
+	typ     int
+	hasType bool // a type other than null
 }
 
 // decode reads a callback body as json.Unmarshal into
 // struct{Data *string; Mac string; Type *int} does, without reflection
 // (keys matched up to case, a repeated key refused); data is decoded into
-// scratch[:0] (which the caller keeps until it is done with e.data).
-func (e *envelope) decode(body, scratch []byte) error {
-	return jsonkeys.Fields(body, func(fold, raw []byte) error {
+// *scratch (which the caller keeps until it is done with e.data).
+func (e *envelope) decode(body []byte, scratch *[]byte) error {
+	into := func(fold []byte) *[]byte {
+		if string(fold) == "DATA" {
+			return scratch // a string data is decoded while it is checked
+		}
+		return nil
+	}
+	return jsonkeys.FieldsInto(body, into, func(fold, raw []byte) error {
 		switch string(fold) { // jsonkeys.Fold of the field names
 		case "DATA":
 			if string(raw) == "null" {
@@ -96,7 +103,7 @@ func (e *envelope) decode(body, scratch []byte) error {
 			if raw[0] != '"' {
 				return errors.New("not a string")
 			}
-			e.data = jsonkeys.AppendString(scratch[:0], raw)
+			e.data = *scratch // decoded by FieldsInto
 		case "MAC":
 			if string(raw) == "null" {
 				return nil
@@ -112,15 +119,14 @@ func (e *envelope) decode(body, scratch []byte) error {
 			e.mac = []byte(s)
 		case "TYPE":
 			if string(raw) == "null" {
-				e.Type = nil
+				e.typ, e.hasType = 0, false
 				return nil
 			}
 			var n int64
 			if err := jsonkeys.Int(raw, &n); err != nil {
 				return err
 			}
-			t := int(n)
-			e.Type = &t
+			e.typ, e.hasType = int(n), true
 		}
 		return nil
 	})
@@ -232,12 +238,11 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	var env envelope
 	bp := dataBufs.Get().(*[]byte)
 	defer func() {
-		if cap(env.data) <= 16<<10 && env.data != nil {
-			*bp = env.data[:0] // keep what it grew to
+		if cap(*bp) <= 16<<10 { // else a hostile body's buffer is dropped
+			dataBufs.Put(bp)
 		}
-		dataBufs.Put(bp)
 	}()
-	if err := env.decode(body, *bp); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+	if err := env.decode(body, bp); errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		err = fmt.Errorf("zalopay: %w: callback body: %w", payment.ErrDuplicateParam, err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
@@ -254,8 +259,8 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	}
 	c.obs.Verified(Provider, slot)
 	cb := &Callback{Type: TypeOrder, Data: string(env.data), Slot: slot}
-	if env.Type != nil {
-		cb.Type = *env.Type
+	if env.hasType {
+		cb.Type = env.typ
 	}
 	// type is outside the MAC: it only chooses how data is read, and data
 	// (signed) must name this app whatever type says.

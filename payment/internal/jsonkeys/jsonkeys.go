@@ -95,6 +95,9 @@ func Check(b []byte) error {
 	}
 }
 
+// isSpace marks JSON whitespace.
+var isSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
+
 // ws skips JSON whitespace from i.
 func ws(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
@@ -198,6 +201,16 @@ var foldBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b 
 // struct, without reflection. fold and raw alias b or scratch space and
 // are valid only during the call.
 func Fields(b []byte, fn func(fold, raw []byte) error) error {
+	return FieldsInto(b, nil, fn)
+}
+
+// FieldsInto is Fields that decodes, for the keys into names, a string
+// value into a buffer while it checks it, in one pass: into(fold) returns
+// nil, or a buffer that a string value of that key is decoded into (as
+// String decodes it: escapes resolved, invalid UTF-8 replaced), replacing
+// what the buffer held, before fn is called with the raw value as usual.
+// A value of another kind is only checked.
+func FieldsInto(b []byte, into func(fold []byte) *[]byte, fn func(fold, raw []byte) error) error {
 	i := ws(b, 0)
 	if i >= len(b) {
 		return errNotJSON
@@ -282,7 +295,15 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 			}
 			i = ws(b, i+1)
 			vs := i
-			if i, ok = value(b, i, 1); !ok {
+			var dst *[]byte
+			if into != nil && i < len(b) && b[i] == '"' {
+				dst = into(fold)
+			}
+			if dst != nil {
+				if *dst, i, ok = appendValidString((*dst)[:0], b, i); !ok {
+					return errNotJSON
+				}
+			} else if i, ok = value(b, i, 1); !ok {
 				return errNotJSON
 			}
 			if err := fn(fold, b[vs:i]); err != nil {
@@ -309,12 +330,18 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 	return nil
 }
 
-// keySig is a folded key's length and first seven bytes, in one word:
-// two keys with different signatures differ.
+// keySig is a word made of a folded key's length and first bytes: two
+// keys with different signatures differ.
 func keySig(fold []byte) uint64 {
-	var w [8]byte
-	copy(w[:7], fold)
-	return binary.LittleEndian.Uint64(w[:]) | uint64(len(fold))<<56
+	n := uint64(len(fold))
+	if len(fold) >= 8 {
+		return binary.LittleEndian.Uint64(fold) ^ n<<56
+	}
+	var w uint64
+	for i, c := range fold {
+		w |= uint64(c) << (8 * i)
+	}
+	return w ^ n<<56
 }
 
 // String stores the JSON string raw in dst as encoding/json would: null
@@ -354,17 +381,22 @@ func NewText(b []byte, s string) Text {
 	return Text{b, s}
 }
 
-// String is String for raw a slice of t's body (as Fields hands over): a
-// string without escapes and in valid UTF-8 is a substring of t's copy.
+// String is String for raw a value Fields handed over from t's body (so
+// valid JSON, which it does not check again): a string without escapes
+// and in valid UTF-8 is a substring of t's copy.
 func (t Text) String(raw []byte, dst *string) error {
 	// raw is valid JSON: a string holds no control character, so one
 	// without '\\' in valid UTF-8 is its own content.
-	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw[1:len(raw)-1]) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return String(raw, dst) // null, or not a string
+	}
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw[1:len(raw)-1]) {
 		off := cap(t.b) - cap(raw) // raw is t.b[off:…]
 		*dst = t.s[off+1 : off+len(raw)-1]
 		return nil
 	}
-	return String(raw, dst)
+	*dst = unquote(raw) // valid (Fields checked it): no need to check again
+	return nil
 }
 
 // Sub returns raw, a slice of t's body, as a substring of t's copy.
@@ -375,6 +407,9 @@ func (t Text) Sub(raw []byte) string {
 
 // trim cuts JSON whitespace around raw.
 func trim(raw []byte) []byte {
+	if len(raw) == 0 || !isSpace[raw[0]] && !isSpace[raw[len(raw)-1]] {
+		return raw // what Fields hands over: nothing to cut
+	}
 	raw = raw[ws(raw, 0):]
 	for len(raw) > 0 && (raw[len(raw)-1] == ' ' || raw[len(raw)-1] == '\t' || raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
 		raw = raw[:len(raw)-1]
@@ -423,10 +458,6 @@ func validString(raw []byte) bool {
 // characters or invalid UTF-8, whose content raw[1:len(raw)-1] is then
 // the string as encoding/json decodes it.
 func Plain(raw []byte) bool { return plainString(raw) }
-
-// AppendString appends the JSON string raw, which must be valid JSON (as
-// Fields hands over), decoded as String decodes it, to dst.
-func AppendString(dst, raw []byte) []byte { return appendUnquoted(dst, raw) }
 
 // plainString reports whether raw is a JSON string without escapes,
 // control characters or invalid UTF-8: its content is the string itself.
@@ -486,6 +517,51 @@ func appendUnquoted(out, raw []byte) []byte {
 	}
 	return out
 }
+
+// appendValidString checks the string opened at b[i] as stringEnd does
+// and appends its content, decoded as appendUnquoted decodes it, to dst,
+// in one pass over the common case (escapes other than \u, valid UTF-8).
+// It returns dst, the index after the string and whether it is valid.
+func appendValidString(dst, b []byte, i int) ([]byte, int, bool) {
+	start := len(dst)
+	for j := i + 1; j < len(b); {
+		k := plainRun(b, j)
+		dst = append(dst, b[j:k]...)
+		if k >= len(b) {
+			break
+		}
+		switch c := b[k]; {
+		case c == '"':
+			// Escapes other than \u decode to ASCII, so the decoded
+			// string is valid UTF-8 exactly when the raw one is.
+			if !utf8.Valid(dst[start:]) {
+				return appendUnquoted(dst[:start], b[i:k+1]), k + 1, true
+			}
+			return dst, k + 1, true
+		case c < 0x20:
+			return dst, k, false
+		}
+		// '\'
+		if k+1 >= len(b) {
+			return dst, k, false
+		}
+		e := unescaped[b[k+1]]
+		if e == 0 { // \u or not an escape: the two-pass way
+			end, ok := stringEnd(b, i)
+			if !ok {
+				return dst, end, false
+			}
+			return appendUnquoted(dst[:start], b[i:end]), end, true
+		}
+		dst = append(dst, e)
+		j = k + 2
+	}
+	return dst, len(b), false
+}
+
+// unescaped maps the byte after '\\' of a one-byte JSON escape to what it
+// stands for; 0 for 'u' and for bytes that are no escape.
+var unescaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // backslash returns the index of the first '\\' in b from i on (len(b) if
 // none), eight bytes at a time.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -165,6 +167,71 @@ func FuzzFields(f *testing.F) {
 			if got[i] != want[i] {
 				t.Fatalf("%q: Fields %q; encoding/json %q", b, got, want)
 			}
+		}
+	})
+}
+
+// appendValidString accepts exactly the strings stringEnd accepts, ends
+// where it ends, and decodes them as json.Unmarshal into a string does
+// (appendUnquoted), after whatever dst held, wherever the string sits.
+func FuzzAppendValidString(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\"\\\/\b\f\n\r\t x"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, "\"\xff\xfe\"", `"abc`, `"a\`, `"\x"`,
+		"\"a\x01\"", `"{\"app_id\":2553,\"embed_data\":\"{\\\"a\\\":1}\"}" tail`, `"\u12"`, `"\"`} {
+		f.Add([]byte(s), []byte("pre"))
+	}
+	f.Fuzz(func(t *testing.T, b, pre []byte) {
+		if len(b) == 0 || b[0] != '"' {
+			return
+		}
+		got, end, ok := appendValidString(slices.Clone(pre), b, 0)
+		wantEnd, wantOK := stringEnd(b, 0)
+		if ok != wantOK || ok && end != wantEnd {
+			t.Fatalf("appendValidString(%q) ends at %d, %v; stringEnd %d, %v", b, end, ok, wantEnd, wantOK)
+		}
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(b[:end], &want); err != nil {
+			t.Fatalf("%q: encoding/json: %v", b[:end], err)
+		}
+		if string(got) != string(pre)+want {
+			t.Fatalf("appendValidString(%q) = %q, want %q", b[:end], got, string(pre)+want)
+		}
+	})
+}
+
+// FieldsInto hands fn the same members and errors as Fields, and leaves
+// in the buffer exactly what String decodes from the value.
+func FuzzFieldsInto(f *testing.F) {
+	for _, s := range []string{`{"data":"{\"a\":1}","mac":"ab"}`, `{"DATA":null}`, `{"data":1}`, `{"data":"\u00e9\ud800"}`, "{\"data\":\"\xff\"}",
+		`{"data":"x","Data":"y"}`, `{"data":"x`, `{"data":"x"}x`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want, got []string
+		wantErr := Fields(b, func(fold, raw []byte) error {
+			want = append(want, string(fold)+"\x00"+string(raw))
+			return nil
+		})
+		buf := []byte("stale")
+		gotErr := FieldsInto(b, func(fold []byte) *[]byte {
+			if string(fold) == "DATA" {
+				return &buf
+			}
+			return nil
+		}, func(fold, raw []byte) error {
+			got = append(got, string(fold)+"\x00"+string(raw))
+			if string(fold) == "DATA" && raw[0] == '"' {
+				var s string
+				if err := String(raw, &s); err != nil || s != string(buf) {
+					t.Fatalf("%q: buffer %q, String %q (%v)", b, buf, s, err)
+				}
+			}
+			return nil
+		})
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !slices.Equal(got, want) {
+			t.Fatalf("%q: FieldsInto %q, %v; Fields %q, %v", b, got, gotErr, want, wantErr)
 		}
 	})
 }
