@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file holds a small strict JSON parser and the two canonical forms the
@@ -172,7 +173,28 @@ func (d *jdoc) parse(b []byte) (jvalue, error) {
 	if len(b) > math.MaxUint32/2 {
 		return jvalue{}, errTooLarge
 	}
-	d.text, d.i, d.err = string(b), 0, nil
+	return d.parseText(string(b))
+}
+
+// parseView is parse reading b in place, without parse's string copy of
+// it: the document's strings alias b, so nothing read from the document
+// may be kept past the caller's use of b (or be read after b changes).
+// A caller keeps copies only: PayOS.verify keeps its own copy of the
+// signed string, and TestPayOSEventOutlivesBody checks that an event is
+// unchanged when the body is overwritten afterwards.
+func (d *jdoc) parseView(b []byte) (jvalue, error) {
+	if len(b) > math.MaxUint32/2 {
+		return jvalue{}, errTooLarge
+	}
+	if len(b) == 0 {
+		return d.parseText("")
+	}
+	return d.parseText(unsafe.String(&b[0], len(b)))
+}
+
+// parseText is parse of the document text t.
+func (d *jdoc) parseText(t string) (jvalue, error) {
+	d.text, d.i, d.err = t, 0, nil
 	d.ms, d.stack, d.strs = d.ms[:0], d.stack[:0], d.strs[:0]
 	d.ws()
 	d.root = d.parseValue(0)
@@ -388,6 +410,7 @@ func (d *jdoc) num() jnode {
 		d.fail(errJSON)
 		return jnode{}
 	}
+	intEnd := d.i
 	if d.i < len(d.text) && d.text[d.i] == '.' {
 		d.i++
 		if digits() == 0 {
@@ -406,6 +429,19 @@ func (d *jdoc) num() jnode {
 		}
 	}
 	lit := d.text[start:d.i]
+	if intEnd == d.i && d.i-intStart <= 15 {
+		// An integer of at most 15 digits: exact in a float64, so
+		// converting it is what ParseFloat returns (-0 included).
+		var u uint64
+		for i := intStart; i < d.i; i++ {
+			u = u*10 + uint64(d.text[i]-'0')
+		}
+		f := float64(u)
+		if intStart > start {
+			f = -f
+		}
+		return jnode{kind: jNum, s: jstr{off: uint32(start), n: uint32(d.i - start)}, f: f}
+	}
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil || math.IsInf(f, 0) {
 		d.fail(errJSON)

@@ -337,7 +337,9 @@ func (p *PayOS) verifyKeyed(body []byte, keyed bool) (PayOSEvent, error) {
 func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 	doc := getDoc()
 	defer doc.release()
-	root, err := doc.parse(body)
+	// Read in place: what the event keeps is copied (signed, shape keys),
+	// errors quote with %q, which copies.
+	root, err := doc.parseView(body)
 	if err != nil {
 		return PayOSEvent{}, fmt.Errorf("%w: body: %w", payment.ErrMalformed, err)
 	}
