@@ -46,6 +46,7 @@ import (
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
+	"github.com/goodgo/rotation/payment/internal/jsonkeys"
 	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/secretenv"
 )
@@ -151,12 +152,15 @@ type Client struct {
 	ak, sk  payment.SecretSet
 	// skMAC keys sk's current and previous secret once (the signed
 	// string depends on the access key, so it is built per pair).
-	skMAC  [2]*keyedmac.MAC
-	obs    payment.Observer
-	now    func() time.Time
-	guard  idem.Guard
-	apiURL string
-	hc     *http.Client
+	skMAC [2]*keyedmac.MAC
+	// ipnShape remembers the keys of the last IPN body (MoMo sends the
+	// same keys every time; see jsonkeys.Shape).
+	ipnShape *jsonkeys.Shape
+	obs      payment.Observer
+	now      func() time.Time
+	guard    idem.Guard
+	apiURL   string
+	hc       *http.Client
 }
 
 // Errors returned by New and the Sign methods.
@@ -187,7 +191,7 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, skMAC: keyMACs(cfg.SecretKey), obs: payment.OrNop(cfg.Observer), now: now,
+	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, skMAC: keyMACs(cfg.SecretKey), ipnShape: new(jsonkeys.Shape), obs: payment.OrNop(cfg.Observer), now: now,
 		apiURL: strings.TrimSuffix(cfg.APIURL, "/"), hc: hc,
 		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
 }

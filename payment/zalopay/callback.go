@@ -86,14 +86,14 @@ type envelope struct {
 // struct{Data *string; Mac string; Type *int} does, without reflection
 // (keys matched up to case, a repeated key refused); data is decoded into
 // *scratch (which the caller keeps until it is done with e.data).
-func (e *envelope) decode(body []byte, scratch *[]byte) error {
+func (e *envelope) decode(body []byte, scratch *[]byte, sh *jsonkeys.Shape) error {
 	into := func(fold []byte) *[]byte {
 		if string(fold) == "DATA" {
 			return scratch // a string data is decoded while it is checked
 		}
 		return nil
 	}
-	return jsonkeys.FieldsInto(body, into, func(fold, raw []byte) error {
+	return jsonkeys.FieldsInto(body, sh, into, func(fold, raw []byte) error {
 		switch string(fold) { // jsonkeys.Fold of the field names
 		case "DATA":
 			if string(raw) == "null" {
@@ -135,11 +135,16 @@ func (e *envelope) decode(body []byte, scratch *[]byte) error {
 // dataBufs holds the buffers callback data is decoded into.
 var dataBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// shapes remembers the keys of the last callback body and order data
+// (jsonkeys.Shape: ZaloPay sends the same keys every time).
+type shapes struct{ env, data jsonkeys.Shape }
+
 // decodeText reads order data as json.Unmarshal into OrderData does,
-// without reflection; s is string(data) when the caller has it, or "".
-func (o *OrderData) decodeText(data []byte, s string) error {
+// without reflection; s is string(data) when the caller has it, or "";
+// sh may be nil.
+func (o *OrderData) decodeText(data []byte, s string, sh *jsonkeys.Shape) error {
 	t := jsonkeys.NewText(data, s) // the strings are substrings of one copy
-	return jsonkeys.Fields(data, func(fold, raw []byte) error {
+	return jsonkeys.FieldsInto(data, sh, nil, func(fold, raw []byte) error {
 		i := -1
 		switch string(fold) { // jsonkeys.Fold of the keys, in set's numbering
 		case "APP_ID":
@@ -242,7 +247,7 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 			dataBufs.Put(bp)
 		}
 	}()
-	if err := env.decode(body, bp); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+	if err := env.decode(body, bp, &c.shapes.env); errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		err = fmt.Errorf("zalopay: %w: callback body: %w", payment.ErrDuplicateParam, err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
@@ -268,7 +273,7 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		return nil, fmt.Errorf("zalopay: %w: callback type %d is neither %d (order) nor %d (agreement)", payment.ErrMalformed, cb.Type, TypeOrder, TypeAgreement)
 	}
 	if cb.Type == TypeOrder {
-		if err := cb.Order.decodeText(env.data, cb.Data); err != nil {
+		if err := cb.Order.decodeText(env.data, cb.Data, &c.shapes.data); err != nil {
 			// Signed by ZaloPay, yet not one order: never trusted as it
 			// reads, never dropped either (see Unconfirmed).
 			cb.Order = OrderData{AppTransID: agreedString(env.data, "APP_TRANS_ID")}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -201,7 +202,7 @@ var foldBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b 
 // struct, without reflection. fold and raw alias b or scratch space and
 // are valid only during the call.
 func Fields(b []byte, fn func(fold, raw []byte) error) error {
-	return FieldsInto(b, nil, fn)
+	return FieldsInto(b, nil, nil, fn)
 }
 
 // FieldsInto is Fields that decodes, for the keys into names, a string
@@ -209,8 +210,10 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 // nil, or a buffer that a string value of that key is decoded into (as
 // String decodes it: escapes resolved, invalid UTF-8 replaced), replacing
 // what the buffer held, before fn is called with the raw value as usual.
-// A value of another kind is only checked.
-func FieldsInto(b []byte, into func(fold []byte) *[]byte, fn func(fold, raw []byte) error) error {
+// A value of another kind is only checked. sh, when not nil, remembers
+// the keys of the last object read (see Shape). into and sh change
+// nothing in what is accepted, refused or handed to fn.
+func FieldsInto(b []byte, sh *Shape, into func(fold []byte) *[]byte, fn func(fold, raw []byte) error) error {
 	i := ws(b, 0)
 	if i >= len(b) {
 		return errNotJSON
@@ -237,6 +240,17 @@ func FieldsInto(b []byte, into func(fold []byte) *[]byte, fn func(fold, raw []by
 	var sigBuf [linearKeys]uint64
 	sigs := sigBuf[:0] // keySig of each folded key
 	var set map[string]struct{}
+	// The keys of the last object read: while this object's keys are
+	// its keys, byte for byte and in order, each is distinct from the
+	// ones before it (a shape's keys are) and its folded form is known.
+	var cur *shape
+	if sh != nil {
+		cur = sh.p.Load()
+	}
+	matched := 0       // keys read as cur's
+	left := cur == nil // this object is not (or no longer) cur's
+	var rawBuf [linearKeys][2]int
+	raws := rawBuf[:0] // where each key is in b, for a new shape
 	i = ws(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		i++
@@ -249,45 +263,63 @@ func FieldsInto(b []byte, into func(fold []byte) *[]byte, fn func(fold, raw []by
 			if !ok {
 				return errNotJSON
 			}
-			start := len(folds)
 			key := b[i+1 : e-1]
-			if bytes.IndexByte(key, '\\') >= 0 {
-				folds = Fold(folds, []byte(unquote(b[i:e])))
-			} else {
-				folds = Fold(folds, key)
+			if len(raws) < linearKeys {
+				raws = append(raws, [2]int{i + 1, e - 1})
 			}
-			fold := folds[start:]
-			if set == nil && len(ends) < linearKeys {
-				sig := keySig(fold)
-				for j, end := range ends {
-					// Equal folded keys have equal signatures; most
-					// keys differ in length or in their first bytes.
-					if sigs[j] == sig {
-						prev := 0
-						if j > 0 {
-							prev = ends[j-1]
-						}
-						if bytes.Equal(folds[prev:end], fold) {
-							return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
-						}
-					}
-				}
-				ends = append(ends, len(folds))
-				sigs = append(sigs, sig)
+			var fold []byte
+			start := len(folds)
+			if !left && matched < len(cur.raw) && string(key) == cur.raw[matched] {
+				fold = cur.folds[matched]
+				matched++
 			} else {
-				if set == nil {
-					set = make(map[string]struct{}, 4*linearKeys)
-					prev := 0
-					for _, end := range ends {
-						set[string(folds[prev:end])] = struct{}{}
-						prev = end
+				if !left { // the keys so far are cur's first ones: check the rest against them
+					for _, f := range cur.folds[:matched] {
+						folds = append(folds, f...)
+						ends = append(ends, len(folds))
+						sigs = append(sigs, keySig(f))
 					}
+					start = len(folds)
+					left = true
 				}
-				if _, dup := set[string(fold)]; dup {
-					return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+				if bytes.IndexByte(key, '\\') >= 0 {
+					folds = Fold(folds, []byte(unquote(b[i:e])))
+				} else {
+					folds = Fold(folds, key)
 				}
-				set[string(fold)] = struct{}{}
-				folds = folds[:start+len(fold)]
+				fold = folds[start:]
+				if set == nil && len(ends) < linearKeys {
+					sig := keySig(fold)
+					for j, end := range ends {
+						// Equal folded keys have equal signatures; most
+						// keys differ in length or in their first bytes.
+						if sigs[j] == sig {
+							prev := 0
+							if j > 0 {
+								prev = ends[j-1]
+							}
+							if bytes.Equal(folds[prev:end], fold) {
+								return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+							}
+						}
+					}
+					ends = append(ends, len(folds))
+					sigs = append(sigs, sig)
+				} else {
+					if set == nil {
+						set = make(map[string]struct{}, 4*linearKeys)
+						prev := 0
+						for _, end := range ends {
+							set[string(folds[prev:end])] = struct{}{}
+							prev = end
+						}
+					}
+					if _, dup := set[string(fold)]; dup {
+						return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+					}
+					set[string(fold)] = struct{}{}
+					folds = folds[:start+len(fold)]
+				}
 			}
 			i = ws(b, e)
 			if i >= len(b) || b[i] != ':' {
@@ -327,7 +359,49 @@ func FieldsInto(b []byte, into func(fold []byte) *[]byte, fn func(fold, raw []by
 	if ws(b, i) != len(b) {
 		return errNotJSON
 	}
+	if sh != nil && left && set == nil && len(raws) == len(ends) {
+		sh.p.Store(newShape(b, raws, folds, ends))
+	}
 	return nil
+}
+
+// Shape remembers the keys of the last object FieldsInto read with it. A
+// provider sends its notifications with the same keys in the same order
+// every time; while an object's keys are the remembered ones, byte for
+// byte, FieldsInto takes each key's folded form from the shape and knows
+// it differs from the keys before it, instead of folding it and comparing
+// it with them. A Shape only holds key names; it is safe for concurrent
+// use, and its zero value remembers nothing yet.
+type Shape struct{ p atomic.Pointer[shape] }
+
+// shape is an immutable key sequence: each key as received and folded.
+type shape struct {
+	raw   []string
+	folds [][]byte
+}
+
+// newShape copies the keys of b at raws, folded in folds up to ends, into
+// one allocation.
+func newShape(b []byte, raws [][2]int, folds []byte, ends []int) *shape {
+	n := len(folds)
+	for _, r := range raws {
+		n += r[1] - r[0]
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, folds...)
+	for _, r := range raws {
+		buf = append(buf, b[r[0]:r[1]]...)
+	}
+	sh := &shape{raw: make([]string, len(raws)), folds: make([][]byte, len(raws))}
+	text := string(buf[len(folds):])
+	prev, off := 0, 0
+	for k, r := range raws {
+		sh.folds[k] = buf[prev:ends[k]:ends[k]]
+		prev = ends[k]
+		sh.raw[k] = text[off : off+r[1]-r[0]]
+		off += r[1] - r[0]
+	}
+	return sh
 }
 
 // keySig is a word made of a folded key's length and first bytes: two
@@ -524,39 +598,60 @@ func appendUnquoted(out, raw []byte) []byte {
 // It returns dst, the index after the string and whether it is valid.
 func appendValidString(dst, b []byte, i int) ([]byte, int, bool) {
 	start := len(dst)
-	for j := i + 1; j < len(b); {
-		k := plainRun(b, j)
-		dst = append(dst, b[j:k]...)
-		if k >= len(b) {
+	// The decoded string is at most as long as the rest of b; with 8
+	// bytes more, a run is copied a word at a time, each word stored
+	// whole (bytes past the run are overwritten or cut off later).
+	dst = slices.Grow(dst, len(b)-i+8)
+	out := dst[:cap(dst)]
+	n := len(dst)
+	j := i + 1
+	for j < len(b) {
+		for j+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[j:])
+			binary.LittleEndian.PutUint64(out[n:], w)
+			m := special8(w)
+			if m != 0 {
+				k := bits.TrailingZeros64(m) >> 3
+				j, n = j+k, n+k
+				break
+			}
+			j, n = j+8, n+8
+		}
+		for j < len(b) && strPlain[b[j]] {
+			out[n] = b[j]
+			j, n = j+1, n+1
+		}
+		if j >= len(b) {
 			break
 		}
-		switch c := b[k]; {
+		switch c := b[j]; {
 		case c == '"':
+			dst = out[:n]
 			// Escapes other than \u decode to ASCII, so the decoded
 			// string is valid UTF-8 exactly when the raw one is.
 			if !utf8.Valid(dst[start:]) {
-				return appendUnquoted(dst[:start], b[i:k+1]), k + 1, true
+				return appendUnquoted(dst[:start], b[i:j+1]), j + 1, true
 			}
-			return dst, k + 1, true
+			return dst, j + 1, true
 		case c < 0x20:
-			return dst, k, false
+			return out[:n], j, false
 		}
-		// '\'
-		if k+1 >= len(b) {
-			return dst, k, false
+		// '\\'
+		if j+1 >= len(b) {
+			return out[:n], j, false
 		}
-		e := unescaped[b[k+1]]
+		e := unescaped[b[j+1]]
 		if e == 0 { // \u or not an escape: the two-pass way
 			end, ok := stringEnd(b, i)
 			if !ok {
-				return dst, end, false
+				return out[:start], end, false
 			}
-			return appendUnquoted(dst[:start], b[i:end]), end, true
+			return appendUnquoted(out[:start], b[i:end]), end, true
 		}
-		dst = append(dst, e)
-		j = k + 2
+		out[n] = e
+		j, n = j+2, n+1
 	}
-	return dst, len(b), false
+	return out[:n], len(b), false
 }
 
 // unescaped maps the byte after '\\' of a one-byte JSON escape to what it

@@ -215,7 +215,7 @@ func FuzzFieldsInto(f *testing.F) {
 			return nil
 		})
 		buf := []byte("stale")
-		gotErr := FieldsInto(b, func(fold []byte) *[]byte {
+		gotErr := FieldsInto(b, nil, func(fold []byte) *[]byte {
 			if string(fold) == "DATA" {
 				return &buf
 			}
@@ -232,6 +232,41 @@ func FuzzFieldsInto(f *testing.F) {
 		})
 		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !slices.Equal(got, want) {
 			t.Fatalf("%q: FieldsInto %q, %v; Fields %q, %v", b, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+// A Shape changes nothing in what FieldsInto reads: after an object a
+// (or b itself) has primed it, b gives the same members, folded keys and
+// errors (a repeated key above all) as Fields, whether b has a's keys, a
+// prefix of them, more, or others.
+func FuzzShape(f *testing.F) {
+	for _, p := range [][2]string{
+		{`{"a":1,"b":2}`, `{"a":1,"b":2}`}, {`{"a":1,"b":2}`, `{"a":1,"A":2}`}, {`{"a":1,"b":2}`, `{"a":1,"b":2,"B":3}`},
+		{`{"a":1,"b":2}`, `{"a":1}`}, {`{"a":1,"b":2}`, `{"b":1,"a":2,"a":3}`}, {`{"\u0061":1,"b":2}`, `{"a":1,"\u0061":2}`},
+		{`{}`, `{"a":1,"a":1}`}, {`{"k":1,"K":2}`, `{"k":1,"K":2}`}, {`{"amount":1}`, `{"amount":1,"Amount":2}`},
+	} {
+		f.Add([]byte(p[0]), []byte(p[1]))
+	}
+	read := func(b []byte, sh *Shape) ([]string, error) {
+		var got []string
+		err := FieldsInto(b, sh, nil, func(fold, raw []byte) error {
+			got = append(got, string(fold)+"\x00"+string(raw))
+			return nil
+		})
+		return got, err
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		want, wantErr := read(b, nil)
+		for _, prime := range [][]byte{a, b} {
+			var sh Shape
+			_, _ = read(prime, &sh)
+			for range 2 { // the second read may use a shape b stored
+				got, err := read(b, &sh)
+				if fmt.Sprint(err) != fmt.Sprint(wantErr) || !slices.Equal(got, want) {
+					t.Fatalf("primed with %q, %q: %q, %v; without a shape %q, %v", prime, b, got, err, want, wantErr)
+				}
+			}
 		}
 	})
 }
