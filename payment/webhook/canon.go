@@ -111,8 +111,10 @@ type jdoc struct {
 	// stack holds the members of the objects and arrays being parsed.
 	stack []jmember
 	root  jnode
-	// buf is scratch for the signed string, reused with the document.
-	buf []byte
+	// buf is scratch for the signed string, reused with the document,
+	// ends for where its values end (PayOS).
+	buf  []byte
+	ends []uint32
 
 	i   int
 	err error
@@ -156,11 +158,11 @@ func getDoc() *jdoc { return docs.Get().(*jdoc) }
 const maxPooled = 256
 
 func (d *jdoc) release() {
-	if cap(d.ms) > maxPooled || cap(d.stack) > maxPooled || cap(d.buf) > 16*maxPooled || cap(d.strs) > maxPooled {
+	if cap(d.ms) > maxPooled || cap(d.stack) > maxPooled || cap(d.buf) > 16*maxPooled || cap(d.strs) > maxPooled || cap(d.ends) > maxPooled {
 		return
 	}
 	clear(d.strs)
-	*d = jdoc{ms: d.ms[:0], stack: d.stack[:0], buf: d.buf[:0], strs: d.strs[:0]}
+	*d = jdoc{ms: d.ms[:0], stack: d.stack[:0], buf: d.buf[:0], strs: d.strs[:0], ends: d.ends[:0]}
 	docs.Put(d)
 }
 

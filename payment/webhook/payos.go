@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -90,21 +91,30 @@ type PayOSEvent struct {
 	Unconfirmed bool
 
 	idemKey string // the payment, for the idempotency store
-	// signed is the signed string, "k1=v1&k2=v2…"; ends[i] is where its
+	// signed is the signed string, "k1=v1&k2=v2…"; ends holds where its
 	// i-th value ends (keys are [A-Za-z0-9_]+, so a member's key ends at
 	// its first '='). The string fields alias signed: one allocation,
 	// without pointers, for all of data's rendered members.
 	signed string
-	ends   []uint32
+	ends   string // each value's end in signed, 4 bytes little-endian
+}
+
+// nfields returns the number of data's members.
+func (ev *PayOSEvent) nfields() int { return len(ev.ends) / 4 }
+
+// end returns where data's i-th member (in signed order) ends in signed.
+func (ev *PayOSEvent) end(i int) int {
+	e := ev.ends[4*i : 4*i+4]
+	return int(uint32(e[0]) | uint32(e[1])<<8 | uint32(e[2])<<16 | uint32(e[3])<<24)
 }
 
 // member returns data's i-th member in signed (sorted) order.
 func (ev *PayOSEvent) member(i int) (key, val string) {
 	start := 0
 	if i > 0 {
-		start = int(ev.ends[i-1]) + 1 // after the '&'
+		start = ev.end(i-1) + 1 // after the '&'
 	}
-	kv := ev.signed[start:ev.ends[i]]
+	kv := ev.signed[start:ev.end(i)]
 	eq := strings.IndexByte(kv, '=')
 	return kv[:eq], kv[eq+1:]
 }
@@ -114,16 +124,16 @@ func (ev *PayOSEvent) member(i int) (key, val string) {
 func (ev *PayOSEvent) value(i, n int) string {
 	start := 0
 	if i > 0 {
-		start = int(ev.ends[i-1]) + 1
+		start = ev.end(i-1) + 1
 	}
-	return ev.signed[start+n+1 : ev.ends[i]]
+	return ev.signed[start+n+1 : ev.end(i)]
 }
 
 // Field returns the signed field key of data as the signature renders it
 // (numbers as JavaScript prints them, null as ""), also for fields this
 // package does not know, and whether data has it.
 func (ev *PayOSEvent) Field(key string) (string, bool) {
-	for i := range ev.ends {
+	for i := range ev.nfields() {
 		if k, v := ev.member(i); k == key {
 			return v, true
 		}
@@ -134,8 +144,8 @@ func (ev *PayOSEvent) Field(key string) (string, bool) {
 // Fields returns every signed field of data, rendered as Field renders
 // it, in a new map.
 func (ev *PayOSEvent) Fields() map[string]string {
-	m := make(map[string]string, len(ev.ends))
-	for i := range ev.ends {
+	m := make(map[string]string, ev.nfields())
+	for i := range ev.nfields() {
 		k, v := ev.member(i)
 		m[k] = v
 	}
@@ -147,7 +157,7 @@ func (ev *PayOSEvent) Fields() map[string]string {
 // whether a value contains "&<key>=" (which makes the string readable as
 // other fields).
 func payosCanon(dst []byte, data *jvalue) (_ []byte, ends []uint32, amb bool, _ error) {
-	dst, ends, amb, _, err := payosCanonShape(dst, data, nil)
+	dst, ends, amb, _, err := payosCanonShape(dst, nil, data, nil)
 	return dst, ends, amb, err
 }
 
@@ -158,6 +168,7 @@ func payosCanon(dst []byte, data *jvalue) (_ []byte, ends []uint32, amb bool, _ 
 type payosShape struct {
 	keys  []string
 	order []int
+	ids   []uint8 // each key's payosFieldID
 }
 
 // matches reports whether ms (of document d) has exactly sh's keys in
@@ -174,9 +185,10 @@ func (sh *payosShape) matches(d *jdoc, ms []jmember) bool {
 	return true
 }
 
-// payosCanonShape is payosCanon with the last shape seen (nil: none); it
-// returns the shape of data, sh itself when it matched.
-func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, ends []uint32, amb bool, _ *payosShape, _ error) {
+// payosCanonShape is payosCanon with the last shape seen (nil: none),
+// appending the ends to ends[:0]; it returns the shape of data, sh itself
+// when it matched.
+func payosCanonShape(dst []byte, ends []uint32, data *jvalue, sh *payosShape) (_ []byte, _ []uint32, amb bool, _ *payosShape, _ error) {
 	if data.kind != jObj {
 		return dst, nil, false, nil, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
 	}
@@ -187,7 +199,7 @@ func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, ends [
 			return dst, nil, false, nil, err
 		}
 	}
-	ends = make([]uint32, len(ms))
+	ends = slices.Grow(ends[:0], len(ms))[:len(ms)]
 	base := len(dst)
 	for i, j := range sh.order {
 		key := sh.keys[j]
@@ -210,7 +222,7 @@ func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, ends [
 
 // newPayOSShape checks the keys of ms and sorts them.
 func newPayOSShape(d *jdoc, ms []jmember) (*payosShape, error) {
-	sh := &payosShape{keys: make([]string, len(ms)), order: make([]int, len(ms))}
+	sh := &payosShape{keys: make([]string, len(ms)), order: make([]int, len(ms)), ids: make([]uint8, len(ms))}
 	for i := range ms {
 		k := d.str(ms[i].key)
 		if !payosKey(k) {
@@ -218,7 +230,7 @@ func newPayOSShape(d *jdoc, ms []jmember) (*payosShape, error) {
 		}
 		// A copy: the shape outlives the body (a substring would keep
 		// all of it in memory).
-		sh.keys[i], sh.order[i] = strings.Clone(k), i
+		sh.keys[i], sh.order[i], sh.ids[i] = strings.Clone(k), i, payosFieldID(k)
 	}
 	slices.SortFunc(sh.order, func(a, b int) int { return strings.Compare(sh.keys[a], sh.keys[b]) })
 	return sh, nil
@@ -346,8 +358,20 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 	if root.kind != jObj {
 		return PayOSEvent{}, fmt.Errorf("%w: body is not a JSON object", payment.ErrMalformed)
 	}
-	sv, ok := root.get("signature")
-	if !ok || sv.kind == jNull || (sv.kind == jStr && sv.s == "") {
+	// One pass over the top-level members for both (keys are unique).
+	var sv, data jvalue
+	var hasSig, hasData bool
+	for i := range root.len() {
+		switch root.key(i) {
+		case "signature":
+			_, sv = root.member(i)
+			hasSig = true
+		case "data":
+			_, data = root.member(i)
+			hasData = true
+		}
+	}
+	if !hasSig || sv.kind == jNull || (sv.kind == jStr && sv.s == "") {
 		return PayOSEvent{}, fmt.Errorf("%w: no \"signature\"", payment.ErrMissingSignature)
 	}
 	var sig [sha256.Size]byte
@@ -357,21 +381,31 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 	if _, err := hex.AppendDecode(sig[:0], []byte(sv.s)); err != nil {
 		return PayOSEvent{}, fmt.Errorf("%w: \"signature\" must be %d hex digits", payment.ErrMalformed, 2*sha256.Size)
 	}
-	data, ok := root.get("data")
-	if !ok {
+	if !hasData {
 		return PayOSEvent{}, fmt.Errorf("%w: no \"data\"", payment.ErrMalformed)
 	}
-	msg, ends, amb, sh, err := payosCanonShape(doc.buf[:0], &data, p.shape.Load())
-	doc.buf = msg
+	old := p.shape.Load()
+	msg, ends, amb, sh, err := payosCanonShape(doc.buf[:0], doc.ends, &data, old)
+	doc.buf, doc.ends = msg, ends
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	p.shape.Store(sh)
+	if sh != old {
+		p.shape.Store(sh)
+	}
 	slot, err := p.mac.VerifyMAC(msg, sig[:], p.cfg.now())
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	ev := PayOSEvent{Slot: slot, Unconfirmed: amb, signed: string(msg), ends: ends}
+	// One allocation for the event's strings: the signed string, then
+	// where each value ends in it.
+	all := msg
+	for _, e := range ends {
+		all = binary.LittleEndian.AppendUint32(all, e)
+	}
+	doc.buf = all
+	text := string(all)
+	ev := PayOSEvent{Slot: slot, Unconfirmed: amb, signed: text[:len(msg)], ends: text[len(msg):]}
 	if err := ev.fill(data.members(), sh); err != nil {
 		return PayOSEvent{}, err
 	}
@@ -401,50 +435,117 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 func (ev *PayOSEvent) fill(ms []jmember, sh *payosShape) error {
 	var f fields
 	for i, j := range sh.order {
+		id := sh.ids[j]
+		if id == pfNone {
+			continue // signed, but not a field of PayOSEvent (Field has it)
+		}
 		key, n := sh.keys[j], &ms[j].val
-		var dst *string
-		switch key {
+		switch id {
 		// Integers must be JSON numbers: the string "3000" signs the same
 		// as 3000, so accepting both would let one be swapped for the other.
-		case "orderCode":
+		case pfOrderCode:
 			ev.OrderCode = f.int(&jvalue{kind: n.kind, f: n.f}, key)
-		case "amount":
+		case pfAmount:
 			ev.Amount = f.int(&jvalue{kind: n.kind, f: n.f}, key)
-		case "description":
-			dst = &ev.Description
-		case "accountNumber":
-			dst = &ev.AccountNumber
-		case "reference":
-			dst = &ev.Reference
-		case "transactionDateTime":
-			dst = &ev.TransactionDateTime
-		case "currency":
-			dst = &ev.Currency
-		case "paymentLinkId":
-			dst = &ev.PaymentLinkID
-		case "code":
-			dst = &ev.Code
-		case "desc":
-			dst = &ev.Desc
-		case "counterAccountBankId":
-			dst = &ev.CounterAccountBankID
-		case "counterAccountBankName":
-			dst = &ev.CounterAccountBankName
-		case "counterAccountName":
-			dst = &ev.CounterAccountName
-		case "counterAccountNumber":
-			dst = &ev.CounterAccountNumber
-		case "virtualAccountName":
-			dst = &ev.VirtualAccountName
-		case "virtualAccountNumber":
-			dst = &ev.VirtualAccountNumber
-		}
-		if dst != nil {
+		default:
 			f.str(&jvalue{kind: n.kind}, key) // type check: string or null
-			*dst = ev.value(i, len(key))
+			*ev.stringField(id) = ev.value(i, len(key))
 		}
 	}
 	return f.err
+}
+
+// The data members fill reads, numbered for payosShape.ids.
+const (
+	pfNone uint8 = iota
+	pfOrderCode
+	pfAmount
+	pfDescription
+	pfAccountNumber
+	pfReference
+	pfTransactionDateTime
+	pfCurrency
+	pfPaymentLinkID
+	pfCode
+	pfDesc
+	pfCounterAccountBankID
+	pfCounterAccountBankName
+	pfCounterAccountName
+	pfCounterAccountNumber
+	pfVirtualAccountName
+	pfVirtualAccountNumber
+)
+
+// payosFieldID numbers a data key as fill reads it.
+func payosFieldID(key string) uint8 {
+	switch key {
+	case "orderCode":
+		return pfOrderCode
+	case "amount":
+		return pfAmount
+	case "description":
+		return pfDescription
+	case "accountNumber":
+		return pfAccountNumber
+	case "reference":
+		return pfReference
+	case "transactionDateTime":
+		return pfTransactionDateTime
+	case "currency":
+		return pfCurrency
+	case "paymentLinkId":
+		return pfPaymentLinkID
+	case "code":
+		return pfCode
+	case "desc":
+		return pfDesc
+	case "counterAccountBankId":
+		return pfCounterAccountBankID
+	case "counterAccountBankName":
+		return pfCounterAccountBankName
+	case "counterAccountName":
+		return pfCounterAccountName
+	case "counterAccountNumber":
+		return pfCounterAccountNumber
+	case "virtualAccountName":
+		return pfVirtualAccountName
+	case "virtualAccountNumber":
+		return pfVirtualAccountNumber
+	}
+	return pfNone
+}
+
+// stringField returns the string field numbered id.
+func (ev *PayOSEvent) stringField(id uint8) *string {
+	switch id {
+	case pfDescription:
+		return &ev.Description
+	case pfAccountNumber:
+		return &ev.AccountNumber
+	case pfReference:
+		return &ev.Reference
+	case pfTransactionDateTime:
+		return &ev.TransactionDateTime
+	case pfCurrency:
+		return &ev.Currency
+	case pfPaymentLinkID:
+		return &ev.PaymentLinkID
+	case pfCode:
+		return &ev.Code
+	case pfDesc:
+		return &ev.Desc
+	case pfCounterAccountBankID:
+		return &ev.CounterAccountBankID
+	case pfCounterAccountBankName:
+		return &ev.CounterAccountBankName
+	case pfCounterAccountName:
+		return &ev.CounterAccountName
+	case pfCounterAccountNumber:
+		return &ev.CounterAccountNumber
+	case pfVirtualAccountName:
+		return &ev.VirtualAccountName
+	}
+	return &ev.VirtualAccountNumber // pfVirtualAccountNumber
 }
 
 // PayOSSignature returns the "signature" PayOS would send for the JSON
