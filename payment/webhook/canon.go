@@ -210,6 +210,14 @@ func (d *jdoc) parseText(t string) (jvalue, error) {
 	return d.value(&d.root), nil
 }
 
+// peek returns the byte at d.i, or 0 at the end.
+func (d *jdoc) peek() byte {
+	if d.i < len(d.text) {
+		return d.text[d.i]
+	}
+	return 0
+}
+
 func (d *jdoc) fail(err error) {
 	if d.err == nil {
 		d.err = err
@@ -276,7 +284,20 @@ func (d *jdoc) parseValue(depth int) jnode {
 			}
 			d.i++
 			d.ws()
-			val := d.parseValue(depth + 1)
+			// Strings and numbers, most members, without the recursive
+			// call (parseValue's frame is large).
+			// (parseValue refuses any value, a string too, past maxDepth.)
+			var val jnode
+			switch c := d.peek(); {
+			case depth+1 > maxDepth:
+				val = d.parseValue(depth + 1)
+			case c == '"':
+				val = jnode{kind: jStr, s: d.parseStr()}
+			case c == '-' || (c >= '0' && c <= '9'):
+				val = d.num()
+			default:
+				val = d.parseValue(depth + 1)
+			}
 			d.stack = append(d.stack, jmember{k, val})
 			d.ws()
 			if d.i < len(d.text) && d.text[d.i] == ',' {
