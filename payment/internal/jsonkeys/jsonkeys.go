@@ -101,6 +101,14 @@ var isSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 // ws skips JSON whitespace from i.
 func ws(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i // the common case, inlined
+	}
+	return wsRun(b, i)
+}
+
+// wsRun is ws past the fast check.
+func wsRun(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
@@ -464,7 +472,7 @@ func (t Text) String(raw []byte, dst *string) error {
 	if len(raw) < 2 || raw[0] != '"' {
 		return String(raw, dst) // null, or not a string
 	}
-	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw[1:len(raw)-1]) {
+	if asciiPlain(raw) || bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw[1:len(raw)-1]) {
 		off := cap(t.b) - cap(raw) // raw is t.b[off:…]
 		*dst = t.s[off+1 : off+len(raw)-1]
 		return nil
@@ -528,10 +536,38 @@ func validString(raw []byte) bool {
 	return false
 }
 
+// asciiPlain reports whether the content of the JSON string raw (quotes
+// included, checked: no control byte, no unescaped quote) is ASCII
+// without escapes, eight bytes at a time: then it is the string itself.
+func asciiPlain(raw []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	in := raw[1 : len(raw)-1]
+	i := 0
+	for ; i+8 <= len(in); i += 8 {
+		w := binary.LittleEndian.Uint64(in[i:])
+		x := w ^ '\\'*ones
+		if (w|(x-ones)&^x)&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(in); i++ {
+		if in[i] >= utf8.RuneSelf || in[i] == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // Plain reports whether raw is a JSON string without escapes, control
 // characters or invalid UTF-8, whose content raw[1:len(raw)-1] is then
 // the string as encoding/json decodes it.
-func Plain(raw []byte) bool { return plainString(raw) }
+// raw must be a value Fields handed over (so valid JSON).
+func Plain(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' {
+		return false
+	}
+	return asciiPlain(raw) || plainString(raw)
+}
 
 // plainString reports whether raw is a JSON string without escapes,
 // control characters or invalid UTF-8: its content is the string itself.
@@ -605,9 +641,11 @@ func appendValidString(dst, b []byte, i int) ([]byte, int, bool) {
 	out := dst[:cap(dst)]
 	n := len(dst)
 	j := i + 1
+	var hi uint64 // the bytes looked at, or'ed: below 0x80 if all are ASCII
 	for j < len(b) {
 		for j+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[j:])
+			hi |= w
 			binary.LittleEndian.PutUint64(out[n:], w)
 			m := special8(w)
 			if m != 0 {
@@ -618,6 +656,7 @@ func appendValidString(dst, b []byte, i int) ([]byte, int, bool) {
 			j, n = j+8, n+8
 		}
 		for j < len(b) && strPlain[b[j]] {
+			hi |= uint64(b[j])
 			out[n] = b[j]
 			j, n = j+1, n+1
 		}
@@ -628,8 +667,9 @@ func appendValidString(dst, b []byte, i int) ([]byte, int, bool) {
 		case c == '"':
 			dst = out[:n]
 			// Escapes other than \u decode to ASCII, so the decoded
-			// string is valid UTF-8 exactly when the raw one is.
-			if !utf8.Valid(dst[start:]) {
+			// string is valid UTF-8 exactly when the raw one is; all
+			// ASCII (every byte looked at, and more, below 0x80), it is.
+			if hi&0x8080808080808080 != 0 && !utf8.Valid(dst[start:]) {
 				return appendUnquoted(dst[:start], b[i:j+1]), j + 1, true
 			}
 			return dst, j + 1, true

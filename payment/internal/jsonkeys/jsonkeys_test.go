@@ -324,3 +324,21 @@ func TestWordScansMatchByteScans(t *testing.T) {
 		}
 	}
 }
+
+// asciiPlain says true exactly for checked JSON strings whose content is
+// ASCII without a backslash, wherever the byte that says otherwise sits.
+func TestASCIIPlain(t *testing.T) {
+	for n := range 20 {
+		for at := range n {
+			for _, c := range []byte{'\\', 0x80, 0xff, 'a'} {
+				in := []byte(strings.Repeat("x", n))
+				in[at] = c
+				raw := []byte(`"` + string(in) + `"`)
+				want := bytes.IndexByte(in, '\\') < 0 && bytes.IndexFunc(in, func(r rune) bool { return r >= 0x80 }) < 0
+				if got := asciiPlain(raw); got != want {
+					t.Errorf("asciiPlain(%q) = %v", raw, got)
+				}
+			}
+		}
+	}
+}
