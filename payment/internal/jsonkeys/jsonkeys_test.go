@@ -127,7 +127,13 @@ func FuzzFields(f *testing.F) {
 			return
 		}
 		d := json.NewDecoder(bytes.NewReader(b))
-		tok, _ := d.Token()
+		tok, terr := d.Token()
+		if terr != nil { // valid JSON Token cannot read: a number beyond float64
+			if err == nil {
+				t.Fatalf("%q is not an object, Fields accepted it", b)
+			}
+			return
+		}
 		if tok == nil {
 			if err != nil || len(got) != 0 {
 				t.Fatalf("%q: null read as %q, %v", b, got, err)
