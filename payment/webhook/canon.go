@@ -287,18 +287,24 @@ func (d *jdoc) parseValue(depth int) jnode {
 			// Strings and numbers, most members, without the recursive
 			// call (parseValue's frame is large).
 			// (parseValue refuses any value, a string too, past maxDepth.)
-			var val jnode
+			// The member is written in place, field by field: a jmember
+			// built on the stack and copied whole costs store-forwarding
+			// stalls, the largest item of a PayOS parse in the profile.
+			idx := len(d.stack)
+			d.stack = append(d.stack, jmember{})
+			d.stack[idx].key = k
 			switch c := d.peek(); {
 			case depth+1 > maxDepth:
-				val = d.parseValue(depth + 1)
+				d.stack[idx].val = d.parseValue(depth + 1)
 			case c == '"':
-				val = jnode{kind: jStr, s: d.parseStr()}
+				s := d.parseStr()
+				d.stack[idx].val = jnode{kind: jStr, s: s}
 			case c == '-' || (c >= '0' && c <= '9'):
-				val = d.num()
+				d.stack[idx].val = d.num()
 			default:
-				val = d.parseValue(depth + 1)
+				val := d.parseValue(depth + 1) // may grow d.stack: index after
+				d.stack[idx].val = val
 			}
-			d.stack = append(d.stack, jmember{k, val})
 			d.ws()
 			if d.i < len(d.text) && d.text[d.i] == ',' {
 				d.i++
