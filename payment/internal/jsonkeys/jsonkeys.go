@@ -258,7 +258,8 @@ func FieldsInto(b []byte, sh *Shape, into func(fold []byte) *[]byte, fn func(fol
 	matched := 0       // keys read as cur's
 	left := cur == nil // this object is not (or no longer) cur's
 	var rawBuf [linearKeys][2]int
-	raws := rawBuf[:0] // where each key is in b, for a new shape
+	raws := rawBuf[:0] // where each key after cur's is in b, for a new shape
+	var prefix []string // cur's keys this object began with
 	i = ws(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		i++
@@ -272,9 +273,6 @@ func FieldsInto(b []byte, sh *Shape, into func(fold []byte) *[]byte, fn func(fol
 				return errNotJSON
 			}
 			key := b[i+1 : e-1]
-			if len(raws) < linearKeys {
-				raws = append(raws, [2]int{i + 1, e - 1})
-			}
 			var fold []byte
 			start := len(folds)
 			if !left && matched < len(cur.raw) && string(key) == cur.raw[matched] {
@@ -288,7 +286,10 @@ func FieldsInto(b []byte, sh *Shape, into func(fold []byte) *[]byte, fn func(fol
 						sigs = append(sigs, keySig(f))
 					}
 					start = len(folds)
-					left = true
+					left, prefix = true, cur.raw[:matched]
+				}
+				if len(prefix)+len(raws) < linearKeys {
+					raws = append(raws, [2]int{i + 1, e - 1})
 				}
 				if bytes.IndexByte(key, '\\') >= 0 {
 					folds = Fold(folds, []byte(unquote(b[i:e])))
@@ -367,8 +368,8 @@ func FieldsInto(b []byte, sh *Shape, into func(fold []byte) *[]byte, fn func(fol
 	if ws(b, i) != len(b) {
 		return errNotJSON
 	}
-	if sh != nil && left && set == nil && len(raws) == len(ends) {
-		sh.p.Store(newShape(b, raws, folds, ends))
+	if sh != nil && left && set == nil && len(prefix)+len(raws) == len(ends) {
+		sh.p.Store(newShape(b, prefix, raws, folds, ends))
 	}
 	return nil
 }
@@ -388,9 +389,10 @@ type shape struct {
 	folds [][]byte
 }
 
-// newShape copies the keys of b at raws, folded in folds up to ends, into
-// one allocation.
-func newShape(b []byte, raws [][2]int, folds []byte, ends []int) *shape {
+// newShape returns the shape of an object whose keys are prefix (a
+// shape's own strings, kept as they are), then the keys of b at raws
+// (copied), folded one after the other in folds up to ends.
+func newShape(b []byte, prefix []string, raws [][2]int, folds []byte, ends []int) *shape {
 	n := len(folds)
 	for _, r := range raws {
 		n += r[1] - r[0]
@@ -400,14 +402,19 @@ func newShape(b []byte, raws [][2]int, folds []byte, ends []int) *shape {
 	for _, r := range raws {
 		buf = append(buf, b[r[0]:r[1]]...)
 	}
-	sh := &shape{raw: make([]string, len(raws)), folds: make([][]byte, len(raws))}
+	keys := len(prefix) + len(raws)
+	sh := &shape{raw: make([]string, keys), folds: make([][]byte, keys)}
+	copy(sh.raw, prefix)
 	text := string(buf[len(folds):])
-	prev, off := 0, 0
+	off := 0
 	for k, r := range raws {
-		sh.folds[k] = buf[prev:ends[k]:ends[k]]
-		prev = ends[k]
-		sh.raw[k] = text[off : off+r[1]-r[0]]
+		sh.raw[len(prefix)+k] = text[off : off+r[1]-r[0]]
 		off += r[1] - r[0]
+	}
+	prev := 0
+	for k, end := range ends {
+		sh.folds[k] = buf[prev:end:end]
+		prev = end
 	}
 	return sh
 }
