@@ -258,7 +258,7 @@ func FieldsInto(b []byte, sh *Shape, into func(fold []byte) *[]byte, fn func(fol
 	matched := 0       // keys read as cur's
 	left := cur == nil // this object is not (or no longer) cur's
 	var rawBuf [linearKeys][2]int
-	raws := rawBuf[:0] // where each key after cur's is in b, for a new shape
+	raws := rawBuf[:0]  // where each key after cur's is in b, for a new shape
 	var prefix []string // cur's keys this object began with
 	i = ws(b, i+1)
 	if i < len(b) && b[i] == '}' {
