@@ -756,20 +756,6 @@ func appendEscape(out, raw []byte, i int) ([]byte, int) {
 	return out, i
 }
 
-// Bytes stores the JSON value raw, which must be valid JSON (as Fields
-// hands over), decoded as String decodes it, in *dst (a new slice): null
-// leaves dst alone, another kind of value than a string is an error.
-func Bytes(raw []byte, dst *[]byte) error {
-	if string(raw) == "null" {
-		return nil
-	}
-	if len(raw) < 2 || raw[0] != '"' {
-		return errors.New("not a string")
-	}
-	*dst = appendUnquoted(make([]byte, 0, len(raw)), raw)
-	return nil
-}
-
 func hex4(b []byte) rune {
 	var r rune
 	for _, c := range b[:4] {
