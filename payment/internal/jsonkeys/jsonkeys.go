@@ -650,25 +650,26 @@ func appendValidString(dst, b []byte, i int) ([]byte, int, bool) {
 	j := i + 1
 	var hi uint64 // the bytes looked at, or'ed: below 0x80 if all are ASCII
 	for j < len(b) {
-		for j+8 <= len(b) {
+		if j+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[j:])
 			hi |= w
 			binary.LittleEndian.PutUint64(out[n:], w)
 			m := special8(w)
-			if m != 0 {
-				k := bits.TrailingZeros64(m) >> 3
-				j, n = j+k, n+k
+			if m == 0 {
+				j, n = j+8, n+8
+				continue
+			}
+			k := bits.TrailingZeros64(m) >> 3 // b[j+k] is special
+			j, n = j+k, n+k
+		} else {
+			for j < len(b) && strPlain[b[j]] {
+				hi |= uint64(b[j])
+				out[n] = b[j]
+				j, n = j+1, n+1
+			}
+			if j >= len(b) {
 				break
 			}
-			j, n = j+8, n+8
-		}
-		for j < len(b) && strPlain[b[j]] {
-			hi |= uint64(b[j])
-			out[n] = b[j]
-			j, n = j+1, n+1
-		}
-		if j >= len(b) {
-			break
 		}
 		switch c := b[j]; {
 		case c == '"':
