@@ -105,9 +105,10 @@ func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"orderId":5}`))
 	f.Add([]byte(` [1] `))
 	f.Add([]byte(`{"tranſId":5,"K":1,"meſſage":"x"}`)) // long s and Kelvin sign fold to s and k
+	var sh jsonkeys.Shape                              // left by the inputs before: reading with a shape changes nothing
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var got, want ipnWire
-		gotErr := got.decode(body)
+		gotErr := got.decode(body, &sh)
 		wantErr := jsonkeys.Check(body)
 		if wantErr == nil {
 			wantErr = json.Unmarshal(body, &want)

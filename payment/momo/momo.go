@@ -46,6 +46,8 @@ import (
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
+	"github.com/goodgo/rotation/payment/internal/jsonkeys"
+	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -148,11 +150,17 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 type Client struct {
 	partner string
 	ak, sk  payment.SecretSet
-	obs     payment.Observer
-	now     func() time.Time
-	guard   idem.Guard
-	apiURL  string
-	hc      *http.Client
+	// skMAC keys sk's current and previous secret once (the signed
+	// string depends on the access key, so it is built per pair).
+	skMAC [2]*keyedmac.MAC
+	// ipnShape remembers the keys of the last IPN body (MoMo sends the
+	// same keys every time; see jsonkeys.Shape).
+	ipnShape *jsonkeys.Shape
+	obs      payment.Observer
+	now      func() time.Time
+	guard    idem.Guard
+	apiURL   string
+	hc       *http.Client
 }
 
 // Errors returned by New and the Sign methods.
@@ -183,7 +191,7 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, obs: payment.OrNop(cfg.Observer), now: now,
+	return &Client{partner: cfg.PartnerCode, ak: cfg.AccessKey, sk: cfg.SecretKey, skMAC: keyMACs(cfg.SecretKey), ipnShape: new(jsonkeys.Shape), obs: payment.OrNop(cfg.Observer), now: now,
 		apiURL: strings.TrimSuffix(cfg.APIURL, "/"), hc: hc,
 		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
 }
@@ -349,24 +357,30 @@ func (c *Client) SignRefund(r *RefundRequest) error {
 // keyPair is one (access key, secret key) combination a signature may use.
 type keyPair struct {
 	access, secret fingerprint.Secret
+	mac            *keyedmac.MAC // secret's
 	slot           secretenv.Slot
 	live           bool
+}
+
+// keyMACs keys sk's current and previous secret (nil for none).
+func keyMACs(sk payment.SecretSet) [2]*keyedmac.MAC {
+	return [2]*keyedmac.MAC{keyedmac.New(sha256.New, sk.Current), keyedmac.New(sha256.New, sk.Previous)}
 }
 
 // pairs returns the current pair and, during a rotation of either key, the
 // previous pair (the previous of each rotated key, the current of the
 // other). The previous pair is live while every rotated key is.
 func (c *Client) pairs(now time.Time) ([2]keyPair, int) {
-	ps := [2]keyPair{{c.ak.Current, c.sk.Current, secretenv.SlotCurrent, true}}
+	ps := [2]keyPair{{c.ak.Current, c.sk.Current, c.skMAC[0], secretenv.SlotCurrent, true}}
 	if c.ak.Previous.IsZero() && c.sk.Previous.IsZero() {
 		return ps, 1
 	}
-	p := keyPair{access: c.ak.Current, secret: c.sk.Current, slot: secretenv.SlotPrevious, live: true}
+	p := keyPair{access: c.ak.Current, secret: c.sk.Current, mac: c.skMAC[0], slot: secretenv.SlotPrevious, live: true}
 	if !c.ak.Previous.IsZero() {
 		p.access, p.live = c.ak.Previous, c.ak.PreviousLive(now)
 	}
 	if !c.sk.Previous.IsZero() {
-		p.secret, p.live = c.sk.Previous, p.live && c.sk.PreviousLive(now)
+		p.secret, p.mac, p.live = c.sk.Previous, c.skMAC[1], p.live && c.sk.PreviousLive(now)
 	}
 	ps[1] = p
 	return ps, 2
@@ -385,6 +399,7 @@ func (c *Client) Previous() (*Client, bool) {
 	p := *c
 	p.ak = payment.SecretSet{Current: ps[1].access}
 	p.sk = payment.SecretSet{Current: ps[1].secret}
+	p.skMAC = keyMACs(p.sk)
 	return &p, true
 }
 

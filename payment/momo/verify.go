@@ -2,7 +2,6 @@ package momo
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -117,9 +116,10 @@ type ipnWire struct {
 // matched case-insensitively, null leaves a field empty, a number field
 // takes a number or a string holding one), without reflection, refusing a
 // key repeated exactly or up to case.
-func (w *ipnWire) decode(body []byte) error {
+// sh may be nil.
+func (w *ipnWire) decode(body []byte, sh *jsonkeys.Shape) error {
 	t := jsonkeys.NewText(body, "") // the strings are substrings of one copy
-	return jsonkeys.Fields(body, func(fold, raw []byte) error {
+	return jsonkeys.FieldsInto(body, sh, nil, func(fold, raw []byte) error {
 		var str *string
 		var num *json.Number
 		switch string(fold) { // jsonkeys.Fold of the field names
@@ -224,7 +224,7 @@ func unquote(raw []byte, dst *string) error { return jsonkeys.String(raw, dst) }
 func (c *Client) VerifyIPN(body []byte) (*Notification, error) {
 	var w ipnWire
 	var n *Notification
-	err := w.decode(body)
+	err := w.decode(body, c.ipnShape)
 	if errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		err = fmt.Errorf("momo: %w: IPN body: %w", payment.ErrDuplicateParam, err)
 	}
@@ -342,7 +342,7 @@ func (c *Client) verify(n *Notification) (secretenv.Slot, error) {
 	for _, p := range ps[:np] {
 		msg := appendNotificationRaw((*bp)[:0], p.access.Bytes(), n)
 		*bp = msg
-		if hmac.Equal(payment.MAC(sha256.New, p.secret, msg, (*bp)[len(msg):len(msg)]), sig[:]) {
+		if p.mac.Equal(msg, sig[:]) {
 			if !p.live {
 				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
 			}

@@ -164,7 +164,7 @@ func (c *Client) verifyResponse(body []byte, command string, hashData func(*APIR
 	r, err := decodeResponse(body)
 	if err == nil {
 		var slot secretenv.Slot
-		slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(r)), r.SecureHash, c.now())
+		slot, err = c.mac.VerifyHex([]byte(hashData(r)), r.SecureHash, c.now())
 		if err == nil {
 			c.obs.Verified(Provider, slot)
 			r.Slot = slot

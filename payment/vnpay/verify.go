@@ -1,7 +1,6 @@
 package vnpay
 
 import (
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"strconv"
@@ -60,7 +59,7 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 			// vnp_SecureHash are the signed string itself, so it is
 			// verified as received instead of rebuilt.
 			now := c.now()
-			slot, err = c.secret.VerifyHex(sha512.New, []byte(prefix), sig, now)
+			slot, err = c.mac.VerifyHex([]byte(prefix), sig, now)
 			slot, emptySigned, err = c.verifiedParams(params, sig, now, slot, err)
 		} else {
 			slot, emptySigned, err = c.verifyParams(params, sig)
@@ -87,7 +86,7 @@ func (c *Client) VerifyQuery(raw string) (*Notification, error) {
 // values were part of the signed string.
 func (c *Client) verifyParams(params map[string]string, sig string) (slot secretenv.Slot, emptySigned bool, err error) {
 	now := c.now()
-	slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(params, false)), sig, now)
+	slot, err = c.mac.VerifyHex([]byte(hashData(params, false)), sig, now)
 	return c.verifiedParams(params, sig, now, slot, err)
 }
 
@@ -97,7 +96,7 @@ func (c *Client) verifiedParams(params map[string]string, sig string, now time.T
 	if errors.Is(err, payment.ErrSignatureMismatch) && hasEmpty(params) {
 		// The official PHP IPN demo signs empty vnp_* values too ("k=&");
 		// the .NET and Java libraries skip them. Accept either form.
-		slot, err = c.secret.VerifyHex(sha512.New, []byte(hashData(params, true)), sig, now)
+		slot, err = c.mac.VerifyHex([]byte(hashData(params, true)), sig, now)
 		emptySigned = err == nil
 	}
 	if err != nil {

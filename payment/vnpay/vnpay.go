@@ -59,6 +59,7 @@ import (
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
+	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -145,6 +146,7 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 type Client struct {
 	tmn    string
 	secret payment.SecretSet
+	mac    *keyedmac.Set // secret keyed once (HMAC-SHA512), for verifying
 	obs    payment.Observer
 	now    func() time.Time
 	guard  idem.Guard
@@ -168,7 +170,7 @@ func New(cfg Config) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{tmn: cfg.TmnCode, secret: cfg.HashSecret, obs: payment.OrNop(cfg.Observer), now: now,
+	return &Client{tmn: cfg.TmnCode, secret: cfg.HashSecret, mac: keyedmac.NewSet(sha512.New, cfg.HashSecret), obs: payment.OrNop(cfg.Observer), now: now,
 		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
 }
 
@@ -332,5 +334,6 @@ func (c *Client) Previous() (*Client, bool) {
 	}
 	p := *c
 	p.secret = payment.SecretSet{Current: c.secret.Previous}
+	p.mac = keyedmac.NewSet(sha512.New, p.secret)
 	return &p, true
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file holds a small strict JSON parser and the two canonical forms the
@@ -110,8 +111,10 @@ type jdoc struct {
 	// stack holds the members of the objects and arrays being parsed.
 	stack []jmember
 	root  jnode
-	// buf is scratch for the signed string, reused with the document.
-	buf []byte
+	// buf is scratch for the signed string, reused with the document,
+	// ends for where its values end (PayOS).
+	buf  []byte
+	ends []uint32
 
 	i   int
 	err error
@@ -155,11 +158,11 @@ func getDoc() *jdoc { return docs.Get().(*jdoc) }
 const maxPooled = 256
 
 func (d *jdoc) release() {
-	if cap(d.ms) > maxPooled || cap(d.stack) > maxPooled || cap(d.buf) > 16*maxPooled || cap(d.strs) > maxPooled {
+	if cap(d.ms) > maxPooled || cap(d.stack) > maxPooled || cap(d.buf) > 16*maxPooled || cap(d.strs) > maxPooled || cap(d.ends) > maxPooled {
 		return
 	}
 	clear(d.strs)
-	*d = jdoc{ms: d.ms[:0], stack: d.stack[:0], buf: d.buf[:0], strs: d.strs[:0]}
+	*d = jdoc{ms: d.ms[:0], stack: d.stack[:0], buf: d.buf[:0], strs: d.strs[:0], ends: d.ends[:0]}
 	docs.Put(d)
 }
 
@@ -172,7 +175,28 @@ func (d *jdoc) parse(b []byte) (jvalue, error) {
 	if len(b) > math.MaxUint32/2 {
 		return jvalue{}, errTooLarge
 	}
-	d.text, d.i, d.err = string(b), 0, nil
+	return d.parseText(string(b))
+}
+
+// parseView is parse reading b in place, without parse's string copy of
+// it: the document's strings alias b, so nothing read from the document
+// may be kept past the caller's use of b (or be read after b changes).
+// A caller keeps copies only: PayOS.verify keeps its own copy of the
+// signed string, and TestPayOSEventOutlivesBody checks that an event is
+// unchanged when the body is overwritten afterwards.
+func (d *jdoc) parseView(b []byte) (jvalue, error) {
+	if len(b) > math.MaxUint32/2 {
+		return jvalue{}, errTooLarge
+	}
+	if len(b) == 0 {
+		return d.parseText("")
+	}
+	return d.parseText(unsafe.String(&b[0], len(b)))
+}
+
+// parseText is parse of the document text t.
+func (d *jdoc) parseText(t string) (jvalue, error) {
+	d.text, d.i, d.err = t, 0, nil
 	d.ms, d.stack, d.strs = d.ms[:0], d.stack[:0], d.strs[:0]
 	d.ws()
 	d.root = d.parseValue(0)
@@ -184,6 +208,14 @@ func (d *jdoc) parse(b []byte) (jvalue, error) {
 		return jvalue{}, d.err
 	}
 	return d.value(&d.root), nil
+}
+
+// peek returns the byte at d.i, or 0 at the end.
+func (d *jdoc) peek() byte {
+	if d.i < len(d.text) {
+		return d.text[d.i]
+	}
+	return 0
 }
 
 func (d *jdoc) fail(err error) {
@@ -228,6 +260,7 @@ func (d *jdoc) parseValue(depth int) jnode {
 		d.i++
 		v := jnode{kind: jObj}
 		var seen map[string]struct{} // keys, once the object is too large for a linear scan
+		var bloom uint64             // keyBit of every key so far
 		d.ws()
 		if d.i < len(d.text) && d.text[d.i] == '}' {
 			d.i++
@@ -241,7 +274,7 @@ func (d *jdoc) parseValue(depth int) jnode {
 				break
 			}
 			k := d.parseStr()
-			if d.dupKey(d.stack[mark:], &seen, k) {
+			if d.dupKey(d.stack[mark:], &seen, &bloom, k) {
 				d.fail(errDuplicateKey)
 			}
 			d.ws()
@@ -251,8 +284,27 @@ func (d *jdoc) parseValue(depth int) jnode {
 			}
 			d.i++
 			d.ws()
-			val := d.parseValue(depth + 1)
-			d.stack = append(d.stack, jmember{k, val})
+			// Strings and numbers, most members, without the recursive
+			// call (parseValue's frame is large).
+			// (parseValue refuses any value, a string too, past maxDepth.)
+			// The member is written in place, field by field: a jmember
+			// built on the stack and copied whole costs store-forwarding
+			// stalls, the largest item of a PayOS parse in the profile.
+			idx := len(d.stack)
+			d.stack = append(d.stack, jmember{})
+			d.stack[idx].key = k
+			switch c := d.peek(); {
+			case depth+1 > maxDepth:
+				d.stack[idx].val = d.parseValue(depth + 1)
+			case c == '"':
+				s := d.parseStr()
+				d.stack[idx].val = jnode{kind: jStr, s: s}
+			case c == '-' || (c >= '0' && c <= '9'):
+				d.stack[idx].val = d.num()
+			default:
+				val := d.parseValue(depth + 1) // may grow d.stack: index after
+				d.stack[idx].val = val
+			}
 			d.ws()
 			if d.i < len(d.text) && d.text[d.i] == ',' {
 				d.i++
@@ -327,10 +379,17 @@ func (d *jdoc) finish(mark int) (first, n uint32) {
 }
 
 // dupKey reports whether k is already a key of the members ms, whose key
-// set (built once they outgrow linearKeys) is *seen.
-func (d *jdoc) dupKey(ms []jmember, seen *map[string]struct{}, k jstr) bool {
+// set (built once they outgrow linearKeys) is *seen and whose keyBits are
+// *bloom.
+func (d *jdoc) dupKey(ms []jmember, seen *map[string]struct{}, bloom *uint64, k jstr) bool {
 	ks := d.str(k)
 	if len(ms) < linearKeys {
+		bit := keyBit(ks)
+		if *bloom&bit == 0 { // no key so far has k's length and ends
+			*bloom |= bit
+			return false
+		}
+		*bloom |= bit
 		for i := range ms {
 			if ms[i].key.n == k.n && d.str(ms[i].key) == ks {
 				return true
@@ -351,6 +410,17 @@ func (d *jdoc) dupKey(ms []jmember, seen *map[string]struct{}, k jstr) bool {
 	return false
 }
 
+// keyBit maps a key to one of 64 bits by its length and its first and
+// last bytes: equal keys have equal bits, so a key whose bit no earlier
+// key of its object set repeats none of them.
+func keyBit(k string) uint64 {
+	h := uint(len(k))
+	if len(k) > 0 {
+		h = h*7 + uint(k[0])*3 + uint(k[len(k)-1])
+	}
+	return 1 << (h & 63)
+}
+
 func (d *jdoc) num() jnode {
 	start := d.i
 	digits := func() int {
@@ -369,6 +439,7 @@ func (d *jdoc) num() jnode {
 		d.fail(errJSON)
 		return jnode{}
 	}
+	intEnd := d.i
 	if d.i < len(d.text) && d.text[d.i] == '.' {
 		d.i++
 		if digits() == 0 {
@@ -387,6 +458,19 @@ func (d *jdoc) num() jnode {
 		}
 	}
 	lit := d.text[start:d.i]
+	if intEnd == d.i && d.i-intStart <= 15 {
+		// An integer of at most 15 digits: exact in a float64, so
+		// converting it is what ParseFloat returns (-0 included).
+		var u uint64
+		for i := intStart; i < d.i; i++ {
+			u = u*10 + uint64(d.text[i]-'0')
+		}
+		f := float64(u)
+		if intStart > start {
+			f = -f
+		}
+		return jnode{kind: jNum, s: jstr{off: uint32(start), n: uint32(d.i - start)}, f: f}
+	}
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil || math.IsInf(f, 0) {
 		d.fail(errJSON)

@@ -124,3 +124,18 @@ func TestPlainRunMatchesByteScan(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthLimitForEveryKind: a member nested maxDepth levels deep is
+// read, one level deeper refused, whatever its kind (the object loop
+// reads strings and numbers without parseValue's own depth check).
+func TestDepthLimitForEveryKind(t *testing.T) {
+	for _, leaf := range []string{`"x"`, `-1`, `7`, `true`, `null`, `[]`, `{}`} {
+		for n, ok := range map[int]bool{maxDepth: true, maxDepth + 1: false} {
+			body := strings.Repeat(`{"a":`, n) + leaf + strings.Repeat(`}`, n)
+			_, err := parseJSON([]byte(body))
+			if ok != (err == nil) || !ok && !errors.Is(err, errTooDeep) {
+				t.Errorf("%s at depth %d: %v", leaf, n, err)
+			}
+		}
+	}
+}

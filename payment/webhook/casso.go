@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -52,6 +53,7 @@ const HeaderCassoSignature = "X-Casso-Signature"
 // wrongly accepted.
 type Casso struct {
 	set payment.SecretSet
+	mac [2]*keyedmac.MAC // set's current and previous, keyed once
 	cfg config
 }
 
@@ -77,7 +79,7 @@ func NewCasso(set payment.SecretSet, opts ...Option) (*Casso, error) {
 	if cfg.store != nil && (cfg.tolerance <= 0 || cfg.tolerance >= payment.DefaultKeep) {
 		return nil, fmt.Errorf("webhook: Casso tolerance %s must be positive and shorter than the idempotency keep period %s, or a replay could outlive its record", cfg.tolerance, payment.DefaultKeep)
 	}
-	return &Casso{set: set, cfg: cfg}, nil
+	return &Casso{set: set, mac: [2]*keyedmac.MAC{keyedmac.New(sha512.New, set.Current), keyedmac.New(sha512.New, set.Previous)}, cfg: cfg}, nil
 }
 
 // CassoEvent is a verified Casso v2 delivery.
@@ -210,7 +212,11 @@ func (c *Casso) verify(header string, body []byte, keyed bool) (CassoEvent, erro
 	}
 	msg := cassoMessage(doc.buf[:0], h.t, &root)
 	doc.buf = msg
-	cur, prev := macs512(&c.set, msg)
+	var curBuf, prevBuf [sha512.Size]byte
+	cur, prev := c.mac[0].Sum(curBuf[:0], msg), []byte(nil)
+	if c.mac[1] != nil {
+		prev = c.mac[1].Sum(prevBuf[:0], msg)
+	}
 	var okCur, okPrev bool
 	for i := range h.sigs {
 		okCur = hmac.Equal(h.sigs[i][:], cur) || okCur
@@ -238,18 +244,6 @@ func (c *Casso) verify(header string, body []byte, keyed bool) (CassoEvent, erro
 		ev.idemKey = "body:" + hex.EncodeToString(sum[:16])
 	}
 	return ev, nil
-}
-
-func macs512(set *payment.SecretSet, msg []byte) (cur, prev []byte) {
-	m := hmac.New(sha512.New, set.Current.Bytes())
-	m.Write(msg)
-	cur = m.Sum(nil)
-	if !set.Previous.IsZero() {
-		m := hmac.New(sha512.New, set.Previous.Bytes())
-		m.Write(msg)
-		prev = m.Sum(nil)
-	}
-	return cur, prev
 }
 
 func (ev *CassoEvent) fill(root *jvalue) error {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -257,7 +259,37 @@ func FuzzParseJSONMatchesEncodingJSON(f *testing.F) {
 		if got := plain(v); !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q:\n got %#v\nwant %#v", b, got, want)
 		}
+		checkNumbers(t, v)
 	})
+}
+
+// checkNumbers fails unless every number in v holds exactly what
+// strconv.ParseFloat reads from its literal (-0 included): num's integer
+// fast path must not change a value.
+func checkNumbers(t *testing.T, v jvalue) {
+	switch v.kind {
+	case jNum:
+		want, err := strconv.ParseFloat(v.s, 64)
+		if err != nil || math.Float64bits(v.f) != math.Float64bits(want) {
+			t.Fatalf("number %s read as %v (%x), ParseFloat %v (%x) %v", v.s, v.f, math.Float64bits(v.f), want, math.Float64bits(want), err)
+		}
+	case jArr, jObj:
+		for i := range v.len() {
+			_, el := v.member(i)
+			checkNumbers(t, el)
+		}
+	}
+}
+
+func TestNumbersAsParseFloat(t *testing.T) {
+	for _, lit := range []string{"0", "-0", "7", "-7", "3000", "123456789012345", "-999999999999999", "1234567890123456", "9007199254740993",
+		"12345678901234567890", "1.5", "-0.0", "1e3", "-0e0", "100000000000000000000000"} {
+		v, err := parseJSON([]byte(`[` + lit + `]`))
+		if err != nil {
+			t.Fatalf("%s: %v", lit, err)
+		}
+		checkNumbers(t, v)
+	}
 }
 
 // plain turns v into what encoding/json decodes with UseNumber.

@@ -1,8 +1,10 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/goodgo/rotation/payment"
+	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -43,6 +46,7 @@ import (
 // store's keep period.
 type PayOS struct {
 	set   payment.SecretSet
+	mac   *keyedmac.Set // set keyed once
 	cfg   config
 	shape atomic.Pointer[payosShape] // the last data shape verified
 }
@@ -59,7 +63,7 @@ func NewPayOS(set payment.SecretSet, opts ...Option) (*PayOS, error) {
 	if err := cfg.checkIdempotency(); err != nil {
 		return nil, err
 	}
-	return &PayOS{set: set, cfg: cfg}, nil
+	return &PayOS{set: set, mac: keyedmac.NewSet(sha256.New, set), cfg: cfg}, nil
 }
 
 // PayOSEvent is the verified "data" of a PayOS webhook.
@@ -87,21 +91,51 @@ type PayOSEvent struct {
 	Unconfirmed bool
 
 	idemKey string // the payment, for the idempotency store
-	// fields are data's members as signed, in received order.
-	fields []payosField
+	// signed is the signed string, "k1=v1&k2=v2…"; ends holds where its
+	// i-th value ends (keys are [A-Za-z0-9_]+, so a member's key ends at
+	// its first '='). The string fields alias signed: one allocation,
+	// without pointers, for all of data's rendered members.
+	signed string
+	ends   string // each value's end in signed, 4 bytes little-endian
 }
 
-// payosField is one member of data: its key and its value rendered as
-// the signature renders it.
-type payosField struct{ key, val string }
+// nfields returns the number of data's members.
+func (ev *PayOSEvent) nfields() int { return len(ev.ends) / 4 }
+
+// end returns where data's i-th member (in signed order) ends in signed.
+func (ev *PayOSEvent) end(i int) int {
+	e := ev.ends[4*i : 4*i+4]
+	return int(uint32(e[0]) | uint32(e[1])<<8 | uint32(e[2])<<16 | uint32(e[3])<<24)
+}
+
+// member returns data's i-th member in signed (sorted) order.
+func (ev *PayOSEvent) member(i int) (key, val string) {
+	start := 0
+	if i > 0 {
+		start = ev.end(i-1) + 1 // after the '&'
+	}
+	kv := ev.signed[start:ev.end(i)]
+	eq := strings.IndexByte(kv, '=')
+	return kv[:eq], kv[eq+1:]
+}
+
+// value returns the value of data's i-th member in signed order, whose
+// key is n bytes long.
+func (ev *PayOSEvent) value(i, n int) string {
+	start := 0
+	if i > 0 {
+		start = ev.end(i-1) + 1
+	}
+	return ev.signed[start+n+1 : ev.end(i)]
+}
 
 // Field returns the signed field key of data as the signature renders it
 // (numbers as JavaScript prints them, null as ""), also for fields this
 // package does not know, and whether data has it.
 func (ev *PayOSEvent) Field(key string) (string, bool) {
-	for _, f := range ev.fields {
-		if f.key == key {
-			return f.val, true
+	for i := range ev.nfields() {
+		if k, v := ev.member(i); k == key {
+			return v, true
 		}
 	}
 	return "", false
@@ -110,19 +144,21 @@ func (ev *PayOSEvent) Field(key string) (string, bool) {
 // Fields returns every signed field of data, rendered as Field renders
 // it, in a new map.
 func (ev *PayOSEvent) Fields() map[string]string {
-	m := make(map[string]string, len(ev.fields))
-	for _, f := range ev.fields {
-		m[f.key] = f.val
+	m := make(map[string]string, ev.nfields())
+	for i := range ev.nfields() {
+		k, v := ev.member(i)
+		m[k] = v
 	}
 	return m
 }
 
-// payosCanon renders data's canonical string into dst and returns data's
-// members rendered (in received order), and whether a value contains
-// "&<key>=" (which makes the string readable as other fields).
-func payosCanon(dst []byte, data *jvalue) (_ []byte, _ []payosField, amb bool, _ error) {
-	dst, fs, amb, _, err := payosCanonShape(dst, data, nil)
-	return dst, fs, amb, err
+// payosCanon renders data's canonical string into dst and returns where
+// each value ends in it (offsets from len(dst), in sorted order), and
+// whether a value contains "&<key>=" (which makes the string readable as
+// other fields).
+func payosCanon(dst []byte, data *jvalue) (_ []byte, ends []uint32, amb bool, _ error) {
+	dst, ends, amb, _, err := payosCanonShape(dst, nil, data, nil)
+	return dst, ends, amb, err
 }
 
 // payosShape is the key order of one data object: its keys as received
@@ -132,6 +168,7 @@ func payosCanon(dst []byte, data *jvalue) (_ []byte, _ []payosField, amb bool, _
 type payosShape struct {
 	keys  []string
 	order []int
+	ids   []uint8 // each key's payosFieldID
 }
 
 // matches reports whether ms (of document d) has exactly sh's keys in
@@ -148,9 +185,10 @@ func (sh *payosShape) matches(d *jdoc, ms []jmember) bool {
 	return true
 }
 
-// payosCanonShape is payosCanon with the last shape seen (nil: none); it
-// returns the shape of data, sh itself when it matched.
-func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, _ []payosField, amb bool, _ *payosShape, _ error) {
+// payosCanonShape is payosCanon with the last shape seen (nil: none),
+// appending the ends to ends[:0]; it returns the shape of data, sh itself
+// when it matched.
+func payosCanonShape(dst []byte, ends []uint32, data *jvalue, sh *payosShape) (_ []byte, _ []uint32, amb bool, _ *payosShape, _ error) {
 	if data.kind != jObj {
 		return dst, nil, false, nil, fmt.Errorf("%w: \"data\" is not an object", payment.ErrMalformed)
 	}
@@ -161,7 +199,8 @@ func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, _ []pa
 			return dst, nil, false, nil, err
 		}
 	}
-	fs := make([]payosField, len(ms))
+	ends = slices.Grow(ends[:0], len(ms))[:len(ms)]
+	base := len(dst)
 	for i, j := range sh.order {
 		key := sh.keys[j]
 		if i > 0 {
@@ -175,30 +214,15 @@ func payosCanonShape(dst []byte, data *jvalue, sh *payosShape) (_ []byte, _ []pa
 		if dst, err = payosValue(dst, d, n); err != nil {
 			return dst, nil, false, nil, fmt.Errorf("%w: data.%s: %w", payment.ErrMalformed, key, err)
 		}
-		v := dst[start:]
-		amb = amb || ambiguous(v)
-		// The rendered value, as a string of the body where it is one (a
-		// string, or a number JavaScript prints as written).
-		var val string
-		switch lit := d.str(n.s); {
-		case len(v) == 0:
-		case (n.kind == jStr || n.kind == jNum) && lit == string(v):
-			val = lit
-		case n.kind == jBool && n.b:
-			val = "true"
-		case n.kind == jBool:
-			val = "false"
-		default:
-			val = string(v)
-		}
-		fs[j] = payosField{key, val}
+		amb = amb || ambiguous(dst[start:])
+		ends[i] = uint32(len(dst) - base)
 	}
-	return dst, fs, amb, sh, nil
+	return dst, ends, amb, sh, nil
 }
 
 // newPayOSShape checks the keys of ms and sorts them.
 func newPayOSShape(d *jdoc, ms []jmember) (*payosShape, error) {
-	sh := &payosShape{keys: make([]string, len(ms)), order: make([]int, len(ms))}
+	sh := &payosShape{keys: make([]string, len(ms)), order: make([]int, len(ms)), ids: make([]uint8, len(ms))}
 	for i := range ms {
 		k := d.str(ms[i].key)
 		if !payosKey(k) {
@@ -206,7 +230,7 @@ func newPayOSShape(d *jdoc, ms []jmember) (*payosShape, error) {
 		}
 		// A copy: the shape outlives the body (a substring would keep
 		// all of it in memory).
-		sh.keys[i], sh.order[i] = strings.Clone(k), i
+		sh.keys[i], sh.order[i], sh.ids[i] = strings.Clone(k), i, payosFieldID(k)
 	}
 	slices.SortFunc(sh.order, func(a, b int) int { return strings.Compare(sh.keys[a], sh.keys[b]) })
 	return sh, nil
@@ -233,11 +257,13 @@ func payosKey(k string) bool {
 }
 
 // ambiguous reports whether v contains '&', then key characters, then '='.
-func ambiguous[T string | []byte](v T) bool {
+func ambiguous(v []byte) bool {
 	for i := 0; i < len(v); i++ {
-		if v[i] != '&' {
-			continue
+		k := bytes.IndexByte(v[i:], '&')
+		if k < 0 {
+			return false // most values hold no '&': one vectorised scan
 		}
+		i += k
 		j := i + 1
 		for j < len(v) && payosKeyByte[v[j]] {
 			j++
@@ -323,15 +349,29 @@ func (p *PayOS) verifyKeyed(body []byte, keyed bool) (PayOSEvent, error) {
 func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 	doc := getDoc()
 	defer doc.release()
-	root, err := doc.parse(body)
+	// Read in place: what the event keeps is copied (signed, shape keys),
+	// errors quote with %q, which copies.
+	root, err := doc.parseView(body)
 	if err != nil {
 		return PayOSEvent{}, fmt.Errorf("%w: body: %w", payment.ErrMalformed, err)
 	}
 	if root.kind != jObj {
 		return PayOSEvent{}, fmt.Errorf("%w: body is not a JSON object", payment.ErrMalformed)
 	}
-	sv, ok := root.get("signature")
-	if !ok || sv.kind == jNull || (sv.kind == jStr && sv.s == "") {
+	// One pass over the top-level members for both (keys are unique).
+	var sv, data jvalue
+	var hasSig, hasData bool
+	for i := range root.len() {
+		switch root.key(i) {
+		case "signature":
+			_, sv = root.member(i)
+			hasSig = true
+		case "data":
+			_, data = root.member(i)
+			hasData = true
+		}
+	}
+	if !hasSig || sv.kind == jNull || (sv.kind == jStr && sv.s == "") {
 		return PayOSEvent{}, fmt.Errorf("%w: no \"signature\"", payment.ErrMissingSignature)
 	}
 	var sig [sha256.Size]byte
@@ -341,22 +381,32 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 	if _, err := hex.AppendDecode(sig[:0], []byte(sv.s)); err != nil {
 		return PayOSEvent{}, fmt.Errorf("%w: \"signature\" must be %d hex digits", payment.ErrMalformed, 2*sha256.Size)
 	}
-	data, ok := root.get("data")
-	if !ok {
+	if !hasData {
 		return PayOSEvent{}, fmt.Errorf("%w: no \"data\"", payment.ErrMalformed)
 	}
-	msg, fs, amb, sh, err := payosCanonShape(doc.buf[:0], &data, p.shape.Load())
-	doc.buf = msg
+	old := p.shape.Load()
+	msg, ends, amb, sh, err := payosCanonShape(doc.buf[:0], doc.ends, &data, old)
+	doc.buf, doc.ends = msg, ends
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	p.shape.Store(sh)
-	slot, err := p.set.VerifyMAC(sha256.New, msg, sig[:], p.cfg.now())
+	if sh != old {
+		p.shape.Store(sh)
+	}
+	slot, err := p.mac.VerifyMAC(msg, sig[:], p.cfg.now())
 	if err != nil {
 		return PayOSEvent{}, err
 	}
-	ev := PayOSEvent{Slot: slot, Unconfirmed: amb, fields: fs}
-	if err := ev.fill(data.members()); err != nil {
+	// One allocation for the event's strings: the signed string, then
+	// where each value ends in it.
+	all := msg
+	for _, e := range ends {
+		all = binary.LittleEndian.AppendUint32(all, e)
+	}
+	doc.buf = all
+	text := string(all)
+	ev := PayOSEvent{Slot: slot, Unconfirmed: amb, signed: text[:len(msg)], ends: text[len(msg):]}
+	if err := ev.fill(data.members(), sh); err != nil {
 		return PayOSEvent{}, err
 	}
 	if amb {
@@ -381,54 +431,121 @@ func (p *PayOS) verify(body []byte, keyed bool) (PayOSEvent, error) {
 }
 
 // fill sets ev's typed fields from data's members ms and their rendered
-// values ev.fields (one pass).
-func (ev *PayOSEvent) fill(ms []jmember) error {
+// values in ev.signed, whose order is sh's (one pass).
+func (ev *PayOSEvent) fill(ms []jmember, sh *payosShape) error {
 	var f fields
-	for i := range ev.fields {
-		key, n := ev.fields[i].key, &ms[i].val
-		var dst *string
-		switch key {
+	for i, j := range sh.order {
+		id := sh.ids[j]
+		if id == pfNone {
+			continue // signed, but not a field of PayOSEvent (Field has it)
+		}
+		key, n := sh.keys[j], &ms[j].val
+		switch id {
 		// Integers must be JSON numbers: the string "3000" signs the same
 		// as 3000, so accepting both would let one be swapped for the other.
-		case "orderCode":
+		case pfOrderCode:
 			ev.OrderCode = f.int(&jvalue{kind: n.kind, f: n.f}, key)
-		case "amount":
+		case pfAmount:
 			ev.Amount = f.int(&jvalue{kind: n.kind, f: n.f}, key)
-		case "description":
-			dst = &ev.Description
-		case "accountNumber":
-			dst = &ev.AccountNumber
-		case "reference":
-			dst = &ev.Reference
-		case "transactionDateTime":
-			dst = &ev.TransactionDateTime
-		case "currency":
-			dst = &ev.Currency
-		case "paymentLinkId":
-			dst = &ev.PaymentLinkID
-		case "code":
-			dst = &ev.Code
-		case "desc":
-			dst = &ev.Desc
-		case "counterAccountBankId":
-			dst = &ev.CounterAccountBankID
-		case "counterAccountBankName":
-			dst = &ev.CounterAccountBankName
-		case "counterAccountName":
-			dst = &ev.CounterAccountName
-		case "counterAccountNumber":
-			dst = &ev.CounterAccountNumber
-		case "virtualAccountName":
-			dst = &ev.VirtualAccountName
-		case "virtualAccountNumber":
-			dst = &ev.VirtualAccountNumber
-		}
-		if dst != nil {
+		default:
 			f.str(&jvalue{kind: n.kind}, key) // type check: string or null
-			*dst = ev.fields[i].val
+			*ev.stringField(id) = ev.value(i, len(key))
 		}
 	}
 	return f.err
+}
+
+// The data members fill reads, numbered for payosShape.ids.
+const (
+	pfNone uint8 = iota
+	pfOrderCode
+	pfAmount
+	pfDescription
+	pfAccountNumber
+	pfReference
+	pfTransactionDateTime
+	pfCurrency
+	pfPaymentLinkID
+	pfCode
+	pfDesc
+	pfCounterAccountBankID
+	pfCounterAccountBankName
+	pfCounterAccountName
+	pfCounterAccountNumber
+	pfVirtualAccountName
+	pfVirtualAccountNumber
+)
+
+// payosFieldID numbers a data key as fill reads it.
+func payosFieldID(key string) uint8 {
+	switch key {
+	case "orderCode":
+		return pfOrderCode
+	case "amount":
+		return pfAmount
+	case "description":
+		return pfDescription
+	case "accountNumber":
+		return pfAccountNumber
+	case "reference":
+		return pfReference
+	case "transactionDateTime":
+		return pfTransactionDateTime
+	case "currency":
+		return pfCurrency
+	case "paymentLinkId":
+		return pfPaymentLinkID
+	case "code":
+		return pfCode
+	case "desc":
+		return pfDesc
+	case "counterAccountBankId":
+		return pfCounterAccountBankID
+	case "counterAccountBankName":
+		return pfCounterAccountBankName
+	case "counterAccountName":
+		return pfCounterAccountName
+	case "counterAccountNumber":
+		return pfCounterAccountNumber
+	case "virtualAccountName":
+		return pfVirtualAccountName
+	case "virtualAccountNumber":
+		return pfVirtualAccountNumber
+	}
+	return pfNone
+}
+
+// stringField returns the string field numbered id.
+func (ev *PayOSEvent) stringField(id uint8) *string {
+	switch id {
+	case pfDescription:
+		return &ev.Description
+	case pfAccountNumber:
+		return &ev.AccountNumber
+	case pfReference:
+		return &ev.Reference
+	case pfTransactionDateTime:
+		return &ev.TransactionDateTime
+	case pfCurrency:
+		return &ev.Currency
+	case pfPaymentLinkID:
+		return &ev.PaymentLinkID
+	case pfCode:
+		return &ev.Code
+	case pfDesc:
+		return &ev.Desc
+	case pfCounterAccountBankID:
+		return &ev.CounterAccountBankID
+	case pfCounterAccountBankName:
+		return &ev.CounterAccountBankName
+	case pfCounterAccountName:
+		return &ev.CounterAccountName
+	case pfCounterAccountNumber:
+		return &ev.CounterAccountNumber
+	case pfVirtualAccountName:
+		return &ev.VirtualAccountName
+	}
+	return &ev.VirtualAccountNumber // pfVirtualAccountNumber
 }
 
 // PayOSSignature returns the "signature" PayOS would send for the JSON

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,42 @@ func TestPayOSRotation(t *testing.T) {
 		v, _, r := rec.snapshot()
 		if tc.err == nil && v[0] != "payos/"+string(tc.slot) || tc.err != nil && r[0] != "payos/previous_expired" {
 			t.Errorf("%s: observer %v %v", tc.name, v, r)
+		}
+	}
+}
+
+// TestPayOSEventOutlivesBody: Verify reads the body in place (parseView),
+// so an event must hold copies only: overwriting the body afterwards, as
+// a server reusing its read buffer does, changes nothing in the event,
+// nor in its idempotency key, nor in a refusal's error text.
+func TestPayOSEventOutlivesBody(t *testing.T) {
+	p := must(NewPayOS(payment.SecretSet{Current: secret(payosTrickyKey)}, WithoutIdempotency()))
+	sign := func(data string) string { return must(PayOSSignature([]byte(payosTrickyKey), []byte(data))) }
+	ambiguous := strings.Replace(payosTrickyData, `đơn & hàng`, `a&reference=TF1&x`, 1)
+	escaped := strings.Replace(payosTrickyData, `"reference":null`, `"reference":"TF\u0041\"1"`, 1)
+	for name, body := range map[string]string{
+		"tricky":    payosWebhook(payosTrickyData, payosTrickySig),
+		"ambiguous": payosWebhook(ambiguous, sign(ambiguous)),
+		"escaped":   payosWebhook(escaped, sign(escaped)),
+		"sample":    payosSampleBody,
+		"bad key":   payosWebhook(`{"a-b":1}`, strings.Repeat("0", 64)),
+		"bad value": payosWebhook(`{"orderCode":"1"}`, sign(`{"orderCode":"1"}`)),
+	} {
+		p := p
+		if name == "sample" {
+			p = must(NewPayOS(payment.SecretSet{Current: secret(payosSampleKey)}, WithoutIdempotency()))
+		}
+		b := []byte(body)
+		ev, err := p.verifyKeyed(b, true)
+		want := fmt.Sprintf("%#v %v %v", ev, ev.Fields(), err)
+		for i := range b {
+			b[i] = 'x'
+		}
+		if got := fmt.Sprintf("%#v %v %v", ev, ev.Fields(), err); got != want {
+			t.Errorf("%s: after the body is overwritten\n got %s\nwant %s", name, got, want)
+		}
+		if name != "bad key" && name != "bad value" && ev.Fields()["orderCode"] == "" {
+			t.Errorf("%s: not verified: %v", name, err)
 		}
 	}
 }

@@ -12,11 +12,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
 	"github.com/goodgo/rotation/payment/internal/ipnhttp"
 	"github.com/goodgo/rotation/payment/internal/jsonkeys"
+	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/payment/internal/query"
 	"github.com/goodgo/rotation/secretenv"
 )
@@ -70,50 +72,79 @@ type OrderData struct {
 // envelope is the callback body. Data stays a string: the MAC covers it as
 // received, so it is never re-serialized.
 type envelope struct {
-	Data *string `json:"data"`
-	Mac  string  `json:"mac"`
-	Type *int    `json:"type"`
-
-	data []byte // *Data's bytes
+	// data is the "data" string decoded (nil when absent or null), in
+	// the scratch buffer decode was given.
+	data []byte
+	// mac is the "mac" string decoded: a slice of the body when it has
+	// no escapes.
+	mac     []byte
+	typ     int
+	hasType bool // a type other than null
 }
 
-// decode reads a callback body as json.Unmarshal into envelope does,
-// without reflection (keys matched up to case, a repeated key refused).
-func (e *envelope) decode(body []byte) error {
-	return jsonkeys.Fields(body, func(fold, raw []byte) error {
+// decode reads a callback body as json.Unmarshal into
+// struct{Data *string; Mac string; Type *int} does, without reflection
+// (keys matched up to case, a repeated key refused); data is decoded into
+// *scratch (which the caller keeps until it is done with e.data).
+func (e *envelope) decode(body []byte, scratch *[]byte, sh *jsonkeys.Shape) error {
+	into := func(fold []byte) *[]byte {
+		if string(fold) == "DATA" {
+			return scratch // a string data is decoded while it is checked
+		}
+		return nil
+	}
+	return jsonkeys.FieldsInto(body, sh, into, func(fold, raw []byte) error {
 		switch string(fold) { // jsonkeys.Fold of the field names
 		case "DATA":
 			if string(raw) == "null" {
+				e.data = nil // as encoding/json sets a pointer to nil
 				return nil
 			}
-			var b []byte
-			if err := jsonkeys.Bytes(raw, &b); err != nil {
+			if raw[0] != '"' {
+				return errors.New("not a string")
+			}
+			e.data = *scratch // decoded by FieldsInto
+		case "MAC":
+			if string(raw) == "null" {
+				return nil
+			}
+			if jsonkeys.Plain(raw) {
+				e.mac = raw[1 : len(raw)-1]
+				return nil
+			}
+			var s string
+			if err := jsonkeys.String(raw, &s); err != nil {
 				return err
 			}
-			s := string(b)
-			e.Data, e.data = &s, b
-		case "MAC":
-			return jsonkeys.String(raw, &e.Mac)
+			e.mac = []byte(s)
 		case "TYPE":
 			if string(raw) == "null" {
+				e.typ, e.hasType = 0, false
 				return nil
 			}
 			var n int64
 			if err := jsonkeys.Int(raw, &n); err != nil {
 				return err
 			}
-			t := int(n)
-			e.Type = &t
+			e.typ, e.hasType = int(n), true
 		}
 		return nil
 	})
 }
 
+// dataBufs holds the buffers callback data is decoded into.
+var dataBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// shapes remembers the keys of the last callback body and order data
+// (jsonkeys.Shape: ZaloPay sends the same keys every time).
+type shapes struct{ env, data jsonkeys.Shape }
+
 // decodeText reads order data as json.Unmarshal into OrderData does,
-// without reflection; s is string(data) when the caller has it, or "".
-func (o *OrderData) decodeText(data []byte, s string) error {
+// without reflection; s is string(data) when the caller has it, or "";
+// sh may be nil.
+func (o *OrderData) decodeText(data []byte, s string, sh *jsonkeys.Shape) error {
 	t := jsonkeys.NewText(data, s) // the strings are substrings of one copy
-	return jsonkeys.Fields(data, func(fold, raw []byte) error {
+	return jsonkeys.FieldsInto(data, sh, nil, func(fold, raw []byte) error {
 		i := -1
 		switch string(fold) { // jsonkeys.Fold of the keys, in set's numbering
 		case "APP_ID":
@@ -210,25 +241,31 @@ func (o *OrderData) set(t jsonkeys.Text, i int, raw []byte) error {
 // fields: a parse of the data is the only ambiguity.)
 func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 	var env envelope
-	if err := env.decode(body); errors.Is(err, jsonkeys.ErrDuplicateKey) {
+	bp := dataBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 16<<10 { // else a hostile body's buffer is dropped
+			dataBufs.Put(bp)
+		}
+	}()
+	if err := env.decode(body, bp, &c.shapes.env); errors.Is(err, jsonkeys.ErrDuplicateKey) {
 		err = fmt.Errorf("zalopay: %w: callback body: %w", payment.ErrDuplicateParam, err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
-	} else if err != nil || env.Data == nil {
+	} else if err != nil || env.data == nil {
 		err := fmt.Errorf("zalopay: %w: callback body is not {\"data\": \"…\", \"mac\": \"…\", \"type\": n}", payment.ErrMalformed)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
 	}
-	slot, err := c.k2.VerifyHex(sha256.New, env.data, env.Mac, c.now())
+	slot, err := c.k2mac.VerifyHexBytes(env.data, env.mac, c.now())
 	if err != nil {
 		err = fmt.Errorf("zalopay: %w", err)
 		c.obs.SignatureFailed(Provider, payment.ReasonOf(err))
 		return nil, err
 	}
 	c.obs.Verified(Provider, slot)
-	cb := &Callback{Type: TypeOrder, Data: *env.Data, Slot: slot}
-	if env.Type != nil {
-		cb.Type = *env.Type
+	cb := &Callback{Type: TypeOrder, Data: string(env.data), Slot: slot}
+	if env.hasType {
+		cb.Type = env.typ
 	}
 	// type is outside the MAC: it only chooses how data is read, and data
 	// (signed) must name this app whatever type says.
@@ -236,7 +273,7 @@ func (c *Client) VerifyCallback(body []byte) (*Callback, error) {
 		return nil, fmt.Errorf("zalopay: %w: callback type %d is neither %d (order) nor %d (agreement)", payment.ErrMalformed, cb.Type, TypeOrder, TypeAgreement)
 	}
 	if cb.Type == TypeOrder {
-		if err := cb.Order.decodeText(env.data, cb.Data); err != nil {
+		if err := cb.Order.decodeText(env.data, cb.Data, &c.shapes.data); err != nil {
 			// Signed by ZaloPay, yet not one order: never trusted as it
 			// reads, never dropped either (see Unconfirmed).
 			cb.Order = OrderData{AppTransID: agreedString(env.data, "APP_TRANS_ID")}
@@ -496,7 +533,7 @@ func (c *Client) verifyRedirect(rawQuery string) (r *Redirect, verified bool, er
 		return nil, false, fmt.Errorf("zalopay: %w: no checksum", payment.ErrMissingSignature)
 	}
 	input := join(v["appid"], v["apptransid"], v["pmcid"], v["bankcode"], v["amount"], v["discountamount"], v["status"])
-	slot, err := c.k2.VerifyHex(sha256.New, []byte(input), v["checksum"], c.now())
+	slot, err := c.k2mac.VerifyHex([]byte(input), v["checksum"], c.now())
 	if err != nil {
 		return nil, false, fmt.Errorf("zalopay: %w", err)
 	}
@@ -546,5 +583,6 @@ func (c *Client) Previous() (*Client, bool) {
 	}
 	p := *c
 	p.k2 = payment.SecretSet{Current: c.k2.Previous}
+	p.k2mac = keyedmac.NewSet(sha256.New, p.k2)
 	return &p, true
 }

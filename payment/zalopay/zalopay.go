@@ -52,6 +52,7 @@ import (
 
 	"github.com/goodgo/rotation/payment"
 	"github.com/goodgo/rotation/payment/internal/idem"
+	"github.com/goodgo/rotation/payment/internal/keyedmac"
 	"github.com/goodgo/rotation/secretenv"
 )
 
@@ -165,6 +166,8 @@ type Client struct {
 	appID    int
 	app      string
 	k1, k2   payment.SecretSet
+	k2mac    *keyedmac.Set // k2 keyed once, for callbacks and redirects
+	shapes   *shapes
 	obs      payment.Observer
 	now      func() time.Time
 	guard    idem.Guard
@@ -201,7 +204,7 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("%w: QueryURL %q is not an absolute URL", ErrConfig, cfg.QueryURL)
 		}
 	}
-	return &Client{appID: cfg.AppID, app: strconv.Itoa(cfg.AppID), k1: cfg.Key1, k2: cfg.Key2, obs: payment.OrNop(cfg.Observer), now: now,
+	return &Client{appID: cfg.AppID, app: strconv.Itoa(cfg.AppID), k1: cfg.Key1, k2: cfg.Key2, k2mac: keyedmac.NewSet(sha256.New, cfg.Key2), shapes: new(shapes), obs: payment.OrNop(cfg.Observer), now: now,
 		guard:    idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger},
 		queryURL: cfg.QueryURL, hc: cfg.HTTPClient}, nil
 }

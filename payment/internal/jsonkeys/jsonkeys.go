@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -95,8 +96,19 @@ func Check(b []byte) error {
 	}
 }
 
+// isSpace marks JSON whitespace.
+var isSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
+
 // ws skips JSON whitespace from i.
 func ws(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i // the common case, inlined
+	}
+	return wsRun(b, i)
+}
+
+// wsRun is ws past the fast check.
+func wsRun(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
@@ -198,6 +210,18 @@ var foldBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b 
 // struct, without reflection. fold and raw alias b or scratch space and
 // are valid only during the call.
 func Fields(b []byte, fn func(fold, raw []byte) error) error {
+	return FieldsInto(b, nil, nil, fn)
+}
+
+// FieldsInto is Fields that decodes, for the keys into names, a string
+// value into a buffer while it checks it, in one pass: into(fold) returns
+// nil, or a buffer that a string value of that key is decoded into (as
+// String decodes it: escapes resolved, invalid UTF-8 replaced), replacing
+// what the buffer held, before fn is called with the raw value as usual.
+// A value of another kind is only checked. sh, when not nil, remembers
+// the keys of the last object read (see Shape). into and sh change
+// nothing in what is accepted, refused or handed to fn.
+func FieldsInto(b []byte, sh *Shape, into func(fold []byte) *[]byte, fn func(fold, raw []byte) error) error {
 	i := ws(b, 0)
 	if i >= len(b) {
 		return errNotJSON
@@ -221,7 +245,21 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 	}()
 	var endBuf [linearKeys]int
 	ends := endBuf[:0] // where each folded key ends in folds
+	var sigBuf [linearKeys]uint64
+	sigs := sigBuf[:0] // keySig of each folded key
 	var set map[string]struct{}
+	// The keys of the last object read: while this object's keys are
+	// its keys, byte for byte and in order, each is distinct from the
+	// ones before it (a shape's keys are) and its folded form is known.
+	var cur *shape
+	if sh != nil {
+		cur = sh.p.Load()
+	}
+	matched := 0       // keys read as cur's
+	left := cur == nil // this object is not (or no longer) cur's
+	var rawBuf [linearKeys][2]int
+	raws := rawBuf[:0]  // where each key after cur's is in b, for a new shape
+	var prefix []string // cur's keys this object began with
 	i = ws(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		i++
@@ -234,37 +272,63 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 			if !ok {
 				return errNotJSON
 			}
-			start := len(folds)
 			key := b[i+1 : e-1]
-			if bytes.IndexByte(key, '\\') >= 0 {
-				folds = Fold(folds, []byte(unquote(b[i:e])))
+			var fold []byte
+			start := len(folds)
+			if !left && matched < len(cur.raw) && string(key) == cur.raw[matched] {
+				fold = cur.folds[matched]
+				matched++
 			} else {
-				folds = Fold(folds, key)
-			}
-			fold := folds[start:]
-			if set == nil && len(ends) < linearKeys {
-				prev := 0
-				for _, end := range ends {
-					if bytes.Equal(folds[prev:end], fold) {
+				if !left { // the keys so far are cur's first ones: check the rest against them
+					for _, f := range cur.folds[:matched] {
+						folds = append(folds, f...)
+						ends = append(ends, len(folds))
+						sigs = append(sigs, keySig(f))
+					}
+					start = len(folds)
+					left, prefix = true, cur.raw[:matched]
+				}
+				if len(prefix)+len(raws) < linearKeys {
+					raws = append(raws, [2]int{i + 1, e - 1})
+				}
+				if bytes.IndexByte(key, '\\') >= 0 {
+					folds = Fold(folds, []byte(unquote(b[i:e])))
+				} else {
+					folds = Fold(folds, key)
+				}
+				fold = folds[start:]
+				if set == nil && len(ends) < linearKeys {
+					sig := keySig(fold)
+					for j, end := range ends {
+						// Equal folded keys have equal signatures; most
+						// keys differ in length or in their first bytes.
+						if sigs[j] == sig {
+							prev := 0
+							if j > 0 {
+								prev = ends[j-1]
+							}
+							if bytes.Equal(folds[prev:end], fold) {
+								return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+							}
+						}
+					}
+					ends = append(ends, len(folds))
+					sigs = append(sigs, sig)
+				} else {
+					if set == nil {
+						set = make(map[string]struct{}, 4*linearKeys)
+						prev := 0
+						for _, end := range ends {
+							set[string(folds[prev:end])] = struct{}{}
+							prev = end
+						}
+					}
+					if _, dup := set[string(fold)]; dup {
 						return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
 					}
-					prev = end
+					set[string(fold)] = struct{}{}
+					folds = folds[:start+len(fold)]
 				}
-				ends = append(ends, len(folds))
-			} else {
-				if set == nil {
-					set = make(map[string]struct{}, 4*linearKeys)
-					prev := 0
-					for _, end := range ends {
-						set[string(folds[prev:end])] = struct{}{}
-						prev = end
-					}
-				}
-				if _, dup := set[string(fold)]; dup {
-					return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
-				}
-				set[string(fold)] = struct{}{}
-				folds = folds[:start+len(fold)]
 			}
 			i = ws(b, e)
 			if i >= len(b) || b[i] != ':' {
@@ -272,7 +336,15 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 			}
 			i = ws(b, i+1)
 			vs := i
-			if i, ok = value(b, i, 1); !ok {
+			var dst *[]byte
+			if into != nil && i < len(b) && b[i] == '"' {
+				dst = into(fold)
+			}
+			if dst != nil {
+				if *dst, i, ok = appendValidString((*dst)[:0], b, i); !ok {
+					return errNotJSON
+				}
+			} else if i, ok = value(b, i, 1); !ok {
 				return errNotJSON
 			}
 			if err := fn(fold, b[vs:i]); err != nil {
@@ -296,7 +368,69 @@ func Fields(b []byte, fn func(fold, raw []byte) error) error {
 	if ws(b, i) != len(b) {
 		return errNotJSON
 	}
+	if sh != nil && left && set == nil && len(prefix)+len(raws) == len(ends) {
+		sh.p.Store(newShape(b, prefix, raws, folds, ends))
+	}
 	return nil
+}
+
+// Shape remembers the keys of the last object FieldsInto read with it. A
+// provider sends its notifications with the same keys in the same order
+// every time; while an object's keys are the remembered ones, byte for
+// byte, FieldsInto takes each key's folded form from the shape and knows
+// it differs from the keys before it, instead of folding it and comparing
+// it with them. A Shape only holds key names; it is safe for concurrent
+// use, and its zero value remembers nothing yet.
+type Shape struct{ p atomic.Pointer[shape] }
+
+// shape is an immutable key sequence: each key as received and folded.
+type shape struct {
+	raw   []string
+	folds [][]byte
+}
+
+// newShape returns the shape of an object whose keys are prefix (a
+// shape's own strings, kept as they are), then the keys of b at raws
+// (copied), folded one after the other in folds up to ends.
+func newShape(b []byte, prefix []string, raws [][2]int, folds []byte, ends []int) *shape {
+	n := len(folds)
+	for _, r := range raws {
+		n += r[1] - r[0]
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, folds...)
+	for _, r := range raws {
+		buf = append(buf, b[r[0]:r[1]]...)
+	}
+	keys := len(prefix) + len(raws)
+	sh := &shape{raw: make([]string, keys), folds: make([][]byte, keys)}
+	copy(sh.raw, prefix)
+	text := string(buf[len(folds):])
+	off := 0
+	for k, r := range raws {
+		sh.raw[len(prefix)+k] = text[off : off+r[1]-r[0]]
+		off += r[1] - r[0]
+	}
+	prev := 0
+	for k, end := range ends {
+		sh.folds[k] = buf[prev:end:end]
+		prev = end
+	}
+	return sh
+}
+
+// keySig is a word made of a folded key's length and first bytes: two
+// keys with different signatures differ.
+func keySig(fold []byte) uint64 {
+	n := uint64(len(fold))
+	if len(fold) >= 8 {
+		return binary.LittleEndian.Uint64(fold) ^ n<<56
+	}
+	var w uint64
+	for i, c := range fold {
+		w |= uint64(c) << (8 * i)
+	}
+	return w ^ n<<56
 }
 
 // String stores the JSON string raw in dst as encoding/json would: null
@@ -336,17 +470,22 @@ func NewText(b []byte, s string) Text {
 	return Text{b, s}
 }
 
-// String is String for raw a slice of t's body (as Fields hands over): a
-// string without escapes and in valid UTF-8 is a substring of t's copy.
+// String is String for raw a value Fields handed over from t's body (so
+// valid JSON, which it does not check again): a string without escapes
+// and in valid UTF-8 is a substring of t's copy.
 func (t Text) String(raw []byte, dst *string) error {
 	// raw is valid JSON: a string holds no control character, so one
 	// without '\\' in valid UTF-8 is its own content.
-	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw[1:len(raw)-1]) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return String(raw, dst) // null, or not a string
+	}
+	if asciiPlain(raw) || bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw[1:len(raw)-1]) {
 		off := cap(t.b) - cap(raw) // raw is t.b[off:…]
 		*dst = t.s[off+1 : off+len(raw)-1]
 		return nil
 	}
-	return String(raw, dst)
+	*dst = unquote(raw) // valid (Fields checked it): no need to check again
+	return nil
 }
 
 // Sub returns raw, a slice of t's body, as a substring of t's copy.
@@ -357,6 +496,9 @@ func (t Text) Sub(raw []byte) string {
 
 // trim cuts JSON whitespace around raw.
 func trim(raw []byte) []byte {
+	if len(raw) == 0 || !isSpace[raw[0]] && !isSpace[raw[len(raw)-1]] {
+		return raw // what Fields hands over: nothing to cut
+	}
 	raw = raw[ws(raw, 0):]
 	for len(raw) > 0 && (raw[len(raw)-1] == ' ' || raw[len(raw)-1] == '\t' || raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
 		raw = raw[:len(raw)-1]
@@ -399,6 +541,39 @@ func validString(raw []byte) bool {
 		}
 	}
 	return false
+}
+
+// asciiPlain reports whether the content of the JSON string raw (quotes
+// included, checked: no control byte, no unescaped quote) is ASCII
+// without escapes, eight bytes at a time: then it is the string itself.
+func asciiPlain(raw []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	in := raw[1 : len(raw)-1]
+	i := 0
+	for ; i+8 <= len(in); i += 8 {
+		w := binary.LittleEndian.Uint64(in[i:])
+		x := w ^ '\\'*ones
+		if (w|(x-ones)&^x)&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(in); i++ {
+		if in[i] >= utf8.RuneSelf || in[i] == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// Plain reports whether raw is a JSON string without escapes, control
+// characters or invalid UTF-8, whose content raw[1:len(raw)-1] is then
+// the string as encoding/json decodes it.
+// raw must be a value Fields handed over (so valid JSON).
+func Plain(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' {
+		return false
+	}
+	return asciiPlain(raw) || plainString(raw)
 }
 
 // plainString reports whether raw is a JSON string without escapes,
@@ -460,6 +635,77 @@ func appendUnquoted(out, raw []byte) []byte {
 	return out
 }
 
+// appendValidString checks the string opened at b[i] as stringEnd does
+// and appends its content, decoded as appendUnquoted decodes it, to dst,
+// in one pass over the common case (escapes other than \u, valid UTF-8).
+// It returns dst, the index after the string and whether it is valid.
+func appendValidString(dst, b []byte, i int) ([]byte, int, bool) {
+	start := len(dst)
+	// The decoded string is at most as long as the rest of b; with 8
+	// bytes more, a run is copied a word at a time, each word stored
+	// whole (bytes past the run are overwritten or cut off later).
+	dst = slices.Grow(dst, len(b)-i+8)
+	out := dst[:cap(dst)]
+	n := len(dst)
+	j := i + 1
+	var hi uint64 // the bytes looked at, or'ed: below 0x80 if all are ASCII
+	for j < len(b) {
+		if j+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[j:])
+			hi |= w
+			binary.LittleEndian.PutUint64(out[n:], w)
+			m := special8(w)
+			if m == 0 {
+				j, n = j+8, n+8
+				continue
+			}
+			k := bits.TrailingZeros64(m) >> 3 // b[j+k] is special
+			j, n = j+k, n+k
+		} else {
+			for j < len(b) && strPlain[b[j]] {
+				hi |= uint64(b[j])
+				out[n] = b[j]
+				j, n = j+1, n+1
+			}
+			if j >= len(b) {
+				break
+			}
+		}
+		switch c := b[j]; {
+		case c == '"':
+			dst = out[:n]
+			// Escapes other than \u decode to ASCII, so the decoded
+			// string is valid UTF-8 exactly when the raw one is; all
+			// ASCII (every byte looked at, and more, below 0x80), it is.
+			if hi&0x8080808080808080 != 0 && !utf8.Valid(dst[start:]) {
+				return appendUnquoted(dst[:start], b[i:j+1]), j + 1, true
+			}
+			return dst, j + 1, true
+		case c < 0x20:
+			return out[:n], j, false
+		}
+		// '\\'
+		if j+1 >= len(b) {
+			return out[:n], j, false
+		}
+		e := unescaped[b[j+1]]
+		if e == 0 { // \u or not an escape: the two-pass way
+			end, ok := stringEnd(b, i)
+			if !ok {
+				return out[:start], end, false
+			}
+			return appendUnquoted(out[:start], b[i:end]), end, true
+		}
+		out[n] = e
+		j, n = j+2, n+1
+	}
+	return out[:n], len(b), false
+}
+
+// unescaped maps the byte after '\\' of a one-byte JSON escape to what it
+// stands for; 0 for 'u' and for bytes that are no escape.
+var unescaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
 // backslash returns the index of the first '\\' in b from i on (len(b) if
 // none), eight bytes at a time.
 func backslash(b []byte, i int) int {
@@ -509,20 +755,6 @@ func appendEscape(out, raw []byte, i int) ([]byte, int) {
 		out = append(out, e)
 	}
 	return out, i
-}
-
-// Bytes stores the JSON value raw, which must be valid JSON (as Fields
-// hands over), decoded as String decodes it, in *dst (a new slice): null
-// leaves dst alone, another kind of value than a string is an error.
-func Bytes(raw []byte, dst *[]byte) error {
-	if string(raw) == "null" {
-		return nil
-	}
-	if len(raw) < 2 || raw[0] != '"' {
-		return errors.New("not a string")
-	}
-	*dst = appendUnquoted(make([]byte, 0, len(raw)), raw)
-	return nil
 }
 
 func hex4(b []byte) rune {

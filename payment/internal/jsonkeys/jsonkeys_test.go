@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -125,7 +127,13 @@ func FuzzFields(f *testing.F) {
 			return
 		}
 		d := json.NewDecoder(bytes.NewReader(b))
-		tok, _ := d.Token()
+		tok, terr := d.Token()
+		if terr != nil { // valid JSON Token cannot read: a number beyond float64
+			if err == nil {
+				t.Fatalf("%q is not an object, Fields accepted it", b)
+			}
+			return
+		}
 		if tok == nil {
 			if err != nil || len(got) != 0 {
 				t.Fatalf("%q: null read as %q, %v", b, got, err)
@@ -164,6 +172,106 @@ func FuzzFields(f *testing.F) {
 		for i := range got {
 			if got[i] != want[i] {
 				t.Fatalf("%q: Fields %q; encoding/json %q", b, got, want)
+			}
+		}
+	})
+}
+
+// appendValidString accepts exactly the strings stringEnd accepts, ends
+// where it ends, and decodes them as json.Unmarshal into a string does
+// (appendUnquoted), after whatever dst held, wherever the string sits.
+func FuzzAppendValidString(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\"\\\/\b\f\n\r\t x"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, "\"\xff\xfe\"", `"abc`, `"a\`, `"\x"`,
+		"\"a\x01\"", `"{\"app_id\":2553,\"embed_data\":\"{\\\"a\\\":1}\"}" tail`, `"\u12"`, `"\"`} {
+		f.Add([]byte(s), []byte("pre"))
+	}
+	f.Fuzz(func(t *testing.T, b, pre []byte) {
+		if len(b) == 0 || b[0] != '"' {
+			return
+		}
+		got, end, ok := appendValidString(slices.Clone(pre), b, 0)
+		wantEnd, wantOK := stringEnd(b, 0)
+		if ok != wantOK || ok && end != wantEnd {
+			t.Fatalf("appendValidString(%q) ends at %d, %v; stringEnd %d, %v", b, end, ok, wantEnd, wantOK)
+		}
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(b[:end], &want); err != nil {
+			t.Fatalf("%q: encoding/json: %v", b[:end], err)
+		}
+		if string(got) != string(pre)+want {
+			t.Fatalf("appendValidString(%q) = %q, want %q", b[:end], got, string(pre)+want)
+		}
+	})
+}
+
+// FieldsInto hands fn the same members and errors as Fields, and leaves
+// in the buffer exactly what String decodes from the value.
+func FuzzFieldsInto(f *testing.F) {
+	for _, s := range []string{`{"data":"{\"a\":1}","mac":"ab"}`, `{"DATA":null}`, `{"data":1}`, `{"data":"\u00e9\ud800"}`, "{\"data\":\"\xff\"}",
+		`{"data":"x","Data":"y"}`, `{"data":"x`, `{"data":"x"}x`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want, got []string
+		wantErr := Fields(b, func(fold, raw []byte) error {
+			want = append(want, string(fold)+"\x00"+string(raw))
+			return nil
+		})
+		buf := []byte("stale")
+		gotErr := FieldsInto(b, nil, func(fold []byte) *[]byte {
+			if string(fold) == "DATA" {
+				return &buf
+			}
+			return nil
+		}, func(fold, raw []byte) error {
+			got = append(got, string(fold)+"\x00"+string(raw))
+			if string(fold) == "DATA" && raw[0] == '"' {
+				var s string
+				if err := String(raw, &s); err != nil || s != string(buf) {
+					t.Fatalf("%q: buffer %q, String %q (%v)", b, buf, s, err)
+				}
+			}
+			return nil
+		})
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !slices.Equal(got, want) {
+			t.Fatalf("%q: FieldsInto %q, %v; Fields %q, %v", b, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+// A Shape changes nothing in what FieldsInto reads: after an object a
+// (or b itself) has primed it, b gives the same members, folded keys and
+// errors (a repeated key above all) as Fields, whether b has a's keys, a
+// prefix of them, more, or others.
+func FuzzShape(f *testing.F) {
+	for _, p := range [][2]string{
+		{`{"a":1,"b":2}`, `{"a":1,"b":2}`}, {`{"a":1,"b":2}`, `{"a":1,"A":2}`}, {`{"a":1,"b":2}`, `{"a":1,"b":2,"B":3}`},
+		{`{"a":1,"b":2}`, `{"a":1}`}, {`{"a":1,"b":2}`, `{"b":1,"a":2,"a":3}`}, {`{"\u0061":1,"b":2}`, `{"a":1,"\u0061":2}`},
+		{`{}`, `{"a":1,"a":1}`}, {`{"k":1,"K":2}`, `{"k":1,"K":2}`}, {`{"amount":1}`, `{"amount":1,"Amount":2}`},
+	} {
+		f.Add([]byte(p[0]), []byte(p[1]))
+	}
+	read := func(b []byte, sh *Shape) ([]string, error) {
+		var got []string
+		err := FieldsInto(b, sh, nil, func(fold, raw []byte) error {
+			got = append(got, string(fold)+"\x00"+string(raw))
+			return nil
+		})
+		return got, err
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		want, wantErr := read(b, nil)
+		for _, prime := range [][]byte{a, b} {
+			var sh Shape
+			_, _ = read(prime, &sh)
+			for range 2 { // the second read may use a shape b stored
+				got, err := read(b, &sh)
+				if fmt.Sprint(err) != fmt.Sprint(wantErr) || !slices.Equal(got, want) {
+					t.Fatalf("primed with %q, %q: %q, %v; without a shape %q, %v", prime, b, got, err, want, wantErr)
+				}
 			}
 		}
 	})
@@ -217,6 +325,24 @@ func TestWordScansMatchByteScans(t *testing.T) {
 					if got, want := backslash(b, 0), naiveBackslash(b, 0); got != want {
 						t.Fatalf("backslash(%q) = %d, want %d", b, got, want)
 					}
+				}
+			}
+		}
+	}
+}
+
+// asciiPlain says true exactly for checked JSON strings whose content is
+// ASCII without a backslash, wherever the byte that says otherwise sits.
+func TestASCIIPlain(t *testing.T) {
+	for n := range 20 {
+		for at := range n {
+			for _, c := range []byte{'\\', 0x80, 0xff, 'a'} {
+				in := []byte(strings.Repeat("x", n))
+				in[at] = c
+				raw := []byte(`"` + string(in) + `"`)
+				want := bytes.IndexByte(in, '\\') < 0 && bytes.IndexFunc(in, func(r rune) bool { return r >= 0x80 }) < 0
+				if got := asciiPlain(raw); got != want {
+					t.Errorf("asciiPlain(%q) = %v", raw, got)
 				}
 			}
 		}
