@@ -156,6 +156,8 @@ type Admin struct {
 	notices     []*pgconn.Notice // warnings of the statement being run
 	// lockRetry tunes the grant phase (SetLockRetry).
 	lockRetry LockRetry
+	// progress receives commits and retries as they happen (SetProgress).
+	progress func(Progress)
 }
 
 // Connect opens an operator connection from a DSN. The error never contains
