@@ -45,7 +45,7 @@ func runPgBouncer(ctx context.Context, env *Env, args []string) int {
 // pgFlags are shared by plan and apply.
 type pgFlags struct {
 	adminURLFile, role, strategy, stable, newRole, retire, reassign, passwordFile, validUntil string
-	incident, resume                                                              bool
+	incident, resume                                                                          bool
 }
 
 // register adds the flags apply uses; registerRetire the ones only the
