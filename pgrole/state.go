@@ -161,9 +161,18 @@ func errElsewhere(st *RotationState, adminDB string) error {
 // not record the rotation: the create phase would fail on it.
 func (a *Admin) checkStateAccess(ctx context.Context) error {
 	var ok bool
-	err := a.conn.QueryRow(ctx, `SELECT CASE WHEN to_regclass('`+stateTable+`') IS NULL
-		THEN has_database_privilege(current_database(), 'CREATE') OR has_schema_privilege('rotation', 'CREATE')
-		ELSE has_schema_privilege('rotation', 'USAGE') AND has_table_privilege('`+stateTable+`', 'SELECT, INSERT, UPDATE, DELETE') END`).Scan(&ok)
+	// By catalog oids, not names: without USAGE on the schema a name does
+	// not resolve (to_regclass gives NULL), yet the table is there.
+	err := a.conn.QueryRow(ctx, `WITH s AS (SELECT oid FROM pg_namespace WHERE nspname = 'rotation'),
+	  t AS (SELECT c.oid, c.relowner FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM s) AND c.relname = 'pgrole_state'),
+	  h AS (SELECT c.oid FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM s) AND c.relname = 'pgrole_history')
+	SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM t)
+	  THEN has_database_privilege(current_database(), 'CREATE') OR coalesce((SELECT has_schema_privilege(oid, 'CREATE') FROM s), false)
+	  ELSE (SELECT has_schema_privilege(oid, 'USAGE') FROM s) AND (SELECT has_table_privilege(oid, 'SELECT, INSERT, UPDATE, DELETE') FROM t)
+	    AND (EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = (SELECT oid FROM t) AND attname = 'details' AND NOT attisdropped)
+	         OR (SELECT pg_has_role(relowner, 'USAGE') FROM t))
+	    AND CASE WHEN NOT EXISTS (SELECT 1 FROM h) THEN (SELECT has_schema_privilege(oid, 'CREATE') FROM s)
+	        ELSE (SELECT has_table_privilege(oid, 'SELECT, INSERT') FROM h) END END`).Scan(&ok)
 	if err != nil && a.super {
 		return nil
 	}
@@ -178,11 +187,13 @@ func (a *Admin) checkStateAccess(ctx context.Context) error {
 // grants that fit what exists (the table, the schema, or neither).
 func (a *Admin) stateAccessAdvice(ctx context.Context) string {
 	var table, schema bool
-	_ = a.conn.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL, to_regnamespace('rotation') IS NOT NULL`).Scan(&table, &schema)
+	_ = a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'rotation' AND c.relname = 'pgrole_state'),
+		EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'rotation')`).Scan(&table, &schema)
 	u := ident(a.user)
 	switch {
 	case table:
-		return "have the table's owner or a superuser run GRANT USAGE ON SCHEMA rotation TO " + u + "; GRANT SELECT, INSERT, UPDATE, DELETE ON " + stateTable + " TO " + u
+		return "have the tables' owner or a superuser run GRANT USAGE ON SCHEMA rotation TO " + u + "; GRANT SELECT, INSERT, UPDATE, DELETE ON " + stateTable + " TO " + u +
+			"; GRANT SELECT, INSERT ON " + historyTable + " TO " + u + " (create " + historyTable + " and the details column of " + stateTable + " first by running one rotation as the owner, or GRANT CREATE ON SCHEMA rotation)"
 	case schema:
 		return "have the schema's owner or a superuser run GRANT USAGE, CREATE ON SCHEMA rotation TO " + u
 	default:
@@ -217,7 +228,7 @@ COMMENT ON ROLE ` + ident(p.New) + ` IS ` + literal(markerPrefix+string(m))
 // back), with the plan file it came from: a plan file is applied once.
 const historyTable = "rotation.pgrole_history"
 
-// MarkRetireStarted records that a retire of old began: until it finishes
+// markRetireStarted records that a retire of old began: until it finishes
 // (and clears the record), status says to run the retire again. It does
 // nothing when no rotation of old is recorded in the operator's database.
 func (a *Admin) markRetireStarted(ctx context.Context, old string) {

@@ -337,3 +337,41 @@ func TestTrial11ProgressReportsCommits(t *testing.T) {
 		t.Fatalf("progress reported %d statements, applied %d", len(seen), len(all))
 	}
 }
+
+// Finding 10: an operator that cannot use an existing state table is told
+// the grants it needs (schema USAGE and the tables' privileges), and those
+// grants are enough.
+func TestTrial11StateTableGrantsNamed(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	admin := testsvc.Admin(t)
+	app, other, weak := testsvc.RoleName(t, "sg"), testsvc.RoleName(t, "sgo"), testsvc.RoleName(t, "sgw")
+	mustExec(t, admin, "CREATE ROLE "+q(app)+" LOGIN", "CREATE ROLE "+q(other)+" LOGIN", "CREATE ROLE "+q(weak)+" LOGIN CREATEROLE")
+	// The superuser's rotation creates the state tables.
+	adm := connectAdmin(t, db.Name)
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: other, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseCreate); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := pgrole.Connect(ctx, testsvc.URLAs(db.Name, weak, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+	_, err = w.Plan(ctx, pgrole.PlanOptions{Role: app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")})
+	if !errors.Is(err, pgrole.ErrInsufficientPrivilege) || !strings.Contains(err.Error(), "GRANT USAGE ON SCHEMA rotation") ||
+		!strings.Contains(err.Error(), "GRANT SELECT, INSERT, UPDATE, DELETE ON rotation.pgrole_state") || strings.Contains(err.Error(), "CREATE on the database") {
+		t.Fatalf("weak operator: %v", err)
+	}
+	mustExec(t, db.Pool, "GRANT USAGE ON SCHEMA rotation TO "+q(weak), "GRANT SELECT, INSERT, UPDATE, DELETE ON rotation.pgrole_state TO "+q(weak),
+		"GRANT SELECT, INSERT ON rotation.pgrole_history TO "+q(weak))
+	if _, err := w.Plan(ctx, pgrole.PlanOptions{Role: app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")}); err != nil {
+		t.Fatalf("after the grants it named: %v", err)
+	}
+}

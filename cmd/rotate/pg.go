@@ -382,7 +382,7 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	if !asJSON {
 		// Each transaction is printed as it commits, and each lock retry
 		// as it waits: an interrupted run shows what is committed.
-		adm.SetProgress(progressPrinter(env, ""))
+		adm.SetProgress(progressPrinter(env))
 	}
 	for _, ph := range phases {
 		applied, err := adm.ApplyPhase(ctx, p, ph)
@@ -795,7 +795,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		say("break-glass password written to %s (fingerprint %s)\n", out, doc.BreakGlassFingerprint)
 	}
 	if !asJSON {
-		adm.SetProgress(progressPrinter(env, ""))
+		adm.SetProgress(progressPrinter(env))
 	}
 	applied, err := adm.Retire(ctx, o)
 	doc.Applied = pgApplied(doc.Applied, "", adm.Database(), applied)
@@ -1106,7 +1106,7 @@ func pgRollback(ctx context.Context, env *Env, args []string) int {
 		return exitOK
 	}
 	if !asJSON {
-		adm.SetProgress(progressPrinter(env, ""))
+		adm.SetProgress(progressPrinter(env))
 	}
 	applied, err := adm.Rollback(ctx, p, pgrole.DrainOptions{Timeout: timeout})
 	doc.Applied = pgApplied(doc.Applied, "", adm.Database(), applied)
@@ -1170,7 +1170,7 @@ func planFileRole(path string) string {
 
 // progressPrinter prints each committed transaction's statements ("applied
 // PHASE: [db] SQL;") as it commits, and each lock-conflict retry on stderr.
-func progressPrinter(env *Env, _ string) func(pgrole.Progress) {
+func progressPrinter(env *Env) func(pgrole.Progress) {
 	return func(ev pgrole.Progress) {
 		if ev.Retry > 0 {
 			fmt.Fprintf(env.Stderr, "rotate pg: %s phase in database %s: lock conflict (%v); rolled back, retrying (attempt %d of %d) in %s\n",
