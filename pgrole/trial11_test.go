@@ -375,3 +375,56 @@ func TestTrial11StateTableGrantsNamed(t *testing.T) {
 		t.Fatalf("after the grants it named: %v", err)
 	}
 }
+
+// Finding 10: a lock conflict in the grant phase is reported as it waits
+// (Progress.Retry), then the phase goes on.
+func TestTrial11ProgressReportsLockRetries(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	app := testsvc.RoleName(t, "lr")
+	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(app)+" LOGIN")
+	mustExec(t, db.Pool, "CREATE TABLE locked (id int)", "GRANT SELECT ON locked TO "+q(app))
+	adm := connectAdmin(t, db.Name)
+	adm.SetLockRetry(pgrole.LockRetry{Timeout: 100 * time.Millisecond, Attempts: 50, MaxBackoff: 200 * time.Millisecond})
+	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: app, Strategy: pgrole.Mirror, Verifier: verifierFor(t, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseCreate); err != nil {
+		t.Fatal(err)
+	}
+	// An application transaction holds the table for a while.
+	holder, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, "LOCK TABLE locked IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	retries := make(chan pgrole.Progress, 100)
+	adm.SetProgress(func(ev pgrole.Progress) {
+		if ev.Retry > 0 {
+			select {
+			case retries <- ev:
+			default:
+			}
+		}
+	})
+	done := make(chan error, 1)
+	go func() { _, err := adm.ApplyPhase(ctx, p, pgrole.PhaseGrant); done <- err }()
+	var ev pgrole.Progress
+	select {
+	case ev = <-retries:
+	case err := <-done:
+		t.Fatalf("grant phase ended without a reported retry: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no retry reported")
+	}
+	_ = holder.Rollback(ctx)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ev.Phase != pgrole.PhaseGrant || ev.Retry < 2 || ev.Attempts != 50 || ev.Err == nil || ev.Database != db.Name {
+		t.Fatalf("retry event: %+v", ev)
+	}
+}
