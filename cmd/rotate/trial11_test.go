@@ -180,3 +180,51 @@ func mustExecCLI(t *testing.T, c interface {
 		}
 	}
 }
+
+// Finding 6, phase by phase: each "continue:" command runs as printed.
+func TestTrial11PhaseByPhaseAdviceWorks(t *testing.T) {
+	db := testsvc.Postgres(t)
+	app := testsvc.RoleName(t, "ph")
+	mustExecCLI(t, testsvc.Admin(t), "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN")
+	mustExecCLI(t, db.Pool, "CREATE TABLE t (id int)", "GRANT SELECT ON t TO "+pgx.Identifier{app}.Sanitize())
+	vars := map[string]string{"DATABASE_URL": db.URL}
+	r := runCLI(t, vars, "ph-password-"+testsvc.Suffix(), "pg", "apply", "--role", app, "--strategy", "mirror", "--phase", "create")
+	if r.code != exitOK {
+		t.Fatalf("create: %+v", r)
+	}
+	r = runAdvice(t, vars, r.stdout, "continue: ")
+	if !strings.Contains(r.stdout, "applied grant: ") {
+		t.Fatalf("grant: %+v", r)
+	}
+	r = runAdvice(t, vars, r.stdout, "continue: ")
+	if !strings.Contains(r.stdout, "ready") {
+		t.Fatalf("verify: %+v", r)
+	}
+	runAdvice(t, vars, r.stdout, "then: ")
+}
+
+// Finding 8 through the CLI: plan and apply --dry-run warn about objects
+// the old role owns under mirror; apply refuses before committing anything.
+func TestTrial11MirrorOwnerRefusedBeforeCommit(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	app := testsvc.RoleName(t, "mo")
+	mustExecCLI(t, testsvc.Admin(t), "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN")
+	mustExecCLI(t, db.Pool, "CREATE TABLE owned_t (id int)", "ALTER TABLE owned_t OWNER TO "+pgx.Identifier{app}.Sanitize())
+	vars := map[string]string{"DATABASE_URL": db.URL}
+	pw := "mo-password-" + testsvc.Suffix()
+	for _, args := range [][]string{{"pg", "plan"}, {"pg", "apply", "--dry-run"}} {
+		r := runCLI(t, vars, pw, append(args, "--role", app, "--strategy", "mirror")...)
+		if r.code != exitOK || !strings.Contains(r.stderr, "warning: ") || !strings.Contains(r.stderr, "owned_t") || !strings.Contains(r.stderr, "NOLOGIN owner role") {
+			t.Fatalf("%v: %+v", args, r)
+		}
+	}
+	r := runCLI(t, vars, pw, "pg", "apply", "--role", app, "--strategy", "mirror")
+	if r.code != exitCheck || !strings.Contains(r.stderr, "refused, nothing was changed") || strings.Contains(r.stdout, "applied") {
+		t.Fatalf("apply: %+v", r)
+	}
+	var n int
+	if err := db.Pool.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", app+"_v2").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("new role created (%d, %v)", n, err)
+	}
+}
