@@ -240,9 +240,11 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		"rotate pg apply [--phase …] [--userlist PATH] [--dry-run] PLAN-FILE\n\n"+
 		"Runs create, grant and verify (cutover is yours: point the applications at the new role),\n"+
 		"printing every statement committed. With --userlist, the new role's verifier is added to it.\n"+
-		"With PLAN-FILE (from rotate pg plan --out) it runs exactly that plan, with its verifier, and\n"+
-		"refuses if the catalog changed since; no password is read. --dry-run prints the statements\n"+
-		"of the phases it would run (as rotate pg plan) and changes nothing.")
+		"With PLAN-FILE (from rotate pg plan --out) it runs exactly that plan, with its verifier, once:\n"+
+		"refused if the catalog changed since, if the file was edited or if it was applied before; no\n"+
+		"password is read. --resume continues the unfinished rotation of --role with its recorded\n"+
+		"verifier (no password needed). --dry-run prints the statements of the phases it would run\n"+
+		"(as rotate pg plan) and changes nothing.")
 	f.register(fs)
 	fs.StringVar(&phase, "phase", "", "run only this phase (grant and verify need --resume --new ROLE)")
 	fs.StringVar(&userlist, "userlist", "", "PgBouncer userlist.txt to add the new role to (then run rotate pgbouncer reload)")
