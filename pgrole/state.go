@@ -146,6 +146,15 @@ func (a *Admin) rotationElsewhere(ctx context.Context, old string) (*RotationSta
 		if json.Unmarshal([]byte(strings.TrimPrefix(x.text, markerPrefix)), &m) != nil || m.Old != old || m.Database == a.cfg.Database {
 			continue
 		}
+		// A marker naming a database that no longer exists is stale: its
+		// record went with the database.
+		var exists bool
+		if err := a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, m.Database).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("pgrole: read rotation markers: %w", err)
+		}
+		if !exists {
+			continue
+		}
 		return &RotationState{Old: old, New: x.role, Database: m.Database}, nil
 	}
 	return nil, nil
