@@ -152,6 +152,7 @@ type Plan struct {
 
 	resume             bool
 	validUntil         string // the new role's VALID UNTIL ("" = none, never expires)
+	validUntilGiven    bool   // validUntil is PlanOptions.ValidUntil (not copied)
 	planID             string // the plan file's digest, when applied from one
 	digest             string // of the introspected catalog (Admin.Plan)
 	retired            bool   // the retire phase committed something: no rollback
@@ -402,7 +403,7 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 		if err != nil {
 			return nil, err
 		}
-		p.validUntil = v
+		p.validUntil, p.validUntilGiven = v, true
 		was := old.Attributes.ValidUntil
 		if was == "" {
 			was = "none (never expires)"

@@ -100,11 +100,14 @@ func WritePlan(w io.Writer, p *Plan) error {
 		return fmt.Errorf("%w: only a plan made by Admin.Plan (with its catalog digest) can be written", ErrBadPlan)
 	}
 	f := planFile{Version: planFileVersion, Role: p.Old, Strategy: p.Strategy, Stable: p.Stable, New: p.New, Retire: p.Retire,
-		ReassignTo: p.ReassignTo, Incident: p.Incident, Resume: p.resume, ValidUntil: p.validUntil, AdminDatabase: p.AdminDatabase,
+		ReassignTo: p.ReassignTo, Incident: p.Incident, Resume: p.resume, AdminDatabase: p.AdminDatabase,
 		Verifier: string(p.verifier.Secret().Bytes()), Fingerprint: p.verifier.Fingerprint(), CatalogDigest: p.digest,
 		SQL: map[PhaseName]string{}}
 	for _, ph := range appliedPhases {
 		f.SQL[ph] = phaseSQL(p, ph)
+	}
+	if p.validUntilGiven {
+		f.ValidUntil = p.validUntil // a copied one is read from the catalog again
 	}
 	f.FileDigest = f.digest()
 	enc := json.NewEncoder(w)
