@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/jackc/pgx/v5"
@@ -226,5 +227,37 @@ func TestTrial11MirrorOwnerRefusedBeforeCommit(t *testing.T) {
 	var n int
 	if err := db.Pool.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", app+"_v2").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("new role created (%d, %v)", n, err)
+	}
+}
+
+// Finding 10: while a lock conflict holds up the grant phase, apply says so
+// (and that it retries) instead of staying silent.
+func TestTrial11ApplySaysWhenRetryingALock(t *testing.T) {
+	ctx := context.Background()
+	db := testsvc.Postgres(t)
+	app := testsvc.RoleName(t, "lk")
+	mustExecCLI(t, testsvc.Admin(t), "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN")
+	mustExecCLI(t, db.Pool, "CREATE TABLE locked (id int)", "GRANT SELECT ON locked TO "+pgx.Identifier{app}.Sanitize())
+	vars := map[string]string{"DATABASE_URL": db.URL}
+	if r := runCLI(t, vars, "lk-password-"+testsvc.Suffix(), "pg", "apply", "--role", app, "--strategy", "mirror", "--phase", "create"); r.code != exitOK {
+		t.Fatalf("create: %+v", r)
+	}
+	holder, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, "LOCK TABLE locked IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(1500 * time.Millisecond)
+		_ = holder.Rollback(ctx)
+	}()
+	r := runCLI(t, vars, "", "pg", "apply", "--role", app, "--resume", "--new", app+"_v2", "--phase", "grant")
+	<-released
+	if r.code != exitOK || !strings.Contains(r.stderr, "lock conflict") || !strings.Contains(r.stderr, "retrying (attempt 2 of 40)") || !strings.Contains(r.stdout, "applied grant: ") {
+		t.Fatalf("grant under a held lock: %+v", r)
 	}
 }
