@@ -80,8 +80,6 @@ type RotationState struct {
 	// RetireStarted: a retire of the old role began (and has not finished):
 	// the next step is to run it again.
 	RetireStarted bool
-
-	planID string
 }
 
 // Elsewhere reports whether the record lives in another database than the
@@ -117,7 +115,7 @@ func (a *Admin) Rotation(ctx context.Context, old string) (*RotationState, error
 			if err := json.Unmarshal([]byte(details), &d); err != nil {
 				return nil, fmt.Errorf("pgrole: rotation state of %q holds bad details: %w", old, err)
 			}
-			st.ValidUntil, st.Retire, st.ReassignTo, st.Stable, st.planID = d.ValidUntil, d.Retire, d.ReassignTo, d.Stable, d.PlanID
+			st.ValidUntil, st.Retire, st.ReassignTo, st.Stable = d.ValidUntil, d.Retire, d.ReassignTo, d.Stable
 			st.RetireStarted = d.RetireStarted != nil
 			return st, nil
 		}
