@@ -22,6 +22,25 @@ type Applied struct {
 
 func (a Applied) String() string { return "[" + a.Database + "] " + a.SQL }
 
+// Progress is one event of a phase as it runs (SetProgress): a transaction
+// committed (Committed: its statements, now durable), or a lock conflict
+// made it roll back and wait before trying again (Retry > 0).
+type Progress struct {
+	Phase     PhaseName
+	Database  string
+	Committed []Applied
+	// Retry is the number of the attempt about to be made, after Wait;
+	// Attempts the most there will be; Err the lock conflict.
+	Retry, Attempts int
+	Wait            time.Duration
+	Err             error
+}
+
+// SetProgress makes every phase report each transaction as it commits and
+// each lock-conflict retry, as they happen (nil: no reports), so an
+// interrupted run shows what is already committed.
+func (a *Admin) SetProgress(f func(Progress)) { a.progress = f }
+
 // ApplyError reports a failed phase and exactly what it left behind:
 // statements of earlier transactions stay committed (Applied); the
 // statements of the failing transaction were rolled back.
@@ -90,6 +109,7 @@ func (a *Admin) ApplyPhase(ctx context.Context, p *Plan, phase PhaseName) ([]App
 				return nil, err
 			}
 		}
+		a.markRetireStarted(ctx, p.Old)
 		applied, err := a.run(ctx, phase, steps)
 		err = a.finishRotation(ctx, p.Old, err)
 		if len(applied) > 0 {
@@ -258,6 +278,9 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 					return err
 				}
 				pause := backoff/2 + rand.N(backoff/2+1)
+				if a.progress != nil {
+					a.progress(Progress{Phase: phase, Database: db, Retry: tries + 1, Attempts: lr.Attempts, Wait: pause, Err: err})
+				}
 				select {
 				case <-ctx.Done():
 					return err
@@ -282,6 +305,9 @@ func (a *Admin) run(ctx context.Context, phase PhaseName, steps []Step) ([]Appli
 			return applied, &ApplyError{Phase: phase, Applied: applied, Failed: *failed, RolledBack: done, Err: err}
 		}
 		applied = append(applied, done...)
+		if a.progress != nil && len(done) > 0 {
+			a.progress(Progress{Phase: phase, Database: db, Committed: done})
+		}
 		i = j
 	}
 	return applied, nil

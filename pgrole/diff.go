@@ -35,6 +35,10 @@ func (m Difference) String() string {
 	return fmt.Sprintf("%s: %s %s: %s", db, m.Kind, m.Object, m.Privilege)
 }
 
+// Extra reports whether m is a right the new role has and the old had not
+// (Privilege starts with "extra").
+func (m Difference) Extra() bool { return strings.HasPrefix(m.Privilege, "extra") }
+
 // DiffError is ErrPrivilegeDiff with the list of what the new role lacks.
 type DiffError struct {
 	Old, New    string
@@ -43,7 +47,7 @@ type DiffError struct {
 
 func (e *DiffError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pgrole: %q lacks %d privilege(s) of %q; cutover refused until the diff is empty (re-run the grant phase or grant them; OWNER: move ownership to a NOLOGIN role both login roles are members of):",
+	fmt.Fprintf(&b, "pgrole: %q lacks %d privilege(s) of %q; cutover refused until the diff is empty (resume the rotation, which runs the grant phase again and resets the new role's attributes and VALID UNTIL, or grant them; revoke an extra right by hand; OWNER: move ownership to a NOLOGIN role both login roles are members of):",
 		e.New, len(e.Differences), e.Old)
 	for i, m := range e.Differences {
 		if i == 10 {
@@ -208,7 +212,11 @@ LEFT JOIN LATERAL (SELECT m.umid, ARRAY(SELECT o FROM unnest(m.umoptions) o ORDE
 WHERE b.umid IS NULL OR (a.umid <> b.umid AND (NOT su.ok OR a.opts IS DISTINCT FROM b.opts))`
 
 // attributeDiffQuery compares the attributes of $1 (old) and $2 (new),
-// both ways: a missing attribute, and an extra one ("extra …").
+// both ways: a missing attribute, and an extra one ("extra …"). VALID
+// UNTIL (NULL and 'infinity' both mean never) differs when the new
+// password expires earlier than the old one or has expired (always a
+// finding), or otherwise differs from the old role's and is not $3, the
+// VALID UNTIL the rotation's plan set (NULL when there is none).
 var attributeDiffQuery = `
 SELECT 'ATTRIBUTE', '', x.k FROM pg_roles o, pg_roles n, LATERAL (VALUES
   ('LOGIN', o.rolcanlogin AND NOT n.rolcanlogin), ('CREATEDB', o.rolcreatedb AND NOT n.rolcreatedb),
@@ -216,8 +224,13 @@ SELECT 'ATTRIBUTE', '', x.k FROM pg_roles o, pg_roles n, LATERAL (VALUES
   ('REPLICATION', o.rolreplication AND NOT n.rolreplication), ('SUPERUSER', o.rolsuper AND NOT n.rolsuper),
   ('INHERIT', o.rolinherit AND NOT n.rolinherit), ('extra INHERIT', n.rolinherit AND NOT o.rolinherit),
   ('CONNECTION LIMIT ' || o.rolconnlimit || ' (new role: ' || n.rolconnlimit || ')', o.rolconnlimit <> n.rolconnlimit),
-  ('VALID UNTIL ' || coalesce(o.rolvaliduntil::text, 'never') || ' (new role: ' || coalesce(n.rolvaliduntil::text, 'never') || ')',
-   o.rolvaliduntil IS DISTINCT FROM n.rolvaliduntil),
+  ('VALID UNTIL ' || coalesce(o.rolvaliduntil::text, 'never') || ' (new role: ' || coalesce(n.rolvaliduntil::text, 'never') || ')' ||
+   CASE WHEN coalesce(n.rolvaliduntil, 'infinity') <= now() THEN ': the new password has expired'
+        WHEN coalesce(n.rolvaliduntil, 'infinity') < coalesce(o.rolvaliduntil, 'infinity') THEN ': the new password expires before the old one'
+        ELSE '' END,
+   coalesce(o.rolvaliduntil, 'infinity') <> coalesce(n.rolvaliduntil, 'infinity')
+   AND (coalesce(n.rolvaliduntil, 'infinity') <= now() OR coalesce(n.rolvaliduntil, 'infinity') < coalesce(o.rolvaliduntil, 'infinity')
+        OR $3::timestamptz IS DISTINCT FROM coalesce(n.rolvaliduntil, 'infinity'))),
   ('extra CREATEDB', n.rolcreatedb AND NOT o.rolcreatedb), ('extra CREATEROLE', n.rolcreaterole AND NOT o.rolcreaterole),
   ('extra BYPASSRLS', n.rolbypassrls AND NOT o.rolbypassrls), ('extra REPLICATION', n.rolreplication AND NOT o.rolreplication),
   ('extra SUPERUSER', n.rolsuper AND NOT o.rolsuper)) x(k, missing)
@@ -308,7 +321,18 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Difference
 			return m, err
 		})
 	}
-	out, err := collect(a.conn, "", attributeDiffQuery, oldOID, newOID, false)
+	var planned *string
+	if st, err := a.Rotation(ctx, oldRole); err == nil && st != nil && st.New == newRole && st.ValidUntil != "" && !st.Elsewhere(a.cfg.Database) {
+		planned = &st.ValidUntil
+	}
+	rows, err := a.conn.Query(ctx, attributeDiffQuery, oldOID, newOID, planned)
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: diff: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Difference, error) {
+		var m Difference
+		return m, row.Scan(&m.Kind, &m.Object, &m.Privilege)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("pgrole: diff: %w", err)
 	}
@@ -358,7 +382,7 @@ func (a *Admin) Diff(ctx context.Context, oldRole, newRole string) ([]Difference
 	// A database pgrole cannot scan is a finding when what the two roles
 	// have there may differ: a role only one of them has the privileges
 	// of has dependencies there (or owns it).
-	rows, err := a.conn.Query(ctx, uncomparedQuery, oldOID, newOID)
+	rows, err = a.conn.Query(ctx, uncomparedQuery, oldOID, newOID)
 	if err != nil {
 		return nil, fmt.Errorf("pgrole: diff: read databases that cannot be scanned: %w", err)
 	}

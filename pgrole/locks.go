@@ -216,6 +216,9 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 				break
 			}
 			pause := backoff/2 + rand.N(backoff/2+1)
+			if a.progress != nil {
+				a.progress(Progress{Phase: phase, Database: db, Retry: attempt + 1, Attempts: lr.Attempts, Wait: pause, Err: err})
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(pause):
@@ -234,6 +237,9 @@ func (a *Admin) runShort(ctx context.Context, phase PhaseName, steps []Step) ([]
 			return applied, &ApplyError{Phase: phase, Applied: applied, Failed: *failed, RolledBack: done, Err: err}
 		}
 		applied = append(applied, done...)
+		if a.progress != nil && len(done) > 0 {
+			a.progress(Progress{Phase: phase, Database: db, Committed: done})
+		}
 	}
 	return applied, nil
 }

@@ -50,10 +50,14 @@
 //
 // A rotation is recorded from its create phase until retire or rollback
 // (RotationState, in the table rotation.pgrole_state of the operator's
-// database): a second rotation of the same role is refused meanwhile, and
-// Resume continues it with the same verifier. A plan can be written to a
-// file (CreatePlanFile) and applied later exactly as reviewed (ReadPlan),
-// refused if the catalog changed. Before the create phase commits, Precheck
+// database, and marked on the new role by a comment every database sees):
+// a second rotation of the same role is refused meanwhile, from any
+// database of the cluster, and Resume continues it with the same verifier.
+// A plan can be written to a file (CreatePlanFile) and applied later
+// exactly as reviewed, once (ReadPlan), refused if the catalog changed, if
+// the file was edited or if it was applied before. The new role's VALID
+// UNTIL is the password's: PlanOptions.ValidUntil, or the old role's while
+// it is in the future. Before the create phase commits, Precheck
 // dry-runs the statements so an operator lacking a privilege is refused with
 // nothing left behind; a verifier is never sent while the server's logging
 // settings (log_statement…, pgaudit.log) would record it, or
@@ -157,6 +161,8 @@ type Admin struct {
 	notices     []*pgconn.Notice // warnings of the statement being run
 	// lockRetry tunes the grant phase (SetLockRetry).
 	lockRetry LockRetry
+	// progress receives commits and retries as they happen (SetProgress).
+	progress func(Progress)
 }
 
 // Connect opens an operator connection from a DSN. The error never contains

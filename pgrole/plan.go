@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goodgo/rotation/fingerprint"
 	"github.com/goodgo/rotation/keygen"
@@ -88,9 +89,22 @@ type PlanOptions struct {
 	// show the login role), so objects the application creates belong to
 	// the stable role instead of a login role that will be dropped.
 	NoSetRole bool
+	// ValidUntil is the new role's VALID UNTIL, the expiry of its password
+	// (a property of the password, not a privilege): an RFC 3339 time, or
+	// "infinity" for never. Default: the old role's when it is in the future
+	// (copied; the plan says so); Plan refuses when the old role's has
+	// passed, as a new role that cannot log in must never be created
+	// silently, and when this one has passed.
+	ValidUntil string
 	// Rand is the random source of the break-glass password and its salt
 	// (default crypto/rand); tests make plans deterministic with it.
 	Rand io.Reader
+
+	// resumeAttrs: the attributes the new role has now (Resume): those the
+	// old role lacks are removed by the resumed create phase.
+	resumeAttrs *Attributes
+	// planID: the plan file's digest (ReadPlan), recorded by the create phase.
+	planID string
 }
 
 // Step is one SQL statement of a plan, or of a dry run
@@ -148,11 +162,16 @@ type Plan struct {
 	Notes []string
 
 	resume             bool
+	validUntil         string // the new role's VALID UNTIL ("" = none, never expires)
+	validUntilGiven    bool   // validUntil is PlanOptions.ValidUntil (not copied)
+	planID             string // the plan file's digest, when applied from one
 	digest             string // of the introspected catalog (Admin.Plan)
 	retired            bool   // the retire phase committed something: no rollback
 	verifier           scram.Verifier
 	breakGlass         scram.Verifier
 	breakGlassPassword fingerprint.Secret
+	resumeAttrs        *Attributes
+	ownerWarning       string
 }
 
 // Verifier returns the new role's verifier (for PgBouncer's userlist).
@@ -192,14 +211,14 @@ func (a *Admin) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := resumeFromState(st, &opts); err != nil {
+	if err := resumeFromState(st, &opts, a.cfg.Database); err != nil {
 		return nil, err
 	}
 	old, err := a.Introspect(ctx, opts.Role)
 	if err != nil {
 		return nil, err
 	}
-	p, err := BuildPlan(old, a.cfg.Database, opts, a.roleExists(ctx))
+	p, err := a.buildPlan(ctx, old, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +227,109 @@ func (a *Admin) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	}
 	p.Notes = append(p.Notes, databaseNote(old))
 	return p, nil
+}
+
+// buildPlan is BuildPlan with the checks that need the server: the new
+// role's VALID UNTIL must be in the future, a resumed rotation's new role
+// gets its extra attributes removed.
+func (a *Admin) buildPlan(ctx context.Context, old *Role, opts PlanOptions) (*Plan, error) {
+	if err := a.checkValidUntil(ctx, old, opts.ValidUntil); err != nil {
+		return nil, err
+	}
+	if opts.Resume && opts.New != "" {
+		var at Attributes
+		if err := a.conn.QueryRow(ctx, `SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = $1`, opts.New).
+			Scan(&at.Superuser, &at.CreateRole, &at.CreateDB, &at.Replication, &at.BypassRLS); err == nil {
+			opts.resumeAttrs = &at
+		}
+	}
+	return BuildPlan(old, a.cfg.Database, opts, a.roleExists(ctx))
+}
+
+// ownerWarning is the warning for a mirror plan of a role that owns
+// objects: owner rights are not copied, so verify (Diff's OWNER findings)
+// will refuse cutover after the create and grant phases committed. Default
+// privileges and user mappings, which pg_shdepend also records as owned,
+// are copied and not listed.
+func ownerWarning(old *Role, p *Plan) string {
+	var names []string
+	for _, shared := range []bool{false, true} {
+		for _, o := range old.Owned {
+			if (o.Database == "") != shared || strings.HasPrefix(o.Object, "default privileges ") || strings.HasPrefix(o.Object, "user mapping ") {
+				continue
+			}
+			if shared {
+				names = append(names, o.Object)
+			} else {
+				names = append(names, fmt.Sprintf("%s (database %q)", o.Object, o.Database))
+			}
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	more := ""
+	if len(names) > 10 {
+		more = fmt.Sprintf(" … and %d more", len(names)-10)
+		names = names[:10]
+	}
+	return fmt.Sprintf("%s owns %s%s: owner rights are not copied, so verify will refuse cutover to %s after the create and grant phases commit; first move ownership to a NOLOGIN owner role both login roles are members of (CREATE ROLE app_owner NOLOGIN; GRANT app_owner TO %s; ALTER … OWNER TO app_owner, or REASSIGN OWNED BY %s TO app_owner in each database), then plan again",
+		ident(p.Old), strings.Join(names, ", "), more, ident(p.New), ident(p.Old), ident(p.Old))
+}
+
+// OwnerWarning is, for a mirror plan of a role that owns objects whose
+// owner rights the new role cannot have, the warning naming them and the
+// fix ("" otherwise): applied as it is, the plan commits the new role and
+// its grants and then fails verify. The plan's notes carry it too.
+func (p *Plan) OwnerWarning() string { return p.ownerWarning }
+
+// checkValidUntil refuses a plan whose new role could not log in: the
+// given VALID UNTIL has passed, or none is given and the old role's (which
+// would be copied) has.
+func (a *Admin) checkValidUntil(ctx context.Context, old *Role, given string) error {
+	if given != "" {
+		v, err := normalizeValidUntil(given)
+		if err != nil {
+			return err
+		}
+		var passed bool
+		if err := a.conn.QueryRow(ctx, `SELECT $1::timestamptz <= now()`, v).Scan(&passed); err != nil {
+			return fmt.Errorf("pgrole: check VALID UNTIL: %w", err)
+		}
+		if passed {
+			return fmt.Errorf("%w: VALID UNTIL %s (--valid-until) has passed: the new role could not log in; give a time in the future, or infinity", ErrBadPlan, given)
+		}
+		return nil
+	}
+	if old.Attributes.ValidUntil == "" {
+		return nil
+	}
+	var passed bool
+	if err := a.conn.QueryRow(ctx, `SELECT $1::timestamptz <= now()`, old.Attributes.ValidUntil).Scan(&passed); err != nil {
+		return fmt.Errorf("pgrole: check VALID UNTIL: %w", err)
+	}
+	if passed {
+		return fmt.Errorf("%w: the password of %q expired (VALID UNTIL %s): copied, the new role could not log in with its new password; nothing was changed: give the new role its own expiry with --valid-until (PlanOptions.ValidUntil: an RFC 3339 time such as 2027-12-31T00:00:00Z, or infinity)",
+			ErrBadPlan, old.Name, old.Attributes.ValidUntil)
+	}
+	return nil
+}
+
+// normalizeValidUntil turns an RFC 3339 time or "infinity" into the
+// literal the plan writes (UTC).
+func normalizeValidUntil(s string) (string, error) {
+	if strings.EqualFold(s, "infinity") {
+		return "infinity", nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		// The form a plan writes (and records), read back on resume.
+		t, err = time.Parse("2006-01-02 15:04:05.999999-07", s)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: VALID UNTIL %q: give an RFC 3339 time (2027-12-31T00:00:00Z) or infinity", ErrBadPlan, truncate(s, 40))
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000000+00"), nil
 }
 
 // databaseNote tells the reviewer which databases the plan covers. In any
@@ -286,6 +408,22 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 		return nil, fmt.Errorf("%w: Resume needs New, the role the interrupted rotation created", ErrBadPlan)
 	}
 	p.resume = opts.Resume
+	p.resumeAttrs, p.planID = opts.resumeAttrs, opts.planID
+	if opts.ValidUntil != "" {
+		v, err := normalizeValidUntil(opts.ValidUntil)
+		if err != nil {
+			return nil, err
+		}
+		p.validUntil, p.validUntilGiven = v, true
+		was := old.Attributes.ValidUntil
+		if was == "" {
+			was = "none (never expires)"
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("VALID UNTIL %s set by this plan (ValidUntil, --valid-until) for the new password; the old role's: %s; verify of this rotation accepts it", v, was))
+	} else if v := old.Attributes.ValidUntil; v != "" && v != "infinity" {
+		p.validUntil = v
+		p.Notes = append(p.Notes, fmt.Sprintf("VALID UNTIL %s copied from %s: the new password expires when the old one does; set a fresh expiry with --valid-until (PlanOptions.ValidUntil: an RFC 3339 time, or infinity)", v, ident(p.Old)))
+	}
 	if p.New == p.Old || p.New == p.Stable {
 		return nil, fmt.Errorf("%w: the new role must differ from the old and the stable role", ErrBadPlan)
 	}
@@ -349,6 +487,9 @@ func BuildPlan(old *Role, adminDB string, opts PlanOptions, exists func(string) 
 		}
 	} else {
 		p.Notes = append(p.Notes, "privileges granted to the old role after this plan are not copied: verify runs again right before cutover")
+		if p.ownerWarning = ownerWarning(old, p); p.ownerWarning != "" {
+			p.Notes = append(p.Notes, "WARNING: "+p.ownerWarning)
+		}
 	}
 	// The old role's own rights in a database pgrole cannot scan would be
 	// left behind by a copy (mirror, or an alternate login role whose

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/goodgo/rotation/pgrole/scram"
 )
@@ -16,6 +17,14 @@ import (
 // ErrCatalogChanged: the catalog differs from what was introspected when the
 // plan file was written; plan again and review the new plan.
 var ErrCatalogChanged = errors.New("pgrole: the catalog changed since the plan was made")
+
+// ErrPlanEdited: the plan file's content is not what was written (its
+// digest does not match): plan again rather than edit a plan file.
+var ErrPlanEdited = errors.New("pgrole: the plan file was edited after it was written")
+
+// ErrPlanUsed: the plan file was applied before (its rotation is unfinished,
+// was retired or was rolled back); a plan file is applied once.
+var ErrPlanUsed = errors.New("pgrole: the plan file was already applied")
 
 // planFileVersion is the format of plan files; others are refused.
 const planFileVersion = 1
@@ -34,11 +43,24 @@ type planFile struct {
 	ReassignTo    string               `json:"reassign_to,omitempty"`
 	Incident      bool                 `json:"incident,omitempty"`
 	Resume        bool                 `json:"resume,omitempty"`
+	ValidUntil    string               `json:"valid_until,omitempty"`
 	AdminDatabase string               `json:"admin_database"`
 	Verifier      string               `json:"verifier"`
 	Fingerprint   string               `json:"verifier_fingerprint"`
 	CatalogDigest string               `json:"catalog_digest"`
 	SQL           map[PhaseName]string `json:"sql"`
+	// FileDigest is the SHA-256 of the file's content with this field
+	// empty: an edited file is told from a changed catalog, and it is the
+	// plan's id in the rotation's record (single use).
+	FileDigest string `json:"file_digest,omitempty"`
+}
+
+// digest returns the SHA-256 of f with FileDigest empty.
+func (f planFile) digest() string {
+	f.FileDigest = ""
+	b, _ := json.Marshal(f)
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 // appliedPhases are the phases a plan file fixes (the rest are checks or
@@ -84,15 +106,22 @@ func WritePlan(w io.Writer, p *Plan) error {
 	for _, ph := range appliedPhases {
 		f.SQL[ph] = phaseSQL(p, ph)
 	}
+	if p.validUntilGiven {
+		f.ValidUntil = p.validUntil // a copied one is read from the catalog again
+	}
+	f.FileDigest = f.digest()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(f)
 }
 
 // ReadPlan reads a plan file and rebuilds its plan against the catalog as it
-// is now: refused with ErrCatalogChanged if the role's catalog differs from
-// what was introspected when it was written, and with ErrBadPlan if the
-// rebuilt SQL is not the SQL written. The plan uses the file's verifier, so
+// is now: refused with ErrPlanEdited if the file's content is not what was
+// written, with ErrPlanUsed if it was applied before (a plan file is
+// single-use: its rotation is unfinished, retired or rolled back), with
+// ErrCatalogChanged if the role's catalog differs from what was
+// introspected when it was written or the rebuilt SQL is not the SQL
+// written. The plan uses the file's verifier, so
 // the fingerprint is the one printed at plan time.
 func (a *Admin) ReadPlan(ctx context.Context, r io.Reader) (*Plan, error) {
 	var f planFile
@@ -103,6 +132,9 @@ func (a *Admin) ReadPlan(ctx context.Context, r io.Reader) (*Plan, error) {
 	}
 	if f.Version != planFileVersion {
 		return nil, fmt.Errorf("%w: plan file version %d, want %d", ErrBadPlan, f.Version, planFileVersion)
+	}
+	if f.FileDigest != "" && f.FileDigest != f.digest() {
+		return nil, fmt.Errorf("%w: its content does not match the digest written with it (%.16s…); run rotate pg plan --out again and review the new plan instead of editing one", ErrPlanEdited, f.FileDigest)
 	}
 	v, err := scram.Parse(f.Verifier)
 	if err != nil {
@@ -129,21 +161,26 @@ func (a *Admin) ReadPlan(ctx context.Context, r io.Reader) (*Plan, error) {
 		return nil, fmt.Errorf("%w: role %q: digest %.16s… at plan time, %.16s… now; run rotate pg plan --out again and review it", ErrCatalogChanged, f.Role, f.CatalogDigest, d)
 	}
 	opts := PlanOptions{Role: f.Role, Strategy: f.Strategy, Stable: f.Stable, New: f.New, Verifier: v, Retire: f.Retire,
-		ReassignTo: f.ReassignTo, Incident: f.Incident, Resume: f.Resume}
+		ReassignTo: f.ReassignTo, Incident: f.Incident, Resume: f.Resume, ValidUntil: f.ValidUntil, planID: f.FileDigest}
 	if err := a.checkStateAccess(ctx); err != nil {
 		return nil, err
+	}
+	if f.FileDigest != "" {
+		if err := a.checkPlanUnused(ctx, f); err != nil {
+			return nil, err
+		}
 	}
 	st, err := a.Rotation(ctx, f.Role)
 	if err != nil {
 		return nil, err
 	}
-	if err := resumeFromState(st, &opts); err != nil {
+	if err := resumeFromState(st, &opts, a.cfg.Database); err != nil {
 		return nil, err
 	}
 	if opts.Verifier.Fingerprint() != v.Fingerprint() {
 		return nil, fmt.Errorf("%w: the unfinished rotation of %q has verifier fp=%s, the plan file fp=%s", ErrBadPlan, f.Role, opts.Verifier.Fingerprint(), v.Fingerprint())
 	}
-	p, err := BuildPlan(old, a.cfg.Database, opts, a.roleExists(ctx))
+	p, err := a.buildPlan(ctx, old, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +191,28 @@ func (a *Admin) ReadPlan(ctx context.Context, r io.Reader) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkPlanUnused refuses a plan file that was applied before.
+func (a *Admin) checkPlanUnused(ctx context.Context, f planFile) error {
+	var history bool
+	if err := a.conn.QueryRow(ctx, `SELECT to_regclass('`+historyTable+`') IS NOT NULL AND to_regclass('`+stateTable+`') IS NOT NULL`).Scan(&history); err != nil || !history {
+		return err
+	}
+	outcome, at, err := a.planUse(ctx, f.FileDigest)
+	if err != nil {
+		return fmt.Errorf("pgrole: read the rotation history: %w", classify(err))
+	}
+	switch outcome {
+	case "":
+		return nil
+	case "unfinished":
+		return fmt.Errorf("%w: its rotation %q → %q (started %s) is unfinished; continue it with Resume (rotate pg apply --role %s --resume) or roll it back",
+			ErrPlanUsed, f.Role, f.New, at.UTC().Format(time.RFC3339), f.Role)
+	default:
+		return fmt.Errorf("%w: its rotation %q → %q (started %s) was %s; a plan file is applied once: make a new one (rotate pg plan --out) for another rotation",
+			ErrPlanUsed, f.Role, f.New, at.UTC().Format(time.RFC3339), outcome)
+	}
 }
 
 // CreatePlanFile writes p to a new file at path, mode 0600 (it holds the

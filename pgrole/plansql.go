@@ -83,11 +83,29 @@ func (b *builder) create() {
 			opts = append(opts, x.name)
 		}
 	}
+	if r := b.p.resumeAttrs; b.p.resume && r != nil {
+		// A resumed create phase repairs the role it made: an attribute
+		// the old role lacks (added by hand since) is removed.
+		for _, x := range []struct {
+			extra bool
+			name  string
+		}{{r.Superuser && !at.Superuser, "NOSUPERUSER"}, {r.CreateDB && !at.CreateDB, "NOCREATEDB"}, {r.CreateRole && !at.CreateRole, "NOCREATEROLE"},
+			{r.Replication && !at.Replication, "NOREPLICATION"}, {r.BypassRLS && !at.BypassRLS, "NOBYPASSRLS"}} {
+			if x.extra {
+				opts = append(opts, x.name)
+			}
+		}
+	}
 	opts = append(opts, "CONNECTION LIMIT "+strconv.Itoa(at.ConnLimit))
-	if at.ValidUntil != "" {
-		// The password expiry is a right too: the new role's expires when
-		// the old one's does.
-		opts = append(opts, "VALID UNTIL "+literal(at.ValidUntil))
+	// VALID UNTIL belongs to the password: the plan's (given, or the old
+	// role's when still in the future; see PlanOptions.ValidUntil). A
+	// resumed create phase sets it even when it is none, so a changed
+	// expiry is repaired.
+	switch {
+	case b.p.validUntil != "":
+		opts = append(opts, "VALID UNTIL "+literal(b.p.validUntil))
+	case at.ValidUntil == "infinity" || b.p.resume:
+		opts = append(opts, "VALID UNTIL 'infinity'")
 	}
 	verb := "CREATE ROLE "
 	if b.p.resume {

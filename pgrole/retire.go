@@ -38,6 +38,7 @@ func (a *Admin) Retire(ctx context.Context, o RetireOptions) (applied []Applied,
 	if err != nil {
 		return nil, err
 	}
+	a.markRetireStarted(ctx, o.Role)
 	return a.run(ctx, PhaseRetire, steps)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,8 +44,8 @@ func runPgBouncer(ctx context.Context, env *Env, args []string) int {
 
 // pgFlags are shared by plan and apply.
 type pgFlags struct {
-	adminURLFile, role, strategy, stable, newRole, retire, reassign, passwordFile string
-	incident, resume                                                              bool
+	adminURLFile, role, strategy, stable, newRole, retire, reassign, passwordFile, validUntil string
+	incident, resume                                                                          bool
 }
 
 // register adds the flags apply uses; registerRetire the ones only the
@@ -52,11 +53,12 @@ type pgFlags struct {
 func (f *pgFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.adminURLFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&f.role, "role", "", "the login role in use now (required)")
-	fs.StringVar(&f.strategy, "strategy", "alternate", "alternate or mirror")
+	fs.StringVar(&f.strategy, "strategy", "", "alternate or mirror (default alternate; with --resume the recorded one)")
 	fs.StringVar(&f.stable, "stable", "", "alternate: the stable role (default: base of --role)")
 	fs.StringVar(&f.newRole, "new", "", "new login role name (default: next by alternation)")
 	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the new password (default: read stdin)")
-	fs.BoolVar(&f.resume, "resume", false, "continue the unfinished rotation of --role (its recorded new role and verifier)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the unfinished rotation of --role (its recorded new role and verifier; no password needed)")
+	fs.StringVar(&f.validUntil, "valid-until", "", "the new password's expiry (VALID UNTIL): RFC 3339 time or infinity (default: the old role's, refused once passed)")
 }
 
 func (f *pgFlags) registerRetire(fs *flag.FlagSet) {
@@ -131,25 +133,37 @@ func (f *pgFlags) usage(env *Env, fs *flag.FlagSet) bool {
 
 func (f *pgFlags) plan(ctx context.Context, env *Env, adm *pgrole.Admin) (*pgrole.Plan, int) {
 	pw, err := readPassword(env, f.passwordFile)
-	if err != nil {
+	// A resumed rotation uses the verifier it recorded: no password is
+	// needed; one given is checked against it.
+	noPassword := f.resume && f.passwordFile == "" && errors.Is(err, ErrEmptySecret)
+	if err != nil && !noPassword {
 		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
 		return nil, exitUsage
 	}
-	v, err := scram.New(pw, scram.Options{})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
-		return nil, exitUsage
+	var v scram.Verifier
+	if !noPassword {
+		if v, err = scram.New(pw, scram.Options{}); err != nil {
+			fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
+			return nil, exitUsage
+		}
 	}
 	p, err := adm.Plan(ctx, pgrole.PlanOptions{Role: f.role, Strategy: pgrole.Strategy(f.strategy), Stable: f.stable, New: f.newRole,
-		Verifier: v, Retire: pgrole.RetireMode(f.retire), ReassignTo: f.reassign, Incident: f.incident, Resume: f.resume})
+		Verifier: v, Retire: pgrole.RetireMode(f.retire), ReassignTo: f.reassign, Incident: f.incident, Resume: f.resume, ValidUntil: f.validUntil})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg: %v\n", err)
 		if errors.Is(err, pgrole.ErrRotationInProgress) {
-			fmt.Fprintf(env.Stderr, "rotate pg: refused, nothing changed; to continue it: rotate pg apply --role %s --resume < the same password\n", f.role)
+			if st, _ := adm.Rotation(ctx, f.role); st != nil && !st.Elsewhere(adm.Database()) {
+				fmt.Fprintf(env.Stderr, "rotate pg: refused, nothing changed; to continue it: rotate pg apply --role %s --resume (or undo it: rotate pg rollback --role %s)\n", f.role, f.role)
+			}
+		}
+		if noPassword && errors.Is(err, pgrole.ErrBadPlan) && strings.Contains(err.Error(), "no verifier") {
+			fmt.Fprintln(env.Stderr, "rotate pg: --resume: no rotation of this role is recorded, so its password is needed (stdin or --password-file)")
 		}
 		return nil, codeFor(err)
 	}
-	if f.resume {
+	if f.resume && noPassword {
+		fmt.Fprintf(env.Stderr, "rotate pg: resuming the rotation %s -> %s with its recorded verifier fp=%s (no password given, none needed)\n", p.Old, p.New, p.Verifier().Fingerprint())
+	} else if f.resume {
 		// The plan reuses the verifier the interrupted rotation recorded:
 		// the password given now must be the one it was made from.
 		if !p.Verifier().Matches(pw) {
@@ -202,6 +216,9 @@ func pgPlan(ctx context.Context, env *Env, args []string) int {
 			return exitCheck
 		}
 	}
+	if w := p.OwnerWarning(); w != "" {
+		fmt.Fprintf(env.Stderr, "rotate pg plan: warning: %s\n", w)
+	}
 	if asJSON {
 		doc := pgPlanDoc("pg plan", p, true)
 		doc.PlanFile = *out
@@ -223,9 +240,11 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		"rotate pg apply [--phase …] [--userlist PATH] [--dry-run] PLAN-FILE\n\n"+
 		"Runs create, grant and verify (cutover is yours: point the applications at the new role),\n"+
 		"printing every statement committed. With --userlist, the new role's verifier is added to it.\n"+
-		"With PLAN-FILE (from rotate pg plan --out) it runs exactly that plan, with its verifier, and\n"+
-		"refuses if the catalog changed since; no password is read. --dry-run prints the statements\n"+
-		"of the phases it would run (as rotate pg plan) and changes nothing.")
+		"With PLAN-FILE (from rotate pg plan --out) it runs exactly that plan, with its verifier, once:\n"+
+		"refused if the catalog changed since, if the file was edited or if it was applied before; no\n"+
+		"password is read. --resume continues the unfinished rotation of --role with its recorded\n"+
+		"verifier (no password needed). --dry-run prints the statements of the phases it would run\n"+
+		"(as rotate pg plan) and changes nothing.")
 	f.register(fs)
 	fs.StringVar(&phase, "phase", "", "run only this phase (grant and verify need --resume --new ROLE)")
 	fs.StringVar(&userlist, "userlist", "", "PgBouncer userlist.txt to add the new role to (then run rotate pgbouncer reload)")
@@ -238,6 +257,16 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	planPath := ""
 	if fs.NArg() == 1 && f.role == "" {
 		planPath = fs.Arg(0)
+		if f.resume {
+			// A plan file is applied once, as written: an interrupted one
+			// is continued from its recorded rotation, by role.
+			role := planFileRole(planPath)
+			if role == "" {
+				role = "ROLE"
+			}
+			fmt.Fprintf(env.Stderr, "rotate pg apply: --resume does not go with a PLAN-FILE (a plan file is applied once, as written); to continue the rotation it started: rotate pg apply --role %s --resume\n", role)
+			return exitUsage
+		}
 	} else if !f.usage(env, fs) {
 		return exitUsage
 	}
@@ -315,6 +344,14 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 	} else if p, code = f.plan(ctx, env, adm); p == nil {
 		return code
 	}
+	if w := p.OwnerWarning(); w != "" {
+		if *dryRun || f.resume || phases[0] != pgrole.PhaseCreate {
+			fmt.Fprintf(env.Stderr, "rotate pg apply: warning: %s\n", w)
+		} else {
+			fmt.Fprintf(env.Stderr, "rotate pg apply: refused, nothing was changed: %s\n", w)
+			return exitCheck
+		}
+	}
 	if *dryRun {
 		if asJSON {
 			doc := pgPlanDoc("pg apply", p, true)
@@ -344,20 +381,26 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		return exitOK
 	}
 	doc := applyJSON{Command: "pg apply", OldRole: p.Old, NewRole: p.New, Phases: names, Userlist: userlist}
+	if !asJSON {
+		// Each transaction is printed as it commits, and each lock retry
+		// as it waits: an interrupted run shows what is committed.
+		adm.SetProgress(progressPrinter(env))
+	}
 	for _, ph := range phases {
 		applied, err := adm.ApplyPhase(ctx, p, ph)
 		doc.Applied = pgApplied(doc.Applied, string(ph), adm.Database(), applied)
-		if !asJSON {
-			for _, a := range applied {
-				fmt.Fprintf(env.Stdout, "applied %s: %s;\n", ph, a)
-			}
-		}
 		if err != nil {
-			if asJSON {
-				doc.Next = "rotate pg apply --role " + p.Old + " --resume (or rotate pg rollback --role " + p.Old + ")"
-				writeJSON(env.Stdout, doc)
-			}
 			fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
+			next := ""
+			if st, _ := adm.Rotation(ctx, p.Old); st != nil && !st.Elsewhere(adm.Database()) {
+				next = "rotate pg apply --role " + p.Old + " --resume (or rotate pg rollback --role " + p.Old + ")"
+			}
+			if asJSON {
+				doc.Next = next
+				writeJSON(env.Stdout, doc)
+			} else if next != "" {
+				fmt.Fprintf(env.Stderr, "next: %s\n", next)
+			}
 			return exitCheck
 		}
 	}
@@ -444,6 +487,7 @@ func pgVerify(ctx context.Context, env *Env, args []string) int {
 			Kind      string `json:"kind"`
 			Object    string `json:"object"`
 			Privilege string `json:"privilege"`
+			Extra     bool   `json:"extra,omitempty"` // a right the new role has and the old lacks
 		}
 		doc := struct {
 			Command        string    `json:"command"`
@@ -453,16 +497,23 @@ func pgVerify(ctx context.Context, env *Env, args []string) int {
 			CutoverAllowed bool      `json:"cutover_allowed"`
 		}{Command: "pg verify", OldRole: oldRole, NewRole: newRole, Missing: []missing{}, CutoverAllowed: len(ms) == 0}
 		for _, m := range ms {
-			doc.Missing = append(doc.Missing, missing{m.Database, m.Kind, m.Object, m.Privilege})
+			doc.Missing = append(doc.Missing, missing{m.Database, m.Kind, m.Object, m.Privilege, m.Extra()})
 		}
 		writeJSON(env.Stdout, doc)
 	} else {
 		for _, m := range ms {
-			fmt.Fprintf(env.Stdout, "missing %s\n", m)
+			if m.Extra() {
+				fmt.Fprintf(env.Stdout, "extra %s\n", m)
+			} else {
+				fmt.Fprintf(env.Stdout, "missing %s\n", m)
+			}
+		}
+		if st, err := adm.Rotation(ctx, oldRole); err == nil && st != nil && st.New == newRole && st.ValidUntil != "" {
+			fmt.Fprintf(env.Stdout, "note: VALID UNTIL %s of %s was set by the rotation's plan\n", st.ValidUntil, newRole)
 		}
 	}
 	if len(ms) > 0 {
-		fmt.Fprintf(env.Stderr, "rotate pg verify: %q lacks %d privilege(s) of %q; cutover refused\n", newRole, len(ms), oldRole)
+		fmt.Fprintf(env.Stderr, "rotate pg verify: %q differs from %q in %d item(s) (missing: lacks a right of the old role; extra: has one it lacks); cutover refused\n", newRole, oldRole, len(ms))
 		return exitCheck
 	}
 	if !asJSON {
@@ -587,10 +638,15 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 		o.Pending = pgrole.PgBouncerClients(bouncerDSN)
 	}
 	err := adm.Drain(ctx, role, o)
+	var next string
+	if err == nil {
+		st, _ := adm.Rotation(ctx, role)
+		next = retireCommand(role, st)
+	}
 	if asJSON {
 		doc.Drained = err == nil
 		if err == nil {
-			doc.Sessions, doc.Databases, doc.Next = 0, []string{}, "rotate pg retire --role "+role
+			doc.Sessions, doc.Databases, doc.Next = 0, []string{}, next
 		}
 		writeJSON(env.Stdout, doc)
 	}
@@ -599,7 +655,7 @@ func pgDrain(ctx context.Context, env *Env, args []string) int {
 		return exitCheck
 	}
 	if !asJSON {
-		fmt.Fprintf(env.Stdout, "drained: no session of %s remains; next: rotate pg retire --role %s\n", role, role)
+		fmt.Fprintf(env.Stdout, "drained: no session of %s remains; next: %s\n", role, next)
 	}
 	return exitOK
 }
@@ -617,7 +673,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 	fs.BoolVar(&yes, "yes", false, "confirm the retire")
 	fs.StringVar(&adminFile, dsnFileFlag, "", dsnFileUsage)
 	fs.StringVar(&role, "role", "", "the old login role (required)")
-	fs.StringVar(&strategy, "strategy", "alternate", "alternate or mirror")
+	fs.StringVar(&strategy, "strategy", "", "alternate or mirror (default: the recorded rotation's, else alternate)")
 	fs.StringVar(&stable, "stable", "", "alternate: the stable role (default: base of --role)")
 	fs.StringVar(&mode, "mode", "", "break-glass, nologin or drop (required)")
 	fs.StringVar(&reassign, "reassign-to", "", "mirror drop: role receiving what the old role owns")
@@ -647,8 +703,33 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close(ctx)
 	adm.SetAllowLoggedVerifier(*allowLogged)
+	if st, err := adm.Rotation(ctx, role); err == nil && st != nil && !st.Elsewhere(adm.Database()) {
+		if strategy == "" {
+			strategy = string(st.Strategy)
+		}
+		if stable == "" {
+			stable = st.Stable
+		}
+	}
 	o := pgrole.RetireOptions{Role: role, Strategy: pgrole.Strategy(strategy), Stable: stable, Mode: pgrole.RetireMode(mode), ReassignTo: reassign}
 	steps, err := adm.RetireDryRun(ctx, o)
+	if errors.Is(err, pgrole.ErrRoleNotFound) && mode == string(pgrole.RetireDrop) {
+		// Run again after it succeeded: done, if the history says so.
+		if at, ok, herr := adm.Retired(ctx, role); herr == nil && ok {
+			if asJSON {
+				writeJSON(env.Stdout, struct {
+					Command        string    `json:"command"`
+					Role           string    `json:"role"`
+					Mode           string    `json:"mode"`
+					AlreadyRetired bool      `json:"already_retired"`
+					RetiredAt      time.Time `json:"retired_at"`
+				}{"pg retire", role, mode, true, at.UTC()})
+			} else {
+				fmt.Fprintf(env.Stdout, "%s was already retired (dropped, %s); nothing to do\n", role, env.fmtTime(at))
+			}
+			return exitOK
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg retire: %v\n", err)
 		return codeFor(err)
@@ -715,11 +796,11 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		env.auditFingerprint("break-glass "+role, "", doc.BreakGlassFingerprint)
 		say("break-glass password written to %s (fingerprint %s)\n", out, doc.BreakGlassFingerprint)
 	}
+	if !asJSON {
+		adm.SetProgress(progressPrinter(env))
+	}
 	applied, err := adm.Retire(ctx, o)
 	doc.Applied = pgApplied(doc.Applied, "", adm.Database(), applied)
-	for _, a := range applied {
-		say("applied retire: %s;\n", a)
-	}
 	if err != nil && o.Mode == pgrole.RetireBreakGlass && len(applied) == 0 {
 		// The password was never set: do not leave it behind to be
 		// mistaken for the break-glass credential.
@@ -1026,6 +1107,9 @@ func pgRollback(ctx context.Context, env *Env, args []string) int {
 		}
 		return exitOK
 	}
+	if !asJSON {
+		adm.SetProgress(progressPrinter(env))
+	}
 	var applied []pgrole.Applied
 	err = adm.Drain(ctx, p.New, pgrole.DrainOptions{Timeout: timeout})
 	if err == nil {
@@ -1035,10 +1119,6 @@ func pgRollback(ctx context.Context, env *Env, args []string) int {
 	doc.RolledBack = err == nil
 	if asJSON {
 		writeJSON(env.Stdout, doc)
-	} else {
-		for _, a := range applied {
-			fmt.Fprintf(env.Stdout, "applied rollback: %s;\n", a)
-		}
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg rollback: %v\n", err)
@@ -1067,8 +1147,69 @@ func readPlanFile(ctx context.Context, env *Env, adm *pgrole.Admin, path string)
 	p, err := adm.ReadPlan(ctx, file)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg apply: %v\n", err)
+		if role := planFileRole(path); role != "" && errors.Is(err, pgrole.ErrRotationInProgress) {
+			if st, _ := adm.Rotation(ctx, role); st != nil && !st.Elsewhere(adm.Database()) {
+				fmt.Fprintf(env.Stderr, "rotate pg apply: refused, nothing changed; to continue it: rotate pg apply --role %s --resume (or undo it: rotate pg rollback --role %s)\n", role, role)
+			}
+		}
 		return nil, codeFor(err)
 	}
 	fmt.Fprintf(env.Stderr, "rotate pg apply: applying the plan in %s: %s -> %s, verifier fp=%s, catalog unchanged since planning\n", path, p.Old, p.New, p.Verifier().Fingerprint())
 	return p, exitOK
+}
+
+// planFileRole returns the old role a plan file names ("" if it cannot be
+// read), for advice that names a working command.
+func planFileRole(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var f struct {
+		Role string `json:"role"`
+	}
+	if json.Unmarshal(b, &f) != nil || pgrole.ValidateName(f.Role) != nil {
+		return ""
+	}
+	return f.Role
+}
+
+// progressPrinter prints each committed transaction's statements ("applied
+// PHASE: [db] SQL;") as it commits, and each lock-conflict retry on stderr.
+func progressPrinter(env *Env) func(pgrole.Progress) {
+	return func(ev pgrole.Progress) {
+		if ev.Retry > 0 {
+			fmt.Fprintf(env.Stderr, "rotate pg: %s phase in database %s: lock conflict (%v); rolled back, retrying (attempt %d of %d) in %s\n",
+				ev.Phase, ev.Database, ev.Err, ev.Retry, ev.Attempts, ev.Wait.Round(time.Millisecond))
+			return
+		}
+		for _, a := range ev.Committed {
+			fmt.Fprintf(env.Stdout, "applied %s: %s;\n", ev.Phase, a)
+		}
+	}
+}
+
+// retireCommand is the retire command line for the unfinished rotation st
+// of role, with the strategy and mode its plan recorded.
+func retireCommand(role string, st *pgrole.RotationState) string {
+	if st == nil {
+		return "rotate pg retire --role " + role + " --mode break-glass --break-glass-out " + role + ".break-glass"
+	}
+	mode := st.Retire
+	if mode == "" {
+		mode = pgrole.RetireBreakGlass
+	}
+	cmd := "rotate pg retire --role " + role + " --strategy " + string(st.Strategy) + " --mode " + string(mode)
+	if st.Stable != "" && st.Strategy == pgrole.Alternate {
+		cmd += " --stable " + st.Stable
+	}
+	switch mode {
+	case pgrole.RetireBreakGlass:
+		cmd += " --break-glass-out " + role + ".break-glass"
+	case pgrole.RetireDrop:
+		if st.ReassignTo != "" && st.Strategy == pgrole.Mirror {
+			cmd += " --reassign-to " + st.ReassignTo
+		}
+	}
+	return cmd
 }

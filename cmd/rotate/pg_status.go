@@ -26,6 +26,10 @@ type pgRotationJSON struct {
 	NewRoleSessions     int        `json:"new_role_sessions"`
 	Missing             int        `json:"missing"` // privileges of the old role the new one lacks
 	CutoverAllowed      bool       `json:"cutover_allowed"`
+	// Database holds the record (rotation.pgrole_state).
+	Database string `json:"database"`
+	// RetireStarted: a retire began and did not finish.
+	RetireStarted bool `json:"retire_started,omitempty"`
 }
 
 // pgStatus reports, without changing anything, where the rotation of a
@@ -70,8 +74,12 @@ func pgStatus(ctx context.Context, env *Env, args []string) int {
 	if dbs != nil {
 		doc.Databases = dbs
 	}
-	if st != nil {
-		rj := &pgRotationJSON{NewRole: st.New, Strategy: string(st.Strategy), StartedAt: utcPtr(st.Started), VerifierFingerprint: st.Verifier.Fingerprint()}
+	if st != nil && st.Elsewhere(adm.Database()) {
+		// Recorded in another database: only that connection can continue it.
+		doc.Rotation = &pgRotationJSON{NewRole: st.New, Database: st.Database}
+		doc.Next = "connect to database " + st.Database + " (DATABASE_URL naming it), then rotate pg status --role " + role
+	} else if st != nil {
+		rj := &pgRotationJSON{Database: st.Database, RetireStarted: st.RetireStarted, NewRole: st.New, Strategy: string(st.Strategy), StartedAt: utcPtr(st.Started), VerifierFingerprint: st.Verifier.Fingerprint()}
 		if rj.NewRoleSessions, _, err = adm.Sessions(ctx, st.New); err != nil {
 			fmt.Fprintf(env.Stderr, "rotate pg status: new role %s: %v (rotate pg apply --role %s --resume, or rotate pg rollback --role %s)\n", st.New, err, role, role)
 			return exitCheck
@@ -84,13 +92,18 @@ func pgStatus(ctx context.Context, env *Env, args []string) int {
 		rj.Missing, rj.CutoverAllowed = len(ms), len(ms) == 0
 		doc.Rotation = rj
 		switch {
+		case st.RetireStarted:
+			// A retire ran partway (killed, or refused midway): the old
+			// role may be stripped already, so the diff is no guide; the
+			// retire repeats safely.
+			doc.Next = retireCommand(role, st) + " (a retire of " + role + " began and did not finish: run it again)"
 		case !rj.CutoverAllowed:
 			doc.Next = "rotate pg apply --role " + role + " --resume (the new role lacks privileges), or rotate pg rollback --role " + role
 		case n > 0:
 			doc.Next = "cut over to " + st.New + ", then rotate pg drain --role " + role
 		default:
 			// No session now is not proof of cutover (an idle service).
-			doc.Next = "cut over to " + st.New + " if not done, then rotate pg drain --role " + role + " and rotate pg retire --role " + role + " (no session of " + role + " now)"
+			doc.Next = "cut over to " + st.New + " if not done, then rotate pg drain --role " + role + " and " + retireCommand(role, st) + " (no session of " + role + " now)"
 		}
 	}
 	if asJSON {
@@ -104,6 +117,8 @@ func pgStatus(ctx context.Context, env *Env, args []string) int {
 	}
 	if r := doc.Rotation; r == nil {
 		fmt.Fprintln(env.Stdout, "no unfinished rotation is recorded")
+	} else if st.Elsewhere(adm.Database()) {
+		fmt.Fprintf(env.Stdout, "unfinished rotation: %s -> %s, recorded in database %s (not %s, this connection's)\n", role, r.NewRole, st.Database, adm.Database())
 	} else {
 		fmt.Fprintf(env.Stdout, "unfinished rotation: %s -> %s (%s), started %s, verifier fp=%s\n", role, r.NewRole, r.Strategy, env.fmtTime(st.Started), r.VerifierFingerprint)
 		diff := "privilege diff empty: cutover allowed"

@@ -71,7 +71,7 @@ func TestPGProcedureAsDocumented(t *testing.T) {
 
 			dir := t.TempDir()
 			subst := map[string]string{"goodgo_app": app, "goodgo_app_v2": app + "_v2", "pw": filepath.Join(dir, "pw"),
-				"bg": filepath.Join(dir, "bg"), "userlist.txt": b.UserlistPath, "10m": "20s"}
+				"bg": filepath.Join(dir, "bg"), "plan.txt": filepath.Join(dir, "plan.txt"), "userlist.txt": b.UserlistPath, "10m": "20s"}
 			vars := map[string]string{"DATABASE_URL": db.URL, "PGBOUNCER_ADMIN_URL": b.AdminURL()}
 			var newPW string
 			runProcedure(t, vars, blocks[i], subst, map[string]func(){
