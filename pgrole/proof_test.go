@@ -17,6 +17,7 @@ import (
 	"github.com/goodgo/rotation/pgrole"
 	"github.com/goodgo/rotation/pgrole/pgbouncer"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -79,8 +80,22 @@ func (pr *proof) shareOwnershipEverywhere(t *testing.T) {
 	owners := testsvc.RoleName(t, "owners")
 	mustExec(t, testsvc.Admin(t), "CREATE ROLE "+q(owners)+" NOLOGIN", "GRANT "+q(owners)+" TO "+q(pr.app))
 	mustExec(t, pr.db.Pool, "GRANT USAGE ON SCHEMA app TO "+q(owners), "GRANT SELECT ON app.events TO "+q(owners))
+	// The application load runs meanwhile: REASSIGN OWNED takes ACCESS
+	// EXCLUSIVE on every table it moves and can deadlock with it (40P01) or
+	// wait too long (55P03), as it would for an operator; like one, the test
+	// tries again (each try is one transaction: all or nothing).
 	for _, db := range []*testsvc.DB{pr.db, pr.db2} {
-		mustExec(t, db.Pool, "REASSIGN OWNED BY "+q(pr.app)+" TO "+q(owners))
+		for try := 1; ; try++ {
+			_, err := db.Pool.Exec(context.Background(), "SET lock_timeout = '2s'; REASSIGN OWNED BY "+q(pr.app)+" TO "+q(owners)+"; RESET lock_timeout")
+			var pe *pgconn.PgError
+			if err == nil {
+				break
+			}
+			if !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "55P03") || try == 10 {
+				t.Fatalf("REASSIGN OWNED BY %s (try %d): %v", pr.app, try, err)
+			}
+			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		}
 	}
 }
 
