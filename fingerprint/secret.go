@@ -14,8 +14,15 @@ import (
 // The zero Secret is empty and prints as "[secret empty]". A Secret is
 // immutable after creation; it is safe to copy and to share between
 // goroutines.
+//
+// The bytes sit behind a function, not in a field: when fmt prints a value
+// holding a Secret in an unexported field, or re-prints a pointee with
+// methods off (%s or %q on a pointer it cannot format), it cannot call the
+// Secret's methods, and what it then shows of the Secret is the function's
+// address, never the bytes.
 type Secret struct {
-	b  []byte
+	b  func() []byte
+	n  int
 	fp string
 }
 
@@ -26,18 +33,23 @@ func NewSecret(b []byte) Secret {
 	}
 	c := make([]byte, len(b))
 	copy(c, b)
-	return Secret{b: c, fp: Of(c)}
+	return Secret{b: func() []byte { return c }, n: len(c), fp: Of(c)}
 }
 
 // Bytes returns the secret bytes. The caller must not modify them and must not
 // log them.
-func (s Secret) Bytes() []byte { return s.b }
+func (s Secret) Bytes() []byte {
+	if s.b == nil {
+		return nil
+	}
+	return s.b()
+}
 
 // Len returns the length of the secret in bytes.
-func (s Secret) Len() int { return len(s.b) }
+func (s Secret) Len() int { return s.n }
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return len(s.b) == 0 }
+func (s Secret) IsZero() bool { return s.n == 0 }
 
 // Fingerprint returns Of(s.Bytes()), or "" for the empty secret.
 func (s Secret) Fingerprint() string { return s.fp }
@@ -45,12 +57,12 @@ func (s Secret) Fingerprint() string { return s.fp }
 // Equal reports whether s and o hold the same bytes, in time that depends only
 // on their lengths.
 func (s Secret) Equal(o Secret) bool {
-	return subtle.ConstantTimeCompare(s.b, o.b) == 1
+	return subtle.ConstantTimeCompare(s.Bytes(), o.Bytes()) == 1
 }
 
 // Redacted returns the text every output path shows instead of the secret.
 func (s Secret) Redacted() string {
-	if len(s.b) == 0 {
+	if s.n == 0 {
 		return "[secret empty]"
 	}
 	return "[secret fp=" + s.fp + "]"
