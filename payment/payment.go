@@ -65,8 +65,15 @@ type SecretSet struct {
 
 // Errors returned by verifiers, matched with errors.Is.
 var (
-	ErrNoSecret          = errors.New("payment: no current secret configured")
-	ErrSameSecret        = errors.New("payment: previous secret equals the current one")
+	// ErrNoSecret: no current secret is configured. It is
+	// secretenv.ErrMissing, so errors.Is matches either name whether the set
+	// was refused at load (LoadSecretSet, a provider's LoadConfig) or when
+	// built by hand and checked (Validate, New, a verify or sign call).
+	ErrNoSecret = secretenv.ErrMissing
+	// ErrSameSecret: the previous secret equals the current one. It is
+	// secretenv.ErrDuplicate, so errors.Is matches either name on both paths
+	// (LoadSecretSet, Validate).
+	ErrSameSecret        = secretenv.ErrDuplicate
 	ErrMissingSignature  = errors.New("payment: signature missing")
 	ErrMalformed         = errors.New("payment: malformed message")
 	ErrDuplicateParam    = errors.New("payment: duplicate parameter")
@@ -80,15 +87,19 @@ var (
 	// ErrWrongMerchant: a correctly signed message names another merchant
 	// (TmnCode, partnerCode, app_id) than the one configured.
 	ErrWrongMerchant = errors.New("payment: message is for another merchant")
+
+	// errNoCurrent is ErrNoSecret with the context a bare "required but not
+	// set" lacks; built once, so a refused call allocates nothing.
+	errNoCurrent = fmt.Errorf("payment: no current secret configured: %w", ErrNoSecret)
 )
 
 // Validate checks the set: Current present, Previous different from it.
 func (s SecretSet) Validate() error {
 	if s.Current.IsZero() {
-		return ErrNoSecret
+		return errNoCurrent
 	}
 	if !s.Previous.IsZero() && s.Previous.Equal(s.Current) {
-		return fmt.Errorf("%w (fp=%s)", ErrSameSecret, s.Current.Fingerprint())
+		return fmt.Errorf("payment: previous secret equals the current one (fp=%s): %w", s.Current.Fingerprint(), ErrSameSecret)
 	}
 	return nil
 }
@@ -108,7 +119,7 @@ func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time
 		return "", ErrMissingSignature
 	}
 	if s.Current.IsZero() {
-		return "", ErrNoSecret
+		return "", errNoCurrent
 	}
 	var buf [64]byte
 	if hmac.Equal(sum(newHash, s.Current, msg, buf[:0]), sig) {
@@ -161,7 +172,7 @@ func MAC(newHash func() hash.Hash, key fingerprint.Secret, msg, dst []byte) []by
 // Sign returns the HMAC of msg under Current, appended to dst.
 func (s SecretSet) Sign(newHash func() hash.Hash, msg, dst []byte) ([]byte, error) {
 	if s.Current.IsZero() {
-		return dst, ErrNoSecret
+		return dst, errNoCurrent
 	}
 	return sum(newHash, s.Current, msg, dst), nil
 }

@@ -28,6 +28,11 @@ import (
 	"github.com/goodgo/rotation/secretenv"
 )
 
+// errNoCurrent is the very error payment.SecretSet returns without a current
+// secret (it wraps payment.ErrNoSecret, which is secretenv.ErrMissing), so
+// the two verifiers stay interchangeable down to errors.Is on the value.
+var errNoCurrent = payment.SecretSet{}.Validate()
+
 // MAC computes and checks HMACs under one secret with one hash function.
 // It is safe for concurrent use. The zero MAC is not usable: use New.
 type MAC struct {
@@ -102,7 +107,7 @@ func (s *Set) VerifyMAC(msg, sig []byte, now time.Time) (secretenv.Slot, error) 
 		return "", payment.ErrMissingSignature
 	}
 	if s.cur == nil {
-		return "", payment.ErrNoSecret
+		return "", errNoCurrent
 	}
 	if s.cur.Equal(msg, sig) {
 		return secretenv.SlotCurrent, nil
