@@ -33,5 +33,5 @@ func ExampleLoadSecretSet() {
 	// Output:
 	// [secret fp=6d5754837f8c0221]
 	// +1h0m0s: slot "previous", err <nil>
-	// +25h0m0s: slot "", err payment: signed with the previous secret after its acceptance window
+	// +25h0m0s: slot "", err payment: signed with the previous secret after its deadline (retired)
 }

@@ -73,17 +73,20 @@ var (
 	// ErrSameSecret: the previous secret equals the current one. It is
 	// secretenv.ErrDuplicate, so errors.Is matches either name on both paths
 	// (LoadSecretSet, Validate).
-	ErrSameSecret        = secretenv.ErrDuplicate
-	ErrMissingSignature  = errors.New("payment: signature missing")
-	ErrMalformed         = errors.New("payment: malformed message")
-	ErrDuplicateParam    = errors.New("payment: duplicate parameter")
-	ErrSignatureMismatch = errors.New("payment: signature does not match")
-	// ErrPreviousExpired: the signature was made with the previous secret,
-	// but its window has closed (or incident mode refuses it).
-	ErrPreviousExpired = errors.New("payment: signed with the previous secret after its acceptance window")
-	ErrTimestamp       = errors.New("payment: timestamp outside the tolerance")
-	ErrReplay          = errors.New("payment: message already processed")
-	ErrBodyTooLarge    = errors.New("payment: body too large")
+	ErrSameSecret       = secretenv.ErrDuplicate
+	ErrMissingSignature = errors.New("payment: signature missing")
+	ErrMalformed        = errors.New("payment: malformed message")
+	ErrDuplicateParam   = errors.New("payment: duplicate parameter")
+	ErrBadSignature     = errors.New("payment: signature does not match")
+	// ErrBadSignature is jwtkeys.ErrBadSignature's idea: no secret of the set
+	// made the signature.
+	// ErrRetiredKey is jwtkeys.ErrRetiredKey's: the signature was made with
+	// the previous secret past its deadline (PreviousUntil), or in incident
+	// mode, which refuses it at once.
+	ErrRetiredKey   = errors.New("payment: signed with the previous secret after its deadline (retired)")
+	ErrTimestamp    = errors.New("payment: timestamp outside the tolerance")
+	ErrReplay       = errors.New("payment: message already processed")
+	ErrBodyTooLarge = errors.New("payment: body too large")
 	// ErrWrongMerchant: a correctly signed message names another merchant
 	// (TmnCode, partnerCode, app_id) than the one configured.
 	ErrWrongMerchant = errors.New("payment: message is for another merchant")
@@ -112,8 +115,8 @@ func (s SecretSet) PreviousLive(now time.Time) bool {
 // VerifyMAC checks that sig is the HMAC of msg under the set at time now,
 // with the hash function newHash. It tries Current, then Previous, comparing
 // in constant time, and returns the slot that matched. A match with Previous
-// outside its window is ErrPreviousExpired, so the caller can tell a late
-// retry from a forgery. Any other mismatch is ErrSignatureMismatch.
+// outside its window is ErrRetiredKey, so the caller can tell a late
+// retry from a forgery. Any other mismatch is ErrBadSignature.
 func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time.Time) (secretenv.Slot, error) {
 	if len(sig) == 0 {
 		return "", ErrMissingSignature
@@ -129,9 +132,9 @@ func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time
 		if s.PreviousLive(now) {
 			return secretenv.SlotPrevious, nil
 		}
-		return "", ErrPreviousExpired
+		return "", ErrRetiredKey
 	}
-	return "", ErrSignatureMismatch
+	return "", ErrBadSignature
 }
 
 // VerifyHex is VerifyMAC for a signature sent as hex, as VNPay, MoMo and
@@ -251,34 +254,36 @@ func LoadSecretSet(src secretenv.Source, vars SecretVars, rule secretenv.Rule) (
 // Reason says why a signature or an IPN was refused, as a metric label.
 type Reason string
 
-// Refusal reasons.
+// Refusal reasons. Each is named for its error (ReasonBadSignature for
+// ErrBadSignature, ...), and the ones jwtkeys shares carry its label:
+// bad_signature, retired_key, malformed.
 const (
-	ReasonMissing         Reason = "missing_signature"
-	ReasonMalformed       Reason = "malformed"
-	ReasonMismatch        Reason = "mismatch"
-	ReasonPreviousExpired Reason = "previous_expired"
-	ReasonDuplicate       Reason = "duplicate_param"
-	ReasonTimestamp       Reason = "timestamp"
-	ReasonReplay          Reason = "replay"
-	ReasonBodyTooLarge    Reason = "body_too_large"
-	ReasonMethod          Reason = "method"
-	ReasonContentType     Reason = "content_type"
-	ReasonCallback        Reason = "callback_error"
-	ReasonNoSecret        Reason = "no_secret"
-	ReasonWrongMerchant   Reason = "wrong_merchant"
+	ReasonMissingSignature Reason = "missing_signature"
+	ReasonMalformed        Reason = "malformed"
+	ReasonBadSignature     Reason = "bad_signature"
+	ReasonRetiredKey       Reason = "retired_key"
+	ReasonDuplicateParam   Reason = "duplicate_param"
+	ReasonTimestamp        Reason = "timestamp"
+	ReasonReplay           Reason = "replay"
+	ReasonBodyTooLarge     Reason = "body_too_large"
+	ReasonMethod           Reason = "method"
+	ReasonContentType      Reason = "content_type"
+	ReasonCallback         Reason = "callback_error"
+	ReasonNoSecret         Reason = "no_secret"
+	ReasonWrongMerchant    Reason = "wrong_merchant"
 )
 
 // ReasonOf maps a verifier error to its Reason.
 func ReasonOf(err error) Reason {
 	switch {
 	case errors.Is(err, ErrMissingSignature):
-		return ReasonMissing
-	case errors.Is(err, ErrPreviousExpired):
-		return ReasonPreviousExpired
-	case errors.Is(err, ErrSignatureMismatch):
-		return ReasonMismatch
+		return ReasonMissingSignature
+	case errors.Is(err, ErrRetiredKey):
+		return ReasonRetiredKey
+	case errors.Is(err, ErrBadSignature):
+		return ReasonBadSignature
 	case errors.Is(err, ErrDuplicateParam):
-		return ReasonDuplicate
+		return ReasonDuplicateParam
 	case errors.Is(err, ErrTimestamp):
 		return ReasonTimestamp
 	case errors.Is(err, ErrReplay):

@@ -173,16 +173,16 @@ func TestRotation(t *testing.T) {
 	}{
 		{"both rotated, current", true, true, false, signer{newAK, newSK}, 0, secretenv.SlotCurrent, nil},
 		{"both rotated, previous inside", true, true, false, signer{oldAK, oldSK}, 23 * time.Hour, secretenv.SlotPrevious, nil},
-		{"both rotated, previous after", true, true, false, signer{oldAK, oldSK}, 24 * time.Hour, "", payment.ErrPreviousExpired},
-		{"both rotated, previous in incident", true, true, true, signer{oldAK, oldSK}, time.Hour, "", payment.ErrPreviousExpired},
+		{"both rotated, previous after", true, true, false, signer{oldAK, oldSK}, 24 * time.Hour, "", payment.ErrRetiredKey},
+		{"both rotated, previous in incident", true, true, true, signer{oldAK, oldSK}, time.Hour, "", payment.ErrRetiredKey},
 		{"both rotated, current in incident", true, true, true, signer{newAK, newSK}, time.Hour, secretenv.SlotCurrent, nil},
-		{"both rotated, mixed pair", true, true, false, signer{oldAK, newSK}, time.Hour, "", payment.ErrSignatureMismatch},
+		{"both rotated, mixed pair", true, true, false, signer{oldAK, newSK}, time.Hour, "", payment.ErrBadSignature},
 		{"secret key rotated, previous inside", false, true, false, signer{newAK, oldSK}, time.Hour, secretenv.SlotPrevious, nil},
-		{"secret key rotated, previous after", false, true, false, signer{newAK, oldSK}, 25 * time.Hour, "", payment.ErrPreviousExpired},
+		{"secret key rotated, previous after", false, true, false, signer{newAK, oldSK}, 25 * time.Hour, "", payment.ErrRetiredKey},
 		{"access key rotated, previous inside", true, false, false, signer{oldAK, newSK}, time.Hour, secretenv.SlotPrevious, nil},
-		{"access key rotated, previous after", true, false, false, signer{oldAK, newSK}, 48 * time.Hour, "", payment.ErrPreviousExpired},
+		{"access key rotated, previous after", true, false, false, signer{oldAK, newSK}, 48 * time.Hour, "", payment.ErrRetiredKey},
 		{"access key rotated, current", true, false, false, signer{newAK, newSK}, 48 * time.Hour, secretenv.SlotCurrent, nil},
-		{"unknown keys", true, true, false, signer{"OTHERACCESS000", "OTHERSECRETOTHERSECRETOTHERSECRE"}, 0, "", payment.ErrSignatureMismatch},
+		{"unknown keys", true, true, false, signer{"OTHERACCESS000", "OTHERSECRETOTHERSECRETOTHERSECRE"}, 0, "", payment.ErrBadSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &paymenttest.Recorder{}
@@ -218,9 +218,9 @@ func TestVerifyRefusals(t *testing.T) {
 		name, body string
 		err        error
 	}{
-		{"amount changed", strings.Replace(good, `"amount":150000`, `"amount":150001`, 1), payment.ErrSignatureMismatch},
-		{"result changed", strings.Replace(good, `"resultCode":0`, `"resultCode":1006`, 1), payment.ErrSignatureMismatch},
-		{"extraData added", strings.Replace(good, `"extraData":""`, `"extraData":"eyJ9"`, 1), payment.ErrSignatureMismatch},
+		{"amount changed", strings.Replace(good, `"amount":150000`, `"amount":150001`, 1), payment.ErrBadSignature},
+		{"result changed", strings.Replace(good, `"resultCode":0`, `"resultCode":1006`, 1), payment.ErrBadSignature},
+		{"extraData added", strings.Replace(good, `"extraData":""`, `"extraData":"eyJ9"`, 1), payment.ErrBadSignature},
 		{"no signature", strings.Replace(good, `"signature":"`, `"sig":"`, 1), payment.ErrMissingSignature},
 		{"signature not hex", good[:strings.Index(good, `"signature":"`)] + `"signature":"` + strings.Repeat("g", 64) + `"}`, payment.ErrMalformed},
 		{"short signature", good[:strings.Index(good, `"signature":"`)] + `"signature":"abcd"}`, payment.ErrMalformed},
@@ -279,7 +279,7 @@ func TestVerifyReturn(t *testing.T) {
 		t.Errorf("bad escape in a signed parameter: %v", err)
 	}
 	q.Set("amount", "5000000")
-	if _, err := c.VerifyReturn(q.Encode()); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := c.VerifyReturn(q.Encode()); !errors.Is(err, payment.ErrBadSignature) {
 		t.Errorf("changed amount: %v", err)
 	}
 	if _, err := c.VerifyReturn(strings.Repeat("a", MaxQueryLen+1)); !errors.Is(err, payment.ErrBodyTooLarge) {
@@ -331,7 +331,7 @@ func TestIPNHandler(t *testing.T) {
 		status              int
 		event               string
 	}{
-		{"bad signature", "POST", "application/json", signIPN(sandboxAccess, "OTHERSECRETOTHERSECRETOTHERSECRE", typical()), 400, "reject momo mismatch"},
+		{"bad signature", "POST", "application/json", signIPN(sandboxAccess, "OTHERSECRETOTHERSECRETOTHERSECRE", typical()), 400, "reject momo bad_signature"},
 		{"GET", "GET", "", nil, 405, "reject momo method"},
 		{"form body", "POST", "application/x-www-form-urlencoded", []byte("a=1"), 415, "reject momo content_type"},
 		{"no content type", "POST", "", good, 415, "reject momo content_type"},

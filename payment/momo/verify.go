@@ -344,12 +344,12 @@ func (c *Client) verify(n *Notification) (secretenv.Slot, error) {
 		*bp = msg
 		if p.mac.Equal(msg, sig[:]) {
 			if !p.live {
-				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
+				return "", fmt.Errorf("momo: %w", payment.ErrRetiredKey)
 			}
 			return p.slot, nil
 		}
 	}
-	return "", fmt.Errorf("momo: %w", payment.ErrSignatureMismatch)
+	return "", fmt.Errorf("momo: %w", payment.ErrBadSignature)
 }
 
 // msgBufs holds the buffers signed strings are built in (the hash takes

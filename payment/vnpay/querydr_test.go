@@ -66,13 +66,13 @@ func TestQueryDR(t *testing.T) {
 	wrong := demoClient(t, current("WRONGSECRETWRONGSECRETWRONGSECRE"), nil, vecCreateDate)
 	srvWrong := httptest.NewServer(querydrAPI(demoSecret, false))
 	defer srvWrong.Close()
-	if _, err := wrong.QueryDR(context.Background(), srvWrong.URL, nil, req); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := wrong.QueryDR(context.Background(), srvWrong.URL, nil, req); !errors.Is(err, payment.ErrBadSignature) {
 		t.Fatalf("answer signed with the real secret, verified with the wrong one: %v", err)
 	}
 	// A response not signed with our secret is refused.
 	forged := httptest.NewServer(querydrAPI(demoSecret, true))
 	defer forged.Close()
-	if _, err := c.QueryDR(context.Background(), forged.URL, nil, req); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := c.QueryDR(context.Background(), forged.URL, nil, req); !errors.Is(err, payment.ErrBadSignature) {
 		t.Fatalf("forged response: %v", err)
 	}
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusBadGateway) }))

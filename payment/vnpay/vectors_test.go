@@ -50,8 +50,8 @@ func TestPublishedVectors(t *testing.T) {
 		t.Error("ResponseCode 99 reported as paid")
 	}
 	// The library's "invalid secure hash" case: code changed, hash kept.
-	if _, err := c.VerifyQuery(q("99", publishedHash00)); !errors.Is(err, payment.ErrSignatureMismatch) {
-		t.Errorf("tampered published vector: err = %v, want ErrSignatureMismatch", err)
+	if _, err := c.VerifyQuery(q("99", publishedHash00)); !errors.Is(err, payment.ErrBadSignature) {
+		t.Errorf("tampered published vector: err = %v, want ErrBadSignature", err)
 	}
 }
 
@@ -182,7 +182,7 @@ func TestAPIVectors(t *testing.T) {
 	if resp.Amount != "1806000" || resp.TransactionStatus != "00" || resp.Slot != secretenv.SlotCurrent {
 		t.Errorf("querydr response = %+v", resp)
 	}
-	if _, err := c.VerifyQueryDRResponse([]byte(strings.Replace(qdrBody, `"vnp_TransactionStatus":"00"`, `"vnp_TransactionStatus":"01"`, 1))); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := c.VerifyQueryDRResponse([]byte(strings.Replace(qdrBody, `"vnp_TransactionStatus":"00"`, `"vnp_TransactionStatus":"01"`, 1))); !errors.Is(err, payment.ErrBadSignature) {
 		t.Errorf("tampered querydr response: %v", err)
 	}
 	// A querydr response offered as a refund response does not verify.

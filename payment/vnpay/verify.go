@@ -45,7 +45,7 @@ func (n *Notification) Paid() bool {
 // or the previous one inside its window (Slot says which).
 //
 // Errors wrap the payment sentinels: ErrMissingSignature,
-// ErrSignatureMismatch, ErrPreviousExpired, ErrDuplicateParam, ErrMalformed,
+// ErrBadSignature, ErrRetiredKey, ErrDuplicateParam, ErrMalformed,
 // ErrBodyTooLarge, and ErrWrongMerchant for a valid signature over another
 // terminal's code.
 func (c *Client) VerifyQuery(raw string) (*Notification, error) {
@@ -93,7 +93,7 @@ func (c *Client) verifyParams(params map[string]string, sig string) (slot secret
 // verifiedParams retries a mismatch with the empty vnp_* values signed.
 func (c *Client) verifiedParams(params map[string]string, sig string, now time.Time, slot secretenv.Slot, err error) (secretenv.Slot, bool, error) {
 	emptySigned := false
-	if errors.Is(err, payment.ErrSignatureMismatch) && hasEmpty(params) {
+	if errors.Is(err, payment.ErrBadSignature) && hasEmpty(params) {
 		// The official PHP IPN demo signs empty vnp_* values too ("k=&");
 		// the .NET and Java libraries skip them. Accept either form.
 		slot, err = c.mac.VerifyHex([]byte(hashData(params, true)), sig, now)

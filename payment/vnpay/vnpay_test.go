@@ -67,11 +67,11 @@ func TestRotation(t *testing.T) {
 		{"current right after rotation", set, newSecret, rotated, secretenv.SlotCurrent, nil, "verified vnpay current"},
 		{"current long after", set, newSecret, rotated.Add(72 * time.Hour), secretenv.SlotCurrent, nil, "verified vnpay current"},
 		{"previous inside window", set, oldSecret, rotated.Add(23 * time.Hour), secretenv.SlotPrevious, nil, "verified vnpay previous"},
-		{"previous at deadline", set, oldSecret, rotated.Add(24 * time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
-		{"previous after deadline", set, oldSecret, rotated.Add(25 * time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
-		{"previous in incident mode", incident, oldSecret, rotated.Add(time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
+		{"previous at deadline", set, oldSecret, rotated.Add(24 * time.Hour), "", payment.ErrRetiredKey, "sigfail vnpay retired_key"},
+		{"previous after deadline", set, oldSecret, rotated.Add(25 * time.Hour), "", payment.ErrRetiredKey, "sigfail vnpay retired_key"},
+		{"previous in incident mode", incident, oldSecret, rotated.Add(time.Hour), "", payment.ErrRetiredKey, "sigfail vnpay retired_key"},
 		{"current in incident mode", incident, newSecret, rotated.Add(time.Hour), secretenv.SlotCurrent, nil, "verified vnpay current"},
-		{"unknown secret", set, "SOMEOTHERSECRETSOMEOTHERSECRET00", rotated, "", payment.ErrSignatureMismatch, "sigfail vnpay mismatch"},
+		{"unknown secret", set, "SOMEOTHERSECRETSOMEOTHERSECRET00", rotated, "", payment.ErrBadSignature, "sigfail vnpay bad_signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &paymenttest.Recorder{}
@@ -115,11 +115,11 @@ func TestVerifyQueryRefusals(t *testing.T) {
 		{"no signature", HashData(ipnParams()), payment.ErrMissingSignature},
 		{"empty signature", HashData(ipnParams()) + "&vnp_SecureHash=", payment.ErrMissingSignature},
 		{"signature not hex", HashData(ipnParams()) + "&vnp_SecureHash=" + strings.Repeat("zz", 64), payment.ErrMalformed},
-		{"signature truncated", good[:len(good)-2], payment.ErrSignatureMismatch},
+		{"signature truncated", good[:len(good)-2], payment.ErrBadSignature},
 		{"bad escape", good + "&vnp_X=%zz", payment.ErrMalformed},
-		{"amount changed", strings.Replace(good, "vnp_Amount=1806000", "vnp_Amount=1806", 1), payment.ErrSignatureMismatch},
-		{"param dropped", strings.Replace(good, "vnp_BankCode=NCB&", "", 1), payment.ErrSignatureMismatch},
-		{"param added", good + "&vnp_Extra=1", payment.ErrSignatureMismatch},
+		{"amount changed", strings.Replace(good, "vnp_Amount=1806000", "vnp_Amount=1806", 1), payment.ErrBadSignature},
+		{"param dropped", strings.Replace(good, "vnp_BankCode=NCB&", "", 1), payment.ErrBadSignature},
+		{"param added", good + "&vnp_Extra=1", payment.ErrBadSignature},
 		{"too long", good + "&x=" + strings.Repeat("a", MaxQueryLen), payment.ErrBodyTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,7 +242,7 @@ func TestIPNHandler(t *testing.T) {
 		code                string
 		event               string
 	}{
-		{"bad signature", "GET", signWith("SOMEOTHERSECRETSOMEOTHERSECRET00", ipnParams()), 200, "97", "reject vnpay mismatch"},
+		{"bad signature", "GET", signWith("SOMEOTHERSECRETSOMEOTHERSECRET00", ipnParams()), 200, "97", "reject vnpay bad_signature"},
 		{"no signature", "GET", HashData(ipnParams()), 200, "97", "reject vnpay missing_signature"},
 		{"duplicate", "GET", signWith(demoSecret, ipnParams()) + "&vnp_TxnRef=6", 200, "97", "reject vnpay duplicate_param"},
 		{"bad escape", "GET", "vnp_A=%zz&vnp_SecureHash=00", 200, "99", "reject vnpay malformed"},

@@ -101,7 +101,7 @@ func (Set) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[keyed MAC]")) }
 
 // VerifyMAC is payment.SecretSet.VerifyMAC: Current, then Previous, each
 // compared in constant time; a match with Previous outside its window is
-// payment.ErrPreviousExpired.
+// payment.ErrRetiredKey.
 func (s *Set) VerifyMAC(msg, sig []byte, now time.Time) (secretenv.Slot, error) {
 	if len(sig) == 0 {
 		return "", payment.ErrMissingSignature
@@ -116,9 +116,9 @@ func (s *Set) VerifyMAC(msg, sig []byte, now time.Time) (secretenv.Slot, error) 
 		if s.set.PreviousLive(now) {
 			return secretenv.SlotPrevious, nil
 		}
-		return "", payment.ErrPreviousExpired
+		return "", payment.ErrRetiredKey
 	}
-	return "", payment.ErrSignatureMismatch
+	return "", payment.ErrBadSignature
 }
 
 // VerifyHex is payment.SecretSet.VerifyHex: a hex signature (either case)
