@@ -24,7 +24,7 @@ func TestErrNoDeadlineIsOneValue(t *testing.T) {
 	cur, prev := strings.Repeat("N", 32), strings.Repeat("O", 32)
 	env := map[string]string{"VNPAY_HASH_SECRET": cur, "VNPAY_TMN_CODE": "DEMOV210", "VNPAY_HASH_SECRET_PREVIOUS": prev}
 
-	_, loadErr := payment.LoadSecretSet(secretenv.Map(env), payment.Vars("VNPAY_HASH_SECRET"), secretenv.Rule{MinLen: 32})
+	_, loadErr := payment.LoadSecretSet(secretenv.Map(env), payment.NewSecretVars("VNPAY_HASH_SECRET"), secretenv.Rule{MinLen: 32})
 	_, configErr := vnpay.LoadConfig(secretenv.Map(env))
 	class, ok := secretenv.LookupClass("vnpay")
 	if !ok {
@@ -62,10 +62,10 @@ func TestSecretSetErrorsAreOneValue(t *testing.T) {
 	none := map[string]string{"VNPAY_TMN_CODE": "DEMOV210"}
 	set := payment.SecretSet{Current: fingerprint.NewSecret([]byte(cur)), Previous: fingerprint.NewSecret([]byte(cur))}
 
-	_, sameLoad := payment.LoadSecretSet(secretenv.Map(same), payment.Vars("VNPAY_HASH_SECRET"), rule)
+	_, sameLoad := payment.LoadSecretSet(secretenv.Map(same), payment.NewSecretVars("VNPAY_HASH_SECRET"), rule)
 	_, sameConfig := vnpay.LoadConfig(secretenv.Map(same))
 	_, sameNew := vnpay.New(vnpay.Config{TmnCode: "DEMOV210", HashSecret: set, NoIdempotency: true})
-	_, noneLoad := payment.LoadSecretSet(secretenv.Map(none), payment.Vars("VNPAY_HASH_SECRET"), rule)
+	_, noneLoad := payment.LoadSecretSet(secretenv.Map(none), payment.NewSecretVars("VNPAY_HASH_SECRET"), rule)
 	_, noneConfig := vnpay.LoadConfig(secretenv.Map(none))
 	_, noneNew := vnpay.New(vnpay.Config{TmnCode: "DEMOV210", NoIdempotency: true})
 	_, noneVerify := payment.SecretSet{}.VerifyHex(sha256.New, []byte("m"), "00", time.Unix(0, 0))

@@ -18,7 +18,7 @@ func ExampleLoadSecretSet() {
 		"VNPAY_HASH_SECRET_PREVIOUS":       "OLDSECRETOLDSECRETOLDSECRET01234",
 		"VNPAY_HASH_SECRET_PREVIOUS_UNTIL": payment.UntilAfterRotation(rotatedAt, payment.VNPayRetryWindow).Format(time.RFC3339),
 	})
-	set, err := payment.LoadSecretSet(env, payment.Vars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
+	set, err := payment.LoadSecretSet(env, payment.NewSecretVars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
 	if err != nil {
 		panic(err)
 	}

@@ -12,7 +12,7 @@
 // previous secret is refused at once.
 //
 //	// VNPAY_HASH_SECRET, VNPAY_HASH_SECRET_PREVIOUS, VNPAY_HASH_SECRET_PREVIOUS_UNTIL
-//	set, err := payment.LoadSecretSet(secretenv.Env(), payment.Vars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
+//	set, err := payment.LoadSecretSet(secretenv.Env(), payment.NewSecretVars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
 //	slot, err := set.VerifyHex(sha512.New, canonical, sigHex, time.Now())
 //
 // Most code uses a provider package, which loads its sets, builds the
@@ -195,9 +195,11 @@ type SecretVars struct {
 	PreviousUntil string
 }
 
-// Vars returns the conventional names for the secret current:
-// current, current_PREVIOUS and current_PREVIOUS_UNTIL.
-func Vars(current string) SecretVars {
+// NewSecretVars returns the conventional names for the secret current:
+// current, current_PREVIOUS and current_PREVIOUS_UNTIL. A package's fixed
+// set of names is a SecretVars variable named …Vars (webhook.Vars,
+// webhook.CassoVars); this builds one from its argument, as New… does.
+func NewSecretVars(current string) SecretVars {
 	return SecretVars{Current: current, Previous: current + "_PREVIOUS", PreviousUntil: current + "_PREVIOUS_UNTIL"}
 }
 

@@ -134,7 +134,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestLoadSecretSet(t *testing.T) {
-	vars := Vars("X_SECRET")
+	vars := NewSecretVars("X_SECRET")
 	if vars != (SecretVars{"X_SECRET", "X_SECRET_PREVIOUS", "X_SECRET_PREVIOUS_UNTIL"}) {
 		t.Fatalf("Vars = %+v", vars)
 	}

@@ -135,7 +135,7 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	set, err := payment.LoadSecretSet(src, payment.Vars(EnvHashSecret), secretenv.ProviderSecretRule)
+	set, err := payment.LoadSecretSet(src, payment.NewSecretVars(EnvHashSecret), secretenv.ProviderSecretRule)
 	if err != nil {
 		return Config{}, err
 	}
