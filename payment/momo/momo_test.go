@@ -261,28 +261,28 @@ func TestVerifyReturn(t *testing.T) {
 		"orderInfo": {"Thanh toán đơn hàng ~*!'() &="}, "orderType": {"momo_wallet"}, "transId": {"4088878653"}, "resultCode": {"0"},
 		"message": {"Thành công."}, "payType": {"qr"}, "responseTime": {"1721720663942"}, "extraData": {"eyJ1c2VybmFtZSI6ICJtb21vIn0="},
 		"signature": {vecIPN}}
-	n, err := c.VerifyReturn("from=checkout&" + q.Encode())
+	n, err := c.VerifyRedirect("from=checkout&" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n.OrderID != "ĐH-42" || n.Amount != 50000000 || !n.Paid() {
 		t.Errorf("notification = %+v", n)
 	}
-	if _, err := c.VerifyReturn(q.Encode() + "&amount=1"); !errors.Is(err, payment.ErrDuplicateParam) {
+	if _, err := c.VerifyRedirect(q.Encode() + "&amount=1"); !errors.Is(err, payment.ErrDuplicateParam) {
 		t.Errorf("duplicate: %v", err)
 	}
 	// A bad escape outside the signed parameters does not fail the redirect.
-	if n, err := c.VerifyReturn("utm_campaign=50%off&" + q.Encode() + "&x=%zz"); err != nil || n.OrderID != "ĐH-42" {
+	if n, err := c.VerifyRedirect("utm_campaign=50%off&" + q.Encode() + "&x=%zz"); err != nil || n.OrderID != "ĐH-42" {
 		t.Errorf("bad escape in unsigned parameters: %+v %v", n, err)
 	}
-	if _, err := c.VerifyReturn(strings.Replace(q.Encode(), "requestId=", "requestId=%zz", 1)); !errors.Is(err, payment.ErrMalformed) {
+	if _, err := c.VerifyRedirect(strings.Replace(q.Encode(), "requestId=", "requestId=%zz", 1)); !errors.Is(err, payment.ErrMalformed) {
 		t.Errorf("bad escape in a signed parameter: %v", err)
 	}
 	q.Set("amount", "5000000")
-	if _, err := c.VerifyReturn(q.Encode()); !errors.Is(err, payment.ErrBadSignature) {
+	if _, err := c.VerifyRedirect(q.Encode()); !errors.Is(err, payment.ErrBadSignature) {
 		t.Errorf("changed amount: %v", err)
 	}
-	if _, err := c.VerifyReturn(strings.Repeat("a", MaxQueryLen+1)); !errors.Is(err, payment.ErrBodyTooLarge) {
+	if _, err := c.VerifyRedirect(strings.Repeat("a", MaxQueryLen+1)); !errors.Is(err, payment.ErrBodyTooLarge) {
 		t.Errorf("long: %v", err)
 	}
 }

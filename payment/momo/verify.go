@@ -237,10 +237,10 @@ func (c *Client) VerifyIPN(body []byte) (*Notification, error) {
 	return c.finish(n, err)
 }
 
-// VerifyReturn verifies the query MoMo appends to the redirectUrl, given as
+// VerifyRedirect verifies the query MoMo appends to the redirectUrl, given as
 // received (r.URL.RawQuery). A repeated signed parameter is refused; other
 // parameters are ignored.
-func (c *Client) VerifyReturn(rawQuery string) (*Notification, error) {
+func (c *Client) VerifyRedirect(rawQuery string) (*Notification, error) {
 	v, err := parseQuery(rawQuery)
 	var n *Notification
 	if err == nil {
@@ -250,7 +250,7 @@ func (c *Client) VerifyReturn(rawQuery string) (*Notification, error) {
 	return c.finish(n, err)
 }
 
-// MaxQueryLen caps the redirect query VerifyReturn accepts.
+// MaxQueryLen caps the redirect query VerifyRedirect accepts.
 const MaxQueryLen = 8 << 10
 
 func parseQuery(rawQuery string) (map[string]string, error) {
@@ -356,9 +356,9 @@ func (c *Client) verify(n *Notification) (secretenv.Slot, error) {
 // them through an interface, so a stack array would escape anyway).
 var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// NotifyFunc handles a verified IPN. Returning nil answers MoMo 204 No
+// IPNFunc handles a verified IPN. Returning nil answers MoMo 204 No
 // Content; an error answers 500 so that MoMo retries.
-type NotifyFunc func(ctx context.Context, n *Notification) error
+type IPNFunc func(ctx context.Context, n *Notification) error
 
 // IPNHandler returns the handler for MoMo's ipnUrl: POST with a JSON body
 // (capped at 64 KiB). It verifies the body, calls fn and answers 204 as
@@ -381,7 +381,7 @@ type NotifyFunc func(ctx context.Context, n *Notification) error
 // 503 so MoMo retries (ReasonAmbiguousQuery). Without an API URL fn gets
 // it with Unconfirmed true. Each outcome is counted by a
 // payment.AmbiguityObserver.
-func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
+func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reject := func(status int, reason payment.Reason, msg string) {
 			c.obs.IPNRejected(Provider, reason)

@@ -38,8 +38,19 @@ func (n *Notification) Paid() bool {
 	return n.ResponseCode == "00" && n.TransactionStatus == "00"
 }
 
-// VerifyQuery verifies a Return URL or IPN query, given raw as received
-// (r.URL.RawQuery). Only vnp_* parameters take part; vnp_SecureHash and
+// VerifyRedirect verifies the query VNPay appends to the return URL
+// (vnp_ReturnUrl) when it sends the buyer's browser back, given as received
+// (r.URL.RawQuery). VNPay signs it as it signs the IPN, so it is checked as
+// VerifyIPN checks one, with the same errors; it says what the browser's
+// query is for and is named as momo.Client.VerifyRedirect and
+// zalopay.Client.VerifyRedirect are. A redirect only shows the buyer a
+// result: the order is settled by the IPN.
+func (c *Client) VerifyRedirect(rawQuery string) (*Notification, error) {
+	return c.VerifyIPN(rawQuery)
+}
+
+// VerifyIPN verifies an IPN query (IPNHandler calls it), given raw as
+// received (r.URL.RawQuery). Only vnp_* parameters take part; vnp_SecureHash and
 // vnp_SecureHashType are excluded; a repeated vnp_* parameter is refused
 // (ErrDuplicateParam). The signature is accepted under the current secret,
 // or the previous one inside its window (Slot says which).
@@ -48,7 +59,7 @@ func (n *Notification) Paid() bool {
 // ErrBadSignature, ErrRetiredKey, ErrDuplicateParam, ErrMalformed,
 // ErrBodyTooLarge, and ErrWrongMerchant for a valid signature over another
 // terminal's code.
-func (c *Client) VerifyQuery(raw string) (*Notification, error) {
+func (c *Client) VerifyIPN(raw string) (*Notification, error) {
 	params, sig, err := parseQuery(raw)
 	if err == nil {
 		var slot secretenv.Slot

@@ -75,7 +75,7 @@ const (
 	SandboxAPIURL = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
 )
 
-// MaxQueryLen caps the raw query VerifyQuery and the IPN handler accept.
+// MaxQueryLen caps the raw query VerifyIPN and the IPN handler accept.
 // VNPay's IPN queries are well under 2 KiB.
 const MaxQueryLen = 8 << 10
 
