@@ -409,7 +409,7 @@ func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
 		}
 		n, err := c.VerifyIPN(body)
 		if errors.Is(err, payment.ErrAmbiguous) {
-			if n, err = c.settle(r.Context(), n); err != nil && errors.Is(err, errQuery) {
+			if n, err = c.settle(r.Context(), n); err != nil && errors.Is(err, ErrAPI) {
 				w.Header().Set("Retry-After", "30")
 				reject(http.StatusServiceUnavailable, payment.ReasonAmbiguousQuery, "could not confirm the payment with MoMo; retry later")
 				return
@@ -453,8 +453,6 @@ func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
-
-var errQuery = errors.New("momo: query API request failed")
 
 // settle confirms an ambiguous notification for IPNHandler.
 func (c *Client) settle(ctx context.Context, n *Notification) (*Notification, error) {

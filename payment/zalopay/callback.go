@@ -459,7 +459,7 @@ func (c *Client) settle(ctx context.Context, cb *Callback) (*Callback, error) {
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousUnconfirmed)
 		return cb, nil
 	}
-	q, err := c.Query(ctx, c.queryURL, c.hc, cb.Order.AppTransID)
+	q, err := c.Query(ctx, cb.Order.AppTransID)
 	switch {
 	case err != nil || q.ReturnCode == 3 || q.IsProcessing:
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)
