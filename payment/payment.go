@@ -296,7 +296,7 @@ func ReasonOf(err error) Reason {
 		return ReasonNoSecret
 	case errors.Is(err, ErrWrongMerchant):
 		return ReasonWrongMerchant
-	case errors.Is(err, ErrUnconfirmed):
+	case errors.Is(err, ErrAmbiguousMismatch):
 		return ReasonAmbiguousMismatch
 	}
 	return ReasonMalformed

@@ -78,7 +78,7 @@ func (c *Client) Query(ctx context.Context, orderID string) (*QueryResult, error
 // Confirm checks an ambiguous notification (Unconfirmed, from VerifyIPN)
 // with Query: MoMo must report the same order, amount, transaction and
 // result code. It returns the notification confirmed, an error wrapping
-// payment.ErrUnconfirmed when MoMo reports otherwise, or another error
+// payment.ErrAmbiguousMismatch when MoMo reports otherwise, or another error
 // when MoMo cannot answer (retry later).
 func (c *Client) Confirm(ctx context.Context, n *Notification) (*Notification, error) {
 	q, err := c.Query(ctx, n.OrderID)
@@ -86,7 +86,7 @@ func (c *Client) Confirm(ctx context.Context, n *Notification) (*Notification, e
 		return n, err
 	}
 	if q.Amount != n.Amount || q.TransID != n.TransID || q.ResultCode != n.ResultCode {
-		return n, fmt.Errorf("momo: %w: order %s is %d VND, transId %d, resultCode %d", payment.ErrUnconfirmed, strings.ToValidUTF8(n.OrderID, "?"), q.Amount, q.TransID, q.ResultCode)
+		return n, fmt.Errorf("momo: %w: order %s is %d VND, transId %d, resultCode %d", payment.ErrAmbiguousMismatch, strings.ToValidUTF8(n.OrderID, "?"), q.Amount, q.TransID, q.ResultCode)
 	}
 	m := *n
 	m.Unconfirmed = false

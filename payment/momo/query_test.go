@@ -143,7 +143,7 @@ func TestQuerySignsTheRequest(t *testing.T) {
 	if q, err := wrong.Query(context.Background(), "ORD-9"); err != nil || q.ResultCode != 20 {
 		t.Fatalf("badly signed query: %+v, %v", q, err)
 	}
-	if _, err := c.Confirm(context.Background(), &Notification{OrderID: "ORD-9", Amount: 6, TransID: 7}); !errors.Is(err, payment.ErrUnconfirmed) {
+	if _, err := c.Confirm(context.Background(), &Notification{OrderID: "ORD-9", Amount: 6, TransID: 7}); !errors.Is(err, payment.ErrAmbiguousMismatch) {
 		t.Fatalf("Confirm of another amount: %v", err)
 	}
 	// A failed call is ErrAPI, as in vnpay and zalopay; no URL is ErrConfig.

@@ -378,7 +378,7 @@ type IPNFunc func(ctx context.Context, n *Notification) error
 // An ambiguous IPN (see VerifyIPN) is confirmed through MoMo's query API
 // when Config.APIURL is set: confirmed, fn gets it with Unconfirmed false;
 // contradicted, 400 (payment.ReasonAmbiguousMismatch); the API failing,
-// 503 so MoMo retries (ReasonAmbiguousQuery). Without an API URL fn gets
+// 503 so MoMo retries (ReasonAmbiguousQueryFailed). Without an API URL fn gets
 // it with Unconfirmed true. Each outcome is counted by a
 // payment.AmbiguityObserver.
 func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
@@ -411,7 +411,7 @@ func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
 		if errors.Is(err, payment.ErrAmbiguous) {
 			if n, err = c.settle(r.Context(), n); err != nil && errors.Is(err, ErrAPI) {
 				w.Header().Set("Retry-After", "30")
-				reject(http.StatusServiceUnavailable, payment.ReasonAmbiguousQuery, "could not confirm the payment with MoMo; retry later")
+				reject(http.StatusServiceUnavailable, payment.ReasonAmbiguousQueryFailed, "could not confirm the payment with MoMo; retry later")
 				return
 			}
 		}
@@ -464,7 +464,7 @@ func (c *Client) settle(ctx context.Context, n *Notification) (*Notification, er
 	switch {
 	case err == nil:
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousConfirmed)
-	case errors.Is(err, payment.ErrUnconfirmed):
+	case errors.Is(err, payment.ErrAmbiguousMismatch):
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousMismatch)
 	default:
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)

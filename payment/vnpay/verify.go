@@ -49,7 +49,7 @@ func (c *Client) VerifyRedirect(rawQuery string) (*Notification, error) {
 	return c.VerifyIPN(rawQuery)
 }
 
-// VerifyIPN verifies an IPN query (IPNHandler calls it), given raw as
+// VerifyIPN verifies an IPN query (IPNHandler calls it), given rawQuery as
 // received (r.URL.RawQuery). Only vnp_* parameters take part; vnp_SecureHash and
 // vnp_SecureHashType are excluded; a repeated vnp_* parameter is refused
 // (ErrDuplicateParam). The signature is accepted under the current secret,
@@ -59,12 +59,12 @@ func (c *Client) VerifyRedirect(rawQuery string) (*Notification, error) {
 // ErrBadSignature, ErrRetiredKey, ErrDuplicateParam, ErrMalformed,
 // ErrBodyTooLarge, and ErrWrongMerchant for a valid signature over another
 // terminal's code.
-func (c *Client) VerifyIPN(raw string) (*Notification, error) {
-	params, sig, err := parseQuery(raw)
+func (c *Client) VerifyIPN(rawQuery string) (*Notification, error) {
+	params, sig, err := parseQuery(rawQuery)
 	if err == nil {
 		var slot secretenv.Slot
 		var emptySigned bool
-		prefix, canonical := canonicalPrefix(raw)
+		prefix, canonical := canonicalPrefix(rawQuery)
 		if canonical {
 			// VNPay sends the query it signed: the parameters before
 			// vnp_SecureHash are the signed string itself, so it is

@@ -30,7 +30,7 @@
 // return_code 0 so that ZaloPay calls again (processing, API down);
 // without QueryURL the application gets it marked Unconfirmed
 // (Callback.Unconfirmed). Reasons payment.ReasonAmbiguousMismatch and
-// ReasonAmbiguousQuery, outcomes counted by a payment.AmbiguityObserver.
+// ReasonAmbiguousQueryFailed, outcomes counted by a payment.AmbiguityObserver.
 //
 // After a rotation ZaloPay may re-send callbacks signed with the old key2 for
 // up to 48 hours: configure it as Key2.Previous with PreviousUntil =
