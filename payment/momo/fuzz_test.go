@@ -28,8 +28,8 @@ func FuzzVerifyIPN(f *testing.F) {
 	})
 }
 
-// FuzzVerifyReturn is FuzzVerifyIPN for the redirect query.
-func FuzzVerifyReturn(f *testing.F) {
+// FuzzVerifyRedirect is FuzzVerifyIPN for the redirect query.
+func FuzzVerifyRedirect(f *testing.F) {
 	c := sandboxClient(f, nil)
 	n := typical()
 	q := url.Values{"partnerCode": {n.PartnerCode}, "orderId": {n.OrderID}, "requestId": {n.RequestID}, "amount": {"150000"},

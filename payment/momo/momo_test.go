@@ -255,7 +255,7 @@ func TestVerifyRefusals(t *testing.T) {
 	}
 }
 
-func TestVerifyReturn(t *testing.T) {
+func TestVerifyRedirect(t *testing.T) {
 	c := sandboxClient(t, nil)
 	q := url.Values{"partnerCode": {"MOMO"}, "orderId": {"ĐH-42"}, "requestId": {"REQ-42"}, "amount": {"50000000"},
 		"orderInfo": {"Thanh toán đơn hàng ~*!'() &="}, "orderType": {"momo_wallet"}, "transId": {"4088878653"}, "resultCode": {"0"},
