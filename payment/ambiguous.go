@@ -23,18 +23,21 @@ import "errors"
 // repeated up to case); the fields are not authenticated.
 var ErrAmbiguous = errors.New("payment: the signed content reads more than one way; the fields are not authenticated")
 
-// ErrUnconfirmed: the provider's query API did not confirm an ambiguous
-// notification: it reports another amount, order or transaction.
-var ErrUnconfirmed = errors.New("payment: the provider's query API does not confirm the notification")
+// ErrAmbiguousMismatch: the provider's query API contradicts an ambiguous
+// notification: it reports another amount, order or transaction. Its
+// Reason is ReasonAmbiguousMismatch and its outcome AmbiguousMismatch; a
+// notification delivered without a query is marked Unconfirmed instead
+// (outcome AmbiguousUnconfirmed), which this error never means.
+var ErrAmbiguousMismatch = errors.New("payment: the provider's query API contradicts the notification")
 
 // Reasons for ambiguous notifications.
 const (
 	// ReasonAmbiguousMismatch: the provider's query API contradicts an
 	// ambiguous notification; it is refused.
 	ReasonAmbiguousMismatch Reason = "ambiguous_mismatch"
-	// ReasonAmbiguousQuery: the query API could not be reached; the
+	// ReasonAmbiguousQueryFailed: the query API could not be reached; the
 	// notification is answered "retry later".
-	ReasonAmbiguousQuery Reason = "ambiguous_query_failed"
+	ReasonAmbiguousQueryFailed Reason = "ambiguous_query_failed"
 )
 
 // Outcomes of an ambiguous notification, as AmbiguityObserver reports

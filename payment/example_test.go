@@ -18,7 +18,7 @@ func ExampleLoadSecretSet() {
 		"VNPAY_HASH_SECRET_PREVIOUS":       "OLDSECRETOLDSECRETOLDSECRET01234",
 		"VNPAY_HASH_SECRET_PREVIOUS_UNTIL": payment.UntilAfterRotation(rotatedAt, payment.VNPayRetryWindow).Format(time.RFC3339),
 	})
-	set, err := payment.LoadSecretSet(env, payment.Vars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
+	set, err := payment.LoadSecretSet(env, payment.NewSecretVars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
 	if err != nil {
 		panic(err)
 	}
@@ -33,5 +33,5 @@ func ExampleLoadSecretSet() {
 	// Output:
 	// [secret fp=6d5754837f8c0221]
 	// +1h0m0s: slot "previous", err <nil>
-	// +25h0m0s: slot "", err payment: signed with the previous secret after its acceptance window
+	// +25h0m0s: slot "", err payment: signed with the previous secret after its deadline (retired)
 }

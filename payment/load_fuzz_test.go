@@ -19,7 +19,7 @@ func FuzzLoadSecretSet(f *testing.F) {
 	f.Add(cur, cur, "2026-11-28T02:00:00Z")
 	f.Add("short", prev, "not-a-time-at-all")
 	f.Add(cur, prev, "2026-13-45T99:99:99Z")
-	vars := Vars("X_SECRET")
+	vars := NewSecretVars("X_SECRET")
 	f.Fuzz(func(t *testing.T, current, previous, until string) {
 		src := secretenv.Map(map[string]string{vars.Current: current, vars.Previous: previous, vars.PreviousUntil: until})
 		s, err := LoadSecretSet(src, vars, secretenv.ProviderSecretRule)

@@ -12,7 +12,7 @@
 // previous secret is refused at once.
 //
 //	// VNPAY_HASH_SECRET, VNPAY_HASH_SECRET_PREVIOUS, VNPAY_HASH_SECRET_PREVIOUS_UNTIL
-//	set, err := payment.LoadSecretSet(secretenv.Env(), payment.Vars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
+//	set, err := payment.LoadSecretSet(secretenv.Env(), payment.NewSecretVars("VNPAY_HASH_SECRET"), secretenv.ProviderSecretRule)
 //	slot, err := set.VerifyHex(sha512.New, canonical, sigHex, time.Now())
 //
 // Most code uses a provider package, which loads its sets, builds the
@@ -65,30 +65,44 @@ type SecretSet struct {
 
 // Errors returned by verifiers, matched with errors.Is.
 var (
-	ErrNoSecret          = errors.New("payment: no current secret configured")
-	ErrSameSecret        = errors.New("payment: previous secret equals the current one")
-	ErrMissingSignature  = errors.New("payment: signature missing")
-	ErrMalformed         = errors.New("payment: malformed message")
-	ErrDuplicateParam    = errors.New("payment: duplicate parameter")
-	ErrSignatureMismatch = errors.New("payment: signature does not match")
-	// ErrPreviousExpired: the signature was made with the previous secret,
-	// but its window has closed (or incident mode refuses it).
-	ErrPreviousExpired = errors.New("payment: signed with the previous secret after its acceptance window")
-	ErrTimestamp       = errors.New("payment: timestamp outside the tolerance")
-	ErrReplay          = errors.New("payment: message already processed")
-	ErrBodyTooLarge    = errors.New("payment: body too large")
+	// ErrNoSecret: no current secret is configured. It is
+	// secretenv.ErrMissing, so errors.Is matches either name whether the set
+	// was refused at load (LoadSecretSet, a provider's LoadConfig) or when
+	// built by hand and checked (Validate, New, a verify or sign call).
+	ErrNoSecret = secretenv.ErrMissing
+	// ErrSameSecret: the previous secret equals the current one. It is
+	// secretenv.ErrDuplicate, so errors.Is matches either name on both paths
+	// (LoadSecretSet, Validate).
+	ErrSameSecret       = secretenv.ErrDuplicate
+	ErrMissingSignature = errors.New("payment: signature missing")
+	ErrMalformed        = errors.New("payment: malformed message")
+	ErrDuplicateParam   = errors.New("payment: duplicate parameter")
+	ErrBadSignature     = errors.New("payment: signature does not match")
+	// ErrBadSignature is jwtkeys.ErrBadSignature's idea: no secret of the set
+	// made the signature.
+	// ErrRetiredKey is jwtkeys.ErrRetiredKey's: the signature was made with
+	// the previous secret past its deadline (PreviousUntil), or in incident
+	// mode, which refuses it at once.
+	ErrRetiredKey   = errors.New("payment: signed with the previous secret after its deadline (retired)")
+	ErrTimestamp    = errors.New("payment: timestamp outside the tolerance")
+	ErrReplay       = errors.New("payment: message already processed")
+	ErrBodyTooLarge = errors.New("payment: body too large")
 	// ErrWrongMerchant: a correctly signed message names another merchant
 	// (TmnCode, partnerCode, app_id) than the one configured.
 	ErrWrongMerchant = errors.New("payment: message is for another merchant")
+
+	// errNoCurrent is ErrNoSecret with the context a bare "required but not
+	// set" lacks; built once, so a refused call allocates nothing.
+	errNoCurrent = fmt.Errorf("payment: no current secret configured: %w", ErrNoSecret)
 )
 
 // Validate checks the set: Current present, Previous different from it.
 func (s SecretSet) Validate() error {
 	if s.Current.IsZero() {
-		return ErrNoSecret
+		return errNoCurrent
 	}
 	if !s.Previous.IsZero() && s.Previous.Equal(s.Current) {
-		return fmt.Errorf("%w (fp=%s)", ErrSameSecret, s.Current.Fingerprint())
+		return fmt.Errorf("payment: previous secret equals the current one (fp=%s): %w", s.Current.Fingerprint(), ErrSameSecret)
 	}
 	return nil
 }
@@ -101,14 +115,14 @@ func (s SecretSet) PreviousLive(now time.Time) bool {
 // VerifyMAC checks that sig is the HMAC of msg under the set at time now,
 // with the hash function newHash. It tries Current, then Previous, comparing
 // in constant time, and returns the slot that matched. A match with Previous
-// outside its window is ErrPreviousExpired, so the caller can tell a late
-// retry from a forgery. Any other mismatch is ErrSignatureMismatch.
+// outside its window is ErrRetiredKey, so the caller can tell a late
+// retry from a forgery. Any other mismatch is ErrBadSignature.
 func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time.Time) (secretenv.Slot, error) {
 	if len(sig) == 0 {
 		return "", ErrMissingSignature
 	}
 	if s.Current.IsZero() {
-		return "", ErrNoSecret
+		return "", errNoCurrent
 	}
 	var buf [64]byte
 	if hmac.Equal(sum(newHash, s.Current, msg, buf[:0]), sig) {
@@ -118,9 +132,9 @@ func (s SecretSet) VerifyMAC(newHash func() hash.Hash, msg, sig []byte, now time
 		if s.PreviousLive(now) {
 			return secretenv.SlotPrevious, nil
 		}
-		return "", ErrPreviousExpired
+		return "", ErrRetiredKey
 	}
-	return "", ErrSignatureMismatch
+	return "", ErrBadSignature
 }
 
 // VerifyHex is VerifyMAC for a signature sent as hex, as VNPay, MoMo and
@@ -161,7 +175,7 @@ func MAC(newHash func() hash.Hash, key fingerprint.Secret, msg, dst []byte) []by
 // Sign returns the HMAC of msg under Current, appended to dst.
 func (s SecretSet) Sign(newHash func() hash.Hash, msg, dst []byte) ([]byte, error) {
 	if s.Current.IsZero() {
-		return dst, ErrNoSecret
+		return dst, errNoCurrent
 	}
 	return sum(newHash, s.Current, msg, dst), nil
 }
@@ -181,9 +195,11 @@ type SecretVars struct {
 	PreviousUntil string
 }
 
-// Vars returns the conventional names for the secret current:
-// current, current_PREVIOUS and current_PREVIOUS_UNTIL.
-func Vars(current string) SecretVars {
+// NewSecretVars returns the conventional names for the secret current:
+// current, current_PREVIOUS and current_PREVIOUS_UNTIL. A package's fixed
+// set of names is a SecretVars variable named …Vars (webhook.Vars,
+// webhook.CassoVars); this builds one from its argument, as New… does.
+func NewSecretVars(current string) SecretVars {
 	return SecretVars{Current: current, Previous: current + "_PREVIOUS", PreviousUntil: current + "_PREVIOUS_UNTIL"}
 }
 
@@ -240,34 +256,36 @@ func LoadSecretSet(src secretenv.Source, vars SecretVars, rule secretenv.Rule) (
 // Reason says why a signature or an IPN was refused, as a metric label.
 type Reason string
 
-// Refusal reasons.
+// Refusal reasons. Each is named for its error (ReasonBadSignature for
+// ErrBadSignature, ...), and the ones jwtkeys shares carry its label:
+// bad_signature, retired_key, malformed.
 const (
-	ReasonMissing         Reason = "missing_signature"
-	ReasonMalformed       Reason = "malformed"
-	ReasonMismatch        Reason = "mismatch"
-	ReasonPreviousExpired Reason = "previous_expired"
-	ReasonDuplicate       Reason = "duplicate_param"
-	ReasonTimestamp       Reason = "timestamp"
-	ReasonReplay          Reason = "replay"
-	ReasonBodyTooLarge    Reason = "body_too_large"
-	ReasonMethod          Reason = "method"
-	ReasonContentType     Reason = "content_type"
-	ReasonCallback        Reason = "callback_error"
-	ReasonNoSecret        Reason = "no_secret"
-	ReasonWrongMerchant   Reason = "wrong_merchant"
+	ReasonMissingSignature Reason = "missing_signature"
+	ReasonMalformed        Reason = "malformed"
+	ReasonBadSignature     Reason = "bad_signature"
+	ReasonRetiredKey       Reason = "retired_key"
+	ReasonDuplicateParam   Reason = "duplicate_param"
+	ReasonTimestamp        Reason = "timestamp"
+	ReasonReplay           Reason = "replay"
+	ReasonBodyTooLarge     Reason = "body_too_large"
+	ReasonMethod           Reason = "method"
+	ReasonContentType      Reason = "content_type"
+	ReasonCallback         Reason = "callback_error"
+	ReasonNoSecret         Reason = "no_secret"
+	ReasonWrongMerchant    Reason = "wrong_merchant"
 )
 
 // ReasonOf maps a verifier error to its Reason.
 func ReasonOf(err error) Reason {
 	switch {
 	case errors.Is(err, ErrMissingSignature):
-		return ReasonMissing
-	case errors.Is(err, ErrPreviousExpired):
-		return ReasonPreviousExpired
-	case errors.Is(err, ErrSignatureMismatch):
-		return ReasonMismatch
+		return ReasonMissingSignature
+	case errors.Is(err, ErrRetiredKey):
+		return ReasonRetiredKey
+	case errors.Is(err, ErrBadSignature):
+		return ReasonBadSignature
 	case errors.Is(err, ErrDuplicateParam):
-		return ReasonDuplicate
+		return ReasonDuplicateParam
 	case errors.Is(err, ErrTimestamp):
 		return ReasonTimestamp
 	case errors.Is(err, ErrReplay):
@@ -278,7 +296,7 @@ func ReasonOf(err error) Reason {
 		return ReasonNoSecret
 	case errors.Is(err, ErrWrongMerchant):
 		return ReasonWrongMerchant
-	case errors.Is(err, ErrUnconfirmed):
+	case errors.Is(err, ErrAmbiguousMismatch):
 		return ReasonAmbiguousMismatch
 	}
 	return ReasonMalformed

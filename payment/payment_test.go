@@ -55,12 +55,12 @@ func TestVerifyMAC(t *testing.T) {
 		{"current", set, mac(cur, "m"), t0, secretenv.SlotCurrent, nil},
 		{"current after the window", set, mac(cur, "m"), t0.Add(1000 * time.Hour), secretenv.SlotCurrent, nil},
 		{"previous inside", set, mac(prev, "m"), t0.Add(24*time.Hour - time.Nanosecond), secretenv.SlotPrevious, nil},
-		{"previous at the deadline (exclusive)", set, mac(prev, "m"), t0.Add(24 * time.Hour), "", ErrPreviousExpired},
-		{"previous in incident mode", incident, mac(prev, "m"), t0, "", ErrPreviousExpired},
+		{"previous at the deadline (exclusive)", set, mac(prev, "m"), t0.Add(24 * time.Hour), "", ErrRetiredKey},
+		{"previous in incident mode", incident, mac(prev, "m"), t0, "", ErrRetiredKey},
 		{"current in incident mode", incident, mac(cur, "m"), t0, secretenv.SlotCurrent, nil},
-		{"previous not configured", noPrev, mac(prev, "m"), t0, "", ErrSignatureMismatch},
-		{"other message", set, mac(cur, "n"), t0, "", ErrSignatureMismatch},
-		{"truncated", set, mac(cur, "m")[:31], t0, "", ErrSignatureMismatch},
+		{"previous not configured", noPrev, mac(prev, "m"), t0, "", ErrBadSignature},
+		{"other message", set, mac(cur, "n"), t0, "", ErrBadSignature},
+		{"truncated", set, mac(cur, "m")[:31], t0, "", ErrBadSignature},
 		{"missing", set, nil, t0, "", ErrMissingSignature},
 		{"no secret", SecretSet{}, mac(cur, "m"), t0, "", ErrNoSecret},
 	} {
@@ -74,7 +74,7 @@ func TestVerifyMAC(t *testing.T) {
 	// A zero PreviousUntil never accepts Previous.
 	s := set
 	s.PreviousUntil = time.Time{}
-	if _, err := s.VerifyMAC(sha256.New, []byte("m"), mac(prev, "m"), t0); !errors.Is(err, ErrPreviousExpired) {
+	if _, err := s.VerifyMAC(sha256.New, []byte("m"), mac(prev, "m"), t0); !errors.Is(err, ErrRetiredKey) {
 		t.Errorf("zero deadline: %v", err)
 	}
 }
@@ -95,7 +95,7 @@ func TestVerifyHexAndSign(t *testing.T) {
 		"abc":                    ErrMalformed,
 		strings.Repeat("zz", 32): ErrMalformed,
 		strings.Repeat("00", 65): ErrMalformed,
-		strings.Repeat("00", 32): ErrSignatureMismatch,
+		strings.Repeat("00", 32): ErrBadSignature,
 	} {
 		if _, err := set.VerifyHex(sha256.New, []byte("m"), s, t0); !errors.Is(err, want) {
 			t.Errorf("VerifyHex(%q): %v, want %v", s, err, want)
@@ -134,7 +134,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestLoadSecretSet(t *testing.T) {
-	vars := Vars("X_SECRET")
+	vars := NewSecretVars("X_SECRET")
 	if vars != (SecretVars{"X_SECRET", "X_SECRET_PREVIOUS", "X_SECRET_PREVIOUS_UNTIL"}) {
 		t.Fatalf("Vars = %+v", vars)
 	}
@@ -200,8 +200,8 @@ func TestLoadSecretSet(t *testing.T) {
 
 func TestReasonOf(t *testing.T) {
 	for err, want := range map[error]Reason{
-		ErrMissingSignature: ReasonMissing, ErrPreviousExpired: ReasonPreviousExpired, ErrSignatureMismatch: ReasonMismatch,
-		ErrDuplicateParam: ReasonDuplicate, ErrTimestamp: ReasonTimestamp, ErrReplay: ReasonReplay, ErrBodyTooLarge: ReasonBodyTooLarge,
+		ErrMissingSignature: ReasonMissingSignature, ErrRetiredKey: ReasonRetiredKey, ErrBadSignature: ReasonBadSignature,
+		ErrDuplicateParam: ReasonDuplicateParam, ErrTimestamp: ReasonTimestamp, ErrReplay: ReasonReplay, ErrBodyTooLarge: ReasonBodyTooLarge,
 		ErrNoSecret: ReasonNoSecret, ErrWrongMerchant: ReasonWrongMerchant, ErrMalformed: ReasonMalformed, errors.New("x"): ReasonMalformed,
 	} {
 		if got := ReasonOf(fmt.Errorf("provider: %w", err)); got != want {
@@ -216,7 +216,7 @@ func TestOrNop(t *testing.T) {
 	}
 	o := NopObserver{}
 	o.Verified("p", secretenv.SlotCurrent)
-	o.SignatureFailed("p", ReasonMismatch)
+	o.SignatureFailed("p", ReasonBadSignature)
 	o.IPNRejected("p", ReasonMethod)
 }
 

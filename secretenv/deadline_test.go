@@ -40,7 +40,7 @@ func TestDeadlineErrorsAcrossPackages(t *testing.T) {
 			env["VNPAY_HASH_SECRET_PREVIOUS_UNTIL"] = *tc.until
 		}
 		src := secretenv.Map(env)
-		_, loadErr := payment.LoadSecretSet(src, payment.Vars("VNPAY_HASH_SECRET"), secretenv.Rule{MinLen: 32})
+		_, loadErr := payment.LoadSecretSet(src, payment.NewSecretVars("VNPAY_HASH_SECRET"), secretenv.Rule{MinLen: 32})
 		_, configErr := vnpay.LoadConfig(src)
 		var checkErr error
 		for _, f := range secretenv.Check(src, []secretenv.Class{class}) {

@@ -272,7 +272,7 @@ func vnpaySmoke(src secretenv.Source, now time.Time) (*smoke, error) {
 		if err != nil {
 			return "", err
 		}
-		n, err := c.VerifyQuery(q)
+		n, err := c.VerifyIPN(q)
 		if err != nil {
 			return "", err
 		}
@@ -293,7 +293,7 @@ func vnpaySmoke(src secretenv.Source, now time.Time) (*smoke, error) {
 			if i := strings.IndexByte(q, '?'); i >= 0 {
 				q = q[i+1:]
 			}
-			n, err := c.VerifyQuery(q)
+			n, err := c.VerifyIPN(q)
 			if err != nil {
 				return "", err
 			}

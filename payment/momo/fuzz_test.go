@@ -28,8 +28,8 @@ func FuzzVerifyIPN(f *testing.F) {
 	})
 }
 
-// FuzzVerifyReturn is FuzzVerifyIPN for the redirect query.
-func FuzzVerifyReturn(f *testing.F) {
+// FuzzVerifyRedirect is FuzzVerifyIPN for the redirect query.
+func FuzzVerifyRedirect(f *testing.F) {
 	c := sandboxClient(f, nil)
 	n := typical()
 	q := url.Values{"partnerCode": {n.PartnerCode}, "orderId": {n.OrderID}, "requestId": {n.RequestID}, "amount": {"150000"},
@@ -42,7 +42,7 @@ func FuzzVerifyReturn(f *testing.F) {
 	f.Add(q.Encode() + "&amount=1")
 	f.Add("signature=00&amount=-0")
 	f.Fuzz(func(t *testing.T, raw string) {
-		got, err := c.VerifyReturn(raw)
+		got, err := c.VerifyRedirect(raw)
 		if err == nil && NotificationRaw(sandboxAccess, got) != NotificationRaw(sandboxAccess, n) {
 			t.Fatalf("accepted a redirect that was never signed: %+v", got)
 		}

@@ -126,7 +126,7 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	akVars := payment.Vars(EnvAccessKey)
+	akVars := payment.NewSecretVars(EnvAccessKey)
 	v, ok, err := src.Lookup(akVars.PreviousUntil)
 	if err != nil {
 		return Config{}, err
@@ -139,7 +139,7 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	sk, err := payment.LoadSecretSet(src, payment.Vars(EnvSecretKey), secretenv.ProviderSecretRule)
+	sk, err := payment.LoadSecretSet(src, payment.NewSecretVars(EnvSecretKey), secretenv.ProviderSecretRule)
 	if err != nil {
 		return Config{}, err
 	}

@@ -173,16 +173,16 @@ func TestRotation(t *testing.T) {
 	}{
 		{"both rotated, current", true, true, false, signer{newAK, newSK}, 0, secretenv.SlotCurrent, nil},
 		{"both rotated, previous inside", true, true, false, signer{oldAK, oldSK}, 23 * time.Hour, secretenv.SlotPrevious, nil},
-		{"both rotated, previous after", true, true, false, signer{oldAK, oldSK}, 24 * time.Hour, "", payment.ErrPreviousExpired},
-		{"both rotated, previous in incident", true, true, true, signer{oldAK, oldSK}, time.Hour, "", payment.ErrPreviousExpired},
+		{"both rotated, previous after", true, true, false, signer{oldAK, oldSK}, 24 * time.Hour, "", payment.ErrRetiredKey},
+		{"both rotated, previous in incident", true, true, true, signer{oldAK, oldSK}, time.Hour, "", payment.ErrRetiredKey},
 		{"both rotated, current in incident", true, true, true, signer{newAK, newSK}, time.Hour, secretenv.SlotCurrent, nil},
-		{"both rotated, mixed pair", true, true, false, signer{oldAK, newSK}, time.Hour, "", payment.ErrSignatureMismatch},
+		{"both rotated, mixed pair", true, true, false, signer{oldAK, newSK}, time.Hour, "", payment.ErrBadSignature},
 		{"secret key rotated, previous inside", false, true, false, signer{newAK, oldSK}, time.Hour, secretenv.SlotPrevious, nil},
-		{"secret key rotated, previous after", false, true, false, signer{newAK, oldSK}, 25 * time.Hour, "", payment.ErrPreviousExpired},
+		{"secret key rotated, previous after", false, true, false, signer{newAK, oldSK}, 25 * time.Hour, "", payment.ErrRetiredKey},
 		{"access key rotated, previous inside", true, false, false, signer{oldAK, newSK}, time.Hour, secretenv.SlotPrevious, nil},
-		{"access key rotated, previous after", true, false, false, signer{oldAK, newSK}, 48 * time.Hour, "", payment.ErrPreviousExpired},
+		{"access key rotated, previous after", true, false, false, signer{oldAK, newSK}, 48 * time.Hour, "", payment.ErrRetiredKey},
 		{"access key rotated, current", true, false, false, signer{newAK, newSK}, 48 * time.Hour, secretenv.SlotCurrent, nil},
-		{"unknown keys", true, true, false, signer{"OTHERACCESS000", "OTHERSECRETOTHERSECRETOTHERSECRE"}, 0, "", payment.ErrSignatureMismatch},
+		{"unknown keys", true, true, false, signer{"OTHERACCESS000", "OTHERSECRETOTHERSECRETOTHERSECRE"}, 0, "", payment.ErrBadSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &paymenttest.Recorder{}
@@ -218,9 +218,9 @@ func TestVerifyRefusals(t *testing.T) {
 		name, body string
 		err        error
 	}{
-		{"amount changed", strings.Replace(good, `"amount":150000`, `"amount":150001`, 1), payment.ErrSignatureMismatch},
-		{"result changed", strings.Replace(good, `"resultCode":0`, `"resultCode":1006`, 1), payment.ErrSignatureMismatch},
-		{"extraData added", strings.Replace(good, `"extraData":""`, `"extraData":"eyJ9"`, 1), payment.ErrSignatureMismatch},
+		{"amount changed", strings.Replace(good, `"amount":150000`, `"amount":150001`, 1), payment.ErrBadSignature},
+		{"result changed", strings.Replace(good, `"resultCode":0`, `"resultCode":1006`, 1), payment.ErrBadSignature},
+		{"extraData added", strings.Replace(good, `"extraData":""`, `"extraData":"eyJ9"`, 1), payment.ErrBadSignature},
 		{"no signature", strings.Replace(good, `"signature":"`, `"sig":"`, 1), payment.ErrMissingSignature},
 		{"signature not hex", good[:strings.Index(good, `"signature":"`)] + `"signature":"` + strings.Repeat("g", 64) + `"}`, payment.ErrMalformed},
 		{"short signature", good[:strings.Index(good, `"signature":"`)] + `"signature":"abcd"}`, payment.ErrMalformed},
@@ -255,34 +255,34 @@ func TestVerifyRefusals(t *testing.T) {
 	}
 }
 
-func TestVerifyReturn(t *testing.T) {
+func TestVerifyRedirect(t *testing.T) {
 	c := sandboxClient(t, nil)
 	q := url.Values{"partnerCode": {"MOMO"}, "orderId": {"ĐH-42"}, "requestId": {"REQ-42"}, "amount": {"50000000"},
 		"orderInfo": {"Thanh toán đơn hàng ~*!'() &="}, "orderType": {"momo_wallet"}, "transId": {"4088878653"}, "resultCode": {"0"},
 		"message": {"Thành công."}, "payType": {"qr"}, "responseTime": {"1721720663942"}, "extraData": {"eyJ1c2VybmFtZSI6ICJtb21vIn0="},
 		"signature": {vecIPN}}
-	n, err := c.VerifyReturn("from=checkout&" + q.Encode())
+	n, err := c.VerifyRedirect("from=checkout&" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n.OrderID != "ĐH-42" || n.Amount != 50000000 || !n.Paid() {
 		t.Errorf("notification = %+v", n)
 	}
-	if _, err := c.VerifyReturn(q.Encode() + "&amount=1"); !errors.Is(err, payment.ErrDuplicateParam) {
+	if _, err := c.VerifyRedirect(q.Encode() + "&amount=1"); !errors.Is(err, payment.ErrDuplicateParam) {
 		t.Errorf("duplicate: %v", err)
 	}
 	// A bad escape outside the signed parameters does not fail the redirect.
-	if n, err := c.VerifyReturn("utm_campaign=50%off&" + q.Encode() + "&x=%zz"); err != nil || n.OrderID != "ĐH-42" {
+	if n, err := c.VerifyRedirect("utm_campaign=50%off&" + q.Encode() + "&x=%zz"); err != nil || n.OrderID != "ĐH-42" {
 		t.Errorf("bad escape in unsigned parameters: %+v %v", n, err)
 	}
-	if _, err := c.VerifyReturn(strings.Replace(q.Encode(), "requestId=", "requestId=%zz", 1)); !errors.Is(err, payment.ErrMalformed) {
+	if _, err := c.VerifyRedirect(strings.Replace(q.Encode(), "requestId=", "requestId=%zz", 1)); !errors.Is(err, payment.ErrMalformed) {
 		t.Errorf("bad escape in a signed parameter: %v", err)
 	}
 	q.Set("amount", "5000000")
-	if _, err := c.VerifyReturn(q.Encode()); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := c.VerifyRedirect(q.Encode()); !errors.Is(err, payment.ErrBadSignature) {
 		t.Errorf("changed amount: %v", err)
 	}
-	if _, err := c.VerifyReturn(strings.Repeat("a", MaxQueryLen+1)); !errors.Is(err, payment.ErrBodyTooLarge) {
+	if _, err := c.VerifyRedirect(strings.Repeat("a", MaxQueryLen+1)); !errors.Is(err, payment.ErrBodyTooLarge) {
 		t.Errorf("long: %v", err)
 	}
 }
@@ -331,7 +331,7 @@ func TestIPNHandler(t *testing.T) {
 		status              int
 		event               string
 	}{
-		{"bad signature", "POST", "application/json", signIPN(sandboxAccess, "OTHERSECRETOTHERSECRETOTHERSECRE", typical()), 400, "reject momo mismatch"},
+		{"bad signature", "POST", "application/json", signIPN(sandboxAccess, "OTHERSECRETOTHERSECRETOTHERSECRE", typical()), 400, "reject momo bad_signature"},
 		{"GET", "GET", "", nil, 405, "reject momo method"},
 		{"form body", "POST", "application/x-www-form-urlencoded", []byte("a=1"), 415, "reject momo content_type"},
 		{"no content type", "POST", "", good, 415, "reject momo content_type"},

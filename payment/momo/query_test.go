@@ -143,8 +143,26 @@ func TestQuerySignsTheRequest(t *testing.T) {
 	if q, err := wrong.Query(context.Background(), "ORD-9"); err != nil || q.ResultCode != 20 {
 		t.Fatalf("badly signed query: %+v, %v", q, err)
 	}
-	if _, err := c.Confirm(context.Background(), &Notification{OrderID: "ORD-9", Amount: 6, TransID: 7}); !errors.Is(err, payment.ErrUnconfirmed) {
+	if _, err := c.Confirm(context.Background(), &Notification{OrderID: "ORD-9", Amount: 6, TransID: 7}); !errors.Is(err, payment.ErrAmbiguousMismatch) {
 		t.Fatalf("Confirm of another amount: %v", err)
+	}
+	// A failed call is ErrAPI, as in vnpay and zalopay; no URL is ErrConfig.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusBadGateway) }))
+	defer down.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"partnerCode":"OTHER","requestId":"x","orderId":"ORD-9","resultCode":0}`))
+	}))
+	defer other.Close()
+	for name, u := range map[string]string{"HTTP 502": down.URL, "another request's answer": other.URL} {
+		cc, _ := New(Config{PartnerCode: "MOMO", AccessKey: payment.SecretSet{Current: key(sandboxAccess)}, SecretKey: payment.SecretSet{Current: key(sandboxSecret)},
+			NoIdempotency: true, APIURL: u})
+		if _, err := cc.Query(context.Background(), "ORD-9"); !errors.Is(err, ErrAPI) {
+			t.Errorf("%s: %v, want ErrAPI", name, err)
+		}
+	}
+	none, _ := New(Config{PartnerCode: "MOMO", AccessKey: payment.SecretSet{Current: key(sandboxAccess)}, SecretKey: payment.SecretSet{Current: key(sandboxSecret)}, NoIdempotency: true})
+	if _, err := none.Query(context.Background(), "ORD-9"); !errors.Is(err, ErrConfig) {
+		t.Errorf("no Config.APIURL: %v, want ErrConfig", err)
 	}
 }
 

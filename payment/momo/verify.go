@@ -237,10 +237,10 @@ func (c *Client) VerifyIPN(body []byte) (*Notification, error) {
 	return c.finish(n, err)
 }
 
-// VerifyReturn verifies the query MoMo appends to the redirectUrl, given as
+// VerifyRedirect verifies the query MoMo appends to the redirectUrl, given as
 // received (r.URL.RawQuery). A repeated signed parameter is refused; other
 // parameters are ignored.
-func (c *Client) VerifyReturn(rawQuery string) (*Notification, error) {
+func (c *Client) VerifyRedirect(rawQuery string) (*Notification, error) {
 	v, err := parseQuery(rawQuery)
 	var n *Notification
 	if err == nil {
@@ -250,7 +250,7 @@ func (c *Client) VerifyReturn(rawQuery string) (*Notification, error) {
 	return c.finish(n, err)
 }
 
-// MaxQueryLen caps the redirect query VerifyReturn accepts.
+// MaxQueryLen caps the redirect query VerifyRedirect accepts.
 const MaxQueryLen = 8 << 10
 
 func parseQuery(rawQuery string) (map[string]string, error) {
@@ -344,21 +344,21 @@ func (c *Client) verify(n *Notification) (secretenv.Slot, error) {
 		*bp = msg
 		if p.mac.Equal(msg, sig[:]) {
 			if !p.live {
-				return "", fmt.Errorf("momo: %w", payment.ErrPreviousExpired)
+				return "", fmt.Errorf("momo: %w", payment.ErrRetiredKey)
 			}
 			return p.slot, nil
 		}
 	}
-	return "", fmt.Errorf("momo: %w", payment.ErrSignatureMismatch)
+	return "", fmt.Errorf("momo: %w", payment.ErrBadSignature)
 }
 
 // msgBufs holds the buffers signed strings are built in (the hash takes
 // them through an interface, so a stack array would escape anyway).
 var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// NotifyFunc handles a verified IPN. Returning nil answers MoMo 204 No
+// IPNFunc handles a verified IPN. Returning nil answers MoMo 204 No
 // Content; an error answers 500 so that MoMo retries.
-type NotifyFunc func(ctx context.Context, n *Notification) error
+type IPNFunc func(ctx context.Context, n *Notification) error
 
 // IPNHandler returns the handler for MoMo's ipnUrl: POST with a JSON body
 // (capped at 64 KiB). It verifies the body, calls fn and answers 204 as
@@ -378,10 +378,10 @@ type NotifyFunc func(ctx context.Context, n *Notification) error
 // An ambiguous IPN (see VerifyIPN) is confirmed through MoMo's query API
 // when Config.APIURL is set: confirmed, fn gets it with Unconfirmed false;
 // contradicted, 400 (payment.ReasonAmbiguousMismatch); the API failing,
-// 503 so MoMo retries (ReasonAmbiguousQuery). Without an API URL fn gets
+// 503 so MoMo retries (ReasonAmbiguousQueryFailed). Without an API URL fn gets
 // it with Unconfirmed true. Each outcome is counted by a
 // payment.AmbiguityObserver.
-func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
+func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reject := func(status int, reason payment.Reason, msg string) {
 			c.obs.IPNRejected(Provider, reason)
@@ -409,9 +409,9 @@ func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
 		}
 		n, err := c.VerifyIPN(body)
 		if errors.Is(err, payment.ErrAmbiguous) {
-			if n, err = c.settle(r.Context(), n); err != nil && errors.Is(err, errQuery) {
+			if n, err = c.settle(r.Context(), n); err != nil && errors.Is(err, ErrAPI) {
 				w.Header().Set("Retry-After", "30")
-				reject(http.StatusServiceUnavailable, payment.ReasonAmbiguousQuery, "could not confirm the payment with MoMo; retry later")
+				reject(http.StatusServiceUnavailable, payment.ReasonAmbiguousQueryFailed, "could not confirm the payment with MoMo; retry later")
 				return
 			}
 		}
@@ -454,8 +454,6 @@ func (c *Client) IPNHandler(fn NotifyFunc) http.Handler {
 	})
 }
 
-var errQuery = errors.New("momo: query API request failed")
-
 // settle confirms an ambiguous notification for IPNHandler.
 func (c *Client) settle(ctx context.Context, n *Notification) (*Notification, error) {
 	if c.apiURL == "" {
@@ -466,7 +464,7 @@ func (c *Client) settle(ctx context.Context, n *Notification) (*Notification, er
 	switch {
 	case err == nil:
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousConfirmed)
-	case errors.Is(err, payment.ErrUnconfirmed):
+	case errors.Is(err, payment.ErrAmbiguousMismatch):
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousMismatch)
 	default:
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)

@@ -19,7 +19,7 @@ func Example() {
 	// Pass obs as Observer in vnpay.Config, momo.Config, zalopay.Config or
 	// webhook.WithObserver. Here, by hand:
 	obs.Verified("vnpay", secretenv.SlotPrevious)
-	obs.SignatureFailed("vnpay", payment.ReasonPreviousExpired)
+	obs.SignatureFailed("vnpay", payment.ReasonRetiredKey)
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {
 		fmt.Println(mf.GetName(), mf.GetMetric()[0].GetCounter().GetValue())

@@ -9,7 +9,7 @@
 //
 // payment_signature_verified_total{slot="previous"} falling to zero tells
 // when the previous secret can be dropped; a rise of
-// payment_signature_failure_reason_total{reason="previous_expired"} after a
+// payment_signature_failure_reason_total{reason="retired_key"} after a
 // rotation tells the window closed too early.
 //
 //	obs, err := paymentprom.New(prometheus.DefaultRegisterer)
@@ -53,11 +53,11 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 		}, []string{"provider", "slot"}),
 		sigFailReason: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "payment_signature_failure_reason_total",
-			Help: "Payment signature failures by reason (mismatch, previous_expired, malformed, ...).",
+			Help: "Payment signature failures by reason (bad_signature, retired_key, malformed, ...).",
 		}, []string{"provider", "reason"}),
 		ipnWhyFail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "payment_ipn_reject_reason_total",
-			Help: "IPN and callback refusals by reason (mismatch, method, content_type, body_too_large, ...).",
+			Help: "IPN and callback refusals by reason (bad_signature, method, content_type, body_too_large, ...).",
 		}, []string{"provider", "reason"}),
 		ambiguous: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "payment_ambiguous_total",

@@ -58,8 +58,8 @@ func TestObserverCounts(t *testing.T) {
 	o.Verified("momo", secretenv.SlotCurrent)
 	o.Verified("momo", secretenv.SlotPrevious)
 	o.Verified("momo", secretenv.SlotPrevious)
-	o.SignatureFailed("zalopay", payment.ReasonMismatch)
-	o.SignatureFailed("zalopay", payment.ReasonPreviousExpired)
+	o.SignatureFailed("zalopay", payment.ReasonBadSignature)
+	o.SignatureFailed("zalopay", payment.ReasonRetiredKey)
 	o.IPNRejected("zalopay", payment.ReasonMethod)
 	for _, tc := range []struct {
 		name   string
@@ -69,7 +69,7 @@ func TestObserverCounts(t *testing.T) {
 		{"payment_signature_verified_total", map[string]string{"provider": "momo", "slot": "current"}, 1},
 		{"payment_signature_verified_total", map[string]string{"provider": "momo", "slot": "previous"}, 2},
 		{"payment_signature_failure_total", map[string]string{"provider": "zalopay"}, 2},
-		{"payment_signature_failure_reason_total", map[string]string{"provider": "zalopay", "reason": "previous_expired"}, 1},
+		{"payment_signature_failure_reason_total", map[string]string{"provider": "zalopay", "reason": "retired_key"}, 1},
 		{"payment_ipn_reject_total", map[string]string{"provider": "zalopay"}, 1},
 		{"payment_ipn_reject_reason_total", map[string]string{"provider": "zalopay", "reason": "method"}, 1},
 	} {

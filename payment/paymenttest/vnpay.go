@@ -54,12 +54,14 @@ type VNPayIPN struct {
 // IPN returns the GET request VNPay sends to the IPN URL.
 func (v *VNPay) IPN(t testing.TB, n VNPayIPN) *http.Request {
 	t.Helper()
-	return httptest.NewRequest(http.MethodGet, "/ipn/vnpay?"+v.Query(t, n), nil)
+	return httptest.NewRequest(http.MethodGet, "/ipn/vnpay?"+v.RawQuery(t, n), nil)
 }
 
-// Query returns the signed query string of the IPN (also what the Return URL
-// carries).
-func (v *VNPay) Query(t testing.TB, n VNPayIPN) string {
+// RawQuery returns the signed query string of the IPN (also what the return
+// URL carries), as vnpay.Client.VerifyIPN and VerifyRedirect take it: the
+// VNPay counterpart of MoMo.Body and ZaloPay.Body. (Query in a provider
+// package is the API call that asks for an order's state.)
+func (v *VNPay) RawQuery(t testing.TB, n VNPayIPN) string {
 	t.Helper()
 	if n.ResponseCode == "" {
 		n.ResponseCode = "00"

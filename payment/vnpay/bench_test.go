@@ -19,11 +19,11 @@ func BenchmarkVerifyIPN(b *testing.B) {
 	query := signWith(demoSecret, ipnParams())
 	canonical := []byte(HashData(ipnParams()))
 	sig, _ := hex.DecodeString(query[len(query)-128:])
-	b.Run("VerifyQuery", func(b *testing.B) {
+	b.Run("VerifyIPN", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(query)))
 		for b.Loop() {
-			if _, err := c.VerifyQuery(query); err != nil {
+			if _, err := c.VerifyIPN(query); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -61,7 +61,7 @@ func BenchmarkVerifyIPNPaired(b *testing.B) {
 	keyed := keyedmac.New(sha512.New, fingerprint.NewSecret(key))
 	b.ReportAllocs()
 	paymenttest.PairedKeyed(b, func() {
-		if _, err := c.VerifyQuery(query); err != nil {
+		if _, err := c.VerifyIPN(query); err != nil {
 			b.Fatal(err)
 		}
 	}, func() {

@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// FuzzVerifyQuery feeds arbitrary raw queries to VerifyQuery. It must never
+// FuzzVerifyIPN feeds arbitrary raw queries to VerifyIPN. It must never
 // panic, and whatever it accepts must carry exactly the parameters that were
 // signed (the seeds are the only signed messages): no modified field passes.
-func FuzzVerifyQuery(f *testing.F) {
+func FuzzVerifyIPN(f *testing.F) {
 	c := demoClient(f, current(demoSecret), nil, vecCreateDate)
 	good := signWith(demoSecret, ipnParams())
 	signed := map[string]bool{HashData(ipnParams()): true, vecIPN.hashData: true}
@@ -20,7 +20,7 @@ func FuzzVerifyQuery(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		n, err := c.VerifyQuery(raw)
+		n, err := c.VerifyIPN(raw)
 		if err != nil {
 			return
 		}
@@ -48,7 +48,7 @@ func FuzzTamper(f *testing.F) {
 		p := ipnParams()
 		p[keys[int(i)%len(keys)]] = v
 		d := HashData(p)
-		_, err := c.VerifyQuery(d + "&vnp_SecureHash=" + sig)
+		_, err := c.VerifyIPN(d + "&vnp_SecureHash=" + sig)
 		if err == nil && d != HashData(orig) {
 			t.Fatalf("modified IPN accepted: %q", d)
 		}

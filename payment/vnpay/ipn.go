@@ -57,7 +57,7 @@ type IPNFunc func(ctx context.Context, n *Notification) IPNResponse
 
 // IPNHandler returns the handler for VNPay's IPN URL. VNPay calls it with
 // GET and the signed parameters in the query. The handler verifies them
-// (VerifyQuery), calls fn with the notification and writes fn's answer.
+// (VerifyIPN), calls fn with the notification and writes fn's answer.
 //
 // Duplicates (Config.Idempotency): fn runs at most once per transaction.
 // An answer other than UnknownError is final for VNPay, so the
@@ -96,7 +96,7 @@ func (c *Client) IPNHandler(fn IPNFunc) http.Handler {
 			IPNResponse{"99", "query too long"}.write(w, http.StatusRequestURITooLong)
 			return
 		}
-		n, err := c.VerifyQuery(r.URL.RawQuery)
+		n, err := c.VerifyIPN(r.URL.RawQuery)
 		if err != nil {
 			reason := payment.ReasonOf(err)
 			c.obs.IPNRejected(Provider, reason)

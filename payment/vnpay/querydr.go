@@ -15,12 +15,16 @@ import (
 var ErrAPI = errors.New("vnpay: API request failed")
 
 // QueryDR asks VNPay for the state of a transaction: it signs r
-// (SignQueryDR), POSTs it as JSON to apiURL (SandboxAPIURL or production)
-// with hc (nil: http.DefaultClient), and verifies the response's
-// vnp_SecureHash (VerifyQueryDRResponse), so a response not signed with
-// the terminal's secret is refused. It is how an application confirms a
-// payment it has not received an IPN for, or doubts.
-func (c *Client) QueryDR(ctx context.Context, apiURL string, hc *http.Client, r QueryDRRequest) (*APIResponse, error) {
+// (SignQueryDR), POSTs it as JSON to Config.APIURL (SandboxAPIURL or
+// production) with Config.HTTPClient (nil: http.DefaultClient), and
+// verifies the response's vnp_SecureHash (VerifyQueryDRResponse), so a
+// response not signed with the terminal's secret is refused. Without an
+// APIURL it is ErrConfig. It is how an application confirms a payment it has
+// not received an IPN for, or doubts.
+func (c *Client) QueryDR(ctx context.Context, r QueryDRRequest) (*APIResponse, error) {
+	if c.apiURL == "" {
+		return nil, fmt.Errorf("%w: no Config.APIURL", ErrConfig)
+	}
 	if err := c.SignQueryDR(&r); err != nil {
 		return nil, err
 	}
@@ -28,7 +32,7 @@ func (c *Client) QueryDR(ctx context.Context, apiURL string, hc *http.Client, r 
 	if err != nil {
 		return nil, err
 	}
-	b, err := apicall.Do(ctx, hc, apicall.Request{Method: http.MethodPost, URL: apiURL, ContentType: "application/json", Body: body}, ErrAPI)
+	b, err := apicall.Do(ctx, c.hc, apicall.Request{Method: http.MethodPost, URL: c.apiURL, ContentType: "application/json", Body: body}, ErrAPI)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func TestQueryDR(t *testing.T) {
 	req := QueryDRRequest{RequestID: "q1", TxnRef: "5", OrderInfo: "Truy van 5", TransactionDate: "20210801153333", IPAddr: "127.0.0.1"}
 	srv := httptest.NewServer(querydrAPI(demoSecret, false))
 	defer srv.Close()
-	got, err := c.QueryDR(context.Background(), srv.URL, srv.Client(), req)
+	got, err := withAPI(c, srv.URL, srv.Client()).QueryDR(context.Background(), req)
 	if err != nil || got.ResponseCode != "00" || got.TransactionStatus != "00" || got.Amount != "1806000" || got.Slot != secretenv.SlotCurrent {
 		t.Fatalf("QueryDR = %+v, %v", got, err)
 	}
@@ -66,18 +66,32 @@ func TestQueryDR(t *testing.T) {
 	wrong := demoClient(t, current("WRONGSECRETWRONGSECRETWRONGSECRE"), nil, vecCreateDate)
 	srvWrong := httptest.NewServer(querydrAPI(demoSecret, false))
 	defer srvWrong.Close()
-	if _, err := wrong.QueryDR(context.Background(), srvWrong.URL, nil, req); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := withAPI(wrong, srvWrong.URL, nil).QueryDR(context.Background(), req); !errors.Is(err, payment.ErrBadSignature) {
 		t.Fatalf("answer signed with the real secret, verified with the wrong one: %v", err)
 	}
 	// A response not signed with our secret is refused.
 	forged := httptest.NewServer(querydrAPI(demoSecret, true))
 	defer forged.Close()
-	if _, err := c.QueryDR(context.Background(), forged.URL, nil, req); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := withAPI(c, forged.URL, nil).QueryDR(context.Background(), req); !errors.Is(err, payment.ErrBadSignature) {
 		t.Fatalf("forged response: %v", err)
 	}
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusBadGateway) }))
 	defer down.Close()
-	if _, err := c.QueryDR(context.Background(), down.URL, nil, req); !errors.Is(err, ErrAPI) {
+	if _, err := withAPI(c, down.URL, nil).QueryDR(context.Background(), req); !errors.Is(err, ErrAPI) {
 		t.Fatalf("API down: %v", err)
 	}
+	// The URL is the Config's: a Client built without one refuses the call.
+	if _, err := c.QueryDR(context.Background(), req); !errors.Is(err, ErrConfig) {
+		t.Fatalf("no Config.APIURL: %v", err)
+	}
+	if _, err := New(Config{TmnCode: "X", HashSecret: current(demoSecret), NoIdempotency: true, APIURL: "not a url"}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("relative APIURL: %v", err)
+	}
+}
+
+// withAPI is c with Config.APIURL and Config.HTTPClient set to url and hc.
+func withAPI(c *Client, url string, hc *http.Client) *Client {
+	cc := *c
+	cc.apiURL, cc.hc = url, hc
+	return &cc
 }

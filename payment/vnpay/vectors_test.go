@@ -35,14 +35,14 @@ func TestPublishedVectors(t *testing.T) {
 	q := func(code, hash string) string {
 		return strings.Replace(strings.Replace(publishedQuery, "%s", code, 1), "%s", hash, 1)
 	}
-	n, err := c.VerifyQuery(q("00", publishedHash00))
+	n, err := c.VerifyIPN(q("00", publishedHash00))
 	if err != nil {
 		t.Fatalf("published success vector: %v", err)
 	}
 	if !n.Paid() || n.Amount != 10000 || n.TxnRef != "1716257871703" || n.OrderInfo != "Thanh toan don hang 2024-05-21T02:17:31.249Z" {
 		t.Errorf("notification = %+v", n)
 	}
-	n, err = c.VerifyQuery(q("99", publishedHash99))
+	n, err = c.VerifyIPN(q("99", publishedHash99))
 	if err != nil {
 		t.Fatalf("published failure vector: %v", err)
 	}
@@ -50,8 +50,8 @@ func TestPublishedVectors(t *testing.T) {
 		t.Error("ResponseCode 99 reported as paid")
 	}
 	// The library's "invalid secure hash" case: code changed, hash kept.
-	if _, err := c.VerifyQuery(q("99", publishedHash00)); !errors.Is(err, payment.ErrSignatureMismatch) {
-		t.Errorf("tampered published vector: err = %v, want ErrSignatureMismatch", err)
+	if _, err := c.VerifyIPN(q("99", publishedHash00)); !errors.Is(err, payment.ErrBadSignature) {
+		t.Errorf("tampered published vector: err = %v, want ErrBadSignature", err)
 	}
 }
 
@@ -134,7 +134,7 @@ func TestEncodeMatchesPHP(t *testing.T) {
 
 func TestIPNVector(t *testing.T) {
 	c := demoClient(t, current(demoSecret), nil, vecCreateDate)
-	n, err := c.VerifyQuery(vecIPN.hashData + "&vnp_SecureHash=" + vecIPN.sig)
+	n, err := c.VerifyIPN(vecIPN.hashData + "&vnp_SecureHash=" + vecIPN.sig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestIPNVector(t *testing.T) {
 	if js == vecIPN.hashData {
 		t.Fatal("replacer changed nothing")
 	}
-	if _, err := c.VerifyQuery(js + "&vnp_SecureHash=" + strings.ToUpper(vecIPN.sig)); err != nil {
+	if _, err := c.VerifyIPN(js + "&vnp_SecureHash=" + strings.ToUpper(vecIPN.sig)); err != nil {
 		t.Errorf("same parameters, other escaping: %v", err)
 	}
 }
@@ -182,7 +182,7 @@ func TestAPIVectors(t *testing.T) {
 	if resp.Amount != "1806000" || resp.TransactionStatus != "00" || resp.Slot != secretenv.SlotCurrent {
 		t.Errorf("querydr response = %+v", resp)
 	}
-	if _, err := c.VerifyQueryDRResponse([]byte(strings.Replace(qdrBody, `"vnp_TransactionStatus":"00"`, `"vnp_TransactionStatus":"01"`, 1))); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := c.VerifyQueryDRResponse([]byte(strings.Replace(qdrBody, `"vnp_TransactionStatus":"00"`, `"vnp_TransactionStatus":"01"`, 1))); !errors.Is(err, payment.ErrBadSignature) {
 		t.Errorf("tampered querydr response: %v", err)
 	}
 	// A querydr response offered as a refund response does not verify.

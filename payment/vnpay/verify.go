@@ -38,22 +38,33 @@ func (n *Notification) Paid() bool {
 	return n.ResponseCode == "00" && n.TransactionStatus == "00"
 }
 
-// VerifyQuery verifies a Return URL or IPN query, given raw as received
-// (r.URL.RawQuery). Only vnp_* parameters take part; vnp_SecureHash and
+// VerifyRedirect verifies the query VNPay appends to the return URL
+// (vnp_ReturnUrl) when it sends the buyer's browser back, given as received
+// (r.URL.RawQuery). VNPay signs it as it signs the IPN, so it is checked as
+// VerifyIPN checks one, with the same errors; it says what the browser's
+// query is for and is named as momo.Client.VerifyRedirect and
+// zalopay.Client.VerifyRedirect are. A redirect only shows the buyer a
+// result: the order is settled by the IPN.
+func (c *Client) VerifyRedirect(rawQuery string) (*Notification, error) {
+	return c.VerifyIPN(rawQuery)
+}
+
+// VerifyIPN verifies an IPN query (IPNHandler calls it), given rawQuery as
+// received (r.URL.RawQuery). Only vnp_* parameters take part; vnp_SecureHash and
 // vnp_SecureHashType are excluded; a repeated vnp_* parameter is refused
 // (ErrDuplicateParam). The signature is accepted under the current secret,
 // or the previous one inside its window (Slot says which).
 //
 // Errors wrap the payment sentinels: ErrMissingSignature,
-// ErrSignatureMismatch, ErrPreviousExpired, ErrDuplicateParam, ErrMalformed,
+// ErrBadSignature, ErrRetiredKey, ErrDuplicateParam, ErrMalformed,
 // ErrBodyTooLarge, and ErrWrongMerchant for a valid signature over another
 // terminal's code.
-func (c *Client) VerifyQuery(raw string) (*Notification, error) {
-	params, sig, err := parseQuery(raw)
+func (c *Client) VerifyIPN(rawQuery string) (*Notification, error) {
+	params, sig, err := parseQuery(rawQuery)
 	if err == nil {
 		var slot secretenv.Slot
 		var emptySigned bool
-		prefix, canonical := canonicalPrefix(raw)
+		prefix, canonical := canonicalPrefix(rawQuery)
 		if canonical {
 			// VNPay sends the query it signed: the parameters before
 			// vnp_SecureHash are the signed string itself, so it is
@@ -93,7 +104,7 @@ func (c *Client) verifyParams(params map[string]string, sig string) (slot secret
 // verifiedParams retries a mismatch with the empty vnp_* values signed.
 func (c *Client) verifiedParams(params map[string]string, sig string, now time.Time, slot secretenv.Slot, err error) (secretenv.Slot, bool, error) {
 	emptySigned := false
-	if errors.Is(err, payment.ErrSignatureMismatch) && hasEmpty(params) {
+	if errors.Is(err, payment.ErrBadSignature) && hasEmpty(params) {
 		// The official PHP IPN demo signs empty vnp_* values too ("k=&");
 		// the .NET and Java libraries skip them. Accept either form.
 		slot, err = c.mac.VerifyHex([]byte(hashData(params, true)), sig, now)

@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -75,7 +76,7 @@ const (
 	SandboxAPIURL = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
 )
 
-// MaxQueryLen caps the raw query VerifyQuery and the IPN handler accept.
+// MaxQueryLen caps the raw query VerifyIPN and the IPN handler accept.
 // VNPay's IPN queries are well under 2 KiB.
 const MaxQueryLen = 8 << 10
 
@@ -125,6 +126,11 @@ type Config struct {
 	IdempotencyLease, IdempotencyKeep time.Duration
 	// Logger receives idempotency store failures; nil means slog.Default().
 	Logger *slog.Logger
+	// APIURL is VNPay's merchant API (SandboxAPIURL or production), which
+	// QueryDR calls; empty: QueryDR is ErrConfig. HTTPClient makes the calls
+	// (nil: http.DefaultClient).
+	APIURL     string
+	HTTPClient *http.Client
 }
 
 // LoadConfig reads VNPAY_TMN_CODE and the VNPAY_HASH_SECRET set
@@ -135,7 +141,7 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	set, err := payment.LoadSecretSet(src, payment.Vars(EnvHashSecret), secretenv.ProviderSecretRule)
+	set, err := payment.LoadSecretSet(src, payment.NewSecretVars(EnvHashSecret), secretenv.ProviderSecretRule)
 	if err != nil {
 		return Config{}, err
 	}
@@ -150,6 +156,8 @@ type Client struct {
 	obs    payment.Observer
 	now    func() time.Time
 	guard  idem.Guard
+	apiURL string
+	hc     *http.Client
 }
 
 // ErrConfig is returned by New for an unusable Config.
@@ -170,8 +178,14 @@ func New(cfg Config) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if cfg.APIURL != "" {
+		if u, err := url.Parse(cfg.APIURL); err != nil || u.Host == "" {
+			return nil, fmt.Errorf("%w: APIURL %q is not an absolute URL", ErrConfig, cfg.APIURL)
+		}
+	}
 	return &Client{tmn: cfg.TmnCode, secret: cfg.HashSecret, mac: keyedmac.NewSet(sha512.New, cfg.HashSecret), obs: payment.OrNop(cfg.Observer), now: now,
-		guard: idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger}}, nil
+		guard:  idem.Guard{Provider: Provider, Store: cfg.Idempotency, Lease: cfg.IdempotencyLease, Keep: cfg.IdempotencyKeep, Log: cfg.Logger},
+		apiURL: cfg.APIURL, hc: cfg.HTTPClient}, nil
 }
 
 // Encode is PHP's urlencode, the encoding VNPay hashes: Go's

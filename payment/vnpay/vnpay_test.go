@@ -67,16 +67,16 @@ func TestRotation(t *testing.T) {
 		{"current right after rotation", set, newSecret, rotated, secretenv.SlotCurrent, nil, "verified vnpay current"},
 		{"current long after", set, newSecret, rotated.Add(72 * time.Hour), secretenv.SlotCurrent, nil, "verified vnpay current"},
 		{"previous inside window", set, oldSecret, rotated.Add(23 * time.Hour), secretenv.SlotPrevious, nil, "verified vnpay previous"},
-		{"previous at deadline", set, oldSecret, rotated.Add(24 * time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
-		{"previous after deadline", set, oldSecret, rotated.Add(25 * time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
-		{"previous in incident mode", incident, oldSecret, rotated.Add(time.Hour), "", payment.ErrPreviousExpired, "sigfail vnpay previous_expired"},
+		{"previous at deadline", set, oldSecret, rotated.Add(24 * time.Hour), "", payment.ErrRetiredKey, "sigfail vnpay retired_key"},
+		{"previous after deadline", set, oldSecret, rotated.Add(25 * time.Hour), "", payment.ErrRetiredKey, "sigfail vnpay retired_key"},
+		{"previous in incident mode", incident, oldSecret, rotated.Add(time.Hour), "", payment.ErrRetiredKey, "sigfail vnpay retired_key"},
 		{"current in incident mode", incident, newSecret, rotated.Add(time.Hour), secretenv.SlotCurrent, nil, "verified vnpay current"},
-		{"unknown secret", set, "SOMEOTHERSECRETSOMEOTHERSECRET00", rotated, "", payment.ErrSignatureMismatch, "sigfail vnpay mismatch"},
+		{"unknown secret", set, "SOMEOTHERSECRETSOMEOTHERSECRET00", rotated, "", payment.ErrBadSignature, "sigfail vnpay bad_signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &paymenttest.Recorder{}
 			c := demoClient(t, tc.set, rec, tc.at)
-			n, err := c.VerifyQuery(signWith(tc.secret, ipnParams()))
+			n, err := c.VerifyIPN(signWith(tc.secret, ipnParams()))
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
@@ -101,7 +101,7 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-func TestVerifyQueryRefusals(t *testing.T) {
+func TestVerifyIPNRefusals(t *testing.T) {
 	c := demoClient(t, current(demoSecret), nil, vecCreateDate)
 	good := signWith(demoSecret, ipnParams())
 	for _, tc := range []struct {
@@ -115,45 +115,52 @@ func TestVerifyQueryRefusals(t *testing.T) {
 		{"no signature", HashData(ipnParams()), payment.ErrMissingSignature},
 		{"empty signature", HashData(ipnParams()) + "&vnp_SecureHash=", payment.ErrMissingSignature},
 		{"signature not hex", HashData(ipnParams()) + "&vnp_SecureHash=" + strings.Repeat("zz", 64), payment.ErrMalformed},
-		{"signature truncated", good[:len(good)-2], payment.ErrSignatureMismatch},
+		{"signature truncated", good[:len(good)-2], payment.ErrBadSignature},
 		{"bad escape", good + "&vnp_X=%zz", payment.ErrMalformed},
-		{"amount changed", strings.Replace(good, "vnp_Amount=1806000", "vnp_Amount=1806", 1), payment.ErrSignatureMismatch},
-		{"param dropped", strings.Replace(good, "vnp_BankCode=NCB&", "", 1), payment.ErrSignatureMismatch},
-		{"param added", good + "&vnp_Extra=1", payment.ErrSignatureMismatch},
+		{"amount changed", strings.Replace(good, "vnp_Amount=1806000", "vnp_Amount=1806", 1), payment.ErrBadSignature},
+		{"param dropped", strings.Replace(good, "vnp_BankCode=NCB&", "", 1), payment.ErrBadSignature},
+		{"param added", good + "&vnp_Extra=1", payment.ErrBadSignature},
 		{"too long", good + "&x=" + strings.Repeat("a", MaxQueryLen), payment.ErrBodyTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := c.VerifyQuery(tc.query); !errors.Is(err, tc.err) {
+			if _, err := c.VerifyIPN(tc.query); !errors.Is(err, tc.err) {
 				t.Errorf("err = %v, want %v", err, tc.err)
 			}
+			// The return URL's query is signed as the IPN is: same refusal.
+			if _, err := c.VerifyRedirect(tc.query); !errors.Is(err, tc.err) {
+				t.Errorf("VerifyRedirect: err = %v, want %v", err, tc.err)
+			}
 		})
+	}
+	if n, err := c.VerifyRedirect("utm_source=mail&" + good); err != nil || n.TxnRef != ipnParams()["vnp_TxnRef"] || n.Slot != secretenv.SlotCurrent {
+		t.Errorf("VerifyRedirect(signed return query) = %+v, %v", n, err)
 	}
 
 	// Signed, but an amount VNPay never sends (VND × 100 always ends in 00).
 	odd := ipnParams()
 	odd["vnp_Amount"] = "1806001"
-	if _, err := c.VerifyQuery(signWith(demoSecret, odd)); !errors.Is(err, payment.ErrMalformed) {
+	if _, err := c.VerifyIPN(signWith(demoSecret, odd)); !errors.Is(err, payment.ErrMalformed) {
 		t.Errorf("amount not a multiple of 100: err = %v, want ErrMalformed", err)
 	}
 
 	// Accepted: a Return URL with the merchant's own parameters, and
 	// vnp_SecureHashType as 2.0.x clients still send it.
 	for _, q := range []string{"act=return&id=9&" + good + "&page=2", good + "&vnp_SecureHashType=HmacSHA512", "&&" + good + "&"} {
-		if _, err := c.VerifyQuery(q); err != nil {
-			t.Errorf("VerifyQuery(%q): %v", q, err)
+		if _, err := c.VerifyIPN(q); err != nil {
+			t.Errorf("VerifyIPN(%q): %v", q, err)
 		}
 	}
 
 	// A correctly signed query for another terminal.
 	other := ipnParams()
 	other["vnp_TmnCode"] = "OTHER001"
-	if _, err := c.VerifyQuery(signWith(demoSecret, other)); !errors.Is(err, payment.ErrWrongMerchant) {
+	if _, err := c.VerifyIPN(signWith(demoSecret, other)); !errors.Is(err, payment.ErrWrongMerchant) {
 		t.Errorf("other terminal: %v", err)
 	}
 	// Signed, but vnp_Amount is not a number.
 	bad := ipnParams()
 	bad["vnp_Amount"] = "12.5"
-	if _, err := c.VerifyQuery(signWith(demoSecret, bad)); !errors.Is(err, payment.ErrMalformed) {
+	if _, err := c.VerifyIPN(signWith(demoSecret, bad)); !errors.Is(err, payment.ErrMalformed) {
 		t.Errorf("bad amount: %v", err)
 	}
 }
@@ -163,7 +170,7 @@ func TestEmptyValues(t *testing.T) {
 	p := ipnParams()
 	p["vnp_BankTranNo"] = ""
 	// .NET/Java style: the empty value is not signed.
-	if _, err := c.VerifyQuery(signWith(demoSecret, p)); err != nil {
+	if _, err := c.VerifyIPN(signWith(demoSecret, p)); err != nil {
 		t.Errorf("empty value skipped by the signer: %v", err)
 	}
 	if !strings.Contains(HashData(p), "vnp_BankCode=NCB&vnp_CardType") {
@@ -173,7 +180,7 @@ func TestEmptyValues(t *testing.T) {
 	d := hashData(p, true)
 	m := hmac.New(sha512.New, []byte(demoSecret))
 	m.Write([]byte(d))
-	if _, err := c.VerifyQuery(d + "&vnp_SecureHash=" + hex.EncodeToString(m.Sum(nil))); err != nil {
+	if _, err := c.VerifyIPN(d + "&vnp_SecureHash=" + hex.EncodeToString(m.Sum(nil))); err != nil {
 		t.Errorf("empty value signed by the signer: %v", err)
 	}
 }
@@ -242,7 +249,7 @@ func TestIPNHandler(t *testing.T) {
 		code                string
 		event               string
 	}{
-		{"bad signature", "GET", signWith("SOMEOTHERSECRETSOMEOTHERSECRET00", ipnParams()), 200, "97", "reject vnpay mismatch"},
+		{"bad signature", "GET", signWith("SOMEOTHERSECRETSOMEOTHERSECRET00", ipnParams()), 200, "97", "reject vnpay bad_signature"},
 		{"no signature", "GET", HashData(ipnParams()), 200, "97", "reject vnpay missing_signature"},
 		{"duplicate", "GET", signWith(demoSecret, ipnParams()) + "&vnp_TxnRef=6", 200, "97", "reject vnpay duplicate_param"},
 		{"bad escape", "GET", "vnp_A=%zz&vnp_SecureHash=00", 200, "99", "reject vnpay malformed"},
@@ -325,7 +332,7 @@ func TestNoSecretInErrors(t *testing.T) {
 	c := demoClient(t, set, nil, vecCreateDate.Add(time.Hour))
 	var errs []error
 	for _, q := range []string{signWith(oldSecret, ipnParams()), signWith("x", ipnParams()), "vnp_A=%zz", signWith(newSecret, ipnParams()) + "&vnp_A=1&vnp_A=2"} {
-		_, err := c.VerifyQuery(q)
+		_, err := c.VerifyIPN(q)
 		errs = append(errs, err)
 	}
 	_, err := New(Config{NoIdempotency: true, TmnCode: "X", HashSecret: payment.SecretSet{Current: set.Current, Previous: set.Current}})
@@ -364,9 +371,9 @@ func TestPaymentURLErrors(t *testing.T) {
 	if err != nil || !strings.HasPrefix(u, "https://pay.example/vpcpay.html?x=1&vnp_Amount=100000&") {
 		t.Errorf("base with a query: %s %v", u, err)
 	}
-	// What we sign, we verify: a payment URL's own query passes VerifyQuery
+	// What we sign, we verify: a payment URL's own query passes VerifyIPN
 	// (as the payment page would check it).
-	if _, err := c.VerifyQuery(u[strings.Index(u, "?")+1:]); err != nil && !errors.Is(err, payment.ErrMalformed) {
+	if _, err := c.VerifyIPN(u[strings.Index(u, "?")+1:]); err != nil && !errors.Is(err, payment.ErrMalformed) {
 		t.Errorf("own URL: %v", err)
 	}
 	if _, err := New(Config{HashSecret: current(demoSecret)}); !errors.Is(err, ErrConfig) {
@@ -391,7 +398,7 @@ func TestPreviousSigner(t *testing.T) {
 	if q != signWith(oldSecret, ipnParams()) {
 		t.Error("Previous signs with something else than the previous secret")
 	}
-	if n, err := c.VerifyQuery(q); err != nil || n.Slot != secretenv.SlotPrevious {
+	if n, err := c.VerifyIPN(q); err != nil || n.Slot != secretenv.SlotPrevious {
 		t.Errorf("%+v %v", n, err)
 	}
 	if _, ok := demoClient(t, current(demoSecret), nil, vecCreateDate).Previous(); ok {
@@ -404,7 +411,7 @@ func TestPreviousSigner(t *testing.T) {
 func TestUnsignedParameters(t *testing.T) {
 	c := demoClient(t, current(demoSecret), nil, vecCreateDate)
 	good := signWith(demoSecret, ipnParams()) // empty values skipped, as .NET and Java sign
-	n, err := c.VerifyQuery("utm_campaign=50%off&" + good + "&vnp_Extra=&fbclid=%zz")
+	n, err := c.VerifyIPN("utm_campaign=50%off&" + good + "&vnp_Extra=&fbclid=%zz")
 	if err != nil {
 		t.Fatalf("valid IPN with unsigned parameters around it: %v", err)
 	}
@@ -422,7 +429,7 @@ func TestUnsignedParameters(t *testing.T) {
 	m := hmac.New(sha512.New, []byte(demoSecret))
 	m.Write([]byte(hashData(p, true)))
 	q := hashData(p, true) + "&vnp_SecureHash=" + hex.EncodeToString(m.Sum(nil))
-	if n, err := c.VerifyQuery(q); err != nil {
+	if n, err := c.VerifyIPN(q); err != nil {
 		t.Fatalf("PHP form: %v", err)
 	} else if v, ok := n.Params["vnp_BankTranNo"]; !ok || v != "" {
 		t.Errorf("signed empty vnp_BankTranNo missing from Params: %v", n.Params)

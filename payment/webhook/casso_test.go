@@ -120,8 +120,8 @@ func TestCassoRotation(t *testing.T) {
 		err      error
 	}{
 		{"previous inside window", cassoAt, false, byOld, secretenv.SlotPrevious, nil},
-		{"previous after deadline", until, false, byOld, "", payment.ErrPreviousExpired},
-		{"previous in incident mode", cassoAt, true, byOld, "", payment.ErrPreviousExpired},
+		{"previous after deadline", until, false, byOld, "", payment.ErrRetiredKey},
+		{"previous in incident mode", cassoAt, true, byOld, "", payment.ErrRetiredKey},
 		{"current", cassoAt, true, byNew, secretenv.SlotCurrent, nil},
 	} {
 		set := payment.SecretSet{Current: secret(newKey), Previous: secret(oldKey), PreviousUntil: until, Incident: tc.incident}
@@ -147,7 +147,7 @@ func TestCassoHandler(t *testing.T) {
 		t.Fatalf("bad signature: %d", code)
 	}
 	v, f, r := rec.snapshot()
-	if strings.Join(v, ",") != "casso/current" || strings.Join(f, ",") != "casso/mismatch" || strings.Join(r, ",") != "casso/mismatch" {
+	if strings.Join(v, ",") != "casso/current" || strings.Join(f, ",") != "casso/bad_signature" || strings.Join(r, ",") != "casso/bad_signature" {
 		t.Fatalf("observer: %v %v %v", v, f, r)
 	}
 }

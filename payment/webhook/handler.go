@@ -70,7 +70,7 @@ func (c *Casso) Handler(fn func(ctx context.Context, ev CassoEvent) error) http.
 // An ambiguous webhook (see Verify) is confirmed through PayOS's API when
 // WithPayOSClient is set: confirmed, fn gets it with Unconfirmed false;
 // contradicted, it is answered 401 (payment.ReasonAmbiguousMismatch);
-// when the API fails, 503 so PayOS retries (ReasonAmbiguousQuery).
+// when the API fails, 503 so PayOS retries (ReasonAmbiguousQueryFailed).
 // Without a client fn gets it with Unconfirmed true. Each outcome is
 // counted by a payment.AmbiguityObserver.
 func (p *PayOS) Handler(fn func(ctx context.Context, ev PayOSEvent) error) http.Handler {
@@ -102,7 +102,7 @@ func (p *PayOS) confirm(ctx context.Context, ev PayOSEvent) (PayOSEvent, error) 
 	switch {
 	case err == nil:
 		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousConfirmed)
-	case errors.Is(err, payment.ErrUnconfirmed):
+	case errors.Is(err, payment.ErrAmbiguousMismatch):
 		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousMismatch)
 	default:
 		payment.ReportAmbiguous(p.cfg.obs, ProviderPayOS, payment.AmbiguousQueryFailed)
@@ -183,9 +183,9 @@ func refuse(w http.ResponseWriter, cfg *config, provider string, err error) {
 	code, msg := http.StatusUnauthorized, "signature verification failed"
 	switch {
 	case errors.Is(err, errAmbiguousQuery):
-		reason, code, msg = payment.ReasonAmbiguousQuery, http.StatusServiceUnavailable, "could not confirm the payment with PayOS; retry later"
+		reason, code, msg = payment.ReasonAmbiguousQueryFailed, http.StatusServiceUnavailable, "could not confirm the payment with PayOS; retry later"
 		w.Header().Set("Retry-After", "30")
-	case errors.Is(err, payment.ErrUnconfirmed):
+	case errors.Is(err, payment.ErrAmbiguousMismatch):
 		msg = "PayOS does not confirm this payment"
 	case errors.Is(err, payment.ErrStoreUnavailable):
 		reason, code, msg = payment.ReasonStoreUnavailable, http.StatusServiceUnavailable, "temporarily unable to check for replays; retry later"

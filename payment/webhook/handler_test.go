@@ -95,8 +95,8 @@ func TestStandardHandler(t *testing.T) {
 	v1, f1, r1 := rec.snapshot()
 	want := struct{ v, f, r string }{
 		"bank_webhook/current,bank_webhook/previous,bank_webhook/current",
-		"bank_webhook/mismatch,bank_webhook/malformed",
-		"bank_webhook/method,bank_webhook/content_type,bank_webhook/content_type,bank_webhook/content_type,bank_webhook/content_type,bank_webhook/body_too_large,bank_webhook/mismatch,bank_webhook/malformed,bank_webhook/callback_error",
+		"bank_webhook/bad_signature,bank_webhook/malformed",
+		"bank_webhook/method,bank_webhook/content_type,bank_webhook/content_type,bank_webhook/content_type,bank_webhook/content_type,bank_webhook/body_too_large,bank_webhook/bad_signature,bank_webhook/malformed,bank_webhook/callback_error",
 	}
 	if strings.Join(v1, ",") != want.v || strings.Join(f1, ",") != want.f || strings.Join(r1, ",") != want.r {
 		t.Errorf("observer\n verified %v\n failed %v\n rejected %v", v1, f1, r1)

@@ -109,7 +109,7 @@ func (c *PayOSClient) PaymentRequest(ctx context.Context, orderCode int64) (*Pay
 	}
 	if env.Code != "00" {
 		// PayOS answered, and does not know the payment request.
-		return nil, fmt.Errorf("payos: %w: the API answers code %q", payment.ErrUnconfirmed, env.Code)
+		return nil, fmt.Errorf("payos: %w: the API answers code %q", payment.ErrAmbiguousMismatch, env.Code)
 	}
 	data, ok := root.get("data")
 	if !ok || data.kind != jObj {
@@ -147,7 +147,7 @@ func WithPayOSClient(c *PayOSClient) Option { return func(cfg *config) { cfg.pay
 // PayOS's API: the payment request ev.OrderCode must hold a transaction
 // with ev's reference and amount (and account number when both have one).
 // It returns the event confirmed (Unconfirmed false), an error wrapping
-// payment.ErrUnconfirmed when PayOS reports otherwise (or answers with
+// payment.ErrAmbiguousMismatch when PayOS reports otherwise (or answers with
 // another code than "00", e.g. no such order), or one wrapping ErrPayOSAPI
 // when PayOS cannot answer or its answer does not verify (retry later).
 func (p *PayOS) Confirm(ctx context.Context, ev PayOSEvent) (PayOSEvent, error) {
@@ -168,5 +168,5 @@ func (p *PayOS) Confirm(ctx context.Context, ev PayOSEvent) (PayOSEvent, error) 
 			}
 		}
 	}
-	return ev, fmt.Errorf("payos: %w: order %d has no transaction %q of %d", payment.ErrUnconfirmed, ev.OrderCode, ev.Reference, ev.Amount)
+	return ev, fmt.Errorf("payos: %w: order %d has no transaction %q of %d", payment.ErrAmbiguousMismatch, ev.OrderCode, ev.Reference, ev.Amount)
 }

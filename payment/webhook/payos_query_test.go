@@ -175,7 +175,7 @@ func TestPayOSClientAuthAndErrors(t *testing.T) {
 		t.Fatalf("wrong API key: %v", err)
 	}
 	ok := must(NewPayOSClient(srv.URL, "client-1", secret("api-key-1"), set, nil))
-	if _, err := ok.PaymentRequest(context.Background(), 7); !errors.Is(err, payment.ErrUnconfirmed) || !strings.Contains(err.Error(), `"101"`) {
+	if _, err := ok.PaymentRequest(context.Background(), 7); !errors.Is(err, payment.ErrAmbiguousMismatch) || !strings.Contains(err.Error(), `"101"`) {
 		t.Fatalf("unknown order: %v", err)
 	}
 	if _, err := NewPayOSClient(srv.URL, "", secret("k"), set, nil); err == nil {

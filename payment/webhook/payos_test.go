@@ -65,14 +65,14 @@ func TestPayOSRefusals(t *testing.T) {
 		"nested object":     {payosWebhook(`{"a":{"b":1}}`, strings.Repeat("a", 64)), payment.ErrMalformed},
 		"array of numbers":  {payosWebhook(`{"a":[1,2]}`, strings.Repeat("a", 64)), payment.ErrMalformed},
 		"key with =":        {payosWebhook(`{"a=b":"1"}`, strings.Repeat("a", 64)), payment.ErrMalformed},
-		"value with &key=":  {payosWebhook(`{"a":"1&b=2"}`, strings.Repeat("a", 64)), payment.ErrSignatureMismatch},
+		"value with &key=":  {payosWebhook(`{"a":"1&b=2"}`, strings.Repeat("a", 64)), payment.ErrBadSignature},
 		"amount as string":  {payosWebhook(`{"amount":"3000"}`, sign(`{"amount":"3000"}`)), payment.ErrMalformed},
 		"amount fractional": {payosWebhook(`{"amount":3000.5}`, sign(`{"amount":3000.5}`)), payment.ErrMalformed},
 		"unsafe integer":    {payosWebhook(`{"orderCode":9007199254740993}`, sign(`{"orderCode":9007199254740993}`)), payment.ErrMalformed},
 		"string as number":  {payosWebhook(`{"description":5}`, sign(`{"description":5}`)), payment.ErrMalformed},
 		"duplicate key":     {payosWebhook(`{"amount":1,"amount":2}`, strings.Repeat("a", 64)), payment.ErrMalformed},
 		"lone surrogate":    {payosWebhook(`{"description":"\ud800"}`, strings.Repeat("a", 64)), payment.ErrMalformed},
-		"mismatch":          {payosWebhook(`{"amount":3001}`, sign(`{"amount":3000}`)), payment.ErrSignatureMismatch},
+		"mismatch":          {payosWebhook(`{"amount":3001}`, sign(`{"amount":3000}`)), payment.ErrBadSignature},
 		"invalid UTF-8":     {payosWebhook("{\"description\":\"\xff\"}", strings.Repeat("a", 64)), payment.ErrMalformed},
 		"trailing garbage":  {payosSampleBody + "x", payment.ErrMalformed},
 	} {
@@ -114,8 +114,8 @@ func TestPayOSRotation(t *testing.T) {
 		err      error
 	}{
 		{"previous inside window", t0, false, byOld, secretenv.SlotPrevious, nil},
-		{"previous after deadline", until, false, byOld, "", payment.ErrPreviousExpired},
-		{"previous in incident mode", t0, true, byOld, "", payment.ErrPreviousExpired},
+		{"previous after deadline", until, false, byOld, "", payment.ErrRetiredKey},
+		{"previous in incident mode", t0, true, byOld, "", payment.ErrRetiredKey},
 		{"current", until.Add(time.Hour), true, byNew, secretenv.SlotCurrent, nil},
 	} {
 		rec := &recorder{}
@@ -130,7 +130,7 @@ func TestPayOSRotation(t *testing.T) {
 			t.Errorf("%s: handler answered %d, want %d", tc.name, code, wantCode)
 		}
 		v, _, r := rec.snapshot()
-		if tc.err == nil && v[0] != "payos/"+string(tc.slot) || tc.err != nil && r[0] != "payos/previous_expired" {
+		if tc.err == nil && v[0] != "payos/"+string(tc.slot) || tc.err != nil && r[0] != "payos/retired_key" {
 			t.Errorf("%s: observer %v %v", tc.name, v, r)
 		}
 	}

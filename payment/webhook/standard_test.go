@@ -85,7 +85,7 @@ func TestMalformedHeaders(t *testing.T) {
 		"ts milliseconds":   {"msg_1", ts + "000", good, payment.ErrMalformed},
 		"ts leading zero":   {"msg_1", "0" + ts, good, payment.ErrMalformed},
 		"signature too big": {"msg_1", ts, good + strings.Repeat(" v1,AAAA", MaxSignatureHeaderLen/8), payment.ErrMalformed},
-		"bad base64":        {"msg_1", ts, "v1,!!!!", payment.ErrSignatureMismatch},
+		"bad base64":        {"msg_1", ts, "v1,!!!!", payment.ErrBadSignature},
 	} {
 		_, err := v.VerifyParts(tc.id, tc.ts, tc.sig, []byte(body))
 		if !errors.Is(err, tc.want) {
@@ -158,9 +158,9 @@ func TestRotationVerifierWindow(t *testing.T) {
 	}{
 		{"previous inside window", t0, false, oldSender, secretenv.SlotPrevious, nil},
 		{"previous one second before deadline", until.Add(-time.Second), false, oldSender, secretenv.SlotPrevious, nil},
-		{"previous at deadline", until, false, oldSender, "", payment.ErrPreviousExpired},
-		{"previous after deadline", until.Add(time.Hour), false, oldSender, "", payment.ErrPreviousExpired},
-		{"previous in incident mode", t0, true, oldSender, "", payment.ErrPreviousExpired},
+		{"previous at deadline", until, false, oldSender, "", payment.ErrRetiredKey},
+		{"previous after deadline", until.Add(time.Hour), false, oldSender, "", payment.ErrRetiredKey},
+		{"previous in incident mode", t0, true, oldSender, "", payment.ErrRetiredKey},
 		{"current", t0, false, newSender, secretenv.SlotCurrent, nil},
 		{"current after deadline", until.Add(time.Hour), false, newSender, secretenv.SlotCurrent, nil},
 		{"current in incident mode", t0, true, newSender, secretenv.SlotCurrent, nil},
@@ -178,7 +178,7 @@ func TestRotationVerifierWindow(t *testing.T) {
 		if tc.err == nil && (len(verified) != 1 || verified[0] != "bank_webhook/"+string(tc.slot)) {
 			t.Errorf("%s: observer got %v", tc.name, verified)
 		}
-		if tc.err != nil && (len(failed) != 1 || failed[0] != "bank_webhook/previous_expired") {
+		if tc.err != nil && (len(failed) != 1 || failed[0] != "bank_webhook/retired_key") {
 			t.Errorf("%s: observer got %v", tc.name, failed)
 		}
 	}

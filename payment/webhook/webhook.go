@@ -247,7 +247,7 @@ func slotOf(set *payment.SecretSet, cur, prev bool, now time.Time) (secretenv.Sl
 	case prev && set.PreviousLive(now):
 		return secretenv.SlotPrevious, nil
 	case prev:
-		return "", payment.ErrPreviousExpired
+		return "", payment.ErrRetiredKey
 	}
-	return "", payment.ErrSignatureMismatch
+	return "", payment.ErrBadSignature
 }

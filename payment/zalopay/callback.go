@@ -410,7 +410,7 @@ func (c *Client) CallbackHandler(fn CallbackFunc) http.Handler {
 		cb, err := c.VerifyCallback(body)
 		if errors.Is(err, payment.ErrAmbiguous) {
 			if cb, err = c.settle(r.Context(), cb); errors.Is(err, errRetry) {
-				reject(http.StatusOK, payment.ReasonAmbiguousQuery, CallbackResponse{0, "could not confirm the order with ZaloPay; retry"})
+				reject(http.StatusOK, payment.ReasonAmbiguousQueryFailed, CallbackResponse{0, "could not confirm the order with ZaloPay; retry"})
 				return
 			}
 		}
@@ -450,7 +450,7 @@ var errRetry = errors.New("zalopay: query API did not answer; retry")
 // ZaloPay's query API: paid (return_code 1), the callback goes on with
 // Order as the API reports it (amount, zp_trans_id, server_time, discount)
 // and Unconfirmed false; failed (2), it is refused with an error wrapping
-// payment.ErrUnconfirmed; still processing (3), or the API failing, the
+// payment.ErrAmbiguousMismatch; still processing (3), or the API failing, the
 // answer is "retry" (errRetry). Without Config.QueryURL, or without an
 // app_trans_id every reading of the data agrees on, it goes on marked
 // Unconfirmed. Each outcome is counted by a payment.AmbiguityObserver.
@@ -459,14 +459,14 @@ func (c *Client) settle(ctx context.Context, cb *Callback) (*Callback, error) {
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousUnconfirmed)
 		return cb, nil
 	}
-	q, err := c.Query(ctx, c.queryURL, c.hc, cb.Order.AppTransID)
+	q, err := c.Query(ctx, cb.Order.AppTransID)
 	switch {
 	case err != nil || q.ReturnCode == 3 || q.IsProcessing:
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousQueryFailed)
 		return cb, errRetry
 	case q.ReturnCode != 1:
 		payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousMismatch)
-		return cb, fmt.Errorf("zalopay: %w: order %q: return_code %d", payment.ErrUnconfirmed, cb.Order.AppTransID, q.ReturnCode)
+		return cb, fmt.Errorf("zalopay: %w: order %q: return_code %d", payment.ErrAmbiguousMismatch, cb.Order.AppTransID, q.ReturnCode)
 	}
 	payment.ReportAmbiguous(c.obs, Provider, payment.AmbiguousConfirmed)
 	confirmed := *cb

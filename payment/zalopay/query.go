@@ -33,17 +33,22 @@ type QueryResult struct {
 
 // Query asks ZaloPay for the state of the order appTransID: it signs the
 // request (SignQuery: app_id|app_trans_id|key1 with key1) and POSTs it
-// form-encoded, as ZaloPay's SDK does, to queryURL (SandboxQueryURL or
-// production) with hc (nil: http.DefaultClient). ZaloPay documents no MAC
-// on the answer, so it is authenticated by the TLS connection alone; a body
-// repeating a key is refused.
-func (c *Client) Query(ctx context.Context, queryURL string, hc *http.Client, appTransID string) (*QueryResult, error) {
+// form-encoded, as ZaloPay's SDK does, to Config.QueryURL (SandboxQueryURL
+// or production) with Config.HTTPClient (nil: http.DefaultClient), the ones
+// CallbackHandler confirms an ambiguous callback with. Without a QueryURL it
+// is ErrConfig. ZaloPay documents no MAC on the answer, so it is
+// authenticated by the TLS connection alone; a body repeating a key is
+// refused (ErrAPI).
+func (c *Client) Query(ctx context.Context, appTransID string) (*QueryResult, error) {
+	if c.queryURL == "" {
+		return nil, fmt.Errorf("%w: no Config.QueryURL", ErrConfig)
+	}
 	q := QueryRequest{AppTransID: appTransID}
 	if err := c.SignQuery(&q); err != nil {
 		return nil, err
 	}
 	form := url.Values{"app_id": {strconv.Itoa(q.AppID)}, "app_trans_id": {q.AppTransID}, "mac": {q.Mac}}
-	b, err := apicall.Do(ctx, hc, apicall.Request{Method: http.MethodPost, URL: queryURL,
+	b, err := apicall.Do(ctx, c.hc, apicall.Request{Method: http.MethodPost, URL: c.queryURL,
 		ContentType: "application/x-www-form-urlencoded", Body: []byte(form.Encode())}, ErrAPI)
 	if err != nil {
 		return nil, err

@@ -45,22 +45,34 @@ func TestQuery(t *testing.T) {
 	c := sandboxClient(t, nil)
 	srv := httptest.NewServer(queryAPI(sandboxKey1))
 	defer srv.Close()
-	got, err := c.Query(context.Background(), srv.URL, srv.Client(), "240101_123456")
+	got, err := withQueryURL(c, srv.URL, srv.Client()).Query(context.Background(), "240101_123456")
 	if err != nil || got.ReturnCode != 1 || got.Amount != 50000 || got.ZPTransID != 240101000000175 {
 		t.Fatalf("Query = %+v, %v", got, err)
 	}
 	other := httptest.NewServer(queryAPI("SOMEOTHERKEY1SOMEOTHERKEY1SOMEOT"))
 	defer other.Close()
-	if got, err := c.Query(context.Background(), other.URL, nil, "240101_123456"); err != nil || got.ReturnCode != 2 || got.SubReturnCode != -402 {
+	if got, err := withQueryURL(c, other.URL, nil).Query(context.Background(), "240101_123456"); err != nil || got.ReturnCode != 2 || got.SubReturnCode != -402 {
 		t.Fatalf("request signed with another key1: %+v, %v", got, err)
 	}
 	dup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, `{"return_code":1,"amount":1,"Amount":50000}`)
 	}))
 	defer dup.Close()
-	if _, err := c.Query(context.Background(), dup.URL, nil, "x"); !errors.Is(err, ErrAPI) {
+	if _, err := withQueryURL(c, dup.URL, nil).Query(context.Background(), "x"); !errors.Is(err, ErrAPI) {
 		t.Fatalf("duplicate keys: %v", err)
 	}
+	// The URL is the Config's: a Client built without one refuses the call.
+	if _, err := c.Query(context.Background(), "x"); !errors.Is(err, ErrConfig) {
+		t.Fatalf("no Config.QueryURL: %v", err)
+	}
+}
+
+// withQueryURL is c with Config.QueryURL and Config.HTTPClient set to url
+// and hc.
+func withQueryURL(c *Client, url string, hc *http.Client) *Client {
+	cc := *c
+	cc.queryURL, cc.hc = url, hc
+	return &cc
 }
 
 // orderAPI is queryAPI with per-order answers: paid, failed (return_code

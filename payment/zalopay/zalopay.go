@@ -30,7 +30,7 @@
 // return_code 0 so that ZaloPay calls again (processing, API down);
 // without QueryURL the application gets it marked Unconfirmed
 // (Callback.Unconfirmed). Reasons payment.ReasonAmbiguousMismatch and
-// ReasonAmbiguousQuery, outcomes counted by a payment.AmbiguityObserver.
+// ReasonAmbiguousQueryFailed, outcomes counted by a payment.AmbiguityObserver.
 //
 // After a rotation ZaloPay may re-send callbacks signed with the old key2 for
 // up to 48 hours: configure it as Key2.Previous with PreviousUntil =
@@ -137,7 +137,7 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 	if err != nil || appID <= 0 {
 		return Config{}, fmt.Errorf("%w: %s must be a positive integer", ErrConfig, EnvAppID)
 	}
-	k1Vars := payment.Vars(EnvKey1)
+	k1Vars := payment.NewSecretVars(EnvKey1)
 	v, ok, err := src.Lookup(k1Vars.PreviousUntil)
 	if err != nil {
 		return Config{}, err
@@ -151,7 +151,7 @@ func LoadConfig(src secretenv.Source) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	k2, err := payment.LoadSecretSet(src, payment.Vars(EnvKey2), secretenv.ProviderSecretRule)
+	k2, err := payment.LoadSecretSet(src, payment.NewSecretVars(EnvKey2), secretenv.ProviderSecretRule)
 	if err != nil {
 		return Config{}, err
 	}

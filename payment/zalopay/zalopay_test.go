@@ -73,7 +73,7 @@ func TestPublishedCallback(t *testing.T) {
 	}
 	// key1 in key2's place does not verify it (notes §5.9).
 	wrong, _ := New(Config{NoIdempotency: true, AppID: 2553, Key1: set(sandboxKey2), Key2: set(sandboxKey1)})
-	if _, err := wrong.VerifyCallback([]byte(publishedCallback)); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := wrong.VerifyCallback([]byte(publishedCallback)); !errors.Is(err, payment.ErrBadSignature) {
 		t.Errorf("verified with key1: %v", err)
 	}
 	// Re-serializing data (here: compacting the same JSON differently)
@@ -85,7 +85,7 @@ func TestPublishedCallback(t *testing.T) {
 	reser, _ := json.Marshal(data)
 	env["data"] = string(reser)
 	b, _ := json.Marshal(env)
-	if _, err := c.VerifyCallback(b); !errors.Is(err, payment.ErrSignatureMismatch) {
+	if _, err := c.VerifyCallback(b); !errors.Is(err, payment.ErrBadSignature) {
 		t.Errorf("re-serialized data verified: %v", err)
 	}
 	// The envelope itself may be re-encoded (escapes, key order, spacing):
@@ -170,7 +170,7 @@ func TestRedirect(t *testing.T) {
 		q   string
 		err error
 	}{
-		{strings.Replace(q, "amount=50000", "amount=5000", 1), payment.ErrSignatureMismatch},
+		{strings.Replace(q, "amount=50000", "amount=5000", 1), payment.ErrBadSignature},
 		{q + "&status=1", payment.ErrDuplicateParam},
 		{strings.Replace(q, "checksum="+vecRedirect, "", 1), payment.ErrMissingSignature},
 		{strings.Replace(q, "bankcode=zalopayapp", "bankcode=a%7Cb", 1), payment.ErrMalformed},
@@ -223,10 +223,10 @@ func TestRotation(t *testing.T) {
 	}{
 		{"current", k2, newKey2, 0, secretenv.SlotCurrent, nil},
 		{"previous inside", k2, oldKey2, 47 * time.Hour, secretenv.SlotPrevious, nil},
-		{"previous after", k2, oldKey2, 48 * time.Hour, "", payment.ErrPreviousExpired},
-		{"previous in incident", inc, oldKey2, time.Minute, "", payment.ErrPreviousExpired},
+		{"previous after", k2, oldKey2, 48 * time.Hour, "", payment.ErrRetiredKey},
+		{"previous in incident", inc, oldKey2, time.Minute, "", payment.ErrRetiredKey},
 		{"current in incident", inc, newKey2, time.Minute, secretenv.SlotCurrent, nil},
-		{"key1 is not key2", k2, sandboxKey1, 0, "", payment.ErrSignatureMismatch},
+		{"key1 is not key2", k2, sandboxKey1, 0, "", payment.ErrBadSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &paymenttest.Recorder{}
@@ -260,7 +260,7 @@ func TestVerifyCallbackRefusals(t *testing.T) {
 		name, body string
 		err        error
 	}{
-		{"amount changed", strings.Replace(good, `\"amount\":150000`, `\"amount\":150001`, 1), payment.ErrSignatureMismatch},
+		{"amount changed", strings.Replace(good, `\"amount\":150000`, `\"amount\":150001`, 1), payment.ErrBadSignature},
 		{"no mac", strings.Replace(good, `"mac"`, `"m"`, 1), payment.ErrMissingSignature},
 		{"no data", `{"mac":"00","type":1}`, payment.ErrMalformed},
 		{"data not a string", `{"data":{"app_id":2553},"mac":"00","type":1}`, payment.ErrMalformed},
@@ -370,7 +370,7 @@ func TestCallbackHandler(t *testing.T) {
 		status, code        int
 		event               string
 	}{
-		{"bad mac", "POST", "application/json", callbackBody("OTHERKEYOTHERKEYOTHERKEYOTHERKEY", typical()), 200, -1, "reject zalopay mismatch"},
+		{"bad mac", "POST", "application/json", callbackBody("OTHERKEYOTHERKEYOTHERKEYOTHERKEY", typical()), 200, -1, "reject zalopay bad_signature"},
 		{"malformed", "POST", "application/json", []byte("{"), 200, -1, "reject zalopay malformed"},
 		{"GET", "GET", "", nil, 405, -1, "reject zalopay method"},
 		{"form", "POST", "application/x-www-form-urlencoded", []byte("data=1"), 415, -1, "reject zalopay content_type"},

@@ -28,6 +28,11 @@ import (
 	"github.com/goodgo/rotation/secretenv"
 )
 
+// errNoCurrent is the very error payment.SecretSet returns without a current
+// secret (it wraps payment.ErrNoSecret, which is secretenv.ErrMissing), so
+// the two verifiers stay interchangeable down to errors.Is on the value.
+var errNoCurrent = payment.SecretSet{}.Validate()
+
 // MAC computes and checks HMACs under one secret with one hash function.
 // It is safe for concurrent use. The zero MAC is not usable: use New.
 type MAC struct {
@@ -96,13 +101,13 @@ func (Set) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[keyed MAC]")) }
 
 // VerifyMAC is payment.SecretSet.VerifyMAC: Current, then Previous, each
 // compared in constant time; a match with Previous outside its window is
-// payment.ErrPreviousExpired.
+// payment.ErrRetiredKey.
 func (s *Set) VerifyMAC(msg, sig []byte, now time.Time) (secretenv.Slot, error) {
 	if len(sig) == 0 {
 		return "", payment.ErrMissingSignature
 	}
 	if s.cur == nil {
-		return "", payment.ErrNoSecret
+		return "", errNoCurrent
 	}
 	if s.cur.Equal(msg, sig) {
 		return secretenv.SlotCurrent, nil
@@ -111,9 +116,9 @@ func (s *Set) VerifyMAC(msg, sig []byte, now time.Time) (secretenv.Slot, error) 
 		if s.set.PreviousLive(now) {
 			return secretenv.SlotPrevious, nil
 		}
-		return "", payment.ErrPreviousExpired
+		return "", payment.ErrRetiredKey
 	}
-	return "", payment.ErrSignatureMismatch
+	return "", payment.ErrBadSignature
 }
 
 // VerifyHex is payment.SecretSet.VerifyHex: a hex signature (either case)
