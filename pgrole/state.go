@@ -236,43 +236,74 @@ COMMENT ON ROLE ` + ident(p.New) + ` IS ` + literal(markerPrefix+string(m))
 const historyTable = "rotation.pgrole_history"
 
 // markRetireStarted records that a retire of old began: until it finishes
-// (and clears the record), status says to run the retire again. It does
-// nothing when no rotation of old is recorded in the operator's database.
+// (and clears the record), status says to run the retire again. The record
+// is found in the operator's database or, through the marker comment, in
+// the database that holds it; with none it does nothing.
 func (a *Admin) markRetireStarted(ctx context.Context, old string) {
-	var exists bool
-	if a.conn.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL`).Scan(&exists) != nil || !exists {
-		return
+	mark := func(c *pgx.Conn) error {
+		var exists bool
+		if err := c.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+			return err
+		}
+		_, err := c.Exec(ctx, `UPDATE `+stateTable+` s SET details = coalesce(to_jsonb(s)->'details', '{}') || jsonb_build_object('retire_started', now()) WHERE old_role = $1`, old)
+		return err
 	}
-	_, _ = a.conn.Exec(ctx, `UPDATE `+stateTable+` s SET details = coalesce(to_jsonb(s)->'details', '{}') || jsonb_build_object('retire_started', now()) WHERE old_role = $1`, old)
+	if st, err := a.Rotation(ctx, old); err == nil && st != nil {
+		_ = a.withDB(ctx, st.Database, mark)
+	}
+}
+
+// clearRecord deletes old's state row in the database c is connected to,
+// moving it to the history table there; found is false when c's database
+// records no rotation of old.
+func clearRecord(ctx context.Context, c *pgx.Conn, old string) (newRole string, found bool, err error) {
+	var exists, history bool
+	if err := c.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL, to_regclass('`+historyTable+`') IS NOT NULL`).Scan(&exists, &history); err != nil || !exists {
+		return "", false, err
+	}
+	if history {
+		err = c.QueryRow(ctx, `WITH d AS (DELETE FROM `+stateTable+` s WHERE old_role = $1 RETURNING s.*, to_jsonb(s)->'details'->>'plan_id' AS plan_id)
+			INSERT INTO `+historyTable+` (plan_id, old_role, new_role, strategy, started, outcome)
+			SELECT plan_id, old_role, new_role, strategy, started, CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = d.new_role) THEN 'retired' ELSE 'rolled back' END FROM d
+			RETURNING new_role`, old).Scan(&newRole)
+	} else {
+		err = c.QueryRow(ctx, `DELETE FROM `+stateTable+` WHERE old_role = $1 RETURNING new_role`, old).Scan(&newRole)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return newRole, err == nil, err
 }
 
 // finishRotation deletes old's state row after a successful retire or
 // rollback (err == nil), moving it to the history table (outcome "retired"
 // or "rolled back", with its plan file's id), removes the marker comment
-// from the new role, and returns err, or the deletion's error.
+// from the new role, and returns err, or the deletion's error. The record
+// is cleared where it lives: in the operator's database, or else in the
+// database the marker comment on the new role names (an operator connected
+// to another database of the cluster finished the rotation).
 func (a *Admin) finishRotation(ctx context.Context, old string, err error) error {
 	if err != nil {
 		return err
 	}
-	var exists, history bool
-	if e := a.conn.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL, to_regclass('`+historyTable+`') IS NOT NULL`).Scan(&exists, &history); e != nil || !exists {
+	// Found before the record goes: the marker is what names the database.
+	elsewhere, e := a.rotationElsewhere(ctx, old)
+	if e != nil {
 		return e
 	}
-	var newRole string
-	var e error
-	if history {
-		e = a.conn.QueryRow(ctx, `WITH d AS (DELETE FROM `+stateTable+` s WHERE old_role = $1 RETURNING s.*, to_jsonb(s)->'details'->>'plan_id' AS plan_id)
-			INSERT INTO `+historyTable+` (plan_id, old_role, new_role, strategy, started, outcome)
-			SELECT plan_id, old_role, new_role, strategy, started, CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = d.new_role) THEN 'retired' ELSE 'rolled back' END FROM d
-			RETURNING new_role`, old).Scan(&newRole)
-	} else {
-		e = a.conn.QueryRow(ctx, `DELETE FROM `+stateTable+` WHERE old_role = $1 RETURNING new_role`, old).Scan(&newRole)
-	}
-	if errors.Is(e, pgx.ErrNoRows) {
-		return nil
+	newRole, found, e := clearRecord(ctx, a.conn, old)
+	if e == nil && !found && elsewhere != nil {
+		e = a.withDB(ctx, elsewhere.Database, func(c *pgx.Conn) error {
+			var err error
+			newRole, found, err = clearRecord(ctx, c, old)
+			return err
+		})
 	}
 	if e != nil {
 		return fmt.Errorf("pgrole: retired, but the rotation state of %q was not cleared: %w", old, classify(e))
+	}
+	if !found {
+		return nil
 	}
 	var marked bool
 	if a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_shdescription d JOIN pg_roles r ON r.oid = d.objoid
