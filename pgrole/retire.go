@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/goodgo/rotation/fingerprint"
@@ -224,4 +225,26 @@ func dependencyDetail(err error) error {
 		return &dependencyDetailError{Err: pg}
 	}
 	return err
+}
+
+// LoginMembers returns the login roles that are direct members of role,
+// newest generation first (by the _vN suffix of SplitLoginName, then name):
+// under the alternate strategy, the login roles in use with the stable role
+// role, of which the next rotation starts from the current one.
+func (a *Admin) LoginMembers(ctx context.Context, role string) ([]string, error) {
+	rows, err := a.conn.Query(ctx, `SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member JOIN pg_roles s ON s.oid = m.roleid
+		WHERE s.rolname = $1 AND r.rolcanlogin ORDER BY 1`, role)
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: read the members of %q: %w", role, classify(err))
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: read the members of %q: %w", role, classify(err))
+	}
+	sort.SliceStable(names, func(i, j int) bool {
+		_, gi := SplitLoginName(names[i])
+		_, gj := SplitLoginName(names[j])
+		return gi > gj
+	})
+	return names, nil
 }

@@ -65,9 +65,10 @@ type RotationState struct {
 	Started  time.Time
 	Verifier scram.Verifier
 	// Database is the database whose rotation.pgrole_state holds the
-	// record. When it is not the operator connection's (Elsewhere), only
-	// Old, New and Database are known: resume, roll back and retire it
-	// connected to that database.
+	// record. When it is not the operator connection's (Elsewhere), the
+	// rest is read from that database if the operator can connect to it
+	// (otherwise only Old, New and Database are known); resume and roll it
+	// back connected to that database (retire finishes it from any).
 	Database string
 	// ValidUntil is the VALID UNTIL the plan gave the new role (normalized,
 	// "infinity" for never; "" if not recorded).
@@ -97,30 +98,39 @@ func (a *Admin) Rotation(ctx context.Context, old string) (*RotationState, error
 		return nil, fmt.Errorf("pgrole: read rotation state: %w", err)
 	}
 	if exists {
-		st := &RotationState{Old: old, Database: a.cfg.Database}
-		var text, strategy, details string
-		// to_jsonb(s) reads the details column of tables made before it existed too.
-		err := a.conn.QueryRow(ctx, `SELECT new_role, strategy, started, verifier, coalesce(to_jsonb(s)->>'details', '{}') FROM `+stateTable+` s WHERE old_role = $1`, old).
-			Scan(&st.New, &strategy, &st.Started, &text, &details)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return nil, fmt.Errorf("pgrole: read rotation state of %q: %w", old, classify(err))
-		default:
-			st.Strategy = Strategy(strategy)
-			if st.Verifier, err = scram.Parse(text); err != nil {
-				return nil, fmt.Errorf("pgrole: rotation state of %q holds a bad verifier: %w", old, err)
-			}
-			var d stateDetails
-			if err := json.Unmarshal([]byte(details), &d); err != nil {
-				return nil, fmt.Errorf("pgrole: rotation state of %q holds bad details: %w", old, err)
-			}
-			st.ValidUntil, st.Retire, st.ReassignTo, st.Stable = d.ValidUntil, d.Retire, d.ReassignTo, d.Stable
-			st.RetireStarted = d.RetireStarted != nil
-			return st, nil
+		st, err := readRecord(ctx, a.conn, old, a.cfg.Database)
+		if st != nil || err != nil {
+			return st, err
 		}
 	}
 	return a.rotationElsewhere(ctx, old)
+}
+
+// readRecord reads old's row of the state table in the database c is
+// connected to (db): nil when there is none.
+func readRecord(ctx context.Context, c *pgx.Conn, old, db string) (*RotationState, error) {
+	st := &RotationState{Old: old, Database: db}
+	var text, strategy, details string
+	// to_jsonb(s) reads the details column of tables made before it existed too.
+	err := c.QueryRow(ctx, `SELECT new_role, strategy, started, verifier, coalesce(to_jsonb(s)->>'details', '{}') FROM `+stateTable+` s WHERE old_role = $1`, old).
+		Scan(&st.New, &strategy, &st.Started, &text, &details)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("pgrole: read rotation state of %q: %w", old, classify(err))
+	}
+	st.Strategy = Strategy(strategy)
+	if st.Verifier, err = scram.Parse(text); err != nil {
+		return nil, fmt.Errorf("pgrole: rotation state of %q holds a bad verifier: %w", old, err)
+	}
+	var d stateDetails
+	if err := json.Unmarshal([]byte(details), &d); err != nil {
+		return nil, fmt.Errorf("pgrole: rotation state of %q holds bad details: %w", old, err)
+	}
+	st.ValidUntil, st.Retire, st.ReassignTo, st.Stable = d.ValidUntil, d.Retire, d.ReassignTo, d.Stable
+	st.RetireStarted = d.RetireStarted != nil
+	return st, nil
 }
 
 // rotationElsewhere finds an unfinished rotation of old recorded in another
@@ -153,7 +163,18 @@ func (a *Admin) rotationElsewhere(ctx context.Context, old string) (*RotationSta
 		if !exists {
 			continue
 		}
-		return &RotationState{Old: old, New: x.role, Database: m.Database}, nil
+		st := &RotationState{Old: old, New: x.role, Database: m.Database}
+		// The rest of the record (strategy, retire choices) is read where
+		// it lives when the operator may connect there; otherwise only the
+		// marker's part is known.
+		_ = a.withDB(ctx, m.Database, func(c *pgx.Conn) error {
+			full, err := readRecord(ctx, c, old, m.Database)
+			if err == nil && full != nil && full.New == st.New {
+				st = full
+			}
+			return err
+		})
+		return st, nil
 	}
 	return nil, nil
 }

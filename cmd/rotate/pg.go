@@ -431,6 +431,11 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		return exitOK
 	}
 	doc.Ready, doc.Next = true, "rotate pg drain --role "+p.Old
+	if userlist != "" {
+		// Behind PgBouncer its idle server connections hold the old role's
+		// sessions: --pgbouncer closes them (the documented form).
+		doc.Next += " --pgbouncer"
+	}
 	if phases[0] == pgrole.PhaseCreate {
 		env.auditTarget("role " + p.Old + " -> " + p.New)
 		env.auditFingerprint("verifier "+p.New, "", p.Verifier().Fingerprint())
@@ -1193,7 +1198,7 @@ func progressPrinter(env *Env) func(pgrole.Progress) {
 // of role, with the strategy and mode its plan recorded.
 func retireCommand(role string, st *pgrole.RotationState) string {
 	if st == nil {
-		return "rotate pg retire --role " + role + " --mode break-glass --break-glass-out " + role + ".break-glass"
+		return "rotate pg retire --role " + role + " --mode break-glass --break-glass-out " + role + ".break-glass --yes"
 	}
 	mode := st.Retire
 	if mode == "" {
@@ -1211,5 +1216,7 @@ func retireCommand(role string, st *pgrole.RotationState) string {
 			cmd += " --reassign-to " + st.ReassignTo
 		}
 	}
-	return cmd
+	// Irreversible: it asks on a terminal, and off one needs --yes; the
+	// printed step is meant to run as written.
+	return cmd + " --yes"
 }

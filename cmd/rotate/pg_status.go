@@ -70,9 +70,17 @@ func pgStatus(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate pg status: %v\n", err)
 		return exitCheck
 	}
-	doc := pgStatusJSON{Command: "pg status", Role: role, Sessions: n, Databases: []string{}, Next: "rotate pg plan --role " + role + " (no rotation in progress)"}
+	doc := pgStatusJSON{Command: "pg status", Role: role, Sessions: n, Databases: []string{}, Next: "rotate pg plan --role " + role + " --password-file pw (no rotation in progress; pw holds the new password: rotate keygen db --out pw)"}
 	if dbs != nil {
 		doc.Databases = dbs
+	}
+	if st == nil {
+		// The alternate strategy's stable role: the next rotation starts
+		// from the login role in use, not from the stable role (which
+		// would leave that login role's password valid).
+		if ms, err := adm.LoginMembers(ctx, role); err == nil && len(ms) > 0 {
+			doc.Next = "rotate pg plan --role " + ms[0] + " --password-file pw (no rotation in progress; " + role + " is the stable role of " + strings.Join(ms, ", ") + ": rotate the login role in use; pw holds the new password: rotate keygen db --out pw)"
+		}
 	}
 	if st != nil && st.Elsewhere(adm.Database()) {
 		// Recorded in another database: only that connection can continue it.
