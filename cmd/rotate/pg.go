@@ -508,6 +508,8 @@ func pgVerify(ctx context.Context, env *Env, args []string) int {
 	} else {
 		for _, m := range ms {
 			if m.Extra() {
+				// The line already starts with "extra": said once.
+				m.Privilege = strings.TrimLeft(strings.TrimPrefix(m.Privilege, "extra"), ": ")
 				fmt.Fprintf(env.Stdout, "extra %s\n", m)
 			} else {
 				fmt.Fprintf(env.Stdout, "missing %s\n", m)
