@@ -67,6 +67,10 @@ func TestRetireGateAndNextStepsFromOtherDatabase(t *testing.T) {
 			t.Fatalf("rollback after the retire: %+v", r)
 		}
 	}
+	// status of the dropped role says retired (from the history).
+	if r := runCLI(t, varsA, "", "pg", "status", "--role", app); r.code != exitOK || !strings.Contains(r.stdout, "was retired (dropped") {
+		t.Fatalf("status of the retired role: %+v", r)
+	}
 	var left int
 	if err := dbA.Pool.QueryRow(t.Context(), "SELECT count(*) FROM rotation.pgrole_state WHERE old_role = $1", app).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("record in %s after the retire from %s: %d %v", dbA.Name, dbB.Name, left, err)
