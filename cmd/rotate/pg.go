@@ -675,6 +675,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		"drop is refused while a role is a member of it, while it has sessions, while it owns objects\n"+
 		"without --reassign-to, and always for the alternate strategy's stable role; grants the role made\n"+
 		"to other roles are made again by --reassign-to first, or the drop is refused listing them.\n"+
+		"Refused, changing nothing, until the rotation got past verify (its new role lacks nothing).\n"+
 		"Irreversible: --dry-run prints the statements; it asks on a terminal and needs --yes otherwise.")
 	fs.BoolVar(&dryRun, "dry-run", false, "print what it would run (every check made) and change nothing")
 	fs.BoolVar(&yes, "yes", false, "confirm the retire")
