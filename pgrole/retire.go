@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/goodgo/rotation/fingerprint"
@@ -94,6 +95,9 @@ func (a *Admin) retireSteps(ctx context.Context, o RetireOptions) ([]Step, error
 	if o.Stable == "" {
 		o.Stable, _ = SplitLoginName(o.Role)
 	}
+	if err := a.checkSuccessor(ctx, o); err != nil {
+		return nil, err
+	}
 	switch o.Mode {
 	case RetireBreakGlass:
 		return []Step{{SQL: "ALTER ROLE " + ident(o.Role) + " PASSWORD '" + o.BreakGlass.Redacted() + "'",
@@ -109,6 +113,72 @@ func (a *Admin) retireSteps(ctx context.Context, o RetireOptions) ([]Step, error
 		return a.checkDrop(ctx, o.Strategy, o.Role, o.Stable, target)
 	}
 	return nil, fmt.Errorf("%w: retire mode %q: use break-glass, nologin or drop", ErrBadPlan, o.Mode)
+}
+
+// ErrSuccessorNotReady: retire was asked for a login role whose successor
+// is missing or cannot yet do everything it can (the rotation did not get
+// past verify); nothing was changed.
+var ErrSuccessorNotReady = errors.New("pgrole: the successor of the role is not ready; retire refused, nothing was changed")
+
+// checkSuccessor refuses a retire whose rotation did not get past verify.
+// With a rotation recorded (in whichever database: the marker comment on
+// the new role names it), its new role must exist and Diff(old, new) must
+// find nothing the new role lacks, the gate cutover has (a right only the
+// new role has is no reason to keep the old one: a retire stopped half-way
+// leaves exactly that). A retire that already began is let through: its
+// first part may have stripped the old role. With no record, under
+// Alternate a successor login role must exist (a login member of the stable
+// role, or the stable role itself when it logs in and is not the one
+// retired): the drop moves what the old role owns to the stable role.
+// Under Mirror with no record there is no successor to name, and a
+// break-glass with no record is let through too: it is also the incident
+// lock-out of a leaked password, which must not wait for a rotation.
+func (a *Admin) checkSuccessor(ctx context.Context, o RetireOptions) error {
+	st, err := a.Rotation(ctx, o.Role)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		if o.Strategy != Alternate || o.Mode == RetireBreakGlass {
+			return nil
+		}
+		var ok bool
+		err := a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member JOIN pg_roles s ON s.oid = m.roleid
+			WHERE s.rolname = $1 AND r.rolcanlogin AND r.rolname <> $2) OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1 AND rolcanlogin AND rolname <> $2)`, o.Stable, o.Role).Scan(&ok)
+		if err != nil {
+			return fmt.Errorf("pgrole: read the members of %q: %w", o.Stable, classify(err))
+		}
+		if !ok {
+			return fmt.Errorf("%w: no login role other than %q is a member of the stable role %q, so nothing would take over from it; run the rotation first (rotate pg plan, then rotate pg apply)",
+				ErrSuccessorNotReady, o.Role, o.Stable)
+		}
+		return nil
+	}
+	if st.RetireStarted {
+		return nil
+	}
+	resume := "rotate pg apply --role " + o.Role + " --resume"
+	if st.Elsewhere(a.cfg.Database) {
+		resume += " (connected to database " + st.Database + ", which holds the record)"
+	}
+	if _, err := a.roleOID(ctx, st.New); err != nil {
+		return fmt.Errorf("%w: its successor %q does not exist; run %s, or roll the rotation back", ErrSuccessorNotReady, st.New, resume)
+	}
+	ms, err := a.Diff(ctx, o.Role, st.New)
+	if err != nil {
+		return err
+	}
+	var missing []Difference
+	for _, m := range ms {
+		if !m.Extra() {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: the rotation of %q did not get past verify (%w); run %s, then rotate pg verify --old %s --new %s",
+			ErrSuccessorNotReady, o.Role, &DiffError{Old: o.Role, New: st.New, Differences: missing}, resume, o.Role, st.New)
+	}
+	return nil
 }
 
 // StoredVerifier returns the SCRAM verifier the server stores for role
@@ -155,4 +225,26 @@ func dependencyDetail(err error) error {
 		return &dependencyDetailError{Err: pg}
 	}
 	return err
+}
+
+// LoginMembers returns the login roles that are direct members of role,
+// newest generation first (by the _vN suffix of SplitLoginName, then name):
+// under the alternate strategy, the login roles in use with the stable role
+// role, of which the next rotation starts from the current one.
+func (a *Admin) LoginMembers(ctx context.Context, role string) ([]string, error) {
+	rows, err := a.conn.Query(ctx, `SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member JOIN pg_roles s ON s.oid = m.roleid
+		WHERE s.rolname = $1 AND r.rolcanlogin ORDER BY 1`, role)
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: read the members of %q: %w", role, classify(err))
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("pgrole: read the members of %q: %w", role, classify(err))
+	}
+	sort.SliceStable(names, func(i, j int) bool {
+		_, gi := SplitLoginName(names[i])
+		_, gj := SplitLoginName(names[j])
+		return gi > gj
+	})
+	return names, nil
 }

@@ -65,9 +65,10 @@ type RotationState struct {
 	Started  time.Time
 	Verifier scram.Verifier
 	// Database is the database whose rotation.pgrole_state holds the
-	// record. When it is not the operator connection's (Elsewhere), only
-	// Old, New and Database are known: resume, roll back and retire it
-	// connected to that database.
+	// record. When it is not the operator connection's (Elsewhere), the
+	// rest is read from that database if the operator can connect to it
+	// (otherwise only Old, New and Database are known); resume and roll it
+	// back connected to that database (retire finishes it from any).
 	Database string
 	// ValidUntil is the VALID UNTIL the plan gave the new role (normalized,
 	// "infinity" for never; "" if not recorded).
@@ -97,30 +98,39 @@ func (a *Admin) Rotation(ctx context.Context, old string) (*RotationState, error
 		return nil, fmt.Errorf("pgrole: read rotation state: %w", err)
 	}
 	if exists {
-		st := &RotationState{Old: old, Database: a.cfg.Database}
-		var text, strategy, details string
-		// to_jsonb(s) reads the details column of tables made before it existed too.
-		err := a.conn.QueryRow(ctx, `SELECT new_role, strategy, started, verifier, coalesce(to_jsonb(s)->>'details', '{}') FROM `+stateTable+` s WHERE old_role = $1`, old).
-			Scan(&st.New, &strategy, &st.Started, &text, &details)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return nil, fmt.Errorf("pgrole: read rotation state of %q: %w", old, classify(err))
-		default:
-			st.Strategy = Strategy(strategy)
-			if st.Verifier, err = scram.Parse(text); err != nil {
-				return nil, fmt.Errorf("pgrole: rotation state of %q holds a bad verifier: %w", old, err)
-			}
-			var d stateDetails
-			if err := json.Unmarshal([]byte(details), &d); err != nil {
-				return nil, fmt.Errorf("pgrole: rotation state of %q holds bad details: %w", old, err)
-			}
-			st.ValidUntil, st.Retire, st.ReassignTo, st.Stable = d.ValidUntil, d.Retire, d.ReassignTo, d.Stable
-			st.RetireStarted = d.RetireStarted != nil
-			return st, nil
+		st, err := readRecord(ctx, a.conn, old, a.cfg.Database)
+		if st != nil || err != nil {
+			return st, err
 		}
 	}
 	return a.rotationElsewhere(ctx, old)
+}
+
+// readRecord reads old's row of the state table in the database c is
+// connected to (db): nil when there is none.
+func readRecord(ctx context.Context, c *pgx.Conn, old, db string) (*RotationState, error) {
+	st := &RotationState{Old: old, Database: db}
+	var text, strategy, details string
+	// to_jsonb(s) reads the details column of tables made before it existed too.
+	err := c.QueryRow(ctx, `SELECT new_role, strategy, started, verifier, coalesce(to_jsonb(s)->>'details', '{}') FROM `+stateTable+` s WHERE old_role = $1`, old).
+		Scan(&st.New, &strategy, &st.Started, &text, &details)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("pgrole: read rotation state of %q: %w", old, classify(err))
+	}
+	st.Strategy = Strategy(strategy)
+	if st.Verifier, err = scram.Parse(text); err != nil {
+		return nil, fmt.Errorf("pgrole: rotation state of %q holds a bad verifier: %w", old, err)
+	}
+	var d stateDetails
+	if err := json.Unmarshal([]byte(details), &d); err != nil {
+		return nil, fmt.Errorf("pgrole: rotation state of %q holds bad details: %w", old, err)
+	}
+	st.ValidUntil, st.Retire, st.ReassignTo, st.Stable = d.ValidUntil, d.Retire, d.ReassignTo, d.Stable
+	st.RetireStarted = d.RetireStarted != nil
+	return st, nil
 }
 
 // rotationElsewhere finds an unfinished rotation of old recorded in another
@@ -153,7 +163,18 @@ func (a *Admin) rotationElsewhere(ctx context.Context, old string) (*RotationSta
 		if !exists {
 			continue
 		}
-		return &RotationState{Old: old, New: x.role, Database: m.Database}, nil
+		st := &RotationState{Old: old, New: x.role, Database: m.Database}
+		// The rest of the record (strategy, retire choices) is read where
+		// it lives when the operator may connect there; otherwise only the
+		// marker's part is known.
+		_ = a.withDB(ctx, m.Database, func(c *pgx.Conn) error {
+			full, err := readRecord(ctx, c, old, m.Database)
+			if err == nil && full != nil && full.New == st.New {
+				st = full
+			}
+			return err
+		})
+		return st, nil
 	}
 	return nil, nil
 }
@@ -236,43 +257,74 @@ COMMENT ON ROLE ` + ident(p.New) + ` IS ` + literal(markerPrefix+string(m))
 const historyTable = "rotation.pgrole_history"
 
 // markRetireStarted records that a retire of old began: until it finishes
-// (and clears the record), status says to run the retire again. It does
-// nothing when no rotation of old is recorded in the operator's database.
+// (and clears the record), status says to run the retire again. The record
+// is found in the operator's database or, through the marker comment, in
+// the database that holds it; with none it does nothing.
 func (a *Admin) markRetireStarted(ctx context.Context, old string) {
-	var exists bool
-	if a.conn.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL`).Scan(&exists) != nil || !exists {
-		return
+	mark := func(c *pgx.Conn) error {
+		var exists bool
+		if err := c.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+			return err
+		}
+		_, err := c.Exec(ctx, `UPDATE `+stateTable+` s SET details = coalesce(to_jsonb(s)->'details', '{}') || jsonb_build_object('retire_started', now()) WHERE old_role = $1`, old)
+		return err
 	}
-	_, _ = a.conn.Exec(ctx, `UPDATE `+stateTable+` s SET details = coalesce(to_jsonb(s)->'details', '{}') || jsonb_build_object('retire_started', now()) WHERE old_role = $1`, old)
+	if st, err := a.Rotation(ctx, old); err == nil && st != nil {
+		_ = a.withDB(ctx, st.Database, mark)
+	}
+}
+
+// clearRecord deletes old's state row in the database c is connected to,
+// moving it to the history table there; found is false when c's database
+// records no rotation of old.
+func clearRecord(ctx context.Context, c *pgx.Conn, old string) (newRole string, found bool, err error) {
+	var exists, history bool
+	if err := c.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL, to_regclass('`+historyTable+`') IS NOT NULL`).Scan(&exists, &history); err != nil || !exists {
+		return "", false, err
+	}
+	if history {
+		err = c.QueryRow(ctx, `WITH d AS (DELETE FROM `+stateTable+` s WHERE old_role = $1 RETURNING s.*, to_jsonb(s)->'details'->>'plan_id' AS plan_id)
+			INSERT INTO `+historyTable+` (plan_id, old_role, new_role, strategy, started, outcome)
+			SELECT plan_id, old_role, new_role, strategy, started, CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = d.new_role) THEN 'retired' ELSE 'rolled back' END FROM d
+			RETURNING new_role`, old).Scan(&newRole)
+	} else {
+		err = c.QueryRow(ctx, `DELETE FROM `+stateTable+` WHERE old_role = $1 RETURNING new_role`, old).Scan(&newRole)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return newRole, err == nil, err
 }
 
 // finishRotation deletes old's state row after a successful retire or
 // rollback (err == nil), moving it to the history table (outcome "retired"
 // or "rolled back", with its plan file's id), removes the marker comment
-// from the new role, and returns err, or the deletion's error.
+// from the new role, and returns err, or the deletion's error. The record
+// is cleared where it lives: in the operator's database, or else in the
+// database the marker comment on the new role names (an operator connected
+// to another database of the cluster finished the rotation).
 func (a *Admin) finishRotation(ctx context.Context, old string, err error) error {
 	if err != nil {
 		return err
 	}
-	var exists, history bool
-	if e := a.conn.QueryRow(ctx, `SELECT to_regclass('`+stateTable+`') IS NOT NULL, to_regclass('`+historyTable+`') IS NOT NULL`).Scan(&exists, &history); e != nil || !exists {
+	// Found before the record goes: the marker is what names the database.
+	elsewhere, e := a.rotationElsewhere(ctx, old)
+	if e != nil {
 		return e
 	}
-	var newRole string
-	var e error
-	if history {
-		e = a.conn.QueryRow(ctx, `WITH d AS (DELETE FROM `+stateTable+` s WHERE old_role = $1 RETURNING s.*, to_jsonb(s)->'details'->>'plan_id' AS plan_id)
-			INSERT INTO `+historyTable+` (plan_id, old_role, new_role, strategy, started, outcome)
-			SELECT plan_id, old_role, new_role, strategy, started, CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = d.new_role) THEN 'retired' ELSE 'rolled back' END FROM d
-			RETURNING new_role`, old).Scan(&newRole)
-	} else {
-		e = a.conn.QueryRow(ctx, `DELETE FROM `+stateTable+` WHERE old_role = $1 RETURNING new_role`, old).Scan(&newRole)
-	}
-	if errors.Is(e, pgx.ErrNoRows) {
-		return nil
+	newRole, found, e := clearRecord(ctx, a.conn, old)
+	if e == nil && !found && elsewhere != nil {
+		e = a.withDB(ctx, elsewhere.Database, func(c *pgx.Conn) error {
+			var err error
+			newRole, found, err = clearRecord(ctx, c, old)
+			return err
+		})
 	}
 	if e != nil {
 		return fmt.Errorf("pgrole: retired, but the rotation state of %q was not cleared: %w", old, classify(e))
+	}
+	if !found {
+		return nil
 	}
 	var marked bool
 	if a.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_shdescription d JOIN pg_roles r ON r.oid = d.objoid

@@ -431,6 +431,11 @@ func pgApply(ctx context.Context, env *Env, args []string) int {
 		return exitOK
 	}
 	doc.Ready, doc.Next = true, "rotate pg drain --role "+p.Old
+	if userlist != "" {
+		// Behind PgBouncer its idle server connections hold the old role's
+		// sessions: --pgbouncer closes them (the documented form).
+		doc.Next += " --pgbouncer"
+	}
 	if phases[0] == pgrole.PhaseCreate {
 		env.auditTarget("role " + p.Old + " -> " + p.New)
 		env.auditFingerprint("verifier "+p.New, "", p.Verifier().Fingerprint())
@@ -503,6 +508,8 @@ func pgVerify(ctx context.Context, env *Env, args []string) int {
 	} else {
 		for _, m := range ms {
 			if m.Extra() {
+				// The line already starts with "extra": said once.
+				m.Privilege = strings.TrimLeft(strings.TrimPrefix(m.Privilege, "extra"), ": ")
 				fmt.Fprintf(env.Stdout, "extra %s\n", m)
 			} else {
 				fmt.Fprintf(env.Stdout, "missing %s\n", m)
@@ -668,6 +675,7 @@ func pgRetire(ctx context.Context, env *Env, args []string) int {
 		"drop is refused while a role is a member of it, while it has sessions, while it owns objects\n"+
 		"without --reassign-to, and always for the alternate strategy's stable role; grants the role made\n"+
 		"to other roles are made again by --reassign-to first, or the drop is refused listing them.\n"+
+		"Refused, changing nothing, until the rotation got past verify (its new role lacks nothing).\n"+
 		"Irreversible: --dry-run prints the statements; it asks on a terminal and needs --yes otherwise.")
 	fs.BoolVar(&dryRun, "dry-run", false, "print what it would run (every check made) and change nothing")
 	fs.BoolVar(&yes, "yes", false, "confirm the retire")
@@ -1193,7 +1201,7 @@ func progressPrinter(env *Env) func(pgrole.Progress) {
 // of role, with the strategy and mode its plan recorded.
 func retireCommand(role string, st *pgrole.RotationState) string {
 	if st == nil {
-		return "rotate pg retire --role " + role + " --mode break-glass --break-glass-out " + role + ".break-glass"
+		return "rotate pg retire --role " + role + " --mode break-glass --break-glass-out " + role + ".break-glass --yes"
 	}
 	mode := st.Retire
 	if mode == "" {
@@ -1211,5 +1219,7 @@ func retireCommand(role string, st *pgrole.RotationState) string {
 			cmd += " --reassign-to " + st.ReassignTo
 		}
 	}
-	return cmd
+	// Irreversible: it asks on a terminal, and off one needs --yes; the
+	// printed step is meant to run as written.
+	return cmd + " --yes"
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/goodgo/rotation/pgrole"
 )
 
 // pgStatusJSON is the --json document of rotate pg status.
@@ -15,7 +18,10 @@ type pgStatusJSON struct {
 	Databases []string `json:"databases"`
 	// Rotation is the unfinished rotation of Role, absent when there is none.
 	Rotation *pgRotationJSON `json:"rotation,omitempty"`
-	Next     string          `json:"next"`
+	// RetiredAt: Role no longer exists and the history records its
+	// rotation as retired then (absent otherwise).
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
+	Next      string     `json:"next"`
 }
 
 type pgRotationJSON struct {
@@ -61,6 +67,19 @@ func pgStatus(ctx context.Context, env *Env, args []string) int {
 	}
 	defer adm.Close(ctx)
 	n, dbs, err := adm.Sessions(ctx, role)
+	if errors.Is(err, pgrole.ErrRoleNotFound) {
+		// Dropped by a retire: say so, from the history, not "not found".
+		if at, ok, herr := adm.Retired(ctx, role); herr == nil && ok {
+			doc := pgStatusJSON{Command: "pg status", Role: role, Databases: []string{}, RetiredAt: utcPtr(at),
+				Next: "none for " + role + " (the next rotation starts from the login role that replaced it)"}
+			if asJSON {
+				writeJSON(env.Stdout, doc)
+			} else {
+				fmt.Fprintf(env.Stdout, "role %s was retired (dropped, %s): its rotation is finished\nnext: %s\n", role, env.fmtTime(at), doc.Next)
+			}
+			return exitOK
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rotate pg status: %v\n", err)
 		return codeFor(err)
@@ -70,9 +89,17 @@ func pgStatus(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rotate pg status: %v\n", err)
 		return exitCheck
 	}
-	doc := pgStatusJSON{Command: "pg status", Role: role, Sessions: n, Databases: []string{}, Next: "rotate pg plan --role " + role + " (no rotation in progress)"}
+	doc := pgStatusJSON{Command: "pg status", Role: role, Sessions: n, Databases: []string{}, Next: "rotate pg plan --role " + role + " --password-file pw (no rotation in progress; pw holds the new password: rotate keygen db --out pw)"}
 	if dbs != nil {
 		doc.Databases = dbs
+	}
+	if st == nil {
+		// The alternate strategy's stable role: the next rotation starts
+		// from the login role in use, not from the stable role (which
+		// would leave that login role's password valid).
+		if ms, err := adm.LoginMembers(ctx, role); err == nil && len(ms) > 0 {
+			doc.Next = "rotate pg plan --role " + ms[0] + " --password-file pw (no rotation in progress; " + role + " is the stable role of " + strings.Join(ms, ", ") + ": rotate the login role in use; pw holds the new password: rotate keygen db --out pw)"
+		}
 	}
 	if st != nil && st.Elsewhere(adm.Database()) {
 		// Recorded in another database: only that connection can continue it.

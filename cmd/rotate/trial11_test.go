@@ -160,13 +160,16 @@ func TestTrial11StatusFromAnotherDatabase(t *testing.T) {
 }
 
 // Finding 10: verify prints a right the new role has and the old lacks as
-// extra, not missing.
+// extra, not missing, and says "extra" once per line (the re-trial saw
+// "extra appdb: TABLE app.orders: extra: INSERT").
 func TestTrial11VerifyPrintsExtras(t *testing.T) {
 	db := testsvc.Postgres(t)
 	o, n := testsvc.RoleName(t, "xo"), testsvc.RoleName(t, "xn")
 	mustExecCLI(t, testsvc.Admin(t), "CREATE ROLE "+pgx.Identifier{o}.Sanitize()+" LOGIN", "CREATE ROLE "+pgx.Identifier{n}.Sanitize()+" LOGIN CREATEDB")
+	mustExecCLI(t, db.Pool, "CREATE TABLE t (id int)", "GRANT INSERT ON t TO "+pgx.Identifier{n}.Sanitize())
 	r := runCLI(t, map[string]string{"DATABASE_URL": db.URL}, "", "pg", "verify", "--old", o, "--new", n)
-	if r.code != exitCheck || !strings.Contains(r.stdout, "extra (cluster): ATTRIBUTE : extra CREATEDB") || strings.Contains(r.stdout, "missing") {
+	if r.code != exitCheck || !strings.Contains(r.stdout, "extra (cluster): ATTRIBUTE : CREATEDB\n") || !strings.Contains(r.stdout, ": TABLE public.t: INSERT\n") ||
+		strings.Contains(r.stdout, ": extra") || strings.Contains(r.stdout, "missing") {
 		t.Fatalf("verify: %+v", r)
 	}
 }
