@@ -111,9 +111,7 @@ func (f *fixture) foreignObjects(t *testing.T) foreign {
 		}
 		roles, _ := pgx.CollectRows(rows, pgx.RowTo[string])
 		for _, r := range roles {
-			if _, err := f.db.Pool.Exec(ctx, "DROP OWNED BY "+q(r)+" CASCADE"); err != nil {
-				t.Error(err)
-			}
+			dropOwnedRetrying(t, f.db.Pool, r)
 		}
 	})
 	return fo

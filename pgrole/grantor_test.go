@@ -5,10 +5,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goodgo/rotation/internal/testsvc"
 	"github.com/goodgo/rotation/pgrole"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // thirdParties gives the app role grant options and an ADMIN membership,
@@ -66,9 +69,7 @@ func (f *fixture) thirdParties(t *testing.T) []string {
 		}
 		roles, _ := pgx.CollectRows(rows, pgx.RowTo[string])
 		for _, r := range roles {
-			if _, err := f.db.Pool.Exec(ctx, "DROP OWNED BY "+q(r)+" CASCADE"); err != nil {
-				t.Error(err)
-			}
+			dropOwnedRetrying(t, f.db.Pool, r)
 		}
 	})
 	return []string{f.reporter, rep2, f.owner, group}
@@ -161,5 +162,25 @@ func TestRetireRefusesGrantsTheSuccessorCannotMake(t *testing.T) {
 	var exists bool
 	if err := f.db.Pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", f.app).Scan(&exists); err != nil || !exists {
 		t.Fatalf("old role dropped by a refused retire (%v)", err)
+	}
+}
+
+// dropOwnedRetrying runs DROP OWNED BY role CASCADE in a test's cleanup.
+// DROP OWNED also touches shared catalogs (pg_shdepend), so it can deadlock
+// with other tests' DDL running at the same time in other databases: like
+// an operator, it tries again (each try is one transaction).
+func dropOwnedRetrying(t *testing.T, pool *pgxpool.Pool, role string) {
+	t.Helper()
+	for try := 1; ; try++ {
+		_, err := pool.Exec(context.Background(), "DROP OWNED BY "+q(role)+" CASCADE")
+		var pe *pgconn.PgError
+		if err == nil {
+			return
+		}
+		if !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "55P03") || try == 10 {
+			t.Errorf("DROP OWNED BY %s (try %d): %v", role, try, err)
+			return
+		}
+		time.Sleep(time.Duration(try) * 100 * time.Millisecond)
 	}
 }

@@ -127,9 +127,7 @@ func newGrantorCase(t *testing.T, o grantorOptions) *grantorCase {
 			for _, r := range []string{g.app, g.newRole} {
 				var n int
 				if err := db.Pool.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", r).Scan(&n); err == nil && n > 0 {
-					if _, err := db.Pool.Exec(ctx, "DROP OWNED BY "+q(r)+" CASCADE"); err != nil {
-						t.Error(err)
-					}
+					dropOwnedRetrying(t, db.Pool, r)
 				}
 			}
 		}
