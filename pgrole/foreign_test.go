@@ -102,18 +102,7 @@ func (f *fixture) foreignObjects(t *testing.T) foreign {
 		"GRANT CREATE ON TABLESPACE "+qi(fo.ts)+" TO "+rep)
 	// DROP OWNED BY the reporting role leaves what the app role granted
 	// it: cut the chain at the app login roles first (as thirdParties).
-	t.Cleanup(func() {
-		ctx := context.Background()
-		rows, err := f.db.Pool.Query(ctx, "SELECT rolname::text FROM pg_roles WHERE starts_with(rolname, $1)", f.app)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		roles, _ := pgx.CollectRows(rows, pgx.RowTo[string])
-		for _, r := range roles {
-			dropOwnedRetrying(t, f.db.Pool, r)
-		}
-	})
+	t.Cleanup(func() { dropOwnedByLoginRoles(t, f.db.Pool, f.app) })
 	return fo
 }
 

@@ -61,17 +61,7 @@ func (f *fixture) thirdParties(t *testing.T) []string {
 	// DROP OWNED BY a grantee revokes only what the owner granted it: the
 	// role cleanup of rep and rep2 needs the chain of grant options cut at
 	// its root (the app login roles) first. Runs before their cleanup.
-	t.Cleanup(func() {
-		rows, err := f.db.Pool.Query(ctx, "SELECT rolname::text FROM pg_roles WHERE starts_with(rolname, $1)", f.app)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		roles, _ := pgx.CollectRows(rows, pgx.RowTo[string])
-		for _, r := range roles {
-			dropOwnedRetrying(t, f.db.Pool, r)
-		}
-	})
+	t.Cleanup(func() { dropOwnedByLoginRoles(t, f.db.Pool, f.app) })
 	return []string{f.reporter, rep2, f.owner, group}
 }
 
@@ -162,6 +152,26 @@ func TestRetireRefusesGrantsTheSuccessorCannotMake(t *testing.T) {
 	var exists bool
 	if err := f.db.Pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", f.app).Scan(&exists); err != nil || !exists {
 		t.Fatalf("old role dropped by a refused retire (%v)", err)
+	}
+}
+
+// dropOwnedByLoginRoles runs dropOwnedRetrying for every role whose name
+// starts with app (the app role and its _vN login roles): the root of the
+// chains of grant options a test made, cut before the grantees' cleanup.
+func dropOwnedByLoginRoles(t *testing.T, pool *pgxpool.Pool, app string) {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), "SELECT rolname::text FROM pg_roles WHERE starts_with(rolname, $1)", app)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	for _, r := range roles {
+		dropOwnedRetrying(t, pool, r)
 	}
 }
 
